@@ -1,0 +1,84 @@
+// ServerOptions: every setting the herald server reads at start and on reload.
+//
+// Filled from defaults, then the config file (nats-server conf syntax, see
+// config_file.h), then command-line flags (flags win, as in nats-server).
+// A plain value type: copy it freely; no thread affinity.
+#ifndef HERALD_SERVER_CONFIG_OPTIONS_H_
+#define HERALD_SERVER_CONFIG_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace herald {
+
+// One entry of `authorization { users: [...] }`.
+struct UserEntry {
+  std::string user;
+  std::string password;  // plain text, or a bcrypt "$2a$..." hash (later issue)
+};
+
+struct AuthOptions {
+  std::string token;           // --auth / authorization.token
+  std::string user;            // --user / authorization.user
+  std::string password;        // --pass / authorization.password
+  std::vector<UserEntry> users;  // authorization.users
+  absl::Duration timeout = absl::Seconds(2);  // authorization.timeout (seconds)
+
+  bool Required() const { return !token.empty() || !user.empty() || !users.empty(); }
+};
+
+// `cluster { ... }` block and --cluster/--cluster_name/--routes flags. Parsed
+// now so that nats-server config files start; used by the route-mesh issue.
+struct ClusterOptions {
+  std::string name;
+  std::string host;     // from listen or --cluster nats://host:port
+  int port = 0;         // 0 = no cluster listener
+  std::vector<std::string> routes;  // URLs like nats://127.0.0.1:6222
+};
+
+struct ServerOptions {
+  // Identity and listeners.
+  std::string server_name;        // -n/--name, server_name (default: server id)
+  std::string host = "0.0.0.0";   // -a/--addr, host, listen
+  int port = 4222;                // -p/--port, port, listen
+  std::string http_host = "0.0.0.0";  // http: "host:port" sets this too
+  int http_port = 0;              // -m/--http_port, http_port, http (0 = off)
+
+  // Limits (names and defaults as nats-server 2.9).
+  int64_t max_payload = 1024 * 1024;            // max_payload (bytes)
+  int max_connections = 64 * 1024;              // max_connections
+  int max_control_line = 4096;                  // max_control_line (bytes)
+  int64_t max_pending = 64LL * 1024 * 1024;     // max_pending (bytes)
+  absl::Duration ping_interval = absl::Minutes(2);  // ping_interval
+  int ping_max = 2;                             // ping_max (ping_max_out too)
+  absl::Duration write_deadline = absl::Seconds(10);  // write_deadline
+  absl::Duration lame_duck_duration = absl::Minutes(2);      // lame_duck_duration
+  absl::Duration lame_duck_grace_period = absl::Seconds(10);  // lame_duck_grace_period
+
+  AuthOptions auth;
+  ClusterOptions cluster;
+
+  // JetStream (later issues): `jetstream { store_dir }`, --js, --sd.
+  bool jetstream = false;
+  std::string store_dir;
+
+  // Logging: -D/--debug, -V/--trace, -DV; -l/--log (file); logtime.
+  bool debug = false;
+  bool trace = false;
+  std::string log_file;
+  std::string pid_file;  // -P/--pid, pid_file
+
+  // Herald-specific: number of I/O threads (0 = one per core).
+  int io_threads = 0;
+
+  // Where the options came from, for reload and error messages.
+  std::string config_file;  // -c/--config
+};
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_CONFIG_OPTIONS_H_

@@ -1,0 +1,32 @@
+// Subject syntax rules of the NATS protocol (client-protocol.md §4).
+//
+// A subject is one or more non-empty tokens separated by '.'; tokens hold no
+// whitespace (space, tab, CR, LF, FF) and no NUL. In a subscription subject a
+// token that is exactly "*" matches one token and a last token that is exactly
+// ">" matches one or more tokens. '*' or '>' inside a longer token is literal.
+// Pure functions; thread-safe.
+#ifndef HERALD_SERVER_PROTOCOL_SUBJECT_H_
+#define HERALD_SERVER_PROTOCOL_SUBJECT_H_
+
+#include <string_view>
+
+namespace herald {
+
+// Valid as a subscription subject (wildcards allowed).
+bool IsValidSubject(std::string_view subject);
+
+// Valid and without wildcard tokens: what a publish subject must be.
+bool IsValidLiteralSubject(std::string_view subject);
+
+// True if `subject` contains a "*" or ">" wildcard token.
+bool SubjectHasWildcard(std::string_view subject);
+
+// True if the literal `subject` is matched by the (possibly wildcard) `pattern`.
+bool SubjectMatches(std::string_view pattern, std::string_view subject);
+
+// Queue group names follow the token rule: non-empty, no whitespace.
+bool IsValidQueueName(std::string_view queue);
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_PROTOCOL_SUBJECT_H_

@@ -1,0 +1,40 @@
+// Subscription: one SUB of one connection, as stored in the Sublist.
+//
+// Owned jointly (shared_ptr) by its connection's subscription table and by
+// the Sublist and any match results that reference it, so a publisher on
+// another thread may still hold it while the owner removes it; delivery then
+// checks `closed` and drops the message. `conn` keeps the connection alive for
+// as long as a result may deliver to it; the connection breaks that cycle when
+// it closes by clearing its subscription table.
+#ifndef HERALD_SERVER_ROUTING_SUBSCRIPTION_H_
+#define HERALD_SERVER_ROUTING_SUBSCRIPTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace herald {
+
+class Connection;
+
+struct Subscription {
+  // Immutable after insertion into the Sublist.
+  std::shared_ptr<Connection> conn;
+  std::string subject;
+  std::string queue;  // empty for a plain subscription
+  std::string sid;
+
+  // Deliveries so far and the UNSUB max (0 = unlimited). Updated by any
+  // publishing thread with fetch_add, so exactly `max` messages get through.
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> max{0};
+  // Set by the owner when the subscription is removed.
+  std::atomic<bool> closed{false};
+};
+
+using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_ROUTING_SUBSCRIPTION_H_

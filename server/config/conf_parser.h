@@ -1,120 +1,78 @@
-// Parser for the nats-server configuration file syntax (conf/lex.go and
-// conf/parse.go in nats-server), producing a tree of ConfValue nodes.
+// Parser for the nats-server configuration file syntax (nats-server's
+// conf/lex.go and conf/parse.go), producing a ConfValue tree.
 //
-// Supported: `key: value`, `key = value`, `key value`; quoted keys; blocks
-// `name { ... }`; arrays `[a, b]` (commas or newlines); `#` and `//` comments;
-// double-quoted strings with escapes, single-quoted raw strings, bare strings;
-// integers with size suffixes (k=1000, kb=1024, ...); floats; booleans
-// (true/false/yes/no/on/off); `include "file"` relative to the including file;
-// `$VAR` references to earlier keys of this or an enclosing block, else the
-// environment. Every value records the file and line it came from.
+// Supported, as nats-server 2.9 does:
+//   - `key: value`, `key = value`, `key value`; keys quoted with " or ';
+//     blocks `name { ... }` / `name: { ... }`; arrays `[a, b]` separated by
+//     commas or newlines; `;` or `,` may end a key/value pair;
+//   - `#` and `//` comments;
+//   - double-quoted strings with escapes \t \n \r \" \\ \xHH (and, beyond
+//     nats-server, \uXXXX), single-quoted raw strings, bare strings, and
+//     `( ... )` blocks ending with `)` alone on a line;
+//   - integers with size suffixes: k/m/g/t/p/e are powers of 1000 and
+//     kb/mb/gb... (also ki/kib...) are powers of 1024, case-insensitive, so
+//     `1k` = 1000 and `1KB` = 1024; floats; booleans true/false/yes/no/on/off;
+//     ISO8601 Zulu datetimes (kept as strings);
+//   - `include "file.conf"`: the file's keys are merged into the current
+//     block; the path is relative to the including file's directory;
+//   - `$VAR`: the value of key VAR defined earlier in this block or an
+//     enclosing one, else the environment variable VAR (whose text is parsed
+//     as a value, so `4222` is an integer). `$2a$...` is a bcrypt hash, not a
+//     variable.
+//
+// Deliberate differences from nats-server (which has bugs here): `]` ends a
+// number (nats-server reads `[1, 2]` as [1, "2"]), `1m30s` is a string rather
+// than an error, overflowing or unknown size suffixes are errors, and a key
+// with no value is an error rather than silently ignored.
 //
 // Errors are absl::InvalidArgumentError("file:line: reason"). The parser is
-// written for hostile input: nesting depth, include depth and include cycles
-// are bounded, and no input crashes it.
+// written for hostile input: nesting depth, include depth and count, input
+// size and the size of `$VAR` expansions are bounded; no input crashes it.
 //
-// Thread-compatible: a ConfValue is a plain value; the parse functions keep
-// no global state (they read the environment for `$VAR` fallback).
+// Stateless functions, safe to call from any thread (they read files and the
+// environment).
 #ifndef HERALD_SERVER_CONFIG_CONF_PARSER_H_
 #define HERALD_SERVER_CONFIG_CONF_PARSER_H_
 
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/config/conf_value.h"
 
 namespace herald {
 
-// A node of the parsed configuration: a scalar, an array or a map. Maps keep
-// keys in file order; a repeated key replaces the earlier value (as a Go map
-// assignment does in nats-server).
-class ConfValue {
- public:
-  enum class Kind { kString, kInt, kFloat, kBool, kArray, kMap };
-  using Entry = std::pair<std::string, ConfValue>;
-
-  ConfValue() = default;  // an empty map
-  static ConfValue String(std::string s);
-  static ConfValue Int(int64_t v);
-  static ConfValue Float(double v);
-  static ConfValue Bool(bool v);
-  static ConfValue Array();
-  static ConfValue Map();
-
-  Kind kind() const { return kind_; }
-  bool is_string() const { return kind_ == Kind::kString; }
-  bool is_int() const { return kind_ == Kind::kInt; }
-  bool is_float() const { return kind_ == Kind::kFloat; }
-  bool is_bool() const { return kind_ == Kind::kBool; }
-  bool is_array() const { return kind_ == Kind::kArray; }
-  bool is_map() const { return kind_ == Kind::kMap; }
-
-  // REQUIRES: the matching kind.
-  const std::string& str() const { return str_; }
-  int64_t int_value() const { return int_; }
-  double float_value() const { return float_; }
-  bool bool_value() const { return bool_; }
-  const std::vector<ConfValue>& items() const { return items_; }  // arrays
-  const std::vector<Entry>& entries() const { return entries_; }  // maps
-
-  // Map lookup by exact key; nullptr when absent or not a map.
-  const ConfValue* Find(absl::string_view key) const;
-  // Map insert; replaces the value of an existing key. REQUIRES: is_map().
-  void Set(std::string key, ConfValue value);
-  // Array append. REQUIRES: is_array().
-  void Append(ConfValue value);
-
-  // Where the value was written ("" and 0 for values built in code).
-  const std::string& file() const { return file_; }
-  int line() const { return line_; }
-  void set_position(std::string file, int line) {
-    file_ = std::move(file);
-    line_ = line;
-  }
-  // "file:line" for error messages.
-  std::string Where() const;
-
-  // Short kind name for error messages ("string", "integer", ...).
-  static const char* KindName(Kind kind);
-  // Debug rendering, JSON-like; used by tests.
-  std::string DebugString() const;
-
- private:
-  Kind kind_ = Kind::kMap;
-  std::string str_;
-  int64_t int_ = 0;
-  double float_ = 0;
-  bool bool_ = false;
-  std::vector<ConfValue> items_;
-  std::vector<Entry> entries_;
-  std::string file_;
-  int line_ = 0;
-};
-
 struct ConfParseOptions {
-  // Maximum nesting of blocks and arrays (nats-server has none; we bound it
-  // so hostile input cannot exhaust the stack).
+  // Maximum nesting of blocks and arrays. nats-server has none; we bound it
+  // so that hostile input cannot exhaust the stack.
   int max_depth = 64;
-  // Maximum include nesting; also stops include cycles early.
-  int max_include_depth = 16;
-  // When false, `include` is an error (used by the fuzzer).
+  // Maximum include nesting (also ends include cycles quickly; direct cycles
+  // are reported as such).
+  int max_include_depth = 10;
+  // Maximum number of files read by one parse, the main file included, so a
+  // file including another many times cannot multiply work exponentially.
+  int max_files = 256;
+  // When false, `include` is an error (the fuzzer uses this).
   bool allow_includes = true;
-  // When non-empty, included files must resolve under this directory.
+  // When non-empty, included files must resolve to a path under this
+  // directory (after following symlinks).
   std::string include_root;
-  // Files larger than this are refused (a config is small; protects memory).
-  int64_t max_file_bytes = 16 * 1024 * 1024;
+  // Limit on the size of one file and on the total bytes read by one parse.
+  int64_t max_bytes = 16 * 1024 * 1024;
+  // Limit on the number of tree nodes, counting copies made by `$VAR`
+  // references (stops "billion laughs" style expansion).
+  int64_t max_nodes = 1000 * 1000;
+  // When false, `$VAR` never reads the environment (tests, fuzzing).
+  bool use_environment = true;
 };
 
 // Parses the file at `path`; the result is the top-level map.
 absl::StatusOr<ConfValue> ParseConfFile(const std::string& path,
                                         const ConfParseOptions& options = {});
 
-// Parses `text` as if read from a file named `name` (includes resolve relative
-// to the directory of `name`).
+// Parses `text` as if read from a file named `name` (which appears in
+// positions and errors; includes resolve relative to its directory).
 absl::StatusOr<ConfValue> ParseConfString(absl::string_view text, const std::string& name,
                                           const ConfParseOptions& options = {});
 

@@ -48,6 +48,36 @@ struct VarzSnapshot {
   double cpu_percent = 0;
   int cores = 0;
   std::string config_file;
+
+  // Added for nats-server 2.9.10 /varz parity. Zero/empty values are rendered
+  // as nats-server renders unset options (omitted where Go uses omitempty).
+  int proto = 1;                     // protocol version in INFO
+  std::string git_commit;            // omitted when empty
+  std::string http_host;             // monitoring listen host
+  bool tls_required = false;
+  absl::Duration auth_timeout;       // rendered as float seconds
+  absl::Duration tls_timeout;        // rendered as float seconds
+  int max_subscriptions = 0;         // omitted when 0 (unlimited)
+  std::vector<std::string> connect_urls;
+  std::vector<std::string> tags;
+  std::string cluster_name;          // "cluster":{...}, all omitted when unset
+  std::string cluster_host;
+  int cluster_port = 0;
+  std::vector<std::string> cluster_urls;
+  int64_t remotes = 0;               // distinct remote servers seen via routes
+  absl::Time config_load_time;       // rendered as `start` when left at epoch
+  std::string system_account;        // omitted when empty
+};
+
+// One subscription as /connz?subs=detail and /routez?subs=detail show it.
+struct SubDetail {
+  std::string account;  // omitted when empty
+  std::string subject;
+  std::string queue;    // "qgroup", omitted when empty
+  std::string sid;
+  int64_t msgs = 0;
+  int64_t max = 0;      // auto-unsubscribe limit, omitted when 0
+  uint64_t cid = 0;
 };
 
 struct ConnzEntry {
@@ -69,11 +99,53 @@ struct ConnzEntry {
   std::string authorized_user;
   // For closed connections (state=closed), filled by later work.
   std::string reason;
+
+  // Added for nats-server 2.9.10 /connz parity.
+  std::string kind = "Client";  // "Client" for client connections
+  std::string type = "nats";    // "nats", "websocket", "mqtt"
+  absl::Duration rtt;           // last PING/PONG round trip; "0s" if unknown
+  std::string account;          // shown with auth=1 when not "$G"
+  std::string tls_version;      // omitted when empty
+  std::string tls_cipher_suite; // omitted when empty
+  // Per-subscription detail for subs=detail. When empty but `subscriptions`
+  // is filled, the renderer synthesizes entries with an empty sid.
+  std::vector<SubDetail> subscriptions_detail;
+  absl::Time stop;  // closed connections only: when it closed
 };
 
 struct ConnzSnapshot {
   absl::Time now;
   std::vector<ConnzEntry> connections;  // all open connections, ordered by cid
+  // Recently closed connections (state=closed/all), oldest first; `stop` and
+  // `reason` set. May stay empty until the server keeps a closed ring.
+  std::vector<ConnzEntry> closed_connections;
+};
+
+// One route connection as nats-server 2.9.10 /routez reports it.
+struct RoutezEntry {
+  uint64_t rid = 0;
+  std::string remote_id;
+  std::string remote_name;  // newer nats-server field; omitted when empty
+  bool did_solicit = false;
+  bool is_configured = false;
+  std::string ip;
+  int port = 0;
+  absl::Time start;
+  absl::Time last_activity;
+  absl::Duration rtt;
+  int64_t pending_size = 0;
+  int64_t in_msgs = 0;
+  int64_t out_msgs = 0;
+  int64_t in_bytes = 0;
+  int64_t out_bytes = 0;
+  int64_t num_subs = 0;
+  std::vector<std::string> subscriptions;      // subs=1, if filled
+  std::vector<SubDetail> subscriptions_detail; // subs=detail, if filled
+};
+
+struct RoutezSnapshot {
+  absl::Time now;  // the monitor substitutes absl::Now() when left at epoch
+  std::vector<RoutezEntry> routes;
 };
 
 struct SubszSnapshot {
@@ -96,6 +168,8 @@ class MonitorSource {
   virtual SubszSnapshot Subsz() const = 0;
   // /healthz: OK unless the server is shutting down.
   virtual bool Healthy() const = 0;
+  // /routez. Default: no routes (a standalone server).
+  virtual RoutezSnapshot Routez() const { return {}; }
 };
 
 }  // namespace herald

@@ -61,8 +61,8 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
     if (nl == nullptr) {
       // Incomplete control line: refuse to buffer more than could be valid.
       const bool maybe_connect = avail >= 1 && (Lower(line_start[0]) == 'c');
-      const size_t cap = maybe_connect ? limits_.max_connect_line
-                                       : limits_.max_control_line + kOpAllowance;
+      const size_t cap =
+          maybe_connect ? limits_.max_connect_line : limits_.max_control_line + kOpAllowance;
       if (avail > cap) {
         out.error = maybe_connect ? ParseError::kUnknownOperation : ParseError::kMaxControlLine;
       }

@@ -41,10 +41,10 @@ class ClientProtocolHandler {
 
 enum class ParseError {
   kNone,
-  kUnknownOperation,   // -ERR 'Unknown Protocol Operation', close
-  kMaxControlLine,     // -ERR 'maximum control line exceeded', close
-  kMaxPayload,         // -ERR 'Maximum Payload Violation', close
-  kBadArguments,       // close without -ERR (as nats-server does)
+  kUnknownOperation,  // -ERR 'Unknown Protocol Operation', close
+  kMaxControlLine,    // -ERR 'maximum control line exceeded', close
+  kMaxPayload,        // -ERR 'Maximum Payload Violation', close
+  kBadArguments,      // close without -ERR (as nats-server does)
 };
 
 struct ParseOutcome {

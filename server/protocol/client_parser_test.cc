@@ -22,8 +22,8 @@ class Recorder : public ClientProtocolHandler {
     return true;
   }
   bool OnHPub(std::string_view s, std::string_view r, size_t h, std::string_view m) override {
-    ops.push_back("HPUB " + std::string(s) + "|" + std::string(r) + "|" + std::to_string(h) +
-                  "|" + std::string(m));
+    ops.push_back("HPUB " + std::string(s) + "|" + std::string(r) + "|" + std::to_string(h) + "|" +
+                  std::string(m));
     return true;
   }
   bool OnSub(std::string_view s, std::string_view q, std::string_view sid) override {

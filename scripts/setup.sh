@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything Herald needs to build, run and test on Debian 12, from
+# Debian's packages and (for the nats.js tests) the npm registry. Idempotent:
+# does nothing when all is present. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap bazel-rules-java
+  g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librocksdb-dev libabsl-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libasio-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  clang-14 libclang-rt-14-dev
+  golang-go golang-github-nats-io-go-nats-dev
+  nats-server nodejs npm python3 iproute2 procps curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# nats.js for the integration tests, pinned by tests/js/package-lock.json.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "${1:-}" = "--tests" ] && [ -f "$ROOT/tests/js/package-lock.json" ] && [ ! -d "$ROOT/tests/js/node_modules/nats" ]; then
+  echo "setup: npm ci in tests/js"
+  (cd "$ROOT/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,560 @@
+#include "server/core/client_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "server/core/io_thread.h"
+#include "server/core/server.h"
+#include "server/protocol/subject.h"
+
+namespace herald {
+namespace {
+
+// Read buffer sizes: small for idle connections (10,000 idle clients must fit
+// in little memory), growing to this when a read fills the buffer.
+constexpr size_t kInitialReadBuffer = 512;
+constexpr size_t kMaxReadBuffer = 64 * 1024;
+// nats-server sends its first PING this long after connect (RTT measurement).
+constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
+
+// The no-responders status message (client-protocol.md §6): header only.
+constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+
+std::string_view FormatInt(char* buf, uint64_t v) {
+  auto r = std::to_chars(buf, buf + 24, v);
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+std::string JsonString(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+bool JsonBool(const nlohmann::json& j, const char* key, bool dflt) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_boolean()) return dflt;
+  return it->get<bool>();
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket,
+                                   uint64_t cid, std::shared_ptr<const ServerOptions> options,
+                                   bool over_limit)
+    : Connection(server, thread, std::move(socket), cid),
+      options_(std::move(options)),
+      parser_(LimitsFrom(*options_)),
+      over_limit_(over_limit),
+      start_(absl::Now()) {
+  set_max_pending(options_->max_pending);
+  asio::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  absl::MutexLock lock(&info_mu_);
+  if (!ec) {
+    ip_ = ep.address().to_string();
+    port_ = ep.port();
+  }
+}
+
+ParserLimits ClientConnection::LimitsFrom(const ServerOptions& o) const {
+  ParserLimits l;
+  l.max_control_line = static_cast<size_t>(o.max_control_line);
+  l.max_payload = o.max_payload;
+  return l;
+}
+
+void ClientConnection::Start() {
+  last_in_ = start_;
+  next_ping_ = start_ + std::min(kFirstPingDelay, options_->ping_interval);
+  last_activity_ns_.store(absl::ToUnixNanos(start_), std::memory_order_relaxed);
+  asio::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  std::string ip;
+  {
+    absl::MutexLock lock(&info_mu_);
+    ip = ip_;
+  }
+  EnqueueRaw(server_->ClientInfoLine(cid_, ip, /*lame_duck=*/false));
+  if (over_limit_) {
+    SendErrAndClose("maximum connections exceeded", CloseReason::kMaxConnections);
+    return;
+  }
+  StartWrite();
+  read_buf_.resize(kInitialReadBuffer);
+  DoRead();
+}
+
+void ClientConnection::DoRead() {
+  if (closed() || close_after_flush_) return;
+  if (read_len_ == read_buf_.size()) read_buf_.resize(read_buf_.size() * 2);
+  socket_.async_read_some(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+                          [self = std::static_pointer_cast<ClientConnection>(shared_from_this())](
+                              const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
+  if (closed()) return;
+  if (ec) {
+    Close(ec == asio::error::eof ? CloseReason::kClientClosed : CloseReason::kReadError);
+    return;
+  }
+  const bool filled = read_len_ + n == read_buf_.size();
+  read_len_ += n;
+  last_in_ = absl::Now();
+  last_activity_ns_.store(absl::ToUnixNanos(last_in_), std::memory_order_relaxed);
+
+  ParseOutcome out = parser_.Parse(read_buf_.data(), read_len_, this);
+  if (out.error != ParseError::kNone) {
+    // Ops before the error were handled; flush their output, then fail.
+    HandleParseError(out.error);
+    thread_->FlushMarked();
+    return;
+  }
+  if (out.consumed > 0) {
+    std::memmove(read_buf_.data(), read_buf_.data() + out.consumed, read_len_ - out.consumed);
+    read_len_ -= out.consumed;
+  }
+  if (out.bytes_needed > read_buf_.size()) {
+    read_buf_.resize(out.bytes_needed);
+  } else if (filled && read_buf_.size() < kMaxReadBuffer) {
+    read_buf_.resize(read_buf_.size() * 2);
+  } else if (read_len_ == 0 && read_buf_.size() > kMaxReadBuffer) {
+    // A large message has passed: shrink back.
+    read_buf_.resize(kMaxReadBuffer);
+    read_buf_.shrink_to_fit();
+  }
+  thread_->FlushMarked();
+  if (!out.stopped) DoRead();
+}
+
+void ClientConnection::HandleParseError(ParseError error) {
+  switch (error) {
+    case ParseError::kNone:
+      return;
+    case ParseError::kUnknownOperation:
+      spdlog::info("cid:{} - Client parser ERROR, closing: Unknown Protocol Operation", cid_);
+      SendErrAndClose("Unknown Protocol Operation", CloseReason::kParseError);
+      return;
+    case ParseError::kMaxControlLine:
+      SendErrAndClose("maximum control line exceeded", CloseReason::kMaxControlLine);
+      return;
+    case ParseError::kMaxPayload:
+      SendErrAndClose("Maximum Payload Violation", CloseReason::kMaxPayload);
+      return;
+    case ParseError::kBadArguments:
+      spdlog::info("cid:{} - Client parser ERROR, closing: bad arguments", cid_);
+      Close(CloseReason::kProtocolViolation);
+      return;
+  }
+}
+
+bool ClientConnection::CheckAuthorized() {
+  if (connect_received_ || !options_->auth.Required()) return true;
+  server_->CountAuthFailure();
+  SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
+  return false;
+}
+
+void ClientConnection::SendOk() {
+  if (verbose_) {
+    EnqueueRaw("+OK\r\n");
+    thread_->MarkForFlush(this);
+  }
+}
+
+bool ClientConnection::OnConnect(std::string_view json_text) {
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    // nats-server closes without an -ERR on malformed CONNECT JSON.
+    spdlog::info("cid:{} - malformed CONNECT, closing", cid_);
+    Close(CloseReason::kProtocolViolation);
+    return false;
+  }
+  verbose_ = JsonBool(j, "verbose", false);
+  pedantic_ = JsonBool(j, "pedantic", false);
+  echo_ = JsonBool(j, "echo", true);
+  const bool headers = JsonBool(j, "headers", false);
+  headers_.store(headers, std::memory_order_relaxed);
+  no_responders_ = JsonBool(j, "no_responders", false);
+  if (auto it = j.find("protocol"); it != j.end() && it->is_number_integer()) {
+    protocol_ = it->get<int>();
+  }
+  credentials_.auth_token = JsonString(j, "auth_token");
+  credentials_.user = JsonString(j, "user");
+  credentials_.pass = JsonString(j, "pass");
+  {
+    absl::MutexLock lock(&info_mu_);
+    name_ = JsonString(j, "name");
+    lang_ = JsonString(j, "lang");
+    version_ = JsonString(j, "version");
+  }
+  if (no_responders_ && !headers) {
+    SendErrAndClose("no responders requires headers support",
+                    CloseReason::kNoRespondersRequiresHeaders);
+    return false;
+  }
+  if (!connect_received_) {
+    AuthResult auth = Authenticate(options_->auth, credentials_);
+    if (!auth.ok) {
+      server_->CountAuthFailure();
+      std::string ip;
+      {
+        absl::MutexLock lock(&info_mu_);
+        ip = ip_;
+      }
+      spdlog::warn("{}:{} - cid:{} - authentication error", ip, 0, cid_);
+      SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
+      return false;
+    }
+    absl::MutexLock lock(&info_mu_);
+    authorized_user_ = auth.user;
+  }
+  connect_received_ = true;
+  SendOk();
+  return true;
+}
+
+bool ClientConnection::OnPub(std::string_view subject, std::string_view reply,
+                             std::string_view payload) {
+  if (!CheckAuthorized()) return false;
+  Publish(subject, reply, payload, 0);
+  return !closed();
+}
+
+bool ClientConnection::OnHPub(std::string_view subject, std::string_view reply, size_t header_len,
+                              std::string_view message) {
+  if (!CheckAuthorized()) return false;
+  if (!headers_.load(std::memory_order_relaxed)) {
+    // A client that did not announce header support may not send HPUB.
+    SendErrAndClose("Unknown Protocol Operation", CloseReason::kParseError);
+    return false;
+  }
+  Publish(subject, reply, message, header_len);
+  return !closed();
+}
+
+void ClientConnection::Publish(std::string_view subject, std::string_view reply,
+                               std::string_view message, size_t header_len) {
+  in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(message.size()),
+                  std::memory_order_relaxed);
+  thread_->stats().AddIn(static_cast<int64_t>(message.size()));
+  if (pedantic_ && !IsValidLiteralSubject(subject)) {
+    EnqueueRaw("-ERR 'Invalid Publish Subject'\r\n");
+    thread_->MarkForFlush(this);
+    return;
+  }
+  SendOk();
+  const SublistResultPtr& result = thread_->match_cache().Match(subject);
+  bool delivered = false;
+  for (const SubscriptionPtr& sub : result->plain) {
+    if (!echo_ && sub->conn.get() == this) continue;
+    delivered |= sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);
+  }
+  for (const QueueGroupMatch& group : result->queues) {
+    const size_t n = group.members.size();
+    const size_t start = static_cast<size_t>(thread_->NextRandom() % n);
+    for (size_t i = 0; i < n; ++i) {
+      Subscription& sub = *group.members[(start + i) % n];
+      if (!echo_ && sub.conn.get() == this) continue;
+      if (sub.conn->Deliver(thread_, sub, subject, reply, message, header_len)) {
+        delivered = true;
+        break;
+      }
+    }
+  }
+  if (!delivered && no_responders_ && !reply.empty()) SendNoResponders(reply);
+}
+
+void ClientConnection::SendNoResponders(std::string_view reply) {
+  // Copy: the cache entry may be replaced by this lookup's own insertion.
+  SublistResultPtr result = thread_->match_cache().Match(reply);
+  for (const SubscriptionPtr& sub : result->plain) {
+    if (sub->conn.get() != this) continue;
+    Deliver(thread_, *sub, reply, "", kNoRespondersHeader, kNoRespondersHeader.size());
+    return;
+  }
+  for (const QueueGroupMatch& group : result->queues) {
+    for (const SubscriptionPtr& sub : group.members) {
+      if (sub->conn.get() != this) continue;
+      Deliver(thread_, *sub, reply, "", kNoRespondersHeader, kNoRespondersHeader.size());
+      return;
+    }
+  }
+}
+
+bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_view subject,
+                               std::string_view reply, std::string_view message,
+                               size_t header_len) {
+  if (closed() || sub.closed.load(std::memory_order_relaxed)) return false;
+  const uint64_t max = sub.max.load(std::memory_order_relaxed);
+  const uint64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (max != 0) {
+    if (n > max) return false;
+    if (n == max) {
+      // The last allowed message: remove the subscription on its owner thread.
+      asio::post(thread_->io(),
+                 [self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
+                  sid = sub.sid, ptr = &sub] { self->RemoveSubscriptionIfSame(sid, ptr); });
+    }
+  }
+  const bool headers = headers_.load(std::memory_order_relaxed);
+  if (header_len > 0 && !headers) {
+    // Never send HMSG to a client that did not ask for headers: strip them.
+    message.remove_prefix(header_len);
+    header_len = 0;
+  }
+  char total_buf[24], hdr_buf[24];
+  std::string_view total = FormatInt(total_buf, message.size());
+  // Protocol line: "MSG <subject> <sid> [reply] <len>" or
+  // "HMSG <subject> <sid> [reply] <hdr_len> <total_len>".
+  const size_t line_len = 5 + subject.size() + 1 + sub.sid.size() + 1 +
+                          (reply.empty() ? 0 : reply.size() + 1) + 25 + total.size() + 2;
+  const size_t needed = line_len + message.size() + 2;
+  bool slow = false;
+  {
+    absl::MutexLock lock(&out_mu_);
+    if (static_cast<int64_t>(out_pending_.size() + needed) >
+            max_pending_.load(std::memory_order_relaxed) &&
+        !out_pending_.empty()) {
+      slow = true;
+    } else {
+      std::string& o = out_pending_;
+      o.reserve(o.size() + needed);
+      if (header_len > 0) {
+        o.append("HMSG ", 5);
+      } else {
+        o.append("MSG ", 4);
+      }
+      o.append(subject);
+      o.push_back(' ');
+      o.append(sub.sid);
+      o.push_back(' ');
+      if (!reply.empty()) {
+        o.append(reply);
+        o.push_back(' ');
+      }
+      if (header_len > 0) {
+        o.append(FormatInt(hdr_buf, header_len));
+        o.push_back(' ');
+      }
+      o.append(total);
+      o.append("\r\n", 2);
+      o.append(message);
+      o.append("\r\n", 2);
+      pending_bytes_.store(static_cast<int64_t>(o.size()), std::memory_order_relaxed);
+    }
+  }
+  if (slow) {
+    if (!slow_consumer_.exchange(true)) {
+      server_->CountSlowConsumer();
+      CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
+    }
+    return false;
+  }
+  out_msgs_.fetch_add(1, std::memory_order_relaxed);
+  out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);
+  from->stats().AddOut(1, static_cast<int64_t>(message.size()));
+  from->MarkForFlush(this);
+  return true;
+}
+
+bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
+                             std::string_view sid) {
+  if (!CheckAuthorized()) return false;
+  if (!IsValidSubject(subject) || (!queue.empty() && !IsValidQueueName(queue))) {
+    EnqueueRaw("-ERR 'Invalid Subject'\r\n");
+    thread_->MarkForFlush(this);
+    return true;
+  }
+  std::string sid_str(sid);
+  {
+    absl::MutexLock lock(&info_mu_);
+    if (subs_.contains(sid_str)) {
+      // Re-using a sid is ignored: the first subscription stays.
+      SendOk();
+      return true;
+    }
+  }
+  auto sub = std::make_shared<Subscription>();
+  sub->conn = shared_from_this();
+  sub->subject = std::string(subject);
+  sub->queue = std::string(queue);
+  sub->sid = sid_str;
+  if (!server_->sublist().Insert(sub).ok()) {
+    EnqueueRaw("-ERR 'Invalid Subject'\r\n");
+    thread_->MarkForFlush(this);
+    return true;
+  }
+  {
+    absl::MutexLock lock(&info_mu_);
+    subs_.emplace(std::move(sid_str), std::move(sub));
+  }
+  SendOk();
+  return true;
+}
+
+bool ClientConnection::OnUnsub(std::string_view sid, uint64_t max) {
+  if (!CheckAuthorized()) return false;
+  std::string sid_str(sid);
+  SubscriptionPtr sub;
+  {
+    absl::MutexLock lock(&info_mu_);
+    auto it = subs_.find(sid_str);
+    if (it != subs_.end()) sub = it->second;
+  }
+  if (sub != nullptr) {
+    if (max > 0) sub->max.store(max, std::memory_order_relaxed);
+    if (max == 0 || sub->delivered.load(std::memory_order_relaxed) >= max) {
+      RemoveSubscription(sid_str);
+    }
+  }
+  SendOk();
+  return true;
+}
+
+void ClientConnection::RemoveSubscription(const std::string& sid) {
+  SubscriptionPtr sub;
+  {
+    absl::MutexLock lock(&info_mu_);
+    auto it = subs_.find(sid);
+    if (it == subs_.end()) return;
+    sub = std::move(it->second);
+    subs_.erase(it);
+  }
+  sub->closed.store(true, std::memory_order_relaxed);
+  server_->sublist().Remove(sub);
+}
+
+void ClientConnection::RemoveSubscriptionIfSame(const std::string& sid, const Subscription* ptr) {
+  {
+    absl::MutexLock lock(&info_mu_);
+    auto it = subs_.find(sid);
+    if (it == subs_.end() || it->second.get() != ptr) return;
+  }
+  RemoveSubscription(sid);
+}
+
+bool ClientConnection::OnPing() {
+  if (!CheckAuthorized()) return false;
+  EnqueueRaw("PONG\r\n");
+  thread_->MarkForFlush(this);
+  return true;
+}
+
+bool ClientConnection::OnPong() {
+  if (!CheckAuthorized()) return false;
+  pings_out_ = 0;
+  rtt_known_ = true;
+  return true;
+}
+
+void ClientConnection::OnSweep(absl::Time now) {
+  if (close_after_flush_) {
+    // Bounded: a client that does not read its -ERR is dropped anyway.
+    if (close_requested_ == absl::Time()) close_requested_ = now;
+    if (now - close_requested_ > options_->write_deadline) Close(close_after_flush_reason_);
+    return;
+  }
+  if (writing_ && now - write_started_ > options_->write_deadline) {
+    spdlog::warn("cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded", cid_,
+                 absl::FormatDuration(options_->write_deadline));
+    if (!slow_consumer_.exchange(true)) server_->CountSlowConsumer();
+    Close(CloseReason::kSlowConsumerWriteDeadline);
+    return;
+  }
+  if (!connect_received_ && options_->auth.Required() && now - start_ > options_->auth.timeout) {
+    server_->CountAuthFailure();
+    SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
+    return;
+  }
+  if (now >= next_ping_) {
+    next_ping_ = now + options_->ping_interval;
+    // As nats-server: skip the ping when the client was heard from within the
+    // interval, unless no PONG has come back yet (the RTT is still unknown).
+    if (rtt_known_ && now - last_in_ < options_->ping_interval) return;
+    if (pings_out_ + 1 > options_->ping_max) {
+      SendErrAndClose("Stale Connection", CloseReason::kStaleConnection);
+      return;
+    }
+    ++pings_out_;
+    EnqueueRaw("PING\r\n");
+    thread_->MarkForFlush(this);
+  }
+}
+
+void ClientConnection::ApplyOptions(std::shared_ptr<const ServerOptions> options) {
+  options_ = std::move(options);
+  parser_.set_limits(LimitsFrom(*options_));
+  set_max_pending(options_->max_pending);
+  if (closed() || !connect_received_) return;
+  if (!Authenticate(options_->auth, credentials_).ok) {
+    spdlog::info("cid:{} - credentials no longer valid after reload, closing", cid_);
+    SendErrAndClose("Authorization Violation", CloseReason::kAuthRevoked);
+    thread_->FlushMarked();
+  }
+}
+
+void ClientConnection::SendAsyncInfo(const std::string& info_line) {
+  if (closed() || protocol_ < 1 || !connect_received_) return;
+  EnqueueRaw(info_line);
+  StartWrite();
+}
+
+void ClientConnection::FlushAndClose(CloseReason reason) {
+  if (closed()) return;
+  close_after_flush_ = true;
+  close_after_flush_reason_ = reason;
+  if (!writing_) StartWrite();
+}
+
+void ClientConnection::Close(CloseReason reason) {
+  auto self = shared_from_this();
+  if (!MarkClosedAndShutdownSocket()) return;
+  absl::flat_hash_map<std::string, SubscriptionPtr> subs;
+  {
+    absl::MutexLock lock(&info_mu_);
+    subs.swap(subs_);
+  }
+  for (auto& [sid, sub] : subs) {
+    sub->closed.store(true, std::memory_order_relaxed);
+    server_->sublist().Remove(sub);
+  }
+  subs.clear();
+  server_->OnClientClosed(this, reason);
+  thread_->RemoveConnection(this);
+}
+
+int64_t ClientConnection::num_subs() const {
+  absl::MutexLock lock(&info_mu_);
+  return static_cast<int64_t>(subs_.size());
+}
+
+ConnzEntry ClientConnection::Snapshot(bool include_subs) const {
+  ConnzEntry e;
+  e.cid = cid_;
+  e.start = start_;
+  e.last_activity = absl::FromUnixNanos(last_activity_ns_.load(std::memory_order_relaxed));
+  e.pending_bytes = pending_bytes();
+  e.in_msgs = in_msgs_.load(std::memory_order_relaxed);
+  e.in_bytes = in_bytes_.load(std::memory_order_relaxed);
+  e.out_msgs = out_msgs_.load(std::memory_order_relaxed);
+  e.out_bytes = out_bytes_.load(std::memory_order_relaxed);
+  absl::MutexLock lock(&info_mu_);
+  e.ip = ip_;
+  e.port = port_;
+  e.name = name_;
+  e.lang = lang_;
+  e.version = version_;
+  e.authorized_user = authorized_user_;
+  e.num_subs = static_cast<int64_t>(subs_.size());
+  if (include_subs) {
+    for (const auto& [sid, sub] : subs_) e.subscriptions.push_back(sub->subject);
+  }
+  return e;
+}
+
+}  // namespace herald

@@ -1,0 +1,116 @@
+// ClientConnection: one NATS client on the client port.
+//
+// Owns the client's protocol state (CONNECT options, subscriptions by sid,
+// keepalive) and turns parsed operations into sublist changes and message
+// deliveries. Runs on its IoThread; Deliver() and Snapshot() may be called
+// from any thread.
+#ifndef HERALD_SERVER_CORE_CLIENT_CONNECTION_H_
+#define HERALD_SERVER_CORE_CLIENT_CONNECTION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "server/config/options.h"
+#include "server/core/auth.h"
+#include "server/core/connection.h"
+#include "server/monitor/monitor_source.h"
+#include "server/protocol/client_parser.h"
+
+namespace herald {
+
+class ClientConnection final : public Connection, private ClientProtocolHandler {
+ public:
+  ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid,
+                   std::shared_ptr<const ServerOptions> options, bool over_limit);
+
+  void Start() override;
+  bool Deliver(IoThread* from, Subscription& sub, std::string_view subject, std::string_view reply,
+               std::string_view message, size_t header_len) override;
+  void OnSweep(absl::Time now) override;
+
+  // Owner thread: adopt reloaded options; re-checks credentials (a client
+  // whose credentials are no longer valid is closed).
+  void ApplyOptions(std::shared_ptr<const ServerOptions> options);
+  // Owner thread: send an async INFO (e.g. lame duck) if the client takes them.
+  void SendAsyncInfo(const std::string& info_line);
+  // Owner thread: close, flushing what is queued first.
+  void FlushAndClose(CloseReason reason);
+
+  // Any thread.
+  ConnzEntry Snapshot(bool include_subs) const;
+  int64_t num_subs() const;
+
+ protected:
+  void Close(CloseReason reason) override;
+
+ private:
+  // ClientProtocolHandler.
+  bool OnConnect(std::string_view json) override;
+  bool OnPub(std::string_view subject, std::string_view reply, std::string_view payload) override;
+  bool OnHPub(std::string_view subject, std::string_view reply, size_t header_len,
+              std::string_view message) override;
+  bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid) override;
+  bool OnUnsub(std::string_view sid, uint64_t max) override;
+  bool OnPing() override;
+  bool OnPong() override;
+
+  void DoRead();
+  void OnRead(const asio::error_code& ec, size_t n);
+  void HandleParseError(ParseError error);
+  // False (and the connection closing) if an op arrives before a required CONNECT.
+  bool CheckAuthorized();
+  void Publish(std::string_view subject, std::string_view reply, std::string_view message,
+               size_t header_len);
+  void SendNoResponders(std::string_view reply);
+  void SendOk();
+  void RemoveSubscription(const std::string& sid);
+  void RemoveSubscriptionIfSame(const std::string& sid, const Subscription* sub);
+  ParserLimits LimitsFrom(const ServerOptions& o) const;
+
+  // Owner thread state.
+  std::shared_ptr<const ServerOptions> options_;
+  ClientParser parser_;
+  std::vector<char> read_buf_;
+  size_t read_len_ = 0;
+  bool over_limit_;
+  const absl::Time start_;
+  bool connect_received_ = false;
+  bool verbose_ = true;  // nats-server treats a client without CONNECT as verbose
+  bool pedantic_ = false;
+  bool echo_ = true;
+  bool no_responders_ = false;
+  int protocol_ = 0;
+  ClientCredentials credentials_;
+  int pings_out_ = 0;
+  bool rtt_known_ = false;
+  absl::Time next_ping_;
+  absl::Time last_in_;
+  absl::Time close_requested_;
+
+  // Read by delivering threads.
+  std::atomic<bool> headers_{false};
+
+  // Counters; in_* written by the owner thread only.
+  std::atomic<int64_t> in_msgs_{0};
+  std::atomic<int64_t> in_bytes_{0};
+  std::atomic<int64_t> out_msgs_{0};
+  std::atomic<int64_t> out_bytes_{0};
+  std::atomic<int64_t> last_activity_ns_{0};
+
+  // Identity and subscriptions, guarded by info_mu_ so monitoring can read
+  // them; written only by the owner thread.
+  mutable absl::Mutex info_mu_;
+  std::string ip_ ABSL_GUARDED_BY(info_mu_);
+  int port_ ABSL_GUARDED_BY(info_mu_) = 0;
+  std::string name_ ABSL_GUARDED_BY(info_mu_);
+  std::string lang_ ABSL_GUARDED_BY(info_mu_);
+  std::string version_ ABSL_GUARDED_BY(info_mu_);
+  std::string authorized_user_ ABSL_GUARDED_BY(info_mu_);
+  absl::flat_hash_map<std::string, SubscriptionPtr> subs_ ABSL_GUARDED_BY(info_mu_);
+};
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_CORE_CLIENT_CONNECTION_H_

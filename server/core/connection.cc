@@ -1,0 +1,150 @@
+#include "server/core/connection.h"
+
+#include "server/core/io_thread.h"
+
+namespace herald {
+
+const char* CloseReasonString(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kClientClosed:
+      return "Client Closed";
+    case CloseReason::kServerShutdown:
+      return "Server Shutdown";
+    case CloseReason::kProtocolViolation:
+      return "Protocol Violation";
+    case CloseReason::kParseError:
+      return "Parse Error";
+    case CloseReason::kAuthViolation:
+      return "Authentication Failure";
+    case CloseReason::kAuthTimeout:
+      return "Authentication Timeout";
+    case CloseReason::kSlowConsumerPendingBytes:
+      return "Slow Consumer (Pending Bytes)";
+    case CloseReason::kSlowConsumerWriteDeadline:
+      return "Slow Consumer (Write Deadline)";
+    case CloseReason::kStaleConnection:
+      return "Stale Connection";
+    case CloseReason::kMaxPayload:
+      return "Maximum Message Payload Exceeded";
+    case CloseReason::kMaxControlLine:
+      return "Maximum Control Line Exceeded";
+    case CloseReason::kMaxConnections:
+      return "Maximum Connections Exceeded";
+    case CloseReason::kReadError:
+      return "Read Error";
+    case CloseReason::kWriteError:
+      return "Write Error";
+    case CloseReason::kLameDuck:
+      return "Lame Duck Mode";
+    case CloseReason::kNoRespondersRequiresHeaders:
+      return "No Responders Requires Headers";
+    case CloseReason::kAuthRevoked:
+      return "Authentication Revoked";
+  }
+  return "Unknown";
+}
+
+Connection::Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid)
+    : server_(server), thread_(thread), cid_(cid), socket_(std::move(socket)) {}
+
+Connection::~Connection() = default;
+
+void Connection::CloseFromAnyThread(CloseReason reason) {
+  if (thread_->InThisThread()) {
+    Close(reason);
+    return;
+  }
+  asio::post(thread_->io(), [self = shared_from_this(), reason] { self->Close(reason); });
+}
+
+bool Connection::EnqueueRaw(std::string_view a, std::string_view b, std::string_view c,
+                            std::string_view d) {
+  if (closed()) return false;
+  const size_t n = a.size() + b.size() + c.size() + d.size();
+  {
+    absl::MutexLock lock(&out_mu_);
+    if (static_cast<int64_t>(out_pending_.size() + n) >
+            max_pending_.load(std::memory_order_relaxed) &&
+        !out_pending_.empty()) {
+      slow_consumer_.store(true, std::memory_order_relaxed);
+    } else {
+      out_pending_.append(a);
+      out_pending_.append(b);
+      out_pending_.append(c);
+      out_pending_.append(d);
+      pending_bytes_.store(static_cast<int64_t>(out_pending_.size()), std::memory_order_relaxed);
+      return true;
+    }
+  }
+  CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
+  return false;
+}
+
+void Connection::RequestFlush() {
+  if (thread_->InThisThread()) {
+    StartWrite();
+    return;
+  }
+  if (!flush_posted_.exchange(true, std::memory_order_acq_rel)) {
+    asio::post(thread_->io(), [self = shared_from_this()] {
+      self->flush_posted_.store(false, std::memory_order_release);
+      self->StartWrite();
+    });
+  }
+}
+
+void Connection::StartWrite() {
+  if (writing_ || closed()) return;
+  {
+    absl::MutexLock lock(&out_mu_);
+    if (out_pending_.empty()) {
+      pending_bytes_.store(0, std::memory_order_relaxed);
+    } else {
+      write_buf_.swap(out_pending_);
+    }
+  }
+  if (write_buf_.empty()) {
+    if (close_after_flush_) Close(close_after_flush_reason_);
+    return;
+  }
+  writing_ = true;
+  write_started_ = absl::Now();
+  asio::async_write(
+      socket_, asio::buffer(write_buf_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWrite(ec, n); });
+}
+
+void Connection::OnWrite(const asio::error_code& ec, size_t /*n*/) {
+  writing_ = false;
+  if (closed()) return;
+  if (ec) {
+    Close(CloseReason::kWriteError);
+    return;
+  }
+  // Keep a modest buffer around for the next burst; give back big ones.
+  if (write_buf_.capacity() > (1 << 20)) {
+    std::string().swap(write_buf_);
+  } else {
+    write_buf_.clear();
+  }
+  OnWriteDone();
+  StartWrite();
+}
+
+void Connection::SendErrAndClose(std::string_view err, CloseReason reason) {
+  if (closed()) return;
+  EnqueueRaw("-ERR '", err, "'\r\n");
+  close_after_flush_ = true;
+  close_after_flush_reason_ = reason;
+  if (!writing_) StartWrite();
+}
+
+bool Connection::MarkClosedAndShutdownSocket() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return false;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  return true;
+}
+
+}  // namespace herald

@@ -1,0 +1,132 @@
+// Connection: the base of every TCP connection the server owns (clients now,
+// routes later): its socket, its outbound buffer and write loop, and closing.
+//
+// Threading: a connection belongs to one IoThread ("owner thread"). Reads,
+// protocol handling, timers and Close() run there. Any thread may call the
+// Enqueue*/Deliver methods, which append to the outbound buffer under
+// `out_mu_`; the bytes are written by the owner thread, coalesced, after the
+// delivering thread's batch ends (IoThread::FlushMarked).
+//
+// Lifetime: owned by shared_ptr (by the IoThread's set, by subscriptions that
+// point at it, and by in-flight asio handlers).
+#ifndef HERALD_SERVER_CORE_CONNECTION_H_
+#define HERALD_SERVER_CORE_CONNECTION_H_
+
+#include <asio.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/routing/subscription.h"
+
+namespace herald {
+
+class IoThread;
+class Server;
+
+enum class CloseReason {
+  kClientClosed,
+  kServerShutdown,
+  kProtocolViolation,
+  kParseError,
+  kAuthViolation,
+  kAuthTimeout,
+  kSlowConsumerPendingBytes,
+  kSlowConsumerWriteDeadline,
+  kStaleConnection,
+  kMaxPayload,
+  kMaxControlLine,
+  kMaxConnections,
+  kReadError,
+  kWriteError,
+  kLameDuck,
+  kNoRespondersRequiresHeaders,
+  kAuthRevoked,
+};
+
+const char* CloseReasonString(CloseReason reason);
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid);
+  virtual ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  uint64_t cid() const { return cid_; }
+  IoThread* io_thread() const { return thread_; }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  // Owner thread: begin reading.
+  virtual void Start() = 0;
+
+  // Any thread: a message matched `sub`. `message` is header block + payload
+  // (header_len bytes of headers). `from` is the delivering IoThread (the
+  // publisher's), used for counters and the end-of-batch flush. Returns true
+  // if the message was queued.
+  virtual bool Deliver(IoThread* from, Subscription& sub, std::string_view subject,
+                       std::string_view reply, std::string_view message, size_t header_len) = 0;
+
+  // Owner thread: periodic housekeeping (pings, deadlines, auth timeout).
+  virtual void OnSweep(absl::Time now) = 0;
+
+  // Any thread: close (hops to the owner thread if needed).
+  void CloseFromAnyThread(CloseReason reason);
+
+  // Owner thread: start writing whatever is pending.
+  void StartWrite();
+  // Any thread: make the owner thread write what is pending.
+  void RequestFlush();
+
+  int64_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
+
+ protected:
+  // Owner thread.
+  virtual void Close(CloseReason reason) = 0;
+  // Owner thread: queue -ERR then close once it is written (bounded by the
+  // write deadline).
+  void SendErrAndClose(std::string_view err, CloseReason reason);
+  // Appends raw protocol bytes. Returns false if over max_pending (the
+  // connection is then being closed as a slow consumer).
+  bool EnqueueRaw(std::string_view a, std::string_view b = {}, std::string_view c = {},
+                  std::string_view d = {});
+  void set_max_pending(int64_t v) { max_pending_.store(v, std::memory_order_relaxed); }
+  // Owner thread: marks closed and stops the socket; returns false if it was
+  // already closed.
+  bool MarkClosedAndShutdownSocket();
+
+  virtual void OnWriteDone() {}
+
+  Server* const server_;
+  IoThread* const thread_;
+  const uint64_t cid_;
+  asio::ip::tcp::socket socket_;
+
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> slow_consumer_{false};
+  std::atomic<bool> flush_posted_{false};
+  std::atomic<int64_t> max_pending_{64LL * 1024 * 1024};
+  std::atomic<int64_t> pending_bytes_{0};
+
+  // Owner thread: write state.
+  bool writing_ = false;
+  bool close_after_flush_ = false;
+  CloseReason close_after_flush_reason_ = CloseReason::kClientClosed;
+  absl::Time write_started_;
+  std::string write_buf_;
+
+  absl::Mutex out_mu_;
+  std::string out_pending_ ABSL_GUARDED_BY(out_mu_);
+
+ private:
+  void OnWrite(const asio::error_code& ec, size_t n);
+};
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_CORE_CONNECTION_H_

@@ -1,0 +1,448 @@
+#include "server/core/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "server/core/client_connection.h"
+#include "server/core/io_thread.h"
+#include "server/core/version.h"
+#include "server/monitor/http_monitor.h"
+
+namespace herald {
+namespace {
+
+// How long a graceful shutdown waits for connections to flush and close.
+constexpr int kShutdownDrainPolls = 40;
+constexpr auto kShutdownDrainPoll = std::chrono::milliseconds(50);
+
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+std::string GenerateServerId() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id.push_back(kAlphabet[rng() % 32]);
+  return id;
+}
+
+Server::Server(CommandLine command_line, ServerOptions options)
+    : command_line_(std::move(command_line)),
+      server_id_(GenerateServerId()),
+      start_time_(absl::Now()),
+      signals_(control_io_),
+      acceptor_(control_io_),
+      control_timer_(control_io_) {
+  if (options.server_name.empty()) options.server_name = server_id_;
+  auto opts = std::make_shared<const ServerOptions>(std::move(options));
+  absl::MutexLock lock(&mu_);
+  info_prefix_ = BuildInfoPrefix(*opts);
+  options_ = std::move(opts);
+}
+
+Server::~Server() {
+  for (auto& t : threads_) t->Stop();
+  for (auto& t : threads_) t->Join();
+  absl::MutexLock lock(&mu_);
+  clients_.clear();
+}
+
+std::shared_ptr<const ServerOptions> Server::options() const {
+  absl::MutexLock lock(&mu_);
+  return options_;
+}
+
+std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
+  nlohmann::json j;
+  j["server_id"] = server_id_;
+  j["server_name"] = o.server_name.empty() ? server_id_ : o.server_name;
+  j["version"] = kNatsCompatVersion;
+  j["proto"] = 1;
+  j["go"] = std::string("herald-v") + kHeraldVersion;
+  j["host"] = o.host;
+  j["port"] = client_port_ != 0 ? client_port_ : o.port;
+  j["headers"] = true;
+  if (o.auth.Required()) j["auth_required"] = true;
+  j["max_payload"] = o.max_payload;
+  std::string s = j.dump();
+  s.pop_back();  // drop '}' so per-client fields can follow
+  return s;
+}
+
+std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
+                                   bool lame_duck) const {
+  std::string prefix;
+  {
+    absl::MutexLock lock(&mu_);
+    prefix = info_prefix_;
+  }
+  std::string line = "INFO ";
+  line += prefix;
+  line += ",\"client_id\":" + std::to_string(cid);
+  line += ",\"client_ip\":" + nlohmann::json(client_ip).dump();
+  if (lame_duck) line += ",\"ldm\":true";
+  line += "}\r\n";
+  return line;
+}
+
+absl::Status Server::Start() {
+  auto opts = options();
+  asio::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(opts->host, ec);
+  if (ec) return absl::InvalidArgumentError("invalid listen host: " + opts->host);
+  asio::ip::tcp::endpoint ep(addr, static_cast<unsigned short>(opts->port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError("cannot listen for client connections on " + opts->host + ":" +
+                                  std::to_string(opts->port) + ": " + ec.message());
+  }
+  client_port_ = acceptor_.local_endpoint().port();
+  {
+    absl::MutexLock lock(&mu_);
+    info_prefix_ = BuildInfoPrefix(*options_);
+  }
+
+  int n = opts->io_threads > 0
+              ? opts->io_threads
+              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    threads_.push_back(std::make_unique<IoThread>(this, i, &sublist_));
+  }
+  for (auto& t : threads_) t->Start();
+
+  if (opts->http_port != 0) {
+    monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->http_port);
+    absl::Status st = monitor_->Start();
+    if (!st.ok()) return st;
+    spdlog::info("Starting http monitor on {}:{}", opts->http_host, monitor_->bound_port());
+  }
+  spdlog::info("Starting herald v{} (NATS protocol {} compatible)", kHeraldVersion,
+               kNatsCompatVersion);
+  spdlog::info("  Server ID:   {}", server_id_);
+  spdlog::info("  Server name: {}", opts->server_name);
+  spdlog::info("  I/O threads: {}", n);
+  spdlog::info("Listening for client connections on {}:{}", opts->host, client_port_);
+  spdlog::info("Server is ready");
+  WatchSignals();
+  StartAccept();
+  return absl::OkStatus();
+}
+
+int Server::http_port() const { return monitor_ ? monitor_->bound_port() : 0; }
+
+void Server::Run() { control_io_.run(); }
+
+void Server::StartAccept() {
+  if (shutting_down_ || lame_duck_ || !acceptor_.is_open()) return;
+  IoThread* thread = threads_[next_thread_++ % threads_.size()].get();
+  acceptor_.async_accept(thread->io(),
+                         [this, thread](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+                           OnAccept(thread, ec, std::move(socket));
+                         });
+}
+
+void Server::OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tcp::socket socket) {
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    spdlog::error("accept error: {}", ec.message());
+    // Too many open files and similar: back off briefly instead of spinning.
+    control_timer_.expires_after(std::chrono::milliseconds(50));
+    control_timer_.async_wait([this](const asio::error_code& e) {
+      if (!e) StartAccept();
+    });
+    return;
+  }
+  auto opts = options();
+  const uint64_t cid = next_cid_.fetch_add(1);
+  bool over_limit;
+  std::shared_ptr<ClientConnection> conn;
+  {
+    absl::MutexLock lock(&mu_);
+    over_limit = static_cast<int>(clients_.size()) >= opts->max_connections;
+    conn =
+        std::make_shared<ClientConnection>(this, thread, std::move(socket), cid, opts, over_limit);
+    if (!over_limit) clients_.emplace(cid, conn);
+  }
+  total_connections_.fetch_add(1, std::memory_order_relaxed);
+  asio::post(thread->io(), [thread, conn] {
+    thread->AddConnection(conn);
+    conn->Start();
+  });
+  if (over_limit) spdlog::warn("cid:{} - maximum connections exceeded", cid);
+  spdlog::debug("cid:{} - Client connection created", cid);
+  StartAccept();
+}
+
+void Server::OnClientClosed(ClientConnection* conn, CloseReason reason) {
+  ConnzEntry e = conn->Snapshot(false);
+  switch (reason) {
+    case CloseReason::kClientClosed:
+    case CloseReason::kServerShutdown:
+      spdlog::debug("{}:{} - cid:{} - Client connection closed: {}", e.ip, e.port, e.cid,
+                    CloseReasonString(reason));
+      break;
+    default:
+      spdlog::info("{}:{} - cid:{} - Client connection closed: {}", e.ip, e.port, e.cid,
+                   CloseReasonString(reason));
+  }
+  absl::MutexLock lock(&mu_);
+  clients_.erase(conn->cid());
+}
+
+std::vector<std::shared_ptr<ClientConnection>> Server::AllClients() const {
+  std::vector<std::shared_ptr<ClientConnection>> out;
+  absl::MutexLock lock(&mu_);
+  out.reserve(clients_.size());
+  for (const auto& [cid, c] : clients_) out.push_back(c);
+  return out;
+}
+
+void Server::WatchSignals() {
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
+  signals_.add(SIGUSR2);
+  signals_.async_wait([this](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    switch (sig) {
+      case SIGINT:
+      case SIGTERM:
+        spdlog::info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : "terminated");
+        BeginShutdown();
+        return;  // no re-arm
+      case SIGHUP:
+        Reload();
+        break;
+      case SIGUSR2:
+        EnterLameDuck();
+        break;
+    }
+    WatchSignals();
+  });
+}
+
+void Server::Reload() {
+  std::vector<std::string> warnings;
+  absl::StatusOr<ServerOptions> loaded = ReloadOptions(command_line_, &warnings);
+  for (const auto& w : warnings) spdlog::warn("{}", w);
+  if (!loaded.ok()) {
+    spdlog::error("Failed to reload server configuration: {}",
+                  std::string(loaded.status().message()));
+    return;
+  }
+  ServerOptions next = *std::move(loaded);
+  auto current = options();
+  // Listeners and identity cannot change at run time; keep the running ones.
+  if (next.host != current->host || next.port != current->port ||
+      next.http_port != current->http_port) {
+    spdlog::warn("reload: listen addresses cannot change at run time; keeping the current ones");
+  }
+  next.host = current->host;
+  next.port = current->port;
+  next.http_host = current->http_host;
+  next.http_port = current->http_port;
+  next.io_threads = current->io_threads;
+  if (next.server_name.empty()) next.server_name = current->server_name;
+  auto shared = std::make_shared<const ServerOptions>(std::move(next));
+  {
+    absl::MutexLock lock(&mu_);
+    options_ = shared;
+    info_prefix_ = BuildInfoPrefix(*shared);
+  }
+  spdlog::set_level(shared->trace ? spdlog::level::trace
+                                  : (shared->debug ? spdlog::level::debug : spdlog::level::info));
+  for (auto& c : AllClients()) {
+    asio::post(c->io_thread()->io(), [c, shared] { c->ApplyOptions(shared); });
+  }
+  spdlog::info("Reloaded server configuration");
+}
+
+void Server::EnterLameDuck() {
+  if (lame_duck_.exchange(true) || shutting_down_) return;
+  auto opts = options();
+  spdlog::info("Entering lame duck mode, stop accepting new clients");
+  asio::error_code ec;
+  acceptor_.close(ec);
+  auto clients = AllClients();
+  for (auto& c : clients) {
+    std::string ip = c->Snapshot(false).ip;
+    std::string info = ClientInfoLine(c->cid(), ip, /*lame_duck=*/true);
+    asio::post(c->io_thread()->io(), [c, info] { c->SendAsyncInfo(info); });
+  }
+  control_timer_.expires_after(absl::ToChronoNanoseconds(opts->lame_duck_grace_period));
+  control_timer_.async_wait([this, opts](const asio::error_code& e) {
+    if (e) return;
+    auto remaining = AllClients();
+    spdlog::info("Closing {} existing clients over {}", remaining.size(),
+                 absl::FormatDuration(opts->lame_duck_duration));
+    CloseClientsGradually(std::move(remaining), opts->lame_duck_duration);
+  });
+}
+
+void Server::CloseClientsGradually(std::vector<std::shared_ptr<ClientConnection>> clients,
+                                   absl::Duration spread) {
+  if (clients.empty()) {
+    BeginShutdown();
+    return;
+  }
+  // Close in equal batches, one batch per 100ms, over the whole duration.
+  const int64_t ticks = std::max<int64_t>(1, spread / absl::Milliseconds(100));
+  const size_t batch = std::max<size_t>(1, (clients.size() + ticks - 1) / ticks);
+  const size_t n = std::min(batch, clients.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto c = clients.back();
+    clients.pop_back();
+    asio::post(c->io_thread()->io(), [c] { c->FlushAndClose(CloseReason::kLameDuck); });
+  }
+  control_timer_.expires_after(std::chrono::milliseconds(100));
+  control_timer_.async_wait(
+      [this, clients = std::move(clients), spread](const asio::error_code& e) mutable {
+        if (e) return;
+        CloseClientsGradually(std::move(clients), spread - absl::Milliseconds(100));
+      });
+}
+
+void Server::RequestShutdown() {
+  asio::post(control_io_, [this] { BeginShutdown(); });
+}
+
+void Server::BeginShutdown() {
+  if (shutting_down_.exchange(true)) return;
+  spdlog::info("Initiating Shutdown...");
+  asio::error_code ec;
+  acceptor_.close(ec);
+  signals_.cancel(ec);
+  control_timer_.cancel();
+  if (monitor_) monitor_->Stop();
+  for (auto& c : AllClients()) {
+    asio::post(c->io_thread()->io(), [c] { c->FlushAndClose(CloseReason::kServerShutdown); });
+  }
+  FinishShutdownWhenDrained(kShutdownDrainPolls);
+}
+
+void Server::FinishShutdownWhenDrained(int attempts_left) {
+  size_t remaining;
+  {
+    absl::MutexLock lock(&mu_);
+    remaining = clients_.size();
+  }
+  if (remaining == 0 || attempts_left <= 0) {
+    for (auto& t : threads_) t->Stop();
+    for (auto& t : threads_) t->Join();
+    {
+      absl::MutexLock lock(&mu_);
+      clients_.clear();
+    }
+    spdlog::info("Server Exiting..");
+    control_io_.stop();
+    return;
+  }
+  control_timer_.expires_after(kShutdownDrainPoll);
+  control_timer_.async_wait([this, attempts_left](const asio::error_code&) {
+    FinishShutdownWhenDrained(attempts_left - 1);
+  });
+}
+
+VarzSnapshot Server::Varz() const {
+  auto opts = options();
+  VarzSnapshot v;
+  v.server_id = server_id_;
+  v.server_name = opts->server_name;
+  v.version = kNatsCompatVersion;
+  v.herald_version = kHeraldVersion;
+  v.host = opts->host;
+  v.port = client_port_;
+  v.http_port = http_port();
+  v.max_payload = opts->max_payload;
+  v.max_connections = opts->max_connections;
+  v.max_control_line = opts->max_control_line;
+  v.max_pending = opts->max_pending;
+  v.ping_max = opts->ping_max;
+  v.ping_interval = opts->ping_interval;
+  v.write_deadline = opts->write_deadline;
+  v.auth_required = opts->auth.Required();
+  v.start = start_time_;
+  v.now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    v.connections = static_cast<int64_t>(clients_.size());
+  }
+  v.total_connections = total_connections_.load(std::memory_order_relaxed);
+  for (const auto& t : threads_) {
+    const IoThreadStats& s = t->stats();
+    v.in_msgs += s.in_msgs.load(std::memory_order_relaxed);
+    v.in_bytes += s.in_bytes.load(std::memory_order_relaxed);
+    v.out_msgs += s.out_msgs.load(std::memory_order_relaxed);
+    v.out_bytes += s.out_bytes.load(std::memory_order_relaxed);
+  }
+  v.slow_consumers = slow_consumers_.load(std::memory_order_relaxed);
+  v.auth_failures = auth_failures_.load(std::memory_order_relaxed);
+  v.subscriptions = sublist_.count();
+  v.mem_bytes = ResidentBytes();
+  v.cores = static_cast<int>(std::thread::hardware_concurrency());
+  v.config_file = opts->config_file;
+  {
+    absl::MutexLock lock(&cpu_mu_);
+    const double cpu = CpuSeconds();
+    const absl::Time now = absl::Now();
+    if (last_cpu_sample_ == absl::Time()) {
+      const double elapsed = absl::ToDoubleSeconds(now - start_time_);
+      last_cpu_percent_ = elapsed > 0 ? 100.0 * cpu / elapsed : 0;
+    } else {
+      const double elapsed = absl::ToDoubleSeconds(now - last_cpu_sample_);
+      if (elapsed >= 0.5) last_cpu_percent_ = 100.0 * (cpu - last_cpu_seconds_) / elapsed;
+    }
+    if (last_cpu_sample_ == absl::Time() || absl::ToDoubleSeconds(now - last_cpu_sample_) >= 0.5) {
+      last_cpu_seconds_ = cpu;
+      last_cpu_sample_ = now;
+    }
+    v.cpu_percent = last_cpu_percent_;
+  }
+  return v;
+}
+
+ConnzSnapshot Server::Connz(bool include_subs) const {
+  ConnzSnapshot s;
+  s.now = absl::Now();
+  for (const auto& c : AllClients()) s.connections.push_back(c->Snapshot(include_subs));
+  std::sort(s.connections.begin(), s.connections.end(),
+            [](const ConnzEntry& a, const ConnzEntry& b) { return a.cid < b.cid; });
+  return s;
+}
+
+SubszSnapshot Server::Subsz() const {
+  SublistStats st = sublist_.Stats();
+  SubszSnapshot s;
+  s.num_subscriptions = st.subscriptions;
+  s.num_inserts = st.inserts;
+  s.num_removes = st.removes;
+  s.num_matches = st.matches;
+  return s;
+}
+
+bool Server::Healthy() const { return !shutting_down_.load(); }
+
+}  // namespace herald

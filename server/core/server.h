@@ -1,0 +1,119 @@
+// Server: the herald process. Owns the options, the sublist, the I/O threads,
+// the client listener, the monitoring endpoint and the registry of client
+// connections; handles signals (SIGTERM/SIGINT shutdown, SIGHUP reload,
+// SIGUSR2 lame duck).
+//
+// Threading: Start(), Run() and the signal handlers run on the main thread
+// (the "control" io_context, which also accepts connections). Everything
+// marked "any thread" is safe to call from I/O threads and the monitor.
+#ifndef HERALD_SERVER_CORE_SERVER_H_
+#define HERALD_SERVER_CORE_SERVER_H_
+
+#include <asio.hpp>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "server/config/flags.h"
+#include "server/config/options.h"
+#include "server/core/connection.h"
+#include "server/monitor/monitor_source.h"
+#include "server/routing/sublist.h"
+
+namespace herald {
+
+class ClientConnection;
+class HttpMonitor;
+class IoThread;
+
+class Server : public MonitorSource {
+ public:
+  Server(CommandLine command_line, ServerOptions options);
+  ~Server() override;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners and starts the I/O threads. Main thread.
+  absl::Status Start();
+  // Serves until shutdown completes. Main thread.
+  void Run();
+  // Any thread: begin a graceful shutdown.
+  void RequestShutdown();
+
+  int client_port() const { return client_port_; }
+  int http_port() const;
+  const std::string& server_id() const { return server_id_; }
+
+  // --- Any thread. ---
+  Sublist& sublist() { return sublist_; }
+  std::shared_ptr<const ServerOptions> options() const;
+  // The INFO line ("INFO {...}\r\n") for a client.
+  std::string ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck) const;
+  void OnClientClosed(ClientConnection* conn, CloseReason reason);
+  void CountSlowConsumer() { slow_consumers_.fetch_add(1, std::memory_order_relaxed); }
+  void CountAuthFailure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
+
+  // MonitorSource.
+  VarzSnapshot Varz() const override;
+  ConnzSnapshot Connz(bool include_subs) const override;
+  SubszSnapshot Subsz() const override;
+  bool Healthy() const override;
+
+ private:
+  void StartAccept();
+  void OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tcp::socket socket);
+  void WatchSignals();
+  void Reload();
+  void EnterLameDuck();
+  void CloseClientsGradually(std::vector<std::shared_ptr<ClientConnection>> clients,
+                             absl::Duration spread);
+  void BeginShutdown();
+  void FinishShutdownWhenDrained(int attempts_left);
+  std::vector<std::shared_ptr<ClientConnection>> AllClients() const;
+  std::string BuildInfoPrefix(const ServerOptions& o) const;
+
+  // Immutable after construction.
+  const CommandLine command_line_;
+  const std::string server_id_;
+  const absl::Time start_time_;
+
+  Sublist sublist_;
+  asio::io_context control_io_;
+  asio::signal_set signals_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer control_timer_;
+  std::vector<std::unique_ptr<IoThread>> threads_;
+  std::unique_ptr<HttpMonitor> monitor_;
+  size_t next_thread_ = 0;  // control thread only
+  int client_port_ = 0;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> lame_duck_{false};
+  std::atomic<uint64_t> next_cid_{1};
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
+  std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
+  absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<int64_t> total_connections_{0};
+  std::atomic<int64_t> slow_consumers_{0};
+  std::atomic<int64_t> auth_failures_{0};
+
+  // CPU accounting for /varz (guarded by cpu_mu_).
+  mutable absl::Mutex cpu_mu_;
+  mutable double last_cpu_seconds_ ABSL_GUARDED_BY(cpu_mu_) = 0;
+  mutable absl::Time last_cpu_sample_ ABSL_GUARDED_BY(cpu_mu_);
+  mutable double last_cpu_percent_ ABSL_GUARDED_BY(cpu_mu_) = 0;
+};
+
+// A 56-character server id in the style of nats-server's ("N" + base32).
+std::string GenerateServerId();
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_CORE_SERVER_H_

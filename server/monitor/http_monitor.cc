@@ -152,13 +152,14 @@ void HttpMonitor::RegisterHandlers() {
   });
 
   // Go's http.NotFound for every unrouted path or method.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
-                                                              httplib::Response& res) {
-    if (res.status != 404 || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_content("404 page not found\n", kTextType);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  s.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (res.status != 404 || !res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_content("404 page not found\n", kTextType);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   // Handlers do not throw by design; if one does (e.g. bad_alloc), answer 500
   // rather than letting cpp-httplib leak the exception text into a header.
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
@@ -212,7 +213,7 @@ absl::Status HttpMonitor::Start() {
 
 void HttpMonitor::Stop() {
   if (server_ == nullptr) return;
-  server_->stop();  // closes the listening socket; the accept loop exits
+  server_->stop();                             // closes the listening socket; the accept loop exits
   if (acceptor_.joinable()) acceptor_.join();  // also joins the pool
   server_.reset();
   bound_port_ = -1;

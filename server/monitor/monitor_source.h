@@ -19,8 +19,8 @@ namespace herald {
 struct VarzSnapshot {
   std::string server_id;
   std::string server_name;
-  std::string version;        // the NATS version advertised to clients, e.g. "2.9.10"
-  std::string herald_version; // Herald's own version, e.g. "0.1.0"
+  std::string version;         // the NATS version advertised to clients, e.g. "2.9.10"
+  std::string herald_version;  // Herald's own version, e.g. "0.1.0"
   std::string host;
   int port = 0;
   int http_port = 0;
@@ -51,32 +51,32 @@ struct VarzSnapshot {
 
   // Added for nats-server 2.9.10 /varz parity. Zero/empty values are rendered
   // as nats-server renders unset options (omitted where Go uses omitempty).
-  int proto = 1;                     // protocol version in INFO
-  std::string git_commit;            // omitted when empty
-  std::string http_host;             // monitoring listen host
+  int proto = 1;           // protocol version in INFO
+  std::string git_commit;  // omitted when empty
+  std::string http_host;   // monitoring listen host
   bool tls_required = false;
-  absl::Duration auth_timeout;       // rendered as float seconds
-  absl::Duration tls_timeout;        // rendered as float seconds
-  int max_subscriptions = 0;         // omitted when 0 (unlimited)
+  absl::Duration auth_timeout;  // rendered as float seconds
+  absl::Duration tls_timeout;   // rendered as float seconds
+  int max_subscriptions = 0;    // omitted when 0 (unlimited)
   std::vector<std::string> connect_urls;
   std::vector<std::string> tags;
-  std::string cluster_name;          // "cluster":{...}, all omitted when unset
+  std::string cluster_name;  // "cluster":{...}, all omitted when unset
   std::string cluster_host;
   int cluster_port = 0;
   std::vector<std::string> cluster_urls;
-  int64_t remotes = 0;               // distinct remote servers seen via routes
-  absl::Time config_load_time;       // rendered as `start` when left at epoch
-  std::string system_account;        // omitted when empty
+  int64_t remotes = 0;          // distinct remote servers seen via routes
+  absl::Time config_load_time;  // rendered as `start` when left at epoch
+  std::string system_account;   // omitted when empty
 };
 
 // One subscription as /connz?subs=detail and /routez?subs=detail show it.
 struct SubDetail {
   std::string account;  // omitted when empty
   std::string subject;
-  std::string queue;    // "qgroup", omitted when empty
+  std::string queue;  // "qgroup", omitted when empty
   std::string sid;
   int64_t msgs = 0;
-  int64_t max = 0;      // auto-unsubscribe limit, omitted when 0
+  int64_t max = 0;  // auto-unsubscribe limit, omitted when 0
   uint64_t cid = 0;
 };
 
@@ -101,12 +101,12 @@ struct ConnzEntry {
   std::string reason;
 
   // Added for nats-server 2.9.10 /connz parity.
-  std::string kind = "Client";  // "Client" for client connections
-  std::string type = "nats";    // "nats", "websocket", "mqtt"
-  absl::Duration rtt;           // last PING/PONG round trip; "0s" if unknown
-  std::string account;          // shown with auth=1 when not "$G"
-  std::string tls_version;      // omitted when empty
-  std::string tls_cipher_suite; // omitted when empty
+  std::string kind = "Client";   // "Client" for client connections
+  std::string type = "nats";     // "nats", "websocket", "mqtt"
+  absl::Duration rtt;            // last PING/PONG round trip; "0s" if unknown
+  std::string account;           // shown with auth=1 when not "$G"
+  std::string tls_version;       // omitted when empty
+  std::string tls_cipher_suite;  // omitted when empty
   // Per-subscription detail for subs=detail. When empty but `subscriptions`
   // is filled, the renderer synthesizes entries with an empty sid.
   std::vector<SubDetail> subscriptions_detail;
@@ -139,8 +139,8 @@ struct RoutezEntry {
   int64_t in_bytes = 0;
   int64_t out_bytes = 0;
   int64_t num_subs = 0;
-  std::vector<std::string> subscriptions;      // subs=1, if filled
-  std::vector<SubDetail> subscriptions_detail; // subs=detail, if filled
+  std::vector<std::string> subscriptions;       // subs=1, if filled
+  std::vector<SubDetail> subscriptions_detail;  // subs=detail, if filled
 };
 
 struct RoutezSnapshot {

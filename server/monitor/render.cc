@@ -71,9 +71,9 @@ absl::StatusOr<bool> DecodeBool(const QueryParams& p, absl::string_view key) {
   if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False") {
     return false;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("Error decoding boolean for '", key, "': strconv.ParseBool: parsing ",
-                   GoQuote(s), ": invalid syntax"));
+  return absl::InvalidArgumentError(absl::StrCat("Error decoding boolean for '", key,
+                                                 "': strconv.ParseBool: parsing ", GoQuote(s),
+                                                 ": invalid syntax"));
 }
 
 // Strict decimal parse like Go's strconv: optional sign only when signed, no
@@ -107,9 +107,8 @@ absl::StatusOr<int64_t> DecodeInt(const QueryParams& p, absl::string_view key) {
     err = "value out of range";
   }
   if (!err.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("Error decoding int for '", key,
-                                                   "': strconv.Atoi: parsing ", GoQuote(*v),
-                                                   ": ", err));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Error decoding int for '", key, "': strconv.Atoi: parsing ", GoQuote(*v), ": ", err));
   }
   return neg ? static_cast<int64_t>(0 - mag) : static_cast<int64_t>(mag);
 }
@@ -416,8 +415,7 @@ std::string FormatUptime(absl::Duration d) {
   int64_t tdays = thrs / 24;
   int64_t tyrs = tdays / 365;
   if (tyrs > 0) {
-    return absl::StrFormat("%dy%dd%dh%dm%ds", tyrs, tdays % 365, thrs % 24, tmins % 60,
-                           tsecs % 60);
+    return absl::StrFormat("%dy%dd%dh%dm%ds", tyrs, tdays % 365, thrs % 24, tmins % 60, tsecs % 60);
   }
   if (tdays > 0) return absl::StrFormat("%dd%dh%dm%ds", tdays, thrs % 24, tmins % 60, tsecs % 60);
   if (thrs > 0) return absl::StrFormat("%dh%dm%ds", thrs, tmins % 60, tsecs % 60);
@@ -479,7 +477,8 @@ absl::StatusOr<ConnzOptions> ParseConnzOptions(const QueryParams& params) {
 absl::StatusOr<std::string> RenderConnz(const ConnzSnapshot& snap, absl::string_view server_id,
                                         const ConnzOptions& opts) {
   int64_t offset = std::clamp<int64_t>(opts.offset, 0, kMaxPageIndex);
-  int64_t limit = opts.limit <= 0 ? kDefaultConnListSize : std::min<int64_t>(opts.limit, kMaxPageIndex);
+  int64_t limit =
+      opts.limit <= 0 ? kDefaultConnListSize : std::min<int64_t>(opts.limit, kMaxPageIndex);
   if (opts.cid > 0) limit = 1;
 
   bool want_open = opts.state != ConnState::kClosed;
@@ -693,7 +692,8 @@ std::string RenderMetrics(const MetricsInput& in) {
   w.Single("herald_client_connections_max", "gauge", "Configured max_connections.",
            v.max_connections);
   int64_t max_pending = 0;
-  for (const ConnzEntry& e : in.connz.connections) max_pending = std::max(max_pending, e.pending_bytes);
+  for (const ConnzEntry& e : in.connz.connections)
+    max_pending = std::max(max_pending, e.pending_bytes);
   w.Single("herald_client_pending_bytes_max", "gauge",
            "Largest outbound backlog of any client connection, bytes.",
            static_cast<double>(max_pending));
@@ -708,9 +708,11 @@ std::string RenderMetrics(const MetricsInput& in) {
            static_cast<double>(v.in_bytes));
   w.Single("herald_bytes_sent_total", "counter", "Payload bytes sent (varz out_bytes).",
            static_cast<double>(v.out_bytes));
-  w.Single("herald_slow_consumers_total", "counter", "Connections closed or marked as slow consumers.",
+  w.Single("herald_slow_consumers_total", "counter",
+           "Connections closed or marked as slow consumers.",
            static_cast<double>(v.slow_consumers));
-  w.Family("herald_protocol_errors_total", "counter", "Protocol errors sent to clients, by reason.");
+  w.Family("herald_protocol_errors_total", "counter",
+           "Protocol errors sent to clients, by reason.");
   w.Sample("herald_protocol_errors_total", static_cast<double>(v.auth_failures),
            {{"reason", "auth"}});
   w.Single("herald_routes", "gauge", "Route connections currently open.",

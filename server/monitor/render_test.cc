@@ -120,10 +120,10 @@ TEST(RenderVarz, KeysTypesAndFormats) {
   for (const char* obj : {"cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream"}) {
     EXPECT_TRUE(j[obj].is_object()) << obj;
   }
-  for (const char* num : {"port", "max_connections", "ping_max", "http_port", "https_port",
-                          "max_control_line", "max_payload", "max_pending", "cores",
-                          "connections", "total_connections", "routes", "remotes", "leafnodes",
-                          "in_msgs", "out_msgs", "in_bytes", "out_bytes", "slow_consumers"}) {
+  for (const char* num :
+       {"port", "max_connections", "ping_max", "http_port", "https_port", "max_control_line",
+        "max_payload", "max_pending", "cores", "connections", "total_connections", "routes",
+        "remotes", "leafnodes", "in_msgs", "out_msgs", "in_bytes", "out_bytes", "slow_consumers"}) {
     EXPECT_TRUE(j[num].is_number_integer()) << num;
   }
   // omitempty fields stay out when unset.
@@ -237,8 +237,8 @@ TEST(RenderConnz, TopLevelAndEntryFields) {
   EXPECT_EQ(c["rtt"], "358\xC2\xB5s");  // truncated to the microsecond, as nats-server
   EXPECT_EQ(c["uptime"], "1m40s");
   EXPECT_EQ(c["idle"], "5s");
-  for (const char* num : {"pending_bytes", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
-                          "subscriptions"}) {
+  for (const char* num :
+       {"pending_bytes", "in_msgs", "out_msgs", "in_bytes", "out_bytes", "subscriptions"}) {
     EXPECT_TRUE(c[num].is_number_integer()) << num;
   }
   EXPECT_EQ(c["subscriptions"], 2);
@@ -378,8 +378,7 @@ TEST(RenderConnz, ClosedConnections) {
   EXPECT_EQ(j["connections"][0]["idle"], "1m40s");
   j = Connz(s, {{"state", "all"}});
   EXPECT_EQ(j["total"], 5);
-  EXPECT_EQ(Cids(Connz(s, {{"state", "closed"}, {"sort", "reason"}})),
-            std::vector<uint64_t>({9}));
+  EXPECT_EQ(Cids(Connz(s, {{"state", "closed"}, {"sort", "reason"}})), std::vector<uint64_t>({9}));
 }
 
 TEST(ParseConnzOptions, RejectsLikeNatsServer) {

@@ -1,15 +1,748 @@
 #include "server/config/config_loader.h"
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
 namespace herald {
+namespace {
+
+// Port values: 0..65535, or -1 for "pick a random port" (nats-server's
+// RANDOM_PORT, handy in tests).
+constexpr int64_t kRandomPort = -1;
+constexpr int64_t kMaxPort = 65535;
+// nats-server refuses a lame duck duration under 30s (opts.go).
+constexpr absl::Duration kMinLameDuckDuration = absl::Seconds(30);
+// A sanity bound for io_threads; more threads than this is a typo.
+constexpr int64_t kMaxIoThreads = 1024;
+
+// Top-level keys nats-server 2.9 knows and Herald does not implement yet.
+const std::set<std::string>& UnsupportedTopLevelKeys() {
+  static const auto* keys = new std::set<std::string>{"client_advertise",
+                                                      "trace_verbose",
+                                                      "logtime",
+                                                      "mappings",
+                                                      "maps",
+                                                      "disable_sublist_cache",
+                                                      "no_sublist_cache",
+                                                      "accounts",
+                                                      "https",
+                                                      "https_port",
+                                                      "http_base_path",
+                                                      "gateway",
+                                                      "leaf",
+                                                      "leafnodes",
+                                                      "logfile_size_limit",
+                                                      "log_size_limit",
+                                                      "syslog",
+                                                      "remote_syslog",
+                                                      "ports_file_dir",
+                                                      "prof_port",
+                                                      "max_traced_msg_len",
+                                                      "max_subscriptions",
+                                                      "max_subs",
+                                                      "max_sub_tokens",
+                                                      "max_subscription_tokens",
+                                                      "tls",
+                                                      "ocsp",
+                                                      "allow_non_tls",
+                                                      "operator",
+                                                      "operators",
+                                                      "roots",
+                                                      "root",
+                                                      "root_operators",
+                                                      "root_operator",
+                                                      "resolver",
+                                                      "account_resolver",
+                                                      "accounts_resolver",
+                                                      "resolver_tls",
+                                                      "resolver_preload",
+                                                      "resolver_pinned_accounts",
+                                                      "no_auth_user",
+                                                      "system_account",
+                                                      "system",
+                                                      "no_system_account",
+                                                      "no_system",
+                                                      "no_sys_acc",
+                                                      "no_header_support",
+                                                      "trusted",
+                                                      "trusted_keys",
+                                                      "connect_error_reports",
+                                                      "reconnect_error_reports",
+                                                      "websocket",
+                                                      "ws",
+                                                      "mqtt",
+                                                      "server_tags",
+                                                      "default_js_domain"};
+  return *keys;
+}
+
+// Applies one configuration tree to ServerOptions, collecting warnings.
+class Loader {
+ public:
+  Loader(ServerOptions* opts, std::vector<std::string>* warnings)
+      : opts_(opts), warnings_(warnings) {}
+
+  absl::Status Apply(const ConfValue& root);
+
+ private:
+  using Handler = absl::Status (Loader::*)(const std::string& key, const ConfValue& v);
+
+  // --- Messages.
+  static absl::Status Err(const ConfValue& v, absl::string_view reason) {
+    return absl::InvalidArgumentError(absl::StrCat(v.Where(), ": ", reason));
+  }
+  void Warn(const ConfValue& v, absl::string_view msg) {
+    if (warnings_ != nullptr) warnings_->push_back(absl::StrCat(v.Where(), ": ", msg));
+  }
+  void WarnUnsupported(const std::string& key, const ConfValue& v) {
+    Warn(v, absl::StrCat(key, " is not supported yet, ignored"));
+  }
+  void WarnUnknown(const std::string& key, const ConfValue& v) {
+    if (!v.used_as_variable()) Warn(v, absl::StrCat("unknown field ", key, ", ignored"));
+  }
+  static absl::Status TypeErr(const std::string& key, const ConfValue& v, absl::string_view want) {
+    return Err(v, absl::StrCat(key, ": expected ", want, ", got ", v.kind_name()));
+  }
+
+  // --- Typed readers.
+  absl::Status GetString(const std::string& key, const ConfValue& v, std::string* out);
+  absl::Status GetInt(const std::string& key, const ConfValue& v, int64_t* out);
+  absl::Status GetBool(const std::string& key, const ConfValue& v, bool* out);
+  absl::Status GetIntInRange(const std::string& key, const ConfValue& v, int64_t lo, int64_t hi,
+                             int64_t* out);
+  absl::Status GetPort(const std::string& key, const ConfValue& v, int* out);
+  absl::Status GetSize(const std::string& key, const ConfValue& v, int64_t* out);
+  absl::Status GetDuration(const std::string& key, const ConfValue& v, absl::Duration* out);
+  absl::Status GetHostPort(const std::string& key, const ConfValue& v, std::string* host,
+                           int* port);
+
+  // --- Top-level keys, one handler each.
+  absl::Status OnListen(const std::string& key, const ConfValue& v);
+  absl::Status OnPort(const std::string& key, const ConfValue& v);
+  absl::Status OnHost(const std::string& key, const ConfValue& v);
+  absl::Status OnServerName(const std::string& key, const ConfValue& v);
+  absl::Status OnHttp(const std::string& key, const ConfValue& v);
+  absl::Status OnHttpPort(const std::string& key, const ConfValue& v);
+  absl::Status OnMaxPayload(const std::string& key, const ConfValue& v);
+  absl::Status OnMaxConnections(const std::string& key, const ConfValue& v);
+  absl::Status OnMaxControlLine(const std::string& key, const ConfValue& v);
+  absl::Status OnMaxPending(const std::string& key, const ConfValue& v);
+  absl::Status OnPingInterval(const std::string& key, const ConfValue& v);
+  absl::Status OnPingMax(const std::string& key, const ConfValue& v);
+  absl::Status OnWriteDeadline(const std::string& key, const ConfValue& v);
+  absl::Status OnLameDuckDuration(const std::string& key, const ConfValue& v);
+  absl::Status OnLameDuckGracePeriod(const std::string& key, const ConfValue& v);
+  absl::Status OnDebug(const std::string& key, const ConfValue& v);
+  absl::Status OnTrace(const std::string& key, const ConfValue& v);
+  absl::Status OnLogFile(const std::string& key, const ConfValue& v);
+  absl::Status OnPidFile(const std::string& key, const ConfValue& v);
+  absl::Status OnAuthorization(const std::string& key, const ConfValue& v);
+  absl::Status OnCluster(const std::string& key, const ConfValue& v);
+  absl::Status OnJetStream(const std::string& key, const ConfValue& v);
+  absl::Status OnStoreDir(const std::string& key, const ConfValue& v);
+  absl::Status OnIoThreads(const std::string& key, const ConfValue& v);
+
+  // --- Blocks.
+  absl::Status ParseUsers(const std::string& key, const ConfValue& v,
+                          std::vector<UserEntry>* users);
+  absl::Status ParseRoutes(const std::string& key, const ConfValue& v,
+                           std::vector<std::string>* routes);
+  absl::Status SetStoreDir(const ConfValue& v, const std::string& dir);
+
+  static const std::map<std::string, Handler>& Handlers();
+
+  ServerOptions* opts_;
+  std::vector<std::string>* warnings_;
+  bool store_dir_seen_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Typed readers.
+
+absl::Status Loader::GetString(const std::string& key, const ConfValue& v, std::string* out) {
+  if (!v.is_string()) return TypeErr(key, v, "a string");
+  *out = v.str();
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetInt(const std::string& key, const ConfValue& v, int64_t* out) {
+  if (!v.is_int()) return TypeErr(key, v, "an integer");
+  *out = v.int_value();
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetBool(const std::string& key, const ConfValue& v, bool* out) {
+  if (!v.is_bool()) return TypeErr(key, v, "a boolean (true/false)");
+  *out = v.bool_value();
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetIntInRange(const std::string& key, const ConfValue& v, int64_t lo,
+                                   int64_t hi, int64_t* out) {
+  absl::Status s = GetInt(key, v, out);
+  if (!s.ok()) return s;
+  if (*out < lo) {
+    return Err(v, lo == 0 ? absl::StrCat(key, ": value can not be negative")
+                          : absl::StrCat(key, ": value ", *out, " is below the minimum ", lo));
+  }
+  if (*out > hi)
+    return Err(v, absl::StrCat(key, ": value ", *out, " is too big (maximum ", hi, ")"));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetPort(const std::string& key, const ConfValue& v, int* out) {
+  int64_t p;
+  absl::Status s = GetInt(key, v, &p);
+  if (!s.ok()) return s;
+  if (p < kRandomPort || p > kMaxPort) {
+    return Err(v, absl::StrCat(key, ": port ", p, " is out of range (0-65535, or -1 for random)"));
+  }
+  *out = static_cast<int>(p);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetSize(const std::string& key, const ConfValue& v, int64_t* out) {
+  return GetIntInRange(key, v, 0, std::numeric_limits<int64_t>::max(), out);
+}
+
+absl::Status Loader::GetDuration(const std::string& key, const ConfValue& v, absl::Duration* out) {
+  if (v.is_string()) {
+    auto d = ParseGoDuration(v.str());
+    if (!d.ok()) return Err(v, absl::StrCat("error parsing ", key, ": ", d.status().message()));
+    *out = *d;
+  } else if (v.is_int()) {
+    const std::string& raw = v.raw();
+    if (raw.size() > 1 && (raw.back() == 'm' || raw.back() == 'M')) {
+      // The conf syntax lexes an unquoted `2m` as the integer 2,000,000 and
+      // nats-server then reads it as seconds (23 days). Nobody means that.
+      int64_t minutes;
+      if (!absl::SimpleAtoi(absl::string_view(raw).substr(0, raw.size() - 1), &minutes)) {
+        return Err(v, absl::StrCat("error parsing ", key, ": invalid duration '", raw, "'"));
+      }
+      *out = absl::Minutes(minutes);
+      Warn(v,
+           absl::StrCat(key, ": unquoted '", raw, "' read as ", minutes,
+                        " minutes; quote it, nats-server reads it as ", v.int_value(), " seconds"));
+    } else {
+      // Backward compatible form in nats-server: a number of seconds.
+      *out = absl::Seconds(v.int_value());
+      Warn(v, absl::StrCat(key, " should be converted to a duration"));
+    }
+  } else {
+    return TypeErr(key, v, "a duration string like \"2m\"");
+  }
+  if (*out < absl::ZeroDuration())
+    return Err(v, absl::StrCat(key, ": duration can not be negative"));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::GetHostPort(const std::string& key, const ConfValue& v, std::string* host,
+                                 int* port) {
+  if (v.is_int()) return GetPort(key, v, port);  // a bare port keeps the host
+  if (!v.is_string()) return TypeErr(key, v, "a port or \"host:port\"");
+  absl::Status s = ParseHostPort(v.str(), host, port);
+  if (!s.ok()) return Err(v, absl::StrCat(key, ": ", s.message()));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Top-level keys.
+
+const std::map<std::string, Loader::Handler>& Loader::Handlers() {
+  static const auto* handlers = new std::map<std::string, Handler>{
+      {"listen", &Loader::OnListen},
+      {"port", &Loader::OnPort},
+      {"host", &Loader::OnHost},
+      {"net", &Loader::OnHost},
+      {"server_name", &Loader::OnServerName},
+      {"http", &Loader::OnHttp},
+      {"http_port", &Loader::OnHttpPort},
+      {"monitor_port", &Loader::OnHttpPort},
+      {"max_payload", &Loader::OnMaxPayload},
+      {"max_connections", &Loader::OnMaxConnections},
+      {"max_conn", &Loader::OnMaxConnections},
+      {"max_control_line", &Loader::OnMaxControlLine},
+      {"max_pending", &Loader::OnMaxPending},
+      {"ping_interval", &Loader::OnPingInterval},
+      {"ping_max", &Loader::OnPingMax},
+      {"ping_max_out", &Loader::OnPingMax},
+      {"write_deadline", &Loader::OnWriteDeadline},
+      {"lame_duck_duration", &Loader::OnLameDuckDuration},
+      {"lame_duck_grace_period", &Loader::OnLameDuckGracePeriod},
+      {"debug", &Loader::OnDebug},
+      {"trace", &Loader::OnTrace},
+      {"logfile", &Loader::OnLogFile},
+      {"log_file", &Loader::OnLogFile},
+      {"pidfile", &Loader::OnPidFile},
+      {"pid_file", &Loader::OnPidFile},
+      {"authorization", &Loader::OnAuthorization},
+      {"cluster", &Loader::OnCluster},
+      {"jetstream", &Loader::OnJetStream},
+      {"store_dir", &Loader::OnStoreDir},
+      {"storedir", &Loader::OnStoreDir},
+      {"io_threads", &Loader::OnIoThreads},
+  };
+  return *handlers;
+}
+
+absl::Status Loader::Apply(const ConfValue& root) {
+  if (!root.is_map()) return Err(root, "configuration must be a map of keys");
+  for (const auto& [raw_key, v] : root.entries()) {
+    const std::string key = absl::AsciiStrToLower(raw_key);
+    auto it = Handlers().find(key);
+    if (it != Handlers().end()) {
+      absl::Status s = (this->*(it->second))(raw_key, v);
+      if (!s.ok()) return s;
+    } else if (UnsupportedTopLevelKeys().count(key) > 0) {
+      WarnUnsupported(raw_key, v);
+    } else {
+      WarnUnknown(raw_key, v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnListen(const std::string& key, const ConfValue& v) {
+  return GetHostPort(key, v, &opts_->host, &opts_->port);
+}
+
+absl::Status Loader::OnPort(const std::string& key, const ConfValue& v) {
+  return GetPort(key, v, &opts_->port);
+}
+
+absl::Status Loader::OnHost(const std::string& key, const ConfValue& v) {
+  return GetString(key, v, &opts_->host);
+}
+
+absl::Status Loader::OnServerName(const std::string& key, const ConfValue& v) {
+  return GetString(key, v, &opts_->server_name);
+}
+
+absl::Status Loader::OnHttp(const std::string& key, const ConfValue& v) {
+  return GetHostPort(key, v, &opts_->http_host, &opts_->http_port);
+}
+
+absl::Status Loader::OnHttpPort(const std::string& key, const ConfValue& v) {
+  return GetPort(key, v, &opts_->http_port);
+}
+
+absl::Status Loader::OnMaxPayload(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetSize(key, v, &n);
+  if (!s.ok()) return s;
+  if (n > kMaxPayloadLimit) {
+    return Err(v, absl::StrCat(key, " value is too big: ", n, " bytes (the limit is 64MB)"));
+  }
+  if (n > kMaxPayloadWarn) {
+    Warn(v,
+         "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor "
+         "performance");
+  }
+  ServerOptions defaults;
+  opts_->max_payload = n == 0 ? defaults.max_payload : n;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnMaxConnections(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int>::max(), &n);
+  if (!s.ok()) return s;
+  opts_->max_connections = n == 0 ? ServerOptions().max_connections : static_cast<int>(n);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnMaxControlLine(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int32_t>::max(), &n);
+  if (!s.ok()) return s;
+  opts_->max_control_line = n == 0 ? ServerOptions().max_control_line : static_cast<int>(n);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnMaxPending(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetSize(key, v, &n);
+  if (!s.ok()) return s;
+  opts_->max_pending = n == 0 ? ServerOptions().max_pending : n;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnPingInterval(const std::string& key, const ConfValue& v) {
+  absl::Duration d;
+  absl::Status s = GetDuration(key, v, &d);
+  if (!s.ok()) return s;
+  opts_->ping_interval = d == absl::ZeroDuration() ? ServerOptions().ping_interval : d;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnPingMax(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int>::max(), &n);
+  if (!s.ok()) return s;
+  opts_->ping_max = n == 0 ? ServerOptions().ping_max : static_cast<int>(n);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnWriteDeadline(const std::string& key, const ConfValue& v) {
+  absl::Duration d;
+  absl::Status s = GetDuration(key, v, &d);
+  if (!s.ok()) return s;
+  opts_->write_deadline = d == absl::ZeroDuration() ? ServerOptions().write_deadline : d;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnLameDuckDuration(const std::string& key, const ConfValue& v) {
+  absl::Duration d;
+  absl::Status s = GetDuration(key, v, &d);
+  if (!s.ok()) return s;
+  if (d < kMinLameDuckDuration) {
+    return Err(v, absl::StrCat("invalid lame_duck_duration of ", absl::FormatDuration(d),
+                               ", minimum is 30 seconds"));
+  }
+  opts_->lame_duck_duration = d;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnLameDuckGracePeriod(const std::string& key, const ConfValue& v) {
+  return GetDuration(key, v, &opts_->lame_duck_grace_period);
+}
+
+absl::Status Loader::OnDebug(const std::string& key, const ConfValue& v) {
+  return GetBool(key, v, &opts_->debug);
+}
+
+absl::Status Loader::OnTrace(const std::string& key, const ConfValue& v) {
+  return GetBool(key, v, &opts_->trace);
+}
+
+absl::Status Loader::OnLogFile(const std::string& key, const ConfValue& v) {
+  return GetString(key, v, &opts_->log_file);
+}
+
+absl::Status Loader::OnPidFile(const std::string& key, const ConfValue& v) {
+  return GetString(key, v, &opts_->pid_file);
+}
+
+absl::Status Loader::OnIoThreads(const std::string& key, const ConfValue& v) {
+  int64_t n;
+  absl::Status s = GetIntInRange(key, v, 0, kMaxIoThreads, &n);
+  if (!s.ok()) return s;
+  opts_->io_threads = static_cast<int>(n);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// authorization { user, password, token, timeout, users [...] }
+
+absl::Status Loader::OnAuthorization(const std::string& key, const ConfValue& v) {
+  if (!v.is_map()) return TypeErr(key, v, "a map");
+  AuthOptions auth;
+  auth.timeout = opts_->auth.timeout;
+  bool has_users = false;
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "user" || k == "username") {
+      s = GetString(raw_k, mv, &auth.user);
+    } else if (k == "pass" || k == "password") {
+      s = GetString(raw_k, mv, &auth.password);
+    } else if (k == "token") {
+      s = GetString(raw_k, mv, &auth.token);
+    } else if (k == "timeout") {
+      // Seconds as a number (nats-server), or a duration string.
+      if (mv.is_int() || mv.is_float()) {
+        double secs = mv.is_int() ? static_cast<double>(mv.int_value()) : mv.float_value();
+        if (!(secs >= 0) || secs > 1e9) return Err(mv, "authorization timeout out of range");
+        auth.timeout = absl::Seconds(secs);
+      } else if (mv.is_string()) {
+        auto d = ParseGoDuration(mv.str());
+        if (!d.ok()) return Err(mv, absl::StrCat("authorization timeout: ", d.status().message()));
+        if (*d < absl::ZeroDuration()) return Err(mv, "authorization timeout can not be negative");
+        auth.timeout = *d;
+      } else {
+        return TypeErr("timeout", mv, "a number of seconds");
+      }
+    } else if (k == "users") {
+      has_users = true;
+      s = ParseUsers(raw_k, mv, &auth.users);
+    } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
+      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else {
+      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+    }
+    if (!s.ok()) return s;
+  }
+  // The exclusions of opts.go.
+  if ((!auth.user.empty() || !auth.password.empty()) && !auth.token.empty()) {
+    return Err(v, "Cannot have a user/pass and token");
+  }
+  if (has_users && !auth.user.empty()) {
+    return Err(v, "Can not have a single user/pass and a users array");
+  }
+  if (has_users && !auth.token.empty()) return Err(v, "Can not have a token and a users array");
+  opts_->auth = std::move(auth);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ParseUsers(const std::string& key, const ConfValue& v,
+                                std::vector<UserEntry>* users) {
+  if (!v.is_array()) return TypeErr(key, v, "an array of users");
+  std::set<std::string> seen;
+  for (const ConfValue& u : v.items()) {
+    if (!u.is_map())
+      return Err(u, absl::StrCat("Expected user entry to be a map/struct, got ", u.kind_name()));
+    UserEntry entry;
+    bool has_nkey = false;
+    for (const auto& [raw_k, uv] : u.entries()) {
+      const std::string k = absl::AsciiStrToLower(raw_k);
+      absl::Status s;
+      if (k == "user" || k == "username") {
+        s = GetString(raw_k, uv, &entry.user);
+      } else if (k == "pass" || k == "password") {
+        s = GetString(raw_k, uv, &entry.password);
+      } else if (k == "nkey") {
+        has_nkey = true;
+        WarnUnsupported("nkey users", uv);
+      } else if (k == "permission" || k == "permissions" || k == "authorization" ||
+                 k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
+        WarnUnsupported(absl::StrCat("user ", raw_k), uv);
+      } else {
+        WarnUnknown(absl::StrCat("user field ", raw_k), uv);
+      }
+      if (!s.ok()) return s;
+    }
+    if (has_nkey && entry.user.empty()) continue;  // skipped with a warning
+    if (entry.user.empty()) return Err(u, "User entry requires a user");
+    if (!seen.insert(entry.user).second) {
+      return Err(u, absl::StrFormat("Duplicate user %s detected", entry.user));
+    }
+    users->push_back(std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// cluster { name, listen, host, port, routes [...] }
+
+absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
+  if (!v.is_map()) return TypeErr(key, v, "a map");
+  ClusterOptions& c = opts_->cluster;
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "name") {
+      s = GetString(raw_k, mv, &c.name);
+      if (s.ok() && absl::StrContains(c.name, ' '))
+        s = Err(mv, "cluster name cannot contain spaces");
+    } else if (k == "listen") {
+      s = GetHostPort("cluster listen", mv, &c.host, &c.port);
+    } else if (k == "port") {
+      s = GetPort("cluster port", mv, &c.port);
+    } else if (k == "host" || k == "net") {
+      s = GetString(raw_k, mv, &c.host);
+    } else if (k == "routes") {
+      s = ParseRoutes(raw_k, mv, &c.routes);
+    } else if (k == "authorization" || k == "tls" || k == "cluster_advertise" || k == "advertise" ||
+               k == "no_advertise" || k == "connect_retries" || k == "permissions" ||
+               k == "pool_size" || k == "compression" || k == "accounts") {
+      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else {
+      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::ParseRoutes(const std::string& key, const ConfValue& v,
+                                 std::vector<std::string>* routes) {
+  std::vector<const ConfValue*> items;
+  if (v.is_string()) {
+    items.push_back(&v);
+  } else if (v.is_array()) {
+    for (const ConfValue& r : v.items()) items.push_back(&r);
+  } else {
+    return TypeErr(key, v, "an array of route URLs");
+  }
+  routes->clear();
+  for (const ConfValue* r : items) {
+    if (!r->is_string()) return TypeErr("route", *r, "a URL string like nats://host:port");
+    size_t scheme = r->str().find("://");
+    if (scheme == std::string::npos || scheme == 0 || scheme + 3 >= r->str().size()) {
+      return Err(*r, absl::StrCat("error parsing route url '", r->str(),
+                                  "': expected scheme://host:port"));
+    }
+    if (std::find(routes->begin(), routes->end(), r->str()) != routes->end()) {
+      Warn(*r, absl::StrCat(r->str(), ": Duplicate route entry detected"));
+      continue;
+    }
+    routes->push_back(r->str());
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// jetstream: true | "enabled" | { store_dir, enabled, ... }; store_dir
+
+absl::Status Loader::SetStoreDir(const ConfValue& v, const std::string& dir) {
+  // Set both at the top level and in the block is ambiguous (opts.go).
+  if (store_dir_seen_) return Err(v, "Duplicate 'store_dir' configuration");
+  store_dir_seen_ = true;
+  opts_->store_dir = dir;
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnStoreDir(const std::string& key, const ConfValue& v) {
+  std::string dir;
+  absl::Status s = GetString(key, v, &dir);
+  if (!s.ok()) return s;
+  return SetStoreDir(v, dir);
+}
+
+absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
+  if (v.is_bool()) {
+    opts_->jetstream = v.bool_value();
+    return absl::OkStatus();
+  }
+  if (v.is_string()) {
+    std::string s = absl::AsciiStrToLower(v.str());
+    if (s == "enabled" || s == "enable") {
+      opts_->jetstream = true;
+    } else if (s == "disabled" || s == "disable") {
+      opts_->jetstream = false;
+    } else {
+      return Err(v, absl::StrCat("Expected 'enabled' or 'disabled' for string value, got '",
+                                 v.str(), "'"));
+    }
+    return absl::OkStatus();
+  }
+  if (!v.is_map()) return TypeErr(key, v, "a map, boolean or string");
+  bool enable = true;
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "store" || k == "store_dir" || k == "storedir") {
+      std::string dir;
+      s = GetString(raw_k, mv, &dir);
+      if (s.ok()) s = SetStoreDir(mv, dir);
+    } else if (k == "enable" || k == "enabled") {
+      s = GetBool(raw_k, mv, &enable);
+    } else if (k == "max_memory_store" || k == "max_mem_store" || k == "max_mem" ||
+               k == "max_file_store" || k == "max_file" || k == "domain" || k == "key" ||
+               k == "ek" || k == "encryption_key" || k == "cipher" || k == "extension_hint" ||
+               k == "limits" || k == "unique_tag" || k == "max_outstanding_catchup") {
+      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else {
+      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+    }
+    if (!s.ok()) return s;
+  }
+  opts_->jetstream = enable;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text) {
+  // absl::ParseDuration takes Go's syntax plus "inf", which Go refuses.
+  absl::Duration d;
+  std::string lower = absl::AsciiStrToLower(text);
+  if (text.empty() || absl::StrContains(lower, "inf") || !absl::ParseDuration(text, &d)) {
+    return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
+  }
+  return d;
+}
+
+absl::Status ParseHostPort(const std::string& text, std::string* host, int* port) {
+  absl::string_view t = text;
+  std::string h;
+  absl::string_view p;
+  if (!t.empty() && t.front() == '[') {  // [::1]:4222
+    size_t close = t.find(']');
+    if (close == absl::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("could not parse address string \"", text, "\""));
+    }
+    h = std::string(t.substr(1, close - 1));
+    p = t.substr(close + 2);
+  } else {
+    size_t colon = t.rfind(':');
+    if (colon == absl::string_view::npos) {
+      p = t;  // "4222": a port alone
+      h = *host;
+    } else {
+      if (t.substr(0, colon).find(':') != absl::string_view::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("could not parse address string \"", text, "\" (IPv6 needs [brackets])"));
+      }
+      h = std::string(t.substr(0, colon));
+      p = t.substr(colon + 1);
+    }
+  }
+  int64_t n;
+  if (!absl::SimpleAtoi(p, &n)) {
+    return absl::InvalidArgumentError(absl::StrCat("could not parse port \"", p, "\""));
+  }
+  if (n < kRandomPort || n > kMaxPort) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", n, " is out of range (0-65535, or -1 for random)"));
+  }
+  *host = h.empty() ? "0.0.0.0" : h;  // Go listens on all interfaces for ""
+  *port = static_cast<int>(n);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const ServerOptions& o) {
+  if (o.max_payload > o.max_pending) {
+    return absl::InvalidArgumentError(absl::StrCat("max_payload (", o.max_payload,
+                                                   ") cannot be higher than max_pending (",
+                                                   o.max_pending, ")"));
+  }
+  if (o.max_payload > kMaxPayloadLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_payload (", o.max_payload, ") is above the 64MB limit"));
+  }
+  if (o.lame_duck_duration > absl::ZeroDuration() &&
+      o.lame_duck_grace_period >= o.lame_duck_duration) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lame duck grace period (", absl::FormatDuration(o.lame_duck_grace_period),
+                     ") should be strictly lower than lame duck duration (",
+                     absl::FormatDuration(o.lame_duck_duration), ")"));
+  }
+  if (!o.auth.token.empty() && (!o.auth.user.empty() || !o.auth.users.empty())) {
+    return absl::InvalidArgumentError("Cannot have a user/pass and token");
+  }
+  if (!o.auth.user.empty() && !o.auth.users.empty()) {
+    return absl::InvalidArgumentError("Can not have a single user/pass and a users array");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ApplyConfig(const ConfValue& root, ServerOptions* opts,
                          std::vector<std::string>* warnings) {
-  return absl::UnimplementedError("ApplyConfig: not yet");
+  Loader loader(opts, warnings);
+  absl::Status s = loader.Apply(root);
+  if (!s.ok()) return s;
+  s = ValidateOptions(*opts);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(root.Where(), ": ", s.message()));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ServerOptions> LoadConfigFile(const std::string& path,
-                                             std::vector<std::string>* warnings) {
-  auto root = ParseConfFile(path);
+                                             std::vector<std::string>* warnings,
+                                             const ConfParseOptions& parse_options) {
+  auto root = ParseConfFile(path, parse_options);
   if (!root.ok()) return root.status();
   ServerOptions opts;
   opts.config_file = path;

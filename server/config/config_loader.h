@@ -1,35 +1,61 @@
-// Maps a parsed nats-server configuration tree onto herald::ServerOptions.
+// Maps a parsed nats-server configuration tree (conf_parser.h) onto
+// herald::ServerOptions, with nats-server 2.9's key names and rules
+// (server/opts.go processConfigFileLine).
 //
 // Keys are matched case-insensitively, as nats-server does. Keys nats-server
-// knows but Herald does not implement yet, and keys nobody knows, are accepted
-// with a warning "file:line: <key> ..." (nats-server ignores unknown keys
-// unless pedantic). Invalid values are InvalidArgumentError "file:line: reason".
+// knows but Herald does not implement yet (tls, accounts, leafnodes, ...) give
+// the warning "file:line: <key> is not supported yet, ignored"; keys nobody
+// knows give "file:line: unknown field <key>, ignored" (nats-server ignores
+// them unless pedantic). Keys that were only read through `$VAR` references
+// give no warning. Invalid values are InvalidArgumentError("file:line:
+// reason"); the first error stops the load.
+//
+// Zero for a limit means "the default", as in nats-server (setBaselineOptions),
+// so the server never sees max_payload == 0 and the like.
 //
 // Stateless functions; callable from any thread.
 #ifndef HERALD_SERVER_CONFIG_CONFIG_LOADER_H_
 #define HERALD_SERVER_CONFIG_CONFIG_LOADER_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/config/conf_parser.h"
+#include "server/config/conf_value.h"
 #include "server/config/options.h"
 
 namespace herald {
 
-// nats-server's hard limit on max_payload (server/opts.go MAX_PAYLOAD_MAX_SIZE).
+// Hard limit on max_payload: above it a single message could exceed the
+// default max_pending (64MB) of a client, which nats-server rejects.
 inline constexpr int64_t kMaxPayloadLimit = 64 * 1024 * 1024;
+// nats-server warns above this (MAX_PAYLOAD_MAX_SIZE in server/const.go).
+inline constexpr int64_t kMaxPayloadWarn = 8 * 1024 * 1024;
 
 // Applies every key of `root` (a top-level map) onto `*opts`, leaving other
-// fields as they are. `warnings` may be null.
+// fields as they are. `warnings` may be null. Ends with ValidateOptions.
 absl::Status ApplyConfig(const ConfValue& root, ServerOptions* opts,
                          std::vector<std::string>* warnings);
 
 // Defaults, then the file at `path`. Sets opts.config_file.
 absl::StatusOr<ServerOptions> LoadConfigFile(const std::string& path,
-                                             std::vector<std::string>* warnings);
+                                             std::vector<std::string>* warnings,
+                                             const ConfParseOptions& parse_options = {});
+
+// Checks between fields that nats-server makes after all sources are merged
+// (server.go validateOptions): max_payload <= max_pending, lame duck grace
+// period < lame duck duration, token/user/users exclusive.
+absl::Status ValidateOptions(const ServerOptions& opts);
+
+// "host:port", ":port" (host 0.0.0.0) or "port"; port -1 means random, as in
+// nats-server. Used for `listen`, `http` and the cluster `listen`.
+absl::Status ParseHostPort(const std::string& text, std::string* host, int* port);
+
+// A Go time.ParseDuration string: "2m", "10s", "500ms", "1h30m", "1.5h".
+absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text);
 
 }  // namespace herald
 

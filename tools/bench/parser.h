@@ -107,8 +107,8 @@ class ServerStreamParser {
         const bool hmsg = (c0 == 'H' || c0 == 'h');
         // Op name, then at least one space or tab.
         const size_t op_len = hmsg ? 4 : 3;
-        if (!internal::HasOp(p, line_len, hmsg ? "HMSG" : "MSG", op_len) ||
-            line_len == op_len || (p[op_len] != ' ' && p[op_len] != '\t')) {
+        if (!internal::HasOp(p, line_len, hmsg ? "HMSG" : "MSG", op_len) || line_len == op_len ||
+            (p[op_len] != ' ' && p[op_len] != '\t')) {
           return absl::InvalidArgumentError("unknown operation");
         }
         absl::string_view tok[6];

@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Raw-socket client-protocol tests (Python 3 stdlib only).
+
+Checks the wire behaviour listed in /work/shared/reference/client-protocol.md.
+Fields are parsed (runs of whitespace, INFO's trailing space are tolerated);
+op names, -ERR texts, payload bytes and header blocks are checked exactly.
+
+Run:  SERVER_KIND=nats-server python3 tests/integration/protocol_test.py [-k pattern]
+      SERVER_KIND=herald SERVER_BIN=bazel-bin/server/herald python3 tests/integration/protocol_test.py
+Last line printed: "RESULT passed=N failed=M".
+"""
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import RawClient, Closed, running_server, SERVER_KIND, server_bin  # noqa: E402
+
+SEMVER = re.compile(r"^\d+\.\d+\.\d+")
+
+
+class ProtocolTest(unittest.TestCase):
+    """Tests sharing one default-config server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._cm = running_server()
+        cls.srv = cls._cm.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cm.__exit__(None, None, None)
+
+    def setUp(self):
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+        # print the server log on failure/error
+        outcome = getattr(self, "_outcome", None)
+        if outcome is not None and not getattr(outcome, "success", True):
+            sys.stderr.write(self.srv.log() + "\n")
+
+    def client(self, port=None, **kw):
+        c = RawClient(port or self.srv.port, **kw)
+        self.clients.append(c)
+        return c
+
+    def connected(self, **fields):
+        c = self.client()
+        c.handshake(**fields)
+        return c
+
+    def assertErrAndClose(self, c, text, timeout=5.0):
+        data = c.read_until_closed(timeout)
+        self.assertIn(("-ERR '%s'\r\n" % text).encode(), data, "expected -ERR '%s' then close; got %r" % (text, data))
+
+    # ---- connection lifecycle ----
+
+    def test_info_first_line(self):
+        c = self.client()
+        line = c.read_line(timeout=2.0)  # sent without any client input
+        self.assertTrue(line.startswith(b"INFO "), line)
+        self.assertTrue(line.endswith(b"\r\n"))
+        self.assertEqual(line.count(b"\r\n"), 1)
+        info = json.loads(line[5:].strip())
+        self.assertIsInstance(info["server_id"], str)
+        self.assertTrue(info["server_id"])
+        self.assertRegex(info["version"], SEMVER)
+        self.assertIsInstance(info["proto"], int)
+        self.assertGreaterEqual(info["proto"], 1)
+        self.assertIs(info["headers"], True)
+        self.assertEqual(info["max_payload"], 1048576)
+        self.assertFalse(info.get("auth_required", False))
+        self.assertFalse(info.get("tls_required", False))
+        if "client_id" in info:
+            self.assertIsInstance(info["client_id"], int)
+        # nothing else is sent before CONNECT
+        c.sock.settimeout(0.3)
+        with self.assertRaises(socket.timeout):
+            c.sock.recv(100)
+
+    def test_server_ids_unique_per_connection_ids(self):
+        a, b = self.client(), self.client()
+        ia, ib = a.read_info(), b.read_info()
+        self.assertEqual(ia["server_id"], ib["server_id"])
+        if "client_id" in ia and "client_id" in ib:
+            self.assertNotEqual(ia["client_id"], ib["client_id"])
+
+    def test_connect_ping_pong(self):
+        c = self.client()
+        c.read_info()
+        c.send(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+        c.send(b"PING\r\nPING\r\n")
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+
+    def test_verbose_ok(self):
+        c = self.client()
+        c.read_info()
+        c.send(b'CONNECT {"verbose":true,"pedantic":false,"protocol":1}\r\nPING\r\n')
+        self.assertEqual(c.read_line(), b"+OK\r\n")  # for CONNECT
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+        c.send(b"SUB foo 1\r\n")
+        self.assertEqual(c.read_line(), b"+OK\r\n")
+        c.send(b"PUB foo 5\r\nhello\r\n")
+        self.assertEqual(c.read_line(), b"+OK\r\n")
+        self.assertEqual(c.read_frame(), ("MSG", "foo", "1", None, b"hello"))
+        c.send(b"UNSUB 1\r\n")
+        self.assertEqual(c.read_line(), b"+OK\r\n")
+        c.send(b"PUB foo 1\r\nx\r\nPING\r\n")
+        self.assertEqual(c.read_line(), b"+OK\r\n")
+        self.assertEqual(c.read_line(), b"PONG\r\n")  # no MSG after UNSUB
+
+    def test_non_verbose_sends_no_ok(self):
+        c = self.connected()
+        c.send(b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nUNSUB 1\r\n")
+        self.assertEqual(c.ping(), [("MSG", "foo", "1", None, b"hi")])
+
+    def test_ops_case_insensitive(self):
+        c = self.connected()
+        c.send(b"sub lc.foo 7\r\npub lc.foo 2\r\nhi\r\nping\r\n")
+        self.assertEqual(c.read_frame(), ("MSG", "lc.foo", "7", None, b"hi"))
+        self.assertEqual(c.read_frame(), ("PONG",))
+
+    def test_bare_newline_control_lines(self):
+        c = self.connected()
+        c.send(b"SUB nl.foo 1\nPUB nl.foo 2\r\nhi\r\nPING\n")
+        self.assertEqual(c.read_frame(), ("MSG", "nl.foo", "1", None, b"hi"))
+        self.assertEqual(c.read_frame(), ("PONG",))
+
+    # ---- errors ----
+
+    def test_unknown_protocol_operation(self):
+        c = self.connected()
+        c.send(b"FOO bar\r\n")
+        self.assertErrAndClose(c, "Unknown Protocol Operation")
+
+    def test_invalid_subject_keeps_connection(self):
+        c = self.connected()
+        for bad in (b"a..b", b"foo.>.bar", b".foo", b"foo."):
+            c.send(b"SUB " + bad + b" 9\r\n")
+            self.assertEqual(c.read_line(), b"-ERR 'Invalid Subject'\r\n", bad)
+        # still open and working
+        c.send(b"SUB good.subj 1\r\nPUB good.subj 2\r\nok\r\n")
+        self.assertEqual(c.ping(), [("MSG", "good.subj", "1", None, b"ok")])
+
+    def test_maximum_control_line_exceeded(self):
+        c = self.connected()
+        c.send(b"SUB " + b"a" * 5000 + b" 1\r\n")
+        self.assertErrAndClose(c, "maximum control line exceeded")
+        # also when the line has no terminator yet
+        c2 = self.connected()
+        c2.send(b"PUB " + b"b" * 5000)
+        self.assertErrAndClose(c2, "maximum control line exceeded")
+
+    def test_control_line_within_limit_ok(self):
+        c = self.connected()
+        subj = b"s." + b"x" * 3000
+        c.send(b"SUB " + subj + b" 1\r\nPUB " + subj + b" 1\r\nz\r\n")
+        self.assertEqual(c.ping(), [("MSG", subj.decode(), "1", None, b"z")])
+
+    def test_payload_length_mismatch(self):
+        c = self.connected()
+        c.send(b"PUB foo 2\r\nhello\r\n")
+        self.assertErrAndClose(c, "Unknown Protocol Operation")
+
+    def test_no_responders_requires_headers(self):
+        c = self.client()
+        c.read_info()
+        c.send(b'CONNECT {"verbose":false,"protocol":1,"headers":false,"no_responders":true}\r\nPING\r\n')
+        data = c.read_until_closed(5)
+        self.assertIn(b"-ERR 'no responders requires headers support'\r\n", data)
+        self.assertNotIn(b"PONG", data)
+
+    def test_malformed_connect_closes(self):
+        c = self.client()
+        c.read_info()
+        c.send(b"CONNECT {not json\r\nPING\r\n")
+        data = c.read_until_closed(5)
+        self.assertNotIn(b"PONG", data)
+
+    # ---- messages ----
+
+    def test_msg_byte_exact(self):
+        c = self.connected()
+        c.send(b"SUB foo 1\r\nPUB foo 5\r\nhello\r\n")
+        line = c.read_line()
+        self.assertEqual(line.split(), [b"MSG", b"foo", b"1", b"5"])
+        self.assertEqual(c.read_exact(7), b"hello\r\n")
+        # the single-space form is what a new server should emit
+        if SERVER_KIND == "herald":
+            self.assertEqual(line, b"MSG foo 1 5\r\n")
+        # with reply subject
+        c.send(b"PUB foo bar.reply 3\r\nabc\r\n")
+        line = c.read_line()
+        self.assertEqual(line.split(), [b"MSG", b"foo", b"1", b"bar.reply", b"3"])
+        self.assertEqual(c.read_exact(5), b"abc\r\n")
+        # empty payload
+        c.send(b"PUB foo 0\r\n\r\n")
+        self.assertEqual(c.read_line().split(), [b"MSG", b"foo", b"1", b"0"])
+        self.assertEqual(c.read_exact(2), b"\r\n")
+        # binary payload containing CRLF and protocol-looking text
+        payload = b"\r\nPING\r\n\x00\xff-ERR 'x'\r\n"
+        c.send(b"PUB foo %d\r\n%s\r\n" % (len(payload), payload))
+        self.assertEqual(c.read_frame(), ("MSG", "foo", "1", None, payload))
+        self.assertEqual(c.ping(), [])
+
+    def test_wildcard_delivery_uses_published_subject(self):
+        c = self.connected()
+        c.send(b"SUB w.* 1\r\nSUB w.> 2\r\nPUB w.a 1\r\n1\r\nPUB w.a.b 1\r\n2\r\nPUB w 1\r\n3\r\n")
+        frames = c.ping()
+        got = sorted((f[1], f[2], f[4]) for f in frames)
+        self.assertEqual(got, [("w.a", "1", b"1"), ("w.a", "2", b"1"), ("w.a.b", "2", b"2")])
+
+    def test_hpub_hmsg_exact_and_stripped_for_no_header_client(self):
+        hdr = b"NATS/1.0\r\nX-Key: v1\r\nX-Key: v2\r\nMixed-Case:  spaced \r\n\r\n"
+        body = b"payload"
+        sub = self.connected(headers=True)
+        plain = self.connected(headers=False)
+        sub.send(b"SUB h.t 1\r\n")
+        plain.send(b"SUB h.t 5\r\n")
+        sub.ping()
+        plain.ping()
+        pub = self.connected(headers=True)
+        pub.send(b"HPUB h.t rep.ly %d %d\r\n%s%s\r\n" % (len(hdr), len(hdr) + len(body), hdr, body))
+        pub.ping()
+        line = sub.read_line()
+        self.assertEqual(line.split(), [b"HMSG", b"h.t", b"1", b"rep.ly", str(len(hdr)).encode(), str(len(hdr) + len(body)).encode()])
+        self.assertEqual(sub.read_exact(len(hdr) + len(body) + 2), hdr + body + b"\r\n")
+        # a client that did not announce headers gets a MSG with the payload only
+        self.assertEqual(plain.read_frame(), ("MSG", "h.t", "5", "rep.ly", body))
+        self.assertEqual(plain.ping(), [])
+        # header-only message
+        pub.send(b"HPUB h.t %d %d\r\n%s\r\n" % (len(hdr), len(hdr), hdr))
+        self.assertEqual(sub.read_frame(), ("HMSG", "h.t", "1", None, hdr, b""))
+        self.assertEqual(sub.ping(), [])
+
+    def test_unsub_max(self):
+        c = self.connected()
+        c.send(b"SUB um 1\r\nUNSUB 1 2\r\n")
+        c.send(b"".join(b"PUB um 1\r\n%d\r\n" % i for i in range(5)))
+        self.assertEqual(c.ping(), [("MSG", "um", "1", None, b"0"), ("MSG", "um", "1", None, b"1")])
+        c.send(b"PUB um 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [])
+        # max counts deliveries made before the UNSUB
+        c.send(b"SUB um2 2\r\nPUB um2 1\r\na\r\nPUB um2 1\r\nb\r\n")
+        self.assertEqual(len(c.ping()), 2)
+        c.send(b"UNSUB 2 3\r\n" + b"".join(b"PUB um2 1\r\n%d\r\n" % i for i in range(5)))
+        self.assertEqual(c.ping(), [("MSG", "um2", "2", None, b"0")])
+        # max already reached -> removed immediately
+        c.send(b"SUB um3 3\r\nPUB um3 1\r\na\r\nPUB um3 1\r\nb\r\n")
+        self.assertEqual(len(c.ping()), 2)
+        c.send(b"UNSUB 3 1\r\nPUB um3 1\r\nc\r\n")
+        self.assertEqual(c.ping(), [])
+        # plain UNSUB and unknown sid
+        c.send(b"SUB um4 4\r\nUNSUB 4\r\nUNSUB 999\r\nPUB um4 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [])
+
+    def test_queue_group_raw(self):
+        a = self.connected()
+        b = self.connected()
+        a.send(b"SUB qq.t grp 1\r\nSUB qq.t 3\r\n")
+        b.send(b"SUB qq.t grp 2\r\n")
+        a.ping()
+        b.ping()
+        p = self.connected()
+        p.send(b"".join(b"PUB qq.t %d\r\n%d\r\n" % (len(str(i)), i) for i in range(100)))
+        p.ping()
+        fa, fb = a.ping(), b.ping()
+        group = [f[4] for f in fa if f[2] == "1"] + [f[4] for f in fb if f[2] == "2"]
+        plain = [f[4] for f in fa if f[2] == "3"]
+        self.assertEqual(sorted(group, key=int), [str(i).encode() for i in range(100)])
+        self.assertEqual(plain, [str(i).encode() for i in range(100)])
+
+    def test_no_responders_hmsg(self):
+        c = self.connected(headers=True, no_responders=True)
+        c.send(b"SUB _INBOX.x 1\r\nPUB svc.none _INBOX.x 2\r\nhi\r\n")
+        line = c.read_line()
+        parts = line.split()
+        self.assertEqual(parts[:3], [b"HMSG", b"_INBOX.x", b"1"], line)
+        self.assertEqual(len(parts), 5, "no reply subject expected: %r" % line)
+        hlen, total = int(parts[3]), int(parts[4])
+        self.assertEqual(hlen, total, "no payload expected")
+        block = c.read_exact(total + 2)
+        hdr = block[:hlen]
+        self.assertTrue(block.endswith(b"\r\n"))
+        # 2.9 form NATS/1.0 503\r\n\r\n; 2.12+ adds Nats-Subject: <subject>
+        self.assertRegex(hdr, rb"^NATS/1\.0 503( [^\r\n]*)?\r\n(Nats-Subject: svc\.none\r\n)?\r\n$")
+        if hdr == b"NATS/1.0 503\r\n\r\n":
+            self.assertEqual(line + block, b"HMSG _INBOX.x 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n")
+        self.assertEqual(c.ping(), [])
+
+    def test_no_503_when_responder_or_not_requested(self):
+        c = self.connected(headers=True, no_responders=True)
+        r = self.connected()
+        r.send(b"SUB svc.here 1\r\n")
+        r.ping()
+        c.send(b"SUB _INBOX.y 1\r\nPUB svc.here _INBOX.y 2\r\nhi\r\n")
+        self.assertEqual(c.ping(), [])
+        self.assertEqual(r.ping(), [("MSG", "svc.here", "1", "_INBOX.y", b"hi")])
+        # client that did not ask for no_responders gets nothing
+        d = self.connected(headers=True, no_responders=False)
+        d.send(b"SUB _INBOX.z 1\r\nPUB svc.none _INBOX.z 2\r\nhi\r\n")
+        self.assertEqual(d.ping(), [])
+        # no subscription matching the reply: nothing is sent
+        e = self.connected(headers=True, no_responders=True)
+        e.send(b"PUB svc.none _INBOX.unsubscribed 2\r\nhi\r\n")
+        self.assertEqual(e.ping(), [])
+
+    def test_echo_false(self):
+        c = self.connected(echo=False)
+        c.send(b"SUB ec 1\r\nPUB ec 4\r\nself\r\n")
+        self.assertEqual(c.ping(), [])
+        o = self.connected()
+        o.send(b"PUB ec 5\r\nother\r\n")
+        o.ping()
+        self.assertEqual(c.ping(), [("MSG", "ec", "1", None, b"other")])
+
+    def test_ordering_and_large_payload(self):
+        c = self.connected()
+        big = bytes((i * 7 + 3) & 0xFF for i in range(1048576))
+        c.send(b"SUB big 1\r\nPUB big %d\r\n%s\r\n" % (len(big), big))
+        c.send(b"".join(b"PUB big %d\r\n%d\r\n" % (len(str(i)), i) for i in range(1000)))
+        frames = c.ping(timeout=15)
+        self.assertEqual(len(frames), 1001)
+        self.assertEqual(frames[0][4], big)
+        self.assertEqual([f[4] for f in frames[1:]], [str(i).encode() for i in range(1000)])
+
+    def test_pub_while_pinging_pong_order(self):
+        c = self.connected()
+        c.send(b"SUB po 1\r\n" + b"".join(b"PUB po 1\r\n%d\r\nPING\r\n" % (i % 10) for i in range(50)))
+        seq = [c.read_frame()[0] for _ in range(100)]
+        self.assertEqual(seq, ["MSG", "PONG"] * 50)
+
+
+class ConfiguredServerTest(unittest.TestCase):
+    """Tests that each need their own server config."""
+
+    def setUp(self):
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+
+    def client(self, srv, **kw):
+        c = RawClient(srv.port, **kw)
+        self.clients.append(c)
+        return c
+
+    def test_max_payload_violation(self):
+        with running_server(config="max_payload: 1024\n") as srv:
+            c = self.client(srv)
+            info = c.handshake()
+            self.assertEqual(info["max_payload"], 1024)
+            c.send(b"SUB mp 1\r\nPUB mp 1024\r\n" + b"x" * 1024 + b"\r\n")
+            f = c.ping()
+            self.assertEqual(len(f), 1)
+            self.assertEqual(len(f[0][4]), 1024)
+            c.send(b"PUB mp 1025\r\n")
+            data = c.read_until_closed(5)
+            self.assertIn(b"-ERR 'Maximum Payload Violation'\r\n", data)
+            # HPUB: the total size is what counts
+            h = self.client(srv)
+            h.handshake(headers=True)
+            h.send(b"HPUB mp 12 1100\r\n")
+            data = h.read_until_closed(5)
+            self.assertIn(b"-ERR 'Maximum Payload Violation'\r\n", data)
+
+    def test_max_control_line_config(self):
+        with running_server(config="max_control_line: 256\n") as srv:
+            c = self.client(srv)
+            c.handshake()
+            c.send(b"SUB " + b"a" * 200 + b" 1\r\n")
+            self.assertEqual(c.ping(), [])
+            c.send(b"SUB " + b"a" * 300 + b" 2\r\n")
+            data = c.read_until_closed(5)
+            self.assertIn(b"-ERR 'maximum control line exceeded'\r\n", data)
+
+    def test_auth_token_violation(self):
+        with running_server(args=["--auth", "tok3n"]) as srv:
+            ok = self.client(srv)
+            info = ok.handshake(auth_token="tok3n")
+            self.assertIs(info.get("auth_required"), True)
+            bad = self.client(srv)
+            bad.read_info()
+            bad.send(b'CONNECT {"verbose":false,"auth_token":"nope"}\r\nPING\r\n')
+            data = bad.read_until_closed(5)
+            self.assertIn(b"-ERR 'Authorization Violation'\r\n", data)
+            self.assertNotIn(b"PONG", data)
+            missing = self.client(srv)
+            missing.read_info()
+            missing.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
+            self.assertIn(b"-ERR 'Authorization Violation'\r\n", missing.read_until_closed(5))
+            # an op other than CONNECT first
+            first = self.client(srv)
+            first.read_info()
+            first.send(b"SUB foo 1\r\n")
+            self.assertIn(b"-ERR 'Authorization Violation'\r\n", first.read_until_closed(5))
+
+    def test_auth_user_pass_violation(self):
+        with running_server(config='authorization {\n  user: "u"\n  password: "p"\n}\n') as srv:
+            ok = self.client(srv)
+            ok.handshake(user="u", **{"pass": "p"})
+            bad = self.client(srv)
+            bad.read_info()
+            bad.send(b'CONNECT {"verbose":false,"user":"u","pass":"x"}\r\nPING\r\n')
+            data = bad.read_until_closed(5)
+            self.assertIn(b"-ERR 'Authorization Violation'\r\n", data)
+            self.assertNotIn(b"PONG", data)
+
+    def test_authentication_timeout(self):
+        with running_server(config='authorization {\n  token: "t"\n  timeout: 1\n}\n') as srv:
+            c = self.client(srv)
+            c.read_info()
+            t0 = time.monotonic()
+            data = c.read_until_closed(6)
+            el = time.monotonic() - t0
+            self.assertEqual(data, b"-ERR 'Authentication Timeout'\r\n")
+            self.assertGreater(el, 0.7)
+            self.assertLess(el, 4.0)
+            # authenticating in time keeps the connection beyond the timeout
+            ok = self.client(srv)
+            ok.handshake(auth_token="t")
+            time.sleep(1.5)
+            self.assertEqual(ok.ping(), [])
+
+    def test_stale_connection(self):
+        with running_server(config='ping_interval: "1s"\nping_max: 1\n') as srv:
+            c = self.client(srv)
+            c.handshake()
+            t0 = time.monotonic()
+            data = c.read_until_closed(10)
+            el = time.monotonic() - t0
+            self.assertTrue(data.startswith(b"PING\r\n"), data)
+            self.assertTrue(data.endswith(b"-ERR 'Stale Connection'\r\n"), data)
+            self.assertLess(el, 8)
+
+    def test_server_ping_answered_keeps_connection(self):
+        with running_server(config='ping_interval: "1s"\nping_max: 1\n') as srv:
+            c = self.client(srv)
+            c.handshake()
+            pings = 0
+            end = time.monotonic() + 3.5
+            while time.monotonic() < end:
+                try:
+                    f = c.read_frame(timeout=max(0.05, end - time.monotonic()))
+                except socket.timeout:
+                    break
+                if f == ("PING",):
+                    pings += 1
+                    c.send(b"PONG\r\n")
+                else:
+                    self.fail("unexpected frame %r" % (f,))
+            self.assertGreaterEqual(pings, 2)
+            self.assertEqual(c.ping(), [])
+
+    def test_max_connections(self):
+        with running_server(config="max_connections: 2\n") as srv:
+            a, b = self.client(srv), self.client(srv)
+            a.handshake()
+            b.handshake()
+            c = self.client(srv)
+            data = c.read_until_closed(5)
+            self.assertTrue(data.startswith(b"INFO "), data)
+            self.assertTrue(data.endswith(b"-ERR 'maximum connections exceeded'\r\n"), data)
+            self.assertEqual(a.ping(), [])
+            a.close()
+            # a slot frees up after a client leaves (bounded wait)
+            deadline = time.monotonic() + 5
+            while True:
+                d = self.client(srv)
+                try:
+                    d.handshake()
+                    break
+                except (Closed, AssertionError, socket.timeout, OSError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+    def test_slow_consumer_disconnected_others_unaffected(self):
+        conf = 'max_pending: 1048576\nwrite_deadline: "500ms"\n'
+        with running_server(config=conf) as srv:
+            slow = self.client(srv, rcvbuf=4096)
+            slow.handshake()
+            slow.send(b"SUB sc.t 1\r\nPING\r\n")
+            self.assertEqual(slow.read_line(), b"PONG\r\n")
+            healthy = self.client(srv)
+            healthy.handshake()
+            healthy.send(b"SUB sc.t 1\r\nPING\r\n")
+            self.assertEqual(healthy.read_line(), b"PONG\r\n")
+            N, size = 30, 500000
+            got = {"n": 0, "err": None}
+
+            def reader():
+                try:
+                    while got["n"] < N:
+                        f = healthy.read_frame(timeout=30)
+                        if f[0] == "MSG":
+                            assert len(f[4]) == size
+                            got["n"] += 1
+                except Exception as e:  # noqa: BLE001
+                    got["err"] = e
+
+            th = threading.Thread(target=reader, daemon=True)
+            th.start()
+            pub = self.client(srv, timeout=30)
+            pub.handshake()
+            payload = b"y" * size
+            t0 = time.monotonic()
+            for _ in range(N):
+                pub.send(b"PUB sc.t %d\r\n%s\r\n" % (size, payload))
+            self.assertEqual(pub.ping(timeout=30), [])
+            # the never-reading client is cut off (no -ERR required)
+            slow.read_until_closed(15)
+            th.join(30)
+            self.assertIsNone(got["err"])
+            self.assertEqual(got["n"], N)
+            self.assertLess(time.monotonic() - t0, 30)
+            # publisher and new clients still work
+            pub.send(b"SUB after 1\r\nPUB after 2\r\nok\r\n")
+            self.assertEqual(pub.ping(), [("MSG", "after", "1", None, b"ok")])
+
+
+def main():
+    print("protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
+    argv = [sys.argv[0]] + sys.argv[1:]
+    prog = unittest.main(argv=argv, exit=False, verbosity=2)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors) + len(getattr(r, "unexpectedSuccesses", []))
+    passed = r.testsRun - failed - len(r.skipped)
+    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
+    sys.exit(1 if failed or r.testsRun == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -98,7 +98,8 @@ void ClientConnection::DoRead() {
 void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
   if (closed()) return;
   if (ec) {
-    Close(ec == asio::error::eof ? CloseReason::kClientClosed : CloseReason::kReadError);
+    Close(ec == asio::error::eof || ec == asio::error::connection_reset ? CloseReason::kClientClosed
+                                                                        : CloseReason::kReadError);
     return;
   }
   const bool filled = read_len_ + n == read_buf_.size();

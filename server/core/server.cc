@@ -73,7 +73,8 @@ std::shared_ptr<const ServerOptions> Server::options() const {
 }
 
 std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
-  nlohmann::json j;
+  // Keep nats-server's field order (clients do not care; humans comparing do).
+  nlohmann::ordered_json j;
   j["server_id"] = server_id_;
   j["server_name"] = o.server_name.empty() ? server_id_ : o.server_name;
   j["version"] = kNatsCompatVersion;

@@ -530,15 +530,27 @@ class ConfiguredServerTest(unittest.TestCase):
             self.assertEqual(pub.ping(), [("MSG", "after", "1", None, b"ok")])
 
 
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+
 def main():
     print("protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
-    argv = [sys.argv[0]] + sys.argv[1:]
-    prog = unittest.main(argv=argv, exit=False, verbosity=2)
+    runner = unittest.TextTestRunner(resultclass=CountingResult, verbosity=2)
+    prog = unittest.main(argv=sys.argv, exit=False, testRunner=runner)
     r = prog.result
-    failed = len(r.failures) + len(r.errors) + len(getattr(r, "unexpectedSuccesses", []))
-    passed = r.testsRun - failed - len(r.skipped)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    sys.exit(1 if failed or r.testsRun == 0 else 0)
+    total = prog.test.countTestCases()
+    # tests that did not pass (failures, errors, and tests never run because
+    # a class-level setup failed) are all counted as failed
+    failed = total - r.passed - len(r.skipped)
+    print("RESULT passed=%d failed=%d" % (r.passed, failed), flush=True)
+    sys.exit(1 if failed or total == 0 else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,958 @@
+#include "raft/core/raft.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <utility>
+
+namespace herald::raft {
+namespace {
+
+bool IsLeaderMessage(MessageType t) {
+  return t == MessageType::kAppend || t == MessageType::kHeartbeat || t == MessageType::kSnapshot ||
+         t == MessageType::kTimeoutNow;
+}
+
+MessageType VoteRespType(MessageType t) {
+  return t == MessageType::kPreVote ? MessageType::kPreVoteResp : MessageType::kVoteResp;
+}
+
+}  // namespace
+
+const char* StateName(StateType s) {
+  switch (s) {
+    case StateType::kFollower:
+      return "Follower";
+    case StateType::kPreCandidate:
+      return "PreCandidate";
+    case StateType::kCandidate:
+      return "Candidate";
+    case StateType::kLeader:
+      return "Leader";
+  }
+  return "?";
+}
+
+Raft::Raft(const Config& c)
+    : id_(c.id),
+      election_timeout_(c.election_tick),
+      heartbeat_timeout_(c.heartbeat_tick),
+      max_msg_bytes_(c.max_msg_bytes),
+      max_inflight_(c.max_inflight),
+      snapshot_chunk_bytes_(std::max<uint64_t>(1, c.snapshot_chunk_bytes)),
+      pre_vote_(c.pre_vote),
+      check_quorum_(c.check_quorum),
+      log_(c.storage, c.max_committed_bytes),
+      rng_state_(c.seed ^ (c.id * 0x9E3779B97F4A7C15ull)) {
+  const HardState hs = c.storage->InitialHardState();
+  term_ = hs.term;
+  vote_ = hs.vote;
+  repair_until_ = hs.repair_until;
+  // A repaired (shortened) log may end before the persisted commit index; the
+  // entries past the log's end come back from the leader.
+  const uint64_t applied = std::max(c.applied, log_.FirstIndex() - 1);
+  const uint64_t commit = std::max(std::min(hs.commit, log_.LastIndex()), applied);
+  log_.CommitTo(commit);
+  log_.AppliedTo(applied);
+  ApplyConf(c.storage->InitialConfState());
+  BecomeFollower(term_, kNoNode);
+}
+
+uint64_t Raft::NextRandom() {
+  // splitmix64: tiny, fast and fully determined by the seed.
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+HardState Raft::hard_state() const {
+  HardState hs;
+  hs.term = term_;
+  hs.vote = vote_;
+  hs.commit = log_.committed();
+  hs.repair_until = repair_until_;
+  return hs;
+}
+
+ConfState Raft::conf_state() const {
+  ConfState cs;
+  cs.voters = voters_;
+  for (const auto& [id, pr] : prs_) {
+    if (pr.is_learner) cs.learners.push_back(id);
+  }
+  return cs;
+}
+
+bool Raft::IsVoter(NodeId id) const {
+  return std::binary_search(voters_.begin(), voters_.end(), id);
+}
+
+bool Raft::Promotable() const {
+  return IsVoter(id_) && repair_until_ == 0 && !log_.HasPendingSnapshot();
+}
+
+void Raft::ApplyConf(const ConfState& cs) {
+  voters_ = cs.voters;
+  std::sort(voters_.begin(), voters_.end());
+  std::map<NodeId, Progress> next;
+  auto keep = [&](NodeId id, bool learner) {
+    auto it = prs_.find(id);
+    Progress pr = it != prs_.end() ? std::move(it->second) : Progress(max_inflight_);
+    if (it == prs_.end()) {
+      pr.next = log_.LastIndex() + 1;
+      pr.match = 0;
+      // A new peer counts as active so the leader may send it a snapshot.
+      pr.recent_active = true;
+    }
+    pr.is_learner = learner;
+    next.emplace(id, std::move(pr));
+  };
+  for (NodeId v : voters_) keep(v, false);
+  for (NodeId l : cs.learners) {
+    if (!IsVoter(l)) keep(l, true);
+  }
+  prs_ = std::move(next);
+}
+
+// ---------------------------------------------------------------- transitions
+
+void Raft::ResetRandomizedElectionTimeout() {
+  randomized_election_timeout_ =
+      election_timeout_ + static_cast<int>(NextRandom() % static_cast<uint64_t>(election_timeout_));
+}
+
+void Raft::Reset(uint64_t term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  lead_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+  AbortLeaderTransfer();
+  votes_.clear();
+  pending_reads_.clear();
+  pending_conf_index_ = 0;
+  for (auto& [id, pr] : prs_) {
+    const bool learner = pr.is_learner;
+    pr = Progress(max_inflight_);
+    pr.is_learner = learner;
+    pr.next = log_.LastIndex() + 1;
+    if (id == id_) pr.match = log_.PersistedIndex();
+  }
+}
+
+void Raft::BecomeFollower(uint64_t term, NodeId lead) {
+  Reset(term);
+  lead_ = lead;
+  state_ = StateType::kFollower;
+}
+
+void Raft::BecomePreCandidate() {
+  // Pre-vote does not touch term or vote: a node that cannot win leaves no
+  // trace, so a partitioned node rejoining cannot force an election.
+  votes_.clear();
+  lead_ = kNoNode;
+  state_ = StateType::kPreCandidate;
+}
+
+void Raft::BecomeCandidate() {
+  Reset(term_ + 1);
+  vote_ = id_;
+  state_ = StateType::kCandidate;
+}
+
+void Raft::BecomeLeader() {
+  Reset(term_);
+  lead_ = id_;
+  state_ = StateType::kLeader;
+  Progress& self = prs_.at(id_);
+  self.BecomeReplicate();
+  self.match = log_.PersistedIndex();
+  self.next = log_.LastIndex() + 1;
+  self.recent_active = true;
+  // Conservative: no conf change until everything in the log is applied.
+  pending_conf_index_ = log_.LastIndex();
+  // The no-op of the new term: committing it commits every earlier entry
+  // (Raft paper section 5.4.2) and unlocks conf changes and reads.
+  Entry noop;
+  AppendEntries({noop});
+}
+
+// ---------------------------------------------------------------- ticking
+
+void Raft::Tick() {
+  if (state_ == StateType::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+void Raft::TickElection() {
+  ++election_elapsed_;
+  if (Promotable() && PastElectionTimeout()) {
+    election_elapsed_ = 0;
+    Hup(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
+  }
+}
+
+void Raft::TickHeartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= election_timeout_) {
+    election_elapsed_ = 0;
+    if (check_quorum_ && !CheckQuorumActive()) {
+      BecomeFollower(term_, kNoNode);
+      return;
+    }
+    // A transfer that did not finish within an election timeout is abandoned.
+    AbortLeaderTransfer();
+  }
+  if (heartbeat_elapsed_ >= heartbeat_timeout_) {
+    heartbeat_elapsed_ = 0;
+    BcastHeartbeat();
+  }
+}
+
+bool Raft::CheckQuorumActive() {
+  size_t active = 0;
+  for (NodeId v : voters_) {
+    auto it = prs_.find(v);
+    if (v == id_ || (it != prs_.end() && it->second.recent_active)) ++active;
+  }
+  for (auto& [id, pr] : prs_) {
+    if (id != id_) pr.recent_active = false;
+  }
+  return !voters_.empty() && active >= QuorumSize(voters_.size());
+}
+
+// ---------------------------------------------------------------- elections
+
+void Raft::Campaign() {
+  if (state_ == StateType::kLeader) return;
+  Hup(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
+}
+
+bool Raft::HasUnappliedConfChanges() const {
+  if (log_.applied() >= log_.committed()) return false;
+  absl::StatusOr<std::vector<Entry>> ents =
+      log_.Slice(log_.applied() + 1, log_.committed() + 1, UINT64_MAX);
+  if (!ents.ok()) return true;  // cannot tell: be conservative
+  for (const Entry& e : *ents) {
+    if (e.type == EntryType::kConfChange) return true;
+  }
+  return false;
+}
+
+void Raft::Hup(CampaignType t) {
+  if (state_ == StateType::kLeader || !Promotable()) return;
+  // A committed but unapplied configuration change could make this node count
+  // votes in a stale configuration (etcd-raft TLA+ finding).
+  if (HasUnappliedConfChanges()) return;
+  DoCampaign(t);
+}
+
+void Raft::DoCampaign(CampaignType t) {
+  MessageType type;
+  uint64_t term;
+  if (t == CampaignType::kPreElection) {
+    BecomePreCandidate();
+    type = MessageType::kPreVote;
+    term = term_ + 1;  // the term we would use; not adopted yet
+  } else {
+    BecomeCandidate();
+    type = MessageType::kVote;
+    term = term_;
+  }
+  if (Poll(id_, true) == VoteResult::kWon) {
+    // Single voter.
+    if (t == CampaignType::kPreElection) {
+      DoCampaign(CampaignType::kElection);
+    } else {
+      BecomeLeader();
+      BcastAppend();  // learners, if any
+    }
+    return;
+  }
+  for (NodeId v : voters_) {
+    if (v == id_) continue;
+    Message m;
+    m.type = type;
+    m.to = v;
+    m.term = term;
+    m.index = log_.LastIndex();
+    m.log_term = log_.LastTerm();
+    m.transfer = t == CampaignType::kTransfer;
+    Send(std::move(m));
+  }
+}
+
+VoteResult Raft::Poll(NodeId from, bool granted) {
+  votes_.emplace(from, granted);
+  return TallyVotes(voters_, votes_);
+}
+
+// ---------------------------------------------------------------- Step
+
+absl::Status Raft::Step(const Message& m) {
+  if (m.to != id_ && m.to != kNoNode) return absl::InvalidArgumentError("message for another node");
+  if (m.term > term_) {
+    if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
+      // Lease: while we hear from a leader (check-quorum keeps that honest),
+      // ignore campaigns. This is what keeps a node returning from a partition
+      // from disrupting a healthy leader.
+      const bool in_lease =
+          check_quorum_ && lead_ != kNoNode && election_elapsed_ < election_timeout_;
+      if (in_lease && !m.transfer) return absl::OkStatus();
+    }
+    if (m.type == MessageType::kPreVote) {
+      // Never change term on a pre-vote request.
+    } else if (m.type == MessageType::kPreVoteResp && !m.reject) {
+      // Granted pre-votes carry the future term; we adopt it only on winning.
+    } else if (IsLeaderMessage(m.type)) {
+      BecomeFollower(m.term, m.from);
+    } else {
+      BecomeFollower(m.term, kNoNode);
+    }
+  } else if (m.term < term_) {
+    if ((check_quorum_ || pre_vote_) &&
+        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
+      // A stale leader (e.g. back from a partition) learns the newer term.
+      Message r;
+      r.type = MessageType::kAppendResp;
+      r.to = m.from;
+      Send(std::move(r));
+    } else if (m.type == MessageType::kPreVote) {
+      Message r;
+      r.type = MessageType::kPreVoteResp;
+      r.to = m.from;
+      r.reject = true;
+      Send(std::move(r));
+    }
+    return absl::OkStatus();
+  }
+
+  if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
+    HandleVoteRequest(m);
+    return absl::OkStatus();
+  }
+  switch (state_) {
+    case StateType::kLeader:
+      StepLeader(m);
+      break;
+    case StateType::kCandidate:
+    case StateType::kPreCandidate:
+      StepCandidate(m);
+      break;
+    case StateType::kFollower:
+      StepFollower(m);
+      break;
+  }
+  return absl::OkStatus();
+}
+
+void Raft::HandleVoteRequest(const Message& m) {
+  const bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) ||
+                        (m.type == MessageType::kPreVote && m.term > term_);
+  Message r;
+  r.type = VoteRespType(m.type);
+  r.to = m.from;
+  // A node repairing a damaged log must not vote: its log may lack entries it
+  // acknowledged, so its vote could elect a leader missing committed entries.
+  if (can_vote && repair_until_ == 0 && log_.IsUpToDate(m.index, m.log_term)) {
+    r.term = m.term;  // (pre-)vote responses carry the campaign's term
+    if (m.type == MessageType::kVote) {
+      election_elapsed_ = 0;
+      vote_ = m.from;
+    }
+  } else {
+    r.term = term_;
+    r.reject = true;
+  }
+  Send(std::move(r));
+}
+
+void Raft::StepFollower(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppend:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleAppend(m);
+      break;
+    case MessageType::kHeartbeat:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleHeartbeat(m);
+      break;
+    case MessageType::kSnapshot:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleSnapshotChunk(m);
+      break;
+    case MessageType::kTimeoutNow:
+      Hup(CampaignType::kTransfer);
+      break;
+    case MessageType::kReadIndexResp:
+      read_states_.push_back(ReadState{m.index, m.read_ctx});
+      break;
+    default:
+      break;  // stale responses
+  }
+}
+
+void Raft::StepCandidate(const Message& m) {
+  const MessageType my_resp =
+      state_ == StateType::kPreCandidate ? MessageType::kPreVoteResp : MessageType::kVoteResp;
+  switch (m.type) {
+    case MessageType::kAppend:
+    case MessageType::kHeartbeat:
+    case MessageType::kSnapshot:
+      // A leader exists in our term (or a pre-candidate heard a current one).
+      BecomeFollower(m.term, m.from);
+      StepFollower(m);
+      break;
+    case MessageType::kPreVoteResp:
+    case MessageType::kVoteResp: {
+      if (m.type != my_resp) break;
+      switch (Poll(m.from, !m.reject)) {
+        case VoteResult::kWon:
+          if (state_ == StateType::kPreCandidate) {
+            DoCampaign(CampaignType::kElection);
+          } else {
+            BecomeLeader();
+            BcastAppend();
+          }
+          break;
+        case VoteResult::kLost:
+          BecomeFollower(term_, kNoNode);
+          break;
+        case VoteResult::kPending:
+          break;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Raft::StepLeader(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppendResp:
+      HandleAppendResp(m);
+      break;
+    case MessageType::kHeartbeatResp:
+      HandleHeartbeatResp(m);
+      break;
+    case MessageType::kSnapshotResp:
+      HandleSnapshotResp(m);
+      break;
+    case MessageType::kReadIndex:
+      HandleReadIndexRequest(m.read_ctx, m.from);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- follower side
+
+void Raft::MaybeFinishRepair(uint64_t durable_through_leader_index) {
+  // The leader has (re)supplied our log through the damaged watermark: the
+  // log is again at least as complete as what we acknowledged before the
+  // damage. The cleared flag is persisted in the same Ready as those entries,
+  // after them.
+  if (repair_until_ != 0 && durable_through_leader_index >= repair_until_) repair_until_ = 0;
+}
+
+void Raft::HandleAppend(const Message& m) {
+  Message r;
+  r.type = MessageType::kAppendResp;
+  r.to = m.from;
+  r.needs_repair = repair_until_ != 0;
+  if (m.index < log_.committed()) {
+    r.index = log_.committed();
+    Send(std::move(r));
+    return;
+  }
+  for (const Entry& e : m.entries) {
+    if (!e.Verify()) return;  // damaged in transit: drop, the leader retries
+  }
+  std::optional<uint64_t> last_new = log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries);
+  if (last_new) {
+    MaybeFinishRepair(*last_new);
+    r.needs_repair = repair_until_ != 0;
+    r.index = *last_new;
+    Send(std::move(r));
+    return;
+  }
+  // Fast back-off: tell the leader the largest index <= m.index whose term is
+  // <= m.log_term, so it can skip a whole divergent term per round trip.
+  const uint64_t hint_index = std::min(m.index, log_.LastIndex());
+  auto [idx, term] = log_.FindConflictByTerm(hint_index, m.log_term);
+  r.index = m.index;
+  r.reject = true;
+  r.reject_hint = idx;
+  r.log_term = term;
+  Send(std::move(r));
+}
+
+void Raft::HandleHeartbeat(const Message& m) {
+  // The leader sends min(our match, its commit): our log matches its log up
+  // to there. A repairing node may have lost entries since, hence the clamp.
+  log_.CommitTo(std::min(m.commit, log_.LastIndex()));
+  Message r;
+  r.type = MessageType::kHeartbeatResp;
+  r.to = m.from;
+  r.read_ctx = m.read_ctx;
+  r.needs_repair = repair_until_ != 0;
+  Send(std::move(r));
+}
+
+void Raft::HandleSnapshotChunk(const Message& m) {
+  const SnapshotMeta& meta = m.snap_meta;
+  if (meta.index <= log_.committed()) {
+    // Already have it: let the leader resume replicating from our commit.
+    Message r;
+    r.type = MessageType::kAppendResp;
+    r.to = m.from;
+    r.index = log_.committed();
+    r.needs_repair = repair_until_ != 0;
+    Send(std::move(r));
+    return;
+  }
+  const bool same = incoming_snapshot_ && incoming_snapshot_->meta == meta;
+  if (m.snap_offset == 0) {
+    incoming_snapshot_ = IncomingSnapshot{meta, m.snap_total, std::string()};
+  } else if (!same || incoming_snapshot_->data.size() != m.snap_offset) {
+    // Out of order or from another snapshot: tell the leader where we are.
+    Message r;
+    r.type = MessageType::kSnapshotResp;
+    r.to = m.from;
+    r.snap_meta.index = meta.index;
+    r.snap_offset = same ? incoming_snapshot_->data.size() : 0;
+    Send(std::move(r));
+    return;
+  }
+  incoming_snapshot_->data += m.snap_chunk;
+  if (incoming_snapshot_->data.size() < incoming_snapshot_->total) {
+    Message r;
+    r.type = MessageType::kSnapshotResp;
+    r.to = m.from;
+    r.snap_meta.index = meta.index;
+    r.snap_offset = incoming_snapshot_->data.size();
+    Send(std::move(r));
+    return;
+  }
+  Snapshot snap;
+  snap.meta = incoming_snapshot_->meta;
+  snap.data = std::move(incoming_snapshot_->data);
+  incoming_snapshot_.reset();
+  Message r;
+  r.type = MessageType::kAppendResp;
+  r.to = m.from;
+  // The snapshot is installed as a whole by the runtime (one atomic write),
+  // and this response is only sent after that write is durable.
+  r.index = RestoreSnapshot(snap) ? log_.LastIndex() : log_.committed();
+  r.needs_repair = repair_until_ != 0;
+  Send(std::move(r));
+}
+
+bool Raft::RestoreSnapshot(const Snapshot& snap) {
+  if (snap.meta.index <= log_.committed()) return false;
+  if (log_.MatchTerm(snap.meta.index, snap.meta.term)) {
+    // Our log already has the snapshot's last entry: fast-forward commit.
+    log_.CommitTo(snap.meta.index);
+    MaybeFinishRepair(snap.meta.index);
+    return false;
+  }
+  log_.Restore(snap);
+  ApplyConf(snap.meta.conf);
+  MaybeFinishRepair(snap.meta.index);
+  return true;
+}
+
+// ---------------------------------------------------------------- leader side
+
+void Raft::HandleAppendResp(const Message& m) {
+  auto it = prs_.find(m.from);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (m.reject) {
+    if (m.needs_repair && m.index <= pr.match) {
+      // Not stale: the follower lost entries it had acknowledged (damaged log).
+      pr.ResetForDataLoss(m.reject_hint);
+      MaybeSendAppend(m.from, true);
+      return;
+    }
+    uint64_t next_probe = m.reject_hint;
+    if (m.log_term > 0) next_probe = log_.FindConflictByTerm(m.reject_hint, m.log_term).first;
+    if (pr.MaybeDecrTo(m.index, next_probe)) {
+      if (pr.state == Progress::State::kReplicate) pr.BecomeProbe();
+      MaybeSendAppend(m.from, true);
+    }
+    return;
+  }
+  const bool updated = pr.MaybeUpdate(m.index);
+  if (pr.state == Progress::State::kSnapshot &&
+      (pr.match >= pr.pending_snapshot || pr.match + 1 >= log_.FirstIndex())) {
+    pr.BecomeProbe();
+    pr.BecomeReplicate();
+  } else if (updated && pr.state == Progress::State::kProbe) {
+    pr.BecomeReplicate();
+  } else if (pr.state == Progress::State::kReplicate) {
+    pr.inflights.FreeLE(m.index);
+  }
+  if (updated && MaybeCommit()) {
+    BcastAppend();
+  } else {
+    while (MaybeSendAppend(m.from, false)) {
+    }
+  }
+  if (m.from == lead_transferee_ && pr.match == log_.LastIndex()) SendTimeoutNow(m.from);
+}
+
+void Raft::HandleHeartbeatResp(const Message& m) {
+  auto it = prs_.find(m.from);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  pr.probe_sent = false;
+  if (pr.state == Progress::State::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
+  if (pr.state == Progress::State::kSnapshot) {
+    // Resend the unacknowledged chunk in case it was lost.
+    SendSnapshotChunk(m.from, pr);
+  } else if (pr.match < log_.LastIndex() || m.needs_repair) {
+    MaybeSendAppend(m.from, true);
+  }
+  if (m.read_ctx == 0 || pending_reads_.empty()) return;
+  auto rit = std::find_if(pending_reads_.begin(), pending_reads_.end(),
+                          [&](const PendingRead& r) { return r.ctx == m.read_ctx; });
+  if (rit == pending_reads_.end()) return;
+  rit->acks.insert(m.from);
+  size_t acks = 0;
+  for (NodeId v : voters_) acks += rit->acks.count(v);
+  if (acks < QuorumSize(voters_.size())) return;
+  // A quorum confirmed our leadership after this request (and every earlier
+  // one) arrived: all of them may be served at their recorded index.
+  const size_t n = static_cast<size_t>(rit - pending_reads_.begin()) + 1;
+  for (size_t k = 0; k < n; ++k) {
+    RespondRead(pending_reads_.front());
+    pending_reads_.pop_front();
+  }
+}
+
+void Raft::HandleSnapshotResp(const Message& m) {
+  auto it = prs_.find(m.from);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (pr.state != Progress::State::kSnapshot || m.snap_meta.index != pr.pending_snapshot) return;
+  if (m.reject) {
+    pr.BecomeProbe();
+    return;
+  }
+  if (m.snap_offset > pr.snapshot->data.size()) return;
+  pr.snapshot_offset = m.snap_offset;
+  if (pr.snapshot_offset < pr.snapshot->data.size()) SendSnapshotChunk(m.from, pr);
+}
+
+void Raft::HandleReadIndexRequest(uint64_t ctx, NodeId from) {
+  // Until an entry of this term is committed our commit index may lag the
+  // true one (Raft thesis section 6.4), so refuse; the client retries.
+  if (!CommittedEntryInCurrentTerm()) return;
+  PendingRead r{ctx, log_.committed(), from, {id_}};
+  if (voters_.size() == 1 && IsVoter(id_)) {
+    RespondRead(r);
+    return;
+  }
+  pending_reads_.push_back(std::move(r));
+  for (const auto& [id, pr] : prs_) {
+    if (id != id_) SendHeartbeat(id, ctx);
+  }
+}
+
+void Raft::RespondRead(const PendingRead& r) {
+  if (r.from == id_) {
+    read_states_.push_back(ReadState{r.index, r.ctx});
+    return;
+  }
+  Message m;
+  m.type = MessageType::kReadIndexResp;
+  m.to = r.from;
+  m.index = r.index;
+  m.read_ctx = r.ctx;
+  Send(std::move(m));
+}
+
+// ---------------------------------------------------------------- sending
+
+void Raft::Send(Message m) {
+  m.from = id_;
+  // Responses to (pre-)votes set their own term; everything else carries ours.
+  if (m.type != MessageType::kVoteResp && m.type != MessageType::kPreVoteResp &&
+      m.type != MessageType::kPreVote) {
+    m.term = term_;
+  } else if (m.type == MessageType::kPreVoteResp && m.reject) {
+    m.term = term_;
+  }
+  msgs_.push_back(std::move(m));
+}
+
+bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
+  auto it = prs_.find(to);
+  if (it == prs_.end() || to == id_) return false;
+  Progress& pr = it->second;
+  if (pr.IsPaused()) return false;
+  const uint64_t prev = pr.next - 1;
+  absl::StatusOr<uint64_t> prev_term = log_.Term(prev);
+  if (!prev_term.ok()) {
+    if (absl::IsOutOfRange(prev_term.status())) {
+      SendSnapshot(to, pr);
+    } else {
+      pr.BecomeProbe();  // next ran past our log; restart from match
+    }
+    return false;
+  }
+  absl::StatusOr<std::vector<Entry>> ents = log_.EntriesFrom(pr.next, max_msg_bytes_);
+  if (!ents.ok()) {
+    if (absl::IsOutOfRange(ents.status())) SendSnapshot(to, pr);
+    // kDataLoss: our durable log is damaged; do not send garbage. The runtime
+    // notices the same error and restarts the node, which enters repair.
+    return false;
+  }
+  if (ents->empty() && !send_if_empty) return false;
+  Message m;
+  m.type = MessageType::kAppend;
+  m.to = to;
+  m.index = prev;
+  m.log_term = *prev_term;
+  m.entries = std::move(*ents);
+  m.commit = log_.committed();
+  if (!m.entries.empty() && pr.state == Progress::State::kReplicate) {
+    const uint64_t last = m.entries.back().index;
+    pr.OptimisticUpdate(last);
+    pr.inflights.Add(last);
+  }
+  if (pr.state == Progress::State::kProbe) pr.probe_sent = true;
+  Send(std::move(m));
+  return true;
+}
+
+void Raft::SendSnapshot(NodeId to, Progress& pr) {
+  if (!pr.recent_active) return;
+  absl::StatusOr<Snapshot> snap = log_.GetSnapshot();
+  if (!snap.ok() || snap->empty()) return;
+  pr.BecomeSnapshot(std::make_shared<const Snapshot>(std::move(*snap)));
+  SendSnapshotChunk(to, pr);
+}
+
+void Raft::SendSnapshotChunk(NodeId to, Progress& pr) {
+  const Snapshot& s = *pr.snapshot;
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.to = to;
+  m.snap_meta = s.meta;
+  m.snap_offset = pr.snapshot_offset;
+  m.snap_total = s.data.size();
+  m.snap_chunk = s.data.substr(pr.snapshot_offset, snapshot_chunk_bytes_);
+  Send(std::move(m));
+}
+
+void Raft::SendHeartbeat(NodeId to, uint64_t ctx) {
+  const Progress& pr = prs_.at(to);
+  Message m;
+  m.type = MessageType::kHeartbeat;
+  m.to = to;
+  // Never tell a follower to commit past what it is known to have.
+  m.commit = std::min(pr.match, log_.committed());
+  m.read_ctx = ctx;
+  Send(std::move(m));
+}
+
+void Raft::SendTimeoutNow(NodeId to) {
+  Message m;
+  m.type = MessageType::kTimeoutNow;
+  m.to = to;
+  Send(std::move(m));
+}
+
+void Raft::BcastAppend() {
+  for (const auto& [id, pr] : prs_) {
+    if (id != id_) MaybeSendAppend(id, true);
+  }
+}
+
+void Raft::BcastHeartbeat() {
+  const uint64_t ctx = pending_reads_.empty() ? 0 : pending_reads_.back().ctx;
+  for (const auto& [id, pr] : prs_) {
+    if (id != id_) SendHeartbeat(id, ctx);
+  }
+}
+
+bool Raft::MaybeCommit() {
+  if (voters_.empty()) return false;
+  const uint64_t mci = QuorumCommitIndex(voters_, prs_);
+  // Figure 8: only an entry of the current term is committed by counting.
+  if (mci > log_.committed() && log_.TermOrZero(mci) == term_) {
+    log_.CommitTo(mci);
+    return true;
+  }
+  return false;
+}
+
+bool Raft::CommittedEntryInCurrentTerm() const {
+  return log_.TermOrZero(log_.committed()) == term_;
+}
+
+void Raft::AppendEntries(std::vector<Entry> ents) {
+  uint64_t li = log_.LastIndex();
+  for (Entry& e : ents) {
+    e.term = term_;
+    e.index = ++li;
+    e.Seal();
+  }
+  log_.Append(ents);
+  // The leader's own progress moves only in OnPersisted(), once durable.
+}
+
+void Raft::OnPersisted() {
+  if (state_ != StateType::kLeader) return;
+  auto it = prs_.find(id_);
+  if (it == prs_.end()) return;
+  if (it->second.MaybeUpdate(log_.PersistedIndex()) && MaybeCommit()) BcastAppend();
+}
+
+// ---------------------------------------------------------------- local API
+
+absl::Status Raft::Propose(const std::vector<std::string>& data) {
+  if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  if (lead_transferee_ != kNoNode) return absl::UnavailableError("leadership transfer in progress");
+  if (!prs_.count(id_)) return absl::FailedPreconditionError("leader removed");
+  std::vector<Entry> ents(data.size());
+  for (size_t k = 0; k < data.size(); ++k) ents[k].data = data[k];
+  AppendEntries(std::move(ents));
+  BcastAppend();
+  return absl::OkStatus();
+}
+
+absl::Status Raft::ProposeConfChange(const ConfChange& cc) {
+  if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  if (lead_transferee_ != kNoNode) return absl::UnavailableError("leadership transfer in progress");
+  // One change at a time: the previous one must be applied here first.
+  if (pending_conf_index_ > log_.applied()) {
+    return absl::UnavailableError("previous configuration change not yet applied");
+  }
+  // Ongaro's fix for single-server changes (raft-dev, 2015): a new leader
+  // commits an entry of its own term before changing the configuration.
+  if (!CommittedEntryInCurrentTerm()) {
+    return absl::UnavailableError("no entry committed in the current term yet");
+  }
+  auto it = prs_.find(cc.node);
+  switch (cc.type) {
+    case ConfChange::Type::kAddLearner:
+      if (it != prs_.end()) return absl::AlreadyExistsError("already a member");
+      break;
+    case ConfChange::Type::kAddVoter:
+      // New members join as learners and are promoted once caught up, so a
+      // slow joiner never shrinks the fault margin.
+      if (it == prs_.end() || !it->second.is_learner) {
+        return absl::FailedPreconditionError("only a learner can be promoted");
+      }
+      if (it->second.match < log_.committed()) {
+        return absl::UnavailableError("learner not caught up");
+      }
+      break;
+    case ConfChange::Type::kRemoveNode:
+      if (it == prs_.end()) return absl::NotFoundError("not a member");
+      if (IsVoter(cc.node) && voters_.size() <= 1) {
+        return absl::FailedPreconditionError("cannot remove the last voter");
+      }
+      break;
+  }
+  Entry e;
+  e.type = EntryType::kConfChange;
+  e.data = cc.Encode();
+  AppendEntries({e});
+  pending_conf_index_ = log_.LastIndex();
+  BcastAppend();
+  return absl::OkStatus();
+}
+
+absl::Status Raft::ReadIndex(uint64_t ctx) {
+  if (ctx == 0) return absl::InvalidArgumentError("read ctx must be non-zero");
+  if (state_ == StateType::kLeader) {
+    if (!CommittedEntryInCurrentTerm()) {
+      return absl::UnavailableError("no entry committed in the current term yet");
+    }
+    HandleReadIndexRequest(ctx, id_);
+    return absl::OkStatus();
+  }
+  if (lead_ == kNoNode) return absl::UnavailableError("no leader");
+  Message m;
+  m.type = MessageType::kReadIndex;
+  m.to = lead_;
+  m.read_ctx = ctx;
+  Send(std::move(m));
+  return absl::OkStatus();
+}
+
+absl::Status Raft::TransferLeader(NodeId to) {
+  if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  if (to == id_) return absl::OkStatus();
+  if (!IsVoter(to)) return absl::FailedPreconditionError("transferee is not a voter");
+  if (lead_transferee_ == to) return absl::OkStatus();
+  AbortLeaderTransfer();
+  // The transfer must finish within one election timeout (TickHeartbeat).
+  election_elapsed_ = 0;
+  lead_transferee_ = to;
+  if (prs_.at(to).match == log_.LastIndex()) {
+    SendTimeoutNow(to);
+  } else {
+    MaybeSendAppend(to, true);
+  }
+  return absl::OkStatus();
+}
+
+ConfState Raft::ApplyConfChange(const ConfChange& cc) {
+  ConfState cs = conf_state();
+  auto erase = [](std::vector<NodeId>& v, NodeId id) {
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+  };
+  switch (cc.type) {
+    case ConfChange::Type::kAddVoter:
+      erase(cs.learners, cc.node);
+      if (!IsVoter(cc.node)) cs.voters.push_back(cc.node);
+      break;
+    case ConfChange::Type::kAddLearner:
+      if (!IsVoter(cc.node) && !prs_.count(cc.node)) cs.learners.push_back(cc.node);
+      break;
+    case ConfChange::Type::kRemoveNode:
+      erase(cs.voters, cc.node);
+      erase(cs.learners, cc.node);
+      break;
+  }
+  std::sort(cs.voters.begin(), cs.voters.end());
+  std::sort(cs.learners.begin(), cs.learners.end());
+  ApplyConf(cs);
+  if (state_ == StateType::kLeader) {
+    if (!IsVoter(id_)) {
+      // Removed (or never a voter): step down; the rest elect a new leader.
+      BecomeFollower(term_, kNoNode);
+    } else {
+      if (lead_transferee_ != kNoNode && !IsVoter(lead_transferee_)) AbortLeaderTransfer();
+      // The quorum changed: maybe more is committed. Either way, newly added
+      // members get a first probe now rather than at the next heartbeat.
+      MaybeCommit();
+      BcastAppend();
+    }
+  }
+  return conf_state();
+}
+
+}  // namespace herald::raft

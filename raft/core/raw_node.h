@@ -1,0 +1,90 @@
+// RawNode: the Raft core packaged for a runtime, with the Ready/Advance cycle.
+//
+// The runtime loop (one thread per RawNode, or one thread for many groups):
+//   1. feed input: Tick(), Step(msg), Propose(...), ReadIndex(...)...
+//   2. if HasReady(): rd = GetReady(), then, in this order:
+//      a. persist rd.snapshot (atomically), rd.entries, then rd.hard_state,
+//         and sync: nothing below may happen before the data is durable;
+//      b. append the same to the Storage the core reads;
+//      c. send rd.messages;
+//      d. apply rd.snapshot then rd.committed_entries to the state machine
+//         (calling ApplyConfChange for kConfChange entries), serve read states;
+//      e. Advance(rd).
+// Input may be fed between GetReady() and Advance(); GetReady() must not be
+// called again before Advance(). Not thread-safe.
+#ifndef HERALD_RAFT_CORE_RAW_NODE_H_
+#define HERALD_RAFT_CORE_RAW_NODE_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "raft/core/raft.h"
+#include "raft/core/types.h"
+
+namespace herald::raft {
+
+struct Ready {
+  // Soft state, for observability only.
+  NodeId lead = kNoNode;
+  StateType state = StateType::kFollower;
+
+  bool has_hard_state = false;  // hard_state changed since the last Ready
+  HardState hard_state;
+  Snapshot snapshot;                     // empty() unless one must be installed
+  std::vector<Entry> entries;            // to append (replacing any suffix from entries[0].index)
+  std::vector<Entry> committed_entries;  // durable and committed: apply in order
+  std::vector<Message> messages;         // send only after the above is durable
+  std::vector<ReadState> read_states;
+
+  // True if this Ready holds anything that must be synced before messages go.
+  bool MustSync() const { return has_hard_state || !entries.empty() || !snapshot.empty(); }
+};
+
+// Observability snapshot of one group member.
+struct Status {
+  NodeId id = kNoNode;
+  uint64_t term = 0;
+  NodeId lead = kNoNode;
+  StateType state = StateType::kFollower;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t last_index = 0;
+  uint64_t repair_until = 0;
+  // Leader only: per-peer match index (replication lag = last_index - match).
+  std::map<NodeId, uint64_t> match;
+};
+
+class RawNode {
+ public:
+  explicit RawNode(const Config& config);
+  RawNode(const RawNode&) = delete;
+  RawNode& operator=(const RawNode&) = delete;
+
+  void Tick() { raft_.Tick(); }
+  void Campaign() { raft_.Campaign(); }
+  absl::Status Step(const Message& m) { return raft_.Step(m); }
+  absl::Status Propose(std::string data) { return raft_.Propose({std::move(data)}); }
+  absl::Status ProposeBatch(const std::vector<std::string>& data) { return raft_.Propose(data); }
+  absl::Status ProposeConfChange(const ConfChange& cc) { return raft_.ProposeConfChange(cc); }
+  absl::Status ReadIndex(uint64_t ctx) { return raft_.ReadIndex(ctx); }
+  absl::Status TransferLeader(NodeId to) { return raft_.TransferLeader(to); }
+  ConfState ApplyConfChange(const ConfChange& cc) { return raft_.ApplyConfChange(cc); }
+
+  bool HasReady() const;
+  Ready GetReady();
+  void Advance(const Ready& rd);
+
+  herald::raft::Status GetStatus() const;
+  // Read-only access for tests and invariant checkers.
+  const Raft& raft() const { return raft_; }
+
+ private:
+  Raft raft_;
+  HardState prev_hard_state_;  // last hard state handed out
+};
+
+}  // namespace herald::raft
+
+#endif  // HERALD_RAFT_CORE_RAW_NODE_H_

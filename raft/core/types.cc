@@ -1,0 +1,85 @@
+#include "raft/core/types.h"
+
+#include <cstring>
+
+#include "raft/core/crc32c.h"
+
+namespace herald::raft {
+namespace {
+
+void PutFixed64(std::string* out, uint64_t v) {
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  out->append(buf, 8);
+}
+
+uint64_t GetFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+uint32_t Entry::ComputeChecksum() const {
+  // Little-endian header so the checksum is identical on every platform.
+  std::string header;
+  header.reserve(17);
+  PutFixed64(&header, term);
+  PutFixed64(&header, index);
+  header.push_back(static_cast<char>(type));
+  uint32_t c = Crc32cExtend(0, header.data(), header.size());
+  return Crc32cExtend(c, data.data(), data.size());
+}
+
+std::string ConfChange::Encode() const {
+  std::string out;
+  out.push_back(static_cast<char>(type));
+  PutFixed64(&out, node);
+  return out;
+}
+
+std::optional<ConfChange> ConfChange::Decode(const std::string& data) {
+  if (data.size() != 9) return std::nullopt;
+  auto t = static_cast<uint8_t>(data[0]);
+  if (t > static_cast<uint8_t>(Type::kRemoveNode)) return std::nullopt;
+  ConfChange cc;
+  cc.type = static_cast<Type>(t);
+  cc.node = GetFixed64(data.data() + 1);
+  if (cc.node == kNoNode) return std::nullopt;
+  return cc;
+}
+
+const char* MessageTypeName(MessageType t) {
+  switch (t) {
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResp:
+      return "PreVoteResp";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResp:
+      return "VoteResp";
+    case MessageType::kAppend:
+      return "Append";
+    case MessageType::kAppendResp:
+      return "AppendResp";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResp:
+      return "HeartbeatResp";
+    case MessageType::kSnapshot:
+      return "Snapshot";
+    case MessageType::kSnapshotResp:
+      return "SnapshotResp";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResp:
+      return "ReadIndexResp";
+  }
+  return "?";
+}
+
+}  // namespace herald::raft

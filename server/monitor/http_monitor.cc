@@ -62,22 +62,22 @@ HttpMonitor::HttpMonitor(const MonitorSource* source, std::string host, int port
 HttpMonitor::~HttpMonitor() { Stop(); }
 
 void HttpMonitor::CountRequest(const std::string& path) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++req_stats_[path];
 }
 
 monitor::HttpReqStats HttpMonitor::RequestStats() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return req_stats_;
 }
 
 std::string HttpMonitor::ServerId() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!server_id_.empty()) return server_id_;
   }
   std::string id = source_->Varz().server_id;  // outside mu_: may be slow
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   server_id_ = id;
   return id;
 }

@@ -14,12 +14,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "server/monitor/monitor_source.h"
 #include "server/monitor/render.h"
 
@@ -74,7 +74,9 @@ class HttpMonitor {
   std::atomic<int> bound_port_{-1};
   std::atomic<bool> acceptor_done_{false};  // set when listen_after_bind returns
 
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's libabsl is not built with
+  // -fsanitize=thread, so TSan cannot see absl::Mutex and reports false races.
+  mutable std::mutex mu_;
   monitor::HttpReqStats req_stats_ ABSL_GUARDED_BY(mu_);
   std::string server_id_ ABSL_GUARDED_BY(mu_);
 };

@@ -166,7 +166,12 @@ func (s *Server) Log() string {
 	if err != nil {
 		return "(no server log: " + err.Error() + ")"
 	}
-	return "----- server log (" + s.LogPath + ") -----\n" + string(b) + "----- end of log -----"
+	const max = 20000 // keep failure output readable: the tail is what matters
+	text := string(b)
+	if len(text) > max {
+		text = fmt.Sprintf("[... %d bytes cut ...]\n", len(text)-max) + text[len(text)-max:]
+	}
+	return "----- server log (" + s.LogPath + ") -----\n" + text + "----- end of log -----"
 }
 
 // waitFor polls cond until true or the timeout passes.

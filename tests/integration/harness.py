@@ -99,7 +99,10 @@ class Server:
     def log(self):
         try:
             with open(self.log_path, "r", errors="replace") as f:
-                return "----- server log (%s) -----\n%s----- end of log -----" % (self.log_path, f.read())
+                text = f.read()
+            if len(text) > 20000:  # the tail is what matters
+                text = "[... %d bytes cut ...]\n%s" % (len(text) - 20000, text[-20000:])
+            return "----- server log (%s) -----\n%s\n----- end of log -----" % (self.log_path, text)
         except OSError as e:
             return "(no server log: %s)" % e
 

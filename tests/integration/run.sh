@@ -80,6 +80,14 @@ run_go() {
   echo
   echo "== Go (nats.go) suite"
   cd "$ROOT/tests/go" || return
+  if [ ! -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || ! command -v go >/dev/null; then
+    echo "-- installing golang-go golang-github-nats-io-go-nats-dev (Debian)"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get install -y -q golang-go golang-github-nats-io-go-nats-dev >"$OUT/apt.log" 2>&1 || cat "$OUT/apt.log"
+    else
+      echo "not root: install golang-go golang-github-nats-io-go-nats-dev yourself" >&2
+    fi
+  fi
   local log="$OUT/go.log"
   GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE="$ROOT/tests/go/.gocache" \
     timeout 300 go test -v -count=1 -timeout 240s . 2>&1 | tee "$log" | grep -Ev '^=== (RUN|PAUSE|CONT)'

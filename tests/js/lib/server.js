@@ -119,7 +119,12 @@ class Server {
   }
 
   log() {
-    try { return `----- server log (${this.logFile}) -----\n${fs.readFileSync(this.logFile, 'utf8')}\n----- end of log -----`; } catch (e) { return `(no log: ${e.message})`; }
+    try {
+      let text = fs.readFileSync(this.logFile, 'utf8');
+      const max = 20000; // keep failure output readable: the tail is what matters
+      if (text.length > max) text = `[... ${text.length - max} bytes cut ...]\n${text.slice(-max)}`;
+      return `----- server log (${this.logFile}) -----\n${text}\n----- end of log -----`;
+    } catch (e) { return `(no log: ${e.message})`; }
   }
 }
 

@@ -385,13 +385,18 @@ T('many subscriptions: 2000 subjects, each gets exactly its message', async () =
   assert.deepEqual(wrong, []);
 });
 
-T('invalid subscription subject is reported to the client', async () => {
-  // nats.js validates some subjects client-side; a server -ERR 'Invalid Subject'
-  // must not break other subscriptions on other connections.
+T('invalid subscription subject: server -ERR surfaces as error status, connection stays up', async () => {
   const nc = await conn();
-  assert.throws(() => nc.subscribe(''), (e) => e.code === ErrorCode.BadSubject);
+  const statuses = [];
+  (async () => { for await (const st of nc.status()) statuses.push(st.type); })().catch(() => {});
+  assert.throws(() => nc.subscribe(''), (e) => e.code === ErrorCode.BadSubject); // client-side check
+  nc.subscribe('bad..subject', { callback: () => {} }); // only the server rejects this one
+  await settle(nc);
+  await waitFor(() => statuses.includes('error'), 3000, `error status (have ${statuses})`);
   const c = collector(nc, 'still.works');
   await settle(nc);
   nc.publish('still.works');
   await c.wait(1);
+  assert.ok(!nc.isClosed());
+  assert.ok(!statuses.includes('disconnect'), `statuses: ${statuses}`);
 });

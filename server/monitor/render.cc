@@ -1,6 +1,7 @@
 #include "server/monitor/render.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -357,6 +358,29 @@ class PromWriter {
   }
   std::string out_;
 };
+
+std::string EscapeHtml(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -744,7 +768,8 @@ std::string RenderRootPage(absl::string_view herald_version, absl::string_view n
   return absl::StrCat(
       "<html lang=\"en\">\n<head><title>Herald monitoring</title></head>\n<body>\n"
       "<h1>Herald</h1>\n<p>v",
-      herald_version, " (NATS protocol compatible with nats-server v", nats_version,
+      EscapeHtml(herald_version), " (NATS protocol compatible with nats-server v",
+      EscapeHtml(nats_version),
       ")</p>\n"
       "<a href=./varz>General</a><br/>\n"
       "<a href=./connz>Connections</a><br/>\n"

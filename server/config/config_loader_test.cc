@@ -1,0 +1,502 @@
+#include "server/config/config_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace herald {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+struct Loaded {
+  absl::Status status;
+  ServerOptions opts;
+  std::vector<std::string> warnings;
+};
+
+Loaded Load(const std::string& text) {
+  Loaded out;
+  auto root = ParseConfString(text, "t.conf");
+  if (!root.ok()) {
+    out.status = root.status();
+    return out;
+  }
+  out.status = ApplyConfig(*root, &out.opts, &out.warnings);
+  return out;
+}
+
+std::string LoadError(const std::string& text) {
+  Loaded l = Load(text);
+  EXPECT_FALSE(l.status.ok()) << text;
+  EXPECT_EQ(l.status.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(l.status.message());
+}
+
+TEST(ConfigLoader, EmptyConfigKeepsDefaults) {
+  Loaded l = Load("");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  ServerOptions d;
+  EXPECT_EQ(l.opts.host, d.host);
+  EXPECT_EQ(l.opts.port, 4222);
+  EXPECT_EQ(l.opts.max_payload, 1024 * 1024);
+  EXPECT_EQ(l.opts.ping_interval, absl::Minutes(2));
+  EXPECT_THAT(l.warnings, IsEmpty());
+}
+
+TEST(ConfigLoader, IdentityAndListeners) {
+  Loaded l = Load("server_name: n1\nhost: 127.0.0.1\nport: 4333\nhttp_port: 8222\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.server_name, "n1");
+  EXPECT_EQ(l.opts.host, "127.0.0.1");
+  EXPECT_EQ(l.opts.port, 4333);
+  EXPECT_EQ(l.opts.http_port, 8222);
+
+  l = Load("net: 10.0.0.1\nmonitor_port: 8333\n");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.host, "10.0.0.1");
+  EXPECT_EQ(l.opts.http_port, 8333);
+}
+
+TEST(ConfigLoader, ListenForms) {
+  Loaded l = Load("listen: 127.0.0.1:4333");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.host, "127.0.0.1");
+  EXPECT_EQ(l.opts.port, 4333);
+
+  l = Load("host: 127.0.0.2\nlisten: 4444");  // a bare port keeps the host
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.host, "127.0.0.2");
+  EXPECT_EQ(l.opts.port, 4444);
+
+  l = Load("listen: \":4555\"");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.host, "0.0.0.0");
+  EXPECT_EQ(l.opts.port, 4555);
+
+  l = Load("listen: \"4666\"");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.port, 4666);
+
+  l = Load("listen: \"[::1]:4777\"");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.host, "::1");
+  EXPECT_EQ(l.opts.port, 4777);
+
+  l = Load("listen: localhost:-1");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.port, -1);
+
+  EXPECT_EQ(LoadError("\nlisten: 127.0.0.1:99999"),
+            "t.conf:2: listen: port 99999 is out of range (0-65535, or -1 for random)");
+  EXPECT_THAT(LoadError("listen: \"127.0.0.1:abc\""), HasSubstr("could not parse port"));
+  EXPECT_THAT(LoadError("listen: true"), HasSubstr("t.conf:1: listen: expected a port"));
+}
+
+TEST(ConfigLoader, HttpForms) {
+  Loaded l = Load("http: 127.0.0.1:8222");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.http_host, "127.0.0.1");
+  EXPECT_EQ(l.opts.http_port, 8222);
+  l = Load("http: 8333");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.http_host, "0.0.0.0");
+  EXPECT_EQ(l.opts.http_port, 8333);
+}
+
+TEST(ConfigLoader, PortErrors) {
+  EXPECT_EQ(LoadError("port: 70000"),
+            "t.conf:1: port: port 70000 is out of range (0-65535, or -1 for random)");
+  EXPECT_EQ(LoadError("port: -2"),
+            "t.conf:1: port: port -2 is out of range (0-65535, or -1 for random)");
+  EXPECT_EQ(LoadError("a: 1\nport: \"4222\""), "t.conf:2: port: expected an integer, got string");
+  EXPECT_EQ(LoadError("http_port: 1.5"), "t.conf:1: http_port: expected an integer, got float");
+}
+
+TEST(ConfigLoader, Limits) {
+  Loaded l = Load(
+      "max_payload: 2MB\nmax_connections: 100\nmax_control_line: 8KB\nmax_pending: 128MB\n"
+      "ping_max: 5\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.max_payload, 2 * 1024 * 1024);
+  EXPECT_EQ(l.opts.max_connections, 100);
+  EXPECT_EQ(l.opts.max_control_line, 8192);
+  EXPECT_EQ(l.opts.max_pending, 128LL * 1024 * 1024);
+  EXPECT_EQ(l.opts.ping_max, 5);
+  EXPECT_THAT(l.warnings, IsEmpty());
+
+  l = Load("max_conn: 7\nping_max_out: 4");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.max_connections, 7);
+  EXPECT_EQ(l.opts.ping_max, 4);
+
+  // Zero means the default, as in nats-server.
+  l = Load("max_payload: 0\nmax_connections: 0\nmax_control_line: 0\nmax_pending: 0\nping_max: 0");
+  ASSERT_TRUE(l.status.ok());
+  ServerOptions d;
+  EXPECT_EQ(l.opts.max_payload, d.max_payload);
+  EXPECT_EQ(l.opts.max_connections, d.max_connections);
+  EXPECT_EQ(l.opts.max_control_line, d.max_control_line);
+  EXPECT_EQ(l.opts.max_pending, d.max_pending);
+  EXPECT_EQ(l.opts.ping_max, d.ping_max);
+}
+
+TEST(ConfigLoader, MaxPayloadRules) {
+  EXPECT_EQ(LoadError("max_payload: 65MB"),
+            "t.conf:1: max_payload value is too big: 68157440 bytes (the limit is 64MB)");
+  EXPECT_EQ(LoadError("max_payload: -1"), "t.conf:1: max_payload: value can not be negative");
+  EXPECT_EQ(LoadError("max_payload: big"),
+            "t.conf:1: max_payload: expected an integer, got string");
+  EXPECT_THAT(LoadError("max_payload: 2MB\nmax_pending: 1MB"),
+              HasSubstr("max_payload (2097152) cannot be higher than max_pending (1048576)"));
+
+  Loaded l = Load("max_payload: 16MB");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.max_payload, 16 * 1024 * 1024);
+  EXPECT_THAT(l.warnings, ElementsAre(HasSubstr("t.conf:1: Maximum payloads over 8.00 MB")));
+
+  l = Load("max_payload: 64MB");
+  EXPECT_TRUE(l.status.ok()) << l.status;
+}
+
+TEST(ConfigLoader, OtherRangeErrors) {
+  EXPECT_EQ(LoadError("max_connections: -5"),
+            "t.conf:1: max_connections: value can not be negative");
+  EXPECT_EQ(LoadError("max_control_line: 3GB"),
+            "t.conf:1: max_control_line: value 3221225472 is too big (maximum 2147483647)");
+  EXPECT_EQ(LoadError("max_pending: -1"), "t.conf:1: max_pending: value can not be negative");
+  EXPECT_EQ(LoadError("io_threads: 5000"),
+            "t.conf:1: io_threads: value 5000 is too big (maximum 1024)");
+  EXPECT_EQ(LoadError("debug: 1"), "t.conf:1: debug: expected a boolean (true/false), got integer");
+}
+
+TEST(ConfigLoader, Durations) {
+  Loaded l = Load(
+      "ping_interval: \"30s\"\nwrite_deadline: \"1.5s\"\nlame_duck_duration: \"1h30m\"\n"
+      "lame_duck_grace_period: \"500ms\"\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.ping_interval, absl::Seconds(30));
+  EXPECT_EQ(l.opts.write_deadline, absl::Milliseconds(1500));
+  EXPECT_EQ(l.opts.lame_duck_duration, absl::Minutes(90));
+  EXPECT_EQ(l.opts.lame_duck_grace_period, absl::Milliseconds(500));
+  EXPECT_THAT(l.warnings, IsEmpty());
+
+  // Unquoted forms that are bare strings work too.
+  l = Load("ping_interval: 10s\nwrite_deadline: 250ms");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.ping_interval, absl::Seconds(10));
+  EXPECT_EQ(l.opts.write_deadline, absl::Milliseconds(250));
+}
+
+TEST(ConfigLoader, IntegerDurationsAreSecondsWithWarning) {
+  Loaded l = Load("ping_interval: 60\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.ping_interval, absl::Seconds(60));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:1: ping_interval should be converted to a duration"));
+}
+
+TEST(ConfigLoader, UnquotedMinutesAreMinutes) {
+  // `2m` lexes as the integer 2,000,000 (a size); read it as two minutes.
+  Loaded l = Load("ping_interval: 2m\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.ping_interval, absl::Minutes(2));
+  EXPECT_THAT(l.warnings, ElementsAre(HasSubstr("read as 2 minutes")));
+}
+
+TEST(ConfigLoader, DurationErrors) {
+  EXPECT_EQ(LoadError("ping_interval: \"soon\""),
+            "t.conf:1: error parsing ping_interval: time: invalid duration \"soon\"");
+  EXPECT_THAT(LoadError("write_deadline: \"-1s\""), HasSubstr("can not be negative"));
+  EXPECT_THAT(LoadError("write_deadline: \"inf\""), HasSubstr("invalid duration"));
+  EXPECT_THAT(LoadError("ping_interval: [1]"), HasSubstr("expected a duration"));
+  EXPECT_EQ(LoadError("lame_duck_duration: \"10s\""),
+            "t.conf:1: invalid lame_duck_duration of 10s, minimum is 30 seconds");
+  EXPECT_THAT(LoadError("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"40s\""),
+              HasSubstr("lame duck grace period (40s) should be strictly lower"));
+}
+
+TEST(ConfigLoader, Logging) {
+  Loaded l = Load("debug: true\ntrace: yes\nlogfile: /tmp/a.log\npidfile: /tmp/a.pid\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_TRUE(l.opts.debug);
+  EXPECT_TRUE(l.opts.trace);
+  EXPECT_EQ(l.opts.log_file, "/tmp/a.log");
+  EXPECT_EQ(l.opts.pid_file, "/tmp/a.pid");
+  l = Load("log_file: b.log\npid_file: b.pid\n");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.log_file, "b.log");
+  EXPECT_EQ(l.opts.pid_file, "b.pid");
+}
+
+TEST(ConfigLoader, KeysAreCaseInsensitive) {
+  Loaded l = Load("PORT: 4333\nServer_Name: x\nCLUSTER { NAME: c }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.port, 4333);
+  EXPECT_EQ(l.opts.server_name, "x");
+  EXPECT_EQ(l.opts.cluster.name, "c");
+}
+
+TEST(ConfigLoader, AuthorizationUserPassword) {
+  Loaded l = Load("authorization {\n  user: alice\n  password: secret\n  timeout: 5\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.auth.user, "alice");
+  EXPECT_EQ(l.opts.auth.password, "secret");
+  EXPECT_EQ(l.opts.auth.timeout, absl::Seconds(5));
+  EXPECT_TRUE(l.opts.auth.Required());
+
+  l = Load("authorization { username: bob, pass: pw, timeout: 0.5 }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.auth.user, "bob");
+  EXPECT_EQ(l.opts.auth.password, "pw");
+  EXPECT_EQ(l.opts.auth.timeout, absl::Milliseconds(500));
+
+  l = Load("authorization { token: t0k, timeout: \"3s\" }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.auth.token, "t0k");
+  EXPECT_EQ(l.opts.auth.timeout, absl::Seconds(3));
+}
+
+TEST(ConfigLoader, AuthorizationUsers) {
+  Loaded l = Load(
+      "authorization {\n  users: [\n    {user: a, password: p1}\n    {user: b, pass: p2, "
+      "permissions: {publish: \">\"}}\n  ]\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  ASSERT_EQ(l.opts.auth.users.size(), 2u);
+  EXPECT_EQ(l.opts.auth.users[0].user, "a");
+  EXPECT_EQ(l.opts.auth.users[0].password, "p1");
+  EXPECT_EQ(l.opts.auth.users[1].user, "b");
+  EXPECT_EQ(l.opts.auth.users[1].password, "p2");
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:4: user permissions is not supported yet, ignored"));
+}
+
+TEST(ConfigLoader, AuthorizationErrors) {
+  EXPECT_EQ(LoadError("authorization {\n user: a\n token: t\n}"),
+            "t.conf:1: Cannot have a user/pass and token");
+  EXPECT_EQ(LoadError("authorization { user: a, users: [{user: b}] }"),
+            "t.conf:1: Can not have a single user/pass and a users array");
+  EXPECT_EQ(LoadError("authorization { token: t, users: [] }"),
+            "t.conf:1: Can not have a token and a users array");
+  EXPECT_EQ(LoadError("authorization {\n users: [\n {user: a}\n {user: a}\n ]\n}"),
+            "t.conf:4: Duplicate user a detected");
+  EXPECT_EQ(LoadError("authorization {\n users: [\n {password: x}\n ]\n}"),
+            "t.conf:3: User entry requires a user");
+  EXPECT_EQ(LoadError("authorization {\n users: [ x ]\n}"),
+            "t.conf:2: Expected user entry to be a map/struct, got string");
+  EXPECT_EQ(LoadError("authorization: 5"), "t.conf:1: authorization: expected a map, got integer");
+  EXPECT_THAT(LoadError("authorization { timeout: -1 }"), HasSubstr("out of range"));
+}
+
+TEST(ConfigLoader, AuthorizationUnsupportedParts) {
+  Loaded l = Load(
+      "authorization {\n  token: t\n  permissions { publish: [\"a\"] }\n  nonsense: 1\n}\n"
+      "no_auth_user: x\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_THAT(l.warnings,
+              ElementsAre("t.conf:3: authorization.permissions is not supported yet, ignored",
+                          "t.conf:4: unknown field authorization.nonsense, ignored",
+                          "t.conf:6: no_auth_user is not supported yet, ignored"));
+}
+
+TEST(ConfigLoader, Cluster) {
+  Loaded l = Load(
+      "cluster {\n  name: east\n  listen: 127.0.0.1:6222\n  routes: [\n"
+      "    nats://127.0.0.1:6223\n    nats-route://127.0.0.1:6224\n  ]\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.name, "east");
+  EXPECT_EQ(l.opts.cluster.host, "127.0.0.1");
+  EXPECT_EQ(l.opts.cluster.port, 6222);
+  EXPECT_THAT(l.opts.cluster.routes,
+              ElementsAre("nats://127.0.0.1:6223", "nats-route://127.0.0.1:6224"));
+
+  l = Load("cluster { host: 127.0.0.3, port: 7222, routes: nats://127.0.0.1:6223 }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.host, "127.0.0.3");
+  EXPECT_EQ(l.opts.cluster.port, 7222);
+  EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://127.0.0.1:6223"));
+}
+
+TEST(ConfigLoader, ClusterWarningsAndErrors) {
+  Loaded l = Load(
+      "cluster {\n  port: 6222\n  routes [\n    nats://a:1\n    nats://a:1\n  ]\n"
+      "  authorization { user: r, password: p }\n  tls { cert_file: x }\n  bogus: 1\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://a:1"));
+  EXPECT_THAT(l.warnings,
+              ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
+                          "t.conf:7: cluster.authorization is not supported yet, ignored",
+                          "t.conf:8: cluster.tls is not supported yet, ignored",
+                          "t.conf:9: unknown field cluster.bogus, ignored"));
+  EXPECT_EQ(LoadError("cluster {\n routes: [ \"127.0.0.1:6222\" ]\n}"),
+            "t.conf:2: error parsing route url '127.0.0.1:6222': expected scheme://host:port");
+  EXPECT_EQ(LoadError("cluster {\n port: 100000\n}"),
+            "t.conf:2: cluster port: port 100000 is out of range (0-65535, or -1 for random)");
+  EXPECT_EQ(LoadError("cluster: [1]"), "t.conf:1: cluster: expected a map, got array");
+  EXPECT_EQ(LoadError("cluster { name: \"a b\" }"), "t.conf:1: cluster name cannot contain spaces");
+}
+
+TEST(ConfigLoader, JetStream) {
+  Loaded l = Load("jetstream: enabled");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_TRUE(l.opts.jetstream);
+  l = Load("jetstream: true");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_TRUE(l.opts.jetstream);
+  l = Load("jetstream: disabled");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_FALSE(l.opts.jetstream);
+
+  l = Load("jetstream {\n  store_dir: /data/js\n  max_mem: 1GB\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_TRUE(l.opts.jetstream);
+  EXPECT_EQ(l.opts.store_dir, "/data/js");
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:3: jetstream.max_mem is not supported yet, ignored"));
+
+  l = Load("jetstream { store: /x, enabled: false }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_FALSE(l.opts.jetstream);
+  EXPECT_EQ(l.opts.store_dir, "/x");
+
+  l = Load("store_dir: /y");  // the directory alone does not enable JetStream
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_FALSE(l.opts.jetstream);
+  EXPECT_EQ(l.opts.store_dir, "/y");
+
+  EXPECT_EQ(LoadError("store_dir: /a\njetstream {\n  store_dir: /b\n}"),
+            "t.conf:3: Duplicate 'store_dir' configuration");
+  EXPECT_EQ(LoadError("jetstream: maybe"),
+            "t.conf:1: Expected 'enabled' or 'disabled' for string value, got 'maybe'");
+  EXPECT_EQ(LoadError("jetstream: 1"),
+            "t.conf:1: jetstream: expected a map, boolean or string, got integer");
+}
+
+TEST(ConfigLoader, IoThreads) {
+  Loaded l = Load("io_threads: 4");
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(l.opts.io_threads, 4);
+  EXPECT_THAT(l.warnings, IsEmpty());
+}
+
+TEST(ConfigLoader, UnsupportedAndUnknownKeysWarn) {
+  Loaded l = Load(
+      "port: 4222\ntls {\n  cert_file: x\n}\naccounts { A: {} }\nleafnodes { port: 7422 }\n"
+      "gateway { name: g }\nwebsocket { port: 8080 }\nmqtt { port: 1883 }\n"
+      "system_account: SYS\nlogtime: false\nfrobnicate: 3\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:2: tls is not supported yet, ignored",
+                                      "t.conf:5: accounts is not supported yet, ignored",
+                                      "t.conf:6: leafnodes is not supported yet, ignored",
+                                      "t.conf:7: gateway is not supported yet, ignored",
+                                      "t.conf:8: websocket is not supported yet, ignored",
+                                      "t.conf:9: mqtt is not supported yet, ignored",
+                                      "t.conf:10: system_account is not supported yet, ignored",
+                                      "t.conf:11: logtime is not supported yet, ignored",
+                                      "t.conf:12: unknown field frobnicate, ignored"));
+}
+
+TEST(ConfigLoader, KeysUsedAsVariablesDoNotWarn) {
+  Loaded l = Load("PASS: secret\nUNUSED: 1\nauthorization { user: a, password: $PASS }\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.auth.password, "secret");
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:2: unknown field UNUSED, ignored"));
+}
+
+TEST(ConfigLoader, ParseHostPortHelper) {
+  std::string host = "keep";
+  int port = 0;
+  ASSERT_TRUE(ParseHostPort("1.2.3.4:5", &host, &port).ok());
+  EXPECT_EQ(host, "1.2.3.4");
+  EXPECT_EQ(port, 5);
+  EXPECT_FALSE(ParseHostPort("::1:4222", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("[::1", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("h:", &host, &port).ok());
+}
+
+TEST(ConfigLoader, LoadSimpleTestdataFile) {
+  std::vector<std::string> warnings;
+  auto o = LoadConfigFile("server/config/testdata/simple.conf", &warnings);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->config_file, "server/config/testdata/simple.conf");
+  EXPECT_EQ(o->server_name, "herald-1");
+  EXPECT_EQ(o->host, "127.0.0.1");
+  EXPECT_EQ(o->port, 4333);
+  EXPECT_EQ(o->http_host, "127.0.0.1");
+  EXPECT_EQ(o->http_port, 8333);
+  EXPECT_FALSE(o->debug);
+  EXPECT_FALSE(o->trace);
+  EXPECT_EQ(o->max_payload, 2 * 1024 * 1024);
+  EXPECT_EQ(o->max_connections, 1000);
+  EXPECT_EQ(o->max_control_line, 4096);
+  EXPECT_EQ(o->max_pending, 32 * 1024 * 1024);
+  EXPECT_EQ(o->ping_interval, absl::Seconds(30));
+  EXPECT_EQ(o->ping_max, 3);
+  EXPECT_EQ(o->write_deadline, absl::Seconds(5));
+  EXPECT_EQ(o->lame_duck_duration, absl::Seconds(45));
+  EXPECT_EQ(o->lame_duck_grace_period, absl::Seconds(5));
+  EXPECT_EQ(o->pid_file, "/tmp/herald.pid");
+  EXPECT_EQ(o->log_file, "/tmp/herald.log");
+  EXPECT_EQ(o->auth.user, "alice");
+  EXPECT_EQ(o->auth.password, "s3cr3t");
+  EXPECT_EQ(o->auth.timeout, absl::Seconds(3));
+  EXPECT_THAT(warnings, ElementsAre("server/config/testdata/simple.conf:8: logtime is not "
+                                    "supported yet, ignored"));
+}
+
+TEST(ConfigLoader, LoadClusterTestdataFileWithWarningsOnly) {
+  std::vector<std::string> warnings;
+  auto o = LoadConfigFile("server/config/testdata/cluster.conf", &warnings);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server_name, "n1");
+  EXPECT_EQ(o->port, 4222);
+  EXPECT_EQ(o->http_port, 8222);
+  EXPECT_EQ(o->max_payload, 1024 * 1024);  // from the include: 1MB = 1024^2
+  EXPECT_EQ(o->max_connections, 10000);
+  EXPECT_EQ(o->ping_interval, absl::Minutes(1));
+  EXPECT_TRUE(o->jetstream);
+  EXPECT_EQ(o->store_dir, "/var/lib/herald/js");
+  EXPECT_EQ(o->cluster.name, "herald-east");
+  EXPECT_EQ(o->cluster.host, "0.0.0.0");
+  EXPECT_EQ(o->cluster.port, 6222);
+  EXPECT_THAT(o->cluster.routes,
+              ElementsAre("nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223",
+                          "nats-route://127.0.0.1:6224"));
+  const std::string f = "server/config/testdata/cluster.conf";
+  EXPECT_THAT(
+      warnings,
+      ElementsAre(absl::StrCat(f, ":12: tls is not supported yet, ignored"),
+                  absl::StrCat(f, ":20: jetstream.max_memory_store is not supported yet, ignored"),
+                  absl::StrCat(f, ":21: jetstream.max_file_store is not supported yet, ignored"),
+                  absl::StrCat(f, ":27: cluster.authorization is not supported yet, ignored"),
+                  absl::StrCat(f, ":39: accounts is not supported yet, ignored"),
+                  absl::StrCat(f, ":48: system_account is not supported yet, ignored")));
+}
+
+TEST(ConfigLoader, LoadVariablesTestdataFile) {
+  std::vector<std::string> warnings;
+  auto o = LoadConfigFile("server/config/testdata/variables.conf", &warnings);
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->auth.users.size(), 2u);
+  EXPECT_EQ(o->auth.users[0].user, "alice");
+  EXPECT_EQ(o->auth.users[0].password,
+            "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG");
+  EXPECT_EQ(o->auth.users[1].password, "bob-pass");
+  EXPECT_EQ(o->auth.timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(o->io_threads, 2);
+  EXPECT_TRUE(o->jetstream);
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+TEST(ConfigLoader, LoadMissingFileFails) {
+  auto o = LoadConfigFile("/nonexistent/x.conf", nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(std::string(o.status().message()), HasSubstr("/nonexistent/x.conf"));
+}
+
+}  // namespace
+}  // namespace herald

@@ -462,9 +462,22 @@ class ConfiguredServerTest(unittest.TestCase):
 
     def test_max_connections(self):
         with running_server(config="max_connections: 2\n") as srv:
-            a, b = self.client(srv), self.client(srv)
-            a.handshake()
-            b.handshake()
+            # the readiness probe's connection may still count for a moment:
+            # retry (bounded) until two clients are in
+            def admitted():
+                deadline = time.monotonic() + 5
+                while True:
+                    x = self.client(srv)
+                    try:
+                        x.handshake()
+                        return x
+                    except (Closed, AssertionError, OSError):
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
+
+            a = admitted()
+            b = admitted()
             c = self.client(srv)
             data = c.read_until_closed(5)
             self.assertTrue(data.startswith(b"INFO "), data)
@@ -472,16 +485,7 @@ class ConfiguredServerTest(unittest.TestCase):
             self.assertEqual(a.ping(), [])
             a.close()
             # a slot frees up after a client leaves (bounded wait)
-            deadline = time.monotonic() + 5
-            while True:
-                d = self.client(srv)
-                try:
-                    d.handshake()
-                    break
-                except (Closed, AssertionError, socket.timeout, OSError):
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            admitted()
 
     def test_slow_consumer_disconnected_others_unaffected(self):
         conf = 'max_pending: 1048576\nwrite_deadline: "1s"\n'

@@ -52,7 +52,7 @@ ClientConnection::ClientConnection(Server* server, IoThread* thread, asio::ip::t
   set_max_pending(options_->max_pending);
   asio::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  absl::MutexLock lock(&info_mu_);
+  MutexLock lock(&info_mu_);
   if (!ec) {
     ip_ = ep.address().to_string();
     port_ = ep.port();
@@ -74,7 +74,7 @@ void ClientConnection::Start() {
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   std::string ip;
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     ip = ip_;
   }
   EnqueueRaw(server_->ClientInfoLine(cid_, ip, /*lame_duck=*/false));
@@ -187,7 +187,7 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
   credentials_.user = JsonString(j, "user");
   credentials_.pass = JsonString(j, "pass");
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     name_ = JsonString(j, "name");
     lang_ = JsonString(j, "lang");
     version_ = JsonString(j, "version");
@@ -203,14 +203,14 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
       server_->CountAuthFailure();
       std::string ip;
       {
-        absl::MutexLock lock(&info_mu_);
+        MutexLock lock(&info_mu_);
         ip = ip_;
       }
       spdlog::warn("{}:{} - cid:{} - authentication error", ip, 0, cid_);
       SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
       return false;
     }
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     authorized_user_ = auth.user;
   }
   connect_received_ = true;
@@ -317,7 +317,7 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
   const size_t needed = line_len + message.size() + 2;
   bool slow = false;
   {
-    absl::MutexLock lock(&out_mu_);
+    MutexLock lock(&out_mu_);
     if (static_cast<int64_t>(out_pending_.size() + needed) >
             max_pending_.load(std::memory_order_relaxed) &&
         !out_pending_.empty()) {
@@ -373,7 +373,7 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
   }
   std::string sid_str(sid);
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     if (subs_.contains(sid_str)) {
       // Re-using a sid is ignored: the first subscription stays.
       SendOk();
@@ -391,7 +391,7 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
     return true;
   }
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     subs_.emplace(std::move(sid_str), std::move(sub));
   }
   SendOk();
@@ -403,7 +403,7 @@ bool ClientConnection::OnUnsub(std::string_view sid, uint64_t max) {
   std::string sid_str(sid);
   SubscriptionPtr sub;
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     auto it = subs_.find(sid_str);
     if (it != subs_.end()) sub = it->second;
   }
@@ -420,7 +420,7 @@ bool ClientConnection::OnUnsub(std::string_view sid, uint64_t max) {
 void ClientConnection::RemoveSubscription(const std::string& sid) {
   SubscriptionPtr sub;
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     auto it = subs_.find(sid);
     if (it == subs_.end()) return;
     sub = std::move(it->second);
@@ -432,7 +432,7 @@ void ClientConnection::RemoveSubscription(const std::string& sid) {
 
 void ClientConnection::RemoveSubscriptionIfSame(const std::string& sid, const Subscription* ptr) {
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     auto it = subs_.find(sid);
     if (it == subs_.end() || it->second.get() != ptr) return;
   }
@@ -517,7 +517,7 @@ void ClientConnection::Close(CloseReason reason) {
   if (!MarkClosedAndShutdownSocket()) return;
   absl::flat_hash_map<std::string, SubscriptionPtr> subs;
   {
-    absl::MutexLock lock(&info_mu_);
+    MutexLock lock(&info_mu_);
     subs.swap(subs_);
   }
   for (auto& [sid, sub] : subs) {
@@ -530,7 +530,7 @@ void ClientConnection::Close(CloseReason reason) {
 }
 
 int64_t ClientConnection::num_subs() const {
-  absl::MutexLock lock(&info_mu_);
+  MutexLock lock(&info_mu_);
   return static_cast<int64_t>(subs_.size());
 }
 
@@ -544,7 +544,7 @@ ConnzEntry ClientConnection::Snapshot(bool include_subs) const {
   e.in_bytes = in_bytes_.load(std::memory_order_relaxed);
   e.out_msgs = out_msgs_.load(std::memory_order_relaxed);
   e.out_bytes = out_bytes_.load(std::memory_order_relaxed);
-  absl::MutexLock lock(&info_mu_);
+  MutexLock lock(&info_mu_);
   e.ip = ip_;
   e.port = port_;
   e.name = name_;

@@ -101,7 +101,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
 
   // Identity and subscriptions, guarded by info_mu_ so monitoring can read
   // them; written only by the owner thread.
-  mutable absl::Mutex info_mu_;
+  mutable Mutex info_mu_;
   std::string ip_ ABSL_GUARDED_BY(info_mu_);
   int port_ ABSL_GUARDED_BY(info_mu_) = 0;
   std::string name_ ABSL_GUARDED_BY(info_mu_);

@@ -62,7 +62,7 @@ bool Connection::EnqueueRaw(std::string_view a, std::string_view b, std::string_
   if (closed()) return false;
   const size_t n = a.size() + b.size() + c.size() + d.size();
   {
-    absl::MutexLock lock(&out_mu_);
+    MutexLock lock(&out_mu_);
     if (static_cast<int64_t>(out_pending_.size() + n) >
             max_pending_.load(std::memory_order_relaxed) &&
         !out_pending_.empty()) {
@@ -96,7 +96,7 @@ void Connection::RequestFlush() {
 void Connection::StartWrite() {
   if (writing_ || closed()) return;
   {
-    absl::MutexLock lock(&out_mu_);
+    MutexLock lock(&out_mu_);
     if (out_pending_.empty()) {
       pending_bytes_.store(0, std::memory_order_relaxed);
     } else {

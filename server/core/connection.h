@@ -20,8 +20,8 @@
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "server/routing/subscription.h"
 
 namespace herald {
@@ -120,7 +120,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   absl::Time write_started_;
   std::string write_buf_;
 
-  absl::Mutex out_mu_;
+  Mutex out_mu_;
   std::string out_pending_ ABSL_GUARDED_BY(out_mu_);
 
  private:

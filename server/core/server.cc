@@ -55,7 +55,7 @@ Server::Server(CommandLine command_line, ServerOptions options)
       control_timer_(control_io_) {
   if (options.server_name.empty()) options.server_name = server_id_;
   auto opts = std::make_shared<const ServerOptions>(std::move(options));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   info_prefix_ = BuildInfoPrefix(*opts);
   options_ = std::move(opts);
 }
@@ -63,12 +63,12 @@ Server::Server(CommandLine command_line, ServerOptions options)
 Server::~Server() {
   for (auto& t : threads_) t->Stop();
   for (auto& t : threads_) t->Join();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   clients_.clear();
 }
 
 std::shared_ptr<const ServerOptions> Server::options() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return options_;
 }
 
@@ -94,7 +94,7 @@ std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
                                    bool lame_duck) const {
   std::string prefix;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     prefix = info_prefix_;
   }
   std::string line = "INFO ";
@@ -122,7 +122,7 @@ absl::Status Server::Start() {
   }
   client_port_ = acceptor_.local_endpoint().port();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     info_prefix_ = BuildInfoPrefix(*options_);
   }
 
@@ -181,7 +181,7 @@ void Server::OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tc
   bool over_limit;
   std::shared_ptr<ClientConnection> conn;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     over_limit = static_cast<int>(clients_.size()) >= opts->max_connections;
     conn =
         std::make_shared<ClientConnection>(this, thread, std::move(socket), cid, opts, over_limit);
@@ -209,13 +209,13 @@ void Server::OnClientClosed(ClientConnection* conn, CloseReason reason) {
       spdlog::info("{}:{} - cid:{} - Client connection closed: {}", e.ip, e.port, e.cid,
                    CloseReasonString(reason));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   clients_.erase(conn->cid());
 }
 
 std::vector<std::shared_ptr<ClientConnection>> Server::AllClients() const {
   std::vector<std::shared_ptr<ClientConnection>> out;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   out.reserve(clients_.size());
   for (const auto& [cid, c] : clients_) out.push_back(c);
   return out;
@@ -269,7 +269,7 @@ void Server::Reload() {
   if (next.server_name.empty()) next.server_name = current->server_name;
   auto shared = std::make_shared<const ServerOptions>(std::move(next));
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     options_ = shared;
     info_prefix_ = BuildInfoPrefix(*shared);
   }
@@ -347,14 +347,14 @@ void Server::BeginShutdown() {
 void Server::FinishShutdownWhenDrained(int attempts_left) {
   size_t remaining;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     remaining = clients_.size();
   }
   if (remaining == 0 || attempts_left <= 0) {
     for (auto& t : threads_) t->Stop();
     for (auto& t : threads_) t->Join();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       clients_.clear();
     }
     spdlog::info("Server Exiting..");
@@ -388,7 +388,7 @@ VarzSnapshot Server::Varz() const {
   v.start = start_time_;
   v.now = absl::Now();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     v.connections = static_cast<int64_t>(clients_.size());
   }
   v.total_connections = total_connections_.load(std::memory_order_relaxed);
@@ -406,7 +406,7 @@ VarzSnapshot Server::Varz() const {
   v.cores = static_cast<int>(std::thread::hardware_concurrency());
   v.config_file = opts->config_file;
   {
-    absl::MutexLock lock(&cpu_mu_);
+    MutexLock lock(&cpu_mu_);
     const double cpu = CpuSeconds();
     const absl::Time now = absl::Now();
     if (last_cpu_sample_ == absl::Time()) {

@@ -18,7 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "server/config/flags.h"
 #include "server/config/options.h"
 #include "server/core/connection.h"
@@ -95,7 +95,7 @@ class Server : public MonitorSource {
   std::atomic<bool> lame_duck_{false};
   std::atomic<uint64_t> next_cid_{1};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
   std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
   absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
@@ -105,7 +105,7 @@ class Server : public MonitorSource {
   std::atomic<int64_t> auth_failures_{0};
 
   // CPU accounting for /varz (guarded by cpu_mu_).
-  mutable absl::Mutex cpu_mu_;
+  mutable Mutex cpu_mu_;
   mutable double last_cpu_seconds_ ABSL_GUARDED_BY(cpu_mu_) = 0;
   mutable absl::Time last_cpu_sample_ ABSL_GUARDED_BY(cpu_mu_);
   mutable double last_cpu_percent_ ABSL_GUARDED_BY(cpu_mu_) = 0;

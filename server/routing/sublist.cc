@@ -45,7 +45,7 @@ Sublist::~Sublist() = default;
 
 absl::Status Sublist::Insert(const SubscriptionPtr& sub) {
   std::vector<std::string_view> tokens = Tokenize(sub->subject);
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   Level* level = root_.get();
   Node* node = nullptr;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -86,7 +86,7 @@ absl::Status Sublist::Insert(const SubscriptionPtr& sub) {
 
 bool Sublist::Remove(const SubscriptionPtr& sub) {
   std::vector<std::string_view> tokens = Tokenize(sub->subject);
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   // Remember the path so empty nodes can be pruned bottom-up.
   struct Step {
     Level* level;
@@ -208,7 +208,7 @@ SublistResultPtr Sublist::Match(std::string_view subject) {
   for (std::string_view t : tokens) {
     if (t.empty()) return result;  // an invalid subject matches nothing
   }
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   MatchLevel(root_.get(), tokens, 0, result.get());
   return result;
 }

@@ -20,7 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "server/routing/subscription.h"
 
 namespace herald {
@@ -73,7 +73,7 @@ class Sublist {
                   SublistResult* result) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   static void AddNodeToResult(const Node* node, SublistResult* result);
 
-  mutable absl::Mutex mu_;
+  mutable SharedMutex mu_;
   std::unique_ptr<Level> root_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> generation_{1};
   std::atomic<int64_t> count_{0};

@@ -219,7 +219,8 @@ class RawClient:
         return info
 
     def ping(self, timeout=None):
-        """PING and read up to and including PONG; returns what came before."""
+        """PING and read up to and including PONG; returns the frames that came
+        before (server PINGs are answered and left out)."""
         self.send(b"PING\r\n")
         return self.read_through_pong(timeout)
 
@@ -230,6 +231,9 @@ class RawClient:
             f = self.read_frame(max(0.01, deadline - time.monotonic()))
             if f[0] == "PONG":
                 return frames
+            if f[0] == "PING":  # server keepalive/RTT ping: answer, don't report
+                self.send(b"PONG\r\n")
+                continue
             frames.append(f)
 
     def read_frame(self, timeout=None):

@@ -448,6 +448,9 @@ bool ClientConnection::OnPing() {
 
 bool ClientConnection::OnPong() {
   if (!CheckAuthorized()) return false;
+  if (pings_out_ > 0 && ping_sent_ != absl::Time()) {
+    rtt_ns_.store(absl::ToInt64Nanoseconds(absl::Now() - ping_sent_), std::memory_order_relaxed);
+  }
   pings_out_ = 0;
   rtt_known_ = true;
   return true;
@@ -482,6 +485,7 @@ void ClientConnection::OnSweep(absl::Time now) {
       return;
     }
     ++pings_out_;
+    ping_sent_ = now;
     EnqueueRaw("PING\r\n");
     thread_->MarkForFlush(this);
   }
@@ -544,6 +548,8 @@ ConnzEntry ClientConnection::Snapshot(bool include_subs) const {
   e.in_bytes = in_bytes_.load(std::memory_order_relaxed);
   e.out_msgs = out_msgs_.load(std::memory_order_relaxed);
   e.out_bytes = out_bytes_.load(std::memory_order_relaxed);
+  e.rtt = absl::Nanoseconds(rtt_ns_.load(std::memory_order_relaxed));
+  e.account = "$G";
   MutexLock lock(&info_mu_);
   e.ip = ip_;
   e.port = port_;
@@ -553,7 +559,18 @@ ConnzEntry ClientConnection::Snapshot(bool include_subs) const {
   e.authorized_user = authorized_user_;
   e.num_subs = static_cast<int64_t>(subs_.size());
   if (include_subs) {
-    for (const auto& [sid, sub] : subs_) e.subscriptions.push_back(sub->subject);
+    for (const auto& [sid, sub] : subs_) {
+      e.subscriptions.push_back(sub->subject);
+      SubDetail d;
+      d.account = "$G";
+      d.subject = sub->subject;
+      d.queue = sub->queue;
+      d.sid = sid;
+      d.msgs = static_cast<int64_t>(sub->delivered.load(std::memory_order_relaxed));
+      d.max = static_cast<int64_t>(sub->max.load(std::memory_order_relaxed));
+      d.cid = cid_;
+      e.subscriptions_detail.push_back(std::move(d));
+    }
   }
   return e;
 }

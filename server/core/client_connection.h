@@ -85,6 +85,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   ClientCredentials credentials_;
   int pings_out_ = 0;
   bool rtt_known_ = false;
+  absl::Time ping_sent_;
   absl::Time next_ping_;
   absl::Time last_in_;
   absl::Time close_requested_;
@@ -98,6 +99,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   std::atomic<int64_t> out_msgs_{0};
   std::atomic<int64_t> out_bytes_{0};
   std::atomic<int64_t> last_activity_ns_{0};
+  std::atomic<int64_t> rtt_ns_{0};
 
   // Identity and subscriptions, guarded by info_mu_ so monitoring can read
   // them; written only by the owner thread.

@@ -20,6 +20,8 @@ namespace {
 // How long a graceful shutdown waits for connections to flush and close.
 constexpr int kShutdownDrainPolls = 40;
 constexpr auto kShutdownDrainPoll = std::chrono::milliseconds(50);
+// nats-server keeps 10,000 closed connections; a smaller ring is plenty here.
+constexpr size_t kMaxClosedConnections = 1000;
 
 int64_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
@@ -58,6 +60,7 @@ Server::Server(CommandLine command_line, ServerOptions options)
   MutexLock lock(&mu_);
   info_prefix_ = BuildInfoPrefix(*opts);
   options_ = std::move(opts);
+  config_load_time_ = start_time_;
 }
 
 Server::~Server() {
@@ -199,6 +202,8 @@ void Server::OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tc
 
 void Server::OnClientClosed(ClientConnection* conn, CloseReason reason) {
   ConnzEntry e = conn->Snapshot(false);
+  e.reason = CloseReasonString(reason);
+  e.stop = absl::Now();
   switch (reason) {
     case CloseReason::kClientClosed:
     case CloseReason::kServerShutdown:
@@ -211,6 +216,9 @@ void Server::OnClientClosed(ClientConnection* conn, CloseReason reason) {
   }
   MutexLock lock(&mu_);
   clients_.erase(conn->cid());
+  // Keep the most recent closed connections for /connz?state=closed.
+  if (closed_.size() >= kMaxClosedConnections) closed_.pop_front();
+  closed_.push_back(std::move(e));
 }
 
 std::vector<std::shared_ptr<ClientConnection>> Server::AllClients() const {
@@ -272,6 +280,7 @@ void Server::Reload() {
     MutexLock lock(&mu_);
     options_ = shared;
     info_prefix_ = BuildInfoPrefix(*shared);
+    config_load_time_ = absl::Now();
   }
   spdlog::set_level(shared->trace ? spdlog::level::trace
                                   : (shared->debug ? spdlog::level::debug : spdlog::level::info));
@@ -405,6 +414,13 @@ VarzSnapshot Server::Varz() const {
   v.mem_bytes = ResidentBytes();
   v.cores = static_cast<int>(std::thread::hardware_concurrency());
   v.config_file = opts->config_file;
+  v.http_host = opts->http_host;
+  v.auth_timeout = opts->auth.timeout;
+  v.tls_timeout = absl::Seconds(2);
+  {
+    MutexLock lock(&mu_);
+    v.config_load_time = config_load_time_;
+  }
   {
     MutexLock lock(&cpu_mu_);
     const double cpu = CpuSeconds();
@@ -429,6 +445,10 @@ ConnzSnapshot Server::Connz(bool include_subs) const {
   ConnzSnapshot s;
   s.now = absl::Now();
   for (const auto& c : AllClients()) s.connections.push_back(c->Snapshot(include_subs));
+  {
+    MutexLock lock(&mu_);
+    s.closed_connections.assign(closed_.begin(), closed_.end());
+  }
   std::sort(s.connections.begin(), s.connections.end(),
             [](const ConnzEntry& a, const ConnzEntry& b) { return a.cid < b.cid; });
   return s;

@@ -11,6 +11,7 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,8 @@ class Server : public MonitorSource {
   std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
   std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
   absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
+  std::deque<ConnzEntry> closed_ ABSL_GUARDED_BY(mu_);
+  absl::Time config_load_time_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<int64_t> total_connections_{0};
   std::atomic<int64_t> slow_consumers_{0};

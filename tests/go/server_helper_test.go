@@ -113,6 +113,8 @@ func (s *Server) Start() {
 	fmt.Fprintf(lf, "### %s %v\n", bin, args)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	// if the test binary dies (panic, -timeout) the server goes with it
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		s.t.Fatalf("start %s: %v", bin, err)

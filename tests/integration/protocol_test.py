@@ -12,6 +12,7 @@ Last line printed: "RESULT passed=N failed=M".
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -541,7 +542,13 @@ class CountingResult(unittest.TextTestResult):
         self.passed += 1
 
 
+def _terminate(signum, frame):
+    # turn SIGTERM (e.g. from `timeout`) into an exception so servers are stopped
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminate)
     print("protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
     runner = unittest.TextTestRunner(resultclass=CountingResult, verbosity=2)
     prog = unittest.main(argv=sys.argv, exit=False, testRunner=runner)

@@ -44,11 +44,15 @@ function canConnect(port, timeoutMs = 500) {
 
 const liveServers = new Set();
 // Last-resort cleanup if the test process exits with servers still running.
-process.on('exit', () => {
+function killAll() {
   for (const s of liveServers) {
     try { process.kill(s.pid, 'SIGKILL'); } catch (_) { /* already gone */ }
   }
-});
+}
+process.on('exit', killAll);
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(sig, () => { killAll(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15)); });
+}
 
 class Server {
   constructor(opts = {}) {

@@ -1,0 +1,135 @@
+#include "raft/sim/sim_disk.h"
+
+#include <algorithm>
+
+namespace herald::raft::sim {
+
+uint64_t DiskImage::LastIndex() const {
+  return std::max(snapshot.meta.index, log.empty() ? log_first - 1 : log.back().index);
+}
+
+void SimDisk::ApplyOp(DiskImage& img, const WriteOp& op) {
+  if (op.snapshot) {
+    img.snapshot = *op.snapshot;
+    img.log.clear();
+    img.log_first = op.snapshot->meta.index + 1;
+  }
+  if (!op.entries.empty()) {
+    const uint64_t first = op.entries.front().index;
+    // Truncate from the first new index, then append.
+    if (first < img.log_first) {
+      img.log.clear();
+      img.log_first = first;
+    } else if (first - img.log_first < img.log.size()) {
+      img.log.resize(first - img.log_first);
+    }
+    img.log.insert(img.log.end(), op.entries.begin(), op.entries.end());
+  }
+  if (op.hs) img.hs = *op.hs;
+}
+
+void SimDisk::Sync() {
+  for (const WriteOp& op : pending_) ApplyOp(durable_, op);
+  pending_.clear();
+  durable_.watermark = durable_.LastIndex();
+}
+
+bool SimDisk::Crash(Rng& rng, double torn_prob) {
+  bool torn = false;
+  if (!pending_.empty() && rng.Chance(torn_prob)) {
+    const WriteOp& op = pending_.front();
+    // Model a log file whose tail was being appended: only a pure append can
+    // tear (a truncating write is one atomic batch in the real store).
+    if (!op.snapshot && !op.entries.empty() &&
+        op.entries.front().index == durable_.LastIndex() + 1 &&
+        (durable_.log.empty() || durable_.log_first + durable_.log.size() ==
+                                     op.entries.front().index)) {
+      WriteOp part;
+      const size_t keep = rng.Range(1, op.entries.size());
+      part.entries.assign(op.entries.begin(), op.entries.begin() + keep);
+      if (rng.Chance(0.5)) {
+        Entry& last = part.entries.back();
+        if (last.data.empty()) {
+          last.checksum ^= 1u << rng.Uniform(32);
+        } else {
+          last.data[rng.Uniform(last.data.size())] ^= static_cast<char>(1 << rng.Uniform(8));
+        }
+      }
+      if (durable_.log.empty()) durable_.log_first = part.entries.front().index;
+      ApplyOp(durable_, part);
+      torn = true;
+    }
+  }
+  pending_.clear();
+  return torn;
+}
+
+void SimDisk::SaveSnapshot(const Snapshot& snap, uint64_t compact_to) {
+  durable_.snapshot = snap;
+  if (compact_to >= durable_.log_first) {
+    const uint64_t drop = std::min<uint64_t>(compact_to + 1 - durable_.log_first,
+                                             durable_.log.size());
+    durable_.log.erase(durable_.log.begin(), durable_.log.begin() + drop);
+    durable_.log_first = compact_to + 1;
+  }
+  if (durable_.log.empty()) durable_.log_first = std::max(durable_.log_first, snap.meta.index + 1);
+}
+
+bool SimDisk::FlipBit(Rng& rng) {
+  if (durable_.log.empty()) return false;
+  Entry& e = durable_.log[rng.Uniform(durable_.log.size())];
+  if (e.data.empty()) {
+    e.checksum ^= 1u << rng.Uniform(32);
+  } else {
+    e.data[rng.Uniform(e.data.size())] ^= static_cast<char>(1 << rng.Uniform(8));
+  }
+  return true;
+}
+
+bool SimDisk::Truncate(Rng& rng) {
+  if (durable_.log.empty()) return false;
+  const size_t cut = rng.Range(1, durable_.log.size());
+  durable_.log.resize(durable_.log.size() - cut);
+  return true;
+}
+
+SimDisk::Recovered SimDisk::Recover(MemoryStorage* storage) {
+  Recovered r;
+  pending_.clear();
+  // Verify every entry; everything from the first bad or missing one is gone.
+  size_t good = 0;
+  while (good < durable_.log.size() && durable_.log[good].Verify() &&
+         durable_.log[good].index == durable_.log_first + good) {
+    ++good;
+  }
+  if (good < durable_.log.size()) {
+    r.damaged_from = durable_.log_first + good;
+    durable_.log.resize(good);
+  }
+  const uint64_t last = durable_.LastIndex();
+  if (last < durable_.watermark) {
+    // Entries that were durable (and maybe acknowledged) are gone: this node
+    // must not vote or lead until a leader has replaced them. The mark is
+    // persisted before the node does anything else.
+    if (r.damaged_from == 0) r.damaged_from = last + 1;
+    durable_.hs.repair_until = std::max(durable_.hs.repair_until, durable_.watermark);
+  }
+  // A torn tail past the watermark was never acknowledged: dropping it is
+  // enough. The watermark now describes the surviving log.
+  durable_.watermark = std::min(durable_.watermark, last);
+  if (durable_.hs.repair_until != 0) durable_.watermark = last;
+  r.hs = durable_.hs;
+
+  if (!durable_.snapshot.empty()) {
+    (void)storage->ApplySnapshot(durable_.snapshot);
+  }
+  std::vector<Entry> ents;
+  for (const Entry& e : durable_.log) {
+    if (e.index > durable_.snapshot.meta.index) ents.push_back(e);
+  }
+  (void)storage->Append(ents);
+  storage->SetHardState(r.hs);
+  return r;
+}
+
+}  // namespace herald::raft::sim

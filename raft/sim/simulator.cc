@@ -1,0 +1,857 @@
+#include "raft/sim/simulator.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "raft/core/raw_node.h"
+#include "raft/core/storage.h"
+#include "raft/sim/kv.h"
+#include "raft/sim/rng.h"
+#include "raft/sim/sim_disk.h"
+
+namespace herald::raft::sim {
+namespace {
+
+// Simulated time units per tick (think milliseconds: a 10 ms tick).
+constexpr uint64_t kTickUnits = 10;
+constexpr int kElectionTick = 10;
+constexpr int kHeartbeatTick = 2;
+constexpr size_t kMaxMembers = 7;
+constexpr int kKeys = 8;
+
+// The faults one seed enables (swarm testing) and their intensities.
+struct Profile {
+  double drop = 0;
+  double dup = 0;
+  uint64_t min_delay = 1;
+  uint64_t max_delay = 5;
+  uint64_t crash_every = 0;      // mean time between crashes; 0 = none
+  uint64_t partition_every = 0;  // mean time between partition changes
+  double torn = 0;               // chance a crash tears the pending write
+  double corrupt = 0;            // chance a restart finds a damaged log
+  bool membership = false;
+  uint64_t snapshot_every = 0;  // applied entries between snapshots; 0 = none
+  uint64_t chunk_bytes = 64;
+  bool pre_vote = true;
+  uint64_t client_every = 20;
+  uint64_t read_every = 0;
+  uint64_t transfer_every = 0;
+  int drift = 0;  // +- tick length skew per node
+
+  std::string Describe() const {
+    return absl::StrCat("drop=", drop, " dup=", dup, " delay=", min_delay, "..", max_delay,
+                        " crash_every=", crash_every, " partition_every=", partition_every,
+                        " torn=", torn, " corrupt=", corrupt, " membership=", membership,
+                        " snapshot_every=", snapshot_every, " chunk=", chunk_bytes,
+                        " pre_vote=", pre_vote, " client_every=", client_every,
+                        " read_every=", read_every, " transfer_every=", transfer_every,
+                        " drift=", drift);
+  }
+};
+
+Profile ChooseProfile(Rng& rng) {
+  Profile p;
+  const double drops[] = {0, 0, 0.01, 0.05, 0.15};
+  p.drop = drops[rng.Uniform(5)];
+  const double dups[] = {0, 0.01, 0.05};
+  p.dup = dups[rng.Uniform(3)];
+  const uint64_t delays[] = {3, 10, 40};
+  p.max_delay = delays[rng.Uniform(3)];
+  p.min_delay = 1;
+  const uint64_t crashes[] = {0, 500, 1500, 4000};
+  p.crash_every = crashes[rng.Uniform(4)];
+  const uint64_t parts[] = {0, 0, 800, 2500};
+  p.partition_every = parts[rng.Uniform(4)];
+  p.torn = rng.Chance(0.5) ? 0.5 : 0;
+  p.corrupt = rng.Chance(0.5) ? 0.4 : 0;
+  p.membership = rng.Chance(0.5);
+  const uint64_t snaps[] = {0, 8, 30, 100};
+  p.snapshot_every = snaps[rng.Uniform(4)];
+  p.chunk_bytes = rng.Range(8, 200);
+  p.pre_vote = rng.Chance(0.8);
+  const uint64_t clients[] = {5, 20, 60};
+  p.client_every = clients[rng.Uniform(3)];
+  p.read_every = rng.Chance(0.7) ? rng.Range(10, 80) : 0;
+  p.transfer_every = rng.Chance(0.4) ? rng.Range(500, 3000) : 0;
+  p.drift = static_cast<int>(rng.Uniform(3));
+  return p;
+}
+
+class Simulation {
+ public:
+  explicit Simulation(const SimOptions& o) : opts_(o), rng_(o.seed) {
+    profile_ = ChooseProfile(rng_);
+    int n = o.nodes > 0 ? o.nodes : (rng_.Chance(0.7) ? 3 : 5);
+    n = std::clamp(n, 1, static_cast<int>(kMaxMembers));
+    // Bootstrap: every initial member starts from the same snapshot at index 1
+    // holding the initial configuration, so nodes added later learn the
+    // configuration from a snapshot instead of an incomplete log.
+    DiskImage img;
+    img.snapshot.meta.index = 1;
+    img.snapshot.meta.term = 1;
+    KvStore empty;
+    empty.Skip(1);
+    img.snapshot.data = empty.Serialize();
+    for (int i = 1; i <= n; ++i) img.snapshot.meta.conf.voters.push_back(i);
+    img.log_first = 2;
+    img.hs.term = 1;
+    img.hs.commit = 1;
+    img.watermark = 1;
+    RecordCommitted(1, 1, 0, empty.hash());
+    for (int i = 1; i <= n; ++i) {
+      AddNode(i, img);
+    }
+    next_id_ = n + 1;
+  }
+
+  SimResult Run() {
+    Schedule(1, Ev::kClient);
+    if (profile_.read_every) Schedule(profile_.read_every, Ev::kRead);
+    if (profile_.crash_every || profile_.partition_every) Schedule(100, Ev::kFault);
+    if (profile_.membership) Schedule(rng_.Range(200, 1000), Ev::kMembership);
+    if (profile_.transfer_every) Schedule(profile_.transfer_every, Ev::kTransfer);
+    const uint64_t liveness_at =
+        static_cast<uint64_t>(static_cast<double>(opts_.steps) * (1.0 - opts_.liveness_fraction));
+    for (step_ = 0; step_ < opts_.steps && !failed_ && !queue_.empty(); ++step_) {
+      if (step_ == liveness_at) StartLivenessPhase();
+      auto nh = queue_.extract(queue_.begin());
+      now_ = nh.key().first;
+      Handle(nh.mapped());
+      CheckAfterStep();
+    }
+    if (!failed_) CheckLiveness();
+    SimResult r;
+    r.ok = !failed_;
+    r.error = error_;
+    r.profile = profile_.Describe();
+    stats_.steps = step_;
+    stats_.sim_time = now_;
+    r.stats = stats_;
+    return r;
+  }
+
+ private:
+  enum class Ev {
+    kTick,
+    kDeliver,
+    kSyncDone,
+    kRestart,
+    kClient,
+    kRead,
+    kFault,
+    kMembership,
+    kTransfer,
+    kStopNode,
+  };
+
+  struct Event {
+    Ev kind;
+    NodeId node = kNoNode;
+    uint64_t incarnation = 0;
+    Message msg;
+  };
+
+  struct Node {
+    NodeId id = kNoNode;
+    bool up = false;
+    bool stopped = false;  // removed from the cluster and shut down for good
+    uint64_t incarnation = 0;
+    uint64_t tick_units = kTickUnits;
+    SimDisk disk;
+    std::unique_ptr<MemoryStorage> storage;
+    std::unique_ptr<RawNode> raw;
+    KvStore kv;
+    bool busy = false;  // a Ready is being persisted
+    Ready ready;
+    std::vector<ReadState> reads;  // read states waiting for apply
+    uint64_t max_sent_term = 0;
+    bool was_repairing = false;
+  };
+
+  struct CommittedRec {
+    uint64_t term = 0;
+    uint32_t checksum = 0;
+    bool known = false;
+    uint64_t state_hash = 0;
+    // Upper bound on the term in which the entry was committed: the highest
+    // leader term seen when it was first observed applied.
+    uint64_t commit_term_bound = 0;
+  };
+
+  struct PendingReadInfo {
+    uint64_t min_index;  // highest acknowledged write index when issued
+  };
+
+  // ---------------------------------------------------------------- plumbing
+
+  void Fail(const std::string& what) {
+    if (failed_) return;
+    failed_ = true;
+    error_ = absl::StrCat("seed ", opts_.seed, " step ", step_, " time ", now_, ": ", what);
+  }
+
+  void Trace(const std::string& s) {
+    if (opts_.verbose) fprintf(stderr, "[%llu t=%llu] %s\n", static_cast<unsigned long long>(step_),
+                               static_cast<unsigned long long>(now_), s.c_str());
+  }
+
+  void Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
+                Message msg = Message()) {
+    Event e{kind, node, inc, std::move(msg)};
+    queue_.emplace(std::make_pair(now_ + delay, seq_++), std::move(e));
+  }
+
+  bool InLiveness() const { return liveness_; }
+
+  // ---------------------------------------------------------------- nodes
+
+  void AddNode(NodeId id, DiskImage img) {
+    Node& n = nodes_[id];
+    n.id = id;
+    n.disk = SimDisk(std::move(img));
+    n.tick_units = kTickUnits + rng_.Range(0, 2 * profile_.drift) - profile_.drift;
+    Start(n);
+  }
+
+  void Start(Node& n) {
+    ++n.incarnation;
+    n.storage = std::make_unique<MemoryStorage>();
+    SimDisk::Recovered rec = n.disk.Recover(n.storage.get());
+    if (rec.hs.term < n.max_sent_term) {
+      Fail(absl::StrCat("node ", n.id, " restarted with term ", rec.hs.term,
+                        " below a term it already sent messages in (", n.max_sent_term, ")"));
+    }
+    if (rec.damaged_from != 0 && rec.hs.repair_until != 0) ++stats_.damaged_logs;
+    n.kv = KvStore();
+    const Snapshot& snap = n.disk.durable().snapshot;
+    if (!snap.empty()) {
+      if (!n.kv.Restore(snap.data) || n.kv.applied() != snap.meta.index) {
+        Fail(absl::StrCat("node ", n.id, " cannot restore its snapshot"));
+      }
+      CheckStateHash(n, snap.meta.index);
+    }
+    Config c;
+    c.id = n.id;
+    c.election_tick = kElectionTick;
+    c.heartbeat_tick = kHeartbeatTick;
+    c.storage = n.storage.get();
+    c.applied = n.kv.applied();
+    c.max_msg_bytes = 256;  // small, so catch-up spans several pipelined appends
+    c.max_inflight = 4;
+    c.snapshot_chunk_bytes = profile_.chunk_bytes;
+    c.pre_vote = profile_.pre_vote;
+    c.check_quorum = true;
+    c.seed = opts_.seed * 1000003 + n.id * 7919 + n.incarnation;
+    n.raw = std::make_unique<RawNode>(c);
+    n.up = true;
+    n.busy = false;
+    n.reads.clear();
+    n.was_repairing = n.raw->raft().repair_until() != 0;
+    Schedule(rng_.Range(1, n.tick_units), Ev::kTick, n.id, n.incarnation);
+    Trace(absl::StrCat("start node ", n.id, " inc ", n.incarnation, " term ", rec.hs.term,
+                       " repair_until ", rec.hs.repair_until, " last ", n.storage->LastIndex()));
+  }
+
+  void Crash(Node& n) {
+    if (!n.up) return;
+    ++stats_.crashes;
+    if (n.disk.Crash(rng_, profile_.torn)) ++stats_.torn_writes;
+    n.up = false;
+    n.busy = false;
+    n.raw.reset();
+    n.storage.reset();
+    Trace(absl::StrCat("crash node ", n.id));
+  }
+
+  size_t RepairingVoters() {
+    size_t k = 0;
+    for (auto& [id, n] : nodes_) {
+      if (!n.stopped && n.disk.durable().hs.repair_until != 0) ++k;
+    }
+    return k;
+  }
+
+  size_t CurrentVoters() {
+    // The smallest configuration any live node knows: the damage budget below
+    // must hold in every configuration that might still be in use.
+    size_t v = kMaxMembers;
+    for (auto& [id, n] : nodes_) {
+      if (n.up) v = std::min(v, std::max<size_t>(1, n.raw->raft().conf_state().voters.size()));
+    }
+    return v;
+  }
+
+  void Restart(Node& n) {
+    if (n.up || n.stopped) return;
+    // Damage the durable log of a minority only: a committed entry lives on a
+    // majority, so at least one intact copy always survives.
+    if (!InLiveness() && profile_.corrupt > 0 && rng_.Chance(profile_.corrupt) &&
+        n.disk.durable().hs.repair_until == 0 &&
+        RepairingVoters() + 1 <= (CurrentVoters() - 1) / 2) {
+      const bool flipped = rng_.Chance(0.5) ? n.disk.FlipBit(rng_) : n.disk.Truncate(rng_);
+      if (flipped) Trace(absl::StrCat("damaged log of node ", n.id));
+    }
+    Start(n);
+  }
+
+  // ---------------------------------------------------------------- ready cycle
+
+  void Pump(Node& n) {
+    while (n.up && !n.busy && n.raw->HasReady()) {
+      n.ready = n.raw->GetReady();
+      if (n.ready.MustSync()) {
+        WriteOp op;
+        if (!n.ready.snapshot.empty()) op.snapshot = n.ready.snapshot;
+        op.entries = n.ready.entries;
+        if (n.ready.has_hard_state) op.hs = n.ready.hard_state;
+        n.disk.Write(std::move(op));
+        n.busy = true;
+        Schedule(rng_.Range(1, 4), Ev::kSyncDone, n.id, n.incarnation);
+        return;
+      }
+      FinishReady(n);
+    }
+  }
+
+  void FinishReady(Node& n) {
+    Ready& rd = n.ready;
+    if (rd.MustSync()) n.disk.Sync();
+    if (!rd.snapshot.empty()) (void)n.storage->ApplySnapshot(rd.snapshot);
+    if (!rd.entries.empty()) {
+      (void)n.storage->Append(rd.entries);
+      CheckLogMatching(n, rd.entries);
+    }
+    if (rd.has_hard_state) n.storage->SetHardState(rd.hard_state);
+    for (Message& m : rd.messages) Send(n, std::move(m));
+    if (!rd.snapshot.empty()) {
+      if (!n.kv.Restore(rd.snapshot.data) || n.kv.applied() != rd.snapshot.meta.index) {
+        Fail(absl::StrCat("node ", n.id, " received a bad snapshot"));
+      }
+      ++stats_.snapshots_installed;
+      CheckStateHash(n, rd.snapshot.meta.index);
+    }
+    for (const Entry& e : rd.committed_entries) {
+      ApplyEntry(n, e);
+      if (failed_) return;
+    }
+    for (const ReadState& rs : rd.read_states) n.reads.push_back(rs);
+    ServeReads(n);
+    n.raw->Advance(rd);
+    n.busy = false;
+    if (n.was_repairing && n.raw->raft().repair_until() == 0 &&
+        n.disk.durable().hs.repair_until == 0) {
+      n.was_repairing = false;
+      ++stats_.repairs_done;
+    }
+    MaybeSnapshot(n);
+  }
+
+  void ApplyEntry(Node& n, const Entry& e) {
+    if (e.index != n.kv.applied() + 1) {
+      Fail(absl::StrCat("node ", n.id, " applies index ", e.index, " after ", n.kv.applied()));
+      return;
+    }
+    if (!e.Verify()) Fail(absl::StrCat("node ", n.id, " applies a corrupt entry ", e.index));
+    if (e.type == EntryType::kConfChange) {
+      std::optional<ConfChange> cc = ConfChange::Decode(e.data);
+      if (!cc) {
+        Fail("undecodable conf change");
+        return;
+      }
+      n.raw->ApplyConfChange(*cc);
+      if (cc->type == ConfChange::Type::kRemoveNode) removed_.insert(cc->node);
+      n.kv.Skip(e.index);
+    } else {
+      n.kv.Apply(e.index, e.data);
+      std::optional<KvCommand> c = KvCommand::Decode(e.data);
+      if (c && c->request != 0 && !acked_.count(c->request)) {
+        // First apply anywhere: the client is told its write committed.
+        acked_[c->request] = e.index;
+        max_acked_index_ = std::max(max_acked_index_, e.index);
+        ++stats_.acked;
+        if (InLiveness()) ++acked_in_liveness_;
+      }
+    }
+    RecordCommitted(e.index, e.term, e.checksum, n.kv.hash(), &n);
+  }
+
+  void RecordCommitted(uint64_t index, uint64_t term, uint32_t checksum, uint64_t hash,
+                       Node* n = nullptr) {
+    if (committed_.size() <= index) committed_.resize(index + 1);
+    CommittedRec& r = committed_[index];
+    if (!r.known) {
+      r = CommittedRec{term, checksum, true, hash, max_leader_term_};
+      return;
+    }
+    if (r.term != term || r.checksum != checksum) {
+      Fail(absl::StrCat("state machine safety: node ", n ? n->id : 0, " applied (", index, ", term ",
+                        term, ") but (", index, ", term ", r.term, ") was applied elsewhere"));
+    } else if (r.state_hash != hash) {
+      Fail(absl::StrCat("node ", n ? n->id : 0, " state after index ", index,
+                        " differs from other replicas"));
+    }
+  }
+
+  void CheckStateHash(Node& n, uint64_t index) {
+    if (index < committed_.size() && committed_[index].known &&
+        committed_[index].state_hash != n.kv.hash()) {
+      Fail(absl::StrCat("node ", n.id, " snapshot state at ", index, " differs from replicas"));
+    }
+  }
+
+  void CheckLogMatching(Node& n, const std::vector<Entry>& ents) {
+    for (const Entry& e : ents) {
+      absl::StatusOr<uint64_t> prev = n.storage->Term(e.index - 1);
+      const uint64_t prev_term = prev.ok() ? *prev : UINT64_MAX;
+      auto [it, inserted] =
+          entries_seen_.emplace(std::make_pair(e.index, e.term), std::make_pair(e.checksum, prev_term));
+      if (inserted) continue;
+      if (it->second.first != e.checksum) {
+        Fail(absl::StrCat("log matching: two different entries at index ", e.index, " term ",
+                          e.term, " (node ", n.id, ")"));
+      } else if (prev_term != UINT64_MAX && it->second.second != UINT64_MAX &&
+                 it->second.second != prev_term) {
+        Fail(absl::StrCat("log matching: entry ", e.index, " term ", e.term,
+                          " follows different terms on different nodes (node ", n.id, ")"));
+      } else if (it->second.second == UINT64_MAX) {
+        it->second.second = prev_term;
+      }
+    }
+  }
+
+  void MaybeSnapshot(Node& n) {
+    if (!profile_.snapshot_every || n.raw->raft().log().HasPendingSnapshot()) return;
+    absl::StatusOr<Snapshot> cur = n.storage->GetSnapshot();
+    const uint64_t applied = n.kv.applied();
+    if (!cur.ok() || applied < cur->meta.index + profile_.snapshot_every) return;
+    if (applied > n.storage->LastIndex()) return;
+    if (!n.storage->CreateSnapshot(applied, n.raw->raft().conf_state(), n.kv.Serialize()).ok()) {
+      return;
+    }
+    // Keep some log behind the snapshot for followers that are slightly behind.
+    const uint64_t keep = rng_.Range(0, 10);
+    const uint64_t compact_to = applied > keep ? applied - keep : 0;
+    (void)n.storage->Compact(compact_to);
+    n.disk.SaveSnapshot(*n.storage->GetSnapshot(), compact_to);
+    ++stats_.snapshots_taken;
+  }
+
+  void ServeReads(Node& n) {
+    auto it = n.reads.begin();
+    while (it != n.reads.end()) {
+      if (it->index > n.kv.applied()) {
+        ++it;
+        continue;
+      }
+      auto info = reads_.find(it->ctx);
+      if (info != reads_.end()) {
+        if (it->index < info->second.min_index) {
+          Fail(absl::StrCat("stale read on node ", n.id, ": read index ", it->index,
+                            " but a write at index ", info->second.min_index,
+                            " was acknowledged before the read began"));
+        }
+        reads_.erase(info);
+        ++stats_.reads_served;
+      }
+      it = n.reads.erase(it);
+    }
+  }
+
+  // ---------------------------------------------------------------- network
+
+  bool Blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) > 0; }
+
+  void Send(Node& n, Message m) {
+    const bool granted_vote = m.type == MessageType::kVoteResp && !m.reject;
+    const bool granted_prevote = m.type == MessageType::kPreVoteResp && !m.reject;
+    if ((granted_vote || granted_prevote) && n.raw->raft().repair_until() != 0) {
+      Fail(absl::StrCat("node ", n.id, " granted a vote while repairing its log"));
+    }
+    if (granted_vote) {
+      auto [it, inserted] = votes_.emplace(std::make_pair(n.id, m.term), m.to);
+      if (!inserted && it->second != m.to) {
+        Fail(absl::StrCat("node ", n.id, " voted for ", it->second, " and ", m.to, " in term ",
+                          m.term));
+      }
+    }
+    if (m.type != MessageType::kPreVote && !granted_prevote) {
+      n.max_sent_term = std::max(n.max_sent_term, m.term);
+    }
+    ++stats_.messages;
+    auto target = nodes_.find(m.to);
+    if (target == nodes_.end() || Blocked(m.from, m.to) || rng_.Chance(profile_.drop)) {
+      ++stats_.dropped;
+      return;
+    }
+    if (rng_.Chance(profile_.dup)) {
+      Schedule(rng_.Range(profile_.min_delay, profile_.max_delay * 2), Ev::kDeliver, m.to, 0, m);
+    }
+    Schedule(rng_.Range(profile_.min_delay, profile_.max_delay), Ev::kDeliver, m.to, 0,
+             std::move(m));
+  }
+
+  // ---------------------------------------------------------------- events
+
+  void Handle(Event& e) {
+    switch (e.kind) {
+      case Ev::kTick: {
+        Node& n = nodes_.at(e.node);
+        if (!n.up || n.incarnation != e.incarnation) return;
+        n.raw->Tick();
+        Pump(n);
+        Schedule(n.tick_units, Ev::kTick, n.id, n.incarnation);
+        return;
+      }
+      case Ev::kDeliver: {
+        Node& n = nodes_.at(e.node);
+        if (!n.up) return;
+        if (Blocked(e.msg.from, e.msg.to)) return;  // partitioned while in flight
+        Trace(absl::StrCat(MessageTypeName(e.msg.type), " ", e.msg.from, "->", e.msg.to, " term ",
+                           e.msg.term, " idx ", e.msg.index, " n=", e.msg.entries.size(),
+                           e.msg.reject ? " reject" : ""));
+        (void)n.raw->Step(e.msg);
+        Pump(n);
+        return;
+      }
+      case Ev::kSyncDone: {
+        Node& n = nodes_.at(e.node);
+        if (!n.up || n.incarnation != e.incarnation || !n.busy) return;
+        FinishReady(n);
+        Pump(n);
+        return;
+      }
+      case Ev::kRestart:
+        Restart(nodes_.at(e.node));
+        return;
+      case Ev::kStopNode: {
+        Node& n = nodes_.at(e.node);
+        if (!removed_.count(n.id)) return;  // removal never committed: keep it
+        Crash(n);
+        n.stopped = true;
+        return;
+      }
+      case Ev::kClient:
+        ClientWrite();
+        Schedule(rng_.Range(1, 2 * profile_.client_every), Ev::kClient);
+        return;
+      case Ev::kRead:
+        ClientRead();
+        Schedule(rng_.Range(1, 2 * profile_.read_every), Ev::kRead);
+        return;
+      case Ev::kFault:
+        if (InLiveness()) return;
+        InjectFault();
+        return;
+      case Ev::kMembership:
+        if (InLiveness()) return;
+        ChangeMembership();
+        Schedule(rng_.Range(300, 1500), Ev::kMembership);
+        return;
+      case Ev::kTransfer:
+        TransferLeadership();
+        Schedule(rng_.Range(profile_.transfer_every / 2, profile_.transfer_every * 3 / 2),
+                 Ev::kTransfer);
+        return;
+    }
+  }
+
+  Node* Leader() {
+    Node* best = nullptr;
+    for (auto& [id, n] : nodes_) {
+      if (!n.up || n.raw->raft().state() != StateType::kLeader) continue;
+      if (!best || n.raw->raft().term() > best->raw->raft().term()) best = &n;
+    }
+    return best;
+  }
+
+  Node* RandomUpNode() {
+    std::vector<Node*> up;
+    for (auto& [id, n] : nodes_) {
+      if (n.up) up.push_back(&n);
+    }
+    if (up.empty()) return nullptr;
+    return up[rng_.Uniform(up.size())];
+  }
+
+  void ClientWrite() {
+    Node* n = rng_.Chance(0.85) ? Leader() : RandomUpNode();
+    if (!n) return;
+    const size_t batch = rng_.Range(1, 3);
+    std::vector<std::string> cmds;
+    for (size_t k = 0; k < batch; ++k) {
+      KvCommand c;
+      c.request = ++next_request_;
+      c.key = absl::StrCat("k", rng_.Uniform(kKeys));
+      c.value = absl::StrCat("v", c.request);
+      cmds.push_back(c.Encode());
+    }
+    if (n->raw->ProposeBatch(cmds).ok()) {
+      stats_.proposals += batch;
+      Pump(*n);
+    }
+  }
+
+  void ClientRead() {
+    Node* n = RandomUpNode();
+    if (!n) return;
+    const uint64_t ctx = ++next_read_ctx_;
+    if (n->raw->ReadIndex(ctx).ok()) {
+      reads_[ctx] = PendingReadInfo{max_acked_index_};
+      Pump(*n);
+    }
+  }
+
+  void TransferLeadership() {
+    Node* l = Leader();
+    if (!l) return;
+    const std::vector<NodeId> voters = l->raw->raft().conf_state().voters;
+    if (voters.empty()) return;
+    const NodeId to = voters[rng_.Uniform(voters.size())];
+    if (l->raw->TransferLeader(to).ok()) {
+      Trace(absl::StrCat("transfer leadership ", l->id, " -> ", to));
+      Pump(*l);
+    }
+  }
+
+  void ChangeMembership() {
+    Node* l = Leader();
+    // No membership change while any node is repairing: shrinking the
+    // cluster could leave too few intact voters to make progress.
+    if (!l || RepairingVoters() > 0) return;
+    const ConfState cs = l->raw->raft().conf_state();
+    const herald::raft::Status st = l->raw->GetStatus();
+    ConfChange cc;
+    if (!cs.learners.empty()) {
+      cc.type = rng_.Chance(0.8) ? ConfChange::Type::kAddVoter : ConfChange::Type::kRemoveNode;
+      cc.node = cs.learners[rng_.Uniform(cs.learners.size())];
+    } else if (cs.voters.size() + cs.learners.size() < kMaxMembers && rng_.Chance(0.5)) {
+      cc.type = ConfChange::Type::kAddLearner;
+      cc.node = next_id_;
+    } else if (cs.voters.size() > 3) {
+      cc.type = ConfChange::Type::kRemoveNode;
+      cc.node = cs.voters[rng_.Uniform(cs.voters.size())];
+      if (cc.node == l->id) return;
+    } else {
+      return;
+    }
+    if (!l->raw->ProposeConfChange(cc).ok()) return;
+    ++stats_.conf_changes;
+    Trace(absl::StrCat("propose conf change type ", static_cast<int>(cc.type), " node ", cc.node));
+    if (cc.type == ConfChange::Type::kAddLearner) {
+      ++next_id_;
+      AddNode(cc.node, DiskImage());  // empty disk: learns everything from the leader
+    } else if (cc.type == ConfChange::Type::kRemoveNode) {
+      Schedule(rng_.Range(500, 3000), Ev::kStopNode, cc.node);
+    }
+    Pump(*l);
+  }
+
+  void InjectFault() {
+    const uint64_t crash_w = profile_.crash_every ? 1000000 / profile_.crash_every : 0;
+    const uint64_t part_w = profile_.partition_every ? 1000000 / profile_.partition_every : 0;
+    const uint64_t total = crash_w + part_w;
+    if (total == 0) return;
+    if (rng_.Uniform(total) < crash_w) {
+      Node* n = RandomUpNode();
+      if (n) {
+        Crash(*n);
+        Schedule(rng_.Range(20, 800), Ev::kRestart, n->id);
+      }
+    } else {
+      ChangePartition();
+    }
+    // Mean interval between fault events is 1 / (sum of rates).
+    Schedule(rng_.Range(1, 2 * 1000000 / total), Ev::kFault);
+  }
+
+  void ChangePartition() {
+    std::vector<NodeId> ids;
+    for (auto& [id, n] : nodes_) {
+      if (!n.stopped) ids.push_back(id);
+    }
+    blocked_.clear();
+    switch (rng_.Uniform(5)) {
+      case 0:  // heal
+        Trace("heal");
+        return;
+      case 1: {  // isolate one node (often the leader)
+        Node* l = Leader();
+        const NodeId victim = (l && rng_.Chance(0.5)) ? l->id : ids[rng_.Uniform(ids.size())];
+        for (NodeId o : ids) {
+          if (o == victim) continue;
+          blocked_.insert({victim, o});
+          blocked_.insert({o, victim});
+        }
+        Trace(absl::StrCat("isolate ", victim));
+        return;
+      }
+      case 2: {  // split in two
+        std::set<NodeId> side;
+        for (NodeId id : ids) {
+          if (rng_.Chance(0.5)) side.insert(id);
+        }
+        for (NodeId a : ids) {
+          for (NodeId b : ids) {
+            if (side.count(a) != side.count(b)) blocked_.insert({a, b});
+          }
+        }
+        Trace("split");
+        return;
+      }
+      case 3: {  // one-way links
+        const size_t k = rng_.Range(1, ids.size());
+        for (size_t i = 0; i < k; ++i) {
+          NodeId a = ids[rng_.Uniform(ids.size())], b = ids[rng_.Uniform(ids.size())];
+          if (a != b) blocked_.insert({a, b});
+        }
+        Trace("one-way");
+        return;
+      }
+      default: {  // bridge: two sides that only one node connects
+        if (ids.size() < 3) return;
+        const NodeId bridge = ids[rng_.Uniform(ids.size())];
+        std::set<NodeId> side;
+        for (NodeId id : ids) {
+          if (id != bridge && rng_.Chance(0.5)) side.insert(id);
+        }
+        for (NodeId a : ids) {
+          for (NodeId b : ids) {
+            if (a != bridge && b != bridge && side.count(a) != side.count(b)) {
+              blocked_.insert({a, b});
+            }
+          }
+        }
+        Trace(absl::StrCat("bridge via ", bridge));
+        return;
+      }
+    }
+  }
+
+  void StartLivenessPhase() {
+    liveness_ = true;
+    blocked_.clear();
+    profile_.drop = 0;
+    profile_.dup = 0;
+    max_acked_at_liveness_ = max_acked_index_;
+    for (auto& [id, n] : nodes_) {
+      if (!n.up && !n.stopped) Schedule(rng_.Range(1, 50), Ev::kRestart, id);
+    }
+    Trace("liveness phase");
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  void CheckAfterStep() {
+    for (auto& [id, n] : nodes_) {
+      if (!n.up) continue;
+      const Raft& r = n.raw->raft();
+      if (r.repair_until() != 0 && r.state() != StateType::kFollower) {
+        Fail(absl::StrCat("node ", id, " campaigns while repairing its log"));
+      }
+      if (r.state() != StateType::kLeader) continue;
+      auto [it, inserted] = leaders_.emplace(r.term(), id);
+      if (!inserted) {
+        if (it->second != id) {
+          Fail(absl::StrCat("election safety: nodes ", it->second, " and ", id,
+                            " both lead term ", r.term()));
+        }
+        continue;
+      }
+      ++stats_.leaders;
+      max_leader_term_ = std::max(max_leader_term_, r.term());
+      Trace(absl::StrCat("node ", id, " leads term ", r.term()));
+      CheckLeaderCompleteness(n);
+    }
+  }
+
+  void CheckLeaderCompleteness(Node& n) {
+    const Raft& r = n.raw->raft();
+    const RaftLog& log = r.log();
+    for (uint64_t i = log.FirstIndex(); i < committed_.size(); ++i) {
+      const CommittedRec& c = committed_[i];
+      if (!c.known || c.commit_term_bound >= r.term()) continue;
+      absl::StatusOr<uint64_t> t = log.Term(i);
+      if (!t.ok() || *t != c.term) {
+        Fail(absl::StrCat("leader completeness: leader ", n.id, " of term ", r.term(),
+                          " lacks committed entry ", i, " (term ", c.term, ")"));
+        return;
+      }
+    }
+  }
+
+  void CheckLiveness() {
+    if (opts_.liveness_fraction <= 0) return;
+    if (acked_in_liveness_ == 0) {
+      Fail("liveness: no write committed after the faults healed");
+      return;
+    }
+    for (auto& [id, n] : nodes_) {
+      if (!n.up || n.stopped) continue;
+      const ConfState cs = n.raw->raft().conf_state();
+      if (!std::binary_search(cs.voters.begin(), cs.voters.end(), id)) continue;
+      if (n.kv.applied() < max_acked_at_liveness_) {
+        Fail(absl::StrCat("liveness: voter ", id, " applied only ", n.kv.applied(),
+                          " but index ", max_acked_at_liveness_, " was acknowledged"));
+      }
+      if (n.raw->raft().repair_until() != 0) {
+        Fail(absl::StrCat("liveness: voter ", id, " still repairing at the end"));
+      }
+    }
+  }
+
+  const SimOptions opts_;
+  Rng rng_;
+  Profile profile_;
+  uint64_t now_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t step_ = 0;
+  bool failed_ = false;
+  std::string error_;
+  bool liveness_ = false;
+  SimStats stats_;
+
+  std::map<std::pair<uint64_t, uint64_t>, Event> queue_;  // (time, seq) -> event
+  std::map<NodeId, Node> nodes_;
+  NodeId next_id_ = 1;
+  std::set<std::pair<NodeId, NodeId>> blocked_;  // (from, to) links that drop
+  std::set<NodeId> removed_;                     // removal committed somewhere
+
+  // Invariant records.
+  std::map<uint64_t, NodeId> leaders_;                  // term -> leader
+  std::map<std::pair<NodeId, uint64_t>, NodeId> votes_;  // (voter, term) -> candidate
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint32_t, uint64_t>>
+      entries_seen_;  // (index, term) -> (checksum, previous entry's term)
+  std::vector<CommittedRec> committed_;  // by index
+  uint64_t max_leader_term_ = 0;
+  std::map<uint64_t, uint64_t> acked_;  // request -> index
+  uint64_t max_acked_index_ = 0;
+  uint64_t max_acked_at_liveness_ = 0;
+  uint64_t acked_in_liveness_ = 0;
+  uint64_t next_request_ = 0;
+  uint64_t next_read_ctx_ = 0;
+  std::map<uint64_t, PendingReadInfo> reads_;  // ctx -> info
+};
+
+}  // namespace
+
+SimResult RunSimulation(const SimOptions& options) {
+  Simulation sim(options);
+  return sim.Run();
+}
+
+std::string FormatStats(const SimStats& s) {
+  return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
+                      " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
+                      " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
+                      " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
+                      " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes,
+                      " msgs=", s.messages, " dropped=", s.dropped);
+}
+
+}  // namespace herald::raft::sim

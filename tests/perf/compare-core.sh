@@ -11,6 +11,7 @@
 #   CONNS=10000       idle connections for the RSS measurement (0 = skip)
 #   NATS_BIN=nats-server from PATH (Debian: /usr/sbin/nats-server)
 #   HERALD_BIN=...    use this herald binary instead of building //server:herald
+#   SKIP_HERALD=1     measure nats-server only
 #   SKIP_BUILD=1      do not run bazel; needs BENCH_BIN (and HERALD_BIN)
 #   BENCH_BIN=...     bench binary to use with SKIP_BUILD=1
 #   PORT=...          client port (default: a free one from 24222 up)
@@ -49,21 +50,19 @@ if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
   cp "${BENCH_BIN:?SKIP_BUILD=1 needs BENCH_BIN}" "$WORK/bench"
 else
   cd "$ROOT"
-  targets=(//tools/bench:bench)
-  if [[ -z "${HERALD_BIN:-}" ]]; then
-    if bazel query //server:herald >/dev/null 2>&1; then
-      targets+=(//server:herald)
-    else
-      log "//server:herald does not exist yet and HERALD_BIN is not set: herald is skipped"
-    fi
-  fi
-  log "building ${targets[*]} (-c opt)"
-  bazel build -c opt "${targets[@]}" >&2
+  log "building //tools/bench:bench (-c opt)"
+  bazel build -c opt //tools/bench:bench >&2
   BIN_DIR=$(bazel info -c opt bazel-bin 2>/dev/null)
   cp "$BIN_DIR/tools/bench/bench" "$WORK/bench"
-  if [[ " ${targets[*]} " == *" //server:herald "* ]]; then
-    cp "$BIN_DIR/server/herald" "$WORK/herald"
-    HERALD_BIN="$WORK/herald"
+  if [[ -z "${HERALD_BIN:-}" && "${SKIP_HERALD:-0}" != 1 ]]; then
+    if ! bazel query //server:herald >/dev/null 2>&1; then
+      log "//server:herald does not exist yet and HERALD_BIN is not set: herald is skipped"
+    elif ! bazel build -c opt //server:herald >&2; then
+      log "//server:herald does not build: herald is skipped"
+    else
+      cp "$BIN_DIR/server/herald" "$WORK/herald"
+      HERALD_BIN="$WORK/herald"
+    fi
   fi
 fi
 BENCH="$WORK/bench"
@@ -191,8 +190,9 @@ run_suite() {
   stop_server
 }
 
+log "machine: $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 run_suite nats-server "$NATS_BIN"
-if [[ -n "${HERALD_BIN:-}" ]]; then
+if [[ -n "${HERALD_BIN:-}" && "${SKIP_HERALD:-0}" != 1 ]]; then
   run_suite herald "$HERALD_BIN"
 else
   log "herald skipped (no binary)"

@@ -187,6 +187,10 @@ run_suite() {
   bench_run "$server" reqrep '{rps:.req_per_sec,p50:.lat_us.p50,p99:.lat_us.p99,p999:.lat_us.p999,max:.lat_us.max}' \
     --mode reqrep --size 16
   conns_rss "$server"
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "$server died during the run; see $WORK/$server.log"
+    tail -5 "$WORK/$server.log" >&2
+  fi
   stop_server
 }
 

@@ -339,6 +339,107 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(seq, ["MSG", "PONG"] * 50)
 
 
+    # ---- parser robustness and less common rules ----
+
+    def test_split_writes_byte_by_byte(self):
+        c = self.connected(headers=True)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        hdr = b"NATS/1.0\r\nK: v\r\n\r\n"
+        data = (b"SUB split.t 1\r\nPUB split.t reply.to 11\r\nhello world\r\n"
+                b"HPUB split.t %d %d\r\n%sxyz\r\nPING\r\n" % (len(hdr), len(hdr) + 3, hdr))
+        for i in range(len(data)):
+            c.send(data[i:i + 1])
+            if i % 7 == 0:
+                time.sleep(0.002)
+        self.assertEqual(c.read_frame(), ("MSG", "split.t", "1", "reply.to", b"hello world"))
+        self.assertEqual(c.read_frame(), ("HMSG", "split.t", "1", None, hdr, b"xyz"))
+        self.assertEqual(c.read_frame(), ("PONG",))
+
+    def test_tabs_and_space_runs_as_separators(self):
+        c = self.connected()
+        c.send(b"SUB\ttab.t\t 3\r\nPUB  tab.t   2\r\nok\r\n")
+        self.assertEqual(c.ping(), [("MSG", "tab.t", "3", None, b"ok")])
+
+    def test_wildcard_chars_inside_token_are_literal(self):
+        c = self.connected()
+        c.send(b"SUB lit.*x 1\r\nSUB lit.x> 2\r\n")
+        self.assertEqual(c.ping(), [])  # accepted, no -ERR
+        c.send(b"PUB lit.ax 1\r\na\r\nPUB lit.*x 1\r\nb\r\nPUB lit.x> 1\r\nc\r\nPUB lit.xy 1\r\nd\r\n")
+        self.assertEqual(c.ping(), [("MSG", "lit.*x", "1", None, b"b"), ("MSG", "lit.x>", "2", None, b"c")])
+
+    def test_two_subscriptions_same_subject_each_get_copy(self):
+        c = self.connected()
+        c.send(b"SUB dup.t 1\r\nSUB dup.t 2\r\nSUB dup.* 3\r\nPUB dup.t 1\r\nx\r\n")
+        self.assertEqual(sorted(f[2] for f in c.ping()), ["1", "2", "3"])
+
+    def test_reused_sid_is_ignored(self):
+        c = self.connected()
+        c.send(b"SUB first.s 1\r\nSUB second.s 1\r\nPUB first.s 1\r\na\r\nPUB second.s 1\r\nb\r\n")
+        self.assertEqual(c.ping(), [("MSG", "first.s", "1", None, b"a")])
+
+    def test_queue_group_spans_subject_patterns(self):
+        c = self.connected()
+        c.send(b"SUB qp.* grp 1\r\nSUB qp.t grp 2\r\nSUB qp.> grp 3\r\n")
+        c.send(b"".join(b"PUB qp.t 2\r\n%02d\r\n" % i for i in range(60)))
+        frames = c.ping()
+        self.assertEqual(sorted(f[4] for f in frames), [b"%02d" % i for i in range(60)])
+        self.assertEqual(len({f[2] for f in frames}) >= 2, True, "only one member used")
+
+    def test_bad_argument_count_closes(self):
+        c = self.connected()
+        c.send(b"SUB only\r\n")  # SUB needs subject and sid
+        c.read_until_closed(5)
+
+    def test_hpub_header_size_larger_than_total_closes(self):
+        c = self.connected(headers=True)
+        c.send(b"HPUB h.bad 20 10\r\n")
+        c.read_until_closed(5)
+
+    def test_pedantic_publish_subject(self):
+        c = self.connected(pedantic=True)
+        c.send(b"SUB ped.> 1\r\nPUB ped.* 1\r\nx\r\n")
+        self.assertEqual(c.read_line(), b"-ERR 'Invalid Publish Subject'\r\n")
+        c.send(b"PUB ped.ok 1\r\ny\r\n")
+        # (2.9.10 still delivers the invalid publish after the -ERR; not required either way)
+        self.assertEqual([f for f in c.ping() if f[1] != "ped.*"], [("MSG", "ped.ok", "1", None, b"y")])
+        # without pedantic a wildcard publish subject is accepted silently
+        d = self.connected()
+        d.send(b"PUB ped.* 1\r\nx\r\n")
+        self.assertEqual(d.ping(), [])
+
+    def test_no_503_with_only_queue_subscriber(self):
+        r = self.connected()
+        r.send(b"SUB svc.q workers 1\r\n")
+        r.ping()
+        c = self.connected(headers=True, no_responders=True)
+        c.send(b"SUB _INBOX.q 1\r\nPUB svc.q _INBOX.q 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [])
+        self.assertEqual(r.ping(), [("MSG", "svc.q", "1", "_INBOX.q", b"x")])
+
+    def test_abrupt_close_mid_payload_does_not_hurt_others(self):
+        other = self.connected()
+        other.send(b"SUB ab.t 1\r\n")
+        other.ping()
+        for _ in range(5):
+            c = self.connected()
+            c.send(b"PUB ab.t 100\r\npartial")
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()  # RST
+        p = self.connected()
+        p.send(b"PUB ab.t 2\r\nok\r\n")
+        p.ping()
+        self.assertEqual(other.ping(), [("MSG", "ab.t", "1", None, b"ok")])
+
+    def test_unsub_all_then_no_delivery(self):
+        c = self.connected()
+        c.send(b"".join(b"SUB ua.%d %d\r\n" % (i, i) for i in range(200)))
+        c.send(b"SUB ua.* 1000\r\n")
+        c.send(b"".join(b"UNSUB %d\r\n" % i for i in range(200)))
+        c.send(b"".join(b"PUB ua.%d 1\r\nx\r\n" % i for i in range(200)))
+        frames = c.ping()
+        self.assertEqual(len(frames), 200)
+        self.assertTrue(all(f[2] == "1000" for f in frames))
+
 class ConfiguredServerTest(unittest.TestCase):
     """Tests that each need their own server config."""
 

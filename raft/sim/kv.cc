@@ -7,9 +7,7 @@
 
 namespace herald::raft::sim {
 
-std::string KvCommand::Encode() const {
-  return key + "=" + value + "#" + std::to_string(request);
-}
+std::string KvCommand::Encode() const { return key + "=" + value + "#" + std::to_string(request); }
 
 std::optional<KvCommand> KvCommand::Decode(const std::string& data) {
   const size_t eq = data.find('=');

@@ -61,19 +61,19 @@ int main(int argc, char** argv) {
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  printf("%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
-         "acked=%llu reads=%llu crashes=%llu damaged=%llu repaired=%llu snaps_installed=%llu "
-         "conf=%llu\n",
-         failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
-         static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures),
-         secs, static_cast<unsigned long long>(total.steps),
-         static_cast<unsigned long long>(total.leaders),
-         static_cast<unsigned long long>(total.acked),
-         static_cast<unsigned long long>(total.reads_served),
-         static_cast<unsigned long long>(total.crashes),
-         static_cast<unsigned long long>(total.damaged_logs),
-         static_cast<unsigned long long>(total.repairs_done),
-         static_cast<unsigned long long>(total.snapshots_installed),
-         static_cast<unsigned long long>(total.conf_changes));
+  printf(
+      "%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
+      "acked=%llu reads=%llu crashes=%llu damaged=%llu repaired=%llu snaps_installed=%llu "
+      "conf=%llu\n",
+      failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
+      static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures), secs,
+      static_cast<unsigned long long>(total.steps), static_cast<unsigned long long>(total.leaders),
+      static_cast<unsigned long long>(total.acked),
+      static_cast<unsigned long long>(total.reads_served),
+      static_cast<unsigned long long>(total.crashes),
+      static_cast<unsigned long long>(total.damaged_logs),
+      static_cast<unsigned long long>(total.repairs_done),
+      static_cast<unsigned long long>(total.snapshots_installed),
+      static_cast<unsigned long long>(total.conf_changes));
   return failures ? 1 : 0;
 }

@@ -16,11 +16,12 @@ void SimDisk::ApplyOp(DiskImage& img, const WriteOp& op) {
   }
   if (!op.entries.empty()) {
     const uint64_t first = op.entries.front().index;
-    // Truncate from the first new index, then append.
-    if (first < img.log_first) {
+    // Truncate from the first new index, then append. A log that ends before
+    // `first` (a repaired node whose snapshot covers the gap) restarts there.
+    if (first < img.log_first || first > img.log_first + img.log.size()) {
       img.log.clear();
       img.log_first = first;
-    } else if (first - img.log_first < img.log.size()) {
+    } else {
       img.log.resize(first - img.log_first);
     }
     img.log.insert(img.log.end(), op.entries.begin(), op.entries.end());
@@ -42,8 +43,8 @@ bool SimDisk::Crash(Rng& rng, double torn_prob) {
     // tear (a truncating write is one atomic batch in the real store).
     if (!op.snapshot && !op.entries.empty() &&
         op.entries.front().index == durable_.LastIndex() + 1 &&
-        (durable_.log.empty() || durable_.log_first + durable_.log.size() ==
-                                     op.entries.front().index)) {
+        (durable_.log.empty() ||
+         durable_.log_first + durable_.log.size() == op.entries.front().index)) {
       WriteOp part;
       const size_t keep = rng.Range(1, op.entries.size());
       part.entries.assign(op.entries.begin(), op.entries.begin() + keep);
@@ -67,8 +68,8 @@ bool SimDisk::Crash(Rng& rng, double torn_prob) {
 void SimDisk::SaveSnapshot(const Snapshot& snap, uint64_t compact_to) {
   durable_.snapshot = snap;
   if (compact_to >= durable_.log_first) {
-    const uint64_t drop = std::min<uint64_t>(compact_to + 1 - durable_.log_first,
-                                             durable_.log.size());
+    const uint64_t drop =
+        std::min<uint64_t>(compact_to + 1 - durable_.log_first, durable_.log.size());
     durable_.log.erase(durable_.log.begin(), durable_.log.begin() + drop);
     durable_.log_first = compact_to + 1;
   }
@@ -105,6 +106,11 @@ SimDisk::Recovered SimDisk::Recover(MemoryStorage* storage) {
   if (good < durable_.log.size()) {
     r.damaged_from = durable_.log_first + good;
     durable_.log.resize(good);
+    if (durable_.log.empty() || durable_.log.back().index < durable_.snapshot.meta.index) {
+      // What survives is covered by the snapshot.
+      durable_.log.clear();
+      durable_.log_first = durable_.snapshot.meta.index + 1;
+    }
   }
   const uint64_t last = durable_.LastIndex();
   if (last < durable_.watermark) {

@@ -45,13 +45,12 @@ struct Profile {
   int drift = 0;  // +- tick length skew per node
 
   std::string Describe() const {
-    return absl::StrCat("drop=", drop, " dup=", dup, " delay=", min_delay, "..", max_delay,
-                        " crash_every=", crash_every, " partition_every=", partition_every,
-                        " torn=", torn, " corrupt=", corrupt, " membership=", membership,
-                        " snapshot_every=", snapshot_every, " chunk=", chunk_bytes,
-                        " pre_vote=", pre_vote, " client_every=", client_every,
-                        " read_every=", read_every, " transfer_every=", transfer_every,
-                        " drift=", drift);
+    return absl::StrCat(
+        "drop=", drop, " dup=", dup, " delay=", min_delay, "..", max_delay,
+        " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
+        " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
+        " chunk=", chunk_bytes, " pre_vote=", pre_vote, " client_every=", client_every,
+        " read_every=", read_every, " transfer_every=", transfer_every, " drift=", drift);
   }
 };
 
@@ -108,6 +107,7 @@ class Simulation {
       AddNode(i, img);
     }
     next_id_ = n + 1;
+    last_conf_voters_ = prev_conf_voters_ = n;
   }
 
   SimResult Run() {
@@ -197,8 +197,9 @@ class Simulation {
   }
 
   void Trace(const std::string& s) {
-    if (opts_.verbose) fprintf(stderr, "[%llu t=%llu] %s\n", static_cast<unsigned long long>(step_),
-                               static_cast<unsigned long long>(now_), s.c_str());
+    if (opts_.verbose)
+      fprintf(stderr, "[%llu t=%llu] %s\n", static_cast<unsigned long long>(step_),
+              static_cast<unsigned long long>(now_), s.c_str());
   }
 
   void Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
@@ -280,7 +281,7 @@ class Simulation {
   size_t CurrentVoters() {
     // The smallest configuration any live node knows: the damage budget below
     // must hold in every configuration that might still be in use.
-    size_t v = kMaxMembers;
+    size_t v = std::min(last_conf_voters_, prev_conf_voters_);
     for (auto& [id, n] : nodes_) {
       if (n.up) v = std::min(v, std::max<size_t>(1, n.raw->raft().conf_state().voters.size()));
     }
@@ -364,7 +365,11 @@ class Simulation {
         Fail("undecodable conf change");
         return;
       }
-      n.raw->ApplyConfChange(*cc);
+      const size_t voters = n.raw->ApplyConfChange(*cc).voters.size();
+      if (voters != last_conf_voters_) {
+        prev_conf_voters_ = last_conf_voters_;
+        last_conf_voters_ = voters;
+      }
       if (cc->type == ConfChange::Type::kRemoveNode) removed_.insert(cc->node);
       n.kv.Skip(e.index);
     } else {
@@ -390,8 +395,9 @@ class Simulation {
       return;
     }
     if (r.term != term || r.checksum != checksum) {
-      Fail(absl::StrCat("state machine safety: node ", n ? n->id : 0, " applied (", index, ", term ",
-                        term, ") but (", index, ", term ", r.term, ") was applied elsewhere"));
+      Fail(absl::StrCat("state machine safety: node ", n ? n->id : 0, " applied (", index,
+                        ", term ", term, ") but (", index, ", term ", r.term,
+                        ") was applied elsewhere"));
     } else if (r.state_hash != hash) {
       Fail(absl::StrCat("node ", n ? n->id : 0, " state after index ", index,
                         " differs from other replicas"));
@@ -409,8 +415,8 @@ class Simulation {
     for (const Entry& e : ents) {
       absl::StatusOr<uint64_t> prev = n.storage->Term(e.index - 1);
       const uint64_t prev_term = prev.ok() ? *prev : UINT64_MAX;
-      auto [it, inserted] =
-          entries_seen_.emplace(std::make_pair(e.index, e.term), std::make_pair(e.checksum, prev_term));
+      auto [it, inserted] = entries_seen_.emplace(std::make_pair(e.index, e.term),
+                                                  std::make_pair(e.checksum, prev_term));
       if (inserted) continue;
       if (it->second.first != e.checksum) {
         Fail(absl::StrCat("log matching: two different entries at index ", e.index, " term ",
@@ -531,7 +537,11 @@ class Simulation {
         return;
       case Ev::kStopNode: {
         Node& n = nodes_.at(e.node);
-        if (!removed_.count(n.id)) return;  // removal never committed: keep it
+        if (!removed_.count(n.id)) {
+          // Not committed yet (or never will be): look again later.
+          if (!InLiveness()) Schedule(1000, Ev::kStopNode, n.id);
+          return;
+        }
         Crash(n);
         n.stopped = true;
         return;
@@ -758,8 +768,8 @@ class Simulation {
       auto [it, inserted] = leaders_.emplace(r.term(), id);
       if (!inserted) {
         if (it->second != id) {
-          Fail(absl::StrCat("election safety: nodes ", it->second, " and ", id,
-                            " both lead term ", r.term()));
+          Fail(absl::StrCat("election safety: nodes ", it->second, " and ", id, " both lead term ",
+                            r.term()));
         }
         continue;
       }
@@ -791,13 +801,25 @@ class Simulation {
       Fail("liveness: no write committed after the faults healed");
       return;
     }
+    // The configuration that matters is the leader's (a removed node that
+    // never heard of its removal still believes it is a voter).
+    Node* ref = Leader();
+    for (auto& [id, n] : nodes_) {
+      if (n.up && (!ref || n.raw->raft().log().committed() > ref->raw->raft().log().committed())) {
+        if (!ref || ref->raw->raft().state() != StateType::kLeader) ref = &n;
+      }
+    }
+    if (!ref) {
+      Fail("liveness: no node is up at the end");
+      return;
+    }
+    const ConfState cs = ref->raw->raft().conf_state();
     for (auto& [id, n] : nodes_) {
       if (!n.up || n.stopped) continue;
-      const ConfState cs = n.raw->raft().conf_state();
       if (!std::binary_search(cs.voters.begin(), cs.voters.end(), id)) continue;
       if (n.kv.applied() < max_acked_at_liveness_) {
-        Fail(absl::StrCat("liveness: voter ", id, " applied only ", n.kv.applied(),
-                          " but index ", max_acked_at_liveness_, " was acknowledged"));
+        Fail(absl::StrCat("liveness: voter ", id, " applied only ", n.kv.applied(), " but index ",
+                          max_acked_at_liveness_, " was acknowledged"));
       }
       if (n.raw->raft().repair_until() != 0) {
         Fail(absl::StrCat("liveness: voter ", id, " still repairing at the end"));
@@ -821,12 +843,15 @@ class Simulation {
   NodeId next_id_ = 1;
   std::set<std::pair<NodeId, NodeId>> blocked_;  // (from, to) links that drop
   std::set<NodeId> removed_;                     // removal committed somewhere
+  // Voter counts of the last two configurations applied anywhere (damage budget).
+  size_t last_conf_voters_ = 0;
+  size_t prev_conf_voters_ = 0;
 
   // Invariant records.
-  std::map<uint64_t, NodeId> leaders_;                  // term -> leader
+  std::map<uint64_t, NodeId> leaders_;                   // term -> leader
   std::map<std::pair<NodeId, uint64_t>, NodeId> votes_;  // (voter, term) -> candidate
   std::map<std::pair<uint64_t, uint64_t>, std::pair<uint32_t, uint64_t>>
-      entries_seen_;  // (index, term) -> (checksum, previous entry's term)
+      entries_seen_;                     // (index, term) -> (checksum, previous entry's term)
   std::vector<CommittedRec> committed_;  // by index
   uint64_t max_leader_term_ = 0;
   std::map<uint64_t, uint64_t> acked_;  // request -> index

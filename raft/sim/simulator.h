@@ -56,7 +56,7 @@ struct SimStats {
 
 struct SimResult {
   bool ok = true;
-  std::string error;  // the first violated invariant (includes seed and step)
+  std::string error;    // the first violated invariant (includes seed and step)
   std::string profile;  // the faults this seed enabled
   SimStats stats;
 };

@@ -440,6 +440,78 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(len(frames), 200)
         self.assertTrue(all(f[2] == "1000" for f in frames))
 
+    def test_subjects_case_sensitive_and_utf8(self):
+        c = self.connected()
+        subj = "caf\u00e9.\u00fcber".encode()
+        c.send(b"SUB Case.T 1\r\nSUB " + subj + b" 2\r\nSUB caf\xc3\xa9.* 3\r\n")
+        c.send(b"PUB case.t 1\r\na\r\nPUB Case.T 1\r\nb\r\nPUB " + subj + b" 1\r\nc\r\n")
+        frames = sorted(c.ping(), key=lambda f: f[2])
+        self.assertEqual(frames, [("MSG", "Case.T", "1", None, b"b"),
+                                  ("MSG", subj.decode(), "2", None, b"c"),
+                                  ("MSG", subj.decode(), "3", None, b"c")])
+
+    def test_interest_removed_when_client_disconnects(self):
+        r = self.connected()
+        r.send(b"SUB gone.svc 1\r\nSUB gone.q grp 2\r\n")
+        r.ping()
+        keep = self.connected()
+        keep.send(b"SUB gone.q grp 1\r\n")
+        keep.ping()
+        c = self.connected(headers=True, no_responders=True)
+        c.send(b"SUB _INBOX.g 1\r\nPUB gone.svc _INBOX.g 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [])  # responder present: no 503
+        r.close()
+        # after the server notices the close, requests get a 503 (bounded wait)
+        deadline = time.monotonic() + 5
+        while True:
+            c.send(b"PUB gone.svc _INBOX.g 1\r\nx\r\n")
+            frames = c.ping()
+            if frames:
+                self.assertEqual(frames[0][:3], ("HMSG", "_INBOX.g", "1"))
+                break
+            self.assertLess(time.monotonic(), deadline, "interest of closed client never removed")
+            time.sleep(0.05)
+        # the remaining queue member gets every message
+        c.send(b"".join(b"PUB gone.q 1\r\n%d\r\n" % (i % 10) for i in range(50)))
+        c.ping()
+        self.assertEqual(len(keep.ping()), 50)
+
+    def test_fanout_to_many_connections(self):
+        subs = [self.connected() for _ in range(50)]
+        for i, c in enumerate(subs):
+            c.send(b"SUB fan.t %d\r\n" % (i + 1))
+            c.ping()
+        p = self.connected()
+        payload = b"z" * 20000
+        p.send(b"".join(b"PUB fan.t %d\r\n%s\r\n" % (len(payload), payload) for _ in range(20)))
+        p.ping()
+        for i, c in enumerate(subs):
+            frames = c.ping(timeout=10)
+            self.assertEqual(len(frames), 20, "subscriber %d" % i)
+            self.assertTrue(all(f[4] == payload and f[2] == str(i + 1) for f in frames))
+
+    def test_concurrent_publishers_per_publisher_order(self):
+        s = self.connected()
+        s.send(b"SUB mp.* 1\r\n")
+        s.ping()
+        pubs = [self.connected() for _ in range(4)]
+        N = 3000
+        bodies = [b"".join(b"PUB mp.%d %d\r\n%d\r\n" % (k, len(str(i)), i) for i in range(N)) for k in range(4)]
+        threads = [threading.Thread(target=p.send, args=(b,)) for p, b in zip(pubs, bodies)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        for p in pubs:
+            p.ping(timeout=20)
+        frames = s.ping(timeout=20)
+        self.assertEqual(len(frames), 4 * N)
+        per = {}
+        for f in frames:
+            per.setdefault(f[1], []).append(int(f[4]))
+        for k in range(4):
+            self.assertEqual(per["mp.%d" % k], list(range(N)), "publisher %d out of order" % k)
+
 class ConfiguredServerTest(unittest.TestCase):
     """Tests that each need their own server config."""
 

@@ -53,8 +53,12 @@ report "unit tests" "$up" "$uf"
 
 # 2. Integration tests with real clients against real herald processes.
 if [ "${SKIP_INTEGRATION:-0}" != 1 ] && [ -x tests/integration/run.sh ]; then
-  bazel build //server:herald >/dev/null 2>&1
-  out=$(SERVER_KIND=herald SERVER_BIN="$ROOT/bazel-bin/server/herald" tests/integration/run.sh 2>&1)
+  # Copy the binary out: bazel-bin is a symlink that the next build with other
+  # flags re-points.
+  bindir=$(mktemp -d)
+  bazel build //server:herald >/dev/null 2>&1 && cp bazel-bin/server/herald "$bindir/herald"
+  out=$(SERVER_KIND=herald SERVER_BIN="$bindir/herald" tests/integration/run.sh 2>&1)
+  rm -rf "$bindir"
   echo "$out" | tail -60
   line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
   if [ -n "$line" ]; then

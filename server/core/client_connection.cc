@@ -18,6 +18,10 @@ constexpr size_t kInitialReadBuffer = 512;
 constexpr size_t kMaxReadBuffer = 64 * 1024;
 // nats-server sends its first PING this long after connect (RTT measurement).
 constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
+// Longest a publisher is paused for one stalled receiver (nats-server 2.9
+// bounds its stall the same way); after that the receiver's max_pending
+// decides.
+constexpr absl::Duration kMaxStall = absl::Seconds(1);
 
 // The no-responders status message (client-protocol.md §6): header only.
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
@@ -128,7 +132,30 @@ void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
     read_buf_.shrink_to_fit();
   }
   thread_->FlushMarked();
-  if (!out.stopped) DoRead();
+  if (out.stopped) return;
+  if (std::shared_ptr<Connection> target = thread_->TakeStalled();
+      target != nullptr && target.get() != this) {
+    StallThenRead(std::move(target), absl::Now() + kMaxStall, absl::Microseconds(100));
+    return;
+  }
+  DoRead();
+}
+
+void ClientConnection::StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline,
+                                     absl::Duration wait) {
+  if (closed()) return;
+  if (target->closed() || !target->OverStallThreshold() || absl::Now() >= deadline) {
+    DoRead();
+    return;
+  }
+  if (stall_timer_ == nullptr) stall_timer_ = std::make_unique<asio::steady_timer>(thread_->io());
+  stall_timer_->expires_after(absl::ToChronoMicroseconds(wait));
+  stall_timer_->async_wait([self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
+                            target = std::move(target), deadline,
+                            wait](const asio::error_code& ec) mutable {
+    if (ec) return;
+    self->StallThenRead(std::move(target), deadline, std::min(wait * 2, absl::Milliseconds(5)));
+  });
 }
 
 void ClientConnection::HandleParseError(ParseError error) {
@@ -360,6 +387,7 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
   out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);
   from->stats().AddOut(1, static_cast<int64_t>(message.size()));
   from->MarkForFlush(this);
+  if (OverStallThreshold()) from->NoteStalled(this);
   return true;
 }
 

@@ -84,6 +84,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void RequestFlush();
 
   int64_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
+  // Above this much pending output, publishers feeding this connection pause
+  // (nats-server's "stall" at 75% of max_pending) instead of pushing it over
+  // the limit, so a reader that is merely slower than a burst survives.
+  bool OverStallThreshold() const {
+    return pending_bytes() > max_pending_.load(std::memory_order_relaxed) / 4 * 3;
+  }
 
  protected:
   // Owner thread.

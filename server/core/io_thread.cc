@@ -64,6 +64,10 @@ void IoThread::FlushMarked() {
   }
 }
 
+void IoThread::NoteStalled(Connection* conn) {
+  if (stalled_ == nullptr) stalled_ = conn->shared_from_this();
+}
+
 void IoThread::AddConnection(std::shared_ptr<Connection> conn) {
   connections_.insert(std::move(conn));
 }

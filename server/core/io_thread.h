@@ -72,6 +72,11 @@ class IoThread {
   // Writes out (or hands to their own threads) every marked connection.
   void FlushMarked();
 
+  // A delivery during the current batch pushed `conn` over its stall
+  // threshold: the publisher whose batch it is should pause reading.
+  void NoteStalled(Connection* conn);
+  std::shared_ptr<Connection> TakeStalled() { return std::move(stalled_); }
+
   void AddConnection(std::shared_ptr<Connection> conn);
   void RemoveConnection(Connection* conn);
   size_t connection_count() const { return connections_.size(); }
@@ -94,6 +99,7 @@ class IoThread {
   IoThreadStats stats_;
   std::vector<std::shared_ptr<Connection>> marked_;
   absl::flat_hash_set<Connection*> marked_set_;
+  std::shared_ptr<Connection> stalled_;
   absl::flat_hash_set<std::shared_ptr<Connection>> connections_;
   uint64_t rng_state_;
 };

@@ -194,3 +194,68 @@ func TestReconnect(t *testing.T) {
 		t.Fatalf("request after reconnect: %v %v", r, err)
 	}
 }
+
+// nats.go with verbose and pedantic CONNECT options still works end to end.
+func TestVerbosePedanticClient(t *testing.T) {
+	s := StartServer(t, "")
+	opts := nats.GetDefaultOptions()
+	opts.Url = s.URL()
+	opts.Verbose = true
+	opts.Pedantic = true
+	opts.Timeout = 5 * time.Second
+	nc, err := opts.Connect()
+	if err != nil {
+		t.Fatalf("verbose connect: %v", err)
+	}
+	defer nc.Close()
+	sub, _ := nc.SubscribeSync("vp.t")
+	flush(t, nc)
+	for i := 0; i < 100; i++ {
+		nc.Publish("vp.t", []byte(strconv.Itoa(i)))
+	}
+	flush(t, nc)
+	for i := 0; i < 100; i++ {
+		m, err := sub.NextMsg(3 * time.Second)
+		if err != nil || string(m.Data) != strconv.Itoa(i) {
+			t.Fatalf("msg %d: %v %v", i, m, err)
+		}
+	}
+	nc.Subscribe("vp.svc", func(m *nats.Msg) { m.Respond([]byte("ok")) })
+	if r, err := nc.Request("vp.svc", nil, 3*time.Second); err != nil || string(r.Data) != "ok" {
+		t.Fatalf("request: %v %v", r, err)
+	}
+	if nc.LastError() != nil {
+		t.Fatalf("last error: %v", nc.LastError())
+	}
+}
+
+func TestMaxConnectionsClient(t *testing.T) {
+	s := StartServer(t, "max_connections: 1\n")
+	var nc *nats.Conn
+	// the readiness probe may hold the slot for a moment: bounded retry
+	waitFor(t, 5*time.Second, "first connection admitted", func() bool {
+		c, err := nats.Connect(s.URL(), nats.NoReconnect())
+		if err != nil {
+			return false
+		}
+		nc = c
+		return true
+	})
+	defer nc.Close()
+	// The server writes INFO + -ERR 'maximum connections exceeded' and closes;
+	// depending on timing nats.go reports that text or the broken connection
+	// (the exact -ERR is checked in protocol_test.py).
+	for i := 0; i < 3; i++ {
+		c, err := nats.Connect(s.URL(), nats.NoReconnect(), nats.Timeout(5*time.Second))
+		if err == nil {
+			c.Close()
+			t.Fatal("second connection admitted with max_connections: 1")
+		}
+		e := strings.ToLower(err.Error())
+		if !strings.Contains(e, "maximum connections exceeded") && !strings.Contains(e, "broken pipe") &&
+			!strings.Contains(e, "connection reset") && !strings.Contains(e, "eof") {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	flush(t, nc)
+}

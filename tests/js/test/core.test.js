@@ -400,3 +400,17 @@ T('invalid subscription subject: server -ERR surfaces as error status, connectio
   assert.ok(!nc.isClosed());
   assert.ok(!statuses.includes('disconnect'), `statuses: ${statuses}`);
 });
+
+T('verbose + pedantic client: pub/sub and request work (server +OK acks tolerated)', async () => {
+  const nc = await conn({ verbose: true, pedantic: true });
+  const c = collector(nc, 'vp.t');
+  await settle(nc);
+  for (let i = 0; i < 100; i++) nc.publish('vp.t', sc.encode(String(i)));
+  await settle(nc);
+  await c.wait(100);
+  assert.deepEqual(c.msgs.map((m) => sc.decode(m.data)), Array.from({ length: 100 }, (_, i) => String(i)));
+  nc.subscribe('vp.svc', { callback: (e, m) => m.respond(sc.encode('ok')) });
+  const r = await nc.request('vp.svc', sc.encode('x'), { timeout: 3000 });
+  assert.equal(sc.decode(r.data), 'ok');
+  assert.ok(!nc.isClosed());
+});

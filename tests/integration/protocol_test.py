@@ -512,6 +512,39 @@ class ProtocolTest(unittest.TestCase):
         for k in range(4):
             self.assertEqual(per["mp.%d" % k], list(range(N)), "publisher %d out of order" % k)
 
+    def test_connect_json_unknown_and_nested_fields(self):
+        c = self.client()
+        c.read_info()
+        c.send(b'CONNECT {"verbose":false,"name":"\\u00e9x \\"q\\"","foo":{"bar":[1,2,{"z":null}]},'
+               b'"protocol":1,"echo":true,"lang":"raw","version":"9.9.9","future_field":true}\r\nPING\r\n')
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+        c.send(b"SUB cj 1\r\nPUB cj 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [("MSG", "cj", "1", None, b"x")])
+
+    def test_bad_payload_size_closes(self):
+        for bad in (b"PUB foo -1\r\n", b"PUB foo abc\r\n"):
+            c = self.connected()
+            c.send(bad + b"PING\r\n")
+            data = c.read_until_closed(5)
+            self.assertNotIn(b"PONG", data, bad)
+
+    def test_non_numeric_sid(self):
+        c = self.connected()
+        c.send(b"SUB sidtok abc\r\nPUB sidtok 1\r\nx\r\nUNSUB abc\r\nPUB sidtok 1\r\ny\r\n")
+        self.assertEqual(c.ping(), [("MSG", "sidtok", "abc", None, b"x")])
+
+    def test_unsub_max_zero_unsubscribes(self):
+        c = self.connected()
+        c.send(b"SUB u0 1\r\nUNSUB 1 0\r\nPUB u0 1\r\nx\r\n")
+        self.assertEqual(c.ping(), [])
+
+    def test_pipelined_pings(self):
+        c = self.connected()
+        c.send(b"PING\r\n" * 10000)
+        for i in range(10000):
+            self.assertEqual(c.read_line(timeout=10), b"PONG\r\n", i)
+        self.assertEqual(c.ping(), [])
+
 class ConfiguredServerTest(unittest.TestCase):
     """Tests that each need their own server config."""
 

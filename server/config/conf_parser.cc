@@ -202,14 +202,18 @@ std::string DirName(const std::string& file) {
 // the state machine of nats-server's conf/lex.go.
 class Parser {
  public:
+  // `base_depth` is the nesting depth at which this text's top-level keys
+  // land (non-zero for includes inside blocks and for `$VAR` environment
+  // values), so that max_depth bounds the whole tree.
   Parser(absl::string_view text, std::string file, SharedState* shared, int include_depth,
-         int env_depth)
+         int env_depth, int base_depth)
       : text_(text),
         file_(std::move(file)),
         dir_(DirName(file_)),
         shared_(shared),
         include_depth_(include_depth),
-        env_depth_(env_depth) {}
+        env_depth_(env_depth),
+        base_depth_(base_depth) {}
 
   absl::Status ParseTop(ConfValue* root);
 
@@ -260,14 +264,14 @@ class Parser {
   absl::Status ParseSingleQuoted(std::string* out);
   absl::Status ParseBlock(std::string* out);
   absl::Status ParseEscape(std::string* out);
-  absl::Status ParseBare(ConfValue* out);
-  absl::Status ParseNumber(ConfValue* out);
-  absl::Status ParseNegativeNumber(ConfValue* out);
+  absl::Status ParseBare(ConfValue* out, int depth);
+  absl::Status ParseNumber(ConfValue* out, int depth);
+  absl::Status ParseNegativeNumber(ConfValue* out, int depth);
   absl::Status ParseDatetime(size_t start, ConfValue* out);
   absl::Status MakeInteger(absl::string_view text, ConfValue* out);
-  absl::Status ResolveVariable(const std::string& name, int line, ConfValue* out);
-  absl::Status ParseInclude(ConfValue* ctx);
-  absl::Status IncludeFile(const std::string& name, int line, ConfValue* ctx);
+  absl::Status ResolveVariable(const std::string& name, int line, int depth, ConfValue* out);
+  absl::Status ParseInclude(ConfValue* ctx, int depth);
+  absl::Status IncludeFile(const std::string& name, int line, int depth, ConfValue* ctx);
 
   absl::string_view text_;
   size_t pos_ = 0;
@@ -277,6 +281,7 @@ class Parser {
   SharedState* shared_;
   const int include_depth_;
   const int env_depth_;
+  const int base_depth_;
   // Maps under construction, outermost first: the scopes of `$VAR`.
   std::vector<ConfValue*> contexts_;
 };
@@ -298,7 +303,7 @@ absl::Status Parser::ParseTop(ConfValue* root) {
       SkipComment();
       continue;
     }
-    absl::Status s = ParseEntry(root, /*in_map=*/false, /*depth=*/0);
+    absl::Status s = ParseEntry(root, /*in_map=*/false, base_depth_);
     if (!s.ok()) return s;
     // A top-level value ends with a newline, comment, EOF, ';', ',' or '}'.
     SkipSpacesTabs();
@@ -362,7 +367,7 @@ absl::Status Parser::ParseEntry(ConfValue* ctx, bool in_map, int depth) {
   bool is_include = false;
   absl::Status s = ParseKey(in_map, &key, &is_include);
   if (!s.ok()) return s;
-  if (is_include) return ParseInclude(ctx);
+  if (is_include) return ParseInclude(ctx, depth);
 
   // Between key and value: any whitespace, then an optional ':' or '='.
   SkipWhitespace();
@@ -408,13 +413,13 @@ absl::Status Parser::ParseValue(ConfValue* out, int depth) {
     *out = ConfValue::String(std::move(str));
   } else if (c == '-') {
     Advance();
-    s = ParseNegativeNumber(out);
+    s = ParseNegativeNumber(out, depth);
   } else if (IsDigit(c)) {
-    s = ParseNumber(out);
+    s = ParseNumber(out, depth);
   } else if (c == '.') {
     return Error("Floats must start with a digit");
   } else {
-    s = ParseBare(out);
+    s = ParseBare(out, depth);
   }
   if (!s.ok()) return s;
   if (out->file().empty()) out->set_position(file_, line);
@@ -625,7 +630,7 @@ absl::Status Parser::ParseBlock(std::string* out) {
   }
 }
 
-absl::Status Parser::ParseBare(ConfValue* out) {
+absl::Status Parser::ParseBare(ConfValue* out, int depth) {
   const int line = line_;
   size_t start = pos_;
   std::string escaped;  // used once a backslash is seen
@@ -663,7 +668,7 @@ absl::Status Parser::ParseBare(ConfValue* out) {
     return absl::OkStatus();
   }
   if (!word.empty() && word[0] == '$')
-    return ResolveVariable(std::string(word.substr(1)), line, out);
+    return ResolveVariable(std::string(word.substr(1)), line, depth, out);
   *out = ConfValue::String(std::string(word));
   return absl::OkStatus();
 }
@@ -689,7 +694,7 @@ absl::Status Parser::MakeInteger(absl::string_view text, ConfValue* out) {
   return absl::OkStatus();
 }
 
-absl::Status Parser::ParseNumber(ConfValue* out) {
+absl::Status Parser::ParseNumber(ConfValue* out, int depth) {
   // lexNumberOrDateOrStringOrIP: an integer, size, float, datetime, IP
   // address, or a bare string that starts with a digit (like `10s`).
   const size_t start = pos_;
@@ -724,14 +729,14 @@ absl::Status Parser::ParseNumber(ConfValue* out) {
     while (Peek() == 'b' || Peek() == 'B' || Peek() == 'i' || Peek() == 'I') Advance();
     if (EndsNumber(Peek())) return MakeInteger(text_.substr(start, pos_ - start), out);
     pos_ = start;  // e.g. `1m30s`, `5min`: a bare string (no newline was crossed)
-    return ParseBare(out);
+    return ParseBare(out, depth);
   }
   if (EndsNumber(c)) return MakeInteger(text_.substr(start, pos_ - start), out);
   pos_ = start;  // e.g. `10s`, `1h30m`, `3rd`
-  return ParseBare(out);
+  return ParseBare(out, depth);
 }
 
-absl::Status Parser::ParseNegativeNumber(ConfValue* out) {
+absl::Status Parser::ParseNegativeNumber(ConfValue* out, int depth) {
   // The '-' has been consumed; a digit must follow (lexNegNumberStart).
   const size_t start = pos_ - 1;
   int c = Peek();
@@ -759,7 +764,7 @@ absl::Status Parser::ParseNegativeNumber(ConfValue* out) {
     while (Peek() == 'b' || Peek() == 'B' || Peek() == 'i' || Peek() == 'I') Advance();
     if (!EndsNumber(Peek())) {
       pos_ = start;
-      return ParseBare(out);
+      return ParseBare(out, depth);
     }
   }
   return MakeInteger(text_.substr(start, pos_ - start), out);
@@ -782,7 +787,7 @@ absl::Status Parser::ParseDatetime(size_t start, ConfValue* out) {
   return absl::OkStatus();
 }
 
-absl::Status Parser::ResolveVariable(const std::string& name, int line, ConfValue* out) {
+absl::Status Parser::ResolveVariable(const std::string& name, int line, int depth, ConfValue* out) {
   // A bcrypt hash written bare ($2a$11$...) is not a variable (parse.go).
   if (absl::StartsWith(name, "2a$") || absl::StartsWith(name, "2b$") ||
       absl::StartsWith(name, "2y$")) {
@@ -812,7 +817,7 @@ absl::Status Parser::ResolveVariable(const std::string& name, int line, ConfValu
   // The environment value is parsed like a value in a file ("4222" is an
   // integer), in a scope of its own.
   std::string text = absl::StrCat(kEnvKey, "=", env);
-  Parser env_parser(text, absl::StrCat("$", name), shared_, include_depth_, env_depth_ + 1);
+  Parser env_parser(text, absl::StrCat("$", name), shared_, include_depth_, env_depth_ + 1, depth);
   ConfValue env_root;
   absl::Status s = env_parser.ParseTop(&env_root);
   if (!s.ok()) {
@@ -828,7 +833,7 @@ absl::Status Parser::ResolveVariable(const std::string& name, int line, ConfValu
   return absl::OkStatus();
 }
 
-absl::Status Parser::ParseInclude(ConfValue* ctx) {
+absl::Status Parser::ParseInclude(ConfValue* ctx, int depth) {
   // lexIncludeStart / lexInclude: a quoted or bare file name.
   SkipSpacesTabs();
   const int line = line_;
@@ -853,10 +858,10 @@ absl::Status Parser::ParseInclude(ConfValue* ctx) {
     name = std::string(text_.substr(start, pos_ - start));
     if (Peek() == '\'') Advance();
   }
-  return IncludeFile(name, line, ctx);
+  return IncludeFile(name, line, depth, ctx);
 }
 
-absl::Status Parser::IncludeFile(const std::string& name, int line, ConfValue* ctx) {
+absl::Status Parser::IncludeFile(const std::string& name, int line, int depth, ConfValue* ctx) {
   const ConfParseOptions& o = shared_->opts;
   if (!o.allow_includes) return Error(line, "include is not allowed here");
   if (name.empty()) return Error(line, "include needs a file name");
@@ -885,7 +890,7 @@ absl::Status Parser::IncludeFile(const std::string& name, int line, ConfValue* c
     return Error(line, absl::StrCat("error parsing include file '", name, "': ", s.message()));
   }
   shared_->include_stack.push_back(canonical);
-  Parser sub(text, path, shared_, include_depth_ + 1, env_depth_);
+  Parser sub(text, path, shared_, include_depth_ + 1, env_depth_, depth);
   ConfValue sub_root;
   s = sub.ParseTop(&sub_root);
   shared_->include_stack.pop_back();
@@ -906,7 +911,7 @@ absl::StatusOr<ConfValue> ParseConfFile(const std::string& path, const ConfParse
         absl::StrCat(path, ":0: error opening config file: ", s.message()));
   }
   shared.include_stack.push_back(CanonicalPath(path));
-  Parser parser(text, path, &shared, /*include_depth=*/0, /*env_depth=*/0);
+  Parser parser(text, path, &shared, /*include_depth=*/0, /*env_depth=*/0, /*base_depth=*/0);
   ConfValue root;
   s = parser.ParseTop(&root);
   if (!s.ok()) return s;
@@ -921,7 +926,7 @@ absl::StatusOr<ConfValue> ParseConfString(absl::string_view text, const std::str
         absl::StrCat(name, ":0: configuration larger than ", options.max_bytes, " bytes"));
   }
   shared.include_stack.push_back(CanonicalPath(name));
-  Parser parser(text, name, &shared, /*include_depth=*/0, /*env_depth=*/0);
+  Parser parser(text, name, &shared, /*include_depth=*/0, /*env_depth=*/0, /*base_depth=*/0);
   ConfValue root;
   absl::Status s = parser.ParseTop(&root);
   if (!s.ok()) return s;

@@ -276,6 +276,24 @@ TEST(ConfParser, NestingDepthIsBounded) {
   EXPECT_NE(ParseError(maps).find("nest deeper"), std::string::npos);
 }
 
+TEST(ConfParser, NestingDepthCountsIncludesAndEnvironmentValues) {
+  // 40 levels of blocks around an include (or env value) of 40 levels.
+  std::string open, close;
+  for (int i = 0; i < 40; ++i) {
+    open += "a {";
+    close += "}";
+  }
+  setenv("HERALD_TEST_DEEP", (std::string(40, '[') + std::string(40, ']')).c_str(), 1);
+  EXPECT_NE(ParseError(open + " x: $HERALD_TEST_DEEP " + close).find("nest deeper than 64"),
+            std::string::npos);
+  TempDir dir;
+  dir.Write("deep.conf", "x: " + std::string(40, '[') + std::string(40, ']') + "\n");
+  std::string main = dir.Write("main.conf", open + "\ninclude deep.conf\n" + close + "\n");
+  auto v = ParseConfFile(main);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("nest deeper than 64"), std::string::npos);
+}
+
 TEST(ConfParser, ErrorsCarryFileAndLine) {
   EXPECT_EQ(ParseError("a: 1\nb: [1, 2\n"), "t.conf:3: Unexpected EOF processing array.");
   EXPECT_EQ(ParseError("a: 1\n\nb {\n  c: 1\n"), "t.conf:5: Unexpected EOF processing map.");

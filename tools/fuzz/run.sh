@@ -42,9 +42,11 @@ while read -r name rest; do
   srcs=()
   seeds=()
   extra=()
+  dict=()
   for tok in $rest; do
     case "$tok" in
       seed=*) [ -d "${tok#seed=}" ] && seeds+=("$ROOT/${tok#seed=}") ;;
+      dict=*) dict=(-dict="$ROOT/${tok#dict=}") ;;
       -l*) extra+=("$tok") ;;
       *) srcs+=("$tok") ;;
     esac
@@ -65,7 +67,7 @@ while read -r name rest; do
   # -timeout: one input may not take longer than 10 s; -rss_limit_mb bounds
   # memory. The working corpus comes first so that new inputs land there.
   if "$bin" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]}" \
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "${seeds[@]}" \
       >"$log" 2>&1; then
     echo "fuzz $name: PASS ($(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$log" |
       grep -oE '[0-9]+$') runs)"

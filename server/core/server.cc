@@ -64,6 +64,14 @@ Server::Server(CommandLine command_line, ServerOptions options)
 }
 
 Server::~Server() {
+  // A pending accept holds a socket of an I/O thread's io_context: let it
+  // complete (aborted) before those contexts go away.
+  asio::error_code ec;
+  acceptor_.close(ec);
+  signals_.cancel(ec);
+  control_timer_.cancel();
+  control_io_.restart();
+  control_io_.poll();
   for (auto& t : threads_) t->Stop();
   for (auto& t : threads_) t->Join();
   MutexLock lock(&mu_);

@@ -237,6 +237,9 @@ absl::Status Loader::GetDuration(const std::string& key, const ConfValue& v, abs
     } else {
       // Backward compatible form in nats-server: a number of seconds.
       *out = absl::Seconds(v.int_value());
+      if (*out == absl::InfiniteDuration() || *out == -absl::InfiniteDuration()) {
+        return Err(v, absl::StrCat(key, ": duration out of range"));
+      }
       Warn(v, absl::StrCat(key, " should be converted to a duration"));
     }
   } else {
@@ -659,6 +662,10 @@ absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text) {
   absl::Duration d;
   std::string lower = absl::AsciiStrToLower(text);
   if (text.empty() || absl::StrContains(lower, "inf") || !absl::ParseDuration(text, &d)) {
+    return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
+  }
+  // absl saturates on overflow where Go reports an error.
+  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
   }
   return d;

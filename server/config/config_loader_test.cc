@@ -221,6 +221,17 @@ TEST(ConfigLoader, DurationErrors) {
               HasSubstr("lame duck grace period (40s) should be strictly lower"));
 }
 
+TEST(ConfigLoader, ParseGoDurationHelper) {
+  EXPECT_EQ(*ParseGoDuration("0"), absl::ZeroDuration());
+  EXPECT_EQ(*ParseGoDuration("1h30m"), absl::Minutes(90));
+  EXPECT_EQ(*ParseGoDuration("1.5s"), absl::Milliseconds(1500));
+  EXPECT_EQ(*ParseGoDuration("250us"), absl::Microseconds(250));
+  EXPECT_EQ(*ParseGoDuration("-2s"), absl::Seconds(-2));
+  for (const char* bad : {"", "5", "s", "1d", "inf", "-inf", "1h 30m", "99999999999999999999h"}) {
+    EXPECT_FALSE(ParseGoDuration(bad).ok()) << bad;
+  }
+}
+
 TEST(ConfigLoader, Logging) {
   Loaded l = Load("debug: true\ntrace: yes\nlogfile: /tmp/a.log\npidfile: /tmp/a.pid\n");
   ASSERT_TRUE(l.status.ok()) << l.status;

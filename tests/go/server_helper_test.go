@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +85,10 @@ func StartServer(t *testing.T, config string, args ...string) *Server {
 	s.LogPath = filepath.Join(s.Dir, "server.log")
 	t.Cleanup(func() {
 		s.Stop()
+		// sanitizer builds (ASan/LSan/TSan/UBSan): any report fails the test
+		if r := s.SanitizerReports(); len(r) > 0 {
+			t.Errorf("sanitizer report in server log: %v", r)
+		}
 		if t.Failed() {
 			t.Logf("%s", s.Log())
 		}
@@ -161,6 +167,20 @@ func (s *Server) Stop() {
 		}
 	}
 	s.cmd = nil
+}
+
+var sanitizerRE = regexp.MustCompile(`ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|WARNING: ThreadSanitizer|runtime error: `)
+
+// SanitizerReports returns (up to 3) sanitizer report lines from the log.
+func (s *Server) SanitizerReports() []string {
+	b, _ := os.ReadFile(s.LogPath)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if sanitizerRE.MatchString(l) && len(out) < 3 {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (s *Server) Log() string {

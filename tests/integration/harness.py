@@ -20,6 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SERVER_KIND = os.environ.get("SERVER_KIND", "nats-server")
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|WARNING: ThreadSanitizer|runtime error: ")
 
 
 def server_bin():
@@ -106,6 +107,13 @@ class Server:
         except ProcessLookupError:
             pass
 
+    def sanitizer_reports(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return [l for l in f.read().splitlines() if SANITIZER_RE.search(l)][:3]
+        except OSError:
+            return []
+
     def log(self):
         try:
             with open(self.log_path, "r", errors="replace") as f:
@@ -124,10 +132,16 @@ def running_server(config=None, args=()):
     try:
         yield srv
     except BaseException:
+        srv.stop()
         sys.stderr.write(srv.log() + "\n")
         raise
     finally:
         srv.stop()
+    # sanitizer builds: any report (also at shutdown) fails the block
+    reports = srv.sanitizer_reports()
+    if reports:
+        sys.stderr.write(srv.log() + "\n")
+        raise AssertionError("sanitizer report in server log: %s" % " | ".join(reports))
 
 
 class Closed(Exception):

@@ -37,12 +37,24 @@ class ProtocolTest(unittest.TestCase):
     def tearDownClass(cls):
         cls._cm.__exit__(None, None, None)
 
+    def test_zz_server_shutdown_clean(self):
+        # runs last in this class (alphabetical): stop the shared server and
+        # fail on sanitizer reports (sanitizer builds only)
+        srv = type(self).srv
+        srv.stop()
+        self.assertEqual(srv.sanitizer_reports(), [])
+
     def setUp(self):
         self.clients = []
 
     def tearDown(self):
         for c in self.clients:
             c.close()
+        reports = self.srv.sanitizer_reports()
+        if reports and not getattr(type(self), "_reported", False):
+            type(self)._reported = True
+            sys.stderr.write(self.srv.log() + "\n")
+            self.fail("sanitizer report in server log: %s" % " | ".join(reports))
         # print the server log on failure/error
         outcome = getattr(self, "_outcome", None)
         if outcome is not None and not getattr(outcome, "success", True):

@@ -36,6 +36,13 @@ fi
 echo "== integration suite: SERVER_KIND=$SERVER_KIND SERVER_BIN=$SERVER_BIN suites: $SUITES"
 
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/herald-integration.XXXXXX")"
+# bazel-bin outputs can vanish while a rebuild runs: test a private copy
+case "$SERVER_BIN" in
+  */bazel-bin/*|*/bazel-out/*)
+    cp "$SERVER_BIN" "$OUT/$(basename "$SERVER_BIN")" && chmod u+x "$OUT/$(basename "$SERVER_BIN")" &&
+      SERVER_BIN="$OUT/$(basename "$SERVER_BIN")" && echo "== using a copy: $SERVER_BIN" ;;
+esac
+export SERVER_BIN
 TOTAL_PASS=0
 TOTAL_FAIL=0
 SUMMARY=()

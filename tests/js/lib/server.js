@@ -42,6 +42,8 @@ function canConnect(port, timeoutMs = 500) {
   });
 }
 
+const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|WARNING: ThreadSanitizer|runtime error: /;
+
 const liveServers = new Set();
 // Last-resort cleanup if the test process exits with servers still running.
 function killAll() {
@@ -122,6 +124,17 @@ class Server {
     await this.start();
   }
 
+  // Sanitizer reports (ASan/LSan/TSan/UBSan builds) in the log, from byte offset `from`.
+  sanitizerReports(from = 0) {
+    let text = '';
+    try { text = fs.readFileSync(this.logFile, 'utf8').slice(from); } catch (_) { return []; }
+    return text.split('\n').filter((l) => SANITIZER_RE.test(l));
+  }
+
+  logSize() {
+    try { return fs.statSync(this.logFile).size; } catch (_) { return 0; }
+  }
+
   log() {
     try {
       let text = fs.readFileSync(this.logFile, 'utf8');
@@ -138,17 +151,33 @@ async function startServer(opts) {
   return s;
 }
 
-// Wrap a test body so the server log is printed when it fails.
+// Wrap a test body so the server log is printed when it fails, and so the
+// test fails if the server logged a sanitizer report while it ran.
 function withLog(getServers, fn) {
   return async (t) => {
+    const servers = () => [].concat(getServers() || []).filter(Boolean);
+    const start = new Map(servers().map((s) => [s, s.logSize()]));
     try {
       await fn(t);
+      for (const s of servers()) {
+        const reports = s.sanitizerReports(start.get(s) || 0);
+        if (reports.length) throw new Error(`sanitizer report in server log: ${reports.slice(0, 3).join(' | ')}`);
+      }
     } catch (e) {
-      const servers = [].concat(getServers() || []).filter(Boolean);
-      for (const s of servers) console.error(s.log());
+      for (const s of servers()) console.error(s.log());
       throw e;
     }
   };
+}
+
+// Stop a server and fail if its log has sanitizer reports (e.g. leaks at exit).
+async function stopAndCheck(srv) {
+  await srv.stop();
+  const reports = srv.sanitizerReports();
+  if (reports.length) {
+    console.error(srv.log());
+    throw new Error(`sanitizer report in server log: ${reports.slice(0, 3).join(' | ')}`);
+  }
 }
 
 // Bounded wait on a condition.
@@ -170,4 +199,4 @@ function within(p, ms, what = 'operation') {
   ]).finally(() => clearTimeout(timer));
 }
 
-module.exports = { SERVER_KIND, SERVER_BIN, Server, startServer, freePort, canConnect, withLog, waitFor, within, sleep };
+module.exports = { stopAndCheck, SERVER_KIND, SERVER_BIN, Server, startServer, freePort, canConnect, withLog, waitFor, within, sleep };

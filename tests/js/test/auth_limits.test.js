@@ -5,7 +5,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const { connect, StringCodec, ErrorCode, Events } = require('nats');
-const { startServer, withLog, waitFor, within } = require('../lib/server');
+const { startServer, withLog, waitFor, within, stopAndCheck } = require('../lib/server');
 const { collector } = require('../lib/util');
 
 const sc = StringCodec();
@@ -23,6 +23,10 @@ function ST(name, serverOpts, fn) {
     try {
       srv = await startServer(serverOpts);
       await withLog(() => srv, (tt) => fn(tt, srv, open))(t);
+      for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
+      const s = srv;
+      srv = null;
+      await stopAndCheck(s); // sanitizer reports at shutdown fail the test
     } finally {
       for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
       if (srv) await srv.stop();

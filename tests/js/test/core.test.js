@@ -3,7 +3,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { connect, StringCodec, headers, ErrorCode, createInbox } = require('nats');
-const { startServer, withLog, waitFor, within, sleep, SERVER_KIND } = require('../lib/server');
+const { stopAndCheck, startServer, withLog, waitFor, within, sleep, SERVER_KIND } = require('../lib/server');
 const { collector, drainAll } = require('../lib/util');
 
 const sc = StringCodec();
@@ -413,4 +413,11 @@ T('verbose + pedantic client: pub/sub and request work (server +OK acks tolerate
   const r = await nc.request('vp.svc', sc.encode('x'), { timeout: 3000 });
   assert.equal(sc.decode(r.data), 'ok');
   assert.ok(!nc.isClosed());
+});
+
+T('server shuts down cleanly on SIGTERM (no sanitizer reports)', async () => {
+  for (const nc of conns) { if (!nc.isClosed()) await nc.close().catch(() => {}); }
+  const s = srv;
+  srv = null;
+  await stopAndCheck(s);
 });

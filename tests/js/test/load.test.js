@@ -3,7 +3,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { connect, StringCodec, JSONCodec } = require('nats');
-const { startServer, withLog, waitFor, within } = require('../lib/server');
+const { stopAndCheck, startServer, withLog, waitFor, within } = require('../lib/server');
 
 const sc = StringCodec();
 let srv;
@@ -82,4 +82,11 @@ T('services API (micro): endpoint request, $SRV.PING discovery', async () => {
   assert.equal(pings[0].name, 'calc');
   assert.equal(pings[0].version, '1.2.3');
   await svc.stop();
+});
+
+T('server shuts down cleanly on SIGTERM (no sanitizer reports)', async () => {
+  for (const nc of conns) { if (!nc.isClosed()) await nc.close().catch(() => {}); }
+  const s = srv;
+  srv = null;
+  await stopAndCheck(s);
 });

@@ -59,7 +59,8 @@ def can_connect(port, timeout=0.5):
 
 
 class Server:
-    def __init__(self, config=None, args=(), port=None):
+    def __init__(self, config=None, args=(), port=None, cli_port=True):
+        self.cli_port = cli_port  # False: the config text carries the port ({port} is substituted)
         self.config = config
         self.args = list(args)
         self.port = port or free_port()
@@ -72,11 +73,13 @@ class Server:
         return self.proc.pid if self.proc else None
 
     def start(self, timeout=10.0):
-        argv = [server_bin(), "-a", "127.0.0.1", "-p", str(self.port)]
+        argv = [server_bin(), "-a", "127.0.0.1"]
+        if self.cli_port:
+            argv += ["-p", str(self.port)]
         if self.config is not None:
             conf = os.path.join(self.dir, "server.conf")
             with open(conf, "w") as f:
-                f.write(self.config)
+                f.write(self.config if self.cli_port else self.config.replace("{port}", str(self.port)))
             argv += ["-c", conf]
         argv += self.args
         with open(self.log_path, "ab") as log:
@@ -126,8 +129,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(config=None, args=()):
-    srv = Server(config=config, args=args)
+def running_server(config=None, args=(), cli_port=True):
+    srv = Server(config=config, args=args, cli_port=cli_port)
     srv.start()
     try:
         yield srv

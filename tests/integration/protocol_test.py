@@ -591,6 +591,16 @@ class ConfiguredServerTest(unittest.TestCase):
             data = h.read_until_closed(5)
             self.assertIn(b"-ERR 'Maximum Payload Violation'\r\n", data)
 
+    def test_config_file_port_and_comments(self):
+        conf = ("# comment\n// another comment\nport: {port}\n"
+                "max_payload = 4096\nping_interval: \"30s\"\n")
+        with running_server(config=conf, cli_port=False) as srv:
+            c = self.client(srv)
+            info = c.handshake()
+            self.assertEqual(info["max_payload"], 4096)
+            c.send(b"SUB cf 1\r\nPUB cf 2\r\nok\r\n")
+            self.assertEqual(c.ping(), [("MSG", "cf", "1", None, b"ok")])
+
     def test_max_control_line_config(self):
         with running_server(config="max_control_line: 256\n") as srv:
             c = self.client(srv)

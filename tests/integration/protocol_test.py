@@ -557,6 +557,42 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(c.read_line(timeout=10), b"PONG\r\n", i)
         self.assertEqual(c.ping(), [])
 
+    def test_no_delivery_after_unsub_pong_under_load(self):
+        # A publisher floods from another connection (another server thread);
+        # once the PONG that follows an UNSUB arrives, nothing more may arrive
+        # for that sid.
+        pub = self.connected()
+        stop = threading.Event()
+
+        def flood():
+            batch = b"PUB race.t 1\r\nx\r\n" * 200
+            while not stop.is_set():
+                try:
+                    pub.send(batch)
+                except OSError:
+                    return
+
+        th = threading.Thread(target=flood, daemon=True)
+        th.start()
+        try:
+            sub = self.connected()
+            for sid in range(1, 6):
+                sub.send(b"SUB race.t %d\r\n" % sid)
+                deadline = time.monotonic() + 5
+                while True:  # wait until deliveries flow
+                    f = sub.read_frame(timeout=5)
+                    if f[0] == "MSG" and f[2] == str(sid):
+                        break
+                    self.assertLess(time.monotonic(), deadline)
+                sub.send(b"UNSUB %d\r\nPING\r\n" % sid)
+                sub.read_through_pong(timeout=10)
+                sub.send(b"PING\r\n")
+                after = sub.read_through_pong(timeout=10)
+                self.assertEqual([f for f in after if f[0] == "MSG"], [], "delivery after UNSUB+PONG (sid %d)" % sid)
+        finally:
+            stop.set()
+            th.join(5)
+
 class ConfiguredServerTest(unittest.TestCase):
     """Tests that each need their own server config."""
 

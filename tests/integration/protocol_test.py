@@ -18,9 +18,11 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RawClient, Closed, running_server, SERVER_KIND, server_bin  # noqa: E402
+from harness import RawClient, Closed, free_port, running_server, SERVER_KIND, server_bin  # noqa: E402
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+")
 
@@ -637,6 +639,59 @@ class ConfiguredServerTest(unittest.TestCase):
             c.send(b"SUB cf 1\r\nPUB cf 2\r\nok\r\n")
             self.assertEqual(c.ping(), [("MSG", "cf", "1", None, b"ok")])
 
+    def test_monitoring_reflects_clients(self):
+        mport = free_port()
+        with running_server(args=["-m", str(mport)]) as srv:
+            def get(path):
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (mport, path), timeout=5) as r:
+                    self.assertEqual(r.status, 200)
+                    return json.load(r)
+
+            deadline = time.monotonic() + 5
+            while True:  # the monitoring listener may come up just after the client port
+                try:
+                    self.assertEqual(get("/healthz").get("status"), "ok")
+                    break
+                except (OSError, urllib.error.URLError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            a = self.client(srv)
+            info = a.handshake(name="mon-a", lang="python-raw", version="1.2.3")
+            b = self.client(srv)
+            b.handshake(name="mon-b")
+            a.send(b"SUB mon.x 1\r\nSUB mon.y 2\r\n")
+            a.ping()
+            b.send(b"PUB mon.x 5\r\nhello\r\nPUB mon.y 3\r\nabc\r\n")
+            b.ping()
+            self.assertEqual(len(a.ping()), 2)
+            varz = get("/varz")
+            self.assertEqual(varz["server_id"], info["server_id"])
+            self.assertEqual(varz["connections"], 2)
+            self.assertGreaterEqual(varz["in_msgs"], 2)
+            self.assertGreaterEqual(varz["out_msgs"], 2)
+            self.assertGreaterEqual(varz["in_bytes"], 8)
+            connz = get("/connz?subs=1")
+            self.assertEqual(connz["num_connections"], 2)
+            byname = {c.get("name"): c for c in connz["connections"]}
+            self.assertEqual(set(byname), {"mon-a", "mon-b"})
+            ca, cb = byname["mon-a"], byname["mon-b"]
+            self.assertEqual(ca["lang"], "python-raw")
+            self.assertEqual(ca["version"], "1.2.3")
+            self.assertEqual(ca["subscriptions"], 2)
+            self.assertEqual(sorted(ca["subscriptions_list"]), ["mon.x", "mon.y"])
+            self.assertEqual((ca["out_msgs"], ca["out_bytes"]), (2, 8))
+            self.assertEqual((cb["in_msgs"], cb["in_bytes"]), (2, 8))
+            if "client_id" in info:
+                self.assertEqual(ca["cid"], info["client_id"])
+            self.assertGreaterEqual(get("/subsz")["num_subscriptions"], 2)
+            # a closed client disappears from /connz (bounded wait)
+            b.close()
+            deadline = time.monotonic() + 5
+            while get("/connz")["num_connections"] != 1:
+                self.assertLess(time.monotonic(), deadline, "closed connection still listed")
+                time.sleep(0.05)
+
     def test_max_control_line_config(self):
         with running_server(config="max_control_line: 256\n") as srv:
             c = self.client(srv)
@@ -754,7 +809,8 @@ class ConfiguredServerTest(unittest.TestCase):
 
     def test_slow_consumer_disconnected_others_unaffected(self):
         conf = 'max_pending: 1048576\nwrite_deadline: "1s"\n'
-        with running_server(config=conf) as srv:
+        mport = free_port()
+        with running_server(config=conf, args=["-m", str(mport)]) as srv:
             slow = self.client(srv, rcvbuf=4096)
             slow.handshake()
             slow.send(b"SUB sc.t 1\r\nPING\r\n")
@@ -794,6 +850,9 @@ class ConfiguredServerTest(unittest.TestCase):
             # publisher and new clients still work
             pub.send(b"SUB after 1\r\nPUB after 2\r\nok\r\n")
             self.assertEqual(pub.ping(), [("MSG", "after", "1", None, b"ok")])
+            # /varz counts the slow consumer
+            with urllib.request.urlopen("http://127.0.0.1:%d/varz" % mport, timeout=5) as r:
+                self.assertGreaterEqual(json.load(r).get("slow_consumers", 0), 1)
 
 
 class CountingResult(unittest.TextTestResult):

@@ -71,8 +71,8 @@ while read -r name rest; do
   if "$bin" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "${seeds[@]}" \
       >"$log" 2>&1; then
-    echo "fuzz $name: PASS ($(grep -a -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$log" |
-      grep -oE '[0-9]+$') runs)"
+    echo "fuzz $name: PASS ($(grep -a -oE 'stat::number_of_executed_units: *[0-9]+' "$log" |
+      tail -n 1 | grep -oE '[0-9]+$') runs)"
   else
     echo "fuzz $name: FAIL (see .fuzz/$name.log; artifacts in .fuzz/artifacts/$name/)"
     grep -a -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 10 >&2

@@ -1,0 +1,576 @@
+#include "storage/raft_log_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "raft/core/crc32c.h"
+#include "rocksdb/options.h"
+
+namespace herald::storage {
+namespace {
+
+using raft::Entry;
+using raft::HardState;
+using raft::Snapshot;
+
+// Key layout (docs/storage.md): [kPrefix][group, 8 bytes big-endian][kind]
+// and, for entries, [index, 8 bytes big-endian], so one group's keys are
+// contiguous and its entries sort by index.
+constexpr char kPrefix = 0x01;
+constexpr char kKindState = 0x01;
+constexpr char kKindSnapshot = 0x02;
+constexpr char kKindEntry = 0x03;
+constexpr char kKindEnd = 0x04;  // exclusive upper bound of a group's keys
+
+constexpr char kStateVersion = 1;
+constexpr char kSnapshotVersion = 1;
+constexpr size_t kEntryHeader = 8 + 1 + 4;  // term, type, checksum
+
+// Above this many stale keys a truncation uses one range tombstone instead of
+// point deletes (range tombstones slow later reads, so not for a few keys).
+constexpr uint64_t kMaxPointDeletes = 1024;
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void PutLE64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void PutLE32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t GetLE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return v;
+}
+uint32_t GetLE32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return v;
+}
+
+std::string GroupPrefix(GroupId g) {
+  std::string k;
+  k.reserve(18);
+  k.push_back(kPrefix);
+  PutBE64(&k, g);
+  return k;
+}
+std::string GroupEnd(GroupId g) { return GroupPrefix(g) + kKindEnd; }
+
+// Appends a CRC-32C of everything before it.
+void Seal(std::string* v) { PutLE32(v, raft::Crc32c(*v)); }
+bool Unseal(const std::string& v) {
+  if (v.size() < 4) return false;
+  return raft::Crc32c(std::string_view(v.data(), v.size() - 4)) == GetLE32(v.data() + v.size() - 4);
+}
+
+struct StateRecord {
+  HardState hs;
+  uint64_t watermark = 0;  // last log index as of the write (durable once synced)
+  uint64_t first = 1;
+  uint64_t prev_term = 0;
+};
+
+std::string EncodeState(const StateRecord& r) {
+  std::string v;
+  v.reserve(1 + 7 * 8 + 4);
+  v.push_back(kStateVersion);
+  PutLE64(&v, r.hs.term);
+  PutLE64(&v, r.hs.vote);
+  PutLE64(&v, r.hs.commit);
+  PutLE64(&v, r.hs.repair_until);
+  PutLE64(&v, r.watermark);
+  PutLE64(&v, r.first);
+  PutLE64(&v, r.prev_term);
+  Seal(&v);
+  return v;
+}
+
+std::optional<StateRecord> DecodeState(const std::string& v) {
+  if (v.size() != 1 + 7 * 8 + 4 || v[0] != kStateVersion || !Unseal(v)) return std::nullopt;
+  const char* p = v.data() + 1;
+  StateRecord r;
+  r.hs.term = GetLE64(p);
+  r.hs.vote = GetLE64(p + 8);
+  r.hs.commit = GetLE64(p + 16);
+  r.hs.repair_until = GetLE64(p + 24);
+  r.watermark = GetLE64(p + 32);
+  r.first = GetLE64(p + 40);
+  r.prev_term = GetLE64(p + 48);
+  return r;
+}
+
+std::string EncodeSnapshot(const Snapshot& s) {
+  std::string v;
+  v.push_back(kSnapshotVersion);
+  PutLE64(&v, s.meta.index);
+  PutLE64(&v, s.meta.term);
+  PutLE32(&v, static_cast<uint32_t>(s.meta.conf.voters.size()));
+  for (raft::NodeId id : s.meta.conf.voters) PutLE64(&v, id);
+  PutLE32(&v, static_cast<uint32_t>(s.meta.conf.learners.size()));
+  for (raft::NodeId id : s.meta.conf.learners) PutLE64(&v, id);
+  PutLE64(&v, s.data.size());
+  v.append(s.data);
+  Seal(&v);
+  return v;
+}
+
+std::optional<Snapshot> DecodeSnapshot(const std::string& v) {
+  if (v.empty() || v[0] != kSnapshotVersion || !Unseal(v)) return std::nullopt;
+  const size_t end = v.size() - 4;
+  size_t pos = 1;
+  auto need = [&](size_t n) { return pos + n <= end; };
+  Snapshot s;
+  if (!need(20)) return std::nullopt;
+  s.meta.index = GetLE64(v.data() + pos);
+  s.meta.term = GetLE64(v.data() + pos + 8);
+  uint32_t n = GetLE32(v.data() + pos + 16);
+  pos += 20;
+  if (!need(uint64_t{n} * 8 + 4)) return std::nullopt;
+  for (uint32_t k = 0; k < n; ++k, pos += 8) s.meta.conf.voters.push_back(GetLE64(v.data() + pos));
+  n = GetLE32(v.data() + pos);
+  pos += 4;
+  if (!need(uint64_t{n} * 8 + 8)) return std::nullopt;
+  for (uint32_t k = 0; k < n; ++k, pos += 8) {
+    s.meta.conf.learners.push_back(GetLE64(v.data() + pos));
+  }
+  const uint64_t len = GetLE64(v.data() + pos);
+  pos += 8;
+  if (len != end - pos) return std::nullopt;
+  s.data.assign(v.data() + pos, len);
+  return s;
+}
+
+// Decodes and verifies an entry stored under `index`. A value written under
+// the wrong key fails too: the checksum covers the index.
+std::optional<Entry> DecodeEntry(uint64_t index, rocksdb::Slice v) {
+  if (v.size() < kEntryHeader) return std::nullopt;
+  Entry e;
+  e.index = index;
+  e.term = GetLE64(v.data());
+  e.type = static_cast<raft::EntryType>(v.data()[8]);
+  e.checksum = GetLE32(v.data() + 9);
+  e.data.assign(v.data() + kEntryHeader, v.size() - kEntryHeader);
+  if (!e.Verify()) return std::nullopt;
+  return e;
+}
+
+bool ParseEntryKey(rocksdb::Slice k, GroupId g, uint64_t* index) {
+  if (k.size() != 18 || k.data()[0] != kPrefix || GetBE64(k.data() + 1) != g ||
+      k.data()[9] != kKindEntry) {
+    return false;
+  }
+  *index = GetBE64(k.data() + 10);
+  return true;
+}
+
+}  // namespace
+
+namespace keys {
+std::string StateKey(GroupId g) { return GroupPrefix(g) + kKindState; }
+std::string SnapshotKey(GroupId g) { return GroupPrefix(g) + kKindSnapshot; }
+std::string EntryKey(GroupId g, uint64_t index) {
+  std::string k = GroupPrefix(g) + kKindEntry;
+  PutBE64(&k, index);
+  return k;
+}
+std::string EncodeEntry(const Entry& e) {
+  std::string v;
+  v.reserve(kEntryHeader + e.data.size());
+  PutLE64(&v, e.term);
+  v.push_back(static_cast<char>(e.type));
+  PutLE32(&v, e.checksum);
+  v.append(e.data);
+  return v;
+}
+}  // namespace keys
+
+// ---------------------------------------------------------------- GroupLog
+
+absl::StatusOr<Entry> GroupLog::ReadEntry(uint64_t index) const {
+  std::string v;
+  rocksdb::Status s = store_->db_->Get(rocksdb::ReadOptions(), keys::EntryKey(id_, index), &v);
+  if (!s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("group ", id_, " entry ", index, " unreadable: ", s.ToString()));
+  }
+  std::optional<Entry> e = DecodeEntry(index, v);
+  if (!e) return absl::DataLossError(absl::StrCat("group ", id_, " entry ", index, " corrupt"));
+  return *std::move(e);
+}
+
+absl::StatusOr<std::vector<Entry>> GroupLog::Entries(uint64_t lo, uint64_t hi,
+                                                     uint64_t max_bytes) const {
+  if (lo < first_) return absl::OutOfRangeError("entries compacted");
+  if (hi > last_ + 1) return absl::UnavailableError("entries past last index");
+  std::vector<Entry> out;
+  uint64_t bytes = 0;
+  auto room = [&](const Entry& e) { return out.empty() || bytes + e.data.size() <= max_bytes; };
+  const uint64_t cache_first = cache_.empty() ? last_ + 1 : cache_.front().index;
+  uint64_t i = lo;
+  if (i < cache_first) {
+    // Older than the cache: one iterator over the stored range.
+    const std::string upper = keys::EntryKey(id_, std::min(hi, cache_first));
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(store_->db_->NewIterator(ro));
+    for (it->Seek(keys::EntryKey(id_, lo)); it->Valid(); it->Next(), ++i) {
+      uint64_t index = 0;
+      std::optional<Entry> e;
+      if (ParseEntryKey(it->key(), id_, &index) && index == i) e = DecodeEntry(i, it->value());
+      if (!e) return absl::DataLossError(absl::StrCat("group ", id_, " entry ", i, " corrupt"));
+      if (!room(*e)) return out;
+      bytes += e->data.size();
+      out.push_back(*std::move(e));
+    }
+    if (!it->status().ok() || i < std::min(hi, cache_first)) {
+      return absl::DataLossError(absl::StrCat("group ", id_, " entry ", i, " missing"));
+    }
+  }
+  for (; i < hi; ++i) {
+    const Entry& e = cache_[i - cache_first];
+    if (!room(e)) break;
+    // Cached entries were verified when they were received and are in our
+    // own memory; re-verifying them on every send would cost a CRC per entry
+    // per follower for nothing RocksDB could have damaged.
+    bytes += e.data.size();
+    out.push_back(e);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> GroupLog::Term(uint64_t i) const {
+  if (i + 1 == first_) return prev_term_;
+  if (i + 1 < first_) return absl::OutOfRangeError("term compacted");
+  if (i > last_) return absl::UnavailableError("term past last index");
+  const uint64_t cache_first = cache_.empty() ? last_ + 1 : cache_.front().index;
+  if (i >= cache_first) return cache_[i - cache_first].term;
+  absl::StatusOr<Entry> e = ReadEntry(i);
+  if (!e.ok()) return e.status();
+  return e->term;
+}
+
+void GroupLog::TrimCache() {
+  while (cache_.size() > 1 && cache_bytes_ > store_->options_.cache_bytes_per_group) {
+    cache_bytes_ -= cache_.front().data.size() + sizeof(Entry);
+    cache_.pop_front();
+  }
+}
+
+// ---------------------------------------------------------------- RaftLogStore
+
+RaftLogStore::RaftLogStore(const RaftLogStoreOptions& options) : options_(options) {}
+RaftLogStore::~RaftLogStore() = default;
+
+absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
+    const RaftLogStoreOptions& options) {
+  std::unique_ptr<RaftLogStore> store(new RaftLogStore(options));
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  // Fail loudly on any inconsistency RocksDB notices rather than carry on.
+  o.paranoid_checks = true;
+  // RocksDB's default (kPointInTimeRecovery) silently stops WAL replay at the
+  // first bad record, dropping synced writes after it. kTolerateCorrupted-
+  // TailRecords only drops an incomplete record at the very end, i.e. a write
+  // that was cut off by a crash before its fsync returned, so never one we
+  // acknowledged; damage anywhere else makes Open fail. What the engine still
+  // cannot see (a lost SST, a flipped bit in a value) our own checksums and
+  // watermark catch in Recover().
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  o.track_and_verify_wals_in_manifest = true;
+  // One background thread: the machines this runs on have two cores and the
+  // driver thread must keep one.
+  o.max_background_jobs = 2;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(o, options.path, &db);
+  if (!s.ok()) {
+    return absl::DataLossError(absl::StrCat("open ", options.path, ": ", s.ToString()));
+  }
+  store->db_.reset(db);
+  absl::Status rs = store->Recover();
+  if (!rs.ok()) return rs;
+  return store;
+}
+
+absl::Status RaftLogStore::Recover() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string next(1, kPrefix);
+  for (it->Seek(next); it->Valid(); it->Seek(next)) {
+    rocksdb::Slice k = it->key();
+    if (k.size() < 10 || k.data()[0] != kPrefix) break;
+    const GroupId g = GetBE64(k.data() + 1);
+    std::string state;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StateKey(g), &state);
+    if (s.IsNotFound()) {
+      unrecoverable_[g] = "state record missing";
+    } else if (!s.ok()) {
+      unrecoverable_[g] = s.ToString();
+    } else {
+      absl::Status rs = RecoverGroup(g, state);
+      if (!rs.ok()) return rs;
+    }
+    if (g == std::numeric_limits<GroupId>::max()) break;
+    next = GroupPrefix(g + 1);
+  }
+  if (!it->status().ok()) return absl::DataLossError("scan: " + it->status().ToString());
+  return absl::OkStatus();
+}
+
+absl::Status RaftLogStore::RecoverGroup(GroupId g, const std::string& state_value) {
+  std::optional<StateRecord> st = DecodeState(state_value);
+  if (!st) {
+    unrecoverable_[g] = "state record corrupt";
+    return absl::OkStatus();
+  }
+  std::string snap_value;
+  std::optional<Snapshot> snap;
+  if (db_->Get(rocksdb::ReadOptions(), keys::SnapshotKey(g), &snap_value).ok()) {
+    snap = DecodeSnapshot(snap_value);
+  }
+  if (!snap) {
+    unrecoverable_[g] = "snapshot record missing or corrupt";
+    return absl::OkStatus();
+  }
+  auto log = std::unique_ptr<GroupLog>(new GroupLog(this, g));
+  log->hs_ = st->hs;
+  log->snapshot_ = *std::move(snap);
+  log->first_ = st->first;
+  log->prev_term_ = st->prev_term;
+
+  // Walk the log: the first missing, misplaced or corrupt entry ends it.
+  uint64_t expected = st->first;
+  bool damaged = false;
+  {
+    const std::string upper = GroupEnd(g);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(keys::EntryKey(g, st->first)); it->Valid(); it->Next(), ++expected) {
+      uint64_t index = 0;
+      std::optional<Entry> e;
+      if (ParseEntryKey(it->key(), g, &index) && index == expected) {
+        e = DecodeEntry(index, it->value());
+      }
+      if (!e) {
+        damaged = true;
+        break;
+      }
+      log->cache_bytes_ += e->data.size() + sizeof(Entry);
+      log->cache_.push_back(*std::move(e));
+      log->TrimCache();
+    }
+    if (!it->status().ok()) damaged = true;
+  }
+  log->last_ = expected - 1;
+  rocksdb::WriteBatch batch;
+  if (damaged) {
+    // Everything from the first bad entry on is untrustworthy, even entries
+    // that verify: the log must stay contiguous.
+    log->damaged_from_ = expected;
+    batch.DeleteRange(keys::EntryKey(g, expected), GroupEnd(g));
+  }
+  HardState hs = log->hs_;
+  if (log->last_ < st->watermark) {
+    // Entries that were synced, and so may have been acknowledged to a
+    // leader, are gone: no voting or leading until they are re-replicated.
+    if (log->damaged_from_ == 0) log->damaged_from_ = log->last_ + 1;
+    hs.repair_until = std::max(hs.repair_until, st->watermark);
+  }
+  if (damaged || !(hs == log->hs_) || st->watermark != log->last_) {
+    WriteState(&batch, *log, hs, log->first_, log->last_, log->prev_term_);
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) return absl::InternalError("recovery write: " + s.ToString());
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    log->hs_ = hs;
+  }
+  groups_[g] = std::move(log);
+  return absl::OkStatus();
+}
+
+void RaftLogStore::WriteState(rocksdb::WriteBatch* batch, const GroupLog& log, const HardState& hs,
+                              uint64_t first, uint64_t last, uint64_t prev_term) {
+  StateRecord r;
+  r.hs = hs;
+  r.watermark = last;
+  r.first = first;
+  r.prev_term = prev_term;
+  batch->Put(keys::StateKey(log.id()), EncodeState(r));
+}
+
+std::vector<GroupId> RaftLogStore::Groups() const {
+  std::vector<GroupId> out;
+  out.reserve(groups_.size());
+  for (const auto& [g, log] : groups_) out.push_back(g);
+  return out;
+}
+
+absl::Status RaftLogStore::CreateGroup(GroupId g, const raft::ConfState& conf) {
+  if (unrecoverable_.count(g)) return absl::DataLossError(unrecoverable_[g]);
+  if (groups_.count(g)) return absl::AlreadyExistsError(absl::StrCat("group ", g));
+  auto log = std::unique_ptr<GroupLog>(new GroupLog(this, g));
+  log->snapshot_.meta.conf = conf;
+  rocksdb::WriteBatch batch;
+  batch.Put(keys::SnapshotKey(g), EncodeSnapshot(log->snapshot_));
+  WriteState(&batch, *log, log->hs_, 1, 0, 0);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) return absl::InternalError("create group: " + s.ToString());
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  groups_[g] = std::move(log);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GroupLog*> RaftLogStore::Group(GroupId g) {
+  auto it = groups_.find(g);
+  if (it != groups_.end()) return it->second.get();
+  auto bad = unrecoverable_.find(g);
+  if (bad != unrecoverable_.end()) {
+    return absl::DataLossError(absl::StrCat("group ", g, ": ", bad->second));
+  }
+  return absl::NotFoundError(absl::StrCat("group ", g));
+}
+
+absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
+  auto it = groups_.find(g);
+  if (it == groups_.end()) return absl::NotFoundError(absl::StrCat("group ", g));
+  GroupLog* log = it->second.get();
+  Staged st{
+      log,        std::nullopt,   {}, rd.has_hard_state ? rd.hard_state : log->hs_, log->first_,
+      log->last_, log->prev_term_};
+  if (!rd.snapshot.empty()) {
+    // Installing a leader's snapshot replaces the whole log, atomically with
+    // the hard state in this same batch.
+    batch_.DeleteRange(keys::EntryKey(g, 0), GroupEnd(g));
+    batch_.Put(keys::SnapshotKey(g), EncodeSnapshot(rd.snapshot));
+    st.snapshot = rd.snapshot;
+    st.first = rd.snapshot.meta.index + 1;
+    st.last = rd.snapshot.meta.index;
+    st.prev_term = rd.snapshot.meta.term;
+  }
+  size_t skip = 0;
+  while (skip < rd.entries.size() && rd.entries[skip].index < st.first) ++skip;
+  if (skip < rd.entries.size()) {
+    const uint64_t f = rd.entries[skip].index;
+    const uint64_t new_last = rd.entries.back().index;
+    if (f > st.last + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("group ", g, ": append at ", f, " leaves a gap after ", st.last));
+    }
+    if (new_last < st.last) {
+      // Overwriting a conflicting suffix: keys past the new end must go.
+      if (st.last - new_last <= kMaxPointDeletes) {
+        for (uint64_t i = new_last + 1; i <= st.last; ++i) batch_.Delete(keys::EntryKey(g, i));
+      } else {
+        batch_.DeleteRange(keys::EntryKey(g, new_last + 1), GroupEnd(g));
+      }
+    }
+    for (size_t k = skip; k < rd.entries.size(); ++k) {
+      batch_.Put(keys::EntryKey(g, rd.entries[k].index), keys::EncodeEntry(rd.entries[k]));
+      st.entries.push_back(rd.entries[k]);
+    }
+    st.last = new_last;
+  }
+  WriteState(&batch_, *log, st.hs, st.first, st.last, st.prev_term);
+  staged_.push_back(std::move(st));
+  return absl::OkStatus();
+}
+
+absl::Status RaftLogStore::Sync() {
+  if (staged_.empty()) return absl::OkStatus();
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  rocksdb::Status s = db_->Write(wo, &batch_);
+  batch_.Clear();
+  if (!s.ok()) {
+    staged_.clear();
+    return absl::InternalError("raft log write: " + s.ToString());
+  }
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t n = 0;
+  for (Staged& st : staged_) {
+    GroupLog* log = st.log;
+    if (st.snapshot) {
+      log->snapshot_ = *std::move(st.snapshot);
+      log->cache_.clear();
+      log->cache_bytes_ = 0;
+    }
+    if (!st.entries.empty()) {
+      const uint64_t f = st.entries.front().index;
+      while (!log->cache_.empty() && log->cache_.back().index >= f) {
+        log->cache_bytes_ -= log->cache_.back().data.size() + sizeof(Entry);
+        log->cache_.pop_back();
+      }
+      if (!log->cache_.empty() && log->cache_.back().index + 1 != f) {
+        log->cache_.clear();
+        log->cache_bytes_ = 0;
+      }
+      n += st.entries.size();
+      for (Entry& e : st.entries) {
+        log->cache_bytes_ += e.data.size() + sizeof(Entry);
+        log->cache_.push_back(std::move(e));
+      }
+      log->TrimCache();
+    }
+    log->hs_ = st.hs;
+    log->first_ = st.first;
+    log->last_ = st.last;
+    log->prev_term_ = st.prev_term;
+  }
+  entries_written_.fetch_add(n, std::memory_order_relaxed);
+  staged_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status RaftLogStore::SaveSnapshot(GroupId g, const Snapshot& snap, uint64_t compact_to) {
+  if (!staged_.empty()) return absl::FailedPreconditionError("pending batch");
+  absl::StatusOr<GroupLog*> lg = Group(g);
+  if (!lg.ok()) return lg.status();
+  GroupLog* log = *lg;
+  if (snap.meta.index <= log->snapshot_.meta.index) {
+    return absl::FailedPreconditionError("snapshot out of date");
+  }
+  if (snap.meta.index > log->last_ || compact_to > snap.meta.index) {
+    return absl::OutOfRangeError("snapshot or compaction past the log");
+  }
+  uint64_t first = log->first_;
+  uint64_t prev_term = log->prev_term_;
+  rocksdb::WriteBatch batch;
+  batch.Put(keys::SnapshotKey(g), EncodeSnapshot(snap));
+  if (compact_to >= log->first_) {
+    absl::StatusOr<uint64_t> t = log->Term(compact_to);
+    if (!t.ok()) return t.status();
+    prev_term = *t;
+    batch.DeleteRange(keys::EntryKey(g, 0), keys::EntryKey(g, compact_to + 1));
+    first = compact_to + 1;
+  }
+  WriteState(&batch, *log, log->hs_, first, log->last_, prev_term);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) return absl::InternalError("snapshot write: " + s.ToString());
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  log->snapshot_ = snap;
+  log->first_ = first;
+  log->prev_term_ = prev_term;
+  while (!log->cache_.empty() && log->cache_.front().index < first) {
+    log->cache_bytes_ -= log->cache_.front().data.size() + sizeof(Entry);
+    log->cache_.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace herald::storage

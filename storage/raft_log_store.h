@@ -1,0 +1,182 @@
+// RaftLogStore: the durable Raft state of every group a process runs, in one
+// RocksDB instance (key layout and recovery rules: docs/storage.md).
+//
+// What it owns: the RocksDB handle, and one GroupLog per group, which is the
+// read-only raft::Storage view the core of that group reads. A GroupLog shows
+// only what is durable: SaveReady() stages a group's Ready into the store's
+// single pending WriteBatch, and Sync() writes that batch with one fsync and
+// only then publishes the staged changes to the GroupLogs. So however many
+// groups and proposals a runtime cycle carries, it costs one fsync.
+//
+// Recovery (Open): every group's log is checked (entry checksums, contiguity,
+// key index == entry index, durable watermark). A damaged suffix is deleted;
+// if what survives ends before the watermark (entries that were synced, so
+// perhaps acknowledged, are gone), the group's HardState gets
+// repair_until = watermark, persisted before Open returns, so the core will
+// neither vote nor campaign until a leader has re-replicated that far. A group
+// whose HardState or snapshot record is itself damaged cannot be trusted at
+// all (its vote is unknown): it is reported as unrecoverable and Group()
+// refuses it; the operator must rejoin that replica under a new node id.
+//
+// Threading: not thread-safe. One thread (the runtime's driver) calls every
+// method, including the GroupLog reads the core makes. Counters are atomics so
+// metrics may read them from anywhere.
+#ifndef HERALD_STORAGE_RAFT_LOG_STORE_H_
+#define HERALD_STORAGE_RAFT_LOG_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "raft/core/raw_node.h"
+#include "raft/core/storage.h"
+#include "raft/core/types.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace herald::storage {
+
+using GroupId = uint64_t;
+
+class RaftLogStore;
+
+// The durable log of one group, as raft::Storage. Owned by its RaftLogStore;
+// valid until the store is destroyed. Same thread as the store.
+class GroupLog : public raft::Storage {
+ public:
+  GroupLog(const GroupLog&) = delete;
+  GroupLog& operator=(const GroupLog&) = delete;
+
+  raft::HardState InitialHardState() const override { return hs_; }
+  raft::ConfState InitialConfState() const override { return snapshot_.meta.conf; }
+  absl::StatusOr<std::vector<raft::Entry>> Entries(uint64_t lo, uint64_t hi,
+                                                   uint64_t max_bytes) const override;
+  absl::StatusOr<uint64_t> Term(uint64_t i) const override;
+  uint64_t FirstIndex() const override { return first_; }
+  uint64_t LastIndex() const override { return last_; }
+  absl::StatusOr<raft::Snapshot> GetSnapshot() const override { return snapshot_; }
+
+  GroupId id() const { return id_; }
+  // Index the log was damaged from at Open (0: intact).
+  uint64_t damaged_from() const { return damaged_from_; }
+
+ private:
+  friend class RaftLogStore;
+  GroupLog(RaftLogStore* store, GroupId id) : store_(store), id_(id) {}
+
+  absl::StatusOr<raft::Entry> ReadEntry(uint64_t index) const;
+  void TrimCache();
+
+  RaftLogStore* const store_;
+  const GroupId id_;
+
+  // Durable state, mirrored from RocksDB.
+  raft::HardState hs_;
+  raft::Snapshot snapshot_;  // meta.index 0 and the bootstrap conf if none
+  uint64_t first_ = 1;       // first log index held (snapshot index + 1 or later)
+  uint64_t last_ = 0;        // last log index (first_ - 1 if the log is empty)
+  uint64_t prev_term_ = 0;   // term of entry first_ - 1
+  uint64_t damaged_from_ = 0;
+  // Newest entries, cache_[k].index == last_ - cache_.size() + 1 + k. Older
+  // entries are read back from RocksDB (and verified) on demand: a follower
+  // catching up is the only reader of those.
+  std::deque<raft::Entry> cache_;
+  uint64_t cache_bytes_ = 0;
+};
+
+struct RaftLogStoreOptions {
+  std::string path;
+  // false only for tests and benchmarks that measure without durability; it
+  // breaks every Raft guarantee across machine crashes.
+  bool sync = true;
+  // Bytes of the newest entries of each group kept in memory.
+  uint64_t cache_bytes_per_group = 4 << 20;
+};
+
+class RaftLogStore {
+ public:
+  // Opens (or creates) the store and recovers every group (see above).
+  static absl::StatusOr<std::unique_ptr<RaftLogStore>> Open(const RaftLogStoreOptions& options);
+  ~RaftLogStore();
+  RaftLogStore(const RaftLogStore&) = delete;
+  RaftLogStore& operator=(const RaftLogStore&) = delete;
+
+  // Groups found on disk at Open plus those created since.
+  std::vector<GroupId> Groups() const;
+  bool HasGroup(GroupId g) const { return groups_.count(g) != 0; }
+  // Groups whose own metadata was damaged at Open; they are not served.
+  const std::map<GroupId, std::string>& unrecoverable() const { return unrecoverable_; }
+
+  // Creates a new group with the initial configuration and syncs it.
+  // kAlreadyExists if the group exists (its durable state wins: a restart
+  // must not re-bootstrap), kDataLoss if it is unrecoverable.
+  absl::Status CreateGroup(GroupId g, const raft::ConfState& conf);
+  // The group's Storage view. kNotFound / kDataLoss.
+  absl::StatusOr<GroupLog*> Group(GroupId g);
+
+  // Stages the durable part of a Ready (snapshot, entries, hard state) into
+  // the pending batch. At most one Ready per group between two Sync() calls.
+  absl::Status SaveReady(GroupId g, const raft::Ready& rd);
+  // Writes the pending batch with a single fsync, then publishes it to the
+  // GroupLogs. An error here means durability is unknown: the caller must stop
+  // (crash and recover from disk), never retry and carry on.
+  absl::Status Sync();
+  bool HasPending() const { return !staged_.empty(); }
+
+  // Records an application snapshot (taken at or below the applied index) and
+  // discards log entries up to and including `compact_to` (<= snap index).
+  // Synced. REQUIRES: no pending batch.
+  absl::Status SaveSnapshot(GroupId g, const raft::Snapshot& snap, uint64_t compact_to);
+
+  // Counters.
+  uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  uint64_t entries_written() const { return entries_written_.load(std::memory_order_relaxed); }
+
+  // Tests only: the raw database, to damage values in place.
+  rocksdb::DB* db_for_testing() { return db_.get(); }
+
+ private:
+  friend class GroupLog;
+  struct Staged {
+    GroupLog* log;
+    std::optional<raft::Snapshot> snapshot;
+    std::vector<raft::Entry> entries;
+    raft::HardState hs;
+    uint64_t first, last, prev_term;  // log bounds after this write
+  };
+
+  explicit RaftLogStore(const RaftLogStoreOptions& options);
+  absl::Status Recover();
+  absl::Status RecoverGroup(GroupId g, const std::string& state_value);
+  void WriteState(rocksdb::WriteBatch* batch, const GroupLog& log, const raft::HardState& hs,
+                  uint64_t first, uint64_t last, uint64_t prev_term);
+
+  const RaftLogStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<GroupId, std::unique_ptr<GroupLog>> groups_;
+  std::map<GroupId, std::string> unrecoverable_;
+  rocksdb::WriteBatch batch_;
+  std::vector<Staged> staged_;
+
+  std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> entries_written_{0};
+};
+
+// Key and value encodings, exposed for tests and docs/storage.md.
+namespace keys {
+std::string StateKey(GroupId g);
+std::string SnapshotKey(GroupId g);
+std::string EntryKey(GroupId g, uint64_t index);
+std::string EncodeEntry(const raft::Entry& e);
+}  // namespace keys
+
+}  // namespace herald::storage
+
+#endif  // HERALD_STORAGE_RAFT_LOG_STORE_H_

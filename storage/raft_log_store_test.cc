@@ -1,0 +1,254 @@
+#include "storage/raft_log_store.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace herald::storage {
+namespace {
+
+using raft::ConfState;
+using raft::Entry;
+using raft::HardState;
+using raft::Ready;
+using raft::Snapshot;
+
+class RaftLogStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    dir_ = std::string(tmp ? tmp : "/tmp") + "/rls_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen(uint64_t cache_bytes = 4 << 20) {
+    store_.reset();
+    RaftLogStoreOptions o;
+    o.path = dir_;
+    o.cache_bytes_per_group = cache_bytes;
+    auto s = RaftLogStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  static std::vector<Entry> Ents(uint64_t lo, uint64_t hi, uint64_t term) {
+    std::vector<Entry> out;
+    for (uint64_t i = lo; i <= hi; ++i) {
+      Entry e;
+      e.index = i;
+      e.term = term;
+      e.data = "payload-" + std::to_string(i);
+      e.Seal();
+      out.push_back(e);
+    }
+    return out;
+  }
+  void Append(GroupId g, std::vector<Entry> ents, HardState hs) {
+    Ready rd;
+    rd.entries = std::move(ents);
+    rd.has_hard_state = true;
+    rd.hard_state = hs;
+    ASSERT_TRUE(store_->SaveReady(g, rd).ok());
+    ASSERT_TRUE(store_->Sync().ok());
+  }
+  GroupLog* G(GroupId g) {
+    auto l = store_->Group(g);
+    EXPECT_TRUE(l.ok()) << l.status();
+    return l.ok() ? *l : nullptr;
+  }
+  std::string dir_;
+  std::unique_ptr<RaftLogStore> store_;
+  const ConfState conf_{{1, 2, 3}, {}};
+};
+
+TEST_F(RaftLogStoreTest, RoundTripAndReopen) {
+  ASSERT_TRUE(store_->CreateGroup(7, conf_).ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateGroup(7, conf_)));
+  Append(7, Ents(1, 10, 1), HardState{2, 3, 5, 0});
+  GroupLog* g = G(7);
+  EXPECT_EQ(g->FirstIndex(), 1u);
+  EXPECT_EQ(g->LastIndex(), 10u);
+  EXPECT_EQ(*g->Term(0), 0u);
+  EXPECT_EQ(*g->Term(10), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(g->Term(11).status()));
+  auto ents = g->Entries(3, 11, 1 << 20);
+  ASSERT_TRUE(ents.ok());
+  EXPECT_EQ(*ents, Ents(3, 10, 1));
+  // max_bytes: at least one entry, then stop before exceeding.
+  EXPECT_EQ(g->Entries(3, 11, 1)->size(), 1u);
+
+  Reopen();
+  g = G(7);
+  EXPECT_EQ(g->InitialHardState(), (HardState{2, 3, 5, 0}));
+  EXPECT_EQ(g->InitialConfState(), conf_);
+  EXPECT_EQ(g->LastIndex(), 10u);
+  EXPECT_EQ(*g->Entries(1, 11, 1 << 20), Ents(1, 10, 1));
+  EXPECT_EQ(g->damaged_from(), 0u);
+}
+
+TEST_F(RaftLogStoreTest, ConflictingSuffixIsReplaced) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 10, 1), HardState{1, 1, 0, 0});
+  Append(1, Ents(6, 7, 2), HardState{2, 2, 0, 0});
+  EXPECT_EQ(G(1)->LastIndex(), 7u);
+  EXPECT_EQ(*G(1)->Term(7), 2u);
+  EXPECT_EQ(*G(1)->Term(5), 1u);
+  Reopen();
+  EXPECT_EQ(G(1)->LastIndex(), 7u);
+  EXPECT_EQ(*G(1)->Term(6), 2u);
+  EXPECT_EQ(G(1)->damaged_from(), 0u);
+  // Gaps are refused.
+  Ready rd;
+  rd.entries = Ents(9, 9, 2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->SaveReady(1, rd)));
+}
+
+TEST_F(RaftLogStoreTest, ReadsBeyondCacheComeFromRocksDB) {
+  Reopen(/*cache_bytes=*/64);
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 100, 3), HardState{3, 1, 0, 0});
+  EXPECT_EQ(*G(1)->Entries(1, 101, 1 << 20), Ents(1, 100, 3));
+  EXPECT_EQ(*G(1)->Term(2), 3u);
+  // Damage an old entry while open: the read must fail, not hand it out.
+  Entry bad = Ents(5, 5, 3)[0];
+  bad.data[0] ^= 1;
+  ASSERT_TRUE(store_->db_for_testing()
+                  ->Put(rocksdb::WriteOptions(), keys::EntryKey(1, 5), keys::EncodeEntry(bad))
+                  .ok());
+  EXPECT_TRUE(absl::IsDataLoss(G(1)->Entries(1, 101, 1 << 20).status()));
+  EXPECT_TRUE(absl::IsDataLoss(G(1)->Term(5).status()));
+}
+
+TEST_F(RaftLogStoreTest, CorruptEntryTruncatesAndMarksRepair) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 10, 1), HardState{4, 2, 8, 0});
+  Entry bad = Ents(5, 5, 1)[0];
+  bad.data[2] ^= 0x10;  // bit flip, stale checksum
+  ASSERT_TRUE(store_->db_for_testing()
+                  ->Put(rocksdb::WriteOptions(), keys::EntryKey(1, 5), keys::EncodeEntry(bad))
+                  .ok());
+  Reopen();
+  GroupLog* g = G(1);
+  EXPECT_EQ(g->damaged_from(), 5u);
+  EXPECT_EQ(g->LastIndex(), 4u);
+  EXPECT_EQ(g->InitialHardState().repair_until, 10u);
+  EXPECT_EQ(g->InitialHardState().term, 4u);
+  EXPECT_EQ(g->InitialHardState().vote, 2u);
+  // The mark is durable: a second restart still refuses to trust the log.
+  Reopen();
+  EXPECT_EQ(G(1)->InitialHardState().repair_until, 10u);
+  EXPECT_EQ(G(1)->LastIndex(), 4u);
+  // Repair: the leader re-sends 5..10, the core clears the mark.
+  Append(1, Ents(5, 10, 1), HardState{4, 2, 10, 0});
+  Reopen();
+  EXPECT_EQ(G(1)->InitialHardState().repair_until, 0u);
+  EXPECT_EQ(G(1)->LastIndex(), 10u);
+}
+
+TEST_F(RaftLogStoreTest, GarbageValueAndTruncation) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  ASSERT_TRUE(store_->CreateGroup(2, conf_).ok());
+  Append(1, Ents(1, 10, 1), HardState{1, 0, 0, 0});
+  Append(2, Ents(1, 10, 1), HardState{1, 0, 0, 0});
+  auto* db = store_->db_for_testing();
+  // Group 1: a too-short value (torn record) at 9.
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), keys::EntryKey(1, 9), "xy").ok());
+  // Group 2: the last three entries vanished (lost file, truncation).
+  for (uint64_t i = 8; i <= 10; ++i) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), keys::EntryKey(2, i)).ok());
+  }
+  Reopen();
+  EXPECT_EQ(G(1)->LastIndex(), 8u);
+  EXPECT_EQ(G(1)->InitialHardState().repair_until, 10u);
+  EXPECT_EQ(G(2)->LastIndex(), 7u);
+  EXPECT_EQ(G(2)->damaged_from(), 8u);
+  EXPECT_EQ(G(2)->InitialHardState().repair_until, 10u);
+}
+
+TEST_F(RaftLogStoreTest, DamagedMetadataMakesGroupUnrecoverable) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  ASSERT_TRUE(store_->CreateGroup(2, conf_).ok());
+  Append(1, Ents(1, 3, 1), HardState{1, 0, 0, 0});
+  std::string v;
+  ASSERT_TRUE(store_->db_for_testing()->Get(rocksdb::ReadOptions(), keys::StateKey(1), &v).ok());
+  v[3] ^= 4;
+  ASSERT_TRUE(store_->db_for_testing()->Put(rocksdb::WriteOptions(), keys::StateKey(1), v).ok());
+  Reopen();
+  EXPECT_TRUE(absl::IsDataLoss(store_->Group(1).status()));
+  EXPECT_EQ(store_->unrecoverable().size(), 1u);
+  EXPECT_TRUE(store_->Group(2).ok());
+  EXPECT_TRUE(absl::IsDataLoss(store_->CreateGroup(1, conf_)));
+}
+
+TEST_F(RaftLogStoreTest, ManyGroupsShareOneSync) {
+  constexpr GroupId kGroups = 1000;
+  for (GroupId g = 1; g <= kGroups; ++g) ASSERT_TRUE(store_->CreateGroup(g, conf_).ok());
+  const uint64_t before = store_->syncs();
+  for (GroupId g = 1; g <= kGroups; ++g) {
+    Ready rd;
+    rd.entries = Ents(1, 3, g);
+    rd.has_hard_state = true;
+    rd.hard_state = HardState{g, 1, 2, 0};
+    ASSERT_TRUE(store_->SaveReady(g, rd).ok());
+  }
+  // Nothing is visible before the sync.
+  EXPECT_EQ(G(5)->LastIndex(), 0u);
+  ASSERT_TRUE(store_->Sync().ok());
+  EXPECT_EQ(store_->syncs(), before + 1);
+  EXPECT_EQ(store_->entries_written(), 3 * kGroups);
+  Reopen();
+  EXPECT_EQ(store_->Groups().size(), kGroups);
+  for (GroupId g = 1; g <= kGroups; ++g) {
+    EXPECT_EQ(G(g)->LastIndex(), 3u);
+    EXPECT_EQ(*G(g)->Term(3), g);
+    EXPECT_EQ(G(g)->InitialHardState().term, g);
+  }
+}
+
+TEST_F(RaftLogStoreTest, SnapshotsCompactAndInstall) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 20, 2), HardState{2, 1, 20, 0});
+  Snapshot snap;
+  snap.meta.index = 15;
+  snap.meta.term = 2;
+  snap.meta.conf = conf_;
+  snap.data = "state@15";
+  ASSERT_TRUE(store_->SaveSnapshot(1, snap, 10).ok());
+  EXPECT_EQ(G(1)->FirstIndex(), 11u);
+  EXPECT_EQ(*G(1)->Term(10), 2u);
+  EXPECT_TRUE(absl::IsOutOfRange(G(1)->Entries(5, 12, 100).status()));
+  Reopen();
+  EXPECT_EQ(G(1)->FirstIndex(), 11u);
+  EXPECT_EQ(G(1)->LastIndex(), 20u);
+  EXPECT_EQ(*G(1)->GetSnapshot(), snap);
+  EXPECT_EQ(G(1)->damaged_from(), 0u);
+
+  // A leader's snapshot replaces the whole log.
+  Ready rd;
+  rd.snapshot = snap;
+  rd.snapshot.meta.index = 40;
+  rd.snapshot.meta.term = 5;
+  rd.snapshot.data = "state@40";
+  rd.entries = Ents(41, 42, 5);
+  rd.has_hard_state = true;
+  rd.hard_state = HardState{5, 0, 40, 0};
+  ASSERT_TRUE(store_->SaveReady(1, rd).ok());
+  ASSERT_TRUE(store_->Sync().ok());
+  Reopen();
+  EXPECT_EQ(G(1)->FirstIndex(), 41u);
+  EXPECT_EQ(G(1)->LastIndex(), 42u);
+  EXPECT_EQ(*G(1)->Term(40), 5u);
+  EXPECT_EQ(G(1)->GetSnapshot()->data, "state@40");
+  EXPECT_EQ(G(1)->damaged_from(), 0u);
+}
+
+}  // namespace
+}  // namespace herald::storage

@@ -41,6 +41,7 @@ Raft::Raft(const Config& c)
       max_msg_bytes_(c.max_msg_bytes),
       max_inflight_(c.max_inflight),
       snapshot_chunk_bytes_(std::max<uint64_t>(1, c.snapshot_chunk_bytes)),
+      max_uncommitted_entries_(c.max_uncommitted_entries),
       pre_vote_(c.pre_vote),
       check_quorum_(c.check_quorum),
       log_(c.storage, c.max_committed_bytes),
@@ -834,6 +835,10 @@ absl::Status Raft::Propose(const std::vector<std::string>& data) {
   if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
   if (lead_transferee_ != kNoNode) return absl::UnavailableError("leadership transfer in progress");
   if (!prs_.count(id_)) return absl::FailedPreconditionError("leader removed");
+  if (max_uncommitted_entries_ != 0 &&
+      log_.LastIndex() - log_.committed() + data.size() > max_uncommitted_entries_) {
+    return absl::ResourceExhaustedError("too many uncommitted entries");
+  }
   std::vector<Entry> ents(data.size());
   for (size_t k = 0; k < data.size(); ++k) ents[k].data = data[k];
   AppendEntries(std::move(ents));

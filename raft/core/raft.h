@@ -54,6 +54,9 @@ struct Config {
   size_t max_inflight = 16;                    // append messages in flight per follower
   uint64_t max_committed_bytes = 1024 * 1024;  // committed entries per Ready
   uint64_t snapshot_chunk_bytes = 64 * 1024;   // snapshot data per message
+  // Back-pressure: the leader refuses proposals while more than this many
+  // entries are appended but not committed (0 = no limit).
+  uint64_t max_uncommitted_entries = 0;
   bool pre_vote = true;
   bool check_quorum = true;
   uint64_t seed = 0;  // PRNG seed for randomized election timeouts
@@ -180,6 +183,7 @@ class Raft {
   const uint64_t max_msg_bytes_;
   const size_t max_inflight_;
   const uint64_t snapshot_chunk_bytes_;
+  const uint64_t max_uncommitted_entries_;
   const bool pre_vote_;
   const bool check_quorum_;
 

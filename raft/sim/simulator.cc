@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "raft/core/raw_node.h"
 #include "raft/core/storage.h"
 #include "raft/sim/kv.h"
@@ -24,11 +25,14 @@ constexpr int kElectionTick = 10;
 constexpr int kHeartbeatTick = 2;
 constexpr size_t kMaxMembers = 7;
 constexpr int kKeys = 8;
+// Simulated time the healed cluster gets to recover (about 200 election timeouts).
+constexpr uint64_t kLivenessTimeBudget = 200 * kElectionTick * kTickUnits;
 
 // The faults one seed enables (swarm testing) and their intensities.
 struct Profile {
   double drop = 0;
   double dup = 0;
+  double reorder = 0;  // chance a message ignores its link's FIFO order
   uint64_t min_delay = 1;
   uint64_t max_delay = 5;
   uint64_t crash_every = 0;      // mean time between crashes; 0 = none
@@ -38,6 +42,8 @@ struct Profile {
   bool membership = false;
   uint64_t snapshot_every = 0;  // applied entries between snapshots; 0 = none
   uint64_t chunk_bytes = 64;
+  uint64_t msg_bytes = 256;  // entry bytes per append (1 = one entry each)
+  size_t inflight = 8;       // appends in flight per follower
   bool pre_vote = true;
   uint64_t client_every = 20;
   uint64_t read_every = 0;
@@ -46,11 +52,12 @@ struct Profile {
 
   std::string Describe() const {
     return absl::StrCat(
-        "drop=", drop, " dup=", dup, " delay=", min_delay, "..", max_delay,
+        "drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay, "..", max_delay,
         " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
         " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
-        " chunk=", chunk_bytes, " pre_vote=", pre_vote, " client_every=", client_every,
-        " read_every=", read_every, " transfer_every=", transfer_every, " drift=", drift);
+        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
+        " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
+        " transfer_every=", transfer_every, " drift=", drift);
   }
 };
 
@@ -60,6 +67,8 @@ Profile ChooseProfile(Rng& rng) {
   p.drop = drops[rng.Uniform(5)];
   const double dups[] = {0, 0.01, 0.05};
   p.dup = dups[rng.Uniform(3)];
+  const double reorders[] = {0, 0.02, 0.2, 1.0};
+  p.reorder = reorders[rng.Uniform(4)];
   const uint64_t delays[] = {3, 10, 40};
   p.max_delay = delays[rng.Uniform(3)];
   p.min_delay = 1;
@@ -73,6 +82,10 @@ Profile ChooseProfile(Rng& rng) {
   const uint64_t snaps[] = {0, 8, 30, 100};
   p.snapshot_every = snaps[rng.Uniform(4)];
   p.chunk_bytes = rng.Range(8, 200);
+  const uint64_t msg[] = {1, 64, 256, 4096};
+  p.msg_bytes = msg[rng.Uniform(4)];
+  const size_t inflight[] = {2, 8, 64};
+  p.inflight = inflight[rng.Uniform(3)];
   p.pre_vote = rng.Chance(0.8);
   const uint64_t clients[] = {5, 20, 60};
   p.client_every = clients[rng.Uniform(3)];
@@ -118,8 +131,15 @@ class Simulation {
     if (profile_.transfer_every) Schedule(profile_.transfer_every, Ev::kTransfer);
     const uint64_t liveness_at =
         static_cast<uint64_t>(static_cast<double>(opts_.steps) * (1.0 - opts_.liveness_fraction));
-    for (step_ = 0; step_ < opts_.steps && !failed_ && !queue_.empty(); ++step_) {
-      if (step_ == liveness_at) StartLivenessPhase();
+    for (step_ = 0; !failed_ && !queue_.empty(); ++step_) {
+      if (step_ >= opts_.steps) {
+        // Past the step budget, a liveness phase keeps going until the
+        // cluster has recovered or a generous simulated-time budget runs out,
+        // so slow (but correct) configurations do not fail spuriously.
+        if (!liveness_ || LivenessProblem().empty()) break;
+        if (now_ > liveness_start_time_ + kLivenessTimeBudget || step_ >= 5 * opts_.steps) break;
+      }
+      if (step_ == liveness_at && opts_.liveness_fraction > 0) StartLivenessPhase();
       auto nh = queue_.extract(queue_.begin());
       now_ = nh.key().first;
       Handle(nh.mapped());
@@ -243,8 +263,9 @@ class Simulation {
     c.heartbeat_tick = kHeartbeatTick;
     c.storage = n.storage.get();
     c.applied = n.kv.applied();
-    c.max_msg_bytes = 256;  // small, so catch-up spans several pipelined appends
-    c.max_inflight = 4;
+    c.max_msg_bytes = profile_.msg_bytes;  // small: catch-up spans many pipelined appends
+    c.max_inflight = profile_.inflight;
+    c.max_uncommitted_entries = 200;
     c.snapshot_chunk_bytes = profile_.chunk_bytes;
     c.pre_vote = profile_.pre_vote;
     c.check_quorum = true;
@@ -378,6 +399,7 @@ class Simulation {
       if (c && c->request != 0 && !acked_.count(c->request)) {
         // First apply anywhere: the client is told its write committed.
         acked_[c->request] = e.index;
+        client_inflight_.erase(std::make_pair(request_time_[c->request], c->request));
         max_acked_index_ = std::max(max_acked_index_, e.index);
         ++stats_.acked;
         if (InLiveness()) ++acked_in_liveness_;
@@ -498,8 +520,12 @@ class Simulation {
     if (rng_.Chance(profile_.dup)) {
       Schedule(rng_.Range(profile_.min_delay, profile_.max_delay * 2), Ev::kDeliver, m.to, 0, m);
     }
-    Schedule(rng_.Range(profile_.min_delay, profile_.max_delay), Ev::kDeliver, m.to, 0,
-             std::move(m));
+    // Links are FIFO streams (like TCP) except for the `reorder` fraction.
+    uint64_t at = now_ + rng_.Range(profile_.min_delay, profile_.max_delay);
+    uint64_t& last = link_clock_[{m.from, m.to}];
+    if (!rng_.Chance(profile_.reorder)) at = std::max(at, last);
+    last = std::max(last, at);
+    Schedule(at - now_, Ev::kDeliver, m.to, 0, std::move(m));
   }
 
   // ---------------------------------------------------------------- events
@@ -590,6 +616,12 @@ class Simulation {
   }
 
   void ClientWrite() {
+    // Clients have flow control: a bounded number of writes outstanding.
+    // Writes unacknowledged for long are given up (lost with a deposed leader).
+    while (!client_inflight_.empty() && client_inflight_.begin()->first + 1000 < now_) {
+      client_inflight_.erase(client_inflight_.begin());
+    }
+    if (client_inflight_.size() > 100) return;
     Node* n = rng_.Chance(0.85) ? Leader() : RandomUpNode();
     if (!n) return;
     const size_t batch = rng_.Range(1, 3);
@@ -603,6 +635,10 @@ class Simulation {
     }
     if (n->raw->ProposeBatch(cmds).ok()) {
       stats_.proposals += batch;
+      for (uint64_t r = next_request_ - batch + 1; r <= next_request_; ++r) {
+        client_inflight_.emplace(std::make_pair(now_, r));
+        request_time_[r] = now_;
+      }
       Pump(*n);
     }
   }
@@ -749,6 +785,7 @@ class Simulation {
     profile_.drop = 0;
     profile_.dup = 0;
     max_acked_at_liveness_ = max_acked_index_;
+    liveness_start_time_ = now_;
     for (auto& [id, n] : nodes_) {
       if (!n.up && !n.stopped) Schedule(rng_.Range(1, 50), Ev::kRestart, id);
     }
@@ -795,12 +832,38 @@ class Simulation {
     }
   }
 
-  void CheckLiveness() {
-    if (opts_.liveness_fraction <= 0) return;
-    if (acked_in_liveness_ == 0) {
-      Fail("liveness: no write committed after the faults healed");
-      return;
+  std::string DescribeNodes() {
+    std::string out;
+    for (auto& [id, n] : nodes_) {
+      if (!n.up) {
+        absl::StrAppend(&out, " [", id, n.stopped ? " stopped]" : " down]");
+        continue;
+      }
+      const Raft& r = n.raw->raft();
+      absl::StrAppend(&out, " [", id, " ", StateName(r.state()), " term=", r.term(),
+                      " commit=", r.log().committed(), " applied=", n.kv.applied(),
+                      " last=", r.log().LastIndex(), " repair=", r.repair_until(),
+                      " voters=", absl::StrJoin(r.conf_state().voters, ","),
+                      " learners=", absl::StrJoin(r.conf_state().learners, ","));
+      if (r.state() == StateType::kLeader) {
+        for (const auto& [pid, pr] : r.progress()) {
+          absl::StrAppend(&out, " m", pid, "=", pr.match, "/", static_cast<int>(pr.state));
+        }
+      }
+      absl::StrAppend(&out, "]");
     }
+    return out;
+  }
+
+  void CheckLiveness() {
+    if (!liveness_) return;
+    const std::string problem = LivenessProblem();
+    if (!problem.empty()) Fail("liveness: " + problem + ":" + DescribeNodes());
+  }
+
+  // Empty once the healed cluster has made progress and every voter caught up.
+  std::string LivenessProblem() {
+    if (acked_in_liveness_ == 0) return "no write committed after the faults healed";
     // The configuration that matters is the leader's (a removed node that
     // never heard of its removal still believes it is a voter).
     Node* ref = Leader();
@@ -809,22 +872,18 @@ class Simulation {
         if (!ref || ref->raw->raft().state() != StateType::kLeader) ref = &n;
       }
     }
-    if (!ref) {
-      Fail("liveness: no node is up at the end");
-      return;
-    }
+    if (!ref) return "no node is up";
     const ConfState cs = ref->raw->raft().conf_state();
     for (auto& [id, n] : nodes_) {
       if (!n.up || n.stopped) continue;
       if (!std::binary_search(cs.voters.begin(), cs.voters.end(), id)) continue;
       if (n.kv.applied() < max_acked_at_liveness_) {
-        Fail(absl::StrCat("liveness: voter ", id, " applied only ", n.kv.applied(), " but index ",
-                          max_acked_at_liveness_, " was acknowledged"));
+        return absl::StrCat("voter ", id, " applied only ", n.kv.applied(), " but index ",
+                            max_acked_at_liveness_, " was acknowledged");
       }
-      if (n.raw->raft().repair_until() != 0) {
-        Fail(absl::StrCat("liveness: voter ", id, " still repairing at the end"));
-      }
+      if (n.raw->raft().repair_until() != 0) return absl::StrCat("voter ", id, " still repairing");
     }
+    return "";
   }
 
   const SimOptions opts_;
@@ -841,8 +900,9 @@ class Simulation {
   std::map<std::pair<uint64_t, uint64_t>, Event> queue_;  // (time, seq) -> event
   std::map<NodeId, Node> nodes_;
   NodeId next_id_ = 1;
-  std::set<std::pair<NodeId, NodeId>> blocked_;  // (from, to) links that drop
-  std::set<NodeId> removed_;                     // removal committed somewhere
+  std::set<std::pair<NodeId, NodeId>> blocked_;               // (from, to) links that drop
+  std::map<std::pair<NodeId, NodeId>, uint64_t> link_clock_;  // last delivery time per link
+  std::set<NodeId> removed_;                                  // removal committed somewhere
   // Voter counts of the last two configurations applied anywhere (damage budget).
   size_t last_conf_voters_ = 0;
   size_t prev_conf_voters_ = 0;
@@ -858,7 +918,10 @@ class Simulation {
   uint64_t max_acked_index_ = 0;
   uint64_t max_acked_at_liveness_ = 0;
   uint64_t acked_in_liveness_ = 0;
+  uint64_t liveness_start_time_ = 0;
   uint64_t next_request_ = 0;
+  std::set<std::pair<uint64_t, uint64_t>> client_inflight_;  // (proposed at, request)
+  std::map<uint64_t, uint64_t> request_time_;                // request -> proposed at
   uint64_t next_read_ctx_ = 0;
   std::map<uint64_t, PendingReadInfo> reads_;  // ctx -> info
 };

@@ -120,7 +120,7 @@ bool SuffixMultiplier(absl::string_view suffix, int64_t* mult) {
   size_t exp = absl::string_view(kLetters).find(suffix[0]);
   if (exp == absl::string_view::npos) return false;
   absl::string_view rest = suffix.substr(1);
-  int64_t base;
+  int64_t base = 0;
   if (rest.empty()) {
     base = 1000;
   } else if (rest == "b" || rest == "i" || rest == "ib") {
@@ -557,11 +557,11 @@ absl::Status Parser::ParseEscape(std::string* out) {
         }
         return true;
       };
-      uint32_t cp;
+      uint32_t cp = 0;
       if (!read4(&cp)) return Error("Expected four hexadecimal digits after '\\u'");
       if (cp >= 0xDC00 && cp <= 0xDFFF) return Error("Unpaired low surrogate in '\\u' escape");
       if (cp >= 0xD800 && cp <= 0xDBFF) {
-        uint32_t low;
+        uint32_t low = 0;
         if (Peek() != '\\' || Peek(1) != 'u')
           return Error("Unpaired high surrogate in '\\u' escape");
         Advance();
@@ -662,7 +662,7 @@ absl::Status Parser::ParseBare(ConfValue* out, int depth) {
     return absl::OkStatus();
   }
   absl::string_view word = text_.substr(start, pos_ - start);
-  bool b;
+  bool b = false;
   if (IsBoolWord(word, &b)) {
     *out = ConfValue::Bool(b);
     return absl::OkStatus();
@@ -676,12 +676,12 @@ absl::Status Parser::ParseBare(ConfValue* out, int depth) {
 absl::Status Parser::MakeInteger(absl::string_view text, ConfValue* out) {
   size_t digits = 0;
   while (digits < text.size() && (IsDigit(text[digits]) || text[digits] == '-')) ++digits;
-  int64_t num;
+  int64_t num = 0;
   if (!absl::SimpleAtoi(text.substr(0, digits), &num)) {
     return Error(absl::StrCat("integer '", text, "' is out of the range"));
   }
   std::string suffix = absl::AsciiStrToLower(text.substr(digits));
-  int64_t mult;
+  int64_t mult = 0;
   if (!SuffixMultiplier(suffix, &mult)) {
     return Error(absl::StrCat("invalid size suffix in '", text, "'"));
   }
@@ -719,7 +719,7 @@ absl::Status Parser::ParseNumber(ConfValue* out, int depth) {
       return absl::OkStatus();
     }
     absl::string_view f = text_.substr(start, pos_ - start);
-    double d;
+    double d = 0;
     if (!absl::SimpleAtod(f, &d)) return Error(absl::StrCat("float '", f, "' is out of the range"));
     *out = ConfValue::Float(d);
     return absl::OkStatus();
@@ -754,7 +754,7 @@ absl::Status Parser::ParseNegativeNumber(ConfValue* out, int depth) {
     }
     while (IsDigit(Peek())) Advance();
     absl::string_view f = text_.substr(start, pos_ - start);
-    double d;
+    double d = 0;
     if (!absl::SimpleAtod(f, &d)) return Error(absl::StrCat("float '", f, "' is out of the range"));
     *out = ConfValue::Float(d);
     return absl::OkStatus();

@@ -202,7 +202,7 @@ absl::Status Loader::GetIntInRange(const std::string& key, const ConfValue& v, i
 }
 
 absl::Status Loader::GetPort(const std::string& key, const ConfValue& v, int* out) {
-  int64_t p;
+  int64_t p = 0;
   absl::Status s = GetInt(key, v, &p);
   if (!s.ok()) return s;
   if (p < kRandomPort || p > kMaxPort) {
@@ -226,7 +226,7 @@ absl::Status Loader::GetDuration(const std::string& key, const ConfValue& v, abs
     if (raw.size() > 1 && (raw.back() == 'm' || raw.back() == 'M')) {
       // The conf syntax lexes an unquoted `2m` as the integer 2,000,000 and
       // nats-server then reads it as seconds (23 days). Nobody means that.
-      int64_t minutes;
+      int64_t minutes = 0;
       if (!absl::SimpleAtoi(absl::string_view(raw).substr(0, raw.size() - 1), &minutes)) {
         return Err(v, absl::StrCat("error parsing ", key, ": invalid duration '", raw, "'"));
       }
@@ -341,7 +341,7 @@ absl::Status Loader::OnHttpPort(const std::string& key, const ConfValue& v) {
 }
 
 absl::Status Loader::OnMaxPayload(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetSize(key, v, &n);
   if (!s.ok()) return s;
   if (n > kMaxPayloadLimit) {
@@ -358,7 +358,7 @@ absl::Status Loader::OnMaxPayload(const std::string& key, const ConfValue& v) {
 }
 
 absl::Status Loader::OnMaxConnections(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int>::max(), &n);
   if (!s.ok()) return s;
   opts_->max_connections = n == 0 ? ServerOptions().max_connections : static_cast<int>(n);
@@ -366,7 +366,7 @@ absl::Status Loader::OnMaxConnections(const std::string& key, const ConfValue& v
 }
 
 absl::Status Loader::OnMaxControlLine(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int32_t>::max(), &n);
   if (!s.ok()) return s;
   opts_->max_control_line = n == 0 ? ServerOptions().max_control_line : static_cast<int>(n);
@@ -374,7 +374,7 @@ absl::Status Loader::OnMaxControlLine(const std::string& key, const ConfValue& v
 }
 
 absl::Status Loader::OnMaxPending(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetSize(key, v, &n);
   if (!s.ok()) return s;
   opts_->max_pending = n == 0 ? ServerOptions().max_pending : n;
@@ -382,7 +382,7 @@ absl::Status Loader::OnMaxPending(const std::string& key, const ConfValue& v) {
 }
 
 absl::Status Loader::OnPingInterval(const std::string& key, const ConfValue& v) {
-  absl::Duration d;
+  absl::Duration d = absl::ZeroDuration();
   absl::Status s = GetDuration(key, v, &d);
   if (!s.ok()) return s;
   opts_->ping_interval = d == absl::ZeroDuration() ? ServerOptions().ping_interval : d;
@@ -390,7 +390,7 @@ absl::Status Loader::OnPingInterval(const std::string& key, const ConfValue& v) 
 }
 
 absl::Status Loader::OnPingMax(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetIntInRange(key, v, 0, std::numeric_limits<int>::max(), &n);
   if (!s.ok()) return s;
   opts_->ping_max = n == 0 ? ServerOptions().ping_max : static_cast<int>(n);
@@ -398,7 +398,7 @@ absl::Status Loader::OnPingMax(const std::string& key, const ConfValue& v) {
 }
 
 absl::Status Loader::OnWriteDeadline(const std::string& key, const ConfValue& v) {
-  absl::Duration d;
+  absl::Duration d = absl::ZeroDuration();
   absl::Status s = GetDuration(key, v, &d);
   if (!s.ok()) return s;
   opts_->write_deadline = d == absl::ZeroDuration() ? ServerOptions().write_deadline : d;
@@ -406,7 +406,7 @@ absl::Status Loader::OnWriteDeadline(const std::string& key, const ConfValue& v)
 }
 
 absl::Status Loader::OnLameDuckDuration(const std::string& key, const ConfValue& v) {
-  absl::Duration d;
+  absl::Duration d = absl::ZeroDuration();
   absl::Status s = GetDuration(key, v, &d);
   if (!s.ok()) return s;
   if (d < kMinLameDuckDuration) {
@@ -438,7 +438,7 @@ absl::Status Loader::OnPidFile(const std::string& key, const ConfValue& v) {
 }
 
 absl::Status Loader::OnIoThreads(const std::string& key, const ConfValue& v) {
-  int64_t n;
+  int64_t n = 0;
   absl::Status s = GetIntInRange(key, v, 0, kMaxIoThreads, &n);
   if (!s.ok()) return s;
   opts_->io_threads = static_cast<int>(n);
@@ -659,7 +659,7 @@ absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
 
 absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text) {
   // absl::ParseDuration takes Go's syntax plus "inf", which Go refuses.
-  absl::Duration d;
+  absl::Duration d = absl::ZeroDuration();
   std::string lower = absl::AsciiStrToLower(text);
   if (text.empty() || absl::StrContains(lower, "inf") || !absl::ParseDuration(text, &d)) {
     return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
@@ -697,7 +697,7 @@ absl::Status ParseHostPort(const std::string& text, std::string* host, int* port
       p = t.substr(colon + 1);
     }
   }
-  int64_t n;
+  int64_t n = 0;
   if (!absl::SimpleAtoi(p, &n)) {
     return absl::InvalidArgumentError(absl::StrCat("could not parse port \"", p, "\""));
   }

@@ -42,7 +42,7 @@ bool ParseGoBool(const std::string& s, bool* out) {
 }
 
 std::string ParsePortValue(const std::string& value, int* out) {
-  int64_t n;
+  int64_t n = 0;
   if (!absl::SimpleAtoi(value, &n)) return "expected an integer port";
   if (n < -1 || n > 65535) return "port out of range (0-65535, or -1 for random)";
   *out = static_cast<int>(n);
@@ -151,7 +151,7 @@ const std::map<std::string, FlagDef>& Flags() {
     add({"sd", "store_dir"},
         StringFlag("store_dir", [](ServerOptions* o) { return &o->store_dir; }));
     add({"io_threads"}, {FlagKind::kInt, [](const std::string& v, CommandLine* cl) {
-                           int64_t n;
+                           int64_t n = 0;
                            if (!absl::SimpleAtoi(v, &n)) return std::string("expected an integer");
                            if (n < 0 || n > 1024) return std::string("expected 0..1024");
                            cl->flag_values.io_threads = static_cast<int>(n);

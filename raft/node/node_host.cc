@@ -1,0 +1,329 @@
+#include "raft/node/node_host.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace herald::raft {
+namespace {
+
+// Messages waiting for the driver beyond this are dropped: Raft re-sends what
+// matters, and an unbounded inbox would turn a slow driver into an OOM.
+constexpr size_t kMaxInboxMessages = 1 << 20;
+
+[[noreturn]] void Fatal(const absl::Status& s) {
+  // Durability is unknown after a failed write or fsync: stop here and let
+  // recovery from disk decide what is durable (never retry and carry on).
+  spdlog::critical("raft storage failure, aborting: {}", std::string(s.ToString()));
+  std::abort();
+}
+
+}  // namespace
+
+NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {}
+
+NodeHost::~NodeHost() { Stop(); }
+
+absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied) {
+  if (driver_.joinable()) return absl::FailedPreconditionError("AddGroup after Start");
+  if (groups_.count(g)) return absl::AlreadyExistsError(absl::StrCat("group ", g));
+  storage::RaftLogStore* store = options_.store;
+  if (!store->HasGroup(g)) {
+    ConfState cs;
+    cs.voters = voters;
+    std::sort(cs.voters.begin(), cs.voters.end());
+    absl::Status s = store->CreateGroup(g, cs);
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<storage::GroupLog*> log = store->Group(g);
+  if (!log.ok()) return log.status();
+  absl::StatusOr<Snapshot> snap = (*log)->GetSnapshot();
+  if (snap.ok() && !snap->empty() && applied < snap->meta.index) {
+    options_.state_machine->Restore(g, *snap);
+    applied = snap->meta.index;
+  }
+  Config c;
+  c.id = options_.id;
+  c.election_tick = options_.election_tick;
+  c.heartbeat_tick = options_.heartbeat_tick;
+  c.storage = *log;
+  c.applied = applied;
+  c.max_msg_bytes = options_.max_msg_bytes;
+  c.max_inflight = options_.max_inflight;
+  c.seed = options_.seed ^ (g * 0x9E3779B97F4A7C15ull) ^ options_.id;
+  Group& grp = groups_[g];
+  grp.id = g;
+  grp.log = *log;
+  grp.raw = std::make_unique<RawNode>(c);
+  grp.applied = std::max(applied, (*log)->FirstIndex() - 1);
+  if ((*log)->damaged_from() != 0) {
+    spdlog::warn("raft group {}: log damaged from index {}, repairing until {}", g,
+                 (*log)->damaged_from(), (*log)->InitialHardState().repair_until);
+  }
+  PublishInfo(grp);
+  return absl::OkStatus();
+}
+
+void NodeHost::Start() {
+  if (driver_.joinable()) return;
+  driver_ = std::thread([this] { Run(); });
+}
+
+void NodeHost::Stop() {
+  {
+    MutexLock l(&mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (driver_.joinable()) driver_.join();
+  // The driver is gone: finish every outstanding proposal here.
+  std::vector<Proposal> props;
+  {
+    MutexLock l(&mu_);
+    props.swap(in_props_);
+  }
+  for (Proposal& p : props) p.done(absl::UnavailableError("node stopping"));
+  for (auto& [id, g] : groups_) {
+    for (auto& [index, p] : g.pending) p.done(absl::UnavailableError("node stopping"));
+    g.pending.clear();
+  }
+}
+
+void NodeHost::Propose(GroupId g, std::string data, ProposeCallback done) {
+  {
+    MutexLock l(&mu_);
+    if (!stop_ && in_props_.size() < options_.max_pending_proposals) {
+      const bool wake = in_props_.empty() && in_msgs_.empty();
+      in_props_.push_back(Proposal{g, std::move(data), std::move(done)});
+      if (wake) cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::ResourceExhaustedError("too many proposals waiting"));
+}
+
+void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
+  MutexLock l(&mu_);
+  if (stop_ || in_msgs_.size() > kMaxInboxMessages) return;
+  const bool wake = in_props_.empty() && in_msgs_.empty();
+  if (in_msgs_.empty()) {
+    in_msgs_ = std::move(msgs);
+  } else {
+    for (GroupMessage& m : msgs) in_msgs_.push_back(std::move(m));
+  }
+  if (wake) cv_.notify_one();
+}
+
+void NodeHost::Campaign(GroupId g) {
+  MutexLock l(&mu_);
+  in_cmds_.push_back(Command{g, Command::Kind::kCampaign});
+  cv_.notify_one();
+}
+
+absl::StatusOr<GroupInfo> NodeHost::Info(GroupId g) const {
+  MutexLock l(&mu_);
+  auto it = info_.find(g);
+  if (it == info_.end()) return absl::NotFoundError(absl::StrCat("group ", g));
+  return it->second;
+}
+
+void NodeHost::Touch(Group& g) {
+  if (!g.dirty) {
+    g.dirty = true;
+    dirty_.push_back(&g);
+  }
+}
+
+void NodeHost::PublishInfo(const Group& g) {
+  const herald::raft::Status st = g.raw->GetStatus();
+  GroupInfo info;
+  info.term = st.term;
+  info.lead = st.lead;
+  info.state = st.state;
+  info.commit = st.commit;
+  info.applied = g.applied;
+  info.last_index = st.last_index;
+  info.repair_until = st.repair_until;
+  MutexLock l(&mu_);
+  info_[g.id] = info;
+}
+
+void NodeHost::Run() {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point next_tick = Clock::now() + options_.tick_interval;
+  std::vector<GroupMessage> msgs;
+  std::vector<Proposal> props;
+  std::vector<Command> cmds;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_.native());
+      if (dirty_.empty()) {
+        cv_.wait_until(l, next_tick, [&] {
+          return stop_ || !in_msgs_.empty() || !in_props_.empty() || !in_cmds_.empty();
+        });
+      }
+      if (stop_) return;
+      msgs.swap(in_msgs_);
+      props.swap(in_props_);
+      cmds.swap(in_cmds_);
+    }
+    const Clock::time_point now = Clock::now();
+    const bool tick = now >= next_tick;
+    // After a stall, tick once rather than in a burst: a burst of ticks would
+    // fire election timeouts that no real silence justified.
+    if (tick) next_tick = std::max(next_tick + options_.tick_interval, now);
+    Cycle(msgs, props, cmds, tick);
+    msgs.clear();
+    props.clear();
+    cmds.clear();
+    cycles_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
+                     std::vector<Command>& cmds, bool tick) {
+  for (GroupMessage& m : msgs) {
+    auto it = groups_.find(m.group);
+    if (it == groups_.end()) continue;
+    // Errors are malformed input from a peer: nothing to do but drop it.
+    (void)it->second.raw->Step(m.msg);
+    Touch(it->second);
+  }
+  for (const Command& c : cmds) {
+    auto it = groups_.find(c.group);
+    if (it == groups_.end()) continue;
+    it->second.raw->Campaign();
+    Touch(it->second);
+  }
+  ProposeAll(props);
+  if (tick) {
+    for (auto& [id, g] : groups_) {
+      g.raw->Tick();
+      Touch(g);
+    }
+  }
+
+  // Collect every Ready; one WriteBatch, one fsync for all of them.
+  std::vector<Group*> touched;
+  touched.swap(dirty_);
+  std::vector<std::pair<Group*, Ready>> readies;
+  for (Group* g : touched) {
+    g->dirty = false;
+    if (!g->raw->HasReady()) continue;
+    readies.emplace_back(g, g->raw->GetReady());
+    const Ready& rd = readies.back().second;
+    if (rd.MustSync()) {
+      absl::Status s = options_.store->SaveReady(g->id, rd);
+      if (!s.ok()) Fatal(s);
+    }
+  }
+  if (readies.empty()) return;
+  if (options_.store->HasPending()) {
+    absl::Status s = options_.store->Sync();
+    if (!s.ok()) Fatal(s);
+  }
+
+  // Durable: now the messages may go.
+  std::vector<GroupMessage> out;
+  for (auto& [g, rd] : readies) {
+    for (Message& m : rd.messages) out.push_back(GroupMessage{g->id, std::move(m)});
+  }
+  if (!out.empty()) options_.transport->Send(std::move(out));
+
+  for (auto& [g, rd] : readies) {
+    ApplyReady(*g, rd);
+    g->raw->Advance(rd);
+    PublishInfo(*g);
+    // Advance may have made more ready (the leader now counts its own log).
+    if (g->raw->HasReady()) Touch(*g);
+    MaybeSnapshot(*g);
+  }
+}
+
+void NodeHost::ProposeAll(std::vector<Proposal>& props) {
+  if (props.empty()) return;
+  // Keep arrival order within a group; one ProposeBatch per group.
+  std::map<GroupId, std::vector<Proposal*>> by_group;
+  for (Proposal& p : props) by_group[p.group].push_back(&p);
+  std::vector<std::string> data;
+  for (auto& [gid, ps] : by_group) {
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) {
+      for (Proposal* p : ps) p->done(absl::NotFoundError(absl::StrCat("group ", gid)));
+      continue;
+    }
+    Group& g = it->second;
+    data.clear();
+    for (Proposal* p : ps) data.push_back(std::move(p->data));
+    absl::Status s = g.raw->ProposeBatch(data);
+    if (!s.ok()) {
+      const absl::Status err = absl::UnavailableError(
+          absl::StrCat("not leader: ", s.message(), "; leader ", g.raw->raft().lead()));
+      for (Proposal* p : ps) p->done(err);
+      continue;
+    }
+    const uint64_t last = g.raw->raft().log().LastIndex();
+    const uint64_t term = g.raw->raft().term();
+    uint64_t index = last - ps.size() + 1;
+    for (Proposal* p : ps) g.pending[index++] = Pending{term, std::move(p->done)};
+    Touch(g);
+  }
+}
+
+void NodeHost::ApplyReady(Group& g, Ready& rd) {
+  StateMachine* sm = options_.state_machine;
+  if (!rd.snapshot.empty()) {
+    sm->Restore(g.id, rd.snapshot);
+    g.applied = rd.snapshot.meta.index;
+    while (!g.pending.empty() && g.pending.begin()->first <= g.applied) {
+      g.pending.begin()->second.done(
+          absl::UnavailableError("superseded by a snapshot; outcome unknown"));
+      g.pending.erase(g.pending.begin());
+    }
+  }
+  for (const Entry& e : rd.committed_entries) {
+    if (e.type == EntryType::kConfChange) {
+      std::optional<ConfChange> cc = ConfChange::Decode(e.data);
+      if (cc) g.raw->ApplyConfChange(*cc);
+    } else {
+      sm->Apply(g.id, e);
+    }
+    g.applied = e.index;
+    while (!g.pending.empty() && g.pending.begin()->first <= e.index) {
+      auto it = g.pending.begin();
+      if (it->first == e.index && it->second.term == e.term) {
+        // Same index and term: by log matching, this is our entry.
+        it->second.done(e.index);
+      } else {
+        it->second.done(absl::AbortedError("entry replaced by another leader's"));
+      }
+      g.pending.erase(it);
+    }
+  }
+  applied_entries_.fetch_add(rd.committed_entries.size(), std::memory_order_relaxed);
+}
+
+void NodeHost::MaybeSnapshot(Group& g) {
+  if (options_.snapshot_every == 0) return;
+  absl::StatusOr<Snapshot> cur = g.log->GetSnapshot();
+  const uint64_t snap_index = cur.ok() ? cur->meta.index : 0;
+  if (g.applied < snap_index + options_.snapshot_every) return;
+  std::optional<std::string> data = options_.state_machine->TakeSnapshot(g.id);
+  if (!data) return;
+  absl::StatusOr<uint64_t> term = g.log->Term(g.applied);
+  if (!term.ok()) return;
+  Snapshot snap;
+  snap.meta.index = g.applied;
+  snap.meta.term = *term;
+  snap.meta.conf = g.raw->raft().conf_state();
+  snap.data = *std::move(data);
+  const uint64_t compact_to =
+      g.applied > options_.snapshot_keep ? g.applied - options_.snapshot_keep : 0;
+  absl::Status s = options_.store->SaveSnapshot(g.id, snap, compact_to);
+  if (!s.ok() && !absl::IsFailedPrecondition(s) && !absl::IsOutOfRange(s)) Fatal(s);
+}
+
+}  // namespace herald::raft

@@ -1,0 +1,182 @@
+// NodeHost: the runtime that drives every Raft group of one process.
+//
+// One driver thread owns all RawNodes and the RaftLogStore. Each cycle it:
+//   1. takes the inbox (messages from the transport, proposals from any
+//      thread) and steps / proposes them, and ticks every group when a tick
+//      is due;
+//   2. collects the Ready of every group that has one and stages all of them
+//      into one RocksDB WriteBatch, written with a single fsync (group commit:
+//      the fsync is shared by all groups and all proposals of the cycle);
+//   3. only then sends the messages of all Readys (one Transport::Send);
+//   4. applies committed entries through the StateMachine, completes the
+//      proposals they carry, and Advances each group.
+// That is the etcd Ready contract (persist, send, apply, advance): no vote or
+// acknowledgement leaves before the state it depends on is durable, and the
+// leader counts itself only after its own fsync.
+//
+// Idle groups cost a Tick() per tick interval and no thread; only groups
+// touched in a cycle are asked for a Ready.
+//
+// Proposals: Propose() may be called from any thread. Its callback runs once,
+// on the driver thread, when the entry is applied locally (OK, with its index)
+// or with an error: kUnavailable if this node is not the leader (the message
+// names the leader it knows of) or the entry was superseded by a snapshot
+// (outcome unknown), kAborted if another leader's entry replaced it (not
+// committed), kResourceExhausted if the inbox is full (then the callback runs
+// on the caller's thread, inside Propose). Callers retry idempotently.
+//
+// Storage errors are fatal: a failed fsync leaves durability unknown, so the
+// process aborts and recovers from disk (reliability.md, item 13).
+//
+// Thread-safety: Start/Stop from one controlling thread; Propose, Deliver,
+// Info, Campaign are thread-safe. StateMachine callbacks run on the driver.
+#ifndef HERALD_RAFT_NODE_NODE_HOST_H_
+#define HERALD_RAFT_NODE_NODE_HOST_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "raft/core/raw_node.h"
+#include "raft/core/types.h"
+#include "raft/transport/transport.h"
+#include "storage/raft_log_store.h"
+
+namespace herald::raft {
+
+// The replicated application. All calls on the NodeHost's driver thread.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // A committed normal entry (empty data: a new leader's no-op), in log order.
+  virtual void Apply(GroupId group, const Entry& entry) = 0;
+  // Replaces the group's state by a snapshot (received from a leader, or the
+  // local one at start-up).
+  virtual void Restore(GroupId group, const Snapshot& snapshot) = 0;
+  // The group's state as of its last applied entry, for log compaction. Return
+  // nullopt to skip.
+  virtual std::optional<std::string> TakeSnapshot(GroupId group) { return std::nullopt; }
+};
+
+struct NodeHostOptions {
+  NodeId id = kNoNode;
+  storage::RaftLogStore* store = nullptr;  // must outlive the NodeHost
+  Transport* transport = nullptr;          // must outlive the NodeHost
+  StateMachine* state_machine = nullptr;   // must outlive the NodeHost
+  std::chrono::milliseconds tick_interval{20};
+  int election_tick = 10;  // x tick_interval: 200-400 ms
+  int heartbeat_tick = 2;
+  uint64_t max_msg_bytes = 256 * 1024;
+  size_t max_inflight = 64;
+  // Back-pressure: proposals waiting in the inbox beyond this are refused.
+  size_t max_pending_proposals = 200000;
+  // Take a snapshot and compact the log every this many applied entries
+  // (0: never). Keeps `snapshot_keep` entries for slow followers.
+  uint64_t snapshot_every = 0;
+  uint64_t snapshot_keep = 10000;
+  uint64_t seed = 0;
+};
+
+struct GroupInfo {
+  uint64_t term = 0;
+  NodeId lead = kNoNode;
+  StateType state = StateType::kFollower;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t last_index = 0;
+  uint64_t repair_until = 0;
+};
+
+class NodeHost {
+ public:
+  using ProposeCallback = std::function<void(absl::StatusOr<uint64_t> index)>;
+
+  explicit NodeHost(const NodeHostOptions& options);
+  ~NodeHost();  // Stop()s
+  NodeHost(const NodeHost&) = delete;
+  NodeHost& operator=(const NodeHost&) = delete;
+
+  // Before Start(): runs group `g`, creating it with `voters` if the store does
+  // not hold it yet (the stored configuration wins on restart). `applied` is
+  // what the state machine already holds durably (0: replay everything after
+  // the snapshot, which is Restore()d first).
+  absl::Status AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied = 0);
+  void Start();
+  void Stop();
+
+  void Propose(GroupId g, std::string data, ProposeCallback done);
+  // For the transport: messages that arrived for this node.
+  void Deliver(std::vector<GroupMessage> msgs);
+  void Campaign(GroupId g);
+  // As of the end of the last driver cycle that touched the group.
+  absl::StatusOr<GroupInfo> Info(GroupId g) const;
+
+  uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
+  uint64_t applied_entries() const { return applied_entries_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Pending {
+    uint64_t term;
+    ProposeCallback done;
+  };
+  struct Group {
+    GroupId id = 0;
+    storage::GroupLog* log = nullptr;
+    std::unique_ptr<RawNode> raw;
+    std::map<uint64_t, Pending> pending;  // by log index
+    bool dirty = false;
+    uint64_t applied = 0;
+  };
+  struct Proposal {
+    GroupId group;
+    std::string data;
+    ProposeCallback done;
+  };
+  struct Command {
+    GroupId group;
+    enum class Kind { kCampaign } kind;
+  };
+
+  void Run();
+  void Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
+             std::vector<Command>& cmds, bool tick);
+  void ProposeAll(std::vector<Proposal>& props);
+  void ApplyReady(Group& g, Ready& rd);
+  void MaybeSnapshot(Group& g);
+  void Touch(Group& g);
+  void PublishInfo(const Group& g);
+
+  // Immutable after Start().
+  const NodeHostOptions options_;
+  std::map<GroupId, Group> groups_;  // driver thread only after Start()
+
+  // Driver-thread state.
+  std::vector<Group*> dirty_;
+
+  // Inbox, guarded by mu_.
+  mutable Mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<GroupMessage> in_msgs_ ABSL_GUARDED_BY(mu_);
+  std::vector<Proposal> in_props_ ABSL_GUARDED_BY(mu_);
+  std::vector<Command> in_cmds_ ABSL_GUARDED_BY(mu_);
+  std::map<GroupId, GroupInfo> info_ ABSL_GUARDED_BY(mu_);
+
+  std::thread driver_;
+  std::atomic<uint64_t> cycles_{0};
+  std::atomic<uint64_t> applied_entries_{0};
+};
+
+}  // namespace herald::raft
+
+#endif  // HERALD_RAFT_NODE_NODE_HOST_H_

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "server/cluster/cluster_manager.h"
+#include "server/cluster/route_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/server.h"
 #include "server/protocol/subject.h"
@@ -278,21 +280,60 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
   SendOk();
   const SublistResultPtr& result = thread_->match_cache().Match(subject);
   bool delivered = false;
+  // Routes to forward to (each at most once), with the queue groups each
+  // must serve. Reused across publishes to avoid allocation.
+  std::vector<RouteTarget>& routes = route_targets_;
+  routes.clear();
+  auto route_target = [&routes](Subscription& sub) -> RouteTarget& {
+    for (RouteTarget& t : routes) {
+      if (t.route == sub.conn.get()) return t;
+    }
+    routes.push_back({static_cast<RouteConnection*>(sub.conn.get()), {}});
+    return routes.back();
+  };
   for (const SubscriptionPtr& sub : result->plain) {
+    if (sub->remote) {
+      route_target(*sub);
+      continue;
+    }
     if (!echo_ && sub->conn.get() == this) continue;
     delivered |= sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);
   }
   for (const QueueGroupMatch& group : result->queues) {
+    // Prefer a local member; only when none takes the message does a remote
+    // server (chosen by its member count) get it.
     const size_t n = group.members.size();
     const size_t start = static_cast<size_t>(thread_->NextRandom() % n);
-    for (size_t i = 0; i < n; ++i) {
+    bool done = false;
+    int64_t remote_weight = 0;
+    for (size_t i = 0; i < n && !done; ++i) {
       Subscription& sub = *group.members[(start + i) % n];
+      if (sub.remote) {
+        remote_weight += sub.weight.load(std::memory_order_relaxed);
+        continue;
+      }
       if (!echo_ && sub.conn.get() == this) continue;
-      if (sub.conn->Deliver(thread_, sub, subject, reply, message, header_len)) {
-        delivered = true;
-        break;
+      done = sub.conn->Deliver(thread_, sub, subject, reply, message, header_len);
+    }
+    if (done) {
+      delivered = true;
+      continue;
+    }
+    if (remote_weight > 0) {
+      int64_t pick =
+          static_cast<int64_t>(thread_->NextRandom() % static_cast<uint64_t>(remote_weight));
+      for (const SubscriptionPtr& sub : group.members) {
+        if (!sub->remote) continue;
+        pick -= sub->weight.load(std::memory_order_relaxed);
+        if (pick < 0) {
+          route_target(*sub).queues.push_back(group.name);
+          break;
+        }
       }
     }
+  }
+  for (RouteTarget& t : routes) {
+    delivered |= t.route->ForwardMsg(thread_, subject, reply, t.queues, message, header_len);
   }
   if (!delivered && no_responders_ && !reply.empty()) SendNoResponders(reply);
 }
@@ -418,6 +459,7 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
     thread_->MarkForFlush(this);
     return true;
   }
+  server_->cluster().OnLocalSubscription(*sub, /*added=*/true);
   {
     MutexLock lock(&info_mu_);
     subs_.emplace(std::move(sid_str), std::move(sub));
@@ -455,7 +497,7 @@ void ClientConnection::RemoveSubscription(const std::string& sid) {
     subs_.erase(it);
   }
   sub->closed.store(true, std::memory_order_relaxed);
-  server_->sublist().Remove(sub);
+  if (server_->sublist().Remove(sub)) server_->cluster().OnLocalSubscription(*sub, false);
 }
 
 void ClientConnection::RemoveSubscriptionIfSame(const std::string& sid, const Subscription* ptr) {
@@ -554,7 +596,7 @@ void ClientConnection::Close(CloseReason reason) {
   }
   for (auto& [sid, sub] : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
-    server_->sublist().Remove(sub);
+    if (server_->sublist().Remove(sub)) server_->cluster().OnLocalSubscription(*sub, false);
   }
   subs.clear();
   server_->OnClientClosed(this, reason);

@@ -20,6 +20,8 @@
 
 namespace herald {
 
+class RouteConnection;
+
 class ClientConnection final : public Connection, private ClientProtocolHandler {
  public:
   ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid,
@@ -72,7 +74,13 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   void RemoveSubscriptionIfSame(const std::string& sid, const Subscription* sub);
   ParserLimits LimitsFrom(const ServerOptions& o) const;
 
+  struct RouteTarget {
+    RouteConnection* route;
+    std::vector<std::string_view> queues;
+  };
+
   // Owner thread state.
+  std::vector<RouteTarget> route_targets_;
   std::shared_ptr<const ServerOptions> options_;
   ClientParser parser_;
   std::unique_ptr<asio::steady_timer> stall_timer_;

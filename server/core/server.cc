@@ -56,6 +56,7 @@ Server::Server(CommandLine command_line, ServerOptions options)
       acceptor_(control_io_),
       control_timer_(control_io_) {
   if (options.server_name.empty()) options.server_name = server_id_;
+  cluster_ = std::make_unique<ClusterManager>(this, &control_io_, server_id_, options.server_name);
   auto opts = std::make_shared<const ServerOptions>(std::move(options));
   MutexLock lock(&mu_);
   info_prefix_ = BuildInfoPrefix(*opts);
@@ -67,6 +68,7 @@ Server::~Server() {
   // A pending accept holds a socket of an I/O thread's io_context: let it
   // complete (aborted) before those contexts go away.
   asio::error_code ec;
+  cluster_->Stop();
   acceptor_.close(ec);
   signals_.cancel(ec);
   control_timer_.cancel();
@@ -96,6 +98,10 @@ std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
   j["headers"] = true;
   if (o.auth.Required()) j["auth_required"] = true;
   j["max_payload"] = o.max_payload;
+  if (cluster_ != nullptr && cluster_->enabled()) {
+    j["cluster"] = cluster_->cluster_name();
+    if (!connect_urls_.empty()) j["connect_urls"] = connect_urls_;
+  }
   std::string s = j.dump();
   s.pop_back();  // drop '}' so per-client fields can follow
   return s;
@@ -145,6 +151,13 @@ absl::Status Server::Start() {
   }
   for (auto& t : threads_) t->Start();
 
+  if (absl::Status st = cluster_->Start(*opts, OwnClientUrls(*opts)); !st.ok()) return st;
+  if (cluster_->enabled()) {
+    MutexLock lock(&mu_);
+    connect_urls_ = cluster_->ConnectUrls();
+    info_prefix_ = BuildInfoPrefix(*options_);
+  }
+
   if (opts->http_port != 0) {
     monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->http_port);
     absl::Status st = monitor_->Start();
@@ -162,6 +175,38 @@ absl::Status Server::Start() {
   StartAccept();
   return absl::OkStatus();
 }
+
+std::vector<std::string> Server::OwnClientUrls(const ServerOptions& o) const {
+  std::string host = o.host;
+  // A wildcard listen address is not something a client can dial; advertise
+  // loopback (set an explicit host for multi-machine clusters).
+  if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return {host + ":" + std::to_string(client_port_)};
+}
+
+IoThread* Server::PickIoThread() {
+  return threads_[next_pick_.fetch_add(1, std::memory_order_relaxed) % threads_.size()].get();
+}
+
+void Server::OnClusterUrlsChanged() {
+  std::vector<std::string> urls = cluster_->ConnectUrls();
+  {
+    MutexLock lock(&mu_);
+    if (urls == connect_urls_) return;
+    connect_urls_ = std::move(urls);
+    info_prefix_ = BuildInfoPrefix(*options_);
+  }
+  // Tell every client (that takes async INFO) about the new set of servers.
+  for (auto& c : AllClients()) {
+    asio::post(c->io_thread()->io(), [this, c] {
+      std::string ip = c->Snapshot(false).ip;
+      c->SendAsyncInfo(ClientInfoLine(c->cid(), ip, lame_duck_.load()));
+    });
+  }
+}
+
+RoutezSnapshot Server::Routez() const { return cluster_->Routez(); }
 
 int Server::http_port() const { return monitor_ ? monitor_->bound_port() : 0; }
 
@@ -354,6 +399,7 @@ void Server::BeginShutdown() {
   acceptor_.close(ec);
   signals_.cancel(ec);
   control_timer_.cancel();
+  cluster_->Stop();
   if (monitor_) monitor_->Stop();
   for (auto& c : AllClients()) {
     asio::post(c->io_thread()->io(), [c] { c->FlushAndClose(CloseReason::kServerShutdown); });
@@ -419,6 +465,18 @@ VarzSnapshot Server::Varz() const {
   v.slow_consumers = slow_consumers_.load(std::memory_order_relaxed);
   v.auth_failures = auth_failures_.load(std::memory_order_relaxed);
   v.subscriptions = sublist_.count();
+  v.routes = cluster_->NumRoutes();
+  v.remotes = v.routes;
+  if (cluster_->enabled()) {
+    v.cluster_name = cluster_->cluster_name();
+    v.cluster_host = opts->cluster.host.empty() ? opts->host : opts->cluster.host;
+    v.cluster_port = cluster_->cluster_port();
+    v.cluster_urls = cluster_->ConfiguredRouteUrls();
+  }
+  {
+    MutexLock lock(&mu_);
+    v.connect_urls = connect_urls_;
+  }
   v.mem_bytes = ResidentBytes();
   v.cores = static_cast<int>(std::thread::hardware_concurrency());
   v.config_file = opts->config_file;

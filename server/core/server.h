@@ -20,6 +20,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "base/mutex.h"
+#include "server/cluster/cluster_host.h"
+#include "server/cluster/cluster_manager.h"
 #include "server/config/flags.h"
 #include "server/config/options.h"
 #include "server/core/connection.h"
@@ -32,7 +34,7 @@ class ClientConnection;
 class HttpMonitor;
 class IoThread;
 
-class Server : public MonitorSource {
+class Server : public MonitorSource, public ClusterHost {
  public:
   Server(CommandLine command_line, ServerOptions options);
   ~Server() override;
@@ -51,8 +53,11 @@ class Server : public MonitorSource {
   const std::string& server_id() const { return server_id_; }
 
   // --- Any thread. ---
-  Sublist& sublist() { return sublist_; }
-  std::shared_ptr<const ServerOptions> options() const;
+  Sublist& sublist() override { return sublist_; }
+  std::shared_ptr<const ServerOptions> options() const override;
+  IoThread* PickIoThread() override;
+  void OnClusterUrlsChanged() override;
+  ClusterManager& cluster() { return *cluster_; }
   // The INFO line ("INFO {...}\r\n") for a client.
   std::string ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck) const;
   void OnClientClosed(ClientConnection* conn, CloseReason reason);
@@ -63,6 +68,7 @@ class Server : public MonitorSource {
   VarzSnapshot Varz() const override;
   ConnzSnapshot Connz(bool include_subs) const override;
   SubszSnapshot Subsz() const override;
+  RoutezSnapshot Routez() const override;
   bool Healthy() const override;
 
  private:
@@ -76,7 +82,8 @@ class Server : public MonitorSource {
   void BeginShutdown();
   void FinishShutdownWhenDrained(int attempts_left);
   std::vector<std::shared_ptr<ClientConnection>> AllClients() const;
-  std::string BuildInfoPrefix(const ServerOptions& o) const;
+  std::string BuildInfoPrefix(const ServerOptions& o) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> OwnClientUrls(const ServerOptions& o) const;
 
   // Immutable after construction.
   const CommandLine command_line_;
@@ -90,6 +97,8 @@ class Server : public MonitorSource {
   asio::steady_timer control_timer_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::unique_ptr<HttpMonitor> monitor_;
+  std::unique_ptr<ClusterManager> cluster_;
+  std::atomic<uint64_t> next_pick_{0};
   size_t next_thread_ = 0;  // control thread only
   int client_port_ = 0;
   std::atomic<bool> shutting_down_{false};
@@ -99,6 +108,7 @@ class Server : public MonitorSource {
   mutable Mutex mu_;
   std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
   std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
+  std::vector<std::string> connect_urls_ ABSL_GUARDED_BY(mu_);  // cluster client URLs
   absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
   std::deque<ConnzEntry> closed_ ABSL_GUARDED_BY(mu_);
   absl::Time config_load_time_ ABSL_GUARDED_BY(mu_);

@@ -24,6 +24,9 @@ struct Subscription {
   std::string subject;
   std::string queue;  // empty for a plain subscription
   std::string sid;
+  // True for interest learned from a route (conn is a RouteConnection): the
+  // message is forwarded to that server once, not delivered per subscription.
+  bool remote = false;
 
   // Deliveries so far and the UNSUB max (0 = unlimited). Updated by any
   // publishing thread with fetch_add, so exactly `max` messages get through.
@@ -31,6 +34,8 @@ struct Subscription {
   std::atomic<uint64_t> max{0};
   // Set by the owner when the subscription is removed.
   std::atomic<bool> closed{false};
+  // Remote queue interest: how many members the remote server has (RS+ weight).
+  std::atomic<int32_t> weight{1};
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

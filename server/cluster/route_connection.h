@@ -1,0 +1,129 @@
+// RouteConnection: one TCP connection to another Herald (or nats-server 2.9)
+// node of the cluster, speaking the NATS route protocol with accounts
+// (cluster-protocol.md): handshake (INFO/CONNECT), interest (RS+/RS-),
+// messages (RMSG/HMSG), PING/PONG.
+//
+// Interest learned from the peer becomes `remote` Subscriptions in the
+// server's Sublist whose `conn` is this route; a local publish that matches
+// them forwards the message once per route (ForwardMsg). Messages received
+// from the route go to local clients only, never to another route (one hop).
+//
+// Threading: as every Connection, it lives on one IoThread; ForwardMsg and
+// the Enqueue* helpers may be called from any thread.
+#ifndef HERALD_SERVER_CLUSTER_ROUTE_CONNECTION_H_
+#define HERALD_SERVER_CLUSTER_ROUTE_CONNECTION_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "server/cluster/cluster_host.h"
+#include "server/cluster/route_parser.h"
+#include "server/core/connection.h"
+#include "server/monitor/monitor_source.h"
+
+namespace herald {
+
+class ClusterManager;
+
+// What a peer told us about itself in its route INFO.
+struct RoutePeerInfo {
+  std::string server_id;
+  std::string server_name;
+  std::string cluster;
+  std::string route_url;                  // "nats-route://host:port/" to dial it
+  std::vector<std::string> connect_urls;  // its client URLs
+  bool lame_duck = false;
+};
+
+class RouteConnection final : public Connection, private RouteProtocolHandler {
+ public:
+  // `url` is set for solicited routes (the address we dialled).
+  RouteConnection(ClusterHost* host, ClusterManager* cluster, IoThread* thread,
+                  asio::ip::tcp::socket socket, uint64_t rid, bool solicited, std::string url,
+                  bool explicit_route);
+
+  void Start() override;
+  bool Deliver(IoThread* from, Subscription& sub, std::string_view subject, std::string_view reply,
+               std::string_view message, size_t header_len) override;
+  void OnSweep(absl::Time now) override;
+
+  // Any thread: forward one message, listing the queue groups the peer must
+  // pick a local member for. Returns true if queued.
+  bool ForwardMsg(IoThread* from, std::string_view subject, std::string_view reply,
+                  const std::vector<std::string_view>& queues, std::string_view message,
+                  size_t header_len);
+  // Any thread: queue raw protocol (RS+/RS-/INFO) and make the owner write it.
+  void SendProto(std::string_view line);
+
+  bool solicited() const { return solicited_; }
+  bool explicit_route() const { return explicit_; }
+  const std::string& url() const { return url_; }
+  // Valid once registered (set on the owner thread before registration).
+  const RoutePeerInfo& peer() const { return peer_; }
+  std::string remote_id() const;
+  // Any thread: the peer's current client URLs (empty while it is in lame duck).
+  std::vector<std::string> PeerConnectUrls() const;
+  RoutezEntry Snapshot() const;
+
+  // Owner thread: close, flushing first (duplicate route, shutdown).
+  void FlushAndClose(CloseReason reason);
+
+ protected:
+  void Close(CloseReason reason) override;
+
+ private:
+  bool OnRouteInfo(std::string_view json) override;
+  bool OnRouteConnect(std::string_view json) override;
+  bool OnRemoteSub(std::string_view account, std::string_view subject, std::string_view queue,
+                   int32_t weight) override;
+  bool OnRemoteUnsub(std::string_view account, std::string_view subject,
+                     std::string_view queue) override;
+  bool OnRouteMsg(std::string_view account, std::string_view subject, std::string_view reply,
+                  const std::vector<std::string_view>& queues, size_t header_len,
+                  std::string_view message) override;
+  bool OnRoutePing() override;
+  bool OnRoutePong() override;
+  bool OnRouteErr(std::string_view text) override;
+
+  void DoRead();
+  void OnRead(const asio::error_code& ec, size_t n);
+  bool TryRegister();
+  void RemoveAllRemoteSubs();
+
+  ClusterHost* const host_;
+  ClusterManager* const cluster_;
+  const bool solicited_;
+  const std::string url_;
+  const bool explicit_;
+  const absl::Time start_;
+
+  // Owner thread.
+  RouteParser parser_;
+  std::vector<char> read_buf_;
+  size_t read_len_ = 0;
+  bool got_connect_ = false;
+  bool got_info_ = false;
+  bool registered_ = false;
+  int pings_out_ = 0;
+  absl::Time next_ping_;
+  absl::Time ping_sent_;
+  // Remote interest: "subject\n queue" -> subscription in the sublist.
+  absl::flat_hash_map<std::string, SubscriptionPtr> remote_subs_;
+
+  mutable Mutex info_mu_;
+  RoutePeerInfo peer_;  // written once on the owner thread before registration
+  std::string ip_ ABSL_GUARDED_BY(info_mu_);
+  int port_ ABSL_GUARDED_BY(info_mu_) = 0;
+
+  std::atomic<int64_t> in_msgs_{0}, in_bytes_{0}, out_msgs_{0}, out_bytes_{0};
+  std::atomic<int64_t> num_subs_{0};
+  std::atomic<int64_t> last_activity_ns_{0};
+  std::atomic<int64_t> rtt_ns_{0};
+};
+
+}  // namespace herald
+
+#endif  // HERALD_SERVER_CLUSTER_ROUTE_CONNECTION_H_

@@ -260,9 +260,11 @@ void NodeHost::ProposeAll(std::vector<Proposal>& props) {
     for (Proposal* p : ps) data.push_back(std::move(p->data));
     absl::Status s = g.raw->ProposeBatch(data);
     if (!s.ok()) {
-      const absl::Status err = absl::UnavailableError(
-          absl::StrCat("not leader: ", s.message(), "; leader ", g.raw->raft().lead()));
-      for (Proposal* p : ps) p->done(err);
+      // One Status per callback, never shared: Debian's Abseil is not built
+      // for TSan, so a shared refcount would look like a race.
+      const std::string why =
+          absl::StrCat("not leader: ", s.message(), "; leader ", g.raw->raft().lead());
+      for (Proposal* p : ps) p->done(absl::UnavailableError(why));
       continue;
     }
     const uint64_t last = g.raw->raft().log().LastIndex();

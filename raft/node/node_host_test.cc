@@ -133,7 +133,8 @@ class NodeHostTest : public ::testing::Test {
       if (l == kNoNode) continue;
       auto p = std::make_shared<std::promise<absl::StatusOr<uint64_t>>>();
       auto f = p->get_future();
-      nodes_[l].host->Propose(g, data, [p](absl::StatusOr<uint64_t> r) { p->set_value(r); });
+      nodes_[l].host->Propose(g, data,
+                              [p](absl::StatusOr<uint64_t> r) { p->set_value(std::move(r)); });
       if (f.wait_for(10s) != std::future_status::ready) continue;
       absl::StatusOr<uint64_t> r = f.get();
       if (r.ok()) return *r;
@@ -226,7 +227,7 @@ TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {
   const NodeId f = l == 1 ? 2 : 1;
   ASSERT_TRUE(WaitFor([&] { return nodes_[f].host->Info(1)->lead == l; }));
   std::promise<absl::StatusOr<uint64_t>> p;
-  nodes_[f].host->Propose(1, "x", [&p](absl::StatusOr<uint64_t> r) { p.set_value(r); });
+  nodes_[f].host->Propose(1, "x", [&p](absl::StatusOr<uint64_t> r) { p.set_value(std::move(r)); });
   absl::StatusOr<uint64_t> r = p.get_future().get();
   ASSERT_TRUE(absl::IsUnavailable(r.status()));
   EXPECT_NE(std::string(r.status().message()).find("leader " + std::to_string(l)),

@@ -1,0 +1,113 @@
+// GrpcTransport: Raft messages between nodes over gRPC (proto/raft.proto).
+//
+// Outgoing: one long-lived client stream per peer, fed by a per-peer queue and
+// a per-peer sender thread; everything queued when the thread wakes goes out
+// as one Batch (messages of all groups multiplexed), up to max_batch_bytes.
+// Back-pressure: the queue is bounded in bytes; when it is full new messages
+// are dropped (counted), never blocking the Raft driver. Raft tolerates loss:
+// heartbeats and probes re-send whatever mattered. When a stream breaks, its
+// queue is dropped too (stale appends are useless after a reconnect) and the
+// sender reconnects with exponential backoff (initial_backoff doubling up to
+// max_backoff), reset after a successful write.
+//
+// Incoming: a gRPC server whose Stream handler checks every Batch: the cluster
+// id must be ours, to_node must be us and from_node a configured peer, and
+// every message inside must agree (msg.to == us, msg.from == from_node).
+// Anything else ends the stream with PERMISSION_DENIED and is counted; nothing
+// from it reaches the handler. Accepted messages go to the MessageHandler on
+// the gRPC server thread serving that stream (one per peer), in order.
+//
+// Thread-safety: Send() and the counters are thread-safe; Create/Shutdown from
+// one controlling thread. The handler must outlive the transport.
+#ifndef HERALD_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
+#define HERALD_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "raft/transport/transport.h"
+
+namespace grpc {
+class Server;
+class ClientContext;
+}  // namespace grpc
+
+namespace herald::raft {
+
+struct GrpcTransportOptions {
+  std::string cluster_id;
+  NodeId self = kNoNode;
+  // host:port to listen on; port 0 picks a free one (see port()).
+  std::string listen_address = "127.0.0.1:0";
+  std::map<NodeId, std::string> peers;  // id -> host:port, self excluded
+  size_t max_queue_bytes = 64 << 20;    // per peer
+  size_t max_batch_bytes = 4 << 20;     // per Batch (gRPC's default limit is 4 MiB)
+  std::chrono::milliseconds initial_backoff{20};
+  std::chrono::milliseconds max_backoff{1000};
+};
+
+struct GrpcTransportStats {
+  uint64_t batches_sent = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_dropped = 0;  // queue full, or queued when a stream broke
+  uint64_t batches_received = 0;
+  uint64_t messages_received = 0;
+  uint64_t batches_rejected = 0;  // identity check failed
+  uint64_t reconnects = 0;        // streams (re)opened after the first
+};
+
+class GrpcTransport : public Transport {
+ public:
+  static absl::StatusOr<std::unique_ptr<GrpcTransport>> Create(const GrpcTransportOptions& options,
+                                                               MessageHandler handler);
+  ~GrpcTransport() override;  // Shutdown()s
+  GrpcTransport(const GrpcTransport&) = delete;
+  GrpcTransport& operator=(const GrpcTransport&) = delete;
+
+  void Send(std::vector<GroupMessage> msgs) override;
+  // Stops the server and the sender threads; queued messages are dropped.
+  void Shutdown();
+
+  int port() const { return port_; }
+  GrpcTransportStats stats() const;
+
+ private:
+  class Service;
+  struct Peer;
+
+  GrpcTransport(const GrpcTransportOptions& options, MessageHandler handler);
+  void SenderLoop(Peer* peer);
+
+  const GrpcTransportOptions options_;
+  const MessageHandler handler_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::map<NodeId, std::unique_ptr<Peer>> peers_;  // fixed after Create
+  std::atomic<bool> stopped_{false};
+
+  std::atomic<uint64_t> batches_sent_{0}, messages_sent_{0}, messages_dropped_{0};
+  std::atomic<uint64_t> batches_received_{0}, messages_received_{0}, batches_rejected_{0};
+  std::atomic<uint64_t> reconnects_{0};
+};
+
+// Conversions, exposed for tests and fuzzing.
+namespace pb {
+class Message;
+}
+void ToProto(Message&& m, pb::Message* out);
+Message FromProto(pb::Message* m);  // moves the payloads out of *m
+
+}  // namespace herald::raft
+
+#endif  // HERALD_RAFT_TRANSPORT_GRPC_TRANSPORT_H_

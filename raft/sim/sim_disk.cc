@@ -65,6 +65,11 @@ bool SimDisk::Crash(Rng& rng, double torn_prob) {
   return torn;
 }
 
+void SimDisk::ProcessCrash() {
+  for (const WriteOp& op : pending_) ApplyOp(durable_, op);
+  pending_.clear();
+}
+
 void SimDisk::SaveSnapshot(const Snapshot& snap, uint64_t compact_to) {
   durable_.snapshot = snap;
   if (compact_to >= durable_.log_first) {

@@ -52,6 +52,9 @@ class SimDisk {
   // Power loss. With probability torn_prob a torn prefix of the first pending
   // write survives. Returns true if a torn write happened.
   bool Crash(Rng& rng, double torn_prob);
+  // Process crash: the OS keeps the page cache, so every write reaches the
+  // disk eventually, though none was synced (the watermark does not move).
+  void ProcessCrash();
 
   // Records a snapshot taken by the application and compacts the log up to
   // `compact_to`; atomic and durable (temp file + rename + fsync in a real

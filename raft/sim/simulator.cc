@@ -99,7 +99,11 @@ class Simulation {
  public:
   explicit Simulation(const SimOptions& o) : opts_(o), rng_(o.seed) {
     profile_ = ChooseProfile(rng_);
-    int n = o.nodes > 0 ? o.nodes : (rng_.Chance(0.7) ? 3 : 5);
+    int n = o.nodes;
+    if (n <= 0) {
+      const uint64_t r = rng_.Uniform(100);
+      n = r < 5 ? 1 : (r < 70 ? 3 : 5);
+    }
     n = std::clamp(n, 1, static_cast<int>(kMaxMembers));
     // Bootstrap: every initial member starts from the same snapshot at index 1
     // holding the initial configuration, so nodes added later learn the
@@ -192,6 +196,7 @@ class Simulation {
     std::vector<ReadState> reads;  // read states waiting for apply
     uint64_t max_sent_term = 0;
     bool was_repairing = false;
+    uint64_t paused_until = 0;
   };
 
   struct CommittedRec {
@@ -283,7 +288,11 @@ class Simulation {
   void Crash(Node& n) {
     if (!n.up) return;
     ++stats_.crashes;
-    if (n.disk.Crash(rng_, profile_.torn)) ++stats_.torn_writes;
+    if (rng_.Chance(0.3)) {
+      n.disk.ProcessCrash();
+    } else if (n.disk.Crash(rng_, profile_.torn)) {
+      ++stats_.torn_writes;
+    }
     n.up = false;
     n.busy = false;
     n.raw.reset();
@@ -346,6 +355,7 @@ class Simulation {
     if (rd.MustSync()) n.disk.Sync();
     if (!rd.snapshot.empty()) (void)n.storage->ApplySnapshot(rd.snapshot);
     if (!rd.entries.empty()) {
+      CheckLeaderAppendOnly(n, rd.entries);
       (void)n.storage->Append(rd.entries);
       CheckLogMatching(n, rd.entries);
     }
@@ -453,6 +463,20 @@ class Simulation {
     }
   }
 
+  // A leader never overwrites or deletes entries of its own term.
+  void CheckLeaderAppendOnly(Node& n, const std::vector<Entry>& ents) {
+    const Raft& r = n.raw->raft();
+    if (r.state() != StateType::kLeader) return;
+    const uint64_t first = ents.front().index;
+    for (uint64_t i = first; i <= n.storage->LastIndex(); ++i) {
+      absl::StatusOr<uint64_t> t = n.storage->Term(i);
+      if (t.ok() && *t == r.term()) {
+        Fail(absl::StrCat("leader ", n.id, " overwrites its own entry ", i, " of term ", *t));
+        return;
+      }
+    }
+  }
+
   void MaybeSnapshot(Node& n) {
     if (!profile_.snapshot_every || n.raw->raft().log().HasPendingSnapshot()) return;
     absl::StatusOr<Snapshot> cur = n.storage->GetSnapshot();
@@ -531,6 +555,15 @@ class Simulation {
   // ---------------------------------------------------------------- events
 
   void Handle(Event& e) {
+    if (e.kind == Ev::kTick || e.kind == Ev::kDeliver || e.kind == Ev::kSyncDone) {
+      Node& n = nodes_.at(e.node);
+      if (n.up && now_ < n.paused_until) {
+        // A paused process (SIGSTOP, long GC, swapped out) sees its events later.
+        const uint64_t delay = n.paused_until - now_;
+        Schedule(delay, e.kind, e.node, e.incarnation, std::move(e.msg));
+        return;
+      }
+    }
     switch (e.kind) {
       case Ev::kTick: {
         Node& n = nodes_.at(e.node);
@@ -704,8 +737,12 @@ class Simulation {
     const uint64_t total = crash_w + part_w;
     if (total == 0) return;
     if (rng_.Uniform(total) < crash_w) {
-      Node* n = RandomUpNode();
-      if (n) {
+      Node* l = Leader();
+      Node* n = (l && rng_.Chance(0.3)) ? l : RandomUpNode();
+      if (n && rng_.Chance(0.3)) {
+        n->paused_until = now_ + rng_.Range(50, 600);
+        Trace(absl::StrCat("pause node ", n->id, " until ", n->paused_until));
+      } else if (n) {
         Crash(*n);
         Schedule(rng_.Range(20, 800), Ev::kRestart, n->id);
       }
@@ -788,6 +825,7 @@ class Simulation {
     liveness_start_time_ = now_;
     for (auto& [id, n] : nodes_) {
       if (!n.up && !n.stopped) Schedule(rng_.Range(1, 50), Ev::kRestart, id);
+      n.paused_until = std::min(n.paused_until, now_);
     }
     Trace("liveness phase");
   }

@@ -318,12 +318,42 @@ class Simulation {
     return v;
   }
 
+  // Damage is budgeted against one stable configuration: while members
+  // disagree about it (a change in flight), a damaged node plus a stale view
+  // could exceed the fault margin of some view. Nodes that are down count as
+  // agreeing (their durable state is checked when they come back).
+  bool ConfigsAgree() {
+    std::optional<ConfState> seen;
+    for (auto& [id, n] : nodes_) {
+      if (!n.up || n.stopped) continue;
+      const ConfState cs = n.raw->raft().conf_state();
+      if (cs.voters.empty()) continue;  // a joining node that knows nothing yet
+      if (seen && !(*seen == cs)) return false;
+      seen = cs;
+    }
+    return true;
+  }
+
+  // True once no running member still counts `id` as a voter or learner.
+  bool AllMembersApplied(NodeId id) {
+    for (auto& [other, n] : nodes_) {
+      if (!n.up || n.stopped || other == id) continue;
+      const ConfState cs = n.raw->raft().conf_state();
+      if (std::count(cs.voters.begin(), cs.voters.end(), id) ||
+          std::count(cs.learners.begin(), cs.learners.end(), id)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   void Restart(Node& n) {
     if (n.up || n.stopped) return;
     // Damage the durable log of a minority only: a committed entry lives on a
     // majority, so at least one intact copy always survives.
     if (!InLiveness() && profile_.corrupt > 0 && rng_.Chance(profile_.corrupt) &&
-        n.disk.durable().hs.repair_until == 0 &&
+        n.disk.durable().hs.repair_until == 0 && ConfigsAgree() &&
+        now_ > last_conf_change_time_ + 3000 &&
         RepairingVoters() + 1 <= (CurrentVoters() - 1) / 2) {
       const bool flipped = rng_.Chance(0.5) ? n.disk.FlipBit(rng_) : n.disk.Truncate(rng_);
       if (flipped) Trace(absl::StrCat("damaged log of node ", n.id));
@@ -596,8 +626,10 @@ class Simulation {
         return;
       case Ev::kStopNode: {
         Node& n = nodes_.at(e.node);
-        if (!removed_.count(n.id)) {
-          // Not committed yet (or never will be): look again later.
+        if (!removed_.count(n.id) || !AllMembersApplied(n.id)) {
+          // Not committed yet (or never will be), or some member still counts
+          // it as a voter (an operator waits for that before shutting it
+          // down): look again later.
           if (!InLiveness()) Schedule(1000, Ev::kStopNode, n.id);
           return;
         }
@@ -720,6 +752,7 @@ class Simulation {
       return;
     }
     if (!l->raw->ProposeConfChange(cc).ok()) return;
+    last_conf_change_time_ = now_;
     ++stats_.conf_changes;
     Trace(absl::StrCat("propose conf change type ", static_cast<int>(cc.type), " node ", cc.node));
     if (cc.type == ConfChange::Type::kAddLearner) {
@@ -957,6 +990,7 @@ class Simulation {
   uint64_t max_acked_at_liveness_ = 0;
   uint64_t acked_in_liveness_ = 0;
   uint64_t liveness_start_time_ = 0;
+  uint64_t last_conf_change_time_ = 0;
   uint64_t next_request_ = 0;
   std::set<std::pair<uint64_t, uint64_t>> client_inflight_;  // (proposed at, request)
   std::map<uint64_t, uint64_t> request_time_;                // request -> proposed at

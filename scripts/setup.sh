@@ -11,13 +11,18 @@ PACKAGES=(
   libasio-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   clang-14 libclang-rt-14-dev
   golang-go golang-github-nats-io-go-nats-dev
-  nats-server nodejs npm python3 iproute2 procps curl
+  nats-server python3 iproute2 procps curl
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# Node.js may come from elsewhere than Debian (the machine image ships v20 with
+# its own npm); only ask apt for it when the commands are missing.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"

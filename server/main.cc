@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "herald: %s\n", std::string(options.status().message()).c_str());
     return 1;
   }
+  if (cl->check_config) {
+    printf("herald: configuration file %s is valid\n", cl->config_path.c_str());
+    return 0;
+  }
   SetUpLogging(*options);
   for (const auto& w : warnings) spdlog::warn("{}", w);
 

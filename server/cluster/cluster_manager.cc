@@ -245,7 +245,10 @@ std::string ClusterManager::BuildInfoJson(const std::string& ip) const {
   j["max_payload"] = opts->max_payload;
   if (!ip.empty()) j["ip"] = ip;
   j["cluster"] = cluster_name_;
-  {
+  if (lame_duck_) {
+    j["connect_urls"] = std::vector<std::string>();
+    j["ldm"] = true;
+  } else {
     MutexLock lock(&mu_);
     j["connect_urls"] = own_client_urls_;
   }
@@ -396,6 +399,17 @@ void ClusterManager::OnGossip(const std::string& server_id, const std::string& r
 
 void ClusterManager::OnPeerUpdated() { NotifyUrlsChanged(); }
 
+void ClusterManager::EnterLameDuck() {
+  if (!enabled_ || lame_duck_.exchange(true)) return;
+  std::string info = RouteInfoLine();
+  std::vector<std::shared_ptr<RouteConnection>> routes;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [id, r] : routes_) routes.push_back(r);
+  }
+  for (auto& r : routes) r->SendProto(info);
+}
+
 void ClusterManager::NotifyUrlsChanged() { host_->OnClusterUrlsChanged(); }
 
 void ClusterManager::OnLocalSubscription(const Subscription& sub, bool added) {
@@ -431,7 +445,7 @@ std::vector<std::string> ClusterManager::ConnectUrls() const {
   std::vector<std::shared_ptr<RouteConnection>> routes;
   {
     MutexLock lock(&mu_);
-    urls = own_client_urls_;
+    if (!lame_duck_) urls = own_client_urls_;
     for (const auto& [id, r] : routes_) routes.push_back(r);
   }
   for (const auto& r : routes) {

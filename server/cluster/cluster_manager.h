@@ -48,6 +48,10 @@ class ClusterManager {
   int cluster_port() const { return cluster_port_; }
   const std::string& cluster_name() const { return cluster_name_; }
 
+  // Control thread: lame duck mode: tell peers (route INFO with "ldm":true)
+  // so they drop our client URLs, and drop them from our own connect_urls.
+  void EnterLameDuck();
+
   // --- Any thread. ---
   // A local (client) subscription was added/removed: propagate RS+/RS-.
   void OnLocalSubscription(const Subscription& sub, bool added);
@@ -105,6 +109,7 @@ class ClusterManager {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> retry_timer_;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> lame_duck_{false};
   std::atomic<uint64_t> next_rid_{1};
   size_t next_thread_ = 0;
 

@@ -349,6 +349,12 @@ void Server::EnterLameDuck() {
   spdlog::info("Entering lame duck mode, stop accepting new clients");
   asio::error_code ec;
   acceptor_.close(ec);
+  if (cluster_->enabled()) {
+    cluster_->EnterLameDuck();
+    MutexLock lock(&mu_);
+    connect_urls_ = cluster_->ConnectUrls();
+    info_prefix_ = BuildInfoPrefix(*options_);
+  }
   auto clients = AllClients();
   for (auto& c : clients) {
     std::string ip = c->Snapshot(false).ip;

@@ -67,17 +67,20 @@ std::shared_ptr<EVP_PKEY> WrapPkey(EVP_PKEY* p) {
 
 absl::StatusOr<std::shared_ptr<EVP_PKEY>> FromParams(const char* type, OSSL_PARAM_BLD* bld) {
   std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
     return absl::InternalError("openssl: cannot build key");
   }
   EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1 || raw == nullptr) {
+  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1 ||
+      raw == nullptr) {
     return absl::InvalidArgumentError("jwks: key rejected by OpenSSL");
   }
   std::shared_ptr<EVP_PKEY> key = WrapPkey(raw);
   // EVP_PKEY_fromdata does not check that an EC point is on the curve.
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> check(EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     return absl::InvalidArgumentError("jwks: public key check failed");
   }
@@ -86,9 +89,11 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> FromParams(const char* type, OSSL_PARA
 
 absl::StatusOr<std::string> B64Member(const json& k, const char* name) {
   std::string text;
-  if (!GetString(k, name, &text)) return absl::InvalidArgumentError(absl::StrCat("jwks: missing ", name));
+  if (!GetString(k, name, &text))
+    return absl::InvalidArgumentError(absl::StrCat("jwks: missing ", name));
   absl::StatusOr<std::string> raw = Base64UrlDecode(text);
-  if (!raw.ok() || raw->empty()) return absl::InvalidArgumentError(absl::StrCat("jwks: bad ", name));
+  if (!raw.ok() || raw->empty())
+    return absl::InvalidArgumentError(absl::StrCat("jwks: bad ", name));
   return raw;
 }
 
@@ -97,14 +102,15 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> RsaKey(const json& k) {
   if (!n.ok()) return n.status();
   auto e = B64Member(k, "e");
   if (!e.ok()) return e.status();
-  std::unique_ptr<BIGNUM, BnDeleter> bn_n(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
-  std::unique_ptr<BIGNUM, BnDeleter> bn_e(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
+  std::unique_ptr<BIGNUM, BnDeleter> bn_n(BN_bin2bn(
+      reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
+  std::unique_ptr<BIGNUM, BnDeleter> bn_e(BN_bin2bn(
+      reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
   if (!bn_n || !bn_e || !bld) return absl::InternalError("openssl: allocation failed");
   if (BN_num_bits(bn_n.get()) < kMinRsaBits) {
-    return absl::FailedPreconditionError(absl::StrCat("jwks: RSA key smaller than ", kMinRsaBits, " bits"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("jwks: RSA key smaller than ", kMinRsaBits, " bits"));
   }
   if (OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
@@ -118,12 +124,15 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> EcKey(const json& k) {
   if (!x.ok()) return x.status();
   auto y = B64Member(k, "y");
   if (!y.ok()) return y.status();
-  if (x->size() != 32 || y->size() != 32) return absl::InvalidArgumentError("jwks: bad P-256 coordinates");
+  if (x->size() != 32 || y->size() != 32)
+    return absl::InvalidArgumentError("jwks: bad P-256 coordinates");
   std::string point = "\x04" + *x + *y;  // uncompressed SEC1 point
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
   if (!bld) return absl::InternalError("openssl: allocation failed");
-  if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+  if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
+          1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1) {
     return absl::InternalError("openssl: param build failed");
   }
   return FromParams("EC", bld.get());
@@ -155,9 +164,11 @@ bool VerifySignature(const Jwk& key, const std::string& alg, absl::string_view s
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   if (!ctx) return false;
   // For RSA keys the default padding is PKCS#1 v1.5, which is RS256.
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.key.get()) != 1) return false;
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.key.get()) != 1)
+    return false;
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(to_verify->data()),
-                          to_verify->size(), reinterpret_cast<const unsigned char*>(signing_input.data()),
+                          to_verify->size(),
+                          reinterpret_cast<const unsigned char*>(signing_input.data()),
                           signing_input.size()) == 1;
 }
 
@@ -184,9 +195,11 @@ const json* ClaimAt(const json& payload, const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<const Jwks>> Jwks::Parse(absl::string_view text) {
   json doc = ParseJson(text);
-  if (doc.is_discarded() || !doc.is_object()) return absl::InvalidArgumentError("jwks: not a JSON object");
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("jwks: not a JSON object");
   const json* keys = Member(doc, "keys");
-  if (keys == nullptr || !keys->is_array()) return absl::InvalidArgumentError("jwks: no \"keys\" array");
+  if (keys == nullptr || !keys->is_array())
+    return absl::InvalidArgumentError("jwks: no \"keys\" array");
   std::shared_ptr<Jwks> out(new Jwks());
   for (const json& k : *keys) {
     if (!k.is_object()) return absl::InvalidArgumentError("jwks: key is not an object");
@@ -282,7 +295,8 @@ absl::StatusOr<OidcClaims> VerifyOidcToken(absl::string_view token, const Jwks& 
   if (aud != nullptr && aud->is_string()) {
     aud_ok = aud->get<std::string>() == config.audience;
   } else if (aud != nullptr && aud->is_array()) {
-    for (const json& a : *aud) aud_ok = aud_ok || (a.is_string() && a.get<std::string>() == config.audience);
+    for (const json& a : *aud)
+      aud_ok = aud_ok || (a.is_string() && a.get<std::string>() == config.audience);
   }
   if (!aud_ok) return Unauth("audience mismatch");
 
@@ -335,7 +349,8 @@ absl::Status JwksStore::Reload() {
   absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
   MutexLock l(&mu_);
   attempted_ = *stamp;
-  if (!jwks.ok()) return absl::InvalidArgumentError(absl::StrCat(path_, ": ", jwks.status().message()));
+  if (!jwks.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path_, ": ", jwks.status().message()));
   jwks_ = std::move(*jwks);
   stamp_ = *stamp;
   return absl::OkStatus();

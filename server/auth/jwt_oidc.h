@@ -83,13 +83,13 @@ class Jwks {
 
 // The verified content of a token.
 struct OidcClaims {
-  std::string subject;  // sub
-  std::string issuer;   // iss
-  std::string jwt_id;   // jti, "" when absent
+  std::string subject;                           // sub
+  std::string issuer;                            // iss
+  std::string jwt_id;                            // jti, "" when absent
   absl::Time expires_at = absl::InfinitePast();  // exp
   absl::Time issued_at = absl::InfinitePast();   // iat (InfinitePast if absent)
-  std::vector<std::string> role_values;     // the role claim's values
-  std::vector<std::string> permission_sets;  // role_values mapped through config.roles
+  std::vector<std::string> role_values;          // the role claim's values
+  std::vector<std::string> permission_sets;      // role_values mapped through config.roles
 };
 
 // True when `token` has the shape of a compact JWS: three base64url parts

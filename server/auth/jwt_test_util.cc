@@ -60,7 +60,8 @@ TestSigner TestSigner::Ec(std::string kid) {
 std::string TestSigner::JwkJson() const {
   if (alg_ == "RS256") {
     return absl::StrCat(R"({"kty":"RSA","use":"sig","alg":"RS256","kid":")", kid_, R"(","n":")",
-                        Base64UrlEncode(BnBytes(key_.get(), OSSL_PKEY_PARAM_RSA_N, 0)), R"(","e":")",
+                        Base64UrlEncode(BnBytes(key_.get(), OSSL_PKEY_PARAM_RSA_N, 0)),
+                        R"(","e":")",
                         Base64UrlEncode(BnBytes(key_.get(), OSSL_PKEY_PARAM_RSA_E, 0)), R"("})");
   }
   unsigned char point[65];
@@ -75,8 +76,10 @@ std::string TestSigner::JwkJson() const {
                       R"(","x":")", Base64UrlEncode(x), R"(","y":")", Base64UrlEncode(y), R"("})");
 }
 
-std::string TestSigner::SignRaw(const std::string& header_json, const std::string& payload_json) const {
-  const std::string input = absl::StrCat(Base64UrlEncode(header_json), ".", Base64UrlEncode(payload_json));
+std::string TestSigner::SignRaw(const std::string& header_json,
+                                const std::string& payload_json) const {
+  const std::string input =
+      absl::StrCat(Base64UrlEncode(header_json), ".", Base64UrlEncode(payload_json));
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   Check(ctx != nullptr && EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_.get()) == 1,
         "sign init");
@@ -96,10 +99,11 @@ std::string TestSigner::SignRaw(const std::string& header_json, const std::strin
     ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
     Check(es != nullptr, "d2i_ECDSA_SIG");
     std::string rs(64, '\0');
-    Check(BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(rs.data()), 32) == 32 &&
-              BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(rs.data()) + 32, 32) ==
-                  32,
-          "r||s");
+    Check(
+        BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(rs.data()), 32) == 32 &&
+            BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(rs.data()) + 32,
+                         32) == 32,
+        "r||s");
     ECDSA_SIG_free(es);
     sig = rs;
   }

@@ -1,7 +1,9 @@
 #include "server/auth/file_util.h"
 
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,9 +19,25 @@ absl::StatusOr<FileStamp> StatFile(const std::string& path) {
     return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
   }
   FileStamp stamp;
+  stamp.inode = static_cast<uint64_t>(st.st_ino);
   stamp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  stamp.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   stamp.size = static_cast<int64_t>(st.st_size);
   return stamp;
+}
+
+bool StampIsRacy(const FileStamp& stamp) {
+  constexpr int64_t kRacyWindowNs = 2000000000;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t now_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+  return now_ns - stamp.mtime_ns < kRacyWindowNs || now_ns - stamp.ctime_ns < kRacyWindowNs;
+}
+
+std::string ContentDigest(const std::string& content) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), d);
+  return std::string(reinterpret_cast<char*>(d), sizeof(d));
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {

@@ -341,31 +341,41 @@ absl::StatusOr<OidcClaims> VerifyOidcToken(absl::string_view token, const Jwks& 
 
 JwksStore::JwksStore(std::string path) : path_(std::move(path)) {}
 
-absl::Status JwksStore::Reload() {
-  absl::StatusOr<FileStamp> stamp = StatFile(path_);
-  if (!stamp.ok()) return stamp.status();
-  absl::StatusOr<std::string> text = ReadSmallFile(path_, kMaxJwksBytes);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
-  MutexLock l(&mu_);
-  attempted_ = *stamp;
-  if (!jwks.ok())
-    return absl::InvalidArgumentError(absl::StrCat(path_, ": ", jwks.status().message()));
-  jwks_ = std::move(*jwks);
-  stamp_ = *stamp;
-  return absl::OkStatus();
-}
+absl::Status JwksStore::Reload() { return Load(/*force=*/true); }
 
-absl::Status JwksStore::ReloadIfChanged() {
+absl::Status JwksStore::ReloadIfChanged() { return Load(/*force=*/false); }
+
+absl::Status JwksStore::Load(bool force) {
+  MutexLock reload(&reload_mu_);
   absl::StatusOr<FileStamp> stamp = StatFile(path_);
   if (!stamp.ok()) return stamp.status();
+  const bool racy = StampIsRacy(*stamp);
+  bool have_keys;
   {
     MutexLock l(&mu_);
-    // Unchanged since the last load, or since a failed attempt (which was
-    // reported then; the file must change before we try again).
-    if ((jwks_ != nullptr && *stamp == stamp_) || *stamp == attempted_) return absl::OkStatus();
+    have_keys = jwks_ != nullptr;
   }
-  return Reload();
+  // Unchanged since the last load, or since a failed attempt (reported
+  // then; the file must change before we try again).
+  if (!force && !racy && ((have_keys && *stamp == stamp_) || *stamp == attempted_)) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> text = ReadSmallFile(path_, kMaxJwksBytes);
+  if (!text.ok()) return text.status();
+  const std::string digest = ContentDigest(*text);
+  if (!force && ((have_keys && digest == digest_) || digest == attempted_digest_)) {
+    return absl::OkStatus();
+  }
+  attempted_ = *stamp;
+  attempted_digest_ = digest;
+  absl::StatusOr<std::shared_ptr<const Jwks>> jwks = Jwks::Parse(*text);
+  if (!jwks.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path_, ": ", jwks.status().message()));
+  stamp_ = *stamp;
+  digest_ = digest;
+  MutexLock l(&mu_);
+  jwks_ = std::move(*jwks);
+  return absl::OkStatus();
 }
 
 std::shared_ptr<const Jwks> JwksStore::Current() const {

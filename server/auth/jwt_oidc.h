@@ -122,11 +122,18 @@ class JwksStore {
   const std::string& path() const { return path_; }
 
  private:
+  absl::Status Load(bool force);
+
   const std::string path_;
+  // Serializes loads; guards the change-detection state.
+  Mutex reload_mu_;
+  FileStamp stamp_ ABSL_GUARDED_BY(reload_mu_);  // of the loaded keys
+  std::string digest_ ABSL_GUARDED_BY(reload_mu_);
+  FileStamp attempted_ ABSL_GUARDED_BY(reload_mu_);  // of the last load attempt
+  std::string attempted_digest_ ABSL_GUARDED_BY(reload_mu_);
+  // Guards only the pointer, so readers never wait for a file read.
   mutable Mutex mu_;
   std::shared_ptr<const Jwks> jwks_ ABSL_GUARDED_BY(mu_);
-  FileStamp stamp_ ABSL_GUARDED_BY(mu_);      // of the loaded keys
-  FileStamp attempted_ ABSL_GUARDED_BY(mu_);  // of the last load attempt
 };
 
 }  // namespace herald::auth

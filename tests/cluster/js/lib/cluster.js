@@ -15,10 +15,25 @@ class Node {
     this.httpPort = opts.httpPort;
     this.routePort = opts.routePort;
     this.seed = opts.seed; // route port of the seed, or null
-    const args = ['-m', String(this.httpPort), '-n', this.name,
-      '--cluster', `nats://127.0.0.1:${this.routePort}`, '--cluster_name', this.clusterName];
-    if (this.seed) args.push('--routes', `nats://127.0.0.1:${this.seed}`);
-    this.srv = new Server({ args, port: opts.clientPort });
+    if (opts.useConfig) {
+      // the same settings through a config file (nats-server syntax)
+      const config = [
+        `server_name: ${this.name}`,
+        `http_port: ${this.httpPort}`,
+        'cluster {',
+        `  name: ${this.clusterName}`,
+        `  listen: 127.0.0.1:${this.routePort}`,
+        this.seed ? `  routes [\n    nats://127.0.0.1:${this.seed}\n  ]` : '  routes []',
+        '}',
+        '',
+      ].join('\n');
+      this.srv = new Server({ config, port: opts.clientPort });
+    } else {
+      const args = ['-m', String(this.httpPort), '-n', this.name,
+        '--cluster', `nats://127.0.0.1:${this.routePort}`, '--cluster_name', this.clusterName];
+      if (this.seed) args.push('--routes', `nats://127.0.0.1:${this.seed}`);
+      this.srv = new Server({ args, port: opts.clientPort });
+    }
     this.serverId = null;
   }
 
@@ -79,6 +94,7 @@ async function startCluster(n, opts = {}) {
       name: `${prefix}${i + 1}`, clusterName,
       clientPort: ports[3 * i], httpPort: ports[3 * i + 1], routePort: ports[3 * i + 2],
       seed: seedIdx === null ? null : ports[3 * seedIdx + 2],
+      useConfig: !!opts.useConfig,
     }));
   }
   try {

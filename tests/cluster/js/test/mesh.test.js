@@ -94,3 +94,29 @@ T('mesh: a node with a different cluster name is refused; the others are unaffec
   await bad.stop();
   await waitMesh(nodes);
 });
+
+T('mesh: the same cluster from config files (cluster { name, listen, routes [...] }), seeds in a ring', async () => {
+  // node i seeds node i+1, the last seeds the first: every node dials and is dialled
+  const cfg = await startCluster(3, { useConfig: true, prefix: 'cf', seeds: (i) => (i + 1) % 3 });
+  extra.push(...cfg);
+  try {
+    await waitMesh(cfg, 20000);
+    for (const n of cfg) {
+      const v = await n.mon('varz');
+      assert.equal(v.server_name, n.name);
+      assert.equal(v.cluster.name, 'C1');
+    }
+    const a = await connect({ servers: cfg[0].url });
+    const c = await connect({ servers: cfg[2].url });
+    try {
+      const sub = c.subscribe('cfg.x', { max: 1 });
+      await c.flush();
+      await waitFor(async () => (((await cfg[0].routeTo(cfg[2])) || {}).subscriptions || 0) >= 1, 5000, 'interest on cf1');
+      a.publish('cfg.x');
+      const got = (async () => { for await (const m of sub) return m.subject; })();
+      assert.equal(await Promise.race([got, sleep(5000).then(() => 'timeout')]), 'cfg.x');
+    } finally { await a.close(); await c.close(); }
+    // the ring must not leave duplicate routes behind (checked by waitMesh: exactly N-1 distinct remotes)
+    assert.deepEqual(await (require('../lib/cluster').meshState)(cfg), []);
+  } finally { await stopAll(cfg); }
+});

@@ -631,19 +631,19 @@ void Raft::HandleHeartbeatResp(const Message& m) {
   } else if (pr.match < log_.LastIndex() || m.needs_repair) {
     MaybeSendAppend(m.from, true);
   }
-  if (m.read_ctx == 0 || pending_reads_.empty()) return;
-  auto rit = std::find_if(pending_reads_.begin(), pending_reads_.end(),
-                          [&](const PendingRead& r) { return r.ctx == m.read_ctx; });
-  if (rit == pending_reads_.end()) return;
-  rit->acks.insert(m.from);
-  size_t acks = 0;
-  for (NodeId v : voters_) acks += rit->acks.count(v);
-  if (acks < QuorumSize(voters_.size())) return;
-  // A quorum confirmed our leadership after this request (and every earlier
-  // one) arrived: all of them may be served at their recorded index.
-  const size_t n = static_cast<size_t>(rit - pending_reads_.begin()) + 1;
-  for (size_t k = 0; k < n; ++k) {
-    RespondRead(pending_reads_.front());
+  if (m.read_ctx == 0) return;
+  // m.read_ctx is the heartbeat round acknowledged: it confirms our
+  // leadership for every request that arrived before that round was sent.
+  for (PendingRead& r : pending_reads_) {
+    if (r.round > m.read_ctx) break;
+    r.acks.insert(m.from);
+  }
+  while (!pending_reads_.empty()) {
+    const PendingRead& r = pending_reads_.front();
+    size_t acks = 0;
+    for (NodeId v : voters_) acks += r.acks.count(v);
+    if (acks < QuorumSize(voters_.size())) break;
+    RespondRead(r);
     pending_reads_.pop_front();
   }
 }
@@ -667,14 +667,14 @@ void Raft::HandleReadIndexRequest(uint64_t ctx, NodeId from) {
   // Until an entry of this term is committed our commit index may lag the
   // true one (Raft thesis section 6.4), so refuse; the client retries.
   if (!CommittedEntryInCurrentTerm()) return;
-  PendingRead r{ctx, log_.committed(), from, {id_}};
+  PendingRead r{ctx, log_.committed(), from, ++read_round_, {id_}};
   if (voters_.size() == 1 && IsVoter(id_)) {
     RespondRead(r);
     return;
   }
   pending_reads_.push_back(std::move(r));
   for (const auto& [id, pr] : prs_) {
-    if (id != id_) SendHeartbeat(id, ctx);
+    if (id != id_) SendHeartbeat(id, read_round_);
   }
 }
 
@@ -790,7 +790,7 @@ void Raft::BcastAppend() {
 }
 
 void Raft::BcastHeartbeat() {
-  const uint64_t ctx = pending_reads_.empty() ? 0 : pending_reads_.back().ctx;
+  const uint64_t ctx = pending_reads_.empty() ? 0 : read_round_;
   for (const auto& [id, pr] : prs_) {
     if (id != id_) SendHeartbeat(id, ctx);
   }

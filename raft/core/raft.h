@@ -117,10 +117,13 @@ class Raft {
   enum class CampaignType { kPreElection, kElection, kTransfer };
 
   struct PendingRead {
-    uint64_t ctx;
-    uint64_t index;
+    uint64_t ctx;    // the requester's id for the read
+    uint64_t index;  // commit index when the request arrived
     NodeId from;
-    std::set<NodeId> acks;
+    // Heartbeat round started for this request. Only acknowledgements of a
+    // round >= this one prove leadership *after* the request arrived.
+    uint64_t round;
+    std::set<NodeId> acks;  // voters that acknowledged such a round
   };
 
   struct IncomingSnapshot {
@@ -204,7 +207,12 @@ class Raft {
   // application has applied past it.
   uint64_t pending_conf_index_ = 0;
   NodeId lead_transferee_ = kNoNode;
-  std::deque<PendingRead> pending_reads_;  // leader; ctx-ordered by arrival
+  std::deque<PendingRead> pending_reads_;  // leader; in arrival (= round) order
+  // Last read-index heartbeat round. Heartbeats carry it in read_ctx and
+  // followers echo it. Rounds, not client contexts, identify acknowledgements,
+  // so a duplicated or delayed request or response can never release a read
+  // that arrived after the heartbeat being acknowledged.
+  uint64_t read_round_ = 0;
   std::optional<IncomingSnapshot> incoming_snapshot_;
 
   int election_elapsed_ = 0;

@@ -127,7 +127,8 @@ struct Message {
   // be ignored by followers that still hear from the current leader.
   bool transfer = false;
 
-  // Heartbeat/HeartbeatResp/ReadIndex/ReadIndexResp: read-index request id.
+  // ReadIndex/ReadIndexResp: the read request's id. Heartbeat/HeartbeatResp:
+  // the leader's read-index heartbeat round (0: none).
   uint64_t read_ctx = 0;
 
   // Snapshot chunk: the snapshot's metadata, the byte range

@@ -176,6 +176,9 @@ void NodeHost::Run() {
     // fire election timeouts that no real silence justified.
     if (tick) next_tick = std::max(next_tick + options_.tick_interval, now);
     Cycle(msgs, props, cmds, tick);
+    const uint64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - now).count();
+    if (us > max_cycle_micros_.load(std::memory_order_relaxed)) max_cycle_micros_.store(us);
     msgs.clear();
     props.clear();
     cmds.clear();
@@ -221,12 +224,46 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     }
   }
   if (readies.empty()) return;
-  if (options_.store->HasPending()) {
-    absl::Status s = options_.store->Sync();
-    if (!s.ok()) Fatal(s);
+
+  // A leader's appends and heartbeats may leave before its own fsync (Raft
+  // thesis 10.2.1): its term and vote were made durable when it campaigned,
+  // and it counts its own log towards commitment only after Advance (below,
+  // after the sync). So its disk write overlaps the followers'. Everything
+  // else (votes, acknowledgements) waits for the sync.
+  std::vector<GroupMessage> early;
+  for (auto& [g, rd] : readies) {
+    if (rd.state != StateType::kLeader) continue;
+    std::vector<Message> rest;
+    for (Message& m : rd.messages) {
+      if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat) {
+        early.push_back(GroupMessage{g->id, std::move(m)});
+      } else {
+        rest.push_back(std::move(m));
+      }
+    }
+    rd.messages = std::move(rest);
+  }
+  if (!early.empty()) options_.transport->Send(std::move(early));
+  // Committed entries are already durable here (the core hands out only
+  // entries up to its persisted index), so they are applied, and their
+  // proposals completed, without waiting for this cycle's fsync. A snapshot
+  // to install must be durable first, so such a Ready is applied after.
+  for (auto& [g, rd] : readies) {
+    if (rd.snapshot.empty()) ApplyReady(*g, rd);
   }
 
-  // Durable: now the messages may go.
+  if (options_.store->HasPending()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::Status s = options_.store->Sync();
+    if (!s.ok()) Fatal(s);
+    const uint64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    sync_micros_.fetch_add(us, std::memory_order_relaxed);
+    if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
+  }
+
+  // Durable: now the other messages may go.
   std::vector<GroupMessage> out;
   for (auto& [g, rd] : readies) {
     for (Message& m : rd.messages) out.push_back(GroupMessage{g->id, std::move(m)});
@@ -234,7 +271,7 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
   if (!out.empty()) options_.transport->Send(std::move(out));
 
   for (auto& [g, rd] : readies) {
-    ApplyReady(*g, rd);
+    if (!rd.snapshot.empty()) ApplyReady(*g, rd);
     g->raw->Advance(rd);
     PublishInfo(*g);
     // Advance may have made more ready (the leader now counts its own log).

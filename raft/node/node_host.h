@@ -5,14 +5,19 @@
 //      thread) and steps / proposes them, and ticks every group when a tick
 //      is due;
 //   2. collects the Ready of every group that has one and stages all of them
-//      into one RocksDB WriteBatch, written with a single fsync (group commit:
-//      the fsync is shared by all groups and all proposals of the cycle);
-//   3. only then sends the messages of all Readys (one Transport::Send);
-//   4. applies committed entries through the StateMachine, completes the
-//      proposals they carry, and Advances each group.
-// That is the etcd Ready contract (persist, send, apply, advance): no vote or
-// acknowledgement leaves before the state it depends on is durable, and the
-// leader counts itself only after its own fsync.
+//      into one RocksDB WriteBatch (group commit: one fsync is shared by all
+//      groups and all proposals of the cycle);
+//   3. sends leaders' appends and heartbeats, and applies committed entries
+//      (which the core hands out only once they are locally durable) and
+//      completes their proposals;
+//   4. writes the batch with a single fsync;
+//   5. only then sends every other message (votes, acknowledgements), installs
+//      snapshots, and Advances each group.
+// This is the etcd Ready contract (persist, send, apply, advance) with the two
+// relaxations etcd also allows: a leader writes its log in parallel with its
+// followers (it counts itself only after Advance), and entries already
+// durable need not wait for the next fsync to be applied. No vote or
+// acknowledgement leaves before the state it depends on is durable.
 //
 // Idle groups cost a Tick() per tick interval and no thread; only groups
 // touched in a cycle are asked for a Ready.
@@ -122,6 +127,12 @@ class NodeHost {
   absl::StatusOr<GroupInfo> Info(GroupId g) const;
 
   uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
+  // Time spent in the store's Sync (write + fsync), total and the longest, and
+  // the longest whole driver cycle: a cycle near the election timeout costs a
+  // leadership change.
+  uint64_t sync_micros() const { return sync_micros_.load(std::memory_order_relaxed); }
+  uint64_t max_sync_micros() const { return max_sync_micros_.load(std::memory_order_relaxed); }
+  uint64_t max_cycle_micros() const { return max_cycle_micros_.load(std::memory_order_relaxed); }
   uint64_t applied_entries() const { return applied_entries_.load(std::memory_order_relaxed); }
 
  private:
@@ -175,6 +186,9 @@ class NodeHost {
   std::thread driver_;
   std::atomic<uint64_t> cycles_{0};
   std::atomic<uint64_t> applied_entries_{0};
+  std::atomic<uint64_t> sync_micros_{0};
+  std::atomic<uint64_t> max_sync_micros_{0};
+  std::atomic<uint64_t> max_cycle_micros_{0};
 };
 
 }  // namespace herald::raft

@@ -1,6 +1,7 @@
 #include "storage/raft_log_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -291,6 +292,8 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   // One background thread: the machines this runs on have two cores and the
   // driver thread must keep one.
   o.max_background_jobs = 2;
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, options.path, &db);
   if (!s.ok()) {

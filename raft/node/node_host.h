@@ -79,8 +79,10 @@ struct NodeHostOptions {
   Transport* transport = nullptr;          // must outlive the NodeHost
   StateMachine* state_machine = nullptr;   // must outlive the NodeHost
   std::chrono::milliseconds tick_interval{20};
-  int election_tick = 10;  // x tick_interval: 200-400 ms
-  int heartbeat_tick = 2;
+  // x tick_interval: 500-1000 ms. Shorter timeouts turned fsync stalls of a
+  // few hundred ms (seen on shared VMs) into needless elections.
+  int election_tick = 25;
+  int heartbeat_tick = 3;
   uint64_t max_msg_bytes = 256 * 1024;
   size_t max_inflight = 64;
   // Back-pressure: proposals waiting in the inbox beyond this are refused.

@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Raw NATS route protocol tests: a hand-written fake route peer attached to
+the cluster port of one server under test (herald or nats-server 2.9.10).
+
+  SERVER_KIND=nats-server python3 tests/cluster/py/route_test.py [-k pattern]
+  SERVER_KIND=herald SERVER_BIN=/path/to/herald python3 tests/cluster/py/route_test.py
+
+The fake peer reads the node's INFO, sends CONNECT + INFO with a fake
+server_id and the cluster name, then speaks RS+/RS-/RMSG/HMSG. Frames of the
+$SYS account (nats-server's internal subscriptions), INFO, PING/PONG are
+handled out of band. Last line printed: "RESULT passed=N failed=M".
+"""
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
+import harness  # noqa: E402  (shared single-node helper, read-only for us)
+from harness import Closed, RawClient, Server, free_port, server_bin, SERVER_KIND  # noqa: E402
+
+FAKE_CLIENT_URL = "127.0.0.1:4999"
+
+
+class FakeRoute(RawClient):
+    """A fake cluster peer on a raw socket."""
+
+    def __init__(self, port, server_id, cluster="C1", name="fake", timeout=5.0):
+        super().__init__(port, timeout=timeout)
+        self.server_id = server_id
+        self.cluster = cluster
+        self.name = name
+        self.infos = []
+
+    def handshake(self):
+        info = self.read_info()
+        connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False, "headers": True,
+                   "name": self.server_id, "cluster": self.cluster, "lnoc": True}
+        myinfo = {"server_id": self.server_id, "server_name": self.name, "version": "2.9.10", "proto": 2,
+                  "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
+                  "cluster": self.cluster, "connect_urls": [FAKE_CLIENT_URL], "lnoc": True}
+        self.send("CONNECT %s\r\nINFO %s\r\n" % (json.dumps(connect), json.dumps(myinfo)))
+        return info
+
+    def read_route_frame(self, timeout=None):
+        """One route op: ('RS+', acct, subj, queue|None, weight|None), ('RS-', acct, subj, queue|None),
+        ('RMSG', acct, subj, reply|None, queues[], payload), ('HMSG', acct, subj, reply|None, queues[], hdr, payload),
+        ('PING',), ('PONG',), ('INFO', dict), ('-ERR', text), ('OTHER', line)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        rest = lambda: max(0.01, deadline - time.monotonic())  # noqa: E731
+        line = self.read_line(rest())
+        body = line[:-2]
+        parts = body.split()
+        op = parts[0].upper() if parts else b""
+        s = [p.decode() for p in parts[1:]]
+        if op == b"RS+":
+            return ("RS+", s[0], s[1], s[2] if len(s) > 2 else None, int(s[3]) if len(s) > 3 else None)
+        if op == b"RS-":
+            return ("RS-", s[0], s[1], s[2] if len(s) > 2 else None)
+        if op in (b"RMSG", b"HMSG"):
+            hdr = op == b"HMSG"
+            nsizes = 2 if hdr else 1
+            acct, subj = s[0], s[1]
+            mid = s[2:len(s) - nsizes]
+            sizes = [int(x) for x in s[len(s) - nsizes:]]
+            reply, queues = None, []
+            if len(mid) == 1:
+                reply = mid[0]
+            elif len(mid) > 1:
+                if mid[0] == "+":
+                    reply, queues = mid[1], mid[2:]
+                elif mid[0] == "|":
+                    queues = mid[1:]
+                else:
+                    raise AssertionError("bad reply indicator in %r" % line)
+            data = self.read_exact(sizes[-1] + 2, rest())
+            assert data.endswith(b"\r\n"), "payload not followed by CRLF: %r" % data[-10:]
+            if hdr:
+                return ("HMSG", acct, subj, reply, queues, data[:sizes[0]], data[sizes[0]:-2])
+            return ("RMSG", acct, subj, reply, queues, data[:-2])
+        if op in (b"PING", b"PONG"):
+            return (op.decode(),)
+        if op == b"INFO":
+            return ("INFO", json.loads(body[4:].strip()))
+        if op == b"-ERR":
+            return ("-ERR", body[4:].strip().decode())
+        return ("OTHER", body.decode(errors="replace"))
+
+    def next(self, timeout=5.0):
+        """Next frame of a user account ($G): answers PING, records INFO, skips
+        PONG, $SYS traffic and leafnode-interest ops."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.read_route_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                self.send(b"PONG\r\n")
+                continue
+            if f[0] == "PONG":
+                continue
+            if f[0] == "INFO":
+                self.infos.append(f[1])
+                continue
+            if f[0] in ("RS+", "RS-", "RMSG", "HMSG") and f[1] == "$SYS":
+                continue
+            if f[0] == "OTHER" and f[1].split()[0].upper() in ("LS+", "LS-"):
+                continue
+            return f
+
+    def no_frame_before(self, sentinel_pred, timeout=5.0):
+        """Read frames until one satisfies sentinel_pred; returns the frames before it."""
+        before = []
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.next(max(0.01, deadline - time.monotonic()))
+            if sentinel_pred(f):
+                return before
+            before.append(f)
+
+
+def mon(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d/%s" % (port, path), timeout=3) as r:
+        return json.load(r)
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+class RouteProtocolTest(unittest.TestCase):
+    def setUp(self):
+        self.http = free_port()
+        self.rport = free_port()
+        self.srv = Server(args=["-m", str(self.http), "-n", "rt1", "--cluster", "nats://127.0.0.1:%d" % self.rport,
+                                "--cluster_name", "C1"])
+        self.srv.start()
+        wait_for(lambda: mon(self.http, "varz").get("server_id"), 10, "monitoring")
+        self.sid = mon(self.http, "varz")["server_id"]
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        self.srv.stop()
+        reports = self.srv.sanitizer_reports()
+        if reports:
+            sys.stderr.write(self.srv.log() + "\n")
+            raise AssertionError("sanitizer report in server log: %s" % " | ".join(reports))
+
+    # helpers
+    def route(self, server_id="NFAKEROUTE0000000000000000000000000000000000000000000001", cluster="C1", register=True):
+        r = FakeRoute(self.rport, server_id, cluster=cluster)
+        self.socks.append(r)
+        info = r.handshake()
+        if register:
+            wait_for(lambda: self.route_entry(server_id) is not None, 10, "fake route in /routez")
+        return r, info
+
+    def route_entry(self, server_id):
+        for x in mon(self.http, "routez").get("routes") or []:
+            if x.get("remote_id") == server_id:
+                return x
+        return None
+
+    def client(self, **kw):
+        c = RawClient(self.srv.port)
+        self.socks.append(c)
+        c.handshake(**kw)
+        return c
+
+    def wait_route_subs(self, server_id, n):
+        wait_for(lambda: (self.route_entry(server_id) or {}).get("subscriptions", 0) >= n, 10,
+                 "%d subscriptions learned from the fake route" % n)
+
+    # tests
+    def test_handshake_info_registration_and_connect_urls(self):
+        c = self.client()
+        r, info = self.route()
+        self.assertEqual(info.get("server_id"), self.sid)
+        self.assertEqual(info.get("cluster"), "C1")
+        self.assertIs(info.get("headers"), True)
+        self.assertGreaterEqual(info.get("proto", 0), 1)
+        self.assertIn("127.0.0.1:%d" % self.srv.port, info.get("connect_urls") or [])
+        rz = mon(self.http, "routez")
+        self.assertEqual(rz.get("num_routes"), 1)
+        self.assertEqual(mon(self.http, "varz").get("routes"), 1)
+        # the client gets an async INFO that adds the fake peer's client URL
+        deadline = time.monotonic() + 5
+        urls = []
+        while FAKE_CLIENT_URL not in urls:
+            f = c.read_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            elif f[0] == "INFO":
+                urls = f[1].get("connect_urls") or []
+        self.assertIn("127.0.0.1:%d" % self.srv.port, urls)
+        # the fake peer leaves: the URL is withdrawn again
+        r.close()
+        wait_for(lambda: mon(self.http, "routez").get("num_routes") == 0, 10, "route gone")
+        deadline = time.monotonic() + 5
+        while FAKE_CLIENT_URL in urls:
+            f = c.read_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            elif f[0] == "INFO":
+                urls = f[1].get("connect_urls") or []
+
+    def test_interest_propagation_rs_plus_minus(self):
+        r, _ = self.route()
+        c = self.client()
+        c.send("SUB foo.bar 1\r\nSUB work q1 2\r\nSUB work q1 3\r\nSUB wild.* 4\r\n")
+        c.ping()
+        got = []
+        while not (("RS+", "$G", "wild.*", None, None) in got):
+            got.append(r.next())
+        self.assertIn(("RS+", "$G", "foo.bar", None, None), got)
+        qs = [f for f in got if f[0] == "RS+" and f[2] == "work"]
+        self.assertTrue(qs, got)
+        self.assertEqual(qs[-1], ("RS+", "$G", "work", "q1", 2), got)
+        for f in qs:
+            self.assertEqual(f[3], "q1")
+        # reference counting: a 2nd plain sub on foo.bar sends nothing; a sentinel follows
+        c2 = self.client()
+        c2.send("SUB foo.bar 1\r\nSUB sentinel.one 2\r\n")
+        c2.ping()
+        self.assertEqual(r.no_frame_before(lambda f: f[:3] == ("RS+", "$G", "sentinel.one")), [])
+        c2.send("UNSUB 1\r\n")  # foo.bar still has c's sub: no RS-
+        c2.ping()
+        c.send("UNSUB 3\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RS+", "$G", "work", "q1", 1))
+        c.send("UNSUB 1\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RS-", "$G", "foo.bar", None))
+        c.send("UNSUB 2\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RS-", "$G", "work", "q1"))
+        # a client disconnecting removes its interest
+        c.close()
+        self.assertEqual(r.next(), ("RS-", "$G", "wild.*", None))
+
+    def test_existing_interest_sent_on_connect(self):
+        c = self.client()
+        c.send("SUB pre.a 1\r\nSUB pre.q grp 2\r\nSUB pre.q grp 3\r\n")
+        c.ping()
+        r, _ = self.route()
+        got = set()
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            got.add(r.next(max(0.01, deadline - time.monotonic())))
+        self.assertEqual(got, {("RS+", "$G", "pre.a", None, None), ("RS+", "$G", "pre.q", "grp", 2)})
+
+    def test_messages_out_rmsg_hmsg_reply_and_queue_syntax(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000002"
+        r, _ = self.route(fid)
+        r.send("RS+ $G route.test\r\nRS+ $G rq grp 2\r\nPING\r\n")
+        self.wait_route_subs(fid, 2)
+        c = self.client(headers=True)
+        c.send("PUB no.interest 1\r\nx\r\n")
+        c.send("PUB route.test 5\r\nhello\r\n")
+        c.send("PUB route.test _INBOX.r 2\r\nhi\r\n")
+        c.send("HPUB route.test 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+        c.send("HPUB route.test _INBOX.h 18 21\r\nNATS/1.0\r\nA: b\r\n\r\nabc\r\n")
+        c.send("PUB rq 3\r\nabc\r\n")
+        c.send("PUB rq _INBOX.q 3\r\nxyz\r\n")
+        c.send("HPUB rq _INBOX.q 12 13\r\nNATS/1.0\r\n\r\nh\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RMSG", "$G", "route.test", None, [], b"hello"))
+        self.assertEqual(r.next(), ("RMSG", "$G", "route.test", "_INBOX.r", [], b"hi"))
+        self.assertEqual(r.next(), ("HMSG", "$G", "route.test", None, [], b"NATS/1.0\r\n\r\n", b"hi"))
+        self.assertEqual(r.next(), ("HMSG", "$G", "route.test", "_INBOX.h", [], b"NATS/1.0\r\nA: b\r\n\r\n", b"abc"))
+        self.assertEqual(r.next(), ("RMSG", "$G", "rq", None, ["grp"], b"abc"))
+        self.assertEqual(r.next(), ("RMSG", "$G", "rq", "_INBOX.q", ["grp"], b"xyz"))
+        self.assertEqual(r.next(), ("HMSG", "$G", "rq", "_INBOX.q", ["grp"], b"NATS/1.0\r\n\r\n", b"h"))
+        # raw line syntax of the queue form: "+ <reply> <q>" / "| <q>"
+        c.send("PUB rq 1\r\nz\r\nPUB rq _INBOX.w 1\r\nw\r\n")
+        c.ping()
+        line = r.read_line()
+        while line.startswith((b"PING", b"PONG", b"INFO", b"RS+ $SYS", b"RMSG $SYS", b"RS- $SYS")):
+            if line.startswith(b"RMSG $SYS"):
+                r.read_exact(int(line.split()[-1]) + 2)
+            if line.startswith(b"PING"):
+                r.send("PONG\r\n")
+            line = r.read_line()
+        self.assertEqual(line.split(), [b"RMSG", b"$G", b"rq", b"|", b"grp", b"1"])
+        r.read_exact(3)
+        line = r.read_line()
+        self.assertEqual(line.split(), [b"RMSG", b"$G", b"rq", b"+", b"_INBOX.w", b"grp", b"1"])
+        r.read_exact(3)
+        # RS- from the peer: no more traffic for that subject (sentinel: rq still has interest)
+        r.send("RS- $G route.test\r\nPING\r\n")
+        wait_for(lambda: (self.route_entry(fid) or {}).get("subscriptions", 99) <= 1, 10, "RS- applied")
+        c.send("PUB route.test 1\r\nx\r\nPUB rq 1\r\ns\r\n")
+        c.ping()
+        self.assertEqual(r.no_frame_before(lambda f: f[0] == "RMSG" and f[2] == "rq"), [])
+
+    def test_messages_in_local_delivery(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000003"
+        c = self.client(headers=True)
+        c.send("SUB wild.* 4\r\nSUB work q1 3\r\nSUB work q1 5\r\n")
+        c.ping()
+        r, _ = self.route(fid)
+        r.send("RMSG $G wild.x 3\r\nabc\r\n")
+        r.send("RMSG $G wild.y _INBOX.z 2\r\nhi\r\n")
+        r.send("HMSG $G wild.h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+        r.send("HMSG $G wild.r _INBOX.hr 18 21\r\nNATS/1.0\r\nK: v\r\n\r\nabc\r\n")
+        r.send("RMSG $G nobody.here 1\r\nq\r\n")
+        r.send("RMSG $G work + _INBOX.rr q1 3\r\nxyz\r\n")
+        r.send("RMSG $G work | q1 3\r\nabc\r\n")
+        r.send("HMSG $G work | q1 12 13\r\nNATS/1.0\r\n\r\nq\r\n")
+        r.send("RMSG $G work 5\r\nplain\r\n")  # no queue listed: queue members get nothing
+        r.send("RMSG $G wild.end 3\r\nend\r\n")
+        frames = []
+        deadline = time.monotonic() + 5
+        while not frames or frames[-1][1] != "wild.end":
+            f = c.read_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            elif f[0] != "INFO":
+                frames.append(f)
+        self.assertEqual(frames[0], ("MSG", "wild.x", "4", None, b"abc"))
+        self.assertEqual(frames[1], ("MSG", "wild.y", "4", "_INBOX.z", b"hi"))
+        self.assertEqual(frames[2], ("HMSG", "wild.h", "4", None, b"NATS/1.0\r\n\r\n", b"hi"))
+        self.assertEqual(frames[3], ("HMSG", "wild.r", "4", "_INBOX.hr", b"NATS/1.0\r\nK: v\r\n\r\n", b"abc"))
+        q = frames[4:7]
+        self.assertEqual(len(frames), 8, frames)
+        self.assertEqual([f[0] for f in q], ["MSG", "MSG", "HMSG"], q)
+        for f in q:
+            self.assertIn(f[2], ("3", "5"))  # exactly one q1 member per message
+        self.assertEqual((q[0][1], q[0][3], q[0][4]), ("work", "_INBOX.rr", b"xyz"))
+        self.assertEqual((q[1][1], q[1][3], q[1][4]), ("work", None, b"abc"))
+        self.assertEqual(frames[7], ("MSG", "wild.end", "4", None, b"end"))
+        rz = self.route_entry(fid)
+        self.assertGreaterEqual(rz.get("in_msgs", 0), 10)
+
+    def test_one_hop_route_messages_not_forwarded_to_other_routes(self):
+        id1 = "NFAKEROUTE0000000000000000000000000000000000000000000004"
+        id2 = "NFAKEROUTE0000000000000000000000000000000000000000000005"
+        r1, _ = self.route(id1)
+        r2, _ = self.route(id2)
+        r2.send("RS+ $G hop.x\r\nPING\r\n")
+        self.wait_route_subs(id2, 1)
+        c = self.client()
+        c.send("SUB hop.x 1\r\n")
+        c.ping()
+        r1.send("RMSG $G hop.x 4\r\nfrom\r\n")
+        f = c.read_frame()
+        while f[0] in ("PING", "INFO"):
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            f = c.read_frame()
+        self.assertEqual(f, ("MSG", "hop.x", "1", None, b"from"))
+        # sentinel from a local client: r2 must see it and nothing before it
+        c.send("PUB hop.x 8\r\nsentinel\r\n")
+        c.ping()
+        before = r2.no_frame_before(lambda f: f[0] == "RMSG" and f[-1] == b"sentinel")
+        self.assertEqual([f for f in before if f[0] in ("RMSG", "HMSG")], [])
+
+    def _assert_node_still_serves(self):
+        c = self.client()
+        c.send("SUB alive 1\r\nPUB alive 2\r\nok\r\n")
+        self.assertEqual(c.ping(), [("MSG", "alive", "1", None, b"ok")])
+
+    def _assert_closed(self, r, fid):
+        try:
+            r.read_until_closed(5.0)
+        except socket.timeout:
+            self.fail("route was not closed")
+        wait_for(lambda: self.route_entry(fid) is None, 10, "route removed from /routez")
+
+    def test_malformed_reply_indicator_closes_route_only(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000006"
+        c = self.client()
+        c.send("SUB bad.x 1\r\n")
+        c.ping()
+        r, _ = self.route(fid)
+        r.send("RS+ $G learned.x\r\nPING\r\n")
+        self.wait_route_subs(fid, 1)
+        r.send("RMSG $G bad.x foo bar 3\r\nabc\r\n")
+        self._assert_closed(r, fid)
+        self._assert_node_still_serves()
+        self.assertEqual([f for f in c.ping() if f[0] != "INFO"], [], "nothing delivered from the malformed frame")
+        # interest learned on the closed route is gone: a new route can attach again
+        r2, _ = self.route("NFAKEROUTE0000000000000000000000000000000000000000000007")
+        self.assertEqual(mon(self.http, "routez").get("num_routes"), 1)
+
+    def test_garbage_op_closes_route_only(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000008"
+        r, _ = self.route(fid)
+        r.send("BOGUS_OP something\r\n")
+        self._assert_closed(r, fid)
+        self._assert_node_still_serves()
+
+    def test_payload_size_mismatch_closes_route_only(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000009"
+        r, _ = self.route(fid)
+        r.send("RMSG $G some.subj 3\r\nabcdefgh\r\n")
+        self._assert_closed(r, fid)
+        self._assert_node_still_serves()
+
+    def test_cluster_name_mismatch_refused(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000010"
+        r, _ = self.route(fid, cluster="OTHER", register=False)
+        try:
+            r.read_until_closed(5.0)
+        except socket.timeout:
+            self.fail("route with a foreign cluster name was not closed")
+        self.assertIsNone(self.route_entry(fid))
+        self.assertEqual(mon(self.http, "routez").get("num_routes"), 0)
+        self._assert_node_still_serves()
+
+
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+    def _log(self, test):
+        srv = getattr(test, "srv", None)
+        if srv is not None:
+            sys.stderr.write(srv.log() + "\n")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._log(test)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._log(test)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def main():
+    signal.signal(signal.SIGTERM, _terminate)
+    print("route protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
+    runner = unittest.TextTestRunner(resultclass=CountingResult, verbosity=2)
+    prog = unittest.main(argv=sys.argv, exit=False, testRunner=runner)
+    r = prog.result
+    total = prog.test.countTestCases()
+    failed = total - r.passed - len(r.skipped)
+    print("RESULT passed=%d failed=%d" % (r.passed, failed), flush=True)
+    sys.exit(1 if failed or total == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,34 @@ absl::StatusOr<std::shared_ptr<const RevocationList>> RevocationList::Parse(
   }
   std::shared_ptr<RevocationList> list(new RevocationList());
   for (auto it = doc.begin(); it != doc.end(); ++it) {
+    TimeMap* times = nullptr;
+    if (it.key() == "users_before") {
+      times = &list->users_before_;
+    } else if (it.key() == "nkeys_before") {
+      times = &list->nkeys_before_;
+    } else if (it.key() == "subjects_before") {
+      times = &list->subjects_before_;
+    }
+    if (times != nullptr) {
+      if (!it->is_object()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("revocation list: \"", it.key(), "\" must be an object of name: time"));
+      }
+      for (auto e = it->begin(); e != it->end(); ++e) {
+        absl::Time t;
+        std::string err;
+        if (e->is_number_integer()) {
+          t = absl::FromUnixSeconds(e->get<int64_t>());
+        } else if (!e->is_string() || !absl::ParseTime(absl::RFC3339_full, e->get<std::string>(), &t, &err)) {
+          return absl::InvalidArgumentError(absl::StrCat("revocation list: \"", it.key(), "\" entry \"",
+                                                         e.key(),
+                                                         "\" needs Unix seconds or an RFC 3339 time"));
+        }
+        if (e.key().empty()) return absl::InvalidArgumentError("revocation list: empty name");
+        (*times)[e.key()] = t;
+      }
+      continue;
+    }
     absl::flat_hash_set<std::string>* set = nullptr;
     if (it.key() == "users") {
       set = &list->users_;

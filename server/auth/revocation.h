@@ -9,8 +9,16 @@
 //     "nkeys":    ["UABC..."],        // user public nkeys
 //     "tokens":   ["<sha256 hex>"],   // TokenId() of a plain token or a JWT
 //     "jwt_ids":  ["<jti>"],          // OIDC token ids (the jti claim)
-//     "subjects": ["<sub>"]           // OIDC subjects: every token of them
+//     "subjects": ["<sub>"],          // OIDC subjects: every token of them
+//     "users_before":    {"alice": 1764140000},   // sessions before a time
+//     "nkeys_before":    {"UABC...": "2026-11-26T07:00:00Z"},
+//     "subjects_before": {"<sub>": 1764140000}
 //   }
+// The "_before" maps revoke what was authenticated (for OIDC: issued, by
+// iat) at or before the given time (Unix seconds or RFC 3339) and nothing
+// later: the way to close sessions that used a rotated password or key
+// while letting the new credential in (NATS JWT revocations work the same
+// way, and compare with the issue time, not with "now": CVE-2020-26892).
 // Tokens are listed by SHA-256 (lower-case hex) so the file never holds a
 // usable secret: `printf %s "$TOKEN" | sha256sum`.
 //
@@ -28,6 +36,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -57,8 +66,19 @@ class RevocationList {
     return !jti.empty() && jwt_ids_.contains(jti);
   }
   bool IsSubjectRevoked(absl::string_view sub) const { return subjects_.contains(sub); }
+  // The above plus the "_before" maps for a credential used at `at`.
+  bool IsUserRevokedAt(absl::string_view user, absl::Time at) const {
+    return IsUserRevoked(user) || Before(users_before_, user, at);
+  }
+  bool IsNkeyRevokedAt(absl::string_view nkey, absl::Time at) const {
+    return IsNkeyRevoked(nkey) || Before(nkeys_before_, nkey, at);
+  }
+  bool IsSubjectRevokedAt(absl::string_view sub, absl::Time at) const {
+    return IsSubjectRevoked(sub) || Before(subjects_before_, sub, at);
+  }
   size_t size() const {
-    return users_.size() + nkeys_.size() + tokens_.size() + jwt_ids_.size() + subjects_.size();
+    return users_.size() + nkeys_.size() + tokens_.size() + jwt_ids_.size() + subjects_.size() +
+           users_before_.size() + nkeys_before_.size() + subjects_before_.size();
   }
 
  private:
@@ -67,6 +87,14 @@ class RevocationList {
   absl::flat_hash_set<std::string> tokens_;
   absl::flat_hash_set<std::string> jwt_ids_;
   absl::flat_hash_set<std::string> subjects_;
+  using TimeMap = absl::flat_hash_map<std::string, absl::Time>;
+  static bool Before(const TimeMap& m, absl::string_view key, absl::Time at) {
+    auto it = m.find(key);
+    return it != m.end() && at <= it->second;
+  }
+  TimeMap users_before_;
+  TimeMap nkeys_before_;
+  TimeMap subjects_before_;
 };
 
 // Watches one revocation file. Start() loads it once (an error there is

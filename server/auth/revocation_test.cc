@@ -50,6 +50,25 @@ TEST(RevocationList, Parse) {
   EXPECT_FALSE(RevocationList::Parse(R"({"tokens":["plaintoken"]})").ok());
 }
 
+TEST(RevocationList, BeforeTimes) {
+  auto l = RevocationList::Parse(
+      R"({"users_before":{"alice":1000},"nkeys_before":{"UK":"1970-01-01T00:16:40Z"},"subjects_before":{"s":1000}})");
+  ASSERT_TRUE(l.ok()) << l.status();
+  const RevocationList& r = **l;
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_TRUE(r.IsUserRevokedAt("alice", t - absl::Seconds(1)));
+  EXPECT_TRUE(r.IsUserRevokedAt("alice", t));
+  EXPECT_FALSE(r.IsUserRevokedAt("alice", t + absl::Seconds(1)));
+  EXPECT_FALSE(r.IsUserRevoked("alice"));
+  EXPECT_FALSE(r.IsUserRevokedAt("bob", t));
+  EXPECT_TRUE(r.IsNkeyRevokedAt("UK", t));
+  EXPECT_FALSE(r.IsNkeyRevokedAt("UK", t + absl::Seconds(1)));
+  EXPECT_TRUE(r.IsSubjectRevokedAt("s", t));
+  EXPECT_FALSE(RevocationList::Parse(R"({"users_before":["alice"]})").ok());
+  EXPECT_FALSE(RevocationList::Parse(R"({"users_before":{"alice":"yesterday"}})").ok());
+  EXPECT_FALSE(RevocationList::Parse(R"({"users_before":{"alice":1.5}})").ok());
+}
+
 class WatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -55,7 +55,7 @@ RouteConnection::RouteConnection(ClusterHost* host, ClusterManager* cluster, IoT
       parser_(kRouteMaxControlLine, host->options()->max_payload) {
   // A route carries every node's traffic: give it more room than a client
   // before it is considered stuck and cut.
-  set_max_pending(std::max<int64_t>(host->options()->max_pending, 256LL * 1024 * 1024));
+  set_max_pending(std::max<int64_t>(host->options()->max_pending, 64LL * 1024 * 1024));
   asio::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   MutexLock lock(&info_mu_);
@@ -122,7 +122,14 @@ void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {
     read_buf_.resize(read_buf_.size() * 2);
   }
   thread_->FlushMarked();
-  if (!out.stopped) DoRead();
+  if (out.stopped) return;
+  // A local receiver fell behind: pause this route (bounded) rather than let
+  // it be cut as a slow consumer; TCP pushes back to the sending node.
+  if (std::shared_ptr<Connection> target = thread_->TakeStalled(); target != nullptr) {
+    StallThenRead(std::move(target), absl::Now() + absl::Seconds(1), absl::Microseconds(100));
+    return;
+  }
+  DoRead();
 }
 
 bool RouteConnection::OnRouteConnect(std::string_view json) {
@@ -377,6 +384,7 @@ bool RouteConnection::ForwardMsg(IoThread* from, std::string_view subject, std::
   out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);
   from->stats().AddOut(1, static_cast<int64_t>(message.size()));
   from->MarkForFlush(this);
+  if (OverStallThreshold()) from->NoteStalled(this);
   return true;
 }
 

@@ -89,6 +89,7 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   bool OnRouteErr(std::string_view text) override;
 
   void DoRead();
+  void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   bool TryRegister();
   void RemoveAllRemoteSubs();

@@ -143,23 +143,6 @@ void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
   DoRead();
 }
 
-void ClientConnection::StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline,
-                                     absl::Duration wait) {
-  if (closed()) return;
-  if (target->closed() || !target->OverStallThreshold() || absl::Now() >= deadline) {
-    DoRead();
-    return;
-  }
-  if (stall_timer_ == nullptr) stall_timer_ = std::make_unique<asio::steady_timer>(thread_->io());
-  stall_timer_->expires_after(absl::ToChronoMicroseconds(wait));
-  stall_timer_->async_wait([self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
-                            target = std::move(target), deadline,
-                            wait](const asio::error_code& ec) mutable {
-    if (ec) return;
-    self->StallThenRead(std::move(target), deadline, std::min(wait * 2, absl::Milliseconds(5)));
-  });
-}
-
 void ClientConnection::HandleParseError(ParseError error) {
   switch (error) {
     case ParseError::kNone:

@@ -59,9 +59,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool OnPong() override;
 
   void DoRead();
-  // Pauses reading while `target` is over its stall threshold, polling with
-  // growing waits, until `deadline`; then resumes reading.
-  void StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline, absl::Duration wait);
+  void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   void HandleParseError(ParseError error);
   // False (and the connection closing) if an op arrives before a required CONNECT.
@@ -83,7 +81,6 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   std::vector<RouteTarget> route_targets_;
   std::shared_ptr<const ServerOptions> options_;
   ClientParser parser_;
-  std::unique_ptr<asio::steady_timer> stall_timer_;
   std::vector<char> read_buf_;
   size_t read_len_ = 0;
   bool over_limit_;

@@ -1,5 +1,7 @@
 #include "server/core/connection.h"
 
+#include <algorithm>
+
 #include "server/core/io_thread.h"
 
 namespace herald {
@@ -145,6 +147,22 @@ bool Connection::MarkClosedAndShutdownSocket() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   return true;
+}
+
+void Connection::StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline,
+                               absl::Duration wait) {
+  if (closed()) return;
+  if (target->closed() || !target->OverStallThreshold() || absl::Now() >= deadline) {
+    ResumeReading();
+    return;
+  }
+  if (stall_timer_ == nullptr) stall_timer_ = std::make_unique<asio::steady_timer>(thread_->io());
+  stall_timer_->expires_after(absl::ToChronoMicroseconds(wait));
+  stall_timer_->async_wait([self = shared_from_this(), target = std::move(target), deadline,
+                            wait](const asio::error_code& ec) mutable {
+    if (ec) return;
+    self->StallThenRead(std::move(target), deadline, std::min(wait * 2, absl::Milliseconds(5)));
+  });
 }
 
 }  // namespace herald

@@ -107,6 +107,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool MarkClosedAndShutdownSocket();
 
   virtual void OnWriteDone() {}
+  // Owner thread: issue the next read (after a stall).
+  virtual void ResumeReading() = 0;
+  // Owner thread: pauses reading while `target` is over its stall threshold,
+  // polling with growing waits (up to 5 ms), until `deadline`; then resumes.
+  void StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline, absl::Duration wait);
+  std::unique_ptr<asio::steady_timer> stall_timer_;
 
   Server* const server_;
   IoThread* const thread_;

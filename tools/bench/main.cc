@@ -23,6 +23,8 @@ ABSL_FLAG(int64_t, batch_bytes, 64 * 1024, "publisher write size; a PING follows
 ABSL_FLAG(int, max_pending_pings, 4, "unanswered PINGs (batches) a publisher may have in flight");
 ABSL_FLAG(int, inflight, 1, "reqrep: outstanding requests");
 ABSL_FLAG(int64_t, warmup, 1000, "reqrep: requests excluded from the figures");
+ABSL_FLAG(std::string, sub_url, "",
+          "subscribers/responder connect here (another cluster node); default --url");
 ABSL_FLAG(int, conns, 10000, "conns: connections to open and hold");
 ABSL_FLAG(double, drain_timeout, 5, "seconds subscribers wait for stragglers after publishing");
 
@@ -36,6 +38,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   opt.endpoint = *ep;
+  if (!absl::GetFlag(FLAGS_sub_url).empty()) {
+    auto sep = herald::bench::ParseUrl(absl::GetFlag(FLAGS_sub_url));
+    if (!sep.ok()) {
+      std::fprintf(stderr, "bench: %s\n", sep.status().ToString().c_str());
+      return 2;
+    }
+    opt.sub_endpoint = *sep;
+  }
   opt.mode = absl::GetFlag(FLAGS_mode);
   opt.subject = absl::GetFlag(FLAGS_subject);
   opt.pubs = absl::GetFlag(FLAGS_pubs);

@@ -204,8 +204,9 @@ BenchResult RunPubSub(const BenchOptions& opt) {
   RunState rs;
 
   std::vector<std::unique_ptr<Conn>> sub_conns, pub_conns;
+  const Endpoint& sub_ep = opt.sub_endpoint ? *opt.sub_endpoint : opt.endpoint;
   for (int i = 0; i < opt.subs; ++i) {
-    auto c = Conn::Dial(opt.endpoint, kRecvTimeout);
+    auto c = Conn::Dial(sub_ep, kRecvTimeout);
     if (!c.ok()) {
       r.error = absl::StrCat("subscriber connect: ", c.status().ToString());
       return r;
@@ -218,6 +219,11 @@ BenchResult RunPubSub(const BenchOptions& opt) {
       return r;
     }
     sub_conns.push_back(std::move(*c));
+  }
+  if (opt.sub_endpoint && opt.subs > 0) {
+    // Cross-node run: give the subscription interest time to reach the
+    // publishers' node over the route before publishing.
+    absl::SleepFor(absl::Seconds(1));
   }
   for (int i = 0; i < opt.pubs; ++i) {
     auto c = Conn::Dial(opt.endpoint, kRecvTimeout);
@@ -345,7 +351,7 @@ BenchResult RunReqRep(const BenchOptions& opt) {
   r.size = opt.size;
   RunState rs;
 
-  auto resp = Conn::Dial(opt.endpoint, kRecvTimeout);
+  auto resp = Conn::Dial(opt.sub_endpoint ? *opt.sub_endpoint : opt.endpoint, kRecvTimeout);
   auto req = Conn::Dial(opt.endpoint, kRecvTimeout);
   if (!resp.ok() || !req.ok()) {
     r.error = absl::StrCat("connect: ", (!resp.ok() ? resp.status() : req.status()).ToString());

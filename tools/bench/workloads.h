@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -18,6 +19,9 @@ namespace herald::bench {
 
 struct BenchOptions {
   Endpoint endpoint;
+  // Where subscribers (and the reqrep responder) connect; defaults to
+  // `endpoint`. Another node of a cluster measures routed traffic.
+  std::optional<Endpoint> sub_endpoint;
   std::string mode = "pub";
   std::string subject = "bench";
   int pubs = 1;

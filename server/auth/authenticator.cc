@@ -40,9 +40,10 @@ Permissions Merge(const std::vector<const Permissions*>& sets) {
     if (merged && !merged->allow && merged->deny.empty()) merged.reset();
     return merged;
   };
-  out.publish = merge_side([](const Permissions& p) -> const std::optional<SubjectPermission>& { return p.publish; });
-  out.subscribe =
-      merge_side([](const Permissions& p) -> const std::optional<SubjectPermission>& { return p.subscribe; });
+  out.publish = merge_side(
+      [](const Permissions& p) -> const std::optional<SubjectPermission>& { return p.publish; });
+  out.subscribe = merge_side(
+      [](const Permissions& p) -> const std::optional<SubjectPermission>& { return p.subscribe; });
   for (const Permissions* p : sets) {
     if (p->allow_responses) {
       out.allow_responses = p->allow_responses;
@@ -57,17 +58,23 @@ Permissions Merge(const std::vector<const Permissions*>& sets) {
 absl::StatusOr<ConnectCredentials> CredentialsFromConnectJson(absl::string_view text) {
   using json = nlohmann::json;
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return absl::InvalidArgumentError("CONNECT is not a JSON object");
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("CONNECT is not a JSON object");
   ConnectCredentials c;
   struct Field {
     const char* name;
     std::string* out;
-  } fields[] = {{"auth_token", &c.auth_token}, {"user", &c.user}, {"pass", &c.pass},
-                {"nkey", &c.nkey},             {"sig", &c.sig},   {"jwt", &c.jwt}};
+  } fields[] = {{"auth_token", &c.auth_token},
+                {"user", &c.user},
+                {"pass", &c.pass},
+                {"nkey", &c.nkey},
+                {"sig", &c.sig},
+                {"jwt", &c.jwt}};
   for (const Field& f : fields) {
     auto it = doc.find(f.name);
     if (it == doc.end() || it->is_null()) continue;
-    if (!it->is_string()) return absl::InvalidArgumentError(absl::StrCat("CONNECT ", f.name, " is not a string"));
+    if (!it->is_string())
+      return absl::InvalidArgumentError(absl::StrCat("CONNECT ", f.name, " is not a string"));
     *f.out = it->get<std::string>();
   }
   return c;
@@ -75,20 +82,28 @@ absl::StatusOr<ConnectCredentials> CredentialsFromConnectJson(absl::string_view 
 
 const char* AuthKindName(AuthKind kind) {
   switch (kind) {
-    case AuthKind::kNone: return "none";
-    case AuthKind::kToken: return "token";
-    case AuthKind::kUser: return "user";
-    case AuthKind::kNkey: return "nkey";
-    case AuthKind::kOidc: return "oidc";
+    case AuthKind::kNone:
+      return "none";
+    case AuthKind::kToken:
+      return "token";
+    case AuthKind::kUser:
+      return "user";
+    case AuthKind::kNkey:
+      return "nkey";
+    case AuthKind::kOidc:
+      return "oidc";
   }
   return "?";
 }
 
 std::string Identity::Describe() const {
   switch (kind) {
-    case AuthKind::kNone: return "anonymous";
-    case AuthKind::kToken: return absl::StrCat("token ", token_id.substr(0, 12));
-    default: return absl::StrCat(AuthKindName(kind), " ", name);
+    case AuthKind::kNone:
+      return "anonymous";
+    case AuthKind::kToken:
+      return absl::StrCat("token ", token_id.substr(0, 12));
+    default:
+      return absl::StrCat(AuthKindName(kind), " ", name);
   }
 }
 
@@ -162,10 +177,17 @@ absl::Status Authenticator::CheckRevoked(const Identity& id, const RevocationLis
   if (revoked == nullptr) return absl::OkStatus();
   bool r = false;
   switch (id.kind) {
-    case AuthKind::kNone: break;
-    case AuthKind::kToken: r = revoked->IsTokenRevoked(id.token_id); break;
-    case AuthKind::kUser: r = revoked->IsUserRevokedAt(id.name, id.authenticated_at); break;
-    case AuthKind::kNkey: r = revoked->IsNkeyRevokedAt(id.name, id.authenticated_at); break;
+    case AuthKind::kNone:
+      break;
+    case AuthKind::kToken:
+      r = revoked->IsTokenRevoked(id.token_id);
+      break;
+    case AuthKind::kUser:
+      r = revoked->IsUserRevokedAt(id.name, id.authenticated_at);
+      break;
+    case AuthKind::kNkey:
+      r = revoked->IsNkeyRevokedAt(id.name, id.authenticated_at);
+      break;
     case AuthKind::kOidc:
       r = revoked->IsTokenRevoked(id.token_id) || revoked->IsJwtIdRevoked(id.jwt_id) ||
           revoked->IsSubjectRevokedAt(
@@ -175,13 +197,15 @@ absl::Status Authenticator::CheckRevoked(const Identity& id, const RevocationLis
   return r ? Fail(absl::StrCat(id.Describe(), " is revoked")) : absl::OkStatus();
 }
 
-absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token, absl::Time now) const {
+absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token,
+                                                         absl::Time now) const {
   std::shared_ptr<const Jwks> keys = jwks_->Current();
   if (keys == nullptr) return Fail("no JWKS loaded");
   absl::StatusOr<OidcClaims> claims = VerifyOidcToken(token, *keys, config_.oidc, now);
   if (!claims.ok()) return Fail(absl::StrCat("oidc: ", claims.status().message()));
   auto perms = OidcPermissions(claims->permission_sets);
-  if (!perms.ok()) return Fail(absl::StrCat("oidc ", claims->subject, ": ", perms.status().message()));
+  if (!perms.ok())
+    return Fail(absl::StrCat("oidc ", claims->subject, ": ", perms.status().message()));
   Identity id;
   id.kind = AuthKind::kOidc;
   id.name = claims->subject;
@@ -222,7 +246,8 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const ConnectCredentials& c
         if (u.user == creds.user) found = &u;
       }
       if (found == nullptr) return Fail(absl::StrCat("unknown user ", creds.user));
-      if (!VerifySecret(found->password, creds.pass)) return Fail(absl::StrCat("wrong password for user ", creds.user));
+      if (!VerifySecret(found->password, creds.pass))
+        return Fail(absl::StrCat("wrong password for user ", creds.user));
       id.permissions = user_permissions_.at(found->user);
     } else if (!config_.user.empty()) {
       if (creds.user != config_.user || !VerifySecret(config_.password, creds.pass)) {

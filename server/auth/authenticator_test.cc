@@ -19,8 +19,10 @@ using testing::TestSigner;
 // Go nkeys vectors (nkeys_test.cc).
 constexpr char kSeed[] = "SUAAABYOCUOCGKRRHA7UMTKULNRGS4DXP2CYZE42UGUK7NV5YTF5FWIXJQ";
 constexpr char kPub[] = "UBGQ5Q5A2A76774TVG6M4KREWQDNI32EV37R654H3LW3CPFK7JACYEW2";
-constexpr char kAliceHash[] = "$2a$04$WTzvMxeMqeA.LJ1FdW6mXuDB4W0evyn688/nFFjIulFk4zj/7f1ty";  // s3cr3t
-constexpr char kTokenHash[] = "$2a$04$ozd/csJ.gh7OO4jra7Sn.OCqBo3ryOU3FsluX.GtnXUT38XG4yQSq";  // t0ken-value
+constexpr char kAliceHash[] =
+    "$2a$04$WTzvMxeMqeA.LJ1FdW6mXuDB4W0evyn688/nFFjIulFk4zj/7f1ty";  // s3cr3t
+constexpr char kTokenHash[] =
+    "$2a$04$ozd/csJ.gh7OO4jra7Sn.OCqBo3ryOU3FsluX.GtnXUT38XG4yQSq";  // t0ken-value
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
@@ -99,7 +101,8 @@ TEST(Authenticator, Users) {
   EXPECT_TRUE(id->permissions->CanPublish("public.x"));  // default
   EXPECT_FALSE(id->permissions->CanPublish("x"));
 
-  EXPECT_TRUE(absl::IsUnauthenticated(a->Authenticate(UserPass("alice", "wrong"), "", kNow, nullptr).status()));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      a->Authenticate(UserPass("alice", "wrong"), "", kNow, nullptr).status()));
   EXPECT_FALSE(a->Authenticate(UserPass("alice", ""), "", kNow, nullptr).ok());
   EXPECT_FALSE(a->Authenticate(UserPass("mallory", "s3cr3t"), "", kNow, nullptr).ok());
   EXPECT_FALSE(a->Authenticate(UserPass("bob", "plain-pw "), "", kNow, nullptr).ok());
@@ -193,11 +196,12 @@ class OidcAuthTest : public ::testing::Test {
     c.oidc.roles = {{"g-ops", "ops"}, {"g-dev", "dev"}, {"g-qa", "qa"}};
     return c;
   }
-  std::string Jwt(const std::string& groups, int64_t exp_offset = 600, const std::string& jti = "j1") {
+  std::string Jwt(const std::string& groups, int64_t exp_offset = 600,
+                  const std::string& jti = "j1") {
     return signer_.Sign(absl::StrCat(R"({"iss":"https://idp","aud":"herald","sub":"alice","exp":)",
                                      absl::ToUnixSeconds(kNow) + exp_offset, R"(,"iat":)",
-                                     absl::ToUnixSeconds(kNow) - 5, R"(,"jti":")", jti, R"(","groups":)",
-                                     groups, "}"));
+                                     absl::ToUnixSeconds(kNow) - 5, R"(,"jti":")", jti,
+                                     R"(","groups":)", groups, "}"));
   }
   TestSigner signer_ = TestSigner::Ec("k1");
   std::string jwks_path_;
@@ -236,11 +240,14 @@ TEST_F(OidcAuthTest, AcceptsAndMapsRoles) {
 
   // The plain token still works beside OIDC; bad JWTs do not fall back.
   EXPECT_TRUE(a->Authenticate(Token("plain-token"), "", kNow, nullptr).ok());
-  EXPECT_FALSE(a->Authenticate(Token(Jwt(R"(["g-ops"])", -100)), "", kNow, nullptr).ok());  // expired
+  EXPECT_FALSE(
+      a->Authenticate(Token(Jwt(R"(["g-ops"])", -100)), "", kNow, nullptr).ok());  // expired
   TestSigner other = TestSigner::Ec("k1");
-  EXPECT_FALSE(a->Authenticate(Token(other.Sign(R"({"iss":"https://idp","aud":"herald","sub":"x","exp":9999999999})")),
-                               "", kNow, nullptr)
-                   .ok());
+  EXPECT_FALSE(
+      a->Authenticate(
+           Token(other.Sign(R"({"iss":"https://idp","aud":"herald","sub":"x","exp":9999999999})")),
+           "", kNow, nullptr)
+          .ok());
 }
 
 TEST_F(OidcAuthTest, RevalidateAndRevocation) {
@@ -253,7 +260,8 @@ TEST_F(OidcAuthTest, RevalidateAndRevocation) {
   EXPECT_FALSE(a->Revalidate(*id, kNow + absl::Seconds(700), nullptr).ok());
   // Revoked by jti, by token id, by subject, by subjects_before (iat).
   for (const std::string& list :
-       {std::string(R"({"jwt_ids":["j1"]})"), absl::StrCat(R"({"tokens":[")", TokenId(jwt), R"("]})"),
+       {std::string(R"({"jwt_ids":["j1"]})"),
+        absl::StrCat(R"({"tokens":[")", TokenId(jwt), R"("]})"),
         std::string(R"({"subjects":["alice"]})"),
         absl::StrCat(R"({"subjects_before":{"alice":)", absl::ToUnixSeconds(kNow), "}}")}) {
     auto r = RevocationList::Parse(list);
@@ -262,7 +270,8 @@ TEST_F(OidcAuthTest, RevalidateAndRevocation) {
     EXPECT_FALSE(a->Authenticate(Token(jwt), "", kNow, r->get()).ok()) << list;
   }
   // A newer token of the same subject passes subjects_before.
-  auto r = RevocationList::Parse(absl::StrCat(R"({"subjects_before":{"alice":)", absl::ToUnixSeconds(kNow) - 60, "}}"));
+  auto r = RevocationList::Parse(
+      absl::StrCat(R"({"subjects_before":{"alice":)", absl::ToUnixSeconds(kNow) - 60, "}}"));
   EXPECT_TRUE(a->Authenticate(Token(jwt), "", kNow, r->get()).ok());
 
   // Key rotation at the IdP: the old key leaves the JWKS -> connection closes.
@@ -304,10 +313,12 @@ TEST(Authenticator, ReloadAndRotation) {
   EXPECT_TRUE(new_auth->Authenticate(UserPass("alice", "n3w-pass"), "", kNow, nullptr).ok());
   EXPECT_FALSE(new_auth->Authenticate(UserPass("alice", "s3cr3t"), "", kNow, nullptr).ok());
   // Revoking sessions before the rotation closes the old one only.
-  auto r = RevocationList::Parse(absl::StrCat(R"({"users_before":{"alice":)", absl::ToUnixSeconds(kNow), "}}"));
+  auto r = RevocationList::Parse(
+      absl::StrCat(R"({"users_before":{"alice":)", absl::ToUnixSeconds(kNow), "}}"));
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(new_auth->Revalidate(alice, kNow + absl::Seconds(5), r->get()).ok());
-  auto fresh = new_auth->Authenticate(UserPass("alice", "n3w-pass"), "", kNow + absl::Seconds(5), r->get());
+  auto fresh =
+      new_auth->Authenticate(UserPass("alice", "n3w-pass"), "", kNow + absl::Seconds(5), r->get());
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_TRUE(new_auth->Revalidate(*fresh, kNow + absl::Seconds(6), r->get()).ok());
   // Full user revocation blocks both.

@@ -47,10 +47,11 @@ absl::StatusOr<std::shared_ptr<const RevocationList>> RevocationList::Parse(
         std::string err;
         if (e->is_number_integer()) {
           t = absl::FromUnixSeconds(e->get<int64_t>());
-        } else if (!e->is_string() || !absl::ParseTime(absl::RFC3339_full, e->get<std::string>(), &t, &err)) {
-          return absl::InvalidArgumentError(absl::StrCat("revocation list: \"", it.key(), "\" entry \"",
-                                                         e.key(),
-                                                         "\" needs Unix seconds or an RFC 3339 time"));
+        } else if (!e->is_string() ||
+                   !absl::ParseTime(absl::RFC3339_full, e->get<std::string>(), &t, &err)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("revocation list: \"", it.key(), "\" entry \"", e.key(),
+                           "\" needs Unix seconds or an RFC 3339 time"));
         }
         if (e.key().empty()) return absl::InvalidArgumentError("revocation list: empty name");
         (*times)[e.key()] = t;

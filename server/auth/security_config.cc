@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/auth/nkeys.h"
 
@@ -37,7 +38,8 @@ absl::Status GetDuration(const std::string& key, const ConfValue& v, absl::Durat
   } else {
     return Err(v, absl::StrCat(key, " must be a duration"));
   }
-  if (d < absl::ZeroDuration() || d > absl::Hours(24)) return Err(v, absl::StrCat(key, " out of range"));
+  if (d < absl::ZeroDuration() || d > absl::Hours(24))
+    return Err(v, absl::StrCat(key, " out of range"));
   *out = d;
   return absl::OkStatus();
 }
@@ -45,7 +47,8 @@ absl::Status GetDuration(const std::string& key, const ConfValue& v, absl::Durat
 absl::Status ParseUsers(const ConfValue& v, SecurityConfig* cfg) {
   if (!v.is_array()) return Err(v, "users must be an array");
   for (const ConfValue& u : v.items()) {
-    if (!u.is_map()) return Err(u, absl::StrCat("Expected user entry to be a map/struct, got ", u.kind_name()));
+    if (!u.is_map())
+      return Err(u, absl::StrCat("Expected user entry to be a map/struct, got ", u.kind_name()));
     UserConfig user;
     NkeyUserConfig nkey;
     std::optional<Permissions> perms;
@@ -129,7 +132,8 @@ absl::Status ParseAuthorization(const ConfValue& v, SecurityConfig* cfg) {
   if ((!cfg->user.empty() || !cfg->password.empty()) && !cfg->token.empty()) {
     return Err(v, "Cannot have a user/pass and token");
   }
-  if (has_users && !cfg->user.empty()) return Err(v, "Can not have a single user/pass and a users array");
+  if (has_users && !cfg->user.empty())
+    return Err(v, "Can not have a single user/pass and a users array");
   if (has_users && !cfg->token.empty()) return Err(v, "Can not have a token and a users array");
   return absl::OkStatus();
 }
@@ -193,13 +197,16 @@ absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root) {
 
 absl::Status ValidateSecurityConfig(const SecurityConfig& c) {
   auto bad = [](absl::string_view why) { return absl::InvalidArgumentError(why); };
-  if ((!c.user.empty() || !c.password.empty()) && !c.token.empty()) return bad("Cannot have a user/pass and token");
-  if (!c.users.empty() && !c.user.empty()) return bad("Can not have a single user/pass and a users array");
+  if ((!c.user.empty() || !c.password.empty()) && !c.token.empty())
+    return bad("Cannot have a user/pass and token");
+  if (!c.users.empty() && !c.user.empty())
+    return bad("Can not have a single user/pass and a users array");
   if (!c.users.empty() && !c.token.empty()) return bad("Can not have a token and a users array");
   if (!c.user.empty() && c.password.empty()) return bad("authorization user requires a password");
   auto check_role = [&](const std::string& role, const std::optional<Permissions>& perms,
                         const std::string& who) -> absl::Status {
-    if (!role.empty() && perms) return bad(absl::StrCat(who, ": give permissions or role, not both"));
+    if (!role.empty() && perms)
+      return bad(absl::StrCat(who, ": give permissions or role, not both"));
     if (!role.empty() && c.permission_sets.count(role) == 0) {
       return bad(absl::StrCat(who, ": unknown permission set \"", role, "\""));
     }
@@ -208,15 +215,18 @@ absl::Status ValidateSecurityConfig(const SecurityConfig& c) {
   };
   std::set<std::string> names;
   for (const UserConfig& u : c.users) {
-    if (!names.insert(u.user).second) return bad(absl::StrCat("Duplicate user ", u.user, " detected"));
+    if (!names.insert(u.user).second)
+      return bad(absl::StrCat("Duplicate user ", u.user, " detected"));
     if (u.password.empty()) return bad(absl::StrCat("user ", u.user, " requires a password"));
     absl::Status s = check_role(u.role, u.permissions, absl::StrCat("user ", u.user));
     if (!s.ok()) return s;
   }
   std::set<std::string> keys;
   for (const NkeyUserConfig& n : c.nkeys) {
-    if (!IsValidUserPublicKey(n.nkey)) return bad(absl::StrCat("Not a valid public nkey for a user: ", n.nkey));
-    if (!keys.insert(n.nkey).second) return bad(absl::StrCat("Duplicate nkey ", n.nkey, " detected"));
+    if (!IsValidUserPublicKey(n.nkey))
+      return bad(absl::StrCat("Not a valid public nkey for a user: ", n.nkey));
+    if (!keys.insert(n.nkey).second)
+      return bad(absl::StrCat("Duplicate nkey ", n.nkey, " detected"));
     absl::Status s = check_role(n.role, n.permissions, absl::StrCat("nkey ", n.nkey));
     if (!s.ok()) return s;
   }

@@ -31,7 +31,8 @@ TEST(SecurityConfig, FullExample) {
         { user: alice, password: "$2a$04$WTzvMxeMqeA.LJ1FdW6mXuDB4W0evyn688/nFFjIulFk4zj/7f1ty",
           permissions: { subscribe: ["a.>", "jobs.* workers"] } }
         { user: bob, password: pw, role: ops }
-        { nkey: )") + kNkey + R"(, role: dev }
+        { nkey: )") +
+                 kNkey + R"(, role: dev }
       ]
     }
     oidc {
@@ -85,9 +86,11 @@ TEST(SecurityConfig, Errors) {
       "authorization { users: [{user: a}] }",
       "authorization { users: [{password: a}] }",
       "authorization { users: [{nkey: UNOTAKEY}] }",
-      "authorization { users: [{nkey: UBGQ5Q5A2A76774TVG6M4KREWQDNI32EV37R654H3LW3CPFK7JACYEW2, user: x}] }",
+      "authorization { users: [{nkey: UBGQ5Q5A2A76774TVG6M4KREWQDNI32EV37R654H3LW3CPFK7JACYEW2, "
+      "user: x}] }",
       "authorization { users: [{user: a, password: b, role: nope}] }",
-      "authorization { permission_sets { x: {publish: \"a\"} }, users: [{user: a, password: b, role: x, "
+      "authorization { permission_sets { x: {publish: \"a\"} }, users: [{user: a, password: b, "
+      "role: x, "
       "permissions: {publish: b}}] }",
       "authorization { users: [{user: a, password: b, bogus: 1}] }",
       "authorization { bogus: 1 }",
@@ -100,7 +103,8 @@ TEST(SecurityConfig, Errors) {
       "oidc { issuer: x, audience: y, jwks_file: z, roles { g: missing } }",
       "oidc { issuer: x, audience: y, jwks_file: z, skew: \"1h\" }",
       "oidc { issuer: x, audience: y, jwks_file: z, bogus: 1 }",
-      "authorization { token: \"eyJhbGciOiJub25lIn0.e30.\" }\noidc { issuer: x, audience: y, jwks_file: z }",
+      "authorization { token: \"eyJhbGciOiJub25lIn0.e30.\" }\noidc { issuer: x, audience: y, "
+      "jwks_file: z }",
       "revocation_file: 5",
   };
   for (const char* text : bad) EXPECT_FALSE(Parse(text).ok()) << text;

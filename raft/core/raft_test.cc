@@ -361,6 +361,40 @@ TEST(ReadIndexTest, LeaderAndFollowerReads) {
   EXPECT_EQ(c.node(2).reads[0].index, commit);
 }
 
+TEST(ReadIndexTest, OldAcknowledgementsNeverReleaseLaterReads) {
+  // Regression (simulator seed 200492): a duplicated ReadIndex request made
+  // acknowledgements of an earlier heartbeat release reads that arrived later.
+  TestCluster c(3);
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  Message req;
+  req.type = MessageType::kReadIndex;
+  req.from = 2;
+  req.to = 1;
+  req.term = c.raft(1).term();
+  req.read_ctx = 5;
+  ASSERT_TRUE(c.raw(1).Step(req).ok());
+  c.Process(1);
+  std::deque<Message> heartbeats;
+  heartbeats.swap(c.inflight());
+  for (const Message& m : heartbeats) ASSERT_TRUE(c.raw(m.to).Step(m).ok());
+  for (NodeId id : {2, 3}) c.Process(id);
+  std::deque<Message> acks;  // held back: acknowledge the round of read 5
+  acks.swap(c.inflight());
+  // A later local read, then a duplicate of request 5; their heartbeats are lost.
+  ASSERT_TRUE(c.raw(1).ReadIndex(6).ok());
+  ASSERT_TRUE(c.raw(1).Step(req).ok());
+  c.Process(1);
+  c.inflight().clear();
+  for (const Message& m : acks) ASSERT_TRUE(c.raw(1).Step(m).ok());
+  c.Process(1);
+  EXPECT_TRUE(c.node(1).reads.empty()) << "read 6 released by acknowledgements sent before it";
+  size_t answers = 0;
+  for (const Message& m : c.inflight()) answers += m.type == MessageType::kReadIndexResp;
+  EXPECT_EQ(answers, 1u);  // only the first request 5
+}
+
 TEST(ReadIndexTest, IsolatedLeaderCannotServeReads) {
   TestCluster c(3);
   c.Elect(1);

@@ -147,6 +147,7 @@ void NodeHost::PublishInfo(const Group& g) {
   info.applied = g.applied;
   info.last_index = st.last_index;
   info.repair_until = st.repair_until;
+  info.first_index = g.log->FirstIndex();
   MutexLock l(&mu_);
   info_[g.id] = info;
 }

@@ -101,6 +101,7 @@ struct GroupInfo {
   uint64_t commit = 0;
   uint64_t applied = 0;
   uint64_t last_index = 0;
+  uint64_t first_index = 0;  // first entry still in the log (after compaction)
   uint64_t repair_until = 0;
 };
 

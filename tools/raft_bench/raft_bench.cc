@@ -12,6 +12,8 @@
 //
 // Flags (--name=value): --groups=1 --inflight=20000 --rate=0 --size=128
 // --seconds=10 --warmup=2 --dir=/tmp/raft_bench --nosync --tick_ms=20
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +34,13 @@ namespace herald::raft {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 class NullMachine : public StateMachine {
  public:
@@ -189,8 +198,10 @@ class Bench {
     for (NodeId id = 1; id <= 3; ++id) syncs0 += nodes[id]->store->syncs();
     for (NodeId id = 1; id <= 3; ++id) entries0 += nodes[id]->store->entries_written();
     const uint64_t ok0 = committed_.load();
+    const double cpu0 = CpuSeconds();
     std::this_thread::sleep_until(measure_to_);
     const uint64_t ok1 = committed_.load();
+    const double cpu = CpuSeconds() - cpu0;
     uint64_t syncs1 = 0, entries1 = 0, dropped = 0;
     for (NodeId id = 1; id <= 3; ++id) syncs1 += nodes[id]->store->syncs();
     for (NodeId id = 1; id <= 3; ++id) entries1 += nodes[id]->store->entries_written();
@@ -212,6 +223,7 @@ class Bench {
         committed > 0 ? (syncs1 - syncs0) / committed : 0.0,
         syncs1 > syncs0 ? static_cast<double>(entries1 - entries0) / (syncs1 - syncs0) : 0.0,
         static_cast<unsigned long long>(failed_.load()), static_cast<unsigned long long>(dropped));
+    printf("  CPU (3 nodes, all threads): %.2f cores\n", cpu / secs);
     for (NodeId id = 1; id <= 3; ++id) {
       NodeHost* h = nodes[id]->host.get();
       printf("  node %llu: cycles %llu, sync total %.2f s (max %.1f ms), max cycle %.1f ms\n",

@@ -36,8 +36,6 @@ const std::set<std::string>& UnsupportedTopLevelKeys() {
                                                       "disable_sublist_cache",
                                                       "no_sublist_cache",
                                                       "accounts",
-                                                      "https",
-                                                      "https_port",
                                                       "http_base_path",
                                                       "gateway",
                                                       "leaf",
@@ -53,7 +51,6 @@ const std::set<std::string>& UnsupportedTopLevelKeys() {
                                                       "max_subs",
                                                       "max_sub_tokens",
                                                       "max_subscription_tokens",
-                                                      "tls",
                                                       "ocsp",
                                                       "allow_non_tls",
                                                       "operator",
@@ -159,6 +156,10 @@ class Loader {
   absl::Status ParseRoutes(const std::string& key, const ConfValue& v,
                            std::vector<std::string>* routes);
   absl::Status SetStoreDir(const ConfValue& v, const std::string& dir);
+  absl::Status ParseTls(const std::string& key, const ConfValue& v, TlsOptions* tls);
+  absl::Status OnTls(const std::string& key, const ConfValue& v);
+  absl::Status OnHttps(const std::string& key, const ConfValue& v);
+  absl::Status OnHttpsPort(const std::string& key, const ConfValue& v);
 
   static const std::map<std::string, Handler>& Handlers();
 
@@ -291,6 +292,9 @@ const std::map<std::string, Loader::Handler>& Loader::Handlers() {
       {"pid_file", &Loader::OnPidFile},
       {"authorization", &Loader::OnAuthorization},
       {"cluster", &Loader::OnCluster},
+      {"tls", &Loader::OnTls},
+      {"https", &Loader::OnHttps},
+      {"https_port", &Loader::OnHttpsPort},
       {"jetstream", &Loader::OnJetStream},
       {"store_dir", &Loader::OnStoreDir},
       {"storedir", &Loader::OnStoreDir},
@@ -538,6 +542,68 @@ absl::Status Loader::ParseUsers(const std::string& key, const ConfValue& v,
 // ---------------------------------------------------------------------------
 // cluster { name, listen, host, port, routes [...] }
 
+absl::Status Loader::ParseTls(const std::string& key, const ConfValue& v, TlsOptions* tls) {
+  if (!v.is_map()) return TypeErr(key, v, "a map");
+  tls->enabled = true;
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "cert_file") {
+      s = GetString(raw_k, mv, &tls->cert_file);
+    } else if (k == "key_file") {
+      s = GetString(raw_k, mv, &tls->key_file);
+    } else if (k == "ca_file") {
+      s = GetString(raw_k, mv, &tls->ca_file);
+    } else if (k == "verify") {
+      s = GetBool(raw_k, mv, &tls->verify);
+    } else if (k == "verify_and_map") {
+      s = GetBool(raw_k, mv, &tls->verify_and_map);
+      if (s.ok() && tls->verify_and_map) tls->verify = true;
+    } else if (k == "timeout") {
+      // nats-server takes (float) seconds here.
+      if (mv.is_int()) {
+        tls->timeout = absl::Seconds(mv.int_value());
+      } else if (mv.is_float()) {
+        tls->timeout = absl::Seconds(mv.float_value());
+      } else {
+        s = GetDuration(raw_k, mv, &tls->timeout);
+      }
+    } else if (k == "min_version") {
+      s = GetString(raw_k, mv, &tls->min_version);
+      if (s.ok() && tls->min_version != "1.2" && tls->min_version != "1.3") {
+        s = Err(mv, "tls min_version must be \"1.2\" or \"1.3\"");
+      }
+    } else if (k == "cipher_suites" || k == "curve_preferences" || k == "insecure" ||
+               k == "pinned_certs" || k == "verify_cert_and_check_known_urls" ||
+               k == "handshake_first" || k == "ocsp_peer" || k == "cert_store" ||
+               k == "cert_match" || k == "cert_match_by") {
+      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else {
+      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+    }
+    if (!s.ok()) return s;
+  }
+  if (tls->cert_file.empty() || tls->key_file.empty()) {
+    return Err(v, absl::StrCat(key, ": cert_file and key_file are required"));
+  }
+  if (tls->verify && tls->ca_file.empty()) {
+    return Err(v, absl::StrCat(key, ": verify needs ca_file"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loader::OnTls(const std::string& key, const ConfValue& v) {
+  return ParseTls(key, v, &opts_->tls);
+}
+
+absl::Status Loader::OnHttps(const std::string& key, const ConfValue& v) {
+  return GetHostPort(key, v, &opts_->http_host, &opts_->https_port);
+}
+
+absl::Status Loader::OnHttpsPort(const std::string& key, const ConfValue& v) {
+  return GetPort(key, v, &opts_->https_port);
+}
+
 absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
   if (!v.is_map()) return TypeErr(key, v, "a map");
   ClusterOptions& c = opts_->cluster;
@@ -556,7 +622,9 @@ absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
       s = GetString(raw_k, mv, &c.host);
     } else if (k == "routes") {
       s = ParseRoutes(raw_k, mv, &c.routes);
-    } else if (k == "authorization" || k == "tls" || k == "cluster_advertise" || k == "advertise" ||
+    } else if (k == "tls") {
+      s = ParseTls(absl::StrCat(key, ".", raw_k), mv, &c.tls);
+    } else if (k == "authorization" || k == "cluster_advertise" || k == "advertise" ||
                k == "no_advertise" || k == "connect_retries" || k == "permissions" ||
                k == "pool_size" || k == "compression" || k == "accounts") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);

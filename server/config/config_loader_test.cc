@@ -335,13 +335,13 @@ TEST(ConfigLoader, Cluster) {
 TEST(ConfigLoader, ClusterWarningsAndErrors) {
   Loaded l = Load(
       "cluster {\n  port: 6222\n  routes [\n    nats://a:1\n    nats://a:1\n  ]\n"
-      "  authorization { user: r, password: p }\n  tls { cert_file: x }\n  bogus: 1\n}");
+      "  authorization { user: r, password: p }\n  tls { cert_file: x, key_file: y }\n"
+      "  bogus: 1\n}");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://a:1"));
   EXPECT_THAT(l.warnings,
               ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
                           "t.conf:7: cluster.authorization is not supported yet, ignored",
-                          "t.conf:8: cluster.tls is not supported yet, ignored",
                           "t.conf:9: unknown field cluster.bogus, ignored"));
   EXPECT_EQ(LoadError("cluster {\n routes: [ \"127.0.0.1:6222\" ]\n}"),
             "t.conf:2: error parsing route url '127.0.0.1:6222': expected scheme://host:port");
@@ -395,19 +395,19 @@ TEST(ConfigLoader, IoThreads) {
 
 TEST(ConfigLoader, UnsupportedAndUnknownKeysWarn) {
   Loaded l = Load(
-      "port: 4222\ntls {\n  cert_file: x\n}\naccounts { A: {} }\nleafnodes { port: 7422 }\n"
+      "port: 4222\ntls {\n  cert_file: x\n  key_file: y\n}\naccounts { A: {} }\nleafnodes { port: "
+      "7422 }\n"
       "gateway { name: g }\nwebsocket { port: 8080 }\nmqtt { port: 1883 }\n"
       "system_account: SYS\nlogtime: false\nfrobnicate: 3\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:2: tls is not supported yet, ignored",
-                                      "t.conf:5: accounts is not supported yet, ignored",
-                                      "t.conf:6: leafnodes is not supported yet, ignored",
-                                      "t.conf:7: gateway is not supported yet, ignored",
-                                      "t.conf:8: websocket is not supported yet, ignored",
-                                      "t.conf:9: mqtt is not supported yet, ignored",
-                                      "t.conf:10: system_account is not supported yet, ignored",
-                                      "t.conf:11: logtime is not supported yet, ignored",
-                                      "t.conf:12: unknown field frobnicate, ignored"));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:6: accounts is not supported yet, ignored",
+                                      "t.conf:7: leafnodes is not supported yet, ignored",
+                                      "t.conf:8: gateway is not supported yet, ignored",
+                                      "t.conf:9: websocket is not supported yet, ignored",
+                                      "t.conf:10: mqtt is not supported yet, ignored",
+                                      "t.conf:11: system_account is not supported yet, ignored",
+                                      "t.conf:12: logtime is not supported yet, ignored",
+                                      "t.conf:13: unknown field frobnicate, ignored"));
 }
 
 TEST(ConfigLoader, KeysUsedAsVariablesDoNotWarn) {
@@ -480,8 +480,7 @@ TEST(ConfigLoader, LoadClusterTestdataFileWithWarningsOnly) {
   const std::string f = "server/config/testdata/cluster.conf";
   EXPECT_THAT(
       warnings,
-      ElementsAre(absl::StrCat(f, ":12: tls is not supported yet, ignored"),
-                  absl::StrCat(f, ":20: jetstream.max_memory_store is not supported yet, ignored"),
+      ElementsAre(absl::StrCat(f, ":20: jetstream.max_memory_store is not supported yet, ignored"),
                   absl::StrCat(f, ":21: jetstream.max_file_store is not supported yet, ignored"),
                   absl::StrCat(f, ":27: cluster.authorization is not supported yet, ignored"),
                   absl::StrCat(f, ":39: accounts is not supported yet, ignored"),

@@ -270,13 +270,13 @@ TEST(ResolveOptions, AuthFlagReplacesFileAuth) {
 }
 
 TEST(ResolveOptions, WarningsFromFileAndFlags) {
-  TempConfig conf("tls { cert_file: x }\n");
+  TempConfig conf("accounts { A: {} }\n");
   auto cl = Parse({"-c", conf.path(), "-T"});
   ASSERT_TRUE(cl.ok()) << cl.status();
   std::vector<std::string> warnings;
   auto o = ResolveOptions(*cl, &warnings);
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_THAT(warnings, ElementsAre(conf.path() + ":1: tls is not supported yet, ignored",
+  EXPECT_THAT(warnings, ElementsAre(conf.path() + ":1: accounts is not supported yet, ignored",
                                     "-T/--logtime is not supported yet, ignored"));
 }
 

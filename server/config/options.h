@@ -22,41 +22,56 @@ struct UserEntry {
 };
 
 struct AuthOptions {
-  std::string token;           // --auth / authorization.token
-  std::string user;            // --user / authorization.user
-  std::string password;        // --pass / authorization.password
-  std::vector<UserEntry> users;  // authorization.users
+  std::string token;                          // --auth / authorization.token
+  std::string user;                           // --user / authorization.user
+  std::string password;                       // --pass / authorization.password
+  std::vector<UserEntry> users;               // authorization.users
   absl::Duration timeout = absl::Seconds(2);  // authorization.timeout (seconds)
 
   bool Required() const { return !token.empty() || !user.empty() || !users.empty(); }
+};
+
+// A `tls { ... }` block (client port, cluster routes, monitoring).
+struct TlsOptions {
+  bool enabled = false;  // the block is present
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool verify = false;                        // require and verify a client certificate
+  bool verify_and_map = false;                // verify, and map the certificate to a user
+  absl::Duration timeout = absl::Seconds(2);  // handshake timeout (seconds)
+  std::string min_version;                    // "1.2" (default) or "1.3"
 };
 
 // `cluster { ... }` block and --cluster/--cluster_name/--routes flags. Parsed
 // now so that nats-server config files start; used by the route-mesh issue.
 struct ClusterOptions {
   std::string name;
-  std::string host;     // from listen or --cluster nats://host:port
-  int port = 0;         // 0 = no cluster listener
+  std::string host;                 // from listen or --cluster nats://host:port
+  int port = 0;                     // 0 = no cluster listener
   std::vector<std::string> routes;  // URLs like nats://127.0.0.1:6222
+  TlsOptions tls;                   // cluster { tls { ... } }: mutual TLS between nodes
 };
 
 struct ServerOptions {
   // Identity and listeners.
-  std::string server_name;        // -n/--name, server_name (default: server id)
-  std::string host = "0.0.0.0";   // -a/--addr, host, listen
-  int port = 4222;                // -p/--port, port, listen
+  std::string server_name;            // -n/--name, server_name (default: server id)
+  std::string host = "0.0.0.0";       // -a/--addr, host, listen
+  int port = 4222;                    // -p/--port, port, listen
   std::string http_host = "0.0.0.0";  // http: "host:port" sets this too
-  int http_port = 0;              // -m/--http_port, http_port, http (0 = off)
+  int http_port = 0;                  // -m/--http_port, http_port, http (0 = off)
+  int https_port = 0;                 // https_port, https: monitoring over TLS (uses `tls`)
+  TlsOptions tls;                     // tls { ... } on the client port
 
   // Limits (names and defaults as nats-server 2.9).
-  int64_t max_payload = 1024 * 1024;            // max_payload (bytes)
-  int max_connections = 64 * 1024;              // max_connections
-  int max_control_line = 4096;                  // max_control_line (bytes)
-  int64_t max_pending = 64LL * 1024 * 1024;     // max_pending (bytes)
-  absl::Duration ping_interval = absl::Minutes(2);  // ping_interval
-  int ping_max = 2;                             // ping_max (ping_max_out too)
-  absl::Duration write_deadline = absl::Seconds(10);  // write_deadline
-  absl::Duration lame_duck_duration = absl::Minutes(2);      // lame_duck_duration
+  int64_t max_payload = 1024 * 1024;                          // max_payload (bytes)
+  int max_connections = 64 * 1024;                            // max_connections
+  int max_control_line = 4096;                                // max_control_line (bytes)
+  int64_t max_pending = 64LL * 1024 * 1024;                   // max_pending (bytes)
+  absl::Duration ping_interval = absl::Minutes(2);            // ping_interval
+  int ping_max = 2;                                           // ping_max (ping_max_out too)
+  absl::Duration write_deadline = absl::Seconds(10);          // write_deadline
+  absl::Duration lame_duck_duration = absl::Minutes(2);       // lame_duck_duration
   absl::Duration lame_duck_grace_period = absl::Seconds(10);  // lame_duck_grace_period
 
   AuthOptions auth;

@@ -1,6 +1,9 @@
 // Three raft_node processes on loopback (real gRPC, RocksDB, fsync on). While
 // clients write, nodes are killed with SIGKILL (one at a time, sometimes two,
-// sometimes all three) and restarted from their data directories. At the end
+// sometimes all three) and restarted from their data directories. Sometimes,
+// while a single node is down, its log is damaged on disk (a flipped bit in a
+// recent entry, or its newest entries deleted); it must detect that on start,
+// refuse to vote until a leader has repaired it, and catch up. At the end
 // every acknowledged write must be present, with its value, on every node, and
 // all nodes must hold identical maps.
 //
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/raft_log_store.h"
 #include "tests/raft/kv.grpc.pb.h"
 
 extern char** environ;
@@ -146,6 +150,7 @@ class Cluster {
   }
 
   bool Up(int id) { return nodes_[id].pid > 0; }
+  const std::string& Dir(int id) { return nodes_[id].dir; }
   RaftKv::Stub* Stub(int id) { return nodes_[id].stub.get(); }
   const std::string& base() const { return base_; }
 
@@ -156,6 +161,35 @@ class Cluster {
   std::string peers_;
   std::map<int, Node> nodes_;
 };
+
+// Damages the log of a stopped node: a flipped bit in one of its newest
+// entries, or its newest entries deleted. Returns a description, or "" if
+// there was nothing to damage.
+std::string Damage(const std::string& dir, uint64_t groups, std::mt19937_64& rng) {
+  storage::RaftLogStoreOptions o;
+  o.path = dir;
+  auto st = storage::RaftLogStore::Open(o);
+  if (!st.ok()) return "";
+  const storage::GroupId g = 1 + rng() % groups;
+  auto log = (*st)->Group(g);
+  if (!log.ok() || (*log)->LastIndex() < (*log)->FirstIndex() + 5) return "";
+  const uint64_t last = (*log)->LastIndex();
+  const uint64_t lo = std::max((*log)->FirstIndex(), last > 50 ? last - 50 : 1);
+  const uint64_t at = lo + rng() % (last - lo + 1);
+  rocksdb::DB* db = (*st)->db_for_testing();
+  if (rng() % 2 == 0) {
+    std::string v;
+    if (!db->Get(rocksdb::ReadOptions(), storage::keys::EntryKey(g, at), &v).ok()) return "";
+    v[rng() % v.size()] ^= static_cast<char>(1 << (rng() % 8));
+    if (!db->Put(rocksdb::WriteOptions(), storage::keys::EntryKey(g, at), v).ok()) return "";
+    return "bit flip in group " + std::to_string(g) + " entry " + std::to_string(at);
+  }
+  for (uint64_t i = at; i <= last; ++i) {
+    (void)db->Delete(rocksdb::WriteOptions(), storage::keys::EntryKey(g, i));
+  }
+  return "group " + std::to_string(g) + " entries " + std::to_string(at) + ".." +
+         std::to_string(last) + " deleted";
+}
 
 struct Acked {
   std::mutex mu;
@@ -222,7 +256,8 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
 
   std::mt19937_64 rng(seed);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  uint64_t kills = 0;
+  uint64_t kills = 0, damaged = 0;
+  int repairing = 0;  // node whose log was damaged, until it reports repaired
   std::string died;
   const auto end = Clock::now() + std::chrono::seconds(seconds);
   while (Clock::now() < end && died.empty()) {
@@ -238,9 +273,31 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
       victims = {1, 2, 3};
     }
     died = c.CheckAlive();
+    if (repairing != 0 && c.Up(repairing)) {
+      bool done = true;
+      for (uint64_t g = 1; g <= groups && done; ++g) {
+        DumpReply d;
+        DumpRequest req;
+        req.set_group(g);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+        done = c.Stub(repairing)->Dump(&ctx, req, &d).ok() && d.repair_until() == 0;
+      }
+      if (done) repairing = 0;
+    }
     for (int v : victims) {
       c.Kill(v, SIGKILL);
       ++kills;
+    }
+    // Damage a minority only: one node at a time, never while another is
+    // still repairing (a committed entry must keep an intact majority).
+    if (victims.size() == 1 && repairing == 0 && pick(0, 3) == 0) {
+      const std::string what = Damage(c.Dir(victims[0]), groups, rng);
+      if (!what.empty()) {
+        printf("damaged node %d: %s\n", victims[0], what.c_str());
+        ++damaged;
+        repairing = victims[0];
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(pick(50, 800)));
     for (int v : victims) c.Start(v);
@@ -307,10 +364,11 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
   }
   uint64_t present = 0;
   for (auto& [g, m] : final_kv) present += m.size();
-  printf("kills %llu, attempts %llu, acknowledged %zu, present %llu, lost %llu\n",
-         static_cast<unsigned long long>(kills), static_cast<unsigned long long>(attempts.load()),
-         acked.writes.size(), static_cast<unsigned long long>(present),
-         static_cast<unsigned long long>(lost));
+  printf(
+      "kills %llu, damaged logs %llu, attempts %llu, acknowledged %zu, present %llu, lost %llu\n",
+      static_cast<unsigned long long>(kills), static_cast<unsigned long long>(damaged),
+      static_cast<unsigned long long>(attempts.load()), acked.writes.size(),
+      static_cast<unsigned long long>(present), static_cast<unsigned long long>(lost));
   EXPECT_EQ(lost, 0u);
   EXPECT_GT(acked.writes.size(), 100u) << "too little progress under kills";
   EXPECT_GT(kills, seconds / 4);

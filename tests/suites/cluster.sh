@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Cluster integration suites against herald (run by scripts/test.sh, which
+# reads the last line "N passed, N failed"). Builds //server:herald, copies the
+# binary out of bazel's output tree into a private temp dir, runs
+# tests/cluster/run.sh (nats.js, nats.go, raw route protocol) on it.
+#
+# Env: SERVER_KIND=nats-server runs the same suites against nats-server instead
+# (SERVER_BIN=/usr/sbin/nats-server by default); SERVER_BIN=/path skips the build.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT" || { echo "0 passed, 1 failed"; exit 1; }
+KIND="${SERVER_KIND:-herald}"
+BIN="${SERVER_BIN:-}"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/herald-cluster-suite.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
+if [ "$KIND" = herald ] && [ -z "$BIN" ]; then
+  echo "== bazel build //server:herald"
+  if ! bazel build //server:herald >"$TMP/build.log" 2>&1; then
+    tail -30 "$TMP/build.log"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  src="$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/server/herald"
+  if ! cp "$src" "$TMP/herald" 2>/dev/null; then
+    echo "herald binary not found at $src"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  chmod u+x "$TMP/herald"
+  BIN="$TMP/herald"
+fi
+
+# npm ci for the JS suite when node_modules is missing (run.sh also checks)
+if [ ! -d tests/cluster/js/node_modules/nats ]; then
+  (cd tests/cluster/js && npm ci --no-audit --no-fund >"$TMP/npm.log" 2>&1) || cat "$TMP/npm.log"
+fi
+
+out="$TMP/run.log"
+if [ -n "$BIN" ]; then
+  SERVER_KIND="$KIND" SERVER_BIN="$BIN" timeout 230 tests/cluster/run.sh >"$out" 2>&1
+else
+  SERVER_KIND="$KIND" timeout 230 tests/cluster/run.sh >"$out" 2>&1
+fi
+rc=$?
+cat "$out"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+if [ -z "$line" ]; then
+  echo "cluster suites ended without a summary (rc=$rc)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+p=$(echo "$line" | awk '{print $1}')
+f=$(echo "$line" | awk '{print $3}')
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+echo "$p passed, $f failed"
+[ "$f" -eq 0 ]

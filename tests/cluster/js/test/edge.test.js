@@ -1,0 +1,160 @@
+'use strict';
+// Edge cases: every node listing every route URL (incl. its own) and starting
+// at once, interest of a killed node removed (queue members, responders),
+// overlapping subscriptions cross once, a large interest set sent to a joiner,
+// a request storm to a queue group spread over nodes.
+const { test, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
+const { connect, StringCodec, ErrorCode } = require('nats');
+const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor } = require('../lib/cluster');
+
+const sc = StringCodec();
+let nodes = [];
+let conns = [];
+const T = mkT(test, () => nodes);
+
+async function conn(node, opts = {}) {
+  const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
+  conns.push(nc);
+  return nc;
+}
+function collect(nc, subject, opts = {}) {
+  const msgs = [];
+  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
+  return { sub, msgs };
+}
+
+afterEach(async () => {
+  for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
+  conns = [];
+  await stopAll(nodes);
+});
+
+T('all routes listed everywhere (incl. self), all nodes started at once: exactly one route per pair', async () => {
+  const ports = await freePorts(9);
+  const routes = [2, 5, 8].map((k) => `nats://127.0.0.1:${ports[k]}`).join(',');
+  nodes = [0, 1, 2].map((i) => {
+    const n = new Node(i, { name: `a${i + 1}`, clusterName: 'C1', clientPort: ports[3 * i], httpPort: ports[3 * i + 1], routePort: ports[3 * i + 2], seed: null });
+    n.srv.args.push('--routes', routes);
+    return n;
+  });
+  await Promise.all(nodes.map((n) => n.start()));
+  await waitMesh(nodes, 20000);
+  // stays a clean mesh (no late duplicate or self route)
+  const deadline = Date.now() + 2500;
+  const { meshState } = require('../lib/cluster');
+  while (Date.now() < deadline) {
+    assert.deepEqual(await meshState(nodes), []);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const a = await conn(nodes[0]);
+  const c = await conn(nodes[2]);
+  const col = await withInterest(nodes[2], [nodes[0]], 1, async () => { const x = collect(c, 'all.x'); await c.flush(); return x; });
+  for (let i = 0; i < 100; i++) a.publish('all.x', sc.encode(String(i)));
+  a.publish('all.x', sc.encode('end'));
+  await waitFor(() => col.msgs.length >= 101, 5000, '101 messages');
+  await c.flush();
+  assert.equal(col.msgs.length, 101, 'no duplicates through duplicate routes');
+}, 60000);
+
+T('killed node: its queue members and responders are forgotten by the survivors', async () => {
+  nodes = await startCluster(3);
+  await waitMesh(nodes, 20000);
+  const [A, B, C] = nodes;
+  const N = 200;
+  const bm = [];
+  const bncs = [];
+  for (let k = 0; k < 2; k++) {
+    const nc = await conn(B);
+    bncs.push(nc);
+    bm.push(collect(nc, 'dead.q', { queue: 'g' }));
+    await nc.flush();
+  }
+  const cnc = await conn(C, { maxReconnectAttempts: 0 });
+  await withInterest(C, [A], 2, async () => {
+    collect(cnc, 'dead.q', { queue: 'g' });
+    cnc.subscribe('dead.svc', { callback: (e, m) => { if (!e) m.respond(sc.encode('c')); } });
+    await cnc.flush();
+  });
+  await waitFor(async () => (((await A.routeTo(B)) || {}).subscriptions || 0) >= 1, 5000, 'B interest on A');
+  const pub = await conn(A);
+  assert.equal(sc.decode((await pub.request('dead.svc', undefined, { timeout: 5000 })).data), 'c');
+  await C.kill();
+  await waitMesh([A, B], 15000);
+  // only C had a responder: fast 503, not a timeout
+  const t0 = Date.now();
+  await assert.rejects(pub.request('dead.svc', undefined, { timeout: 5000 }), (e) => e.code === ErrorCode.NoResponders);
+  assert.ok(Date.now() - t0 < 2000);
+  // every message goes to B's members, none is lost to the dead node
+  const sentinel = collect(bncs[1], 'dead.sentinel');
+  await bncs[1].flush();
+  await waitFor(async () => (((await A.routeTo(B)) || {}).subscriptions || 0) >= 2, 5000, 'sentinel interest on A');
+  for (let i = 0; i < N; i++) pub.publish('dead.q', sc.encode(String(i)));
+  pub.publish('dead.sentinel');
+  await pub.flush();
+  await waitFor(() => sentinel.msgs.length === 1, 5000, 'sentinel');
+  const got = bm.flatMap((m) => m.msgs.map((x) => sc.decode(x.data)));
+  assert.equal(got.length, N, `B members got ${got.length} of ${N}`);
+  assert.equal(new Set(got).size, N);
+}, 60000);
+
+T('overlapping subscriptions on B (x.*, x.>, x.y, queue) : each message crosses the route once', async () => {
+  nodes = await startCluster(2);
+  await waitMesh(nodes, 20000);
+  const [A, B] = nodes;
+  const b = await conn(B);
+  const a = await conn(A);
+  const subs = await withInterest(B, [A], 4, async () => {
+    const s = [collect(b, 'ov.*'), collect(b, 'ov.>'), collect(b, 'ov.y'), collect(b, 'ov.y', { queue: 'q' })];
+    await b.flush();
+    return s;
+  });
+  const N = 50;
+  const out0 = (await A.routeTo(B)).out_msgs;
+  for (let i = 0; i < N; i++) a.publish('ov.y', sc.encode(String(i)));
+  await a.flush();
+  await waitFor(() => subs.every((s) => s.msgs.length >= N), 5000, `${N} on each of 4 subs (${subs.map((s) => s.msgs.length)})`);
+  await b.flush();
+  assert.deepEqual(subs.map((s) => s.msgs.length), [N, N, N, N]);
+  const out1 = (await A.routeTo(B)).out_msgs;
+  assert.ok(out1 - out0 >= N && out1 - out0 <= N + 2, `route out_msgs grew by ${out1 - out0} for ${N} messages`);
+}, 60000);
+
+T('a joining node receives the full interest set (2000 subscriptions) of an existing node', async () => {
+  nodes = await startCluster(2);
+  await waitMesh(nodes, 20000);
+  const [A, B] = nodes;
+  const b = await conn(B);
+  const cols = [];
+  for (let i = 0; i < 2000; i++) cols.push(collect(b, `many.${i}`));
+  await b.flush();
+  await waitFor(async () => (((await A.routeTo(B)) || {}).subscriptions || 0) >= 2000, 10000, '2000 subs on A');
+  const [cp, hp, rp] = await freePorts(3);
+  const J = new Node(2, { name: 'n3', clusterName: 'C1', clientPort: cp, httpPort: hp, routePort: rp, seed: A.routePort });
+  nodes.push(J);
+  await J.start();
+  await waitMesh(nodes, 20000);
+  await waitFor(async () => (((await J.routeTo(B)) || {}).subscriptions || 0) >= 2000, 10000, '2000 subs from B on the joiner');
+  const j = await conn(J);
+  for (const i of [0, 999, 1999]) j.publish(`many.${i}`, sc.encode(String(i)));
+  await j.flush();
+  await waitFor(() => [0, 999, 1999].every((i) => cols[i].msgs.length === 1), 5000, 'messages from the joiner');
+}, 60000);
+
+T('request storm: 1000 requests from n1 to a queue group of responders on n2 and n3', async () => {
+  nodes = await startCluster(3);
+  await waitMesh(nodes, 20000);
+  const counts = { n2: 0, n3: 0 };
+  for (const n of nodes.slice(1)) {
+    const nc = await conn(n);
+    await withInterest(n, [nodes[0]], 1, async () => {
+      nc.subscribe('storm', { queue: 'svc', callback: (e, m) => { if (!e) { counts[n.name]++; m.respond(m.data); } } });
+      await nc.flush();
+    });
+  }
+  const req = await conn(nodes[0]);
+  const rs = await Promise.all([...Array(1000).keys()].map((i) => req.request('storm', sc.encode(String(i)), { timeout: 10000 })));
+  rs.forEach((r, i) => assert.equal(sc.decode(r.data), String(i)));
+  assert.equal(counts.n2 + counts.n3, 1000);
+  assert.ok(counts.n2 > 0 && counts.n3 > 0, `both nodes served: ${JSON.stringify(counts)}`);
+}, 60000);

@@ -421,6 +421,149 @@ class RouteProtocolTest(unittest.TestCase):
         self.assertEqual(mon(self.http, "routez").get("num_routes"), 0)
         self._assert_node_still_serves()
 
+    def test_plain_and_queue_interest_on_one_peer_one_rmsg(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000011"
+        r, _ = self.route(fid)
+        r.send("RS+ $G mix\r\nRS+ $G mix g 3\r\nRS+ $G mix.*\r\nPING\r\n")
+        self.wait_route_subs(fid, 3)
+        c = self.client()
+        c.send("PUB mix 2\r\nm1\r\nPUB mix _INBOX.m 2\r\nm2\r\nPUB mix.a 2\r\nm3\r\nPUB mix 3\r\nend\r\n")
+        c.ping()
+        frames = r.no_frame_before(lambda f: f[0] == "RMSG" and f[-1] == b"end")
+        self.assertEqual(frames, [("RMSG", "$G", "mix", None, ["g"], b"m1"),
+                                  ("RMSG", "$G", "mix", "_INBOX.m", ["g"], b"m2"),
+                                  ("RMSG", "$G", "mix.a", None, [], b"m3")])
+
+    def test_peer_interest_removed_when_route_closes(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000012"
+        r, _ = self.route(fid)
+        r.send("RS+ $G svc.remote\r\nPING\r\n")
+        self.wait_route_subs(fid, 1)
+        c = self.client(headers=True, no_responders=True)
+        c.send("SUB _INBOX.me 1\r\nPUB svc.remote _INBOX.me 1\r\nx\r\n")
+        self.assertEqual([f for f in c.ping() if f[0] != "INFO"], [], "no 503 while the peer has interest")
+        before = r.no_frame_before(lambda f: f[0] == "RMSG")
+        self.assertEqual([f for f in before if f[0] != "RS+"], [])
+        r.close()
+        wait_for(lambda: self.route_entry(fid) is None, 10, "route removed")
+        c.send("PUB svc.remote _INBOX.me 1\r\nx\r\n")
+        frames = [f for f in c.ping() if f[0] != "INFO"]
+        self.assertEqual(len(frames), 1, frames)
+        self.assertEqual(frames[0][0], "HMSG")
+        self.assertIn(b"503", frames[0][4])
+
+    def test_rmsg_for_unknown_queue_or_account_is_dropped(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000013"
+        c = self.client()
+        c.send("SUB drop.x 1\r\nSUB drop.q other 2\r\n")
+        c.ping()
+        r, _ = self.route(fid)
+        r.send("RMSG $G drop.q | nosuchgroup 1\r\na\r\n")
+        r.send("RMSG OTHERACC drop.x 1\r\nb\r\n")
+        r.send("RMSG $G drop.x 3\r\nend\r\nPING\r\n")
+        frames = []
+        deadline = time.monotonic() + 5
+        while not frames or frames[-1][-1] != b"end":
+            f = c.read_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            elif f[0] != "INFO":
+                frames.append(f)
+        self.assertEqual(frames, [("MSG", "drop.x", "1", None, b"end")])
+        self._assert_node_still_serves()
+
+    def test_ping_on_route_answered(self):
+        r, _ = self.route("NFAKEROUTE0000000000000000000000000000000000000000000014")
+        r.send("PING\r\n")
+        deadline = time.monotonic() + 5
+        while True:
+            f = r.read_route_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PONG":
+                break
+            if f[0] == "PING":
+                r.send("PONG\r\n")
+
+    def test_gossip_info_makes_node_dial_the_announced_server(self):
+        # a listener playing "another cluster member" that only our fake peer knows
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        lst.settimeout(10)
+        self.socks.append(lst)
+        lport = lst.getsockname()[1]
+        r, _ = self.route("NFAKEROUTE0000000000000000000000000000000000000000000015")
+        other = {"server_id": "NFAKEOTHER0000000000000000000000000000000000000000000016", "server_name": "other",
+                 "version": "2.9.10", "proto": 2, "host": "127.0.0.1", "port": lport, "headers": True,
+                 "max_payload": 1048576, "ip": "nats-route://127.0.0.1:%d/" % lport, "cluster": "C1",
+                 "connect_urls": ["127.0.0.1:4998"], "lnoc": True}
+        r.send("INFO %s\r\n" % json.dumps(other))
+        try:
+            conn, _ = lst.accept()
+        except socket.timeout:
+            self.fail("node did not dial the server announced by gossip")
+        self.socks.append(conn)
+        # behave like a real accepting server: our INFO goes out first; the
+        # dialling node answers with CONNECT (+ INFO)
+        conn.sendall(("INFO %s\r\n" % json.dumps(other)).encode())
+        conn.settimeout(5)
+        data = b""
+        deadline = time.monotonic() + 5
+        while b"CONNECT " not in data or not data.split(b"CONNECT ", 1)[1].count(b"\r\n"):
+            if time.monotonic() > deadline:
+                self.fail("no CONNECT from the dialling node: %r" % data[:300])
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        line = data.split(b"CONNECT ", 1)[1].split(b"\r\n", 1)[0]
+        cj = json.loads(line)
+        self.assertEqual(cj.get("cluster"), "C1")
+        self.assertEqual(cj.get("name"), self.sid, "route CONNECT name is the server_id")
+        self.assertIs(cj.get("headers"), True)
+
+    def test_solicited_route_to_configured_seed(self):
+        # restart the node with a seed that is our listener: it must dial and send CONNECT + INFO
+        self.srv.stop()
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        lst.settimeout(10)
+        self.socks.append(lst)
+        self.srv = Server(args=["-m", str(self.http), "-n", "rt1", "--cluster", "nats://127.0.0.1:%d" % self.rport,
+                                "--cluster_name", "C1", "--routes", "nats://127.0.0.1:%d" % lst.getsockname()[1]])
+        self.srv.start()
+        try:
+            conn, _ = lst.accept()
+        except socket.timeout:
+            self.fail("node did not dial its seed")
+        self.socks.append(conn)
+        peer = RawClient.__new__(FakeRoute)
+        peer.sock, peer.buf, peer.eof, peer.timeout, peer.infos = conn, b"", False, 5.0, []
+        # like a real accepting server, send our INFO first
+        fid = "NFAKESEED00000000000000000000000000000000000000000000017"
+        peer.send("INFO %s\r\n" % json.dumps({"server_id": fid, "server_name": "seed", "version": "2.9.10", "proto": 2,
+                                               "host": "127.0.0.1", "port": lst.getsockname()[1], "headers": True,
+                                               "max_payload": 1048576, "cluster": "C1", "connect_urls": [], "lnoc": True}))
+        line = peer.read_line()
+        self.assertTrue(line.startswith(b"CONNECT "), line)
+        cj = json.loads(line[8:])
+        self.assertEqual(cj.get("cluster"), "C1")
+        self.assertIs(cj.get("headers"), True)
+        info = peer.read_line()
+        self.assertTrue(info.startswith(b"INFO "), info)
+        ij = json.loads(info[5:])
+        self.assertEqual(ij.get("cluster"), "C1")
+        self.assertEqual(ij.get("port"), self.rport)
+        self.assertEqual(ij.get("server_id"), cj.get("name"))
+        # the route registers and carries traffic
+        wait_for(lambda: self.route_entry(fid) is not None, 10, "solicited route registered")
+        peer.send("RS+ $G seed.x\r\nPING\r\n")
+        self.wait_route_subs(fid, 1)
+        c = self.client()
+        c.send("PUB seed.x 2\r\nhi\r\n")
+        c.ping()
+        self.assertEqual(peer.next(), ("RMSG", "$G", "seed.x", None, [], b"hi"))
+
 
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):

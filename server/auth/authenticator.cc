@@ -92,6 +92,8 @@ const char* AuthKindName(AuthKind kind) {
       return "nkey";
     case AuthKind::kOidc:
       return "oidc";
+    case AuthKind::kTlsCert:
+      return "tls";
   }
   return "?";
 }
@@ -182,6 +184,7 @@ absl::Status Authenticator::CheckRevoked(const Identity& id, const RevocationLis
     case AuthKind::kToken:
       r = revoked->IsTokenRevoked(id.token_id);
       break;
+    case AuthKind::kTlsCert:
     case AuthKind::kUser:
       r = revoked->IsUserRevokedAt(id.name, id.authenticated_at);
       break;
@@ -229,7 +232,20 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const ConnectCredentials& c
     return id;
   }
   if (!creds.jwt.empty()) return Fail("user JWTs (operator mode) are not supported");
-  if (!creds.nkey.empty()) {
+  if (config_.tls_map) {
+    const std::string* mapped = nullptr;
+    for (const std::string& ident : creds.tls_identities) {
+      if (!creds.user.empty() && ident != creds.user) continue;
+      if (user_permissions_.count(ident)) {
+        mapped = &ident;
+        break;
+      }
+    }
+    if (mapped == nullptr) return Fail("no configured user matches the client certificate");
+    id.kind = AuthKind::kTlsCert;
+    id.name = *mapped;
+    id.permissions = user_permissions_.at(*mapped);
+  } else if (!creds.nkey.empty()) {
     auto it = nkey_permissions_.find(creds.nkey);
     if (it == nkey_permissions_.end()) return Fail("unknown nkey");
     if (nonce.empty()) return Fail("nkey without a nonce");
@@ -298,6 +314,13 @@ absl::StatusOr<std::shared_ptr<const CompiledPermissions>> Authenticator::Revali
         return default_permissions_;
       }
       return Fail(absl::StrCat("user ", id.name, " removed"));
+    }
+    case AuthKind::kTlsCert: {
+      auto it = user_permissions_.find(id.name);
+      if (!config_.tls_map || it == user_permissions_.end()) {
+        return Fail(absl::StrCat("certificate user ", id.name, " no longer mapped"));
+      }
+      return it->second;
     }
     case AuthKind::kNkey: {
       auto it = nkey_permissions_.find(id.name);

@@ -3,6 +3,10 @@
 // whether an authenticated connection may stay and with which permissions.
 //
 // Methods, in the order tried (as nats-server does):
+//   0. tls_map (tls verify_and_map) on: the certificate decides. With `user`
+//      in CONNECT it must be one of the certificate's identities; otherwise
+//      the first identity that is a configured user. No password is
+//      checked; without a matching identity the client is rejected.
 //   1. `nkey` given: it must be a configured nkey user, and `sig` the
 //      Ed25519 signature of the nonce the server sent in INFO.
 //   2. `user` given: a configured user (or the single authorization user)
@@ -54,6 +58,9 @@ struct ConnectCredentials {
   std::string nkey;
   std::string sig;
   std::string jwt;  // NATS decentralized-auth user JWT: not supported, rejected
+  // Filled by the server, not from CONNECT: the identities of the client's
+  // verified TLS certificate (PeerCertificateIdentities), for tls_map.
+  std::vector<std::string> tls_identities;
 };
 
 // Extracts the credential fields from a CONNECT JSON object. Fields of the
@@ -61,13 +68,14 @@ struct ConnectCredentials {
 // malformed JSON); absent fields stay empty; other fields are ignored.
 absl::StatusOr<ConnectCredentials> CredentialsFromConnectJson(absl::string_view json);
 
-enum class AuthKind { kNone, kToken, kUser, kNkey, kOidc };
+enum class AuthKind { kNone, kToken, kUser, kNkey, kOidc, kTlsCert };
 const char* AuthKindName(AuthKind kind);
 
 // Who a connection is. Copyable; the server keeps one per connection.
 struct Identity {
   AuthKind kind = AuthKind::kNone;
-  // User name, public nkey, or OIDC subject; "" for token and none.
+  // User name (also for kTlsCert), public nkey, or OIDC subject; "" for
+  // token and none.
   std::string name;
   // TokenId() of the token (kToken, kOidc): revocation and logs.
   std::string token_id;

@@ -345,6 +345,44 @@ TEST(Authenticator, ReloadAndRotation) {
   EXPECT_FALSE(a2->Revalidate(anon, kNow, nullptr).ok());
 }
 
+TEST(Authenticator, TlsMap) {
+  SecurityConfig c;
+  c.tls_map = true;
+  c.permission_sets["ops"] = PubOnly(">");
+  c.users.push_back({"CN=alice,O=Acme", "", PubOnly("alice.>"), ""});
+  c.users.push_back({"bob@example.com", "", std::nullopt, "ops"});
+  auto a = Make(c);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->auth_required());
+  ConnectCredentials creds;
+  creds.tls_identities = {"alice.example.com", "CN=alice,O=Acme"};
+  auto id = a->Authenticate(creds, "", kNow, nullptr);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->kind, AuthKind::kTlsCert);
+  EXPECT_EQ(id->name, "CN=alice,O=Acme");
+  EXPECT_TRUE(id->permissions->CanPublish("alice.1"));
+  // CONNECT user must be one of the certificate's identities.
+  creds.user = "bob@example.com";
+  EXPECT_FALSE(a->Authenticate(creds, "", kNow, nullptr).ok());
+  creds.tls_identities.push_back("bob@example.com");
+  id = a->Authenticate(creds, "", kNow, nullptr);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->name, "bob@example.com");
+  // No certificate, or an unknown one: rejected, whatever else is sent.
+  EXPECT_FALSE(a->Authenticate(UserPass("bob@example.com", "x"), "", kNow, nullptr).ok());
+  ConnectCredentials stranger;
+  stranger.tls_identities = {"CN=mallory"};
+  EXPECT_FALSE(a->Authenticate(stranger, "", kNow, nullptr).ok());
+  // Reload without the user, or without mapping: closed.
+  EXPECT_TRUE(a->Revalidate(*id, kNow, nullptr).ok());
+  SecurityConfig next = c;
+  next.users.pop_back();
+  EXPECT_FALSE(Make(next)->Revalidate(*id, kNow, nullptr).ok());
+  // Without tls_map, password-less users are a config error.
+  c.tls_map = false;
+  EXPECT_FALSE(Authenticator::Create(c).ok());
+}
+
 TEST(ConnectJson, Credentials) {
   auto c = CredentialsFromConnectJson(
       R"({"verbose":false,"user":"u","pass":"p","auth_token":"t","nkey":"n","sig":"s","name":"x"})");

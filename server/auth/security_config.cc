@@ -187,6 +187,15 @@ absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root) {
       s = ParseOidc(v, &cfg.oidc);
     } else if (k == "revocation_file") {
       s = GetString(raw_k, v, &cfg.revocation_file);
+    } else if (k == "tls" && v.is_map()) {
+      // The tls block belongs to the config loader; only the mapping flag
+      // matters here.
+      for (const auto& [tk, tv] : v.entries()) {
+        if (absl::AsciiStrToLower(tk) == "verify_and_map") {
+          if (!tv.is_bool()) return Err(tv, "verify_and_map must be a boolean");
+          cfg.tls_map = tv.bool_value();
+        }
+      }
     }
     if (!s.ok()) return s;
   }
@@ -217,7 +226,9 @@ absl::Status ValidateSecurityConfig(const SecurityConfig& c) {
   for (const UserConfig& u : c.users) {
     if (!names.insert(u.user).second)
       return bad(absl::StrCat("Duplicate user ", u.user, " detected"));
-    if (u.password.empty()) return bad(absl::StrCat("user ", u.user, " requires a password"));
+    if (u.password.empty() && !c.tls_map) {
+      return bad(absl::StrCat("user ", u.user, " requires a password (or tls verify_and_map)"));
+    }
     absl::Status s = check_role(u.role, u.permissions, absl::StrCat("user ", u.user));
     if (!s.ok()) return s;
   }

@@ -18,6 +18,7 @@
 //   }
 //   oidc { issuer, audience, jwks_file, role_claim, roles { group: set }, skew }
 //   revocation_file: "/etc/herald/revoked.json"
+//   tls { verify_and_map: true }                 # read here for tls_map only
 //
 // A plain value type; no thread affinity.
 #ifndef HERALD_SERVER_AUTH_SECURITY_CONFIG_H_
@@ -69,10 +70,15 @@ struct SecurityConfig {
   std::string revocation_file;
   absl::Duration auth_timeout = absl::Seconds(2);
   absl::Duration failure_delay = kDefaultAuthFailureDelay;
+  // tls { verify_and_map: true }: a client is the configured user named by
+  // one of its verified certificate's identities (email / DNS / URI SANs,
+  // then the RFC 2253 subject DN); such users need no password.
+  bool tls_map = false;
 
   // True when clients must authenticate (INFO auth_required).
   bool AuthRequired() const {
-    return !token.empty() || !user.empty() || !users.empty() || !nkeys.empty() || oidc.enabled();
+    return !token.empty() || !user.empty() || !users.empty() || !nkeys.empty() || oidc.enabled() ||
+           tls_map;
   }
   // True when INFO must carry a nonce (nkey users exist).
   bool NeedsNonce() const { return !nkeys.empty(); }

@@ -66,6 +66,18 @@ TEST(SecurityConfig, FullExample) {
   EXPECT_TRUE(c->NeedsNonce());
 }
 
+TEST(SecurityConfig, TlsMap) {
+  auto c = Parse(R"(
+    tls { cert_file: "a", key_file: "b", verify_and_map: true }
+    authorization { users: [ { user: "CN=alice,O=Acme" } ] }
+  )");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->tls_map);
+  EXPECT_TRUE(c->AuthRequired());
+  EXPECT_FALSE(Parse("authorization { users: [ { user: \"CN=alice\" } ] }").ok());
+  EXPECT_FALSE(Parse("tls { verify_and_map: 1 }").ok());
+}
+
 TEST(SecurityConfig, NoAuth) {
   auto c = Parse("port: 4222");
   ASSERT_TRUE(c.ok());

@@ -527,6 +527,11 @@ std::string SubscribeViolationText(absl::string_view subject, absl::string_view 
                       " using queue ", GoQuote(queue));
 }
 
+std::string SubscribeRemovedText(absl::string_view subject, absl::string_view sid) {
+  return absl::StrCat("Permissions Violation for Subscription to ", GoQuote(subject), " (sid ",
+                      GoQuote(sid), ")");
+}
+
 std::string ReplyViolationText(absl::string_view reply) {
   return absl::StrCat("Permissions Violation for Publish with Reply of ", GoQuote(reply));
 }

@@ -190,6 +190,10 @@ bool IsReservedReply(absl::string_view reply);
 // The exact -ERR texts (without "-ERR '" and "'"), with Go's %q quoting.
 std::string PublishViolationText(absl::string_view subject);
 std::string SubscribeViolationText(absl::string_view subject, absl::string_view queue = {});
+// Sent for each subscription removed because reloaded permissions no
+// longer allow it (nats-server 2.9.10 processSubsOnConfigReload; it omits
+// the queue).
+std::string SubscribeRemovedText(absl::string_view subject, absl::string_view sid);
 // Sent when a client publishes with a reserved reply subject.
 std::string ReplyViolationText(absl::string_view reply);
 // Go's %q for a string (quotes, escapes; valid UTF-8 kept).

@@ -195,6 +195,8 @@ TEST(Permissions, ErrTexts) {
   EXPECT_EQ(SubscribeViolationText("foo.*"), "Permissions Violation for Subscription to \"foo.*\"");
   EXPECT_EQ(SubscribeViolationText("foo", "q"),
             "Permissions Violation for Subscription to \"foo\" using queue \"q\"");
+  EXPECT_EQ(SubscribeRemovedText("foo", "7"),
+            "Permissions Violation for Subscription to \"foo\" (sid \"7\")");
   EXPECT_EQ(ReplyViolationText("_R_.x"),
             "Permissions Violation for Publish with Reply of \"_R_.x\"");
   EXPECT_EQ(GoQuote("a\"b\\c\x01\x7f"), "\"a\\\"b\\\\c\\x01\\x7f\"");

@@ -6,7 +6,9 @@
 const { test, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { connect, StringCodec, ErrorCode } = require('nats');
-const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor } = require('../lib/cluster');
+const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, SERVER_KIND } = require('../lib/cluster');
+
+const SERVER_KIND_IS_NATS = SERVER_KIND === 'nats-server'; // $SYS traffic can share the route counters
 
 const sc = StringCodec();
 let nodes = [];
@@ -158,3 +160,76 @@ T('request storm: 1000 requests from n1 to a queue group of responders on n2 and
   assert.equal(counts.n2 + counts.n3, 1000);
   assert.ok(counts.n2 > 0 && counts.n3 > 0, `both nodes served: ${JSON.stringify(counts)}`);
 }, 60000);
+
+T('interest changes while a node joins: the joiner ends with exactly the final interest set', async () => {
+  nodes = await startCluster(2);
+  await waitMesh(nodes, 20000);
+  const [A, B] = nodes;
+  const b = await conn(B);
+  const [cp, hp, rp] = await freePorts(3);
+  const J = new Node(2, { name: 'n3', clusterName: 'C1', clientPort: cp, httpPort: hp, routePort: rp, seed: A.routePort });
+  nodes.push(J);
+  const subs = [];
+  let stop = false;
+  // churn on B: subscribe 600 subjects, unsubscribe every third, while J starts and joins
+  let meshAt = -1;
+  const churn = (async () => {
+    // keeps going until the joiner is fully meshed (and a bit beyond), bounded
+    for (let i = 0; i < 30000; i++) {
+      if (stop && meshAt < 0) meshAt = i;
+      if (stop && i > meshAt + 300) break;
+      subs.push(b.subscribe(`churn.${i}`, { callback: () => {} }));
+      if (i % 3 === 2) subs[i - 1].unsubscribe();
+      if (i % 20 === 19) await b.flush();
+    }
+    await b.flush();
+  })();
+  await J.start();
+  await waitMesh(nodes, 20000);
+  stop = true;
+  await churn;
+  const live = subs.filter((s) => !s.isClosed()).length;
+  assert.ok(meshAt > 0, `churn still running when the mesh formed (${subs.length} subs)`);
+  console.log(`churn: ${subs.length} subscribed, ${live} live, mesh formed at #${meshAt}`);
+  // A (route up before the churn) and J (joined during it) must converge on the same count
+  const countOn = async (n) => ((await n.routeTo(B)) || {}).subscriptions || 0;
+  const baseA = await countOn(A);
+  await waitFor(async () => (await countOn(J)) === baseA, 10000,
+    `joiner's view of B's interest (${await countOn(J)}) equals A's (${baseA})`);
+  // a removed subject does not cross to J's clients' publishes... and a live one does
+  const j = await conn(J);
+  const got = [];
+  b.subscribe('churn.check', { callback: (e, m) => got.push(m.subject) });
+  await b.flush();
+  await waitFor(async () => (await countOn(J)) === baseA + 1, 10000, 'churn.check on J');
+  const out0 = (await J.routeTo(B)).out_msgs;
+  j.publish('churn.1'); // unsubscribed on B
+  j.publish('churn.0'); // live
+  j.publish('churn.check');
+  await j.flush();
+  await waitFor(() => got.length === 1, 5000, 'check message');
+  const out1 = (await J.routeTo(B)).out_msgs;
+  assert.ok(out1 - out0 === 2 || (SERVER_KIND_IS_NATS && out1 - out0 <= 4), `J->B out_msgs +${out1 - out0}, want 2 (churn.0 + churn.check)`);
+}, 60000);
+
+T('a node killed and restarted 3 times in a row: the mesh heals every time, no leaked routes', async () => {
+  nodes = await startCluster(3);
+  await waitMesh(nodes, 20000);
+  for (let round = 0; round < 3; round++) {
+    const victim = nodes[round % 3];
+    await victim.kill();
+    await waitMesh(nodes.filter((n) => n !== victim), 15000);
+    await victim.start();
+    await waitMesh(nodes, 20000);
+  }
+  // traffic from every node to every node
+  const ncs = [];
+  for (const n of nodes) ncs.push(await conn(n));
+  const cols = [];
+  for (let j = 0; j < 3; j++) {
+    cols.push(await withInterest(nodes[j], nodes.filter((_, k) => k !== j), 1, async () => { const x = collect(ncs[j], `flap.${j}`); await ncs[j].flush(); return x; }));
+  }
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) ncs[i].publish(`flap.${j}`, sc.encode(String(i)));
+  for (const nc of ncs) await nc.flush();
+  await waitFor(() => cols.every((c) => c.msgs.length === 3), 5000, `3 messages on each node (${cols.map((c) => c.msgs.length)})`);
+}, 90000);

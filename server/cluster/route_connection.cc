@@ -90,9 +90,9 @@ void RouteConnection::Start() {
 void RouteConnection::DoRead() {
   if (closed() || close_after_flush_) return;
   if (read_len_ == read_buf_.size()) read_buf_.resize(read_buf_.size() * 2);
-  socket_.async_read_some(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
-                          [self = std::static_pointer_cast<RouteConnection>(shared_from_this())](
-                              const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  AsyncReadSome(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+                [self = std::static_pointer_cast<RouteConnection>(shared_from_this())](
+                    const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {

@@ -9,6 +9,7 @@
 #include "server/cluster/route_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/server.h"
+#include "server/core/tls.h"
 #include "server/protocol/subject.h"
 
 namespace herald {
@@ -49,13 +50,14 @@ bool JsonBool(const nlohmann::json& j, const char* key, bool dflt) {
 
 ClientConnection::ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket,
                                    uint64_t cid, std::shared_ptr<const ServerOptions> options,
-                                   bool over_limit)
+                                   bool over_limit, std::shared_ptr<asio::ssl::context> tls)
     : Connection(server, thread, std::move(socket), cid),
       options_(std::move(options)),
       parser_(LimitsFrom(*options_)),
       over_limit_(over_limit),
       start_(absl::Now()) {
   set_max_pending(options_->max_pending);
+  tls_context_ = std::move(tls);
   asio::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   MutexLock lock(&info_mu_);
@@ -88,17 +90,73 @@ void ClientConnection::Start() {
     SendErrAndClose("maximum connections exceeded", CloseReason::kMaxConnections);
     return;
   }
-  StartWrite();
   read_buf_.resize(kInitialReadBuffer);
+  if (tls_context_ != nullptr) {
+    StartTlsHandshake();
+    return;
+  }
+  StartWrite();
   DoRead();
+}
+
+void ClientConnection::StartTlsHandshake() {
+  // NATS TLS: the INFO (saying tls_required) goes out in plaintext, then the
+  // client starts the TLS handshake; everything after is encrypted.
+  std::string info;
+  {
+    MutexLock lock(&out_mu_);
+    info.swap(out_pending_);
+  }
+  auto self = std::static_pointer_cast<ClientConnection>(shared_from_this());
+  auto info_buf = std::make_shared<std::string>(std::move(info));
+  asio::async_write(
+      socket_, asio::buffer(*info_buf), [self, info_buf](const asio::error_code& ec, size_t) {
+        if (self->closed()) return;
+        if (ec) {
+          self->Close(CloseReason::kWriteError);
+          return;
+        }
+        self->tls_ = std::make_unique<TlsStream>(self->socket_, *self->tls_context_);
+        self->tls_->async_handshake(
+            asio::ssl::stream_base::server, [self](const asio::error_code& e) {
+              if (self->closed()) return;
+              if (e) {
+                std::string ip;
+                {
+                  MutexLock lock(&self->info_mu_);
+                  ip = self->ip_;
+                }
+                spdlog::info("{} - cid:{} - TLS handshake error: {}", ip, self->cid_, e.message());
+                self->Close(CloseReason::kTlsHandshakeError);
+                return;
+              }
+              self->tls_ready_ = true;
+              self->cert_identities_ = PeerCertificateIdentities(self->tls_->native_handle());
+              self->StartWrite();
+              self->DoRead();
+            });
+      });
+}
+
+bool ClientConnection::MapCertificateToUser(AuthResult* result) {
+  for (const std::string& id : cert_identities_) {
+    for (const UserEntry& u : options_->auth.users) {
+      if (u.user == id) {
+        result->ok = true;
+        result->user = u.user;
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 void ClientConnection::DoRead() {
   if (closed() || close_after_flush_) return;
   if (read_len_ == read_buf_.size()) read_buf_.resize(read_buf_.size() * 2);
-  socket_.async_read_some(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
-                          [self = std::static_pointer_cast<ClientConnection>(shared_from_this())](
-                              const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  AsyncReadSome(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+                [self = std::static_pointer_cast<ClientConnection>(shared_from_this())](
+                    const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
@@ -210,7 +268,13 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
     return false;
   }
   if (!connect_received_) {
-    AuthResult auth = Authenticate(options_->auth, credentials_);
+    AuthResult auth;
+    if (options_->tls.verify_and_map && tls_ready_) {
+      // The verified certificate names the user; no password needed.
+      MapCertificateToUser(&auth);
+    } else {
+      auth = Authenticate(options_->auth, credentials_);
+    }
     if (!auth.ok) {
       server_->CountAuthFailure();
       std::string ip;
@@ -523,6 +587,11 @@ void ClientConnection::OnSweep(absl::Time now) {
     Close(CloseReason::kSlowConsumerWriteDeadline);
     return;
   }
+  if (tls_context_ != nullptr && !tls_ready_ && now - start_ > options_->tls.timeout) {
+    spdlog::info("cid:{} - TLS handshake timeout", cid_);
+    Close(CloseReason::kTlsHandshakeError);
+    return;
+  }
   if (!connect_received_ && options_->auth.Required() && now - start_ > options_->auth.timeout) {
     server_->CountAuthFailure();
     SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
@@ -549,7 +618,11 @@ void ClientConnection::ApplyOptions(std::shared_ptr<const ServerOptions> options
   parser_.set_limits(LimitsFrom(*options_));
   set_max_pending(options_->max_pending);
   if (closed() || !connect_received_) return;
-  if (!Authenticate(options_->auth, credentials_).ok) {
+  AuthResult recheck;
+  const bool still_valid = (options_->tls.verify_and_map && tls_ready_)
+                               ? MapCertificateToUser(&recheck)
+                               : Authenticate(options_->auth, credentials_).ok;
+  if (!still_valid) {
     spdlog::info("cid:{} - credentials no longer valid after reload, closing", cid_);
     SendErrAndClose("Authorization Violation", CloseReason::kAuthRevoked);
     thread_->FlushMarked();

@@ -24,8 +24,10 @@ class RouteConnection;
 
 class ClientConnection final : public Connection, private ClientProtocolHandler {
  public:
+  // `tls`: the client port's TLS context, or null when TLS is off.
   ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid,
-                   std::shared_ptr<const ServerOptions> options, bool over_limit);
+                   std::shared_ptr<const ServerOptions> options, bool over_limit,
+                   std::shared_ptr<asio::ssl::context> tls = nullptr);
 
   void Start() override;
   bool Deliver(IoThread* from, Subscription& sub, std::string_view subject, std::string_view reply,
@@ -59,6 +61,9 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool OnPong() override;
 
   void DoRead();
+  void StartTlsHandshake();
+  // verify_and_map: the configured user a verified client certificate names.
+  bool MapCertificateToUser(AuthResult* result);
   void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   void HandleParseError(ParseError error);
@@ -79,6 +84,8 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
 
   // Owner thread state.
   std::vector<RouteTarget> route_targets_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::vector<std::string> cert_identities_;
   std::shared_ptr<const ServerOptions> options_;
   ClientParser parser_;
   std::vector<char> read_buf_;

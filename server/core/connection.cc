@@ -42,6 +42,8 @@ const char* CloseReasonString(CloseReason reason) {
       return "No Responders Requires Headers";
     case CloseReason::kAuthRevoked:
       return "Authentication Revoked";
+    case CloseReason::kTlsHandshakeError:
+      return "TLS Handshake Failure";
   }
   return "Unknown";
 }
@@ -97,6 +99,8 @@ void Connection::RequestFlush() {
 
 void Connection::StartWrite() {
   if (writing_ || closed()) return;
+  // During a TLS upgrade nothing may be written until the handshake is done.
+  if (tls_ != nullptr && !tls_ready_) return;
   {
     MutexLock lock(&out_mu_);
     if (out_pending_.empty()) {
@@ -111,9 +115,14 @@ void Connection::StartWrite() {
   }
   writing_ = true;
   write_started_ = absl::Now();
-  asio::async_write(
-      socket_, asio::buffer(write_buf_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWrite(ec, n); });
+  auto done = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->OnWrite(ec, n);
+  };
+  if (tls_ != nullptr) {
+    asio::async_write(*tls_, asio::buffer(write_buf_), std::move(done));
+  } else {
+    asio::async_write(socket_, asio::buffer(write_buf_), std::move(done));
+  }
 }
 
 void Connection::OnWrite(const asio::error_code& ec, size_t /*n*/) {

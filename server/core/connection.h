@@ -13,6 +13,7 @@
 #define HERALD_SERVER_CORE_CONNECTION_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,7 @@ enum class CloseReason {
   kLameDuck,
   kNoRespondersRequiresHeaders,
   kAuthRevoked,
+  kTlsHandshakeError,
 };
 
 const char* CloseReasonString(CloseReason reason);
@@ -113,6 +115,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // polling with growing waits (up to 5 ms), until `deadline`; then resumes.
   void StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline, absl::Duration wait);
   std::unique_ptr<asio::steady_timer> stall_timer_;
+
+  // TLS: set once the upgrade starts; bytes go through it once tls_ready_.
+  // Before that (the plaintext INFO of the NATS handshake) they use socket_.
+  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket&>;
+  std::unique_ptr<TlsStream> tls_;
+  bool tls_ready_ = false;
+
+  template <typename Buffers, typename Handler>
+  void AsyncReadSome(const Buffers& buffers, Handler&& handler) {
+    if (tls_ != nullptr) {
+      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      socket_.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
 
   Server* const server_;
   IoThread* const thread_;

@@ -11,6 +11,7 @@
 
 #include "server/core/client_connection.h"
 #include "server/core/io_thread.h"
+#include "server/core/tls.h"
 #include "server/core/version.h"
 #include "server/monitor/http_monitor.h"
 
@@ -97,6 +98,10 @@ std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
   j["port"] = client_port_ != 0 ? client_port_ : o.port;
   j["headers"] = true;
   if (o.auth.Required()) j["auth_required"] = true;
+  if (o.tls.enabled) {
+    j["tls_required"] = true;
+    if (o.tls.verify) j["tls_verify"] = true;
+  }
   j["max_payload"] = o.max_payload;
   if (cluster_ != nullptr && cluster_->enabled()) {
     j["cluster"] = cluster_->cluster_name();
@@ -125,6 +130,12 @@ std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
 
 absl::Status Server::Start() {
   auto opts = options();
+  if (opts->tls.enabled) {
+    auto ctx = MakeTlsContext(opts->tls, /*server=*/true);
+    if (!ctx.ok()) return ctx.status();
+    MutexLock lock(&mu_);
+    tls_context_ = *std::move(ctx);
+  }
   asio::error_code ec;
   asio::ip::address addr = asio::ip::make_address(opts->host, ec);
   if (ec) return absl::InvalidArgumentError("invalid listen host: " + opts->host);
@@ -239,8 +250,8 @@ void Server::OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tc
   {
     MutexLock lock(&mu_);
     over_limit = static_cast<int>(clients_.size()) >= opts->max_connections;
-    conn =
-        std::make_shared<ClientConnection>(this, thread, std::move(socket), cid, opts, over_limit);
+    conn = std::make_shared<ClientConnection>(this, thread, std::move(socket), cid, opts,
+                                              over_limit, over_limit ? nullptr : tls_context_);
     if (!over_limit) clients_.emplace(cid, conn);
   }
   total_connections_.fetch_add(1, std::memory_order_relaxed);
@@ -328,9 +339,21 @@ void Server::Reload() {
   next.http_port = current->http_port;
   next.io_threads = current->io_threads;
   if (next.server_name.empty()) next.server_name = current->server_name;
+  // Certificates and keys are re-read: new connections use the new ones,
+  // established connections keep theirs.
+  std::shared_ptr<asio::ssl::context> tls;
+  if (next.tls.enabled) {
+    auto ctx = MakeTlsContext(next.tls, /*server=*/true);
+    if (!ctx.ok()) {
+      spdlog::error("Failed to reload TLS configuration: {}", std::string(ctx.status().message()));
+      return;
+    }
+    tls = *std::move(ctx);
+  }
   auto shared = std::make_shared<const ServerOptions>(std::move(next));
   {
     MutexLock lock(&mu_);
+    tls_context_ = tls;
     options_ = shared;
     info_prefix_ = BuildInfoPrefix(*shared);
     config_load_time_ = absl::Now();

@@ -10,6 +10,7 @@
 #define HERALD_SERVER_CORE_SERVER_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -109,6 +110,8 @@ class Server : public MonitorSource, public ClusterHost {
   std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
   std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
   std::vector<std::string> connect_urls_ ABSL_GUARDED_BY(mu_);  // cluster client URLs
+  // Client-port TLS context (null when TLS is off); rebuilt on reload.
+  std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
   std::deque<ConnzEntry> closed_ ABSL_GUARDED_BY(mu_);
   absl::Time config_load_time_ ABSL_GUARDED_BY(mu_);

@@ -23,7 +23,7 @@ class Node {
         'cluster {',
         `  name: ${this.clusterName}`,
         `  listen: 127.0.0.1:${this.routePort}`,
-        this.seed ? `  routes [\n    nats://127.0.0.1:${this.seed}\n  ]` : '  routes []',
+        this.seed ? `  routes [\n    nats-route://127.0.0.1:${this.seed}\n  ]` : '  routes []',
         '}',
         '',
       ].join('\n');

@@ -1,9 +1,9 @@
 // libFuzzer target for CONNECT handling: arbitrary bytes as the CONNECT JSON
 // (credentials extracted, then Authenticate against fixed configs), and, by
 // the first byte, as an OIDC payload or header signed with the harness key
-// (so the claim checks are reached), as a revocation list or JWKS, or as
-// permission lists and subjects. Nothing may crash, leak or hang, and a few
-// invariants are checked (abort on violation).
+// (so the claim checks are reached), as a revocation list or JWKS, as
+// permission lists and subjects, or as a config file's security blocks. Nothing may crash, leak or
+// hang, and a few invariants are checked (abort on violation).
 #include <unistd.h>
 
 #include <cstdint>
@@ -18,6 +18,8 @@
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt_test_util.h"
 #include "server/auth/nkeys.h"
+#include "server/auth/security_config.h"
+#include "server/config/conf_parser.h"
 
 namespace {
 
@@ -128,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Harness* h = Init();
   if (size == 0) return 0;
   const std::string s(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0:
       FuzzConnect(s, h);
       break;
@@ -164,6 +166,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(*h->users, n);
       herald::auth::DecodeUserPublicKey(s).IgnoreError();
       herald::auth::Base32Decode(s).IgnoreError();
+      break;
+    }
+    case 6: {  // a config file's security blocks
+      herald::ConfParseOptions opts;
+      opts.use_environment = false;
+      opts.max_bytes = 64 * 1024;
+      auto root = herald::ParseConfString(s, "fuzz.conf", opts);
+      if (!root.ok()) break;
+      auto cfg = herald::auth::ParseSecurityConfig(*root);
+      // A config that parses must validate (Create only adds JWKS loading).
+      if (cfg.ok() && !herald::auth::ValidateSecurityConfig(*cfg).ok()) abort();
       break;
     }
   }

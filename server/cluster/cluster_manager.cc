@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "server/cluster/route_connection.h"
 #include "server/core/io_thread.h"
+#include "server/core/tls.h"
 #include "server/core/version.h"
 
 namespace herald {
@@ -60,6 +61,18 @@ absl::Status ClusterManager::Start(const ServerOptions& options,
     own_client_urls_ = std::move(own_client_urls);
   }
   if (options.cluster.port == 0) return absl::OkStatus();
+  if (options.cluster.tls.enabled) {
+    // Mutual TLS between nodes: each side presents its certificate and
+    // verifies the other's against the cluster CA.
+    TlsOptions server_side = options.cluster.tls;
+    if (!server_side.ca_file.empty()) server_side.verify = true;
+    auto server_ctx = MakeTlsContext(server_side, /*server=*/true);
+    if (!server_ctx.ok()) return server_ctx.status();
+    auto client_ctx = MakeTlsContext(options.cluster.tls, /*server=*/false);
+    if (!client_ctx.ok()) return client_ctx.status();
+    tls_server_ = *std::move(server_ctx);
+    tls_client_ = *std::move(client_ctx);
+  }
   enabled_ = true;
   cluster_name_ = options.cluster.name.empty() ? "herald" : options.cluster.name;
   cluster_host_ = options.cluster.host.empty() ? options.host : options.cluster.host;
@@ -243,6 +256,10 @@ std::string ClusterManager::BuildInfoJson(const std::string& ip) const {
   j["port"] = cluster_port_;
   j["headers"] = true;
   j["max_payload"] = opts->max_payload;
+  if (tls_server_ != nullptr) {
+    j["tls_required"] = true;
+    j["tls_verify"] = true;
+  }
   if (!ip.empty()) j["ip"] = ip;
   j["cluster"] = cluster_name_;
   if (lame_duck_) {

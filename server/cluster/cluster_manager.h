@@ -14,6 +14,7 @@
 #define HERALD_SERVER_CLUSTER_CLUSTER_MANAGER_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,9 @@ class ClusterManager {
   std::string RouteInfoLine() const;
   std::string RouteConnectLine() const;
   const std::string& server_id() const { return server_id_; }
+  // Route TLS contexts (null when cluster TLS is off); fixed at Start().
+  std::shared_ptr<asio::ssl::context> route_tls_server() const { return tls_server_; }
+  std::shared_ptr<asio::ssl::context> route_tls_client() const { return tls_client_; }
 
  private:
   struct UrlState {
@@ -106,6 +110,8 @@ class ClusterManager {
   std::string cluster_host_;
   int cluster_port_ = 0;
   std::string own_route_url_;
+  std::shared_ptr<asio::ssl::context> tls_server_;
+  std::shared_ptr<asio::ssl::context> tls_client_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> retry_timer_;
   std::atomic<bool> stopped_{false};

@@ -78,13 +78,53 @@ void RouteConnection::Start() {
   next_ping_ = absl::Now() + absl::Seconds(1);
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  read_buf_.resize(kInitialReadBuffer);
   if (!solicited_) {
     // The accepting side speaks first.
+    std::shared_ptr<asio::ssl::context> tls = cluster_->route_tls_server();
+    if (tls != nullptr) {
+      // INFO (saying tls_required) in plaintext, then the dialler starts TLS.
+      auto info = std::make_shared<std::string>(cluster_->RouteInfoLine());
+      auto self = std::static_pointer_cast<RouteConnection>(shared_from_this());
+      asio::async_write(socket_, asio::buffer(*info),
+                        [self, info, tls](const asio::error_code& ec, size_t) {
+                          if (self->closed()) return;
+                          if (ec) {
+                            self->Close(CloseReason::kWriteError);
+                            return;
+                          }
+                          self->UpgradeToTls(tls, asio::ssl::stream_base::server);
+                        });
+      return;
+    }
     EnqueueRaw(cluster_->RouteInfoLine());
     StartWrite();
   }
-  read_buf_.resize(kInitialReadBuffer);
   DoRead();
+}
+
+void RouteConnection::UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
+                                   asio::ssl::stream_base::handshake_type type) {
+  tls_context_ = std::move(ctx);
+  tls_ = std::make_unique<TlsStream>(socket_, *tls_context_);
+  auto self = std::static_pointer_cast<RouteConnection>(shared_from_this());
+  tls_->async_handshake(type, [self, type](const asio::error_code& ec) {
+    if (self->closed()) return;
+    if (ec) {
+      spdlog::warn("route rid:{} - TLS handshake failed: {}", self->cid_, ec.message());
+      self->Close(CloseReason::kTlsHandshakeError);
+      return;
+    }
+    self->tls_ready_ = true;
+    if (type == asio::ssl::stream_base::client) {
+      // Our turn in the route handshake, now encrypted: CONNECT, then INFO.
+      self->EnqueueRaw(self->cluster_->RouteConnectLine(), self->cluster_->RouteInfoLine());
+      self->got_connect_ = true;
+      if (!self->TryRegister()) return;
+    }
+    self->StartWrite();
+    self->DoRead();
+  });
 }
 
 void RouteConnection::DoRead() {
@@ -122,7 +162,14 @@ void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {
     read_buf_.resize(read_buf_.size() * 2);
   }
   thread_->FlushMarked();
-  if (out.stopped) return;
+  if (out.stopped) {
+    // Stopped for a TLS upgrade: no plaintext may follow the peer's INFO.
+    if (tls_ != nullptr && read_len_ > 0) {
+      spdlog::warn("route rid:{} - plaintext after INFO on a TLS route, closing", cid_);
+      Close(CloseReason::kProtocolViolation);
+    }
+    return;
+  }
   // A local receiver fell behind: pause this route (bounded) rather than let
   // it be cut as a slow consumer; TCP pushes back to the sending node.
   if (std::shared_ptr<Connection> target = thread_->TakeStalled(); target != nullptr) {
@@ -209,6 +256,11 @@ bool RouteConnection::OnRouteInfo(std::string_view json) {
     peer_.connect_urls = std::move(urls);
   }
   got_info_ = true;
+  if (solicited_ && cluster_->route_tls_client() != nullptr) {
+    // The peer's INFO came in plaintext; everything after goes over TLS.
+    UpgradeToTls(cluster_->route_tls_client(), asio::ssl::stream_base::client);
+    return false;  // stop parsing: the rest of the stream is TLS
+  }
   if (solicited_) {
     // Our turn in the handshake: CONNECT, then our INFO.
     EnqueueRaw(cluster_->RouteConnectLine(), cluster_->RouteInfoLine());
@@ -414,6 +466,11 @@ bool RouteConnection::OnRouteErr(std::string_view text) {
 void RouteConnection::OnSweep(absl::Time now) {
   if (close_after_flush_) {
     if (now - start_ > absl::Seconds(5)) Close(CloseReason::kClientClosed);
+    return;
+  }
+  if (tls_ != nullptr && !tls_ready_ && now - start_ > host_->options()->cluster.tls.timeout * 2) {
+    spdlog::warn("route rid:{} - TLS handshake timeout, closing", cid_);
+    Close(CloseReason::kTlsHandshakeError);
     return;
   }
   if (!registered_ && now - start_ > absl::Seconds(5)) {

@@ -89,6 +89,8 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   bool OnRouteErr(std::string_view text) override;
 
   void DoRead();
+  void UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
+                    asio::ssl::stream_base::handshake_type type);
   void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   bool TryRegister();
@@ -96,6 +98,7 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
 
   ClusterHost* const host_;
   ClusterManager* const cluster_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // keeps tls_'s context alive
   const bool solicited_;
   const std::string url_;
   const bool explicit_;

@@ -263,6 +263,76 @@ class LifecycleTest(unittest.TestCase):
             a.stop()
 
 
+def make_certs(dir):
+    """CA, a node certificate for 127.0.0.1, and one signed by another CA (openssl CLI)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=dir, check=True, capture_output=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "otherca"):
+        run("req", "-x509", *key, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "3",
+            "-subj", "/CN=" + ca)
+    for name, signer in (("node", "ca"), ("rogue", "otherca")):
+        run("req", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+        with open(os.path.join(dir, name + ".ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run("x509", "-req", "-in", name + ".csr", "-CA", signer + ".pem", "-CAkey", signer + ".key",
+            "-CAcreateserial", "-out", name + ".pem", "-days", "3", "-extfile", name + ".ext")
+
+
+def cross_node_delivery(port_a, port_b, subject, timeout=8.0):
+    """True once a message published on A reaches a subscriber on B."""
+    sub = Client(port_b)
+    if not sub.expect(b"PONG\r\n"):
+        return False
+    sub.s.sendall(b"SUB " + subject + b" 1\r\n")
+    sub.flush()
+    pub = Client(port_a)
+    pub.expect(b"PONG\r\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pub.s.sendall(b"PUB " + subject + b" 2\r\nok\r\n")
+        if sub.expect(b"MSG " + subject, 0.2):
+            return True
+    return False
+
+
+class ClusterTlsTest(unittest.TestCase):
+    def test_routes_mutual_tls(self):
+        d = tempfile.mkdtemp(prefix="herald-ctls-")
+        try:
+            make_certs(d)
+        except (OSError, subprocess.CalledProcessError):
+            self.skipTest("openssl CLI not available")
+        r1, r2, r3 = free_port(), free_port(), free_port()
+        def conf(cert):
+            return ('cluster {\n  name: T\n  tls {\n    cert_file: "%s/%s.pem"\n'
+                    '    key_file: "%s/%s.key"\n    ca_file: "%s/ca.pem"\n    timeout: 2\n  }\n}\n'
+                    % (d, cert, d, cert, d))
+        a = Server(["-n", "a", "--cluster", "nats://127.0.0.1:%d" % r1,
+                    "--routes", "nats://127.0.0.1:%d" % r1], conf("node"))
+        b = Server(["-n", "b", "--cluster", "nats://127.0.0.1:%d" % r2,
+                    "--routes", "nats://127.0.0.1:%d" % r1], conf("node"))
+        rogue = None
+        plain = None
+        try:
+            self.assertTrue(cross_node_delivery(a.port, b.port, b"tls.ab"),
+                            "no traffic over the TLS route: " + b.logtext())
+            # A node whose certificate another CA signed is refused.
+            rogue = Server(["-n", "r", "--cluster", "nats://127.0.0.1:%d" % r3,
+                            "--routes", "nats://127.0.0.1:%d" % r1], conf("rogue"))
+            self.assertFalse(cross_node_delivery(a.port, rogue.port, b"tls.ar", timeout=2.0))
+            # So is a node that does not speak TLS on its routes.
+            plain = Server(["-n", "p", "--cluster", "nats://127.0.0.1:%d" % free_port(),
+                            "--cluster_name", "T", "--routes", "nats://127.0.0.1:%d" % r1])
+            self.assertFalse(cross_node_delivery(a.port, plain.port, b"tls.ap", timeout=2.0))
+            # The good pair still works.
+            self.assertTrue(cross_node_delivery(b.port, a.port, b"tls.ba"))
+        finally:
+            for s in (plain, rogue, b, a):
+                if s is not None:
+                    s.stop()
+
+
 class Result(unittest.TextTestResult):
     passed = 0
 

@@ -289,9 +289,15 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   // watermark catch in Recover().
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.track_and_verify_wals_in_manifest = true;
-  // One background thread: the machines this runs on have two cores and the
+  // Few background threads: the machines this runs on have two cores and the
   // driver thread must keep one.
   o.max_background_jobs = 2;
+  // Log entries live until the next snapshot compacts them away: compressing
+  // them on flush costs CPU for space that is soon freed.
+  o.compression = rocksdb::kNoCompression;
+  // Room for a flush to lag behind a burst without stalling writers (a
+  // stalled Sync stalls every group of the process).
+  o.max_write_buffer_number = 4;
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
   rocksdb::DB* db = nullptr;

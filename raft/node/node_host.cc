@@ -148,6 +148,7 @@ void NodeHost::PublishInfo(const Group& g) {
   info.last_index = st.last_index;
   info.repair_until = st.repair_until;
   info.first_index = g.log->FirstIndex();
+  info.match = st.match;
   MutexLock l(&mu_);
   info_[g.id] = info;
 }

@@ -103,6 +103,8 @@ struct GroupInfo {
   uint64_t last_index = 0;
   uint64_t first_index = 0;  // first entry still in the log (after compaction)
   uint64_t repair_until = 0;
+  // Leader only: each replica's match index (lag = last_index - match).
+  std::map<NodeId, uint64_t> match;
 };
 
 class NodeHost {

@@ -169,6 +169,11 @@ TEST_F(NodeHostTest, ReplicatesAndSurvivesRestart) {
     ASSERT_TRUE(WaitFor([&] { return nodes_[id].sm->Get(1).size() == 500; })) << id;
     EXPECT_EQ(nodes_[id].sm->Get(1), want);
   }
+  // Observability: the leader reports every replica's progress.
+  ASSERT_TRUE(WaitFor([&] {
+    auto info = nodes_[l].host->Info(1);
+    return info->match.size() == 3 && info->match.begin()->second >= 500;
+  }));
   // Group commit: far fewer fsyncs than entries on the leader.
   EXPECT_LT(nodes_[l].store->syncs(), 250u);
 

@@ -137,3 +137,19 @@ T('pub/sub: 512 KiB payload crosses a route intact', async () => {
   await waitFor(() => c.msgs.length >= 1, 10000, 'big message');
   assert.equal(Buffer.compare(Buffer.from(c.msgs[0].data), Buffer.from(data)), 0);
 });
+
+T('pub/sub: a max_payload-sized message (1 MiB) with headers crosses a route intact', async () => {
+  const p = await conn(nodes[1]);
+  const s = await conn(nodes[2]);
+  const c = await withInterest(nodes[2], [nodes[1]], 1, async () => { const x = collect(s, 'max.x'); await s.flush(); return x; });
+  const h = headers();
+  h.set('X-Big', 'yes');
+  const hdrLen = 'NATS/1.0\r\nX-Big: yes\r\n\r\n'.length;
+  const data = new Uint8Array(p.info.max_payload - hdrLen);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 1) & 0xff;
+  p.publish('max.x', data, { headers: h });
+  await within(p.flush(), 5000, 'flush');
+  await waitFor(() => c.msgs.length >= 1, 10000, 'max-size message');
+  assert.equal(c.msgs[0].headers.get('X-Big'), 'yes');
+  assert.equal(Buffer.compare(Buffer.from(c.msgs[0].data), Buffer.from(data)), 0);
+});

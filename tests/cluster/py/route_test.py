@@ -564,6 +564,41 @@ class RouteProtocolTest(unittest.TestCase):
         c.ping()
         self.assertEqual(peer.next(), ("RMSG", "$G", "seed.x", None, [], b"hi"))
 
+    def _client_urls_until(self, c, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            f = c.read_frame(max(0.01, deadline - time.monotonic()))
+            if f[0] == "PING":
+                c.send("PONG\r\n")
+            elif f[0] == "INFO" and pred(f[1].get("connect_urls") or []):
+                return f[1].get("connect_urls") or []
+
+    def test_peer_lame_duck_info_withdraws_its_client_url(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000018"
+        c = self.client()
+        r, _ = self.route(fid)
+        self._client_urls_until(c, lambda u: FAKE_CLIENT_URL in u)
+        upd = {"server_id": fid, "server_name": "fake", "version": "2.9.10", "proto": 2, "host": "127.0.0.1", "port": 1,
+               "headers": True, "max_payload": 1048576, "cluster": "C1", "connect_urls": [FAKE_CLIENT_URL], "ldm": True}
+        r.send("INFO %s\r\n" % json.dumps(upd))
+        urls = self._client_urls_until(c, lambda u: FAKE_CLIENT_URL not in u)
+        self.assertIn("127.0.0.1:%d" % self.srv.port, urls)
+        # the route itself stays up
+        self.assertIsNotNone(self.route_entry(fid))
+
+    def test_large_interest_burst_from_peer(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000019"
+        r, _ = self.route(fid)
+        r.send("".join("RS+ $G burst.%d\r\n" % i for i in range(10000)) + "RS+ $G burst.q grp 5\r\nPING\r\n")
+        self.wait_route_subs(fid, 10001)
+        c = self.client(headers=True)
+        c.send("PUB burst.9999 1\r\na\r\nHPUB burst.q _INBOX.b 12 13\r\nNATS/1.0\r\n\r\nb\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RMSG", "$G", "burst.9999", None, [], b"a"))
+        self.assertEqual(r.next(), ("HMSG", "$G", "burst.q", "_INBOX.b", ["grp"], b"NATS/1.0\r\n\r\n", b"b"))
+        r.send("".join("RS- $G burst.%d\r\n" % i for i in range(10000)) + "PING\r\n")
+        wait_for(lambda: (self.route_entry(fid) or {}).get("subscriptions", 0) == 1, 10, "10000 RS- applied")
+
 
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):

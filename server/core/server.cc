@@ -169,7 +169,16 @@ absl::Status Server::Start() {
     info_prefix_ = BuildInfoPrefix(*options_);
   }
 
-  if (opts->http_port != 0) {
+  if (opts->https_port != 0) {
+    if (!opts->tls.enabled) {
+      return absl::InvalidArgumentError("https_port needs a tls { cert_file, key_file } block");
+    }
+    monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->https_port,
+                                             opts->tls.cert_file, opts->tls.key_file);
+    absl::Status st = monitor_->Start();
+    if (!st.ok()) return st;
+    spdlog::info("Starting https monitor on {}:{}", opts->http_host, monitor_->bound_port());
+  } else if (opts->http_port != 0) {
     monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->http_port);
     absl::Status st = monitor_->Start();
     if (!st.ok()) return st;

@@ -59,6 +59,14 @@ void FillNow(Snapshot& s) {
 HttpMonitor::HttpMonitor(const MonitorSource* source, std::string host, int port)
     : source_(source), host_(std::move(host)), port_(port) {}
 
+HttpMonitor::HttpMonitor(const MonitorSource* source, std::string host, int port,
+                         std::string cert_file, std::string key_file)
+    : source_(source),
+      host_(std::move(host)),
+      port_(port),
+      cert_file_(std::move(cert_file)),
+      key_file_(std::move(key_file)) {}
+
 HttpMonitor::~HttpMonitor() { Stop(); }
 
 void HttpMonitor::CountRequest(const std::string& path) {
@@ -170,7 +178,16 @@ void HttpMonitor::RegisterHandlers() {
 
 absl::Status HttpMonitor::Start() {
   if (server_ != nullptr) return absl::FailedPreconditionError("HttpMonitor already started");
-  server_ = std::make_unique<httplib::Server>();
+  if (!cert_file_.empty()) {
+    auto ssl = std::make_unique<httplib::SSLServer>(cert_file_.c_str(), key_file_.c_str());
+    if (!ssl->is_valid()) {
+      return absl::InvalidArgumentError("https monitor: cannot load " + cert_file_ + " / " +
+                                        key_file_);
+    }
+    server_ = std::move(ssl);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
   server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   // cpp-httplib defaults to SO_REUSEPORT, which would let a second process
   // silently share (and steal half the requests of) a port already in use.

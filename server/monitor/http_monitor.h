@@ -37,6 +37,9 @@ class HttpMonitor {
 
   // `source` must outlive this object. port 0 picks an ephemeral port (tests).
   HttpMonitor(const MonitorSource* source, std::string host, int port);
+  // HTTPS (`https_port`): serves over TLS with this PEM certificate and key.
+  HttpMonitor(const MonitorSource* source, std::string host, int port, std::string cert_file,
+              std::string key_file);
   ~HttpMonitor();  // Stop()s if still running.
 
   HttpMonitor(const HttpMonitor&) = delete;
@@ -70,6 +73,8 @@ class HttpMonitor {
 
   // Owned by the owning thread (Start/Stop).
   std::unique_ptr<httplib::Server> server_;
+  std::string cert_file_;  // non-empty: HTTPS
+  std::string key_file_;
   std::thread acceptor_;
   std::atomic<int> bound_port_{-1};
   std::atomic<bool> acceptor_done_{false};  // set when listen_after_bind returns

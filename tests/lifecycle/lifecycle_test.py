@@ -333,6 +333,38 @@ class ClusterTlsTest(unittest.TestCase):
                     s.stop()
 
 
+class HttpsMonitorTest(unittest.TestCase):
+    def test_https_monitoring(self):
+        import ssl
+        import urllib.request
+        d = tempfile.mkdtemp(prefix="herald-https-")
+        try:
+            make_certs(d)
+        except (OSError, subprocess.CalledProcessError):
+            self.skipTest("openssl CLI not available")
+        hp = free_port()
+        conf = ('tls {\n  cert_file: "%s/node.pem"\n  key_file: "%s/node.key"\n}\n'
+                'https_port: %d\n' % (d, d, hp))
+        srv = Server([], conf)
+        try:
+            ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+            def get():
+                try:
+                    with urllib.request.urlopen("https://127.0.0.1:%d/varz" % hp, context=ctx,
+                                                timeout=2) as r:
+                        return json.loads(r.read())
+                except OSError:
+                    return None
+            varz = wait_for(get, 5, 0.1)
+            self.assertIsNotNone(varz)
+            self.assertEqual(varz["port"], srv.port)
+            # Plain HTTP on the HTTPS port gets no answer.
+            with self.assertRaises(Exception):
+                urllib.request.urlopen("http://127.0.0.1:%d/varz" % hp, timeout=2).read()
+        finally:
+            srv.stop()
+
+
 class Result(unittest.TextTestResult):
     passed = 0
 

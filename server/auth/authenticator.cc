@@ -104,8 +104,11 @@ std::string Identity::Describe() const {
       return "anonymous";
     case AuthKind::kToken:
       return absl::StrCat("token ", token_id.substr(0, 12));
+    case AuthKind::kNkey:
+      return absl::StrCat("nkey ", name);  // validated base32
     default:
-      return absl::StrCat(AuthKindName(kind), " ", name);
+      // Names come from clients or IdPs: quoted, so they cannot forge log lines.
+      return absl::StrCat(AuthKindName(kind), " ", GoQuote(name));
   }
 }
 
@@ -208,7 +211,7 @@ absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token
   if (!claims.ok()) return Fail(absl::StrCat("oidc: ", claims.status().message()));
   auto perms = OidcPermissions(claims->permission_sets);
   if (!perms.ok())
-    return Fail(absl::StrCat("oidc ", claims->subject, ": ", perms.status().message()));
+    return Fail(absl::StrCat("oidc ", GoQuote(claims->subject), ": ", perms.status().message()));
   Identity id;
   id.kind = AuthKind::kOidc;
   id.name = claims->subject;
@@ -261,13 +264,13 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const ConnectCredentials& c
       for (const UserConfig& u : config_.users) {
         if (u.user == creds.user) found = &u;
       }
-      if (found == nullptr) return Fail(absl::StrCat("unknown user ", creds.user));
+      if (found == nullptr) return Fail(absl::StrCat("unknown user ", GoQuote(creds.user)));
       if (!VerifySecret(found->password, creds.pass))
-        return Fail(absl::StrCat("wrong password for user ", creds.user));
+        return Fail(absl::StrCat("wrong password for user ", GoQuote(creds.user)));
       id.permissions = user_permissions_.at(found->user);
     } else if (!config_.user.empty()) {
       if (creds.user != config_.user || !VerifySecret(config_.password, creds.pass)) {
-        return Fail(absl::StrCat("wrong user or password for ", creds.user));
+        return Fail(absl::StrCat("wrong user or password for ", GoQuote(creds.user)));
       }
       id.permissions = default_permissions_;
     } else {

@@ -90,8 +90,8 @@ struct Identity {
   // For re-verification on reload; kept only for kOidc.
   std::string oidc_token;
 
-  // For logs and /connz: "user alice", "nkey UABC...", "token 3f2a...",
-  // "oidc alice".
+  // For logs: `user "alice"`, `nkey UABC...`, `token 3f2a9c01b2d4` (first
+  // 12 hex digits of the token id), `oidc "alice"`, `tls "CN=alice"`.
   std::string Describe() const;
 };
 
@@ -110,8 +110,9 @@ class Authenticator {
 
   // Checks one CONNECT. `nonce` is what this connection's INFO carried
   // ("" if none). `revoked` may be null (no list). Errors are
-  // Unauthenticated with a reason for the log; the client gets
-  // kAuthorizationViolation after config().failure_delay.
+  // Unauthenticated with a reason for the log (client-supplied names are
+  // quoted and escaped, never secrets); the client gets
+  // kAuthorizationViolation after the AuthFailureThrottle delay.
   absl::StatusOr<Identity> Authenticate(const ConnectCredentials& creds, absl::string_view nonce,
                                         absl::Time now, const RevocationList* revoked) const;
 

@@ -89,7 +89,7 @@ TEST(Authenticator, Users) {
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(id->kind, AuthKind::kUser);
   EXPECT_EQ(id->name, "alice");
-  EXPECT_EQ(id->Describe(), "user alice");
+  EXPECT_EQ(id->Describe(), "user \"alice\"");
   EXPECT_TRUE(id->permissions->CanPublish("alice.x"));
   EXPECT_FALSE(id->permissions->CanPublish("public.x"));
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +159,47 @@ func TestTLSVerifyAndMap(t *testing.T) {
 	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
 		t.Fatalf("unmapped certificate: want authorization violation, got %v", err)
 	}
+}
+
+// SIGHUP re-reads certificates: a connection made with the old certificate
+// keeps working, new connections get the new one.
+func TestTLSReloadCertificates(t *testing.T) {
+	c := makeCerts(t)
+	// A second server certificate, signed by the other CA.
+	key := []string{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"}
+	openssl(t, c.dir, append(append([]string{"req"}, key...),
+		"-keyout", "server2.key", "-out", "server2.csr", "-subj", "/CN=localhost")...)
+	openssl(t, c.dir, "x509", "-req", "-in", "server2.csr", "-CA", "otherca.pem", "-CAkey",
+		"otherca.key", "-CAcreateserial", "-out", "server2.pem", "-days", "30", "-extfile",
+		"server.ext")
+	s := StartServer(t, tlsConf(c, ""))
+	old, err := nats.Connect(s.URL(), nats.RootCAs(c.path("ca.pem")), nats.Timeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	rotated := fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n  timeout: 2\n}\n",
+		c.path("server2.pem"), c.path("server2.key"))
+	if err := os.WriteFile(filepath.Join(s.Dir, "server.conf"), []byte(rotated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "new certificate served", func() bool {
+		nc, err := nats.Connect(s.URL(), nats.RootCAs(c.path("otherca.pem")),
+			nats.Timeout(time.Second), nats.NoReconnect())
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	})
+	if nc, err := nats.Connect(s.URL(), nats.RootCAs(c.path("ca.pem")),
+		nats.Timeout(2*time.Second), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("old certificate still served after reload")
+	}
+	// The connection made before the reload is untouched.
+	pubSubRoundTrip(t, old)
 }

@@ -44,7 +44,7 @@ absl::Status GetDuration(const std::string& key, const ConfValue& v, absl::Durat
   return absl::OkStatus();
 }
 
-absl::Status ParseUsers(const ConfValue& v, SecurityConfig* cfg) {
+absl::Status ParseUsers(const ConfValue& v, bool strict, SecurityConfig* cfg) {
   if (!v.is_array()) return Err(v, "users must be an array");
   for (const ConfValue& u : v.items()) {
     if (!u.is_map())
@@ -70,7 +70,7 @@ absl::Status ParseUsers(const ConfValue& v, SecurityConfig* cfg) {
         s = GetString(raw_k, mv, &role);
       } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
         // Only plain client connections exist in Herald; nothing to restrict.
-      } else if (!mv.used_as_variable()) {
+      } else if (strict && !mv.used_as_variable()) {
         return Err(mv, absl::StrCat("unknown field \"", raw_k, "\" in user entry"));
       }
       if (!s.ok()) return s;
@@ -93,7 +93,7 @@ absl::Status ParseUsers(const ConfValue& v, SecurityConfig* cfg) {
   return absl::OkStatus();
 }
 
-absl::Status ParseAuthorization(const ConfValue& v, SecurityConfig* cfg) {
+absl::Status ParseAuthorization(const ConfValue& v, bool strict, SecurityConfig* cfg) {
   if (!v.is_map()) return Err(v, "authorization must be a map");
   bool has_users = false;
   for (const auto& [raw_k, mv] : v.entries()) {
@@ -112,7 +112,7 @@ absl::Status ParseAuthorization(const ConfValue& v, SecurityConfig* cfg) {
       if (s.ok() && cfg->failure_delay > absl::Seconds(10)) s = Err(mv, "failure_delay above 10s");
     } else if (k == "users") {
       has_users = true;
-      s = ParseUsers(mv, cfg);
+      s = ParseUsers(mv, strict, cfg);
     } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
       auto p = ParsePermissions(mv);
       if (!p.ok()) return p.status();
@@ -124,7 +124,7 @@ absl::Status ParseAuthorization(const ConfValue& v, SecurityConfig* cfg) {
         if (!p.ok()) return p.status();
         cfg->permission_sets[name] = std::move(*p);
       }
-    } else if (!mv.used_as_variable()) {
+    } else if (strict && !mv.used_as_variable()) {
       return Err(mv, absl::StrCat("unknown field \"", raw_k, "\" in authorization"));
     }
     if (!s.ok()) return s;
@@ -175,14 +175,14 @@ absl::Status ParseOidc(const ConfValue& v, OidcConfig* oidc) {
 
 }  // namespace
 
-absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root) {
+absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root, bool strict) {
   SecurityConfig cfg;
   if (!root.is_map()) return absl::InvalidArgumentError("config root must be a map");
   for (const auto& [raw_k, v] : root.entries()) {
     const std::string k = absl::AsciiStrToLower(raw_k);
     absl::Status s;
     if (k == "authorization") {
-      s = ParseAuthorization(v, &cfg);
+      s = ParseAuthorization(v, strict, &cfg);
     } else if (k == "oidc") {
       s = ParseOidc(v, &cfg.oidc);
     } else if (k == "revocation_file") {

@@ -89,7 +89,11 @@ struct SecurityConfig {
 // this can run beside the main config loader). Keys are case-insensitive.
 // Errors are InvalidArgumentError("file:line: reason"). Ends with
 // ValidateSecurityConfig.
-absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root);
+// `strict`: unknown keys directly in `authorization` or in a user entry
+// are errors; the config loader passes false because it warns about those
+// itself (nats-server compatibility). Unknown keys inside permissions and
+// oidc blocks are always errors: a typo there must not widen access.
+absl::StatusOr<SecurityConfig> ParseSecurityConfig(const ConfValue& root, bool strict = true);
 
 // The cross-field rules: token / single user / users exclusive (nats-server),
 // unique user names and nkeys, valid nkeys, roles naming existing

@@ -78,6 +78,19 @@ TEST(SecurityConfig, TlsMap) {
   EXPECT_FALSE(Parse("tls { verify_and_map: 1 }").ok());
 }
 
+TEST(SecurityConfig, LenientModeForTheConfigLoader) {
+  auto root = ParseConfString("authorization { token: t, nonsense: 1, users_extra: 2 }", "x.conf");
+  ASSERT_TRUE(root.ok());
+  EXPECT_FALSE(ParseSecurityConfig(*root).ok());
+  auto c = ParseSecurityConfig(*root, /*strict=*/false);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->token, "t");
+  // Permissions stay strict.
+  root = ParseConfString("authorization { token: t, permissions { publsh: x } }", "x.conf");
+  ASSERT_TRUE(root.ok());
+  EXPECT_FALSE(ParseSecurityConfig(*root, false).ok());
+}
+
 TEST(SecurityConfig, NoAuth) {
   auto c = Parse("port: 4222");
   ASSERT_TRUE(c.ok());

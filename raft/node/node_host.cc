@@ -235,6 +235,15 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
   std::vector<GroupMessage> early;
   for (auto& [g, rd] : readies) {
     if (rd.state != StateType::kLeader) continue;
+    // Only with the term and vote already durable. A multi-voter leader always
+    // has them (it persisted them before asking for votes), but a single
+    // voter becomes leader within one Ready, and its appends (to learners)
+    // must not carry a term that a crash could take back.
+    const HardState& durable = g->log->InitialHardState();
+    if (rd.has_hard_state &&
+        (rd.hard_state.term != durable.term || rd.hard_state.vote != durable.vote)) {
+      continue;
+    }
     std::vector<Message> rest;
     for (Message& m : rd.messages) {
       if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat) {

@@ -172,8 +172,12 @@ T('interest changes while a node joins: the joiner ends with exactly the final i
   const subs = [];
   const hits = new Map();
   let stop = false;
-  // churn on B: subscribe 600 subjects, unsubscribe every third, while J starts and joins
+  // churn on B: subscribe, unsubscribe every third; J starts once B has 3000
+  // subscriptions and the churn goes on while it joins
   let meshAt = -1;
+  const PRE = Number(process.env.CLUSTER_CHURN_PRE || 3000);
+  let preDone;
+  const pre = new Promise((r) => { preDone = r; });
   const churn = (async () => {
     // keeps going until the joiner is fully meshed (and a bit beyond), bounded
     for (let i = 0; i < 30000; i++) {
@@ -182,9 +186,12 @@ T('interest changes while a node joins: the joiner ends with exactly the final i
       subs.push(b.subscribe(`churn.${i}`, { callback: (e, m) => { if (!e) hits.set(m.subject, (hits.get(m.subject) || 0) + 1); } }));
       if (i % 3 === 2) subs[i - 1].unsubscribe();
       if (i % 20 === 19) await b.flush();
+      if (i === PRE) preDone();
     }
     await b.flush();
+    preDone();
   })();
+  await pre;
   await J.start();
   await waitMesh(nodes, 20000);
   stop = true;

@@ -27,6 +27,20 @@ T('mesh: 3 nodes, each with one seed (chain), form a full mesh via gossip', asyn
       assert.equal(rt.ip, '127.0.0.1');
     }
   }
+  // per pair exactly one side dialled; the configured seed routes are marked so
+  for (let i = 0; i < nodes.length; i++) {
+    for (let j = i + 1; j < nodes.length; j++) {
+      const a = await nodes[i].routeTo(nodes[j]);
+      const b = await nodes[j].routeTo(nodes[i]);
+      assert.ok(a.did_solicit !== b.did_solicit, `${nodes[i].name}<->${nodes[j].name} did_solicit ${a.did_solicit}/${b.did_solicit}`);
+    }
+  }
+  for (let i = 1; i < nodes.length; i++) {
+    const r = await nodes[i].routeTo(nodes[i - 1]);
+    assert.equal(r.did_solicit, true, `${nodes[i].name} dialled its seed`);
+    assert.equal(r.is_configured, true, `${nodes[i].name}'s route to its seed is configured`);
+  }
+  assert.equal((await nodes[2].routeTo(nodes[0])).is_configured || false, false, 'gossip route n3-n1 is not configured');
   // node 3 was only given node 2 as a seed, so its route to node 1 came from gossip
   assert.ok(await nodes[2].routeTo(nodes[0]), 'n3 has a route to n1');
   assert.ok(await nodes[0].routeTo(nodes[2]), 'n1 has a route to n3');

@@ -71,6 +71,23 @@ bool QueueMatches(absl::string_view queue, absl::string_view entry_queue) {
   return SubjectIsSubset(queue, entry_queue);
 }
 
+// An approximation of Go's unicode.IsPrint for the runes %q escapes: the
+// space separators other than ' ', format characters, private use and
+// noncharacters in the ranges below. Exact for everything a subject
+// realistically holds.
+bool GoIsPrint(uint32_t cp) {
+  static constexpr uint32_t kRanges[][2] = {
+      {0x00a0, 0x00a0}, {0x00ad, 0x00ad},   {0x0600, 0x0605},    {0x061c, 0x061c}, {0x06dd, 0x06dd},
+      {0x070f, 0x070f}, {0x1680, 0x1680},   {0x180e, 0x180e},    {0x2000, 0x200f}, {0x2028, 0x202f},
+      {0x205f, 0x206f}, {0x3000, 0x3000},   {0xd800, 0xf8ff},    {0xfeff, 0xfeff}, {0xfff9, 0xfffb},
+      {0xfffe, 0xffff}, {0xe0000, 0xe007f}, {0xf0000, 0x10ffff},
+  };
+  for (const auto& r : kRanges) {
+    if (cp >= r[0] && cp <= r[1]) return false;
+  }
+  return true;
+}
+
 bool ValidSubject(absl::string_view s) {
   return IsValidSubject(std::string_view(s.data(), s.size()));
 }
@@ -505,8 +522,12 @@ std::string GoQuote(absl::string_view s) {
       ++i;
       continue;
     }
-    if (cp < 0xa0) {  // C1 controls
-      absl::StrAppendFormat(&out, "\\u%04x", cp);
+    if (cp < 0xa0 || !GoIsPrint(cp)) {  // C1 controls, format and space chars
+      if (cp > 0xffff) {
+        absl::StrAppendFormat(&out, "\\U%08x", cp);
+      } else {
+        absl::StrAppendFormat(&out, "\\u%04x", cp);
+      }
     } else {
       out.append(s.data() + i, len);
     }

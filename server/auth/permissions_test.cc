@@ -203,6 +203,13 @@ TEST(Permissions, ErrTexts) {
   EXPECT_EQ(GoQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
   EXPECT_EQ(GoQuote("\xff"), "\"\\xff\"");
   EXPECT_EQ(GoQuote("\xc2\x85"), "\"\\u0085\"");
+  // Go's %q output for these, from go1.19.
+  EXPECT_EQ(GoQuote("\xc2\xa0"), "\"\\u00a0\"");
+  EXPECT_EQ(GoQuote("\xe2\x80\x8b"), "\"\\u200b\"");
+  EXPECT_EQ(GoQuote("\xef\xbb\xbf"), "\"\\ufeff\"");
+  EXPECT_EQ(GoQuote("\xed\xa0\x80"), "\"\\xed\\xa0\\x80\"");
+  EXPECT_EQ(GoQuote("tab\there"), "\"tab\\there\"");
+  EXPECT_EQ(GoQuote("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");
   EXPECT_TRUE(IsReservedReply("_R_.abc"));
   EXPECT_TRUE(IsReservedReply("$JS.ACK.s.c.1.1.1.1.0"));
   EXPECT_TRUE(IsReservedReply("_GR_.x"));

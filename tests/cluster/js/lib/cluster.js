@@ -25,6 +25,7 @@ class Node {
         `  listen: 127.0.0.1:${this.routePort}`,
         this.seed ? `  routes [\n    nats-route://127.0.0.1:${this.seed}\n  ]` : '  routes []',
         '}',
+        opts.extraConfig || '',
         '',
       ].join('\n');
       this.srv = new Server({ config, port: opts.clientPort });
@@ -95,6 +96,7 @@ async function startCluster(n, opts = {}) {
       clientPort: ports[3 * i], httpPort: ports[3 * i + 1], routePort: ports[3 * i + 2],
       seed: seedIdx === null ? null : ports[3 * seedIdx + 2],
       useConfig: !!opts.useConfig,
+      extraConfig: opts.extraConfig,
     }));
   }
   try {

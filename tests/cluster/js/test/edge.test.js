@@ -4,6 +4,7 @@
 // overlapping subscriptions cross once, a large interest set sent to a joiner,
 // a request storm to a queue group spread over nodes.
 const { test, afterEach } = require('node:test');
+const net = require('node:net');
 const assert = require('node:assert/strict');
 const { connect, StringCodec, ErrorCode } = require('nats');
 const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, SERVER_KIND } = require('../lib/cluster');
@@ -257,3 +258,43 @@ T('a node killed and restarted 3 times in a row: the mesh heals every time, no l
   for (const nc of ncs) await nc.flush();
   await waitFor(() => cols.every((c) => c.msgs.length === 3), 5000, `3 messages on each node (${cols.map((c) => c.msgs.length)})`);
 }, 90000);
+
+T('a slow consumer on B is cut off by B; the route and B\'s other subscribers are unaffected', async () => {
+  nodes = await startCluster(2, { useConfig: true, extraConfig: 'max_pending: 4194304\nwrite_deadline: "2s"' });
+  await waitMesh(nodes, 20000);
+  const [A, B] = nodes;
+  const ridBefore = (await B.routeTo(A)).rid;
+  // raw client on B that subscribes and then stops reading
+  const slow = net.connect({ host: '127.0.0.1', port: B.port });
+  let slowClosed = false;
+  slow.on('close', () => { slowClosed = true; });
+  slow.on('error', () => {});
+  let buf = '';
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no PONG for the slow client')), 5000);
+    slow.on('data', (d) => { buf += d.toString('latin1'); if (buf.includes('PONG\r\n')) { clearTimeout(t); resolve(); } });
+    slow.write('CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nSUB slow.x 1\r\nPING\r\n');
+  });
+  slow.removeAllListeners('data');
+  slow.pause();
+  const good = await conn(B);
+  const g = collect(good, 'slow.x');
+  await good.flush();
+  await waitFor(async () => (((await A.routeTo(B)) || {}).subscriptions || 0) >= 1, 5000, 'interest on A');
+  const pub = await conn(A);
+  const chunk = new Uint8Array(64 * 1024).fill(120);
+  const N = 400; // 25 MiB
+  for (let i = 0; i < N; i++) {
+    pub.publish('slow.x', chunk);
+    if (i % 16 === 15) { await pub.flush(); await good.flush(); }
+  }
+  await pub.flush();
+  await waitFor(() => g.msgs.length === N, 20000, `good subscriber got ${g.msgs.length} of ${N}`);
+  // read what the kernel buffered: the server must have closed the connection
+  slow.on('data', () => {});
+  slow.resume();
+  await waitFor(() => slowClosed, 15000, 'slow consumer disconnected by B');
+  await waitMesh(nodes, 5000);
+  assert.equal((await B.routeTo(A)).rid, ridBefore, 'same route (not re-established)');
+  slow.destroy();
+}, 60000);

@@ -367,3 +367,28 @@ func TestThroughputAcrossRouteInOrder(t *testing.T) {
 	}
 	t.Logf("%d messages across a route in %v", N, time.Since(start))
 }
+
+// A client of n1 adds n3 when it joins the cluster and drops it (an implicit
+// server) when n3 shuts down: async INFO connect_urls in both directions.
+func TestDiscoveredServersFollowMembership(t *testing.T) {
+	nodes := StartCluster(t, 3)
+	nc := connectTo(t, nodes[0])
+	has := func(u string) bool {
+		for _, s := range nc.Servers() {
+			if s == u {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, 5*time.Second, "n3 in the server pool", func() bool { return has(nodes[2].URL()) })
+	nodes[2].Stop()
+	WaitMesh(t, nodes[:2], 10*time.Second)
+	waitFor(t, 5*time.Second, fmt.Sprintf("n3 dropped from the server pool %v", nc.Servers()), func() bool { return !has(nodes[2].URL()) })
+	if !has(nodes[1].URL()) {
+		t.Fatalf("n2 missing from the pool: %v", nc.Servers())
+	}
+	nodes[2].Start()
+	WaitMesh(t, nodes, 20*time.Second)
+	waitFor(t, 5*time.Second, "n3 back in the server pool", func() bool { return has(nodes[2].URL()) })
+}

@@ -1,4 +1,4 @@
-// ThreadSanitizer suppressions for tests that run gRPC.
+// ThreadSanitizer suppressions for tests that run gRPC (and RocksDB).
 //
 // Debian's gRPC, gpr, upb, protobuf and Abseil libraries are not built with
 // TSan: their own memory accesses are invisible and their synchronization
@@ -84,6 +84,10 @@ extern "C" const char* __tsan_default_suppressions() {
          "called_from_lib:/libprotobuf.so.\n"
          "called_from_lib:/libre2.so.\n"
          "called_from_lib:/libupb.so.\n"
+         "called_from_lib:/librocksdb.so.\n"
+         // RocksDB's own threads free strings through inline (instrumented)
+         // std::string code; any report with a RocksDB frame is RocksDB's.
+         "race:librocksdb.so.\n"
          // spdlog's formatter cache is guarded by the logger's mutex inside
          // the (uninstrumented) library; the copy itself is inlined fmt code.
          "race:spdlog::details::full_formatter::format\n";

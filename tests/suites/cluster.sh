@@ -38,9 +38,9 @@ fi
 
 out="$TMP/run.log"
 if [ -n "$BIN" ]; then
-  SERVER_KIND="$KIND" SERVER_BIN="$BIN" timeout 230 tests/cluster/run.sh >"$out" 2>&1
+  SERVER_KIND="$KIND" SERVER_BIN="$BIN" timeout 235 tests/cluster/run.sh >"$out" 2>&1
 else
-  SERVER_KIND="$KIND" timeout 230 tests/cluster/run.sh >"$out" 2>&1
+  SERVER_KIND="$KIND" timeout 235 tests/cluster/run.sh >"$out" 2>&1
 fi
 rc=$?
 cat "$out"

@@ -188,6 +188,10 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Create(
   b.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &t->port_);
   b.RegisterService(t->service_.get());
   b.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  // gRPC binds with SO_REUSEPORT by default, so a second node configured with
+  // the same port would silently share it and receive half of another node's
+  // traffic. Fail the bind instead.
+  b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Accept the clients' keepalive pings even while no data flows.
   b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, kKeepaliveTimeMs / 2);
   b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);

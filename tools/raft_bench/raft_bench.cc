@@ -118,14 +118,19 @@ class Bench {
     // Listen first (port 0), then wire the peers' addresses.
     std::map<NodeId, int> ports;
     std::vector<std::unique_ptr<BenchNode>> nodes(4);
-    for (NodeId id = 1; id <= 3; ++id) {
-      // A throwaway transport just to reserve a free port number.
-      GrpcTransportOptions probe;
-      probe.cluster_id = "bench";
-      probe.self = id;
-      auto t = GrpcTransport::Create(probe, [](std::vector<GroupMessage>) {});
-      if (!t.ok()) return Fail(t.status());
-      ports[id] = (*t)->port();
+    {
+      // Throwaway transports, all alive at once so that the three ports
+      // differ, just to pick free port numbers.
+      std::vector<std::unique_ptr<GrpcTransport>> probes;
+      for (NodeId id = 1; id <= 3; ++id) {
+        GrpcTransportOptions probe;
+        probe.cluster_id = "bench";
+        probe.self = id;
+        auto t = GrpcTransport::Create(probe, [](std::vector<GroupMessage>) {});
+        if (!t.ok()) return Fail(t.status());
+        ports[id] = (*t)->port();
+        probes.push_back(*std::move(t));
+      }
     }
     for (NodeId id = 1; id <= 3; ++id) {
       auto n = std::make_unique<BenchNode>();

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "server/auth/nkeys.h"
+#include "server/auth/permissions.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/cluster/route_connection.h"
 #include "server/core/io_thread.h"
@@ -75,6 +77,10 @@ ParserLimits ClientConnection::LimitsFrom(const ServerOptions& o) const {
 }
 
 void ClientConnection::Start() {
+  // Not in the constructor: the server constructs connections under its lock.
+  std::shared_ptr<const auth::Authenticator> authn = server_->authenticator();
+  auth_required_ = authn != nullptr && authn->auth_required();
+  if (authn != nullptr && authn->needs_nonce()) nonce_ = auth::GenerateNonce();
   last_in_ = start_;
   next_ping_ = start_ + std::min(kFirstPingDelay, options_->ping_interval);
   last_activity_ns_.store(absl::ToUnixNanos(start_), std::memory_order_relaxed);
@@ -85,7 +91,7 @@ void ClientConnection::Start() {
     MutexLock lock(&info_mu_);
     ip = ip_;
   }
-  EnqueueRaw(server_->ClientInfoLine(cid_, ip, /*lame_duck=*/false));
+  EnqueueRaw(server_->ClientInfoLine(cid_, ip, /*lame_duck=*/false, nonce_));
   if (over_limit_) {
     SendErrAndClose("maximum connections exceeded", CloseReason::kMaxConnections);
     return;
@@ -136,19 +142,6 @@ void ClientConnection::StartTlsHandshake() {
               self->DoRead();
             });
       });
-}
-
-bool ClientConnection::MapCertificateToUser(AuthResult* result) {
-  for (const std::string& id : cert_identities_) {
-    for (const UserEntry& u : options_->auth.users) {
-      if (u.user == id) {
-        result->ok = true;
-        result->user = u.user;
-        return true;
-      }
-    }
-  }
-  return false;
 }
 
 void ClientConnection::DoRead() {
@@ -223,7 +216,7 @@ void ClientConnection::HandleParseError(ParseError error) {
 }
 
 bool ClientConnection::CheckAuthorized() {
-  if (connect_received_ || !options_->auth.Required()) return true;
+  if (connect_received_ || !auth_required_) return true;
   server_->CountAuthFailure();
   SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
   return false;
@@ -253,9 +246,6 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
   if (auto it = j.find("protocol"); it != j.end() && it->is_number_integer()) {
     protocol_ = it->get<int>();
   }
-  credentials_.auth_token = JsonString(j, "auth_token");
-  credentials_.user = JsonString(j, "user");
-  credentials_.pass = JsonString(j, "pass");
   {
     MutexLock lock(&info_mu_);
     name_ = JsonString(j, "name");
@@ -268,30 +258,62 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
     return false;
   }
   if (!connect_received_) {
-    AuthResult auth;
-    if (options_->tls.verify_and_map && tls_ready_) {
-      // The verified certificate names the user; no password needed.
-      MapCertificateToUser(&auth);
-    } else {
-      auth = Authenticate(options_->auth, credentials_);
-    }
-    if (!auth.ok) {
-      server_->CountAuthFailure();
-      std::string ip;
-      {
-        MutexLock lock(&info_mu_);
-        ip = ip_;
-      }
-      spdlog::warn("{}:{} - cid:{} - authentication error", ip, 0, cid_);
-      SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
+    absl::StatusOr<auth::ConnectCredentials> creds =
+        auth::CredentialsFromConnectJson(absl::string_view(json_text.data(), json_text.size()));
+    if (!creds.ok()) {
+      spdlog::info("cid:{} - malformed CONNECT credentials, closing", cid_);
+      Close(CloseReason::kProtocolViolation);
       return false;
     }
+    creds->tls_identities = cert_identities_;
+    std::shared_ptr<const auth::Authenticator> authn = server_->authenticator();
+    std::shared_ptr<const auth::RevocationList> revoked = server_->revoked();
+    const absl::Time now = absl::Now();
+    absl::StatusOr<auth::Identity> id = authn->Authenticate(*creds, nonce_, now, revoked.get());
+    std::string ip;
+    int port;
+    {
+      MutexLock lock(&info_mu_);
+      ip = ip_;
+      port = port_;
+    }
+    if (!id.ok()) {
+      FailAuthentication(ip, port, std::string(id.status().message()));
+      return false;
+    }
+    server_->auth_throttle().OnSuccess(ip);
+    identity_ = *std::move(id);
+    perms_ = std::make_unique<auth::ConnectionPermissions>(identity_.permissions);
+    responses_on_.store(
+        identity_.permissions != nullptr && identity_.permissions->allow_responses().has_value(),
+        std::memory_order_relaxed);
+    if (identity_.kind != auth::AuthKind::kNone) {
+      spdlog::debug("{}:{} - cid:{} - authenticated as {}", ip, port, cid_, identity_.Describe());
+    }
     MutexLock lock(&info_mu_);
-    authorized_user_ = auth.user;
+    authorized_user_ = identity_.name;
   }
   connect_received_ = true;
   SendOk();
   return true;
+}
+
+void ClientConnection::FailAuthentication(const std::string& ip, int port,
+                                          const std::string& reason) {
+  server_->CountAuthFailure();
+  spdlog::warn("{}:{} - cid:{} - authentication error: {}", ip, port, cid_, reason);
+  // Answer after a delay that grows with repeated failures from the same
+  // address, so guessing is slow; reading stops meanwhile. The I/O thread
+  // is not blocked: a timer fires the answer.
+  auth_failed_ = true;
+  const absl::Duration delay = server_->auth_throttle().OnFailure(ip, absl::Now());
+  auth_fail_timer_ = std::make_unique<asio::steady_timer>(thread_->io());
+  auth_fail_timer_->expires_after(absl::ToChronoMicroseconds(delay));
+  auth_fail_timer_->async_wait([self = std::static_pointer_cast<ClientConnection>(
+                                    shared_from_this())](const asio::error_code& ec) {
+    if (ec || self->closed()) return;
+    self->SendErrAndClose(auth::kAuthorizationViolation, CloseReason::kAuthViolation);
+  });
 }
 
 bool ClientConnection::OnPub(std::string_view subject, std::string_view reply,
@@ -323,6 +345,17 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
     EnqueueRaw("-ERR 'Invalid Publish Subject'\r\n");
     thread_->MarkForFlush(this);
     return;
+  }
+  if (perms_ != nullptr) {
+    std::optional<std::string> denied =
+        perms_->CheckPublish(absl::string_view(subject.data(), subject.size()),
+                             absl::string_view(reply.data(), reply.size()), absl::Now());
+    if (denied.has_value()) {
+      server_->CountPermissionViolation();
+      EnqueueRaw("-ERR '", *denied, "'\r\n");
+      thread_->MarkForFlush(this);
+      return;
+    }
   }
   SendOk();
   const SublistResultPtr& result = thread_->match_cache().Match(subject);
@@ -406,6 +439,16 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
                                std::string_view reply, std::string_view message,
                                size_t header_len) {
   if (closed() || sub.closed.load(std::memory_order_relaxed)) return false;
+  // No escape through wildcards or queue groups: a message on a subject this
+  // client may not subscribe to is never delivered to it.
+  if (sub.filtered.load(std::memory_order_relaxed) &&
+      !perms_->DeliveryAllowed(absl::string_view(subject.data(), subject.size()),
+                               absl::string_view(sub.queue))) {
+    return false;
+  }
+  if (!reply.empty() && responses_on_.load(std::memory_order_relaxed)) {
+    perms_->OnDelivered(absl::string_view(reply.data(), reply.size()), absl::Now());
+  }
   const uint64_t max = sub.max.load(std::memory_order_relaxed);
   const uint64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (max != 0) {
@@ -487,6 +530,18 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
     thread_->MarkForFlush(this);
     return true;
   }
+  bool filtered = false;
+  if (perms_ != nullptr) {
+    std::optional<std::string> denied =
+        perms_->CheckSubscribe(absl::string_view(subject.data(), subject.size()),
+                               absl::string_view(queue.data(), queue.size()), &filtered);
+    if (denied.has_value()) {
+      server_->CountPermissionViolation();
+      EnqueueRaw("-ERR '", *denied, "'\r\n");
+      thread_->MarkForFlush(this);
+      return true;
+    }
+  }
   std::string sid_str(sid);
   {
     MutexLock lock(&info_mu_);
@@ -501,6 +556,7 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
   sub->subject = std::string(subject);
   sub->queue = std::string(queue);
   sub->sid = sid_str;
+  sub->filtered.store(filtered, std::memory_order_relaxed);
   if (!server_->sublist().Insert(sub).ok()) {
     EnqueueRaw("-ERR 'Invalid Subject'\r\n");
     thread_->MarkForFlush(this);
@@ -592,7 +648,13 @@ void ClientConnection::OnSweep(absl::Time now) {
     Close(CloseReason::kTlsHandshakeError);
     return;
   }
-  if (!connect_received_ && options_->auth.Required() && now - start_ > options_->auth.timeout) {
+  if (auth_failed_) return;  // the delayed -ERR is on its way
+  if (identity_.expires_at <= now) {
+    spdlog::info("cid:{} - {} expired, closing", cid_, identity_.Describe());
+    SendErrAndClose("User Authentication Expired", CloseReason::kAuthRevoked);
+    return;
+  }
+  if (!connect_received_ && auth_required_ && now - start_ > options_->auth.timeout) {
     server_->CountAuthFailure();
     SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
     return;
@@ -617,16 +679,50 @@ void ClientConnection::ApplyOptions(std::shared_ptr<const ServerOptions> options
   options_ = std::move(options);
   parser_.set_limits(LimitsFrom(*options_));
   set_max_pending(options_->max_pending);
-  if (closed() || !connect_received_) return;
-  AuthResult recheck;
-  const bool still_valid = (options_->tls.verify_and_map && tls_ready_)
-                               ? MapCertificateToUser(&recheck)
-                               : Authenticate(options_->auth, credentials_).ok;
-  if (!still_valid) {
-    spdlog::info("cid:{} - credentials no longer valid after reload, closing", cid_);
-    SendErrAndClose("Authorization Violation", CloseReason::kAuthRevoked);
-    thread_->FlushMarked();
+}
+
+void ClientConnection::Revalidate(std::shared_ptr<const auth::Authenticator> authn,
+                                  std::shared_ptr<const auth::RevocationList> revoked) {
+  if (closed() || auth_failed_) return;
+  if (!connect_received_) {
+    auth_required_ = authn->auth_required();
+    return;
   }
+  absl::StatusOr<std::shared_ptr<const auth::CompiledPermissions>> perms =
+      authn->Revalidate(identity_, absl::Now(), revoked.get());
+  if (!perms.ok()) {
+    spdlog::info("cid:{} - {} no longer valid ({}), closing", cid_, identity_.Describe(),
+                 std::string(perms.status().message()));
+    SendErrAndClose(auth::kAuthorizationViolation, CloseReason::kAuthRevoked);
+    thread_->FlushMarked();
+    return;
+  }
+  identity_.permissions = *perms;
+  if (perms_ == nullptr) {
+    perms_ = std::make_unique<auth::ConnectionPermissions>(*perms);
+  } else {
+    perms_->Update(*perms);
+  }
+  responses_on_.store(*perms != nullptr && (*perms)->allow_responses().has_value(),
+                      std::memory_order_relaxed);
+  // Subscriptions the new permissions no longer allow are removed, with the
+  // -ERR nats-server sends for each.
+  std::vector<std::pair<std::string, SubscriptionPtr>> subs;
+  {
+    MutexLock lock(&info_mu_);
+    for (const auto& [sid, sub] : subs_) subs.emplace_back(sid, sub);
+  }
+  for (const auto& [sid, sub] : subs) {
+    bool filtered = false;
+    if (perms_->CheckSubscribe(sub->subject, sub->queue, &filtered).has_value()) {
+      RemoveSubscription(sid);
+      EnqueueRaw("-ERR '", auth::SubscribeRemovedText(sub->subject, sid), "'\r\n");
+      thread_->MarkForFlush(this);
+    } else {
+      sub->filtered.store(filtered, std::memory_order_relaxed);
+    }
+  }
+  thread_->FlushMarked();
 }
 
 void ClientConnection::SendAsyncInfo(const std::string& info_line) {

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/connection_permissions.h"
+#include "server/auth/revocation.h"
 #include "server/config/options.h"
-#include "server/core/auth.h"
 #include "server/core/connection.h"
 #include "server/monitor/monitor_source.h"
 #include "server/protocol/client_parser.h"
@@ -37,6 +39,11 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   // Owner thread: adopt reloaded options; re-checks credentials (a client
   // whose credentials are no longer valid is closed).
   void ApplyOptions(std::shared_ptr<const ServerOptions> options);
+  // Owner thread: after a reload or a revocation-list change: close the
+  // connection if its credentials are no longer valid, else adopt its new
+  // permissions and drop subscriptions they no longer allow.
+  void Revalidate(std::shared_ptr<const auth::Authenticator> authn,
+                  std::shared_ptr<const auth::RevocationList> revoked);
   // Owner thread: send an async INFO (e.g. lame duck) if the client takes them.
   void SendAsyncInfo(const std::string& info_line);
   // Owner thread: close, flushing what is queued first.
@@ -62,8 +69,9 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
 
   void DoRead();
   void StartTlsHandshake();
-  // verify_and_map: the configured user a verified client certificate names.
-  bool MapCertificateToUser(AuthResult* result);
+  // Counts, logs, and answers -ERR 'Authorization Violation' after the
+  // throttle's delay, then closes.
+  void FailAuthentication(const std::string& ip, int port, const std::string& reason);
   void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   void HandleParseError(ParseError error);
@@ -98,7 +106,15 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool echo_ = true;
   bool no_responders_ = false;
   int protocol_ = 0;
-  ClientCredentials credentials_;
+  std::string nonce_;  // sent in INFO when nkey users exist
+  bool auth_required_ = false;
+  bool auth_failed_ = false;
+  std::unique_ptr<asio::steady_timer> auth_fail_timer_;
+  auth::Identity identity_;
+  // Set at CONNECT (before any subscription exists), then only Update()d;
+  // thread-safe for the delivering threads.
+  std::unique_ptr<auth::ConnectionPermissions> perms_;
+  std::atomic<bool> responses_on_{false};
   int pings_out_ = 0;
   bool rtt_known_ = false;
   absl::Time ping_sent_;

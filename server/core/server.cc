@@ -11,6 +11,7 @@
 
 #include "server/core/client_connection.h"
 #include "server/core/io_thread.h"
+#include "server/core/security_setup.h"
 #include "server/core/tls.h"
 #include "server/core/version.h"
 #include "server/monitor/http_monitor.h"
@@ -69,6 +70,7 @@ Server::~Server() {
   // A pending accept holds a socket of an I/O thread's io_context: let it
   // complete (aborted) before those contexts go away.
   asio::error_code ec;
+  if (revocation_watcher_) revocation_watcher_->Stop();
   cluster_->Stop();
   acceptor_.close(ec);
   signals_.cancel(ec);
@@ -97,7 +99,9 @@ std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
   j["host"] = o.host;
   j["port"] = client_port_ != 0 ? client_port_ : o.port;
   j["headers"] = true;
-  if (o.auth.Required()) j["auth_required"] = true;
+  if ((authenticator_ != nullptr && authenticator_->auth_required()) || o.auth.Required()) {
+    j["auth_required"] = true;
+  }
   if (o.tls.enabled) {
     j["tls_required"] = true;
     if (o.tls.verify) j["tls_verify"] = true;
@@ -112,8 +116,18 @@ std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
   return s;
 }
 
-std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
-                                   bool lame_duck) const {
+std::shared_ptr<const auth::Authenticator> Server::authenticator() const {
+  MutexLock lock(&mu_);
+  return authenticator_;
+}
+
+std::shared_ptr<const auth::RevocationList> Server::revoked() const {
+  MutexLock lock(&mu_);
+  return revoked_;
+}
+
+std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck,
+                                   const std::string& nonce) const {
   std::string prefix;
   {
     MutexLock lock(&mu_);
@@ -123,6 +137,7 @@ std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
   line += prefix;
   line += ",\"client_id\":" + std::to_string(cid);
   line += ",\"client_ip\":" + nlohmann::json(client_ip).dump();
+  if (!nonce.empty()) line += ",\"nonce\":\"" + nonce + "\"";
   if (lame_duck) line += ",\"ldm\":true";
   line += "}\r\n";
   return line;
@@ -130,6 +145,33 @@ std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip,
 
 absl::Status Server::Start() {
   auto opts = options();
+  {
+    auto authn = BuildAuthenticator(command_line_, *opts);
+    if (!authn.ok()) return authn.status();
+    auth_throttle_ = std::make_unique<auth::AuthFailureThrottle>((*authn)->config().failure_delay);
+    revocation_file_ = (*authn)->config().revocation_file;
+    MutexLock lock(&mu_);
+    authenticator_ = *std::move(authn);
+    info_prefix_ = BuildInfoPrefix(*options_);
+  }
+  if (!revocation_file_.empty()) {
+    // The watcher's thread reports a new list; revalidation runs on each
+    // client's own thread, so a revoked credential stops within ~250 ms.
+    revocation_watcher_ = std::make_unique<auth::RevocationWatcher>(
+        revocation_file_,
+        [this](std::shared_ptr<const auth::RevocationList> list) {
+          {
+            MutexLock lock(&mu_);
+            revoked_ = std::move(list);
+          }
+          spdlog::info("Revocation list {} loaded", revocation_file_);
+          RevalidateAllClients();
+        },
+        [this](const absl::Status& st) {
+          spdlog::error("Revocation list {}: {}", revocation_file_, std::string(st.message()));
+        });
+    if (absl::Status st = revocation_watcher_->Start(); !st.ok()) return st;
+  }
   if (opts->tls.enabled) {
     auto ctx = MakeTlsContext(opts->tls, /*server=*/true);
     if (!ctx.ok()) return ctx.status();
@@ -193,6 +235,7 @@ absl::Status Server::Start() {
   spdlog::info("Server is ready");
   WatchSignals();
   StartAccept();
+  ScheduleJwksReload();
   return absl::OkStatus();
 }
 
@@ -326,6 +369,38 @@ void Server::WatchSignals() {
   });
 }
 
+void Server::RevalidateAllClients() {
+  auto authn = authenticator();
+  auto revoked_list = revoked();
+  for (auto& c : AllClients()) {
+    asio::post(c->io_thread()->io(),
+               [c, authn, revoked_list] { c->Revalidate(authn, revoked_list); });
+  }
+}
+
+void Server::ScheduleJwksReload() {
+  auto authn = authenticator();
+  if (authn == nullptr || !authn->config().oidc.enabled() || shutting_down_) return;
+  if (jwks_timer_ == nullptr) jwks_timer_ = std::make_unique<asio::steady_timer>(control_io_);
+  jwks_timer_->expires_after(std::chrono::seconds(1));
+  jwks_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    std::shared_ptr<auth::Authenticator> a;
+    {
+      MutexLock lock(&mu_);
+      a = authenticator_;
+    }
+    if (a != nullptr) {
+      absl::Status st = a->ReloadJwks();
+      if (!st.ok()) spdlog::warn("JWKS reload: {}", std::string(st.message()));
+      // Tokens signed by keys that left the JWKS, or past their expiry,
+      // must stop at once.
+      RevalidateAllClients();
+    }
+    ScheduleJwksReload();
+  });
+}
+
 void Server::Reload() {
   std::vector<std::string> warnings;
   absl::StatusOr<ServerOptions> loaded = ReloadOptions(command_line_, &warnings);
@@ -359,9 +434,16 @@ void Server::Reload() {
     }
     tls = *std::move(ctx);
   }
+  auto authn = BuildAuthenticator(command_line_, next);
+  if (!authn.ok()) {
+    spdlog::error("Failed to reload server configuration: {}",
+                  std::string(authn.status().message()));
+    return;
+  }
   auto shared = std::make_shared<const ServerOptions>(std::move(next));
   {
     MutexLock lock(&mu_);
+    authenticator_ = *std::move(authn);
     tls_context_ = tls;
     options_ = shared;
     info_prefix_ = BuildInfoPrefix(*shared);
@@ -369,8 +451,13 @@ void Server::Reload() {
   }
   spdlog::set_level(shared->trace ? spdlog::level::trace
                                   : (shared->debug ? spdlog::level::debug : spdlog::level::info));
+  auto authn_now = authenticator();
+  auto revoked_list = revoked();
   for (auto& c : AllClients()) {
-    asio::post(c->io_thread()->io(), [c, shared] { c->ApplyOptions(shared); });
+    asio::post(c->io_thread()->io(), [c, shared, authn_now, revoked_list] {
+      c->ApplyOptions(shared);
+      c->Revalidate(authn_now, revoked_list);
+    });
   }
   spdlog::info("Reloaded server configuration");
 }
@@ -438,6 +525,8 @@ void Server::BeginShutdown() {
   signals_.cancel(ec);
   control_timer_.cancel();
   cluster_->Stop();
+  if (jwks_timer_) jwks_timer_->cancel();
+  if (revocation_watcher_) revocation_watcher_->Stop();
   if (monitor_) monitor_->Stop();
   for (auto& c : AllClients()) {
     asio::post(c->io_thread()->io(), [c] { c->FlushAndClose(CloseReason::kServerShutdown); });
@@ -485,7 +574,10 @@ VarzSnapshot Server::Varz() const {
   v.ping_max = opts->ping_max;
   v.ping_interval = opts->ping_interval;
   v.write_deadline = opts->write_deadline;
-  v.auth_required = opts->auth.Required();
+  {
+    auto a = authenticator();
+    v.auth_required = a != nullptr && a->auth_required();
+  }
   v.start = start_time_;
   v.now = absl::Now();
   {

@@ -21,6 +21,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "base/mutex.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/failure_throttle.h"
+#include "server/auth/revocation.h"
 #include "server/cluster/cluster_host.h"
 #include "server/cluster/cluster_manager.h"
 #include "server/config/flags.h"
@@ -59,11 +62,20 @@ class Server : public MonitorSource, public ClusterHost {
   IoThread* PickIoThread() override;
   void OnClusterUrlsChanged() override;
   ClusterManager& cluster() { return *cluster_; }
-  // The INFO line ("INFO {...}\r\n") for a client.
-  std::string ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck) const;
+  // The INFO line ("INFO {...}\r\n") for a client (`nonce` only when nkey
+  // users exist).
+  std::string ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck,
+                             const std::string& nonce = "") const;
+  // The current authenticator (replaced on reload) and revocation list.
+  std::shared_ptr<const auth::Authenticator> authenticator() const;
+  std::shared_ptr<const auth::RevocationList> revoked() const;
+  auth::AuthFailureThrottle& auth_throttle() { return *auth_throttle_; }
   void OnClientClosed(ClientConnection* conn, CloseReason reason);
   void CountSlowConsumer() { slow_consumers_.fetch_add(1, std::memory_order_relaxed); }
   void CountAuthFailure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
+  void CountPermissionViolation() {
+    permission_violations_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // MonitorSource.
   VarzSnapshot Varz() const override;
@@ -77,6 +89,9 @@ class Server : public MonitorSource, public ClusterHost {
   void OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tcp::socket socket);
   void WatchSignals();
   void Reload();
+  // Asks every client to re-check its credentials and permissions.
+  void RevalidateAllClients();
+  void ScheduleJwksReload();
   void EnterLameDuck();
   void CloseClientsGradually(std::vector<std::shared_ptr<ClientConnection>> clients,
                              absl::Duration spread);
@@ -112,6 +127,12 @@ class Server : public MonitorSource, public ClusterHost {
   std::vector<std::string> connect_urls_ ABSL_GUARDED_BY(mu_);  // cluster client URLs
   // Client-port TLS context (null when TLS is off); rebuilt on reload.
   std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<auth::Authenticator> authenticator_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const auth::RevocationList> revoked_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<auth::RevocationWatcher> revocation_watcher_;
+  std::string revocation_file_;  // control thread
+  std::unique_ptr<auth::AuthFailureThrottle> auth_throttle_;
+  std::unique_ptr<asio::steady_timer> jwks_timer_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<ClientConnection>> clients_ ABSL_GUARDED_BY(mu_);
   std::deque<ConnzEntry> closed_ ABSL_GUARDED_BY(mu_);
   absl::Time config_load_time_ ABSL_GUARDED_BY(mu_);
@@ -119,6 +140,7 @@ class Server : public MonitorSource, public ClusterHost {
   std::atomic<int64_t> total_connections_{0};
   std::atomic<int64_t> slow_consumers_{0};
   std::atomic<int64_t> auth_failures_{0};
+  std::atomic<int64_t> permission_violations_{0};
 
   // CPU accounting for /varz (guarded by cpu_mu_).
   mutable Mutex cpu_mu_;

@@ -34,6 +34,9 @@ struct Subscription {
   std::atomic<uint64_t> max{0};
   // Set by the owner when the subscription is removed.
   std::atomic<bool> closed{false};
+  // The owner's permissions allow this subscription only for some of the
+  // subjects it matches (a wildcard overlapping a deny): check each message.
+  std::atomic<bool> filtered{false};
   // Remote queue interest: how many members the remote server has (RS+ weight).
   std::atomic<int32_t> weight{1};
 };

@@ -389,6 +389,17 @@ absl::Status RaftLogStore::RecoverGroup(GroupId g, const std::string& state_valu
     log->damaged_from_ = expected;
     batch.DeleteRange(keys::EntryKey(g, expected), GroupEnd(g));
   }
+  if (log->last_ < log->snapshot_.meta.index) {
+    // What survives ends inside the snapshot: the snapshot covers it, so the
+    // log restarts right after the snapshot (the core requires LastIndex() >=
+    // the snapshot index).
+    batch.DeleteRange(keys::EntryKey(g, 0), GroupEnd(g));
+    log->first_ = log->snapshot_.meta.index + 1;
+    log->last_ = log->snapshot_.meta.index;
+    log->prev_term_ = log->snapshot_.meta.term;
+    log->cache_.clear();
+    log->cache_bytes_ = 0;
+  }
   HardState hs = log->hs_;
   if (log->last_ < st->watermark) {
     // Entries that were synced, and so may have been acknowledged to a
@@ -396,7 +407,7 @@ absl::Status RaftLogStore::RecoverGroup(GroupId g, const std::string& state_valu
     if (log->damaged_from_ == 0) log->damaged_from_ = log->last_ + 1;
     hs.repair_until = std::max(hs.repair_until, st->watermark);
   }
-  if (damaged || !(hs == log->hs_) || st->watermark != log->last_) {
+  if (damaged || !(hs == log->hs_) || st->watermark != log->last_ || st->first != log->first_) {
     WriteState(&batch, *log, hs, log->first_, log->last_, log->prev_term_);
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;

@@ -153,6 +153,34 @@ TEST_F(RaftLogStoreTest, CorruptEntryTruncatesAndMarksRepair) {
   EXPECT_EQ(G(1)->LastIndex(), 10u);
 }
 
+TEST_F(RaftLogStoreTest, DamageInsideSnapshotRestartsLogAfterIt) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 20, 2), HardState{2, 1, 20, 0});
+  Snapshot snap;
+  snap.meta.index = 15;
+  snap.meta.term = 2;
+  snap.meta.conf = conf_;
+  snap.data = "state@15";
+  ASSERT_TRUE(store_->SaveSnapshot(1, snap, 10).ok());  // keeps 11..20
+  Entry bad = Ents(13, 13, 2)[0];
+  bad.data[0] ^= 2;
+  ASSERT_TRUE(store_->db_for_testing()
+                  ->Put(rocksdb::WriteOptions(), keys::EntryKey(1, 13), keys::EncodeEntry(bad))
+                  .ok());
+  Reopen();
+  GroupLog* g = G(1);
+  EXPECT_EQ(g->damaged_from(), 13u);
+  EXPECT_EQ(g->FirstIndex(), 16u);
+  EXPECT_EQ(g->LastIndex(), 15u);
+  EXPECT_EQ(*g->Term(15), 2u);
+  EXPECT_EQ(g->InitialHardState().repair_until, 20u);
+  Reopen();
+  EXPECT_EQ(G(1)->FirstIndex(), 16u);
+  EXPECT_EQ(G(1)->LastIndex(), 15u);
+  Append(1, Ents(16, 20, 2), HardState{2, 1, 20, 0});
+  EXPECT_EQ(*G(1)->Entries(16, 21, 1 << 20), Ents(16, 20, 2));
+}
+
 TEST_F(RaftLogStoreTest, GarbageValueAndTruncation) {
   ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
   ASSERT_TRUE(store_->CreateGroup(2, conf_).ok());

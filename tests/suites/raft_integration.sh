@@ -11,7 +11,6 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 if ! timeout 900 bazel build //tests/raft:raft_node //tests/raft:kill_restart_test \
     >"$work/build.log" 2>&1; then
   tail -30 "$work/build.log"
@@ -25,9 +24,14 @@ KILL_SECONDS="${KILL_SECONDS:-40}" RAFT_NODE_BIN="$work/raft_node" TEST_TMPDIR="
   timeout -s KILL 170 "$work/kill_restart_test" 2>&1 | tail -20
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 0 ]; then
+  rm -rf "$work"
   echo "1 passed, 0 failed"
 else
-  echo "raft integration: kill_restart_test exited with $rc"
+  for f in "$work"/kill_restart_*/n*.log; do
+    echo "--- $f (last lines)"
+    tail -5 "$f"
+  done
+  echo "raft integration: kill_restart_test exited with $rc (data and logs kept in $work)"
   echo "0 passed, 1 failed"
   exit 1
 fi

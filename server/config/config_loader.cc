@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/auth/security_config.h"
 
 namespace herald {
 namespace {
@@ -149,6 +150,8 @@ class Loader {
   absl::Status OnJetStream(const std::string& key, const ConfValue& v);
   absl::Status OnStoreDir(const std::string& key, const ConfValue& v);
   absl::Status OnIoThreads(const std::string& key, const ConfValue& v);
+  // Keys only auth::ParseSecurityConfig reads (oidc, revocation_file).
+  absl::Status OnSecurityOnly(const std::string&, const ConfValue&) { return absl::OkStatus(); }
 
   // --- Blocks.
   absl::Status ParseUsers(const std::string& key, const ConfValue& v,
@@ -299,6 +302,8 @@ const std::map<std::string, Loader::Handler>& Loader::Handlers() {
       {"store_dir", &Loader::OnStoreDir},
       {"storedir", &Loader::OnStoreDir},
       {"io_threads", &Loader::OnIoThreads},
+      {"oidc", &Loader::OnSecurityOnly},
+      {"revocation_file", &Loader::OnSecurityOnly},
   };
   return *handlers;
 }
@@ -483,8 +488,9 @@ absl::Status Loader::OnAuthorization(const std::string& key, const ConfValue& v)
     } else if (k == "users") {
       has_users = true;
       s = ParseUsers(raw_k, mv, &auth.users);
-    } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
-      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else if (k == "default_permission" || k == "default_permissions" || k == "permissions" ||
+               k == "permission_sets" || k == "failure_delay") {
+      // Parsed by auth::ParseSecurityConfig (ApplyConfig) into opts.security.
     } else {
       WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
     }
@@ -519,17 +525,18 @@ absl::Status Loader::ParseUsers(const std::string& key, const ConfValue& v,
       } else if (k == "pass" || k == "password") {
         s = GetString(raw_k, uv, &entry.password);
       } else if (k == "nkey") {
+        // nkey users live in opts.security.nkeys (auth::ParseSecurityConfig).
         has_nkey = true;
-        WarnUnsupported("nkey users", uv);
-      } else if (k == "permission" || k == "permissions" || k == "authorization" ||
-                 k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
+      } else if (k == "permission" || k == "permissions" || k == "authorization" || k == "role") {
+        // Parsed by auth::ParseSecurityConfig into opts.security.
+      } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
         WarnUnsupported(absl::StrCat("user ", raw_k), uv);
       } else {
         WarnUnknown(absl::StrCat("user field ", raw_k), uv);
       }
       if (!s.ok()) return s;
     }
-    if (has_nkey && entry.user.empty()) continue;  // skipped with a warning
+    if (has_nkey && entry.user.empty()) continue;  // an nkey user: see opts.security
     if (entry.user.empty()) return Err(u, "User entry requires a user");
     if (!seen.insert(entry.user).second) {
       return Err(u, absl::StrFormat("Duplicate user %s detected", entry.user));
@@ -804,11 +811,32 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<auth::SecurityConfig> EffectiveSecurityConfig(const ServerOptions& opts) {
+  auth::SecurityConfig sec = opts.security;
+  if (!opts.auth.token.empty() && opts.auth.token != sec.token) {
+    sec.token = opts.auth.token;  // --auth
+  }
+  if (!opts.auth.user.empty() && opts.auth.user != sec.user) sec.user = opts.auth.user;  // --user
+  if (!opts.auth.password.empty() && opts.auth.password != sec.password) {
+    sec.password = opts.auth.password;  // --pass
+  }
+  sec.auth_timeout = opts.auth.timeout;
+  absl::Status s = auth::ValidateSecurityConfig(sec);
+  if (!s.ok()) return s;
+  return sec;
+}
+
 absl::Status ApplyConfig(const ConfValue& root, ServerOptions* opts,
                          std::vector<std::string>* warnings) {
   Loader loader(opts, warnings);
   absl::Status s = loader.Apply(root);
   if (!s.ok()) return s;
+  // The security blocks (authorization with permissions and nkey users,
+  // oidc, revocation_file, tls.verify_and_map): see docs/security.md. Not
+  // strict about unknown authorization keys: the loader warned about those.
+  absl::StatusOr<auth::SecurityConfig> security = auth::ParseSecurityConfig(root, /*strict=*/false);
+  if (!security.ok()) return security.status();
+  opts->security = std::move(*security);
   s = ValidateOptions(*opts);
   if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(root.Where(), ": ", s.message()));
   return absl::OkStatus();

@@ -54,6 +54,11 @@ absl::Status ValidateOptions(const ServerOptions& opts);
 // nats-server. Used for `listen`, `http` and the cluster `listen`.
 absl::Status ParseHostPort(const std::string& text, std::string* host, int* port);
 
+// opts.security with the command-line auth flags (--auth, --user, --pass,
+// which land in opts.auth after the file) applied on top, as nats-server
+// lets flags override the file; then auth::ValidateSecurityConfig.
+absl::StatusOr<auth::SecurityConfig> EffectiveSecurityConfig(const ServerOptions& opts);
+
 // A Go time.ParseDuration string: "2m", "10s", "500ms", "1h30m", "1.5h".
 absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text);
 

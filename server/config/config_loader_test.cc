@@ -283,7 +283,11 @@ TEST(ConfigLoader, AuthorizationUsers) {
   EXPECT_EQ(l.opts.auth.users[0].password, "p1");
   EXPECT_EQ(l.opts.auth.users[1].user, "b");
   EXPECT_EQ(l.opts.auth.users[1].password, "p2");
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:4: user permissions is not supported yet, ignored"));
+  // Permissions are supported now (server/auth): no warning, and they are
+  // in opts.security.
+  EXPECT_THAT(l.warnings, IsEmpty());
+  ASSERT_EQ(l.opts.security.users.size(), 2u);
+  EXPECT_TRUE(l.opts.security.users[1].permissions.has_value());
 }
 
 TEST(ConfigLoader, AuthorizationErrors) {
@@ -308,10 +312,64 @@ TEST(ConfigLoader, AuthorizationUnsupportedParts) {
       "authorization {\n  token: t\n  permissions { publish: [\"a\"] }\n  nonsense: 1\n}\n"
       "no_auth_user: x\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
-  EXPECT_THAT(l.warnings,
-              ElementsAre("t.conf:3: authorization.permissions is not supported yet, ignored",
-                          "t.conf:4: unknown field authorization.nonsense, ignored",
-                          "t.conf:6: no_auth_user is not supported yet, ignored"));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:4: unknown field authorization.nonsense, ignored",
+                                      "t.conf:6: no_auth_user is not supported yet, ignored"));
+  ASSERT_TRUE(l.opts.security.default_permissions.has_value());
+}
+
+TEST(ConfigLoader, SecurityBlocks) {
+  Loaded l = Load(
+      "tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify_and_map: true }\n"
+      "authorization {\n"
+      "  permission_sets { ops: { publish: \">\" } }\n"
+      "  failure_delay: \"250ms\"\n"
+      "  users: [\n"
+      "    {user: \"CN=alice\", role: ops}\n"
+      "    {nkey: UBGQ5Q5A2A76774TVG6M4KREWQDNI32EV37R654H3LW3CPFK7JACYEW2, permissions: "
+      "{subscribe: \"a.>\"}}\n"
+      "  ]\n"
+      "}\n"
+      "oidc { issuer: \"https://idp\", audience: herald, jwks_file: /etc/jwks.json, roles { g: ops "
+      "} }\n"
+      "revocation_file: /etc/revoked.json\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_THAT(l.warnings, IsEmpty());
+  const auth::SecurityConfig& s = l.opts.security;
+  EXPECT_TRUE(s.tls_map);
+  EXPECT_EQ(s.failure_delay, absl::Milliseconds(250));
+  ASSERT_EQ(s.users.size(), 1u);
+  EXPECT_EQ(s.users[0].role, "ops");
+  ASSERT_EQ(s.nkeys.size(), 1u);
+  EXPECT_EQ(s.oidc.audience, "herald");
+  EXPECT_EQ(s.oidc.roles.at("g"), "ops");
+  EXPECT_EQ(s.revocation_file, "/etc/revoked.json");
+  // The old view still has the password users only.
+  ASSERT_EQ(l.opts.auth.users.size(), 1u);
+}
+
+TEST(ConfigLoader, SecurityErrors) {
+  EXPECT_EQ(LoadError("authorization {\n  users: [\n    {user: a, password: b, permissions: "
+                      "{publish: \"a b\"}}\n  ]\n}"),
+            "t.conf:3: subject \"a b\" is not a valid subject");
+  EXPECT_THAT(LoadError("authorization {\n  users: [ {nkey: UNOTAKEY} ]\n}"),
+              HasSubstr("Not a valid public nkey for a user"));
+  EXPECT_THAT(LoadError("authorization { users: [ {user: a, password: b, role: nope} ] }"),
+              HasSubstr("unknown permission set"));
+  EXPECT_THAT(LoadError("oidc { issuer: x }"), HasSubstr("oidc requires an audience"));
+  EXPECT_THAT(LoadError("oidc { issuer: x, audience: y, jwks_file: z, bogus: 1 }"),
+              HasSubstr("unknown field"));
+}
+
+TEST(ConfigLoader, EffectiveSecurityConfigAppliesFlags) {
+  Loaded l = Load("authorization { token: from-file }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  l.opts.auth.token = "from-flag";
+  auto s = EffectiveSecurityConfig(l.opts);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->token, "from-flag");
+  l.opts.auth.user = "u";
+  l.opts.auth.password = "p";
+  EXPECT_FALSE(EffectiveSecurityConfig(l.opts).ok());  // token and user
 }
 
 TEST(ConfigLoader, Cluster) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/auth/security_config.h"
 
 namespace herald {
 
@@ -75,6 +76,11 @@ struct ServerOptions {
   absl::Duration lame_duck_grace_period = absl::Seconds(10);  // lame_duck_grace_period
 
   AuthOptions auth;
+  // Every security setting from the config file: authorization (with
+  // permissions, permission_sets, nkey users, bcrypt), oidc,
+  // revocation_file, tls.verify_and_map (docs/security.md). `auth` above
+  // keeps the subset flags can set; EffectiveSecurityConfig merges the two.
+  auth::SecurityConfig security;
   ClusterOptions cluster;
 
   // JetStream (later issues): `jetstream { store_dir }`, --js, --sd.

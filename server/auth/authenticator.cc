@@ -80,6 +80,12 @@ absl::StatusOr<ConnectCredentials> CredentialsFromConnectJson(absl::string_view 
   return c;
 }
 
+const char* ClientErrorFor(const absl::Status& revalidate_error) {
+  if (absl::IsPermissionDenied(revalidate_error)) return kAuthenticationRevoked;
+  if (absl::IsDeadlineExceeded(revalidate_error)) return kAuthenticationExpired;
+  return kAuthorizationViolation;
+}
+
 const char* AuthKindName(AuthKind kind) {
   switch (kind) {
     case AuthKind::kNone:
@@ -200,7 +206,8 @@ absl::Status Authenticator::CheckRevoked(const Identity& id, const RevocationLis
               id.name, id.issued_at != absl::InfinitePast() ? id.issued_at : id.authenticated_at);
       break;
   }
-  return r ? Fail(absl::StrCat(id.Describe(), " is revoked")) : absl::OkStatus();
+  return r ? absl::PermissionDeniedError(absl::StrCat(id.Describe(), " is revoked"))
+           : absl::OkStatus();
 }
 
 absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token,
@@ -295,7 +302,8 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const ConnectCredentials& c
     return Fail("no credentials");
   }
   absl::Status s = CheckRevoked(id, revoked);
-  if (!s.ok()) return s;
+  // A new connection learns nothing about why: always unauthenticated.
+  if (!s.ok()) return Fail(s.message());
   return id;
 }
 
@@ -332,6 +340,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPermissions>> Authenticator::Revali
     }
     case AuthKind::kOidc: {
       if (jwks_ == nullptr) return Fail("oidc removed");
+      if (now >= id.expires_at + config_.oidc.skew) {
+        return absl::DeadlineExceededError(absl::StrCat(id.Describe(), ": token expired"));
+      }
       absl::StatusOr<Identity> again = AuthenticateOidc(id.oidc_token, now);
       if (!again.ok()) return again.status();
       return again->permissions;

@@ -47,8 +47,21 @@
 
 namespace herald::auth {
 
-// The -ERR text for every authentication failure (client-protocol.md §2).
+// The -ERR text for every authentication failure (client-protocol.md §2),
+// and for a connection a reload no longer authorizes (nats-server 2.9.10
+// reloadAuthorization).
 inline constexpr char kAuthorizationViolation[] = "Authorization Violation";
+// Sent before closing a connection whose OIDC token expired (nats-server's
+// text for an expired user JWT; nats.js maps it to AuthenticationExpired).
+inline constexpr char kAuthenticationExpired[] = "User Authentication Expired";
+// Sent before closing a connection whose credential was revoked
+// (nats-server's text for a revoked user JWT).
+inline constexpr char kAuthenticationRevoked[] = "User Authentication Revoked";
+
+// The -ERR text for a Revalidate() error: PermissionDenied (revoked) ->
+// kAuthenticationRevoked, DeadlineExceeded (token expired) ->
+// kAuthenticationExpired, anything else -> kAuthorizationViolation.
+const char* ClientErrorFor(const absl::Status& revalidate_error);
 
 // What the client sent in CONNECT.
 struct ConnectCredentials {
@@ -125,7 +138,9 @@ class Authenticator {
   // configured, oidc still on and the token still verifying against the
   // current JWKS, issuer and audience) and not revoked. A rotated password
   // or token does not close existing connections by itself: revoke the old
-  // one (tokens list, or users_before) for that.
+  // one (tokens list, or users_before) for that. Error codes:
+  // PermissionDenied = revoked, DeadlineExceeded = OIDC token expired,
+  // Unauthenticated = no longer configured; ClientErrorFor() maps them.
   absl::StatusOr<std::shared_ptr<const CompiledPermissions>> Revalidate(
       const Identity& id, absl::Time now, const RevocationList* revoked) const;
 

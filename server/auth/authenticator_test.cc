@@ -257,7 +257,9 @@ TEST_F(OidcAuthTest, RevalidateAndRevocation) {
   ASSERT_TRUE(id.ok());
   EXPECT_TRUE(a->Revalidate(*id, kNow + absl::Seconds(1), nullptr).ok());
   // Expired by now (plus skew).
-  EXPECT_FALSE(a->Revalidate(*id, kNow + absl::Seconds(700), nullptr).ok());
+  auto expired = a->Revalidate(*id, kNow + absl::Seconds(700), nullptr);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(expired.status())) << expired.status();
+  EXPECT_STREQ(ClientErrorFor(expired.status()), "User Authentication Expired");
   // Revoked by jti, by token id, by subject, by subjects_before (iat).
   for (const std::string& list :
        {std::string(R"({"jwt_ids":["j1"]})"),
@@ -266,8 +268,11 @@ TEST_F(OidcAuthTest, RevalidateAndRevocation) {
         absl::StrCat(R"({"subjects_before":{"alice":)", absl::ToUnixSeconds(kNow), "}}")}) {
     auto r = RevocationList::Parse(list);
     ASSERT_TRUE(r.ok()) << list;
-    EXPECT_FALSE(a->Revalidate(*id, kNow, r->get()).ok()) << list;
-    EXPECT_FALSE(a->Authenticate(Token(jwt), "", kNow, r->get()).ok()) << list;
+    auto revoked = a->Revalidate(*id, kNow, r->get());
+    EXPECT_TRUE(absl::IsPermissionDenied(revoked.status())) << list;
+    EXPECT_STREQ(ClientErrorFor(revoked.status()), "User Authentication Revoked");
+    EXPECT_TRUE(absl::IsUnauthenticated(a->Authenticate(Token(jwt), "", kNow, r->get()).status()))
+        << list;
   }
   // A newer token of the same subject passes subjects_before.
   auto r = RevocationList::Parse(
@@ -305,7 +310,9 @@ TEST(Authenticator, ReloadAndRotation) {
   auto perms = new_auth->Revalidate(alice, kNow, nullptr);
   ASSERT_TRUE(perms.ok()) << perms.status();
   EXPECT_TRUE((*perms)->CanPublish("alice.x"));
-  EXPECT_FALSE(new_auth->Revalidate(bob, kNow, nullptr).ok());
+  auto gone = new_auth->Revalidate(bob, kNow, nullptr);
+  EXPECT_TRUE(absl::IsUnauthenticated(gone.status()));
+  EXPECT_STREQ(ClientErrorFor(gone.status()), "Authorization Violation");
   perms = new_auth->Revalidate(nkey, kNow, nullptr);
   ASSERT_TRUE(perms.ok());
   EXPECT_TRUE((*perms)->CanPublish("ops.anything"));

@@ -428,3 +428,16 @@ func RawInfo(t *testing.T, s *Server) map[string]interface{} {
 }
 
 var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// writeInPlace overwrites a file without a rename (same inode).
+func writeInPlace(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -693,7 +693,7 @@ void ClientConnection::Revalidate(std::shared_ptr<const auth::Authenticator> aut
   if (!perms.ok()) {
     spdlog::info("cid:{} - {} no longer valid ({}), closing", cid_, identity_.Describe(),
                  std::string(perms.status().message()));
-    SendErrAndClose(auth::kAuthorizationViolation, CloseReason::kAuthRevoked);
+    SendErrAndClose(auth::ClientErrorFor(perms.status()), CloseReason::kAuthRevoked);
     thread_->FlushMarked();
     return;
   }

@@ -91,15 +91,22 @@ func writeAtomic(t *testing.T, path, content string) time.Time {
 }
 
 // expectCutOff waits for victim's connection to end and asserts that it
-// ended, and that its last message arrived, within 1s of t0.
-func expectCutOff(t *testing.T, what string, victim *Client, tr *tracker, t0 time.Time) {
+// ended, and that its last message arrived, within 1s of t0. On herald,
+// wantErr (when not nil) is the -ERR the client must have got first
+// (docs/security.md: revoked -> 'User Authentication Revoked', no longer
+// configured -> 'Authorization Violation').
+func expectCutOff(t *testing.T, what string, victim *Client, tr *tracker, t0 time.Time, wantErr error) {
 	t.Helper()
 	closed := victim.WaitClosed(t, 3*time.Second)
 	last, n := tr.get()
 	closeDur := closed.Sub(t0)
 	lastDur := last.Sub(t0)
-	t.Logf("MEASURED %s: disconnect %v after the change, last message %v after (of %d received); client error: %v",
-		what, closeDur.Round(time.Millisecond), lastDur.Round(time.Millisecond), n, victim.LastError())
+	errs := Drain2(victim)
+	t.Logf("MEASURED %s: disconnect %v after the change, last message %v after (of %d received); async errors %q",
+		what, closeDur.Round(time.Millisecond), lastDur.Round(time.Millisecond), n, errs)
+	if wantErr != nil && isHerald() && !contains(errs, wantErr.Error()) {
+		t.Errorf("%s: client got errors %q, want %q", what, errs, wantErr.Error())
+	}
 	if closeDur >= time.Second {
 		t.Errorf("%s: disconnect took %v (>= 1s)", what, closeDur)
 	}
@@ -131,7 +138,7 @@ authorization { %s
 	waitMore(t, "bob", tb, 20, 3*time.Second)
 
 	t0 := writeAtomic(t, rev, `{"users": ["alice"]}`)
-	expectCutOff(t, "revocation_file users:[alice]", alice, ta, t0)
+	expectCutOff(t, "revocation_file users:[alice]", alice, ta, t0, nats.ErrAuthRevoked)
 	if !bob.IsOpen() || !pub.IsOpen() {
 		t.Fatal("other users were disconnected")
 	}
@@ -147,7 +154,7 @@ authorization { %s
 	cut := time.Now().Unix()
 	time.Sleep(1100 * time.Millisecond)
 	t0 = writeAtomic(t, rev, fmt.Sprintf(`{"users": ["alice"], "users_before": {"bob": %d}}`, cut))
-	expectCutOff(t, "revocation_file users_before bob", bob3, tb3, t0)
+	expectCutOff(t, "revocation_file users_before bob", bob3, tb3, t0, nats.ErrAuthRevoked)
 	bob.WaitClosed(t, 2*time.Second)
 	bob4 := Connect(t, s, "bob4", nats.UserInfo("bob", "b"))
 	waitMore(t, "new bob session", track(t, bob4, "rev.tick"), 20, 3*time.Second)
@@ -168,7 +175,7 @@ func TestReloadRemovesUser(t *testing.T) {
 	ticker(t, pub, "rl.tick")
 	waitMore(t, "alice", ta, 20, 3*time.Second)
 	t0 := s.Reload(conf(`{ user: bob, password: b }, { user: pub, password: p }`))
-	expectCutOff(t, "SIGHUP reload removing alice", alice, ta, t0)
+	expectCutOff(t, "SIGHUP reload removing alice", alice, ta, t0, nats.ErrAuthorization)
 	if !bob.IsOpen() {
 		t.Fatal("bob disconnected by the reload")
 	}

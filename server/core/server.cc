@@ -594,6 +594,7 @@ VarzSnapshot Server::Varz() const {
   }
   v.slow_consumers = slow_consumers_.load(std::memory_order_relaxed);
   v.auth_failures = auth_failures_.load(std::memory_order_relaxed);
+  v.permission_violations = permission_violations_.load(std::memory_order_relaxed);
   v.subscriptions = sublist_.count();
   v.routes = cluster_->NumRoutes();
   v.remotes = v.routes;

@@ -43,8 +43,9 @@ struct VarzSnapshot {
   int64_t out_bytes = 0;
   int64_t slow_consumers = 0;
   int64_t subscriptions = 0;
-  int64_t auth_failures = 0;  // not a nats-server 2.9 field; exported in /metrics
-  int64_t mem_bytes = 0;      // resident set size
+  int64_t auth_failures = 0;          // Herald addition: in /varz and /metrics
+  int64_t permission_violations = 0;  // Herald addition: in /varz and /metrics
+  int64_t mem_bytes = 0;              // resident set size
   double cpu_percent = 0;
   int cores = 0;
   std::string config_file;

@@ -600,6 +600,9 @@ std::string RenderVarz(const VarzSnapshot& v, const HttpReqStats& http_req_stats
   j["out_bytes"] = v.out_bytes;
   j["slow_consumers"] = v.slow_consumers;
   j["subscriptions"] = v.subscriptions;
+  // Herald additions (not in nats-server 2.9's /varz): security counters.
+  j["auth_failures"] = v.auth_failures;
+  j["permission_violations"] = v.permission_violations;
   Json stats = Json::object();
   for (const auto& [path, count] : http_req_stats) stats[path] = count;
   j["http_req_stats"] = std::move(stats);
@@ -739,6 +742,8 @@ std::string RenderMetrics(const MetricsInput& in) {
            "Protocol errors sent to clients, by reason.");
   w.Sample("herald_protocol_errors_total", static_cast<double>(v.auth_failures),
            {{"reason", "auth"}});
+  w.Sample("herald_protocol_errors_total", static_cast<double>(v.permission_violations),
+           {{"reason", "permissions"}});
   w.Single("herald_routes", "gauge", "Route connections currently open.",
            static_cast<double>(v.routes));
   if (!in.routez.routes.empty()) {

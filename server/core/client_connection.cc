@@ -283,6 +283,7 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
     }
     server_->auth_throttle().OnSuccess(ip);
     identity_ = *std::move(id);
+    expiry_skew_ = authn->config().oidc.skew;
     perms_ = std::make_unique<auth::ConnectionPermissions>(identity_.permissions);
     responses_on_.store(
         identity_.permissions != nullptr && identity_.permissions->allow_responses().has_value(),
@@ -649,7 +650,9 @@ void ClientConnection::OnSweep(absl::Time now) {
     return;
   }
   if (auth_failed_) return;  // the delayed -ERR is on its way
-  if (identity_.expires_at <= now) {
+  // An OIDC token was accepted up to exp + skew; close on the same bound.
+  if (identity_.expires_at != absl::InfiniteFuture() &&
+      identity_.expires_at + expiry_skew_ <= now) {
     spdlog::info("cid:{} - {} expired, closing", cid_, identity_.Describe());
     SendErrAndClose("User Authentication Expired", CloseReason::kAuthRevoked);
     return;

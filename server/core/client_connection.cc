@@ -477,6 +477,10 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
   bool slow = false;
   {
     MutexLock lock(&out_mu_);
+    // Re-checked under out_mu_: RemoveSubscription sets `closed` under the
+    // same lock, so once the owner has processed an UNSUB, no message for it
+    // can be queued behind the PONG that follows (clients rely on that).
+    if (sub.closed.load(std::memory_order_relaxed)) return false;
     if (static_cast<int64_t>(out_pending_.size() + needed) >
             max_pending_.load(std::memory_order_relaxed) &&
         !out_pending_.empty()) {
@@ -600,7 +604,10 @@ void ClientConnection::RemoveSubscription(const std::string& sid) {
     sub = std::move(it->second);
     subs_.erase(it);
   }
-  sub->closed.store(true, std::memory_order_relaxed);
+  {
+    MutexLock lock(&out_mu_);
+    sub->closed.store(true, std::memory_order_relaxed);
+  }
   if (server_->sublist().Remove(sub)) server_->cluster().OnLocalSubscription(*sub, false);
 }
 

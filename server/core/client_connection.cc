@@ -452,15 +452,11 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
   }
   const uint64_t max = sub.max.load(std::memory_order_relaxed);
   const uint64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (max != 0) {
-    if (n > max) return false;
-    if (n == max) {
-      // The last allowed message: remove the subscription on its owner thread.
-      asio::post(thread_->io(),
-                 [self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
-                  sid = sub.sid, ptr = &sub] { self->RemoveSubscriptionIfSame(sid, ptr); });
-    }
-  }
+  if (max != 0 && n > max) return false;
+  // The last allowed message: the subscription is removed on its owner
+  // thread, but only after this message is queued (the removal marks it
+  // closed, which would otherwise drop the message itself).
+  const bool last_allowed = max != 0 && n == max;
   const bool headers = headers_.load(std::memory_order_relaxed);
   if (header_len > 0 && !headers) {
     // Never send HMSG to a client that did not ask for headers: strip them.
@@ -518,6 +514,11 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
       CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
     }
     return false;
+  }
+  if (last_allowed) {
+    asio::post(thread_->io(),
+               [self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
+                sid = sub.sid, ptr = &sub] { self->RemoveSubscriptionIfSame(sid, ptr); });
   }
   out_msgs_.fetch_add(1, std::memory_order_relaxed);
   out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);

@@ -44,6 +44,7 @@ Raft::Raft(const Config& c)
       max_uncommitted_entries_(c.max_uncommitted_entries),
       pre_vote_(c.pre_vote),
       check_quorum_(c.check_quorum),
+      quiesce_(c.quiesce && c.check_quorum),
       log_(c.storage, c.max_committed_bytes),
       rng_state_(c.seed ^ (c.id * 0x9E3779B97F4A7C15ull)) {
   const HardState hs = c.storage->InitialHardState();
@@ -130,6 +131,7 @@ void Raft::Reset(uint64_t term) {
     vote_ = kNoNode;
   }
   lead_ = kNoNode;
+  quiesced_ = false;
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   ResetRandomizedElectionTimeout();
@@ -157,6 +159,7 @@ void Raft::BecomePreCandidate() {
   // trace, so a partitioned node rejoining cannot force an election.
   votes_.clear();
   lead_ = kNoNode;
+  quiesced_ = false;
   state_ = StateType::kPreCandidate;
 }
 
@@ -186,6 +189,7 @@ void Raft::BecomeLeader() {
 // ---------------------------------------------------------------- ticking
 
 void Raft::Tick() {
+  if (quiesced_) return;
   if (state_ == StateType::kLeader) {
     TickHeartbeat();
   } else {
@@ -198,6 +202,17 @@ void Raft::TickElection() {
   if (Promotable() && PastElectionTimeout()) {
     election_elapsed_ = 0;
     Hup(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
+    return;
+  }
+  // A node that cannot campaign (learner, repairing log) and hears from no
+  // leader would wait forever on a quiesced group: once per election timeout
+  // it pokes every member, which wakes the leader, which then replicates to
+  // (or repairs) it.
+  if (quiesce_ && state_ == StateType::kFollower && election_elapsed_ >= election_timeout_ &&
+      (election_elapsed_ - election_timeout_) % election_timeout_ == 0) {
+    for (const auto& [id, pr] : prs_) {
+      if (id != id_) SendWake(id);
+    }
   }
 }
 
@@ -215,7 +230,75 @@ void Raft::TickHeartbeat() {
   }
   if (heartbeat_elapsed_ >= heartbeat_timeout_) {
     heartbeat_elapsed_ = 0;
+    if (quiesce_ && ShouldQuiesce()) {
+      // The last heartbeat before going quiet; followers that receive it stop
+      // their timers and do not answer (an answer would wake us again).
+      quiesced_ = true;
+      for (const auto& [id, pr] : prs_) {
+        if (id == id_) continue;
+        SendHeartbeat(id, 0);
+        msgs_.back().quiesce = true;
+      }
+      return;
+    }
     BcastHeartbeat();
+  }
+}
+
+bool Raft::ShouldQuiesce() const {
+  if (state_ != StateType::kLeader || lead_transferee_ != kNoNode || !pending_reads_.empty()) {
+    return false;
+  }
+  // Idle: everything appended is durable here, committed and applied (so a
+  // configuration change, or our own removal, has taken effect)...
+  const uint64_t last = log_.LastIndex();
+  if (log_.committed() != last || log_.applied() != last || log_.PersistedIndex() != last ||
+      log_.HasPendingSnapshot()) {
+    return false;
+  }
+  // ... and every member holds the whole log (the quiesce heartbeat then
+  // tells each of them the final commit index).
+  for (const auto& [id, pr] : prs_) {
+    if (id == id_) continue;
+    if (pr.state != Progress::State::kReplicate || pr.match != last) return false;
+  }
+  return true;
+}
+
+void Raft::Wake(NodeId cause) {
+  if (!quiesced_) return;
+  quiesced_ = false;
+  if (state_ == StateType::kLeader) {
+    // Nobody answered while we were quiet: start a fresh check-quorum window
+    // rather than stepping down at the next check, and heartbeat now so the
+    // followers' leases are renewed before anyone's election timer fires.
+    heartbeat_elapsed_ = 0;
+    election_elapsed_ = 0;
+    for (auto& [id, pr] : prs_) pr.recent_active = true;
+    BcastHeartbeat();
+    return;
+  }
+  election_elapsed_ = 0;
+  if (lead_ != kNoNode && cause != lead_) SendWake(lead_);
+}
+
+void Raft::SendWake(NodeId to) {
+  // Any message wakes a quiesced node; a heartbeat response is the one with
+  // no other effect (to a leader: "I am here", and it re-sends what we miss).
+  Message m;
+  m.type = MessageType::kHeartbeatResp;
+  m.to = to;
+  m.needs_repair = repair_until_ != 0;
+  Send(std::move(m));
+}
+
+void Raft::Unquiesce(bool leader_silent) {
+  if (!quiesced_) return;
+  Wake(kNoNode);
+  if (leader_silent && state_ != StateType::kLeader) {
+    // The lease is over: the runtime has heard nothing from the leader's
+    // process for an election timeout.
+    election_elapsed_ = election_timeout_;
   }
 }
 
@@ -251,6 +334,7 @@ bool Raft::HasUnappliedConfChanges() const {
 
 void Raft::Hup(CampaignType t) {
   if (state_ == StateType::kLeader || !Promotable()) return;
+  Wake(kNoNode);
   // A committed but unapplied configuration change could make this node count
   // votes in a stale configuration (etcd-raft TLA+ finding).
   if (HasUnappliedConfChanges()) return;
@@ -301,6 +385,10 @@ VoteResult Raft::Poll(NodeId from, bool granted) {
 
 absl::Status Raft::Step(const Message& m) {
   if (m.to != id_ && m.to != kNoNode) return absl::InvalidArgumentError("message for another node");
+  if (quiesced_ && !(m.type == MessageType::kHeartbeat && m.quiesce && m.from == lead_ &&
+                     m.term == term_)) {
+    Wake(m.from);
+  }
   if (m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
       // Lease: while we hear from a leader (check-quorum keeps that honest),
@@ -506,6 +594,13 @@ void Raft::HandleHeartbeat(const Message& m) {
   // The leader sends min(our match, its commit): our log matches its log up
   // to there. A repairing node may have lost entries since, hence the clamp.
   log_.CommitTo(std::min(m.commit, log_.LastIndex()));
+  if (m.quiesce && quiesce_ && m.read_ctx == 0 && repair_until_ == 0 &&
+      log_.committed() >= m.commit) {
+    // The leader is idle and we hold its whole log: stop the election timer
+    // until something else arrives. No answer: it would wake the leader.
+    quiesced_ = true;
+    return;
+  }
   Message r;
   r.type = MessageType::kHeartbeatResp;
   r.to = m.from;
@@ -833,6 +928,7 @@ void Raft::OnPersisted() {
 
 absl::Status Raft::Propose(const std::vector<std::string>& data) {
   if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  Wake(kNoNode);
   if (lead_transferee_ != kNoNode) return absl::UnavailableError("leadership transfer in progress");
   if (!prs_.count(id_)) return absl::FailedPreconditionError("leader removed");
   if (max_uncommitted_entries_ != 0 &&
@@ -848,6 +944,7 @@ absl::Status Raft::Propose(const std::vector<std::string>& data) {
 
 absl::Status Raft::ProposeConfChange(const ConfChange& cc) {
   if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  Wake(kNoNode);
   if (lead_transferee_ != kNoNode) return absl::UnavailableError("leadership transfer in progress");
   // One change at a time: the previous one must be applied here first.
   if (pending_conf_index_ > log_.applied()) {
@@ -891,6 +988,8 @@ absl::Status Raft::ProposeConfChange(const ConfChange& cc) {
 
 absl::Status Raft::ReadIndex(uint64_t ctx) {
   if (ctx == 0) return absl::InvalidArgumentError("read ctx must be non-zero");
+  // A follower's request goes to the leader and wakes it there.
+  Wake(lead_);
   if (state_ == StateType::kLeader) {
     if (!CommittedEntryInCurrentTerm()) {
       return absl::UnavailableError("no entry committed in the current term yet");
@@ -909,6 +1008,7 @@ absl::Status Raft::ReadIndex(uint64_t ctx) {
 
 absl::Status Raft::TransferLeader(NodeId to) {
   if (state_ != StateType::kLeader) return absl::FailedPreconditionError("not leader");
+  Wake(kNoNode);
   if (to == id_) return absl::OkStatus();
   if (!IsVoter(to)) return absl::FailedPreconditionError("transferee is not a voter");
   if (lead_transferee_ == to) return absl::OkStatus();

@@ -59,6 +59,14 @@ struct Config {
   uint64_t max_uncommitted_entries = 0;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Quiescence: an idle leader whose followers all hold its whole log stops
+  // heartbeating (after one last heartbeat marked `quiesce`), and followers
+  // that got it stop their election timers, so an idle group costs nothing.
+  // Any message or local call wakes a group. Because a quiesced follower no
+  // longer notices a dead leader by itself, the runtime must watch the
+  // leader's process (e.g. one heartbeat per node pair, shared by all groups)
+  // and call Unquiesce(true) when it falls silent. Requires check_quorum.
+  bool quiesce = false;
   uint64_t seed = 0;  // PRNG seed for randomized election timeouts
 };
 
@@ -91,6 +99,12 @@ class Raft {
   ConfState ApplyConfChange(const ConfChange& cc);
   // Called by RawNode::Advance after persisting: lets the leader count itself.
   void OnPersisted();
+  // Wakes a quiesced group (no-op otherwise). `leader_silent`: the runtime
+  // saw nothing from the leader's process for an election timeout, so this
+  // follower's lease on that leader is over and it may campaign (after its
+  // randomized timeout) and grant votes.
+  void Unquiesce(bool leader_silent);
+  bool quiesced() const { return quiesced_; }
 
   // Outbox, drained by RawNode.
   std::vector<Message> TakeMessages() { return std::move(msgs_); }
@@ -147,6 +161,12 @@ class Raft {
   VoteResult Poll(NodeId from, bool granted);
   bool HasUnappliedConfChanges() const;
   bool CheckQuorumActive();
+  bool ShouldQuiesce() const;
+  // Leaves quiescence because of `cause` (a peer, or kNoNode for a local
+  // call): a leader resumes heartbeats, a follower its election timer and, if
+  // the cause was not its leader, wakes the leader too.
+  void Wake(NodeId cause);
+  void SendWake(NodeId to);
 
   void StepLeader(const Message& m);
   void StepCandidate(const Message& m);
@@ -189,6 +209,7 @@ class Raft {
   const uint64_t max_uncommitted_entries_;
   const bool pre_vote_;
   const bool check_quorum_;
+  const bool quiesce_;
 
   // Persistent state (HardState). Invariant: changes reach the runtime in the
   // next Ready and are durable before any message sent after the change.
@@ -215,6 +236,7 @@ class Raft {
   uint64_t read_round_ = 0;
   std::optional<IncomingSnapshot> incoming_snapshot_;
 
+  bool quiesced_ = false;  // timers stopped; see Config::quiesce
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;

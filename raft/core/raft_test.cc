@@ -572,6 +572,190 @@ TEST(RepairTest, DamagedNodeNeitherVotesNorCampaignsUntilCaughtUp) {
   EXPECT_TRUE(c.raft(3).Promotable());
 }
 
+// ---------------------------------------------------------------- quiescence
+
+void EnableQuiesce(Config& cfg) { cfg.quiesce = true; }
+
+bool AllQuiesced(TestCluster& c, std::initializer_list<NodeId> ids) {
+  for (NodeId id : ids) {
+    if (!c.raft(id).quiesced()) return false;
+  }
+  return true;
+}
+
+TEST(QuiesceTest, IdleGroupStopsSendingAndTicking) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  // The quiesce heartbeats carried the final commit index.
+  for (NodeId id : {2, 3}) EXPECT_EQ(AppliedData(c, id), std::vector<std::string>{"x"});
+  const uint64_t term = c.raft(1).term();
+  c.ClearSent();
+  c.TickAll(200);  // 20 election timeouts
+  EXPECT_TRUE(c.sent().empty()) << c.sent().size() << " messages from an idle group";
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(2).term(), term);
+}
+
+TEST(QuiesceTest, NoQuiescenceWithoutTheOption) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.TickAll(5);
+  c.ClearSent();
+  c.TickAll(10);
+  EXPECT_FALSE(c.raft(1).quiesced());
+  EXPECT_GT(CountType(c.sent(), MessageType::kHeartbeat), 10u);
+}
+
+TEST(QuiesceTest, ProposalWakesTheGroupThenItQuiescesAgain) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  ASSERT_TRUE(c.raw(1).Propose("y").ok());
+  EXPECT_FALSE(c.raft(1).quiesced());
+  c.Stabilize();
+  EXPECT_FALSE(c.raft(2).quiesced());  // the append woke it
+  for (NodeId id : {1, 2, 3}) EXPECT_EQ(AppliedData(c, id), std::vector<std::string>{"y"});
+  c.TickAll(3);
+  EXPECT_TRUE(AllQuiesced(c, {1, 2, 3}));
+}
+
+TEST(QuiesceTest, LeaderDoesNotQuiesceWhileAFollowerLags) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  c.Isolate(3);
+  ASSERT_TRUE(c.raw(1).Propose("z").ok());
+  c.Stabilize();
+  c.TickAll(5);
+  EXPECT_FALSE(c.raft(1).quiesced());  // node 3 does not hold the entry
+  c.Heal();
+  c.TickAll(5);
+  EXPECT_EQ(AppliedData(c, 3), std::vector<std::string>{"z"});
+  EXPECT_TRUE(AllQuiesced(c, {1, 2, 3}));
+}
+
+TEST(QuiesceTest, RuntimeWakesFollowersWhenTheLeaderDies) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  const uint64_t term = c.raft(1).term();
+  c.Isolate(1);  // the leader's process dies
+  c.TickAll(100);
+  // Quiesced followers cannot notice by themselves...
+  EXPECT_TRUE(AllQuiesced(c, {2, 3}));
+  // ... the runtime's per-process liveness tells them.
+  c.raw(2).Unquiesce(true);
+  c.raw(3).Unquiesce(true);
+  c.TickAll(40);
+  const NodeId l = c.Leader();
+  EXPECT_TRUE(l == 2 || l == 3) << l;
+  EXPECT_GT(c.raft(l).term(), term);
+}
+
+TEST(QuiesceTest, FalseSuspicionDoesNotDisruptALiveLeader) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  const uint64_t term = c.raft(1).term();
+  c.raw(2).Unquiesce(true);  // wrong: node 1 is fine
+  EXPECT_FALSE(c.raft(2).quiesced());
+  c.TickAll(60);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_TRUE(AllQuiesced(c, {1, 2, 3}));
+}
+
+TEST(QuiesceTest, LostQuiesceHeartbeatHeals) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  ASSERT_FALSE(c.raft(1).quiesced());
+  const uint64_t term = c.raft(1).term();
+  // Node 3 misses the quiesce heartbeat: its timer keeps running; when it
+  // fires, its pre-vote wakes the others, the leader heartbeats again, and
+  // the group quiesces once more without a new term.
+  c.Cut(1, 3);
+  for (int i = 0; i < 5 && !c.raft(1).quiesced(); ++i) c.TickAll(1);
+  ASSERT_TRUE(c.raft(1).quiesced());
+  c.Heal();
+  EXPECT_FALSE(c.raft(3).quiesced());
+  c.TickAll(60);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_TRUE(AllQuiesced(c, {1, 2, 3}));
+}
+
+TEST(QuiesceTest, VoteRequestInLeaseIsIgnoredButWakesTheLeader) {
+  TestCluster c(3, [](Config& cfg) {
+    cfg.quiesce = true;
+    cfg.pre_vote = false;
+  });
+  c.Elect(1);
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  const uint64_t term = c.raft(2).term();
+  Message v;
+  v.type = MessageType::kVote;
+  v.from = 3;
+  v.to = 2;
+  v.term = term + 1;
+  v.index = 100;
+  v.log_term = 100;
+  ASSERT_TRUE(c.raw(2).Step(v).ok());
+  EXPECT_EQ(c.raft(2).term(), term);  // in lease: ignored
+  EXPECT_FALSE(c.raft(2).quiesced());
+  Ready rd = c.raw(2).GetReady();
+  EXPECT_EQ(CountType(rd.messages, MessageType::kHeartbeatResp, 1), 1u);  // wakes node 1
+  EXPECT_EQ(CountType(rd.messages, MessageType::kVoteResp), 0u);
+  c.raw(2).Advance(rd);
+}
+
+TEST(QuiesceTest, ReadIndexOnQuiescedFollower) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("r").ok());
+  c.Stabilize();
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  ASSERT_TRUE(c.raw(3).ReadIndex(9).ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node(3).reads.size(), 1u);
+  EXPECT_EQ(c.node(3).reads[0].index, c.raft(1).log().committed());
+}
+
+TEST(QuiesceTest, RestartedRepairingNodeWakesTheGroupAndIsRepaired) {
+  TestCluster c(3, EnableQuiesce);
+  c.Elect(1);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  c.TickAll(3);
+  ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
+  const uint64_t watermark = c.raft(3).log().LastIndex();
+  TestNode& n3 = c.node(3);
+  std::vector<Entry> keep = *n3.storage->Entries(2, 3, UINT64_MAX);
+  auto fresh = std::make_unique<MemoryStorage>();
+  (void)fresh->ApplySnapshot(*n3.storage->GetSnapshot());
+  (void)fresh->Append(keep);
+  HardState hs = n3.storage->InitialHardState();
+  hs.repair_until = watermark;
+  fresh->SetHardState(hs);
+  n3.storage = std::move(fresh);
+  n3.config.storage = n3.storage.get();
+  c.Restart(3);
+  ASSERT_FALSE(c.raft(3).Promotable());
+  // It cannot campaign; its periodic poke wakes the leader, which repairs it.
+  c.TickAll(60);
+  EXPECT_EQ(c.raft(3).repair_until(), 0u);
+  EXPECT_GE(c.raft(3).log().LastIndex(), watermark);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_TRUE(AllQuiesced(c, {1, 2, 3}));
+}
+
 // ---------------------------------------------------------------- storage, checksums
 
 TEST(StorageTest, ChecksumVerifiedOnRead) {

@@ -71,6 +71,9 @@ class RawNode {
   absl::Status ReadIndex(uint64_t ctx) { return raft_.ReadIndex(ctx); }
   absl::Status TransferLeader(NodeId to) { return raft_.TransferLeader(to); }
   ConfState ApplyConfChange(const ConfChange& cc) { return raft_.ApplyConfChange(cc); }
+  // Quiescence (Config::quiesce): see Raft::Unquiesce.
+  void Unquiesce(bool leader_silent) { raft_.Unquiesce(leader_silent); }
+  bool quiesced() const { return raft_.quiesced(); }
 
   bool HasReady() const;
   Ready GetReady();

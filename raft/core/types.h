@@ -126,6 +126,9 @@ struct Message {
   // Vote: this election was started by a leadership transfer, so it must not
   // be ignored by followers that still hear from the current leader.
   bool transfer = false;
+  // Heartbeat: the group is idle and fully replicated; the follower may stop
+  // its election timer until any other message arrives (quiescence, raft.h).
+  bool quiesce = false;
 
   // ReadIndex/ReadIndexResp: the read request's id. Heartbeat/HeartbeatResp:
   // the leader's read-index heartbeat round (0: none).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,7 @@ NodeHost::~NodeHost() { Stop(); }
 
 absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied) {
   if (driver_.joinable()) return absl::FailedPreconditionError("AddGroup after Start");
+  if (g == kLivenessGroup) return absl::InvalidArgumentError("group 0 is reserved");
   if (groups_.count(g)) return absl::AlreadyExistsError(absl::StrCat("group ", g));
   storage::RaftLogStore* store = options_.store;
   if (!store->HasGroup(g)) {
@@ -53,12 +55,15 @@ absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, ui
   c.applied = applied;
   c.max_msg_bytes = options_.max_msg_bytes;
   c.max_inflight = options_.max_inflight;
+  c.quiesce = options_.quiesce;
   c.seed = options_.seed ^ (g * 0x9E3779B97F4A7C15ull) ^ options_.id;
   Group& grp = groups_[g];
   grp.id = g;
   grp.log = *log;
   grp.raw = std::make_unique<RawNode>(c);
   grp.applied = std::max(applied, (*log)->FirstIndex() - 1);
+  grp.ticking = true;
+  ticking_.push_back(&grp);
   if ((*log)->damaged_from() != 0) {
     spdlog::warn("raft group {}: log damaged from index {}, repairing until {}", g,
                  (*log)->damaged_from(), (*log)->InitialHardState().repair_until);
@@ -131,13 +136,17 @@ absl::StatusOr<GroupInfo> NodeHost::Info(GroupId g) const {
 }
 
 void NodeHost::Touch(Group& g) {
+  if (!g.ticking) {
+    g.ticking = true;
+    ticking_.push_back(&g);
+  }
   if (!g.dirty) {
     g.dirty = true;
     dirty_.push_back(&g);
   }
 }
 
-void NodeHost::PublishInfo(const Group& g) {
+void NodeHost::PublishInfo(Group& g) {
   const herald::raft::Status st = g.raw->GetStatus();
   GroupInfo info;
   info.term = st.term;
@@ -147,6 +156,7 @@ void NodeHost::PublishInfo(const Group& g) {
   info.applied = g.applied;
   info.last_index = st.last_index;
   info.repair_until = st.repair_until;
+  info.quiesced = g.published_quiesced = g.raw->quiesced();
   info.first_index = g.log->FirstIndex();
   info.match = st.match;
   MutexLock l(&mu_);
@@ -191,6 +201,9 @@ void NodeHost::Run() {
 void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
                      std::vector<Command>& cmds, bool tick) {
   for (GroupMessage& m : msgs) {
+    // The transport checked that `from` is the peer at the other end.
+    peers_heard_[m.msg.from].last_heard = ticks_;
+    if (m.group == kLivenessGroup) continue;
     auto it = groups_.find(m.group);
     if (it == groups_.end()) continue;
     // Errors are malformed input from a peer: nothing to do but drop it.
@@ -204,12 +217,7 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     Touch(it->second);
   }
   ProposeAll(props);
-  if (tick) {
-    for (auto& [id, g] : groups_) {
-      g.raw->Tick();
-      Touch(g);
-    }
-  }
+  if (tick) TickAll();
 
   // Collect every Ready; one WriteBatch, one fsync for all of them.
   std::vector<Group*> touched;
@@ -217,7 +225,11 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
   std::vector<std::pair<Group*, Ready>> readies;
   for (Group* g : touched) {
     g->dirty = false;
-    if (!g->raw->HasReady()) continue;
+    if (!g->raw->HasReady()) {
+      // A follower quiesces on a heartbeat it does not answer: no Ready.
+      if (g->raw->quiesced() != g->published_quiesced) PublishInfo(*g);
+      continue;
+    }
     readies.emplace_back(g, g->raw->GetReady());
     const Ready& rd = readies.back().second;
     if (rd.MustSync()) {
@@ -291,6 +303,66 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
   }
 }
 
+void NodeHost::TickAll() {
+  ++ticks_;
+  for (size_t i = 0; i < ticking_.size();) {
+    Group* g = ticking_[i];
+    if (g->raw->quiesced()) {
+      g->ticking = false;
+      ticking_[i] = ticking_.back();
+      ticking_.pop_back();
+      continue;
+    }
+    g->raw->Tick();
+    Touch(*g);
+    ++i;
+  }
+  // Failure detection for quiesced groups: a peer process that has sent
+  // nothing (not even a liveness heartbeat) for an election timeout is taken
+  // for dead, once, and the groups it led are woken to elect a new leader.
+  for (auto& [peer, p] : peers_heard_) {
+    const bool silent = ticks_ - p.last_heard >= static_cast<uint64_t>(options_.election_tick);
+    if (silent && !p.silent) WakeGroupsLedBy(peer);
+    p.silent = silent;
+  }
+  if (!options_.quiesce || ticks_ % static_cast<uint64_t>(options_.heartbeat_tick) != 0) return;
+  if (peers_dirty_) RecomputePeers();
+  std::vector<GroupMessage> beats;
+  beats.reserve(peers_.size());
+  for (NodeId p : peers_) {
+    GroupMessage gm;
+    gm.group = kLivenessGroup;
+    gm.msg.type = MessageType::kHeartbeat;
+    gm.msg.from = options_.id;
+    gm.msg.to = p;
+    beats.push_back(std::move(gm));
+  }
+  if (!beats.empty()) options_.transport->Send(std::move(beats));
+}
+
+void NodeHost::WakeGroupsLedBy(NodeId peer) {
+  for (auto& [id, g] : groups_) {
+    RawNode& raw = *g.raw;
+    if (!raw.quiesced() || raw.raft().state() == StateType::kLeader || raw.raft().lead() != peer) {
+      continue;
+    }
+    raw.Unquiesce(true);
+    leader_silent_wakes_.fetch_add(1, std::memory_order_relaxed);
+    Touch(g);
+  }
+}
+
+void NodeHost::RecomputePeers() {
+  std::set<NodeId> all;
+  for (const auto& [id, g] : groups_) {
+    for (const auto& [node, pr] : g.raw->raft().progress()) {
+      if (node != options_.id) all.insert(node);
+    }
+  }
+  peers_.assign(all.begin(), all.end());
+  peers_dirty_ = false;
+}
+
 void NodeHost::ProposeAll(std::vector<Proposal>& props) {
   if (props.empty()) return;
   // Keep arrival order within a group; one ProposeBatch per group.
@@ -328,6 +400,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
   if (!rd.snapshot.empty()) {
     sm->Restore(g.id, rd.snapshot);
     g.applied = rd.snapshot.meta.index;
+    peers_dirty_ = true;  // the snapshot carries a configuration
     while (!g.pending.empty() && g.pending.begin()->first <= g.applied) {
       g.pending.begin()->second.done(
           absl::UnavailableError("superseded by a snapshot; outcome unknown"));
@@ -338,6 +411,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
     if (e.type == EntryType::kConfChange) {
       std::optional<ConfChange> cc = ConfChange::Decode(e.data);
       if (cc) g.raw->ApplyConfChange(*cc);
+      peers_dirty_ = true;
     } else {
       sm->Apply(g.id, e);
     }

@@ -19,7 +19,13 @@
 // durable need not wait for the next fsync to be applied. No vote or
 // acknowledgement leaves before the state it depends on is durable.
 //
-// Idle groups cost a Tick() per tick interval and no thread; only groups
+// Idle groups quiesce (Config::quiesce): once a leader's followers hold its
+// whole log it stops heartbeating and they stop their election timers, so an
+// idle group sends nothing and costs no thread. What replaces its heartbeats
+// for failure detection is one liveness heartbeat per node pair every
+// heartbeat_tick (group 0, kLivenessGroup), shared by all groups: a quiesced
+// follower whose leader's process has sent nothing for election_tick ticks is
+// woken (Unquiesce(true)) and elects a new leader as usual. Only groups
 // touched in a cycle are asked for a Ready.
 //
 // Proposals: Propose() may be called from any thread. Its callback runs once,
@@ -59,6 +65,9 @@
 
 namespace herald::raft {
 
+// Reserved group id of the per-node-pair liveness heartbeats; AddGroup refuses it.
+constexpr GroupId kLivenessGroup = 0;
+
 // The replicated application. All calls on the NodeHost's driver thread.
 class StateMachine {
  public:
@@ -91,6 +100,8 @@ struct NodeHostOptions {
   // (0: never). Keeps `snapshot_keep` entries for slow followers.
   uint64_t snapshot_every = 0;
   uint64_t snapshot_keep = 10000;
+  // Quiesce idle groups (see above). Every node of a cluster must agree.
+  bool quiesce = true;
   uint64_t seed = 0;
 };
 
@@ -103,6 +114,7 @@ struct GroupInfo {
   uint64_t last_index = 0;
   uint64_t first_index = 0;  // first entry still in the log (after compaction)
   uint64_t repair_until = 0;
+  bool quiesced = false;
   // Leader only: each replica's match index (lag = last_index - match).
   std::map<NodeId, uint64_t> match;
 };
@@ -139,6 +151,10 @@ class NodeHost {
   uint64_t max_sync_micros() const { return max_sync_micros_.load(std::memory_order_relaxed); }
   uint64_t max_cycle_micros() const { return max_cycle_micros_.load(std::memory_order_relaxed); }
   uint64_t applied_entries() const { return applied_entries_.load(std::memory_order_relaxed); }
+  // Quiesced followers woken because their leader's process fell silent.
+  uint64_t leader_silent_wakes() const {
+    return leader_silent_wakes_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Pending {
@@ -151,6 +167,8 @@ class NodeHost {
     std::unique_ptr<RawNode> raw;
     std::map<uint64_t, Pending> pending;  // by log index
     bool dirty = false;
+    bool published_quiesced = false;  // GroupInfo::quiesced as last published
+    bool ticking = false;             // listed in ticking_
     uint64_t applied = 0;
   };
   struct Proposal {
@@ -170,7 +188,13 @@ class NodeHost {
   void ApplyReady(Group& g, Ready& rd);
   void MaybeSnapshot(Group& g);
   void Touch(Group& g);
-  void PublishInfo(const Group& g);
+  void PublishInfo(Group& g);
+  // Tick work: ticks awake groups, wakes quiesced followers whose leader's
+  // process is silent, and sends the liveness heartbeats.
+  void TickAll();
+  void RecomputePeers();
+  // Wakes every quiesced follower whose leader is `peer`.
+  void WakeGroupsLedBy(NodeId peer);
 
   // Immutable after Start().
   const NodeHostOptions options_;
@@ -178,6 +202,18 @@ class NodeHost {
 
   // Driver-thread state.
   std::vector<Group*> dirty_;
+  // Groups that need Tick(): every group not quiesced (a quiesced one is
+  // dropped at its next tick and listed again when anything touches it), so
+  // idle groups cost nothing per tick.
+  std::vector<Group*> ticking_;
+  uint64_t ticks_ = 0;
+  struct PeerLiveness {
+    uint64_t last_heard = 0;  // ticks_ when anything last arrived from the peer
+    bool silent = false;      // silent for election_tick ticks; groups it led were woken
+  };
+  std::map<NodeId, PeerLiveness> peers_heard_;
+  std::vector<NodeId> peers_;              // every other member of any group
+  bool peers_dirty_ = true;
 
   // Inbox, guarded by mu_.
   mutable Mutex mu_;
@@ -191,6 +227,7 @@ class NodeHost {
   std::thread driver_;
   std::atomic<uint64_t> cycles_{0};
   std::atomic<uint64_t> applied_entries_{0};
+  std::atomic<uint64_t> leader_silent_wakes_{0};
   std::atomic<uint64_t> sync_micros_{0};
   std::atomic<uint64_t> max_sync_micros_{0};
   std::atomic<uint64_t> max_cycle_micros_{0};

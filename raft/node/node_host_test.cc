@@ -225,6 +225,58 @@ TEST_F(NodeHostTest, ManyGroupsShareFsyncs) {
   EXPECT_LT(syncs - syncs_before, 3u * ok.load() / 4);
 }
 
+TEST_F(NodeHostTest, IdleGroupsGoQuietAndWakeWhenTheLeaderDies) {
+  constexpr GroupId kGroups = 30;
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, kGroups);
+  for (GroupId g = 1; g <= kGroups; ++g) ProposeCommitted(g, "before");
+  auto all_quiesced = [&] {
+    for (auto& [id, n] : nodes_) {
+      for (GroupId g = 1; g <= kGroups; ++g) {
+        auto info = n.host->Info(g);
+        if (!info.ok() || !info->quiesced) return false;
+      }
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(all_quiesced));
+  // Quiet: over 30 heartbeat intervals no group sends a single message (the
+  // node-level liveness heartbeats are all that flows).
+  const uint64_t before = net_.group_messages();
+  const uint64_t cycles_before = nodes_[1].host->cycles();
+  ASSERT_TRUE(WaitFor([&] { return nodes_[1].host->cycles() >= cycles_before + 90; }));
+  EXPECT_EQ(net_.group_messages(), before);
+  EXPECT_TRUE(all_quiesced());
+
+  // The leader of group 1 dies: its followers, quiesced, learn it from the
+  // silence of its process and elect new leaders; every group takes writes.
+  const NodeId dead = Leader(1);
+  ASSERT_NE(dead, kNoNode);
+  StopNode(dead);
+  for (GroupId g = 1; g <= kGroups; ++g) {
+    EXPECT_NE(ProposeCommitted(g, "after"), 0u) << g;
+  }
+  uint64_t wakes = 0;
+  for (auto& [id, n] : nodes_) wakes += n.host->leader_silent_wakes();
+  EXPECT_GT(wakes, 0u);
+  for (auto& [id, n] : nodes_) {
+    for (GroupId g = 1; g <= kGroups; ++g) {
+      EXPECT_TRUE(WaitFor([&] {
+        auto log = n.sm->Get(g);
+        return log.size() == 2 && log[1] == "after";
+      })) << "node " << id << " group " << g;
+    }
+  }
+  // And the restarted node rejoins: it catches up on every group.
+  StartNode(dead, kGroups);
+  for (GroupId g = 1; g <= kGroups; ++g) {
+    EXPECT_TRUE(WaitFor([&] {
+      auto log = nodes_[dead].sm->Get(g);
+      return log.size() == 2 && log[1] == "after";
+    })) << "group " << g;
+  }
+  EXPECT_TRUE(WaitFor(all_quiesced));
+}
+
 TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {
   for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);
   ASSERT_TRUE(WaitFor([&] { return Leader(1) != kNoNode; }));

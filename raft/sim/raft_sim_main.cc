@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
     total.conf_changes += r.stats.conf_changes;
     total.leaders += r.stats.leaders;
     total.reads_served += r.stats.reads_served;
+    total.quiesced += r.stats.quiesced;
+    total.detector_wakes += r.stats.detector_wakes;
     if (count == 1) {
       printf("profile: %s\nstats: %s\n", r.profile.c_str(),
              herald::raft::sim::FormatStats(r.stats).c_str());
@@ -64,7 +66,7 @@ int main(int argc, char** argv) {
   printf(
       "%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
       "acked=%llu reads=%llu crashes=%llu damaged=%llu repaired=%llu snaps_installed=%llu "
-      "conf=%llu\n",
+      "conf=%llu quiesced=%llu detector_wakes=%llu\n",
       failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
       static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures), secs,
       static_cast<unsigned long long>(total.steps), static_cast<unsigned long long>(total.leaders),
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.damaged_logs),
       static_cast<unsigned long long>(total.repairs_done),
       static_cast<unsigned long long>(total.snapshots_installed),
-      static_cast<unsigned long long>(total.conf_changes));
+      static_cast<unsigned long long>(total.conf_changes),
+      static_cast<unsigned long long>(total.quiesced),
+      static_cast<unsigned long long>(total.detector_wakes));
   return failures ? 1 : 0;
 }

@@ -49,6 +49,9 @@ struct Profile {
   uint64_t read_every = 0;
   uint64_t transfer_every = 0;
   int drift = 0;  // +- tick length skew per node
+  // Idle groups quiesce (Config::quiesce); the simulator then plays the
+  // runtime's per-process liveness detector, with occasional false alarms.
+  bool quiesce = false;
 
   std::string Describe() const {
     return absl::StrCat(
@@ -57,7 +60,7 @@ struct Profile {
         " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
         " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
         " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
-        " transfer_every=", transfer_every, " drift=", drift);
+        " transfer_every=", transfer_every, " drift=", drift, " quiesce=", quiesce);
   }
 };
 
@@ -103,6 +106,8 @@ class Simulation {
  public:
   explicit Simulation(const SimOptions& o) : opts_(o), rng_(o.seed) {
     profile_ = ChooseProfile(rng_);
+    // From its own stream, so the other choices of a seed stay as they were.
+    profile_.quiesce = Rng(o.seed ^ 0x51E5CE).Chance(0.5);
     int n = o.nodes;
     if (n <= 0) {
       const uint64_t r = rng_.Uniform(100);
@@ -201,6 +206,7 @@ class Simulation {
     uint64_t max_sent_term = 0;
     bool was_repairing = false;
     uint64_t paused_until = 0;
+    int leader_silent_ticks = 0;  // liveness detector: ticks without the leader's process
   };
 
   struct CommittedRec {
@@ -278,6 +284,7 @@ class Simulation {
     c.snapshot_chunk_bytes = profile_.chunk_bytes;
     c.pre_vote = profile_.pre_vote;
     c.check_quorum = true;
+    c.quiesce = profile_.quiesce;
     c.seed = opts_.seed * 1000003 + n.id * 7919 + n.incarnation;
     n.raw = std::make_unique<RawNode>(c);
     n.up = true;
@@ -556,6 +563,36 @@ class Simulation {
 
   bool Blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) > 0; }
 
+  // What a runtime's per-process heartbeat would tell a quiesced follower:
+  // nothing arrives from its leader's process while that process is down,
+  // stopped, paused or cut off from this node. After an election timeout of
+  // silence the follower is woken with leader_silent. False alarms (a slow
+  // detector, a GC pause) are injected too: they must never cost safety.
+  void WatchLeaderProcess(Node& n) {
+    const Raft& r = n.raw->raft();
+    if (!r.quiesced() || r.state() == StateType::kLeader) {
+      n.leader_silent_ticks = 0;
+      return;
+    }
+    const NodeId l = r.lead();
+    auto it = nodes_.find(l);
+    const bool heard = it != nodes_.end() && it->second.up && !it->second.stopped &&
+                       now_ >= it->second.paused_until && !Blocked(l, n.id);
+    if (heard) {
+      n.leader_silent_ticks = 0;
+    } else if (++n.leader_silent_ticks >= kElectionTick) {
+      n.leader_silent_ticks = 0;
+      Trace(absl::StrCat("node ", n.id, ": leader ", l, " silent, unquiesce"));
+      ++stats_.detector_wakes;
+      n.raw->Unquiesce(true);
+      return;
+    }
+    if (!InLiveness() && rng_.Chance(0.002)) {
+      Trace(absl::StrCat("node ", n.id, ": false alarm, unquiesce"));
+      n.raw->Unquiesce(rng_.Chance(0.5));
+    }
+  }
+
   void Send(Node& n, Message m) {
     const bool granted_vote = m.type == MessageType::kVoteResp && !m.reject;
     const bool granted_prevote = m.type == MessageType::kPreVoteResp && !m.reject;
@@ -605,7 +642,10 @@ class Simulation {
       case Ev::kTick: {
         Node& n = nodes_.at(e.node);
         if (!n.up || n.incarnation != e.incarnation) return;
+        if (profile_.quiesce) WatchLeaderProcess(n);
+        const bool was_quiesced = n.raw->quiesced();
         n.raw->Tick();
+        if (!was_quiesced && n.raw->quiesced()) ++stats_.quiesced;
         Pump(n);
         Schedule(n.tick_units, Ev::kTick, n.id, n.incarnation);
         return;
@@ -647,11 +687,19 @@ class Simulation {
       }
       case Ev::kClient:
         ClientWrite();
-        Schedule(rng_.Range(1, 2 * profile_.client_every), Ev::kClient);
+        // With quiescence on, clients sometimes go idle for several election
+        // timeouts so that groups quiesce (and must wake up) under faults.
+        Schedule(profile_.quiesce && rng_.Chance(0.03)
+                     ? rng_.Range(2, 15) * kElectionTick * kTickUnits
+                     : rng_.Range(1, 2 * profile_.client_every),
+                 Ev::kClient);
         return;
       case Ev::kRead:
         ClientRead();
-        Schedule(rng_.Range(1, 2 * profile_.read_every), Ev::kRead);
+        Schedule(profile_.quiesce && rng_.Chance(0.03)
+                     ? rng_.Range(2, 15) * kElectionTick * kTickUnits
+                     : rng_.Range(1, 2 * profile_.read_every),
+                 Ev::kRead);
         return;
       case Ev::kFault:
         if (InLiveness()) return;
@@ -1020,7 +1068,8 @@ std::string FormatStats(const SimStats& s) {
                       " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
                       " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
                       " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes,
-                      " msgs=", s.messages, " dropped=", s.dropped);
+                      " msgs=", s.messages, " dropped=", s.dropped, " quiesced=", s.quiesced,
+                      " detector_wakes=", s.detector_wakes);
 }
 
 }  // namespace herald::raft::sim

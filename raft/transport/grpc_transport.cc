@@ -54,6 +54,7 @@ void ToProto(Message&& m, pb::Message* out) {
   out->set_reject_hint(m.reject_hint);
   out->set_needs_repair(m.needs_repair);
   out->set_transfer(m.transfer);
+  out->set_quiesce(m.quiesce);
   out->set_read_ctx(m.read_ctx);
   if (m.type == MessageType::kSnapshot || m.type == MessageType::kSnapshotResp) {
     pb::SnapshotMeta* sm = out->mutable_snap_meta();
@@ -90,6 +91,7 @@ Message FromProto(pb::Message* p) {
   m.reject_hint = p->reject_hint();
   m.needs_repair = p->needs_repair();
   m.transfer = p->transfer();
+  m.quiesce = p->quiesce();
   m.read_ctx = p->read_ctx();
   if (p->has_snap_meta()) {
     const pb::SnapshotMeta& sm = p->snap_meta();

@@ -81,6 +81,7 @@ TEST(GrpcTransportTest, ProtoRoundTrip) {
   m.reject = true;
   m.reject_hint = 4;
   m.needs_repair = true;
+  m.quiesce = true;
   m.transfer = true;
   m.read_ctx = 77;
   m.snap_meta.index = 10;
@@ -98,7 +99,7 @@ TEST(GrpcTransportTest, ProtoRoundTrip) {
   EXPECT_EQ(back.snap_meta, m.snap_meta);
   EXPECT_EQ(back.snap_chunk, "chunk");
   EXPECT_EQ(back.read_ctx, 77u);
-  EXPECT_TRUE(back.needs_repair && back.transfer && back.reject);
+  EXPECT_TRUE(back.needs_repair && back.transfer && back.reject && back.quiesce);
 }
 
 TEST(GrpcTransportTest, DeliversManyGroupsInOrder) {

@@ -58,6 +58,13 @@ class LocalNetwork {
     }
   }
 
+  // Messages of Raft groups (not the node-level liveness group 0) handed to
+  // a node so far.
+  uint64_t group_messages() {
+    MutexLock l(&mu_);
+    return group_messages_;
+  }
+
   // Transport for node `self`.
   class Endpoint : public Transport {
    public:
@@ -94,6 +101,7 @@ class LocalNetwork {
       for (auto& [to, msgs] : by_node) {
         auto it = handlers_.find(to);
         if (it == handlers_.end()) continue;
+        for (const GroupMessage& m : msgs) group_messages_ += m.group != 0;
         std::shared_ptr<MessageHandler> h = it->second;
         delivering_ = to;
         l.unlock();
@@ -111,6 +119,7 @@ class LocalNetwork {
   std::set<NodeId> cut_;
   std::deque<GroupMessage> queue_;
   NodeId delivering_ = kNoNode;
+  uint64_t group_messages_ = 0;
   std::thread thread_;
 };
 

@@ -12,6 +12,7 @@
 //
 // Flags (--name=value): --groups=1 --inflight=20000 --rate=0 --size=128
 // --seconds=10 --warmup=2 --dir=/tmp/raft_bench --nosync --tick_ms=20
+// --noquiesce (idle groups keep heartbeating)
 #include <sys/resource.h>
 
 #include <atomic>
@@ -160,6 +161,7 @@ class Bench {
       ho.state_machine = &sm_;
       ho.tick_interval = std::chrono::milliseconds(U64(flags_, "tick_ms", 20));
       ho.seed = id;
+      ho.quiesce = !flags_.count("noquiesce");
       n->host = std::make_unique<NodeHost>(ho);
       for (GroupId g = 1; g <= groups; ++g) {
         absl::Status s = n->host->AddGroup(g, {1, 2, 3});
@@ -229,6 +231,15 @@ class Bench {
         syncs1 > syncs0 ? static_cast<double>(entries1 - entries0) / (syncs1 - syncs0) : 0.0,
         static_cast<unsigned long long>(failed_.load()), static_cast<unsigned long long>(dropped));
     printf("  CPU (3 nodes, all threads): %.2f cores\n", cpu / secs);
+    uint64_t quiesced = 0;
+    for (NodeId id = 1; id <= 3; ++id) {
+      for (GroupId g = 1; g <= groups; ++g) {
+        auto info = nodes[id]->host->Info(g);
+        quiesced += info.ok() && info->quiesced;
+      }
+    }
+    printf("  quiesced group members at the end: %llu of %llu\n",
+           static_cast<unsigned long long>(quiesced), static_cast<unsigned long long>(3 * groups));
     for (NodeId id = 1; id <= 3; ++id) {
       NodeHost* h = nodes[id]->host.get();
       printf("  node %llu: cycles %llu, sync total %.2f s (max %.1f ms), max cycle %.1f ms\n",

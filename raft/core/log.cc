@@ -64,10 +64,12 @@ bool RaftLog::IsUpToDate(uint64_t last_index, uint64_t term) const {
 }
 
 std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
-                                             const std::vector<Entry>& ents) {
+                                             const std::vector<Entry>& ents,
+                                             uint64_t* appended_from) {
   if (!MatchTerm(index, log_term)) return std::nullopt;
   const uint64_t last_new = index + ents.size();
   const uint64_t ci = FindConflict(ents);
+  if (appended_from != nullptr) *appended_from = ci;
   if (ci != 0) {
     if (ci <= committed_) {
       Fatal(absl::StrCat("entry ", ci, " conflicts with committed entry (committed ", committed_,

@@ -37,8 +37,11 @@ class RaftLog {
   // the log matched at (index, log_term), std::nullopt otherwise. Truncates
   // only at the first real conflict, so a stale or duplicated append never
   // removes entries.
+  // `*appended_from` (if given) is set to the index from which entries were
+  // written (the log was cut there first), 0 if none were.
   std::optional<uint64_t> MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
-                                      const std::vector<Entry>& ents);
+                                      const std::vector<Entry>& ents,
+                                      uint64_t* appended_from = nullptr);
   // Appends entries at their indices (truncating unstable entries after the
   // first one). Returns the new last index.
   uint64_t Append(const std::vector<Entry>& ents);

@@ -57,7 +57,16 @@ Raft::Raft(const Config& c)
   const uint64_t commit = std::max(std::min(hs.commit, log_.LastIndex()), applied);
   log_.CommitTo(commit);
   log_.AppliedTo(applied);
-  ApplyConf(c.storage->InitialConfState());
+  // The configuration is the snapshot's plus every kConfChange entry in the
+  // log, committed or not.
+  ResetConfHistory(c.storage->InitialConfState());
+  for (uint64_t lo = log_.FirstIndex(); lo <= log_.LastIndex();) {
+    absl::StatusOr<std::vector<Entry>> ents = log_.Slice(lo, log_.LastIndex() + 1, 1 << 20);
+    // Unreadable entries: the runtime repairs damaged logs before we start.
+    if (!ents.ok() || ents->empty()) break;
+    OnLogWritten(*ents);
+    lo = ents->back().index + 1;
+  }
   BecomeFollower(term_, kNoNode);
 }
 
@@ -79,12 +88,7 @@ HardState Raft::hard_state() const {
 }
 
 ConfState Raft::conf_state() const {
-  ConfState cs;
-  cs.voters = voters_;
-  for (const auto& [id, pr] : prs_) {
-    if (pr.is_learner) cs.learners.push_back(id);
-  }
-  return cs;
+  return conf_history_.empty() ? conf_base_ : conf_history_.back().second;
 }
 
 bool Raft::IsVoter(NodeId id) const {
@@ -115,7 +119,34 @@ void Raft::ApplyConf(const ConfState& cs) {
   for (NodeId l : cs.learners) {
     if (!IsVoter(l)) keep(l, true);
   }
+  if (state_ == StateType::kLeader && !conf_history_.empty()) {
+    // A node being removed still gets the log (not counted, like a learner)
+    // until its removal commits, so it learns that it is out and stops
+    // campaigning. Nodes leaving in an older change stay listed too.
+    for (auto& [id, pr] : prs_) {
+      if (next.count(id)) continue;
+      pr.is_learner = true;
+      next.emplace(id, std::move(pr));
+      leaving_.emplace(id, conf_history_.back().first);
+    }
+  }
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    const bool member = IsVoter(it->first) ||
+                        std::binary_search(cs.learners.begin(), cs.learners.end(), it->first);
+    it = member ? leaving_.erase(it) : std::next(it);
+  }
   prs_ = std::move(next);
+}
+
+void Raft::DropLeavingPeers() {
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    if (it->second > log_.committed()) {
+      ++it;
+      continue;
+    }
+    if (it->first != id_) prs_.erase(it->first);
+    it = leaving_.erase(it);
+  }
 }
 
 // ---------------------------------------------------------------- transitions
@@ -139,6 +170,10 @@ void Raft::Reset(uint64_t term) {
   votes_.clear();
   pending_reads_.clear();
   pending_conf_index_ = 0;
+  for (const auto& [id, index] : leaving_) {
+    if (id != id_ && !IsVoter(id)) prs_.erase(id);
+  }
+  leaving_.clear();
   for (auto& [id, pr] : prs_) {
     const bool learner = pr.is_learner;
     pr = Progress(max_inflight_);
@@ -321,23 +356,9 @@ void Raft::Campaign() {
   Hup(pre_vote_ ? CampaignType::kPreElection : CampaignType::kElection);
 }
 
-bool Raft::HasUnappliedConfChanges() const {
-  if (log_.applied() >= log_.committed()) return false;
-  absl::StatusOr<std::vector<Entry>> ents =
-      log_.Slice(log_.applied() + 1, log_.committed() + 1, UINT64_MAX);
-  if (!ents.ok()) return true;  // cannot tell: be conservative
-  for (const Entry& e : *ents) {
-    if (e.type == EntryType::kConfChange) return true;
-  }
-  return false;
-}
-
 void Raft::Hup(CampaignType t) {
   if (state_ == StateType::kLeader || !Promotable()) return;
   Wake(kNoNode);
-  // A committed but unapplied configuration change could make this node count
-  // votes in a stale configuration (etcd-raft TLA+ finding).
-  if (HasUnappliedConfChanges()) return;
   DoCampaign(t);
 }
 
@@ -571,7 +592,12 @@ void Raft::HandleAppend(const Message& m) {
   for (const Entry& e : m.entries) {
     if (!e.Verify()) return;  // damaged in transit: drop, the leader retries
   }
-  std::optional<uint64_t> last_new = log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries);
+  uint64_t appended_from = 0;
+  std::optional<uint64_t> last_new =
+      log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries, &appended_from);
+  if (last_new && appended_from != 0) {
+    OnLogWritten({m.entries.begin() + (appended_from - (m.index + 1)), m.entries.end()});
+  }
   if (last_new) {
     MaybeFinishRepair(*last_new);
     r.needs_repair = repair_until_ != 0;
@@ -667,7 +693,7 @@ bool Raft::RestoreSnapshot(const Snapshot& snap) {
     return false;
   }
   log_.Restore(snap);
-  ApplyConf(snap.meta.conf);
+  ResetConfHistory(snap.meta.conf);
   MaybeFinishRepair(snap.meta.index);
   return true;
 }
@@ -706,6 +732,7 @@ void Raft::HandleAppendResp(const Message& m) {
   }
   if (updated && MaybeCommit()) {
     BcastAppend();
+    StepDownIfRemoved();
   } else {
     while (MaybeSendAppend(m.from, false)) {
     }
@@ -914,6 +941,7 @@ void Raft::AppendEntries(std::vector<Entry> ents) {
     e.Seal();
   }
   log_.Append(ents);
+  OnLogWritten(ents);
   // The leader's own progress moves only in OnPersisted(), once durable.
 }
 
@@ -921,7 +949,10 @@ void Raft::OnPersisted() {
   if (state_ != StateType::kLeader) return;
   auto it = prs_.find(id_);
   if (it == prs_.end()) return;
-  if (it->second.MaybeUpdate(log_.PersistedIndex()) && MaybeCommit()) BcastAppend();
+  if (it->second.MaybeUpdate(log_.PersistedIndex()) && MaybeCommit()) {
+    BcastAppend();
+    StepDownIfRemoved();
+  }
 }
 
 // ---------------------------------------------------------------- local API
@@ -1024,18 +1055,23 @@ absl::Status Raft::TransferLeader(NodeId to) {
   return absl::OkStatus();
 }
 
-ConfState Raft::ApplyConfChange(const ConfChange& cc) {
-  ConfState cs = conf_state();
+// ---------------------------------------------------------------- membership
+
+ConfState Raft::NextConf(const ConfState& cur, const ConfChange& cc) {
+  ConfState cs = cur;
   auto erase = [](std::vector<NodeId>& v, NodeId id) {
     v.erase(std::remove(v.begin(), v.end(), id), v.end());
+  };
+  auto has = [](const std::vector<NodeId>& v, NodeId id) {
+    return std::find(v.begin(), v.end(), id) != v.end();
   };
   switch (cc.type) {
     case ConfChange::Type::kAddVoter:
       erase(cs.learners, cc.node);
-      if (!IsVoter(cc.node)) cs.voters.push_back(cc.node);
+      if (!has(cs.voters, cc.node)) cs.voters.push_back(cc.node);
       break;
     case ConfChange::Type::kAddLearner:
-      if (!IsVoter(cc.node) && !prs_.count(cc.node)) cs.learners.push_back(cc.node);
+      if (!has(cs.voters, cc.node) && !has(cs.learners, cc.node)) cs.learners.push_back(cc.node);
       break;
     case ConfChange::Type::kRemoveNode:
       erase(cs.voters, cc.node);
@@ -1044,20 +1080,70 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
   }
   std::sort(cs.voters.begin(), cs.voters.end());
   std::sort(cs.learners.begin(), cs.learners.end());
-  ApplyConf(cs);
+  return cs;
+}
+
+ConfState Raft::ConfStateAt(uint64_t index) const {
+  const ConfState* cs = &conf_base_;
+  for (const auto& [at, conf] : conf_history_) {
+    if (at > index) break;
+    cs = &conf;
+  }
+  return *cs;
+}
+
+void Raft::ResetConfHistory(const ConfState& base) {
+  conf_base_ = base;
+  std::sort(conf_base_.voters.begin(), conf_base_.voters.end());
+  std::sort(conf_base_.learners.begin(), conf_base_.learners.end());
+  conf_history_.clear();
+  ApplyConf(conf_base_);
+}
+
+void Raft::OnLogWritten(const std::vector<Entry>& ents) {
+  if (ents.empty()) return;
+  bool changed = false;
+  // Entries from ents[0].index on were replaced: so were their configurations.
+  while (!conf_history_.empty() && conf_history_.back().first >= ents.front().index) {
+    conf_history_.pop_back();
+    changed = true;
+  }
+  for (const Entry& e : ents) {
+    if (e.type != EntryType::kConfChange) continue;
+    std::optional<ConfChange> cc = ConfChange::Decode(e.data);
+    if (!cc) continue;  // checksummed by its leader: cannot be garbage in practice
+    const ConfState& cur = conf_history_.empty() ? conf_base_ : conf_history_.back().second;
+    conf_history_.emplace_back(e.index, NextConf(cur, *cc));
+    changed = true;
+  }
+  if (!changed) return;
+  ApplyConf(conf_history_.empty() ? conf_base_ : conf_history_.back().second);
   if (state_ == StateType::kLeader) {
-    if (!IsVoter(id_)) {
-      // Removed (or never a voter): step down; the rest elect a new leader.
-      BecomeFollower(term_, kNoNode);
-    } else {
-      if (lead_transferee_ != kNoNode && !IsVoter(lead_transferee_)) AbortLeaderTransfer();
-      // The quorum changed: maybe more is committed. Either way, newly added
-      // members get a first probe now rather than at the next heartbeat.
-      MaybeCommit();
-      BcastAppend();
+    if (lead_transferee_ != kNoNode && !IsVoter(lead_transferee_)) AbortLeaderTransfer();
+    // The quorum changed: maybe more is committed now.
+    if (MaybeCommit()) BcastAppend();
+  }
+}
+
+void Raft::StepDownIfRemoved() {
+  if (state_ != StateType::kLeader) return;
+  DropLeavingPeers();
+  if (IsVoter(id_)) return;
+  // We are leading a configuration we are not part of (thesis 4.2.2): only
+  // until that configuration is committed.
+  if (!conf_history_.empty() && log_.committed() < conf_history_.back().first) return;
+  // Hand over to an up-to-date voter so the group does not wait for an
+  // election timeout.
+  NodeId best = kNoNode;
+  for (NodeId v : voters_) {
+    auto it = prs_.find(v);
+    if (it != prs_.end() && it->second.match == log_.LastIndex()) {
+      best = v;
+      break;
     }
   }
-  return conf_state();
+  if (best != kNoNode) SendTimeoutNow(best);
+  BecomeFollower(term_, kNoNode);
 }
 
 }  // namespace herald::raft

@@ -15,6 +15,14 @@
 // read-index; chunked snapshots; single-server membership changes with learners
 // and the "commit an entry of your own term first" rule; needs-repair mode.
 //
+// Membership: a configuration takes effect as soon as its kConfChange entry is
+// in the log (appended, not committed; Raft thesis 4.1), and is undone if that
+// entry is truncated. So every node counts votes and acknowledgements in the
+// newest configuration it holds, and a committed change never leaves nodes
+// that hold it counting in the old one. One change at a time; a leader that
+// removes itself keeps leading (not counting itself) until the removal
+// commits, then hands over with TimeoutNow and steps down.
+//
 // Durability contract (enforced by RawNode's Ready/Advance): everything in a
 // Ready (hard state, entries, snapshot) is made durable before its messages are
 // sent; the leader counts its own log only up to what Advance reported durable;
@@ -94,9 +102,9 @@ class Raft {
   // Starts an election now (tests, operator tooling). Subject to the same
   // eligibility rules as a timeout.
   void Campaign();
-  // The application applied a committed kConfChange entry. Returns the new
-  // configuration (to persist with the application's state).
-  ConfState ApplyConfChange(const ConfChange& cc);
+  // The configuration in effect at log index `index` (for a snapshot taken at
+  // `index`: never the newest one, which may not be committed).
+  ConfState ConfStateAt(uint64_t index) const;
   // Called by RawNode::Advance after persisting: lets the leader count itself.
   void OnPersisted();
   // Wakes a quiesced group (no-op otherwise). `leader_silent`: the runtime
@@ -159,7 +167,15 @@ class Raft {
   void Hup(CampaignType t);
   void DoCampaign(CampaignType t);
   VoteResult Poll(NodeId from, bool granted);
-  bool HasUnappliedConfChanges() const;
+  // Keeps the configuration in step with the log: `ents` were just written
+  // from ents[0].index on (anything after that index was cut first).
+  void OnLogWritten(const std::vector<Entry>& ents);
+  // Replaces the configuration history (snapshot installed / start-up).
+  void ResetConfHistory(const ConfState& base);
+  // Leader, after its commit index moved: forgets peers whose removal is
+  // committed, and steps down if it removed itself.
+  void StepDownIfRemoved();
+  void DropLeavingPeers();
   bool CheckQuorumActive();
   bool ShouldQuiesce() const;
   // Leaves quiescence because of `cause` (a peer, or kNoNode for a local
@@ -196,6 +212,7 @@ class Raft {
   void AppendEntries(std::vector<Entry> ents);
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
   void ApplyConf(const ConfState& cs);
+  static ConfState NextConf(const ConfState& cur, const ConfChange& cc);
   bool IsVoter(NodeId id) const;
   uint64_t NextRandom();
 
@@ -220,8 +237,14 @@ class Raft {
 
   StateType state_ = StateType::kFollower;
   NodeId lead_ = kNoNode;
-  // Configuration: sorted voter ids; prs_ holds voters and learners.
+  // Configuration: sorted voter ids; prs_ holds voters and learners. It is
+  // the last one in conf_history_, else conf_base_.
   std::vector<NodeId> voters_;
+  ConfState conf_base_;  // as of the log's start (the snapshot)
+  std::vector<std::pair<uint64_t, ConfState>> conf_history_;  // (entry index, result), ascending
+  // Leader: removed peers still replicated to until the removal (at the
+  // mapped index) commits; see ApplyConf.
+  std::map<NodeId, uint64_t> leaving_;
   std::map<NodeId, Progress> prs_;
   std::map<NodeId, bool> votes_;  // current (pre-)campaign
   // Index of the latest proposed conf change; a new one is refused until the

@@ -501,11 +501,92 @@ TEST(MembershipTest, RemovedNodeStopsCountingAndCannotCampaign) {
   ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 3}).ok());
   c.Stabilize();
   EXPECT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{1, 2}));
+  // The leader replicated the removal to node 3 too, so it knows it is out.
   EXPECT_FALSE(c.raft(3).Promotable());
   c.Isolate(3);
   ASSERT_TRUE(c.raw(1).Propose("y").ok());
   c.Stabilize();
   EXPECT_EQ(AppliedData(c, 2).back(), "y");  // {1,2} commit without 3
+}
+
+TEST(MembershipTest, ConfigurationTakesEffectWhenAppended) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Stabilize();
+  c.Isolate(2);
+  c.Isolate(3);
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 3}).ok());
+  // Not committed (nobody can acknowledge), yet the leader already counts in
+  // the new configuration...
+  EXPECT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{1, 2}));
+  const uint64_t at = c.raft(1).log().LastIndex();
+  EXPECT_EQ(c.raft(1).ConfStateAt(at - 1).voters, (std::vector<NodeId>{1, 2, 3}));
+  EXPECT_LT(c.raft(1).log().committed(), at);
+  // ... and a configuration whose entry is cut from the log is undone: node 2
+  // or 3 wins an election without it and overwrites node 1's entry.
+  c.Heal();
+  c.Isolate(1);
+  c.TickAll(60);
+  const NodeId l = c.Leader();
+  ASSERT_TRUE(l == 2 || l == 3) << l;
+  ASSERT_TRUE(c.raw(l).Propose("y").ok());
+  c.Stabilize();
+  c.Heal();
+  c.TickAll(5);
+  EXPECT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{1, 2, 3}));
+  EXPECT_TRUE(c.raft(3).Promotable());
+}
+
+TEST(MembershipTest, CommittedRemovalNeverStrandsNodesInTheOldConfiguration) {
+  // 4 voters remove node 4. The leader commits the removal (2 of {1,2,3})
+  // and dies before anyone else learns it is committed; node 4 is shut down.
+  // Nodes 2 and 3 hold the entry, so they count in {1,2,3}: 2 of 3 elect a
+  // leader. (Counting in {1,2,3,4}, as "configuration on commit" would, they
+  // would need 3 votes out of the 2 left: stuck forever.)
+  TestCluster c(4);
+  c.Elect(1);
+  c.Stabilize();
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 4}).ok());
+  const uint64_t at = c.raft(1).log().LastIndex();
+  auto deliver_all = [&] {
+    std::deque<Message> batch;
+    batch.swap(c.inflight());
+    for (Message& m : batch) (void)c.raw(m.to).Step(m);
+  };
+  c.Process(1);
+  deliver_all();  // appends reach 2, 3 and 4
+  for (NodeId id : {2, 3, 4}) c.Process(id);
+  deliver_all();  // acknowledgements reach 1
+  c.Process(1);
+  ASSERT_GE(c.raft(1).log().committed(), at);
+  c.inflight().clear();  // the appends carrying the new commit index are lost
+  ASSERT_LT(c.raft(2).log().committed(), at);
+  ASSERT_LT(c.raft(3).log().committed(), at);
+  c.Isolate(1);
+  c.Isolate(4);
+  c.TickAll(60);
+  const NodeId l = c.Leader();
+  ASSERT_TRUE(l == 2 || l == 3) << l;
+  EXPECT_EQ(c.raft(l).conf_state().voters, (std::vector<NodeId>{1, 2, 3}));
+  EXPECT_GE(c.raft(l).log().committed(), at);
+}
+
+TEST(MembershipTest, LeaderRemovingItselfLeadsUntilCommittedThenHandsOver) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Stabilize();
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 1}).ok());
+  EXPECT_EQ(c.raft(1).state(), StateType::kLeader);  // still leading, not counting itself
+  c.Stabilize();
+  EXPECT_NE(c.raft(1).state(), StateType::kLeader);
+  EXPECT_FALSE(c.raft(1).Promotable());
+  const NodeId l = c.Leader();  // TimeoutNow: no election timeout needed
+  ASSERT_TRUE(l == 2 || l == 3) << l;
+  EXPECT_EQ(c.raft(l).conf_state().voters, (std::vector<NodeId>{2, 3}));
+  ASSERT_TRUE(c.raw(l).Propose("after").ok());
+  c.Stabilize();
+  EXPECT_EQ(AppliedData(c, 2).back(), "after");
+  EXPECT_EQ(AppliedData(c, 3).back(), "after");
 }
 
 TEST(MembershipTest, NewLeaderMustCommitInItsTermBeforeConfChange) {

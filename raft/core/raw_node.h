@@ -8,7 +8,8 @@
 //      b. append the same to the Storage the core reads;
 //      c. send rd.messages;
 //      d. apply rd.snapshot then rd.committed_entries to the state machine
-//         (calling ApplyConfChange for kConfChange entries), serve read states;
+//         (kConfChange entries took effect in the core when they were
+//         appended: nothing to do), serve read states;
 //      e. Advance(rd).
 // Input may be fed between GetReady() and Advance(); GetReady() must not be
 // called again before Advance(). Not thread-safe.
@@ -70,7 +71,6 @@ class RawNode {
   absl::Status ProposeConfChange(const ConfChange& cc) { return raft_.ProposeConfChange(cc); }
   absl::Status ReadIndex(uint64_t ctx) { return raft_.ReadIndex(ctx); }
   absl::Status TransferLeader(NodeId to) { return raft_.TransferLeader(to); }
-  ConfState ApplyConfChange(const ConfChange& cc) { return raft_.ApplyConfChange(cc); }
   // Quiescence (Config::quiesce): see Raft::Unquiesce.
   void Unquiesce(bool leader_silent) { raft_.Unquiesce(leader_silent); }
   bool quiesced() const { return raft_.quiesced(); }

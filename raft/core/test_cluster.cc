@@ -58,13 +58,7 @@ void TestCluster::Process(NodeId id) {
     if (!rd.entries.empty()) (void)tn.storage->Append(rd.entries);
     if (rd.has_hard_state) tn.storage->SetHardState(rd.hard_state);
     for (Message& m : rd.messages) inflight_.push_back(std::move(m));
-    for (const Entry& e : rd.committed_entries) {
-      tn.applied.push_back(e);
-      if (e.type == EntryType::kConfChange) {
-        std::optional<ConfChange> cc = ConfChange::Decode(e.data);
-        if (cc) tn.raw->ApplyConfChange(*cc);
-      }
-    }
+    for (const Entry& e : rd.committed_entries) tn.applied.push_back(e);
     for (const ReadState& rs : rd.read_states) tn.reads.push_back(rs);
     tn.raw->Advance(rd);
   }

@@ -409,8 +409,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
   }
   for (const Entry& e : rd.committed_entries) {
     if (e.type == EntryType::kConfChange) {
-      std::optional<ConfChange> cc = ConfChange::Decode(e.data);
-      if (cc) g.raw->ApplyConfChange(*cc);
+      // In effect in the core since it was appended; committed now.
       peers_dirty_ = true;
     } else {
       sm->Apply(g.id, e);
@@ -442,7 +441,7 @@ void NodeHost::MaybeSnapshot(Group& g) {
   Snapshot snap;
   snap.meta.index = g.applied;
   snap.meta.term = *term;
-  snap.meta.conf = g.raw->raft().conf_state();
+  snap.meta.conf = g.raw->raft().ConfStateAt(g.applied);
   snap.data = *std::move(data);
   const uint64_t compact_to =
       g.applied > options_.snapshot_keep ? g.applied - options_.snapshot_keep : 0;

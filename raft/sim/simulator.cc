@@ -345,19 +345,6 @@ class Simulation {
     return true;
   }
 
-  // True once no running member still counts `id` as a voter or learner.
-  bool AllMembersApplied(NodeId id) {
-    for (auto& [other, n] : nodes_) {
-      if (!n.up || n.stopped || other == id) continue;
-      const ConfState cs = n.raw->raft().conf_state();
-      if (std::count(cs.voters.begin(), cs.voters.end(), id) ||
-          std::count(cs.learners.begin(), cs.learners.end(), id)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   void Restart(Node& n) {
     if (n.up || n.stopped) return;
     // Damage the durable log of a minority only: a committed entry lives on a
@@ -440,7 +427,8 @@ class Simulation {
         Fail("undecodable conf change");
         return;
       }
-      const size_t voters = n.raw->ApplyConfChange(*cc).voters.size();
+      // In effect since it was appended; this is the commit point.
+      const size_t voters = n.raw->raft().ConfStateAt(e.index).voters.size();
       if (voters != last_conf_voters_) {
         prev_conf_voters_ = last_conf_voters_;
         last_conf_voters_ = voters;
@@ -527,7 +515,8 @@ class Simulation {
     const uint64_t applied = n.kv.applied();
     if (!cur.ok() || applied < cur->meta.index + profile_.snapshot_every) return;
     if (applied > n.storage->LastIndex()) return;
-    if (!n.storage->CreateSnapshot(applied, n.raw->raft().conf_state(), n.kv.Serialize()).ok()) {
+    if (!n.storage->CreateSnapshot(applied, n.raw->raft().ConfStateAt(applied), n.kv.Serialize())
+             .ok()) {
       return;
     }
     // Keep some log behind the snapshot for followers that are slightly behind.
@@ -674,10 +663,11 @@ class Simulation {
         return;
       case Ev::kStopNode: {
         Node& n = nodes_.at(e.node);
-        if (!removed_.count(n.id) || !AllMembersApplied(n.id)) {
-          // Not committed yet (or never will be), or some member still counts
-          // it as a voter (an operator waits for that before shutting it
-          // down): look again later.
+        if (!removed_.count(n.id)) {
+          // Not committed yet (or never will be): look again later. Once it
+          // is committed the node may go at once, even while other members
+          // have not learned the commit (configurations take effect when
+          // appended, so they already count without it).
           if (!InLiveness()) Schedule(1000, Ev::kStopNode, n.id);
           return;
         }
@@ -803,8 +793,7 @@ class Simulation {
       cc.node = next_id_;
     } else if (cs.voters.size() > 3) {
       cc.type = ConfChange::Type::kRemoveNode;
-      cc.node = cs.voters[rng_.Uniform(cs.voters.size())];
-      if (cc.node == l->id) return;
+      cc.node = cs.voters[rng_.Uniform(cs.voters.size())];  // possibly the leader itself
     } else {
       return;
     }

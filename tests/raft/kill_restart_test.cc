@@ -198,11 +198,14 @@ struct Acked {
 
 // One writer: unique keys, each retried (same key and value, so idempotent)
 // until a node acknowledges it or the run ends.
-void Writer(Cluster* c, int w, uint64_t groups, std::atomic<bool>* stop, Acked* acked,
-            std::atomic<uint64_t>* attempts) {
+// While `paused` is set it starts no new write, so the groups go idle and
+// quiesce.
+void Writer(Cluster* c, int w, uint64_t groups, std::atomic<bool>* stop,
+            std::atomic<bool>* paused, Acked* acked, std::atomic<uint64_t>* attempts) {
   std::mt19937_64 rng(w * 7919 + 1);
   int target = 1 + w % 3;
   for (uint64_t seq = 0; !stop->load(); ++seq) {
+    while (paused->load() && !stop->load()) std::this_thread::sleep_for(10ms);
     const uint64_t g = 1 + seq % groups;
     const std::string key = "w" + std::to_string(w) + "-" + std::to_string(seq);
     const std::string value = "v" + std::to_string(rng());
@@ -247,16 +250,17 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
   for (int i = 1; i <= 3; ++i) c.Start(i);
 
   std::atomic<bool> stop{false};
+  std::atomic<bool> paused{false};
   Acked acked;
   std::atomic<uint64_t> attempts{0};
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w) {
-    writers.emplace_back(Writer, &c, w, groups, &stop, &acked, &attempts);
+    writers.emplace_back(Writer, &c, w, groups, &stop, &paused, &acked, &attempts);
   }
 
   std::mt19937_64 rng(seed);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  uint64_t kills = 0, damaged = 0;
+  uint64_t kills = 0, damaged = 0, quiet_kills = 0;
   int repairing = 0;  // node whose log was damaged, until it reports repaired
   std::string died;
   const auto end = Clock::now() + std::chrono::seconds(seconds);
@@ -271,6 +275,15 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
       victims = {a, 1 + (a % 3)};
     } else {
       victims = {1, 2, 3};
+    }
+    // Sometimes the writers pause first: the groups quiesce (no heartbeats),
+    // and the kill then has to be noticed through the nodes' liveness
+    // heartbeats rather than the groups' own.
+    const bool quiet = pick(0, 3) == 0;
+    if (quiet) {
+      paused = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(pick(1200, 2500)));
+      ++quiet_kills;
     }
     died = c.CheckAlive();
     if (repairing != 0 && c.Up(repairing)) {
@@ -300,6 +313,13 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(pick(50, 800)));
+    if (quiet && pick(0, 1) == 0) {
+      // Resume while the victims are still down: the survivors must elect
+      // new leaders for groups that were quiet.
+      paused = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(pick(300, 1500)));
+    }
+    paused = false;
     for (int v : victims) c.Start(v);
   }
   if (died.empty()) died = c.CheckAlive();
@@ -365,8 +385,9 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
   uint64_t present = 0;
   for (auto& [g, m] : final_kv) present += m.size();
   printf(
-      "kills %llu, damaged logs %llu, attempts %llu, acknowledged %zu, present %llu, lost %llu\n",
-      static_cast<unsigned long long>(kills), static_cast<unsigned long long>(damaged),
+      "kills %llu (%llu after a quiet period), damaged logs %llu, attempts %llu, acknowledged %zu, present %llu, lost %llu\n",
+      static_cast<unsigned long long>(kills), static_cast<unsigned long long>(quiet_kills),
+      static_cast<unsigned long long>(damaged),
       static_cast<unsigned long long>(attempts.load()), acked.writes.size(),
       static_cast<unsigned long long>(present), static_cast<unsigned long long>(lost));
   EXPECT_EQ(lost, 0u);

@@ -442,9 +442,18 @@ absl::Status RaftLogStore::CreateGroup(GroupId g, const raft::ConfState& conf) {
   if (groups_.count(g)) return absl::AlreadyExistsError(absl::StrCat("group ", g));
   auto log = std::unique_ptr<GroupLog>(new GroupLog(this, g));
   log->snapshot_.meta.conf = conf;
+  if (!conf.voters.empty()) {
+    log->snapshot_.meta.index = 1;
+    log->snapshot_.meta.term = 1;
+    log->hs_.term = 1;
+    log->hs_.commit = 1;
+    log->first_ = 2;
+    log->last_ = 1;
+    log->prev_term_ = 1;
+  }
   rocksdb::WriteBatch batch;
   batch.Put(keys::SnapshotKey(g), EncodeSnapshot(log->snapshot_));
-  WriteState(&batch, *log, log->hs_, 1, 0, 0);
+  WriteState(&batch, *log, log->hs_, log->first_, log->last_, log->prev_term_);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   rocksdb::Status s = db_->Write(wo, &batch);

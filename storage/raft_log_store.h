@@ -114,7 +114,13 @@ class RaftLogStore {
   // Groups whose own metadata was damaged at Open; they are not served.
   const std::map<GroupId, std::string>& unrecoverable() const { return unrecoverable_; }
 
-  // Creates a new group with the initial configuration and syncs it.
+  // Creates a new group and syncs it. With voters, the group is bootstrapped:
+  // its log starts with a snapshot at index 1 (term 1, empty data = the
+  // application's initial state) holding `conf`, the same on every initial
+  // member. Without voters the node is joining an existing group: it starts
+  // empty, and the leader, which has no entry before index 2, sends it a
+  // snapshot, so it learns the configuration from the snapshot rather than
+  // from a log that does not contain the bootstrap configuration.
   // kAlreadyExists if the group exists (its durable state wins: a restart
   // must not re-bootstrap), kDataLoss if it is unrecoverable.
   absl::Status CreateGroup(GroupId g, const raft::ConfState& conf);

@@ -66,8 +66,32 @@ class RaftLogStoreTest : public ::testing::Test {
   }
   std::string dir_;
   std::unique_ptr<RaftLogStore> store_;
-  const ConfState conf_{{1, 2, 3}, {}};
+  // No voters: the group is created empty (as a joining node's), so these
+  // log-layer tests write from index 1. Bootstrapping is tested below.
+  const ConfState conf_{{}, {4}};
 };
+
+TEST_F(RaftLogStoreTest, BootstrapWithVotersStartsFromASnapshotAtIndexOne) {
+  const ConfState voters{{1, 2, 3}, {}};
+  ASSERT_TRUE(store_->CreateGroup(3, voters).ok());
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    GroupLog* g = G(3);
+    EXPECT_EQ(g->InitialConfState(), voters);
+    EXPECT_EQ(g->FirstIndex(), 2u);
+    EXPECT_EQ(g->LastIndex(), 1u);
+    EXPECT_EQ(*g->Term(1), 1u);
+    EXPECT_TRUE(absl::IsOutOfRange(g->Term(0).status()));
+    auto snap = g->GetSnapshot();
+    ASSERT_TRUE(snap.ok());
+    EXPECT_EQ(snap->meta.index, 1u);
+    EXPECT_EQ(snap->meta.conf, voters);
+    EXPECT_EQ(snap->data, "");
+    EXPECT_EQ(g->InitialHardState(), (HardState{1, 0, 1, 0}));
+    Reopen();
+  }
+  Append(3, Ents(2, 5, 2), HardState{2, 1, 4, 0});
+  EXPECT_EQ(*G(3)->Entries(2, 6, 1 << 20), Ents(2, 5, 2));
+}
 
 TEST_F(RaftLogStoreTest, RoundTripAndReopen) {
   ASSERT_TRUE(store_->CreateGroup(7, conf_).ok());

@@ -243,7 +243,8 @@ void Raft::TickElection() {
   // leader would wait forever on a quiesced group: once per election timeout
   // it pokes every member, which wakes the leader, which then replicates to
   // (or repairs) it.
-  if (quiesce_ && state_ == StateType::kFollower && election_elapsed_ >= election_timeout_ &&
+  if (quiesce_ && state_ == StateType::kFollower && prs_.count(id_) &&
+      election_elapsed_ >= election_timeout_ &&
       (election_elapsed_ - election_timeout_) % election_timeout_ == 0) {
     for (const auto& [id, pr] : prs_) {
       if (id != id_) SendWake(id);

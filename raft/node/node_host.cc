@@ -86,15 +86,24 @@ void NodeHost::Stop() {
   if (driver_.joinable()) driver_.join();
   // The driver is gone: finish every outstanding proposal here.
   std::vector<Proposal> props;
+  std::vector<Command> cmds;
   {
     MutexLock l(&mu_);
     props.swap(in_props_);
+    cmds.swap(in_cmds_);
   }
   for (Proposal& p : props) p.done(absl::UnavailableError("node stopping"));
+  for (Command& c : cmds) {
+    if (c.done) c.done(absl::UnavailableError("node stopping"));
+    if (c.read_done) c.read_done(absl::UnavailableError("node stopping"));
+  }
   for (auto& [id, g] : groups_) {
     for (auto& [index, p] : g.pending) p.done(absl::UnavailableError("node stopping"));
     g.pending.clear();
+    for (auto& [ctx, r] : g.reads) r.done(absl::UnavailableError("node stopping"));
+    g.reads.clear();
   }
+  reading_.clear();
 }
 
 void NodeHost::Propose(GroupId g, std::string data, ProposeCallback done) {
@@ -124,8 +133,94 @@ void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
 
 void NodeHost::Campaign(GroupId g) {
   MutexLock l(&mu_);
-  in_cmds_.push_back(Command{g, Command::Kind::kCampaign});
+  in_cmds_.push_back(Command{g, Command::Kind::kCampaign, {}, nullptr, nullptr});
   cv_.notify_one();
+}
+
+void NodeHost::ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done) {
+  {
+    MutexLock l(&mu_);
+    if (!stop_) {
+      in_cmds_.push_back(Command{g, Command::Kind::kConfChange, cc, std::move(done), nullptr});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("node stopping"));
+}
+
+void NodeHost::ReadIndex(GroupId g, ReadCallback done) {
+  {
+    MutexLock l(&mu_);
+    if (!stop_) {
+      in_cmds_.push_back(Command{g, Command::Kind::kRead, {}, nullptr, std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("node stopping"));
+}
+
+void NodeHost::RunCommand(Command& c) {
+  auto it = groups_.find(c.group);
+  if (it == groups_.end()) {
+    const absl::Status nf = absl::NotFoundError(absl::StrCat("group ", c.group));
+    if (c.done) c.done(nf);
+    if (c.read_done) c.read_done(nf);
+    return;
+  }
+  Group& g = it->second;
+  RawNode& raw = *g.raw;
+  switch (c.kind) {
+    case Command::Kind::kCampaign:
+      raw.Campaign();
+      break;
+    case Command::Kind::kConfChange: {
+      absl::Status s = raw.ProposeConfChange(c.cc);
+      if (!s.ok()) {
+        if (raw.raft().state() != StateType::kLeader) {
+          s = absl::UnavailableError(
+              absl::StrCat("not leader: ", s.message(), "; leader ", raw.raft().lead()));
+        }
+        c.done(s);
+        break;
+      }
+      g.pending[raw.raft().log().LastIndex()] = Pending{raw.raft().term(), std::move(c.done)};
+      break;
+    }
+    case Command::Kind::kRead: {
+      const uint64_t ctx = ++next_read_ctx_;
+      absl::Status s = raw.ReadIndex(ctx);
+      if (!s.ok()) {
+        c.read_done(absl::UnavailableError(
+            absl::StrCat(s.message(), "; leader ", raw.raft().lead())));
+        break;
+      }
+      Group::Read r;
+      r.done = std::move(c.read_done);
+      r.deadline_tick = ticks_ + 2 * static_cast<uint64_t>(options_.election_tick);
+      g.reads.emplace(ctx, std::move(r));
+      reading_.insert(g.id);
+      break;
+    }
+  }
+  Touch(g);
+}
+
+void NodeHost::FinishReads(Group& g, bool expire) {
+  for (auto it = g.reads.begin(); it != g.reads.end();) {
+    Group::Read& r = it->second;
+    if (r.confirmed && r.index <= g.applied) {
+      r.done(r.index);
+    } else if (expire && ticks_ >= r.deadline_tick) {
+      r.done(absl::UnavailableError("read not confirmed by a leader in time"));
+    } else {
+      ++it;
+      continue;
+    }
+    it = g.reads.erase(it);
+  }
+  if (g.reads.empty()) reading_.erase(g.id);
 }
 
 absl::StatusOr<GroupInfo> NodeHost::Info(GroupId g) const {
@@ -157,6 +252,7 @@ void NodeHost::PublishInfo(Group& g) {
   info.last_index = st.last_index;
   info.repair_until = st.repair_until;
   info.quiesced = g.published_quiesced = g.raw->quiesced();
+  info.conf = g.raw->raft().conf_state();
   info.first_index = g.log->FirstIndex();
   info.match = st.match;
   MutexLock l(&mu_);
@@ -210,12 +306,7 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     (void)it->second.raw->Step(m.msg);
     Touch(it->second);
   }
-  for (const Command& c : cmds) {
-    auto it = groups_.find(c.group);
-    if (it == groups_.end()) continue;
-    it->second.raw->Campaign();
-    Touch(it->second);
-  }
+  for (Command& c : cmds) RunCommand(c);
   ProposeAll(props);
   if (tick) TickAll();
 
@@ -305,6 +396,10 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
 
 void NodeHost::TickAll() {
   ++ticks_;
+  for (auto it = reading_.begin(); it != reading_.end();) {
+    Group& g = groups_.at(*it++);  // FinishReads may erase g.id from reading_
+    FinishReads(g, true);
+  }
   for (size_t i = 0; i < ticking_.size();) {
     Group* g = ticking_[i];
     if (g->raw->quiesced()) {
@@ -427,6 +522,13 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
     }
   }
   applied_entries_.fetch_add(rd.committed_entries.size(), std::memory_order_relaxed);
+  for (const ReadState& rs : rd.read_states) {
+    auto it = g.reads.find(rs.ctx);
+    if (it == g.reads.end()) continue;  // expired already
+    it->second.confirmed = true;
+    it->second.index = rs.index;
+  }
+  if (!g.reads.empty()) FinishReads(g, false);
 }
 
 void NodeHost::MaybeSnapshot(Group& g) {

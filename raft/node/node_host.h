@@ -39,8 +39,16 @@
 // Storage errors are fatal: a failed fsync leaves durability unknown, so the
 // process aborts and recovers from disk (reliability.md, item 13).
 //
-// Thread-safety: Start/Stop from one controlling thread; Propose, Deliver,
-// Info, Campaign are thread-safe. StateMachine callbacks run on the driver.
+// Membership: ProposeConfChange (single-server changes, learners first).
+// A node joining a group calls AddGroup with no voters; the leader then sends
+// it a snapshot (groups are bootstrapped from a snapshot at index 1, so no
+// leader has the entries before it), from which it learns the configuration.
+//
+// Reads: ReadIndex gives a linearizable read point on any member (Raft's
+// read-index: the leader confirms it still leads with a heartbeat round).
+//
+// Thread-safety: Start/Stop from one controlling thread; Propose,
+// ProposeConfChange, ReadIndex, Deliver, Info, Campaign are thread-safe. StateMachine callbacks run on the driver.
 #ifndef HERALD_RAFT_NODE_NODE_HOST_H_
 #define HERALD_RAFT_NODE_NODE_HOST_H_
 
@@ -51,6 +59,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +124,7 @@ struct GroupInfo {
   uint64_t first_index = 0;  // first entry still in the log (after compaction)
   uint64_t repair_until = 0;
   bool quiesced = false;
+  ConfState conf;  // newest configuration in the log (in effect)
   // Leader only: each replica's match index (lag = last_index - match).
   std::map<NodeId, uint64_t> match;
 };
@@ -129,14 +139,31 @@ class NodeHost {
   NodeHost& operator=(const NodeHost&) = delete;
 
   // Before Start(): runs group `g`, creating it with `voters` if the store does
-  // not hold it yet (the stored configuration wins on restart). `applied` is
-  // what the state machine already holds durably (0: replay everything after
-  // the snapshot, which is Restore()d first).
+  // not hold it yet (the stored configuration wins on restart). Every initial
+  // member passes the same voters; a node joining an existing group passes
+  // none and is then added with ProposeConfChange(kAddLearner) on the leader.
+  // `applied` is what the state machine already holds durably (0: replay
+  // everything after the snapshot, which is Restore()d first; a new group's
+  // snapshot is at index 1 with empty data, the initial state).
   absl::Status AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied = 0);
   void Start();
   void Stop();
 
   void Propose(GroupId g, std::string data, ProposeCallback done);
+  // Leader only: one membership change. `done` as for Propose, once the change
+  // is committed and applied here; kUnavailable if not leader (with a hint)
+  // or another change is still in flight, kFailedPrecondition /
+  // kAlreadyExists / kNotFound for a change that makes no sense (promoting a
+  // non-learner, adding a member, removing a non-member). kAddVoter is only
+  // accepted once the learner has caught up (kUnavailable before: retry).
+  void ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done);
+  // A linearizable read point: `done` runs on the driver thread once this
+  // node's state machine has applied everything that was committed when the
+  // call was made (the index is passed), so a read of local state inside or
+  // after the callback is linearizable. kUnavailable if no leader is known or
+  // leadership was not confirmed within two election timeouts: retry.
+  using ReadCallback = std::function<void(absl::StatusOr<uint64_t> index)>;
+  void ReadIndex(GroupId g, ReadCallback done);
   // For the transport: messages that arrived for this node.
   void Deliver(std::vector<GroupMessage> msgs);
   void Campaign(GroupId g);
@@ -166,6 +193,13 @@ class NodeHost {
     storage::GroupLog* log = nullptr;
     std::unique_ptr<RawNode> raw;
     std::map<uint64_t, Pending> pending;  // by log index
+    struct Read {
+      ReadCallback done;
+      uint64_t deadline_tick = 0;
+      bool confirmed = false;  // the leader answered: wait for `index` to apply
+      uint64_t index = 0;
+    };
+    std::map<uint64_t, Read> reads;  // by read context
     bool dirty = false;
     bool published_quiesced = false;  // GroupInfo::quiesced as last published
     bool ticking = false;             // listed in ticking_
@@ -178,7 +212,10 @@ class NodeHost {
   };
   struct Command {
     GroupId group;
-    enum class Kind { kCampaign } kind;
+    enum class Kind { kCampaign, kConfChange, kRead } kind;
+    ConfChange cc;           // kConfChange
+    ProposeCallback done;    // kConfChange
+    ReadCallback read_done;  // kRead
   };
 
   void Run();
@@ -193,6 +230,9 @@ class NodeHost {
   // process is silent, and sends the liveness heartbeats.
   void TickAll();
   void RecomputePeers();
+  void RunCommand(Command& c);
+  // Completes reads whose index is applied, and (at a tick) expired ones.
+  void FinishReads(Group& g, bool expire);
   // Wakes every quiesced follower whose leader is `peer`.
   void WakeGroupsLedBy(NodeId peer);
 
@@ -214,6 +254,8 @@ class NodeHost {
   std::map<NodeId, PeerLiveness> peers_heard_;
   std::vector<NodeId> peers_;              // every other member of any group
   bool peers_dirty_ = true;
+  uint64_t next_read_ctx_ = 0;
+  std::set<GroupId> reading_;  // groups with outstanding reads
 
   // Inbox, guarded by mu_.
   mutable Mutex mu_;

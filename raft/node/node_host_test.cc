@@ -68,11 +68,12 @@ class NodeHostTest : public ::testing::Test {
     std::filesystem::create_directories(base_);
   }
   void TearDown() override {
-    for (NodeId id = 1; id <= 3; ++id) StopNode(id);
+    while (!nodes_.empty()) StopNode(nodes_.begin()->first);
     std::filesystem::remove_all(base_);
   }
 
-  void StartNode(NodeId id, uint64_t groups, uint64_t snapshot_every = 0) {
+  void StartNode(NodeId id, uint64_t groups, uint64_t snapshot_every = 0,
+                 std::vector<NodeId> voters = {1, 2, 3}) {
     TestNode& n = nodes_[id];
     n.dir = base_ + "/n" + std::to_string(id);
     storage::RaftLogStoreOptions so;
@@ -92,7 +93,7 @@ class NodeHostTest : public ::testing::Test {
     o.snapshot_keep = 5;
     o.seed = 42;
     n.host = std::make_unique<NodeHost>(o);
-    for (GroupId g = 1; g <= groups; ++g) ASSERT_TRUE(n.host->AddGroup(g, {1, 2, 3}).ok());
+    for (GroupId g = 1; g <= groups; ++g) ASSERT_TRUE(n.host->AddGroup(g, voters).ok());
     NodeHost* h = n.host.get();
     net_.Register(id, [h](std::vector<GroupMessage> m) { h->Deliver(std::move(m)); });
     n.host->Start();
@@ -142,6 +143,45 @@ class NodeHostTest : public ::testing::Test {
     }
     ADD_FAILURE() << "proposal never committed";
     return 0;
+  }
+
+  // Runs a membership change on the group's leader until it is accepted.
+  absl::Status ChangeMembership(GroupId g, ConfChange cc) {
+    absl::Status last = absl::UnavailableError("no attempt");
+    for (int attempt = 0; attempt < 300; ++attempt) {
+      NodeId l = kNoNode;
+      WaitFor([&] { return (l = Leader(g)) != kNoNode; });
+      if (l == kNoNode) continue;
+      auto p = std::make_shared<std::promise<absl::StatusOr<uint64_t>>>();
+      auto f = p->get_future();
+      nodes_[l].host->ProposeConfChange(
+          g, cc, [p](absl::StatusOr<uint64_t> r) { p->set_value(std::move(r)); });
+      if (f.wait_for(10s) != std::future_status::ready) continue;
+      absl::StatusOr<uint64_t> r = f.get();
+      if (r.ok()) return absl::OkStatus();
+      last = r.status();
+      if (!absl::IsUnavailable(last) && !absl::IsAborted(last)) return last;
+      std::this_thread::sleep_for(20ms);
+    }
+    return last;
+  }
+
+  // ReadIndex on `node`; returns the read index and what the node's state
+  // machine held when the callback ran.
+  absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> Read(NodeId node, GroupId g) {
+    using Result = absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>>;
+    auto p = std::make_shared<std::promise<Result>>();
+    auto f = p->get_future();
+    RecordingMachine* sm = nodes_[node].sm.get();
+    nodes_[node].host->ReadIndex(g, [p, sm, g](absl::StatusOr<uint64_t> r) {
+      if (!r.ok()) {
+        p->set_value(r.status());
+      } else {
+        p->set_value(std::make_pair(*r, sm->Get(g)));
+      }
+    });
+    if (f.wait_for(10s) != std::future_status::ready) return absl::DeadlineExceededError("read");
+    return f.get();
   }
 
   std::string base_;
@@ -275,6 +315,74 @@ TEST_F(NodeHostTest, IdleGroupsGoQuietAndWakeWhenTheLeaderDies) {
     })) << "group " << g;
   }
   EXPECT_TRUE(WaitFor(all_quiesced));
+}
+
+TEST_F(NodeHostTest, ReadIndexIsLinearizableOnEveryMember) {
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);
+  const uint64_t a = ProposeCommitted(1, "a");
+  ASSERT_NE(a, 0u);
+  // On every node, right after the write was acknowledged: the read point
+  // covers it and the local state already holds it when the callback runs.
+  for (NodeId id = 1; id <= 3; ++id) {
+    absl::StatusOr<std::pair<uint64_t, std::vector<std::string>>> r;
+    for (int i = 0; i < 50 && !(r = Read(id, 1)).ok(); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GE(r->first, a);
+    EXPECT_EQ(r->second, std::vector<std::string>{"a"}) << "node " << id;
+  }
+  // Also from a quiesced group (the read wakes it).
+  ASSERT_TRUE(WaitFor([&] {
+    for (auto& [id, n] : nodes_) {
+      if (!n.host->Info(1)->quiesced) return false;
+    }
+    return true;
+  }));
+  const uint64_t b = ProposeCommitted(1, "b");
+  auto r = Read(3, 1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(r->first, b);
+  EXPECT_EQ(r->second, (std::vector<std::string>{"a", "b"}));
+  // Without a leader (the other two are gone) a read fails in bounded time.
+  StopNode(1);
+  StopNode(2);
+  auto lost = Read(3, 1);
+  EXPECT_TRUE(absl::IsUnavailable(lost.status())) << lost.status();
+}
+
+TEST_F(NodeHostTest, MembershipAddLearnerPromoteAndRemove) {
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1, /*snapshot_every=*/0);
+  ASSERT_NE(ProposeCommitted(1, "a"), 0u);
+  // Node 4 joins with no voters: it learns everything from a snapshot.
+  StartNode(4, 1, 0, /*voters=*/{});
+  ASSERT_TRUE(ChangeMembership(1, {ConfChange::Type::kAddLearner, 4}).ok());
+  EXPECT_TRUE(WaitFor([&] { return nodes_[4].sm->Get(1) == std::vector<std::string>{"a"}; }));
+  // A learner is not promoted before it is caught up, then it is.
+  ASSERT_TRUE(ChangeMembership(1, {ConfChange::Type::kAddVoter, 4}).ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto info = nodes_[4].host->Info(1);
+    return info.ok() && info->conf.voters == std::vector<NodeId>{1, 2, 3, 4};
+  }));
+  // Nonsense is refused with a clear error, not queued.
+  EXPECT_TRUE(absl::IsAlreadyExists(ChangeMembership(1, {ConfChange::Type::kAddLearner, 4})));
+  // With four voters a quorum is three: stopping one non-leader other than 4
+  // leaves three, so writes commit only with node 4's acknowledgement.
+  NodeId victim = kNoNode;
+  for (NodeId id : {1, 2, 3}) {
+    if (id != Leader(1)) victim = id;
+  }
+  StopNode(victim);
+  ASSERT_NE(ProposeCommitted(1, "b"), 0u);
+  // Remove the stopped node; the group keeps working with three voters.
+  ASSERT_TRUE(ChangeMembership(1, {ConfChange::Type::kRemoveNode, victim}).ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto info = nodes_[4].host->Info(1);
+    return info.ok() && info->conf.voters.size() == 3 &&
+           !std::count(info->conf.voters.begin(), info->conf.voters.end(), victim);
+  }));
+  ASSERT_NE(ProposeCommitted(1, "c"), 0u);
+  EXPECT_TRUE(WaitFor([&] {
+    return nodes_[4].sm->Get(1) == std::vector<std::string>{"a", "b", "c"};
+  }));
 }
 
 TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {

@@ -55,6 +55,7 @@ absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, ui
   c.applied = applied;
   c.max_msg_bytes = options_.max_msg_bytes;
   c.max_inflight = options_.max_inflight;
+  c.max_uncommitted_entries = options_.max_uncommitted_entries;
   c.quiesce = options_.quiesce;
   c.seed = options_.seed ^ (g * 0x9E3779B97F4A7C15ull) ^ options_.id;
   Group& grp = groups_[g];
@@ -477,6 +478,11 @@ void NodeHost::ProposeAll(std::vector<Proposal>& props) {
     if (!s.ok()) {
       // One Status per callback, never shared: Debian's Abseil is not built
       // for TSan, so a shared refcount would look like a race.
+      if (absl::IsResourceExhausted(s)) {
+        const std::string why = absl::StrCat(s.message(), " in group ", gid);
+        for (Proposal* p : ps) p->done(absl::ResourceExhaustedError(why));
+        continue;
+      }
       const std::string why =
           absl::StrCat("not leader: ", s.message(), "; leader ", g.raw->raft().lead());
       for (Proposal* p : ps) p->done(absl::UnavailableError(why));

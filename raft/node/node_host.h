@@ -103,8 +103,12 @@ struct NodeHostOptions {
   int heartbeat_tick = 3;
   uint64_t max_msg_bytes = 256 * 1024;
   size_t max_inflight = 64;
-  // Back-pressure: proposals waiting in the inbox beyond this are refused.
+  // Back-pressure: proposals waiting in the inbox beyond this are refused,
+  // and so are proposals to a group whose leader already holds this many
+  // appended but uncommitted entries (followers slow or unreachable), both
+  // with kResourceExhausted.
   size_t max_pending_proposals = 200000;
+  uint64_t max_uncommitted_entries = 100000;
   // Take a snapshot and compact the log every this many applied entries
   // (0: never). Keeps `snapshot_keep` entries for slow followers.
   uint64_t snapshot_every = 0;

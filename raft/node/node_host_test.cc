@@ -91,6 +91,7 @@ class NodeHostTest : public ::testing::Test {
     o.tick_interval = 10ms;
     o.snapshot_every = snapshot_every;
     o.snapshot_keep = 5;
+    o.max_uncommitted_entries = max_uncommitted_;
     o.seed = 42;
     n.host = std::make_unique<NodeHost>(o);
     for (GroupId g = 1; g <= groups; ++g) ASSERT_TRUE(n.host->AddGroup(g, voters).ok());
@@ -184,6 +185,7 @@ class NodeHostTest : public ::testing::Test {
     return f.get();
   }
 
+  uint64_t max_uncommitted_ = 100000;
   std::string base_;
   LocalNetwork net_;
   std::map<NodeId, TestNode> nodes_;
@@ -383,6 +385,29 @@ TEST_F(NodeHostTest, MembershipAddLearnerPromoteAndRemove) {
   EXPECT_TRUE(WaitFor([&] {
     return nodes_[4].sm->Get(1) == std::vector<std::string>{"a", "b", "c"};
   }));
+}
+
+TEST_F(NodeHostTest, LeaderRefusesProposalsBeyondTheUncommittedLimit) {
+  max_uncommitted_ = 50;
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);
+  ASSERT_NE(ProposeCommitted(1, "a"), 0u);
+  const NodeId l = Leader(1);
+  for (NodeId id = 1; id <= 3; ++id) {
+    if (id != l) net_.SetConnected(id, false);  // nothing can commit now
+  }
+  std::atomic<int> exhausted{0}, other{0};
+  for (int i = 0; i < 200; ++i) {
+    nodes_[l].host->Propose(1, "x", [&](absl::StatusOr<uint64_t> r) {
+      if (absl::IsResourceExhausted(r.status())) {
+        exhausted.fetch_add(1);
+      } else {
+        other.fetch_add(1);
+      }
+    });
+  }
+  // Refused at once (not queued forever); at most 50 were appended.
+  EXPECT_TRUE(WaitFor([&] { return exhausted.load() >= 150; })) << exhausted.load();
+  for (NodeId id = 1; id <= 3; ++id) net_.SetConnected(id, true);
 }
 
 TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
+#include "server/auth/password.h"
 #include "server/cluster/route_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/tls.h"
@@ -21,6 +23,22 @@ constexpr int kImplicitRouteAttempts = 5;
 constexpr auto kDialTimeout = std::chrono::seconds(2);
 
 // "nats-route://host:port/", "nats://host:port", "host:port" -> host, port.
+// "%40" -> "@" (URL userinfo); malformed escapes are kept as they are.
+std::string PercentDecode(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
 bool ParseRouteUrl(const std::string& url, std::string* host, std::string* port) {
   std::string s = url;
   if (auto p = s.find("://"); p != std::string::npos) s = s.substr(p + 3);
@@ -75,6 +93,9 @@ absl::Status ClusterManager::Start(const ServerOptions& options,
   }
   enabled_ = true;
   cluster_name_ = options.cluster.name.empty() ? "herald" : options.cluster.name;
+  route_user_ = options.cluster.username;
+  route_pass_ = options.cluster.password;
+  route_auth_timeout_ = options.cluster.auth_timeout;
   cluster_host_ = options.cluster.host.empty() ? options.host : options.cluster.host;
   asio::error_code ec;
   asio::ip::address addr = asio::ip::make_address(cluster_host_, ec);
@@ -256,6 +277,7 @@ std::string ClusterManager::BuildInfoJson(const std::string& ip) const {
   j["port"] = cluster_port_;
   j["headers"] = true;
   j["max_payload"] = opts->max_payload;
+  if (!route_user_.empty()) j["auth_required"] = true;
   if (tls_server_ != nullptr) {
     j["tls_required"] = true;
     j["tls_verify"] = true;
@@ -276,16 +298,48 @@ std::string ClusterManager::RouteInfoLine() const {
   return "INFO " + BuildInfoJson(own_route_url_) + "\r\n";
 }
 
-std::string ClusterManager::RouteConnectLine() const {
+std::string ClusterManager::RouteConnectLine(const std::string& user,
+                                             const std::string& pass) const {
   nlohmann::ordered_json j;
   j["echo"] = true;
   j["verbose"] = false;
   j["pedantic"] = false;
+  if (!user.empty()) j["user"] = user;
+  if (!pass.empty()) j["pass"] = pass;
   j["tls_required"] = false;
   j["headers"] = true;
   j["name"] = server_id_;
   j["cluster"] = cluster_name_;
   return "CONNECT " + j.dump() + "\r\n";
+}
+
+bool ClusterManager::AuthorizeRoute(const std::string& user, const std::string& pass) const {
+  if (route_user_.empty()) return true;
+  // Evaluate both so the time taken does not tell which one was wrong.
+  const bool user_ok = auth::ConstantTimeEquals(user, route_user_);
+  const bool pass_ok = auth::VerifySecret(route_pass_, pass);
+  return user_ok && pass_ok;
+}
+
+void ClusterManager::RouteCredentials(const std::string& url, bool peer_auth_required,
+                                      std::string* user, std::string* pass) const {
+  user->clear();
+  pass->clear();
+  std::string rest = url;
+  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
+  const auto slash = rest.find('/');
+  if (slash != std::string::npos) rest = rest.substr(0, slash);
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    const std::string info = rest.substr(0, at);
+    const auto colon = info.find(':');
+    *user = PercentDecode(info.substr(0, colon));
+    if (colon != std::string::npos) *pass = PercentDecode(info.substr(colon + 1));
+    return;
+  }
+  if (peer_auth_required) {
+    *user = route_user_;
+    *pass = route_pass_;
+  }
 }
 
 std::string ClusterManager::GossipInfoFor(const RouteConnection& route) const {
@@ -298,6 +352,9 @@ std::string ClusterManager::GossipInfoFor(const RouteConnection& route) const {
   j["headers"] = true;
   j["ip"] = p.route_url;
   j["cluster"] = cluster_name_;
+  // A cluster shares one route authorization: tell the receiver (nats-server
+  // decides from this) to present its credentials when it dials this member.
+  if (!route_user_.empty()) j["auth_required"] = true;
   j["connect_urls"] = route.PeerConnectUrls();
   return "INFO " + j.dump() + "\r\n";
 }

@@ -72,7 +72,18 @@ class ClusterManager {
   void OnPeerUpdated();
   // The route INFO line we send (with `ip` for gossip when given).
   std::string RouteInfoLine() const;
-  std::string RouteConnectLine() const;
+  // Our CONNECT on a route we dialled; user/pass are sent when non-empty.
+  std::string RouteConnectLine(const std::string& user, const std::string& pass) const;
+  // cluster { authorization }: does a route's CONNECT carry the right
+  // credentials? True when no authorization is configured.
+  bool AuthorizeRoute(const std::string& user, const std::string& pass) const;
+  bool route_auth_required() const { return !route_user_.empty(); }
+  absl::Duration route_auth_timeout() const { return route_auth_timeout_; }
+  // Credentials for a route we dialled at `url`: those in the URL
+  // (nats-route://user:pass@host:port, percent-decoded), else ours when the
+  // peer's INFO asks for authentication (routes learned by gossip).
+  void RouteCredentials(const std::string& url, bool peer_auth_required, std::string* user,
+                        std::string* pass) const;
   const std::string& server_id() const { return server_id_; }
   // Route TLS contexts (null when cluster TLS is off); fixed at Start().
   std::shared_ptr<asio::ssl::context> route_tls_server() const { return tls_server_; }
@@ -107,6 +118,10 @@ class ClusterManager {
 
   bool enabled_ = false;
   std::string cluster_name_;
+  // Immutable after Start().
+  std::string route_user_;
+  std::string route_pass_;
+  absl::Duration route_auth_timeout_ = absl::Seconds(2);
   std::string cluster_host_;
   int cluster_port_ = 0;
   std::string own_route_url_;

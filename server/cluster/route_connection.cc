@@ -118,7 +118,7 @@ void RouteConnection::UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
     self->tls_ready_ = true;
     if (type == asio::ssl::stream_base::client) {
       // Our turn in the route handshake, now encrypted: CONNECT, then INFO.
-      self->EnqueueRaw(self->cluster_->RouteConnectLine(), self->cluster_->RouteInfoLine());
+      self->EnqueueRaw(self->ConnectLine(), self->cluster_->RouteInfoLine());
       self->got_connect_ = true;
       if (!self->TryRegister()) return;
     }
@@ -192,8 +192,24 @@ bool RouteConnection::OnRouteConnect(std::string_view json) {
     SendErrAndClose("Cluster Name Conflict", CloseReason::kProtocolViolation);
     return false;
   }
+  if (!cluster_->AuthorizeRoute(JsonStr(j, "user"), JsonStr(j, "pass"))) {
+    std::string ip;
+    {
+      MutexLock lock(&info_mu_);
+      ip = ip_;
+    }
+    spdlog::warn("route rid:{} - authorization violation: bad route credentials from {}", cid_, ip);
+    SendErrAndClose("Authorization Violation", CloseReason::kAuthViolation);
+    return false;
+  }
   got_connect_ = true;
   return TryRegister();
+}
+
+std::string RouteConnection::ConnectLine() const {
+  std::string user, pass;
+  cluster_->RouteCredentials(url_, peer_auth_required_, &user, &pass);
+  return cluster_->RouteConnectLine(user, pass);
 }
 
 bool RouteConnection::OnRouteInfo(std::string_view json) {
@@ -255,6 +271,9 @@ bool RouteConnection::OnRouteInfo(std::string_view json) {
     peer_.route_url = route_url;
     peer_.connect_urls = std::move(urls);
   }
+  if (auto it = j.find("auth_required"); it != j.end() && it->is_boolean()) {
+    peer_auth_required_ = it->get<bool>();
+  }
   got_info_ = true;
   if (solicited_ && cluster_->route_tls_client() != nullptr) {
     // The peer's INFO came in plaintext; everything after goes over TLS.
@@ -263,7 +282,7 @@ bool RouteConnection::OnRouteInfo(std::string_view json) {
   }
   if (solicited_) {
     // Our turn in the handshake: CONNECT, then our INFO.
-    EnqueueRaw(cluster_->RouteConnectLine(), cluster_->RouteInfoLine());
+    EnqueueRaw(ConnectLine(), cluster_->RouteInfoLine());
     got_connect_ = true;
     StartWrite();
   }
@@ -471,6 +490,13 @@ void RouteConnection::OnSweep(absl::Time now) {
   if (tls_ != nullptr && !tls_ready_ && now - start_ > host_->options()->cluster.tls.timeout * 2) {
     spdlog::warn("route rid:{} - TLS handshake timeout, closing", cid_);
     Close(CloseReason::kTlsHandshakeError);
+    return;
+  }
+  if (!solicited_ && !got_connect_ && cluster_->route_auth_required() &&
+      now - start_ > cluster_->route_auth_timeout()) {
+    spdlog::warn("route rid:{} - no CONNECT within the route authorization timeout, closing",
+                 cid_);
+    SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
     return;
   }
   if (!registered_ && now - start_ > absl::Seconds(5)) {

@@ -94,6 +94,8 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
   bool TryRegister();
+  // Our CONNECT for a route we dialled (credentials per ClusterManager::RouteCredentials).
+  std::string ConnectLine() const;
   void RemoveAllRemoteSubs();
 
   ClusterHost* const host_;
@@ -110,6 +112,7 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   size_t read_len_ = 0;
   bool got_connect_ = false;
   bool got_info_ = false;
+  bool peer_auth_required_ = false;  // the peer's INFO said auth_required
   bool registered_ = false;
   int pings_out_ = 0;
   absl::Time next_ping_;

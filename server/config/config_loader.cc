@@ -146,6 +146,9 @@ class Loader {
   absl::Status OnLogFile(const std::string& key, const ConfValue& v);
   absl::Status OnPidFile(const std::string& key, const ConfValue& v);
   absl::Status OnAuthorization(const std::string& key, const ConfValue& v);
+  absl::Status GetAuthTimeout(const ConfValue& mv, absl::Duration* out);
+  absl::Status ParseClusterAuthorization(const std::string& key, const ConfValue& v,
+                                         ClusterOptions* c);
   absl::Status OnCluster(const std::string& key, const ConfValue& v);
   absl::Status OnJetStream(const std::string& key, const ConfValue& v);
   absl::Status OnStoreDir(const std::string& key, const ConfValue& v);
@@ -457,6 +460,50 @@ absl::Status Loader::OnIoThreads(const std::string& key, const ConfValue& v) {
 // ---------------------------------------------------------------------------
 // authorization { user, password, token, timeout, users [...] }
 
+// Seconds as a number (nats-server), or a duration string.
+absl::Status Loader::GetAuthTimeout(const ConfValue& mv, absl::Duration* out) {
+  if (mv.is_int() || mv.is_float()) {
+    double secs = mv.is_int() ? static_cast<double>(mv.int_value()) : mv.float_value();
+    if (!(secs >= 0) || secs > 1e9) return Err(mv, "authorization timeout out of range");
+    *out = absl::Seconds(secs);
+    return absl::OkStatus();
+  }
+  if (mv.is_string()) {
+    auto d = ParseGoDuration(mv.str());
+    if (!d.ok()) return Err(mv, absl::StrCat("authorization timeout: ", d.status().message()));
+    if (*d < absl::ZeroDuration()) return Err(mv, "authorization timeout can not be negative");
+    *out = *d;
+    return absl::OkStatus();
+  }
+  return TypeErr("timeout", mv, "a number of seconds");
+}
+
+// cluster { authorization { user, password, timeout } }
+absl::Status Loader::ParseClusterAuthorization(const std::string& key, const ConfValue& v,
+                                               ClusterOptions* c) {
+  if (!v.is_map()) return TypeErr(key, v, "a map");
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "user" || k == "username") {
+      s = GetString(raw_k, mv, &c->username);
+    } else if (k == "pass" || k == "password") {
+      s = GetString(raw_k, mv, &c->password);
+    } else if (k == "timeout") {
+      s = GetAuthTimeout(mv, &c->auth_timeout);
+    } else if (k == "users" || k == "token" || k == "permissions" || k == "nkey") {
+      WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
+    } else {
+      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+    }
+    if (!s.ok()) return s;
+  }
+  if (c->username.empty() && !c->password.empty()) {
+    return Err(v, "cluster authorization: a password needs a user");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Loader::OnAuthorization(const std::string& key, const ConfValue& v) {
   if (!v.is_map()) return TypeErr(key, v, "a map");
   AuthOptions auth;
@@ -472,19 +519,7 @@ absl::Status Loader::OnAuthorization(const std::string& key, const ConfValue& v)
     } else if (k == "token") {
       s = GetString(raw_k, mv, &auth.token);
     } else if (k == "timeout") {
-      // Seconds as a number (nats-server), or a duration string.
-      if (mv.is_int() || mv.is_float()) {
-        double secs = mv.is_int() ? static_cast<double>(mv.int_value()) : mv.float_value();
-        if (!(secs >= 0) || secs > 1e9) return Err(mv, "authorization timeout out of range");
-        auth.timeout = absl::Seconds(secs);
-      } else if (mv.is_string()) {
-        auto d = ParseGoDuration(mv.str());
-        if (!d.ok()) return Err(mv, absl::StrCat("authorization timeout: ", d.status().message()));
-        if (*d < absl::ZeroDuration()) return Err(mv, "authorization timeout can not be negative");
-        auth.timeout = *d;
-      } else {
-        return TypeErr("timeout", mv, "a number of seconds");
-      }
+      s = GetAuthTimeout(mv, &auth.timeout);
     } else if (k == "users") {
       has_users = true;
       s = ParseUsers(raw_k, mv, &auth.users);
@@ -631,7 +666,9 @@ absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
       s = ParseRoutes(raw_k, mv, &c.routes);
     } else if (k == "tls") {
       s = ParseTls(absl::StrCat(key, ".", raw_k), mv, &c.tls);
-    } else if (k == "authorization" || k == "cluster_advertise" || k == "advertise" ||
+    } else if (k == "authorization") {
+      s = ParseClusterAuthorization(absl::StrCat(key, ".", raw_k), mv, &c);
+    } else if (k == "cluster_advertise" || k == "advertise" ||
                k == "no_advertise" || k == "connect_retries" || k == "permissions" ||
                k == "pool_size" || k == "compression" || k == "accounts") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);

@@ -253,6 +253,24 @@ TEST(ConfigLoader, KeysAreCaseInsensitive) {
   EXPECT_EQ(l.opts.cluster.name, "c");
 }
 
+TEST(ConfigLoader, ClusterAuthorization) {
+  Loaded l = Load(
+      "cluster {\n  port: 6222\n  authorization {\n    user: ruser\n    password: \"T0p\"\n"
+      "    timeout: 0.5\n  }\n  routes: [ nats-route://ruser:T0p@127.0.0.1:6223 ]\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.username, "ruser");
+  EXPECT_EQ(l.opts.cluster.password, "T0p");
+  EXPECT_EQ(l.opts.cluster.auth_timeout, absl::Milliseconds(500));
+  // Defaults, and the client authorization is not touched.
+  l = Load("cluster { port: 6222, authorization { user: u, password: p } }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.auth_timeout, absl::Seconds(2));
+  EXPECT_FALSE(l.opts.auth.Required());
+  EXPECT_NE(LoadError("cluster {\n port: 6222\n authorization { password: p }\n}"), "");
+  EXPECT_NE(LoadError("cluster {\n port: 6222\n authorization { user: u, timeout: -1 }\n}"), "");
+  EXPECT_NE(LoadError("cluster {\n port: 6222\n authorization: 5\n}"), "");
+}
+
 TEST(ConfigLoader, AuthorizationUserPassword) {
   Loaded l = Load("authorization {\n  user: alice\n  password: secret\n  timeout: 5\n}");
   ASSERT_TRUE(l.status.ok()) << l.status;
@@ -399,7 +417,6 @@ TEST(ConfigLoader, ClusterWarningsAndErrors) {
   EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://a:1"));
   EXPECT_THAT(l.warnings,
               ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
-                          "t.conf:7: cluster.authorization is not supported yet, ignored",
                           "t.conf:9: unknown field cluster.bogus, ignored"));
   EXPECT_EQ(LoadError("cluster {\n routes: [ \"127.0.0.1:6222\" ]\n}"),
             "t.conf:2: error parsing route url '127.0.0.1:6222': expected scheme://host:port");
@@ -532,6 +549,8 @@ TEST(ConfigLoader, LoadClusterTestdataFileWithWarningsOnly) {
   EXPECT_EQ(o->cluster.name, "herald-east");
   EXPECT_EQ(o->cluster.host, "0.0.0.0");
   EXPECT_EQ(o->cluster.port, 6222);
+  EXPECT_EQ(o->cluster.username, "route_user");
+  EXPECT_EQ(o->cluster.password, "route_pass");
   EXPECT_THAT(o->cluster.routes,
               ElementsAre("nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223",
                           "nats-route://127.0.0.1:6224"));
@@ -540,7 +559,6 @@ TEST(ConfigLoader, LoadClusterTestdataFileWithWarningsOnly) {
       warnings,
       ElementsAre(absl::StrCat(f, ":20: jetstream.max_memory_store is not supported yet, ignored"),
                   absl::StrCat(f, ":21: jetstream.max_file_store is not supported yet, ignored"),
-                  absl::StrCat(f, ":27: cluster.authorization is not supported yet, ignored"),
                   absl::StrCat(f, ":39: accounts is not supported yet, ignored"),
                   absl::StrCat(f, ":48: system_account is not supported yet, ignored")));
 }

@@ -52,6 +52,13 @@ struct ClusterOptions {
   int port = 0;                     // 0 = no cluster listener
   std::vector<std::string> routes;  // URLs like nats://127.0.0.1:6222
   TlsOptions tls;                   // cluster { tls { ... } }: mutual TLS between nodes
+  // cluster { authorization { user, password, timeout } }: a route must send
+  // these in its CONNECT (password plain or bcrypt). Routes we dial send the
+  // credentials of their URL (nats-route://user:pass@host:port), or these
+  // when the peer asks for them and the URL has none (routes from gossip).
+  std::string username;
+  std::string password;
+  absl::Duration auth_timeout = absl::Seconds(2);
 };
 
 struct ServerOptions {

@@ -59,7 +59,8 @@ def can_connect(port, timeout=0.5):
 
 
 class Server:
-    def __init__(self, config=None, args=(), port=None, cli_port=True):
+    def __init__(self, config=None, args=(), port=None, cli_port=True, bin=None):
+        self.bin = bin  # another server binary than server_bin() (mixed clusters)
         self.cli_port = cli_port  # False: the config text carries the port ({port} is substituted)
         self.config = config
         self.args = list(args)
@@ -73,7 +74,7 @@ class Server:
         return self.proc.pid if self.proc else None
 
     def start(self, timeout=10.0):
-        argv = [server_bin(), "-a", "127.0.0.1"]
+        argv = [self.bin or server_bin(), "-a", "127.0.0.1"]
         if self.cli_port:
             argv += ["-p", str(self.port)]
         if self.config is not None:

@@ -623,6 +623,290 @@ class CountingResult(unittest.TextTestResult):
         self._log(test)
 
 
+def bcrypt_hash(password):
+    """A $2a$ bcrypt hash (as `nats server passwd` makes), or None if this
+    Python has no crypt module. libxcrypt makes $2b$, the same algorithm for
+    short passwords."""
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import crypt
+        h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024))
+    except Exception:  # noqa: BLE001
+        return None
+    if not h or not h.startswith("$2b$"):
+        return None
+    return "$2a$" + h[4:]
+
+
+class RouteAuthTest(unittest.TestCase):
+    """cluster { authorization { user, password } }: routes must authenticate
+    with CONNECT user/pass; solicited routes send the credentials of their URL,
+    or, for routes learned by gossip, the cluster's own."""
+
+    USER, PASS = "ruser", "s3cr3t-route"
+
+    def start(self, password=None, routes=()):
+        self.http = free_port()
+        self.rport = free_port()
+        route_list = "".join('    "%s"\n' % r for r in routes)
+        conf = ('cluster {\n  name: C1\n  listen: "127.0.0.1:%d"\n'
+                '  authorization {\n    user: %s\n    password: "%s"\n    timeout: 2\n  }\n'
+                '  routes: [\n%s  ]\n}\n') % (self.rport, self.USER, password or self.PASS, route_list)
+        self.srv = Server(config=conf, args=["-m", str(self.http), "-n", "ra1"])
+        self.srv.start()
+        wait_for(lambda: mon(self.http, "varz").get("server_id"), 10, "monitoring")
+        self.sid = mon(self.http, "varz")["server_id"]
+
+    def setUp(self):
+        self.srv = None
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        if self.srv:
+            self.srv.stop()
+
+    def route_entry(self, server_id):
+        for x in mon(self.http, "routez").get("routes") or []:
+            if x.get("remote_id") == server_id:
+                return x
+        return None
+
+    def fake(self, server_id, user=None, password=None):
+        r = FakeRoute(self.rport, server_id)
+        self.socks.append(r)
+        info = r.read_info()
+        connect = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False, "headers": True,
+                   "name": server_id, "cluster": "C1", "lnoc": True}
+        if user is not None:
+            connect["user"] = user
+        if password is not None:
+            connect["pass"] = password
+        myinfo = {"server_id": server_id, "server_name": "fake", "version": "2.9.10", "proto": 2,
+                  "host": "127.0.0.1", "port": 1, "headers": True, "max_payload": 1048576,
+                  "cluster": "C1", "connect_urls": [FAKE_CLIENT_URL], "lnoc": True}
+        r.send("CONNECT %s\r\nINFO %s\r\n" % (json.dumps(connect), json.dumps(myinfo)))
+        return r, info
+
+    def assert_refused(self, r, server_id):
+        errs = []
+        try:
+            while True:
+                f = r.read_route_frame(5.0)
+                if f[0] == "-ERR":
+                    errs.append(f[1])
+        except Closed:
+            pass
+        except socket.timeout:
+            self.fail("route with bad credentials was not closed")
+        self.assertIn("'Authorization Violation'", errs)
+        self.assertIsNone(self.route_entry(server_id))
+        self.assertEqual(mon(self.http, "routez").get("num_routes"), 0)
+
+    def test_info_says_auth_required(self):
+        self.start()
+        r = FakeRoute(self.rport, "NFAKEAUTH00000000000000000000000000000000000000000000001")
+        self.socks.append(r)
+        self.assertIs(r.read_info().get("auth_required"), True)
+
+    def test_route_without_credentials_is_refused(self):
+        self.start()
+        fid = "NFAKEAUTH00000000000000000000000000000000000000000000002"
+        r, _ = self.fake(fid)
+        self.assert_refused(r, fid)
+
+    def test_route_with_wrong_password_is_refused(self):
+        self.start()
+        fid = "NFAKEAUTH00000000000000000000000000000000000000000000003"
+        r, _ = self.fake(fid, self.USER, "wrong")
+        self.assert_refused(r, fid)
+        fid2 = "NFAKEAUTH00000000000000000000000000000000000000000000004"
+        r2, _ = self.fake(fid2, "someone", self.PASS)
+        self.assert_refused(r2, fid2)
+
+    def test_route_with_credentials_registers_and_carries_traffic(self):
+        self.start()
+        fid = "NFAKEAUTH00000000000000000000000000000000000000000000005"
+        r, _ = self.fake(fid, self.USER, self.PASS)
+        wait_for(lambda: self.route_entry(fid) is not None, 10, "authenticated route registered")
+        r.send("RS+ $G auth.x\r\nPING\r\n")
+        wait_for(lambda: (self.route_entry(fid) or {}).get("subscriptions", 0) >= 1, 10, "interest")
+        c = RawClient(self.srv.port)
+        self.socks.append(c)
+        c.handshake()
+        c.send("PUB auth.x 2\r\nok\r\n")
+        c.ping()
+        self.assertEqual(r.next(), ("RMSG", "$G", "auth.x", None, [], b"ok"))
+
+    def test_bcrypt_route_password(self):
+        h = bcrypt_hash(self.PASS)
+        if h is None:
+            self.skipTest("no bcrypt in this Python")
+        self.start(password=h)
+        fid = "NFAKEAUTH00000000000000000000000000000000000000000000006"
+        r, _ = self.fake(fid, self.USER, self.PASS)
+        wait_for(lambda: self.route_entry(fid) is not None, 10, "route with bcrypt password registered")
+        fid2 = "NFAKEAUTH00000000000000000000000000000000000000000000007"
+        r2, _ = self.fake(fid2, self.USER, h)  # the hash itself is not the password
+        self.assert_refused_keep(r2, fid2)
+
+    def assert_refused_keep(self, r, server_id):
+        try:
+            while True:
+                f = r.read_route_frame(5.0)
+                if f[0] == "-ERR":
+                    self.assertEqual(f[1], "'Authorization Violation'")
+        except Closed:
+            pass
+        self.assertIsNone(self.route_entry(server_id))
+
+    def _accept_connect(self, lst, info):
+        try:
+            conn, _ = lst.accept()
+        except socket.timeout:
+            self.fail("node did not dial")
+        self.socks.append(conn)
+        conn.sendall(("INFO %s\r\n" % json.dumps(info)).encode())
+        conn.settimeout(5)
+        data = b""
+        deadline = time.monotonic() + 5
+        while b"CONNECT " not in data or not data.split(b"CONNECT ", 1)[1].count(b"\r\n"):
+            if time.monotonic() > deadline:
+                self.fail("no CONNECT from the dialling node: %r" % data[:300])
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return json.loads(data.split(b"CONNECT ", 1)[1].split(b"\r\n", 1)[0])
+
+    def _listener(self):
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(4)
+        lst.settimeout(10)
+        self.socks.append(lst)
+        return lst
+
+    def test_solicited_route_sends_the_credentials_of_its_url(self):
+        lst = self._listener()
+        lport = lst.getsockname()[1]
+        self.start(routes=["nats-route://seeduser:seed%%40pw@127.0.0.1:%d" % lport])
+        seed = {"server_id": "NFAKESEEDAUTH000000000000000000000000000000000000000008", "server_name": "seed",
+                "version": "2.9.10", "proto": 2, "host": "127.0.0.1", "port": lport, "headers": True,
+                "max_payload": 1048576, "cluster": "C1", "connect_urls": [], "auth_required": True, "lnoc": True}
+        cj = self._accept_connect(lst, seed)
+        self.assertEqual(cj.get("user"), "seeduser")
+        self.assertEqual(cj.get("pass"), "seed@pw")  # percent-decoded
+
+    def test_gossiped_route_uses_the_cluster_credentials(self):
+        self.start()
+        fid = "NFAKEAUTH00000000000000000000000000000000000000000000009"
+        r, _ = self.fake(fid, self.USER, self.PASS)
+        wait_for(lambda: self.route_entry(fid) is not None, 10, "route registered")
+        lst = self._listener()
+        lport = lst.getsockname()[1]
+        other = {"server_id": "NFAKEOTHERAUTH00000000000000000000000000000000000000010", "server_name": "other",
+                 "version": "2.9.10", "proto": 2, "host": "127.0.0.1", "port": lport, "headers": True,
+                 "max_payload": 1048576, "ip": "nats-route://127.0.0.1:%d/" % lport, "cluster": "C1",
+                 "connect_urls": ["127.0.0.1:4998"], "auth_required": True, "lnoc": True}
+        r.send("INFO %s\r\n" % json.dumps(other))
+        cj = self._accept_connect(lst, other)
+        self.assertEqual(cj.get("user"), self.USER)
+        self.assertEqual(cj.get("pass"), self.PASS)
+
+
+class RouteAuthMeshTest(unittest.TestCase):
+    """Real servers with cluster authorization: a mesh forms from one seed
+    whose URL carries the credentials (the other routes come from gossip and
+    use the cluster's own), messages cross it, and a node with the wrong
+    credentials stays out. With SERVER_KIND=herald, also a mixed mesh with
+    nats-server 2.9.10."""
+
+    USER, PASS = "meshuser", "mesh-pw"
+
+    def setUp(self):
+        self.servers = []
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        for s in self.servers:
+            s.stop()
+
+    def node(self, name, seed_rport=None, url_pass=None, bin=None):
+        http, rport = free_port(), free_port()
+        routes = ""
+        if seed_rport:
+            routes = '  routes: ["nats-route://%s:%s@127.0.0.1:%d"]\n' % (
+                self.USER, url_pass or self.PASS, seed_rport)
+        conf = ('cluster {\n  name: M1\n  listen: "127.0.0.1:%d"\n'
+                '  authorization { user: %s, password: "%s", timeout: 2 }\n%s}\n') % (
+                    rport, self.USER, self.PASS, routes)
+        srv = Server(config=conf, args=["-m", str(http), "-n", name], bin=bin)
+        srv.start()
+        srv.http, srv.rport = http, rport
+        self.servers.append(srv)
+        wait_for(lambda: mon(http, "varz").get("server_id"), 10, "monitoring of " + name)
+        return srv
+
+    def num_routes(self, srv):
+        return mon(srv.http, "routez").get("num_routes", 0)
+
+    def check_mesh(self, nodes):
+        for srv in nodes:
+            wait_for(lambda srv=srv: self.num_routes(srv) == len(nodes) - 1, 15,
+                     "full mesh of %d nodes" % len(nodes))
+        sub = RawClient(nodes[-1].port)
+        self.socks.append(sub)
+        sub.handshake()
+        sub.send("SUB mesh.x 1\r\n")
+        sub.ping()
+        pub = RawClient(nodes[1].port)
+        self.socks.append(pub)
+        pub.handshake()
+        # interest propagates asynchronously: publish until one arrives
+        deadline = time.monotonic() + 10
+        while True:
+            pub.send("PUB mesh.x 3\r\nhey\r\n")
+            pub.ping()
+            try:
+                f = sub.read_frame(0.2)
+            except socket.timeout:
+                self.assertLess(time.monotonic(), deadline, "no message across the authenticated mesh")
+                continue
+            if f[0] == "PING":
+                sub.send("PONG\r\n")
+                continue
+            self.assertEqual(f[0], "MSG")
+            break
+
+    def test_mesh_forms_with_credentials_and_refuses_a_bad_node(self):
+        n1 = self.node("m1")
+        n2 = self.node("m2", seed_rport=n1.rport)
+        n3 = self.node("m3", seed_rport=n1.rport)
+        self.check_mesh([n1, n2, n3])
+        # A node whose seed URL carries a wrong password is refused: it never
+        # joins, and the mesh is untouched.
+        bad = self.node("bad", seed_rport=n1.rport, url_pass="wrong-pw")
+        wait_for(lambda: any(w in n1.log().lower() for w in ("authorization", "authentication")), 10,
+                 "the seed to log the refused route")
+        self.assertEqual(self.num_routes(bad), 0)
+        for srv in (n1, n2, n3):
+            self.assertEqual(self.num_routes(srv), 2)
+
+    def test_mixed_mesh_with_nats_server(self):
+        if SERVER_KIND != "herald" or not os.path.exists("/usr/sbin/nats-server"):
+            self.skipTest("needs SERVER_KIND=herald and nats-server")
+        n1 = self.node("h1")
+        n2 = self.node("g2", seed_rport=n1.rport, bin="/usr/sbin/nats-server")
+        n3 = self.node("h3", seed_rport=n2.rport)
+        self.check_mesh([n1, n2, n3])
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 

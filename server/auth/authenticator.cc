@@ -130,6 +130,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(SecurityCon
 }
 
 absl::Status Authenticator::Init() {
+  slow_ = IsBcryptHash(config_.token) || IsBcryptHash(config_.password);
+  for (const UserConfig& u : config_.users) slow_ = slow_ || IsBcryptHash(u.password);
   auto d = CompileOptional(config_.default_permissions);
   if (!d.ok()) return d.status();
   default_permissions_ = *d;

@@ -120,6 +120,9 @@ class Authenticator {
   const SecurityConfig& config() const { return config_; }
   bool auth_required() const { return config_.AuthRequired(); }
   bool needs_nonce() const { return config_.NeedsNonce(); }
+  // True when some configured password or token is a bcrypt hash: then an
+  // Authenticate call may take tens to hundreds of milliseconds.
+  bool slow() const { return slow_; }
 
   // Checks one CONNECT. `nonce` is what this connection's INFO carried
   // ("" if none). `revoked` may be null (no list). Errors are
@@ -161,6 +164,7 @@ class Authenticator {
   // Immutable after Create().
   const SecurityConfig config_;
   std::shared_ptr<const CompiledPermissions> default_permissions_;
+  bool slow_ = false;
   std::map<std::string, std::shared_ptr<const CompiledPermissions>> sets_;
   // Per user / nkey: compiled own permissions (null when none).
   std::map<std::string, std::shared_ptr<const CompiledPermissions>> user_permissions_;

@@ -258,6 +258,9 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
     return false;
   }
   if (!connect_received_) {
+    // As nats-server: the first PING comes a while after CONNECT, not after
+    // the TCP accept (a client slow to send CONNECT still sees PONG first).
+    next_ping_ = absl::Now() + std::min(kFirstPingDelay, options_->ping_interval);
     absl::StatusOr<auth::ConnectCredentials> creds =
         auth::CredentialsFromConnectJson(absl::string_view(json_text.data(), json_text.size()));
     if (!creds.ok()) {
@@ -269,28 +272,58 @@ bool ClientConnection::OnConnect(std::string_view json_text) {
     std::shared_ptr<const auth::Authenticator> authn = server_->authenticator();
     std::shared_ptr<const auth::RevocationList> revoked = server_->revoked();
     const absl::Time now = absl::Now();
-    absl::StatusOr<auth::Identity> id = authn->Authenticate(*creds, nonce_, now, revoked.get());
-    std::string ip;
-    int port;
-    {
-      MutexLock lock(&info_mu_);
-      ip = ip_;
-      port = port_;
-    }
-    if (!id.ok()) {
-      FailAuthentication(ip, port, std::string(id.status().message()));
+    if (authn->slow()) {
+      // bcrypt in use: check on the auth pool, not on this I/O thread, whose
+      // other clients would wait for it. Reading stops (we return false)
+      // until the answer is back; what the client sent after CONNECT waits in
+      // the read buffer.
+      auto self = std::static_pointer_cast<ClientConnection>(shared_from_this());
+      auth_check_running_ = true;
+      server_->RunAuthWork([self, authn, revoked, creds = *std::move(creds), nonce = nonce_,
+                            now]() {
+        absl::StatusOr<auth::Identity> id = authn->Authenticate(creds, nonce, now, revoked.get());
+        asio::post(self->thread_->io(), [self, authn, id = std::move(id)]() mutable {
+          self->auth_check_running_ = false;
+          if (self->closed()) return;
+          if (!self->FinishAuthentication(std::move(id), *authn)) return;
+          self->thread_->FlushMarked();
+          self->OnRead(asio::error_code(), 0);  // what arrived meanwhile, then read on
+        });
+      });
       return false;
     }
-    server_->auth_throttle().OnSuccess(ip);
-    identity_ = *std::move(id);
-    expiry_skew_ = authn->config().oidc.skew;
-    perms_ = std::make_unique<auth::ConnectionPermissions>(identity_.permissions);
-    responses_on_.store(
-        identity_.permissions != nullptr && identity_.permissions->allow_responses().has_value(),
-        std::memory_order_relaxed);
-    if (identity_.kind != auth::AuthKind::kNone) {
-      spdlog::debug("{}:{} - cid:{} - authenticated as {}", ip, port, cid_, identity_.Describe());
-    }
+    absl::StatusOr<auth::Identity> id = authn->Authenticate(*creds, nonce_, now, revoked.get());
+    return FinishAuthentication(std::move(id), *authn);
+  }
+  connect_received_ = true;
+  SendOk();
+  return true;
+}
+
+bool ClientConnection::FinishAuthentication(absl::StatusOr<auth::Identity> id,
+                                            const auth::Authenticator& authn) {
+  std::string ip;
+  int port;
+  {
+    MutexLock lock(&info_mu_);
+    ip = ip_;
+    port = port_;
+  }
+  if (!id.ok()) {
+    FailAuthentication(ip, port, std::string(id.status().message()));
+    return false;
+  }
+  server_->auth_throttle().OnSuccess(ip);
+  identity_ = *std::move(id);
+  expiry_skew_ = authn.config().oidc.skew;
+  perms_ = std::make_unique<auth::ConnectionPermissions>(identity_.permissions);
+  responses_on_.store(
+      identity_.permissions != nullptr && identity_.permissions->allow_responses().has_value(),
+      std::memory_order_relaxed);
+  if (identity_.kind != auth::AuthKind::kNone) {
+    spdlog::debug("{}:{} - cid:{} - authenticated as {}", ip, port, cid_, identity_.Describe());
+  }
+  {
     MutexLock lock(&info_mu_);
     authorized_user_ = identity_.name;
   }
@@ -665,12 +698,15 @@ void ClientConnection::OnSweep(absl::Time now) {
     SendErrAndClose("User Authentication Expired", CloseReason::kAuthRevoked);
     return;
   }
-  if (!connect_received_ && auth_required_ && now - start_ > options_->auth.timeout) {
+  // The timeout is for sending CONNECT (as nats-server): a slow credential
+  // check that has started (bcrypt on the auth pool) is not cut short.
+  if (!connect_received_ && !auth_check_running_ && auth_required_ &&
+      now - start_ > options_->auth.timeout) {
     server_->CountAuthFailure();
     SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
     return;
   }
-  if (now >= next_ping_) {
+  if (now >= next_ping_ && !auth_check_running_) {
     next_ping_ = now + options_->ping_interval;
     // As nats-server: skip the ping when the client was heard from within the
     // interval, unless no PONG has come back yet (the RTT is still unknown).

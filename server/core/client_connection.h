@@ -71,6 +71,9 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   void StartTlsHandshake();
   // Counts, logs, and answers -ERR 'Authorization Violation' after the
   // throttle's delay, then closes.
+  // The end of the first CONNECT: on success adopts the identity and sends
+  // +OK (verbose); on failure starts the delayed -ERR. Returns success.
+  bool FinishAuthentication(absl::StatusOr<auth::Identity> id, const auth::Authenticator& authn);
   void FailAuthentication(const std::string& ip, int port, const std::string& reason);
   void ResumeReading() override { DoRead(); }
   void OnRead(const asio::error_code& ec, size_t n);
@@ -101,6 +104,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool over_limit_;
   const absl::Time start_;
   bool connect_received_ = false;
+  bool auth_check_running_ = false;  // a CONNECT is being checked on the auth pool
   bool verbose_ = true;  // nats-server treats a client without CONNECT as verbose
   bool pedantic_ = false;
   bool echo_ = true;

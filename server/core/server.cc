@@ -77,10 +77,26 @@ Server::~Server() {
   control_timer_.cancel();
   control_io_.restart();
   control_io_.poll();
+  // Checks still running post their answers to the I/O threads: finish them
+  // while those exist (the answers are dropped with the contexts).
+  auth_pool_.stop();
+  auth_pool_.join();
   for (auto& t : threads_) t->Stop();
   for (auto& t : threads_) t->Join();
   MutexLock lock(&mu_);
   clients_.clear();
+}
+
+void Server::RunAuthWork(std::function<void()> work) {
+  asio::post(auth_pool_, [work = std::move(work)] {
+    static thread_local const bool lowered = [] {
+      // Best effort: without permission the priority simply stays.
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+      return true;
+    }();
+    (void)lowered;
+    work();
+  });
 }
 
 std::shared_ptr<const ServerOptions> Server::options() const {

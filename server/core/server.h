@@ -13,6 +13,7 @@
 #include <asio/ssl.hpp>
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,12 @@ class Server : public MonitorSource, public ClusterHost {
   std::shared_ptr<const auth::Authenticator> authenticator() const;
   std::shared_ptr<const auth::RevocationList> revoked() const;
   auth::AuthFailureThrottle& auth_throttle() { return *auth_throttle_; }
+  // Any thread: runs `work` on the authentication pool (two threads), for
+  // checks too slow for an I/O thread (bcrypt: tens to hundreds of ms, during
+  // which that thread's other clients would wait).
+  // The pool's threads run at a lower priority (nice 10), so that on a busy
+  // machine the I/O threads keep their CPU.
+  void RunAuthWork(std::function<void()> work);
   void OnClientClosed(ClientConnection* conn, CloseReason reason);
   void CountSlowConsumer() { slow_consumers_.fetch_add(1, std::memory_order_relaxed); }
   void CountAuthFailure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
@@ -112,6 +119,7 @@ class Server : public MonitorSource, public ClusterHost {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer control_timer_;
   std::vector<std::unique_ptr<IoThread>> threads_;
+  asio::thread_pool auth_pool_{2};
   std::unique_ptr<HttpMonitor> monitor_;
   std::unique_ptr<ClusterManager> cluster_;
   std::atomic<uint64_t> next_pick_{0};

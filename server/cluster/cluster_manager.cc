@@ -530,7 +530,7 @@ std::vector<std::string> ClusterManager::ConnectUrls() const {
   return urls;
 }
 
-RoutezSnapshot ClusterManager::Routez() const {
+RoutezSnapshot ClusterManager::Routez(bool include_subs, bool detail) const {
   RoutezSnapshot s;
   s.now = absl::Now();
   std::vector<std::shared_ptr<RouteConnection>> routes;
@@ -538,7 +538,7 @@ RoutezSnapshot ClusterManager::Routez() const {
     MutexLock lock(&mu_);
     for (const auto& [id, r] : routes_) routes.push_back(r);
   }
-  for (const auto& r : routes) s.routes.push_back(r->Snapshot());
+  for (const auto& r : routes) s.routes.push_back(r->Snapshot(include_subs, detail));
   std::sort(s.routes.begin(), s.routes.end(),
             [](const RoutezEntry& a, const RoutezEntry& b) { return a.rid < b.rid; });
   return s;

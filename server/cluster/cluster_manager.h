@@ -58,7 +58,7 @@ class ClusterManager {
   void OnLocalSubscription(const Subscription& sub, bool added);
   // Client URLs of every node, this one first (for client INFO connect_urls).
   std::vector<std::string> ConnectUrls() const;
-  RoutezSnapshot Routez() const;
+  RoutezSnapshot Routez(bool include_subs = false, bool detail = false) const;
   int64_t NumRoutes() const;
   std::vector<std::string> ConfiguredRouteUrls() const;
 

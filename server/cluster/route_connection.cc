@@ -334,7 +334,10 @@ bool RouteConnection::OnRemoteSub(std::string_view account, std::string_view sub
   sub->remote = true;
   sub->weight.store(std::max(weight, 1), std::memory_order_relaxed);
   if (!host_->sublist().Insert(sub).ok()) return true;
-  remote_subs_.emplace(std::move(key), std::move(sub));
+  {
+    MutexLock lock(&subs_mu_);
+    remote_subs_.emplace(std::move(key), std::move(sub));
+  }
   num_subs_.store(static_cast<int64_t>(remote_subs_.size()), std::memory_order_relaxed);
   return true;
 }
@@ -346,7 +349,10 @@ bool RouteConnection::OnRemoteUnsub(std::string_view account, std::string_view s
   if (it == remote_subs_.end()) return true;
   it->second->closed.store(true, std::memory_order_relaxed);
   host_->sublist().Remove(it->second);
-  remote_subs_.erase(it);
+  {
+    MutexLock lock(&subs_mu_);
+    remote_subs_.erase(it);
+  }
   num_subs_.store(static_cast<int64_t>(remote_subs_.size()), std::memory_order_relaxed);
   return true;
 }
@@ -535,6 +541,7 @@ void RouteConnection::RemoveAllRemoteSubs() {
     sub->closed.store(true, std::memory_order_relaxed);
     host_->sublist().Remove(sub);
   }
+  MutexLock lock(&subs_mu_);
   remote_subs_.clear();
   num_subs_.store(0, std::memory_order_relaxed);
 }
@@ -551,7 +558,7 @@ void RouteConnection::Close(CloseReason reason) {
   thread_->RemoveConnection(this);
 }
 
-RoutezEntry RouteConnection::Snapshot() const {
+RoutezEntry RouteConnection::Snapshot(bool include_subs, bool detail) const {
   RoutezEntry e;
   e.rid = cid_;
   e.remote_id = peer_.server_id;
@@ -567,6 +574,29 @@ RoutezEntry RouteConnection::Snapshot() const {
   e.out_msgs = out_msgs_.load(std::memory_order_relaxed);
   e.out_bytes = out_bytes_.load(std::memory_order_relaxed);
   e.num_subs = num_subs_.load(std::memory_order_relaxed);
+  if (include_subs) {
+    MutexLock lock(&subs_mu_);
+    for (const auto& [key, sub] : remote_subs_) {
+      if (detail) {
+        // As nats-server 2.9.10: no account, the sid is "$G subject [queue]".
+        SubDetail d;
+        d.subject = sub->subject;
+        d.queue = sub->queue;
+        d.sid = std::string(kGlobalAccount) + " " + sub->subject;
+        if (!sub->queue.empty()) d.sid += " " + sub->queue;
+        d.msgs = sub->delivered.load(std::memory_order_relaxed);
+        d.cid = cid_;
+        e.subscriptions_detail.push_back(std::move(d));
+      } else {
+        e.subscriptions.push_back(sub->subject);
+      }
+    }
+    std::sort(e.subscriptions.begin(), e.subscriptions.end());
+    std::sort(e.subscriptions_detail.begin(), e.subscriptions_detail.end(),
+              [](const SubDetail& a, const SubDetail& b) {
+                return std::tie(a.subject, a.queue) < std::tie(b.subject, b.queue);
+              });
+  }
   MutexLock lock(&info_mu_);
   e.ip = ip_;
   e.port = port_;

@@ -66,7 +66,9 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   std::string remote_id() const;
   // Any thread: the peer's current client URLs (empty while it is in lame duck).
   std::vector<std::string> PeerConnectUrls() const;
-  RoutezEntry Snapshot() const;
+  // Any thread. With include_subs, the peer's interest as subjects or, with
+  // detail, as SubDetail entries (/routez?subs=1 / subs=detail).
+  RoutezEntry Snapshot(bool include_subs = false, bool detail = false) const;
 
   // Owner thread: close, flushing first (duplicate route, shutdown).
   void FlushAndClose(CloseReason reason);
@@ -118,6 +120,9 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   absl::Time next_ping_;
   absl::Time ping_sent_;
   // Remote interest: "subject\n queue" -> subscription in the sublist.
+  // Changed only on the owner thread, under subs_mu_ (which other threads
+  // take to read it: /routez?subs=1); the owner reads it without the lock.
+  mutable Mutex subs_mu_;
   absl::flat_hash_map<std::string, SubscriptionPtr> remote_subs_;
 
   mutable Mutex info_mu_;

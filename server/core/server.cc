@@ -285,7 +285,9 @@ void Server::OnClusterUrlsChanged() {
   }
 }
 
-RoutezSnapshot Server::Routez() const { return cluster_->Routez(); }
+RoutezSnapshot Server::Routez(bool include_subs, bool detail) const {
+  return cluster_->Routez(include_subs, detail);
+}
 
 int Server::http_port() const { return monitor_ ? monitor_->bound_port() : 0; }
 

@@ -88,7 +88,7 @@ class Server : public MonitorSource, public ClusterHost {
   VarzSnapshot Varz() const override;
   ConnzSnapshot Connz(bool include_subs) const override;
   SubszSnapshot Subsz() const override;
-  RoutezSnapshot Routez() const override;
+  RoutezSnapshot Routez(bool include_subs, bool detail) const override;
   bool Healthy() const override;
 
  private:

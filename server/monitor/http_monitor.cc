@@ -133,7 +133,7 @@ void HttpMonitor::RegisterHandlers() {
     absl::StatusOr<monitor::RoutezOptions> opts = monitor::ParseRoutezOptions(FirstValues(req));
     if (!opts.ok()) return BadRequest(res, opts.status());
     CountRequest("/routez");
-    RoutezSnapshot snap = source_->Routez();
+    RoutezSnapshot snap = source_->Routez(opts->subs || opts->subs_detail, opts->subs_detail);
     FillNow(snap);
     Json(res, 200, monitor::RenderRoutez(snap, ServerId(), *opts));
   });
@@ -152,7 +152,7 @@ void HttpMonitor::RegisterHandlers() {
     monitor::MetricsInput in;
     in.varz = source_->Varz();
     FillNow(in.varz);
-    in.routez = source_->Routez();
+    in.routez = source_->Routez(/*include_subs=*/false, /*detail=*/false);
     in.connz = source_->Connz(/*include_subs=*/false);
     in.healthy = source_->Healthy();
     in.http_req_stats = RequestStats();

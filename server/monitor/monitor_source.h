@@ -169,8 +169,9 @@ class MonitorSource {
   virtual SubszSnapshot Subsz() const = 0;
   // /healthz: OK unless the server is shutting down.
   virtual bool Healthy() const = 0;
-  // /routez. Default: no routes (a standalone server).
-  virtual RoutezSnapshot Routez() const { return {}; }
+  // /routez. Default: no routes (a standalone server). With include_subs,
+  // each route's interest (detail: as SubDetail) for subs=1 / subs=detail.
+  virtual RoutezSnapshot Routez(bool include_subs, bool detail) const { return {}; }
 };
 
 }  // namespace herald

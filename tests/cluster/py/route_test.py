@@ -421,6 +421,28 @@ class RouteProtocolTest(unittest.TestCase):
         self.assertEqual(mon(self.http, "routez").get("num_routes"), 0)
         self._assert_node_still_serves()
 
+    def test_routez_subs_lists_the_peers_interest(self):
+        fid = "NFAKEROUTE0000000000000000000000000000000000000000000030"
+        r, _ = self.route(fid)
+        r.send("RS+ $G rz.a\r\nRS+ $G rz.q grp 1\r\nPING\r\n")
+        self.wait_route_subs(fid, 2)
+        e = self.route_entry(fid)
+        self.assertNotIn("subscriptions_list", e)  # only when asked for
+        def entry(q):
+            for x in mon(self.http, "routez?" + q).get("routes") or []:
+                if x.get("remote_id") == fid:
+                    return x
+            return None
+        lst = entry("subs=1").get("subscriptions_list") or []
+        self.assertIn("rz.a", lst)
+        self.assertIn("rz.q", lst)
+        det = entry("subs=detail").get("subscriptions_list_detail") or []
+        q = [d for d in det if d.get("subject") == "rz.q"]
+        self.assertEqual(len(q), 1, det)
+        self.assertEqual(q[0].get("qgroup"), "grp")
+        self.assertEqual(q[0].get("sid"), "$G rz.q grp")
+        self.assertNotIn("account", q[0])
+
     def test_plain_and_queue_interest_on_one_peer_one_rmsg(self):
         fid = "NFAKEROUTE0000000000000000000000000000000000000000000011"
         r, _ = self.route(fid)

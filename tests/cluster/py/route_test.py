@@ -139,6 +139,36 @@ def wait_for(cond, timeout, what):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def listener():
+    """A listening socket playing another cluster member."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(10)
+    return lst
+
+
+def accept_route_connect(test, lst, info):
+    """Accepts the node's dial on `lst`, sends `info` as an accepting server
+    does, and returns the node's CONNECT JSON (and the socket)."""
+    try:
+        conn, _ = lst.accept()
+    except socket.timeout:
+        test.fail("node did not dial")
+    conn.sendall(("INFO %s\r\n" % json.dumps(info)).encode())
+    conn.settimeout(5)
+    data = b""
+    deadline = time.monotonic() + 5
+    while b"CONNECT " not in data or not data.split(b"CONNECT ", 1)[1].count(b"\r\n"):
+        if time.monotonic() > deadline:
+            test.fail("no CONNECT from the dialling node: %r" % data[:300])
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data.split(b"CONNECT ", 1)[1].split(b"\r\n", 1)[0]), conn
+
+
 class RouteProtocolTest(unittest.TestCase):
     def setUp(self):
         self.http = free_port()
@@ -507,10 +537,7 @@ class RouteProtocolTest(unittest.TestCase):
 
     def test_gossip_info_makes_node_dial_the_announced_server(self):
         # a listener playing "another cluster member" that only our fake peer knows
-        lst = socket.socket()
-        lst.bind(("127.0.0.1", 0))
-        lst.listen(4)
-        lst.settimeout(10)
+        lst = listener()
         self.socks.append(lst)
         lport = lst.getsockname()[1]
         r, _ = self.route("NFAKEROUTE0000000000000000000000000000000000000000000015")
@@ -519,26 +546,10 @@ class RouteProtocolTest(unittest.TestCase):
                  "max_payload": 1048576, "ip": "nats-route://127.0.0.1:%d/" % lport, "cluster": "C1",
                  "connect_urls": ["127.0.0.1:4998"], "lnoc": True}
         r.send("INFO %s\r\n" % json.dumps(other))
-        try:
-            conn, _ = lst.accept()
-        except socket.timeout:
-            self.fail("node did not dial the server announced by gossip")
-        self.socks.append(conn)
         # behave like a real accepting server: our INFO goes out first; the
         # dialling node answers with CONNECT (+ INFO)
-        conn.sendall(("INFO %s\r\n" % json.dumps(other)).encode())
-        conn.settimeout(5)
-        data = b""
-        deadline = time.monotonic() + 5
-        while b"CONNECT " not in data or not data.split(b"CONNECT ", 1)[1].count(b"\r\n"):
-            if time.monotonic() > deadline:
-                self.fail("no CONNECT from the dialling node: %r" % data[:300])
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        line = data.split(b"CONNECT ", 1)[1].split(b"\r\n", 1)[0]
-        cj = json.loads(line)
+        cj, conn = accept_route_connect(self, lst, other)
+        self.socks.append(conn)
         self.assertEqual(cj.get("cluster"), "C1")
         self.assertEqual(cj.get("name"), self.sid, "route CONNECT name is the server_id")
         self.assertIs(cj.get("headers"), True)
@@ -786,29 +797,12 @@ class RouteAuthTest(unittest.TestCase):
         self.assertIsNone(self.route_entry(server_id))
 
     def _accept_connect(self, lst, info):
-        try:
-            conn, _ = lst.accept()
-        except socket.timeout:
-            self.fail("node did not dial")
+        cj, conn = accept_route_connect(self, lst, info)
         self.socks.append(conn)
-        conn.sendall(("INFO %s\r\n" % json.dumps(info)).encode())
-        conn.settimeout(5)
-        data = b""
-        deadline = time.monotonic() + 5
-        while b"CONNECT " not in data or not data.split(b"CONNECT ", 1)[1].count(b"\r\n"):
-            if time.monotonic() > deadline:
-                self.fail("no CONNECT from the dialling node: %r" % data[:300])
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return json.loads(data.split(b"CONNECT ", 1)[1].split(b"\r\n", 1)[0])
+        return cj
 
     def _listener(self):
-        lst = socket.socket()
-        lst.bind(("127.0.0.1", 0))
-        lst.listen(4)
-        lst.settimeout(10)
+        lst = listener()
         self.socks.append(lst)
         return lst
 

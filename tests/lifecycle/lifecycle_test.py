@@ -333,6 +333,37 @@ class ClusterTlsTest(unittest.TestCase):
                     s.stop()
 
 
+class ClusterTlsAuthTest(unittest.TestCase):
+    def test_routes_mutual_tls_and_authorization(self):
+        # Both at once: the CONNECT with the credentials goes inside TLS.
+        d = tempfile.mkdtemp(prefix="herald-ctlsauth-")
+        try:
+            make_certs(d)
+        except (OSError, subprocess.CalledProcessError):
+            self.skipTest("openssl CLI not available")
+        r1, r2, r3 = free_port(), free_port(), free_port()
+        conf = ('cluster {\n  name: TA\n  authorization { user: ruser, password: "r-pw" }\n'
+                '  tls {\n    cert_file: "%s/node.pem"\n    key_file: "%s/node.key"\n'
+                '    ca_file: "%s/ca.pem"\n    timeout: 2\n  }\n}\n' % (d, d, d))
+        a = Server(["-n", "a", "--cluster", "nats://127.0.0.1:%d" % r1], conf)
+        b = Server(["-n", "b", "--cluster", "nats://127.0.0.1:%d" % r2,
+                    "--routes", "nats://ruser:r-pw@127.0.0.1:%d" % r1], conf)
+        wrong = None
+        try:
+            self.assertTrue(cross_node_delivery(a.port, b.port, b"ta.ab"),
+                            "no traffic over the TLS + authorization route: " + b.logtext())
+            # A good certificate is not enough: wrong credentials are refused.
+            wrong = Server(["-n", "w", "--cluster", "nats://127.0.0.1:%d" % r3,
+                            "--routes", "nats://ruser:nope@127.0.0.1:%d" % r1], conf)
+            self.assertFalse(cross_node_delivery(a.port, wrong.port, b"ta.aw", timeout=2.0))
+            self.assertIn("authorization violation", a.logtext().lower())
+            self.assertTrue(cross_node_delivery(b.port, a.port, b"ta.ba"))
+        finally:
+            for s in (wrong, b, a):
+                if s is not None:
+                    s.stop()
+
+
 class HttpsMonitorTest(unittest.TestCase):
     def test_https_monitoring(self):
         import ssl

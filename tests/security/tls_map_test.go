@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
 
 type certKey struct {
@@ -116,4 +117,33 @@ authorization { %s
 		t.Fatal("TLS client without a certificate accepted")
 	}
 	t.Logf("no-cert client: %v", err)
+}
+
+// TLS on the client port and a bcrypt user: the bcrypt check runs off the
+// connection's thread (herald) and reading then resumes inside TLS.
+func TestTLSWithBcryptUser(t *testing.T) {
+	dir := t.TempDir()
+	ca := mkCert(t, dir, "ca", nil, &x509.Certificate{Subject: pkix.Name{CommonName: "Test CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
+	mkCert(t, dir, "server", ca, &x509.Certificate{Subject: pkix.Name{CommonName: "server"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature})
+	hash, err := bcrypt.GenerateFromPassword([]byte("tls-pw"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(n string) string { return filepath.Join(dir, n) }
+	s := StartServerIn(t, dir, fmt.Sprintf(`tls { cert_file: %q, key_file: %q, timeout: 2 }
+authorization { %s
+  users: [ { user: tom, password: %q } ]
+}`, f("server.pem"), f("server-key.pem"), fastFail(), hash))
+	c := Connect(t, s, "tom", nats.RootCAs(f("ca.pem")), nats.UserInfo("tom", "tls-pw"))
+	_, ch := ChanSub(t, c, "tls.bcrypt", "")
+	c.Flush(t)
+	c.Publish("tls.bcrypt", []byte("hi"))
+	c.Flush(t)
+	if m := Recv(t, ch, 2*time.Second); string(m.Data) != "hi" {
+		t.Fatalf("got %q", m.Data)
+	}
+	ExpectAuthFail(t, s, "tom wrong pw", nats.RootCAs(f("ca.pem")), nats.UserInfo("tom", "nope"))
 }

@@ -131,8 +131,8 @@ void Raft::ApplyConf(const ConfState& cs) {
     }
   }
   for (auto it = leaving_.begin(); it != leaving_.end();) {
-    const bool member = IsVoter(it->first) ||
-                        std::binary_search(cs.learners.begin(), cs.learners.end(), it->first);
+    const bool member =
+        IsVoter(it->first) || std::binary_search(cs.learners.begin(), cs.learners.end(), it->first);
     it = member ? leaving_.erase(it) : std::next(it);
   }
   prs_ = std::move(next);
@@ -407,8 +407,8 @@ VoteResult Raft::Poll(NodeId from, bool granted) {
 
 absl::Status Raft::Step(const Message& m) {
   if (m.to != id_ && m.to != kNoNode) return absl::InvalidArgumentError("message for another node");
-  if (quiesced_ && !(m.type == MessageType::kHeartbeat && m.quiesce && m.from == lead_ &&
-                     m.term == term_)) {
+  if (quiesced_ &&
+      !(m.type == MessageType::kHeartbeat && m.quiesce && m.from == lead_ && m.term == term_)) {
     Wake(m.from);
   }
   if (m.term > term_) {

@@ -29,6 +29,23 @@ std::vector<std::string> AppliedData(TestCluster& c, NodeId id) {
   return out;
 }
 
+// What the runtime does when node `id` finds its log damaged from index 3 at
+// start-up: it drops the suffix, persists the repair mark `watermark` (its
+// durable watermark before the damage) and restarts the core.
+void RestartWithDamagedLog(TestCluster& c, NodeId id, uint64_t watermark) {
+  TestNode& n = c.node(id);
+  std::vector<Entry> keep = *n.storage->Entries(2, 3, UINT64_MAX);
+  auto fresh = std::make_unique<MemoryStorage>();
+  (void)fresh->ApplySnapshot(*n.storage->GetSnapshot());
+  (void)fresh->Append(keep);
+  HardState hs = n.storage->InitialHardState();
+  hs.repair_until = watermark;
+  fresh->SetHardState(hs);
+  n.storage = std::move(fresh);
+  n.config.storage = n.storage.get();
+  c.Restart(id);
+}
+
 // ---------------------------------------------------------------- elections
 
 TEST(ElectionTest, TimeoutElectsOneLeader) {
@@ -614,17 +631,7 @@ TEST(RepairTest, DamagedNodeNeitherVotesNorCampaignsUntilCaughtUp) {
   const uint64_t watermark = c.raft(3).log().LastIndex();
   // Node 3 restarts and finds its log damaged from index 3: the runtime drops
   // the suffix and persists the repair mark.
-  TestNode& n3 = c.node(3);
-  std::vector<Entry> keep = *n3.storage->Entries(2, 3, UINT64_MAX);
-  auto fresh = std::make_unique<MemoryStorage>();
-  (void)fresh->ApplySnapshot(*n3.storage->GetSnapshot());
-  (void)fresh->Append(keep);
-  HardState hs = n3.storage->InitialHardState();
-  hs.repair_until = watermark;
-  fresh->SetHardState(hs);
-  n3.storage = std::move(fresh);
-  n3.config.storage = n3.storage.get();
-  c.Restart(3);
+  RestartWithDamagedLog(c, 3, watermark);
   EXPECT_FALSE(c.raft(3).Promotable());
   // It refuses to vote, even for an up-to-date candidate.
   Message v;
@@ -817,17 +824,7 @@ TEST(QuiesceTest, RestartedRepairingNodeWakesTheGroupAndIsRepaired) {
   c.TickAll(3);
   ASSERT_TRUE(AllQuiesced(c, {1, 2, 3}));
   const uint64_t watermark = c.raft(3).log().LastIndex();
-  TestNode& n3 = c.node(3);
-  std::vector<Entry> keep = *n3.storage->Entries(2, 3, UINT64_MAX);
-  auto fresh = std::make_unique<MemoryStorage>();
-  (void)fresh->ApplySnapshot(*n3.storage->GetSnapshot());
-  (void)fresh->Append(keep);
-  HardState hs = n3.storage->InitialHardState();
-  hs.repair_until = watermark;
-  fresh->SetHardState(hs);
-  n3.storage = std::move(fresh);
-  n3.config.storage = n3.storage.get();
-  c.Restart(3);
+  RestartWithDamagedLog(c, 3, watermark);
   ASSERT_FALSE(c.raft(3).Promotable());
   // It cannot campaign; its periodic poke wakes the leader, which repairs it.
   c.TickAll(60);

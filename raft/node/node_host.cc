@@ -193,8 +193,8 @@ void NodeHost::RunCommand(Command& c) {
       const uint64_t ctx = ++next_read_ctx_;
       absl::Status s = raw.ReadIndex(ctx);
       if (!s.ok()) {
-        c.read_done(absl::UnavailableError(
-            absl::StrCat(s.message(), "; leader ", raw.raft().lead())));
+        c.read_done(
+            absl::UnavailableError(absl::StrCat(s.message(), "; leader ", raw.raft().lead())));
         break;
       }
       Group::Read r;

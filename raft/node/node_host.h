@@ -48,7 +48,8 @@
 // read-index: the leader confirms it still leads with a heartbeat round).
 //
 // Thread-safety: Start/Stop from one controlling thread; Propose,
-// ProposeConfChange, ReadIndex, Deliver, Info, Campaign are thread-safe. StateMachine callbacks run on the driver.
+// ProposeConfChange, ReadIndex, Deliver, Info, Campaign are thread-safe. StateMachine callbacks run
+// on the driver.
 #ifndef HERALD_RAFT_NODE_NODE_HOST_H_
 #define HERALD_RAFT_NODE_NODE_HOST_H_
 
@@ -256,7 +257,7 @@ class NodeHost {
     bool silent = false;      // silent for election_tick ticks; groups it led were woken
   };
   std::map<NodeId, PeerLiveness> peers_heard_;
-  std::vector<NodeId> peers_;              // every other member of any group
+  std::vector<NodeId> peers_;  // every other member of any group
   bool peers_dirty_ = true;
   uint64_t next_read_ctx_ = 0;
   std::set<GroupId> reading_;  // groups with outstanding reads

@@ -305,7 +305,8 @@ TEST_F(NodeHostTest, IdleGroupsGoQuietAndWakeWhenTheLeaderDies) {
       EXPECT_TRUE(WaitFor([&] {
         auto log = n.sm->Get(g);
         return log.size() == 2 && log[1] == "after";
-      })) << "node " << id << " group " << g;
+      })) << "node "
+          << id << " group " << g;
     }
   }
   // And the restarted node rejoins: it catches up on every group.
@@ -314,7 +315,8 @@ TEST_F(NodeHostTest, IdleGroupsGoQuietAndWakeWhenTheLeaderDies) {
     EXPECT_TRUE(WaitFor([&] {
       auto log = nodes_[dead].sm->Get(g);
       return log.size() == 2 && log[1] == "after";
-    })) << "group " << g;
+    })) << "group "
+        << g;
   }
   EXPECT_TRUE(WaitFor(all_quiesced));
 }

@@ -52,8 +52,8 @@ struct SimStats {
   uint64_t conf_changes = 0;
   uint64_t messages = 0;
   uint64_t dropped = 0;
-  uint64_t quiesced = 0;       // times a leader quiesced its group
-  uint64_t detector_wakes = 0; // quiesced followers woken because their leader went silent
+  uint64_t quiesced = 0;        // times a leader quiesced its group
+  uint64_t detector_wakes = 0;  // quiesced followers woken because their leader went silent
 };
 
 struct SimResult {

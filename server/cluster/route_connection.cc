@@ -500,8 +500,7 @@ void RouteConnection::OnSweep(absl::Time now) {
   }
   if (!solicited_ && !got_connect_ && cluster_->route_auth_required() &&
       now - start_ > cluster_->route_auth_timeout()) {
-    spdlog::warn("route rid:{} - no CONNECT within the route authorization timeout, closing",
-                 cid_);
+    spdlog::warn("route rid:{} - no CONNECT within the route authorization timeout, closing", cid_);
     SendErrAndClose("Authentication Timeout", CloseReason::kAuthTimeout);
     return;
   }

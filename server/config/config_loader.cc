@@ -668,9 +668,9 @@ absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
       s = ParseTls(absl::StrCat(key, ".", raw_k), mv, &c.tls);
     } else if (k == "authorization") {
       s = ParseClusterAuthorization(absl::StrCat(key, ".", raw_k), mv, &c);
-    } else if (k == "cluster_advertise" || k == "advertise" ||
-               k == "no_advertise" || k == "connect_retries" || k == "permissions" ||
-               k == "pool_size" || k == "compression" || k == "accounts") {
+    } else if (k == "cluster_advertise" || k == "advertise" || k == "no_advertise" ||
+               k == "connect_retries" || k == "permissions" || k == "pool_size" ||
+               k == "compression" || k == "accounts") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
     } else {
       WarnUnknown(absl::StrCat(key, ".", raw_k), mv);

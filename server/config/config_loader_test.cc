@@ -415,9 +415,8 @@ TEST(ConfigLoader, ClusterWarningsAndErrors) {
       "  bogus: 1\n}");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://a:1"));
-  EXPECT_THAT(l.warnings,
-              ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
-                          "t.conf:9: unknown field cluster.bogus, ignored"));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
+                                      "t.conf:9: unknown field cluster.bogus, ignored"));
   EXPECT_EQ(LoadError("cluster {\n routes: [ \"127.0.0.1:6222\" ]\n}"),
             "t.conf:2: error parsing route url '127.0.0.1:6222': expected scheme://host:port");
   EXPECT_EQ(LoadError("cluster {\n port: 100000\n}"),

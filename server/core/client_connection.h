@@ -105,7 +105,7 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   const absl::Time start_;
   bool connect_received_ = false;
   bool auth_check_running_ = false;  // a CONNECT is being checked on the auth pool
-  bool verbose_ = true;  // nats-server treats a client without CONNECT as verbose
+  bool verbose_ = true;              // nats-server treats a client without CONNECT as verbose
   bool pedantic_ = false;
   bool echo_ = true;
   bool no_responders_ = false;

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -306,3 +307,35 @@ class RawClient:
         if op == b"INFO":
             return ("INFO", json.loads(body[4:].strip()))
         raise AssertionError("unknown server op %r" % line)
+
+
+class CountingResult(unittest.TextTestResult):
+    """Counts passes, so that tests never run (a failed class setup) count as failed."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+
+def _terminate(signum, frame):
+    # turn SIGTERM (e.g. from `timeout`) into an exception so servers are stopped
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def unittest_main(label, resultclass=CountingResult):
+    """Runs the calling module's tests; prints "RESULT passed=N failed=M" last."""
+    signal.signal(signal.SIGTERM, _terminate)
+    print("%s: SERVER_KIND=%s SERVER_BIN=%s" % (label, SERVER_KIND, server_bin()), flush=True)
+    runner = unittest.TextTestRunner(resultclass=resultclass, verbosity=2)
+    prog = unittest.main(module="__main__", argv=sys.argv, exit=False, testRunner=runner)
+    r = prog.result
+    total = prog.test.countTestCases()
+    # tests that did not pass (failures, errors, and tests never run because
+    # a class-level setup failed) are all counted as failed
+    failed = total - r.passed - len(r.skipped)
+    print("RESULT passed=%d failed=%d" % (r.passed, failed), flush=True)
+    sys.exit(1 if failed or total == 0 else 0)

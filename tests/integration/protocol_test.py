@@ -12,7 +12,6 @@ Last line printed: "RESULT passed=N failed=M".
 import json
 import os
 import re
-import signal
 import socket
 import sys
 import threading
@@ -22,6 +21,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import RawClient, Closed, free_port, running_server, SERVER_KIND, server_bin  # noqa: E402
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+")
@@ -855,34 +855,5 @@ class ConfiguredServerTest(unittest.TestCase):
                 self.assertGreaterEqual(json.load(r).get("slow_consumers", 0), 1)
 
 
-class CountingResult(unittest.TextTestResult):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.passed = 0
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed += 1
-
-
-def _terminate(signum, frame):
-    # turn SIGTERM (e.g. from `timeout`) into an exception so servers are stopped
-    raise KeyboardInterrupt("signal %d" % signum)
-
-
-def main():
-    signal.signal(signal.SIGTERM, _terminate)
-    print("protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
-    runner = unittest.TextTestRunner(resultclass=CountingResult, verbosity=2)
-    prog = unittest.main(argv=sys.argv, exit=False, testRunner=runner)
-    r = prog.result
-    total = prog.test.countTestCases()
-    # tests that did not pass (failures, errors, and tests never run because
-    # a class-level setup failed) are all counted as failed
-    failed = total - r.passed - len(r.skipped)
-    print("RESULT passed=%d failed=%d" % (r.passed, failed), flush=True)
-    sys.exit(1 if failed or total == 0 else 0)
-
-
 if __name__ == "__main__":
-    main()
+    harness.unittest_main("protocol tests")

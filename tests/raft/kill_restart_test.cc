@@ -200,8 +200,8 @@ struct Acked {
 // until a node acknowledges it or the run ends.
 // While `paused` is set it starts no new write, so the groups go idle and
 // quiesce.
-void Writer(Cluster* c, int w, uint64_t groups, std::atomic<bool>* stop,
-            std::atomic<bool>* paused, Acked* acked, std::atomic<uint64_t>* attempts) {
+void Writer(Cluster* c, int w, uint64_t groups, std::atomic<bool>* stop, std::atomic<bool>* paused,
+            Acked* acked, std::atomic<uint64_t>* attempts) {
   std::mt19937_64 rng(w * 7919 + 1);
   int target = 1 + w % 3;
   for (uint64_t seq = 0; !stop->load(); ++seq) {
@@ -385,11 +385,12 @@ TEST(KillRestartTest, NoAcknowledgedWriteLost) {
   uint64_t present = 0;
   for (auto& [g, m] : final_kv) present += m.size();
   printf(
-      "kills %llu (%llu after a quiet period), damaged logs %llu, attempts %llu, acknowledged %zu, present %llu, lost %llu\n",
+      "kills %llu (%llu after a quiet period), damaged logs %llu, attempts %llu, acknowledged %zu, "
+      "present %llu, lost %llu\n",
       static_cast<unsigned long long>(kills), static_cast<unsigned long long>(quiet_kills),
-      static_cast<unsigned long long>(damaged),
-      static_cast<unsigned long long>(attempts.load()), acked.writes.size(),
-      static_cast<unsigned long long>(present), static_cast<unsigned long long>(lost));
+      static_cast<unsigned long long>(damaged), static_cast<unsigned long long>(attempts.load()),
+      acked.writes.size(), static_cast<unsigned long long>(present),
+      static_cast<unsigned long long>(lost));
   EXPECT_EQ(lost, 0u);
   EXPECT_GT(acked.writes.size(), 100u) << "too little progress under kills";
   EXPECT_GT(kills, seconds / 4);

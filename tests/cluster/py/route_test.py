@@ -12,7 +12,6 @@ handled out of band. Last line printed: "RESULT passed=N failed=M".
 """
 import json
 import os
-import signal
 import socket
 import sys
 import time
@@ -21,7 +20,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
-import harness  # noqa: E402  (shared single-node helper, read-only for us)
+import harness  # noqa: E402  (shared single-node helpers)
 from harness import Closed, RawClient, Server, free_port, server_bin, SERVER_KIND  # noqa: E402
 
 FAKE_CLIENT_URL = "127.0.0.1:4999"
@@ -633,14 +632,8 @@ class RouteProtocolTest(unittest.TestCase):
         wait_for(lambda: (self.route_entry(fid) or {}).get("subscriptions", 0) == 1, 10, "10000 RS- applied")
 
 
-class CountingResult(unittest.TextTestResult):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.passed = 0
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed += 1
+class CountingResult(harness.CountingResult):
+    """Also prints the server's log when a test fails."""
 
     def _log(self, test):
         srv = getattr(test, "srv", None)
@@ -923,21 +916,5 @@ class RouteAuthMeshTest(unittest.TestCase):
         self.check_mesh([n1, n2, n3])
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt("signal %d" % signum)
-
-
-def main():
-    signal.signal(signal.SIGTERM, _terminate)
-    print("route protocol tests: SERVER_KIND=%s SERVER_BIN=%s" % (SERVER_KIND, server_bin()), flush=True)
-    runner = unittest.TextTestRunner(resultclass=CountingResult, verbosity=2)
-    prog = unittest.main(argv=sys.argv, exit=False, testRunner=runner)
-    r = prog.result
-    total = prog.test.countTestCases()
-    failed = total - r.passed - len(r.skipped)
-    print("RESULT passed=%d failed=%d" % (r.passed, failed), flush=True)
-    sys.exit(1 if failed or total == 0 else 0)
-
-
 if __name__ == "__main__":
-    main()
+    harness.unittest_main("route protocol tests", CountingResult)

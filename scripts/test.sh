@@ -13,6 +13,15 @@ scripts/setup.sh --tests || { echo "setup failed"; echo "0 passed, 1 failed"; ex
 passed=0
 failed=0
 report() { echo "== $1: $2 passed, $3 failed"; passed=$((passed + $2)); failed=$((failed + $3)); }
+# Names of failed cases, gathered from every suite's output and repeated just
+# before the last line: CI keeps only the tail of a long log.
+failures=()
+note_failures() { # suite output
+  local l
+  while IFS= read -r l; do failures+=("$1: $l"); done < <(echo "$2" | grep -E \
+    '^\s*not ok |^\s*✖ |^\s*--- FAIL:|^(FAIL|ERROR): |^\[  FAILED  \] |^//\S+ .*(FAILED|TIMEOUT|NO STATUS)' |
+    grep -v 'tests, listed below' | head -40)
+}
 
 # 1. Unit tests. Count individual gtest cases from each target's test.xml; a
 # target that did not pass and has no readable result (build failure, crash,
@@ -20,6 +29,7 @@ report() { echo "== $1: $2 passed, $3 failed"; passed=$((passed + $2)); failed=$
 bazel test //... --test_summary=short --test_output=errors >/tmp/herald-unit.$$ 2>&1
 unit_rc=$?
 tail -60 /tmp/herald-unit.$$
+note_failures unit "$(cat /tmp/herald-unit.$$)"
 read -r up uf < <(python3 - /tmp/herald-unit.$$ <<'PY'
 import re, sys, os, xml.etree.ElementTree as ET
 passed = failed = 0
@@ -60,6 +70,7 @@ if [ "${SKIP_INTEGRATION:-0}" != 1 ] && [ -x tests/integration/run.sh ]; then
   out=$(SERVER_KIND=herald SERVER_BIN="$bindir/herald" tests/integration/run.sh 2>&1)
   rm -rf "$bindir"
   echo "$out" | tail -60
+  note_failures integration "$out"
   line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
   if [ -n "$line" ]; then
     report "integration" "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"
@@ -72,6 +83,7 @@ fi
 if [ "${SKIP_FUZZ:-0}" != 1 ] && [ -x tools/fuzz/run.sh ]; then
   out=$(tools/fuzz/run.sh "${FUZZ_SECONDS:-15}" 2>&1)
   echo "$out" | grep -E '^fuzz ' || echo "$out" | tail -20
+  note_failures fuzz "$(echo "$out" | grep -E '^fuzz .*: FAIL' | sed 's/^/FAIL: /')"
   fp=$(echo "$out" | grep -cE '^fuzz .*: PASS')
   ff=$(echo "$out" | grep -cE '^fuzz .*: FAIL')
   report "fuzz" "$fp" "$ff"
@@ -82,6 +94,7 @@ for extra in tests/suites/*.sh; do
   [ -x "$extra" ] || continue
   out=$("$extra" 2>&1)
   echo "$out" | tail -15
+  note_failures "$(basename "$extra" .sh)" "$out"
   line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
   if [ -n "$line" ]; then
     report "$(basename "$extra" .sh)" "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"
@@ -90,5 +103,9 @@ for extra in tests/suites/*.sh; do
   fi
 done
 
+if [ "${#failures[@]}" -gt 0 ]; then
+  echo "== failed cases (from the logs above):"
+  printf '  %s\n' "${failures[@]}" | awk '!seen[$0]++' | head -60
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

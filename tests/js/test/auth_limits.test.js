@@ -151,6 +151,7 @@ ST('reconnect: subscription keeps working after server restart on same port', {}
   t.diagnostic(`server_id before=${firstId} after=${nc.info.server_id}`);
   // requests work through the reconnected connection too
   nc.subscribe('rc.svc', { callback: (e, m) => m.respond(sc.encode('pong')) });
+  await nc.flush(); // the SUB must reach the server before p2 asks, or the answer is 503
   const r = await p2.request('rc.svc', sc.encode('ping'), { timeout: 3000 });
   assert.equal(sc.decode(r.data), 'pong');
 });

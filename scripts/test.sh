@@ -63,11 +63,10 @@ report "unit tests" "$up" "$uf"
 
 # 2. Integration tests with real clients against real herald processes.
 if [ "${SKIP_INTEGRATION:-0}" != 1 ] && [ -x tests/integration/run.sh ]; then
-  # Copy the binary out: bazel-bin is a symlink that the next build with other
-  # flags re-points.
+  . tests/suites/lib.sh
   bindir=$(mktemp -d)
-  bazel build //server:herald >/dev/null 2>&1 && cp bazel-bin/server/herald "$bindir/herald"
-  out=$(SERVER_KIND=herald SERVER_BIN="$bindir/herald" tests/integration/run.sh 2>&1)
+  herald=$(herald_copy "$bindir") || herald="$bindir/herald" # run.sh then reports the missing binary
+  out=$(SERVER_KIND=herald SERVER_BIN="$herald" tests/integration/run.sh 2>&1)
   rm -rf "$bindir"
   echo "$out" | tail -60
   note_failures integration "$out"

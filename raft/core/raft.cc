@@ -138,13 +138,56 @@ void Raft::ApplyConf(const ConfState& cs) {
   prs_ = std::move(next);
 }
 
-void Raft::DropLeavingPeers() {
+void Raft::TrackPeersLeavingInUncommittedEntries() {
+  // A removal appended under an earlier leader and not committed yet: the
+  // removed peer must still get the log until it commits (as in ApplyConf),
+  // or it never learns that it is out and keeps trying to campaign.
+  const ConfState current = conf_state();
+  auto member = [](const ConfState& cs, NodeId id) {
+    return std::find(cs.voters.begin(), cs.voters.end(), id) != cs.voters.end() ||
+           std::find(cs.learners.begin(), cs.learners.end(), id) != cs.learners.end();
+  };
+  const ConfState* before = &conf_base_;
+  for (const auto& [at, conf] : conf_history_) {
+    if (at > log_.committed()) {
+      for (const std::vector<NodeId>* ids : {&before->voters, &before->learners}) {
+        for (NodeId id : *ids) {
+          if (member(conf, id) || member(current, id)) continue;
+          leaving_[id] = at;  // the last removal of `id` is the one to wait for
+          if (prs_.count(id)) continue;
+          Progress pr(max_inflight_);
+          pr.is_learner = true;
+          pr.next = log_.LastIndex() + 1;
+          pr.recent_active = true;
+          prs_.emplace(id, std::move(pr));
+        }
+      }
+    }
+    before = &conf;
+  }
+}
+
+void Raft::DropLeavingPeers(bool timeout_tick) {
   for (auto it = leaving_.begin(); it != leaving_.end();) {
-    if (it->second > log_.committed()) {
+    const auto [id, removal_index] = *it;
+    if (removal_index > log_.committed()) {
       ++it;
       continue;
     }
-    if (it->first != id_) prs_.erase(it->first);
+    if (id != id_) {
+      const Progress& pr = prs_.at(id);
+      if (pr.match >= removal_index) {
+        // A last word: the peer learns that its removal is committed, so its
+        // runtime can shut the replica down.
+        SendHeartbeat(id, 0);
+      } else if (!timeout_tick || (check_quorum_ && pr.recent_active)) {
+        // It may still be catching up to the removal entry: keep it until it
+        // has it or stays silent for an election timeout.
+        ++it;
+        continue;
+      }
+      prs_.erase(id);
+    }
     it = leaving_.erase(it);
   }
 }
@@ -213,6 +256,7 @@ void Raft::BecomeLeader() {
   self.match = log_.PersistedIndex();
   self.next = log_.LastIndex() + 1;
   self.recent_active = true;
+  TrackPeersLeavingInUncommittedEntries();
   // Conservative: no conf change until everything in the log is applied.
   pending_conf_index_ = log_.LastIndex();
   // The no-op of the new term: committing it commits every earlier entry
@@ -257,6 +301,7 @@ void Raft::TickHeartbeat() {
   ++election_elapsed_;
   if (election_elapsed_ >= election_timeout_) {
     election_elapsed_ = 0;
+    DropLeavingPeers(/*timeout_tick=*/true);  // before recent_active is reset
     if (check_quorum_ && !CheckQuorumActive()) {
       BecomeFollower(term_, kNoNode);
       return;
@@ -737,6 +782,7 @@ void Raft::HandleAppendResp(const Message& m) {
   } else {
     while (MaybeSendAppend(m.from, false)) {
     }
+    if (updated && leaving_.count(m.from)) DropLeavingPeers(/*timeout_tick=*/false);
   }
   if (m.from == lead_transferee_ && pr.match == log_.LastIndex()) SendTimeoutNow(m.from);
 }
@@ -1128,7 +1174,7 @@ void Raft::OnLogWritten(const std::vector<Entry>& ents) {
 
 void Raft::StepDownIfRemoved() {
   if (state_ != StateType::kLeader) return;
-  DropLeavingPeers();
+  DropLeavingPeers(/*timeout_tick=*/false);
   if (IsVoter(id_)) return;
   // We are leading a configuration we are not part of (thesis 4.2.2): only
   // until that configuration is committed.

@@ -175,7 +175,13 @@ class Raft {
   // Leader, after its commit index moved: forgets peers whose removal is
   // committed, and steps down if it removed itself.
   void StepDownIfRemoved();
-  void DropLeavingPeers();
+  // Leader, on election: peers removed by configuration entries that are not
+  // committed yet go into leaving_ (see ApplyConf).
+  void TrackPeersLeavingInUncommittedEntries();
+  // Forgets leaving peers whose removal is committed once they hold the
+  // removal entry (they get a last heartbeat carrying the commit index) or,
+  // on an election-timeout tick, if they were silent through the last one.
+  void DropLeavingPeers(bool timeout_tick);
   bool CheckQuorumActive();
   bool ShouldQuiesce() const;
   // Leaves quiescence because of `cause` (a peer, or kNoNode for a local

@@ -588,6 +588,51 @@ TEST(MembershipTest, CommittedRemovalNeverStrandsNodesInTheOldConfiguration) {
   EXPECT_GE(c.raft(l).log().committed(), at);
 }
 
+TEST(MembershipTest, NewLeaderReplicatesToAPeerWhoseRemovalIsNotCommitted) {
+  // Leader 1 of {1..5} appends "remove 5"; only node 2 gets it before 1 is
+  // cut off. Node 2 is elected (configuration {1,2,3,4} in its log, removal
+  // not committed). Node 5 must still get the log until the removal commits,
+  // or it never learns it is out.
+  TestCluster c(5);
+  c.Elect(1);
+  c.Stabilize();
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 5}).ok());
+  const uint64_t at = c.raft(1).log().LastIndex();
+  c.Process(1);
+  std::deque<Message> batch;
+  batch.swap(c.inflight());
+  for (Message& m : batch) {
+    if (m.to == 2) (void)c.raw(2).Step(m);
+  }
+  c.Process(2);
+  c.inflight().clear();  // 2's acknowledgement is lost
+  ASSERT_EQ(c.raft(2).log().LastIndex(), at);
+  ASSERT_LT(c.raft(5).log().LastIndex(), at);
+  c.Isolate(1);
+  // 3, 4 and 5 stop honouring 1's lease (their election timeouts pass while
+  // their own campaigns are lost), then 2 campaigns.
+  for (int i = 0; i < 2 * c.node(3).config.election_tick; ++i) {
+    for (NodeId id : {3, 4, 5}) {
+      c.raw(id).Tick();
+      c.Process(id);
+    }
+    c.inflight().clear();
+  }
+  c.Elect(2);
+  ASSERT_EQ(c.raft(2).state(), StateType::kLeader);
+  EXPECT_EQ(c.raft(2).conf_state().voters, (std::vector<NodeId>{1, 2, 3, 4}));
+  c.Stabilize();
+  EXPECT_GE(c.raft(2).log().committed(), at);
+  EXPECT_GE(c.raft(5).log().committed(), at);
+  EXPECT_EQ(c.raft(5).conf_state().voters, (std::vector<NodeId>{1, 2, 3, 4}));
+  EXPECT_FALSE(c.raft(5).Promotable());
+  // Once the removal is committed the leader stops sending to node 5.
+  c.ClearSent();
+  ASSERT_TRUE(c.raw(2).Propose("after").ok());
+  c.Stabilize();
+  for (const Message& m : c.sent()) EXPECT_NE(m.to, 5u) << "message to the removed node";
+}
+
 TEST(MembershipTest, LeaderRemovingItselfLeadsUntilCommittedThenHandsOver) {
   TestCluster c(3);
   c.Elect(1);

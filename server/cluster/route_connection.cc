@@ -12,8 +12,6 @@
 namespace herald {
 namespace {
 
-constexpr size_t kInitialReadBuffer = 4096;
-constexpr size_t kMaxReadBuffer = 256 * 1024;
 // Routes carry long queue lists and JSON INFO; nats-server allows routes 16x
 // the client control line in newer versions.
 constexpr size_t kRouteMaxControlLine = 64 * 1024;
@@ -78,7 +76,6 @@ void RouteConnection::Start() {
   next_ping_ = absl::Now() + absl::Seconds(1);
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  read_buf_.resize(kInitialReadBuffer);
   if (!solicited_) {
     // The accepting side speaks first.
     std::shared_ptr<asio::ssl::context> tls = cluster_->route_tls_server();
@@ -129,8 +126,7 @@ void RouteConnection::UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
 
 void RouteConnection::DoRead() {
   if (closed() || close_after_flush_) return;
-  if (read_len_ == read_buf_.size()) read_buf_.resize(read_buf_.size() * 2);
-  AsyncReadSome(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+  AsyncReadSome(asio::buffer(read_buf_.free_begin(), read_buf_.free_size()),
                 [self = std::static_pointer_cast<RouteConnection>(shared_from_this())](
                     const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
@@ -141,10 +137,9 @@ void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {
     Close(CloseReason::kClientClosed);
     return;
   }
-  const bool filled = read_len_ + n == read_buf_.size();
-  read_len_ += n;
+  read_buf_.Filled(n);
   last_activity_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
-  RouteParseOutcome out = parser_.Parse(read_buf_.data(), read_len_, this);
+  RouteParseOutcome out = parser_.Parse(read_buf_.data(), read_buf_.size(), this);
   if (out.error != RouteParseError::kNone) {
     spdlog::warn("route rid:{} {} - protocol error ({}), closing", cid_, peer_.server_name,
                  static_cast<int>(out.error));
@@ -152,19 +147,11 @@ void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {
     Close(CloseReason::kParseError);
     return;
   }
-  if (out.consumed > 0) {
-    std::memmove(read_buf_.data(), read_buf_.data() + out.consumed, read_len_ - out.consumed);
-    read_len_ -= out.consumed;
-  }
-  if (out.bytes_needed > read_buf_.size()) {
-    read_buf_.resize(out.bytes_needed);
-  } else if (filled && read_buf_.size() < kMaxReadBuffer) {
-    read_buf_.resize(read_buf_.size() * 2);
-  }
+  read_buf_.Consumed(out.consumed, out.bytes_needed);
   thread_->FlushMarked();
   if (out.stopped) {
     // Stopped for a TLS upgrade: no plaintext may follow the peer's INFO.
-    if (tls_ != nullptr && read_len_ > 0) {
+    if (tls_ != nullptr && read_buf_.size() > 0) {
       spdlog::warn("route rid:{} - plaintext after INFO on a TLS route, closing", cid_);
       Close(CloseReason::kProtocolViolation);
     }

@@ -22,6 +22,7 @@
 #include "server/cluster/cluster_host.h"
 #include "server/cluster/route_parser.h"
 #include "server/core/connection.h"
+#include "server/core/read_buffer.h"
 #include "server/monitor/monitor_source.h"
 
 namespace herald {
@@ -110,8 +111,7 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
 
   // Owner thread.
   RouteParser parser_;
-  std::vector<char> read_buf_;
-  size_t read_len_ = 0;
+  ReadBuffer read_buf_{4096, 256 * 1024};  // routes carry bulk traffic
   bool got_connect_ = false;
   bool got_info_ = false;
   bool peer_auth_required_ = false;  // the peer's INFO said auth_required

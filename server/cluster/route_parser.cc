@@ -2,41 +2,17 @@
 
 #include <cstring>
 
+#include "server/protocol/tokens.h"
+
 namespace herald {
 namespace {
 
-bool IsSep(char c) { return c == ' ' || c == '\t'; }
-
-char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-
-bool OpIs(std::string_view op, std::string_view upper) {
-  if (op.size() != upper.size()) return false;
-  for (size_t i = 0; i < op.size(); ++i) {
-    if (Upper(op[i]) != upper[i]) return false;
-  }
-  return true;
-}
-
 void Split(std::string_view s, std::vector<std::string_view>* out) {
   out->clear();
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsSep(s[i])) ++i;
-    if (i >= s.size()) break;
-    size_t start = i;
-    while (i < s.size() && !IsSep(s[i])) ++i;
-    out->push_back(s.substr(start, i - start));
-  }
-}
-
-int64_t ParseNum(std::string_view s) {
-  if (s.empty() || s.size() > 18) return -1;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  ForEachArg(s, [out](std::string_view token) {
+    out->push_back(token);
+    return true;
+  });
 }
 
 }  // namespace
@@ -61,15 +37,11 @@ RouteParseOutcome RouteParser::Parse(const char* data, size_t len, RouteProtocol
     }
     if (line_len > 0 && start[line_len - 1] == '\r') --line_len;
     std::string_view line(start, line_len);
-    size_t op_end = 0;
-    while (op_end < line.size() && !IsSep(line[op_end])) ++op_end;
-    std::string_view op = line.substr(0, op_end);
-    std::string_view rest = op_end < line.size() ? line.substr(op_end + 1) : std::string_view();
-    while (!rest.empty() && IsSep(rest.front())) rest.remove_prefix(1);
+    const auto [op, rest] = SplitOpLine(line);
 
     bool keep = true;
-    if (OpIs(op, "RMSG") || OpIs(op, "HMSG")) {
-      const bool with_headers = Upper(op[0]) == 'H';
+    if (OpEquals(op, "rmsg") || OpEquals(op, "hmsg")) {
+      const bool with_headers = AsciiLower(op[0]) == 'h';
       Split(rest, &args_);
       // acct subj [reply | (+ reply | |) q...] [hdr] size
       const size_t sizes = with_headers ? 2 : 1;
@@ -78,8 +50,8 @@ RouteParseOutcome RouteParser::Parse(const char* data, size_t len, RouteProtocol
         break;
       }
       const size_t n = args_.size();
-      int64_t total = ParseNum(args_[n - 1]);
-      int64_t hdr = with_headers ? ParseNum(args_[n - 2]) : 0;
+      int64_t total = ParseSize(args_[n - 1]);
+      int64_t hdr = with_headers ? ParseSize(args_[n - 2]) : 0;
       if (total < 0 || hdr < 0 || hdr > total) {
         out.error = RouteParseError::kBadArguments;
         break;
@@ -121,13 +93,13 @@ RouteParseOutcome RouteParser::Parse(const char* data, size_t len, RouteProtocol
                            std::string_view(payload, static_cast<size_t>(total)));
     } else {
       pos += after_line;
-      if (OpIs(op, "RS+")) {
+      if (OpEquals(op, "rs+")) {
         Split(rest, &args_);
         if (args_.size() == 2) {
           out.consumed = pos;
           keep = h->OnRemoteSub(args_[0], args_[1], {}, 1);
         } else if (args_.size() == 3 || args_.size() == 4) {
-          int64_t w = args_.size() == 4 ? ParseNum(args_[3]) : 1;
+          int64_t w = args_.size() == 4 ? ParseSize(args_[3]) : 1;
           if (w < 0 || w > (1 << 30)) {
             out.error = RouteParseError::kBadArguments;
             break;
@@ -138,7 +110,7 @@ RouteParseOutcome RouteParser::Parse(const char* data, size_t len, RouteProtocol
           out.error = RouteParseError::kBadArguments;
           break;
         }
-      } else if (OpIs(op, "RS-")) {
+      } else if (OpEquals(op, "rs-")) {
         Split(rest, &args_);
         if (args_.size() != 2 && args_.size() != 3) {
           out.error = RouteParseError::kBadArguments;
@@ -147,22 +119,22 @@ RouteParseOutcome RouteParser::Parse(const char* data, size_t len, RouteProtocol
         out.consumed = pos;
         keep =
             h->OnRemoteUnsub(args_[0], args_[1], args_.size() == 3 ? args_[2] : std::string_view());
-      } else if (OpIs(op, "PING")) {
+      } else if (OpEquals(op, "ping")) {
         out.consumed = pos;
         keep = h->OnRoutePing();
-      } else if (OpIs(op, "PONG")) {
+      } else if (OpEquals(op, "pong")) {
         out.consumed = pos;
         keep = h->OnRoutePong();
-      } else if (OpIs(op, "INFO")) {
+      } else if (OpEquals(op, "info")) {
         out.consumed = pos;
         keep = h->OnRouteInfo(rest);
-      } else if (OpIs(op, "CONNECT")) {
+      } else if (OpEquals(op, "connect")) {
         out.consumed = pos;
         keep = h->OnRouteConnect(rest);
-      } else if (OpIs(op, "-ERR")) {
+      } else if (OpEquals(op, "-err")) {
         out.consumed = pos;
         keep = h->OnRouteErr(rest);
-      } else if (OpIs(op, "+OK") || OpIs(op, "LS+") || OpIs(op, "LS-")) {
+      } else if (OpEquals(op, "+ok") || OpEquals(op, "ls+") || OpEquals(op, "ls-")) {
         out.consumed = pos;
       } else {
         pos -= after_line;

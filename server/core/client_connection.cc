@@ -17,10 +17,6 @@
 namespace herald {
 namespace {
 
-// Read buffer sizes: small for idle connections (10,000 idle clients must fit
-// in little memory), growing to this when a read fills the buffer.
-constexpr size_t kInitialReadBuffer = 512;
-constexpr size_t kMaxReadBuffer = 64 * 1024;
 // nats-server sends its first PING this long after connect (RTT measurement).
 constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
 // Longest a publisher is paused for one stalled receiver (nats-server 2.9
@@ -96,7 +92,6 @@ void ClientConnection::Start() {
     SendErrAndClose("maximum connections exceeded", CloseReason::kMaxConnections);
     return;
   }
-  read_buf_.resize(kInitialReadBuffer);
   if (tls_context_ != nullptr) {
     StartTlsHandshake();
     return;
@@ -146,8 +141,7 @@ void ClientConnection::StartTlsHandshake() {
 
 void ClientConnection::DoRead() {
   if (closed() || close_after_flush_) return;
-  if (read_len_ == read_buf_.size()) read_buf_.resize(read_buf_.size() * 2);
-  AsyncReadSome(asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+  AsyncReadSome(asio::buffer(read_buf_.free_begin(), read_buf_.free_size()),
                 [self = std::static_pointer_cast<ClientConnection>(shared_from_this())](
                     const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
@@ -159,31 +153,18 @@ void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
                                                                         : CloseReason::kReadError);
     return;
   }
-  const bool filled = read_len_ + n == read_buf_.size();
-  read_len_ += n;
+  read_buf_.Filled(n);
   last_in_ = absl::Now();
   last_activity_ns_.store(absl::ToUnixNanos(last_in_), std::memory_order_relaxed);
 
-  ParseOutcome out = parser_.Parse(read_buf_.data(), read_len_, this);
+  ParseOutcome out = parser_.Parse(read_buf_.data(), read_buf_.size(), this);
   if (out.error != ParseError::kNone) {
     // Ops before the error were handled; flush their output, then fail.
     HandleParseError(out.error);
     thread_->FlushMarked();
     return;
   }
-  if (out.consumed > 0) {
-    std::memmove(read_buf_.data(), read_buf_.data() + out.consumed, read_len_ - out.consumed);
-    read_len_ -= out.consumed;
-  }
-  if (out.bytes_needed > read_buf_.size()) {
-    read_buf_.resize(out.bytes_needed);
-  } else if (filled && read_buf_.size() < kMaxReadBuffer) {
-    read_buf_.resize(read_buf_.size() * 2);
-  } else if (read_len_ == 0 && read_buf_.size() > kMaxReadBuffer) {
-    // A large message has passed: shrink back.
-    read_buf_.resize(kMaxReadBuffer);
-    read_buf_.shrink_to_fit();
-  }
+  read_buf_.Consumed(out.consumed, out.bytes_needed);
   thread_->FlushMarked();
   if (out.stopped) return;
   if (std::shared_ptr<Connection> target = thread_->TakeStalled();

@@ -17,6 +17,7 @@
 #include "server/auth/revocation.h"
 #include "server/config/options.h"
 #include "server/core/connection.h"
+#include "server/core/read_buffer.h"
 #include "server/monitor/monitor_source.h"
 #include "server/protocol/client_parser.h"
 
@@ -99,8 +100,9 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   std::vector<std::string> cert_identities_;
   std::shared_ptr<const ServerOptions> options_;
   ClientParser parser_;
-  std::vector<char> read_buf_;
-  size_t read_len_ = 0;
+  // Small for idle connections (10,000 idle clients must fit in little
+  // memory), doubling to 64 KiB while reads fill it.
+  ReadBuffer read_buf_{512, 64 * 1024};
   bool over_limit_;
   const absl::Time start_;
   bool connect_received_ = false;

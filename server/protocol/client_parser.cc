@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "server/protocol/tokens.h"
+
 namespace herald {
 namespace {
 
@@ -10,43 +12,16 @@ constexpr size_t kMaxArgs = 4;
 // than max_control_line plus this can never become valid.
 constexpr size_t kOpAllowance = 8;
 
-bool IsSep(char c) { return c == ' ' || c == '\t'; }
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsLower(std::string_view word, std::string_view lower) {
-  if (word.size() != lower.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    if (Lower(word[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-// Splits `args` on runs of spaces/tabs. Returns the count, or kMaxArgs + 1 if
-// there are too many.
+// Splits `args` into `out`. Returns the count, or kMaxArgs + 1 if there are
+// too many.
 size_t SplitArgs(std::string_view args, std::string_view* out) {
   size_t n = 0;
-  size_t i = 0;
-  while (i < args.size()) {
-    while (i < args.size() && IsSep(args[i])) ++i;
-    if (i >= args.size()) break;
-    size_t start = i;
-    while (i < args.size() && !IsSep(args[i])) ++i;
-    if (n == kMaxArgs) return kMaxArgs + 1;
-    out[n++] = args.substr(start, i - start);
-  }
-  return n;
-}
-
-// Parses a non-negative decimal size; -1 if malformed or absurdly large.
-int64_t ParseSize(std::string_view s) {
-  if (s.empty() || s.size() > 18) return -1;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  const bool fits = ForEachArg(args, [&](std::string_view token) {
+    if (n == kMaxArgs) return false;
+    out[n++] = token;
+    return true;
+  });
+  return fits ? n : kMaxArgs + 1;
 }
 
 }  // namespace
@@ -60,7 +35,7 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
     const char* nl = static_cast<const char*>(memchr(line_start, '\n', avail));
     if (nl == nullptr) {
       // Incomplete control line: refuse to buffer more than could be valid.
-      const bool maybe_connect = avail >= 1 && (Lower(line_start[0]) == 'c');
+      const bool maybe_connect = avail >= 1 && (AsciiLower(line_start[0]) == 'c');
       const size_t cap =
           maybe_connect ? limits_.max_connect_line : limits_.max_control_line + kOpAllowance;
       if (avail > cap) {
@@ -73,15 +48,9 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
     if (line_len > 0 && line_start[line_len - 1] == '\r') --line_len;
     std::string_view line(line_start, line_len);
 
-    // Op name: up to the first separator.
-    size_t op_end = 0;
-    while (op_end < line.size() && !IsSep(line[op_end])) ++op_end;
-    std::string_view op = line.substr(0, op_end);
-    std::string_view rest = op_end < line.size() ? line.substr(op_end + 1) : std::string_view();
-    // Trim leading separators of the argument part.
-    while (!rest.empty() && IsSep(rest.front())) rest.remove_prefix(1);
+    const auto [op, rest] = SplitOpLine(line);
 
-    const bool is_connect = EqualsLower(op, "connect");
+    const bool is_connect = OpEquals(op, "connect");
     if (!is_connect && rest.size() > limits_.max_control_line) {
       out.error = ParseError::kMaxControlLine;
       break;
@@ -89,7 +58,7 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
 
     std::string_view args[kMaxArgs];
     bool keep_going = true;
-    if (EqualsLower(op, "pub") || EqualsLower(op, "hpub")) {
+    if (OpEquals(op, "pub") || OpEquals(op, "hpub")) {
       const bool with_headers = op.size() == 4;
       size_t n = SplitArgs(rest, args);
       size_t min_args = with_headers ? 3 : 2;
@@ -133,7 +102,7 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
         pos += after_line;
         out.consumed = pos;
         keep_going = handler->OnConnect(rest);
-      } else if (EqualsLower(op, "sub")) {
+      } else if (OpEquals(op, "sub")) {
         size_t n = SplitArgs(rest, args);
         if (n != 2 && n != 3) {
           out.error = ParseError::kBadArguments;
@@ -142,7 +111,7 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
         pos += after_line;
         out.consumed = pos;
         keep_going = handler->OnSub(args[0], n == 3 ? args[1] : std::string_view(), args[n - 1]);
-      } else if (EqualsLower(op, "unsub")) {
+      } else if (OpEquals(op, "unsub")) {
         size_t n = SplitArgs(rest, args);
         int64_t max = 0;
         if (n == 2) max = ParseSize(args[1]);
@@ -153,15 +122,15 @@ ParseOutcome ClientParser::Parse(const char* data, size_t len, ClientProtocolHan
         pos += after_line;
         out.consumed = pos;
         keep_going = handler->OnUnsub(args[0], static_cast<uint64_t>(max));
-      } else if (EqualsLower(op, "ping")) {
+      } else if (OpEquals(op, "ping")) {
         pos += after_line;
         out.consumed = pos;
         keep_going = handler->OnPing();
-      } else if (EqualsLower(op, "pong")) {
+      } else if (OpEquals(op, "pong")) {
         pos += after_line;
         out.consumed = pos;
         keep_going = handler->OnPong();
-      } else if (EqualsLower(op, "info") || EqualsLower(op, "+ok") || EqualsLower(op, "-err")) {
+      } else if (OpEquals(op, "info") || OpEquals(op, "+ok") || OpEquals(op, "-err")) {
         pos += after_line;
         out.consumed = pos;
       } else {

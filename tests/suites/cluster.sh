@@ -13,22 +13,11 @@ KIND="${SERVER_KIND:-herald}"
 BIN="${SERVER_BIN:-}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/herald-cluster-suite.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
+. "$ROOT/tests/suites/lib.sh"
 
 if [ "$KIND" = herald ] && [ -z "$BIN" ]; then
   echo "== bazel build //server:herald"
-  if ! bazel build //server:herald >"$TMP/build.log" 2>&1; then
-    tail -30 "$TMP/build.log"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  src="$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/server/herald"
-  if ! cp "$src" "$TMP/herald" 2>/dev/null; then
-    echo "herald binary not found at $src"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  chmod u+x "$TMP/herald"
-  BIN="$TMP/herald"
+  BIN="$(herald_copy "$TMP")" || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 # npm ci for the JS suite when node_modules is missing (run.sh also checks)

@@ -6,9 +6,9 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-if ! bazel build //server:herald >/dev/null 2>&1; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
-cp "$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/server/herald" "$bin/herald"
-out=$(SERVER_BIN="$bin/herald" timeout 300 python3 tests/lifecycle/lifecycle_test.py 2>&1)
+. tests/suites/lib.sh
+herald=$(herald_copy "$bin") || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+out=$(SERVER_BIN="$herald" timeout 300 python3 tests/lifecycle/lifecycle_test.py 2>&1)
 echo "$out" | tail -30
 line=$(echo "$out" | grep -E '^RESULT passed=[0-9]+ failed=[0-9]+' | tail -1)
 if [ -z "$line" ]; then echo "0 passed, 1 failed"; exit 1; fi

@@ -5,6 +5,7 @@
 // of tests/js (start/stop by PID, log in a temp file, printed on failure).
 //
 // Env: SERVER_KIND=herald|nats-server, SERVER_BIN=/path/to/binary
+const { connect } = require('nats');
 const { Server, freePort, waitFor, within, sleep, withLog, SERVER_KIND, SERVER_BIN } = require('../../../js/lib/server');
 
 class Node {
@@ -162,4 +163,26 @@ async function waitRouteSubs(observer, subNode, pred, what, timeoutMs = 10000) {
 const T = (test, getNodes) => (name, fn, timeout = 60000) =>
   test(name, { timeout }, withLog(() => getNodes().map((n) => n.srv), fn));
 
-module.exports = { Node, startCluster, stopAll, waitMesh, meshState, withInterest, waitRouteSubs, freePorts, T, waitFor, within, sleep, SERVER_KIND, SERVER_BIN };
+// Client connections a test file opens, closed together after a test or the file.
+class Clients {
+  constructor() { this.open = []; }
+  async conn(node, opts = {}) {
+    const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
+    this.open.push(nc);
+    return nc;
+  }
+  async closeAll() {
+    const ncs = this.open;
+    this.open = [];
+    for (const nc of ncs) if (!nc.isClosed()) await nc.close().catch(() => {});
+  }
+}
+
+// A callback subscription that keeps every message it gets, in order.
+function collect(nc, subject, opts = {}) {
+  const msgs = [];
+  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
+  return { sub, msgs, nc };
+}
+
+module.exports = { Node, Clients, collect, startCluster, stopAll, waitMesh, meshState, withInterest, waitRouteSubs, freePorts, T, waitFor, within, sleep, SERVER_KIND, SERVER_BIN };

@@ -7,29 +7,18 @@ const { test, afterEach } = require('node:test');
 const net = require('node:net');
 const assert = require('node:assert/strict');
 const { connect, StringCodec, ErrorCode } = require('nats');
-const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, SERVER_KIND } = require('../lib/cluster');
+const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, SERVER_KIND, Clients, collect } = require('../lib/cluster');
 
 const SERVER_KIND_IS_NATS = SERVER_KIND === 'nats-server'; // $SYS traffic can share the route counters
 
 const sc = StringCodec();
 let nodes = [];
-let conns = [];
 const T = mkT(test, () => nodes);
-
-async function conn(node, opts = {}) {
-  const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
-  conns.push(nc);
-  return nc;
-}
-function collect(nc, subject, opts = {}) {
-  const msgs = [];
-  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
-  return { sub, msgs };
-}
+const clients = new Clients();
+const conn = (node, opts) => clients.conn(node, opts);
 
 afterEach(async () => {
-  for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
-  conns = [];
+  await clients.closeAll();
   await stopAll(nodes);
 });
 

@@ -4,24 +4,14 @@
 // connect_urls it learned from INFO.
 const { test, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { connect, StringCodec, Events } = require('nats');
-const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, sleep } = require('../lib/cluster');
+const { StringCodec, Events } = require('nats');
+const { Node, startCluster, stopAll, waitMesh, withInterest, freePorts, T: mkT, waitFor, sleep, Clients, collect } = require('../lib/cluster');
 
 const sc = StringCodec();
 let nodes = [];
-let conns = [];
 const T = mkT(test, () => nodes);
-
-async function conn(node, opts = {}) {
-  const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
-  conns.push(nc);
-  return nc;
-}
-function collect(nc, subject, opts = {}) {
-  const msgs = [];
-  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
-  return { sub, msgs };
-}
+const clients = new Clients();
+const conn = (node, opts) => clients.conn(node, opts);
 // Publish `subject` from `pub` every 100 ms until `c` has a message (bounded).
 async function publishUntil(pub, subject, c, ms = 10000) {
   const n0 = c.msgs.length;
@@ -37,8 +27,7 @@ async function publishUntil(pub, subject, c, ms = 10000) {
 }
 
 afterEach(async () => {
-  for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
-  conns = [];
+  await clients.closeAll();
   await stopAll(nodes);
 });
 

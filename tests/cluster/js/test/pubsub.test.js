@@ -3,28 +3,18 @@
 // order across a route (10k messages), headers across nodes.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { connect, StringCodec, headers } = require('nats');
-const { startCluster, stopAll, waitMesh, withInterest, T: mkT, waitFor, within } = require('../lib/cluster');
+const { StringCodec, headers } = require('nats');
+const { startCluster, stopAll, waitMesh, withInterest, T: mkT, waitFor, within, Clients, collect } = require('../lib/cluster');
 
 const sc = StringCodec();
 let nodes = [];
-const conns = [];
 const T = mkT(test, () => nodes);
-
-async function conn(node, opts = {}) {
-  const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
-  conns.push(nc);
-  return nc;
-}
-function collect(nc, subject, opts = {}) {
-  const msgs = [];
-  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
-  return { sub, msgs };
-}
+const clients = new Clients();
+const conn = (node, opts) => clients.conn(node, opts);
 
 before(async () => { nodes = await startCluster(3); await waitMesh(nodes, 20000); });
 after(async () => {
-  for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
+  await clients.closeAll();
   await stopAll(nodes);
 });
 

@@ -3,28 +3,18 @@
 // preference). 4. Request/reply and no-responders across nodes.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { connect, StringCodec, ErrorCode, headers } = require('nats');
-const { startCluster, stopAll, waitMesh, withInterest, waitRouteSubs, T: mkT, waitFor, SERVER_KIND } = require('../lib/cluster');
+const { StringCodec, ErrorCode, headers } = require('nats');
+const { startCluster, stopAll, waitMesh, withInterest, waitRouteSubs, T: mkT, waitFor, SERVER_KIND, Clients, collect } = require('../lib/cluster');
 
 const sc = StringCodec();
 let nodes = [];
-const conns = [];
 const T = mkT(test, () => nodes);
-
-async function conn(node, opts = {}) {
-  const nc = await connect({ servers: node.url, timeout: 5000, ...opts });
-  conns.push(nc);
-  return nc;
-}
-function collect(nc, subject, opts = {}) {
-  const msgs = [];
-  const sub = nc.subscribe(subject, { ...opts, callback: (err, m) => { if (!err) msgs.push(m); } });
-  return { sub, msgs, nc };
-}
+const clients = new Clients();
+const conn = (node, opts) => clients.conn(node, opts);
 
 before(async () => { nodes = await startCluster(3); await waitMesh(nodes, 20000); });
 after(async () => {
-  for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
+  await clients.closeAll();
   await stopAll(nodes);
 });
 

@@ -463,6 +463,28 @@ absl::Status RaftLogStore::CreateGroup(GroupId g, const raft::ConfState& conf) {
   return absl::OkStatus();
 }
 
+absl::Status RaftLogStore::DeleteGroup(GroupId g) {
+  auto it = groups_.find(g);
+  if (it == groups_.end() && !unrecoverable_.count(g)) {
+    return absl::NotFoundError(absl::StrCat("group ", g));
+  }
+  for (const Staged& st : staged_) {
+    if (st.log->id() == g) {
+      return absl::FailedPreconditionError(absl::StrCat("group ", g, " has a pending write"));
+    }
+  }
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(GroupPrefix(g), GroupEnd(g));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) return absl::InternalError("delete group: " + s.ToString());
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (it != groups_.end()) groups_.erase(it);
+  unrecoverable_.erase(g);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GroupLog*> RaftLogStore::Group(GroupId g) {
   auto it = groups_.find(g);
   if (it != groups_.end()) return it->second.get();

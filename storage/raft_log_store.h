@@ -124,6 +124,13 @@ class RaftLogStore {
   // kAlreadyExists if the group exists (its durable state wins: a restart
   // must not re-bootstrap), kDataLoss if it is unrecoverable.
   absl::Status CreateGroup(GroupId g, const raft::ConfState& conf);
+  // Deletes the group's durable state (log, snapshot, hard state) with one
+  // synced range deletion, atomic across a crash, and forgets the group, also
+  // one whose metadata was damaged (deleting it, then joining again as a new
+  // replica, is how such a replica is rebuilt). Every GroupLog* of the group
+  // dies. kFailedPrecondition if the pending batch holds the group,
+  // kNotFound if there is no such group.
+  absl::Status DeleteGroup(GroupId g);
   // The group's Storage view. kNotFound / kDataLoss.
   absl::StatusOr<GroupLog*> Group(GroupId g);
 

@@ -240,6 +240,51 @@ TEST_F(RaftLogStoreTest, DamagedMetadataMakesGroupUnrecoverable) {
   EXPECT_TRUE(absl::IsDataLoss(store_->CreateGroup(1, conf_)));
 }
 
+TEST_F(RaftLogStoreTest, DeleteGroupRemovesEverythingAndTheIdCanBeReused) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  ASSERT_TRUE(store_->CreateGroup(2, conf_).ok());
+  ASSERT_TRUE(store_->CreateGroup(3, conf_).ok());
+  Append(1, Ents(1, 5, 1), HardState{1, 1, 5, 0});
+  Append(2, Ents(1, 5, 1), HardState{1, 1, 5, 0});
+  // Group 3's metadata is damaged: unrecoverable until deleted.
+  std::string v;
+  ASSERT_TRUE(store_->db_for_testing()->Get(rocksdb::ReadOptions(), keys::StateKey(3), &v).ok());
+  v[3] ^= 4;
+  ASSERT_TRUE(store_->db_for_testing()->Put(rocksdb::WriteOptions(), keys::StateKey(3), v).ok());
+  Reopen();
+  ASSERT_TRUE(absl::IsDataLoss(store_->Group(3).status()));
+
+  // Not while a write of the group is pending.
+  Ready rd;
+  rd.entries = Ents(6, 6, 1);
+  ASSERT_TRUE(store_->SaveReady(1, rd).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->DeleteGroup(1)));
+  ASSERT_TRUE(store_->Sync().ok());
+
+  ASSERT_TRUE(store_->DeleteGroup(1).ok());
+  ASSERT_TRUE(store_->DeleteGroup(3).ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->DeleteGroup(1)));
+  EXPECT_TRUE(absl::IsNotFound(store_->Group(1).status()));
+  // No key of groups 1 and 3 is left; group 2 is untouched.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db_for_testing()->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string k = it->key().ToString();
+      EXPECT_FALSE(k.rfind(keys::StateKey(1).substr(0, 9), 0) == 0) << "key of group 1 left";
+      EXPECT_FALSE(k.rfind(keys::StateKey(3).substr(0, 9), 0) == 0) << "key of group 3 left";
+    }
+  }
+  Reopen();
+  EXPECT_EQ(store_->Groups(), (std::vector<GroupId>{2}));
+  EXPECT_TRUE(store_->unrecoverable().empty());
+  EXPECT_EQ(G(2)->LastIndex(), 5u);
+  // The ids can be used again, as new replicas (a joiner starts empty).
+  ASSERT_TRUE(store_->CreateGroup(3, raft::ConfState{}).ok());
+  EXPECT_EQ(G(3)->LastIndex(), 0u);
+  EXPECT_EQ(G(3)->InitialHardState().term, 0u);
+}
+
 TEST_F(RaftLogStoreTest, ManyGroupsShareOneSync) {
   constexpr GroupId kGroups = 1000;
   for (GroupId g = 1; g <= kGroups; ++g) ASSERT_TRUE(store_->CreateGroup(g, conf_).ok());

@@ -29,7 +29,67 @@ NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {}
 NodeHost::~NodeHost() { Stop(); }
 
 absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied) {
-  if (driver_.joinable()) return absl::FailedPreconditionError("AddGroup after Start");
+  if (driver_.joinable()) {
+    return absl::FailedPreconditionError("AddGroup after Start: use AddGroupAsync");
+  }
+  return CreateAndRunGroup(g, voters, applied);
+}
+
+void NodeHost::AddGroupAsync(GroupId g, std::vector<NodeId> voters, uint64_t applied,
+                             StatusCallback done) {
+  if (!driver_.joinable()) {
+    done(CreateAndRunGroup(g, voters, applied));
+    return;
+  }
+  Command c{g, Command::Kind::kAddGroup, {}, nullptr, nullptr};
+  c.voters = std::move(voters);
+  c.applied = applied;
+  c.status_done = done;
+  if (!Enqueue(std::move(c))) done(absl::UnavailableError("node stopping"));
+}
+
+void NodeHost::RemoveGroup(GroupId g, StatusCallback done) {
+  if (!driver_.joinable()) {
+    done(StopAndDeleteGroup(g));
+    return;
+  }
+  Command c{g, Command::Kind::kRemoveGroup, {}, nullptr, nullptr};
+  c.status_done = done;
+  if (!Enqueue(std::move(c))) done(absl::UnavailableError("node stopping"));
+}
+
+bool NodeHost::Enqueue(Command c) {
+  MutexLock l(&mu_);
+  if (stop_) return false;
+  in_cmds_.push_back(std::move(c));
+  cv_.notify_one();
+  return true;
+}
+
+absl::Status NodeHost::StopAndDeleteGroup(GroupId g) {
+  auto it = groups_.find(g);
+  if (it != groups_.end()) {
+    Group& grp = it->second;
+    const absl::Status gone = absl::AbortedError(absl::StrCat("group ", g, " removed"));
+    for (auto& [index, p] : grp.pending) p.done(gone);
+    for (auto& [ctx, r] : grp.reads) r.done(gone);
+    auto drop = [&grp](std::vector<Group*>& v) {
+      v.erase(std::remove(v.begin(), v.end(), &grp), v.end());
+    };
+    drop(dirty_);
+    drop(ticking_);
+    reading_.erase(g);
+    groups_.erase(it);
+    peers_dirty_ = true;
+    MutexLock l(&mu_);
+    info_.erase(g);
+  }
+  // Also for a group the store could not recover (never run here).
+  return options_.store->DeleteGroup(g);
+}
+
+absl::Status NodeHost::CreateAndRunGroup(GroupId g, const std::vector<NodeId>& voters,
+                                         uint64_t applied) {
   if (g == kLivenessGroup) return absl::InvalidArgumentError("group 0 is reserved");
   if (groups_.count(g)) return absl::AlreadyExistsError(absl::StrCat("group ", g));
   storage::RaftLogStore* store = options_.store;
@@ -69,6 +129,7 @@ absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, ui
     spdlog::warn("raft group {}: log damaged from index {}, repairing until {}", g,
                  (*log)->damaged_from(), (*log)->InitialHardState().repair_until);
   }
+  peers_dirty_ = true;
   PublishInfo(grp);
   return absl::OkStatus();
 }
@@ -97,6 +158,7 @@ void NodeHost::Stop() {
   for (Command& c : cmds) {
     if (c.done) c.done(absl::UnavailableError("node stopping"));
     if (c.read_done) c.read_done(absl::UnavailableError("node stopping"));
+    if (c.status_done) c.status_done(absl::UnavailableError("node stopping"));
   }
   for (auto& [id, g] : groups_) {
     for (auto& [index, p] : g.pending) p.done(absl::UnavailableError("node stopping"));
@@ -133,36 +195,30 @@ void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
 }
 
 void NodeHost::Campaign(GroupId g) {
-  MutexLock l(&mu_);
-  in_cmds_.push_back(Command{g, Command::Kind::kCampaign, {}, nullptr, nullptr});
-  cv_.notify_one();
+  (void)Enqueue(Command{g, Command::Kind::kCampaign, {}, nullptr, nullptr});
 }
 
 void NodeHost::ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done) {
-  {
-    MutexLock l(&mu_);
-    if (!stop_) {
-      in_cmds_.push_back(Command{g, Command::Kind::kConfChange, cc, std::move(done), nullptr});
-      cv_.notify_one();
-      return;
-    }
+  if (!Enqueue(Command{g, Command::Kind::kConfChange, cc, done, nullptr})) {
+    done(absl::UnavailableError("node stopping"));
   }
-  done(absl::UnavailableError("node stopping"));
 }
 
 void NodeHost::ReadIndex(GroupId g, ReadCallback done) {
-  {
-    MutexLock l(&mu_);
-    if (!stop_) {
-      in_cmds_.push_back(Command{g, Command::Kind::kRead, {}, nullptr, std::move(done)});
-      cv_.notify_one();
-      return;
-    }
+  if (!Enqueue(Command{g, Command::Kind::kRead, {}, nullptr, done})) {
+    done(absl::UnavailableError("node stopping"));
   }
-  done(absl::UnavailableError("node stopping"));
 }
 
 void NodeHost::RunCommand(Command& c) {
+  if (c.kind == Command::Kind::kAddGroup) {
+    c.status_done(CreateAndRunGroup(c.group, c.voters, c.applied));
+    return;
+  }
+  if (c.kind == Command::Kind::kRemoveGroup) {
+    c.status_done(StopAndDeleteGroup(c.group));
+    return;
+  }
   auto it = groups_.find(c.group);
   if (it == groups_.end()) {
     const absl::Status nf = absl::NotFoundError(absl::StrCat("group ", c.group));
@@ -204,6 +260,9 @@ void NodeHost::RunCommand(Command& c) {
       reading_.insert(g.id);
       break;
     }
+    case Command::Kind::kAddGroup:
+    case Command::Kind::kRemoveGroup:
+      break;  // handled above
   }
   Touch(g);
 }

@@ -151,6 +151,20 @@ class NodeHost {
   // everything after the snapshot, which is Restore()d first; a new group's
   // snapshot is at index 1 with empty data, the initial state).
   absl::Status AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied = 0);
+  using StatusCallback = std::function<void(absl::Status)>;
+  // AddGroup at any time, from any thread (also from StateMachine callbacks,
+  // which run on the driver thread): after Start() the driver does it and
+  // runs `done` with the result; before, it is done at once.
+  void AddGroupAsync(GroupId g, std::vector<NodeId> voters, uint64_t applied, StatusCallback done);
+  // Stops running group `g` on this node and deletes its durable state (log,
+  // snapshot, hard state): for a replica removed from the group's
+  // configuration, a group deleted on every member, or a replica whose
+  // metadata was damaged (its vote is unknown, so it is not served; deleting
+  // it is the first step of replacing it, docs/storage.md). Its outstanding
+  // proposals and reads fail with kAborted. A replica that is still a voter
+  // takes its vote with it: remove it from the configuration first. Any
+  // thread; `done` as for AddGroupAsync.
+  void RemoveGroup(GroupId g, StatusCallback done);
   void Start();
   void Stop();
 
@@ -217,12 +231,20 @@ class NodeHost {
   };
   struct Command {
     GroupId group;
-    enum class Kind { kCampaign, kConfChange, kRead } kind;
-    ConfChange cc;           // kConfChange
-    ProposeCallback done;    // kConfChange
-    ReadCallback read_done;  // kRead
+    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup } kind;
+    ConfChange cc;               // kConfChange
+    ProposeCallback done;        // kConfChange
+    ReadCallback read_done;      // kRead
+    std::vector<NodeId> voters;  // kAddGroup
+    uint64_t applied = 0;        // kAddGroup
+    StatusCallback status_done;  // kAddGroup, kRemoveGroup
   };
 
+  // AddGroup's work (owner thread before Start(), driver thread after).
+  absl::Status CreateAndRunGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied);
+  absl::Status StopAndDeleteGroup(GroupId g);
+  // Queues a command for the driver; false if stopping.
+  bool Enqueue(Command c);
   void Run();
   void Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
              std::vector<Command>& cmds, bool tick);

@@ -389,6 +389,66 @@ TEST_F(NodeHostTest, MembershipAddLearnerPromoteAndRemove) {
   }));
 }
 
+TEST_F(NodeHostTest, GroupsAreAddedAndRemovedWhileRunning) {
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);
+  ASSERT_NE(ProposeCommitted(1, "a"), 0u);
+  using StatusPromise = std::promise<absl::Status>;
+  auto await = [](std::shared_ptr<StatusPromise> p) {
+    auto f = p->get_future();
+    if (f.wait_for(10s) != std::future_status::ready) return absl::DeadlineExceededError("wait");
+    return f.get();
+  };
+  // Group 2 from the test thread; group 3 from a callback on the driver
+  // thread (as a metadata group's Apply would create a stream's group).
+  for (NodeId id = 1; id <= 3; ++id) {
+    NodeHost* h = nodes_[id].host.get();
+    auto p2 = std::make_shared<StatusPromise>();
+    h->AddGroupAsync(2, {1, 2, 3}, 0, [p2](absl::Status s) { p2->set_value(s); });
+    ASSERT_TRUE(await(p2).ok());
+    auto p3 = std::make_shared<StatusPromise>();
+    h->ReadIndex(1, [h, p3](absl::StatusOr<uint64_t>) {
+      h->AddGroupAsync(3, {1, 2, 3}, 0, [p3](absl::Status s) { p3->set_value(s); });
+    });
+    ASSERT_TRUE(await(p3).ok());
+    auto again = std::make_shared<StatusPromise>();
+    h->AddGroupAsync(2, {1, 2, 3}, 0, [again](absl::Status s) { again->set_value(s); });
+    EXPECT_TRUE(absl::IsAlreadyExists(await(again)));
+  }
+  ASSERT_NE(ProposeCommitted(2, "b"), 0u);
+  ASSERT_NE(ProposeCommitted(3, "c"), 0u);
+  for (NodeId id = 1; id <= 3; ++id) {
+    EXPECT_TRUE(WaitFor([&] { return nodes_[id].sm->Get(2) == std::vector<std::string>{"b"}; }));
+    EXPECT_TRUE(WaitFor([&] { return nodes_[id].sm->Get(3) == std::vector<std::string>{"c"}; }));
+  }
+
+  // Node 3 leaves group 2: it learns that it is out, then drops its replica.
+  if (Leader(2) == 3) {
+    nodes_[1].host->Campaign(2);
+    ASSERT_TRUE(WaitFor([&] { return Leader(2) != kNoNode && Leader(2) != 3; }));
+  }
+  ASSERT_TRUE(ChangeMembership(2, {ConfChange::Type::kRemoveNode, 3}).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto info = nodes_[3].host->Info(2);
+    return info.ok() && info->conf.voters == std::vector<NodeId>{1, 2} &&
+           info->commit >= info->last_index;
+  }));
+  auto removed = std::make_shared<StatusPromise>();
+  nodes_[3].host->RemoveGroup(2, [removed](absl::Status s) { removed->set_value(s); });
+  ASSERT_TRUE(await(removed).ok());
+  EXPECT_TRUE(absl::IsNotFound(nodes_[3].host->Info(2).status()));
+  auto missing = std::make_shared<StatusPromise>();
+  nodes_[3].host->RemoveGroup(2, [missing](absl::Status s) { missing->set_value(s); });
+  EXPECT_TRUE(absl::IsNotFound(await(missing)));
+  ASSERT_NE(ProposeCommitted(2, "d"), 0u);  // {1, 2} carry on
+  ASSERT_NE(ProposeCommitted(3, "e"), 0u);  // the other groups are untouched
+  EXPECT_TRUE(WaitFor([&] { return nodes_[3].sm->Get(3) == std::vector<std::string>{"c", "e"}; }));
+  // The replica is gone from disk too: after a restart only groups 1 and 3 remain.
+  StopNode(3);
+  StartNode(3, 1);
+  EXPECT_FALSE(nodes_[3].store->HasGroup(2));
+  EXPECT_TRUE(nodes_[3].store->HasGroup(3));
+}
+
 TEST_F(NodeHostTest, LeaderRefusesProposalsBeyondTheUncommittedLimit) {
   max_uncommitted_ = 50;
   for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);

@@ -426,10 +426,7 @@ TEST(ReadIndexTest, NewLeaderRefusesReadsBeforeCommittingInItsTerm) {
   c.raw(1).Campaign();
   // Run until node 1 leads but before its no-op commits.
   for (int i = 0; i < 50 && c.raft(1).state() != StateType::kLeader; ++i) {
-    for (NodeId id : {1, 2, 3}) c.Process(id);
-    auto batch = c.inflight();
-    c.inflight().clear();
-    for (Message& m : batch) (void)c.raw(m.to).Step(m);
+    c.Round();
   }
   ASSERT_EQ(c.raft(1).state(), StateType::kLeader);
   EXPECT_FALSE(c.raw(1).ReadIndex(5).ok());
@@ -565,15 +562,10 @@ TEST(MembershipTest, CommittedRemovalNeverStrandsNodesInTheOldConfiguration) {
   c.Stabilize();
   ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 4}).ok());
   const uint64_t at = c.raft(1).log().LastIndex();
-  auto deliver_all = [&] {
-    std::deque<Message> batch;
-    batch.swap(c.inflight());
-    for (Message& m : batch) (void)c.raw(m.to).Step(m);
-  };
   c.Process(1);
-  deliver_all();  // appends reach 2, 3 and 4
+  c.DeliverInflight();  // appends reach 2, 3 and 4
   for (NodeId id : {2, 3, 4}) c.Process(id);
-  deliver_all();  // acknowledgements reach 1
+  c.DeliverInflight();  // acknowledgements reach 1
   c.Process(1);
   ASSERT_GE(c.raft(1).log().committed(), at);
   c.inflight().clear();  // the appends carrying the new commit index are lost
@@ -655,10 +647,7 @@ TEST(MembershipTest, NewLeaderMustCommitInItsTermBeforeConfChange) {
   TestCluster c(3);
   c.raw(1).Campaign();
   for (int i = 0; i < 50 && c.raft(1).state() != StateType::kLeader; ++i) {
-    for (NodeId id : {1, 2, 3}) c.Process(id);
-    auto batch = c.inflight();
-    c.inflight().clear();
-    for (Message& m : batch) (void)c.raw(m.to).Step(m);
+    c.Round();
   }
   ASSERT_EQ(c.raft(1).state(), StateType::kLeader);
   EXPECT_FALSE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 3}).ok());

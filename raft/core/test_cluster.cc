@@ -72,13 +72,22 @@ void TestCluster::Deliver(const Message& m) {
   (void)it->second.raw->Step(m);
 }
 
+void TestCluster::DeliverInflight() {
+  std::deque<Message> batch;
+  batch.swap(inflight_);
+  for (const Message& m : batch) Deliver(m);
+}
+
+void TestCluster::Round() {
+  for (auto& [id, tn] : nodes_) Process(id);
+  DeliverInflight();
+}
+
 void TestCluster::Stabilize(int max_rounds) {
   for (int round = 0; round < max_rounds; ++round) {
     for (auto& [id, tn] : nodes_) Process(id);
     if (inflight_.empty()) return;
-    std::deque<Message> batch;
-    batch.swap(inflight_);
-    for (const Message& m : batch) Deliver(m);
+    DeliverInflight();
   }
 }
 

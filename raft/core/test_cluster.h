@@ -43,6 +43,10 @@ class TestCluster {
 
   // Runs one Ready cycle on `id` (if any) and queues its messages.
   void Process(NodeId id);
+  // Delivers the messages queued now (not those they cause), honouring cuts.
+  void DeliverInflight();
+  // One round: processes every node, then delivers what that queued.
+  void Round();
   // Processes every node and delivers queued messages until nothing moves.
   void Stabilize(int max_rounds = 1000);
   // Ticks every node `n` times, stabilizing after each tick.

@@ -6,9 +6,9 @@
 // lives in memory and is rebuilt at start-up from the snapshot and the log,
 // so a restart from disk alone must reproduce it.
 //
-// Flags (all --name=value): --id, --cluster, --data_dir, --peers=1=host:port,2=...
-// (the Raft addresses of all nodes, self included), --client=host:port,
-// --groups, --snapshot_every, --tick_ms.
+// Flags (--help lists them): --id, --cluster, --data_dir,
+// --peers=1=host:port,2=... (the Raft addresses of all nodes, self included),
+// --client=host:port, --groups, --snapshot_every, --snapshot_keep, --tick_ms.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/mutex.h"
@@ -29,6 +31,16 @@
 #include "spdlog/spdlog.h"
 #include "storage/raft_log_store.h"
 #include "tests/raft/kv.grpc.pb.h"
+
+ABSL_FLAG(uint64_t, id, 0, "this node's id (1..3)");
+ABSL_FLAG(std::string, cluster, "test", "cluster id the transport checks");
+ABSL_FLAG(std::string, data_dir, "", "RocksDB directory");
+ABSL_FLAG(std::string, peers, "", "id=host:port of every node's Raft transport, comma-separated");
+ABSL_FLAG(std::string, client, "", "host:port of the RaftKv gRPC service");
+ABSL_FLAG(uint64_t, groups, 1, "Raft groups (ids 1..N)");
+ABSL_FLAG(uint64_t, tick_ms, 20, "Raft tick interval in milliseconds");
+ABSL_FLAG(uint64_t, snapshot_every, 1000, "snapshot every this many applied entries");
+ABSL_FLAG(uint64_t, snapshot_keep, 200, "entries kept behind a snapshot");
 
 namespace herald::raft {
 namespace {
@@ -146,36 +158,13 @@ class KvService final : public test::RaftKv::Service {
   KvMachine* const sm_;
 };
 
-std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
-  std::map<std::string, std::string> f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) continue;
-    const size_t eq = a.find('=');
-    if (eq == std::string::npos) {
-      f[a.substr(2)] = "true";
-    } else {
-      f[a.substr(2, eq - 2)] = a.substr(eq + 1);
-    }
-  }
-  return f;
-}
-
-uint64_t U64(const std::map<std::string, std::string>& f, const std::string& k, uint64_t def) {
-  auto it = f.find(k);
-  uint64_t v = def;
-  if (it != f.end() && !absl::SimpleAtoi(it->second, &v)) {
-    fprintf(stderr, "bad --%s\n", k.c_str());
-    exit(2);
-  }
-  return v;
-}
-
 int Main(int argc, char** argv) {
-  auto flags = ParseFlags(argc, argv);
-  const NodeId id = U64(flags, "id", 0);
-  const uint64_t groups = U64(flags, "groups", 1);
-  if (id == 0 || !flags.count("data_dir") || !flags.count("peers") || !flags.count("client")) {
+  absl::ParseCommandLine(argc, argv);
+  const NodeId id = absl::GetFlag(FLAGS_id);
+  const uint64_t groups = absl::GetFlag(FLAGS_groups);
+  const std::string client = absl::GetFlag(FLAGS_client);
+  if (id == 0 || absl::GetFlag(FLAGS_data_dir).empty() || absl::GetFlag(FLAGS_peers).empty() ||
+      client.empty()) {
     fprintf(stderr,
             "usage: raft_node --id=N --data_dir=DIR --peers=1=h:p,2=h:p,3=h:p --client=h:p\n");
     return 2;
@@ -183,7 +172,7 @@ int Main(int argc, char** argv) {
   std::map<NodeId, std::string> peers;
   std::string listen;
   std::vector<NodeId> voters;
-  for (absl::string_view part : absl::StrSplit(flags["peers"], ',')) {
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_peers), ',')) {
     std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
     uint64_t pid = 0;
     if (!absl::SimpleAtoi(kv.first, &pid)) return 2;
@@ -204,7 +193,7 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   storage::RaftLogStoreOptions so;
-  so.path = flags["data_dir"];
+  so.path = absl::GetFlag(FLAGS_data_dir);
   auto store = storage::RaftLogStore::Open(so);
   if (!store.ok()) {
     spdlog::critical("node {}: cannot open store: {}", id, std::string(store.status().ToString()));
@@ -217,7 +206,7 @@ int Main(int argc, char** argv) {
   KvMachine sm;
   std::atomic<NodeHost*> host_ptr{nullptr};
   GrpcTransportOptions to;
-  to.cluster_id = flags.count("cluster") ? flags["cluster"] : "test";
+  to.cluster_id = absl::GetFlag(FLAGS_cluster);
   to.self = id;
   to.listen_address = listen;
   to.peers = peers;
@@ -234,9 +223,9 @@ int Main(int argc, char** argv) {
   ho.store = store->get();
   ho.transport = transport->get();
   ho.state_machine = &sm;
-  ho.tick_interval = std::chrono::milliseconds(U64(flags, "tick_ms", 20));
-  ho.snapshot_every = U64(flags, "snapshot_every", 1000);
-  ho.snapshot_keep = U64(flags, "snapshot_keep", 200);
+  ho.tick_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_tick_ms));
+  ho.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
+  ho.snapshot_keep = absl::GetFlag(FLAGS_snapshot_keep);
   ho.seed = static_cast<uint64_t>(getpid());
   NodeHost host(ho);
   for (GroupId g = 1; g <= groups; ++g) {
@@ -251,14 +240,14 @@ int Main(int argc, char** argv) {
 
   KvService service(&host, &sm);
   grpc::ServerBuilder b;
-  b.AddListeningPort(flags["client"], grpc::InsecureServerCredentials());
+  b.AddListeningPort(client, grpc::InsecureServerCredentials());
   b.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = b.BuildAndStart();
   if (!server) {
-    spdlog::critical("node {}: cannot listen on {}", id, flags["client"]);
+    spdlog::critical("node {}: cannot listen on {}", id, client);
     return 3;
   }
-  spdlog::info("node {} up: raft {} client {}", id, listen, flags["client"]);
+  spdlog::info("node {} up: raft {} client {}", id, listen, client);
 
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -10,9 +10,9 @@
 // Modes: closed loop with --inflight proposals outstanding (throughput), or
 // open loop at --rate entries/s (latency at a given load).
 //
-// Flags (--name=value): --groups=1 --inflight=20000 --rate=0 --size=128
-// --seconds=10 --warmup=2 --dir=/tmp/raft_bench --nosync --tick_ms=20
-// --noquiesce (idle groups keep heartbeating)
+// Flags: --groups=1 --inflight=20000 --rate=0 --size=128 --seconds=10
+// --warmup=2 --dir=/tmp/raft_bench --nosync --tick_ms=20 --noquiesce (idle
+// groups keep heartbeating); --help lists them.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -26,10 +26,22 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "raft/node/node_host.h"
 #include "raft/transport/grpc_transport.h"
 #include "storage/raft_log_store.h"
+
+ABSL_FLAG(uint64_t, groups, 1, "Raft groups, each led by one node");
+ABSL_FLAG(uint64_t, size, 128, "bytes per proposal");
+ABSL_FLAG(uint64_t, seconds, 10, "measured seconds");
+ABSL_FLAG(uint64_t, warmup, 2, "seconds before measuring");
+ABSL_FLAG(uint64_t, inflight, 20000, "closed loop: proposals outstanding (0 with --rate=0: idle)");
+ABSL_FLAG(uint64_t, rate, 0, "open loop: proposals per second (0: closed loop)");
+ABSL_FLAG(bool, sync, true, "fsync the Raft log (--nosync measures without durability)");
+ABSL_FLAG(std::string, dir, "/tmp/raft_bench", "data directory (wiped first)");
+ABSL_FLAG(uint64_t, tick_ms, 20, "Raft tick interval in milliseconds");
+ABSL_FLAG(bool, quiesce, true, "let idle groups quiesce (--noquiesce: keep heartbeating)");
 
 namespace herald::raft {
 namespace {
@@ -83,37 +95,17 @@ struct BenchNode {
   std::atomic<NodeHost*> deliver_to{nullptr};
 };
 
-std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
-  std::map<std::string, std::string> f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) continue;
-    const size_t eq = a.find('=');
-    f[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
-        eq == std::string::npos ? "1" : a.substr(eq + 1);
-  }
-  return f;
-}
-
-uint64_t U64(std::map<std::string, std::string>& f, const char* k, uint64_t def) {
-  uint64_t v = def;
-  if (f.count(k)) (void)absl::SimpleAtoi(f[k], &v);
-  return v;
-}
-
 class Bench {
  public:
-  Bench(std::map<std::string, std::string> flags) : flags_(std::move(flags)) {}
-
   int Run() {
-    const uint64_t groups = U64(flags_, "groups", 1);
-    const uint64_t size = U64(flags_, "size", 128);
-    const uint64_t seconds = U64(flags_, "seconds", 10);
-    const uint64_t warmup = U64(flags_, "warmup", 2);
-    const uint64_t inflight = U64(flags_, "inflight", 20000);
-    const uint64_t rate = U64(flags_, "rate", 0);
-    const bool sync = !flags_.count("nosync");
-    const std::string dir = flags_.count("dir") ? flags_["dir"] : "/tmp/raft_bench";
+    const uint64_t groups = absl::GetFlag(FLAGS_groups);
+    const uint64_t size = absl::GetFlag(FLAGS_size);
+    const uint64_t seconds = absl::GetFlag(FLAGS_seconds);
+    const uint64_t warmup = absl::GetFlag(FLAGS_warmup);
+    const uint64_t inflight = absl::GetFlag(FLAGS_inflight);
+    const uint64_t rate = absl::GetFlag(FLAGS_rate);
+    const bool sync = absl::GetFlag(FLAGS_sync);
+    const std::string dir = absl::GetFlag(FLAGS_dir);
     std::filesystem::remove_all(dir);
 
     // Listen first (port 0), then wire the peers' addresses.
@@ -159,9 +151,9 @@ class Bench {
       ho.store = n->store.get();
       ho.transport = n->transport.get();
       ho.state_machine = &sm_;
-      ho.tick_interval = std::chrono::milliseconds(U64(flags_, "tick_ms", 20));
+      ho.tick_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_tick_ms));
       ho.seed = id;
-      ho.quiesce = !flags_.count("noquiesce");
+      ho.quiesce = absl::GetFlag(FLAGS_quiesce);
       n->host = std::make_unique<NodeHost>(ho);
       for (GroupId g = 1; g <= groups; ++g) {
         absl::Status s = n->host->AddGroup(g, {1, 2, 3});
@@ -310,7 +302,6 @@ class Bench {
     }
   }
 
-  std::map<std::string, std::string> flags_;
   NullMachine sm_;
   std::vector<std::unique_ptr<BenchNode>>* nodes_ = nullptr;
   uint64_t groups_ = 1;
@@ -328,6 +319,7 @@ class Bench {
 }  // namespace herald::raft
 
 int main(int argc, char** argv) {
-  herald::raft::Bench b(herald::raft::ParseFlags(argc, argv));
+  absl::ParseCommandLine(argc, argv);
+  herald::raft::Bench b;
   return b.Run();
 }

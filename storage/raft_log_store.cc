@@ -474,7 +474,11 @@ absl::Status RaftLogStore::DeleteGroup(GroupId g) {
     }
   }
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(GroupPrefix(g), GroupEnd(g));
+  // Every key under the group's prefix, whatever its kind: start-up takes any
+  // such key for a group.
+  const std::string end =
+      g == std::numeric_limits<GroupId>::max() ? std::string(1, kPrefix + 1) : GroupPrefix(g + 1);
+  batch.DeleteRange(GroupPrefix(g), end);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   rocksdb::Status s = db_->Write(wo, &batch);

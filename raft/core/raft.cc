@@ -167,29 +167,48 @@ void Raft::TrackPeersLeavingInUncommittedEntries() {
   }
 }
 
-void Raft::DropLeavingPeers(bool timeout_tick) {
+void Raft::ForgetSilentLeavingPeers() {
   for (auto it = leaving_.begin(); it != leaving_.end();) {
     const auto [id, removal_index] = *it;
     if (removal_index > log_.committed()) {
       ++it;
       continue;
     }
-    if (id != id_) {
-      const Progress& pr = prs_.at(id);
-      if (pr.match >= removal_index) {
-        // A last word: the peer learns that its removal is committed, so its
-        // runtime can shut the replica down.
-        SendHeartbeat(id, 0);
-      } else if (!timeout_tick || (check_quorum_ && pr.recent_active)) {
-        // It may still be catching up to the removal entry: keep it until it
-        // has it or stays silent for an election timeout.
-        ++it;
-        continue;
-      }
-      prs_.erase(id);
+    auto pr = prs_.find(id);
+    if (id != id_ && pr != prs_.end() && pr->second.recent_active) {
+      // Heard from within the last election timeout: it will confirm. Without
+      // check-quorum nobody else resets the flag, so do it here.
+      if (!check_quorum_) pr->second.recent_active = false;
+      ++it;
+      continue;
     }
+    if (id != id_ && pr != prs_.end()) prs_.erase(pr);
     it = leaving_.erase(it);
   }
+}
+
+void Raft::MaybeForgetLeavingPeer(NodeId from, uint64_t peer_commit) {
+  auto it = leaving_.find(from);
+  if (it == leaving_.end() || it->second > log_.committed()) return;
+  if (peer_commit < it->second) {
+    TellRemovalCommitted(from);
+    return;
+  }
+  // The peer has committed its own removal: it knows it is out for good.
+  prs_.erase(from);
+  leaving_.erase(it);
+}
+
+void Raft::TellRemovalCommitted(NodeId id) {
+  auto it = leaving_.find(id);
+  auto pr = prs_.find(id);
+  if (id == id_ || it == leaving_.end() || pr == prs_.end() || it->second > log_.committed() ||
+      pr->second.match < it->second) {
+    return;
+  }
+  // A heartbeat carries min(match, commit), here at or past the removal: an
+  // append would carry nothing new once the peer holds the whole log.
+  SendHeartbeat(id, 0);
 }
 
 // ---------------------------------------------------------------- transitions
@@ -301,7 +320,7 @@ void Raft::TickHeartbeat() {
   ++election_elapsed_;
   if (election_elapsed_ >= election_timeout_) {
     election_elapsed_ = 0;
-    DropLeavingPeers(/*timeout_tick=*/true);  // before recent_active is reset
+    ForgetSilentLeavingPeers();  // before CheckQuorumActive resets recent_active
     if (check_quorum_ && !CheckQuorumActive()) {
       BecomeFollower(term_, kNoNode);
       return;
@@ -327,7 +346,8 @@ void Raft::TickHeartbeat() {
 }
 
 bool Raft::ShouldQuiesce() const {
-  if (state_ != StateType::kLeader || lead_transferee_ != kNoNode || !pending_reads_.empty()) {
+  if (state_ != StateType::kLeader || lead_transferee_ != kNoNode || !pending_reads_.empty() ||
+      !leaving_.empty()) {
     return false;
   }
   // Idle: everything appended is durable here, committed and applied (so a
@@ -648,6 +668,7 @@ void Raft::HandleAppend(const Message& m) {
     MaybeFinishRepair(*last_new);
     r.needs_repair = repair_until_ != 0;
     r.index = *last_new;
+    r.commit = log_.committed();
     Send(std::move(r));
     return;
   }
@@ -678,6 +699,7 @@ void Raft::HandleHeartbeat(const Message& m) {
   r.to = m.from;
   r.read_ctx = m.read_ctx;
   r.needs_repair = repair_until_ != 0;
+  r.commit = log_.committed();  // a leaving peer confirms it knows its removal is final
   Send(std::move(r));
 }
 
@@ -782,9 +804,9 @@ void Raft::HandleAppendResp(const Message& m) {
   } else {
     while (MaybeSendAppend(m.from, false)) {
     }
-    if (updated && leaving_.count(m.from)) DropLeavingPeers(/*timeout_tick=*/false);
   }
   if (m.from == lead_transferee_ && pr.match == log_.LastIndex()) SendTimeoutNow(m.from);
+  MaybeForgetLeavingPeer(m.from, m.commit);  // last: may erase `pr`
 }
 
 void Raft::HandleHeartbeatResp(const Message& m) {
@@ -800,6 +822,7 @@ void Raft::HandleHeartbeatResp(const Message& m) {
   } else if (pr.match < log_.LastIndex() || m.needs_repair) {
     MaybeSendAppend(m.from, true);
   }
+  MaybeForgetLeavingPeer(m.from, m.commit);  // `pr` may be gone from here on
   if (m.read_ctx == 0) return;
   // m.read_ctx is the heartbeat round acknowledged: it confirms our
   // leadership for every request that arrived before that round was sent.
@@ -1174,7 +1197,10 @@ void Raft::OnLogWritten(const std::vector<Entry>& ents) {
 
 void Raft::StepDownIfRemoved() {
   if (state_ != StateType::kLeader) return;
-  DropLeavingPeers(/*timeout_tick=*/false);
+  if (auto self = leaving_.find(id_); self != leaving_.end() && self->second <= log_.committed()) {
+    leaving_.erase(self);
+  }
+  for (const auto& [id, removal_index] : leaving_) TellRemovalCommitted(id);
   if (IsVoter(id_)) return;
   // We are leading a configuration we are not part of (thesis 4.2.2): only
   // until that configuration is committed.

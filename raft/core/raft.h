@@ -172,16 +172,20 @@ class Raft {
   void OnLogWritten(const std::vector<Entry>& ents);
   // Replaces the configuration history (snapshot installed / start-up).
   void ResetConfHistory(const ConfState& base);
-  // Leader, after its commit index moved: forgets peers whose removal is
-  // committed, and steps down if it removed itself.
+  // Leader, after its commit index moved: tells leaving peers whose removal
+  // is now committed, and steps down once its own removal is committed.
   void StepDownIfRemoved();
   // Leader, on election: peers removed by configuration entries that are not
   // committed yet go into leaving_ (see ApplyConf).
   void TrackPeersLeavingInUncommittedEntries();
-  // Forgets leaving peers whose removal is committed once they hold the
-  // removal entry (they get a last heartbeat carrying the commit index) or,
-  // on an election-timeout tick, if they were silent through the last one.
-  void DropLeavingPeers(bool timeout_tick);
+  // A leaving peer is forgotten once its removal is committed and it has
+  // confirmed that by reporting a commit index at or past the removal (its
+  // responses carry its commit index), or, checked at each election-timeout
+  // tick, once its removal is committed and it was silent for a timeout.
+  void MaybeForgetLeavingPeer(NodeId from, uint64_t peer_commit);
+  // Sends a leaving peer that holds its committed removal the commit index.
+  void TellRemovalCommitted(NodeId id);
+  void ForgetSilentLeavingPeers();
   bool CheckQuorumActive();
   bool ShouldQuiesce() const;
   // Leaves quiescence because of `cause` (a peer, or kNoNode for a local

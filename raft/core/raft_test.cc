@@ -625,6 +625,42 @@ TEST(MembershipTest, NewLeaderReplicatesToAPeerWhoseRemovalIsNotCommitted) {
   for (const Message& m : c.sent()) EXPECT_NE(m.to, 5u) << "message to the removed node";
 }
 
+TEST(MembershipTest, RemovedPeerLearnsItsRemovalIsCommittedEvenIfTheFirstNewsIsLost) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Stabilize();
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 3}).ok());
+  const uint64_t at = c.raft(1).log().LastIndex();
+  c.Process(1);
+  c.DeliverInflight();  // the removal reaches 2 and 3
+  c.Process(2);
+  c.Process(3);
+  c.DeliverInflight();  // their acknowledgements reach 1: committed
+  ASSERT_GE(c.raft(1).log().committed(), at);
+  c.Process(1);
+  c.inflight().clear();  // everything carrying the new commit index is lost
+  ASSERT_LT(c.raft(3).log().committed(), at);
+  EXPECT_EQ(c.raft(1).progress().count(3), 1u);  // still told until it confirms
+  c.TickAll(2 * c.node(1).config.heartbeat_tick);
+  EXPECT_GE(c.raft(3).log().committed(), at);
+  EXPECT_EQ(c.raft(1).progress().count(3), 0u);  // confirmed, forgotten
+  EXPECT_EQ(c.raft(1).state(), StateType::kLeader);
+}
+
+TEST(MembershipTest, SilentRemovedPeerIsForgottenAfterAnElectionTimeout) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Stabilize();
+  c.Isolate(3);
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 3}).ok());
+  c.Stabilize();
+  ASSERT_GE(c.raft(1).log().committed(), c.raft(1).log().LastIndex());
+  EXPECT_EQ(c.raft(1).progress().count(3), 1u);
+  c.TickAll(3 * c.node(1).config.election_tick);
+  EXPECT_EQ(c.raft(1).progress().count(3), 0u);
+  EXPECT_EQ(c.raft(1).state(), StateType::kLeader);
+}
+
 TEST(MembershipTest, LeaderRemovingItselfLeadsUntilCommittedThenHandsOver) {
   TestCluster c(3);
   c.Elect(1);

@@ -29,50 +29,66 @@ NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {}
 NodeHost::~NodeHost() { Stop(); }
 
 absl::Status NodeHost::AddGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied) {
-  if (driver_.joinable()) {
-    return absl::FailedPreconditionError("AddGroup after Start: use AddGroupAsync");
+  {
+    MutexLock l(&mu_);
+    if (started_) return absl::FailedPreconditionError("AddGroup after Start: use AddGroupAsync");
   }
   return CreateAndRunGroup(g, voters, applied);
 }
 
 void NodeHost::AddGroupAsync(GroupId g, std::vector<NodeId> voters, uint64_t applied,
                              StatusCallback done) {
-  if (!driver_.joinable()) {
-    done(CreateAndRunGroup(g, voters, applied));
-    return;
-  }
   Command c{g, Command::Kind::kAddGroup, {}, nullptr, nullptr};
   c.voters = std::move(voters);
   c.applied = applied;
   c.status_done = done;
-  if (!Enqueue(std::move(c))) done(absl::UnavailableError("node stopping"));
+  switch (Enqueue(c, /*only_if_started=*/true)) {
+    case EnqueueResult::kQueued:
+      break;
+    case EnqueueResult::kStopping:
+      done(absl::UnavailableError("node stopping"));
+      break;
+    case EnqueueResult::kNotStarted:
+      done(CreateAndRunGroup(g, c.voters, applied));
+      break;
+  }
 }
 
 void NodeHost::RemoveGroup(GroupId g, StatusCallback done) {
-  if (!driver_.joinable()) {
-    done(StopAndDeleteGroup(g));
-    return;
-  }
   Command c{g, Command::Kind::kRemoveGroup, {}, nullptr, nullptr};
   c.status_done = done;
-  if (!Enqueue(std::move(c))) done(absl::UnavailableError("node stopping"));
+  switch (Enqueue(c, /*only_if_started=*/true)) {
+    case EnqueueResult::kQueued:
+      break;
+    case EnqueueResult::kStopping:
+      done(absl::UnavailableError("node stopping"));
+      break;
+    case EnqueueResult::kNotStarted:
+      done(StopAndDeleteGroup(g));
+      break;
+  }
 }
 
-bool NodeHost::Enqueue(Command c) {
+NodeHost::EnqueueResult NodeHost::Enqueue(Command& c, bool only_if_started) {
   MutexLock l(&mu_);
-  if (stop_) return false;
+  if (stop_) return EnqueueResult::kStopping;
+  if (only_if_started && !started_) return EnqueueResult::kNotStarted;
   in_cmds_.push_back(std::move(c));
   cv_.notify_one();
-  return true;
+  return EnqueueResult::kQueued;
 }
 
 absl::Status NodeHost::StopAndDeleteGroup(GroupId g) {
+  storage::RaftLogStore* store = options_.store;
+  if (!store->HasGroup(g) && !store->unrecoverable().count(g)) {
+    return absl::NotFoundError(absl::StrCat("group ", g));
+  }
   auto it = groups_.find(g);
   if (it != groups_.end()) {
     Group& grp = it->second;
-    const absl::Status gone = absl::AbortedError(absl::StrCat("group ", g, " removed"));
-    for (auto& [index, p] : grp.pending) p.done(gone);
-    for (auto& [ctx, r] : grp.reads) r.done(gone);
+    // One Status per callback (see ProposeAll).
+    for (auto& [index, p] : grp.pending) p.done(absl::AbortedError("group removed"));
+    for (auto& [ctx, r] : grp.reads) r.done(absl::AbortedError("group removed"));
     auto drop = [&grp](std::vector<Group*>& v) {
       v.erase(std::remove(v.begin(), v.end(), &grp), v.end());
     };
@@ -84,8 +100,11 @@ absl::Status NodeHost::StopAndDeleteGroup(GroupId g) {
     MutexLock l(&mu_);
     info_.erase(g);
   }
-  // Also for a group the store could not recover (never run here).
-  return options_.store->DeleteGroup(g);
+  // Between cycles nothing of the group is staged, so a failure here is a
+  // failed write: durability unknown, as for any other write.
+  absl::Status s = store->DeleteGroup(g);
+  if (!s.ok()) Fatal(s);
+  return absl::OkStatus();
 }
 
 absl::Status NodeHost::CreateAndRunGroup(GroupId g, const std::vector<NodeId>& voters,
@@ -135,7 +154,11 @@ absl::Status NodeHost::CreateAndRunGroup(GroupId g, const std::vector<NodeId>& v
 }
 
 void NodeHost::Start() {
-  if (driver_.joinable()) return;
+  {
+    MutexLock l(&mu_);
+    if (started_) return;
+    started_ = true;
+  }
   driver_ = std::thread([this] { Run(); });
 }
 
@@ -195,17 +218,20 @@ void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
 }
 
 void NodeHost::Campaign(GroupId g) {
-  (void)Enqueue(Command{g, Command::Kind::kCampaign, {}, nullptr, nullptr});
+  Command c{g, Command::Kind::kCampaign, {}, nullptr, nullptr};
+  (void)Enqueue(c, /*only_if_started=*/false);
 }
 
 void NodeHost::ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done) {
-  if (!Enqueue(Command{g, Command::Kind::kConfChange, cc, done, nullptr})) {
+  Command c{g, Command::Kind::kConfChange, cc, done, nullptr};
+  if (Enqueue(c, /*only_if_started=*/false) == EnqueueResult::kStopping) {
     done(absl::UnavailableError("node stopping"));
   }
 }
 
 void NodeHost::ReadIndex(GroupId g, ReadCallback done) {
-  if (!Enqueue(Command{g, Command::Kind::kRead, {}, nullptr, done})) {
+  Command c{g, Command::Kind::kRead, {}, nullptr, done};
+  if (Enqueue(c, /*only_if_started=*/false) == EnqueueResult::kStopping) {
     done(absl::UnavailableError("node stopping"));
   }
 }

@@ -154,7 +154,8 @@ class NodeHost {
   using StatusCallback = std::function<void(absl::Status)>;
   // AddGroup at any time, from any thread (also from StateMachine callbacks,
   // which run on the driver thread): after Start() the driver does it and
-  // runs `done` with the result; before, it is done at once.
+  // runs `done` with the result; before Start() (owner thread only) it is
+  // done at once; after Stop(), kUnavailable.
   void AddGroupAsync(GroupId g, std::vector<NodeId> voters, uint64_t applied, StatusCallback done);
   // Stops running group `g` on this node and deletes its durable state (log,
   // snapshot, hard state): for a replica removed from the group's
@@ -243,8 +244,10 @@ class NodeHost {
   // AddGroup's work (owner thread before Start(), driver thread after).
   absl::Status CreateAndRunGroup(GroupId g, const std::vector<NodeId>& voters, uint64_t applied);
   absl::Status StopAndDeleteGroup(GroupId g);
-  // Queues a command for the driver; false if stopping.
-  bool Enqueue(Command c);
+  // Queues a command for the driver (moving from `c` only then). Before
+  // Start(), with `only_if_started`, the caller runs it itself.
+  enum class EnqueueResult { kQueued, kStopping, kNotStarted };
+  EnqueueResult Enqueue(Command& c, bool only_if_started);
   void Run();
   void Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
              std::vector<Command>& cmds, bool tick);
@@ -287,6 +290,7 @@ class NodeHost {
   // Inbox, guarded by mu_.
   mutable Mutex mu_;
   std::condition_variable cv_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // Start() was called (stays true)
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<GroupMessage> in_msgs_ ABSL_GUARDED_BY(mu_);
   std::vector<Proposal> in_props_ ABSL_GUARDED_BY(mu_);

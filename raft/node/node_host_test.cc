@@ -442,6 +442,12 @@ TEST_F(NodeHostTest, GroupsAreAddedAndRemovedWhileRunning) {
   ASSERT_NE(ProposeCommitted(2, "d"), 0u);  // {1, 2} carry on
   ASSERT_NE(ProposeCommitted(3, "e"), 0u);  // the other groups are untouched
   EXPECT_TRUE(WaitFor([&] { return nodes_[3].sm->Get(3) == std::vector<std::string>{"c", "e"}; }));
+  // After Stop() nothing is removed any more.
+  nodes_[3].host->Stop();
+  auto late = std::make_shared<StatusPromise>();
+  nodes_[3].host->RemoveGroup(3, [late](absl::Status s) { late->set_value(s); });
+  EXPECT_TRUE(absl::IsUnavailable(await(late)));
+  EXPECT_TRUE(nodes_[3].store->HasGroup(3));
   // The replica is gone from disk too: after a restart only groups 1 and 3 remain.
   StopNode(3);
   StartNode(3, 1);

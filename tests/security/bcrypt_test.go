@@ -84,7 +84,10 @@ func TestBcryptCheckDoesNotStallOtherClients(t *testing.T) {
 		}
 		go func(i int, pw string) {
 			start := time.Now()
-			c, err := TryConnect(s, fmt.Sprintf("slow%d", i), nats.UserInfo("slow", pw))
+			// A generous timeout: four cost-13 checks share two low-priority
+			// threads, which a busy machine can slow past nats.go's defaults.
+			c, err := TryConnect(s, fmt.Sprintf("slow%d", i), nats.UserInfo("slow", pw),
+				nats.Timeout(30*time.Second))
 			if err == nil {
 				err = c.Conn.Flush()
 				c.Close()

@@ -247,9 +247,8 @@ void NodeHost::RunCommand(Command& c) {
   }
   auto it = groups_.find(c.group);
   if (it == groups_.end()) {
-    const absl::Status nf = absl::NotFoundError(absl::StrCat("group ", c.group));
-    if (c.done) c.done(nf);
-    if (c.read_done) c.read_done(nf);
+    if (c.done) c.done(absl::NotFoundError(absl::StrCat("group ", c.group)));
+    if (c.read_done) c.read_done(absl::NotFoundError(absl::StrCat("group ", c.group)));
     return;
   }
   Group& g = it->second;
@@ -265,7 +264,7 @@ void NodeHost::RunCommand(Command& c) {
           s = absl::UnavailableError(
               absl::StrCat("not leader: ", s.message(), "; leader ", raw.raft().lead()));
         }
-        c.done(s);
+        c.done(std::move(s));  // not a copy: one Status per callback (see ProposeAll)
         break;
       }
       g.pending[raw.raft().log().LastIndex()] = Pending{raw.raft().term(), std::move(c.done)};

@@ -116,6 +116,9 @@ struct Message {
   uint64_t index = 0;
   uint64_t log_term = 0;
   std::vector<Entry> entries;
+  // Append/Heartbeat: the leader's commit index (for a heartbeat, capped at
+  // the follower's match). AppendResp/HeartbeatResp: the follower's own, so a
+  // peer being removed can confirm it knows its removal is committed.
   uint64_t commit = 0;
 
   bool reject = false;

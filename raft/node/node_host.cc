@@ -41,30 +41,25 @@ void NodeHost::AddGroupAsync(GroupId g, std::vector<NodeId> voters, uint64_t app
   Command c{g, Command::Kind::kAddGroup, {}, nullptr, nullptr};
   c.voters = std::move(voters);
   c.applied = applied;
-  c.status_done = done;
-  switch (Enqueue(c, /*only_if_started=*/true)) {
-    case EnqueueResult::kQueued:
-      break;
-    case EnqueueResult::kStopping:
-      done(absl::UnavailableError("node stopping"));
-      break;
-    case EnqueueResult::kNotStarted:
-      done(CreateAndRunGroup(g, c.voters, applied));
-      break;
-  }
+  c.status_done = std::move(done);
+  RunGroupCommand(c);
 }
 
 void NodeHost::RemoveGroup(GroupId g, StatusCallback done) {
   Command c{g, Command::Kind::kRemoveGroup, {}, nullptr, nullptr};
-  c.status_done = done;
+  c.status_done = std::move(done);
+  RunGroupCommand(c);
+}
+
+void NodeHost::RunGroupCommand(Command& c) {
   switch (Enqueue(c, /*only_if_started=*/true)) {
     case EnqueueResult::kQueued:
       break;
     case EnqueueResult::kStopping:
-      done(absl::UnavailableError("node stopping"));
+      c.status_done(absl::UnavailableError("node stopping"));
       break;
     case EnqueueResult::kNotStarted:
-      done(StopAndDeleteGroup(g));
+      RunCommand(c);  // before Start() the owner thread does the driver's work
       break;
   }
 }

@@ -248,6 +248,8 @@ class NodeHost {
   // Start(), with `only_if_started`, the caller runs it itself.
   enum class EnqueueResult { kQueued, kStopping, kNotStarted };
   EnqueueResult Enqueue(Command& c, bool only_if_started);
+  // kAddGroup / kRemoveGroup: queued for the driver, or run here before Start().
+  void RunGroupCommand(Command& c);
   void Run();
   void Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
              std::vector<Command>& cmds, bool tick);

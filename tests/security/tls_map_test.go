@@ -53,13 +53,21 @@ func mkCert(t *testing.T, dir, name string, ca *certKey, tmpl *x509.Certificate)
 	return &certKey{cert, key}
 }
 
-func TestTLSVerifyAndMap(t *testing.T) {
-	dir := t.TempDir()
+// mkCAAndServerCert writes ca.pem and server.pem/server-key.pem (for
+// 127.0.0.1, signed by the CA) into dir and returns the CA.
+func mkCAAndServerCert(t *testing.T, dir string) *certKey {
+	t.Helper()
 	ca := mkCert(t, dir, "ca", nil, &x509.Certificate{Subject: pkix.Name{CommonName: "Test CA"}, IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
 	mkCert(t, dir, "server", ca, &x509.Certificate{Subject: pkix.Name{CommonName: "server"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature})
+	return ca
+}
+
+func TestTLSVerifyAndMap(t *testing.T) {
+	dir := t.TempDir()
+	ca := mkCAAndServerCert(t, dir)
 	client := func(name string, subj pkix.Name, emails []string) {
 		mkCert(t, dir, name, ca, &x509.Certificate{Subject: subj, EmailAddresses: emails,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature})
@@ -123,11 +131,7 @@ authorization { %s
 // connection's thread (herald) and reading then resumes inside TLS.
 func TestTLSWithBcryptUser(t *testing.T) {
 	dir := t.TempDir()
-	ca := mkCert(t, dir, "ca", nil, &x509.Certificate{Subject: pkix.Name{CommonName: "Test CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
-	mkCert(t, dir, "server", ca, &x509.Certificate{Subject: pkix.Name{CommonName: "server"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature})
+	mkCAAndServerCert(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("tls-pw"), 10)
 	if err != nil {
 		t.Fatal(err)

@@ -197,6 +197,7 @@ func TestQueueGroupAcrossNodesExactlyOnce(t *testing.T) {
 	perNode := map[string]int{}
 	total := int32(0)
 	sentinels := int32(0)
+	var members []*nats.Subscription
 	for _, n := range nodes[1:] {
 		n := n
 		WithInterest(t, n, nodes[:1], 2, func() {
@@ -205,15 +206,17 @@ func TestQueueGroupAcrossNodesExactlyOnce(t *testing.T) {
 				if _, err := c.Subscribe("goq.sentinel", func(*nats.Msg) { atomic.AddInt32(&sentinels, 1) }); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := c.QueueSubscribe("goq.work", "g", func(m *nats.Msg) {
+				sub, err := c.QueueSubscribe("goq.work", "g", func(m *nats.Msg) {
 					mu.Lock()
 					seen[string(m.Data)]++
 					perNode[n.Name]++
 					mu.Unlock()
 					atomic.AddInt32(&total, 1)
-				}); err != nil {
+				})
+				if err != nil {
 					t.Fatal(err)
 				}
+				members = append(members, sub)
 				flush(t, c)
 			}
 		})
@@ -225,6 +228,20 @@ func TestQueueGroupAcrossNodesExactlyOnce(t *testing.T) {
 	pub.Publish("goq.sentinel", nil) // per-route order: arrives after every earlier message
 	flush(t, pub)
 	waitFor(t, 10*time.Second, "sentinel on all 4 member connections", func() bool { return atomic.LoadInt32(&sentinels) >= 4 })
+	// Each subscription has its own callback goroutine in nats.go, so the
+	// sentinel's callback can run before the work messages that arrived
+	// ahead of it on the same connection: drain those before counting.
+	drained := func() bool {
+		for _, sub := range members {
+			if n, _, err := sub.Pending(); err != nil || n > 0 {
+				return false
+			}
+		}
+		return atomic.LoadInt32(&total) >= N
+	}
+	for deadline := time.Now().Add(10 * time.Second); !drained() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if int(atomic.LoadInt32(&total)) != N || len(seen) != N {

@@ -152,6 +152,11 @@ class RaftLogStore {
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
   uint64_t entries_written() const { return entries_written_.load(std::memory_order_relaxed); }
 
+  // The node's RocksDB instance, shared with the other record families
+  // (docs/storage.md): the JetStream layer passes it to each StreamStore.
+  // Valid until the store is destroyed. Writers other than this class must
+  // stay out of the `01` prefix.
+  rocksdb::DB* db() { return db_.get(); }
   // Tests only: the raw database, to damage values in place.
   rocksdb::DB* db_for_testing() { return db_.get(); }
 

@@ -1,0 +1,777 @@
+#include "storage/stream_store.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "raft/core/crc32c.h"
+#include "rocksdb/snapshot.h"
+
+namespace herald::storage {
+namespace {
+
+// Key layout (docs/storage.md, "Stream data"): [kPrefix][stream id, 8 bytes
+// big-endian][kind] and, per kind, [seq, 8 bytes BE] or [subject length,
+// 2 bytes BE][subject][seq, 8 bytes BE]. Big-endian so byte order is numeric
+// order: a stream's messages sort by seq, a subject's index entries too.
+constexpr char kPrefix = 0x02;
+constexpr char kKindMessage = 0x01;
+constexpr char kKindState = 0x02;
+constexpr char kKindIndex = 0x03;
+constexpr char kKindEnd = 0x04;  // exclusive upper bound of index keys
+
+constexpr char kMessageVersion = 1;
+constexpr char kStateVersion = 1;
+constexpr size_t kMessageHeader = 1 + 8 + 2 + 4;  // version, time, subject len, headers len
+constexpr size_t kStateSize = 1 + 7 * 8 + 4;      // version, 7 fields, CRC
+constexpr size_t kPrefixSize = 1 + 8;
+constexpr size_t kMessageKeySize = kPrefixSize + 1 + 8;
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void PutLE(std::string* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t GetLE(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return v;
+}
+
+// CRC-32C of `salt` (8 bytes LE: the seq of a message, the id of a state
+// record; not stored) followed by `bytes`. The salt makes a value read back
+// under the wrong key fail its check.
+uint32_t SaltedCrc(uint64_t salt, std::string_view bytes) {
+  char s[8];
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((salt >> (8 * i)) & 0xFF);
+  return raft::Crc32cExtend(raft::Crc32cExtend(0, s, 8), bytes.data(), bytes.size());
+}
+void Seal(std::string* v, uint64_t salt) { PutLE(v, SaltedCrc(salt, *v), 4); }
+bool Unseal(std::string_view v, uint64_t salt) {
+  return v.size() >= 4 &&
+         SaltedCrc(salt, v.substr(0, v.size() - 4)) == GetLE(v.data() + v.size() - 4, 4);
+}
+
+std::string Prefix(StreamId id) {
+  std::string k;
+  k.reserve(kMessageKeySize);
+  k.push_back(kPrefix);
+  PutBE64(&k, id);
+  return k;
+}
+std::string KindKey(StreamId id, char kind) {
+  std::string k = Prefix(id);
+  k.push_back(kind);
+  return k;
+}
+std::string IndexPrefix(StreamId id, std::string_view subject) {
+  std::string k = KindKey(id, kKindIndex);
+  k.push_back(static_cast<char>((subject.size() >> 8) & 0xFF));
+  k.push_back(static_cast<char>(subject.size() & 0xFF));
+  k.append(subject);
+  return k;
+}
+
+std::string EncodeMessage(uint64_t seq, std::string_view subject, std::string_view headers,
+                          std::string_view data, int64_t time_ns) {
+  std::string v;
+  v.reserve(kMessageHeader + subject.size() + headers.size() + data.size() + 4);
+  v.push_back(kMessageVersion);
+  PutLE(&v, static_cast<uint64_t>(time_ns), 8);
+  PutLE(&v, subject.size(), 2);
+  PutLE(&v, headers.size(), 4);
+  v.append(subject);
+  v.append(headers);
+  v.append(data);
+  Seal(&v, seq);
+  return v;
+}
+
+// The parts of a message record, pointing into the value.
+struct MessageView {
+  int64_t time_ns;
+  std::string_view subject, headers, data;
+};
+
+// Parses a message record's layout (bounds checked) without its CRC.
+std::optional<MessageView> ParseMessage(std::string_view v) {
+  if (v.size() < kMessageHeader + 4 || v[0] != kMessageVersion) return std::nullopt;
+  const size_t slen = GetLE(v.data() + 9, 2);
+  const size_t hlen = GetLE(v.data() + 11, 4);
+  const size_t body = v.size() - kMessageHeader - 4;
+  if (slen > body || hlen > body - slen) return std::nullopt;
+  MessageView m;
+  m.time_ns = static_cast<int64_t>(GetLE(v.data() + 1, 8));
+  m.subject = v.substr(kMessageHeader, slen);
+  m.headers = v.substr(kMessageHeader + slen, hlen);
+  m.data = v.substr(kMessageHeader + slen + hlen, body - slen - hlen);
+  return m;
+}
+std::optional<MessageView> DecodeMessage(uint64_t seq, std::string_view v) {
+  if (!Unseal(v, seq)) return std::nullopt;
+  return ParseMessage(v);
+}
+StoredMessage ToStored(uint64_t seq, const MessageView& m) {
+  StoredMessage s;
+  s.seq = seq;
+  s.time_ns = m.time_ns;
+  s.subject.assign(m.subject);
+  s.headers.assign(m.headers);
+  s.data.assign(m.data);
+  return s;
+}
+
+std::string EncodeState(StreamId id, const StreamStoreState& s) {
+  std::string v;
+  v.reserve(kStateSize);
+  v.push_back(kStateVersion);
+  PutLE(&v, s.applied, 8);
+  PutLE(&v, s.first_seq, 8);
+  PutLE(&v, s.last_seq, 8);
+  PutLE(&v, static_cast<uint64_t>(s.first_time_ns), 8);
+  PutLE(&v, static_cast<uint64_t>(s.last_time_ns), 8);
+  PutLE(&v, s.msgs, 8);
+  PutLE(&v, s.bytes, 8);
+  Seal(&v, id);
+  return v;
+}
+std::optional<StreamStoreState> DecodeState(StreamId id, std::string_view v) {
+  if (v.size() != kStateSize || v[0] != kStateVersion || !Unseal(v, id)) return std::nullopt;
+  const char* p = v.data() + 1;
+  StreamStoreState s;
+  s.applied = GetLE(p, 8);
+  s.first_seq = GetLE(p + 8, 8);
+  s.last_seq = GetLE(p + 16, 8);
+  s.first_time_ns = static_cast<int64_t>(GetLE(p + 24, 8));
+  s.last_time_ns = static_cast<int64_t>(GetLE(p + 32, 8));
+  s.msgs = GetLE(p + 40, 8);
+  s.bytes = GetLE(p + 48, 8);
+  return s;
+}
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+absl::Status ReadError(const std::string& what, const rocksdb::Status& s) {
+  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+absl::Status Damaged(StreamId id, uint64_t seq) {
+  return absl::DataLossError(absl::StrCat("stream ", id, ": message ", seq, " is damaged"));
+}
+
+// Fills num_subjects and num_deleted.
+StreamStoreState Finish(StreamStoreState s, uint64_t num_subjects) {
+  s.num_subjects = num_subjects;
+  s.num_deleted = s.msgs == 0 ? 0 : s.last_seq - s.first_seq + 1 - s.msgs;
+  return s;
+}
+
+}  // namespace
+
+uint64_t StoredMessageSize(size_t subject_len, size_t headers_len, size_t data_len) {
+  // Record length (4) + seq (8) + time (8) + subject length (2) + subject +
+  // [headers length (4) + headers] + data + hash (8).
+  uint64_t n = 22 + subject_len + data_len + 8;
+  if (headers_len > 0) n += 4 + headers_len;
+  return n;
+}
+
+namespace stream_keys {
+std::string StreamBegin(StreamId id) { return Prefix(id); }
+std::string StreamEnd(StreamId id) {
+  if (id == std::numeric_limits<StreamId>::max()) return std::string(1, kPrefix + 1);
+  return Prefix(id + 1);
+}
+std::string MessageKey(StreamId id, uint64_t seq) {
+  std::string k = KindKey(id, kKindMessage);
+  PutBE64(&k, seq);
+  return k;
+}
+std::string StateKey(StreamId id) { return KindKey(id, kKindState); }
+std::string IndexKey(StreamId id, std::string_view subject, uint64_t seq) {
+  std::string k = IndexPrefix(id, subject);
+  PutBE64(&k, seq);
+  return k;
+}
+}  // namespace stream_keys
+
+using stream_keys::IndexKey;
+using stream_keys::MessageKey;
+
+// ---------------------------------------------------------------- open
+
+StreamStore::StreamStore(rocksdb::DB* db, StreamId id) : db_(db), id_(id) {}
+
+absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, StreamId id) {
+  std::unique_ptr<StreamStore> store(new StreamStore(db, id));
+  std::string v;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), stream_keys::StateKey(id), &v);
+  StreamStoreState st;
+  if (s.ok()) {
+    std::optional<StreamStoreState> d = DecodeState(id, v);
+    if (!d) return absl::DataLossError(absl::StrCat("stream ", id, ": state record damaged"));
+    st = *d;
+  } else if (!s.IsNotFound()) {
+    return ReadError(absl::StrCat("stream ", id, ": read state"), s);
+  }
+
+  // Rebuild the per-subject counts from the index (keys and 8-byte values).
+  SubjectMap subjects;
+  uint64_t msgs = 0, bytes = 0;
+  const std::string lo = KindKey(id, kKindIndex), hi = KindKey(id, kKindEnd);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  std::string run;  // subject of the current run of keys, n of them so far
+  uint64_t n = 0;
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    std::string_view k = View(it->key());
+    const size_t slen = k.size() >= lo.size() + 2
+                            ? (static_cast<unsigned char>(k[lo.size()]) << 8) |
+                                  static_cast<unsigned char>(k[lo.size() + 1])
+                            : 0;
+    if (k.size() != lo.size() + 2 + slen + 8 || it->value().size() != 8) {
+      return absl::DataLossError(absl::StrCat("stream ", id, ": malformed subject index key"));
+    }
+    std::string_view subject = k.substr(lo.size() + 2, slen);
+    if (n == 0 || subject != run) {
+      if (n > 0) subjects.emplace(run, n);
+      run.assign(subject);
+      n = 0;
+    }
+    ++n;
+    ++msgs;
+    bytes += GetLE(it->value().data(), 8);
+  }
+  if (!it->status().ok()) return ReadError(absl::StrCat("stream ", id, ": scan index"), it->status());
+  if (n > 0) subjects.emplace(run, n);
+  if (msgs != st.msgs || bytes != st.bytes) {
+    return absl::DataLossError(absl::StrCat("stream ", id, ": subject index holds ", msgs,
+                                            " messages / ", bytes, " bytes, state record ",
+                                            st.msgs, " / ", st.bytes));
+  }
+
+  store->work_ = st;
+  store->pending_base_ = st.last_seq + 1;
+  {
+    MutexLock l(&store->mu_);
+    store->state_ = st;
+    store->subjects_ = std::move(subjects);
+  }
+  return store;
+}
+
+absl::Status StreamStore::DeleteAll(rocksdb::DB* db, StreamId id) {
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  rocksdb::Status s = db->DeleteRange(wo, db->DefaultColumnFamily(), stream_keys::StreamBegin(id),
+                                      stream_keys::StreamEnd(id));
+  if (!s.ok()) return absl::InternalError(absl::StrCat("stream ", id, ": delete: ", s.ToString()));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- mutations
+
+uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
+                             std::string_view data, int64_t time_ns) {
+  if (subject.size() > kMaxSubjectLength || headers.size() > 0xFFFFFFFFu) {
+    std::fprintf(stderr, "StreamStore::Append: subject or headers too long\n");
+    std::abort();
+  }
+  const uint64_t seq = work_.last_seq + 1;
+  const uint64_t size = StoredMessageSize(subject.size(), headers.size(), data.size());
+  batch_.Put(MessageKey(id_, seq), EncodeMessage(seq, subject, headers, data, time_ns));
+  std::string index_value;
+  PutLE(&index_value, size, 8);
+  batch_.Put(IndexKey(id_, subject, seq), index_value);
+  staged_ = true;
+
+  pending_.push_back(PendingMessage{std::string(subject), time_ns, size, true});
+  if (work_.msgs == 0) {
+    work_.first_seq = seq;
+    work_.first_time_ns = time_ns;
+  }
+  work_.last_seq = seq;
+  work_.last_time_ns = time_ns;
+  ++work_.msgs;
+  work_.bytes += size;
+  auto d = subject_delta_.find(subject);
+  if (d == subject_delta_.end()) d = subject_delta_.emplace(std::string(subject), 0).first;
+  ++d->second;
+  return seq;
+}
+
+void StreamStore::RemoveKnown(const MessageMeta& m) {
+  batch_.Delete(MessageKey(id_, m.seq));
+  batch_.Delete(IndexKey(id_, m.subject, m.seq));
+  staged_ = true;
+  if (m.seq >= pending_base_) {
+    pending_[m.seq - pending_base_].live = false;
+  } else {
+    removed_.insert(m.seq);
+  }
+  --work_.msgs;
+  work_.bytes -= m.size;
+  auto d = subject_delta_.find(m.subject);
+  if (d == subject_delta_.end()) d = subject_delta_.emplace(std::string(m.subject), 0).first;
+  --d->second;
+}
+
+absl::Status StreamStore::WalkLive(uint64_t from,
+                                   const std::function<bool(const MessageMeta&)>& fn) const {
+  from = std::max(from, work_.first_seq);
+  if (from < pending_base_) {
+    const std::string hi = MessageKey(id_, pending_base_);
+    rocksdb::Slice upper(hi);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(MessageKey(id_, from)); it->Valid(); it->Next()) {
+      const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+      if (removed_.count(seq) != 0) continue;
+      std::optional<MessageView> m = DecodeMessage(seq, View(it->value()));
+      if (!m) return Damaged(id_, seq);
+      const uint64_t size = StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size());
+      if (!fn(MessageMeta{seq, m->time_ns, m->subject, size})) return absl::OkStatus();
+    }
+    if (!it->status().ok()) return ReadError("scan messages", it->status());
+  }
+  for (uint64_t seq = std::max(from, pending_base_); seq < pending_base_ + pending_.size(); ++seq) {
+    const PendingMessage& p = pending_[seq - pending_base_];
+    if (!p.live) continue;
+    if (!fn(MessageMeta{seq, p.time_ns, p.subject, p.size})) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamStore::AdvanceFirst() {
+  if (work_.msgs == 0) {
+    work_.first_seq = work_.last_seq + 1;
+    work_.first_time_ns = 0;
+    return absl::OkStatus();
+  }
+  bool found = false;
+  absl::Status s = WalkLive(work_.first_seq, [&](const MessageMeta& m) {
+    work_.first_seq = m.seq;
+    work_.first_time_ns = m.time_ns;
+    found = true;
+    return false;
+  });
+  if (s.ok() && !found) {
+    return absl::InternalError(absl::StrCat("stream ", id_, ": counts ", work_.msgs,
+                                            " messages but none found"));
+  }
+  return s;
+}
+
+absl::StatusOr<bool> StreamStore::Remove(uint64_t seq) {
+  if (seq < work_.first_seq || seq > work_.last_seq) return false;
+  if (seq >= pending_base_) {
+    const PendingMessage& p = pending_[seq - pending_base_];
+    if (!p.live) return false;
+    RemoveKnown(MessageMeta{seq, p.time_ns, p.subject, p.size});
+  } else {
+    if (removed_.count(seq) != 0) return false;
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MessageKey(id_, seq), &v);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return ReadError("read message", s);
+    std::optional<MessageView> m = DecodeMessage(seq, v);
+    if (!m) return Damaged(id_, seq);
+    RemoveKnown(MessageMeta{seq, m->time_ns, m->subject,
+                            StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size())});
+  }
+  if (seq == work_.first_seq) {
+    absl::Status s = AdvanceFirst();
+    if (!s.ok()) return s;
+  }
+  return true;
+}
+
+void StreamStore::PurgeAll() {
+  // Two range tombstones (messages, index), whatever the stream's size. The
+  // batch applies in order, so keys appended earlier in it are covered and
+  // keys appended after it are not.
+  batch_.DeleteRange(MessageKey(id_, 0), KindKey(id_, kKindState));
+  batch_.DeleteRange(KindKey(id_, kKindIndex), KindKey(id_, kKindEnd));
+  staged_ = true;
+  pending_.clear();
+  pending_base_ = work_.last_seq + 1;
+  removed_.clear();
+  subject_delta_.clear();
+  subjects_cleared_ = true;
+  work_.msgs = 0;
+  work_.bytes = 0;
+  work_.first_seq = work_.last_seq + 1;
+  work_.first_time_ns = 0;
+}
+
+absl::StatusOr<uint64_t> StreamStore::Compact(uint64_t up_to_seq) {
+  if (up_to_seq > work_.last_seq) {
+    const uint64_t n = work_.msgs;
+    PurgeAll();
+    if (up_to_seq > work_.last_seq + 1) {
+      // nats-server: the next message gets up_to_seq.
+      work_.last_seq = up_to_seq - 1;
+      work_.first_seq = up_to_seq;
+      pending_base_ = up_to_seq;
+    }
+    return n;
+  }
+  uint64_t n = 0;
+  std::optional<std::pair<uint64_t, int64_t>> next;
+  absl::Status s = WalkLive(work_.first_seq, [&](const MessageMeta& m) {
+    if (m.seq >= up_to_seq) {
+      next.emplace(m.seq, m.time_ns);
+      return false;
+    }
+    RemoveKnown(m);
+    ++n;
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (next) {
+    work_.first_seq = next->first;
+    work_.first_time_ns = next->second;
+  } else {
+    work_.first_seq = work_.last_seq + 1;
+    work_.first_time_ns = 0;
+  }
+  return n;
+}
+
+StreamStore::SubjectMap StreamStore::WorkingSubjects(const SubjectPredicate& filter) const {
+  SubjectMap out;
+  if (!subjects_cleared_) {
+    MutexLock l(&mu_);
+    for (const auto& [subject, n] : subjects_) {
+      if (!filter || filter(subject)) out.emplace(subject, n);
+    }
+  }
+  for (const auto& [subject, d] : subject_delta_) {
+    if (d == 0 || (filter && !filter(subject))) continue;
+    out[subject] += static_cast<uint64_t>(d);  // modular: a negative d subtracts
+  }
+  for (auto it = out.begin(); it != out.end();) {
+    it = it->second == 0 ? out.erase(it) : std::next(it);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> StreamStore::PurgeFiltered(const SubjectPredicate& filter,
+                                                    uint64_t up_to_seq, uint64_t keep) {
+  const SubjectMap subjects = WorkingSubjects(filter);
+  uint64_t total = 0;
+  for (const auto& [subject, n] : subjects) total += n;
+  if (total == 0 || keep >= total) return 0;
+  const uint64_t max_remove = keep > 0 ? total - keep : total;
+  const uint64_t bound = up_to_seq > 0 ? up_to_seq : std::numeric_limits<uint64_t>::max();
+
+  // Candidates from the subject index (committed; the index value is the
+  // stored size, so no message body is read) and from the pending appends.
+  std::vector<MessageMeta> cand;
+  const std::string hi = KindKey(id_, kKindEnd);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (const auto& entry : subjects) {
+    const std::string& subject = entry.first;  // outlives cand
+    const std::string prefix = IndexPrefix(id_, subject);
+    for (it->Seek(IndexKey(id_, subject, work_.first_seq)); it->Valid(); it->Next()) {
+      std::string_view k = View(it->key());
+      if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix) break;
+      const uint64_t seq = GetBE64(k.data() + prefix.size());
+      if (seq >= bound || seq >= pending_base_) break;
+      if (!IsLiveCommitted(seq)) continue;
+      if (it->value().size() != 8) return Damaged(id_, seq);
+      cand.push_back(MessageMeta{seq, 0, subject, GetLE(it->value().data(), 8)});
+    }
+    if (!it->status().ok()) return ReadError("scan index", it->status());
+  }
+  for (uint64_t seq = pending_base_; seq < pending_base_ + pending_.size() && seq < bound; ++seq) {
+    const PendingMessage& p = pending_[seq - pending_base_];
+    if (p.live && (!filter || filter(p.subject))) {
+      cand.push_back(MessageMeta{seq, p.time_ns, p.subject, p.size});
+    }
+  }
+  if (cand.size() > max_remove) {
+    // Oldest first, as nats-server walks its blocks.
+    std::sort(cand.begin(), cand.end(),
+              [](const MessageMeta& a, const MessageMeta& b) { return a.seq < b.seq; });
+    cand.resize(max_remove);
+  }
+  bool head = false;
+  for (const MessageMeta& m : cand) {
+    head = head || m.seq == work_.first_seq;
+    RemoveKnown(m);
+  }
+  if (head) {
+    absl::Status s = AdvanceFirst();
+    if (!s.ok()) return s;
+  }
+  return cand.size();
+}
+
+absl::StatusOr<uint64_t> StreamStore::Purge(const SubjectPredicate& filter, uint64_t up_to_seq,
+                                            uint64_t keep) {
+  if (filter) return PurgeFiltered(filter, up_to_seq, keep);
+  if (up_to_seq > 0) return Compact(up_to_seq);
+  if (keep == 0) {
+    const uint64_t n = work_.msgs;
+    PurgeAll();
+    return n;
+  }
+  if (keep >= work_.msgs) return 0;
+  return Compact(work_.last_seq - keep + 1);
+}
+
+absl::StatusOr<uint64_t> StreamStore::RemoveOlderThan(int64_t cutoff_ns) {
+  uint64_t n = 0;
+  std::optional<std::pair<uint64_t, int64_t>> next;
+  absl::Status s = WalkLive(work_.first_seq, [&](const MessageMeta& m) {
+    if (m.time_ns >= cutoff_ns) {
+      next.emplace(m.seq, m.time_ns);
+      return false;
+    }
+    RemoveKnown(m);
+    ++n;
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (n == 0) return 0;
+  if (next) {
+    work_.first_seq = next->first;
+    work_.first_time_ns = next->second;
+  } else {
+    work_.first_seq = work_.last_seq + 1;
+    work_.first_time_ns = 0;
+  }
+  return n;
+}
+
+uint64_t StreamStore::SubjectCount(std::string_view subject) const {
+  uint64_t n = 0;
+  if (!subjects_cleared_) {
+    MutexLock l(&mu_);
+    auto it = subjects_.find(subject);
+    if (it != subjects_.end()) n = it->second;
+  }
+  auto d = subject_delta_.find(subject);
+  if (d != subject_delta_.end()) n += static_cast<uint64_t>(d->second);
+  return n;
+}
+
+absl::StatusOr<uint64_t> StreamStore::FirstSeqOfSubject(std::string_view subject) const {
+  if (work_.first_seq < pending_base_) {
+    const std::string prefix = IndexPrefix(id_, subject);
+    const std::string hi = IndexKey(id_, subject, pending_base_);
+    rocksdb::Slice upper(hi);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(IndexKey(id_, subject, work_.first_seq)); it->Valid(); it->Next()) {
+      const uint64_t seq = GetBE64(it->key().data() + prefix.size());
+      if (IsLiveCommitted(seq)) return seq;
+    }
+    if (!it->status().ok()) return ReadError("scan index", it->status());
+  }
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i].live && pending_[i].subject == subject) return pending_base_ + i;
+  }
+  return absl::NotFoundError("no message on subject");
+}
+
+absl::StatusOr<uint64_t> StreamStore::LastSeqOfSubject(std::string_view subject) const {
+  for (size_t i = pending_.size(); i-- > 0;) {
+    if (pending_[i].live && pending_[i].subject == subject) return pending_base_ + i;
+  }
+  if (work_.first_seq < pending_base_) {
+    const std::string prefix = IndexPrefix(id_, subject);
+    const std::string lo = IndexKey(id_, subject, work_.first_seq);
+    rocksdb::Slice lower(lo);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->SeekForPrev(IndexKey(id_, subject, pending_base_ - 1)); it->Valid(); it->Prev()) {
+      const uint64_t seq = GetBE64(it->key().data() + prefix.size());
+      if (IsLiveCommitted(seq)) return seq;
+    }
+    if (!it->status().ok()) return ReadError("scan index", it->status());
+  }
+  return absl::NotFoundError("no message on subject");
+}
+
+StreamStoreState StreamStore::WorkingState() const {
+  uint64_t num_subjects = 0;
+  if (subjects_cleared_) {
+    for (const auto& [subject, d] : subject_delta_) num_subjects += d > 0 ? 1 : 0;
+  } else {
+    MutexLock l(&mu_);
+    num_subjects = subjects_.size();
+    for (const auto& [subject, d] : subject_delta_) {
+      auto it = subjects_.find(subject);
+      const uint64_t before = it == subjects_.end() ? 0 : it->second;
+      const uint64_t after = before + static_cast<uint64_t>(d);
+      if (before == 0 && after > 0) ++num_subjects;
+      if (before > 0 && after == 0) --num_subjects;
+    }
+  }
+  return Finish(work_, num_subjects);
+}
+
+absl::Status StreamStore::Commit(uint64_t applied) {
+  work_.applied = applied;
+  batch_.Put(stream_keys::StateKey(id_), EncodeState(id_, work_));
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // the Raft log is the durable record (docs/storage.md)
+  rocksdb::Status s = db_->Write(wo, &batch_);
+  if (!s.ok()) {
+    return absl::InternalError(absl::StrCat("stream ", id_, ": commit: ", s.ToString()));
+  }
+  {
+    MutexLock l(&mu_);
+    state_ = work_;
+    if (subjects_cleared_) subjects_.clear();
+    for (auto& [subject, d] : subject_delta_) {
+      if (d == 0) continue;
+      auto it = subjects_.find(subject);
+      if (it == subjects_.end()) it = subjects_.emplace(subject, 0).first;
+      it->second += static_cast<uint64_t>(d);
+      if (it->second == 0) subjects_.erase(it);
+    }
+  }
+  batch_.Clear();
+  staged_ = false;
+  pending_.clear();
+  pending_base_ = work_.last_seq + 1;
+  removed_.clear();
+  subject_delta_.clear();
+  subjects_cleared_ = false;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- reads
+
+absl::StatusOr<StoredMessage> StreamStore::Load(uint64_t seq) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MessageKey(id_, seq), &v);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no message ", seq));
+  if (!s.ok()) return ReadError("read message", s);
+  std::optional<MessageView> m = DecodeMessage(seq, v);
+  if (!m) return Damaged(id_, seq);
+  return ToStored(seq, *m);
+}
+
+absl::StatusOr<StoredMessage> StreamStore::LoadNext(uint64_t from_seq,
+                                                    const SubjectPredicate& filter) const {
+  const std::string hi = KindKey(id_, kKindState);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(MessageKey(id_, from_seq)); it->Valid(); it->Next()) {
+    const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+    std::string_view v = View(it->value());
+    // The subject is tested before the CRC is: only a match is returned, and
+    // a match is verified.
+    std::optional<MessageView> m = ParseMessage(v);
+    if (m && filter && !filter(m->subject)) continue;
+    if (!m || !Unseal(v, seq)) return Damaged(id_, seq);
+    return ToStored(seq, *m);
+  }
+  if (!it->status().ok()) return ReadError("scan messages", it->status());
+  return absl::NotFoundError("no matching message");
+}
+
+absl::StatusOr<StoredMessage> StreamStore::LoadLast(const SubjectPredicate& filter) const {
+  const std::string lo = KindKey(id_, kKindMessage);
+  rocksdb::Slice lower(lo);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->SeekForPrev(MessageKey(id_, std::numeric_limits<uint64_t>::max())); it->Valid();
+       it->Prev()) {
+    const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+    std::string_view v = View(it->value());
+    std::optional<MessageView> m = ParseMessage(v);  // as LoadNext
+    if (m && filter && !filter(m->subject)) continue;
+    if (!m || !Unseal(v, seq)) return Damaged(id_, seq);
+    return ToStored(seq, *m);
+  }
+  if (!it->status().ok()) return ReadError("scan messages", it->status());
+  return absl::NotFoundError("no matching message");
+}
+
+absl::StatusOr<StoredMessage> StreamStore::LoadLastOfSubject(std::string_view subject) const {
+  // One snapshot for the index seek and the record read, so a Commit between
+  // them cannot remove the message found.
+  rocksdb::ManagedSnapshot snap(db_);
+  const std::string lo = IndexPrefix(id_, subject);
+  rocksdb::Slice lower(lo);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot();
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->SeekForPrev(IndexKey(id_, subject, std::numeric_limits<uint64_t>::max()));
+  if (!it->status().ok()) return ReadError("scan index", it->status());
+  if (!it->Valid()) return absl::NotFoundError("no message on subject");
+  if (it->key().size() != lo.size() + 8) return absl::DataLossError("malformed subject index key");
+  const uint64_t seq = GetBE64(it->key().data() + lo.size());
+  std::string v;
+  rocksdb::ReadOptions gro;
+  gro.snapshot = snap.snapshot();
+  rocksdb::Status s = db_->Get(gro, MessageKey(id_, seq), &v);
+  if (s.IsNotFound()) return Damaged(id_, seq);  // indexed but missing
+  if (!s.ok()) return ReadError("read message", s);
+  std::optional<MessageView> m = DecodeMessage(seq, v);
+  if (!m || m->subject != subject) return Damaged(id_, seq);
+  return ToStored(seq, *m);
+}
+
+absl::Status StreamStore::ScanBackward(const std::function<bool(const StoredMessage&)>& fn) const {
+  const std::string lo = KindKey(id_, kKindMessage);
+  rocksdb::Slice lower(lo);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->SeekForPrev(MessageKey(id_, std::numeric_limits<uint64_t>::max())); it->Valid();
+       it->Prev()) {
+    const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+    std::optional<MessageView> m = DecodeMessage(seq, View(it->value()));
+    if (!m) return Damaged(id_, seq);
+    if (!fn(ToStored(seq, *m))) return absl::OkStatus();
+  }
+  if (!it->status().ok()) return ReadError("scan messages", it->status());
+  return absl::OkStatus();
+}
+
+StreamStoreState StreamStore::State() const {
+  MutexLock l(&mu_);
+  return Finish(state_, subjects_.size());
+}
+
+std::map<std::string, uint64_t> StreamStore::SubjectCounts(const SubjectPredicate& filter,
+                                                           size_t limit) const {
+  std::map<std::string, uint64_t> out;
+  MutexLock l(&mu_);
+  for (const auto& [subject, n] : subjects_) {
+    if (out.size() >= limit) break;
+    if (!filter || filter(subject)) out.emplace(subject, n);
+  }
+  return out;
+}
+
+}  // namespace herald::storage

@@ -217,6 +217,12 @@ void NodeHost::Campaign(GroupId g) {
   (void)Enqueue(c, /*only_if_started=*/false);
 }
 
+void NodeHost::TransferLeader(GroupId g, NodeId to) {
+  Command c{g, Command::Kind::kTransfer, {}, nullptr, nullptr};
+  c.to = to;
+  (void)Enqueue(c, /*only_if_started=*/false);
+}
+
 void NodeHost::ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done) {
   Command c{g, Command::Kind::kConfChange, cc, done, nullptr};
   if (Enqueue(c, /*only_if_started=*/false) == EnqueueResult::kStopping) {
@@ -251,6 +257,9 @@ void NodeHost::RunCommand(Command& c) {
   switch (c.kind) {
     case Command::Kind::kCampaign:
       raw.Campaign();
+      break;
+    case Command::Kind::kTransfer:
+      (void)raw.TransferLeader(c.to);
       break;
     case Command::Kind::kConfChange: {
       absl::Status s = raw.ProposeConfChange(c.cc);
@@ -335,8 +344,14 @@ void NodeHost::PublishInfo(Group& g) {
   info.conf = g.raw->raft().conf_state();
   info.first_index = g.log->FirstIndex();
   info.match = st.match;
-  MutexLock l(&mu_);
-  info_[g.id] = info;
+  {
+    MutexLock l(&mu_);
+    info_[g.id] = info;
+  }
+  if (st.lead != g.published_lead) {
+    g.published_lead = st.lead;
+    options_.state_machine->OnLeaderChange(g.id, st.lead, st.term);
+  }
 }
 
 void NodeHost::Run() {

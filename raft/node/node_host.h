@@ -90,6 +90,10 @@ class StateMachine {
   // The group's state as of its last applied entry, for log compaction. Return
   // nullopt to skip.
   virtual std::optional<std::string> TakeSnapshot(GroupId group) { return std::nullopt; }
+  // The leader this node knows of for `group` changed (kNoNode: none known),
+  // as of the end of a driver cycle. A node learns it leads before it has
+  // applied entries of earlier terms; the application must not assume more.
+  virtual void OnLeaderChange(GroupId group, NodeId leader, uint64_t term) {}
 };
 
 struct NodeHostOptions {
@@ -187,6 +191,10 @@ class NodeHost {
   // For the transport: messages that arrived for this node.
   void Deliver(std::vector<GroupMessage> msgs);
   void Campaign(GroupId g);
+  // Leader only: hands leadership to `to` (Raft's leadership transfer: the
+  // leader brings it up to date, then tells it to campaign at once). Without
+  // effect elsewhere, or if `to` is not a voter.
+  void TransferLeader(GroupId g, NodeId to);
   // As of the end of the last driver cycle that touched the group.
   absl::StatusOr<GroupInfo> Info(GroupId g) const;
 
@@ -222,6 +230,7 @@ class NodeHost {
     std::map<uint64_t, Read> reads;  // by read context
     bool dirty = false;
     bool published_quiesced = false;  // GroupInfo::quiesced as last published
+    NodeId published_lead = kNoNode;  // leader as last told to the state machine
     bool ticking = false;             // listed in ticking_
     uint64_t applied = 0;
   };
@@ -232,13 +241,14 @@ class NodeHost {
   };
   struct Command {
     GroupId group;
-    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup } kind;
+    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup, kTransfer } kind;
     ConfChange cc;               // kConfChange
     ProposeCallback done;        // kConfChange
     ReadCallback read_done;      // kRead
     std::vector<NodeId> voters;  // kAddGroup
     uint64_t applied = 0;        // kAddGroup
     StatusCallback status_done;  // kAddGroup, kRemoveGroup
+    NodeId to = kNoNode;         // kTransfer
   };
 
   // AddGroup's work (owner thread before Start(), driver thread after).

@@ -141,7 +141,7 @@ class GrpcTransport::Service final : public pb::RaftTransport::Service {
     const GrpcTransportOptions& o = t_->options_;
     if (b.cluster_id() != o.cluster_id) return "wrong cluster id '" + b.cluster_id() + "'";
     if (b.to_node() != o.self) return absl::StrCat("addressed to node ", b.to_node());
-    if (!o.peers.count(b.from_node())) return absl::StrCat("unknown sender ", b.from_node());
+    if (!t_->HasPeer(b.from_node())) return absl::StrCat("unknown sender ", b.from_node());
     for (const pb::GroupMessage& gm : b.msgs()) {
       if (gm.msg().to() != o.self || gm.msg().from() != b.from_node()) {
         return absl::StrCat("message ", gm.msg().from(), "->", gm.msg().to(), " inside a batch ",
@@ -201,48 +201,79 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Create(
   if (!t->server_ || t->port_ == 0) {
     return absl::UnavailableError("raft transport: cannot listen on " + options.listen_address);
   }
-  for (const auto& [id, addr] : options.peers) {
-    if (id == options.self) continue;
-    auto p = std::make_unique<Peer>();
-    p->id = id;
-    p->address = addr;
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    // Our own backoff drives reconnects; keep gRPC's short so that a
-    // restarted peer is found quickly.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                static_cast<int>(options.initial_backoff.count()));
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.max_backoff.count()));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                static_cast<int>(options.initial_backoff.count()));
-    p->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
-    p->stub = pb::RaftTransport::NewStub(p->channel);
-    t->peers_[id] = std::move(p);
-  }
-  for (auto& [id, p] : t->peers_) {
-    Peer* raw = p.get();
-    GrpcTransport* self = t.get();
-    p->thread = std::thread([self, raw] { self->SenderLoop(raw); });
+  {
+    MutexLock l(&t->peers_mu_);
+    for (const auto& [id, addr] : options.peers) {
+      if (id != options.self) t->StartPeer(id, addr);
+    }
   }
   return t;
+}
+
+void GrpcTransport::StartPeer(NodeId id, const std::string& addr) {
+  auto p = std::make_unique<Peer>();
+  p->id = id;
+  p->address = addr;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Our own backoff drives reconnects; keep gRPC's short so that a
+  // restarted peer is found quickly.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options_.initial_backoff.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options_.max_backoff.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options_.initial_backoff.count()));
+  p->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  p->stub = pb::RaftTransport::NewStub(p->channel);
+  Peer* raw = p.get();
+  p->thread = std::thread([this, raw] { SenderLoop(raw); });
+  peers_[id] = std::move(p);
+}
+
+void GrpcTransport::StopPeer(Peer* p) {
+  {
+    MutexLock l(&p->mu);
+    p->stop = true;
+    if (p->active) p->active->TryCancel();
+    p->cv.notify_all();
+  }
+  if (p->thread.joinable()) p->thread.join();
+}
+
+void GrpcTransport::SetPeer(NodeId id, const std::string& address) {
+  if (id == options_.self || id == kNoNode || stopped_.load()) return;
+  std::unique_ptr<Peer> old;
+  {
+    MutexLock l(&peers_mu_);
+    auto it = peers_.find(id);
+    if (it != peers_.end()) {
+      if (it->second->address == address) return;
+      old = std::move(it->second);
+      peers_.erase(it);
+    }
+    StartPeer(id, address);
+  }
+  if (old != nullptr) StopPeer(old.get());
+}
+
+bool GrpcTransport::HasPeer(NodeId id) const {
+  MutexLock l(&peers_mu_);
+  return peers_.count(id) != 0;
 }
 
 GrpcTransport::~GrpcTransport() { Shutdown(); }
 
 void GrpcTransport::Shutdown() {
   if (stopped_.exchange(true)) return;
-  for (auto& [id, p] : peers_) {
-    MutexLock l(&p->mu);
-    p->stop = true;
-    if (p->active) p->active->TryCancel();
-    p->cv.notify_all();
+  std::map<NodeId, std::unique_ptr<Peer>> peers;
+  {
+    MutexLock l(&peers_mu_);
+    peers.swap(peers_);
   }
-  for (auto& [id, p] : peers_) {
-    if (p->thread.joinable()) p->thread.join();
-  }
+  for (auto& [id, p] : peers) StopPeer(p.get());
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
@@ -250,6 +281,7 @@ void GrpcTransport::Send(std::vector<GroupMessage> msgs) {
   // Group by destination first so each peer's lock is taken once.
   std::map<NodeId, std::vector<GroupMessage*>> by_peer;
   for (GroupMessage& m : msgs) by_peer[m.msg.to].push_back(&m);
+  MutexLock peers_lock(&peers_mu_);
   for (auto& [to, list] : by_peer) {
     auto it = peers_.find(to);
     if (it == peers_.end()) {

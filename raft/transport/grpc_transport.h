@@ -75,6 +75,12 @@ class GrpcTransport : public Transport {
   GrpcTransport& operator=(const GrpcTransport&) = delete;
 
   void Send(std::vector<GroupMessage> msgs) override;
+  // Adds a peer, or moves it to a new address (its old stream is closed and
+  // what was queued for it is dropped). For clusters whose members are
+  // learned at run time (the broker learns them over its route mesh). Any
+  // thread; a no-op for self or an unchanged address.
+  void SetPeer(NodeId id, const std::string& address);
+  bool HasPeer(NodeId id) const;
   // Stops the server and the sender threads; queued messages are dropped.
   void Shutdown();
 
@@ -93,7 +99,11 @@ class GrpcTransport : public Transport {
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  std::map<NodeId, std::unique_ptr<Peer>> peers_;  // fixed after Create
+  void StartPeer(NodeId id, const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_);
+  static void StopPeer(Peer* p);
+
+  mutable Mutex peers_mu_;
+  std::map<NodeId, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(peers_mu_);
   std::atomic<bool> stopped_{false};
 
   std::atomic<uint64_t> batches_sent_{0}, messages_sent_{0}, messages_dropped_{0};

@@ -284,6 +284,7 @@ std::string ClusterManager::BuildInfoJson(const std::string& ip) const {
   }
   if (!ip.empty()) j["ip"] = ip;
   j["cluster"] = cluster_name_;
+  if (raft_port_ != 0) j["herald_raft_port"] = raft_port_;
   if (lame_duck_) {
     j["connect_urls"] = std::vector<std::string>();
     j["ldm"] = true;
@@ -512,6 +513,19 @@ void ClusterManager::OnLocalSubscription(const Subscription& sub, bool added) {
   }
   if (line.empty()) return;
   for (auto& [id, r] : routes_) r->SendProto(line);
+}
+
+std::vector<ClusterManager::RaftPeer> ClusterManager::RaftPeers() const {
+  std::vector<RaftPeer> out;
+  MutexLock lock(&mu_);
+  for (const auto& [id, r] : routes_) {
+    const RoutePeerInfo& p = r->peer();
+    if (p.raft_port == 0 || p.ip.empty()) continue;
+    const bool v6 = p.ip.find(':') != std::string::npos;
+    out.push_back({p.server_id, p.server_name,
+                   (v6 ? "[" + p.ip + "]" : p.ip) + ":" + std::to_string(p.raft_port)});
+  }
+  return out;
 }
 
 std::vector<std::string> ClusterManager::ConnectUrls() const {

@@ -46,6 +46,16 @@ class ClusterManager {
   void Stop();
 
   bool enabled() const { return enabled_; }
+  // Before Start(): the port of this node's Raft transport, announced to
+  // peers in the route INFO (JetStream clustering).
+  void set_raft_port(int port) { raft_port_ = port; }
+  // Any thread: the registered peers that run a Raft transport.
+  struct RaftPeer {
+    std::string server_id;
+    std::string server_name;
+    std::string address;  // host:port of its Raft transport
+  };
+  std::vector<RaftPeer> RaftPeers() const;
   int cluster_port() const { return cluster_port_; }
   const std::string& cluster_name() const { return cluster_name_; }
 
@@ -117,6 +127,7 @@ class ClusterManager {
   const std::string server_name_;
 
   bool enabled_ = false;
+  int raft_port_ = 0;
   std::string cluster_name_;
   // Immutable after Start().
   std::string route_user_;

@@ -257,6 +257,10 @@ bool RouteConnection::OnRouteInfo(std::string_view json) {
     peer_.cluster = cluster;
     peer_.route_url = route_url;
     peer_.connect_urls = std::move(urls);
+    peer_.ip = ip_;
+    if (auto it = j.find("herald_raft_port"); it != j.end() && it->is_number_integer()) {
+      peer_.raft_port = it->get<int>();
+    }
   }
   if (auto it = j.find("auth_required"); it != j.end() && it->is_boolean()) {
     peer_auth_required_ = it->get<bool>();

@@ -37,6 +37,10 @@ struct RoutePeerInfo {
   std::string route_url;                  // "nats-route://host:port/" to dial it
   std::vector<std::string> connect_urls;  // its client URLs
   bool lame_duck = false;
+  // Herald extension: the port of the peer's Raft transport (0: none, e.g.
+  // nats-server or JetStream off), reached at the route's remote address.
+  int raft_port = 0;
+  std::string ip;  // the route's remote address
 };
 
 class RouteConnection final : public Connection, private RouteProtocolHandler {

@@ -59,6 +59,10 @@ struct ClusterOptions {
   std::string username;
   std::string password;
   absl::Duration auth_timeout = absl::Seconds(2);
+  // Herald extension: where the Raft transport listens (host:port). Empty:
+  // the cluster listener's host, any free port (announced to peers in the
+  // route INFO).
+  std::string raft_listen;
 };
 
 struct ServerOptions {
@@ -90,9 +94,13 @@ struct ServerOptions {
   auth::SecurityConfig security;
   ClusterOptions cluster;
 
-  // JetStream (later issues): `jetstream { store_dir }`, --js, --sd.
+  // JetStream: -js, -sd, `jetstream { store_dir, max_memory_store,
+  // max_file_store, domain }` (-1: no limit).
   bool jetstream = false;
   std::string store_dir;
+  int64_t jetstream_max_memory = -1;
+  int64_t jetstream_max_file = -1;
+  std::string jetstream_domain;
 
   // Logging: -D/--debug, -V/--trace, -DV; -l/--log (file); logtime.
   bool debug = false;

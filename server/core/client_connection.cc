@@ -374,62 +374,8 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
   }
   SendOk();
   const SublistResultPtr& result = thread_->match_cache().Match(subject);
-  bool delivered = false;
-  // Routes to forward to (each at most once), with the queue groups each
-  // must serve. Reused across publishes to avoid allocation.
-  std::vector<RouteTarget>& routes = route_targets_;
-  routes.clear();
-  auto route_target = [&routes](Subscription& sub) -> RouteTarget& {
-    for (RouteTarget& t : routes) {
-      if (t.route == sub.conn.get()) return t;
-    }
-    routes.push_back({static_cast<RouteConnection*>(sub.conn.get()), {}});
-    return routes.back();
-  };
-  for (const SubscriptionPtr& sub : result->plain) {
-    if (sub->remote) {
-      route_target(*sub);
-      continue;
-    }
-    if (!echo_ && sub->conn.get() == this) continue;
-    delivered |= sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);
-  }
-  for (const QueueGroupMatch& group : result->queues) {
-    // Prefer a local member; only when none takes the message does a remote
-    // server (chosen by its member count) get it.
-    const size_t n = group.members.size();
-    const size_t start = static_cast<size_t>(thread_->NextRandom() % n);
-    bool done = false;
-    int64_t remote_weight = 0;
-    for (size_t i = 0; i < n && !done; ++i) {
-      Subscription& sub = *group.members[(start + i) % n];
-      if (sub.remote) {
-        remote_weight += sub.weight.load(std::memory_order_relaxed);
-        continue;
-      }
-      if (!echo_ && sub.conn.get() == this) continue;
-      done = sub.conn->Deliver(thread_, sub, subject, reply, message, header_len);
-    }
-    if (done) {
-      delivered = true;
-      continue;
-    }
-    if (remote_weight > 0) {
-      int64_t pick =
-          static_cast<int64_t>(thread_->NextRandom() % static_cast<uint64_t>(remote_weight));
-      for (const SubscriptionPtr& sub : group.members) {
-        if (!sub->remote) continue;
-        pick -= sub->weight.load(std::memory_order_relaxed);
-        if (pick < 0) {
-          route_target(*sub).queues.push_back(group.name);
-          break;
-        }
-      }
-    }
-  }
-  for (RouteTarget& t : routes) {
-    delivered |= t.route->ForwardMsg(thread_, subject, reply, t.queues, message, header_len);
-  }
+  const bool delivered = DeliverToMatches(thread_, *result, subject, reply, message, header_len,
+                                          echo_ ? nullptr : this, route_targets_);
   if (!delivered && no_responders_ && !reply.empty()) SendNoResponders(reply);
 }
 

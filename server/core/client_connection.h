@@ -17,6 +17,7 @@
 #include "server/auth/revocation.h"
 #include "server/config/options.h"
 #include "server/core/connection.h"
+#include "server/core/delivery.h"
 #include "server/core/read_buffer.h"
 #include "server/monitor/monitor_source.h"
 #include "server/protocol/client_parser.h"
@@ -88,11 +89,6 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   void RemoveSubscription(const std::string& sid);
   void RemoveSubscriptionIfSame(const std::string& sid, const Subscription* sub);
   ParserLimits LimitsFrom(const ServerOptions& o) const;
-
-  struct RouteTarget {
-    RouteConnection* route;
-    std::vector<std::string_view> queues;
-  };
 
   // Owner thread state.
   std::vector<RouteTarget> route_targets_;

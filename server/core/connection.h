@@ -53,7 +53,7 @@ enum class CloseReason {
 
 const char* CloseReasonString(CloseReason reason);
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public Receiver, public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid);
   virtual ~Connection();
@@ -71,8 +71,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (header_len bytes of headers). `from` is the delivering IoThread (the
   // publisher's), used for counters and the end-of-batch flush. Returns true
   // if the message was queued.
-  virtual bool Deliver(IoThread* from, Subscription& sub, std::string_view subject,
-                       std::string_view reply, std::string_view message, size_t header_len) = 0;
+  bool Deliver(IoThread* from, Subscription& sub, std::string_view subject,
+               std::string_view reply, std::string_view message, size_t header_len) override = 0;
 
   // Owner thread: periodic housekeeping (pings, deadlines, auth timeout).
   virtual void OnSweep(absl::Time now) = 0;

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "server/core/client_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/security_setup.h"
@@ -71,6 +73,7 @@ Server::~Server() {
   // complete (aborted) before those contexts go away.
   asio::error_code ec;
   if (revocation_watcher_) revocation_watcher_->Stop();
+  if (jetstream_) jetstream_->Stop();
   cluster_->Stop();
   acceptor_.close(ec);
   signals_.cancel(ec);
@@ -115,6 +118,7 @@ std::string Server::BuildInfoPrefix(const ServerOptions& o) const {
   j["host"] = o.host;
   j["port"] = client_port_ != 0 ? client_port_ : o.port;
   j["headers"] = true;
+  if (o.jetstream) j["jetstream"] = true;
   if ((authenticator_ != nullptr && authenticator_->auth_required()) || o.auth.Required()) {
     j["auth_required"] = true;
   }
@@ -219,6 +223,14 @@ absl::Status Server::Start() {
     threads_.push_back(std::make_unique<IoThread>(this, i, &sublist_));
   }
   for (auto& t : threads_) t->Start();
+  {
+    std::vector<IoThread*> bus_threads;
+    for (auto& t : threads_) bus_threads.push_back(t.get());
+    bus_ = std::make_unique<InternalBus>(&sublist_, cluster_.get(), std::move(bus_threads));
+  }
+  if (opts->jetstream) {
+    if (absl::Status st = StartJetStream(*opts); !st.ok()) return st;
+  }
 
   if (absl::Status st = cluster_->Start(*opts, OwnClientUrls(*opts)); !st.ok()) return st;
   if (cluster_->enabled()) {
@@ -268,7 +280,68 @@ IoThread* Server::PickIoThread() {
   return threads_[next_pick_.fetch_add(1, std::memory_order_relaxed) % threads_.size()].get();
 }
 
+namespace {
+
+// host and port of a route URL ("nats-route://[user:pass@]host:port[/]").
+bool RouteHostPort(std::string url, std::string* host, int* port) {
+  if (auto p = url.find("://"); p != std::string::npos) url = url.substr(p + 3);
+  if (auto p = url.rfind('@'); p != std::string::npos) url = url.substr(p + 1);
+  if (auto p = url.find('/'); p != std::string::npos) url = url.substr(0, p);
+  const auto colon = url.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = url.substr(0, colon);
+  if (!host->empty() && host->front() == '[') *host = host->substr(1, host->size() - 2);
+  return absl::SimpleAtoi(url.substr(colon + 1), port);
+}
+
+}  // namespace
+
+absl::Status Server::StartJetStream(const ServerOptions& o) {
+  js::JetStreamOptions jo;
+  jo.store_dir = o.store_dir.empty() ? "/tmp/herald/jetstream" : o.store_dir;
+  jo.server_name = o.server_name.empty() ? server_id_ : o.server_name;
+  jo.max_memory = o.jetstream_max_memory;
+  jo.max_file = o.jetstream_max_file;
+  jo.domain = o.jetstream_domain;
+  if (o.cluster.port != 0) {
+    if (o.server_name.empty()) {
+      return absl::InvalidArgumentError("jetstream cluster requires `server_name` to be set");
+    }
+    if (o.cluster.name.empty()) {
+      return absl::InvalidArgumentError("jetstream cluster requires `cluster.name` to be set");
+    }
+    jo.cluster_name = o.cluster.name;
+    jo.raft_listen = !o.cluster.raft_listen.empty()
+                         ? o.cluster.raft_listen
+                         : (o.cluster.host.empty() ? std::string("0.0.0.0") : o.cluster.host) + ":0";
+    // The metadata group's size: every node named in `routes` (nats-server's
+    // convention lists them all, this one included).
+    std::set<std::string> others;
+    for (const std::string& url : o.cluster.routes) {
+      std::string host;
+      int port = 0;
+      if (!RouteHostPort(url, &host, &port)) continue;
+      const bool local_host = host == "127.0.0.1" || host == "localhost" || host == "0.0.0.0" ||
+                              host == "::1" || host == o.cluster.host;
+      if (port == o.cluster.port && local_host) continue;  // this node
+      others.insert(host + ":" + std::to_string(port));
+    }
+    jo.expected_cluster_size = static_cast<int>(others.size()) + 1;
+  }
+  jetstream_ = std::make_unique<js::JetStream>(jo, bus_.get());
+  if (absl::Status st = jetstream_->Start(); !st.ok()) {
+    return absl::Status(st.code(), "JetStream: " + std::string(st.message()));
+  }
+  cluster_->set_raft_port(jetstream_->raft_port());
+  return absl::OkStatus();
+}
+
 void Server::OnClusterUrlsChanged() {
+  if (jetstream_ != nullptr) {
+    std::vector<js::JetStreamPeer> peers;
+    for (const auto& p : cluster_->RaftPeers()) peers.push_back({p.server_name, p.address});
+    jetstream_->OnPeersChanged(peers);
+  }
   std::vector<std::string> urls = cluster_->ConnectUrls();
   {
     MutexLock lock(&mu_);
@@ -542,6 +615,7 @@ void Server::BeginShutdown() {
   acceptor_.close(ec);
   signals_.cancel(ec);
   control_timer_.cancel();
+  if (jetstream_) jetstream_->Stop();
   cluster_->Stop();
   if (jwks_timer_) jwks_timer_->cancel();
   if (revocation_watcher_) revocation_watcher_->Stop();

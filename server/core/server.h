@@ -30,6 +30,8 @@
 #include "server/config/flags.h"
 #include "server/config/options.h"
 #include "server/core/connection.h"
+#include "server/core/internal_bus.h"
+#include "server/jetstream/jetstream.h"
 #include "server/monitor/monitor_source.h"
 #include "server/routing/sublist.h"
 
@@ -63,6 +65,7 @@ class Server : public MonitorSource, public ClusterHost {
   IoThread* PickIoThread() override;
   void OnClusterUrlsChanged() override;
   ClusterManager& cluster() { return *cluster_; }
+  js::JetStream* jetstream() { return jetstream_.get(); }
   // The INFO line ("INFO {...}\r\n") for a client (`nonce` only when nkey
   // users exist).
   std::string ClientInfoLine(uint64_t cid, const std::string& client_ip, bool lame_duck,
@@ -107,6 +110,7 @@ class Server : public MonitorSource, public ClusterHost {
   std::vector<std::shared_ptr<ClientConnection>> AllClients() const;
   std::string BuildInfoPrefix(const ServerOptions& o) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::string> OwnClientUrls(const ServerOptions& o) const;
+  absl::Status StartJetStream(const ServerOptions& o);
 
   // Immutable after construction.
   const CommandLine command_line_;
@@ -122,6 +126,8 @@ class Server : public MonitorSource, public ClusterHost {
   asio::thread_pool auth_pool_{2};
   std::unique_ptr<HttpMonitor> monitor_;
   std::unique_ptr<ClusterManager> cluster_;
+  std::unique_ptr<InternalBus> bus_;           // created in Start()
+  std::unique_ptr<js::JetStream> jetstream_;   // when JetStream is enabled
   std::atomic<uint64_t> next_pick_{0};
   size_t next_thread_ = 0;  // control thread only
   int client_port_ = 0;

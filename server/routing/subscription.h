@@ -1,11 +1,13 @@
-// Subscription: one SUB of one connection, as stored in the Sublist.
+// Subscription: one interest in a subject, as stored in the Sublist: a SUB of
+// a client connection, interest a route announced, or an in-process receiver
+// (the JetStream API, stream leaders).
 //
-// Owned jointly (shared_ptr) by its connection's subscription table and by
-// the Sublist and any match results that reference it, so a publisher on
-// another thread may still hold it while the owner removes it; delivery then
-// checks `closed` and drops the message. `conn` keeps the connection alive for
-// as long as a result may deliver to it; the connection breaks that cycle when
-// it closes by clearing its subscription table.
+// Owned jointly (shared_ptr) by its owner's subscription table and by the
+// Sublist and any match results that reference it, so a publisher on another
+// thread may still hold it while the owner removes it; delivery then checks
+// `closed` and drops the message. `conn` keeps the receiver alive for as long
+// as a result may deliver to it; a connection breaks that cycle when it closes
+// by clearing its subscription table.
 #ifndef HERALD_SERVER_ROUTING_SUBSCRIPTION_H_
 #define HERALD_SERVER_ROUTING_SUBSCRIPTION_H_
 
@@ -13,14 +15,30 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace herald {
 
-class Connection;
+class IoThread;
+struct Subscription;
+
+// Whatever a matched message is handed to: a socket connection
+// (server/core/connection.h) or an in-process receiver
+// (server/core/internal_bus.h).
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  // Any thread (the publisher's I/O thread `from`): a message matched `sub`.
+  // `message` is header block + payload (header_len bytes of headers); the
+  // views are valid only during the call. Returns true if the message was
+  // taken (for queue groups and no-responders).
+  virtual bool Deliver(IoThread* from, Subscription& sub, std::string_view subject,
+                       std::string_view reply, std::string_view message, size_t header_len) = 0;
+};
 
 struct Subscription {
   // Immutable after insertion into the Sublist.
-  std::shared_ptr<Connection> conn;
+  std::shared_ptr<Receiver> conn;
   std::string subject;
   std::string queue;  // empty for a plain subscription
   std::string sid;

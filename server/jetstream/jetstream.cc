@@ -1,0 +1,1049 @@
+#include "server/jetstream/jetstream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "openssl/sha.h"
+#include "server/jetstream/time_format.h"
+#include "server/protocol/subject.h"
+
+namespace herald::js {
+namespace {
+
+constexpr char kApiPrefix[] = "$JS.API.";
+constexpr char kApiQueue[] = "_herald_js_api";
+constexpr int kMaxHops = 3;
+constexpr size_t kNamesPageLimit = 1024;
+constexpr size_t kListPageLimit = 256;
+// Housekeeping period: age expiry checks, metadata bootstrap retries.
+constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(250);
+
+std::string Type(const std::string& suffix) {
+  return "io.nats.jetstream.api.v1." + suffix + "_response";
+}
+
+std::string NodeHex(raft::NodeId id) {
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+nlohmann::json ParseBody(const std::string& data, bool* ok) {
+  *ok = true;
+  if (data.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
+  if (j.is_discarded()) *ok = false;
+  return j;
+}
+
+}  // namespace
+
+raft::NodeId JetStream::NodeIdFor(const std::string& server_name) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(server_name.data()), server_name.size(), md);
+  raft::NodeId id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | md[i];
+  id &= 0x7fffffffffffffffULL;  // keep it readable as a signed integer in JSON
+  return id == raft::kNoNode ? 1 : id;
+}
+
+JetStream::JetStream(JetStreamOptions options, InternalBus* bus)
+    : options_(std::move(options)),
+      bus_(bus),
+      self_(options_.cluster_name.empty() ? 1 : NodeIdFor(options_.server_name)),
+      clustered_(!options_.cluster_name.empty()) {}
+
+JetStream::~JetStream() { Stop(); }
+
+int JetStream::raft_port() const { return transport_ ? transport_->port() : 0; }
+
+absl::Status JetStream::Start() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.store_dir, ec);
+  if (ec) return absl::InternalError("cannot create store_dir " + options_.store_dir + ": " + ec.message());
+  storage::RaftLogStoreOptions so;
+  so.path = (std::filesystem::path(options_.store_dir) / "herald").string();
+  auto store = storage::RaftLogStore::Open(so);
+  if (!store.ok()) return store.status();
+  store_ = *std::move(store);
+  meta_ = std::make_unique<MetaState>(store_->db());
+  if (absl::Status st = meta_->LoadFromDisk(); !st.ok()) return st;
+
+  raft::GrpcTransportOptions to;
+  to.cluster_id = clustered_ ? options_.cluster_name : "herald-standalone";
+  to.self = self_;
+  to.listen_address = clustered_ ? options_.raft_listen : "127.0.0.1:0";
+  auto transport = raft::GrpcTransport::Create(to, [this](std::vector<raft::GroupMessage> msgs) {
+    raft::NodeHost* h = host_ptr_.load(std::memory_order_acquire);
+    if (h != nullptr) h->Deliver(std::move(msgs));
+  });
+  if (!transport.ok()) return transport.status();
+  transport_ = *std::move(transport);
+
+  raft::NodeHostOptions ho;
+  ho.id = self_;
+  ho.store = store_.get();
+  ho.transport = transport_.get();
+  ho.state_machine = this;
+  ho.seed = self_;
+  host_ = std::make_unique<raft::NodeHost>(ho);
+  {
+    MutexLock l(&mu_);
+    names_[self_] = options_.server_name;
+  }
+  std::vector<raft::GroupId> campaign;
+  if (store_->HasGroup(kMetaGroup)) {
+    if (absl::Status st = host_->AddGroup(kMetaGroup, {}, meta_->applied()); !st.ok()) return st;
+    MutexLock l(&mu_);
+    meta_started_ = true;
+  } else if (!clustered_) {
+    if (absl::Status st = host_->AddGroup(kMetaGroup, {self_}, 0); !st.ok()) return st;
+    campaign.push_back(kMetaGroup);
+    MutexLock l(&mu_);
+    meta_started_ = true;
+  }
+  for (const auto& [name, a] : meta_->Streams()) {
+    if (std::find(a.peers.begin(), a.peers.end(), self_) == a.peers.end()) continue;
+    if (!store_->HasGroup(a.group)) continue;  // created by a metadata entry not yet re-applied
+    OpenLocalStream(a, /*at_start=*/true);
+    if (!clustered_) campaign.push_back(a.group);
+  }
+  host_ptr_.store(host_.get(), std::memory_order_release);
+  host_->Start();
+  for (raft::GroupId g : campaign) host_->Campaign(g);
+
+  auto api = bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
+    std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
+    OnApiRequest(std::move(m), 0, std::move(rest));
+  });
+  if (!api.ok()) return api.status();
+  api_sub_ = *api;
+  const std::string fwd_prefix = "$HERALD.JS." + NodeHex(self_) + ".";
+  auto fwd = bus_->Subscribe(fwd_prefix + ">", "", [this, fwd_prefix](BusMessage m) {
+    std::string_view rest = std::string_view(m.subject).substr(fwd_prefix.size());
+    const size_t dot = rest.find('.');
+    int hops = 0;
+    if (dot == std::string_view::npos || !absl::SimpleAtoi(absl::string_view(rest.data(), dot), &hops)) return;
+    std::string api_rest(rest.substr(dot + 1));
+    OnApiRequest(std::move(m), hops, std::move(api_rest));
+  });
+  if (!fwd.ok()) return fwd.status();
+  forward_sub_ = *fwd;
+  started_ = true;
+  housekeeper_ = std::thread([this] { Housekeeping(); });
+  spdlog::info("JetStream started: node {} ({}), store {}, raft transport port {}{}",
+               options_.server_name, NodeHex(self_), so.path, transport_->port(),
+               clustered_ ? absl::StrCat(", cluster ", options_.cluster_name, " of ",
+                                         options_.expected_cluster_size)
+                          : std::string(", standalone"));
+  return absl::OkStatus();
+}
+
+void JetStream::Stop() {
+  if (!started_) return;
+  started_ = false;
+  {
+    MutexLock l(&hk_mu_);
+    stopping_ = true;
+  }
+  hk_cv_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  bus_->Unsubscribe(api_sub_);
+  bus_->Unsubscribe(forward_sub_);
+  {
+    MutexLock l(&mu_);
+    for (auto& [name, ls] : local_) {
+      for (auto& s : ls.publish_subs) bus_->Unsubscribe(s);
+      ls.publish_subs.clear();
+    }
+  }
+  host_ptr_.store(nullptr, std::memory_order_release);
+  if (host_) host_->Stop();
+  if (transport_) transport_->Shutdown();
+}
+
+// ---------------------------------------------------------------- membership
+
+void JetStream::OnPeersChanged(const std::vector<JetStreamPeer>& peers) {
+  if (!clustered_ || transport_ == nullptr) return;
+  for (const JetStreamPeer& p : peers) {
+    if (p.server_name.empty()) continue;
+    const raft::NodeId id = NodeIdFor(p.server_name);
+    if (id == self_) continue;
+    transport_->SetPeer(id, p.raft_address);
+    MutexLock l(&mu_);
+    names_[id] = p.server_name;
+  }
+  MaybeBootstrapMeta();
+}
+
+std::vector<raft::NodeId> JetStream::KnownNodes() const {
+  std::vector<raft::NodeId> out;
+  MutexLock l(&mu_);
+  for (const auto& [id, name] : names_) out.push_back(id);
+  return out;
+}
+
+void JetStream::MaybeBootstrapMeta() {
+  std::vector<raft::NodeId> voters;
+  {
+    MutexLock l(&mu_);
+    if (meta_started_) return;
+    if (static_cast<int>(names_.size()) < options_.expected_cluster_size) return;
+    for (const auto& [id, name] : names_) voters.push_back(id);
+    meta_started_ = true;
+  }
+  spdlog::info("JetStream: forming the metadata group with {} nodes", voters.size());
+  host_->AddGroupAsync(kMetaGroup, voters, 0, [](absl::Status st) {
+    if (!st.ok()) spdlog::error("JetStream: metadata group: {}", st.ToString());
+  });
+}
+
+std::string JetStream::NodeName(raft::NodeId id) const {
+  MutexLock l(&mu_);
+  auto it = names_.find(id);
+  return it == names_.end() ? NodeHex(id) : it->second;
+}
+
+raft::NodeId JetStream::MetaLeader() const {
+  MutexLock l(&mu_);
+  return meta_leader_;
+}
+
+// ---------------------------------------------------------------- state machine
+
+void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
+  if (group == kMetaGroup) {
+    last_meta_change_ = meta_->Apply(entry.index, entry.data);
+    const MetaChange& c = last_meta_change_;
+    const bool here = std::find(c.stream.peers.begin(), c.stream.peers.end(), self_) !=
+                      c.stream.peers.end();
+    switch (c.kind) {
+      case MetaChange::Kind::kCreated:
+        if (here) OpenLocalStream(c.stream, /*at_start=*/false);
+        break;
+      case MetaChange::Kind::kUpdated: {
+        MutexLock l(&mu_);
+        auto it = local_.find(c.stream.config.name);
+        if (it != local_.end()) {
+          it->second.stream->UpdateConfig(c.stream.config);
+          it->second.assignment = c.stream;
+          it->second.resubscribe = true;
+        }
+        break;
+      }
+      case MetaChange::Kind::kDeleted:
+        if (here) CloseLocalStream(c.stream.config.name, /*delete_data=*/true);
+        break;
+      default:
+        break;
+    }
+    if (c.kind == MetaChange::Kind::kUpdated) UpdateLeadership(c.stream.config.name);
+    return;
+  }
+  std::shared_ptr<Stream> stream;
+  {
+    MutexLock l(&mu_);
+    auto g = group_names_.find(group);
+    if (g == group_names_.end()) return;
+    auto it = local_.find(g->second);
+    if (it == local_.end()) return;
+    stream = it->second.stream;
+  }
+  if (entry.index <= stream->applied()) return;  // replay of what the store already holds
+  stream->Apply(entry);
+}
+
+void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
+  if (group == kMetaGroup) {
+    if (!snapshot.data.empty()) spdlog::error("JetStream: metadata snapshots are not supported yet");
+    return;
+  }
+  std::shared_ptr<Stream> stream;
+  {
+    MutexLock l(&mu_);
+    auto g = group_names_.find(group);
+    if (g == group_names_.end()) return;
+    stream = local_[g->second].stream;
+  }
+  if (stream) stream->Restore(snapshot.data);
+}
+
+void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) {
+  if (group == kMetaGroup) {
+    MutexLock l(&mu_);
+    meta_leader_ = leader;
+    if (leader != raft::kNoNode) {
+      spdlog::info("JetStream: metadata leader is {}", leader == self_ ? "this node" : NodeHex(leader));
+    }
+    return;
+  }
+  std::string name;
+  {
+    MutexLock l(&mu_);
+    auto g = group_names_.find(group);
+    if (g == group_names_.end()) return;
+    name = g->second;
+    auto it = local_.find(name);
+    if (it == local_.end()) return;
+    it->second.leader = leader == self_;
+    it->second.leader_id = leader;
+    if (leader != raft::kNoNode && leader != self_) it->second.pending_create_reply.clear();
+  }
+  UpdateLeadership(name);
+}
+
+// Subscribes or unsubscribes the stream's subjects to match leadership, and
+// answers a pending create once subscribed.
+void JetStream::UpdateLeadership(const std::string& name) {
+  std::string create_reply;
+  std::vector<SubscriptionPtr> drop;
+  LocalStream* ls = nullptr;
+  {
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it == local_.end()) return;
+    ls = &it->second;
+    if (!ls->leader || ls->resubscribe) {
+      drop = std::move(ls->publish_subs);
+      ls->publish_subs.clear();
+      ls->resubscribe = false;
+    }
+    if (ls->leader && ls->publish_subs.empty()) {
+      std::shared_ptr<Stream> stream = ls->stream;
+      const uint64_t group = ls->assignment.group;
+      for (const std::string& subject : ls->assignment.config.subjects) {
+        auto sub = bus_->Subscribe(subject, "", [this, stream, group](BusMessage m) {
+          OnStreamPublish(stream, group, std::move(m));
+        });
+        if (sub.ok()) ls->publish_subs.push_back(*sub);
+      }
+      create_reply = std::move(ls->pending_create_reply);
+      ls->pending_create_reply.clear();
+    }
+  }
+  for (auto& s : drop) bus_->Unsubscribe(s);
+  if (!create_reply.empty()) {
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it == local_.end()) return;
+    nlohmann::ordered_json j = StreamInfoJson(it->second, "");
+    j["did_create"] = true;
+    nlohmann::ordered_json out;
+    out["type"] = Type("stream_create");
+    for (auto& [k, v] : j.items()) out[k] = v;
+    Reply(create_reply, out);
+  }
+}
+
+void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
+  auto store = storage::StreamStore::Open(store_->db(), a.group);
+  if (!store.ok()) {
+    spdlog::error("stream {}: cannot open its store: {}", a.config.name, store.status().ToString());
+    return;
+  }
+  auto stream = std::make_shared<Stream>(a.config, a.group, *std::move(store));
+  const uint64_t applied = stream->applied();
+  {
+    MutexLock l(&mu_);
+    LocalStream& ls = local_[a.config.name];
+    ls.stream = stream;
+    ls.assignment = a;
+    ls.pending_create_reply = at_start ? "" : a.create_reply;
+    group_names_[a.group] = a.config.name;
+  }
+  if (at_start) {
+    absl::Status st = host_->AddGroup(a.group, a.peers, applied);
+    if (!st.ok()) spdlog::error("stream {}: {}", a.config.name, st.ToString());
+    return;
+  }
+  const bool first = !a.peers.empty() && a.peers.front() == self_;
+  raft::NodeHost* host = host_.get();
+  const uint64_t group = a.group;
+  host_->AddGroupAsync(a.group, a.peers, applied, [host, group, first, name = a.config.name](absl::Status st) {
+    if (!st.ok()) {
+      spdlog::error("stream {}: cannot start its group: {}", name, st.ToString());
+      return;
+    }
+    // The preferred first leader asks for votes at once instead of waiting
+    // out an election timeout, so a new stream is usable within a round trip.
+    if (first) host->Campaign(group);
+  });
+}
+
+void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
+  std::vector<SubscriptionPtr> drop;
+  uint64_t group = 0;
+  {
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it == local_.end()) return;
+    drop = std::move(it->second.publish_subs);
+    group = it->second.assignment.group;
+    group_names_.erase(group);
+    local_.erase(it);
+  }
+  for (auto& s : drop) bus_->Unsubscribe(s);
+  rocksdb::DB* db = store_->db();
+  host_->RemoveGroup(group, [db, group, delete_data, name](absl::Status st) {
+    if (!st.ok()) spdlog::warn("stream {}: removing its group: {}", name, st.ToString());
+    if (delete_data) {
+      absl::Status d = storage::StreamStore::DeleteAll(db, group);
+      if (!d.ok()) spdlog::error("stream {}: deleting its data: {}", name, d.ToString());
+    }
+  });
+}
+
+// ---------------------------------------------------------------- publishing
+
+void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
+  std::string entry = EncodeMessageEntry(msg.subject, msg.headers, msg.data, NowUnixNanos());
+  std::string reply = std::move(msg.reply);
+  host_->Propose(group, std::move(entry), [this, stream, reply](absl::StatusOr<uint64_t> index) {
+    if (reply.empty()) return;
+    const StreamConfig cfg = stream->config();
+    if (!index.ok()) {
+      nlohmann::ordered_json j;
+      j["error"] = errors::Unavailable().ToJson();
+      j["stream"] = cfg.name;
+      j["seq"] = 0;
+      bus_->Publish(reply, "", "", j.dump());
+      return;
+    }
+    const ApplyResult& r = stream->last_result();
+    if (r.index != *index) return;  // not ours (cannot happen: callbacks follow their Apply)
+    if (!r.error.ok()) {
+      nlohmann::ordered_json j;
+      j["error"] = r.error.ToJson();
+      j["stream"] = cfg.name;
+      j["seq"] = 0;
+      bus_->Publish(reply, "", "", j.dump());
+      return;
+    }
+    if (cfg.no_ack) return;
+    // nats-server's hand-built PubAck, byte for byte (note the spaces).
+    std::string ack = "{\"stream\":" + nlohmann::json(cfg.name).dump() + ", ";
+    if (!options_.domain.empty()) ack += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
+    ack += "\"seq\":" + std::to_string(r.seq);
+    if (r.duplicate) ack += ",\"duplicate\": true";
+    ack += "}";
+    bus_->Publish(reply, "", "", std::move(ack));
+  });
+}
+
+// ---------------------------------------------------------------- API
+
+void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& body) {
+  if (reply.empty()) return;
+  bus_->Publish(reply, "", "", body.dump());
+}
+
+void JetStream::ReplyError(const std::string& reply, const std::string& type,
+                           const ApiError& err) {
+  api_errors_.fetch_add(1, std::memory_order_relaxed);
+  nlohmann::ordered_json j;
+  j["type"] = Type(type);
+  j["error"] = err.ToJson();
+  Reply(reply, j);
+}
+
+bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,
+                        const std::string& rest) {
+  if (node == raft::kNoNode || node == self_ || hops >= kMaxHops) return false;
+  bus_->Publish("$HERALD.JS." + NodeHex(node) + "." + std::to_string(hops + 1) + "." + rest,
+                msg.reply, msg.headers, msg.data);
+  return true;
+}
+
+void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
+  if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
+  if (hops == 0) api_total_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::string> t = absl::StrSplit(rest, '.');
+  if (rest == "INFO") return HandleAccountInfo(msg);
+  if (t.size() == 2 && t[0] == "STREAM" && (t[1] == "NAMES" || t[1] == "LIST")) {
+    return HandleStreamNames(msg, t[1] == "LIST");
+  }
+  if (t.size() == 3 && t[0] == "STREAM" && (t[1] == "CREATE" || t[1] == "UPDATE")) {
+    return HandleStreamCreate(msg, t[2], t[1] == "UPDATE", hops);
+  }
+  if (t.size() == 3 && t[0] == "STREAM" && t[1] == "DELETE") {
+    return HandleStreamDelete(msg, t[2], hops);
+  }
+  if (t.size() == 3 && t[0] == "STREAM" && (t[1] == "INFO" || t[1] == "PURGE")) {
+    return HandleStreamScoped(msg, t[1], t[2], hops, rest);
+  }
+  if (t.size() == 4 && t[0] == "STREAM" && t[1] == "MSG" && (t[2] == "GET" || t[2] == "DELETE")) {
+    return HandleStreamScoped(msg, "MSG." + t[2], t[3], hops, rest);
+  }
+  if (t.size() == 4 && t[0] == "STREAM" && t[1] == "LEADER" && t[2] == "STEPDOWN") {
+    return HandleStreamScoped(msg, "STEPDOWN", t[3], hops, rest);
+  }
+  if (t.size() >= 3 && t[0] == "DIRECT" && t[1] == "GET") {
+    return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest);
+  }
+  // Unknown API subjects get no reply, as on nats-server.
+}
+
+void JetStream::HandleAccountInfo(const BusMessage& msg) {
+  uint64_t memory = 0, storage = 0;
+  size_t streams = 0;
+  for (const auto& [name, a] : meta_->Streams()) {
+    ++streams;
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it == local_.end()) continue;
+    const uint64_t bytes = it->second.stream->State().bytes;
+    (a.config.storage == StorageType::kMemory ? memory : storage) += bytes;
+  }
+  nlohmann::ordered_json j;
+  j["type"] = Type("account_info");
+  j["memory"] = memory;
+  j["storage"] = storage;
+  j["streams"] = streams;
+  j["consumers"] = 0;
+  nlohmann::ordered_json limits;
+  limits["max_memory"] = options_.max_memory;
+  limits["max_storage"] = options_.max_file;
+  limits["max_streams"] = -1;
+  limits["max_consumers"] = -1;
+  limits["max_ack_pending"] = -1;
+  limits["memory_max_stream_bytes"] = -1;
+  limits["storage_max_stream_bytes"] = -1;
+  limits["max_bytes_required"] = false;
+  j["limits"] = limits;
+  if (!options_.domain.empty()) j["domain"] = options_.domain;
+  nlohmann::ordered_json api;
+  api["total"] = api_total_.load();
+  api["errors"] = api_errors_.load();
+  j["api"] = api;
+  Reply(msg.reply, j);
+}
+
+void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update,
+                                   int hops) {
+  const std::string type = update ? "stream_update" : "stream_create";
+  const std::string rest = std::string(update ? "STREAM.UPDATE." : "STREAM.CREATE.") + name;
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
+  if (leader != self_) {
+    if (!Forward(leader, msg, hops, rest)) ReplyError(msg.reply, type, errors::Unavailable());
+    return;
+  }
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok) return ReplyError(msg.reply, type, errors::InvalidJson());
+  ApiError err;
+  std::optional<StreamConfig> cfg = ParseStreamConfig(body, &err);
+  if (!cfg.has_value()) return ReplyError(msg.reply, type, err);
+  if (cfg->name != name) return ReplyError(msg.reply, type, errors::NameMismatch());
+  if (name.find_first_of("\\/") != std::string::npos) {
+    return ReplyError(msg.reply, type, {400, 10128, "Stream name can not contain path separators"});
+  }
+  if (!update && cfg->sealed) {
+    return ReplyError(msg.reply, type,
+                      errors::InvalidConfig("stream configuration for create can not be sealed"));
+  }
+  err = NormalizeStreamConfig(&*cfg);
+  if (!err.ok()) return ReplyError(msg.reply, type, err);
+  if (!clustered_ && cfg->num_replicas > 1) {
+    return ReplyError(msg.reply, type, errors::ReplicasNotSupported());
+  }
+  std::optional<StreamAssignment> existing = meta_->Find(name);
+  if (meta_->Overlapping(cfg->subjects, name).has_value()) {
+    return ReplyError(msg.reply, type, errors::SubjectsOverlap());
+  }
+  StreamAssignment a;
+  if (update) {
+    if (!existing.has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
+    err = CheckStreamUpdate(existing->config, &*cfg);
+    if (!err.ok()) return ReplyError(msg.reply, type, err);
+    a = *existing;
+    a.config = *cfg;
+    a.update_reply = msg.reply;
+  } else {
+    if (existing.has_value()) {
+      if (existing->config == *cfg) {
+        // Idempotent create: answer with the current info (2.9 says did_create again).
+        std::string reply = msg.reply;
+        MutexLock l(&mu_);
+        auto it = local_.find(name);
+        nlohmann::ordered_json out;
+        out["type"] = Type(type);
+        if (it != local_.end()) {
+          for (auto& [k, v] : StreamInfoJson(it->second, "").items()) out[k] = v;
+        } else {
+          out["config"] = existing->config.ToJson();
+          out["created"] = FormatApiTime(existing->created_ns);
+        }
+        out["did_create"] = true;
+        Reply(reply, out);
+        return;
+      }
+      return ReplyError(msg.reply, type, errors::NameInUse());
+    }
+    // Placement: the R least-loaded nodes we know, spread by stream count.
+    std::vector<raft::NodeId> nodes = KnownNodes();
+    if (static_cast<int>(nodes.size()) < cfg->num_replicas) {
+      return ReplyError(msg.reply, type, errors::NoSuitablePeers());
+    }
+    std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
+    const uint64_t salt = std::hash<std::string>()(name);
+    std::sort(nodes.begin(), nodes.end(), [&](raft::NodeId x, raft::NodeId y) {
+      if (load[x] != load[y]) return load[x] < load[y];
+      return (x ^ salt) < (y ^ salt);
+    });
+    nodes.resize(cfg->num_replicas);
+    a.config = *cfg;
+    a.peers = nodes;
+    a.created_ns = NowUnixNanos();
+    a.create_reply = msg.reply;
+  }
+  nlohmann::json op;
+  op["op"] = update ? "update" : "create";
+  op["stream"] = a.ToJson();
+  const std::string reply = msg.reply;
+  host_->Propose(kMetaGroup, op.dump(), [this, reply, type, update, name](absl::StatusOr<uint64_t> index) {
+    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+    const MetaChange& c = last_meta_change_;
+    if (c.kind == MetaChange::Kind::kRejected) {
+      ApiError e = c.err_code == 10065   ? errors::SubjectsOverlap()
+                   : c.err_code == 10059 ? errors::StreamNotFound()
+                                         : errors::NameInUse();
+      return ReplyError(reply, type, e);
+    }
+    if (!update) return;  // the stream's first leader answers once it has subscribed
+    nlohmann::ordered_json out;
+    out["type"] = Type(type);
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it != local_.end()) {
+      for (auto& [k, v] : StreamInfoJson(it->second, "").items()) out[k] = v;
+    } else {
+      out["config"] = c.stream.config.ToJson();
+      out["created"] = FormatApiTime(c.stream.created_ns);
+    }
+    Reply(reply, out);
+  });
+}
+
+void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops) {
+  const std::string type = "stream_delete";
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
+  if (leader != self_) {
+    if (!Forward(leader, msg, hops, "STREAM.DELETE." + name)) {
+      ReplyError(msg.reply, type, errors::Unavailable());
+    }
+    return;
+  }
+  if (!meta_->Find(name).has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
+  nlohmann::json op;
+  op["op"] = "delete";
+  op["name"] = name;
+  const std::string reply = msg.reply;
+  host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
+    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+    if (last_meta_change_.kind != MetaChange::Kind::kDeleted) {
+      return ReplyError(reply, type, errors::StreamNotFound());
+    }
+    nlohmann::ordered_json out;
+    out["type"] = Type(type);
+    out["success"] = true;
+    Reply(reply, out);
+  });
+}
+
+void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
+  const std::string type = list ? "stream_list" : "stream_names";
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  size_t offset = 0;
+  if (auto it = body.find("offset"); it != body.end() && it->is_number_integer()) {
+    offset = static_cast<size_t>(std::max<int64_t>(0, it->get<int64_t>()));
+  }
+  std::string filter;
+  if (auto it = body.find("subject"); it != body.end() && it->is_string()) {
+    filter = it->get<std::string>();
+  }
+  std::vector<StreamAssignment> matched;
+  for (const auto& [name, a] : meta_->Streams()) {
+    if (!filter.empty()) {
+      bool m = false;
+      for (const auto& s : a.config.subjects) m |= SubjectsCollide(s, filter);
+      if (!m) continue;
+    }
+    matched.push_back(a);
+  }
+  const size_t limit = list ? kListPageLimit : kNamesPageLimit;
+  nlohmann::ordered_json j;
+  j["type"] = Type(type);
+  j["total"] = matched.size();
+  j["offset"] = offset;
+  j["limit"] = limit;
+  nlohmann::ordered_json items = nlohmann::ordered_json::array();
+  for (size_t i = offset; i < matched.size() && items.size() < limit; ++i) {
+    if (!list) {
+      items.push_back(matched[i].config.name);
+      continue;
+    }
+    MutexLock l(&mu_);
+    auto it = local_.find(matched[i].config.name);
+    if (it != local_.end()) {
+      items.push_back(StreamInfoJson(it->second, ""));
+    } else {
+      nlohmann::ordered_json si;
+      si["config"] = matched[i].config.ToJson();
+      si["created"] = FormatApiTime(matched[i].created_ns);
+      nlohmann::ordered_json st;
+      st["messages"] = 0;
+      st["bytes"] = 0;
+      st["first_seq"] = 0;
+      st["first_ts"] = FormatApiTime(0);
+      st["last_seq"] = 0;
+      st["last_ts"] = FormatApiTime(0);
+      st["consumer_count"] = 0;
+      si["state"] = st;
+      si["cluster"] = ClusterJson(matched[i], matched[i].group);
+      items.push_back(si);
+    }
+  }
+  if (!list && items.empty()) {
+    j["streams"] = nullptr;  // as observed on nats-server 2.9.10
+  } else {
+    j["streams"] = items;
+  }
+  Reply(msg.reply, j);
+}
+
+nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
+                                              raft::GroupId group) const {
+  nlohmann::ordered_json c;
+  if (!clustered_) return c;
+  c["name"] = options_.cluster_name;
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(group);
+  raft::NodeId leader = gi.ok() ? gi->lead : raft::kNoNode;
+  if (leader != raft::kNoNode) c["leader"] = NodeName(leader);
+  nlohmann::ordered_json reps = nlohmann::ordered_json::array();
+  for (raft::NodeId p : a.peers) {
+    if (p == leader) continue;
+    nlohmann::ordered_json r;
+    r["name"] = NodeName(p);
+    bool current = false;
+    uint64_t lag = 0;
+    if (gi.ok() && gi->lead == self_) {
+      auto m = gi->match.find(p);
+      if (m != gi->match.end()) {
+        lag = gi->last_index > m->second ? gi->last_index - m->second : 0;
+        current = lag == 0 || gi->quiesced;
+      }
+    } else if (gi.ok()) {
+      current = true;  // only the leader knows; replicas report themselves current
+    }
+    r["current"] = current;
+    r["active"] = 0;
+    if (lag > 0) r["lag"] = lag;
+    r["peer"] = NodeHex(p).substr(0, 8);
+    reps.push_back(r);
+  }
+  if (!reps.empty()) c["replicas"] = reps;
+  return c;
+}
+
+nlohmann::ordered_json JetStream::StreamInfoJson(const LocalStream& ls,
+                                                 const std::string& subjects_filter) {
+  nlohmann::ordered_json j;
+  j["config"] = ls.stream->config().ToJson();
+  j["created"] = FormatApiTime(ls.assignment.created_ns);
+  j["state"] = ls.stream->StateJson(subjects_filter, 0);
+  if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
+  if (!options_.domain.empty()) j["domain"] = options_.domain;
+  return j;
+}
+
+void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
+                                   const std::string& name, int hops, const std::string& rest) {
+  static const std::map<std::string, std::string> kTypes = {
+      {"INFO", "stream_info"},           {"PURGE", "stream_purge"},
+      {"MSG.GET", "stream_msg_get"},     {"MSG.DELETE", "stream_msg_delete"},
+      {"STEPDOWN", "stream_leader_stepdown"}, {"DIRECT", ""}};
+  const std::string type = kTypes.at(op);
+  std::optional<StreamAssignment> a = meta_->Find(name);
+  if (!a.has_value()) {
+    if (op == "DIRECT") return;  // nats-server: no reply
+    if (MetaLeader() == raft::kNoNode && clustered_) {
+      return ReplyError(msg.reply, type, errors::Unavailable());
+    }
+    return ReplyError(msg.reply, type, errors::StreamNotFound());
+  }
+  if (op == "STEPDOWN" && !clustered_) {
+    return ReplyError(msg.reply, type, errors::ClusteringRequired());
+  }
+  if (op == "DIRECT" && !a->config.allow_direct) return;
+  raft::NodeId leader = raft::kNoNode;
+  bool local = false;
+  {
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it != local_.end()) {
+      local = true;
+      leader = it->second.leader ? self_ : it->second.leader_id;
+    }
+  }
+  // Direct gets are served by any replica; everything else by the leader.
+  const bool serve_here = local && (leader == self_ || (op == "DIRECT" && leader != raft::kNoNode));
+  if (!serve_here) {
+    raft::NodeId target = local ? leader : (a->peers.empty() ? raft::kNoNode : a->peers.front());
+    if (!Forward(target, msg, hops, rest)) {
+      if (op != "DIRECT") ReplyError(msg.reply, type, {500, 10118, "stream is offline"});
+    }
+    return;
+  }
+  MutexLock l(&mu_);
+  auto it = local_.find(name);
+  if (it == local_.end()) return;
+  LocalStream& ls = it->second;
+  if (op == "INFO") return HandleStreamInfo(msg, ls);
+  if (op == "PURGE") return HandleStreamPurge(msg, ls);
+  if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
+  if (op == "MSG.DELETE") return HandleMsgDelete(msg, ls);
+  if (op == "STEPDOWN") return HandleStepdown(msg, ls);
+  if (op == "DIRECT") {
+    std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
+    return HandleMsgGet(msg, ls, true, t.size() == 4 ? t[3] : "");
+  }
+}
+
+void JetStream::HandleStreamInfo(const BusMessage& msg, LocalStream& ls) {
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, "stream_info", errors::InvalidJson());
+  std::string filter;
+  if (auto it = body.find("subjects_filter"); it != body.end() && it->is_string()) {
+    filter = it->get<std::string>();
+  }
+  nlohmann::ordered_json out;
+  out["type"] = Type("stream_info");
+  nlohmann::ordered_json info = StreamInfoJson(ls, filter);
+  if (!filter.empty()) {
+    const size_t n = info["state"].contains("subjects") ? info["state"]["subjects"].size() : 0;
+    out["total"] = n;
+    out["offset"] = 0;
+    out["limit"] = 100000;
+  }
+  for (auto& [k, v] : info.items()) out[k] = v;
+  Reply(msg.reply, out);
+}
+
+void JetStream::HandleStreamPurge(const BusMessage& msg, LocalStream& ls) {
+  const std::string type = "stream_purge";
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  const StreamConfig cfg = ls.stream->config();
+  if (cfg.sealed) return ReplyError(msg.reply, type, errors::Sealed());
+  if (cfg.deny_purge) {
+    return ReplyError(msg.reply, type, {500, 10110, "stream purge not permitted"});
+  }
+  nlohmann::json op;
+  op["op"] = "purge";
+  if (auto it = body.find("filter"); it != body.end() && it->is_string()) {
+    if (!IsValidSubject(it->get<std::string>())) {
+      return ReplyError(msg.reply, type, {500, 10110, "invalid subject"});
+    }
+    op["filter"] = *it;
+  }
+  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned()) op["seq"] = *it;
+  if (auto it = body.find("keep"); it != body.end() && it->is_number_unsigned()) op["keep"] = *it;
+  if (op.contains("seq") && op.contains("keep")) {
+    return ReplyError(msg.reply, type, errors::BadRequest());
+  }
+  std::shared_ptr<Stream> stream = ls.stream;
+  const std::string reply = msg.reply;
+  host_->Propose(ls.assignment.group, EncodeOpEntry(op),
+                 [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const ApplyResult& r = stream->last_result();
+                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   nlohmann::ordered_json out;
+                   out["type"] = Type(type);
+                   out["success"] = true;
+                   out["purged"] = r.purged;
+                   Reply(reply, out);
+                 });
+}
+
+void JetStream::HandleMsgGet(const BusMessage& msg, LocalStream& ls, bool direct,
+                             const std::string& direct_subject) {
+  const std::string type = "stream_msg_get";
+  auto direct_status = [&](const char* status) {
+    std::string hdr = std::string("NATS/1.0 ") + status + "\r\n\r\n";
+    bus_->Publish(msg.reply, "", hdr, "");
+  };
+  absl::StatusOr<storage::StoredMessage> found = absl::NotFoundError("");
+  const storage::StreamStore& store = ls.stream->store();
+  if (direct && !direct_subject.empty()) {
+    found = store.LoadLastOfSubject(direct_subject);
+  } else {
+    bool ok = false;
+    nlohmann::json body = ParseBody(msg.data, &ok);
+    if (!ok || !body.is_object()) {
+      if (direct) return direct_status("408 Malformed Request");
+      return ReplyError(msg.reply, type, errors::InvalidJson());
+    }
+    if (body.empty()) {
+      if (direct) return direct_status("408 Empty Request");
+      return ReplyError(msg.reply, type, errors::BadRequest());
+    }
+    const uint64_t seq = body.value("seq", uint64_t{0});
+    const std::string last_by = body.value("last_by_subj", "");
+    const std::string next_by = body.value("next_by_subj", "");
+    if (!last_by.empty()) {
+      if (SubjectHasWildcard(last_by)) {
+        found = store.LoadLast([last_by](std::string_view s) { return SubjectMatches(last_by, s); });
+      } else {
+        found = store.LoadLastOfSubject(last_by);
+      }
+    } else if (!next_by.empty()) {
+      found = store.LoadNext(std::max<uint64_t>(seq, 1), [next_by](std::string_view s) {
+        return SubjectMatches(next_by, s);
+      });
+    } else if (seq > 0) {
+      found = store.Load(seq);
+    } else {
+      if (direct) return direct_status("408 Bad Request");
+      return ReplyError(msg.reply, type, errors::BadRequest());
+    }
+  }
+  if (!found.ok()) {
+    if (direct) return direct_status("404 Message Not Found");
+    return ReplyError(msg.reply, type, errors::NoMessageFound());
+  }
+  const StreamConfig cfg = ls.stream->config();
+  if (direct) {
+    std::string hdr = found->headers.empty() ? std::string("NATS/1.0\r\n")
+                                             : found->headers.substr(0, found->headers.size() - 2);
+    absl::StrAppend(&hdr, "Nats-Stream: ", cfg.name, "\r\nNats-Subject: ", found->subject,
+                    "\r\nNats-Sequence: ", found->seq, "\r\nNats-Time-Stamp: ",
+                    FormatApiTime(found->time_ns), "\r\n\r\n");
+    bus_->Publish(msg.reply, "", std::move(hdr), found->data);
+    return;
+  }
+  nlohmann::ordered_json m;
+  m["subject"] = found->subject;
+  m["seq"] = found->seq;
+  if (!found->headers.empty()) m["hdrs"] = absl::Base64Escape(found->headers);
+  if (!found->data.empty()) m["data"] = absl::Base64Escape(found->data);
+  m["time"] = FormatApiTime(found->time_ns);
+  nlohmann::ordered_json out;
+  out["type"] = Type(type);
+  out["message"] = m;
+  Reply(msg.reply, out);
+}
+
+void JetStream::HandleMsgDelete(const BusMessage& msg, LocalStream& ls) {
+  const std::string type = "stream_msg_delete";
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  const StreamConfig cfg = ls.stream->config();
+  if (cfg.sealed) return ReplyError(msg.reply, type, errors::Sealed());
+  if (cfg.deny_delete) {
+    return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
+  }
+  nlohmann::json op;
+  op["op"] = "delete";
+  op["seq"] = body.value("seq", uint64_t{0});
+  op["no_erase"] = body.value("no_erase", false);
+  std::shared_ptr<Stream> stream = ls.stream;
+  const std::string reply = msg.reply;
+  host_->Propose(ls.assignment.group, EncodeOpEntry(op),
+                 [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const ApplyResult& r = stream->last_result();
+                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   nlohmann::ordered_json out;
+                   out["type"] = Type(type);
+                   out["success"] = true;
+                   Reply(reply, out);
+                 });
+}
+
+void JetStream::HandleStepdown(const BusMessage& msg, LocalStream& ls) {
+  const std::string type = "stream_leader_stepdown";
+  // Hand leadership to the most caught-up other replica (Raft leadership
+  // transfer: brought up to date, then told to campaign at once).
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(ls.assignment.group);
+  raft::NodeId target = raft::kNoNode;
+  if (gi.ok()) {
+    uint64_t best = 0;
+    for (const auto& [id, match] : gi->match) {
+      if (id == self_) continue;
+      if (target == raft::kNoNode || match > best) {
+        target = id;
+        best = match;
+      }
+    }
+  }
+  if (target == raft::kNoNode) {
+    return ReplyError(msg.reply, type, errors::InvalidConfig("no replicas to step down to"));
+  }
+  host_->TransferLeader(ls.assignment.group, target);
+  nlohmann::ordered_json out;
+  out["type"] = Type(type);
+  out["success"] = true;
+  Reply(msg.reply, out);
+}
+
+// ---------------------------------------------------------------- housekeeping
+
+void JetStream::Housekeeping() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(hk_mu_.native());
+      hk_cv_.wait_for(l, kHousekeepingPeriod, [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    MaybeBootstrapMeta();
+    // Age expiry: the leader proposes a cutoff; every replica removes from
+    // the head up to it (no scan past the first message it keeps).
+    std::vector<std::pair<uint64_t, int64_t>> expire;
+    {
+      MutexLock l(&mu_);
+      const int64_t now = NowUnixNanos();
+      for (auto& [name, ls] : local_) {
+        if (!ls.leader) continue;
+        const StreamConfig cfg = ls.stream->config();
+        if (cfg.max_age_ns <= 0) continue;
+        const storage::StreamStoreState st = ls.stream->State();
+        if (st.msgs == 0 || st.first_time_ns >= now - cfg.max_age_ns) continue;
+        expire.push_back({ls.assignment.group, now - cfg.max_age_ns});
+      }
+    }
+    for (auto& [group, cutoff] : expire) {
+      nlohmann::json op;
+      op["op"] = "expire";
+      op["cutoff"] = cutoff;
+      host_->Propose(group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+    }
+  }
+}
+
+nlohmann::json JetStream::Summary() const {
+  nlohmann::json j;
+  j["server_name"] = options_.server_name;
+  j["node"] = NodeHex(self_);
+  j["streams"] = meta_ ? meta_->Streams().size() : 0;
+  j["api"] = {{"total", api_total_.load()}, {"errors", api_errors_.load()}};
+  const raft::NodeId ml = MetaLeader();
+  if (ml != raft::kNoNode) j["meta_leader"] = NodeName(ml);
+  return j;
+}
+
+}  // namespace herald::js

@@ -1,0 +1,173 @@
+// JetStream: durable streams on Raft, reached through the JetStream API
+// ($JS.API.*) and by publishing to a stream's subjects.
+//
+// What it owns: the node's RocksDB (storage::RaftLogStore, which also holds
+// stream data and the metadata record), the Raft transport (gRPC, peers
+// learned from the route mesh), the NodeHost that drives every group, the
+// metadata state (group 1, MetaState) and the streams this node holds a
+// replica of (one Raft group each, Stream).
+//
+// How a request flows: `$JS.API.>` is subscribed on every node as one queue
+// group, so the node the client is connected to gets it. Account-level reads
+// are answered from the local copy of the metadata; metadata changes go to the
+// metadata leader; stream requests go to the stream's leader. A request that
+// another node must answer is forwarded to it over the mesh on
+// `$HERALD.JS.<node>.<hops>.<api subject rest>` with the client's reply
+// subject, and that node answers the client directly.
+//
+// How a publish flows: the stream leader subscribes to the stream's subjects
+// (and only the leader), so a publish on any node reaches it through interest
+// routing. It proposes the message to the stream's group; once committed (on
+// a majority, each fsynced) and applied, the leader answers the PubAck.
+//
+// Threading: Start/Stop from the server's control thread. Bus handlers run
+// on I/O threads, StateMachine callbacks on the NodeHost driver thread, and
+// housekeeping on its own thread; shared state is guarded by mu_.
+#ifndef HERALD_SERVER_JETSTREAM_JETSTREAM_H_
+#define HERALD_SERVER_JETSTREAM_JETSTREAM_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "base/mutex.h"
+#include "nlohmann/json.hpp"
+#include "raft/node/node_host.h"
+#include "raft/transport/grpc_transport.h"
+#include "server/core/internal_bus.h"
+#include "server/jetstream/api_error.h"
+#include "server/jetstream/meta_state.h"
+#include "server/jetstream/stream.h"
+#include "storage/raft_log_store.h"
+
+namespace herald::js {
+
+struct JetStreamOptions {
+  std::string store_dir;
+  std::string server_name;
+  std::string cluster_name;      // empty: not clustered
+  std::string raft_listen;       // host:port of the Raft transport (port 0: any)
+  int expected_cluster_size = 1;  // nodes of the metadata group
+  int64_t max_memory = -1;
+  int64_t max_file = -1;
+  std::string domain;
+};
+
+// A peer learned from the route mesh.
+struct JetStreamPeer {
+  std::string server_name;
+  std::string raft_address;
+};
+
+class JetStream : public raft::StateMachine {
+ public:
+  JetStream(JetStreamOptions options, InternalBus* bus);
+  ~JetStream() override;
+  JetStream(const JetStream&) = delete;
+  JetStream& operator=(const JetStream&) = delete;
+
+  // Opens the store, starts the transport and the Raft groups found on disk,
+  // subscribes the API. Control thread.
+  absl::Status Start();
+  void Stop();
+
+  // The port the Raft transport listens on (after Start).
+  int raft_port() const;
+  // Any thread: the route mesh's peers changed.
+  void OnPeersChanged(const std::vector<JetStreamPeer>& peers);
+
+  // For /jsz and /varz: a JSON summary.
+  nlohmann::json Summary() const;
+
+  // raft::StateMachine (driver thread).
+  void Apply(raft::GroupId group, const raft::Entry& entry) override;
+  void Restore(raft::GroupId group, const raft::Snapshot& snapshot) override;
+  void OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) override;
+
+  static raft::NodeId NodeIdFor(const std::string& server_name);
+
+ private:
+  struct LocalStream {
+    std::shared_ptr<Stream> stream;
+    StreamAssignment assignment;
+    std::vector<SubscriptionPtr> publish_subs;  // one per subject, while leader
+    bool leader = false;
+    bool resubscribe = false;  // subjects changed by an update
+    raft::NodeId leader_id = raft::kNoNode;
+    std::string pending_create_reply;
+  };
+
+  // API.
+  void OnApiRequest(BusMessage msg, int hops, std::string rest);
+  void HandleAccountInfo(const BusMessage& msg);
+  void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
+  void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
+  void HandleStreamNames(const BusMessage& msg, bool list);
+  void HandleStreamScoped(const BusMessage& msg, const std::string& op, const std::string& name,
+                          int hops, const std::string& rest);
+  void HandleStreamInfo(const BusMessage& msg, LocalStream& ls);
+  void HandleStreamPurge(const BusMessage& msg, LocalStream& ls);
+  void HandleMsgGet(const BusMessage& msg, LocalStream& ls, bool direct,
+                    const std::string& direct_subject);
+  void HandleMsgDelete(const BusMessage& msg, LocalStream& ls);
+  void HandleStepdown(const BusMessage& msg, LocalStream& ls);
+  // Forwards to `node` (false if it is unknown).
+  bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
+  void Reply(const std::string& reply, const nlohmann::ordered_json& body);
+  void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
+  nlohmann::ordered_json StreamInfoJson(const LocalStream& ls, const std::string& subjects_filter);
+  nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
+
+  // Publishing (leader).
+  void OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg);
+
+  // Groups.
+  void MaybeBootstrapMeta();
+  void OpenLocalStream(const StreamAssignment& a, bool at_start);
+  void CloseLocalStream(const std::string& name, bool delete_data);
+  void UpdateLeadership(const std::string& name);
+  void Housekeeping();
+  std::string NodeName(raft::NodeId id) const;
+  std::vector<raft::NodeId> KnownNodes() const;
+  raft::NodeId MetaLeader() const;
+
+  const JetStreamOptions options_;
+  InternalBus* const bus_;
+  const raft::NodeId self_;
+  const bool clustered_;
+
+  std::unique_ptr<storage::RaftLogStore> store_;
+  std::unique_ptr<raft::GrpcTransport> transport_;
+  std::unique_ptr<raft::NodeHost> host_;
+  std::atomic<raft::NodeHost*> host_ptr_{nullptr};  // for the transport's thread; null when stopped
+  MetaChange last_meta_change_;  // driver thread: what the last metadata Apply did
+  std::unique_ptr<MetaState> meta_;
+  SubscriptionPtr api_sub_, forward_sub_;
+
+  mutable Mutex mu_;
+  std::map<std::string, LocalStream> local_ ABSL_GUARDED_BY(mu_);          // by name
+  std::map<uint64_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);       // group -> name
+  std::map<raft::NodeId, std::string> names_ ABSL_GUARDED_BY(mu_);         // node -> server name
+  bool meta_started_ ABSL_GUARDED_BY(mu_) = false;
+  raft::NodeId meta_leader_ ABSL_GUARDED_BY(mu_) = raft::kNoNode;
+  std::map<std::string, std::string> pending_delete_replies_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<uint64_t> api_total_{0};
+  std::atomic<uint64_t> api_errors_{0};
+
+  std::thread housekeeper_;
+  Mutex hk_mu_;
+  std::condition_variable hk_cv_;
+  bool stopping_ ABSL_GUARDED_BY(hk_mu_) = false;
+  bool started_ = false;
+};
+
+}  // namespace herald::js
+
+#endif  // HERALD_SERVER_JETSTREAM_JETSTREAM_H_

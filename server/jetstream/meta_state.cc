@@ -1,0 +1,194 @@
+#include "server/jetstream/meta_state.h"
+
+#include <spdlog/spdlog.h>
+
+#include "rocksdb/write_batch.h"
+
+namespace herald::js {
+namespace {
+
+const std::string& MetaKey() {
+  static const std::string k("\x03\x01", 2);
+  return k;
+}
+
+}  // namespace
+
+nlohmann::json StreamAssignment::ToJson() const {
+  nlohmann::json j;
+  j["config"] = config.ToJson();
+  j["group"] = group;
+  j["peers"] = peers;
+  j["created"] = created_ns;
+  if (!create_reply.empty()) j["create_reply"] = create_reply;
+  if (!update_reply.empty()) j["update_reply"] = update_reply;
+  if (update_index != 0) j["update_index"] = update_index;
+  return j;
+}
+
+std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return std::nullopt;
+  StreamAssignment a;
+  ApiError err;
+  auto cfg = ParseStreamConfig(j.value("config", nlohmann::json::object()), &err);
+  if (!cfg.has_value()) return std::nullopt;
+  a.config = *cfg;
+  a.group = j.value("group", uint64_t{0});
+  if (auto it = j.find("peers"); it != j.end() && it->is_array()) {
+    for (const auto& p : *it) {
+      if (p.is_number_unsigned()) a.peers.push_back(p.get<raft::NodeId>());
+    }
+  }
+  a.created_ns = j.value("created", int64_t{0});
+  a.create_reply = j.value("create_reply", "");
+  a.update_reply = j.value("update_reply", "");
+  a.update_index = j.value("update_index", uint64_t{0});
+  return a;
+}
+
+absl::Status MetaState::LoadFromDisk() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(), &value);
+  if (s.IsNotFound()) return absl::OkStatus();
+  if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
+  nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object()) return absl::DataLossError("meta state record is not valid JSON");
+  MutexLock l(&mu_);
+  applied_ = j.value("applied", uint64_t{0});
+  next_group_ = j.value("next_group", kFirstStreamGroup);
+  if (auto it = j.find("streams"); it != j.end() && it->is_array()) {
+    for (const auto& sj : *it) {
+      auto a = StreamAssignment::FromJson(sj);
+      if (!a.has_value()) return absl::DataLossError("meta state: bad stream record");
+      streams_[a->config.name] = *a;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MetaState::Persist() {
+  nlohmann::json j;
+  j["applied"] = applied_;
+  j["next_group"] = next_group_;
+  j["streams"] = nlohmann::json::array();
+  for (const auto& [name, a] : streams_) j["streams"].push_back(a.ToJson());
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // the Raft log is the durable record
+  rocksdb::Status s = db_->Put(wo, MetaKey(), j.dump());
+  if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
+  return absl::OkStatus();
+}
+
+uint64_t MetaState::applied() const {
+  MutexLock l(&mu_);
+  return applied_;
+}
+
+MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
+  MetaChange change;
+  MutexLock l(&mu_);
+  if (index <= applied_) return change;  // replayed after a restart: already in the record
+  applied_ = index;
+  nlohmann::json op = nlohmann::json::parse(data, nullptr, false);
+  if (data.empty() || !op.is_object()) {
+    absl::Status st = Persist();
+    if (!st.ok()) {
+      spdlog::critical("{}", st.ToString());
+      std::abort();
+    }
+    return change;
+  }
+  const std::string kind = op.value("op", "");
+  auto a = StreamAssignment::FromJson(op.value("stream", nlohmann::json::object()));
+  if (kind == "create" && a.has_value()) {
+    const std::string& name = a->config.name;
+    auto it = streams_.find(name);
+    bool overlap = false;
+    for (const auto& [other, oa] : streams_) {
+      if (other == name) continue;
+      for (const auto& s1 : oa.config.subjects) {
+        for (const auto& s2 : a->config.subjects) overlap |= SubjectsCollide(s1, s2);
+      }
+    }
+    if (it != streams_.end()) {
+      change.kind = MetaChange::Kind::kRejected;
+      change.err_code = 10058;
+      change.stream = it->second;
+    } else if (overlap) {
+      change.kind = MetaChange::Kind::kRejected;
+      change.err_code = 10065;
+    } else {
+      a->group = next_group_++;
+      a->update_reply.clear();
+      streams_[name] = *a;
+      change.kind = MetaChange::Kind::kCreated;
+      change.stream = *a;
+    }
+  } else if (kind == "update" && a.has_value()) {
+    auto it = streams_.find(a->config.name);
+    if (it == streams_.end()) {
+      change.kind = MetaChange::Kind::kRejected;
+      change.err_code = 10059;
+    } else {
+      it->second.config = a->config;
+      it->second.update_reply = a->update_reply;
+      it->second.update_index = index;
+      it->second.create_reply.clear();
+      change.kind = MetaChange::Kind::kUpdated;
+      change.stream = it->second;
+    }
+  } else if (kind == "delete") {
+    auto it = streams_.find(op.value("name", ""));
+    if (it == streams_.end()) {
+      change.kind = MetaChange::Kind::kRejected;
+      change.err_code = 10059;
+    } else {
+      change.kind = MetaChange::Kind::kDeleted;
+      change.stream = it->second;
+      streams_.erase(it);
+    }
+  }
+  absl::Status st = Persist();
+  if (!st.ok()) {
+    spdlog::critical("{}", st.ToString());
+    std::abort();
+  }
+  return change;
+}
+
+std::map<std::string, StreamAssignment> MetaState::Streams() const {
+  MutexLock l(&mu_);
+  return streams_;
+}
+
+std::optional<StreamAssignment> MetaState::Find(const std::string& name) const {
+  MutexLock l(&mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> MetaState::Overlapping(const std::vector<std::string>& subjects,
+                                                  const std::string& except) const {
+  MutexLock l(&mu_);
+  for (const auto& [name, a] : streams_) {
+    if (name == except) continue;
+    for (const auto& s1 : a.config.subjects) {
+      for (const auto& s2 : subjects) {
+        if (SubjectsCollide(s1, s2)) return name;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::map<raft::NodeId, int> MetaState::StreamsPerNode() const {
+  MutexLock l(&mu_);
+  std::map<raft::NodeId, int> n;
+  for (const auto& [name, a] : streams_) {
+    for (raft::NodeId p : a.peers) ++n[p];
+  }
+  return n;
+}
+
+}  // namespace herald::js

@@ -1,0 +1,89 @@
+// MetaState: the cluster's JetStream metadata, the replicated state of the
+// metadata Raft group (group 1): every stream's configuration, Raft group id
+// and placement. Changed only by applying committed metadata entries (JSON
+// {"op":"create"|"update"|"delete", ...}), so every node holds the same.
+//
+// Persisted (without fsync: the Raft log is the durable record) as one JSON
+// record with the applied index under key `03 · 01` in the node's RocksDB, on
+// every apply; it is small (one line per stream).
+//
+// Threading: Apply on the Raft driver thread; reads (Snapshot, Find) from any
+// thread.
+#ifndef HERALD_SERVER_JETSTREAM_META_STATE_H_
+#define HERALD_SERVER_JETSTREAM_META_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "nlohmann/json.hpp"
+#include "raft/core/types.h"
+#include "rocksdb/db.h"
+#include "server/jetstream/stream_config.h"
+
+namespace herald::js {
+
+constexpr uint64_t kMetaGroup = 1;
+// Stream groups are numbered from here, in creation order.
+constexpr uint64_t kFirstStreamGroup = 16;
+
+struct StreamAssignment {
+  StreamConfig config;
+  uint64_t group = 0;
+  std::vector<raft::NodeId> peers;  // replicas, the preferred first leader first
+  int64_t created_ns = 0;
+  // The create request's reply subject: the stream's first leader answers it
+  // once it has subscribed (so the requester can publish at once).
+  std::string create_reply;
+  std::string update_reply;  // same for the latest update
+  uint64_t update_index = 0;
+
+  nlohmann::json ToJson() const;
+  static std::optional<StreamAssignment> FromJson(const nlohmann::json& j);
+};
+
+// What applying one metadata entry did, for the caller on this node.
+struct MetaChange {
+  enum class Kind { kNone, kCreated, kUpdated, kDeleted, kRejected } kind = Kind::kNone;
+  StreamAssignment stream;     // created/updated: the new assignment; deleted: the old one
+  std::string error;           // rejected: why (the entry raced with another)
+  int err_code = 0;
+};
+
+class MetaState {
+ public:
+  explicit MetaState(rocksdb::DB* db) : db_(db) {}
+  // Loads the persisted state (none: empty, applied 0).
+  absl::Status LoadFromDisk();
+
+  // Driver thread: applies a committed entry at `index`, persists.
+  MetaChange Apply(uint64_t index, std::string_view data);
+  uint64_t applied() const;
+
+  // Any thread.
+  std::map<std::string, StreamAssignment> Streams() const;
+  std::optional<StreamAssignment> Find(const std::string& name) const;
+  // The stream whose subjects collide with `subjects` (other than `except`).
+  std::optional<std::string> Overlapping(const std::vector<std::string>& subjects,
+                                         const std::string& except) const;
+  // Streams placed on each node (for placement by load).
+  std::map<raft::NodeId, int> StreamsPerNode() const;
+
+ private:
+  absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  rocksdb::DB* const db_;
+  mutable Mutex mu_;
+  std::map<std::string, StreamAssignment> streams_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_group_ ABSL_GUARDED_BY(mu_) = kFirstStreamGroup;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace herald::js
+
+#endif  // HERALD_SERVER_JETSTREAM_META_STATE_H_

@@ -1,0 +1,349 @@
+#include "server/jetstream/stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "server/jetstream/headers.h"
+#include "server/jetstream/time_format.h"
+#include "server/protocol/subject.h"
+
+namespace herald::js {
+namespace {
+
+void PutU64(std::string* out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+void PutU32(std::string* out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 4);
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+storage::SubjectPredicate FilterFor(const std::string& filter) {
+  if (filter.empty() || filter == ">") return nullptr;
+  return [filter](std::string_view s) { return SubjectMatches(filter, s); };
+}
+
+// A store error while applying leaves the replica unable to follow the log
+// deterministically: stop, and recover from the Raft log at restart.
+void Check(const absl::Status& st) {
+  if (st.ok()) return;
+  spdlog::critical("stream store: {}", st.ToString());
+  std::abort();
+}
+
+}  // namespace
+
+std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
+                               std::string_view data, int64_t time_ns) {
+  std::string out;
+  out.reserve(17 + subject.size() + headers.size() + data.size());
+  out.push_back('M');
+  PutU64(&out, static_cast<uint64_t>(time_ns));
+  PutU32(&out, static_cast<uint32_t>(subject.size()));
+  PutU32(&out, static_cast<uint32_t>(headers.size()));
+  out.append(subject);
+  out.append(headers);
+  out.append(data);
+  return out;
+}
+
+std::string EncodeOpEntry(const nlohmann::json& op) { return "J" + op.dump(); }
+
+Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store)
+    : group_(group), store_(std::move(store)), config_(std::move(config)) {
+  last_time_ns_ = store_->State().last_time_ns;
+  RebuildDedupe();
+}
+
+uint64_t Stream::applied() const { return store_->State().applied; }
+
+StreamConfig Stream::config() const {
+  MutexLock l(&mu_);
+  return config_;
+}
+
+void Stream::UpdateConfig(const StreamConfig& config) {
+  {
+    MutexLock l(&mu_);
+    config_ = config;
+  }
+}
+
+void Stream::RebuildDedupe() {
+  const StreamConfig cfg = config();
+  const int64_t horizon = last_time_ns_ - cfg.duplicate_window_ns;
+  std::vector<std::pair<int64_t, std::pair<std::string, uint64_t>>> found;
+  bool first = true;
+  absl::Status st = store_->ScanBackward([&](const storage::StoredMessage& m) {
+    if (m.time_ns < horizon) return false;
+    if (auto id = FindHeader(m.headers, kMsgIdHeader); id.has_value()) {
+      if (first) last_msg_id_ = std::string(*id);
+      found.push_back({m.time_ns, {std::string(*id), m.seq}});
+    }
+    first = false;
+    return true;
+  });
+  if (!st.ok()) spdlog::warn("stream {}: rebuilding the dedupe window: {}", cfg.name, st.ToString());
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
+    RememberMsgId(it->second.first, it->second.second, it->first);
+  }
+}
+
+void Stream::RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns) {
+  std::string key(id);
+  msg_ids_[key] = MsgIdEntry{seq, time_ns};
+  msg_id_order_.emplace_back(time_ns, std::move(key));
+}
+
+void Stream::ExpireMsgIds(int64_t now_ns) {
+  const int64_t window = config().duplicate_window_ns;
+  while (!msg_id_order_.empty() && msg_id_order_.front().first < now_ns - window) {
+    auto it = msg_ids_.find(msg_id_order_.front().second);
+    if (it != msg_ids_.end() && it->second.time_ns == msg_id_order_.front().first) {
+      msg_ids_.erase(it);
+    }
+    msg_id_order_.pop_front();
+  }
+}
+
+void Stream::Apply(const raft::Entry& entry) {
+  last_result_ = ApplyResult{};
+  last_result_.index = entry.index;
+  std::string_view data = entry.data;
+  if (!data.empty()) {
+    int64_t now = 0;
+    if (data[0] == 'M') {
+      ApplyMessage(data.substr(1), &now);
+    } else if (data[0] == 'J') {
+      ApplyOp(data.substr(1));
+    } else {
+      spdlog::error("stream group {}: unknown entry kind at index {}", group_, entry.index);
+    }
+  }
+  absl::Status st = store_->Commit(entry.index);
+  if (!st.ok()) {
+    spdlog::critical("stream group {}: store commit failed: {}", group_, st.ToString());
+    std::abort();  // durability unknown: recover from the Raft log
+  }
+}
+
+void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
+  ApplyResult& r = last_result_;
+  if (body.size() < 16) {
+    r.error = errors::BadRequest();
+    return;
+  }
+  const int64_t time_ns = static_cast<int64_t>(GetU64(body.data()));
+  const uint32_t subj_len = GetU32(body.data() + 8);
+  const uint32_t hdr_len = GetU32(body.data() + 12);
+  if (body.size() < 16ull + subj_len + hdr_len) {
+    r.error = errors::BadRequest();
+    return;
+  }
+  std::string_view subject = body.substr(16, subj_len);
+  std::string_view headers = body.substr(16 + subj_len, hdr_len);
+  std::string_view payload = body.substr(16 + subj_len + hdr_len);
+  *now_ns = time_ns;
+  if (time_ns > last_time_ns_) last_time_ns_ = time_ns;
+  ExpireMsgIds(last_time_ns_);
+
+  const StreamConfig cfg = config();
+  if (cfg.sealed) {
+    r.error = errors::Sealed();
+    return;
+  }
+  if (cfg.max_msg_size > 0 &&
+      static_cast<int64_t>(headers.size() + payload.size()) > cfg.max_msg_size) {
+    r.error = errors::MessageTooLarge();
+    return;
+  }
+  std::optional<std::string_view> msg_id;
+  std::optional<std::string_view> rollup;
+  if (!headers.empty()) {
+    msg_id = FindHeader(headers, kMsgIdHeader);
+    if (msg_id.has_value() && !msg_id->empty()) {
+      auto it = msg_ids_.find(std::string(*msg_id));
+      if (it != msg_ids_.end()) {
+        r.seq = it->second.seq;
+        r.duplicate = true;
+        return;
+      }
+    }
+    if (auto v = FindHeader(headers, kExpectedStreamHeader); v.has_value() && *v != cfg.name) {
+      r.error = errors::ExpectedStreamMismatch();
+      return;
+    }
+    const storage::StreamStoreState st = store_->WorkingState();
+    if (auto v = FindHeader(headers, kExpectedLastSeqHeader); v.has_value()) {
+      uint64_t want = 0;
+      if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &want) || want != st.last_seq) {
+        r.error = errors::WrongLastSequence(st.last_seq);
+        return;
+      }
+    }
+    if (auto v = FindHeader(headers, kExpectedLastSubjSeqHeader); v.has_value()) {
+      uint64_t want = 0;
+      absl::StatusOr<uint64_t> last = store_->LastSeqOfSubject(subject);
+      const uint64_t have = last.ok() ? *last : 0;
+      if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &want) || want != have) {
+        r.error = errors::WrongLastSequence(have);
+        return;
+      }
+    }
+    if (auto v = FindHeader(headers, kExpectedLastMsgIdHeader); v.has_value() && *v != last_msg_id_) {
+      r.error = errors::WrongLastMsgId(last_msg_id_);
+      return;
+    }
+    rollup = FindHeader(headers, kRollupHeader);
+    if (rollup.has_value()) {
+      if (!cfg.allow_rollup_hdrs) {
+        r.error = errors::RollupNotPermitted();
+        return;
+      }
+      if (*rollup != "sub" && *rollup != "all") {
+        r.error = errors::RollupInvalid(std::string(*rollup));
+        return;
+      }
+    }
+  }
+  if (cfg.discard == Discard::kNew) {
+    const storage::StreamStoreState st = store_->WorkingState();
+    if (cfg.max_msgs > 0 && static_cast<int64_t>(st.msgs) >= cfg.max_msgs) {
+      r.error = errors::StreamLimits("maximum messages exceeded");
+      return;
+    }
+    if (cfg.max_bytes > 0 &&
+        static_cast<int64_t>(st.bytes + storage::StoredMessageSize(subject.size(), headers.size(),
+                                                                  payload.size())) >
+            cfg.max_bytes) {
+      r.error = errors::StreamLimits("maximum bytes exceeded");
+      return;
+    }
+    if (cfg.discard_new_per_subject && cfg.max_msgs_per_subject > 0 &&
+        static_cast<int64_t>(store_->SubjectCount(subject)) >= cfg.max_msgs_per_subject) {
+      r.error = errors::StreamLimits("maximum messages per subject exceeded");
+      return;
+    }
+  }
+  const uint64_t seq = store_->Append(subject, headers, payload, time_ns);
+  r.seq = seq;
+  if (rollup.has_value()) {
+    if (*rollup == "all") {
+      Check(store_->Purge(nullptr, seq, 0).status());
+    } else {
+      const std::string s(subject);
+      Check(store_->Purge([s](std::string_view x) { return x == s; }, seq, 0).status());
+    }
+  }
+  if (msg_id.has_value() && !msg_id->empty()) {
+    RememberMsgId(*msg_id, seq, time_ns);
+    last_msg_id_ = std::string(*msg_id);
+  }
+  EnforceLimits(subject);
+}
+
+void Stream::EnforceLimits(std::string_view subject) {
+  const StreamConfig cfg = config();
+  // Bounded: each pass removes one message.
+  if (cfg.max_msgs_per_subject > 0) {
+    for (int guard = 0; guard < 1'000'000; ++guard) {
+      if (static_cast<int64_t>(store_->SubjectCount(subject)) <= cfg.max_msgs_per_subject) break;
+      absl::StatusOr<uint64_t> oldest = store_->FirstSeqOfSubject(subject);
+      if (!oldest.ok()) break;
+      absl::StatusOr<bool> removed = store_->Remove(*oldest);
+      Check(removed.status());
+      if (!*removed) break;
+    }
+  }
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    const storage::StreamStoreState st = store_->WorkingState();
+    if (st.msgs == 0) break;
+    const bool over_msgs = cfg.max_msgs > 0 && static_cast<int64_t>(st.msgs) > cfg.max_msgs;
+    const bool over_bytes = cfg.max_bytes > 0 && static_cast<int64_t>(st.bytes) > cfg.max_bytes;
+    if (!over_msgs && !over_bytes) break;
+    absl::StatusOr<bool> removed = store_->Remove(st.first_seq);
+    Check(removed.status());
+    if (!*removed) break;
+  }
+}
+
+void Stream::ApplyOp(std::string_view body) {
+  ApplyResult& r = last_result_;
+  nlohmann::json op = nlohmann::json::parse(body, nullptr, false);
+  if (!op.is_object()) {
+    r.error = errors::BadRequest();
+    return;
+  }
+  const std::string kind = op.value("op", "");
+  const StreamConfig cfg = config();
+  if (kind == "purge") {
+    const std::string filter = op.value("filter", "");
+    const uint64_t seq = op.value("seq", uint64_t{0});
+    const uint64_t keep = op.value("keep", uint64_t{0});
+    absl::StatusOr<uint64_t> n = store_->Purge(FilterFor(filter), seq, keep);
+    Check(n.status());
+    r.purged = *n;
+  } else if (kind == "delete") {
+    const uint64_t seq = op.value("seq", uint64_t{0});
+    if (cfg.deny_delete) {
+      r.error = errors::MsgDeleteFailed("message delete not permitted");
+    } else {
+      absl::StatusOr<bool> removed = store_->Remove(seq);
+      Check(removed.status());
+      if (!*removed) r.error = errors::MsgDeleteFailed("no message found");
+    }
+  } else if (kind == "expire") {
+    const int64_t cutoff = op.value("cutoff", int64_t{0});
+    Check(store_->RemoveOlderThan(cutoff).status());
+  } else {
+    r.error = errors::BadRequest();
+  }
+}
+
+void Stream::Restore(const std::string& data) {
+  if (!data.empty()) {
+    spdlog::error("stream group {}: snapshot install with data is not supported yet", group_);
+  }
+}
+
+nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter,
+                                         size_t consumer_count) const {
+  const storage::StreamStoreState st = store_->State();
+  nlohmann::ordered_json j;
+  j["messages"] = st.msgs;
+  j["bytes"] = st.bytes;
+  j["first_seq"] = st.msgs == 0 ? st.last_seq + 1 : st.first_seq;
+  if (st.last_seq == 0) j["first_seq"] = 0;
+  j["first_ts"] = FormatApiTime(st.msgs == 0 ? 0 : st.first_time_ns);
+  j["last_seq"] = st.last_seq;
+  j["last_ts"] = FormatApiTime(st.last_time_ns);
+  if (st.num_deleted > 0) j["num_deleted"] = st.num_deleted;
+  if (!subjects_filter.empty()) {
+    auto counts = store_->SubjectCounts(FilterFor(subjects_filter), 100000);
+    if (!counts.empty()) {
+      nlohmann::ordered_json subs = nlohmann::ordered_json::object();
+      for (auto& [s, n] : counts) subs[s] = n;
+      j["subjects"] = subs;
+    }
+  }
+  if (st.num_subjects > 0) j["num_subjects"] = st.num_subjects;
+  j["consumer_count"] = consumer_count;
+  return j;
+}
+
+}  // namespace herald::js

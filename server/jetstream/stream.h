@@ -1,0 +1,101 @@
+// Stream: the replicated state machine of one stream (one Raft group): its
+// configuration, its messages (storage::StreamStore) and the deduplication
+// window. Every decision that changes the stream (sequence numbers, expected-*
+// header checks, deduplication, limits, purges, age expiry) is made in
+// Apply(), from the committed entry alone, so every replica makes the same one
+// and the replicas never diverge. The leader learns the outcome of its own
+// proposal from last_result() right after Apply (NodeHost runs the proposal's
+// callback straight after applying the entry).
+//
+// Threading: Apply/Restore/UpdateConfig on the Raft driver thread only; the
+// read methods (Info, Load*, config) from any thread.
+#ifndef HERALD_SERVER_JETSTREAM_STREAM_H_
+#define HERALD_SERVER_JETSTREAM_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "base/mutex.h"
+#include "nlohmann/json.hpp"
+#include "raft/core/types.h"
+#include "server/jetstream/api_error.h"
+#include "server/jetstream/stream_config.h"
+#include "storage/stream_store.h"
+
+namespace herald::js {
+
+// Entry encodings of a stream's Raft log.
+// 'M' message: time_ns (8 LE), subject length (4 LE), header length (4 LE),
+//     subject, headers, data.
+// 'J' operation: JSON {"op":"purge"|"delete"|"expire", ...}.
+std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
+                               std::string_view data, int64_t time_ns);
+std::string EncodeOpEntry(const nlohmann::json& op);
+
+// The outcome of applying one entry.
+struct ApplyResult {
+  uint64_t index = 0;  // Raft index it belongs to
+  ApiError error;
+  uint64_t seq = 0;      // message: its sequence (the original one if duplicate)
+  bool duplicate = false;
+  uint64_t purged = 0;   // purge
+};
+
+class Stream {
+ public:
+  Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store);
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  uint64_t group() const { return group_; }
+  uint64_t applied() const;
+  StreamConfig config() const;
+  // Driver thread: the configuration was updated through the metadata group.
+  void UpdateConfig(const StreamConfig& config);
+
+  // Driver thread.
+  void Apply(const raft::Entry& entry);
+  void Restore(const std::string& data);
+  const ApplyResult& last_result() const { return last_result_; }
+
+  // Any thread.
+  storage::StreamStoreState State() const { return store_->State(); }
+  const storage::StreamStore& store() const { return *store_; }
+  // nats-server's "state" object (subjects_filter: per-subject counts).
+  nlohmann::ordered_json StateJson(const std::string& subjects_filter, size_t consumer_count) const;
+
+ private:
+  void ApplyMessage(std::string_view body, int64_t* now_ns);
+  void ApplyOp(std::string_view body);
+  void EnforceLimits(std::string_view subject);
+  void RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns);
+  void ExpireMsgIds(int64_t now_ns);
+  void RebuildDedupe();
+
+  const uint64_t group_;
+  std::unique_ptr<storage::StreamStore> store_;
+
+  mutable Mutex mu_;
+  StreamConfig config_ ABSL_GUARDED_BY(mu_);
+
+  // Driver thread only.
+  ApplyResult last_result_;
+  struct MsgIdEntry {
+    uint64_t seq;
+    int64_t time_ns;
+  };
+  std::unordered_map<std::string, MsgIdEntry> msg_ids_;
+  std::deque<std::pair<int64_t, std::string>> msg_id_order_;  // (time, id), oldest first
+  std::string last_msg_id_;
+  int64_t last_time_ns_ = 0;  // newest message time applied (the stream's clock)
+};
+
+}  // namespace herald::js
+
+#endif  // HERALD_SERVER_JETSTREAM_STREAM_H_

@@ -284,7 +284,7 @@ std::string ClusterManager::BuildInfoJson(const std::string& ip) const {
   }
   if (!ip.empty()) j["ip"] = ip;
   j["cluster"] = cluster_name_;
-  if (raft_port_ != 0) j["herald_raft_port"] = raft_port_;
+  if (const int rp = raft_port_.load(); rp != 0) j["herald_raft_port"] = rp;
   if (lame_duck_) {
     j["connect_urls"] = std::vector<std::string>();
     j["ldm"] = true;

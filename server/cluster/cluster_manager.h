@@ -48,7 +48,7 @@ class ClusterManager {
   bool enabled() const { return enabled_; }
   // Before Start(): the port of this node's Raft transport, announced to
   // peers in the route INFO (JetStream clustering).
-  void set_raft_port(int port) { raft_port_ = port; }
+  void set_raft_port(int port) { raft_port_.store(port); }
   // Any thread: the registered peers that run a Raft transport.
   struct RaftPeer {
     std::string server_id;
@@ -127,7 +127,7 @@ class ClusterManager {
   const std::string server_name_;
 
   bool enabled_ = false;
-  int raft_port_ = 0;
+  std::atomic<int> raft_port_{0};
   std::string cluster_name_;
   // Immutable after Start().
   std::string route_user_;

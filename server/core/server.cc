@@ -233,6 +233,9 @@ absl::Status Server::Start() {
   }
 
   if (absl::Status st = cluster_->Start(*opts, OwnClientUrls(*opts)); !st.ok()) return st;
+  if (jetstream_ != nullptr) {
+    if (absl::Status st = jetstream_->StartApi(); !st.ok()) return st;
+  }
   if (cluster_->enabled()) {
     MutexLock lock(&mu_);
     connect_urls_ = cluster_->ConnectUrls();

@@ -118,6 +118,17 @@ absl::Status JetStream::Start() {
   host_->Start();
   for (raft::GroupId g : campaign) host_->Campaign(g);
 
+  started_ = true;
+  housekeeper_ = std::thread([this] { Housekeeping(); });
+  spdlog::info("JetStream started: node {} ({}), store {}, raft transport port {}{}",
+               options_.server_name, NodeHex(self_), so.path, transport_->port(),
+               clustered_ ? absl::StrCat(", cluster ", options_.cluster_name, " of ",
+                                         options_.expected_cluster_size)
+                          : std::string(", standalone"));
+  return absl::OkStatus();
+}
+
+absl::Status JetStream::StartApi() {
   auto api = bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
     std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
     OnApiRequest(std::move(m), 0, std::move(rest));
@@ -135,13 +146,6 @@ absl::Status JetStream::Start() {
   });
   if (!fwd.ok()) return fwd.status();
   forward_sub_ = *fwd;
-  started_ = true;
-  housekeeper_ = std::thread([this] { Housekeeping(); });
-  spdlog::info("JetStream started: node {} ({}), store {}, raft transport port {}{}",
-               options_.server_name, NodeHex(self_), so.path, transport_->port(),
-               clustered_ ? absl::StrCat(", cluster ", options_.cluster_name, " of ",
-                                         options_.expected_cluster_size)
-                          : std::string(", standalone"));
   return absl::OkStatus();
 }
 
@@ -211,6 +215,13 @@ std::string JetStream::NodeName(raft::NodeId id) const {
   return it == names_.end() ? NodeHex(id) : it->second;
 }
 
+std::optional<JetStream::LocalView> JetStream::FindLocal(const std::string& name) const {
+  MutexLock l(&mu_);
+  auto it = local_.find(name);
+  if (it == local_.end()) return std::nullopt;
+  return LocalView{it->second.stream, it->second.assignment};
+}
+
 raft::NodeId JetStream::MetaLeader() const {
   MutexLock l(&mu_);
   return meta_leader_;
@@ -224,6 +235,10 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
     const MetaChange& c = last_meta_change_;
     const bool here = std::find(c.stream.peers.begin(), c.stream.peers.end(), self_) !=
                       c.stream.peers.end();
+    if (c.kind != MetaChange::Kind::kNone) {
+      spdlog::debug("JetStream metadata index {}: {} stream {} (group {})", entry.index,
+                    static_cast<int>(c.kind), c.stream.config.name, c.stream.group);
+    }
     switch (c.kind) {
       case MetaChange::Kind::kCreated:
         if (here) OpenLocalStream(c.stream, /*at_start=*/false);
@@ -296,6 +311,7 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
     it->second.leader_id = leader;
     if (leader != raft::kNoNode && leader != self_) it->second.pending_create_reply.clear();
   }
+  spdlog::debug("stream {}: leader {} (term {})", name, leader == self_ ? "this node" : NodeHex(leader), term);
   UpdateLeadership(name);
 }
 
@@ -330,10 +346,9 @@ void JetStream::UpdateLeadership(const std::string& name) {
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
   if (!create_reply.empty()) {
-    MutexLock l(&mu_);
-    auto it = local_.find(name);
-    if (it == local_.end()) return;
-    nlohmann::ordered_json j = StreamInfoJson(it->second, "");
+    std::optional<LocalView> lv = FindLocal(name);
+    if (!lv.has_value()) return;
+    nlohmann::ordered_json j = StreamInfoJson(*lv, "");
     j["did_create"] = true;
     nlohmann::ordered_json out;
     out["type"] = Type("stream_create");
@@ -463,6 +478,7 @@ bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,
 
 void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
+  spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
   if (hops == 0) api_total_.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
@@ -495,10 +511,9 @@ void JetStream::HandleAccountInfo(const BusMessage& msg) {
   size_t streams = 0;
   for (const auto& [name, a] : meta_->Streams()) {
     ++streams;
-    MutexLock l(&mu_);
-    auto it = local_.find(name);
-    if (it == local_.end()) continue;
-    const uint64_t bytes = it->second.stream->State().bytes;
+    std::optional<LocalView> lv = FindLocal(name);
+    if (!lv.has_value()) continue;
+    const uint64_t bytes = lv->stream->State().bytes;
     (a.config.storage == StorageType::kMemory ? memory : storage) += bytes;
   }
   nlohmann::ordered_json j;
@@ -571,12 +586,11 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       if (existing->config == *cfg) {
         // Idempotent create: answer with the current info (2.9 says did_create again).
         std::string reply = msg.reply;
-        MutexLock l(&mu_);
-        auto it = local_.find(name);
+        std::optional<LocalView> lv = FindLocal(name);
         nlohmann::ordered_json out;
         out["type"] = Type(type);
-        if (it != local_.end()) {
-          for (auto& [k, v] : StreamInfoJson(it->second, "").items()) out[k] = v;
+        if (lv.has_value()) {
+          for (auto& [k, v] : StreamInfoJson(*lv, "").items()) out[k] = v;
         } else {
           out["config"] = existing->config.ToJson();
           out["created"] = FormatApiTime(existing->created_ns);
@@ -620,10 +634,9 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     if (!update) return;  // the stream's first leader answers once it has subscribed
     nlohmann::ordered_json out;
     out["type"] = Type(type);
-    MutexLock l(&mu_);
-    auto it = local_.find(name);
-    if (it != local_.end()) {
-      for (auto& [k, v] : StreamInfoJson(it->second, "").items()) out[k] = v;
+    std::optional<LocalView> lv = FindLocal(name);
+    if (lv.has_value()) {
+      for (auto& [k, v] : StreamInfoJson(*lv, "").items()) out[k] = v;
     } else {
       out["config"] = c.stream.config.ToJson();
       out["created"] = FormatApiTime(c.stream.created_ns);
@@ -693,10 +706,9 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
       items.push_back(matched[i].config.name);
       continue;
     }
-    MutexLock l(&mu_);
-    auto it = local_.find(matched[i].config.name);
-    if (it != local_.end()) {
-      items.push_back(StreamInfoJson(it->second, ""));
+    std::optional<LocalView> lv = FindLocal(matched[i].config.name);
+    if (lv.has_value()) {
+      items.push_back(StreamInfoJson(*lv, ""));
     } else {
       nlohmann::ordered_json si;
       si["config"] = matched[i].config.ToJson();
@@ -756,7 +768,7 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
   return c;
 }
 
-nlohmann::ordered_json JetStream::StreamInfoJson(const LocalStream& ls,
+nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
                                                  const std::string& subjects_filter) {
   nlohmann::ordered_json j;
   j["config"] = ls.stream->config().ToJson();
@@ -805,10 +817,9 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     }
     return;
   }
-  MutexLock l(&mu_);
-  auto it = local_.find(name);
-  if (it == local_.end()) return;
-  LocalStream& ls = it->second;
+  std::optional<LocalView> lv = FindLocal(name);
+  if (!lv.has_value()) return;
+  const LocalView& ls = *lv;
   if (op == "INFO") return HandleStreamInfo(msg, ls);
   if (op == "PURGE") return HandleStreamPurge(msg, ls);
   if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
@@ -820,7 +831,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   }
 }
 
-void JetStream::HandleStreamInfo(const BusMessage& msg, LocalStream& ls) {
+void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   bool ok = false;
   nlohmann::json body = ParseBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, "stream_info", errors::InvalidJson());
@@ -841,7 +852,7 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, LocalStream& ls) {
   Reply(msg.reply, out);
 }
 
-void JetStream::HandleStreamPurge(const BusMessage& msg, LocalStream& ls) {
+void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_purge";
   bool ok = false;
   nlohmann::json body = ParseBody(msg.data, &ok);
@@ -879,7 +890,7 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, LocalStream& ls) {
                  });
 }
 
-void JetStream::HandleMsgGet(const BusMessage& msg, LocalStream& ls, bool direct,
+void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
                              const std::string& direct_subject) {
   const std::string type = "stream_msg_get";
   auto direct_status = [&](const char* status) {
@@ -947,7 +958,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, LocalStream& ls, bool direct
   Reply(msg.reply, out);
 }
 
-void JetStream::HandleMsgDelete(const BusMessage& msg, LocalStream& ls) {
+void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_msg_delete";
   bool ok = false;
   nlohmann::json body = ParseBody(msg.data, &ok);
@@ -975,7 +986,7 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, LocalStream& ls) {
                  });
 }
 
-void JetStream::HandleStepdown(const BusMessage& msg, LocalStream& ls) {
+void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_leader_stepdown";
   // Hand leadership to the most caught-up other replica (Raft leadership
   // transfer: brought up to date, then told to campaign at once).

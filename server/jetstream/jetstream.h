@@ -75,6 +75,9 @@ class JetStream : public raft::StateMachine {
   // Opens the store, starts the transport and the Raft groups found on disk,
   // subscribes the API. Control thread.
   absl::Status Start();
+  // Subscribes the API. Control thread, after the route mesh has started
+  // (so the interest is announced to routes).
+  absl::Status StartApi();
   void Stop();
 
   // The port the Raft transport listens on (after Start).
@@ -103,6 +106,13 @@ class JetStream : public raft::StateMachine {
     std::string pending_create_reply;
   };
 
+  // A stream held here, copied out from under mu_ for use without the lock.
+  struct LocalView {
+    std::shared_ptr<Stream> stream;
+    StreamAssignment assignment;
+  };
+  std::optional<LocalView> FindLocal(const std::string& name) const;
+
   // API.
   void OnApiRequest(BusMessage msg, int hops, std::string rest);
   void HandleAccountInfo(const BusMessage& msg);
@@ -111,17 +121,17 @@ class JetStream : public raft::StateMachine {
   void HandleStreamNames(const BusMessage& msg, bool list);
   void HandleStreamScoped(const BusMessage& msg, const std::string& op, const std::string& name,
                           int hops, const std::string& rest);
-  void HandleStreamInfo(const BusMessage& msg, LocalStream& ls);
-  void HandleStreamPurge(const BusMessage& msg, LocalStream& ls);
-  void HandleMsgGet(const BusMessage& msg, LocalStream& ls, bool direct,
+  void HandleStreamInfo(const BusMessage& msg, const LocalView& ls);
+  void HandleStreamPurge(const BusMessage& msg, const LocalView& ls);
+  void HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
                     const std::string& direct_subject);
-  void HandleMsgDelete(const BusMessage& msg, LocalStream& ls);
-  void HandleStepdown(const BusMessage& msg, LocalStream& ls);
+  void HandleMsgDelete(const BusMessage& msg, const LocalView& ls);
+  void HandleStepdown(const BusMessage& msg, const LocalView& ls);
   // Forwards to `node` (false if it is unknown).
   bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
   void Reply(const std::string& reply, const nlohmann::ordered_json& body);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
-  nlohmann::ordered_json StreamInfoJson(const LocalStream& ls, const std::string& subjects_filter);
+  nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
 
   // Publishing (leader).

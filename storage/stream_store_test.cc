@@ -535,6 +535,47 @@ TEST_F(StreamStoreTest, DeleteAllLeavesOtherKeys) {
             stream_keys::StreamEnd(UINT64_MAX));
 }
 
+TEST_F(StreamStoreTest, LastStreamId) {
+  constexpr StreamId kLast = UINT64_MAX;
+  Reopen(kLast);
+  Add("z", 3);
+  Commit();
+  Reopen(kLast);
+  EXPECT_EQ(store_->State().msgs, 3u);
+  EXPECT_EQ(store_->LoadLastOfSubject("z")->seq, 3u);
+  store_.reset();
+  ASSERT_TRUE(StreamStore::DeleteAll(db_.get(), kLast).ok());
+  EXPECT_TRUE(Keys(stream_keys::StreamBegin(kLast), stream_keys::StreamEnd(kLast)).empty());
+}
+
+TEST_F(StreamStoreTest, RemoveOlderThanCoversStagedMessages) {
+  Add("a", 2, 10);  // times 10, 11
+  Commit();
+  Add("a", 2, 12);  // times 12, 13, staged
+  EXPECT_EQ(*store_->RemoveOlderThan(13), 3u);
+  StreamStoreState w = store_->WorkingState();
+  EXPECT_EQ(w.first_seq, 4u);
+  EXPECT_EQ(w.msgs, 1u);
+  EXPECT_EQ(w.num_subjects, 1u);
+  Commit();
+  EXPECT_EQ(Seqs(), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(IndexEntries("a"), 1u);
+  Reopen();
+  EXPECT_EQ(store_->SubjectCount("a"), 1u);
+}
+
+TEST_F(StreamStoreTest, PurgeFilterUpToSeqAndKeep) {
+  Add("a", 6);  // 1..6
+  Commit();
+  // 6 on a, keep 2: at most 4 removed, and only below seq 3: 1, 2.
+  EXPECT_EQ(Purge(Prefix("a"), 3, 2), 2u);
+  // Now 4 left, keep 2, below 10: the oldest two, 3 and 4.
+  EXPECT_EQ(Purge(Prefix("a"), 10, 2), 2u);
+  Commit();
+  EXPECT_EQ(Seqs(), (std::vector<uint64_t>{5, 6}));
+  EXPECT_EQ(store_->State().first_seq, 5u);
+}
+
 TEST_F(StreamStoreTest, WriterAndReadersConcurrently) {
   constexpr int kBatches = 300;
   std::atomic<bool> done{false};

@@ -4,6 +4,12 @@
 // durable record), so this measures the store's own cost.
 //
 //   bazel run -c opt //storage:stream_store_benchmark
+//
+// 2 vCPU AMD EPYC VM, Debian RocksDB 7.8.3, -c opt, 3 repetitions (median):
+//   BM_AppendCommit/1     9.8 us per Commit    (~100 k msgs/s)
+//   BM_AppendCommit/100   424 us per Commit    (~236 k msgs/s, 4.2 us a message)
+// perf: RocksDB's memtable skip-list inserts (two keys per message: record
+// and subject index) dominate; the store's own bookkeeping does not show.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 

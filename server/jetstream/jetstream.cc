@@ -418,6 +418,16 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
 // ---------------------------------------------------------------- publishing
 
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
+  if (msg.subject.size() > storage::StreamStore::kMaxSubjectLength) {
+    if (!msg.reply.empty()) {
+      nlohmann::ordered_json j;
+      j["error"] = errors::BadRequest().ToJson();
+      j["stream"] = stream->config().name;
+      j["seq"] = 0;
+      bus_->Publish(msg.reply, "", "", j.dump());
+    }
+    return;
+  }
   std::string entry = EncodeMessageEntry(msg.subject, msg.headers, msg.data, NowUnixNanos());
   std::string reply = std::move(msg.reply);
   host_->Propose(group, std::move(entry), [this, stream, reply](absl::StatusOr<uint64_t> index) {

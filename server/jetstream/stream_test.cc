@@ -1,0 +1,274 @@
+// Stream: the replicated state machine of one stream, driven entry by entry
+// as the Raft driver would, on a real RocksDB.
+#include "server/jetstream/stream.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "rocksdb/db.h"
+
+namespace herald::js {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+
+std::string Hdr(const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::string h = "NATS/1.0\r\n";
+  for (auto& [k, v] : kv) h += k + ": " + v + "\r\n";
+  return h + "\r\n";
+}
+
+class StreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    dir_ = std::string(tmp ? tmp : "/tmp") + "/stream_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &db).ok());
+    db_.reset(db);
+    cfg_.name = "S";
+    cfg_.subjects = {"s.>"};
+    ASSERT_TRUE(NormalizeStreamConfig(&cfg_).ok());
+    Open();
+  }
+  void TearDown() override {
+    stream_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Open() {
+    stream_.reset();
+    auto store = storage::StreamStore::Open(db_.get(), 16);
+    ASSERT_TRUE(store.ok()) << store.status();
+    stream_ = std::make_unique<Stream>(cfg_, 16, *std::move(store));
+  }
+  const ApplyResult& Pub(const std::string& subject, const std::string& headers = "",
+                         const std::string& data = "x", int64_t t = 0) {
+    raft::Entry e;
+    e.index = ++index_;
+    now_ = t != 0 ? t : now_ + 1000;
+    e.data = EncodeMessageEntry(subject, headers, data, now_);
+    stream_->Apply(e);
+    return stream_->last_result();
+  }
+  const ApplyResult& Op(const nlohmann::json& op) {
+    raft::Entry e;
+    e.index = ++index_;
+    e.data = EncodeOpEntry(op);
+    stream_->Apply(e);
+    return stream_->last_result();
+  }
+  void SetConfig(const StreamConfig& c) {
+    cfg_ = c;
+    stream_->UpdateConfig(c);
+  }
+
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  StreamConfig cfg_;
+  std::unique_ptr<Stream> stream_;
+  uint64_t index_ = 1;
+  int64_t now_ = 1000 * kSec;
+};
+
+TEST_F(StreamTest, SequencesAndAppliedIndex) {
+  EXPECT_EQ(Pub("s.a").seq, 1u);
+  EXPECT_EQ(Pub("s.b").seq, 2u);
+  EXPECT_EQ(stream_->applied(), index_);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+  // A no-op entry (a new leader's) only advances the applied index.
+  raft::Entry e;
+  e.index = ++index_;
+  stream_->Apply(e);
+  EXPECT_EQ(stream_->applied(), index_);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+}
+
+TEST_F(StreamTest, MsgIdDeduplicatesWithinTheWindowAndAcrossReopen) {
+  const std::string h = Hdr({{"Nats-Msg-Id", "abc"}});
+  EXPECT_EQ(Pub("s.a", h).seq, 1u);
+  const ApplyResult& dup = Pub("s.a", h);
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_EQ(dup.seq, 1u);
+  EXPECT_EQ(stream_->State().msgs, 1u);
+  Open();  // a restart rebuilds the window from the stored messages
+  EXPECT_TRUE(Pub("s.a", h).duplicate);
+  // Past the window the id is new again.
+  const ApplyResult& later = Pub("s.a", h, "x", now_ + cfg_.duplicate_window_ns + kSec);
+  EXPECT_FALSE(later.duplicate);
+  EXPECT_EQ(later.seq, 2u);
+}
+
+TEST_F(StreamTest, ExpectedHeaders) {
+  Pub("s.a", Hdr({{"Nats-Msg-Id", "one"}}));
+  Pub("s.b");
+  EXPECT_EQ(Pub("s.a", Hdr({{"Nats-Expected-Stream", "T"}})).error.err_code, 10060);
+  EXPECT_TRUE(Pub("s.a", Hdr({{"Nats-Expected-Stream", "S"}})).error.ok());  // seq 3
+  const ApplyResult& wrong = Pub("s.a", Hdr({{"Nats-Expected-Last-Sequence", "2"}}));
+  EXPECT_EQ(wrong.error.err_code, 10071);
+  EXPECT_EQ(wrong.error.description, "wrong last sequence: 3");
+  EXPECT_EQ(Pub("s.a", Hdr({{"Nats-Expected-Last-Sequence", "3"}})).seq, 4u);
+  EXPECT_EQ(Pub("s.b", Hdr({{"Nats-Expected-Last-Subject-Sequence", "2"}})).seq, 5u);
+  EXPECT_EQ(Pub("s.b", Hdr({{"Nats-Expected-Last-Subject-Sequence", "2"}})).error.description,
+            "wrong last sequence: 5");
+  // 0: the subject must have no message (KV create).
+  EXPECT_EQ(Pub("s.new", Hdr({{"Nats-Expected-Last-Subject-Sequence", "0"}})).seq, 6u);
+  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "nope"}})).error.description,
+            "wrong last msg ID: one");
+  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "one"}})).seq, 7u);
+  EXPECT_EQ(stream_->State().last_seq, 7u);
+}
+
+TEST_F(StreamTest, DiscardOldKeepsTheNewest) {
+  StreamConfig c = cfg_;
+  c.max_msgs = 3;
+  SetConfig(c);
+  for (int i = 0; i < 5; ++i) Pub("s.a");
+  auto st = stream_->State();
+  EXPECT_EQ(st.msgs, 3u);
+  EXPECT_EQ(st.first_seq, 3u);
+  EXPECT_EQ(st.last_seq, 5u);
+}
+
+TEST_F(StreamTest, DiscardNewRefuses) {
+  StreamConfig c = cfg_;
+  c.max_msgs = 2;
+  c.discard = Discard::kNew;
+  SetConfig(c);
+  Pub("s.a");
+  Pub("s.a");
+  const ApplyResult& r = Pub("s.a");
+  EXPECT_EQ(r.error.err_code, 10077);
+  EXPECT_EQ(r.error.description, "maximum messages exceeded");
+  c.max_msgs = -1;
+  c.max_bytes = 2 * storage::StoredMessageSize(3, 0, 1);
+  SetConfig(c);
+  EXPECT_EQ(Pub("s.a").error.description, "maximum bytes exceeded");
+  EXPECT_EQ(stream_->State().msgs, 2u);
+}
+
+TEST_F(StreamTest, MaxMsgsPerSubjectAndDiscardNewPerSubject) {
+  StreamConfig c = cfg_;
+  c.max_msgs_per_subject = 2;
+  SetConfig(c);
+  for (int i = 0; i < 4; ++i) Pub("s.a");
+  Pub("s.b");
+  EXPECT_EQ(stream_->store().SubjectCount("s.a"), 2u);
+  EXPECT_EQ(stream_->State().msgs, 3u);
+  c.discard = Discard::kNew;
+  c.discard_new_per_subject = true;
+  SetConfig(c);
+  EXPECT_EQ(Pub("s.a").error.description, "maximum messages per subject exceeded");
+  EXPECT_TRUE(Pub("s.b").error.ok());
+}
+
+TEST_F(StreamTest, MaxMsgSizeCountsHeaders) {
+  StreamConfig c = cfg_;
+  c.max_msg_size = 10;
+  SetConfig(c);
+  EXPECT_EQ(Pub("s.a", "", std::string(11, 'x')).error.err_code, 10054);
+  EXPECT_EQ(Pub("s.a", Hdr({{"A", "b"}}), "x").error.err_code, 10054);
+  EXPECT_TRUE(Pub("s.a", "", std::string(10, 'x')).error.ok());
+}
+
+TEST_F(StreamTest, Rollup) {
+  EXPECT_EQ(Pub("s.a", Hdr({{"Nats-Rollup", "sub"}})).error.err_code, 10111);
+  StreamConfig c = cfg_;
+  c.allow_rollup_hdrs = true;
+  SetConfig(c);
+  Pub("s.a");
+  Pub("s.a");
+  Pub("s.b");
+  EXPECT_EQ(Pub("s.a", Hdr({{"Nats-Rollup", "sub"}})).seq, 4u);
+  EXPECT_EQ(stream_->store().SubjectCount("s.a"), 1u);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+  EXPECT_EQ(Pub("s.c", Hdr({{"Nats-Rollup", "all"}})).seq, 5u);
+  EXPECT_EQ(stream_->State().msgs, 1u);
+  EXPECT_EQ(Pub("s.c", Hdr({{"Nats-Rollup", "bad"}})).error.err_code, 10111);
+}
+
+TEST_F(StreamTest, SealedRefusesEverything) {
+  Pub("s.a");
+  StreamConfig c = cfg_;
+  c.sealed = true;
+  SetConfig(c);
+  EXPECT_EQ(Pub("s.a").error.err_code, 10109);
+}
+
+TEST_F(StreamTest, PurgeDeleteAndExpire) {
+  for (int i = 0; i < 6; ++i) Pub(i % 2 ? "s.odd" : "s.even");
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.ok(), true);
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.description, "no message found");
+  EXPECT_EQ(stream_->State().num_deleted, 1u);
+  EXPECT_EQ(Op({{"op", "purge"}, {"filter", "s.even"}}).purged, 3u);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+  // Age expiry: the leader proposes a cutoff; messages older than it go.
+  const int64_t cutoff = now_;  // the last message's time: all but it
+  EXPECT_TRUE(Op({{"op", "expire"}, {"cutoff", cutoff}}).error.ok());
+  EXPECT_EQ(stream_->State().msgs, 1u);
+  EXPECT_EQ(Op({{"op", "purge"}}).purged, 1u);
+  auto st = stream_->State();
+  EXPECT_EQ(st.msgs, 0u);
+  EXPECT_EQ(st.first_seq, st.last_seq + 1);
+  StreamConfig c = cfg_;
+  c.deny_delete = true;
+  SetConfig(c);
+  Pub("s.a");
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 7}}).error.description, "message delete not permitted");
+}
+
+TEST_F(StreamTest, ReplayedEntriesAreNotAppliedTwiceAfterReopen) {
+  Pub("s.a");
+  Pub("s.a");
+  const uint64_t applied = stream_->applied();
+  Open();
+  EXPECT_EQ(stream_->applied(), applied);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+}
+
+TEST_F(StreamTest, IdenticalEntriesGiveIdenticalReplicas) {
+  // Two replicas applying the same log end in the same state, whatever the
+  // limits decided (the decision is made from the entry alone).
+  StreamConfig c = cfg_;
+  c.max_msgs = 5;
+  c.max_msgs_per_subject = 2;
+  c.allow_rollup_hdrs = true;
+  SetConfig(c);
+  std::vector<raft::Entry> log;
+  for (int i = 0; i < 40; ++i) {
+    raft::Entry e;
+    e.index = 100 + i;
+    std::string h = i % 7 == 0 ? Hdr({{"Nats-Msg-Id", std::to_string(i % 3)}}) : "";
+    if (i == 20) h = Hdr({{"Nats-Rollup", "all"}});
+    e.data = EncodeMessageEntry("s." + std::to_string(i % 4), h, "p" + std::to_string(i),
+                                1000 * kSec + i);
+    log.push_back(e);
+  }
+  for (const auto& e : log) stream_->Apply(e);
+  auto store2 = storage::StreamStore::Open(db_.get(), 17);
+  ASSERT_TRUE(store2.ok());
+  Stream replica(c, 17, *std::move(store2));
+  for (const auto& e : log) replica.Apply(e);
+  auto a = stream_->State(), b = replica.State();
+  EXPECT_EQ(a.msgs, b.msgs);
+  EXPECT_EQ(a.first_seq, b.first_seq);
+  EXPECT_EQ(a.last_seq, b.last_seq);
+  for (uint64_t s = a.first_seq; s <= a.last_seq; ++s) {
+    auto x = stream_->store().Load(s);
+    auto y = replica.store().Load(s);
+    ASSERT_EQ(x.ok(), y.ok()) << s;
+    if (x.ok()) {
+      EXPECT_EQ(x->subject, y->subject);
+      EXPECT_EQ(x->data, y->data);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace herald::js

@@ -339,6 +339,17 @@ absl::Status Server::StartJetStream(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+std::string Server::Jsz(bool streams, bool config) const {
+  if (jetstream_ == nullptr) return R"({"disabled":true})";
+  return jetstream_->Jsz(streams, config).dump();
+}
+
+std::string Server::JetStreamUnhealthy(bool enabled_only, bool server_only) const {
+  // As nats-server: without JetStream in the config there is nothing to check.
+  if (jetstream_ == nullptr || enabled_only) return "";
+  return jetstream_->Unhealthy(server_only);
+}
+
 void Server::OnClusterUrlsChanged() {
   if (jetstream_ != nullptr) {
     std::vector<js::JetStreamPeer> peers;

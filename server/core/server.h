@@ -93,6 +93,8 @@ class Server : public MonitorSource, public ClusterHost {
   SubszSnapshot Subsz() const override;
   RoutezSnapshot Routez(bool include_subs, bool detail) const override;
   bool Healthy() const override;
+  std::string Jsz(bool streams, bool config) const override;
+  std::string JetStreamUnhealthy(bool enabled_only, bool server_only) const override;
 
  private:
   void StartAccept();

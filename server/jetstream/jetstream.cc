@@ -1056,6 +1056,94 @@ void JetStream::Housekeeping() {
   }
 }
 
+nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json cfg;
+  cfg["max_memory"] = options_.max_memory;
+  cfg["max_storage"] = options_.max_file;
+  cfg["store_dir"] = options_.store_dir;
+  if (!options_.domain.empty()) cfg["domain"] = options_.domain;
+  j["config"] = cfg;
+  uint64_t memory = 0, storage = 0, messages = 0, bytes = 0;
+  std::map<std::string, StreamAssignment> all = meta_->Streams();
+  nlohmann::ordered_json details = nlohmann::ordered_json::array();
+  for (const auto& [name, a] : all) {
+    std::optional<LocalView> lv = FindLocal(name);
+    if (!lv.has_value()) continue;
+    const storage::StreamStoreState st = lv->stream->State();
+    (a.config.storage == StorageType::kMemory ? memory : storage) += st.bytes;
+    messages += st.msgs;
+    bytes += st.bytes;
+    if (streams) {
+      nlohmann::ordered_json d;
+      d["name"] = name;
+      d["created"] = FormatApiTime(a.created_ns);
+      if (clustered_) d["cluster"] = ClusterJson(a, a.group);
+      if (config) d["config"] = a.config.ToJson();
+      d["state"] = lv->stream->StateJson("", 0);
+      d["stream_raft_group"] = a.group;
+      details.push_back(d);
+    }
+  }
+  j["memory"] = memory;
+  j["storage"] = storage;
+  j["reserved_memory"] = 0;
+  j["reserved_storage"] = 0;
+  j["accounts"] = 1;
+  j["ha_assets"] = all.size() + 1;
+  j["api"] = {{"total", api_total_.load()}, {"errors", api_errors_.load()}};
+  j["streams"] = all.size();
+  j["consumers"] = 0;
+  j["messages"] = messages;
+  j["bytes"] = bytes;
+  if (clustered_) {
+    nlohmann::ordered_json mc;
+    mc["name"] = options_.cluster_name;
+    const raft::NodeId ml = MetaLeader();
+    if (ml != raft::kNoNode) mc["leader"] = NodeName(ml);
+    mc["peer"] = NodeHex(self_).substr(0, 8);
+    nlohmann::ordered_json reps = nlohmann::ordered_json::array();
+    absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+    if (gi.ok()) {
+      for (raft::NodeId v : gi->conf.voters) {
+        if (v == ml) continue;
+        nlohmann::ordered_json r;
+        r["name"] = NodeName(v);
+        r["current"] = true;
+        r["active"] = 0;
+        r["peer"] = NodeHex(v).substr(0, 8);
+        reps.push_back(r);
+      }
+    }
+    mc["replicas"] = reps;
+    mc["cluster_size"] = gi.ok() ? gi->conf.voters.size() : options_.expected_cluster_size;
+    j["meta_cluster"] = mc;
+  }
+  if (streams) {
+    nlohmann::ordered_json acc;
+    acc["name"] = "$G";
+    acc["id"] = "$G";
+    acc["memory"] = memory;
+    acc["storage"] = storage;
+    acc["stream_detail"] = details;
+    j["account_details"] = nlohmann::ordered_json::array({acc});
+  }
+  return j;
+}
+
+std::string JetStream::Unhealthy(bool server_only) const {
+  if (!clustered_) return "";  // standalone: nothing more to check (as nats-server)
+  if (MetaLeader() == raft::kNoNode) return "JetStream has not established contact with a meta leader";
+  if (server_only) return "";
+  MutexLock l(&mu_);
+  for (const auto& [name, ls] : local_) {
+    if (ls.leader_id == raft::kNoNode && !ls.leader) {
+      return "JetStream stream '$G > " + name + "' is not current";
+    }
+  }
+  return "";
+}
+
 nlohmann::json JetStream::Summary() const {
   nlohmann::json j;
   j["server_name"] = options_.server_name;

@@ -85,8 +85,13 @@ class JetStream : public raft::StateMachine {
   // Any thread: the route mesh's peers changed.
   void OnPeersChanged(const std::vector<JetStreamPeer>& peers);
 
-  // For /jsz and /varz: a JSON summary.
+  // For /varz: a JSON summary.
   nlohmann::json Summary() const;
+  // /jsz (nats-server's JSInfo: config, usage, api, meta_cluster, streams).
+  nlohmann::ordered_json Jsz(bool streams, bool config) const;
+  // "" when this node's JetStream is ready (metadata leader known and, unless
+  // server_only, every local stream has a leader), else what is not.
+  std::string Unhealthy(bool server_only) const;
 
   // raft::StateMachine (driver thread).
   void Apply(raft::GroupId group, const raft::Entry& entry) override;

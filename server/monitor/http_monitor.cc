@@ -1,5 +1,7 @@
 #include "server/monitor/http_monitor.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sys/socket.h>
 
 #include <chrono>
@@ -144,7 +146,42 @@ void HttpMonitor::RegisterHandlers() {
       return BadRequest(res, st);
     }
     monitor::HealthzResponse h = monitor::RenderHealthz(source_->Healthy());
+    if (h.http_status == 200) {
+      monitor::QueryParams q = FirstValues(req);
+      auto flag = [&](const char* k) {
+        auto it = q.find(k);
+        return it != q.end() && (it->second == "true" || it->second == "1" || it->second == "t" ||
+                                 it->second == "T" || it->second == "TRUE" || it->second == "True");
+      };
+      const std::string why = source_->JetStreamUnhealthy(
+          flag("js-enabled-only") || flag("js-enabled"), flag("js-server-only"));
+      if (!why.empty()) {
+        nlohmann::ordered_json j;
+        j["status"] = "unavailable";
+        j["error"] = why;
+        h = {503, j.dump()};
+      }
+    }
     Json(res, h.http_status, std::move(h.body));
+  });
+
+  s.Get("/jsz", [this](const httplib::Request& req, httplib::Response& res) {
+    CountRequest("/jsz");
+    monitor::QueryParams q = FirstValues(req);
+    auto flag = [&](const char* k) {
+      auto it = q.find(k);
+      return it != q.end() && (it->second == "true" || it->second == "1" || it->second == "all");
+    };
+    nlohmann::ordered_json body = nlohmann::ordered_json::parse(
+        source_->Jsz(flag("streams") || flag("consumers") || flag("accounts"), flag("config")),
+        nullptr, false);
+    nlohmann::ordered_json out;
+    out["server_id"] = ServerId();
+    out["now"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", absl::Now(), absl::UTCTimeZone());
+    if (body.is_object()) {
+      for (auto& [k, v] : body.items()) out[k] = v;
+    }
+    Json(res, 200, out.dump(2));
   });
 
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

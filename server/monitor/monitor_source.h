@@ -172,6 +172,11 @@ class MonitorSource {
   // /routez. Default: no routes (a standalone server). With include_subs,
   // each route's interest (detail: as SubDetail) for subs=1 / subs=detail.
   virtual RoutezSnapshot Routez(bool include_subs, bool detail) const { return {}; }
+  // /jsz as JSON (server_id and now are filled by the caller).
+  virtual std::string Jsz(bool streams, bool config) const { return R"({"disabled":true})"; }
+  // /healthz's JetStream part: "" when healthy, else what is wrong.
+  // enabled_only: only "is JetStream on"; server_only: skip per-stream checks.
+  virtual std::string JetStreamUnhealthy(bool enabled_only, bool server_only) const { return ""; }
 };
 
 }  // namespace herald

@@ -28,5 +28,15 @@ for i in 1 2 3; do
   done
   if [ "$ok" != 1 ]; then echo "node n$i did not join the cluster; see data/n$i/herald.log"; exit 1; fi
 done
+# And until JetStream has elected its metadata leader (healthz checks it).
+for i in 1 2 3; do
+  port=$((8221 + i))
+  ok=0
+  for _ in $(seq 1 100); do
+    if curl -sf "http://127.0.0.1:$port/healthz?js-server-only=true" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.1
+  done
+  if [ "$ok" != 1 ]; then echo "node n$i: JetStream not ready; see data/n$i/herald.log"; exit 1; fi
+done
 echo "Herald cluster running: clients on nats://127.0.0.1:4222,4223,4224; monitoring on :8222-8224"
 echo "Logs: data/n*/herald.log. Stop: scripts/stop.sh"

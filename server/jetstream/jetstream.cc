@@ -42,6 +42,12 @@ nlohmann::json ParseBody(const std::string& data, bool* ok) {
   return j;
 }
 
+// Appends the members of `from` to the object `out` (after what it holds:
+// "type" comes first in every API response, as nats-server writes it).
+void MergeInto(nlohmann::ordered_json* out, const nlohmann::ordered_json& from) {
+  for (auto it = from.begin(); it != from.end(); ++it) (*out)[it.key()] = it.value();
+}
+
 }  // namespace
 
 raft::NodeId JetStream::NodeIdFor(const std::string& server_name) {
@@ -348,11 +354,10 @@ void JetStream::UpdateLeadership(const std::string& name) {
   if (!create_reply.empty()) {
     std::optional<LocalView> lv = FindLocal(name);
     if (!lv.has_value()) return;
-    nlohmann::ordered_json j = StreamInfoJson(*lv, "");
-    j["did_create"] = true;
     nlohmann::ordered_json out;
     out["type"] = Type("stream_create");
-    for (auto& [k, v] : j.items()) out[k] = v;
+    MergeInto(&out, StreamInfoJson(*lv, ""));
+    out["did_create"] = true;
     Reply(create_reply, out);
   }
 }
@@ -600,7 +605,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
         nlohmann::ordered_json out;
         out["type"] = Type(type);
         if (lv.has_value()) {
-          for (auto& [k, v] : StreamInfoJson(*lv, "").items()) out[k] = v;
+          MergeInto(&out, StreamInfoJson(*lv, ""));
         } else {
           out["config"] = existing->config.ToJson();
           out["created"] = FormatApiTime(existing->created_ns);
@@ -646,7 +651,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     out["type"] = Type(type);
     std::optional<LocalView> lv = FindLocal(name);
     if (lv.has_value()) {
-      for (auto& [k, v] : StreamInfoJson(*lv, "").items()) out[k] = v;
+      MergeInto(&out, StreamInfoJson(*lv, ""));
     } else {
       out["config"] = c.stream.config.ToJson();
       out["created"] = FormatApiTime(c.stream.created_ns);
@@ -858,7 +863,7 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
     out["offset"] = 0;
     out["limit"] = 100000;
   }
-  for (auto& [k, v] : info.items()) out[k] = v;
+  MergeInto(&out, info);
   Reply(msg.reply, out);
 }
 

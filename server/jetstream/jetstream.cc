@@ -116,7 +116,9 @@ absl::Status JetStream::Start() {
   }
   for (const auto& [name, a] : meta_->Streams()) {
     if (std::find(a.peers.begin(), a.peers.end(), self_) == a.peers.end()) continue;
-    if (!store_->HasGroup(a.group)) continue;  // created by a metadata entry not yet re-applied
+    // Also when the group is not on disk yet (the node stopped between
+    // applying the create and creating the group): every initial member
+    // bootstraps the same configuration, so creating it now is safe.
     OpenLocalStream(a, /*at_start=*/true);
     if (!clustered_) campaign.push_back(a.group);
   }
@@ -182,6 +184,13 @@ void JetStream::Stop() {
 
 void JetStream::OnPeersChanged(const std::vector<JetStreamPeer>& peers) {
   if (!clustered_ || transport_ == nullptr) return;
+  {
+    MutexLock l(&mu_);
+    online_.clear();
+    for (const JetStreamPeer& p : peers) {
+      if (!p.server_name.empty()) online_.insert(NodeIdFor(p.server_name));
+    }
+  }
   for (const JetStreamPeer& p : peers) {
     if (p.server_name.empty()) continue;
     const raft::NodeId id = NodeIdFor(p.server_name);
@@ -193,10 +202,12 @@ void JetStream::OnPeersChanged(const std::vector<JetStreamPeer>& peers) {
   MaybeBootstrapMeta();
 }
 
-std::vector<raft::NodeId> JetStream::KnownNodes() const {
-  std::vector<raft::NodeId> out;
+std::vector<raft::NodeId> JetStream::OnlineNodes() const {
+  std::vector<raft::NodeId> out = {self_};
   MutexLock l(&mu_);
-  for (const auto& [id, name] : names_) out.push_back(id);
+  for (raft::NodeId id : online_) {
+    if (id != self_) out.push_back(id);
+  }
   return out;
 }
 
@@ -422,12 +433,36 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
 
 // ---------------------------------------------------------------- publishing
 
+uint64_t JetStream::LocalUsage(StorageType type) const {
+  uint64_t total = 0;
+  MutexLock l(&mu_);
+  for (const auto& [name, ls] : local_) {
+    if (ls.assignment.config.storage == type) total += ls.stream->State().bytes;
+  }
+  return total;
+}
+
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
   if (msg.subject.size() > storage::StreamStore::kMaxSubjectLength) {
     if (!msg.reply.empty()) {
       nlohmann::ordered_json j;
       j["error"] = errors::BadRequest().ToJson();
       j["stream"] = stream->config().name;
+      j["seq"] = 0;
+      bus_->Publish(msg.reply, "", "", j.dump());
+    }
+    return;
+  }
+  // The jetstream block's limits are this server's (nats-server's
+  // js.limitsExceeded): past them, publishes are refused before proposing.
+  const StreamConfig cfg = stream->config();
+  const int64_t limit =
+      cfg.storage == StorageType::kMemory ? options_.max_memory : options_.max_file;
+  if (limit >= 0 && static_cast<int64_t>(LocalUsage(cfg.storage)) >= limit) {
+    if (!msg.reply.empty()) {
+      nlohmann::ordered_json j;
+      j["error"] = errors::InsufficientResources().ToJson();
+      j["stream"] = cfg.name;
       j["seq"] = 0;
       bus_->Publish(msg.reply, "", "", j.dump());
     }
@@ -584,6 +619,23 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   if (!clustered_ && cfg->num_replicas > 1) {
     return ReplyError(msg.reply, type, errors::ReplicasNotSupported());
   }
+  // Reservations: streams with max_bytes must fit in the server's limit.
+  if (const int64_t limit =
+          cfg->storage == StorageType::kMemory ? options_.max_memory : options_.max_file;
+      limit >= 0 && cfg->max_bytes > 0) {
+    int64_t reserved = 0;
+    for (const auto& [other, oa] : meta_->Streams()) {
+      if (other != name && oa.config.storage == cfg->storage && oa.config.max_bytes > 0) {
+        reserved += oa.config.max_bytes;
+      }
+    }
+    if (reserved + cfg->max_bytes > limit) {
+      return ReplyError(msg.reply, type,
+                        cfg->storage == StorageType::kMemory
+                            ? errors::MemoryResourcesExceeded()
+                            : errors::StorageResourcesExceeded());
+    }
+  }
   std::optional<StreamAssignment> existing = meta_->Find(name);
   if (meta_->Overlapping(cfg->subjects, name).has_value()) {
     return ReplyError(msg.reply, type, errors::SubjectsOverlap());
@@ -616,8 +668,8 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       }
       return ReplyError(msg.reply, type, errors::NameInUse());
     }
-    // Placement: the R least-loaded nodes we know, spread by stream count.
-    std::vector<raft::NodeId> nodes = KnownNodes();
+    // Placement: the R least-loaded nodes connected now, spread by stream count.
+    std::vector<raft::NodeId> nodes = OnlineNodes();
     if (static_cast<int>(nodes.size()) < cfg->num_replicas) {
       return ReplyError(msg.reply, type, errors::NoSuitablePeers());
     }

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -139,6 +140,8 @@ class JetStream : public raft::StateMachine {
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
 
+  // Bytes held by this node's replicas of streams of `type`.
+  uint64_t LocalUsage(StorageType type) const;
   // Publishing (leader).
   void OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg);
 
@@ -149,7 +152,8 @@ class JetStream : public raft::StateMachine {
   void UpdateLeadership(const std::string& name);
   void Housekeeping();
   std::string NodeName(raft::NodeId id) const;
-  std::vector<raft::NodeId> KnownNodes() const;
+  // This node and the peers connected over routes now (for placement).
+  std::vector<raft::NodeId> OnlineNodes() const;
   raft::NodeId MetaLeader() const;
 
   const JetStreamOptions options_;
@@ -169,6 +173,7 @@ class JetStream : public raft::StateMachine {
   std::map<std::string, LocalStream> local_ ABSL_GUARDED_BY(mu_);          // by name
   std::map<uint64_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);       // group -> name
   std::map<raft::NodeId, std::string> names_ ABSL_GUARDED_BY(mu_);         // node -> server name
+  std::set<raft::NodeId> online_ ABSL_GUARDED_BY(mu_);                     // peers connected now
   bool meta_started_ ABSL_GUARDED_BY(mu_) = false;
   raft::NodeId meta_leader_ ABSL_GUARDED_BY(mu_) = raft::kNoNode;
   std::map<std::string, std::string> pending_delete_replies_ ABSL_GUARDED_BY(mu_);

@@ -539,6 +539,15 @@ absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
     }
     st.last = new_last;
   }
+  // Only a new commit index needs no fsync: the commit index is volatile in
+  // Raft (a restarted node learns it again, and NodeHost raises it to what
+  // the state machine applied), and nothing sent depends on it being durable.
+  // Entries, a snapshot, term, vote and the repair mark do.
+  if (st.snapshot || !st.entries.empty() || st.hs.term != log->hs_.term ||
+      st.hs.vote != log->hs_.vote || st.hs.repair_until != log->hs_.repair_until ||
+      st.first != log->first_ || st.last != log->last_) {
+    needs_sync_ = true;
+  }
   WriteState(&batch_, *log, st.hs, st.first, st.last, st.prev_term);
   staged_.push_back(std::move(st));
   return absl::OkStatus();
@@ -547,14 +556,16 @@ absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
 absl::Status RaftLogStore::Sync() {
   if (staged_.empty()) return absl::OkStatus();
   rocksdb::WriteOptions wo;
-  wo.sync = options_.sync;
+  wo.sync = options_.sync && needs_sync_;
   rocksdb::Status s = db_->Write(wo, &batch_);
   batch_.Clear();
+  const bool synced = wo.sync;
+  needs_sync_ = false;
   if (!s.ok()) {
     staged_.clear();
     return absl::InternalError("raft log write: " + s.ToString());
   }
-  syncs_.fetch_add(1, std::memory_order_relaxed);
+  (synced ? syncs_ : unsynced_writes_).fetch_add(1, std::memory_order_relaxed);
   uint64_t n = 0;
   for (Staged& st : staged_) {
     GroupLog* log = st.log;

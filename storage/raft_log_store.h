@@ -137,8 +137,8 @@ class RaftLogStore {
   // Stages the durable part of a Ready (snapshot, entries, hard state) into
   // the pending batch. At most one Ready per group between two Sync() calls.
   absl::Status SaveReady(GroupId g, const raft::Ready& rd);
-  // Writes the pending batch with a single fsync, then publishes it to the
-  // GroupLogs. An error here means durability is unknown: the caller must stop
+  // Writes the pending batch with a single fsync (none when all it holds is
+  // new commit indexes), then publishes it to the GroupLogs. An error here means durability is unknown: the caller must stop
   // (crash and recover from disk), never retry and carry on.
   absl::Status Sync();
   bool HasPending() const { return !staged_.empty(); }
@@ -150,6 +150,8 @@ class RaftLogStore {
 
   // Counters.
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  // Batches written without fsync: they only moved commit indexes.
+  uint64_t unsynced_writes() const { return unsynced_writes_.load(std::memory_order_relaxed); }
   uint64_t entries_written() const { return entries_written_.load(std::memory_order_relaxed); }
 
   // The node's RocksDB instance, shared with the other record families
@@ -184,6 +186,8 @@ class RaftLogStore {
   std::vector<Staged> staged_;
 
   std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> unsynced_writes_{0};
+  bool needs_sync_ = false;  // the pending batch holds more than commit indexes
   std::atomic<uint64_t> entries_written_{0};
 };
 

@@ -118,6 +118,26 @@ TEST_F(RaftLogStoreTest, RoundTripAndReopen) {
   EXPECT_EQ(g->damaged_from(), 0u);
 }
 
+TEST_F(RaftLogStoreTest, ACommitIndexAloneIsWrittenWithoutFsync) {
+  ASSERT_TRUE(store_->CreateGroup(7, conf_).ok());
+  Append(7, Ents(1, 3, 1), HardState{1, 0, 0, 0});
+  const uint64_t syncs = store_->syncs();
+  // Only the commit index moves: written, not fsynced.
+  Append(7, {}, HardState{1, 0, 3, 0});
+  EXPECT_EQ(store_->syncs(), syncs);
+  EXPECT_EQ(store_->unsynced_writes(), 1u);
+  EXPECT_EQ(G(7)->InitialHardState().commit, 3u);
+  // A vote is a promise: fsynced.
+  Append(7, {}, HardState{2, 4, 3, 0});
+  EXPECT_EQ(store_->syncs(), syncs + 1);
+  // And so are entries, with whatever commit index rides along.
+  Append(7, Ents(4, 4, 2), HardState{2, 4, 4, 0});
+  EXPECT_EQ(store_->syncs(), syncs + 2);
+  Reopen();
+  EXPECT_EQ(G(7)->InitialHardState(), (HardState{2, 4, 4, 0}));
+  EXPECT_EQ(G(7)->LastIndex(), 4u);
+}
+
 TEST_F(RaftLogStoreTest, ConflictingSuffixIsReplaced) {
   ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
   Append(1, Ents(1, 10, 1), HardState{1, 1, 0, 0});

@@ -433,6 +433,19 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
 
 // ---------------------------------------------------------------- publishing
 
+bool JetStream::QuorumReachable(uint64_t group) const {
+  if (!clustered_) return true;
+  MutexLock l(&mu_);
+  auto g = group_names_.find(group);
+  if (g == group_names_.end()) return false;
+  auto it = local_.find(g->second);
+  if (it == local_.end()) return false;
+  const std::vector<raft::NodeId>& peers = it->second.assignment.peers;
+  size_t up = 0;
+  for (raft::NodeId p : peers) up += (p == self_ || online_.count(p) != 0) ? 1 : 0;
+  return up * 2 > peers.size();
+}
+
 uint64_t JetStream::LocalUsage(StorageType type) const {
   uint64_t total = 0;
   MutexLock l(&mu_);
@@ -462,6 +475,18 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     if (!msg.reply.empty()) {
       nlohmann::ordered_json j;
       j["error"] = errors::InsufficientResources().ToJson();
+      j["stream"] = cfg.name;
+      j["seq"] = 0;
+      bus_->Publish(msg.reply, "", "", j.dump());
+    }
+    return;
+  }
+  // Without a majority of the replicas reachable nothing can commit: say so
+  // at once instead of letting the client wait out its timeout.
+  if (!QuorumReachable(group)) {
+    if (!msg.reply.empty()) {
+      nlohmann::ordered_json j;
+      j["error"] = errors::Unavailable().ToJson();
       j["stream"] = cfg.name;
       j["seq"] = 0;
       bus_->Publish(msg.reply, "", "", j.dump());

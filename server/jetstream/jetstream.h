@@ -140,6 +140,9 @@ class JetStream : public raft::StateMachine {
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
 
+  // Whether a majority of the stream's replicas (this node included) are
+  // connected over routes now; a leader without one cannot commit.
+  bool QuorumReachable(uint64_t group) const;
   // Bytes held by this node's replicas of streams of `type`.
   uint64_t LocalUsage(StorageType type) const;
   // Publishing (leader).

@@ -1,0 +1,193 @@
+'use strict';
+// JetStream on a 3-node cluster (config files, every node's routes list all
+// three): R1 and R3 streams created, read, updated and deleted through
+// different nodes, replica placement errors, publishing through every node,
+// message get/direct get/delete/purge on R3, stream leader stepdown.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const L = require('../lib/js');
+
+let nodes = [];
+const clients = new L.Clients();
+let ncs = [];
+let jsms = [];
+const t = L.T(test, () => nodes);
+const enc = (s) => L.sc.encode(s);
+
+before(async () => {
+  nodes = await L.startCluster3('JSC');
+  for (const n of nodes) ncs.push(await clients.conn(n));
+  await L.waitClusterReady(nodes, ncs);
+  for (const nc of ncs) jsms.push(await nc.jetstreamManager());
+});
+after(async () => {
+  await clients.closeAll();
+  await L.stopAll(nodes);
+});
+
+// Stream info with a leader (bounded wait: right after create/stepdown the leader may be unknown).
+async function infoWithLeader(jsm, name, timeoutMs = 15000) {
+  return L.retry(async () => {
+    const si = await jsm.streams.info(name);
+    if (!si.cluster || !si.cluster.leader) throw new Error(`no leader yet: ${JSON.stringify(si.cluster)}`);
+    return si;
+  }, timeoutMs, `a leader for ${name}`);
+}
+
+t('R1 and R3: create on one node, info/names/list on every node, delete on another', async () => {
+  const r1 = await jsms[1].streams.add({ name: 'ONE', subjects: ['one.>'], num_replicas: 1 });
+  assert.equal(r1.config.num_replicas, 1);
+  assert.equal(r1.cluster.name, 'JSC');
+  assert.ok(['n1', 'n2', 'n3'].includes(r1.cluster.leader), JSON.stringify(r1.cluster));
+  assert.ok(!r1.cluster.replicas || r1.cluster.replicas.length === 0);
+  const r3 = await jsms[2].streams.add({ name: 'THREE', subjects: ['three.>'], num_replicas: 3 });
+  assert.equal(r3.config.num_replicas, 3);
+  const si = await infoWithLeader(jsms[0], 'THREE');
+  assert.equal(si.cluster.name, 'JSC');
+  // replicas list the other two nodes (not the leader)
+  const reps = (si.cluster.replicas || []).map((r) => r.name).sort();
+  assert.deepEqual(reps, ['n1', 'n2', 'n3'].filter((n) => n !== si.cluster.leader));
+  for (const jsm of jsms) {
+    assert.deepEqual([...(await jsm.streams.names().next())].sort(), ['ONE', 'THREE']);
+    const list = await jsm.streams.list().next();
+    assert.deepEqual(list.map((s) => s.config.name).sort(), ['ONE', 'THREE']);
+    assert.equal((await jsm.streams.info('ONE')).config.num_replicas, 1);
+    assert.equal((await jsm.streams.info('THREE')).config.num_replicas, 3);
+  }
+  // re-create with the same config: success; different: 10058; overlap: 10065
+  const again = await L.api(ncs[0], '$JS.API.STREAM.CREATE.THREE', { name: 'THREE', subjects: ['three.>'], num_replicas: 3 });
+  assert.ok(!again.error, JSON.stringify(again.error));
+  assert.equal(again.config.num_replicas, 3);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.CREATE.THREE', { name: 'THREE', subjects: ['three.>'], num_replicas: 1 }), 400, 10058,
+    'stream name already in use with a different configuration');
+  L.assertApiError(await L.api(ncs[1], '$JS.API.STREAM.CREATE.OV', { name: 'OV', subjects: ['three.a'], num_replicas: 3 }), 400, 10065,
+    'subjects overlap with an existing stream');
+  assert.equal(await jsms[0].streams.delete('ONE'), true);
+  assert.equal(await jsms[1].streams.delete('THREE'), true);
+  for (const nc of ncs) L.assertApiError(await L.api(nc, '$JS.API.STREAM.INFO.THREE', null), 404, 10059, 'stream not found');
+  L.assertApiError(await L.api(ncs[2], '$JS.API.STREAM.DELETE.THREE', null), 404, 10059, 'stream not found');
+  const names = await L.api(ncs[2], '$JS.API.STREAM.NAMES', {});
+  assert.equal(names.total, 0);
+});
+
+t('replica placement: R4/R5 on 3 nodes 10005, R6 10052, negative 10133; update R1->R3->R1, R3->R5 refused', async () => {
+  for (const r of [4, 5]) {
+    L.assertApiError(await L.api(ncs[0], `$JS.API.STREAM.CREATE.R${r}`, { name: `R${r}`, subjects: [`r${r}`], num_replicas: r }), 400, 10005,
+      'no suitable peers for placement');
+  }
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.CREATE.R6', { name: 'R6', subjects: ['r6'], num_replicas: 6 }), 500, 10052, 'maximum replicas is 5');
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.CREATE.RN', { name: 'RN', subjects: ['rn'], num_replicas: -1 }), 400, 10133,
+    'replicas count cannot be negative');
+  assert.equal((await L.api(ncs[0], '$JS.API.STREAM.NAMES', {})).total, 0);
+  // scale up and down (nats-server 2.9.10 allows both)
+  const js = ncs[0].jetstream();
+  await jsms[0].streams.add({ name: 'SC', subjects: ['sc'], num_replicas: 1 });
+  for (let i = 1; i <= 5; i++) await js.publish('sc', enc(`m${i}`));
+  const base = (await jsms[0].streams.info('SC')).config;
+  const up = await jsms[1].streams.update('SC', { ...base, num_replicas: 3 });
+  assert.equal(up.config.num_replicas, 3);
+  await L.retry(async () => {
+    const si = await jsms[2].streams.info('SC');
+    assert.ok(si.cluster.leader);
+    assert.equal((si.cluster.replicas || []).length, 2);
+    assert.ok(si.cluster.replicas.every((r) => r.current), JSON.stringify(si.cluster));
+  }, 20000, 'SC to have 3 current replicas');
+  assert.equal((await js.publish('sc', enc('m6'))).seq, 6);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.UPDATE.SC', { ...base, num_replicas: 5 }), 400, 10005, 'no suitable peers for placement');
+  const down = await jsms[2].streams.update('SC', { ...base, num_replicas: 1 });
+  assert.equal(down.config.num_replicas, 1);
+  await L.retry(async () => {
+    const si = await jsms[0].streams.info('SC');
+    assert.ok(si.cluster.leader);
+    assert.ok(!si.cluster.replicas || si.cluster.replicas.length === 0, JSON.stringify(si.cluster));
+    assert.equal(si.state.messages, 6);
+  }, 20000, 'SC back to one replica with its 6 messages');
+  for (let s = 1; s <= 6; s++) assert.equal(L.sc.decode((await jsms[1].streams.getMessage('SC', { seq: s })).data), `m${s}`);
+  await jsms[0].streams.delete('SC');
+});
+
+t('R3: publish through every node, dedupe, expected headers, limits, get/delete/purge from every node', async () => {
+  await jsms[0].streams.add({ name: 'RP', subjects: ['rp.>'], num_replicas: 3, allow_direct: true, max_msgs_per_subject: 100 });
+  let seq = 0;
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 3; i++) {
+      const a = await ncs[i].jetstream().publish(`rp.n${i + 1}`, enc(`r${round}-n${i + 1}`), { msgID: `id-${round}-${i}` });
+      assert.equal(a.stream, 'RP');
+      assert.equal(a.seq, ++seq);
+      assert.equal(a.duplicate, false);
+    }
+  }
+  // dedupe through another node
+  const dup = await ncs[2].jetstream().publish('rp.n1', enc('again'), { msgID: 'id-0-0' });
+  assert.deepEqual([dup.seq, dup.duplicate], [1, true]);
+  L.assertApiError(await L.rawPub(ncs[1], 'rp.n1', 'x', { 'Nats-Expected-Last-Sequence': '3' }), 400, 10071, 'wrong last sequence: 9');
+  L.assertApiError(await L.rawPub(ncs[0], 'rp.n2', 'x', { 'Nats-Expected-Last-Subject-Sequence': '2' }), 400, 10071, 'wrong last sequence: 8');
+  L.assertApiError(await L.rawPub(ncs[2], 'rp.n2', 'x', { 'Nats-Expected-Stream': 'NO' }), 400, 10060, 'expected stream does not match');
+  assert.equal((await L.rawPub(ncs[2], 'rp.n2', 'r3-n2', { 'Nats-Expected-Last-Subject-Sequence': '8' })).seq, 10);
+  // every node reads the same messages (MSG.GET is answered by the leader, DIRECT.GET by any replica)
+  for (let i = 0; i < 3; i++) {
+    const m = await jsms[i].streams.getMessage('RP', { seq: 4 });
+    assert.equal(m.subject, 'rp.n1');
+    assert.equal(L.sc.decode(m.data), 'r1-n1');
+    const last = await jsms[i].streams.getMessage('RP', { last_by_subj: 'rp.n2' });
+    assert.equal(last.seq, 10);
+    await L.retry(async () => {
+      const d = await jsms[i].direct.getMessage('RP', { seq: 10 });
+      assert.equal(L.sc.decode(d.data), 'r3-n2');
+    }, 10000, `direct get through n${i + 1}`);
+  }
+  // delete and purge through different nodes
+  assert.equal(await jsms[1].streams.deleteMessage('RP', 1), true);
+  assert.equal(await jsms[2].streams.deleteMessage('RP', 5, false), true);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.MSG.GET.RP', { seq: 5 }), 404, 10037, 'no message found');
+  const pr = await jsms[2].streams.purge('RP', { filter: 'rp.n3' });
+  assert.equal(pr.purged, 3);
+  await L.retry(async () => {
+    for (const jsm of jsms) {
+      const st = (await jsm.streams.info('RP', { subjects_filter: '>' })).state;
+      assert.equal(st.messages, 5);
+      assert.deepEqual(st.subjects, { 'rp.n1': 2, 'rp.n2': 3 });
+      assert.equal(st.last_seq, 10);
+    }
+  }, 10000, 'the same state through every node');
+  await jsms[0].streams.delete('RP');
+  // limits on R3: discard new
+  await jsms[1].streams.add({ name: 'RL', subjects: ['rl'], num_replicas: 3, max_msgs: 2, discard: 'new' });
+  await ncs[0].jetstream().publish('rl', enc('1'));
+  await ncs[1].jetstream().publish('rl', enc('2'));
+  L.assertApiError(await L.rawPub(ncs[2], 'rl', '3'), 503, 10077, 'maximum messages exceeded');
+  await jsms[2].streams.delete('RL');
+  // no stream takes the subject
+  await assert.rejects(ncs[1].request('rl', enc('x'), { timeout: 3000 }), (e) => e.code === '503');
+});
+
+t('stream leader stepdown: leader moves, data and publishing continue', async () => {
+  await jsms[0].streams.add({ name: 'SD', subjects: ['sd'], num_replicas: 3 });
+  const js = ncs[0].jetstream();
+  for (let i = 1; i <= 5; i++) await js.publish('sd', enc(`m${i}`));
+  const seen = new Set();
+  let leader = (await infoWithLeader(jsms[0], 'SD')).cluster.leader;
+  seen.add(leader);
+  for (let round = 0; round < 6 && seen.size < 3; round++) {
+    const r = await L.api(ncs[round % 3], '$JS.API.STREAM.LEADER.STEPDOWN.SD', null);
+    assert.equal(r.type, 'io.nats.jetstream.api.v1.stream_leader_stepdown_response');
+    assert.equal(r.success, true, JSON.stringify(r));
+    const prev = leader;
+    leader = await L.retry(async () => {
+      const si = await jsms[1].streams.info('SD');
+      if (!si.cluster.leader || si.cluster.leader === prev) throw new Error(`leader still ${si.cluster.leader}`);
+      return si.cluster.leader;
+    }, 15000, `a new leader after ${prev} stepped down`);
+    seen.add(leader);
+    // publishing works again (retry while the new leader settles) and nothing was lost
+    const seq = 5 + round + 1;
+    const a = await L.retry(() => js.publish('sd', enc(`m${seq}`), { msgID: `sd-${seq}`, timeout: 2000 }), 15000, 'a publish after stepdown');
+    assert.equal(a.seq, seq);
+    for (let s = 1; s <= seq; s++) {
+      assert.equal(L.sc.decode((await jsms[2].streams.getMessage('SD', { seq: s })).data), `m${s}`);
+    }
+  }
+  assert.ok(seen.size >= 2, `leaders seen: ${[...seen]}`);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.LEADER.STEPDOWN.NOPE', null), 404, 10059, 'stream not found');
+  await jsms[0].streams.delete('SD');
+});

@@ -39,3 +39,8 @@ if [ "${1:-}" = "--tests" ] && [ -f "$ROOT/tests/js/package-lock.json" ] && [ ! 
   echo "setup: npm ci in tests/js"
   (cd "$ROOT/tests/js" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# nats.js for the JetStream suites, pinned by tests/jetstream/js/package-lock.json (same version).
+if [ "${1:-}" = "--tests" ] && [ -f "$ROOT/tests/jetstream/js/package-lock.json" ] && [ ! -d "$ROOT/tests/jetstream/js/node_modules/nats" ]; then
+  echo "setup: npm ci in tests/jetstream/js"
+  (cd "$ROOT/tests/jetstream/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi

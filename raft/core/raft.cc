@@ -403,6 +403,15 @@ void Raft::Unquiesce(bool leader_silent) {
   }
 }
 
+void Raft::EndLeaderLease(NodeId leader) {
+  if (state_ == StateType::kLeader || leader == kNoNode || lead_ != leader) return;
+  if (quiesced_) {
+    Unquiesce(/*leader_silent=*/true);
+    return;
+  }
+  election_elapsed_ = std::max(election_elapsed_, election_timeout_);
+}
+
 bool Raft::CheckQuorumActive() {
   size_t active = 0;
   for (NodeId v : voters_) {

@@ -112,6 +112,13 @@ class Raft {
   // follower's lease on that leader is over and it may campaign (after its
   // randomized timeout) and grant votes.
   void Unquiesce(bool leader_silent);
+  // The runtime learned that `leader`'s process is gone (every connection to
+  // it closed). If it is this follower's leader, its lease ends now: the
+  // follower grants (pre-)votes at once and its own election timer is due
+  // within one randomized interval, instead of first waiting out a whole
+  // election timeout. Only liveness changes; a wrong suspicion of a live
+  // leader costs at most an election (as an expired lease would).
+  void EndLeaderLease(NodeId leader);
   bool quiesced() const { return quiesced_; }
 
   // Outbox, drained by RawNode.

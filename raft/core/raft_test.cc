@@ -359,6 +359,36 @@ TEST(CheckQuorumTest, FollowerInLeaseIgnoresVoteRequests) {
   EXPECT_EQ(c.raft(2).lead(), 1u);
 }
 
+TEST(CheckQuorumTest, EndedLeaseLetsFollowersElectWithoutWaitingATimeout) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t term = c.raft(1).term();
+  c.Isolate(1);  // the leader's process dies; the runtime sees its connections close
+  c.raw(2).EndLeaderLease(1);
+  c.raw(3).EndLeaderLease(1);
+  c.raw(2).Campaign();  // the runtime's choice of candidate
+  c.TickAll(1);
+  EXPECT_EQ(c.Leader(), 2u) << "elected at once: node 3 granted its pre-vote and vote";
+  EXPECT_GT(c.raft(2).term(), term);
+}
+
+TEST(CheckQuorumTest, LeaseOfAnotherNodeIsKept) {
+  TestCluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
+  c.Elect(1);
+  const uint64_t term = c.raft(2).term();
+  c.raw(2).EndLeaderLease(3);  // 3 is not 2's leader: nothing changes
+  Message v;
+  v.type = MessageType::kVote;
+  v.from = 3;
+  v.to = 2;
+  v.term = term + 5;
+  v.index = 100;
+  v.log_term = 100;
+  ASSERT_TRUE(c.raw(2).Step(v).ok());
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_EQ(c.raft(2).lead(), 1u);
+}
+
 // ---------------------------------------------------------------- reads, transfer
 
 TEST(ReadIndexTest, LeaderAndFollowerReads) {

@@ -73,6 +73,7 @@ class RawNode {
   absl::Status TransferLeader(NodeId to) { return raft_.TransferLeader(to); }
   // Quiescence (Config::quiesce): see Raft::Unquiesce.
   void Unquiesce(bool leader_silent) { raft_.Unquiesce(leader_silent); }
+  void EndLeaderLease(NodeId leader) { raft_.EndLeaderLease(leader); }
   bool quiesced() const { return raft_.quiesced(); }
 
   bool HasReady() const;

@@ -223,6 +223,12 @@ void NodeHost::TransferLeader(GroupId g, NodeId to) {
   (void)Enqueue(c, /*only_if_started=*/false);
 }
 
+void NodeHost::PeerGone(NodeId peer) {
+  Command c{kLivenessGroup, Command::Kind::kPeerGone, {}, nullptr, nullptr};
+  c.to = peer;
+  (void)Enqueue(c, /*only_if_started=*/true);
+}
+
 void NodeHost::ProposeConfChange(GroupId g, ConfChange cc, ProposeCallback done) {
   Command c{g, Command::Kind::kConfChange, cc, done, nullptr};
   if (Enqueue(c, /*only_if_started=*/false) == EnqueueResult::kStopping) {
@@ -244,6 +250,14 @@ void NodeHost::RunCommand(Command& c) {
   }
   if (c.kind == Command::Kind::kRemoveGroup) {
     c.status_done(StopAndDeleteGroup(c.group));
+    return;
+  }
+  if (c.kind == Command::Kind::kPeerGone) {
+    for (auto& [id, g] : groups_) {
+      if (g.raw->raft().lead() != c.to || g.raw->raft().state() == StateType::kLeader) continue;
+      g.raw->EndLeaderLease(c.to);
+      Touch(g);
+    }
     return;
   }
   auto it = groups_.find(c.group);
@@ -291,6 +305,7 @@ void NodeHost::RunCommand(Command& c) {
     }
     case Command::Kind::kAddGroup:
     case Command::Kind::kRemoveGroup:
+    case Command::Kind::kPeerGone:
       break;  // handled above
   }
   Touch(g);

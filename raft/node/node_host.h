@@ -195,6 +195,11 @@ class NodeHost {
   // leader brings it up to date, then tells it to campaign at once). Without
   // effect elsewhere, or if `to` is not a voter.
   void TransferLeader(GroupId g, NodeId to);
+  // The runtime's owner learned that `peer`'s process is gone (all its
+  // connections closed): every group it leads here ends its lease
+  // (Raft::EndLeaderLease) so a new leader is elected without waiting out an
+  // election timeout. Any thread.
+  void PeerGone(NodeId peer);
   // As of the end of the last driver cycle that touched the group.
   absl::StatusOr<GroupInfo> Info(GroupId g) const;
 
@@ -241,14 +246,14 @@ class NodeHost {
   };
   struct Command {
     GroupId group;
-    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup, kTransfer } kind;
+    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup, kTransfer, kPeerGone } kind;
     ConfChange cc;               // kConfChange
     ProposeCallback done;        // kConfChange
     ReadCallback read_done;      // kRead
     std::vector<NodeId> voters;  // kAddGroup
     uint64_t applied = 0;        // kAddGroup
     StatusCallback status_done;  // kAddGroup, kRemoveGroup
-    NodeId to = kNoNode;         // kTransfer
+    NodeId to = kNoNode;         // kTransfer, kPeerGone
   };
 
   // AddGroup's work (owner thread before Start(), driver thread after).

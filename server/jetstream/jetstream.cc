@@ -184,13 +184,41 @@ void JetStream::Stop() {
 
 void JetStream::OnPeersChanged(const std::vector<JetStreamPeer>& peers) {
   if (!clustered_ || transport_ == nullptr) return;
+  std::set<raft::NodeId> gone;
+  std::vector<raft::GroupId> campaign;
   {
     MutexLock l(&mu_);
-    online_.clear();
+    std::set<raft::NodeId> now;
     for (const JetStreamPeer& p : peers) {
-      if (!p.server_name.empty()) online_.insert(NodeIdFor(p.server_name));
+      if (!p.server_name.empty()) now.insert(NodeIdFor(p.server_name));
+    }
+    for (raft::NodeId id : online_) {
+      if (now.count(id) == 0) gone.insert(id);
+    }
+    online_ = std::move(now);
+    // A peer whose connections all closed has most likely died: the groups
+    // it led elect a new leader now rather than after an election timeout.
+    // One replica campaigns (the lowest id still connected), the others end
+    // the dead leader's lease so they grant their votes.
+    auto lowest_online = [&](const std::vector<raft::NodeId>& members) {
+      raft::NodeId best = raft::kNoNode;
+      for (raft::NodeId m : members) {
+        if ((m == self_ || online_.count(m) != 0) && (best == raft::kNoNode || m < best)) best = m;
+      }
+      return best;
+    };
+    for (const auto& [name, ls] : local_) {
+      if (gone.count(ls.leader_id) != 0 && lowest_online(ls.assignment.peers) == self_) {
+        campaign.push_back(ls.assignment.group);
+      }
+    }
+    if (gone.count(meta_leader_) != 0) {
+      absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+      if (gi.ok() && lowest_online(gi->conf.voters) == self_) campaign.push_back(kMetaGroup);
     }
   }
+  for (raft::NodeId id : gone) host_->PeerGone(id);
+  for (raft::GroupId g : campaign) host_->Campaign(g);
   for (const JetStreamPeer& p : peers) {
     if (p.server_name.empty()) continue;
     const raft::NodeId id = NodeIdFor(p.server_name);

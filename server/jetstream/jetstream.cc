@@ -289,13 +289,18 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
         if (here) OpenLocalStream(c.stream, /*at_start=*/false);
         break;
       case MetaChange::Kind::kUpdated: {
-        MutexLock l(&mu_);
-        auto it = local_.find(c.stream.config.name);
-        if (it != local_.end()) {
-          it->second.stream->UpdateConfig(c.stream.config);
-          it->second.assignment = c.stream;
-          it->second.resubscribe = true;
+        // The new config reaches the replicas through the stream's own log
+        // (ProposeStreamConfig), which its leader answers the update from.
+        bool leader = false;
+        {
+          MutexLock l(&mu_);
+          auto it = local_.find(c.stream.config.name);
+          if (it != local_.end()) {
+            it->second.assignment = c.stream;
+            leader = it->second.leader;
+          }
         }
+        if (leader) ProposeStreamConfig(c.stream.config.name, c.stream.update_reply);
         break;
       }
       case MetaChange::Kind::kDeleted:
@@ -304,7 +309,6 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
       default:
         break;
     }
-    if (c.kind == MetaChange::Kind::kUpdated) UpdateLeadership(c.stream.config.name);
     return;
   }
   std::shared_ptr<Stream> stream;
@@ -318,6 +322,35 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
   }
   if (entry.index <= stream->applied()) return;  // replay of what the store already holds
   stream->Apply(entry);
+  if (stream->last_result().config_changed) {
+    std::string name = stream->config().name;
+    {
+      MutexLock l(&mu_);
+      auto it = local_.find(name);
+      if (it != local_.end()) it->second.resubscribe = true;
+    }
+    UpdateLeadership(name);
+  }
+}
+
+void JetStream::ProposeStreamConfig(const std::string& name, const std::string& reply) {
+  std::optional<LocalView> lv = FindLocal(name);
+  if (!lv.has_value()) return;
+  nlohmann::json op;
+  op["op"] = "config";
+  op["config"] = lv->assignment.config.ToJson();
+  host_->Propose(lv->assignment.group, EncodeOpEntry(op),
+                 [this, name, reply](absl::StatusOr<uint64_t> index) {
+                   if (reply.empty()) return;
+                   const std::string type = "stream_update";
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   std::optional<LocalView> now = FindLocal(name);
+                   if (!now.has_value()) return ReplyError(reply, type, errors::StreamNotFound());
+                   nlohmann::ordered_json out;
+                   out["type"] = Type(type);
+                   MergeInto(&out, StreamInfoJson(*now, ""));
+                   Reply(reply, out);
+                 });
 }
 
 void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
@@ -366,6 +399,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
   std::string create_reply;
   std::vector<SubscriptionPtr> drop;
   LocalStream* ls = nullptr;
+  bool config_behind = false;
   {
     MutexLock l(&mu_);
     auto it = local_.find(name);
@@ -379,7 +413,10 @@ void JetStream::UpdateLeadership(const std::string& name) {
     if (ls->leader && ls->publish_subs.empty()) {
       std::shared_ptr<Stream> stream = ls->stream;
       const uint64_t group = ls->assignment.group;
-      for (const std::string& subject : ls->assignment.config.subjects) {
+      // A new leader whose stream has not applied the newest config (the
+      // previous leader died before proposing it) proposes it now.
+      config_behind = !(stream->config() == ls->assignment.config);
+      for (const std::string& subject : stream->config().subjects) {
         auto sub = bus_->Subscribe(subject, "", [this, stream, group](BusMessage m) {
           OnStreamPublish(stream, group, std::move(m));
         });
@@ -390,6 +427,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
     }
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
+  if (config_behind) ProposeStreamConfig(name, "");
   if (!create_reply.empty()) {
     std::optional<LocalView> lv = FindLocal(name);
     if (!lv.has_value()) return;
@@ -583,6 +621,25 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
   spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
   if (hops == 0) api_total_.fetch_add(1, std::memory_order_relaxed);
+  if (clustered_ && rest.rfind("DIRECT.", 0) != 0) {
+    // Read-your-writes across nodes: answer only once this node has applied
+    // every metadata change committed before the request arrived (a stream
+    // created or deleted through another node is seen here too). Direct gets
+    // are served by any replica without it, as on nats-server.
+    auto shared = std::make_shared<std::pair<BusMessage, std::string>>(std::move(msg), std::move(rest));
+    host_->ReadIndex(kMetaGroup, [this, shared, hops](absl::StatusOr<uint64_t> index) {
+      if (!index.ok()) {
+        // No metadata leader: nothing can be answered consistently.
+        return ReplyError(shared->first.reply, "api", errors::Unavailable());
+      }
+      DispatchApi(shared->first, hops, shared->second);
+    });
+    return;
+  }
+  DispatchApi(msg, hops, rest);
+}
+
+void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& rest) {
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
   if (t.size() == 2 && t[0] == "STREAM" && (t[1] == "NAMES" || t[1] == "LIST")) {
@@ -653,9 +710,12 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     if (!Forward(leader, msg, hops, rest)) ReplyError(msg.reply, type, errors::Unavailable());
     return;
   }
-  bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  // nats-server: an empty body does not decode (10025); JSON null decodes to
+  // an empty config, whose missing name then mismatches the subject (10056).
+  bool ok = !msg.data.empty();
+  nlohmann::json body = ok ? ParseBody(msg.data, &ok) : nlohmann::json();
   if (!ok) return ReplyError(msg.reply, type, errors::InvalidJson());
+  if (body.is_null()) body = nlohmann::json::object();
   ApiError err;
   std::optional<StreamConfig> cfg = ParseStreamConfig(body, &err);
   if (!cfg.has_value()) return ReplyError(msg.reply, type, err);
@@ -751,17 +811,8 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
                                          : errors::NameInUse();
       return ReplyError(reply, type, e);
     }
-    if (!update) return;  // the stream's first leader answers once it has subscribed
-    nlohmann::ordered_json out;
-    out["type"] = Type(type);
-    std::optional<LocalView> lv = FindLocal(name);
-    if (lv.has_value()) {
-      MergeInto(&out, StreamInfoJson(*lv, ""));
-    } else {
-      out["config"] = c.stream.config.ToJson();
-      out["created"] = FormatApiTime(c.stream.created_ns);
-    }
-    Reply(reply, out);
+    // Created: the stream's first leader answers once it has subscribed.
+    // Updated: its leader answers once the new config is applied there.
   });
 }
 
@@ -974,34 +1025,43 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
 
 void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_purge";
+  // nats-server's purge response always carries "purged" (no omitempty).
+  auto purge_error = [this](const std::string& reply, const std::string& type, const ApiError& err) {
+    api_errors_.fetch_add(1, std::memory_order_relaxed);
+    nlohmann::ordered_json j;
+    j["type"] = Type(type);
+    j["error"] = err.ToJson();
+    j["purged"] = 0;
+    Reply(reply, j);
+  };
   bool ok = false;
   nlohmann::json body = ParseBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  if (!ok || !body.is_object()) return purge_error(msg.reply, type, errors::InvalidJson());
   const StreamConfig cfg = ls.stream->config();
-  if (cfg.sealed) return ReplyError(msg.reply, type, errors::Sealed());
+  if (cfg.sealed) return purge_error(msg.reply, type, errors::Sealed());
   if (cfg.deny_purge) {
-    return ReplyError(msg.reply, type, {500, 10110, "stream purge not permitted"});
+    return purge_error(msg.reply, type, {500, 10110, "stream purge not permitted"});
   }
   nlohmann::json op;
   op["op"] = "purge";
   if (auto it = body.find("filter"); it != body.end() && it->is_string()) {
     if (!IsValidSubject(it->get<std::string>())) {
-      return ReplyError(msg.reply, type, {500, 10110, "invalid subject"});
+      return purge_error(msg.reply, type, {500, 10110, "invalid subject"});
     }
     op["filter"] = *it;
   }
   if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned()) op["seq"] = *it;
   if (auto it = body.find("keep"); it != body.end() && it->is_number_unsigned()) op["keep"] = *it;
   if (op.contains("seq") && op.contains("keep")) {
-    return ReplyError(msg.reply, type, errors::BadRequest());
+    return purge_error(msg.reply, type, errors::BadRequest());
   }
   std::shared_ptr<Stream> stream = ls.stream;
   const std::string reply = msg.reply;
   host_->Propose(ls.assignment.group, EncodeOpEntry(op),
-                 [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
-                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                 [this, stream, reply, type, purge_error](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return purge_error(reply, type, errors::Unavailable());
                    const ApplyResult& r = stream->last_result();
-                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   if (!r.error.ok()) return purge_error(reply, type, r.error);
                    nlohmann::ordered_json out;
                    out["type"] = Type(type);
                    out["success"] = true;
@@ -1035,6 +1095,10 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
     const uint64_t seq = body.value("seq", uint64_t{0});
     const std::string last_by = body.value("last_by_subj", "");
     const std::string next_by = body.value("next_by_subj", "");
+    if (!last_by.empty() && (seq > 0 || !next_by.empty())) {
+      if (direct) return direct_status("408 Bad Request");
+      return ReplyError(msg.reply, type, errors::BadRequest());
+    }
     if (!last_by.empty()) {
       if (SubjectHasWildcard(last_by)) {
         found = store.LoadLast([last_by](std::string_view s) { return SubjectMatches(last_by, s); });

@@ -121,6 +121,7 @@ class JetStream : public raft::StateMachine {
 
   // API.
   void OnApiRequest(BusMessage msg, int hops, std::string rest);
+  void DispatchApi(const BusMessage& msg, int hops, const std::string& rest);
   void HandleAccountInfo(const BusMessage& msg);
   void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
   void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
@@ -153,6 +154,9 @@ class JetStream : public raft::StateMachine {
   void OpenLocalStream(const StreamAssignment& a, bool at_start);
   void CloseLocalStream(const std::string& name, bool delete_data);
   void UpdateLeadership(const std::string& name);
+  // Leader: carries the metadata's config of `name` into its stream's log;
+  // answers `reply` (an update request) once applied.
+  void ProposeStreamConfig(const std::string& name, const std::string& reply);
   void Housekeeping();
   std::string NodeName(raft::NodeId id) const;
   // This node and the peers connected over routes now (for placement).

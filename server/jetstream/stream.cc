@@ -90,12 +90,11 @@ void Stream::RebuildDedupe() {
   std::vector<std::pair<int64_t, std::pair<std::string, uint64_t>>> found;
   bool first = true;
   absl::Status st = store_->ScanBackward([&](const storage::StoredMessage& m) {
-    if (m.time_ns < horizon) return false;
-    if (auto id = FindHeader(m.headers, kMsgIdHeader); id.has_value()) {
-      if (first) last_msg_id_ = std::string(*id);
-      found.push_back({m.time_ns, {std::string(*id), m.seq}});
-    }
+    std::optional<std::string_view> id = FindHeader(m.headers, kMsgIdHeader);
+    if (first && id.has_value()) last_msg_id_ = std::string(*id);
     first = false;
+    if (m.time_ns < horizon) return false;
+    if (id.has_value()) found.push_back({m.time_ns, {std::string(*id), m.seq}});
     return true;
   });
   if (!st.ok()) spdlog::warn("stream {}: rebuilding the dedupe window: {}", cfg.name, st.ToString());
@@ -250,6 +249,9 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
       Check(store_->Purge([s](std::string_view x) { return x == s; }, seq, 0).status());
     }
   }
+  // Nats-Expected-Last-Msg-Id compares with the newest message's own id
+  // (empty when it had none), as nats-server does.
+  last_msg_id_.clear();
   if (msg_id.has_value() && !msg_id->empty()) {
     RememberMsgId(*msg_id, seq, time_ns);
     last_msg_id_ = std::string(*msg_id);
@@ -302,11 +304,31 @@ void Stream::ApplyOp(std::string_view body) {
     const uint64_t seq = op.value("seq", uint64_t{0});
     if (cfg.deny_delete) {
       r.error = errors::MsgDeleteFailed("message delete not permitted");
+    } else if (seq == 0 || seq > store_->WorkingState().last_seq) {
+      r.error = errors::MsgDeleteFailed("stream store EOF");
     } else {
       absl::StatusOr<bool> removed = store_->Remove(seq);
       Check(removed.status());
-      if (!*removed) r.error = errors::MsgDeleteFailed("no message found");
+      if (!*removed) r.error = {400, 10043, "sequence " + std::to_string(seq) + " not found"};
     }
+  } else if (kind == "config") {
+    // A configuration update takes effect at this point of the stream's log
+    // on every replica, so no publish is judged by different limits on
+    // different replicas; tightened limits trim the stream here.
+    ApiError err;
+    std::optional<StreamConfig> next = ParseStreamConfig(op.value("config", nlohmann::json()), &err);
+    if (!next.has_value()) {
+      r.error = errors::BadRequest();
+      return;
+    }
+    UpdateConfig(*next);
+    r.config_changed = true;
+    if (next->max_msgs_per_subject > 0) {
+      for (const auto& [subject, n] : store_->SubjectCounts(nullptr, SIZE_MAX)) {
+        if (static_cast<int64_t>(n) > next->max_msgs_per_subject) EnforceLimits(subject);
+      }
+    }
+    EnforceLimits("");
   } else if (kind == "expire") {
     const int64_t cutoff = op.value("cutoff", int64_t{0});
     Check(store_->RemoveOlderThan(cutoff).status());

@@ -33,7 +33,7 @@ namespace herald::js {
 // Entry encodings of a stream's Raft log.
 // 'M' message: time_ns (8 LE), subject length (4 LE), header length (4 LE),
 //     subject, headers, data.
-// 'J' operation: JSON {"op":"purge"|"delete"|"expire", ...}.
+// 'J' operation: JSON {"op":"purge"|"delete"|"expire"|"config", ...}.
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns);
 std::string EncodeOpEntry(const nlohmann::json& op);
@@ -45,6 +45,7 @@ struct ApplyResult {
   uint64_t seq = 0;      // message: its sequence (the original one if duplicate)
   bool duplicate = false;
   uint64_t purged = 0;   // purge
+  bool config_changed = false;  // a "config" operation was applied
 };
 
 class Stream {

@@ -119,10 +119,14 @@ TEST_F(StreamTest, ExpectedHeaders) {
             "wrong last sequence: 5");
   // 0: the subject must have no message (KV create).
   EXPECT_EQ(Pub("s.new", Hdr({{"Nats-Expected-Last-Subject-Sequence", "0"}})).seq, 6u);
+  // The newest message (seq 6) had no id: the last msg id is empty.
+  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "one"}})).error.description,
+            "wrong last msg ID: ");
+  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Msg-Id", "two"}})).seq, 7u);
   EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "nope"}})).error.description,
-            "wrong last msg ID: one");
-  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "one"}})).seq, 7u);
-  EXPECT_EQ(stream_->State().last_seq, 7u);
+            "wrong last msg ID: two");
+  EXPECT_EQ(Pub("s.x", Hdr({{"Nats-Expected-Last-Msg-Id", "two"}})).seq, 8u);
+  EXPECT_EQ(stream_->State().last_seq, 8u);
 }
 
 TEST_F(StreamTest, DiscardOldKeepsTheNewest) {
@@ -204,7 +208,9 @@ TEST_F(StreamTest, SealedRefusesEverything) {
 TEST_F(StreamTest, PurgeDeleteAndExpire) {
   for (int i = 0; i < 6; ++i) Pub(i % 2 ? "s.odd" : "s.even");
   EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.ok(), true);
-  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.description, "no message found");
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.description, "sequence 2 not found");
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 2}}).error.err_code, 10043);
+  EXPECT_EQ(Op({{"op", "delete"}, {"seq", 99}}).error.description, "stream store EOF");
   EXPECT_EQ(stream_->State().num_deleted, 1u);
   EXPECT_EQ(Op({{"op", "purge"}, {"filter", "s.even"}}).purged, 3u);
   EXPECT_EQ(stream_->State().msgs, 2u);
@@ -221,6 +227,20 @@ TEST_F(StreamTest, PurgeDeleteAndExpire) {
   SetConfig(c);
   Pub("s.a");
   EXPECT_EQ(Op({{"op", "delete"}, {"seq", 7}}).error.description, "message delete not permitted");
+}
+
+TEST_F(StreamTest, ConfigEntryTakesEffectInLogOrderAndTrims) {
+  for (int i = 0; i < 6; ++i) Pub(i % 2 ? "s.a" : "s.b");
+  StreamConfig c = cfg_;
+  c.max_msgs = 4;
+  c.max_msgs_per_subject = 1;
+  const ApplyResult& r = Op({{"op", "config"}, {"config", c.ToJson()}});
+  EXPECT_TRUE(r.error.ok());
+  EXPECT_TRUE(r.config_changed);
+  EXPECT_EQ(stream_->config().max_msgs, 4);
+  EXPECT_EQ(stream_->State().msgs, 2u);  // one per subject: the newest of each
+  EXPECT_EQ(stream_->store().SubjectCount("s.a"), 1u);
+  EXPECT_EQ(stream_->State().last_seq, 6u);
 }
 
 TEST_F(StreamTest, ReplayedEntriesAreNotAppliedTwiceAfterReopen) {

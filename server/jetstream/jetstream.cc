@@ -291,15 +291,19 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
       case MetaChange::Kind::kUpdated: {
         // The new config reaches the replicas through the stream's own log
         // (ProposeStreamConfig), which its leader answers the update from.
-        bool leader = false;
+        bool leader = false, local = false;
         {
           MutexLock l(&mu_);
           auto it = local_.find(c.stream.config.name);
           if (it != local_.end()) {
             it->second.assignment = c.stream;
             leader = it->second.leader;
+            local = true;
           }
         }
+        // Scaled up onto this node: join the group (the leader adds us as a
+        // learner, then a voter: ReconcileMembership).
+        if (here && !local) OpenLocalStream(c.stream, /*at_start=*/false);
         if (leader) ProposeStreamConfig(c.stream.config.name, c.stream.update_reply);
         break;
       }
@@ -455,15 +459,21 @@ void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
     ls.pending_create_reply = at_start ? "" : a.create_reply;
     group_names_[a.group] = a.config.name;
   }
+  // A bootstrap member creates the group with the initial configuration
+  // (the same on each); a replica added later joins empty and learns the
+  // configuration from the leader's snapshot (NodeHost::AddGroup).
+  const bool bootstrap = std::find(a.initial_peers.begin(), a.initial_peers.end(), self_) !=
+                         a.initial_peers.end();
+  const std::vector<raft::NodeId> voters = bootstrap ? a.initial_peers : std::vector<raft::NodeId>{};
   if (at_start) {
-    absl::Status st = host_->AddGroup(a.group, a.peers, applied);
+    absl::Status st = host_->AddGroup(a.group, voters, applied);
     if (!st.ok()) spdlog::error("stream {}: {}", a.config.name, st.ToString());
     return;
   }
-  const bool first = !a.peers.empty() && a.peers.front() == self_;
+  const bool first = bootstrap && !a.peers.empty() && a.peers.front() == self_;
   raft::NodeHost* host = host_.get();
   const uint64_t group = a.group;
-  host_->AddGroupAsync(a.group, a.peers, applied, [host, group, first, name = a.config.name](absl::Status st) {
+  host_->AddGroupAsync(a.group, voters, applied, [host, group, first, name = a.config.name](absl::Status st) {
     if (!st.ok()) {
       spdlog::error("stream {}: cannot start its group: {}", name, st.ToString());
       return;
@@ -761,6 +771,35 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     a = *existing;
     a.config = *cfg;
     a.update_reply = msg.reply;
+    if (cfg->num_replicas != existing->config.num_replicas) {
+      // Scaling: keep the current replicas (the leader first), add the
+      // least-loaded connected nodes or drop replicas from the end.
+      std::vector<raft::NodeId> peers = existing->peers;
+      absl::StatusOr<raft::GroupInfo> gi = host_->Info(existing->group);
+      raft::NodeId leader = gi.ok() ? gi->lead : raft::kNoNode;
+      if (auto l = std::find(peers.begin(), peers.end(), leader); l != peers.end()) {
+        std::rotate(peers.begin(), l, l + 1);
+      }
+      if (cfg->num_replicas > static_cast<int>(peers.size())) {
+        std::vector<raft::NodeId> candidates;
+        for (raft::NodeId n : OnlineNodes()) {
+          if (std::find(peers.begin(), peers.end(), n) == peers.end()) candidates.push_back(n);
+        }
+        if (static_cast<int>(peers.size() + candidates.size()) < cfg->num_replicas) {
+          return ReplyError(msg.reply, type, errors::NoSuitablePeers());
+        }
+        std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
+        std::sort(candidates.begin(), candidates.end(), [&](raft::NodeId x, raft::NodeId y) {
+          return load[x] != load[y] ? load[x] < load[y] : x < y;
+        });
+        for (size_t i = 0; static_cast<int>(peers.size()) < cfg->num_replicas; ++i) {
+          peers.push_back(candidates[i]);
+        }
+      } else {
+        peers.resize(cfg->num_replicas);
+      }
+      a.peers = peers;
+    }
   } else {
     if (existing.has_value()) {
       if (existing->config == *cfg) {
@@ -826,6 +865,7 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
     }
     return;
   }
+  if (!msg.data.empty()) return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
   if (!meta_->Find(name).has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
   nlohmann::json op;
   op["op"] = "delete";
@@ -940,11 +980,12 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
 }
 
 nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
-                                                 const std::string& subjects_filter) {
+                                                 const std::string& subjects_filter,
+                                                 bool deleted_details) {
   nlohmann::ordered_json j;
   j["config"] = ls.stream->config().ToJson();
   j["created"] = FormatApiTime(ls.assignment.created_ns);
-  j["state"] = ls.stream->StateJson(subjects_filter, 0);
+  j["state"] = ls.stream->StateJson(subjects_filter, 0, deleted_details);
   if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
   if (!options_.domain.empty()) j["domain"] = options_.domain;
   return j;
@@ -1012,7 +1053,11 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   }
   nlohmann::ordered_json out;
   out["type"] = Type("stream_info");
-  nlohmann::ordered_json info = StreamInfoJson(ls, filter);
+  bool deleted_details = false;
+  if (auto it = body.find("deleted_details"); it != body.end() && it->is_boolean()) {
+    deleted_details = it->get<bool>();
+  }
+  nlohmann::ordered_json info = StreamInfoJson(ls, filter, deleted_details);
   if (!filter.empty()) {
     const size_t n = info["state"].contains("subjects") ? info["state"]["subjects"].size() : 0;
     out["total"] = n;
@@ -1152,9 +1197,12 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
   if (cfg.deny_delete) {
     return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
   }
+  uint64_t seq = 0;
+  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned()) seq = it->get<uint64_t>();
+  if (seq == 0) return ReplyError(msg.reply, type, errors::BadRequest());
   nlohmann::json op;
   op["op"] = "delete";
-  op["seq"] = body.value("seq", uint64_t{0});
+  op["seq"] = seq;
   op["no_erase"] = body.value("no_erase", false);
   std::shared_ptr<Stream> stream = ls.stream;
   const std::string reply = msg.reply;
@@ -1206,6 +1254,7 @@ void JetStream::Housekeeping() {
       if (stopping_) return;
     }
     MaybeBootstrapMeta();
+    ReconcileMembership();
     // Age expiry: the leader proposes a cutoff; every replica removes from
     // the head up to it (no scan past the first message it keeps).
     std::vector<std::pair<uint64_t, int64_t>> expire;
@@ -1316,6 +1365,93 @@ std::string JetStream::Unhealthy(bool server_only) const {
     }
   }
   return "";
+}
+
+// Moves each stream group's Raft membership towards its assignment, one
+// change at a time: the leader adds a missing replica as a learner, promotes
+// it once caught up, and removes replicas no longer assigned (handing over
+// leadership first if it is one of them). A replica that sees itself out of
+// its group's configuration drops its copy.
+void JetStream::ReconcileMembership() {
+  struct Work {
+    std::string name;
+    StreamAssignment a;
+    bool leader;
+  };
+  std::vector<Work> work;
+  {
+    MutexLock l(&mu_);
+    for (const auto& [name, ls] : local_) {
+      if (ls.membership_change_inflight) continue;
+      work.push_back({name, ls.assignment, ls.leader});
+    }
+  }
+  for (const Work& w : work) {
+    absl::StatusOr<raft::GroupInfo> gi = host_->Info(w.a.group);
+    if (!gi.ok()) {
+      // NodeHost dropped the group itself (it learned it was removed).
+      if (!std::count(w.a.peers.begin(), w.a.peers.end(), self_)) {
+        CloseLocalStream(w.name, /*delete_data=*/true);
+      }
+      continue;
+    }
+    const auto& voters = gi->conf.voters;
+    const auto& learners = gi->conf.learners;
+    auto has = [](const std::vector<raft::NodeId>& v, raft::NodeId n) {
+      return std::find(v.begin(), v.end(), n) != v.end();
+    };
+    const bool assigned_here = has(w.a.peers, self_);
+    if (!assigned_here) {
+      if (!has(voters, self_) && !has(learners, self_) && !voters.empty()) {
+        spdlog::info("stream {}: this node is no longer a replica; dropping its copy", w.name);
+        CloseLocalStream(w.name, /*delete_data=*/true);
+      }
+      if (!w.leader) continue;
+    }
+    if (!w.leader || gi->lead != self_) continue;
+    std::optional<raft::ConfChange> change;
+    for (raft::NodeId p : w.a.peers) {
+      if (!has(voters, p) && !has(learners, p)) {
+        change = raft::ConfChange{raft::ConfChange::Type::kAddLearner, p};
+        break;
+      }
+      if (has(learners, p)) {
+        change = raft::ConfChange{raft::ConfChange::Type::kAddVoter, p};
+        break;
+      }
+    }
+    if (!change.has_value()) {
+      for (raft::NodeId v : voters) {
+        if (has(w.a.peers, v)) continue;
+        if (v == self_) {
+          // Hand over first: a leader does not remove itself here.
+          for (raft::NodeId p : w.a.peers) {
+            if (has(voters, p)) {
+              host_->TransferLeader(w.a.group, p);
+              break;
+            }
+          }
+          break;
+        }
+        change = raft::ConfChange{raft::ConfChange::Type::kRemoveNode, v};
+        break;
+      }
+    }
+    if (!change.has_value()) continue;
+    {
+      MutexLock l(&mu_);
+      auto it = local_.find(w.name);
+      if (it == local_.end()) continue;
+      it->second.membership_change_inflight = true;
+    }
+    const std::string name = w.name;
+    host_->ProposeConfChange(w.a.group, *change, [this, name](absl::StatusOr<uint64_t> r) {
+      // kUnavailable while a learner catches up: the next round retries.
+      MutexLock l(&mu_);
+      auto it = local_.find(name);
+      if (it != local_.end()) it->second.membership_change_inflight = false;
+    });
+  }
 }
 
 nlohmann::json JetStream::Summary() const {

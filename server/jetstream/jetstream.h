@@ -109,6 +109,7 @@ class JetStream : public raft::StateMachine {
     bool leader = false;
     bool resubscribe = false;  // subjects changed by an update
     raft::NodeId leader_id = raft::kNoNode;
+    bool membership_change_inflight = false;
     std::string pending_create_reply;
   };
 
@@ -138,7 +139,8 @@ class JetStream : public raft::StateMachine {
   bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
   void Reply(const std::string& reply, const nlohmann::ordered_json& body);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
-  nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter);
+  nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
+                                        bool deleted_details = false);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
 
   // Whether a majority of the stream's replicas (this node included) are
@@ -158,6 +160,7 @@ class JetStream : public raft::StateMachine {
   // answers `reply` (an update request) once applied.
   void ProposeStreamConfig(const std::string& name, const std::string& reply);
   void Housekeeping();
+  void ReconcileMembership();
   std::string NodeName(raft::NodeId id) const;
   // This node and the peers connected over routes now (for placement).
   std::vector<raft::NodeId> OnlineNodes() const;

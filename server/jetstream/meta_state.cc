@@ -19,6 +19,7 @@ nlohmann::json StreamAssignment::ToJson() const {
   j["config"] = config.ToJson();
   j["group"] = group;
   j["peers"] = peers;
+  j["initial_peers"] = initial_peers;
   j["created"] = created_ns;
   if (!create_reply.empty()) j["create_reply"] = create_reply;
   if (!update_reply.empty()) j["update_reply"] = update_reply;
@@ -38,6 +39,13 @@ std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json&
     for (const auto& p : *it) {
       if (p.is_number_unsigned()) a.peers.push_back(p.get<raft::NodeId>());
     }
+  }
+  if (auto it = j.find("initial_peers"); it != j.end() && it->is_array()) {
+    for (const auto& p : *it) {
+      if (p.is_number_unsigned()) a.initial_peers.push_back(p.get<raft::NodeId>());
+    }
+  } else {
+    a.initial_peers = a.peers;
   }
   a.created_ns = j.value("created", int64_t{0});
   a.create_reply = j.value("create_reply", "");
@@ -119,6 +127,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       change.err_code = 10065;
     } else {
       a->group = next_group_++;
+      a->initial_peers = a->peers;
       a->update_reply.clear();
       streams_[name] = *a;
       change.kind = MetaChange::Kind::kCreated;
@@ -131,6 +140,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       change.err_code = 10059;
     } else {
       it->second.config = a->config;
+      if (!a->peers.empty()) it->second.peers = a->peers;
       it->second.update_reply = a->update_reply;
       it->second.update_index = index;
       it->second.create_reply.clear();

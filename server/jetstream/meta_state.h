@@ -36,6 +36,9 @@ struct StreamAssignment {
   StreamConfig config;
   uint64_t group = 0;
   std::vector<raft::NodeId> peers;  // replicas, the preferred first leader first
+  // The group's bootstrap members (peers at creation); a replica added by a
+  // scale-up joins instead of bootstrapping.
+  std::vector<raft::NodeId> initial_peers;
   int64_t created_ns = 0;
   // The create request's reply subject: the stream's first leader answers it
   // once it has subscribed (so the requester can publish at once).

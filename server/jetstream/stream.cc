@@ -344,7 +344,7 @@ void Stream::Restore(const std::string& data) {
 }
 
 nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter,
-                                         size_t consumer_count) const {
+                                         size_t consumer_count, bool deleted_details) const {
   const storage::StreamStoreState st = store_->State();
   nlohmann::ordered_json j;
   j["messages"] = st.msgs;
@@ -355,6 +355,19 @@ nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter,
   j["last_seq"] = st.last_seq;
   j["last_ts"] = FormatApiTime(st.last_time_ns);
   if (st.num_deleted > 0) j["num_deleted"] = st.num_deleted;
+  if (deleted_details && st.num_deleted > 0) {
+    // The interior gaps, found by walking the messages held (bounded).
+    constexpr size_t kMaxDeletedListed = 100000;
+    nlohmann::ordered_json deleted = nlohmann::ordered_json::array();
+    uint64_t seq = st.first_seq;
+    while (seq <= st.last_seq && deleted.size() < kMaxDeletedListed) {
+      absl::StatusOr<storage::StoredMessage> m = store_->LoadNext(seq, nullptr);
+      const uint64_t next = m.ok() ? m->seq : st.last_seq + 1;
+      for (uint64_t d = seq; d < next && deleted.size() < kMaxDeletedListed; ++d) deleted.push_back(d);
+      seq = next + 1;
+    }
+    j["deleted"] = deleted;
+  }
   if (!subjects_filter.empty()) {
     auto counts = store_->SubjectCounts(FilterFor(subjects_filter), 100000);
     if (!counts.empty()) {

@@ -69,7 +69,9 @@ class Stream {
   storage::StreamStoreState State() const { return store_->State(); }
   const storage::StreamStore& store() const { return *store_; }
   // nats-server's "state" object (subjects_filter: per-subject counts).
-  nlohmann::ordered_json StateJson(const std::string& subjects_filter, size_t consumer_count) const;
+  // deleted_details: also list the interior deleted sequences.
+  nlohmann::ordered_json StateJson(const std::string& subjects_filter, size_t consumer_count,
+                                   bool deleted_details = false) const;
 
  private:
   void ApplyMessage(std::string_view body, int64_t* now_ns);

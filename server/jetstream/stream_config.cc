@@ -258,9 +258,6 @@ ApiError CheckStreamUpdate(const StreamConfig& old, StreamConfig* next) {
   if (c.republish != old.republish) {
     return errors::InvalidConfig("stream configuration update can not change RePublish");
   }
-  if (c.num_replicas != old.num_replicas) {
-    return {400, 10061, "Replicas configuration can not be updated"};
-  }
   if (c.sealed) {
     c.max_age_ns = 0;
     c.discard = Discard::kNew;

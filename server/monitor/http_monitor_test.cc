@@ -188,7 +188,7 @@ TEST_F(HttpMonitorTest, Metrics) {
 }
 
 TEST_F(HttpMonitorTest, UnknownPathsAre404) {
-  for (const char* path : {"/nope", "/varz/", "/connzz", "/jsz", "/varz/../../etc/passwd"}) {
+  for (const char* path : {"/nope", "/varz/", "/connzz", "/jszz", "/varz/../../etc/passwd"}) {
     auto r = Get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 404) << path;
@@ -198,6 +198,18 @@ TEST_F(HttpMonitorTest, UnknownPathsAre404) {
   auto r = c.Post("/varz", "x", "text/plain");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(HttpMonitorTest, JszWithoutJetStreamSaysDisabled) {
+  auto r = Get("/jsz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\"disabled\": true"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\"server_id\""), std::string::npos) << r->body;
+  // Without JetStream in the config there is nothing for /healthz to check.
+  auto h = Get("/healthz?js-enabled-only=true");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
 }
 
 TEST_F(HttpMonitorTest, ConcurrentRequests) {

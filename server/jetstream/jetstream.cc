@@ -307,9 +307,31 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
         if (leader) ProposeStreamConfig(c.stream.config.name, c.stream.update_reply);
         break;
       }
-      case MetaChange::Kind::kDeleted:
-        if (here) CloseLocalStream(c.stream.config.name, /*delete_data=*/true);
+      case MetaChange::Kind::kDeleted: {
+        // The stream's leader answers the delete once it has unsubscribed:
+        // its RS- and the answer travel the same routes in that order, so a
+        // publish after the answer gets no-responders, as on nats-server.
+        bool was_leader = false;
+        bool leader_known = false;
+        if (here) {
+          {
+            MutexLock l(&mu_);
+            auto it = local_.find(c.stream.config.name);
+            was_leader = it != local_.end() && it->second.leader;
+            leader_known = it != local_.end() && (it->second.leader || it->second.leader_id != raft::kNoNode);
+          }
+          CloseLocalStream(c.stream.config.name, /*delete_data=*/true);
+        }
+        deleted_leader_here_ = was_leader;
+        deleted_leader_known_ = leader_known;
+        if (was_leader && !c.delete_reply.empty()) {
+          nlohmann::ordered_json out;
+          out["type"] = Type("stream_delete");
+          out["success"] = true;
+          Reply(c.delete_reply, out);
+        }
         break;
+      }
       default:
         break;
     }
@@ -661,6 +683,9 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   if (t.size() == 3 && t[0] == "STREAM" && t[1] == "DELETE") {
     return HandleStreamDelete(msg, t[2], hops);
   }
+  if (t.size() == 4 && t[0] == "STREAM" && t[1] == "PEER" && t[2] == "REMOVE") {
+    return HandlePeerRemove(msg, t[3], hops);
+  }
   if (t.size() == 3 && t[0] == "STREAM" && (t[1] == "INFO" || t[1] == "PURGE")) {
     return HandleStreamScoped(msg, t[1], t[2], hops, rest);
   }
@@ -870,11 +895,84 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
   nlohmann::json op;
   op["op"] = "delete";
   op["name"] = name;
+  op["reply"] = msg.reply;
   const std::string reply = msg.reply;
   host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
     if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
-    if (last_meta_change_.kind != MetaChange::Kind::kDeleted) {
+    const MetaChange& c = last_meta_change_;
+    if (c.kind != MetaChange::Kind::kDeleted) {
       return ReplyError(reply, type, errors::StreamNotFound());
+    }
+    // The stream's leader answers (see Apply). Answer here only when it
+    // cannot: this node was that leader and has answered already, or no
+    // replica is reachable, or this node is a replica that knows no leader.
+    bool reachable = false;
+    {
+      MutexLock l(&mu_);
+      for (raft::NodeId p : c.stream.peers) reachable |= p != self_ && online_.count(p) != 0;
+    }
+    const bool replica_here =
+        std::find(c.stream.peers.begin(), c.stream.peers.end(), self_) != c.stream.peers.end();
+    if (replica_here && deleted_leader_here_) return;  // answered in Apply
+    if (reachable && !(replica_here && !deleted_leader_known_)) return;
+    nlohmann::ordered_json out;
+    out["type"] = Type(type);
+    out["success"] = true;
+    Reply(reply, out);
+  });
+}
+
+// STREAM.PEER.REMOVE: the named server stops being a replica of the stream;
+// a connected node that holds no replica of it takes its place when there is
+// one (nats-server's remap), else the stream runs with one replica fewer until
+// the operator scales it. The membership change itself is carried out by the
+// stream's leader (ReconcileMembership).
+void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops) {
+  const std::string type = "stream_remove_peer";
+  if (!clustered_) return ReplyError(msg.reply, type, {503, 10010, "JetStream clustering support required"});
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
+  if (leader != self_) {
+    if (!Forward(leader, msg, hops, "STREAM.PEER.REMOVE." + name)) {
+      ReplyError(msg.reply, type, errors::Unavailable());
+    }
+    return;
+  }
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object() || msg.data.empty()) {
+    return ReplyError(msg.reply, type, msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
+  }
+  const std::string peer = body.value("peer", "");
+  if (peer.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
+  std::optional<StreamAssignment> a = meta_->Find(name);
+  if (!a.has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
+  const raft::NodeId gone = NodeIdFor(peer);
+  auto pos = std::find(a->peers.begin(), a->peers.end(), gone);
+  if (pos == a->peers.end()) return ReplyError(msg.reply, type, {400, 10040, "peer not a member"});
+  if (a->peers.size() == 1) return ReplyError(msg.reply, type, {503, 10075, "peer remap failed"});
+  std::vector<raft::NodeId> candidates;
+  for (raft::NodeId n : OnlineNodes()) {
+    if (n != gone && std::find(a->peers.begin(), a->peers.end(), n) == a->peers.end()) {
+      candidates.push_back(n);
+    }
+  }
+  if (candidates.empty()) {
+    a->peers.erase(pos);
+  } else {
+    std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
+    *pos = *std::min_element(candidates.begin(), candidates.end(), [&](raft::NodeId x, raft::NodeId y) {
+      return load[x] != load[y] ? load[x] < load[y] : x < y;
+    });
+  }
+  a->update_reply.clear();
+  nlohmann::json op;
+  op["op"] = "update";
+  op["stream"] = a->ToJson();
+  const std::string reply = msg.reply;
+  host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
+    if (!index.ok() || last_meta_change_.kind != MetaChange::Kind::kUpdated) {
+      return ReplyError(reply, type, errors::Unavailable());
     }
     nlohmann::ordered_json out;
     out["type"] = Type(type);

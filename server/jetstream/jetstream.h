@@ -126,6 +126,7 @@ class JetStream : public raft::StateMachine {
   void HandleAccountInfo(const BusMessage& msg);
   void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
   void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
+  void HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops);
   void HandleStreamNames(const BusMessage& msg, bool list);
   void HandleStreamScoped(const BusMessage& msg, const std::string& op, const std::string& name,
                           int hops, const std::string& rest);
@@ -176,6 +177,8 @@ class JetStream : public raft::StateMachine {
   std::unique_ptr<raft::NodeHost> host_;
   std::atomic<raft::NodeHost*> host_ptr_{nullptr};  // for the transport's thread; null when stopped
   MetaChange last_meta_change_;  // driver thread: what the last metadata Apply did
+  bool deleted_leader_here_ = false;   // driver thread: the last applied delete's leader was us
+  bool deleted_leader_known_ = false;  // ... a leader was known here
   std::unique_ptr<MetaState> meta_;
   SubscriptionPtr api_sub_, forward_sub_;
 

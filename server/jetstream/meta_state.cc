@@ -155,6 +155,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
     } else {
       change.kind = MetaChange::Kind::kDeleted;
       change.stream = it->second;
+      change.delete_reply = op.value("reply", "");
       streams_.erase(it);
     }
   }

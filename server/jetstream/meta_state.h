@@ -55,6 +55,7 @@ struct MetaChange {
   enum class Kind { kNone, kCreated, kUpdated, kDeleted, kRejected } kind = Kind::kNone;
   StreamAssignment stream;     // created/updated: the new assignment; deleted: the old one
   std::string error;           // rejected: why (the entry raced with another)
+  std::string delete_reply;    // deleted: the request's reply subject
   int err_code = 0;
 };
 

@@ -191,3 +191,40 @@ t('stream leader stepdown: leader moves, data and publishing continue', async ()
   L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.LEADER.STEPDOWN.NOPE', null), 404, 10059, 'stream not found');
   await jsms[0].streams.delete('SD');
 });
+
+t('STREAM.PEER.REMOVE: an R2 replica moves to the third node, messages kept; errors', async () => {
+  await jsms[0].streams.add({ name: 'PR', subjects: ['pr.>'], num_replicas: 2 });
+  const js = ncs[1].jetstream();
+  for (let i = 0; i < 20; i++) await js.publish('pr.x', enc(`v${i}`));
+  const before = await infoWithLeader(jsms[0], 'PR');
+  const members = [before.cluster.leader, ...(before.cluster.replicas || []).map((r) => r.name)];
+  assert.equal(members.length, 2);
+  const spare = ['n1', 'n2', 'n3'].find((n) => !members.includes(n));
+  const follower = members.find((n) => n !== before.cluster.leader);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.PEER.REMOVE.PR', { peer: spare }), 400, 10040, 'peer not a member');
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.PEER.REMOVE.NOPE', { peer: follower }), 404, 10059, 'stream not found');
+  const r = await L.api(ncs[2], '$JS.API.STREAM.PEER.REMOVE.PR', { peer: follower });
+  assert.ok(!r.error, JSON.stringify(r.error));
+  assert.equal(r.success, true);
+  // The spare node takes the removed one's place and catches up.
+  const after = await L.retry(async () => {
+    const si = await jsms[1].streams.info('PR');
+    const now = [si.cluster.leader, ...(si.cluster.replicas || []).map((x) => x.name)].sort();
+    if (now.includes(follower) || !now.includes(spare) || now.length !== 2) throw new Error(JSON.stringify(si.cluster));
+    if ((si.cluster.replicas || []).some((x) => !x.current)) throw new Error(`not current: ${JSON.stringify(si.cluster)}`);
+    return si;
+  }, 30000, 'the spare node to replace the removed replica');
+  assert.equal(after.state.messages, 20);
+  // Make the new replica the leader and read everything through it.
+  await L.retry(async () => {
+    const si = await jsms[0].streams.info('PR');
+    if (si.cluster.leader === spare) return;
+    await L.api(ncs[0], '$JS.API.STREAM.LEADER.STEPDOWN.PR', null);
+    throw new Error(`leader ${si.cluster.leader}`);
+  }, 30000, `${spare} to lead PR`);
+  for (let s = 1; s <= 20; s++) {
+    const m = await jsms[2].streams.getMessage('PR', { seq: s });
+    assert.equal(L.sc.decode(m.data), `v${s - 1}`);
+  }
+  await jsms[0].streams.delete('PR');
+});

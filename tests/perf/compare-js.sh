@@ -204,7 +204,7 @@ run_load() {
       bad=$((bad + 1))
       continue
     fi
-    log "$kind $layout $mode run $rep: $(echo "$out" | jq -r '"\(.msgs_per_sec|round) msgs/s, p50 \(.lat_us.p50) us, p99 \(.lat_us.p99) us, acks \(.acks), stream \(.stream_messages), errors \(.errors)"')"
+    log "$kind $layout $mode run $rep: $(echo "$out" | jq -r '"\(.msgs_per_sec|round) msgs/s, p50 \(.lat_us.p50) us, p99 \(.lat_us.p99) us, acks \(.acks), stream \(.stream_messages), errors \(.errors)\(if .stream_leader then ", stream leader \(.stream_leader)" else "" end)"')"
     if [[ $(echo "$out" | jq -r .ok) != true ]]; then
       log "$kind $layout $mode run $rep: NOT OK: $(echo "$out" | jq -c '{error,first_error,errors,malformed,verified}')"
       bad=$((bad + 1))

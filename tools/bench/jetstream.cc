@@ -426,6 +426,7 @@ JsResult RunJsPub(const JsOptions& opt) {
       }
     } else {
       r.stream_messages = info.state_messages;
+      r.stream_leader = info.cluster_leader;
       r.verified = static_cast<uint64_t>(info.state_messages) == r.acks;
       if (!r.verified) {
         std::fprintf(stderr,
@@ -497,8 +498,9 @@ std::string FormatJsText(const JsResult& r) {
       absl::StrAppendFormat(&s, "  ERRORS: %d error answers, %d malformed; first: %s\n", r.errors,
                             r.malformed, r.first_error);
     }
-    absl::StrAppendFormat(&s, "  verify: stream holds %d messages, %d acks: %s\n",
-                          r.stream_messages, r.acks, r.verified ? "OK" : "MISMATCH");
+    absl::StrAppendFormat(&s, "  verify: stream holds %d messages, %d acks: %s%s\n",
+                          r.stream_messages, r.acks, r.verified ? "OK" : "MISMATCH",
+                          r.stream_leader.empty() ? "" : " (stream leader " + r.stream_leader + ")");
   }
   if (!r.error.empty()) absl::StrAppend(&s, "ERROR: ", r.error, "\n");
   return s;
@@ -533,6 +535,7 @@ std::string FormatJsJson(const JsResult& r) {
                  {"mean", r.lat_mean_us}};
   j["stream_messages"] = r.stream_messages;
   j["verified"] = r.verified;
+  if (!r.stream_leader.empty()) j["stream_leader"] = r.stream_leader;
   return j.dump() + "\n";
 }
 

@@ -69,6 +69,7 @@ struct JsResult {
   // STREAM.INFO after the run.
   int64_t stream_messages = -1;
   bool verified = false;  // stream_messages == acks
+  std::string stream_leader;  // cluster.leader from STREAM.INFO (clustered servers)
   double setup_seconds = 0;  // until the stream was created and answered INFO
   std::string info_json;     // jsinfo: the reply
 

@@ -196,6 +196,10 @@ ApiReply ParseApiReply(absl::string_view msg) {
       r.state_last_seq = st["last_seq"].get<int64_t>();
     }
   }
+  if (j.contains("cluster") && j["cluster"].is_object() && j["cluster"].contains("leader") &&
+      j["cluster"]["leader"].is_string()) {
+    r.cluster_leader = j["cluster"]["leader"].get<std::string>();
+  }
   return r;
 }
 

@@ -62,6 +62,7 @@ struct ApiReply {
   ApiError error;
   int64_t state_messages = -1;  // state.messages, -1 if absent
   int64_t state_last_seq = -1;  // state.last_seq, -1 if absent
+  std::string cluster_leader;   // cluster.leader (a server name), empty if absent
 };
 ApiReply ParseApiReply(absl::string_view msg);
 

@@ -105,6 +105,10 @@ TEST(ParseApiReply, StreamInfo) {
   EXPECT_FALSE(r.has_error);
   EXPECT_EQ(r.state_messages, 1234);
   EXPECT_EQ(r.state_last_seq, 1234);
+  EXPECT_EQ(r.cluster_leader, "");
+  ApiReply c = ParseApiReply(
+      R"({"state":{"messages":0},"cluster":{"name":"C1","leader":"n2","replicas":[{"name":"n1"}]}})");
+  EXPECT_EQ(c.cluster_leader, "n2");
 }
 
 TEST(ParseApiReply, Error) {

@@ -138,8 +138,8 @@ class RaftLogStore {
   // the pending batch. At most one Ready per group between two Sync() calls.
   absl::Status SaveReady(GroupId g, const raft::Ready& rd);
   // Writes the pending batch with a single fsync (none when all it holds is
-  // new commit indexes), then publishes it to the GroupLogs. An error here means durability is unknown: the caller must stop
-  // (crash and recover from disk), never retry and carry on.
+  // new commit indexes), then publishes it to the GroupLogs. An error here means durability is
+  // unknown: the caller must stop (crash and recover from disk), never retry and carry on.
   absl::Status Sync();
   bool HasPending() const { return !staged_.empty(); }
 

@@ -255,12 +255,13 @@ absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, 
     ++msgs;
     bytes += GetLE(it->value().data(), 8);
   }
-  if (!it->status().ok()) return ReadError(absl::StrCat("stream ", id, ": scan index"), it->status());
+  if (!it->status().ok())
+    return ReadError(absl::StrCat("stream ", id, ": scan index"), it->status());
   if (n > 0) subjects.emplace(run, n);
   if (msgs != st.msgs || bytes != st.bytes) {
     return absl::DataLossError(absl::StrCat("stream ", id, ": subject index holds ", msgs,
-                                            " messages / ", bytes, " bytes, state record ",
-                                            st.msgs, " / ", st.bytes));
+                                            " messages / ", bytes, " bytes, state record ", st.msgs,
+                                            " / ", st.bytes));
   }
 
   store->work_ = st;
@@ -370,8 +371,8 @@ absl::Status StreamStore::AdvanceFirst() {
     return false;
   });
   if (s.ok() && !found) {
-    return absl::InternalError(absl::StrCat("stream ", id_, ": counts ", work_.msgs,
-                                            " messages but none found"));
+    return absl::InternalError(
+        absl::StrCat("stream ", id_, ": counts ", work_.msgs, " messages but none found"));
   }
   return s;
 }
@@ -390,8 +391,9 @@ absl::StatusOr<bool> StreamStore::Remove(uint64_t seq) {
     if (!s.ok()) return ReadError("read message", s);
     std::optional<MessageView> m = DecodeMessage(seq, v);
     if (!m) return Damaged(id_, seq);
-    RemoveKnown(MessageMeta{seq, m->time_ns, m->subject,
-                            StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size())});
+    RemoveKnown(
+        MessageMeta{seq, m->time_ns, m->subject,
+                    StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size())});
   }
   if (seq == work_.first_seq) {
     absl::Status s = AdvanceFirst();

@@ -59,9 +59,9 @@ struct StoredMessage {
 // A stream's counters, as nats-server's StreamState reports them.
 struct StreamStoreState {
   uint64_t msgs = 0;
-  uint64_t bytes = 0;      // sum of StoredMessageSize() of the messages held
-  uint64_t first_seq = 1;  // last_seq + 1 when the stream is empty
-  uint64_t last_seq = 0;   // last sequence ever assigned (survives purges)
+  uint64_t bytes = 0;         // sum of StoredMessageSize() of the messages held
+  uint64_t first_seq = 1;     // last_seq + 1 when the stream is empty
+  uint64_t last_seq = 0;      // last sequence ever assigned (survives purges)
   int64_t first_time_ns = 0;  // 0 when empty
   int64_t last_time_ns = 0;   // of last_seq's message, kept across purges
   uint64_t num_subjects = 0;
@@ -159,8 +159,7 @@ class StreamStore {
   StreamStoreState State() const;
   // Message counts of the subjects matching `filter`, at most `limit` of them
   // (the first in byte order).
-  std::map<std::string, uint64_t> SubjectCounts(const SubjectPredicate& filter,
-                                                size_t limit) const;
+  std::map<std::string, uint64_t> SubjectCounts(const SubjectPredicate& filter, size_t limit) const;
 
  private:
   // What the mutations need of a message (no body).

@@ -245,8 +245,8 @@ TEST_F(StreamStoreTest, PurgeAll) {
 TEST_F(StreamStoreTest, PurgeAllThenAppendInOneBatch) {
   Add("a", 3);
   Commit();
-  Add("a", 2);                          // 4, 5 staged, then purged
-  EXPECT_EQ(Purge(nullptr, 0, 0), 5u);  // range tombstones cover them
+  Add("a", 2);                                         // 4, 5 staged, then purged
+  EXPECT_EQ(Purge(nullptr, 0, 0), 5u);                 // range tombstones cover them
   EXPECT_EQ(store_->Append("a", "", "after", 1), 6u);  // written after: survives
   EXPECT_EQ(store_->SubjectCount("a"), 1u);
   Commit();
@@ -388,9 +388,9 @@ TEST_F(StreamStoreTest, SubjectCountsWithPredicate) {
 }
 
 TEST_F(StreamStoreTest, LoadNextLastAndOfSubject) {
-  Add("a", 2);  // 1, 2
-  Add("b", 2);  // 3, 4
-  Add("a", 1);  // 5
+  Add("a", 2);   // 1, 2
+  Add("b", 2);   // 3, 4
+  Add("a", 1);   // 5
   Add("ab", 1);  // 6: same first byte, longer subject
   Commit();
   auto eq = [](std::string s) { return [s](std::string_view x) { return x == s; }; };
@@ -509,9 +509,8 @@ TEST_F(StreamStoreTest, DeleteAllLeavesOtherKeys) {
   ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), raft_key, "raft").ok());
   store_.reset();
 
-  const size_t others = Keys(stream_keys::StreamBegin(kStream + 1),
-                             stream_keys::StreamEnd(kStream + 1))
-                            .size();
+  const size_t others =
+      Keys(stream_keys::StreamBegin(kStream + 1), stream_keys::StreamEnd(kStream + 1)).size();
   EXPECT_EQ(others, 2u * 2 + 1);  // 2 messages, 2 index entries, state
   ASSERT_TRUE(StreamStore::DeleteAll(db_.get(), kStream).ok());
   EXPECT_TRUE(Keys(stream_keys::StreamBegin(kStream), stream_keys::StreamEnd(kStream)).empty());

@@ -246,7 +246,15 @@ class NodeHost {
   };
   struct Command {
     GroupId group;
-    enum class Kind { kCampaign, kConfChange, kRead, kAddGroup, kRemoveGroup, kTransfer, kPeerGone } kind;
+    enum class Kind {
+      kCampaign,
+      kConfChange,
+      kRead,
+      kAddGroup,
+      kRemoveGroup,
+      kTransfer,
+      kPeerGone
+    } kind;
     ConfChange cc;               // kConfChange
     ProposeCallback done;        // kConfChange
     ReadCallback read_done;      // kRead

@@ -71,8 +71,8 @@ class Connection : public Receiver, public std::enable_shared_from_this<Connecti
   // (header_len bytes of headers). `from` is the delivering IoThread (the
   // publisher's), used for counters and the end-of-batch flush. Returns true
   // if the message was queued.
-  bool Deliver(IoThread* from, Subscription& sub, std::string_view subject,
-               std::string_view reply, std::string_view message, size_t header_len) override = 0;
+  bool Deliver(IoThread* from, Subscription& sub, std::string_view subject, std::string_view reply,
+               std::string_view message, size_t header_len) override = 0;
 
   // Owner thread: periodic housekeeping (pings, deadlines, auth timeout).
   virtual void OnSweep(absl::Time now) = 0;

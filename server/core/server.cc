@@ -314,9 +314,10 @@ absl::Status Server::StartJetStream(const ServerOptions& o) {
       return absl::InvalidArgumentError("jetstream cluster requires `cluster.name` to be set");
     }
     jo.cluster_name = o.cluster.name;
-    jo.raft_listen = !o.cluster.raft_listen.empty()
-                         ? o.cluster.raft_listen
-                         : (o.cluster.host.empty() ? std::string("0.0.0.0") : o.cluster.host) + ":0";
+    jo.raft_listen =
+        !o.cluster.raft_listen.empty()
+            ? o.cluster.raft_listen
+            : (o.cluster.host.empty() ? std::string("0.0.0.0") : o.cluster.host) + ":0";
     // The metadata group's size: every node named in `routes` (nats-server's
     // convention lists them all, this one included).
     std::set<std::string> others;

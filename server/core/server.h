@@ -128,8 +128,8 @@ class Server : public MonitorSource, public ClusterHost {
   asio::thread_pool auth_pool_{2};
   std::unique_ptr<HttpMonitor> monitor_;
   std::unique_ptr<ClusterManager> cluster_;
-  std::unique_ptr<InternalBus> bus_;           // created in Start()
-  std::unique_ptr<js::JetStream> jetstream_;   // when JetStream is enabled
+  std::unique_ptr<InternalBus> bus_;          // created in Start()
+  std::unique_ptr<js::JetStream> jetstream_;  // when JetStream is enabled
   std::atomic<uint64_t> next_pick_{0};
   size_t next_thread_ = 0;  // control thread only
   int client_port_ = 0;

@@ -39,14 +39,18 @@ inline ApiError NoMessageFound() { return {404, 10037, "no message found"}; }
 inline ApiError InsufficientResources() { return {503, 10023, "insufficient resources"}; }
 inline ApiError InvalidConfig(const std::string& why) { return {500, 10052, why}; }
 inline ApiError MessageTooLarge() { return {400, 10054, "message size exceeds maximum allowed"}; }
-inline ApiError NameMismatch() { return {400, 10056, "stream name in subject does not match request"}; }
+inline ApiError NameMismatch() {
+  return {400, 10056, "stream name in subject does not match request"};
+}
 inline ApiError MsgDeleteFailed(const std::string& why) { return {500, 10057, why}; }
 inline ApiError NameInUse() {
   return {400, 10058, "stream name already in use with a different configuration"};
 }
 inline ApiError StreamNotFound() { return {404, 10059, "stream not found"}; }
 inline ApiError ExpectedStreamMismatch() { return {400, 10060, "expected stream does not match"}; }
-inline ApiError SubjectsOverlap() { return {400, 10065, "subjects overlap with an existing stream"}; }
+inline ApiError SubjectsOverlap() {
+  return {400, 10065, "subjects overlap with an existing stream"};
+}
 inline ApiError WrongLastMsgId(const std::string& id) {
   return {400, 10070, "wrong last msg ID: " + id};
 }
@@ -62,7 +66,9 @@ inline ApiError RollupNotPermitted() { return {500, 10111, "rollup not permitted
 inline ApiError RollupInvalid(const std::string& v) {
   return {500, 10111, "rollup value invalid: \"" + v + "\""};
 }
-inline ApiError PurgeNotPermitted() { return {500, 10052, "stream purge not permitted"}; }  // nats-server: "purge not permitted" on 10052? see docs
+inline ApiError PurgeNotPermitted() {
+  return {500, 10052, "stream purge not permitted"};
+}  // nats-server: "purge not permitted" on 10052? see docs
 inline ApiError NotLeader() { return {500, 10118, "JetStream stream leader not current"}; }
 inline ApiError StorageResourcesExceeded() {
   return {500, 10047, "insufficient storage resources available"};

@@ -72,7 +72,9 @@ int JetStream::raft_port() const { return transport_ ? transport_->port() : 0; }
 absl::Status JetStream::Start() {
   std::error_code ec;
   std::filesystem::create_directories(options_.store_dir, ec);
-  if (ec) return absl::InternalError("cannot create store_dir " + options_.store_dir + ": " + ec.message());
+  if (ec)
+    return absl::InternalError("cannot create store_dir " + options_.store_dir + ": " +
+                               ec.message());
   storage::RaftLogStoreOptions so;
   so.path = (std::filesystem::path(options_.store_dir) / "herald").string();
   auto store = storage::RaftLogStore::Open(so);
@@ -148,7 +150,9 @@ absl::Status JetStream::StartApi() {
     std::string_view rest = std::string_view(m.subject).substr(fwd_prefix.size());
     const size_t dot = rest.find('.');
     int hops = 0;
-    if (dot == std::string_view::npos || !absl::SimpleAtoi(absl::string_view(rest.data(), dot), &hops)) return;
+    if (dot == std::string_view::npos ||
+        !absl::SimpleAtoi(absl::string_view(rest.data(), dot), &hops))
+      return;
     std::string api_rest(rest.substr(dot + 1));
     OnApiRequest(std::move(m), hops, std::move(api_rest));
   });
@@ -278,8 +282,8 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
   if (group == kMetaGroup) {
     last_meta_change_ = meta_->Apply(entry.index, entry.data);
     const MetaChange& c = last_meta_change_;
-    const bool here = std::find(c.stream.peers.begin(), c.stream.peers.end(), self_) !=
-                      c.stream.peers.end();
+    const bool here =
+        std::find(c.stream.peers.begin(), c.stream.peers.end(), self_) != c.stream.peers.end();
     if (c.kind != MetaChange::Kind::kNone) {
       spdlog::debug("JetStream metadata index {}: {} stream {} (group {})", entry.index,
                     static_cast<int>(c.kind), c.stream.config.name, c.stream.group);
@@ -318,7 +322,8 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
             MutexLock l(&mu_);
             auto it = local_.find(c.stream.config.name);
             was_leader = it != local_.end() && it->second.leader;
-            leader_known = it != local_.end() && (it->second.leader || it->second.leader_id != raft::kNoNode);
+            leader_known =
+                it != local_.end() && (it->second.leader || it->second.leader_id != raft::kNoNode);
           }
           CloseLocalStream(c.stream.config.name, /*delete_data=*/true);
         }
@@ -381,7 +386,8 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
 
 void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
   if (group == kMetaGroup) {
-    if (!snapshot.data.empty()) spdlog::error("JetStream: metadata snapshots are not supported yet");
+    if (!snapshot.data.empty())
+      spdlog::error("JetStream: metadata snapshots are not supported yet");
     return;
   }
   std::shared_ptr<Stream> stream;
@@ -399,7 +405,8 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
     MutexLock l(&mu_);
     meta_leader_ = leader;
     if (leader != raft::kNoNode) {
-      spdlog::info("JetStream: metadata leader is {}", leader == self_ ? "this node" : NodeHex(leader));
+      spdlog::info("JetStream: metadata leader is {}",
+                   leader == self_ ? "this node" : NodeHex(leader));
     }
     return;
   }
@@ -415,7 +422,8 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
     it->second.leader_id = leader;
     if (leader != raft::kNoNode && leader != self_) it->second.pending_create_reply.clear();
   }
-  spdlog::debug("stream {}: leader {} (term {})", name, leader == self_ ? "this node" : NodeHex(leader), term);
+  spdlog::debug("stream {}: leader {} (term {})", name,
+                leader == self_ ? "this node" : NodeHex(leader), term);
   UpdateLeadership(name);
 }
 
@@ -484,9 +492,10 @@ void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
   // A bootstrap member creates the group with the initial configuration
   // (the same on each); a replica added later joins empty and learns the
   // configuration from the leader's snapshot (NodeHost::AddGroup).
-  const bool bootstrap = std::find(a.initial_peers.begin(), a.initial_peers.end(), self_) !=
-                         a.initial_peers.end();
-  const std::vector<raft::NodeId> voters = bootstrap ? a.initial_peers : std::vector<raft::NodeId>{};
+  const bool bootstrap =
+      std::find(a.initial_peers.begin(), a.initial_peers.end(), self_) != a.initial_peers.end();
+  const std::vector<raft::NodeId> voters =
+      bootstrap ? a.initial_peers : std::vector<raft::NodeId>{};
   if (at_start) {
     absl::Status st = host_->AddGroup(a.group, voters, applied);
     if (!st.ok()) spdlog::error("stream {}: {}", a.config.name, st.ToString());
@@ -495,15 +504,16 @@ void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
   const bool first = bootstrap && !a.peers.empty() && a.peers.front() == self_;
   raft::NodeHost* host = host_.get();
   const uint64_t group = a.group;
-  host_->AddGroupAsync(a.group, voters, applied, [host, group, first, name = a.config.name](absl::Status st) {
-    if (!st.ok()) {
-      spdlog::error("stream {}: cannot start its group: {}", name, st.ToString());
-      return;
-    }
-    // The preferred first leader asks for votes at once instead of waiting
-    // out an election timeout, so a new stream is usable within a round trip.
-    if (first) host->Campaign(group);
-  });
+  host_->AddGroupAsync(
+      a.group, voters, applied, [host, group, first, name = a.config.name](absl::Status st) {
+        if (!st.ok()) {
+          spdlog::error("stream {}: cannot start its group: {}", name, st.ToString());
+          return;
+        }
+        // The preferred first leader asks for votes at once instead of waiting
+        // out an election timeout, so a new stream is usable within a round trip.
+        if (first) host->Campaign(group);
+      });
 }
 
 void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
@@ -553,15 +563,20 @@ uint64_t JetStream::LocalUsage(StorageType type) const {
   return total;
 }
 
+// A refused publish, as nats-server answers it: the error, the stream, seq 0.
+void JetStream::ReplyPubError(const std::string& reply, const std::string& stream,
+                              const ApiError& err) {
+  if (reply.empty()) return;
+  nlohmann::ordered_json j;
+  j["error"] = err.ToJson();
+  j["stream"] = stream;
+  j["seq"] = 0;
+  bus_->Publish(reply, "", "", j.dump());
+}
+
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
   if (msg.subject.size() > storage::StreamStore::kMaxSubjectLength) {
-    if (!msg.reply.empty()) {
-      nlohmann::ordered_json j;
-      j["error"] = errors::BadRequest().ToJson();
-      j["stream"] = stream->config().name;
-      j["seq"] = 0;
-      bus_->Publish(msg.reply, "", "", j.dump());
-    }
+    ReplyPubError(msg.reply, stream->config().name, errors::BadRequest());
     return;
   }
   // The jetstream block's limits are this server's (nats-server's
@@ -570,25 +585,13 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
   const int64_t limit =
       cfg.storage == StorageType::kMemory ? options_.max_memory : options_.max_file;
   if (limit >= 0 && static_cast<int64_t>(LocalUsage(cfg.storage)) >= limit) {
-    if (!msg.reply.empty()) {
-      nlohmann::ordered_json j;
-      j["error"] = errors::InsufficientResources().ToJson();
-      j["stream"] = cfg.name;
-      j["seq"] = 0;
-      bus_->Publish(msg.reply, "", "", j.dump());
-    }
+    ReplyPubError(msg.reply, cfg.name, errors::InsufficientResources());
     return;
   }
   // Without a majority of the replicas reachable nothing can commit: say so
   // at once instead of letting the client wait out its timeout.
   if (!QuorumReachable(group)) {
-    if (!msg.reply.empty()) {
-      nlohmann::ordered_json j;
-      j["error"] = errors::Unavailable().ToJson();
-      j["stream"] = cfg.name;
-      j["seq"] = 0;
-      bus_->Publish(msg.reply, "", "", j.dump());
-    }
+    ReplyPubError(msg.reply, cfg.name, errors::Unavailable());
     return;
   }
   std::string entry = EncodeMessageEntry(msg.subject, msg.headers, msg.data, NowUnixNanos());
@@ -597,27 +600,18 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     if (reply.empty()) return;
     const StreamConfig cfg = stream->config();
     if (!index.ok()) {
-      nlohmann::ordered_json j;
-      j["error"] = errors::Unavailable().ToJson();
-      j["stream"] = cfg.name;
-      j["seq"] = 0;
-      bus_->Publish(reply, "", "", j.dump());
-      return;
+      return ReplyPubError(reply, cfg.name, errors::Unavailable());
     }
     const ApplyResult& r = stream->last_result();
     if (r.index != *index) return;  // not ours (cannot happen: callbacks follow their Apply)
     if (!r.error.ok()) {
-      nlohmann::ordered_json j;
-      j["error"] = r.error.ToJson();
-      j["stream"] = cfg.name;
-      j["seq"] = 0;
-      bus_->Publish(reply, "", "", j.dump());
-      return;
+      return ReplyPubError(reply, cfg.name, r.error);
     }
     if (cfg.no_ack) return;
     // nats-server's hand-built PubAck, byte for byte (note the spaces).
     std::string ack = "{\"stream\":" + nlohmann::json(cfg.name).dump() + ", ";
-    if (!options_.domain.empty()) ack += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
+    if (!options_.domain.empty())
+      ack += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
     ack += "\"seq\":" + std::to_string(r.seq);
     if (r.duplicate) ack += ",\"duplicate\": true";
     ack += "}";
@@ -632,8 +626,7 @@ void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& bo
   bus_->Publish(reply, "", "", body.dump());
 }
 
-void JetStream::ReplyError(const std::string& reply, const std::string& type,
-                           const ApiError& err) {
+void JetStream::ReplyError(const std::string& reply, const std::string& type, const ApiError& err) {
   api_errors_.fetch_add(1, std::memory_order_relaxed);
   nlohmann::ordered_json j;
   j["type"] = Type(type);
@@ -658,7 +651,8 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
     // every metadata change committed before the request arrived (a stream
     // created or deleted through another node is seen here too). Direct gets
     // are served by any replica without it, as on nats-server.
-    auto shared = std::make_shared<std::pair<BusMessage, std::string>>(std::move(msg), std::move(rest));
+    auto shared =
+        std::make_shared<std::pair<BusMessage, std::string>>(std::move(msg), std::move(rest));
     host_->ReadIndex(kMetaGroup, [this, shared, hops](absl::StatusOr<uint64_t> index) {
       if (!index.ok()) {
         // No metadata leader: nothing can be answered consistently.
@@ -779,9 +773,8 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     }
     if (reserved + cfg->max_bytes > limit) {
       return ReplyError(msg.reply, type,
-                        cfg->storage == StorageType::kMemory
-                            ? errors::MemoryResourcesExceeded()
-                            : errors::StorageResourcesExceeded());
+                        cfg->storage == StorageType::kMemory ? errors::MemoryResourcesExceeded()
+                                                             : errors::StorageResourcesExceeded());
     }
   }
   std::optional<StreamAssignment> existing = meta_->Find(name);
@@ -866,18 +859,19 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   op["op"] = update ? "update" : "create";
   op["stream"] = a.ToJson();
   const std::string reply = msg.reply;
-  host_->Propose(kMetaGroup, op.dump(), [this, reply, type, update, name](absl::StatusOr<uint64_t> index) {
-    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
-    const MetaChange& c = last_meta_change_;
-    if (c.kind == MetaChange::Kind::kRejected) {
-      ApiError e = c.err_code == 10065   ? errors::SubjectsOverlap()
-                   : c.err_code == 10059 ? errors::StreamNotFound()
-                                         : errors::NameInUse();
-      return ReplyError(reply, type, e);
-    }
-    // Created: the stream's first leader answers once it has subscribed.
-    // Updated: its leader answers once the new config is applied there.
-  });
+  host_->Propose(kMetaGroup, op.dump(),
+                 [this, reply, type, update, name](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const MetaChange& c = last_meta_change_;
+                   if (c.kind == MetaChange::Kind::kRejected) {
+                     ApiError e = c.err_code == 10065   ? errors::SubjectsOverlap()
+                                  : c.err_code == 10059 ? errors::StreamNotFound()
+                                                        : errors::NameInUse();
+                     return ReplyError(reply, type, e);
+                   }
+                   // Created: the stream's first leader answers once it has subscribed.
+                   // Updated: its leader answers once the new config is applied there.
+                 });
 }
 
 void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops) {
@@ -890,7 +884,8 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
     }
     return;
   }
-  if (!msg.data.empty()) return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
+  if (!msg.data.empty())
+    return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
   if (!meta_->Find(name).has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
   nlohmann::json op;
   op["op"] = "delete";
@@ -929,7 +924,8 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
 // stream's leader (ReconcileMembership).
 void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops) {
   const std::string type = "stream_remove_peer";
-  if (!clustered_) return ReplyError(msg.reply, type, {503, 10010, "JetStream clustering support required"});
+  if (!clustered_)
+    return ReplyError(msg.reply, type, {503, 10010, "JetStream clustering support required"});
   const raft::NodeId leader = MetaLeader();
   if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
   if (leader != self_) {
@@ -941,7 +937,8 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
   bool ok = false;
   nlohmann::json body = ParseBody(msg.data, &ok);
   if (!ok || !body.is_object() || msg.data.empty()) {
-    return ReplyError(msg.reply, type, msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
+    return ReplyError(msg.reply, type,
+                      msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
   }
   const std::string peer = body.value("peer", "");
   if (peer.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
@@ -961,9 +958,10 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
     a->peers.erase(pos);
   } else {
     std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
-    *pos = *std::min_element(candidates.begin(), candidates.end(), [&](raft::NodeId x, raft::NodeId y) {
-      return load[x] != load[y] ? load[x] < load[y] : x < y;
-    });
+    *pos = *std::min_element(candidates.begin(), candidates.end(),
+                             [&](raft::NodeId x, raft::NodeId y) {
+                               return load[x] != load[y] ? load[x] < load[y] : x < y;
+                             });
   }
   a->update_reply.clear();
   nlohmann::json op;
@@ -1091,10 +1089,12 @@ nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
 
 void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
                                    const std::string& name, int hops, const std::string& rest) {
-  static const std::map<std::string, std::string> kTypes = {
-      {"INFO", "stream_info"},           {"PURGE", "stream_purge"},
-      {"MSG.GET", "stream_msg_get"},     {"MSG.DELETE", "stream_msg_delete"},
-      {"STEPDOWN", "stream_leader_stepdown"}, {"DIRECT", ""}};
+  static const std::map<std::string, std::string> kTypes = {{"INFO", "stream_info"},
+                                                            {"PURGE", "stream_purge"},
+                                                            {"MSG.GET", "stream_msg_get"},
+                                                            {"MSG.DELETE", "stream_msg_delete"},
+                                                            {"STEPDOWN", "stream_leader_stepdown"},
+                                                            {"DIRECT", ""}};
   const std::string type = kTypes.at(op);
   std::optional<StreamAssignment> a = meta_->Find(name);
   if (!a.has_value()) {
@@ -1169,7 +1169,8 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
 void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_purge";
   // nats-server's purge response always carries "purged" (no omitempty).
-  auto purge_error = [this](const std::string& reply, const std::string& type, const ApiError& err) {
+  auto purge_error = [this](const std::string& reply, const std::string& type,
+                            const ApiError& err) {
     api_errors_.fetch_add(1, std::memory_order_relaxed);
     nlohmann::ordered_json j;
     j["type"] = Type(type);
@@ -1244,14 +1245,14 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
     }
     if (!last_by.empty()) {
       if (SubjectHasWildcard(last_by)) {
-        found = store.LoadLast([last_by](std::string_view s) { return SubjectMatches(last_by, s); });
+        found =
+            store.LoadLast([last_by](std::string_view s) { return SubjectMatches(last_by, s); });
       } else {
         found = store.LoadLastOfSubject(last_by);
       }
     } else if (!next_by.empty()) {
-      found = store.LoadNext(std::max<uint64_t>(seq, 1), [next_by](std::string_view s) {
-        return SubjectMatches(next_by, s);
-      });
+      found = store.LoadNext(std::max<uint64_t>(seq, 1),
+                             [next_by](std::string_view s) { return SubjectMatches(next_by, s); });
     } else if (seq > 0) {
       found = store.Load(seq);
     } else {
@@ -1268,8 +1269,8 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
     std::string hdr = found->headers.empty() ? std::string("NATS/1.0\r\n")
                                              : found->headers.substr(0, found->headers.size() - 2);
     absl::StrAppend(&hdr, "Nats-Stream: ", cfg.name, "\r\nNats-Subject: ", found->subject,
-                    "\r\nNats-Sequence: ", found->seq, "\r\nNats-Time-Stamp: ",
-                    FormatApiTime(found->time_ns), "\r\n\r\n");
+                    "\r\nNats-Sequence: ", found->seq,
+                    "\r\nNats-Time-Stamp: ", FormatApiTime(found->time_ns), "\r\n\r\n");
     bus_->Publish(msg.reply, "", std::move(hdr), found->data);
     return;
   }
@@ -1296,7 +1297,8 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
     return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
   }
   uint64_t seq = 0;
-  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned()) seq = it->get<uint64_t>();
+  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned())
+    seq = it->get<uint64_t>();
   if (seq == 0) return ReplyError(msg.reply, type, errors::BadRequest());
   nlohmann::json op;
   op["op"] = "delete";
@@ -1454,7 +1456,8 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
 
 std::string JetStream::Unhealthy(bool server_only) const {
   if (!clustered_) return "";  // standalone: nothing more to check (as nats-server)
-  if (MetaLeader() == raft::kNoNode) return "JetStream has not established contact with a meta leader";
+  if (MetaLeader() == raft::kNoNode)
+    return "JetStream has not established contact with a meta leader";
   if (server_only) return "";
   MutexLock l(&mu_);
   for (const auto& [name, ls] : local_) {

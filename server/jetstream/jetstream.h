@@ -29,8 +29,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,8 +52,8 @@ namespace herald::js {
 struct JetStreamOptions {
   std::string store_dir;
   std::string server_name;
-  std::string cluster_name;      // empty: not clustered
-  std::string raft_listen;       // host:port of the Raft transport (port 0: any)
+  std::string cluster_name;       // empty: not clustered
+  std::string raft_listen;        // host:port of the Raft transport (port 0: any)
   int expected_cluster_size = 1;  // nodes of the metadata group
   int64_t max_memory = -1;
   int64_t max_file = -1;
@@ -150,6 +150,7 @@ class JetStream : public raft::StateMachine {
   // Bytes held by this node's replicas of streams of `type`.
   uint64_t LocalUsage(StorageType type) const;
   // Publishing (leader).
+  void ReplyPubError(const std::string& reply, const std::string& stream, const ApiError& err);
   void OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg);
 
   // Groups.
@@ -176,17 +177,17 @@ class JetStream : public raft::StateMachine {
   std::unique_ptr<raft::GrpcTransport> transport_;
   std::unique_ptr<raft::NodeHost> host_;
   std::atomic<raft::NodeHost*> host_ptr_{nullptr};  // for the transport's thread; null when stopped
-  MetaChange last_meta_change_;  // driver thread: what the last metadata Apply did
+  MetaChange last_meta_change_;        // driver thread: what the last metadata Apply did
   bool deleted_leader_here_ = false;   // driver thread: the last applied delete's leader was us
   bool deleted_leader_known_ = false;  // ... a leader was known here
   std::unique_ptr<MetaState> meta_;
   SubscriptionPtr api_sub_, forward_sub_;
 
   mutable Mutex mu_;
-  std::map<std::string, LocalStream> local_ ABSL_GUARDED_BY(mu_);          // by name
-  std::map<uint64_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);       // group -> name
-  std::map<raft::NodeId, std::string> names_ ABSL_GUARDED_BY(mu_);         // node -> server name
-  std::set<raft::NodeId> online_ ABSL_GUARDED_BY(mu_);                     // peers connected now
+  std::map<std::string, LocalStream> local_ ABSL_GUARDED_BY(mu_);     // by name
+  std::map<uint64_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);  // group -> name
+  std::map<raft::NodeId, std::string> names_ ABSL_GUARDED_BY(mu_);    // node -> server name
+  std::set<raft::NodeId> online_ ABSL_GUARDED_BY(mu_);                // peers connected now
   bool meta_started_ ABSL_GUARDED_BY(mu_) = false;
   raft::NodeId meta_leader_ ABSL_GUARDED_BY(mu_) = raft::kNoNode;
   std::map<std::string, std::string> pending_delete_replies_ ABSL_GUARDED_BY(mu_);

@@ -53,9 +53,9 @@ struct StreamAssignment {
 // What applying one metadata entry did, for the caller on this node.
 struct MetaChange {
   enum class Kind { kNone, kCreated, kUpdated, kDeleted, kRejected } kind = Kind::kNone;
-  StreamAssignment stream;     // created/updated: the new assignment; deleted: the old one
-  std::string error;           // rejected: why (the entry raced with another)
-  std::string delete_reply;    // deleted: the request's reply subject
+  StreamAssignment stream;   // created/updated: the new assignment; deleted: the old one
+  std::string error;         // rejected: why (the entry raced with another)
+  std::string delete_reply;  // deleted: the request's reply subject
   int err_code = 0;
 };
 

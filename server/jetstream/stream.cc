@@ -97,7 +97,8 @@ void Stream::RebuildDedupe() {
     if (id.has_value()) found.push_back({m.time_ns, {std::string(*id), m.seq}});
     return true;
   });
-  if (!st.ok()) spdlog::warn("stream {}: rebuilding the dedupe window: {}", cfg.name, st.ToString());
+  if (!st.ok())
+    spdlog::warn("stream {}: rebuilding the dedupe window: {}", cfg.name, st.ToString());
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     RememberMsgId(it->second.first, it->second.second, it->first);
   }
@@ -190,7 +191,8 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     const storage::StreamStoreState st = store_->WorkingState();
     if (auto v = FindHeader(headers, kExpectedLastSeqHeader); v.has_value()) {
       uint64_t want = 0;
-      if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &want) || want != st.last_seq) {
+      if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &want) ||
+          want != st.last_seq) {
         r.error = errors::WrongLastSequence(st.last_seq);
         return;
       }
@@ -204,7 +206,8 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
         return;
       }
     }
-    if (auto v = FindHeader(headers, kExpectedLastMsgIdHeader); v.has_value() && *v != last_msg_id_) {
+    if (auto v = FindHeader(headers, kExpectedLastMsgIdHeader);
+        v.has_value() && *v != last_msg_id_) {
       r.error = errors::WrongLastMsgId(last_msg_id_);
       return;
     }
@@ -226,10 +229,9 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
       r.error = errors::StreamLimits("maximum messages exceeded");
       return;
     }
-    if (cfg.max_bytes > 0 &&
-        static_cast<int64_t>(st.bytes + storage::StoredMessageSize(subject.size(), headers.size(),
-                                                                  payload.size())) >
-            cfg.max_bytes) {
+    if (cfg.max_bytes > 0 && static_cast<int64_t>(st.bytes + storage::StoredMessageSize(
+                                                                 subject.size(), headers.size(),
+                                                                 payload.size())) > cfg.max_bytes) {
       r.error = errors::StreamLimits("maximum bytes exceeded");
       return;
     }
@@ -316,7 +318,8 @@ void Stream::ApplyOp(std::string_view body) {
     // on every replica, so no publish is judged by different limits on
     // different replicas; tightened limits trim the stream here.
     ApiError err;
-    std::optional<StreamConfig> next = ParseStreamConfig(op.value("config", nlohmann::json()), &err);
+    std::optional<StreamConfig> next =
+        ParseStreamConfig(op.value("config", nlohmann::json()), &err);
     if (!next.has_value()) {
       r.error = errors::BadRequest();
       return;
@@ -343,8 +346,8 @@ void Stream::Restore(const std::string& data) {
   }
 }
 
-nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter,
-                                         size_t consumer_count, bool deleted_details) const {
+nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter, size_t consumer_count,
+                                         bool deleted_details) const {
   const storage::StreamStoreState st = store_->State();
   nlohmann::ordered_json j;
   j["messages"] = st.msgs;
@@ -363,7 +366,8 @@ nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter,
     while (seq <= st.last_seq && deleted.size() < kMaxDeletedListed) {
       absl::StatusOr<storage::StoredMessage> m = store_->LoadNext(seq, nullptr);
       const uint64_t next = m.ok() ? m->seq : st.last_seq + 1;
-      for (uint64_t d = seq; d < next && deleted.size() < kMaxDeletedListed; ++d) deleted.push_back(d);
+      for (uint64_t d = seq; d < next && deleted.size() < kMaxDeletedListed; ++d)
+        deleted.push_back(d);
       seq = next + 1;
     }
     j["deleted"] = deleted;

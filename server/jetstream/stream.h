@@ -42,9 +42,9 @@ std::string EncodeOpEntry(const nlohmann::json& op);
 struct ApplyResult {
   uint64_t index = 0;  // Raft index it belongs to
   ApiError error;
-  uint64_t seq = 0;      // message: its sequence (the original one if duplicate)
+  uint64_t seq = 0;  // message: its sequence (the original one if duplicate)
   bool duplicate = false;
-  uint64_t purged = 0;   // purge
+  uint64_t purged = 0;          // purge
   bool config_changed = false;  // a "config" operation was applied
 };
 

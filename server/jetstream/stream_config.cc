@@ -201,12 +201,10 @@ ApiError NormalizeStreamConfig(StreamConfig* cfg) {
   }
   if (c.discard_new_per_subject) {
     if (c.discard != Discard::kNew) {
-      return errors::InvalidConfig(
-          "discard new per subject requires discard new policy to be set");
+      return errors::InvalidConfig("discard new per subject requires discard new policy to be set");
     }
     if (c.max_msgs_per_subject <= 0) {
-      return errors::InvalidConfig(
-          "discard new per subject requires max msgs per subject > 0");
+      return errors::InvalidConfig("discard new per subject requires max msgs per subject > 0");
     }
   }
   if (c.has_mirror_or_sources) {
@@ -236,7 +234,8 @@ ApiError NormalizeStreamConfig(StreamConfig* cfg) {
 
 ApiError CheckStreamUpdate(const StreamConfig& old, StreamConfig* next) {
   StreamConfig& c = *next;
-  if (c.name != old.name) return errors::InvalidConfig("stream configuration name must match original");
+  if (c.name != old.name)
+    return errors::InvalidConfig("stream configuration name must match original");
   if (c.max_consumers != old.max_consumers) {
     return errors::InvalidConfig("stream configuration update can not change MaxConsumers");
   }

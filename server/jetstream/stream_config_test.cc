@@ -21,12 +21,13 @@ TEST(StreamConfigTest, DefaultsAsNatsServer) {
   EXPECT_EQ(c.num_replicas, 1);
   EXPECT_EQ(c.duplicate_window_ns, kDefaultDuplicateWindowNs);
   // The exact JSON nats-server 2.9.10 echoes for this config.
-  EXPECT_EQ(c.ToJson().dump(),
-            R"({"name":"ORDERS","subjects":["ORDERS"],"retention":"limits","max_consumers":-1,)"
-            R"("max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,)"
-            R"("discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,)"
-            R"("allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,)"
-            R"("deny_purge":false,"allow_rollup_hdrs":false})");
+  EXPECT_EQ(
+      c.ToJson().dump(),
+      R"({"name":"ORDERS","subjects":["ORDERS"],"retention":"limits","max_consumers":-1,)"
+      R"("max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,)"
+      R"("discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,)"
+      R"("allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,)"
+      R"("deny_purge":false,"allow_rollup_hdrs":false})");
 }
 
 TEST(StreamConfigTest, DuplicateWindowFollowsShortMaxAge) {
@@ -41,9 +42,9 @@ TEST(StreamConfigTest, DuplicateWindowFollowsShortMaxAge) {
 
 TEST(StreamConfigTest, TypeErrorsAreInvalidJson) {
   ApiError err;
-  for (const char* bad : {R"({"name":5})", R"({"name":"a","subjects":"x"})",
-                          R"({"name":"a","storage":"disk"})", R"({"name":"a","max_msgs":"1"})",
-                          R"({"name":"a","retention":"x"})", R"([1,2])"}) {
+  for (const char* bad :
+       {R"({"name":5})", R"({"name":"a","subjects":"x"})", R"({"name":"a","storage":"disk"})",
+        R"({"name":"a","max_msgs":"1"})", R"({"name":"a","retention":"x"})", R"([1,2])"}) {
     EXPECT_FALSE(ParseStreamConfig(nlohmann::json::parse(bad), &err).has_value()) << bad;
     EXPECT_EQ(err.err_code, 10025) << bad;
   }

@@ -1,11 +1,10 @@
 #include "server/monitor/http_monitor.h"
 
-#include <nlohmann/json.hpp>
-
 #include <sys/socket.h>
 
 #include <chrono>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

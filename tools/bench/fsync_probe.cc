@@ -24,10 +24,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 
 ABSL_FLAG(std::string, dir, "/tmp", "directory to create the probe file in");
 ABSL_FLAG(std::string, sizes, "128,4096", "comma-separated write sizes in bytes; one run each");
@@ -66,7 +66,8 @@ int Probe(const std::string& dir, size_t size, double seconds, int64_t max_ops, 
   while ((max_ops <= 0 || static_cast<int64_t>(lat.size()) < max_ops) &&
          (max_ops > 0 || Clock::now() < deadline)) {
     const Clock::time_point t0 = Clock::now();
-    ssize_t n = overwrite ? pwrite(fd, buf.data(), buf.size(), 0) : write(fd, buf.data(), buf.size());
+    ssize_t n =
+        overwrite ? pwrite(fd, buf.data(), buf.size(), 0) : write(fd, buf.data(), buf.size());
     if (n != static_cast<ssize_t>(buf.size())) {
       std::fprintf(stderr, "fsync_probe: write: %s\n", n < 0 ? std::strerror(errno) : "short");
       rc = 1;
@@ -113,8 +114,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fsync_probe: bad size %s\n", std::string(s).c_str());
       return 2;
     }
-    rc |= Probe(absl::GetFlag(FLAGS_dir), size, absl::GetFlag(FLAGS_seconds),
-                absl::GetFlag(FLAGS_ops), absl::GetFlag(FLAGS_overwrite), absl::GetFlag(FLAGS_json));
+    rc |=
+        Probe(absl::GetFlag(FLAGS_dir), size, absl::GetFlag(FLAGS_seconds),
+              absl::GetFlag(FLAGS_ops), absl::GetFlag(FLAGS_overwrite), absl::GetFlag(FLAGS_json));
   }
   return rc;
 }

@@ -118,9 +118,9 @@ absl::Status PrepareStream(const JsOptions& opt, ApiClient& api) {
   auto retry_later = [&](std::string why) -> absl::Status {
     last = std::move(why);
     if (absl::Now() + absl::Milliseconds(250) > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("stream ", opt.stream, " not ready within ",
-                       absl::FormatDuration(opt.ready_timeout), "; last: ", last));
+      return absl::DeadlineExceededError(absl::StrCat("stream ", opt.stream, " not ready within ",
+                                                      absl::FormatDuration(opt.ready_timeout),
+                                                      "; last: ", last));
     }
     absl::SleepFor(absl::Milliseconds(250));
     return absl::OkStatus();
@@ -295,10 +295,9 @@ void ClientLoop(const JsOptions& opt, Conn* conn, const std::string& inbox, uint
       last_answered = h.answered;
       last_progress = after;
     } else if (sent > h.answered && after - last_progress > ack_timeout) {
-      rs->Fail("publisher",
-               absl::DeadlineExceededError(absl::StrCat(
-                   "no PubAck for ", absl::FormatDuration(opt.ack_timeout), " (", sent - h.answered,
-                   " publishes unanswered)")));
+      rs->Fail("publisher", absl::DeadlineExceededError(absl::StrCat(
+                                "no PubAck for ", absl::FormatDuration(opt.ack_timeout), " (",
+                                sent - h.answered, " publishes unanswered)")));
       break;
     }
   }
@@ -365,8 +364,8 @@ JsResult RunJsPub(const JsOptions& opt) {
       target = opt.msgs / opt.clients + (static_cast<uint64_t>(i) < opt.msgs % opt.clients ? 1 : 0);
       if (target == 0) target = 1;
     }
-    threads.emplace_back(ClientLoop, std::cref(opt), conns[i].get(), std::cref(inboxes[i]),
-                         target, window, &rs, &outs[i]);
+    threads.emplace_back(ClientLoop, std::cref(opt), conns[i].get(), std::cref(inboxes[i]), target,
+                         window, &rs, &outs[i]);
   }
   rs.start = Clock::now();
   rs.go.store(true);
@@ -413,8 +412,8 @@ JsResult RunJsPub(const JsOptions& opt) {
   }
 
   // Verify: the stream holds exactly what was acknowledged.
-  auto rep = (*api)->Request(absl::StrCat("$JS.API.STREAM.INFO.", opt.stream), "",
-                             absl::Seconds(10));
+  auto rep =
+      (*api)->Request(absl::StrCat("$JS.API.STREAM.INFO.", opt.stream), "", absl::Seconds(10));
   if (!rep.ok()) {
     if (r.error.empty()) r.error = absl::StrCat("verify: STREAM.INFO: ", rep.status().ToString());
   } else {
@@ -487,8 +486,8 @@ std::string FormatJsText(const JsResult& r) {
   } else if (r.published > 0 || r.error.empty()) {
     absl::StrAppendFormat(&s, "jspub ack=%s R%d clients=%d window=%d size=%d stream=%s\n", r.ack,
                           r.replicas, r.clients, r.window, r.size, r.stream);
-    absl::StrAppendFormat(&s, "  %d acks in %.2fs = %.0f msgs/s (setup %.2fs)\n", r.acks,
-                          r.seconds, r.Rate(), r.setup_seconds);
+    absl::StrAppendFormat(&s, "  %d acks in %.2fs = %.0f msgs/s (setup %.2fs)\n", r.acks, r.seconds,
+                          r.Rate(), r.setup_seconds);
     absl::StrAppendFormat(&s,
                           "  latency us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f "
                           "mean %.1f\n",
@@ -498,9 +497,10 @@ std::string FormatJsText(const JsResult& r) {
       absl::StrAppendFormat(&s, "  ERRORS: %d error answers, %d malformed; first: %s\n", r.errors,
                             r.malformed, r.first_error);
     }
-    absl::StrAppendFormat(&s, "  verify: stream holds %d messages, %d acks: %s%s\n",
-                          r.stream_messages, r.acks, r.verified ? "OK" : "MISMATCH",
-                          r.stream_leader.empty() ? "" : " (stream leader " + r.stream_leader + ")");
+    absl::StrAppendFormat(
+        &s, "  verify: stream holds %d messages, %d acks: %s%s\n", r.stream_messages, r.acks,
+        r.verified ? "OK" : "MISMATCH",
+        r.stream_leader.empty() ? "" : " (stream leader " + r.stream_leader + ")");
   }
   if (!r.error.empty()) absl::StrAppend(&s, "ERROR: ", r.error, "\n");
   return s;
@@ -530,8 +530,8 @@ std::string FormatJsJson(const JsResult& r) {
   j["seconds"] = r.seconds;
   j["setup_seconds"] = r.setup_seconds;
   j["msgs_per_sec"] = r.Rate();
-  j["lat_us"] = {{"min", r.lat_min_us}, {"p50", r.lat_p50_us},   {"p90", r.lat_p90_us},
-                 {"p99", r.lat_p99_us}, {"p999", r.lat_p999_us}, {"max", r.lat_max_us},
+  j["lat_us"] = {{"min", r.lat_min_us},  {"p50", r.lat_p50_us},   {"p90", r.lat_p90_us},
+                 {"p99", r.lat_p99_us},  {"p999", r.lat_p999_us}, {"max", r.lat_max_us},
                  {"mean", r.lat_mean_us}};
   j["stream_messages"] = r.stream_messages;
   j["verified"] = r.verified;

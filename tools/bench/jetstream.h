@@ -48,7 +48,7 @@ struct JsOptions {
 };
 
 struct JsResult {
-  std::string mode;  // "jspub" or "jsinfo"
+  std::string mode;   // "jspub" or "jsinfo"
   std::string error;  // fatal problem; empty on success
   std::string ack;
   int replicas = 0;
@@ -57,10 +57,10 @@ struct JsResult {
   size_t size = 0;
   std::string stream;
   // Publishing, all clients together, from start to the last client's last ack.
-  uint64_t published = 0;  // publishes answered (acks + errors)
-  uint64_t acks = 0;       // successful PubAcks (not duplicates)
-  uint64_t errors = 0;     // {"error":..} answers, 503 no-responders statuses
-  uint64_t malformed = 0;  // answers that were neither
+  uint64_t published = 0;   // publishes answered (acks + errors)
+  uint64_t acks = 0;        // successful PubAcks (not duplicates)
+  uint64_t errors = 0;      // {"error":..} answers, 503 no-responders statuses
+  uint64_t malformed = 0;   // answers that were neither
   std::string first_error;  // text of the first error answer
   double seconds = 0;
   // Per-publish latency (write of the PUB to its PubAck parsed), microseconds.
@@ -68,10 +68,10 @@ struct JsResult {
          lat_max_us = 0, lat_mean_us = 0;
   // STREAM.INFO after the run.
   int64_t stream_messages = -1;
-  bool verified = false;  // stream_messages == acks
+  bool verified = false;      // stream_messages == acks
   std::string stream_leader;  // cluster.leader from STREAM.INFO (clustered servers)
-  double setup_seconds = 0;  // until the stream was created and answered INFO
-  std::string info_json;     // jsinfo: the reply
+  double setup_seconds = 0;   // until the stream was created and answered INFO
+  std::string info_json;      // jsinfo: the reply
 
   double Rate() const { return seconds > 0 ? acks / seconds : 0; }
 };

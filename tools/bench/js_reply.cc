@@ -140,8 +140,7 @@ PubAck ParsePubAck(absl::string_view msg) {
   if (hs.status != 0 && hs.status != 200) {
     ack.kind = PubAck::Kind::kError;
     ack.error.code = hs.status;
-    ack.error.description =
-        hs.status == 503 ? "no responders" : absl::StrCat("status ", hs.status);
+    ack.error.description = hs.status == 503 ? "no responders" : absl::StrCat("status ", hs.status);
     return ack;
   }
   bool has_seq = false;

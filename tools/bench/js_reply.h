@@ -26,9 +26,9 @@ struct ApiError {
 
 struct PubAck {
   enum class Kind {
-    kOk,           // {"stream":..,"seq":N} with a non-empty stream and N > 0
-    kError,        // an "error" object, or a 503 no-responders status
-    kMalformed,    // not JSON, or no stream/seq
+    kOk,         // {"stream":..,"seq":N} with a non-empty stream and N > 0
+    kError,      // an "error" object, or a 503 no-responders status
+    kMalformed,  // not JSON, or no stream/seq
   };
   Kind kind = Kind::kMalformed;
   absl::string_view stream;  // points into the parsed text (escapes not decoded)

@@ -78,8 +78,7 @@ TEST(ParsePubAck, Malformed) {
   EXPECT_EQ(ParsePubAck(R"({"stream":"S","seq":-1})").kind, PubAck::Kind::kMalformed);
   EXPECT_EQ(ParsePubAck(R"({"stream":"S","seq":"1"})").kind, PubAck::Kind::kMalformed);
   EXPECT_EQ(ParsePubAck(R"({"stream":"S" "seq":1})").kind, PubAck::Kind::kMalformed);
-  EXPECT_EQ(ParsePubAck(R"({"stream":"S","seq":1,"x":{"a":1})").kind,
-            PubAck::Kind::kMalformed);
+  EXPECT_EQ(ParsePubAck(R"({"stream":"S","seq":1,"x":{"a":1})").kind, PubAck::Kind::kMalformed);
 }
 
 TEST(SplitHeaders, StatusAndBody) {

@@ -36,7 +36,8 @@ ABSL_FLAG(double, drain_timeout, 5, "seconds subscribers wait for stragglers aft
 ABSL_FLAG(double, seconds, 0,
           "jspub: seconds to publish (default --duration, or no time bound if only --msgs is "
           "given); with --msgs too, whichever comes first");
-ABSL_FLAG(std::string, ack, "sync", "jspub: sync (1 publish in flight, latency) | async (--window)");
+ABSL_FLAG(std::string, ack, "sync",
+          "jspub: sync (1 publish in flight, latency) | async (--window)");
 ABSL_FLAG(int, window, 256, "jspub --ack async: unacknowledged publishes per connection");
 ABSL_FLAG(int, clients, 1, "jspub: publisher connections");
 ABSL_FLAG(std::string, stream, "BENCH", "jspub: stream name (deleted and created before the run)");
@@ -77,8 +78,8 @@ int RunJetStream(const herald::bench::Endpoint& ep, const std::string& mode) {
   }
   herald::bench::JsResult r =
       mode == "jsinfo" ? herald::bench::RunJsInfo(jo) : herald::bench::RunJsPub(jo);
-  std::string out = absl::GetFlag(FLAGS_json) ? herald::bench::FormatJsJson(r)
-                                              : herald::bench::FormatJsText(r);
+  std::string out =
+      absl::GetFlag(FLAGS_json) ? herald::bench::FormatJsJson(r) : herald::bench::FormatJsText(r);
   std::fputs(out.c_str(), stdout);
   return r.error.empty() && r.errors == 0 && r.malformed == 0 ? 0 : 1;
 }

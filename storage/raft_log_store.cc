@@ -554,20 +554,47 @@ absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
 }
 
 absl::Status RaftLogStore::Sync() {
-  if (staged_.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<PendingWrite>> w = WritePending();
+  if (!w.ok()) return w.status();
+  if (*w == nullptr) return absl::OkStatus();
+  absl::Status s = SyncPending({w->get()});
+  if (!s.ok()) return s;
+  PublishPending(**w);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RaftLogStore::PendingWrite>> RaftLogStore::WritePending() {
+  if (staged_.empty()) return std::unique_ptr<PendingWrite>();
+  auto w = std::make_unique<PendingWrite>();
+  w->staged.swap(staged_);
+  w->needs_sync = needs_sync_;
+  needs_sync_ = false;
   rocksdb::WriteOptions wo;
-  wo.sync = options_.sync && needs_sync_;
+  wo.sync = false;  // SyncPending's fsync of the WAL makes it durable
   rocksdb::Status s = db_->Write(wo, &batch_);
   batch_.Clear();
-  const bool synced = wo.sync;
-  needs_sync_ = false;
-  if (!s.ok()) {
-    staged_.clear();
-    return absl::InternalError("raft log write: " + s.ToString());
+  if (!s.ok()) return absl::InternalError("raft log write: " + s.ToString());
+  return w;
+}
+
+absl::Status RaftLogStore::SyncPending(const std::vector<PendingWrite*>& writes) {
+  bool needs_sync = false;
+  for (const PendingWrite* w : writes) needs_sync = needs_sync || w->needs_sync;
+  if (!options_.sync || !needs_sync) {
+    unsynced_writes_.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
   }
-  (synced ? syncs_ : unsynced_writes_).fetch_add(1, std::memory_order_relaxed);
+  // The WAL is one file written in order: syncing it covers these writes and
+  // everything before them. RocksDB's SyncWAL lets other writes proceed.
+  rocksdb::Status s = db_->SyncWAL();
+  if (!s.ok()) return absl::InternalError("raft log sync: " + s.ToString());
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void RaftLogStore::PublishPending(PendingWrite& write) {
   uint64_t n = 0;
-  for (Staged& st : staged_) {
+  for (Staged& st : write.staged) {
     GroupLog* log = st.log;
     if (st.snapshot) {
       log->snapshot_ = *std::move(st.snapshot);
@@ -597,8 +624,7 @@ absl::Status RaftLogStore::Sync() {
     log->prev_term_ = st.prev_term;
   }
   entries_written_.fetch_add(n, std::memory_order_relaxed);
-  staged_.clear();
-  return absl::OkStatus();
+  write.staged.clear();
 }
 
 absl::Status RaftLogStore::SaveSnapshot(GroupId g, const Snapshot& snap, uint64_t compact_to) {

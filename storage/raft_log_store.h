@@ -143,6 +143,20 @@ class RaftLogStore {
   absl::Status Sync();
   bool HasPending() const { return !staged_.empty(); }
 
+  // Sync() in three steps, so that the fsync can run on another thread while
+  // the owner thread goes on (NodeHost's sync thread): WritePending() writes
+  // the pending batch without fsync and moves it out (owner thread; null if
+  // nothing was pending); SyncPending() makes every write made so far durable
+  // with one fsync of the WAL if any of `writes` needs one (any thread, one
+  // call at a time; RocksDB lets writes go on meanwhile); PublishPending()
+  // makes a synced one visible to its GroupLogs (owner thread, in write
+  // order). Until then a group in such a write must not stage another Ready,
+  // nor be deleted or snapshotted.
+  struct PendingWrite;
+  absl::StatusOr<std::unique_ptr<PendingWrite>> WritePending();
+  absl::Status SyncPending(const std::vector<PendingWrite*>& writes);
+  void PublishPending(PendingWrite& write);
+
   // Records an application snapshot (taken at or below the applied index) and
   // discards log entries up to and including `compact_to` (<= snap index).
   // Synced. REQUIRES: no pending batch.
@@ -172,6 +186,14 @@ class RaftLogStore {
     uint64_t first, last, prev_term;  // log bounds after this write
   };
 
+
+ public:
+  struct PendingWrite {
+    std::vector<Staged> staged;
+    bool needs_sync = false;
+  };
+
+ private:
   explicit RaftLogStore(const RaftLogStoreOptions& options);
   absl::Status Recover();
   absl::Status RecoverGroup(GroupId g, const std::string& state_value);

@@ -202,6 +202,7 @@ class StreamStore {
 
   // Mutating thread only: the working view and what is staged.
   rocksdb::WriteBatch batch_;
+  rocksdb::WriteBatch index_batch_;  // subject-index operations, appended at Commit
   bool staged_ = false;
   StreamStoreState work_;  // num_subjects / num_deleted not maintained here
   // Messages appended since the last Commit: pending_[i] has seq

@@ -78,6 +78,9 @@ absl::Status NodeHost::StopAndDeleteGroup(GroupId g) {
   if (!store->HasGroup(g) && !store->unrecoverable().count(g)) {
     return absl::NotFoundError(absl::StrCat("group ", g));
   }
+  // A write of the group may be on its way to disk: let it land first, so
+  // the deletion below is the group's last write.
+  DrainSyncJobs();
   auto it = groups_.find(g);
   if (it != groups_.end()) {
     Group& grp = it->second;
@@ -154,6 +157,7 @@ void NodeHost::Start() {
     if (started_) return;
     started_ = true;
   }
+  syncer_ = std::thread([this] { SyncLoop(); });
   driver_ = std::thread([this] { Run(); });
 }
 
@@ -164,6 +168,13 @@ void NodeHost::Stop() {
   }
   cv_.notify_all();
   if (driver_.joinable()) driver_.join();
+  {
+    MutexLock l(&sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();  // after writing what was queued
+  in_flight_.clear();
   // The driver is gone: finish every outstanding proposal here.
   std::vector<Proposal> props;
   std::vector<Command> cmds;
@@ -376,18 +387,23 @@ void NodeHost::Run() {
   std::vector<Proposal> props;
   std::vector<Command> cmds;
   for (;;) {
+    size_t synced = 0;
     {
       std::unique_lock<std::mutex> l(mu_.native());
       if (dirty_.empty()) {
         cv_.wait_until(l, next_tick, [&] {
-          return stop_ || !in_msgs_.empty() || !in_props_.empty() || !in_cmds_.empty();
+          return stop_ || !in_msgs_.empty() || !in_props_.empty() || !in_cmds_.empty() ||
+                 synced_jobs_ > 0;
         });
       }
       if (stop_) return;
       msgs.swap(in_msgs_);
       props.swap(in_props_);
       cmds.swap(in_cmds_);
+      synced = synced_jobs_;
+      synced_jobs_ = 0;
     }
+    CompleteSyncJobs(synced);
     const Clock::time_point now = Clock::now();
     const bool tick = now >= next_tick;
     // After a stall, tick once rather than in a burst: a burst of ticks would
@@ -426,6 +442,9 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
   std::vector<std::pair<Group*, Ready>> readies;
   for (Group* g : touched) {
     g->dirty = false;
+    // Its previous Ready is still being written: the sync's completion
+    // touches it again.
+    if (g->syncing) continue;
     if (!g->raw->HasReady()) {
       // A follower quiesces on a heartbeat it does not answer: no Ready.
       if (g->raw->quiesced() != g->published_quiesced) PublishInfo(*g);
@@ -476,31 +495,98 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     if (rd.snapshot.empty()) ApplyReady(*g, rd);
   }
 
-  if (options_.store->HasPending()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    absl::Status s = options_.store->Sync();
-    if (!s.ok()) Fatal(s);
-    const uint64_t us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    sync_micros_.fetch_add(us, std::memory_order_relaxed);
-    if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
+  // Readies with nothing to write are finished now; the others once the
+  // sync thread has written (and fsynced) their batch.
+  SyncJob job;
+  std::vector<std::pair<Group*, Ready>> now;
+  for (auto& [g, rd] : readies) {
+    if (rd.MustSync()) {
+      g->syncing = true;
+      job.readies.emplace_back(g, std::move(rd));
+    } else {
+      now.emplace_back(g, std::move(rd));
+    }
   }
+  absl::StatusOr<std::unique_ptr<storage::RaftLogStore::PendingWrite>> written =
+      options_.store->WritePending();
+  if (!written.ok()) Fatal(written.status());
+  job.write = *std::move(written);
+  if (job.write != nullptr) {
+    {
+      MutexLock l(&sync_mu_);
+      sync_queue_.push_back(job.write.get());
+    }
+    sync_cv_.notify_one();
+    in_flight_.push_back(std::move(job));
+  } else {
+    for (auto& r : job.readies) now.push_back(std::move(r));
+  }
+  FinishReadies(now);
+}
 
+void NodeHost::FinishReadies(std::vector<std::pair<Group*, Ready>>& readies) {
   // Durable: now the other messages may go.
   std::vector<GroupMessage> out;
   for (auto& [g, rd] : readies) {
     for (Message& m : rd.messages) out.push_back(GroupMessage{g->id, std::move(m)});
   }
   if (!out.empty()) options_.transport->Send(std::move(out));
-
   for (auto& [g, rd] : readies) {
+    g->syncing = false;
     if (!rd.snapshot.empty()) ApplyReady(*g, rd);
     g->raw->Advance(rd);
     PublishInfo(*g);
-    // Advance may have made more ready (the leader now counts its own log).
-    if (g->raw->HasReady()) Touch(*g);
+    // Advance may have made more ready (the leader now counts its own log),
+    // and proposals or messages may have arrived while it waited.
+    Touch(*g);
     MaybeSnapshot(*g);
+  }
+}
+
+void NodeHost::CompleteSyncJobs(size_t n) {
+  for (; n > 0 && !in_flight_.empty(); --n) {
+    SyncJob job = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    options_.store->PublishPending(*job.write);
+    FinishReadies(job.readies);
+  }
+}
+
+void NodeHost::DrainSyncJobs() {
+  if (in_flight_.empty()) return;
+  size_t n = 0;
+  {
+    std::unique_lock<std::mutex> l(mu_.native());
+    cv_.wait(l, [&] { return synced_jobs_ >= in_flight_.size(); });
+    n = synced_jobs_;
+    synced_jobs_ = 0;
+  }
+  CompleteSyncJobs(n);
+}
+
+void NodeHost::SyncLoop() {
+  std::vector<storage::RaftLogStore::PendingWrite*> writes;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(sync_mu_.native());
+      sync_cv_.wait(l, [&] { return sync_stop_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty()) return;  // stopping, everything written
+      writes.swap(sync_queue_);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::Status s = options_.store->SyncPending(writes);
+    if (!s.ok()) Fatal(s);
+    const uint64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    sync_micros_.fetch_add(us, std::memory_order_relaxed);
+    if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
+    {
+      MutexLock l(&mu_);
+      synced_jobs_ += writes.size();
+    }
+    cv_.notify_one();
+    writes.clear();
   }
 }
 
@@ -637,6 +723,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
     }
   }
   applied_entries_.fetch_add(rd.committed_entries.size(), std::memory_order_relaxed);
+  if (!rd.snapshot.empty() || !rd.committed_entries.empty()) sm->ApplyBatchEnd(g.id);
   for (const ReadState& rs : rd.read_states) {
     auto it = g.reads.find(rs.ctx);
     if (it == g.reads.end()) continue;  // expired already

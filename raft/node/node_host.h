@@ -10,9 +10,15 @@
 //   3. sends leaders' appends and heartbeats, and applies committed entries
 //      (which the core hands out only once they are locally durable) and
 //      completes their proposals;
-//   4. writes the batch with a single fsync;
-//   5. only then sends every other message (votes, acknowledgements), installs
-//      snapshots, and Advances each group.
+//   4. writes the batch (not synced) and hands its fsync (RocksDB's SyncWAL,
+//      which lets writes go on meanwhile) to the sync thread, while the driver
+//      goes on with other work (stepping messages, taking proposals, ticking,
+//      and the Readies of groups not waiting);
+//   5. once that write returned: sends every other message of those Readies
+//      (votes, acknowledgements), installs snapshots, and Advances each group.
+//      A group waiting for its write is asked for no new Ready: proposals
+//      arriving meanwhile pile up in its log and go out together next
+//      (group commit without a timer).
 // This is the etcd Ready contract (persist, send, apply, advance) with the two
 // relaxations etcd also allows: a leader writes its log in parallel with its
 // followers (it counts itself only after Advance), and entries already
@@ -56,6 +62,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -84,6 +91,12 @@ class StateMachine {
   virtual ~StateMachine() = default;
   // A committed normal entry (empty data: a new leader's no-op), in log order.
   virtual void Apply(GroupId group, const Entry& entry) = 0;
+  // Ends one batch of Apply calls for `group`: called once per driver cycle
+  // after its committed entries (and a snapshot's Restore) were applied and
+  // their proposals' callbacks ran. An application that stages what Apply
+  // changes writes it here, once per batch instead of once per entry (and
+  // may hold back the answers its callbacks produced until then).
+  virtual void ApplyBatchEnd(GroupId group) {}
   // Replaces the group's state by a snapshot (received from a leader, or the
   // local one at start-up).
   virtual void Restore(GroupId group, const Snapshot& snapshot) = 0;
@@ -237,7 +250,14 @@ class NodeHost {
     bool published_quiesced = false;  // GroupInfo::quiesced as last published
     NodeId published_lead = kNoNode;  // leader as last told to the state machine
     bool ticking = false;             // listed in ticking_
+    bool syncing = false;             // a Ready of it waits for the sync thread
     uint64_t applied = 0;
+  };
+  // Readies whose durable part the sync thread is writing; completed (their
+  // messages sent, Advanced) by the driver once that write returns.
+  struct SyncJob {
+    std::unique_ptr<storage::RaftLogStore::PendingWrite> write;
+    std::vector<std::pair<Group*, Ready>> readies;
   };
   struct Proposal {
     GroupId group;
@@ -278,6 +298,14 @@ class NodeHost {
              std::vector<Command>& cmds, bool tick);
   void ProposeAll(std::vector<Proposal>& props);
   void ApplyReady(Group& g, Ready& rd);
+  // After their durable part is written: sends the rest of their messages,
+  // installs snapshots, Advances.
+  void FinishReadies(std::vector<std::pair<Group*, Ready>>& readies);
+  // Completes the oldest `n` submitted sync jobs (driver).
+  void CompleteSyncJobs(size_t n);
+  // Blocks until every submitted sync job is written, and completes them.
+  void DrainSyncJobs();
+  void SyncLoop();
   void MaybeSnapshot(Group& g);
   void Touch(Group& g);
   void PublishInfo(Group& g);
@@ -322,7 +350,19 @@ class NodeHost {
   std::vector<Command> in_cmds_ ABSL_GUARDED_BY(mu_);
   std::map<GroupId, GroupInfo> info_ ABSL_GUARDED_BY(mu_);
 
+  // Sync jobs written by the sync thread, not yet completed by the driver.
+  size_t synced_jobs_ ABSL_GUARDED_BY(mu_) = 0;
+  // Driver: jobs submitted, oldest first (written in that order).
+  std::deque<SyncJob> in_flight_;
+
+  // The sync thread's queue.
+  Mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<storage::RaftLogStore::PendingWrite*> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
+  bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
+
   std::thread driver_;
+  std::thread syncer_;
   std::atomic<uint64_t> cycles_{0};
   std::atomic<uint64_t> applied_entries_{0};
   std::atomic<uint64_t> leader_silent_wakes_{0};

@@ -76,4 +76,23 @@ void InternalBus::Publish(std::string subject, std::string reply, std::string he
   });
 }
 
+void InternalBus::PublishBatch(std::vector<BusMessage> msgs) {
+  if (threads_.empty() || msgs.empty()) return;
+  IoThread* thread =
+      threads_[std::hash<std::thread::id>()(std::this_thread::get_id()) % threads_.size()];
+  asio::post(thread->io(), [thread, msgs = std::move(msgs)]() {
+    std::vector<RouteTarget> routes;
+    std::string message;
+    for (const BusMessage& m : msgs) {
+      message.assign(m.headers);
+      message.append(m.data);
+      routes.clear();
+      SublistResultPtr result = thread->match_cache().Match(m.subject);
+      DeliverToMatches(thread, *result, m.subject, m.reply, message, m.headers.size(), nullptr,
+                       routes);
+    }
+    thread->FlushMarked();
+  });
+}
+
 }  // namespace herald

@@ -58,6 +58,9 @@ class InternalBus {
   void Unsubscribe(const SubscriptionPtr& sub);
 
   void Publish(std::string subject, std::string reply, std::string headers, std::string data);
+  // Publishes `msgs` in order with one hand-off to an I/O thread (the one
+  // Publish from this thread uses, so order with Publish is kept too).
+  void PublishBatch(std::vector<BusMessage> msgs);
 
  private:
   Sublist* const sublist_;

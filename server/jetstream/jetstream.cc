@@ -16,6 +16,10 @@
 namespace herald::js {
 namespace {
 
+// Messages JetStream::Send holds back during a Raft apply batch: set by
+// Apply/Restore on the NodeHost driver thread, flushed by ApplyBatchEnd.
+thread_local std::vector<BusMessage>* t_apply_outbox = nullptr;
+
 constexpr char kApiPrefix[] = "$JS.API.";
 constexpr char kApiQueue[] = "_herald_js_api";
 constexpr int kMaxHops = 3;
@@ -279,6 +283,7 @@ raft::NodeId JetStream::MetaLeader() const {
 // ---------------------------------------------------------------- state machine
 
 void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
+  t_apply_outbox = &apply_outbox_;
   if (group == kMetaGroup) {
     last_meta_change_ = meta_->Apply(entry.index, entry.data);
     const MetaChange& c = last_meta_change_;
@@ -343,14 +348,17 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
     return;
   }
   std::shared_ptr<Stream> stream;
-  {
+  if (applying_stream_ != nullptr && applying_stream_->group() == group) {
+    stream = applying_stream_;
+  } else {
     MutexLock l(&mu_);
     auto g = group_names_.find(group);
     if (g == group_names_.end()) return;
     auto it = local_.find(g->second);
-    if (it == local_.end()) return;
+    if (it == local_.end() || it->second.stream == nullptr) return;
     stream = it->second.stream;
   }
+  applying_stream_ = stream;
   if (entry.index <= stream->applied()) return;  // replay of what the store already holds
   stream->Apply(entry);
   if (stream->last_result().config_changed) {
@@ -384,7 +392,28 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
                  });
 }
 
+void JetStream::ApplyBatchEnd(raft::GroupId group) {
+  if (applying_stream_ != nullptr) {
+    if (applying_stream_->group() == group) applying_stream_->CommitApplied();
+    applying_stream_.reset();
+  }
+  t_apply_outbox = nullptr;
+  if (!apply_outbox_.empty()) {
+    bus_->PublishBatch(std::move(apply_outbox_));
+    apply_outbox_.clear();
+  }
+}
+
+void JetStream::Send(std::string subject, std::string headers, std::string data) {
+  if (t_apply_outbox != nullptr) {
+    t_apply_outbox->push_back(BusMessage{std::move(subject), "", std::move(headers), std::move(data)});
+    return;
+  }
+  bus_->Publish(std::move(subject), "", std::move(headers), std::move(data));
+}
+
 void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
+  t_apply_outbox = &apply_outbox_;
   if (group == kMetaGroup) {
     if (!snapshot.data.empty())
       spdlog::error("JetStream: metadata snapshots are not supported yet");
@@ -571,7 +600,7 @@ void JetStream::ReplyPubError(const std::string& reply, const std::string& strea
   j["error"] = err.ToJson();
   j["stream"] = stream;
   j["seq"] = 0;
-  bus_->Publish(reply, "", "", j.dump());
+  Send(reply, "", j.dump());
 }
 
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
@@ -615,7 +644,7 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     ack += "\"seq\":" + std::to_string(r.seq);
     if (r.duplicate) ack += ",\"duplicate\": true";
     ack += "}";
-    bus_->Publish(reply, "", "", std::move(ack));
+    Send(reply, "", std::move(ack));
   });
 }
 
@@ -623,7 +652,7 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
 
 void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& body) {
   if (reply.empty()) return;
-  bus_->Publish(reply, "", "", body.dump());
+  Send(reply, "", body.dump());
 }
 
 void JetStream::ReplyError(const std::string& reply, const std::string& type, const ApiError& err) {
@@ -1219,7 +1248,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
   const std::string type = "stream_msg_get";
   auto direct_status = [&](const char* status) {
     std::string hdr = std::string("NATS/1.0 ") + status + "\r\n\r\n";
-    bus_->Publish(msg.reply, "", hdr, "");
+    Send(msg.reply, hdr, "");
   };
   absl::StatusOr<storage::StoredMessage> found = absl::NotFoundError("");
   const storage::StreamStore& store = ls.stream->store();
@@ -1271,7 +1300,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
     absl::StrAppend(&hdr, "Nats-Stream: ", cfg.name, "\r\nNats-Subject: ", found->subject,
                     "\r\nNats-Sequence: ", found->seq,
                     "\r\nNats-Time-Stamp: ", FormatApiTime(found->time_ns), "\r\n\r\n");
-    bus_->Publish(msg.reply, "", std::move(hdr), found->data);
+    Send(msg.reply, std::move(hdr), found->data);
     return;
   }
   nlohmann::ordered_json m;
@@ -1419,6 +1448,18 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
   j["consumers"] = 0;
   j["messages"] = messages;
   j["bytes"] = bytes;
+  // Herald's own: the Raft runtime's disk work (docs/jetstream.md, "/jsz").
+  // fsyncs / entries is the group-commit ratio.
+  nlohmann::ordered_json rj;
+  rj["fsyncs"] = store_ ? store_->syncs() : 0;
+  rj["unsynced_writes"] = store_->unsynced_writes();
+  rj["entries_written"] = store_->entries_written();
+  rj["entries_applied"] = host_->applied_entries();
+  rj["sync_micros"] = host_->sync_micros();
+  rj["max_sync_micros"] = host_->max_sync_micros();
+  rj["max_cycle_micros"] = host_->max_cycle_micros();
+  rj["cycles"] = host_->cycles();
+  j["herald_raft"] = rj;
   if (clustered_) {
     nlohmann::ordered_json mc;
     mc["name"] = options_.cluster_name;

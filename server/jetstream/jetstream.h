@@ -97,6 +97,7 @@ class JetStream : public raft::StateMachine {
   // raft::StateMachine (driver thread).
   void Apply(raft::GroupId group, const raft::Entry& entry) override;
   void Restore(raft::GroupId group, const raft::Snapshot& snapshot) override;
+  void ApplyBatchEnd(raft::GroupId group) override;
   void OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) override;
 
   static raft::NodeId NodeIdFor(const std::string& server_name);
@@ -139,6 +140,12 @@ class JetStream : public raft::StateMachine {
   // Forwards to `node` (false if it is unknown).
   bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
   void Reply(const std::string& reply, const nlohmann::ordered_json& body);
+  // Every message JetStream sends goes through here. On the Raft driver
+  // thread, between an Apply and its ApplyBatchEnd, it is held back until the
+  // batch is committed to the store (so whoever gets a PubAck or an answer
+  // can read what it acknowledges) and then published with the batch's
+  // others in one hand-off to an I/O thread.
+  void Send(std::string subject, std::string headers, std::string data);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
                                         bool deleted_details = false);
@@ -170,6 +177,11 @@ class JetStream : public raft::StateMachine {
 
   const JetStreamOptions options_;
   InternalBus* const bus_;
+  // Driver thread only: the stream whose apply batch is open (its staged
+  // writes are committed by ApplyBatchEnd) and the answers held back
+  // meanwhile (Send).
+  std::shared_ptr<Stream> applying_stream_;
+  std::vector<BusMessage> apply_outbox_;
   const raft::NodeId self_;
   const bool clustered_;
 

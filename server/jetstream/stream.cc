@@ -135,11 +135,17 @@ void Stream::Apply(const raft::Entry& entry) {
       spdlog::error("stream group {}: unknown entry kind at index {}", group_, entry.index);
     }
   }
-  absl::Status st = store_->Commit(entry.index);
+  staged_index_ = entry.index;
+}
+
+void Stream::CommitApplied() {
+  if (staged_index_ == 0) return;
+  absl::Status st = store_->Commit(staged_index_);
   if (!st.ok()) {
     spdlog::critical("stream group {}: store commit failed: {}", group_, st.ToString());
     std::abort();  // durability unknown: recover from the Raft log
   }
+  staged_index_ = 0;
 }
 
 void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {

@@ -60,8 +60,12 @@ class Stream {
   // Driver thread: the configuration was updated through the metadata group.
   void UpdateConfig(const StreamConfig& config);
 
-  // Driver thread.
+  // Driver thread. Apply decides and stages; CommitApplied writes everything
+  // staged since the last one, with the last applied index, in one atomic
+  // batch (once per Raft apply batch: NodeHost's ApplyBatchEnd). Readers see
+  // an applied entry only once it is committed.
   void Apply(const raft::Entry& entry);
+  void CommitApplied();
   void Restore(const std::string& data);
   const ApplyResult& last_result() const { return last_result_; }
 
@@ -89,6 +93,7 @@ class Stream {
 
   // Driver thread only.
   ApplyResult last_result_;
+  uint64_t staged_index_ = 0;  // last entry applied but not committed (0: none)
   struct MsgIdEntry {
     uint64_t seq;
     int64_t time_ns;

@@ -55,6 +55,7 @@ class StreamTest : public ::testing::Test {
     now_ = t != 0 ? t : now_ + 1000;
     e.data = EncodeMessageEntry(subject, headers, data, now_);
     stream_->Apply(e);
+    stream_->CommitApplied();
     return stream_->last_result();
   }
   const ApplyResult& Op(const nlohmann::json& op) {
@@ -62,6 +63,7 @@ class StreamTest : public ::testing::Test {
     e.index = ++index_;
     e.data = EncodeOpEntry(op);
     stream_->Apply(e);
+    stream_->CommitApplied();
     return stream_->last_result();
   }
   void SetConfig(const StreamConfig& c) {
@@ -86,6 +88,8 @@ TEST_F(StreamTest, SequencesAndAppliedIndex) {
   raft::Entry e;
   e.index = ++index_;
   stream_->Apply(e);
+  EXPECT_EQ(stream_->applied(), index_ - 1);  // staged, not yet committed
+  stream_->CommitApplied();
   EXPECT_EQ(stream_->applied(), index_);
   EXPECT_EQ(stream_->State().msgs, 2u);
 }
@@ -270,11 +274,21 @@ TEST_F(StreamTest, IdenticalEntriesGiveIdenticalReplicas) {
                                 1000 * kSec + i);
     log.push_back(e);
   }
-  for (const auto& e : log) stream_->Apply(e);
+  for (const auto& e : log) {
+    stream_->Apply(e);
+    stream_->CommitApplied();
+  }
+  // The replica commits in batches of several entries (NodeHost's apply
+  // batches): the same decisions, the same state.
   auto store2 = storage::StreamStore::Open(db_.get(), 17);
   ASSERT_TRUE(store2.ok());
   Stream replica(c, 17, *std::move(store2));
-  for (const auto& e : log) replica.Apply(e);
+  for (size_t i = 0; i < log.size(); ++i) {
+    replica.Apply(log[i]);
+    if (i % 7 == 6) replica.CommitApplied();
+  }
+  replica.CommitApplied();
+  EXPECT_EQ(replica.applied(), log.back().index);
   auto a = stream_->State(), b = replica.State();
   EXPECT_EQ(a.msgs, b.msgs);
   EXPECT_EQ(a.first_seq, b.first_seq);

@@ -21,6 +21,7 @@
 #   HERALD_BIN=...    herald binary; default bazel-bin/server/herald if it
 #                     exists (BUILD_HERALD=1 builds //server:herald -c opt)
 #   SKIP_HERALD=1     measure nats-server only
+#   SKIP_NATS=1       measure herald only (the ratio column stays empty)
 #   SKIP_BUILD=1      do not run bazel; needs BENCH_BIN (FSYNC_BIN optional)
 #   STORE_BASE=/tmp   where the servers' store directories are created
 #   FSYNC_SECONDS=3   fsync_probe on STORE_BASE before the runs (0 = skip)
@@ -133,12 +134,15 @@ start_layout() {
   local kind=$1 bin=$2 layout=$3 extra
   extra=$([[ $kind == nats-server ]] && echo "${NATS_JS_EXTRA:-}" || echo "${HERALD_JS_EXTRA:-}")
   rm -rf "${STORE:?}"/*
+  MON_PORTS=()
   if [[ $layout == r1 ]]; then
     local p name="$kind-r1"
     free_port
     p=$PORT
+    free_port
+    MON_PORTS=("$PORT")
     if [[ -z "$extra" ]]; then
-      "$bin" -a 127.0.0.1 -p "$p" -js -sd "$STORE/$name" >"$WORK/$name.log" 2>&1 &
+      "$bin" -a 127.0.0.1 -p "$p" -m "$PORT" -js -sd "$STORE/$name" >"$WORK/$name.log" 2>&1 &
     else
       cat >"$WORK/$name.conf" <<EOF
 listen: 127.0.0.1:$p
@@ -147,7 +151,7 @@ jetstream {
   $extra
 }
 EOF
-      "$bin" -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
+      "$bin" -c "$WORK/$name.conf" -m "$PORT" >"$WORK/$name.log" 2>&1 &
     fi
     PIDS+=($!)
     wait_listen "$!" "$p" "$name" || return 1
@@ -155,10 +159,13 @@ EOF
     return 0
   fi
   local cp=() rp=() i routes=""
+  local mp=()
   for i in 1 2 3; do
     free_port; cp[$i]=$PORT
     free_port; rp[$i]=$PORT
+    free_port; mp[$i]=$PORT
   done
+  MON_PORTS=("${mp[1]}" "${mp[2]}" "${mp[3]}")
   for i in 1 2 3; do routes+="${routes:+, }nats-route://127.0.0.1:${rp[$i]}"; done
   for i in 1 2 3; do
     local name="$kind-r3-n$i"
@@ -175,13 +182,26 @@ cluster {
   routes: [$routes]
 }
 EOF
-    "$bin" -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
+    "$bin" -c "$WORK/$name.conf" -m "${mp[$i]}" >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
   done
   for i in 1 2 3; do
     wait_listen "${PIDS[$((i - 1))]}" "${cp[$i]}" "$kind-r3-n$i" || return 1
   done
   URL="nats://127.0.0.1:${cp[1]}"
+}
+
+# fsyncs_now: the Raft fsyncs of every node of the layout, summed (herald's
+# /jsz "herald_raft"); empty for servers without that counter.
+MON_PORTS=()
+fsyncs_now() {
+  local total=0 v p
+  for p in "${MON_PORTS[@]}"; do
+    v=$(curl -s --max-time 5 "http://127.0.0.1:$p/jsz" 2>/dev/null | jq -r '.herald_raft.fsyncs // empty' 2>/dev/null || true)
+    [[ -n "$v" ]] || return 0
+    total=$((total + v))
+  done
+  echo "$total"
 }
 
 # record KIND LAYOUT MODE JSON-object-or-null
@@ -195,10 +215,13 @@ run_load() {
   [[ $layout == r3 ]] && replicas=3
   for rep in $(seq 1 "$REPEAT"); do
     rc=0
+    local f0 f1 fpa=null
+    f0=$(fsyncs_now)
     out=$(timeout $((${DURATION%.*} + 150)) "$BENCH" --url "$URL" --mode jspub --json \
       --ack "$mode" --window "$WINDOW" --clients "$CLIENTS" --size "$SIZE" \
       --replicas "$replicas" --seconds "$DURATION" 2>>"$WORK/bench.err") || rc=$?
     echo "$out" >>"$WORK/raw.jsonl"
+    f1=$(fsyncs_now)
     if ! echo "$out" | jq -e . >/dev/null 2>&1; then
       log "$kind $layout $mode run $rep: bench failed (exit $rc): $out"
       bad=$((bad + 1))
@@ -210,7 +233,13 @@ run_load() {
       bad=$((bad + 1))
       continue
     fi
-    vals+=("$(echo "$out" | jq -c '{rate:.msgs_per_sec,p50:.lat_us.p50,p99:.lat_us.p99}')")
+    if [[ -n "$f0" && -n "$f1" ]]; then
+      # Per node: each replica fsyncs its own copy.
+      fpa=$(echo "$out" | jq -c --argjson d "$((f1 - f0))" --argjson n "${#MON_PORTS[@]}" \
+        'if .acks > 0 then $d / $n / .acks else null end')
+      log "$kind $layout $mode run $rep: fsyncs per acked message per node: $fpa"
+    fi
+    vals+=("$(echo "$out" | jq -c --argjson fpa "$fpa" '{rate:.msgs_per_sec,p50:.lat_us.p50,p99:.lat_us.p99,fpa:$fpa}')")
   done
   if ((${#vals[@]} == 0)); then
     record "$kind" "$layout" "$mode" "{\"bad\":$bad}"
@@ -251,7 +280,9 @@ log "nats-server: $("$NATS_BIN" --version 2>&1)"
 if [[ -x "$WORK/fsync_probe" && "$FSYNC_SECONDS" != 0 ]]; then
   log "disk floor: $("$WORK/fsync_probe" --dir "$STORE" --sizes "$SIZE" --seconds "$FSYNC_SECONDS")"
 fi
-run_suite nats-server "$NATS_BIN"
+if [[ "${SKIP_NATS:-0}" != 1 ]]; then
+  run_suite nats-server "$NATS_BIN"
+fi
 if [[ -n "$HERALD_BIN" ]]; then
   # Herald: not measured if it does not answer $JS.API.INFO (run_suite says so).
   run_suite herald "$HERALD_BIN"
@@ -278,7 +309,8 @@ table() {
         | ("\($l | ascii_upcase) \($m)" + (if $m == "async" then " (window \($window))" else "" end)) as $name
         | ( "| \($name): msgs/s\(note($n))\(note($h)) | \(num($n.rate; 0)) | \(num($h.rate; 0)) | \(ratio($h.rate; $n.rate)) |",
             "| \($name): p50 (us) | \(num($n.p50; 1)) | \(num($h.p50; 1)) | \(ratio($h.p50; $n.p50)) |",
-            "| \($name): p99 (us) | \(num($n.p99; 1)) | \(num($h.p99; 1)) | \(ratio($h.p99; $n.p99)) |" ) )
+            "| \($name): p99 (us) | \(num($n.p99; 1)) | \(num($h.p99; 1)) | \(ratio($h.p99; $n.p99)) |",
+            "| \($name): fsyncs per acked message, per node | no fsync before ack | \(num($h.fpa; 4)) | |" ) )
     ] | .[]' "$RESULTS"
 }
 

@@ -487,16 +487,9 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     rd.messages = std::move(rest);
   }
   if (!early.empty()) options_.transport->Send(std::move(early));
-  // Committed entries are already durable here (the core hands out only
-  // entries up to its persisted index), so they are applied, and their
-  // proposals completed, without waiting for this cycle's fsync. A snapshot
-  // to install must be durable first, so such a Ready is applied after.
-  for (auto& [g, rd] : readies) {
-    if (rd.snapshot.empty()) ApplyReady(*g, rd);
-  }
-
-  // Readies with nothing to write are finished now; the others once the
-  // sync thread has written (and fsynced) their batch.
+  // Readies with something to write go to the sync thread first, so that
+  // its fsync overlaps the apply work below; they finish once it returned.
+  // Readies with nothing to write finish at the end of this cycle.
   SyncJob job;
   std::vector<std::pair<Group*, Ready>> now;
   for (auto& [g, rd] : readies) {
@@ -511,15 +504,34 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
       options_.store->WritePending();
   if (!written.ok()) Fatal(written.status());
   job.write = *std::move(written);
-  if (job.write != nullptr) {
+  const bool submitted_now = job.write != nullptr;
+  if (submitted_now) {
+    SyncRequest req{job.write.get(), {}};
+    for (auto& [g, rd] : job.readies) {
+      for (Message& m : rd.messages) req.messages.push_back(GroupMessage{g->id, std::move(m)});
+      rd.messages.clear();
+    }
     {
       MutexLock l(&sync_mu_);
-      sync_queue_.push_back(job.write.get());
+      sync_queue_.push_back(std::move(req));
     }
     sync_cv_.notify_one();
     in_flight_.push_back(std::move(job));
   } else {
     for (auto& r : job.readies) now.push_back(std::move(r));
+  }
+  // Committed entries are already durable here (the core hands out only
+  // entries up to its persisted index), so they are applied, and their
+  // proposals completed, without waiting for this cycle's fsync. A snapshot
+  // to install must be durable first, so such a Ready is applied after.
+  // (A deque keeps its elements in place: the job's readies stay put.)
+  std::vector<std::pair<Group*, Ready>>* submitted =
+      submitted_now ? &in_flight_.back().readies : nullptr;
+  for (auto* list : {submitted, &now}) {
+    if (list == nullptr) continue;
+    for (auto& [g, rd] : *list) {
+      if (rd.snapshot.empty()) ApplyReady(*g, rd);
+    }
   }
   FinishReadies(now);
 }
@@ -565,17 +577,26 @@ void NodeHost::DrainSyncJobs() {
 }
 
 void NodeHost::SyncLoop() {
+  std::vector<SyncRequest> requests;
   std::vector<storage::RaftLogStore::PendingWrite*> writes;
   for (;;) {
     {
       std::unique_lock<std::mutex> l(sync_mu_.native());
       sync_cv_.wait(l, [&] { return sync_stop_ || !sync_queue_.empty(); });
       if (sync_queue_.empty()) return;  // stopping, everything written
-      writes.swap(sync_queue_);
+      requests.swap(sync_queue_);
     }
+    writes.clear();
+    for (const SyncRequest& r : requests) writes.push_back(r.write);
     const auto t0 = std::chrono::steady_clock::now();
     absl::Status s = options_.store->SyncPending(writes);
     if (!s.ok()) Fatal(s);
+    // Durable: their messages may go.
+    std::vector<GroupMessage> out;
+    for (SyncRequest& r : requests) {
+      for (GroupMessage& m : r.messages) out.push_back(std::move(m));
+    }
+    if (!out.empty()) options_.transport->Send(std::move(out));
     const uint64_t us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count();
@@ -583,10 +604,10 @@ void NodeHost::SyncLoop() {
     if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
     {
       MutexLock l(&mu_);
-      synced_jobs_ += writes.size();
+      synced_jobs_ += requests.size();
     }
     cv_.notify_one();
-    writes.clear();
+    requests.clear();
   }
 }
 

@@ -586,6 +586,7 @@ absl::Status RaftLogStore::SyncPending(const std::vector<PendingWrite*>& writes)
   }
   // The WAL is one file written in order: syncing it covers these writes and
   // everything before them. RocksDB's SyncWAL lets other writes proceed.
+  if (options_.before_sync_for_testing) options_.before_sync_for_testing();
   rocksdb::Status s = db_->SyncWAL();
   if (!s.ok()) return absl::InternalError("raft log sync: " + s.ToString());
   syncs_.fetch_add(1, std::memory_order_relaxed);

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +99,8 @@ struct RaftLogStoreOptions {
   bool sync = true;
   // Bytes of the newest entries of each group kept in memory.
   uint64_t cache_bytes_per_group = 4 << 20;
+  // Tests only: called by SyncPending before each fsync (on its thread).
+  std::function<void()> before_sync_for_testing;
 };
 
 class RaftLogStore {

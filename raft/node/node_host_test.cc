@@ -78,6 +78,7 @@ class NodeHostTest : public ::testing::Test {
     n.dir = base_ + "/n" + std::to_string(id);
     storage::RaftLogStoreOptions so;
     so.path = n.dir;
+    so.before_sync_for_testing = before_sync_;
     auto st = storage::RaftLogStore::Open(so);
     ASSERT_TRUE(st.ok()) << st.status();
     n.store = *std::move(st);
@@ -189,6 +190,7 @@ class NodeHostTest : public ::testing::Test {
   std::string base_;
   LocalNetwork net_;
   std::map<NodeId, TestNode> nodes_;
+  std::function<void()> before_sync_;  // RaftLogStoreOptions::before_sync_for_testing
 };
 
 TEST_F(NodeHostTest, ReplicatesAndSurvivesRestart) {
@@ -487,6 +489,49 @@ TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {
   ASSERT_TRUE(absl::IsUnavailable(r.status()));
   EXPECT_NE(std::string(r.status().message()).find("leader " + std::to_string(l)),
             std::string::npos);
+}
+
+TEST_F(NodeHostTest, ASlowFsyncDoesNotStallOtherGroups) {
+  // The fsync runs on the sync thread: while one group's write hangs on the
+  // disk, the driver goes on serving the others (here: linearizable reads
+  // of a second group, which need no disk) and ticking.
+  // Shared with the hook, which outlives this body (it runs until TearDown).
+  struct Gate {
+    std::atomic<bool> armed{false}, blocked{false};
+    std::promise<void> release;
+    std::shared_future<void> released{release.get_future().share()};
+  };
+  auto gate = std::make_shared<Gate>();
+  std::atomic<bool>& armed = gate->armed;
+  std::atomic<bool>& blocked = gate->blocked;
+  before_sync_ = [gate] {
+    if (!gate->armed.exchange(false)) return;
+    gate->blocked = true;
+    gate->released.wait_for(20s);
+  };
+  StartNode(1, 2, 0, {1});
+  ASSERT_TRUE(WaitFor([&] { return Leader(1) == 1 && Leader(2) == 1; }));
+  ProposeCommitted(1, "before");
+  armed = true;
+  std::promise<absl::StatusOr<uint64_t>> slow;
+  nodes_[1].host->Propose(1, "slow",
+                          [&slow](absl::StatusOr<uint64_t> r) { slow.set_value(std::move(r)); });
+  ASSERT_TRUE(WaitFor([&] { return blocked.load(); }));
+  const uint64_t cycles = nodes_[1].host->cycles();
+  for (int i = 0; i < 3; ++i) {
+    std::promise<absl::StatusOr<uint64_t>> read;
+    nodes_[1].host->ReadIndex(2, [&read](absl::StatusOr<uint64_t> r) { read.set_value(r); });
+    auto f = read.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready) << "read " << i << " stalled";
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_TRUE(WaitFor([&] { return nodes_[1].host->cycles() > cycles + 5; }));  // ticks go on
+  auto sf = slow.get_future();
+  EXPECT_EQ(sf.wait_for(50ms), std::future_status::timeout);  // not acked before its fsync
+  gate->release.set_value();
+  ASSERT_EQ(sf.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(sf.get().ok());
+  EXPECT_EQ(nodes_[1].sm->Get(1), (std::vector<std::string>{"before", "slow"}));
 }
 
 TEST_F(NodeHostTest, SnapshotsCompactAndCatchUpLaggard) {

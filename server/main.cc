@@ -11,6 +11,7 @@
 
 #include "server/config/flags.h"
 #include "server/core/server.h"
+#include "server/core/startup_check.h"
 #include "server/core/version.h"
 
 namespace {
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
     printf("%s", herald::Usage().c_str());
     return 0;
   }
+  if (cl->check_config && cl->config_path.empty()) {  // nats-server's words
+    fprintf(stderr,
+            "herald: must specify [-c, --config] option to check configuration file "
+            "syntax\n");
+    return 1;
+  }
   std::vector<std::string> warnings;
   absl::StatusOr<herald::ServerOptions> options = herald::ResolveOptions(*cl, &warnings);
   if (!options.ok()) {
@@ -57,6 +64,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (cl->check_config) {
+    // -t runs every check start-up runs before it opens a listener
+    // (PrepareStartup), and fails with the message start-up would print.
+    for (const auto& w : warnings) fprintf(stderr, "herald: warning: %s\n", w.c_str());
+    absl::StatusOr<herald::StartupPlan> plan = herald::PrepareStartup(*cl, *options);
+    if (!plan.ok()) {
+      fprintf(stderr, "herald: %s\n", std::string(plan.status().message()).c_str());
+      return 1;
+    }
     printf("herald: configuration file %s is valid\n", cl->config_path.c_str());
     return 0;
   }

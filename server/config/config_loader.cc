@@ -13,6 +13,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/auth/security_config.h"
 
 namespace herald {
@@ -106,9 +108,24 @@ class Loader {
   void WarnUnsupported(const std::string& key, const ConfValue& v) {
     Warn(v, absl::StrCat(key, " is not supported yet, ignored"));
   }
-  void WarnUnknown(const std::string& key, const ConfValue& v) {
-    if (!v.used_as_variable()) Warn(v, absl::StrCat("unknown field ", key, ", ignored"));
+  // A key nats-server 2.9 does not know: an error, as in nats-server
+  // (`file:line: unknown field "key"`), unless a `$VAR` reference read it.
+  // Collected, so that one run reports every unknown key (nats-server lists
+  // them all); Apply returns them with the first other error, if any.
+  void Unknown(const std::string& key, const ConfValue& v) {
+    if (!v.used_as_variable()) {
+      unknown_.push_back(absl::StrCat(v.Where(), ": unknown field \"", key, "\""));
+    }
   }
+  // The same inside a tls block, in nats-server's wording for those.
+  void UnknownTls(const std::string& key, const ConfValue& v) {
+    if (!v.used_as_variable()) {
+      unknown_.push_back(
+          absl::StrCat(v.Where(), ": error parsing tls config, unknown field [\"", key, "\"]"));
+    }
+  }
+  // `first_error` (may be OK) with the unknown keys reported before it.
+  absl::Status WithUnknown(absl::Status first_error) const;
   static absl::Status TypeErr(const std::string& key, const ConfValue& v, absl::string_view want) {
     return Err(v, absl::StrCat(key, ": expected ", want, ", got ", v.kind_name()));
   }
@@ -124,6 +141,13 @@ class Loader {
   absl::Status GetDuration(const std::string& key, const ConfValue& v, absl::Duration* out);
   absl::Status GetHostPort(const std::string& key, const ConfValue& v, std::string* host,
                            int* port);
+  // A JetStream storage size (nats-server's getStorageSize): an integer as
+  // the conf syntax writes it (1G, 512MB, 1073741824), or a string with a
+  // K/M/G/T suffix (powers of 1024). `what` names the key in errors.
+  absl::Status GetStorageSize(const std::string& what, const ConfValue& v, int64_t* out);
+  // cluster.raft_listen: "host:port", ":port" or a port; stored as
+  // "host:port" for the Raft transport (IPv6 hosts in brackets).
+  absl::Status GetRaftListen(const std::string& key, const ConfValue& v, std::string* out);
 
   // --- Top-level keys, one handler each.
   absl::Status OnListen(const std::string& key, const ConfValue& v);
@@ -171,8 +195,16 @@ class Loader {
 
   ServerOptions* opts_;
   std::vector<std::string>* warnings_;
+  std::vector<std::string> unknown_;  // "file:line: unknown field ..." errors
   bool store_dir_seen_ = false;
 };
+
+absl::Status Loader::WithUnknown(absl::Status first_error) const {
+  if (unknown_.empty()) return first_error;
+  std::string msg = absl::StrJoin(unknown_, "\n");
+  if (!first_error.ok()) absl::StrAppend(&msg, "\n", first_error.message());
+  return absl::InvalidArgumentError(msg);
+}
 
 // ---------------------------------------------------------------------------
 // Typed readers.
@@ -266,6 +298,17 @@ absl::Status Loader::GetHostPort(const std::string& key, const ConfValue& v, std
   return absl::OkStatus();
 }
 
+absl::Status Loader::GetRaftListen(const std::string& key, const ConfValue& v, std::string* out) {
+  std::string host = "0.0.0.0";
+  int port = 0;
+  absl::Status s = GetHostPort(key, v, &host, &port);
+  if (!s.ok()) return s;
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  // -1 ("random", as for the other listeners) is port 0 to gRPC.
+  *out = absl::StrCat(host, ":", port < 0 ? 0 : port);
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------
 // Top-level keys.
 
@@ -318,14 +361,14 @@ absl::Status Loader::Apply(const ConfValue& root) {
     auto it = Handlers().find(key);
     if (it != Handlers().end()) {
       absl::Status s = (this->*(it->second))(raw_key, v);
-      if (!s.ok()) return s;
+      if (!s.ok()) return WithUnknown(s);
     } else if (UnsupportedTopLevelKeys().count(key) > 0) {
       WarnUnsupported(raw_key, v);
     } else {
-      WarnUnknown(raw_key, v);
+      Unknown(raw_key, v);
     }
   }
-  return absl::OkStatus();
+  return WithUnknown(absl::OkStatus());
 }
 
 absl::Status Loader::OnListen(const std::string& key, const ConfValue& v) {
@@ -491,10 +534,11 @@ absl::Status Loader::ParseClusterAuthorization(const std::string& key, const Con
       s = GetString(raw_k, mv, &c->password);
     } else if (k == "timeout") {
       s = GetAuthTimeout(mv, &c->auth_timeout);
-    } else if (k == "users" || k == "token" || k == "permissions" || k == "nkey") {
+    } else if (k == "users" || k == "token" || k == "permissions" || k == "default_permission" ||
+               k == "default_permissions" || k == "nkey") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
     } else {
-      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+      Unknown(raw_k, mv);
     }
     if (!s.ok()) return s;
   }
@@ -527,7 +571,8 @@ absl::Status Loader::OnAuthorization(const std::string& key, const ConfValue& v)
                k == "permission_sets" || k == "failure_delay") {
       // Parsed by auth::ParseSecurityConfig (ApplyConfig) into opts.security.
     } else {
-      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+      // `oidc` included: it is a top-level block, not part of authorization.
+      Unknown(raw_k, mv);
     }
     if (!s.ok()) return s;
   }
@@ -567,7 +612,7 @@ absl::Status Loader::ParseUsers(const std::string& key, const ConfValue& v,
       } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
         WarnUnsupported(absl::StrCat("user ", raw_k), uv);
       } else {
-        WarnUnknown(absl::StrCat("user field ", raw_k), uv);
+        Unknown(raw_k, uv);
       }
       if (!s.ok()) return s;
     }
@@ -617,11 +662,11 @@ absl::Status Loader::ParseTls(const std::string& key, const ConfValue& v, TlsOpt
       }
     } else if (k == "cipher_suites" || k == "curve_preferences" || k == "insecure" ||
                k == "pinned_certs" || k == "verify_cert_and_check_known_urls" ||
-               k == "handshake_first" || k == "ocsp_peer" || k == "cert_store" ||
-               k == "cert_match" || k == "cert_match_by") {
+               k == "connection_rate_limit" || k == "handshake_first" || k == "ocsp_peer" ||
+               k == "cert_store" || k == "cert_match" || k == "cert_match_by") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
     } else {
-      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+      UnknownTls(raw_k, mv);
     }
     if (!s.ok()) return s;
   }
@@ -668,12 +713,14 @@ absl::Status Loader::OnCluster(const std::string& key, const ConfValue& v) {
       s = ParseTls(absl::StrCat(key, ".", raw_k), mv, &c.tls);
     } else if (k == "authorization") {
       s = ParseClusterAuthorization(absl::StrCat(key, ".", raw_k), mv, &c);
+    } else if (k == "raft_listen") {
+      s = GetRaftListen(raw_k, mv, &c.raft_listen);
     } else if (k == "cluster_advertise" || k == "advertise" || k == "no_advertise" ||
                k == "connect_retries" || k == "permissions" || k == "pool_size" ||
                k == "compression" || k == "accounts") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
     } else {
-      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+      Unknown(raw_k, mv);
     }
     if (!s.ok()) return s;
   }
@@ -725,6 +772,48 @@ absl::Status Loader::OnStoreDir(const std::string& key, const ConfValue& v) {
   return SetStoreDir(v, dir);
 }
 
+absl::Status Loader::GetStorageSize(const std::string& what, const ConfValue& v, int64_t* out) {
+  int64_t n = 0;
+  if (v.is_int()) {
+    n = v.int_value();
+  } else if (v.is_string()) {
+    // nats-server's getStorageSize: the last character is the unit (K, M, G
+    // or T, upper case, powers of 1024), the rest a decimal integer; ""
+    // is 0. The messages are Go's strconv ones, as nats-server prints them.
+    const std::string& text = v.str();
+    if (!text.empty()) {
+      const std::string digits = text.substr(0, text.size() - 1);
+      absl::string_view body = digits;
+      if (!body.empty() && (body.front() == '+' || body.front() == '-')) body.remove_prefix(1);
+      if (body.empty() || !std::all_of(body.begin(), body.end(), absl::ascii_isdigit)) {
+        return Err(
+            v, absl::StrCat(what, " strconv.ParseInt: parsing \"", digits, "\": invalid syntax"));
+      }
+      if (!absl::SimpleAtoi(digits, &n)) {
+        return Err(v, absl::StrCat(what, " strconv.ParseInt: parsing \"", digits,
+                                   "\": value out of range"));
+      }
+      static const std::map<char, int> kShift = {{'K', 10}, {'M', 20}, {'G', 30}, {'T', 40}};
+      auto unit = kShift.find(text.back());
+      if (unit == kShift.end()) {
+        return Err(v, absl::StrCat(what, " sizes defined as strings must end in K, M, G, T"));
+      }
+      const int64_t limit = std::numeric_limits<int64_t>::max() >> unit->second;
+      if (n > limit || n < -limit) return Err(v, absl::StrCat(what, " value out of range"));
+      n *= int64_t{1} << unit->second;
+    }
+  } else {
+    return Err(v, absl::StrCat(what, " must be int64 or string"));
+  }
+  // nats-server takes any negative value as "no limit"; -1 is the one it
+  // documents and the one Herald reports. Anything lower is a mistake.
+  if (n < -1) {
+    return Err(v, absl::StrCat(what, " can not be negative (-1 means no limit), got ", n));
+  }
+  *out = n;
+  return absl::OkStatus();
+}
+
 absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
   if (v.is_bool()) {
     opts_->jetstream = v.bool_value();
@@ -743,6 +832,7 @@ absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
     return absl::OkStatus();
   }
   if (!v.is_map()) return TypeErr(key, v, "a map, boolean or string");
+  // Key names and aliases as nats-server 2.9's parseJetStream.
   bool enable = true;
   for (const auto& [raw_k, mv] : v.entries()) {
     const std::string k = absl::AsciiStrToLower(raw_k);
@@ -751,15 +841,24 @@ absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
       std::string dir;
       s = GetString(raw_k, mv, &dir);
       if (s.ok()) s = SetStoreDir(mv, dir);
+    } else if (k == "max_memory_store" || k == "max_mem_store" || k == "max_mem") {
+      s = GetStorageSize("max_mem_store", mv, &opts_->jetstream_max_memory);
+    } else if (k == "max_file_store" || k == "max_file") {
+      s = GetStorageSize("max_file_store", mv, &opts_->jetstream_max_file);
+    } else if (k == "domain") {
+      s = GetString(raw_k, mv, &opts_->jetstream_domain);
+      if (s.ok()) {
+        absl::Status d = ValidateJetStreamDomain(opts_->jetstream_domain);
+        if (!d.ok()) s = Err(mv, d.message());
+      }
     } else if (k == "enable" || k == "enabled") {
       s = GetBool(raw_k, mv, &enable);
-    } else if (k == "max_memory_store" || k == "max_mem_store" || k == "max_mem" ||
-               k == "max_file_store" || k == "max_file" || k == "domain" || k == "key" ||
-               k == "ek" || k == "encryption_key" || k == "cipher" || k == "extension_hint" ||
-               k == "limits" || k == "unique_tag" || k == "max_outstanding_catchup") {
+    } else if (k == "key" || k == "ek" || k == "encryption_key" || k == "cipher" ||
+               k == "extension_hint" || k == "limits" || k == "unique_tag" ||
+               k == "max_outstanding_catchup") {
       WarnUnsupported(absl::StrCat(key, ".", raw_k), mv);
     } else {
-      WarnUnknown(absl::StrCat(key, ".", raw_k), mv);
+      Unknown(raw_k, mv);
     }
     if (!s.ok()) return s;
   }
@@ -848,6 +947,54 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// nats-server's IsValidSubject (sublist.go): tokens are non-empty, a token
+// longer than one character has no whitespace, a one-character token is
+// not whitespace, and nothing follows `>`.
+bool IsValidSubject(absl::string_view subject) {
+  if (subject.empty()) return false;
+  bool after_full_wildcard = false;
+  for (absl::string_view t : absl::StrSplit(subject, '.')) {
+    if (t.empty() || after_full_wildcard) return false;
+    if (t.size() > 1) {
+      if (t.find_first_of("\t\n\f\r ") != absl::string_view::npos) return false;
+      continue;
+    }
+    if (t[0] == '>') after_full_wildcard = true;
+    if (t[0] == ' ' || t[0] == '\t' || t[0] == '\n' || t[0] == '\r' || t[0] == '\f') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateJetStreamDomain(const std::string& domain) {
+  if (domain.empty()) return absl::OkStatus();  // no domain
+  const std::string api = absl::StrCat("$JS.", domain, ".API.>");
+  if (!IsValidSubject(api)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid domain name: derived \"", api, "\" is not a valid subject"));
+  }
+  if (domain.find_first_of(" \t\r\n\f.*>") != std::string::npos) {
+    return absl::InvalidArgumentError("invalid domain name: may not contain ., * or >");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateJetStreamOptions(const ServerOptions& o) {
+  absl::Status s = ValidateJetStreamDomain(o.jetstream_domain);
+  if (!s.ok()) return s;
+  if (!o.jetstream || o.cluster.port == 0) return absl::OkStatus();
+  if (o.server_name.empty()) {
+    return absl::InvalidArgumentError("jetstream cluster requires `server_name` to be set");
+  }
+  if (o.cluster.name.empty()) {
+    return absl::InvalidArgumentError("jetstream cluster requires `cluster.name` to be set");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<auth::SecurityConfig> EffectiveSecurityConfig(const ServerOptions& opts) {
   auth::SecurityConfig sec = opts.security;
   if (!opts.auth.token.empty() && opts.auth.token != sec.token) {
@@ -870,7 +1017,8 @@ absl::Status ApplyConfig(const ConfValue& root, ServerOptions* opts,
   if (!s.ok()) return s;
   // The security blocks (authorization with permissions and nkey users,
   // oidc, revocation_file, tls.verify_and_map): see docs/security.md. Not
-  // strict about unknown authorization keys: the loader warned about those.
+  // strict about unknown authorization keys: the loader reported those, in
+  // nats-server's words.
   absl::StatusOr<auth::SecurityConfig> security = auth::ParseSecurityConfig(root, /*strict=*/false);
   if (!security.ok()) return security.status();
   opts->security = std::move(*security);

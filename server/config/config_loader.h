@@ -3,12 +3,18 @@
 // (server/opts.go processConfigFileLine).
 //
 // Keys are matched case-insensitively, as nats-server does. Keys nats-server
-// knows but Herald does not implement yet (tls, accounts, leafnodes, ...) give
-// the warning "file:line: <key> is not supported yet, ignored"; keys nobody
-// knows give "file:line: unknown field <key>, ignored" (nats-server ignores
-// them unless pedantic). Keys that were only read through `$VAR` references
-// give no warning. Invalid values are InvalidArgumentError("file:line:
-// reason"); the first error stops the load.
+// knows but Herald does not implement yet (accounts, leafnodes, ...) give
+// the warning "file:line: <key> is not supported yet, ignored" (the inside
+// of such a block is not looked at). A key nats-server 2.9 does not know
+// either is an error, as in nats-server: `file:line: unknown field "key"`
+// (in a tls block: `file:line: error parsing tls config, unknown field
+// ["key"]`), at the top level and in every block Herald reads (jetstream,
+// cluster and its authorization, authorization and its users, tls). Every
+// unknown key of the file is reported, one per line. Herald's own keys
+// (io_threads, oidc, revocation_file, cluster.raft_listen, ...) are known.
+// Keys that were only read through `$VAR` references are never unknown.
+// Invalid values are InvalidArgumentError("file:line: reason"); the first
+// one stops the load.
 //
 // Zero for a limit means "the default", as in nats-server (setBaselineOptions),
 // so the server never sees max_payload == 0 and the like.
@@ -49,6 +55,16 @@ absl::StatusOr<ServerOptions> LoadConfigFile(const std::string& path,
 // (server.go validateOptions): max_payload <= max_pending, lame duck grace
 // period < lame duck duration, token/user/users exclusive.
 absl::Status ValidateOptions(const ServerOptions& opts);
+
+// nats-server's validateJetStreamOptions (jetstream.go), in its words: a
+// valid domain, and `server_name` and `cluster.name` when JetStream runs in
+// a cluster. Not part of ValidateOptions because flags (-js, -n) may
+// complete what the file leaves out; ResolveOptions runs it after them.
+absl::Status ValidateJetStreamOptions(const ServerOptions& opts);
+
+// The domain rule alone ("" is no domain): `$JS.<domain>.API.>` must be a
+// valid subject and the domain may not contain `.`, `*`, `>` or whitespace.
+absl::Status ValidateJetStreamDomain(const std::string& domain);
 
 // "host:port", ":port" (host 0.0.0.0) or "port"; port -1 means random, as in
 // nats-server. Used for `listen`, `http` and the cluster `listen`.

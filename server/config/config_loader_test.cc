@@ -115,7 +115,8 @@ TEST(ConfigLoader, PortErrors) {
             "t.conf:1: port: port 70000 is out of range (0-65535, or -1 for random)");
   EXPECT_EQ(LoadError("port: -2"),
             "t.conf:1: port: port -2 is out of range (0-65535, or -1 for random)");
-  EXPECT_EQ(LoadError("a: 1\nport: \"4222\""), "t.conf:2: port: expected an integer, got string");
+  EXPECT_EQ(LoadError("debug: false\nport: \"4222\""),
+            "t.conf:2: port: expected an integer, got string");
   EXPECT_EQ(LoadError("http_port: 1.5"), "t.conf:1: http_port: expected an integer, got float");
 }
 
@@ -327,12 +328,61 @@ TEST(ConfigLoader, AuthorizationErrors) {
 
 TEST(ConfigLoader, AuthorizationUnsupportedParts) {
   Loaded l = Load(
-      "authorization {\n  token: t\n  permissions { publish: [\"a\"] }\n  nonsense: 1\n}\n"
+      "authorization {\n  token: t\n  permissions { publish: [\"a\"] }\n}\n"
       "no_auth_user: x\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:4: unknown field authorization.nonsense, ignored",
-                                      "t.conf:6: no_auth_user is not supported yet, ignored"));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:5: no_auth_user is not supported yet, ignored"));
   ASSERT_TRUE(l.opts.security.default_permissions.has_value());
+}
+
+// nats-server 2.9.10 refuses keys it does not know, with
+// `file:line:col: unknown field "key"`; Herald says the same with file:line.
+TEST(ConfigLoader, UnknownKeysAreErrors) {
+  EXPECT_EQ(LoadError("port: 4222\nfoo: 1\n"), "t.conf:2: unknown field \"foo\"");
+  EXPECT_EQ(LoadError("authorization {\n  token: t\n  nonsense: 1\n}\n"),
+            "t.conf:3: unknown field \"nonsense\"");
+  EXPECT_EQ(LoadError("authorization {\n  users: [ {user: a, password: b, bogus: 1} ]\n}\n"),
+            "t.conf:2: unknown field \"bogus\"");
+  EXPECT_EQ(LoadError("cluster {\n  port: 6222\n  bogus: 1\n}\n"),
+            "t.conf:3: unknown field \"bogus\"");
+  EXPECT_EQ(LoadError("cluster {\n  port: 6222\n  authorization { user: a, password: b, x: 1 }\n}"),
+            "t.conf:3: unknown field \"x\"");
+  EXPECT_EQ(LoadError("jetstream {\n  store_dir: /x\n  bogus: 1\n}\n"),
+            "t.conf:3: unknown field \"bogus\"");
+  EXPECT_EQ(LoadError("jetstream {\n  max_memory: 1G\n}\n"),  // not a nats-server alias
+            "t.conf:2: unknown field \"max_memory\"");
+  EXPECT_EQ(LoadError("tls {\n  cert_file: c\n  key_file: k\n  bogus: 1\n}\n"),
+            "t.conf:4: error parsing tls config, unknown field [\"bogus\"]");
+  EXPECT_EQ(LoadError("cluster {\n  port: 6222\n  tls { cert_file: c, key_file: k, bogus: 1 }\n}"),
+            "t.conf:3: error parsing tls config, unknown field [\"bogus\"]");
+  // The case: oidc belongs at the top level, not in authorization.
+  EXPECT_EQ(LoadError("authorization {\n  token: abc\n  oidc { issuer: x }\n}\n"),
+            "t.conf:3: unknown field \"oidc\"");
+  // Every unknown key is reported, one per line, as nats-server does; the
+  // first other error comes after them.
+  EXPECT_EQ(LoadError("a: 1\njetstream {\n  b: 2\n}\nc: 3\n"),
+            "t.conf:1: unknown field \"a\"\nt.conf:3: unknown field \"b\"\n"
+            "t.conf:5: unknown field \"c\"");
+  EXPECT_EQ(LoadError("a: 1\nport: x\nc: 3\n"),
+            "t.conf:1: unknown field \"a\"\nt.conf:2: port: expected an integer, got string");
+}
+
+TEST(ConfigLoader, KeysNatsServerKnowsStillWarn) {
+  Loaded l = Load(
+      "tls { cert_file: c, key_file: k, connection_rate_limit: 10, cipher_suites: [] }\n"
+      "cluster {\n  port: 6222\n  no_advertise: true\n}\n"
+      "jetstream { max_outstanding_catchup: 64MB, unique_tag: az }\n"
+      "authorization { users: [ {user: a, password: b, allowed_connection_types: [STANDARD]} ] "
+      "}\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_THAT(
+      l.warnings,
+      ElementsAre("t.conf:1: tls.connection_rate_limit is not supported yet, ignored",
+                  "t.conf:1: tls.cipher_suites is not supported yet, ignored",
+                  "t.conf:4: cluster.no_advertise is not supported yet, ignored",
+                  "t.conf:6: jetstream.max_outstanding_catchup is not supported yet, ignored",
+                  "t.conf:6: jetstream.unique_tag is not supported yet, ignored",
+                  "t.conf:7: user allowed_connection_types is not supported yet, ignored"));
 }
 
 TEST(ConfigLoader, SecurityBlocks) {
@@ -413,10 +463,13 @@ TEST(ConfigLoader, ClusterWarningsAndErrors) {
       "cluster {\n  port: 6222\n  routes [\n    nats://a:1\n    nats://a:1\n  ]\n"
       "  authorization { user: r, password: p }\n  tls { cert_file: x, key_file: y }\n"
       "  bogus: 1\n}");
+  EXPECT_EQ(l.status.message(), "t.conf:9: unknown field \"bogus\"");
+  l = Load(
+      "cluster {\n  port: 6222\n  routes [\n    nats://a:1\n    nats://a:1\n  ]\n"
+      "  authorization { user: r, password: p }\n  tls { cert_file: x, key_file: y }\n}");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_THAT(l.opts.cluster.routes, ElementsAre("nats://a:1"));
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected",
-                                      "t.conf:9: unknown field cluster.bogus, ignored"));
+  EXPECT_THAT(l.warnings, ElementsAre("t.conf:5: nats://a:1: Duplicate route entry detected"));
   EXPECT_EQ(LoadError("cluster {\n routes: [ \"127.0.0.1:6222\" ]\n}"),
             "t.conf:2: error parsing route url '127.0.0.1:6222': expected scheme://host:port");
   EXPECT_EQ(LoadError("cluster {\n port: 100000\n}"),
@@ -440,7 +493,8 @@ TEST(ConfigLoader, JetStream) {
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_TRUE(l.opts.jetstream);
   EXPECT_EQ(l.opts.store_dir, "/data/js");
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:3: jetstream.max_mem is not supported yet, ignored"));
+  EXPECT_EQ(l.opts.jetstream_max_memory, 1LL << 30);
+  EXPECT_THAT(l.warnings, IsEmpty());
 
   l = Load("jetstream { store: /x, enabled: false }");
   ASSERT_TRUE(l.status.ok()) << l.status;
@@ -460,6 +514,113 @@ TEST(ConfigLoader, JetStream) {
             "t.conf:1: jetstream: expected a map, boolean or string, got integer");
 }
 
+// The jetstream block exactly as nats-server 2.9 writes and reads it
+// (opts.go parseJetStream, getStorageSize).
+TEST(ConfigLoader, JetStreamLimitsAndDomain) {
+  Loaded l = Load(
+      "jetstream {\n  store_dir: /js\n  max_memory_store: 1G\n  max_file_store: 512MB\n"
+      "  domain: hub\n}\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_TRUE(l.opts.jetstream);
+  EXPECT_EQ(l.opts.jetstream_max_memory, 1000LL * 1000 * 1000);  // conf syntax: G = 1000^3
+  EXPECT_EQ(l.opts.jetstream_max_file, 512LL << 20);             // MB = 1024^2
+  EXPECT_EQ(l.opts.jetstream_domain, "hub");
+  EXPECT_THAT(l.warnings, IsEmpty());
+
+  struct Case {
+    const char* text;
+    int64_t memory;
+    int64_t file;
+  };
+  const Case cases[] = {
+      {"jetstream { max_mem_store: 1073741824, max_file: 10GB }", 1LL << 30, 10LL << 30},
+      {"jetstream { max_mem: \"1G\", max_file: \"512M\" }", 1LL << 30, 512LL << 20},
+      {"jetstream { max_mem: \"2K\", max_file: \"3T\" }", 2048, 3LL << 40},
+      {"jetstream { max_mem: -1, max_file: 0 }", -1, 0},
+      {"jetstream { max_mem: \"\", MAX_FILE_STORE: 1kb }", 0, 1024},
+      {"jetstream { enabled: true }", -1, -1},
+  };
+  for (const Case& c : cases) {
+    l = Load(c.text);
+    ASSERT_TRUE(l.status.ok()) << c.text << ": " << l.status;
+    EXPECT_EQ(l.opts.jetstream_max_memory, c.memory) << c.text;
+    EXPECT_EQ(l.opts.jetstream_max_file, c.file) << c.text;
+  }
+
+  // nats-server's messages (the strconv ones are Go's).
+  EXPECT_EQ(LoadError("jetstream {\n  max_file_store: \"1GB\"\n}"),
+            "t.conf:2: max_file_store strconv.ParseInt: parsing \"1G\": invalid syntax");
+  EXPECT_EQ(LoadError("jetstream { max_file_store: \"1g\" }"),
+            "t.conf:1: max_file_store sizes defined as strings must end in K, M, G, T");
+  EXPECT_EQ(LoadError("jetstream { max_mem: 1.5 }"),
+            "t.conf:1: max_mem_store must be int64 or string");
+  EXPECT_EQ(LoadError("jetstream { max_mem: \"99999999999999999999G\" }"),
+            "t.conf:1: max_mem_store strconv.ParseInt: parsing \"99999999999999999999\": value out "
+            "of range");
+  EXPECT_EQ(LoadError("jetstream { max_mem: \"9999999999T\" }"),
+            "t.conf:1: max_mem_store value out of range");
+  // nats-server takes any negative size as "no limit"; Herald only -1.
+  EXPECT_EQ(LoadError("jetstream { max_mem: -5 }"),
+            "t.conf:1: max_mem_store can not be negative (-1 means no limit), got -5");
+  EXPECT_EQ(LoadError("jetstream { max_file: \"-2K\" }"),
+            "t.conf:1: max_file_store can not be negative (-1 means no limit), got -2048");
+  // Domains: nats-server's validateJetStreamOptions, with file:line.
+  EXPECT_EQ(LoadError("jetstream {\n  domain: \"a.b\"\n}"),
+            "t.conf:2: invalid domain name: may not contain ., * or >");
+  EXPECT_EQ(LoadError("jetstream { domain: \"a*\" }"),
+            "t.conf:1: invalid domain name: may not contain ., * or >");
+  EXPECT_EQ(LoadError("jetstream { domain: \"a b\" }"),
+            "t.conf:1: invalid domain name: derived \"$JS.a b.API.>\" is not a valid subject");
+  EXPECT_EQ(LoadError("jetstream { domain: 5 }"),
+            "t.conf:1: domain: expected a string, got integer");
+  EXPECT_EQ(LoadError("jetstream { store_dir: 5 }"),
+            "t.conf:1: store_dir: expected a string, got integer");
+}
+
+TEST(ConfigLoader, ValidateJetStreamOptions) {
+  ServerOptions o;
+  EXPECT_TRUE(ValidateJetStreamOptions(o).ok());
+  o.jetstream_domain = ">";
+  EXPECT_EQ(ValidateJetStreamOptions(o).message(),
+            "invalid domain name: derived \"$JS.>.API.>\" is not a valid subject");
+  o.jetstream_domain = "hub";
+  o.jetstream = true;
+  o.cluster.port = 6222;
+  EXPECT_EQ(ValidateJetStreamOptions(o).message(),
+            "jetstream cluster requires `server_name` to be set");
+  o.server_name = "n1";
+  EXPECT_EQ(ValidateJetStreamOptions(o).message(),
+            "jetstream cluster requires `cluster.name` to be set");
+  o.cluster.name = "c";
+  EXPECT_TRUE(ValidateJetStreamOptions(o).ok());
+  o.jetstream = false;  // a cluster without JetStream needs neither
+  o.server_name.clear();
+  EXPECT_TRUE(ValidateJetStreamOptions(o).ok());
+}
+
+// Herald's own cluster key: where the Raft transport listens.
+TEST(ConfigLoader, ClusterRaftListen) {
+  Loaded l = Load("cluster {\n  port: 6222\n  raft_listen: \"127.0.0.1:7422\"\n}");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.raft_listen, "127.0.0.1:7422");
+  EXPECT_THAT(l.warnings, IsEmpty());
+  l = Load("cluster { port: 6222, raft_listen: \":7422\" }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.raft_listen, "0.0.0.0:7422");
+  l = Load("cluster { port: 6222, raft_listen: 7422 }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.raft_listen, "0.0.0.0:7422");
+  l = Load("cluster { port: 6222, raft_listen: \"[::1]:-1\" }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.cluster.raft_listen, "[::1]:0");
+  EXPECT_EQ(LoadError("cluster {\n  raft_listen: \"h:x\"\n}"),
+            "t.conf:2: raft_listen: could not parse port \"x\"");
+  EXPECT_EQ(LoadError("cluster { raft_listen: \"h:70000\" }"),
+            "t.conf:1: raft_listen: port 70000 is out of range (0-65535, or -1 for random)");
+  EXPECT_EQ(LoadError("cluster { raft_listen: [1] }"),
+            "t.conf:1: raft_listen: expected a port or \"host:port\", got array");
+}
+
 TEST(ConfigLoader, IoThreads) {
   Loaded l = Load("io_threads: 4");
   ASSERT_TRUE(l.status.ok());
@@ -467,12 +628,12 @@ TEST(ConfigLoader, IoThreads) {
   EXPECT_THAT(l.warnings, IsEmpty());
 }
 
-TEST(ConfigLoader, UnsupportedAndUnknownKeysWarn) {
+TEST(ConfigLoader, UnsupportedKeysWarn) {
   Loaded l = Load(
       "port: 4222\ntls {\n  cert_file: x\n  key_file: y\n}\naccounts { A: {} }\nleafnodes { port: "
       "7422 }\n"
       "gateway { name: g }\nwebsocket { port: 8080 }\nmqtt { port: 1883 }\n"
-      "system_account: SYS\nlogtime: false\nfrobnicate: 3\n");
+      "system_account: SYS\nlogtime: false\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_THAT(l.warnings, ElementsAre("t.conf:6: accounts is not supported yet, ignored",
                                       "t.conf:7: leafnodes is not supported yet, ignored",
@@ -480,15 +641,21 @@ TEST(ConfigLoader, UnsupportedAndUnknownKeysWarn) {
                                       "t.conf:9: websocket is not supported yet, ignored",
                                       "t.conf:10: mqtt is not supported yet, ignored",
                                       "t.conf:11: system_account is not supported yet, ignored",
-                                      "t.conf:12: logtime is not supported yet, ignored",
-                                      "t.conf:13: unknown field frobnicate, ignored"));
+                                      "t.conf:12: logtime is not supported yet, ignored"));
 }
 
-TEST(ConfigLoader, KeysUsedAsVariablesDoNotWarn) {
-  Loaded l = Load("PASS: secret\nUNUSED: 1\nauthorization { user: a, password: $PASS }\n");
+TEST(ConfigLoader, KeysUsedAsVariablesAreNotUnknown) {
+  Loaded l = Load(
+      "PASS: secret\nauthorization { user: a, password: $PASS }\n"
+      "jetstream {\n  x: 5G\n  max_mem: $x\n}\ncluster {\n  p: 6222\n  port: $p\n}\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
   EXPECT_EQ(l.opts.auth.password, "secret");
-  EXPECT_THAT(l.warnings, ElementsAre("t.conf:2: unknown field UNUSED, ignored"));
+  EXPECT_EQ(l.opts.jetstream_max_memory, 5LL * 1000 * 1000 * 1000);
+  EXPECT_EQ(l.opts.cluster.port, 6222);
+  EXPECT_THAT(l.warnings, IsEmpty());
+  // A variable nobody reads is an unknown key, as in nats-server.
+  EXPECT_EQ(LoadError("PASS: secret\nUNUSED: 1\nauthorization { user: a, password: $PASS }\n"),
+            "t.conf:2: unknown field \"UNUSED\"");
 }
 
 TEST(ConfigLoader, ParseHostPortHelper) {
@@ -553,13 +720,13 @@ TEST(ConfigLoader, LoadClusterTestdataFileWithWarningsOnly) {
   EXPECT_THAT(o->cluster.routes,
               ElementsAre("nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223",
                           "nats-route://127.0.0.1:6224"));
+  EXPECT_EQ(o->jetstream_max_memory, 1LL << 30);
+  EXPECT_EQ(o->jetstream_max_file, 10LL << 30);
   const std::string f = "server/config/testdata/cluster.conf";
-  EXPECT_THAT(
-      warnings,
-      ElementsAre(absl::StrCat(f, ":20: jetstream.max_memory_store is not supported yet, ignored"),
-                  absl::StrCat(f, ":21: jetstream.max_file_store is not supported yet, ignored"),
-                  absl::StrCat(f, ":39: accounts is not supported yet, ignored"),
-                  absl::StrCat(f, ":48: system_account is not supported yet, ignored")));
+  EXPECT_THAT(warnings, ElementsAre(absl::StrCat(f, ":39: accounts is not supported yet, ignored"),
+                                    absl::StrCat(f,
+                                                 ":48: system_account is not supported yet, "
+                                                 "ignored")));
 }
 
 TEST(ConfigLoader, LoadVariablesTestdataFile) {

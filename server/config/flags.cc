@@ -340,6 +340,7 @@ absl::StatusOr<ServerOptions> ResolveOptions(const CommandLine& cl,
   ApplyFlags(cl, &opts);
   opts.config_file = cl.config_path;
   absl::Status s = ValidateOptions(opts);
+  if (s.ok()) s = ValidateJetStreamOptions(opts);
   if (!s.ok()) return s;
   return opts;
 }

@@ -53,8 +53,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv);
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
 // Defaults, then the config file (if cl.config_path is set), then the flags,
-// then ValidateOptions. A --auth flag replaces any user/users of the file,
-// and --user replaces a token, so that the flag decides the auth method.
+// then ValidateOptions and ValidateJetStreamOptions. A --auth flag replaces
+// any user/users of the file, and --user replaces a token, so that the flag
+// decides the auth method.
 absl::StatusOr<ServerOptions> ResolveOptions(const CommandLine& cl,
                                              std::vector<std::string>* warnings);
 

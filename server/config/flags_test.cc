@@ -252,6 +252,40 @@ TEST(ResolveOptions, FlagsOverrideConfigFile) {
   EXPECT_THAT(warnings, IsEmpty());
 }
 
+// The JetStream flags as nats-server spells them, and the cluster rules
+// that need the file and the flags together (validateJetStreamOptions).
+TEST(ResolveOptions, JetStreamFlags) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-js", "-sd", "/js", "-n", "n1"},
+           {"--jetstream", "--store_dir", "/js", "--server_name", "n1"},
+           {"-jetstream=true", "--store_dir=/js", "--name=n1"},
+       }) {
+    auto cl = Parse(args);
+    ASSERT_TRUE(cl.ok()) << cl.status();
+    auto o = ResolveOptions(*cl, nullptr);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_TRUE(o->jetstream) << args[0];
+    EXPECT_EQ(o->store_dir, "/js") << args[0];
+    EXPECT_EQ(o->server_name, "n1") << args[0];
+  }
+
+  TempConfig conf("cluster { name: c, port: 6222 }\njetstream { max_file_store: 1G }\n");
+  auto cl = Parse({"-c", conf.path(), "-js"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  auto o = ResolveOptions(*cl, nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(), "jetstream cluster requires `server_name` to be set");
+  cl = Parse({"-c", conf.path(), "-n", "n1"});  // the flag completes the file
+  o = ResolveOptions(*cl, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->jetstream);
+  EXPECT_EQ(o->jetstream_max_file, 1000LL * 1000 * 1000);
+  cl = Parse({"-c", conf.path(), "-n", "n1", "-js=false"});  // a flag can turn it off
+  o = ResolveOptions(*cl, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->jetstream);
+}
+
 TEST(ResolveOptions, AuthFlagReplacesFileAuth) {
   TempConfig conf("authorization { users: [ {user: a, password: b} ] }\n");
   auto cl = Parse({"-c", conf.path(), "--auth", "tok"});

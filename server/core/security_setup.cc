@@ -1,5 +1,7 @@
 #include "server/core/security_setup.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "server/auth/security_config.h"
 #include "server/config/conf_parser.h"
 
@@ -40,9 +42,17 @@ absl::StatusOr<std::shared_ptr<auth::Authenticator>> BuildAuthenticator(
     }
   }
   if (options.tls.verify_and_map) sec.tls_map = true;
+  const std::string jwks_file = sec.oidc.jwks_file;
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> a =
       auth::Authenticator::Create(std::move(sec));
-  if (!a.ok()) return a.status();
+  if (!a.ok()) {
+    // The JWKS file is the one file the authenticator reads: name the key
+    // that points at it ("oidc jwks_file /etc/jwks.json: No such file ...").
+    if (!jwks_file.empty() && absl::StartsWith(a.status().message(), jwks_file + ":")) {
+      return absl::Status(a.status().code(), absl::StrCat("oidc jwks_file ", a.status().message()));
+    }
+    return a.status();
+  }
   return std::shared_ptr<auth::Authenticator>(std::move(*a));
 }
 

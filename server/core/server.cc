@@ -14,6 +14,7 @@
 #include "server/core/client_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/security_setup.h"
+#include "server/core/startup_check.h"
 #include "server/core/tls.h"
 #include "server/core/version.h"
 #include "server/monitor/http_monitor.h"
@@ -165,13 +166,16 @@ std::string Server::ClientInfoLine(uint64_t cid, const std::string& client_ip, b
 
 absl::Status Server::Start() {
   auto opts = options();
+  // The same checks as `herald -t`, before anything is bound or started.
+  absl::StatusOr<StartupPlan> plan = PrepareStartup(command_line_, *opts);
+  if (!plan.ok()) return plan.status();
   {
-    auto authn = BuildAuthenticator(command_line_, *opts);
-    if (!authn.ok()) return authn.status();
-    auth_throttle_ = std::make_unique<auth::AuthFailureThrottle>((*authn)->config().failure_delay);
-    revocation_file_ = (*authn)->config().revocation_file;
+    auth_throttle_ =
+        std::make_unique<auth::AuthFailureThrottle>(plan->authenticator->config().failure_delay);
+    revocation_file_ = plan->authenticator->config().revocation_file;
     MutexLock lock(&mu_);
-    authenticator_ = *std::move(authn);
+    authenticator_ = std::move(plan->authenticator);
+    tls_context_ = std::move(plan->client_tls);
     info_prefix_ = BuildInfoPrefix(*options_);
   }
   if (!revocation_file_.empty()) {
@@ -191,12 +195,6 @@ absl::Status Server::Start() {
           spdlog::error("Revocation list {}: {}", revocation_file_, std::string(st.message()));
         });
     if (absl::Status st = revocation_watcher_->Start(); !st.ok()) return st;
-  }
-  if (opts->tls.enabled) {
-    auto ctx = MakeTlsContext(opts->tls, /*server=*/true);
-    if (!ctx.ok()) return ctx.status();
-    MutexLock lock(&mu_);
-    tls_context_ = *std::move(ctx);
   }
   asio::error_code ec;
   asio::ip::address addr = asio::ip::make_address(opts->host, ec);
@@ -242,10 +240,7 @@ absl::Status Server::Start() {
     info_prefix_ = BuildInfoPrefix(*options_);
   }
 
-  if (opts->https_port != 0) {
-    if (!opts->tls.enabled) {
-      return absl::InvalidArgumentError("https_port needs a tls { cert_file, key_file } block");
-    }
+  if (opts->https_port != 0) {  // PrepareStartup checked the tls block
     monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->https_port,
                                              opts->tls.cert_file, opts->tls.key_file);
     absl::Status st = monitor_->Start();
@@ -306,13 +301,7 @@ absl::Status Server::StartJetStream(const ServerOptions& o) {
   jo.max_memory = o.jetstream_max_memory;
   jo.max_file = o.jetstream_max_file;
   jo.domain = o.jetstream_domain;
-  if (o.cluster.port != 0) {
-    if (o.server_name.empty()) {
-      return absl::InvalidArgumentError("jetstream cluster requires `server_name` to be set");
-    }
-    if (o.cluster.name.empty()) {
-      return absl::InvalidArgumentError("jetstream cluster requires `cluster.name` to be set");
-    }
+  if (o.cluster.port != 0) {  // server_name and cluster.name: ValidateJetStreamOptions
     jo.cluster_name = o.cluster.name;
     jo.raft_listen =
         !o.cluster.raft_listen.empty()

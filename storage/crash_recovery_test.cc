@@ -46,9 +46,22 @@ TEST(CrashRecoveryTest, KilledWriterLosesNothingSynced) {
     close(pipefd[1]);
     // Let it write for a random while, reading its acknowledgements.
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    uint64_t v = 0;
+    // Every other round, first wait (bounded) until this writer has synced
+    // something, so that slow builds (sanitizers) still kill it mid-stream.
+    if (round % 2 == 1) {
+      const auto started = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      bool got = false;
+      while (!got && std::chrono::steady_clock::now() < started) {
+        while (read(pipefd[0], &v, sizeof(v)) == sizeof(v)) {
+          acked = std::max(acked, v);
+          got = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(50 + rng() % 400);
-    uint64_t v = 0;
     while (std::chrono::steady_clock::now() < until) {
       while (read(pipefd[0], &v, sizeof(v)) == sizeof(v)) acked = std::max(acked, v);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -66,6 +79,9 @@ TEST(CrashRecoveryTest, KilledWriterLosesNothingSynced) {
     ASSERT_TRUE(st.ok()) << st.status();
     for (GroupId g = 1; g <= 3; ++g) {
       auto log = (*st)->Group(g);
+      // Killed before it created every group (a slow start, e.g. under TSan):
+      // nothing was acknowledged yet, so nothing can be missing.
+      if (acked == 0 && absl::IsNotFound(log.status())) continue;
       ASSERT_TRUE(log.ok()) << log.status();
       EXPECT_EQ((*log)->damaged_from(), 0u) << "round " << round << " group " << g;
       EXPECT_EQ((*log)->InitialHardState().repair_until, 0u);
@@ -75,7 +91,9 @@ TEST(CrashRecoveryTest, KilledWriterLosesNothingSynced) {
         EXPECT_EQ(ents->size(), (*log)->LastIndex());
       }
     }
-    EXPECT_GE((*st)->Group(1).value()->LastIndex(), acked) << "round " << round;
+    if (acked > 0) {
+      EXPECT_GE((*st)->Group(1).value()->LastIndex(), acked) << "round " << round;
+    }
   }
   EXPECT_GT(acked, 100u);
   std::filesystem::remove_all(dir);

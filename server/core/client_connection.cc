@@ -24,7 +24,7 @@ constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
 // decides.
 constexpr absl::Duration kMaxStall = absl::Seconds(1);
 
-// The no-responders status message (client-protocol.md §6): header only.
+// The no-responders status message (docs/protocol.md §6): header only.
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
 
 std::string_view FormatInt(char* buf, uint64_t v) {
@@ -157,6 +157,15 @@ void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
   last_in_ = absl::Now();
   last_activity_ns_.store(absl::ToUnixNanos(last_in_), std::memory_order_relaxed);
 
+  // As nats-server: while authentication is required and no CONNECT has
+  // come, an op that does not start with 'C' is an Authorization Violation
+  // from its first byte, before its line is complete (docs/protocol.md §2).
+  if (!connect_received_ && auth_required_ && !auth_check_running_ && read_buf_.size() > 0 &&
+      read_buf_.data()[0] != 'C' && read_buf_.data()[0] != 'c') {
+    CheckAuthorized();
+    thread_->FlushMarked();
+    return;
+  }
   ParseOutcome out = parser_.Parse(read_buf_.data(), read_buf_.size(), this);
   if (out.error != ParseError::kNone) {
     // Ops before the error were handled; flush their output, then fail.

@@ -1,4 +1,8 @@
-// ClientParser: the NATS client-protocol parser (client-protocol.md §1, §3).
+// ClientParser: the NATS client-protocol parser (docs/protocol.md §1, §3).
+//
+// Op names are recognised as nats-server recognises them, byte by byte: a
+// byte that cannot continue any op name (a NUL, "x", "PX") is an unknown
+// operation at once, without waiting for the line end.
 //
 // Stateless between calls: the connection keeps unconsumed bytes and calls
 // Parse() again with them plus whatever arrived next. Every complete operation
@@ -32,7 +36,9 @@ class ClientProtocolHandler {
   virtual bool OnHPub(std::string_view subject, std::string_view reply, size_t header_len,
                       std::string_view message) = 0;
   virtual bool OnSub(std::string_view subject, std::string_view queue, std::string_view sid) = 0;
-  // max == 0: no maximum given.
+  // max == 0: remove the subscription now. That is also what a max that
+  // nats-server does not read as a positive size means ("-5", "x", "0", ten
+  // digits): it carries on without closing (docs/protocol.md §3).
   virtual bool OnUnsub(std::string_view sid, uint64_t max) = 0;
   virtual bool OnPing() = 0;
   virtual bool OnPong() = 0;

@@ -117,8 +117,8 @@ TEST(ClientParserTest, Errors) {
       {"PUB foo x\r\n", ParseError::kBadArguments},
       {"PUB foo -1\r\n", ParseError::kBadArguments},
       {"HPUB foo 10 5\r\n", ParseError::kBadArguments},
-      {"UNSUB\r\n", ParseError::kBadArguments},
-      {"UNSUB 1 x\r\n", ParseError::kBadArguments},
+      {"UNSUB\r\n", ParseError::kUnknownOperation},  // no separator after the name
+      {"UNSUB 1 2 3\r\n", ParseError::kBadArguments},
       {"PUB foo 2000000\r\n", ParseError::kMaxPayload},
       {"HPUB foo 10 2000000\r\n", ParseError::kMaxPayload},
       {"SUB " + std::string(5000, 'a') + " 1\r\n", ParseError::kMaxControlLine},
@@ -129,6 +129,73 @@ TEST(ClientParserTest, Errors) {
     auto out = ParseAll(c.in, &r);
     EXPECT_EQ(out.error, c.want) << c.in.substr(0, 40);
   }
+}
+
+// nats-server 2.9.10 answers 1000 NUL bytes after a valid CONNECT with
+// -ERR 'Unknown Protocol Operation' at once: the first NUL can start no op.
+TEST(ClientParserTest, NulBytesAfterConnectFailWithoutLineEnd) {
+  Recorder r;
+  const std::string connect = "CONNECT {\"verbose\":false}\r\n";
+  auto out = ParseAll(connect + std::string(1000, '\0'), &r);
+  EXPECT_EQ(out.error, ParseError::kUnknownOperation);
+  EXPECT_EQ(out.consumed, connect.size());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"CONNECT {\"verbose\":false}"}));
+}
+
+// Incomplete lines: a byte no op name can continue fails at once (as
+// nats-server's byte-by-byte parser); a valid prefix waits for more.
+TEST(ClientParserTest, UnknownOperationBeforeLineEnd) {
+  using std::string_literals::operator""s;
+  const std::string fail[] = {"\0"s,   "\0PING"s, "xyz", "PX",  "PIX", "CX",    "SUBX",
+                              "SUB\r", "+X",      "-X",  "HMX", "\r",  " PING", "MSG"};
+  for (const std::string& in : fail) {
+    Recorder r;
+    auto out = ParseAll(in, &r);
+    EXPECT_EQ(out.error, ParseError::kUnknownOperation) << in;
+    EXPECT_EQ(out.consumed, 0u) << in;
+  }
+  const std::string wait[] = {"P",  "PIN", "pi",     "SUB",     "SUB foo",   "HM",
+                              "-E", "+OK", "PING x", "CONNECT", "CONNECT {", "unsub 1"};
+  for (const std::string& in : wait) {
+    Recorder r;
+    auto out = ParseAll(in, &r);
+    EXPECT_EQ(out.error, ParseError::kNone) << in;
+    EXPECT_EQ(out.consumed, 0u) << in;
+    EXPECT_TRUE(r.ops.empty()) << in;
+  }
+}
+
+// What may follow an op name, as nats-server 2.9.10 accepts it: anything
+// after PING/PONG/+OK, no separator needed before CONNECT's JSON, a space or
+// tab required after PUB/HPUB/SUB/UNSUB/-ERR.
+TEST(ClientParserTest, OpNameEndsAsNatsServer) {
+  Recorder r;
+  std::string in = "PINGX\r\npong foo\r\n+OKX\r\nCONNECT{}\r\nCONNECT\t{\"a\":1}\r\n";
+  auto out = ParseAll(in, &r);
+  EXPECT_EQ(out.error, ParseError::kNone);
+  EXPECT_EQ(out.consumed, in.size());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"PING", "PONG", "CONNECT {}", "CONNECT {\"a\":1}"}));
+  for (const char* bad : {"SUB\r\n", "PUB\r\n", "HPUB\r\n", "UNSUB\r\n", "PIN\r\n", "-ERR\r\n",
+                          "SUBX foo 1\r\n", "HMSG foo 1 0 0\r\n", "MSG foo 1 0\r\n"}) {
+    Recorder rr;
+    EXPECT_EQ(ParseAll(bad, &rr).error, ParseError::kUnknownOperation) << bad;
+  }
+}
+
+// nats-server reads UNSUB's max with its parseSize (1 to 9 digits, no sign);
+// anything else is no max: the subscription is removed and the connection
+// stays open.
+TEST(ClientParserTest, UnsubMaxAsNatsServer) {
+  Recorder r;
+  std::string in =
+      "UNSUB 1 -5\r\nUNSUB 2 x\r\nUNSUB 3 +5\r\nUNSUB 4 0\r\nUNSUB 5 999999999\r\n"
+      "UNSUB 6 1000000000\r\nUNSUB 7 -0\r\nUNSUB 8\t3\r\nPING\r\n";
+  auto out = ParseAll(in, &r);
+  EXPECT_EQ(out.error, ParseError::kNone);
+  EXPECT_EQ(out.consumed, in.size());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"UNSUB 1|0", "UNSUB 2|0", "UNSUB 3|0", "UNSUB 4|0",
+                                             "UNSUB 5|999999999", "UNSUB 6|0", "UNSUB 7|0",
+                                             "UNSUB 8|3", "PING"}));
 }
 
 TEST(ClientParserTest, HandlerCanStop) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Raw-socket client-protocol tests (Python 3 stdlib only).
 
-Checks the wire behaviour listed in /work/shared/reference/client-protocol.md.
+Checks the wire behaviour described in docs/protocol.md.
 Fields are parsed (runs of whitespace, INFO's trailing space are tolerated);
 op names, -ERR texts, payload bytes and header blocks are checked exactly.
 
@@ -157,6 +157,60 @@ class ProtocolTest(unittest.TestCase):
         c = self.connected()
         c.send(b"FOO bar\r\n")
         self.assertErrAndClose(c, "Unknown Protocol Operation")
+
+    def test_nul_bytes_after_connect_fail_at_once(self):
+        # nats-server 2.9.10 answers at the first NUL, without waiting for a
+        # line end, and closes
+        c = self.connected()
+        c.send(b"\0" * 1000)
+        self.assertEqual(c.read_until_closed(5), b"-ERR 'Unknown Protocol Operation'\r\n")
+        # ops before the bad byte are answered first
+        c = self.connected()
+        c.send(b"PING\r\n" + b"\0" * 1000)
+        self.assertEqual(c.read_until_closed(5), b"PONG\r\n-ERR 'Unknown Protocol Operation'\r\n")
+
+    def test_unknown_op_byte_fails_before_line_end(self):
+        # a byte that can continue no op name fails at once, line end or not:
+        # a NUL at the start of a line, "PX", "SUBX", "PIN" + CRLF
+        for data in (b"\0PING\r\n", b"\0\r\n", b"PX", b"SUBX", b"PIN\r\n", b"SUB\r\n"):
+            c = self.connected()
+            c.send(data)
+            self.assertEqual(c.read_until_closed(5), b"-ERR 'Unknown Protocol Operation'\r\n", data)
+
+    def test_garbage_before_connect_fails_at_once(self):
+        for data in (b"xyz", b"\0\0\0", b"CX"):
+            c = self.client()
+            c.read_info()
+            c.send(data)
+            self.assertEqual(c.read_until_closed(5), b"-ERR 'Unknown Protocol Operation'\r\n", data)
+
+    def test_op_name_endings_as_nats_server(self):
+        # anything may follow PING/PONG/+OK on their line; CONNECT needs no space
+        c = self.client()
+        c.read_info()
+        c.send(b'CONNECT{"verbose":false}\r\nPINGX\r\n')
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+        c.send(b"+OKX\r\nPONG foo\r\nping pong\r\n")
+        self.assertEqual(c.read_line(), b"PONG\r\n")
+
+    def test_unsub_unreadable_max_removes_subscription(self):
+        # nats-server 2.9.10 reads UNSUB's max as 1 to 9 digits; anything else
+        # ("-5", "x", "+5", ten digits) removes the subscription at once and
+        # the connection stays open
+        c = self.connected()
+        for sid, bad in enumerate((b"-5", b"x", b"+5", b"1000000000"), start=1):
+            c.send(b"SUB un.%d %d\r\nUNSUB %d %s\r\n" % (sid, sid, sid, bad))
+            c.send(b"PUB un.%d 1\r\nx\r\n" % sid)
+            self.assertEqual(c.ping(), [], bad)
+        # a max that is read still limits deliveries
+        c.send(b"SUB un.ok 9\r\nUNSUB 9 999999999\r\nPUB un.ok 1\r\ny\r\n")
+        self.assertEqual(c.ping(), [("MSG", "un.ok", "9", None, b"y")])
+        # verbose: +OK for each op, then PONG
+        v = self.client()
+        v.read_info()
+        v.send(b'CONNECT {"verbose":true}\r\nSUB un.v 1\r\nUNSUB 1 -5\r\nPUB un.v 1\r\nx\r\nPING\r\n')
+        self.assertEqual([v.read_line() for _ in range(5)], [b"+OK\r\n"] * 4 + [b"PONG\r\n"])
+        self.assertEqual(v.ping(), [])
 
     def test_invalid_subject_keeps_connection(self):
         c = self.connected()
@@ -722,6 +776,23 @@ class ConfiguredServerTest(unittest.TestCase):
             first.read_info()
             first.send(b"SUB foo 1\r\n")
             self.assertIn(b"-ERR 'Authorization Violation'\r\n", first.read_until_closed(5))
+
+    def test_auth_non_connect_first_byte_fails_at_once(self):
+        # while auth is required, nats-server answers the first byte of an op
+        # that cannot be CONNECT, before any line end; a bad op starting
+        # with 'C' is an unknown operation
+        with running_server(args=["--auth", "tok3n"]) as srv:
+            for data, text in ((b"xyz", b"Authorization Violation"), (b"\0", b"Authorization Violation"),
+                               (b"PX", b"Authorization Violation"), (b"SUB foo", b"Authorization Violation"),
+                               (b"CX", b"Unknown Protocol Operation")):
+                c = self.client(srv)
+                c.read_info()
+                c.send(data)
+                self.assertEqual(c.read_until_closed(5), b"-ERR '" + text + b"'\r\n", data)
+            ok = self.client(srv)
+            ok.handshake(auth_token="tok3n")
+            ok.send(b"\0")
+            self.assertEqual(ok.read_until_closed(5), b"-ERR 'Unknown Protocol Operation'\r\n")
 
     def test_auth_user_pass_violation(self):
         with running_server(config='authorization {\n  user: "u"\n  password: "p"\n}\n') as srv:

@@ -43,7 +43,7 @@
 // on the caller's thread, inside Propose). Callers retry idempotently.
 //
 // Storage errors are fatal: a failed fsync leaves durability unknown, so the
-// process aborts and recovers from disk (reliability.md, item 13).
+// process aborts and recovers from disk (docs/reliability.md, rule 9).
 //
 // Membership: ProposeConfChange (single-server changes, learners first).
 // A node joining a group calls AddGroup with no voters; the leader then sends

@@ -47,7 +47,7 @@
 
 namespace herald::auth {
 
-// The -ERR text for every authentication failure (client-protocol.md §2),
+// The -ERR text for every authentication failure (docs/protocol.md §2, §8),
 // and for a connection a reload no longer authorizes (nats-server 2.9.10
 // reloadAuthorization).
 inline constexpr char kAuthorizationViolation[] = "Authorization Violation";

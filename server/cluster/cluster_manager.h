@@ -1,4 +1,4 @@
-// ClusterManager: the route mesh of one node (cluster-protocol.md §1-§5, §8).
+// ClusterManager: the route mesh of one node (docs/cluster-protocol.md §1-§5, §8).
 //
 // Owns the cluster listener, the registry of routes by remote server id
 // (at most one per peer: duplicates are resolved so that both sides keep the

@@ -1,6 +1,6 @@
 // RouteConnection: one TCP connection to another Herald (or nats-server 2.9)
 // node of the cluster, speaking the NATS route protocol with accounts
-// (cluster-protocol.md): handshake (INFO/CONNECT), interest (RS+/RS-),
+// (docs/cluster-protocol.md): handshake (INFO/CONNECT), interest (RS+/RS-),
 // messages (RMSG/HMSG), PING/PONG.
 //
 // Interest learned from the peer becomes `remote` Subscriptions in the

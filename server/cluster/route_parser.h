@@ -1,6 +1,7 @@
-// RouteParser: the NATS route protocol (cluster-protocol.md §3), account-
-// carrying form (route proto 2): INFO, CONNECT, RS+, RS-, RMSG, HMSG, PING,
-// PONG, +OK, -ERR. Leafnode ops (LS+, LS-, LMSG) are accepted and ignored.
+// RouteParser: the NATS route protocol (docs/cluster-protocol.md §3),
+// account-carrying form (route proto 2): INFO, CONNECT, RS+, RS-, RMSG, HMSG,
+// PING, PONG, +OK, -ERR. Leafnode ops (LS+, LS-, LMSG) are accepted and
+// ignored.
 //
 // Like ClientParser: stateless between calls, zero-copy views into the
 // caller's buffer, partial operations left unconsumed with `bytes_needed`.

@@ -51,7 +51,7 @@ class Recorder : public RouteProtocolHandler {
 };
 
 TEST(RouteParserTest, ObservedNatsServerTraffic) {
-  // Byte strings observed from nats-server 2.9.10 (cluster-protocol.md §3).
+  // Byte strings observed from nats-server 2.9.10 (docs/cluster-protocol.md §3).
   std::string in =
       "RS+ $G foo.bar\r\nRS+ $G work q1 2\r\nRS- $G foo.bar\r\nRS- $G work q1\r\n"
       "RMSG $G route.test 5\r\nhello\r\n"

@@ -1,4 +1,4 @@
-// Subject syntax rules of the NATS protocol (client-protocol.md §4).
+// Subject syntax rules of the NATS protocol (docs/protocol.md §4).
 //
 // A subject is one or more non-empty tokens separated by '.'; tokens hold no
 // whitespace (space, tab, CR, LF, FF) and no NUL. In a subscription subject a

@@ -2,7 +2,7 @@
 # Real-client integration suite for the single-node server (herald or nats-server).
 #
 #   tests/integration/run.sh                       # against nats-server (reference)
-#   SERVER_KIND=herald SERVER_BIN=/work/main/bazel-bin/server/herald tests/integration/run.sh
+#   SERVER_KIND=herald SERVER_BIN=bazel-bin/server/herald tests/integration/run.sh
 #   SUITES="js proto" tests/integration/run.sh     # subset (js, go, proto)
 #
 # Each suite on its own (from the repo root):

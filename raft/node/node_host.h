@@ -14,8 +14,9 @@
 //      which lets writes go on meanwhile) to the sync thread, while the driver
 //      goes on with other work (stepping messages, taking proposals, ticking,
 //      and the Readies of groups not waiting);
-//   5. once that write returned: sends every other message of those Readies
-//      (votes, acknowledgements), installs snapshots, and Advances each group.
+//   5. once the fsync returned, the sync thread sends every other message of
+//      those Readies (votes, acknowledgements), and the driver installs
+//      snapshots and Advances each group.
 //      A group waiting for its write is asked for no new Ready: proposals
 //      arriving meanwhile pile up in its log and go out together next
 //      (group commit without a timer).
@@ -358,7 +359,14 @@ class NodeHost {
   // The sync thread's queue.
   Mutex sync_mu_;
   std::condition_variable sync_cv_;
-  std::vector<storage::RaftLogStore::PendingWrite*> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
+  // A write to make durable, and the messages that may leave once it is
+  // (votes, acknowledgements): the sync thread sends them itself, sparing
+  // them a hand-off back to the driver.
+  struct SyncRequest {
+    storage::RaftLogStore::PendingWrite* write;
+    std::vector<GroupMessage> messages;
+  };
+  std::vector<SyncRequest> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
 
   std::thread driver_;

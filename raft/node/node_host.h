@@ -353,6 +353,9 @@ class NodeHost {
 
   // Sync jobs written by the sync thread, not yet completed by the driver.
   size_t synced_jobs_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bumped whenever the inbox gets something (or a sync completes): what an
+  // idle driver polls before it sleeps on cv_.
+  std::atomic<uint64_t> inbox_seq_{0};
   // Driver: jobs submitted, oldest first (written in that order).
   std::deque<SyncJob> in_flight_;
 

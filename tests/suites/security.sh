@@ -56,6 +56,11 @@ for n in leaves:
 failed = [n for n in leaves if res[n] == "fail"]
 for n in failed:
     print("\n----- %s -----" % n)
+    # The test's own messages first: a server log dumped at the end would
+    # otherwise push them out of the tail CI keeps.
+    for l in out.get(n, []):
+        if "_test.go:" in l:
+            print("  " + l.rstrip())
     print("".join(out.get(n, []))[-6000:])
 p = sum(1 for n in leaves if res[n] == "pass")
 f = len(failed)

@@ -169,6 +169,11 @@ absl::Status Server::Start() {
   // The same checks as `herald -t`, before anything is bound or started.
   absl::StatusOr<StartupPlan> plan = PrepareStartup(command_line_, *opts);
   if (!plan.ok()) return plan.status();
+  // Before any port listens: a client (or test) that sees the port open may
+  // send SIGHUP/SIGTERM at once, and a signal arriving before its handler is
+  // installed would kill the process. The handlers run in Run(), once
+  // everything below is up.
+  WatchSignals();
   {
     auth_throttle_ =
         std::make_unique<auth::AuthFailureThrottle>(plan->authenticator->config().failure_delay);
@@ -259,7 +264,6 @@ absl::Status Server::Start() {
   spdlog::info("  I/O threads: {}", n);
   spdlog::info("Listening for client connections on {}:{}", opts->host, client_port_);
   spdlog::info("Server is ready");
-  WatchSignals();
   StartAccept();
   ScheduleJwksReload();
   return absl::OkStatus();

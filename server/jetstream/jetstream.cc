@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -1349,18 +1350,27 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
 
 void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_leader_stepdown";
-  // Hand leadership to the most caught-up other replica (Raft leadership
-  // transfer: brought up to date, then told to campaign at once).
+  // Hand leadership to one of the most caught-up other replicas, chosen at
+  // random among equals as nats-server does (Raft leadership transfer:
+  // brought up to date, then told to campaign at once). A fixed choice
+  // would bounce leadership between the same two replicas forever.
   absl::StatusOr<raft::GroupInfo> gi = host_->Info(ls.assignment.group);
   raft::NodeId target = raft::kNoNode;
   if (gi.ok()) {
     uint64_t best = 0;
+    std::vector<raft::NodeId> equals;
     for (const auto& [id, match] : gi->match) {
       if (id == self_) continue;
-      if (target == raft::kNoNode || match > best) {
-        target = id;
+      if (equals.empty() || match > best) {
+        equals.assign(1, id);
         best = match;
+      } else if (match == best) {
+        equals.push_back(id);
       }
+    }
+    if (!equals.empty()) {
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      target = equals[rng() % equals.size()];
     }
   }
   if (target == raft::kNoNode) {

@@ -189,7 +189,6 @@ class RaftLogStore {
     uint64_t first, last, prev_term;  // log bounds after this write
   };
 
-
  public:
   struct PendingWrite {
     std::vector<Staged> staged;

@@ -661,7 +661,8 @@ absl::Status StreamStore::Commit(uint64_t applied) {
   if (index_batch_.Count() > 0) {
     AppendOps appender(&batch_);
     rocksdb::Status is = index_batch_.Iterate(&appender);
-    if (!is.ok()) return absl::InternalError(absl::StrCat("stream ", id_, ": stage index: ", is.ToString()));
+    if (!is.ok())
+      return absl::InternalError(absl::StrCat("stream ", id_, ": stage index: ", is.ToString()));
   }
   batch_.Put(stream_keys::StateKey(id_), EncodeState(id_, work_));
   rocksdb::WriteOptions wo;

@@ -18,7 +18,7 @@ namespace herald::js {
 namespace {
 
 // Messages JetStream::Send holds back during a Raft apply batch: set by
-// Apply/Restore on the NodeHost driver thread, flushed by ApplyBatchEnd.
+// Apply on the NodeHost driver thread, flushed by ApplyBatchEnd.
 thread_local std::vector<BusMessage>* t_apply_outbox = nullptr;
 
 constexpr char kApiPrefix[] = "$JS.API.";
@@ -407,14 +407,17 @@ void JetStream::ApplyBatchEnd(raft::GroupId group) {
 
 void JetStream::Send(std::string subject, std::string headers, std::string data) {
   if (t_apply_outbox != nullptr) {
-    t_apply_outbox->push_back(BusMessage{std::move(subject), "", std::move(headers), std::move(data)});
+    t_apply_outbox->push_back(
+        BusMessage{std::move(subject), "", std::move(headers), std::move(data)});
     return;
   }
   bus_->Publish(std::move(subject), "", std::move(headers), std::move(data));
 }
 
 void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
-  t_apply_outbox = &apply_outbox_;
+  // No outbox here: Restore answers nobody, and NodeHost also calls it when a
+  // group is added (outside an apply batch, possibly on the owner thread),
+  // where no ApplyBatchEnd would ever flush one.
   if (group == kMetaGroup) {
     if (!snapshot.data.empty())
       spdlog::error("JetStream: metadata snapshots are not supported yet");

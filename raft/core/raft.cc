@@ -849,6 +849,15 @@ void Raft::HandleHeartbeatResp(const Message& m) {
   }
 }
 
+void Raft::AbortSnapshot(NodeId to) {
+  if (state_ != StateType::kLeader) return;
+  auto it = prs_.find(to);
+  if (it == prs_.end() || it->second.state != Progress::State::kSnapshot) return;
+  // Not delivered: probe from the follower's match, not past the snapshot.
+  it->second.pending_snapshot = 0;
+  it->second.BecomeProbe();
+}
+
 void Raft::HandleSnapshotResp(const Message& m) {
   auto it = prs_.find(m.from);
   if (it == prs_.end()) return;

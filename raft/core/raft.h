@@ -119,6 +119,10 @@ class Raft {
   // election timeout. Only liveness changes; a wrong suspicion of a live
   // leader costs at most an election (as an expired lease would).
   void EndLeaderLease(NodeId leader);
+  // Leader only: the runtime could not deliver the snapshot it is sending to
+  // `to` (e.g. its application data is no longer available): `to` goes back
+  // to probing, so the next attempt sends the storage's current snapshot.
+  void AbortSnapshot(NodeId to);
   bool quiesced() const { return quiesced_; }
 
   // Outbox, drained by RawNode.

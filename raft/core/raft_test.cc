@@ -508,6 +508,46 @@ TEST(SnapshotTest, LaggingFollowerGetsChunkedSnapshot) {
   EXPECT_EQ(AppliedData(c, 3), (std::vector<std::string>{"after"}));
 }
 
+TEST(SnapshotTest, AbortedSnapshotIsReplacedByTheCurrentOne) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
+  c.Elect(1);
+  c.Isolate(3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.raw(1).Propose("v" + std::to_string(i)).ok());
+  c.Stabilize();
+  TestNode& l = c.node(1);
+  const uint64_t old_index = c.raft(1).log().applied();
+  ASSERT_TRUE(l.storage->CreateSnapshot(old_index, c.raft(1).conf_state(), "old-state").ok());
+  ASSERT_TRUE(l.storage->Compact(old_index).ok());
+  c.Heal();
+  // Run until the leader streams the old snapshot, then lose its chunks.
+  for (int i = 0; i < 200 && c.raft(1).progress().at(3).state != Progress::State::kSnapshot; ++i) {
+    c.raw(1).Tick();
+    c.Round();
+  }
+  ASSERT_EQ(c.raft(1).progress().at(3).state, Progress::State::kSnapshot);
+  c.Cut(1, 3);
+  c.Stabilize();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.raw(1).Propose("w" + std::to_string(i)).ok());
+  c.Stabilize();
+  const uint64_t new_index = c.raft(1).log().applied();
+  ASSERT_GT(new_index, old_index);
+  ASSERT_TRUE(l.storage->CreateSnapshot(new_index, c.raft(1).conf_state(), "new-state").ok());
+  ASSERT_TRUE(l.storage->Compact(new_index).ok());
+  // The runtime cannot finish the old one: the next attempt sends the current.
+  c.raw(1).AbortSnapshot(3);
+  EXPECT_EQ(c.raft(1).progress().at(3).state, Progress::State::kProbe);
+  c.Heal();
+  c.ClearSent();
+  c.TickAll(5);
+  for (const Message& m : c.sent()) {
+    if (m.type == MessageType::kSnapshot) {
+      EXPECT_EQ(m.snap_meta.index, new_index);
+    }
+  }
+  EXPECT_EQ(c.node(3).storage->GetSnapshot()->data, "new-state");
+  EXPECT_EQ(c.raft(3).log().committed(), c.raft(1).log().committed());
+}
+
 // ---------------------------------------------------------------- membership
 
 TEST(MembershipTest, LearnerCatchesUpThenIsPromoted) {

@@ -74,6 +74,7 @@ class RawNode {
   // Quiescence (Config::quiesce): see Raft::Unquiesce.
   void Unquiesce(bool leader_silent) { raft_.Unquiesce(leader_silent); }
   void EndLeaderLease(NodeId leader) { raft_.EndLeaderLease(leader); }
+  void AbortSnapshot(NodeId to) { raft_.AbortSnapshot(to); }
   bool quiesced() const { return raft_.quiesced(); }
 
   bool HasReady() const;

@@ -70,6 +70,10 @@ const char* MessageTypeName(MessageType t) {
       return "HeartbeatResp";
     case MessageType::kSnapshot:
       return "Snapshot";
+    case MessageType::kSnapshotPayload:
+      return "SnapshotPayload";
+    case MessageType::kSnapshotPayloadResp:
+      return "SnapshotPayloadResp";
     case MessageType::kSnapshotResp:
       return "SnapshotResp";
     case MessageType::kTimeoutNow:

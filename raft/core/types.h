@@ -99,6 +99,14 @@ enum class MessageType : uint8_t {
   kTimeoutNow,    // leadership transfer: "campaign now"
   kReadIndex,     // follower -> leader: read-index request
   kReadIndexResp,
+  // Runtime-level (NodeHost), never stepped into the core: one chunk of a
+  // snapshot's payload (the part of a snapshot too large for one message,
+  // streamed from the application before the snapshot itself), and its
+  // acknowledgement. snap_meta names the snapshot, snap_offset the byte
+  // offset of the chunk (Resp: bytes received), snap_total 1 on the last
+  // chunk (Resp: 1 once the whole payload is durable); reject: start over.
+  kSnapshotPayload,
+  kSnapshotPayloadResp,
 };
 
 const char* MessageTypeName(MessageType t);

@@ -85,6 +85,9 @@ absl::Status NodeHost::StopAndDeleteGroup(GroupId g) {
   // A write of the group may be on its way to disk: let it land first, so
   // the deletion below is the group's last write.
   DrainSyncJobs();
+  for (auto ps = payload_sends_.begin(); ps != payload_sends_.end();) {
+    ps = ps->first.first == g ? payload_sends_.erase(ps) : std::next(ps);
+  }
   auto it = groups_.find(g);
   if (it != groups_.end()) {
     Group& grp = it->second;
@@ -123,8 +126,13 @@ absl::Status NodeHost::CreateAndRunGroup(GroupId g, const std::vector<NodeId>& v
   }
   absl::StatusOr<storage::GroupLog*> log = store->Group(g);
   if (!log.ok()) return log.status();
+  // The snapshot is installed only if the log does not reach back to what
+  // the application holds: a snapshot this node took itself (whose payload
+  // may not be durable in the application yet: DurableApplied) is followed
+  // by the entries after the application's durable state, which replay.
   absl::StatusOr<Snapshot> snap = (*log)->GetSnapshot();
-  if (snap.ok() && !snap->empty() && applied < snap->meta.index) {
+  if (snap.ok() && !snap->empty() && applied < snap->meta.index &&
+      applied + 1 < (*log)->FirstIndex()) {
     options_.state_machine->Restore(g, *snap);
     applied = snap->meta.index;
   }
@@ -445,9 +453,26 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
     if (m.group == kLivenessGroup) continue;
     auto it = groups_.find(m.group);
     if (it == groups_.end()) continue;
+    Group& g = it->second;
+    if (m.msg.type == MessageType::kSnapshotPayload) {
+      OnPayloadChunk(g, m.msg);
+      continue;
+    }
+    if (m.msg.type == MessageType::kSnapshotPayloadResp) {
+      OnPayloadResp(g, m.msg);
+      continue;
+    }
+    // A snapshot is let into the core only once its payload is here (the
+    // leader sends it after the payload; this guards a confused peer). One
+    // this node already has is answered by the core without installing it.
+    if (m.msg.type == MessageType::kSnapshot && m.msg.snap_offset == 0 &&
+        m.msg.snap_meta.index > g.raw->raft().log().committed() &&
+        !options_.state_machine->HasSnapshotPayload(g.id, m.msg.snap_meta)) {
+      continue;
+    }
     // Errors are malformed input from a peer: nothing to do but drop it.
-    (void)it->second.raw->Step(m.msg);
-    Touch(it->second);
+    (void)g.raw->Step(m.msg);
+    Touch(g);
   }
   for (Command& c : cmds) RunCommand(c);
   ProposeAll(props);
@@ -468,7 +493,17 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
       continue;
     }
     readies.emplace_back(g, g->raw->GetReady());
-    const Ready& rd = readies.back().second;
+    Ready& rd = readies.back().second;
+    // Snapshot messages go through the payload transfer, after this Ready is
+    // durable (FinishReadies).
+    for (auto m = rd.messages.begin(); m != rd.messages.end();) {
+      if (m->type != MessageType::kSnapshot) {
+        ++m;
+        continue;
+      }
+      g->snapshot_out.push_back(std::move(*m));
+      m = rd.messages.erase(m);
+    }
     if (rd.MustSync()) {
       absl::Status s = options_.store->SaveReady(g->id, rd);
       if (!s.ok()) Fatal(s);
@@ -569,6 +604,7 @@ void NodeHost::FinishReadies(std::vector<std::pair<Group*, Ready>>& readies) {
     // and proposals or messages may have arrived while it waited.
     Touch(*g);
     MaybeSnapshot(*g);
+    if (!g->snapshot_out.empty()) SendSnapshotMessages(*g);
   }
 }
 
@@ -631,6 +667,7 @@ void NodeHost::SyncLoop() {
 
 void NodeHost::TickAll() {
   ++ticks_;
+  if (!payload_sends_.empty()) ExpirePayloadSends();
   for (auto it = reading_.begin(); it != reading_.end();) {
     Group& g = groups_.at(*it++);  // FinishReads may erase g.id from reading_
     FinishReads(g, true);
@@ -762,7 +799,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
     }
   }
   applied_entries_.fetch_add(rd.committed_entries.size(), std::memory_order_relaxed);
-  if (!rd.snapshot.empty() || !rd.committed_entries.empty()) sm->ApplyBatchEnd(g.id);
+  if (!rd.snapshot.empty() || !rd.committed_entries.empty()) sm->ApplyBatchEnd(g.id, g.applied);
   for (const ReadState& rs : rd.read_states) {
     auto it = g.reads.find(rs.ctx);
     if (it == g.reads.end()) continue;  // expired already
@@ -772,13 +809,17 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
   if (!g.reads.empty()) FinishReads(g, false);
 }
 
-void NodeHost::MaybeSnapshot(Group& g) {
-  if (options_.snapshot_every == 0) return;
+void NodeHost::MaybeSnapshot(Group& g, bool force) {
+  if (options_.snapshot_every == 0 && !force) return;
   absl::StatusOr<Snapshot> cur = g.log->GetSnapshot();
   const uint64_t snap_index = cur.ok() ? cur->meta.index : 0;
-  if (g.applied < snap_index + options_.snapshot_every) return;
-  std::optional<std::string> data = options_.state_machine->TakeSnapshot(g.id);
+  if (!force && g.applied < snap_index + options_.snapshot_every) return;
+  StateMachine* sm = options_.state_machine;
+  std::optional<std::string> data = sm->TakeSnapshot(g.id);
   if (!data) return;
+  // Forced at the stored snapshot's own index: the application has just
+  // fixed that state again (for its payload); the record stands.
+  if (g.applied <= snap_index) return;
   absl::StatusOr<uint64_t> term = g.log->Term(g.applied);
   if (!term.ok()) return;
   Snapshot snap;
@@ -786,10 +827,197 @@ void NodeHost::MaybeSnapshot(Group& g) {
   snap.meta.term = *term;
   snap.meta.conf = g.raw->raft().ConfStateAt(g.applied);
   snap.data = *std::move(data);
-  const uint64_t compact_to =
-      g.applied > options_.snapshot_keep ? g.applied - options_.snapshot_keep : 0;
+  // Entries the application has not made durable yet stay: they are how it
+  // gets back to g.applied after a crash.
+  uint64_t compact_to = g.applied > options_.snapshot_keep ? g.applied - options_.snapshot_keep : 0;
+  compact_to = std::min(compact_to, sm->DurableApplied(g.id));
   absl::Status s = options_.store->SaveSnapshot(g.id, snap, compact_to);
   if (!s.ok() && !absl::IsFailedPrecondition(s) && !absl::IsOutOfRange(s)) Fatal(s);
+}
+
+// ---------------------------------------------------------------- snapshot payloads
+//
+// The leader's core asks for a snapshot to be sent to a follower whose next
+// entry is compacted away. If the application's snapshot has a payload, the
+// payload goes first, in chunks (at most payload_window in flight, each
+// acknowledged), from a view the application fixed when it took the snapshot;
+// the follower makes it durable, and only then is the core's snapshot message
+// let through, so the follower's core installs a snapshot whose payload is
+// already there. The core re-sends its first snapshot message on every
+// heartbeat response meanwhile: those wait. A transfer that stops making
+// progress, or a leadership change, drops it (the next attempt starts over).
+
+void NodeHost::SendSnapshotMessages(Group& g) {
+  std::vector<Message> msgs;
+  msgs.swap(g.snapshot_out);
+  std::vector<GroupMessage> out;
+  for (Message& m : msgs) {
+    if (m.snap_offset != 0) {  // the core's later chunks: its payload is there
+      out.push_back(GroupMessage{g.id, std::move(m)});
+      continue;
+    }
+    const auto key = std::make_pair(g.id, m.to);
+    auto it = payload_sends_.find(key);
+    if (it != payload_sends_.end() && it->second.meta.index == m.snap_meta.index &&
+        it->second.term == g.raw->raft().term()) {
+      if (it->second.done) {
+        out.push_back(GroupMessage{g.id, std::move(m)});
+      } else {
+        it->second.held = std::move(m);  // sent once the payload is there
+      }
+      continue;
+    }
+    if (it != payload_sends_.end()) payload_sends_.erase(it);
+    absl::StatusOr<std::unique_ptr<SnapshotPayloadReader>> reader =
+        options_.state_machine->OpenSnapshotPayload(g.id, m.snap_meta);
+    if (!reader.ok()) {
+      // This snapshot's payload is gone (we restarted since we took it):
+      // take a new snapshot, and have the core send that one.
+      spdlog::info("raft group {}: snapshot {} cannot be sent ({}); taking a new one", g.id,
+                   m.snap_meta.index, std::string(reader.status().message()));
+      if (absl::IsNotFound(reader.status())) MaybeSnapshot(g, /*force=*/true);
+      g.raw->AbortSnapshot(m.to);
+      Touch(g);
+      continue;
+    }
+    if (*reader == nullptr) {  // no payload: the snapshot is all there is
+      out.push_back(GroupMessage{g.id, std::move(m)});
+      continue;
+    }
+    PayloadSend& ps = payload_sends_[key];
+    ps.meta = m.snap_meta;
+    ps.term = g.raw->raft().term();
+    ps.reader = *std::move(reader);
+    ps.last_progress_tick = ticks_;
+    const NodeId to = m.to;
+    ps.held = std::move(m);
+    spdlog::info("raft group {}: streaming snapshot {} to {}", g.id, ps.meta.index, to);
+    PumpPayload(g, to, ps);
+  }
+  if (!out.empty()) options_.transport->Send(std::move(out));
+}
+
+void NodeHost::PumpPayload(Group& g, NodeId to, PayloadSend& ps) {
+  std::vector<GroupMessage> out;
+  while (!ps.read_all && ps.reader != nullptr && ps.chunk_ends.size() < options_.payload_window) {
+    std::string chunk;
+    absl::StatusOr<bool> last = ps.reader->Next(&chunk, options_.payload_chunk_bytes);
+    if (!last.ok()) {
+      // A damaged record in our own state: this leader cannot send it.
+      spdlog::error("raft group {}: reading snapshot {} payload: {}", g.id, ps.meta.index,
+                    std::string(last.status().ToString()));
+      ps.reader.reset();  // ExpirePayloadSends drops the transfer
+      break;
+    }
+    Message m;
+    m.type = MessageType::kSnapshotPayload;
+    m.from = options_.id;
+    m.to = to;
+    m.term = ps.term;
+    m.snap_meta = ps.meta;
+    m.snap_offset = ps.sent;
+    m.snap_total = *last ? 1 : 0;
+    ps.sent += chunk.size();
+    m.snap_chunk = std::move(chunk);
+    ps.chunk_ends.push_back(ps.sent);
+    ps.read_all = *last;
+    out.push_back(GroupMessage{g.id, std::move(m)});
+  }
+  if (!out.empty()) options_.transport->Send(std::move(out));
+}
+
+void NodeHost::OnPayloadResp(Group& g, const Message& m) {
+  auto it = payload_sends_.find(std::make_pair(g.id, m.from));
+  if (it == payload_sends_.end() || it->second.meta.index != m.snap_meta.index) return;
+  PayloadSend& ps = it->second;
+  if (ps.done) return;
+  ps.last_progress_tick = ticks_;
+  if (m.reject) {
+    // The follower lost track (a chunk lost on a reconnect): start over.
+    absl::StatusOr<std::unique_ptr<SnapshotPayloadReader>> reader =
+        options_.state_machine->OpenSnapshotPayload(g.id, ps.meta);
+    if (!reader.ok() || *reader == nullptr) {
+      payload_sends_.erase(it);
+      g.raw->AbortSnapshot(m.from);
+      Touch(g);
+      return;
+    }
+    ps.reader = *std::move(reader);
+    ps.sent = 0;
+    ps.chunk_ends.clear();
+    ps.read_all = false;
+    PumpPayload(g, m.from, ps);
+    return;
+  }
+  if (m.snap_total == 1) {
+    // Durable there: now the snapshot itself.
+    ps.done = true;
+    ps.reader.reset();
+    payloads_sent_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("raft group {}: snapshot {} payload ({} bytes) delivered to {}", g.id,
+                 ps.meta.index, ps.sent, m.from);
+    if (ps.held.type == MessageType::kSnapshot) {
+      std::vector<GroupMessage> out;
+      out.push_back(GroupMessage{g.id, std::move(ps.held)});
+      ps.held = Message();
+      options_.transport->Send(std::move(out));
+    }
+    return;
+  }
+  while (!ps.chunk_ends.empty() && ps.chunk_ends.front() <= m.snap_offset) {
+    ps.chunk_ends.pop_front();
+  }
+  PumpPayload(g, m.from, ps);
+}
+
+void NodeHost::OnPayloadChunk(Group& g, const Message& m) {
+  if (m.term < g.raw->raft().term()) return;  // from a deposed leader
+  const bool last = m.snap_total == 1;
+  absl::Status s = options_.state_machine->ReceiveSnapshotPayload(g.id, m.snap_meta, m.snap_offset,
+                                                                  m.snap_chunk, last);
+  Message r;
+  r.type = MessageType::kSnapshotPayloadResp;
+  r.from = options_.id;
+  r.to = m.from;
+  r.term = m.term;
+  r.snap_meta.index = m.snap_meta.index;
+  if (!s.ok()) {
+    spdlog::warn("raft group {}: snapshot {} payload chunk at {} refused: {}", g.id,
+                 m.snap_meta.index, m.snap_offset, std::string(s.ToString()));
+    r.reject = true;
+  } else {
+    r.snap_offset = m.snap_offset + m.snap_chunk.size();
+    r.snap_total = last ? 1 : 0;
+    if (last) payloads_received_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::vector<GroupMessage> out;
+  out.push_back(GroupMessage{g.id, std::move(r)});
+  options_.transport->Send(std::move(out));
+}
+
+void NodeHost::ExpirePayloadSends() {
+  const uint64_t patience = 4 * static_cast<uint64_t>(options_.election_tick);
+  for (auto it = payload_sends_.begin(); it != payload_sends_.end();) {
+    const auto [gid, to] = it->first;
+    PayloadSend& ps = it->second;
+    auto g = groups_.find(gid);
+    bool drop = g == groups_.end() || g->second.raw->raft().state() != StateType::kLeader ||
+                g->second.raw->raft().term() != ps.term;
+    if (!drop && ps.done) {
+      // Finished: forget it once the core stopped sending that snapshot.
+      const auto& prs = g->second.raw->raft().progress();
+      auto pr = prs.find(to);
+      drop = pr == prs.end() || pr->second.state != Progress::State::kSnapshot ||
+             pr->second.pending_snapshot != ps.meta.index;
+    } else if (!drop && (ps.reader == nullptr || ticks_ - ps.last_progress_tick > patience)) {
+      spdlog::warn("raft group {}: snapshot {} payload to {} stalled; starting over", gid,
+                   ps.meta.index, to);
+      g->second.raw->AbortSnapshot(to);
+      Touch(g->second);
+      drop = true;
+    }
+    it = drop ? payload_sends_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace herald::raft

@@ -68,9 +68,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -86,6 +89,18 @@ namespace herald::raft {
 // Reserved group id of the per-node-pair liveness heartbeats; AddGroup refuses it.
 constexpr GroupId kLivenessGroup = 0;
 
+// Reads the payload of one snapshot (StateMachine::OpenSnapshotPayload) in
+// chunks, from a view of the state fixed when the snapshot was taken. Used on
+// the driver thread only.
+class SnapshotPayloadReader {
+ public:
+  virtual ~SnapshotPayloadReader() = default;
+  // Appends the next chunk (about max_bytes, at least one record) to *chunk;
+  // true if it is the last one (the payload may be empty: one empty last
+  // chunk).
+  virtual absl::StatusOr<bool> Next(std::string* chunk, size_t max_bytes) = 0;
+};
+
 // The replicated application. All calls on the NodeHost's driver thread.
 class StateMachine {
  public:
@@ -97,13 +112,46 @@ class StateMachine {
   // their proposals' callbacks ran. An application that stages what Apply
   // changes writes it here, once per batch instead of once per entry (and
   // may hold back the answers its callbacks produced until then).
-  virtual void ApplyBatchEnd(GroupId group) {}
+  // `applied` is the group's applied index now (conf-change entries, which
+  // are not passed to Apply, included).
+  virtual void ApplyBatchEnd(GroupId group, uint64_t applied) {}
   // Replaces the group's state by a snapshot (received from a leader, or the
   // local one at start-up).
   virtual void Restore(GroupId group, const Snapshot& snapshot) = 0;
   // The group's state as of its last applied entry, for log compaction. Return
   // nullopt to skip.
   virtual std::optional<std::string> TakeSnapshot(GroupId group) { return std::nullopt; }
+  // The highest applied index whose effects survive a crash: the log is
+  // never compacted past it (an application that writes its state without
+  // its own fsync replays the log from there). Default: everything applied.
+  virtual uint64_t DurableApplied(GroupId group) { return UINT64_MAX; }
+
+  // Snapshot payloads: the part of a snapshot too large for one message or
+  // for memory (a stream's messages). TakeSnapshot's data then only
+  // describes the state; the payload is streamed from the leader to a
+  // follower in chunks, and made durable there, before the snapshot message
+  // itself is sent, so the follower's Restore finds it complete.
+  //
+  // Leader: a reader of the payload of the group's snapshot `meta` (taken by
+  // TakeSnapshot at meta.index). nullptr: this snapshot has no payload.
+  // kNotFound: the payload of that snapshot cannot be produced any more (the
+  // process restarted since): NodeHost then takes a new snapshot and sends
+  // that one instead.
+  virtual absl::StatusOr<std::unique_ptr<SnapshotPayloadReader>> OpenSnapshotPayload(
+      GroupId group, const SnapshotMeta& meta) {
+    return std::unique_ptr<SnapshotPayloadReader>();
+  }
+  // Follower: the chunk at byte `offset` of the payload of snapshot `meta`,
+  // in order (offset 0 starts it over, dropping a partial one). `last`: the
+  // payload is complete and must be made durable before returning. An error
+  // drops what was received; the leader starts over.
+  virtual absl::Status ReceiveSnapshotPayload(GroupId group, const SnapshotMeta& meta,
+                                              uint64_t offset, std::string_view chunk, bool last) {
+    return absl::UnimplementedError("snapshot payloads");
+  }
+  // Follower: whether the payload of `meta` is complete and durable here, so
+  // that the snapshot may be installed (Restore). Default: no payloads.
+  virtual bool HasSnapshotPayload(GroupId group, const SnapshotMeta& meta) { return true; }
   // The leader this node knows of for `group` changed (kNoNode: none known),
   // as of the end of a driver cycle. A node learns it leads before it has
   // applied entries of earlier terms; the application must not assume more.
@@ -132,6 +180,9 @@ struct NodeHostOptions {
   // (0: never). Keeps `snapshot_keep` entries for slow followers.
   uint64_t snapshot_every = 0;
   uint64_t snapshot_keep = 10000;
+  // Snapshot payloads: bytes per chunk and chunks in flight per follower.
+  size_t payload_chunk_bytes = 256 * 1024;
+  size_t payload_window = 4;
   // Quiesce idle groups (see above). Every node of a cluster must agree.
   bool quiesce = true;
   uint64_t seed = 0;
@@ -229,6 +280,11 @@ class NodeHost {
   uint64_t leader_silent_wakes() const {
     return leader_silent_wakes_.load(std::memory_order_relaxed);
   }
+  // Snapshot payloads sent to followers to the end, and received whole.
+  uint64_t payloads_sent() const { return payloads_sent_.load(std::memory_order_relaxed); }
+  uint64_t payloads_received() const {
+    return payloads_received_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Pending {
@@ -253,6 +309,21 @@ class NodeHost {
     bool ticking = false;             // listed in ticking_
     bool syncing = false;             // a Ready of it waits for the sync thread
     uint64_t applied = 0;
+    // The core's snapshot messages of a Ready, sent (through the payload
+    // transfer) once the Ready is durable.
+    std::vector<Message> snapshot_out;
+  };
+  // A snapshot payload being streamed to one follower (leader side).
+  struct PayloadSend {
+    SnapshotMeta meta;  // the snapshot's
+    uint64_t term = 0;  // our term when it started
+    Message held;       // the core's first snapshot message, sent once done
+    std::unique_ptr<SnapshotPayloadReader> reader;
+    uint64_t sent = 0;                // bytes sent
+    std::deque<uint64_t> chunk_ends;  // offsets just past each unacknowledged chunk
+    bool read_all = false;            // the last chunk was sent
+    bool done = false;                // the follower holds it, durably
+    uint64_t last_progress_tick = 0;
   };
   // Readies whose durable part the sync thread is writing; completed (their
   // messages sent, Advanced) by the driver once that write returns.
@@ -307,7 +378,15 @@ class NodeHost {
   // Blocks until every submitted sync job is written, and completes them.
   void DrainSyncJobs();
   void SyncLoop();
-  void MaybeSnapshot(Group& g);
+  // Takes a snapshot every snapshot_every entries (or now, with `force`) and
+  // compacts the log as far as the application's durable state allows.
+  void MaybeSnapshot(Group& g, bool force = false);
+  // Payload transfers (driver thread).
+  void SendSnapshotMessages(Group& g);
+  void PumpPayload(Group& g, NodeId to, PayloadSend& ps);
+  void OnPayloadChunk(Group& g, const Message& m);
+  void OnPayloadResp(Group& g, const Message& m);
+  void ExpirePayloadSends();
   void Touch(Group& g);
   void PublishInfo(Group& g);
   // Tick work: ticks awake groups, wakes quiesced followers whose leader's
@@ -340,6 +419,7 @@ class NodeHost {
   bool peers_dirty_ = true;
   uint64_t next_read_ctx_ = 0;
   std::set<GroupId> reading_;  // groups with outstanding reads
+  std::map<std::pair<GroupId, NodeId>, PayloadSend> payload_sends_;
 
   // Inbox, guarded by mu_.
   mutable Mutex mu_;
@@ -377,6 +457,8 @@ class NodeHost {
   std::atomic<uint64_t> cycles_{0};
   std::atomic<uint64_t> applied_entries_{0};
   std::atomic<uint64_t> leader_silent_wakes_{0};
+  std::atomic<uint64_t> payloads_sent_{0};
+  std::atomic<uint64_t> payloads_received_{0};
   std::atomic<uint64_t> sync_micros_{0};
   std::atomic<uint64_t> max_sync_micros_{0};
   std::atomic<uint64_t> max_cycle_micros_{0};

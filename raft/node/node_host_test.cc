@@ -50,6 +50,104 @@ class RecordingMachine : public StateMachine {
   std::map<GroupId, std::vector<std::string>> log;
 };
 
+
+// A RecordingMachine whose snapshots carry their entries as a payload,
+// streamed in chunks: the snapshot data holds only how many lines there are.
+class PayloadMachine : public RecordingMachine {
+ public:
+  void ApplyBatchEnd(GroupId g, uint64_t applied) override {
+    MutexLock l(&mu);
+    applied_[g] = applied;
+  }
+  std::optional<std::string> TakeSnapshot(GroupId g) override {
+    MutexLock l(&mu);
+    Pinned& p = pinned_[g];
+    p.index = applied_[g];
+    p.text.clear();
+    for (const std::string& s : log[g]) p.text += s + "\n";
+    ++snapshots_taken;
+    return std::to_string(log[g].size());
+  }
+  class Reader : public SnapshotPayloadReader {
+   public:
+    explicit Reader(std::string text) : text_(std::move(text)) {}
+    absl::StatusOr<bool> Next(std::string* chunk, size_t max_bytes) override {
+      *chunk = text_.substr(pos_, max_bytes);
+      pos_ += chunk->size();
+      return pos_ >= text_.size();
+    }
+
+   private:
+    std::string text_;
+    size_t pos_ = 0;
+  };
+  absl::StatusOr<std::unique_ptr<SnapshotPayloadReader>> OpenSnapshotPayload(
+      GroupId g, const SnapshotMeta& meta) override {
+    MutexLock l(&mu);
+    auto it = pinned_.find(g);
+    if (it == pinned_.end() || it->second.index != meta.index) {
+      return absl::NotFoundError("no such snapshot here");
+    }
+    return std::unique_ptr<SnapshotPayloadReader>(new Reader(it->second.text));
+  }
+  absl::Status ReceiveSnapshotPayload(GroupId g, const SnapshotMeta& meta, uint64_t offset,
+                                      std::string_view chunk, bool last) override {
+    MutexLock l(&mu);
+    Staged& st = staged_[g];
+    if (offset == 0) st = Staged{meta.index, "", false};
+    if (st.index != meta.index || st.text.size() != offset) {
+      return absl::FailedPreconditionError("out of order");
+    }
+    st.text.append(chunk);
+    st.complete = last;
+    ++chunks_received;
+    return absl::OkStatus();
+  }
+  bool HasSnapshotPayload(GroupId g, const SnapshotMeta& meta) override {
+    MutexLock l(&mu);
+    auto it = staged_.find(g);
+    return it != staged_.end() && it->second.complete && it->second.index == meta.index;
+  }
+  void Restore(GroupId g, const Snapshot& s) override {
+    std::string text;
+    {
+      MutexLock l(&mu);
+      auto it = staged_.find(g);
+      if (it != staged_.end() && it->second.complete && it->second.index == s.meta.index) {
+        text = it->second.text;
+        ++restored_from_payload;
+      } else if (s.meta.index > 1) {
+        ++restored_without_payload;
+      }
+    }
+    Snapshot full = s;
+    full.data = text;
+    RecordingMachine::Restore(g, full);
+    MutexLock l(&mu);
+    if (log[g].size() != static_cast<size_t>(std::atoi(s.data.c_str()))) ++restore_mismatch;
+  }
+  // As after a restart: no snapshot payload can be produced any more.
+  void ForgetPinned() {
+    MutexLock l(&mu);
+    pinned_.clear();
+  }
+
+  struct Pinned {
+    uint64_t index = 0;
+    std::string text;
+  };
+  struct Staged {
+    uint64_t index = 0;
+    std::string text;
+    bool complete = false;
+  };
+  std::map<GroupId, uint64_t> applied_;
+  std::map<GroupId, Pinned> pinned_;
+  std::map<GroupId, Staged> staged_;
+  int snapshots_taken = 0, chunks_received = 0, restored_from_payload = 0;
+  int restored_without_payload = 0, restore_mismatch = 0;
+};
+
 struct TestNode {
   std::string dir;
   std::unique_ptr<storage::RaftLogStore> store;
@@ -83,7 +181,7 @@ class NodeHostTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.status();
     n.store = *std::move(st);
     n.endpoint = std::make_unique<LocalNetwork::Endpoint>(&net_, id);
-    n.sm = std::make_unique<RecordingMachine>();
+    n.sm = make_machine_ ? make_machine_() : std::make_unique<RecordingMachine>();
     NodeHostOptions o;
     o.id = id;
     o.store = n.store.get();
@@ -94,6 +192,7 @@ class NodeHostTest : public ::testing::Test {
     o.snapshot_keep = 5;
     o.max_uncommitted_entries = max_uncommitted_;
     o.seed = 42;
+    if (tweak_) tweak_(o);
     n.host = std::make_unique<NodeHost>(o);
     for (GroupId g = 1; g <= groups; ++g) ASSERT_TRUE(n.host->AddGroup(g, voters).ok());
     NodeHost* h = n.host.get();
@@ -191,6 +290,8 @@ class NodeHostTest : public ::testing::Test {
   LocalNetwork net_;
   std::map<NodeId, TestNode> nodes_;
   std::function<void()> before_sync_;  // RaftLogStoreOptions::before_sync_for_testing
+  std::function<void(NodeHostOptions&)> tweak_;
+  std::function<std::unique_ptr<RecordingMachine>()> make_machine_;
 };
 
 TEST_F(NodeHostTest, ReplicatesAndSurvivesRestart) {
@@ -557,6 +658,76 @@ TEST_F(NodeHostTest, SnapshotsCompactAndCatchUpLaggard) {
   StartNode(lag, 1, 20);
   ASSERT_TRUE(WaitFor([&] { return nodes_[lag].sm->Get(1).size() == want.size(); }));
   EXPECT_EQ(nodes_[lag].sm->Get(1), want);
+}
+
+TEST_F(NodeHostTest, SnapshotPayloadIsStreamedInChunksBeforeTheSnapshot) {
+  make_machine_ = [] { return std::make_unique<PayloadMachine>(); };
+  tweak_ = [](NodeHostOptions& o) {
+    o.payload_chunk_bytes = 16;  // several records per chunk, many chunks
+    o.payload_window = 2;
+  };
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1, /*snapshot_every=*/20);
+  ASSERT_TRUE(WaitFor([&] { return Leader(1) != kNoNode; }));
+  const NodeId l = Leader(1);
+  const NodeId lag = l == 3 ? 2 : 3;
+  StopNode(lag);
+  std::vector<std::string> want;
+  for (int i = 0; i < 100; ++i) {
+    want.push_back("p" + std::to_string(i));
+    ProposeCommitted(1, want.back());
+  }
+  ASSERT_TRUE(WaitFor([&] { return nodes_[l].host->Info(1)->first_index > 50; }));
+  StartNode(lag, 1, 20);
+  ASSERT_TRUE(WaitFor([&] { return nodes_[lag].sm->Get(1).size() == want.size(); }));
+  EXPECT_EQ(nodes_[lag].sm->Get(1), want);
+  auto* m = static_cast<PayloadMachine*>(nodes_[lag].sm.get());
+  {
+    MutexLock lk(&m->mu);
+    EXPECT_GE(m->restored_from_payload, 1);
+    EXPECT_EQ(m->restored_without_payload, 0);
+    EXPECT_EQ(m->restore_mismatch, 0);
+    EXPECT_GT(m->chunks_received, 10);  // ~300 bytes in 16-byte chunks
+  }
+  EXPECT_GE(nodes_[lag].host->payloads_received(), 1u);
+  EXPECT_GE(nodes_[Leader(1)].host->payloads_sent() + nodes_[l].host->payloads_sent(), 1u);
+}
+
+TEST_F(NodeHostTest, AGoneSnapshotPayloadIsReplacedByANewSnapshot) {
+  make_machine_ = [] { return std::make_unique<PayloadMachine>(); };
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1, /*snapshot_every=*/20);
+  ASSERT_TRUE(WaitFor([&] { return Leader(1) != kNoNode; }));
+  const NodeId l = Leader(1);
+  const NodeId lag = l == 3 ? 2 : 3;
+  StopNode(lag);
+  std::vector<std::string> want;
+  for (int i = 0; i < 70; ++i) {
+    want.push_back("q" + std::to_string(i));
+    ProposeCommitted(1, want.back());
+  }
+  ASSERT_TRUE(WaitFor([&] { return nodes_[l].host->Info(1)->first_index > 30; }));
+  // Neither remaining node can produce its stored snapshot's payload now.
+  int taken_before = 0;
+  for (auto& [id, n] : nodes_) {
+    auto* pm = static_cast<PayloadMachine*>(n.sm.get());
+    pm->ForgetPinned();
+    MutexLock lk(&pm->mu);
+    taken_before += pm->snapshots_taken;
+  }
+  StartNode(lag, 1, 20);
+  ASSERT_TRUE(WaitFor([&] { return nodes_[lag].sm->Get(1).size() == want.size(); }));
+  EXPECT_EQ(nodes_[lag].sm->Get(1), want);
+  int taken_after = 0;
+  for (auto& [id, n] : nodes_) {
+    if (id == lag) continue;
+    auto* pm = static_cast<PayloadMachine*>(n.sm.get());
+    MutexLock lk(&pm->mu);
+    taken_after += pm->snapshots_taken;
+  }
+  EXPECT_GT(taken_after, taken_before);  // a new snapshot was taken to be sent
+  auto* m = static_cast<PayloadMachine*>(nodes_[lag].sm.get());
+  MutexLock lk(&m->mu);
+  EXPECT_EQ(m->restored_without_payload, 0);
+  EXPECT_EQ(m->restore_mismatch, 0);
 }
 
 TEST_F(NodeHostTest, DamagedFollowerIsRepairedByLeader) {

@@ -56,7 +56,8 @@ void ToProto(Message&& m, pb::Message* out) {
   out->set_transfer(m.transfer);
   out->set_quiesce(m.quiesce);
   out->set_read_ctx(m.read_ctx);
-  if (m.type == MessageType::kSnapshot || m.type == MessageType::kSnapshotResp) {
+  if (m.type == MessageType::kSnapshot || m.type == MessageType::kSnapshotResp ||
+      m.type == MessageType::kSnapshotPayload || m.type == MessageType::kSnapshotPayloadResp) {
     pb::SnapshotMeta* sm = out->mutable_snap_meta();
     sm->set_index(m.snap_meta.index);
     sm->set_term(m.snap_meta.term);
@@ -147,7 +148,7 @@ class GrpcTransport::Service final : public pb::RaftTransport::Service {
         return absl::StrCat("message ", gm.msg().from(), "->", gm.msg().to(), " inside a batch ",
                             b.from_node(), "->", b.to_node());
       }
-      if (gm.msg().type() > static_cast<uint32_t>(MessageType::kReadIndexResp)) {
+      if (gm.msg().type() > static_cast<uint32_t>(MessageType::kSnapshotPayloadResp)) {
         return absl::StrCat("unknown message type ", gm.msg().type());
       }
       for (const pb::Entry& e : gm.msg().entries()) {

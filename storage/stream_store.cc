@@ -232,6 +232,26 @@ StreamStore::StreamStore(rocksdb::DB* db, StreamId id) : db_(db), id_(id) {}
 
 absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, StreamId id) {
   std::unique_ptr<StreamStore> store(new StreamStore(db, id));
+  absl::Status s = store->Load();
+  if (!s.ok()) return s;
+  return store;
+}
+
+absl::Status StreamStore::Reload() {
+  batch_.Clear();
+  index_batch_.Clear();
+  staged_ = false;
+  pending_.clear();
+  removed_.clear();
+  subject_delta_.clear();
+  subjects_cleared_ = false;
+  return Load();
+}
+
+absl::Status StreamStore::Load() {
+  rocksdb::DB* const db = db_;
+  const StreamId id = id_;
+  StreamStore* const store = this;
   std::string v;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), stream_keys::StateKey(id), &v);
   StreamStoreState st;
@@ -288,7 +308,7 @@ absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, 
     store->state_ = st;
     store->subjects_ = std::move(subjects);
   }
-  return store;
+  return absl::OkStatus();
 }
 
 absl::Status StreamStore::DeleteAll(rocksdb::DB* db, StreamId id) {

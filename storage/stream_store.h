@@ -90,6 +90,10 @@ class StreamStore {
   // Raft entry that deleted the stream is replayed if this is lost). No
   // StreamStore of the stream may be open.
   static absl::Status DeleteAll(rocksdb::DB* db, StreamId id);
+  // Mutating thread: drops whatever is staged and reads the store back from
+  // the database (after InstallStreamSnapshot replaced its range). Errors as
+  // Open's.
+  absl::Status Reload();
 
   // Discards whatever is staged and not committed.
   ~StreamStore() = default;
@@ -97,6 +101,7 @@ class StreamStore {
   StreamStore& operator=(const StreamStore&) = delete;
 
   StreamId id() const { return id_; }
+  rocksdb::DB* db() const { return db_; }
 
   // --- Mutations: the mutating thread only. Each takes effect in the working
   // view at once and is staged for the next Commit(). An error from one
@@ -179,6 +184,7 @@ class StreamStore {
   using SubjectMap = std::map<std::string, uint64_t, std::less<>>;
 
   StreamStore(rocksdb::DB* db, StreamId id);
+  absl::Status Load();
   // Visits the live messages of the working view with seq >= from, in seq
   // order, until fn returns false.
   absl::Status WalkLive(uint64_t from, const std::function<bool(const MessageMeta&)>& fn) const;

@@ -851,6 +851,10 @@ absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
         absl::Status d = ValidateJetStreamDomain(opts_->jetstream_domain);
         if (!d.ok()) s = Err(mv, d.message());
       }
+    } else if (k == "raft_snapshot_every") {  // Herald's: entries between stream snapshots
+      s = GetIntInRange(raw_k, mv, 1, int64_t{1} << 40, &opts_->jetstream_snapshot_every);
+    } else if (k == "raft_snapshot_keep") {  // Herald's: entries kept behind a snapshot
+      s = GetIntInRange(raw_k, mv, 0, int64_t{1} << 40, &opts_->jetstream_snapshot_keep);
     } else if (k == "enable" || k == "enabled") {
       s = GetBool(raw_k, mv, &enable);
     } else if (k == "key" || k == "ek" || k == "encryption_key" || k == "cipher" ||

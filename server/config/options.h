@@ -101,6 +101,11 @@ struct ServerOptions {
   int64_t jetstream_max_memory = -1;
   int64_t jetstream_max_file = -1;
   std::string jetstream_domain;
+  // Herald's own (jetstream block): a stream's Raft log is compacted by a
+  // snapshot every this many entries, keeping the last `keep` for replicas
+  // that are only a little behind (docs/storage.md, "Stream snapshots").
+  int64_t jetstream_snapshot_every = 50000;
+  int64_t jetstream_snapshot_keep = 10000;
 
   // Logging: -D/--debug, -V/--trace, -DV; -l/--log (file); logtime.
   bool debug = false;

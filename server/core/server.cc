@@ -305,6 +305,8 @@ absl::Status Server::StartJetStream(const ServerOptions& o) {
   jo.max_memory = o.jetstream_max_memory;
   jo.max_file = o.jetstream_max_file;
   jo.domain = o.jetstream_domain;
+  jo.snapshot_every = static_cast<uint64_t>(o.jetstream_snapshot_every);
+  jo.snapshot_keep = static_cast<uint64_t>(o.jetstream_snapshot_keep);
   if (o.cluster.port != 0) {  // server_name and cluster.name: ValidateJetStreamOptions
     jo.cluster_name = o.cluster.name;
     jo.raft_listen =

@@ -105,6 +105,9 @@ absl::Status JetStream::Start() {
   ho.transport = transport_.get();
   ho.state_machine = this;
   ho.seed = self_;
+  ho.snapshot_every = options_.snapshot_every;
+  ho.snapshot_keep = options_.snapshot_keep;
+  snapshot_dir_ = (std::filesystem::path(options_.store_dir) / "snapshots").string();
   host_ = std::make_unique<raft::NodeHost>(ho);
   {
     MutexLock l(&mu_);
@@ -135,6 +138,7 @@ absl::Status JetStream::Start() {
 
   started_ = true;
   housekeeper_ = std::thread([this] { Housekeeping(); });
+  flusher_ = std::thread([this] { FlushLoop(); });
   spdlog::info("JetStream started: node {} ({}), store {}, raft transport port {}{}",
                options_.server_name, NodeHex(self_), so.path, transport_->port(),
                clustered_ ? absl::StrCat(", cluster ", options_.cluster_name, " of ",
@@ -186,6 +190,13 @@ void JetStream::Stop() {
   }
   host_ptr_.store(nullptr, std::memory_order_release);
   if (host_) host_->Stop();
+  {
+    MutexLock l(&flush_mu_);
+    flush_stop_ = true;
+  }
+  flush_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  receiving_.clear();  // the driver is stopped
   if (transport_) transport_->Shutdown();
 }
 
@@ -393,11 +404,16 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
                  });
 }
 
-void JetStream::ApplyBatchEnd(raft::GroupId group) {
-  if (applying_stream_ != nullptr) {
-    if (applying_stream_->group() == group) applying_stream_->CommitApplied();
-    applying_stream_.reset();
+void JetStream::ApplyBatchEnd(raft::GroupId group, uint64_t applied) {
+  if (applying_stream_ != nullptr && applying_stream_->group() == group) {
+    applying_stream_->CommitApplied(applied);
+  } else if (group != kMetaGroup) {
+    // A batch of conf changes only: the stream records the index all the same,
+    // so that its state matches the group's applied index (snapshots).
+    std::shared_ptr<Stream> stream = StreamOfGroup(group);
+    if (stream) stream->CommitApplied(applied);
   }
+  applying_stream_.reset();
   t_apply_outbox = nullptr;
   if (!apply_outbox_.empty()) {
     bus_->PublishBatch(std::move(apply_outbox_));
@@ -423,14 +439,144 @@ void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
       spdlog::error("JetStream: metadata snapshots are not supported yet");
     return;
   }
-  std::shared_ptr<Stream> stream;
-  {
-    MutexLock l(&mu_);
-    auto g = group_names_.find(group);
-    if (g == group_names_.end()) return;
-    stream = local_[g->second].stream;
+  std::shared_ptr<Stream> stream = StreamOfGroup(group);
+  if (!stream || snapshot.data.empty()) return;  // a new group's initial (empty) state
+  if (stream->applied() >= snapshot.meta.index) return;
+  const std::string path = storage::StreamSnapshotPath(snapshot_dir_, group, snapshot.meta.index);
+  absl::Status st = stream->Restore(snapshot, path);
+  if (!st.ok()) {
+    // The snapshot is durable in the Raft log and the entries before it are
+    // gone: this replica cannot go on without its data (a missing staged file
+    // means the payload protocol was broken). Recovery decides at restart.
+    spdlog::critical("stream group {}: installing snapshot {}: {}", group, snapshot.meta.index,
+                     st.ToString());
+    std::abort();
   }
-  if (stream) stream->Restore(snapshot.data);
+  spdlog::info("stream {}: installed snapshot at index {} ({} messages)", stream->config().name,
+               snapshot.meta.index, stream->State().msgs);
+}
+
+std::shared_ptr<Stream> JetStream::StreamOfGroup(raft::GroupId group) const {
+  MutexLock l(&mu_);
+  auto g = group_names_.find(group);
+  if (g == group_names_.end()) return nullptr;
+  auto it = local_.find(g->second);
+  return it == local_.end() ? nullptr : it->second.stream;
+}
+
+// ---------------------------------------------------------------- snapshots
+
+std::optional<std::string> JetStream::TakeSnapshot(raft::GroupId group) {
+  if (group == kMetaGroup) return std::nullopt;  // the metadata log stays whole (small)
+  std::shared_ptr<Stream> stream = StreamOfGroup(group);
+  if (!stream) return std::nullopt;
+  std::string data = stream->TakeSnapshot();
+  {
+    MutexLock l(&flush_mu_);
+    flush_requested_ = true;
+  }
+  flush_cv_.notify_one();
+  return data;
+}
+
+uint64_t JetStream::DurableApplied(raft::GroupId group) {
+  if (group == kMetaGroup) return UINT64_MAX;  // never snapshotted
+  std::shared_ptr<Stream> stream = StreamOfGroup(group);
+  return stream ? stream->durable_applied() : 0;
+}
+
+void JetStream::FlushLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(flush_mu_.native());
+      flush_cv_.wait(l, [&] { return flush_stop_ || flush_requested_; });
+      if (flush_stop_) return;
+      flush_requested_ = false;
+    }
+    // What each stream has committed now is in the memtables the flush
+    // writes out (streams' records skip the WAL: docs/storage.md).
+    std::vector<std::pair<std::shared_ptr<Stream>, uint64_t>> streams;
+    {
+      MutexLock l(&mu_);
+      for (const auto& [name, ls] : local_) {
+        if (ls.stream) streams.emplace_back(ls.stream, ls.stream->applied());
+      }
+    }
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    rocksdb::Status s = store_->db()->Flush(fo);
+    if (!s.ok()) {
+      spdlog::warn("JetStream: flush for log compaction: {}", s.ToString());
+      continue;
+    }
+    for (auto& [stream, applied] : streams) stream->MarkDurable(applied);
+  }
+}
+
+namespace {
+class StreamPayloadReader : public raft::SnapshotPayloadReader {
+ public:
+  explicit StreamPayloadReader(std::unique_ptr<storage::StreamSnapshotReader> r)
+      : r_(std::move(r)) {}
+  absl::StatusOr<bool> Next(std::string* chunk, size_t max_bytes) override {
+    return r_->Next(chunk, max_bytes);
+  }
+
+ private:
+  std::unique_ptr<storage::StreamSnapshotReader> r_;
+};
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<raft::SnapshotPayloadReader>> JetStream::OpenSnapshotPayload(
+    raft::GroupId group, const raft::SnapshotMeta& meta) {
+  if (group == kMetaGroup) return std::unique_ptr<raft::SnapshotPayloadReader>();
+  std::shared_ptr<Stream> stream = StreamOfGroup(group);
+  if (!stream) return absl::NotFoundError("no such stream here");
+  auto r = stream->OpenSnapshot(meta.index);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<raft::SnapshotPayloadReader>(new StreamPayloadReader(*std::move(r)));
+}
+
+absl::Status JetStream::ReceiveSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta,
+                                               uint64_t offset, std::string_view chunk,
+                                               bool last) {
+  if (group == kMetaGroup) return absl::InvalidArgumentError("metadata snapshots have no payload");
+  if (offset == 0) {
+    receiving_.erase(group);
+    storage::RemoveStreamSnapshots(snapshot_dir_, group);
+    auto w = storage::StreamSnapshotWriter::Create(snapshot_dir_, group, meta.index);
+    if (!w.ok()) return w.status();
+    Receiving& r = receiving_[group];
+    r.index = meta.index;
+    r.writer = *std::move(w);
+  }
+  auto it = receiving_.find(group);
+  if (it == receiving_.end() || it->second.index != meta.index ||
+      it->second.received != offset) {
+    receiving_.erase(group);
+    return absl::FailedPreconditionError("snapshot payload chunk out of order");
+  }
+  Receiving& r = it->second;
+  absl::Status st = r.writer->Add(chunk);
+  if (st.ok() && last) st = r.writer->Finish();
+  if (!st.ok()) {
+    receiving_.erase(it);
+    return st;
+  }
+  r.received += chunk.size();
+  if (last) {
+    spdlog::info("stream group {}: received snapshot {} payload ({} bytes, {} records)", group,
+                 meta.index, r.received, r.writer->records());
+    receiving_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+bool JetStream::HasSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta) {
+  if (group == kMetaGroup) return true;
+  std::error_code ec;
+  return std::filesystem::exists(
+      storage::StreamSnapshotPath(snapshot_dir_, group, meta.index), ec);
 }
 
 void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) {
@@ -563,9 +709,11 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
   rocksdb::DB* db = store_->db();
-  host_->RemoveGroup(group, [db, group, delete_data, name](absl::Status st) {
+  host_->RemoveGroup(group, [db, group, delete_data, name,
+                             snapshot_dir = snapshot_dir_](absl::Status st) {
     if (!st.ok()) spdlog::warn("stream {}: removing its group: {}", name, st.ToString());
     if (delete_data) {
+      storage::RemoveStreamSnapshots(snapshot_dir, group);
       absl::Status d = storage::StreamStore::DeleteAll(db, group);
       if (!d.ok()) spdlog::error("stream {}: deleting its data: {}", name, d.ToString());
     }

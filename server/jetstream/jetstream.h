@@ -58,6 +58,10 @@ struct JetStreamOptions {
   int64_t max_memory = -1;
   int64_t max_file = -1;
   std::string domain;
+  // Stream groups: a snapshot (and log compaction) every this many entries,
+  // keeping this many behind it (docs/storage.md, "Stream snapshots").
+  uint64_t snapshot_every = 50000;
+  uint64_t snapshot_keep = 10000;
 };
 
 // A peer learned from the route mesh.
@@ -97,7 +101,14 @@ class JetStream : public raft::StateMachine {
   // raft::StateMachine (driver thread).
   void Apply(raft::GroupId group, const raft::Entry& entry) override;
   void Restore(raft::GroupId group, const raft::Snapshot& snapshot) override;
-  void ApplyBatchEnd(raft::GroupId group) override;
+  void ApplyBatchEnd(raft::GroupId group, uint64_t applied) override;
+  std::optional<std::string> TakeSnapshot(raft::GroupId group) override;
+  uint64_t DurableApplied(raft::GroupId group) override;
+  absl::StatusOr<std::unique_ptr<raft::SnapshotPayloadReader>> OpenSnapshotPayload(
+      raft::GroupId group, const raft::SnapshotMeta& meta) override;
+  absl::Status ReceiveSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta,
+                                      uint64_t offset, std::string_view chunk, bool last) override;
+  bool HasSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta) override;
   void OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) override;
 
   static raft::NodeId NodeIdFor(const std::string& server_name);
@@ -169,6 +180,11 @@ class JetStream : public raft::StateMachine {
   // answers `reply` (an update request) once applied.
   void ProposeStreamConfig(const std::string& name, const std::string& reply);
   void Housekeeping();
+  // The stream of a group held here (null if none).
+  std::shared_ptr<Stream> StreamOfGroup(raft::GroupId group) const;
+  // Flushes the database when asked (a stream took a snapshot) and then
+  // marks what every stream had applied before the flush as durable.
+  void FlushLoop();
   void ReconcileMembership();
   std::string NodeName(raft::NodeId id) const;
   // This node and the peers connected over routes now (for placement).
@@ -206,6 +222,21 @@ class JetStream : public raft::StateMachine {
 
   std::atomic<uint64_t> api_total_{0};
   std::atomic<uint64_t> api_errors_{0};
+
+  // Driver thread: snapshot payloads being received, by group.
+  struct Receiving {
+    uint64_t index = 0;
+    uint64_t received = 0;  // bytes
+    std::unique_ptr<storage::StreamSnapshotWriter> writer;
+  };
+  std::map<raft::GroupId, Receiving> receiving_;
+  std::string snapshot_dir_;  // staged received snapshots
+
+  std::thread flusher_;
+  Mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  bool flush_requested_ ABSL_GUARDED_BY(flush_mu_) = false;
+  bool flush_stop_ ABSL_GUARDED_BY(flush_mu_) = false;
 
   std::thread housekeeper_;
   Mutex hk_mu_;

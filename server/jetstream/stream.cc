@@ -1,5 +1,7 @@
 #include "server/jetstream/stream.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -67,6 +69,9 @@ std::string EncodeOpEntry(const nlohmann::json& op) { return "J" + op.dump(); }
 Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store)
     : group_(group), store_(std::move(store)), config_(std::move(config)) {
   last_time_ns_ = store_->State().last_time_ns;
+  // What a store holds when opened was read back from disk: the stream's
+  // records skip RocksDB's WAL, so only flushed writes survive a restart.
+  durable_applied_.store(store_->State().applied, std::memory_order_release);
   RebuildDedupe();
 }
 
@@ -138,9 +143,10 @@ void Stream::Apply(const raft::Entry& entry) {
   staged_index_ = entry.index;
 }
 
-void Stream::CommitApplied() {
-  if (staged_index_ == 0) return;
-  absl::Status st = store_->Commit(staged_index_);
+void Stream::CommitApplied(uint64_t applied) {
+  const uint64_t target = std::max(staged_index_, applied);
+  if (staged_index_ == 0 && target <= store_->State().applied) return;
+  absl::Status st = store_->Commit(target);
   if (!st.ok()) {
     spdlog::critical("stream group {}: store commit failed: {}", group_, st.ToString());
     std::abort();  // durability unknown: recover from the Raft log
@@ -346,10 +352,56 @@ void Stream::ApplyOp(std::string_view body) {
   }
 }
 
-void Stream::Restore(const std::string& data) {
-  if (!data.empty()) {
-    spdlog::error("stream group {}: snapshot install with data is not supported yet", group_);
+std::string Stream::TakeSnapshot() {
+  const uint64_t index = store_->State().applied;
+  pinned_ = storage::StreamSnapshotView::Pin(store_->db(), group_, index);
+  nlohmann::json j;
+  j["applied"] = index;
+  j["config"] = config().ToJson();
+  return j.dump();
+}
+
+absl::StatusOr<std::unique_ptr<storage::StreamSnapshotReader>> Stream::OpenSnapshot(
+    uint64_t index) {
+  if (pinned_ == nullptr || pinned_->index() != index) {
+    return absl::NotFoundError(absl::StrCat("no view of index ", index, " held"));
   }
+  return pinned_->NewReader();
+}
+
+void Stream::MarkDurable(uint64_t applied) {
+  uint64_t cur = durable_applied_.load(std::memory_order_acquire);
+  while (applied > cur && !durable_applied_.compare_exchange_weak(cur, applied)) {
+  }
+}
+
+absl::Status Stream::Restore(const raft::Snapshot& snapshot, const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(snapshot.data, nullptr, false);
+  std::optional<StreamConfig> cfg;
+  if (j.is_object() && j.contains("config")) {
+    ApiError err;
+    cfg = ParseStreamConfig(j["config"], &err);
+  }
+  if (!cfg.has_value()) return absl::DataLossError("stream snapshot: unreadable configuration");
+  staged_index_ = 0;
+  pinned_.reset();
+  if (absl::Status st = storage::InstallStreamSnapshot(store_->db(), group_, path); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = store_->Reload(); !st.ok()) return st;
+  if (store_->State().applied != snapshot.meta.index) {
+    return absl::DataLossError(absl::StrCat("stream snapshot at ", snapshot.meta.index,
+                                            " holds applied index ", store_->State().applied));
+  }
+  // Ingested files are on disk at once.
+  MarkDurable(snapshot.meta.index);
+  UpdateConfig(*cfg);
+  msg_ids_.clear();
+  msg_id_order_.clear();
+  last_msg_id_.clear();
+  last_time_ns_ = store_->State().last_time_ns;
+  RebuildDedupe();
+  return absl::OkStatus();
 }
 
 nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter, size_t consumer_count,

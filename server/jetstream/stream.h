@@ -12,6 +12,7 @@
 #ifndef HERALD_SERVER_JETSTREAM_STREAM_H_
 #define HERALD_SERVER_JETSTREAM_STREAM_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -26,6 +27,7 @@
 #include "raft/core/types.h"
 #include "server/jetstream/api_error.h"
 #include "server/jetstream/stream_config.h"
+#include "storage/stream_snapshot.h"
 #include "storage/stream_store.h"
 
 namespace herald::js {
@@ -65,8 +67,24 @@ class Stream {
   // batch (once per Raft apply batch: NodeHost's ApplyBatchEnd). Readers see
   // an applied entry only once it is committed.
   void Apply(const raft::Entry& entry);
-  void CommitApplied();
-  void Restore(const std::string& data);
+  // `applied`: the group's applied index (it may be past the last entry
+  // Apply saw: conf changes), recorded with the batch.
+  void CommitApplied(uint64_t applied);
+
+  // Snapshots (driver thread; docs/storage.md, "Stream snapshots"). The
+  // snapshot data names the configuration in effect; the messages travel as
+  // the snapshot's payload, read from a view pinned at the snapshot's index.
+  // TakeSnapshot pins the committed state (call it between apply batches).
+  std::string TakeSnapshot();
+  // A reader of the pinned view if it is at `index`, else kNotFound.
+  absl::StatusOr<std::unique_ptr<storage::StreamSnapshotReader>> OpenSnapshot(uint64_t index);
+  // Replaces the stream by a received snapshot whose payload is staged in
+  // the file at `path` (storage::InstallStreamSnapshot).
+  absl::Status Restore(const raft::Snapshot& snapshot, const std::string& path);
+  // The applied index whose store writes are known to be on disk (set by
+  // whoever flushed the database); the Raft log is kept from there on.
+  uint64_t durable_applied() const { return durable_applied_.load(std::memory_order_acquire); }
+  void MarkDurable(uint64_t applied);
   const ApplyResult& last_result() const { return last_result_; }
 
   // Any thread.
@@ -91,7 +109,10 @@ class Stream {
   mutable Mutex mu_;
   StreamConfig config_ ABSL_GUARDED_BY(mu_);
 
+  std::atomic<uint64_t> durable_applied_{0};
+
   // Driver thread only.
+  std::shared_ptr<storage::StreamSnapshotView> pinned_;
   ApplyResult last_result_;
   uint64_t staged_index_ = 0;  // last entry applied but not committed (0: none)
   struct MsgIdEntry {

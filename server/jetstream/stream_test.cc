@@ -55,7 +55,7 @@ class StreamTest : public ::testing::Test {
     now_ = t != 0 ? t : now_ + 1000;
     e.data = EncodeMessageEntry(subject, headers, data, now_);
     stream_->Apply(e);
-    stream_->CommitApplied();
+    stream_->CommitApplied(0);
     return stream_->last_result();
   }
   const ApplyResult& Op(const nlohmann::json& op) {
@@ -63,7 +63,7 @@ class StreamTest : public ::testing::Test {
     e.index = ++index_;
     e.data = EncodeOpEntry(op);
     stream_->Apply(e);
-    stream_->CommitApplied();
+    stream_->CommitApplied(0);
     return stream_->last_result();
   }
   void SetConfig(const StreamConfig& c) {
@@ -89,7 +89,7 @@ TEST_F(StreamTest, SequencesAndAppliedIndex) {
   e.index = ++index_;
   stream_->Apply(e);
   EXPECT_EQ(stream_->applied(), index_ - 1);  // staged, not yet committed
-  stream_->CommitApplied();
+  stream_->CommitApplied(0);
   EXPECT_EQ(stream_->applied(), index_);
   EXPECT_EQ(stream_->State().msgs, 2u);
 }
@@ -276,7 +276,7 @@ TEST_F(StreamTest, IdenticalEntriesGiveIdenticalReplicas) {
   }
   for (const auto& e : log) {
     stream_->Apply(e);
-    stream_->CommitApplied();
+    stream_->CommitApplied(0);
   }
   // The replica commits in batches of several entries (NodeHost's apply
   // batches): the same decisions, the same state.
@@ -285,9 +285,9 @@ TEST_F(StreamTest, IdenticalEntriesGiveIdenticalReplicas) {
   Stream replica(c, 17, *std::move(store2));
   for (size_t i = 0; i < log.size(); ++i) {
     replica.Apply(log[i]);
-    if (i % 7 == 6) replica.CommitApplied();
+    if (i % 7 == 6) replica.CommitApplied(0);
   }
-  replica.CommitApplied();
+  replica.CommitApplied(0);
   EXPECT_EQ(replica.applied(), log.back().index);
   auto a = stream_->State(), b = replica.State();
   EXPECT_EQ(a.msgs, b.msgs);
@@ -302,6 +302,71 @@ TEST_F(StreamTest, IdenticalEntriesGiveIdenticalReplicas) {
       EXPECT_EQ(x->data, y->data);
     }
   }
+}
+
+TEST_F(StreamTest, SnapshotRestoresAnotherReplicaWithItsDedupeWindowAndConfig) {
+  StreamConfig c = cfg_;
+  c.max_msgs = 40;
+  SetConfig(c);
+  for (int i = 0; i < 60; ++i) {
+    Pub("s." + std::to_string(i % 5), Hdr({{"Nats-Msg-Id", "id" + std::to_string(i)}}),
+        "payload" + std::to_string(i));
+  }
+  stream_->CommitApplied(index_ + 3);  // conf-change entries after the last message
+  const uint64_t snap_index = index_ + 3;
+  raft::Snapshot snap;
+  snap.meta.index = snap_index;
+  snap.data = stream_->TakeSnapshot();
+  EXPECT_EQ(stream_->applied(), snap_index);
+  // The view stays fixed while the stream goes on.
+  Pub("s.later");
+  EXPECT_TRUE(absl::IsNotFound(stream_->OpenSnapshot(snap_index + 1).status()));
+  auto reader = stream_->OpenSnapshot(snap_index);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto writer = storage::StreamSnapshotWriter::Create(dir_ + "-staging", 16, snap_index);
+  ASSERT_TRUE(writer.ok());
+  for (int i = 0; i < 1000; ++i) {
+    std::string chunk;
+    absl::StatusOr<bool> last = (*reader)->Next(&chunk, 512);
+    ASSERT_TRUE(last.ok());
+    ASSERT_TRUE((*writer)->Add(chunk).ok());
+    if (*last) break;
+  }
+  ASSERT_TRUE((*writer)->Finish().ok());
+
+  // Another replica (its own database), behind and with the old config.
+  const std::string other_dir = dir_ + "-other";
+  std::filesystem::remove_all(other_dir);
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(o, other_dir, &raw).ok());
+  std::unique_ptr<rocksdb::DB> other_db(raw);
+  auto store = storage::StreamStore::Open(other_db.get(), 16);
+  ASSERT_TRUE(store.ok());
+  Stream replica(cfg_, 16, *std::move(store));
+  ASSERT_TRUE(
+      replica.Restore(snap, storage::StreamSnapshotPath(dir_ + "-staging", 16, snap_index)).ok());
+  EXPECT_EQ(replica.applied(), snap_index);
+  EXPECT_EQ(replica.durable_applied(), snap_index);
+  EXPECT_EQ(replica.config().max_msgs, 40);
+  EXPECT_EQ(replica.State().msgs, 40u);
+  EXPECT_EQ(replica.State().first_seq, 21u);
+  EXPECT_EQ(replica.State().last_seq, 60u);
+  auto m = replica.store().Load(60);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->data, "payload59");
+  // Its dedupe window came with it: a retried publish is a duplicate there.
+  raft::Entry e;
+  e.index = snap_index + 1;
+  e.data = EncodeMessageEntry("s.1", Hdr({{"Nats-Msg-Id", "id59"}}), "again", now_ + 1000);
+  replica.Apply(e);
+  replica.CommitApplied(0);
+  EXPECT_TRUE(replica.last_result().duplicate);
+  EXPECT_EQ(replica.last_result().seq, 60u);
+  other_db.reset();
+  std::filesystem::remove_all(other_dir);
+  std::filesystem::remove_all(dir_ + "-staging");
 }
 
 }  // namespace

@@ -99,6 +99,17 @@ type Cluster struct {
 // StartCluster3 writes a config per node and starts all three (at once).
 func StartCluster3(t *testing.T) *Cluster {
 	t.Helper()
+	return StartCluster3With(t, "")
+}
+
+// StartCluster3With adds `herald` to each node's jetstream block when the
+// server is herald (Herald's own settings; nats-server refuses unknown keys).
+func StartCluster3With(t *testing.T, herald string) *Cluster {
+	t.Helper()
+	jsExtra := ""
+	if serverKind() == "herald" && herald != "" {
+		jsExtra = ", " + herald
+	}
 	ports := freePorts(t, 6)
 	dir := t.TempDir()
 	var routes []string
@@ -114,8 +125,8 @@ func StartCluster3(t *testing.T) *Cluster {
 		}
 		n.ConfPath = filepath.Join(n.Dir, "server.conf")
 		n.LogPath = filepath.Join(n.Dir, "server.log")
-		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\ncluster { name: JSC, listen: 127.0.0.1:%d, routes: [%s] }\n",
-			n.Name, n.ClientPort, filepath.Join(n.Dir, "js"), n.RoutePort, strings.Join(routes, ", "))
+		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q%s }\ncluster { name: JSC, listen: 127.0.0.1:%d, routes: [%s] }\n",
+			n.Name, n.ClientPort, filepath.Join(n.Dir, "js"), jsExtra, n.RoutePort, strings.Join(routes, ", "))
 		if err := os.WriteFile(n.ConfPath, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}

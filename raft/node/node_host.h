@@ -282,9 +282,7 @@ class NodeHost {
   }
   // Snapshot payloads sent to followers to the end, and received whole.
   uint64_t payloads_sent() const { return payloads_sent_.load(std::memory_order_relaxed); }
-  uint64_t payloads_received() const {
-    return payloads_received_.load(std::memory_order_relaxed);
-  }
+  uint64_t payloads_received() const { return payloads_received_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {

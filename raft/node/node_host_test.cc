@@ -50,7 +50,6 @@ class RecordingMachine : public StateMachine {
   std::map<GroupId, std::vector<std::string>> log;
 };
 
-
 // A RecordingMachine whose snapshots carry their entries as a payload,
 // streamed in chunks: the snapshot data holds only how many lines there are.
 class PayloadMachine : public RecordingMachine {

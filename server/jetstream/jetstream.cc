@@ -538,8 +538,7 @@ absl::StatusOr<std::unique_ptr<raft::SnapshotPayloadReader>> JetStream::OpenSnap
 }
 
 absl::Status JetStream::ReceiveSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta,
-                                               uint64_t offset, std::string_view chunk,
-                                               bool last) {
+                                               uint64_t offset, std::string_view chunk, bool last) {
   if (group == kMetaGroup) return absl::InvalidArgumentError("metadata snapshots have no payload");
   if (offset == 0) {
     receiving_.erase(group);
@@ -551,8 +550,7 @@ absl::Status JetStream::ReceiveSnapshotPayload(raft::GroupId group, const raft::
     r.writer = *std::move(w);
   }
   auto it = receiving_.find(group);
-  if (it == receiving_.end() || it->second.index != meta.index ||
-      it->second.received != offset) {
+  if (it == receiving_.end() || it->second.index != meta.index || it->second.received != offset) {
     receiving_.erase(group);
     return absl::FailedPreconditionError("snapshot payload chunk out of order");
   }
@@ -575,8 +573,7 @@ absl::Status JetStream::ReceiveSnapshotPayload(raft::GroupId group, const raft::
 bool JetStream::HasSnapshotPayload(raft::GroupId group, const raft::SnapshotMeta& meta) {
   if (group == kMetaGroup) return true;
   std::error_code ec;
-  return std::filesystem::exists(
-      storage::StreamSnapshotPath(snapshot_dir_, group, meta.index), ec);
+  return std::filesystem::exists(storage::StreamSnapshotPath(snapshot_dir_, group, meta.index), ec);
 }
 
 void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) {
@@ -709,15 +706,17 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
   rocksdb::DB* db = store_->db();
-  host_->RemoveGroup(group, [db, group, delete_data, name,
-                             snapshot_dir = snapshot_dir_](absl::Status st) {
-    if (!st.ok()) spdlog::warn("stream {}: removing its group: {}", name, st.ToString());
-    if (delete_data) {
-      storage::RemoveStreamSnapshots(snapshot_dir, group);
-      absl::Status d = storage::StreamStore::DeleteAll(db, group);
-      if (!d.ok()) spdlog::error("stream {}: deleting its data: {}", name, d.ToString());
-    }
-  });
+  host_->RemoveGroup(group,
+                     [db, group, delete_data, name, snapshot_dir = snapshot_dir_](absl::Status st) {
+                       if (!st.ok())
+                         spdlog::warn("stream {}: removing its group: {}", name, st.ToString());
+                       if (delete_data) {
+                         storage::RemoveStreamSnapshots(snapshot_dir, group);
+                         absl::Status d = storage::StreamStore::DeleteAll(db, group);
+                         if (!d.ok())
+                           spdlog::error("stream {}: deleting its data: {}", name, d.ToString());
+                       }
+                     });
 }
 
 // ---------------------------------------------------------------- publishing

@@ -1,12 +1,11 @@
 #include "server/jetstream/stream.h"
 
-#include "absl/strings/str_cat.h"
-
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "server/jetstream/headers.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"

@@ -43,7 +43,8 @@ std::string JsonStr(const nlohmann::json& j, const char* key) {
 RouteConnection::RouteConnection(ClusterHost* host, ClusterManager* cluster, IoThread* thread,
                                  asio::ip::tcp::socket socket, uint64_t rid, bool solicited,
                                  std::string url, bool explicit_route)
-    : Connection(nullptr, thread, std::move(socket), rid),
+    // Routes carry bulk traffic: a larger read buffer.
+    : Connection(nullptr, thread, std::move(socket), rid, 4096, 256 * 1024),
       host_(host),
       cluster_(cluster),
       solicited_(solicited),
@@ -124,46 +125,29 @@ void RouteConnection::UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
   });
 }
 
-void RouteConnection::DoRead() {
-  if (closed() || close_after_flush_) return;
-  AsyncReadSome(asio::buffer(read_buf_.free_begin(), read_buf_.free_size()),
-                [self = std::static_pointer_cast<RouteConnection>(shared_from_this())](
-                    const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
-}
-
-void RouteConnection::OnRead(const asio::error_code& ec, size_t n) {
-  if (closed()) return;
-  if (ec) {
-    Close(CloseReason::kClientClosed);
-    return;
-  }
-  read_buf_.Filled(n);
-  last_activity_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+bool RouteConnection::OnInput() {
   RouteParseOutcome out = parser_.Parse(read_buf_.data(), read_buf_.size(), this);
   if (out.error != RouteParseError::kNone) {
     spdlog::warn("route rid:{} {} - protocol error ({}), closing", cid_, peer_.server_name,
                  static_cast<int>(out.error));
-    thread_->FlushMarked();
     Close(CloseReason::kParseError);
-    return;
+    return false;
   }
   read_buf_.Consumed(out.consumed, out.bytes_needed);
-  thread_->FlushMarked();
   if (out.stopped) {
     // Stopped for a TLS upgrade: no plaintext may follow the peer's INFO.
     if (tls_ != nullptr && read_buf_.size() > 0) {
       spdlog::warn("route rid:{} - plaintext after INFO on a TLS route, closing", cid_);
       Close(CloseReason::kProtocolViolation);
     }
-    return;
+    return false;
   }
-  // A local receiver fell behind: pause this route (bounded) rather than let
-  // it be cut as a slow consumer; TCP pushes back to the sending node.
-  if (std::shared_ptr<Connection> target = thread_->TakeStalled(); target != nullptr) {
-    StallThenRead(std::move(target), absl::Now() + absl::Seconds(1), absl::Microseconds(100));
-    return;
-  }
-  DoRead();
+  return true;
+}
+
+void RouteConnection::OnSlowConsumer() {
+  spdlog::warn("route rid:{} to {} - slow route (pending over {} bytes), cutting it", cid_,
+               peer_.server_name, max_pending_.load());
 }
 
 bool RouteConnection::OnRouteConnect(std::string_view json) {
@@ -352,9 +336,7 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
                                  std::string_view reply,
                                  const std::vector<std::string_view>& queues, size_t header_len,
                                  std::string_view message) {
-  in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(message.size()),
-                  std::memory_order_relaxed);
+  CountIn(message.size());
   thread_->stats().AddIn(static_cast<int64_t>(message.size()));
   if (account != kGlobalAccount) return true;
   // One hop: deliver to local subscribers only, never to another route.
@@ -399,59 +381,39 @@ bool RouteConnection::ForwardMsg(IoThread* from, std::string_view subject, std::
   for (auto q : queues) qlen += q.size() + 1;
   const size_t needed =
       8 + kGlobalAccount.size() + subject.size() + reply.size() + qlen + 52 + message.size();
-  bool slow = false;
-  {
-    MutexLock lock(&out_mu_);
-    if (static_cast<int64_t>(out_pending_.size() + needed) >
-            max_pending_.load(std::memory_order_relaxed) &&
-        !out_pending_.empty()) {
-      slow = true;
-    } else {
-      std::string& o = out_pending_;
-      o.append(header_len > 0 ? "HMSG " : "RMSG ");
-      o.append(kGlobalAccount);
-      o.push_back(' ');
-      o.append(subject);
-      o.push_back(' ');
-      if (!queues.empty()) {
-        if (reply.empty()) {
-          o.append("| ");
-        } else {
-          o.append("+ ");
-          o.append(reply);
-          o.push_back(' ');
-        }
-        for (auto q : queues) {
-          o.append(q);
-          o.push_back(' ');
-        }
-      } else if (!reply.empty()) {
+  const AppendResult r = AppendOut(needed, nullptr, [&](std::string& o) {
+    o.append(header_len > 0 ? "HMSG " : "RMSG ");
+    o.append(kGlobalAccount);
+    o.push_back(' ');
+    o.append(subject);
+    o.push_back(' ');
+    if (!queues.empty()) {
+      if (reply.empty()) {
+        o.append("| ");
+      } else {
+        o.append("+ ");
         o.append(reply);
         o.push_back(' ');
       }
-      if (header_len > 0) {
-        o.append(FormatInt(hdr_buf, header_len));
+      for (auto q : queues) {
+        o.append(q);
         o.push_back(' ');
       }
-      o.append(total);
-      o.append("\r\n");
-      o.append(message);
-      o.append("\r\n");
-      pending_bytes_.store(static_cast<int64_t>(o.size()), std::memory_order_relaxed);
+    } else if (!reply.empty()) {
+      o.append(reply);
+      o.push_back(' ');
     }
-  }
-  if (slow) {
-    if (!slow_consumer_.exchange(true)) {
-      spdlog::warn("route rid:{} to {} - slow route (pending over {} bytes), cutting it", cid_,
-                   peer_.server_name, max_pending_.load());
-      CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
+    if (header_len > 0) {
+      o.append(FormatInt(hdr_buf, header_len));
+      o.push_back(' ');
     }
-    return false;
-  }
-  out_msgs_.fetch_add(1, std::memory_order_relaxed);
-  out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);
-  from->stats().AddOut(1, static_cast<int64_t>(message.size()));
-  from->MarkForFlush(this);
+    o.append(total);
+    o.append("\r\n");
+    o.append(message);
+    o.append("\r\n");
+  });
+  if (r != AppendResult::kQueued) return false;
+  CountOut(from, message.size());
   if (OverStallThreshold()) from->NoteStalled(this);
   return true;
 }

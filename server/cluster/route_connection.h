@@ -95,11 +95,10 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   bool OnRoutePong() override;
   bool OnRouteErr(std::string_view text) override;
 
-  void DoRead();
+  bool OnInput() override;
+  void OnSlowConsumer() override;
   void UpgradeToTls(std::shared_ptr<asio::ssl::context> ctx,
                     asio::ssl::stream_base::handshake_type type);
-  void ResumeReading() override { DoRead(); }
-  void OnRead(const asio::error_code& ec, size_t n);
   bool TryRegister();
   // Our CONNECT for a route we dialled (credentials per ClusterManager::RouteCredentials).
   std::string ConnectLine() const;
@@ -115,7 +114,6 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
 
   // Owner thread.
   RouteParser parser_;
-  ReadBuffer read_buf_{4096, 256 * 1024};  // routes carry bulk traffic
   bool got_connect_ = false;
   bool got_info_ = false;
   bool peer_auth_required_ = false;  // the peer's INFO said auth_required
@@ -134,10 +132,7 @@ class RouteConnection final : public Connection, private RouteProtocolHandler {
   std::string ip_ ABSL_GUARDED_BY(info_mu_);
   int port_ ABSL_GUARDED_BY(info_mu_) = 0;
 
-  std::atomic<int64_t> in_msgs_{0}, in_bytes_{0}, out_msgs_{0}, out_bytes_{0};
   std::atomic<int64_t> num_subs_{0};
-  std::atomic<int64_t> last_activity_ns_{0};
-  std::atomic<int64_t> rtt_ns_{0};
 };
 
 }  // namespace herald

@@ -22,7 +22,6 @@ constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
 // Longest a publisher is paused for one stalled receiver (nats-server 2.9
 // bounds its stall the same way); after that the receiver's max_pending
 // decides.
-constexpr absl::Duration kMaxStall = absl::Seconds(1);
 
 // The no-responders status message (docs/protocol.md §6): header only.
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
@@ -49,7 +48,7 @@ bool JsonBool(const nlohmann::json& j, const char* key, bool dflt) {
 ClientConnection::ClientConnection(Server* server, IoThread* thread, asio::ip::tcp::socket socket,
                                    uint64_t cid, std::shared_ptr<const ServerOptions> options,
                                    bool over_limit, std::shared_ptr<asio::ssl::context> tls)
-    : Connection(server, thread, std::move(socket), cid),
+    : Connection(server, thread, std::move(socket), cid, 512, 64 * 1024),
       options_(std::move(options)),
       parser_(LimitsFrom(*options_)),
       over_limit_(over_limit),
@@ -139,49 +138,30 @@ void ClientConnection::StartTlsHandshake() {
       });
 }
 
-void ClientConnection::DoRead() {
-  if (closed() || close_after_flush_) return;
-  AsyncReadSome(asio::buffer(read_buf_.free_begin(), read_buf_.free_size()),
-                [self = std::static_pointer_cast<ClientConnection>(shared_from_this())](
-                    const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+CloseReason ClientConnection::ReadErrorReason(const asio::error_code& ec) const {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ? CloseReason::kClientClosed
+                                                                       : CloseReason::kReadError;
 }
 
-void ClientConnection::OnRead(const asio::error_code& ec, size_t n) {
-  if (closed()) return;
-  if (ec) {
-    Close(ec == asio::error::eof || ec == asio::error::connection_reset ? CloseReason::kClientClosed
-                                                                        : CloseReason::kReadError);
-    return;
-  }
-  read_buf_.Filled(n);
-  last_in_ = absl::Now();
-  last_activity_ns_.store(absl::ToUnixNanos(last_in_), std::memory_order_relaxed);
+void ClientConnection::OnSlowConsumer() { server_->CountSlowConsumer(); }
 
+bool ClientConnection::OnInput() {
   // As nats-server: while authentication is required and no CONNECT has
   // come, an op that does not start with 'C' is an Authorization Violation
   // from its first byte, before its line is complete (docs/protocol.md §2).
   if (!connect_received_ && auth_required_ && !auth_check_running_ && read_buf_.size() > 0 &&
       read_buf_.data()[0] != 'C' && read_buf_.data()[0] != 'c') {
     CheckAuthorized();
-    thread_->FlushMarked();
-    return;
+    return false;
   }
   ParseOutcome out = parser_.Parse(read_buf_.data(), read_buf_.size(), this);
   if (out.error != ParseError::kNone) {
-    // Ops before the error were handled; flush their output, then fail.
+    // Ops before the error were handled; their output is flushed, then it fails.
     HandleParseError(out.error);
-    thread_->FlushMarked();
-    return;
+    return false;
   }
   read_buf_.Consumed(out.consumed, out.bytes_needed);
-  thread_->FlushMarked();
-  if (out.stopped) return;
-  if (std::shared_ptr<Connection> target = thread_->TakeStalled();
-      target != nullptr && target.get() != this) {
-    StallThenRead(std::move(target), absl::Now() + kMaxStall, absl::Microseconds(100));
-    return;
-  }
-  DoRead();
+  return !out.stopped;
 }
 
 void ClientConnection::HandleParseError(ParseError error) {
@@ -361,9 +341,7 @@ bool ClientConnection::OnHPub(std::string_view subject, std::string_view reply, 
 
 void ClientConnection::Publish(std::string_view subject, std::string_view reply,
                                std::string_view message, size_t header_len) {
-  in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(message.size()),
-                  std::memory_order_relaxed);
+  CountIn(message.size());
   thread_->stats().AddIn(static_cast<int64_t>(message.size()));
   if (pedantic_ && !IsValidLiteralSubject(subject)) {
     EnqueueRaw("-ERR 'Invalid Publish Subject'\r\n");
@@ -439,60 +417,39 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
   const size_t line_len = 5 + subject.size() + 1 + sub.sid.size() + 1 +
                           (reply.empty() ? 0 : reply.size() + 1) + 25 + total.size() + 2;
   const size_t needed = line_len + message.size() + 2;
-  bool slow = false;
-  {
-    MutexLock lock(&out_mu_);
-    // Re-checked under out_mu_: RemoveSubscription sets `closed` under the
-    // same lock, so once the owner has processed an UNSUB, no message for it
-    // can be queued behind the PONG that follows (clients rely on that).
-    if (sub.closed.load(std::memory_order_relaxed)) return false;
-    if (static_cast<int64_t>(out_pending_.size() + needed) >
-            max_pending_.load(std::memory_order_relaxed) &&
-        !out_pending_.empty()) {
-      slow = true;
+  // `closed` is checked under out_mu_: RemoveSubscription sets it under the
+  // same lock, so once the owner has processed an UNSUB, no message for it
+  // can be queued behind the PONG that follows (clients rely on that).
+  const AppendResult r = AppendOut(needed, &sub.closed, [&](std::string& o) {
+    if (header_len > 0) {
+      o.append("HMSG ", 5);
     } else {
-      std::string& o = out_pending_;
-      o.reserve(o.size() + needed);
-      if (header_len > 0) {
-        o.append("HMSG ", 5);
-      } else {
-        o.append("MSG ", 4);
-      }
-      o.append(subject);
-      o.push_back(' ');
-      o.append(sub.sid);
-      o.push_back(' ');
-      if (!reply.empty()) {
-        o.append(reply);
-        o.push_back(' ');
-      }
-      if (header_len > 0) {
-        o.append(FormatInt(hdr_buf, header_len));
-        o.push_back(' ');
-      }
-      o.append(total);
-      o.append("\r\n", 2);
-      o.append(message);
-      o.append("\r\n", 2);
-      pending_bytes_.store(static_cast<int64_t>(o.size()), std::memory_order_relaxed);
+      o.append("MSG ", 4);
     }
-  }
-  if (slow) {
-    if (!slow_consumer_.exchange(true)) {
-      server_->CountSlowConsumer();
-      CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
+    o.append(subject);
+    o.push_back(' ');
+    o.append(sub.sid);
+    o.push_back(' ');
+    if (!reply.empty()) {
+      o.append(reply);
+      o.push_back(' ');
     }
-    return false;
-  }
+    if (header_len > 0) {
+      o.append(FormatInt(hdr_buf, header_len));
+      o.push_back(' ');
+    }
+    o.append(total);
+    o.append("\r\n", 2);
+    o.append(message);
+    o.append("\r\n", 2);
+  });
+  if (r != AppendResult::kQueued) return false;
   if (last_allowed) {
     asio::post(thread_->io(),
                [self = std::static_pointer_cast<ClientConnection>(shared_from_this()),
                 sid = sub.sid, ptr = &sub] { self->RemoveSubscriptionIfSame(sid, ptr); });
   }
-  out_msgs_.fetch_add(1, std::memory_order_relaxed);
-  out_bytes_.fetch_add(static_cast<int64_t>(message.size()), std::memory_order_relaxed);
-  from->stats().AddOut(1, static_cast<int64_t>(message.size()));
-  from->MarkForFlush(this);
+  CountOut(from, message.size());
   if (OverStallThreshold()) from->NoteStalled(this);
   return true;
 }

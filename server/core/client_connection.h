@@ -69,7 +69,10 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool OnPing() override;
   bool OnPong() override;
 
-  void DoRead();
+  bool OnInput() override;
+  CloseReason ReadErrorReason(const asio::error_code& ec) const override;
+  absl::Duration MaxStall() const override { return absl::Seconds(1); }
+  void OnSlowConsumer() override;
   void StartTlsHandshake();
   // Counts, logs, and answers -ERR 'Authorization Violation' after the
   // throttle's delay, then closes.
@@ -77,8 +80,6 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   // +OK (verbose); on failure starts the delayed -ERR. Returns success.
   bool FinishAuthentication(absl::StatusOr<auth::Identity> id, const auth::Authenticator& authn);
   void FailAuthentication(const std::string& ip, int port, const std::string& reason);
-  void ResumeReading() override { DoRead(); }
-  void OnRead(const asio::error_code& ec, size_t n);
   void HandleParseError(ParseError error);
   // False (and the connection closing) if an op arrives before a required CONNECT.
   bool CheckAuthorized();
@@ -98,7 +99,6 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   ClientParser parser_;
   // Small for idle connections (10,000 idle clients must fit in little
   // memory), doubling to 64 KiB while reads fill it.
-  ReadBuffer read_buf_{512, 64 * 1024};
   bool over_limit_;
   const absl::Time start_;
   bool connect_received_ = false;
@@ -122,19 +122,12 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool rtt_known_ = false;
   absl::Time ping_sent_;
   absl::Time next_ping_;
-  absl::Time last_in_;
   absl::Time close_requested_;
 
   // Read by delivering threads.
   std::atomic<bool> headers_{false};
 
   // Counters; in_* written by the owner thread only.
-  std::atomic<int64_t> in_msgs_{0};
-  std::atomic<int64_t> in_bytes_{0};
-  std::atomic<int64_t> out_msgs_{0};
-  std::atomic<int64_t> out_bytes_{0};
-  std::atomic<int64_t> last_activity_ns_{0};
-  std::atomic<int64_t> rtt_ns_{0};
 
   // Identity and subscriptions, guarded by info_mu_ so monitoring can read
   // them; written only by the owner thread.

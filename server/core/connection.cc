@@ -48,8 +48,50 @@ const char* CloseReasonString(CloseReason reason) {
   return "Unknown";
 }
 
-Connection::Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid)
-    : server_(server), thread_(thread), cid_(cid), socket_(std::move(socket)) {}
+Connection::Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid,
+                       size_t read_initial, size_t read_max)
+    : server_(server),
+      thread_(thread),
+      cid_(cid),
+      socket_(std::move(socket)),
+      read_buf_(read_initial, read_max) {}
+
+void Connection::DoRead() {
+  if (closed() || close_after_flush_) return;
+  AsyncReadSome(
+      asio::buffer(read_buf_.free_begin(), read_buf_.free_size()),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  if (closed()) return;
+  if (ec) {
+    Close(ReadErrorReason(ec));
+    return;
+  }
+  read_buf_.Filled(n);
+  last_in_ = absl::Now();
+  last_activity_ns_.store(absl::ToUnixNanos(last_in_), std::memory_order_relaxed);
+  const bool go_on = OnInput();
+  // Whatever this input delivered goes out now, in one write per receiver.
+  thread_->FlushMarked();
+  if (!go_on || closed()) return;
+  // A receiver this input fed fell behind: pause reading (bounded) rather
+  // than push it over its limit; TCP pushes back to the sender meanwhile.
+  if (std::shared_ptr<Connection> target = thread_->TakeStalled();
+      target != nullptr && target.get() != this) {
+    StallThenRead(std::move(target), absl::Now() + MaxStall(), absl::Microseconds(100));
+    return;
+  }
+  DoRead();
+}
+
+void Connection::CountOut(IoThread* from, size_t payload_bytes) {
+  out_msgs_.fetch_add(1, std::memory_order_relaxed);
+  out_bytes_.fetch_add(static_cast<int64_t>(payload_bytes), std::memory_order_relaxed);
+  from->stats().AddOut(1, static_cast<int64_t>(payload_bytes));
+  from->MarkForFlush(this);
+}
 
 Connection::~Connection() = default;
 

@@ -1,5 +1,9 @@
-// Connection: the base of every TCP connection the server owns (clients now,
-// routes later): its socket, its outbound buffer and write loop, and closing.
+// Connection: the base of every TCP connection the server owns (clients and
+// routes): its socket, its read loop (read, hand the bytes to the subclass's
+// parser, flush what that delivered, pause while a receiver is stalled), its
+// outbound buffer with the slow-consumer cut, its write loop, its traffic
+// counters, and closing. Subclasses speak their protocol (OnInput) and frame
+// their messages (AppendOut).
 //
 // Threading: a connection belongs to one IoThread ("owner thread"). Reads,
 // protocol handling, timers and Close() run there. Any thread may call the
@@ -23,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "server/core/read_buffer.h"
 #include "server/routing/subscription.h"
 
 namespace herald {
@@ -55,7 +60,9 @@ const char* CloseReasonString(CloseReason reason);
 
 class Connection : public Receiver, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid);
+  // The read buffer starts at `read_initial` bytes and grows to `read_max`.
+  Connection(Server* server, IoThread* thread, asio::ip::tcp::socket socket, uint64_t cid,
+             size_t read_initial, size_t read_max);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -109,8 +116,62 @@ class Connection : public Receiver, public std::enable_shared_from_this<Connecti
   bool MarkClosedAndShutdownSocket();
 
   virtual void OnWriteDone() {}
+
+  // --- Reading (owner thread). DoRead issues a read; when bytes arrive they
+  // are appended to read_buf_ and OnInput parses what it can (consuming it
+  // from read_buf_). Then whatever the input delivered is flushed, and the
+  // next read is issued, unless OnInput returned false (it closed the
+  // connection or stopped reading, e.g. for a TLS upgrade), or a receiver this
+  // input fed is stalled (then reading pauses, up to MaxStall()).
+  void DoRead();
+  virtual bool OnInput() = 0;
+  // Why a failed read closes the connection.
+  virtual CloseReason ReadErrorReason(const asio::error_code& ec) const {
+    return CloseReason::kClientClosed;
+  }
+  virtual absl::Duration MaxStall() const { return absl::Seconds(1); }
   // Owner thread: issue the next read (after a stall).
-  virtual void ResumeReading() = 0;
+  void ResumeReading() { DoRead(); }
+
+  // --- Writing messages (any thread). AppendOut reserves `needed` bytes of
+  // the outbound buffer and lets `write` append the framed message, under
+  // out_mu_; with `cancelled` set (checked under the same lock) nothing is
+  // queued. Over max_pending (and the buffer not empty) the connection is a
+  // slow consumer: OnSlowConsumer() runs once and it is closed.
+  enum class AppendResult { kQueued, kCancelled, kSlow };
+  template <typename Write>
+  AppendResult AppendOut(size_t needed, const std::atomic<bool>* cancelled, Write&& write) {
+    {
+      MutexLock lock(&out_mu_);
+      if (cancelled != nullptr && cancelled->load(std::memory_order_relaxed)) {
+        return AppendResult::kCancelled;
+      }
+      if (static_cast<int64_t>(out_pending_.size() + needed) <=
+              max_pending_.load(std::memory_order_relaxed) ||
+          out_pending_.empty()) {
+        out_pending_.reserve(out_pending_.size() + needed);
+        write(out_pending_);
+        pending_bytes_.store(static_cast<int64_t>(out_pending_.size()), std::memory_order_relaxed);
+        return AppendResult::kQueued;
+      }
+    }
+    if (!slow_consumer_.exchange(true)) {
+      OnSlowConsumer();
+      CloseFromAnyThread(CloseReason::kSlowConsumerPendingBytes);
+    }
+    return AppendResult::kSlow;
+  }
+  // Once, from the thread that found the connection over its limit.
+  virtual void OnSlowConsumer() {}
+  // After a message was queued by `from`'s thread: counters, and the flush at
+  // the end of that thread's batch.
+  void CountOut(IoThread* from, size_t payload_bytes);
+  void CountIn(size_t payload_bytes) {
+    // One reader (the owner thread): no read-modify-write needed.
+    in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(payload_bytes),
+                    std::memory_order_relaxed);
+  }
   // Owner thread: pauses reading while `target` is over its stall threshold,
   // polling with growing waits (up to 5 ms), until `deadline`; then resumes.
   void StallThenRead(std::shared_ptr<Connection> target, absl::Time deadline, absl::Duration wait);
@@ -151,6 +212,21 @@ class Connection : public Receiver, public std::enable_shared_from_this<Connecti
 
   Mutex out_mu_;
   std::string out_pending_ ABSL_GUARDED_BY(out_mu_);
+
+  // Owner thread: reading.
+  ReadBuffer read_buf_;
+  absl::Time last_in_;  // when bytes last arrived
+
+  // Counters, written by the owner thread (in) or any delivering thread
+  // (out), read by monitoring.
+  std::atomic<int64_t> in_msgs_{0}, in_bytes_{0}, out_msgs_{0}, out_bytes_{0};
+  std::atomic<int64_t> last_activity_ns_{0};
+  std::atomic<int64_t> rtt_ns_{0};
+
+ protected:
+  // Owner thread: `n` bytes arrived in read_buf_ (0: parse what is buffered,
+  // e.g. after an asynchronous step that paused parsing), then read on.
+  void OnRead(const asio::error_code& ec, size_t n);
 
  private:
   void OnWrite(const asio::error_code& ec, size_t n);

@@ -191,6 +191,13 @@ void JetStream::Stop() {
   host_ptr_.store(nullptr, std::memory_order_release);
   if (host_) host_->Stop();
   {
+    // Pinned views must go before the database closes.
+    MutexLock l(&mu_);
+    for (auto& [name, ls] : local_) {
+      if (ls.stream) ls.stream->DropSnapshotView();
+    }
+  }
+  {
     MutexLock l(&flush_mu_);
     flush_stop_ = true;
   }
@@ -701,6 +708,7 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
     if (it == local_.end()) return;
     drop = std::move(it->second.publish_subs);
     group = it->second.assignment.group;
+    if (it->second.stream) it->second.stream->DropSnapshotView();
     group_names_.erase(group);
     local_.erase(it);
   }

@@ -353,7 +353,12 @@ void Stream::ApplyOp(std::string_view body) {
 
 std::string Stream::TakeSnapshot() {
   const uint64_t index = store_->State().applied;
-  pinned_ = storage::StreamSnapshotView::Pin(store_->db(), group_, index);
+  std::shared_ptr<storage::StreamSnapshotView> view =
+      storage::StreamSnapshotView::Pin(store_->db(), group_, index);
+  {
+    MutexLock l(&pin_mu_);
+    pinned_.swap(view);
+  }
   nlohmann::json j;
   j["applied"] = index;
   j["config"] = config().ToJson();
@@ -362,10 +367,17 @@ std::string Stream::TakeSnapshot() {
 
 absl::StatusOr<std::unique_ptr<storage::StreamSnapshotReader>> Stream::OpenSnapshot(
     uint64_t index) {
+  MutexLock l(&pin_mu_);
   if (pinned_ == nullptr || pinned_->index() != index) {
     return absl::NotFoundError(absl::StrCat("no view of index ", index, " held"));
   }
   return pinned_->NewReader();
+}
+
+void Stream::DropSnapshotView() {
+  std::shared_ptr<storage::StreamSnapshotView> view;
+  MutexLock l(&pin_mu_);
+  pinned_.swap(view);
 }
 
 void Stream::MarkDurable(uint64_t applied) {
@@ -383,7 +395,7 @@ absl::Status Stream::Restore(const raft::Snapshot& snapshot, const std::string& 
   }
   if (!cfg.has_value()) return absl::DataLossError("stream snapshot: unreadable configuration");
   staged_index_ = 0;
-  pinned_.reset();
+  DropSnapshotView();
   if (absl::Status st = storage::InstallStreamSnapshot(store_->db(), group_, path); !st.ok()) {
     return st;
   }

@@ -85,6 +85,10 @@ class Stream {
   // whoever flushed the database); the Raft log is kept from there on.
   uint64_t durable_applied() const { return durable_applied_.load(std::memory_order_acquire); }
   void MarkDurable(uint64_t applied);
+  // Any thread: releases the pinned view (its RocksDB snapshot). Called when
+  // the stream is closed here and before the database closes: a Stream may
+  // outlive both (a subscription handler still holding it).
+  void DropSnapshotView();
   const ApplyResult& last_result() const { return last_result_; }
 
   // Any thread.
@@ -111,8 +115,10 @@ class Stream {
 
   std::atomic<uint64_t> durable_applied_{0};
 
+  Mutex pin_mu_;
+  std::shared_ptr<storage::StreamSnapshotView> pinned_ ABSL_GUARDED_BY(pin_mu_);
+
   // Driver thread only.
-  std::shared_ptr<storage::StreamSnapshotView> pinned_;
   ApplyResult last_result_;
   uint64_t staged_index_ = 0;  // last entry applied but not committed (0: none)
   struct MsgIdEntry {

@@ -248,10 +248,16 @@ func (n *Node) signalAndWait(sig syscall.Signal, grace time.Duration) bool {
 	}
 }
 
-// Stop: SIGTERM, SIGKILL after 10 s.
+// Stop: SIGTERM, SIGKILL after 10 s. A server that dies of a signal of its
+// own on the way out (an abort or a crash while shutting down) fails the test.
 func (n *Node) Stop() {
 	if !n.signalAndWait(syscall.SIGTERM, 10*time.Second) {
 		n.signalAndWait(syscall.SIGKILL, 5*time.Second)
+	}
+	if n.cmd != nil && n.cmd.ProcessState != nil {
+		if ws, ok := n.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() != syscall.SIGTERM {
+			n.t.Errorf("%s died of %v when asked to stop\n%s", n.Name, ws.Signal(), n.Log())
+		}
 	}
 	n.cmd = nil
 }

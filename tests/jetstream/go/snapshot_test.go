@@ -111,6 +111,14 @@ func TestSnapshotCatchUp(t *testing.T) {
 	if err != nil || !ack.Duplicate || ack.Sequence != total {
 		t.Fatalf("re-publish of the last id: %+v %v (want duplicate at seq %d)", ack, err, total)
 	}
+	// A deleted stream's snapshot view goes with it: the nodes still stop
+	// cleanly afterwards (the cleanup's Stop checks how each one exits).
+	if err := js.DeleteStream(stream); err != nil {
+		t.Fatalf("delete stream: %v", err)
+	}
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
 }
 
 // contentsWithGaps reads every sequence from first to last through the

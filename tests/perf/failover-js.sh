@@ -120,7 +120,7 @@ fi
 log "building tests/perf/failover (GOPATH mode, offline)"
 mkdir -p "$GOCACHE_DIR"
 (cd "$ROOT/tests/perf/failover" &&
-  GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE="$GOCACHE_DIR" \
+  GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS='' GOCACHE="$GOCACHE_DIR" \
     timeout 300 go build -o "$WORK/failover" .) || { log "go build failed"; exit 2; }
 
 log "machine: $(nproc) CPUs; $LABEL; work directory $WORK"

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ type Cluster struct {
 }
 
 var theCluster *Cluster // for die() and the signal handler
+
+var connectFailures atomic.Int64 // first connects that failed (retried)
 
 func freePorts(n int) []int {
 	var ls []net.Listener
@@ -261,9 +264,26 @@ func waitFor(d time.Duration, cond func() error) error {
 }
 
 // connect to one node, or to all with a URL list; reconnects forever, fast.
+// A failed first connect is retried (bounded) and reported: a server that
+// sends an async INFO before the PONG of the handshake fails nats.go's
+// connect ("expected 'PONG', got 'INFO ...'").
 func connect(urls, name string) (*nats.Conn, nats.JetStreamContext) {
-	nc, err := nats.Connect(urls, nats.Name(name), nats.Timeout(3*time.Second), nats.MaxReconnects(-1),
-		nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(0, 0), nats.DontRandomize())
+	var nc *nats.Conn
+	var err error
+	for attempt := 1; attempt <= 20; attempt++ {
+		nc, err = nats.Connect(urls, nats.Name(name), nats.Timeout(3*time.Second), nats.MaxReconnects(-1),
+			nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(0, 0), nats.DontRandomize())
+		if err == nil {
+			break
+		}
+		msg := err.Error()
+		if len(msg) > 160 {
+			msg = msg[:160] + "..."
+		}
+		fmt.Printf("NOTE: connect %s (%s) failed, attempt %d: %s\n", urls, name, attempt, msg)
+		connectFailures.Add(1)
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err != nil {
 		die("connect %s: %v", urls, err)
 	}

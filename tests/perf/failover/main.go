@@ -464,6 +464,32 @@ func main() {
 	}
 	end := t0.Add(*budget)
 	var notes []string
+	// timeline, for telling when an ack arrived
+	type event struct {
+		at   time.Time
+		what string
+	}
+	events := []event{{time.Now(), "steady publishing before the first kill"}}
+	var evMu sync.Mutex
+	addEvent := func(what string) {
+		evMu.Lock()
+		events = append(events, event{time.Now(), what})
+		evMu.Unlock()
+	}
+	when := func(a ack) string {
+		if a.at.IsZero() {
+			return "never"
+		}
+		evMu.Lock()
+		defer evMu.Unlock()
+		ph := "before the publishers were checked"
+		for _, e := range events {
+			if !e.at.After(a.at) {
+				ph = e.what
+			}
+		}
+		return fmt.Sprintf("at +%.3fs, sent +%.3fs, during %s", a.at.Sub(t0).Seconds(), a.start.Sub(t0).Seconds(), ph)
+	}
 	note := func(format string, args ...interface{}) {
 		s := fmt.Sprintf(format, args...)
 		notes = append(notes, s)
@@ -493,6 +519,7 @@ func main() {
 			die("stream leader %q is not a node of this cluster", leader)
 		}
 		row := killRow{n: k, victim: leader, pid: c.PID(victim), leaderSeen: -1, window: -1, allBack: -1, healthy: -1}
+		addEvent(fmt.Sprintf("kill %d (SIGKILL of leader %s)", k, leader))
 		killAt := time.Now()
 		c.Kill(victim)
 		deadAt := time.Now()
@@ -530,6 +557,7 @@ func main() {
 		allBacks = append(allBacks, row.allBack)
 		row.fails, row.lost, row.dying, row.errs, row.samples = rec.windowErrs()
 		<-watchDone
+		addEvent(fmt.Sprintf("kill %d: after the restart of %s", k, leader))
 		restartAt := time.Now()
 		c.Spawn(victim)
 		if err := c.WaitUp(victim, 20*time.Second); err != nil {
@@ -564,6 +592,7 @@ func main() {
 		}
 		row := allRow{n: r, window: -1, fromKill: -1, allBack: -1, healthy: -1}
 		row.leaderBefore, _ = leaderOf(js, stream, 10*time.Second)
+		addEvent(fmt.Sprintf("restart-all %d (SIGKILL of all three)", r))
 		killAt := time.Now()
 		var dones []chan struct{}
 		for _, n := range c.Nodes {
@@ -580,6 +609,7 @@ func main() {
 			c.Spawn(n)
 		}
 		startedAt := time.Now()
+		addEvent(fmt.Sprintf("restart-all %d, after the restart", r))
 		for _, n := range c.Nodes {
 			if err := c.WaitUp(n, 30*time.Second); err != nil {
 				die("restart-all %d: %v", r, err)
@@ -632,7 +662,21 @@ func main() {
 	attempts := atomic.LoadInt64(&rec.attempts)
 	fmt.Printf("\n== replica check: %d acks (%d duplicates), %d attempts, %d failed attempts\n", len(acks), dups, attempts, totalFails)
 	vstart := time.Now()
-	v := verify(c, nc, js, stream, acks, *readWorkers, *healthyTimeout)
+	addEvent("the end of the run")
+	if f, err := os.Create(*dir + "/acks.tsv"); err == nil {
+		fmt.Fprintf(f, "id\tseq\tpublisher\tsent_s\tacked_s\tduplicate\n")
+		for _, a := range acks {
+			fmt.Fprintf(f, "%s\t%d\t%d\t%.6f\t%.6f\t%v\n", a.id, a.seq, a.pub, a.start.Sub(t0).Seconds(), a.at.Sub(t0).Seconds(), a.dup)
+		}
+		f.Close()
+	}
+	if f, err := os.Create(*dir + "/events.tsv"); err == nil {
+		for _, e := range events {
+			fmt.Fprintf(f, "%.6f\t%s\n", e.at.Sub(t0).Seconds(), e.what)
+		}
+		f.Close()
+	}
+	v := verify(c, nc, js, stream, acks, *readWorkers, *healthyTimeout, when)
 	fmt.Printf("  check took %v\n", time.Since(vstart).Round(time.Millisecond))
 
 	// --- summary -------------------------------------------------------------
@@ -657,7 +701,6 @@ func main() {
 	fmt.Printf("\n== Replica check: %s\n", *label)
 	fmt.Printf("acknowledged ids %d, stream messages %d (seq %d..%d), replicas read %d, identical at every sequence: %v (%d divergent)\n",
 		v.Acked, v.StreamMsgs, v.First, v.Last, v.ReplicasRead, v.Identical && v.ReplicasRead == len(c.Nodes), len(v.Divergent))
-	missingTotal := 0
 	var nodes []string
 	for node := range v.MissingAcked {
 		nodes = append(nodes, node)
@@ -665,7 +708,6 @@ func main() {
 	sort.Strings(nodes)
 	for _, node := range nodes {
 		m := v.MissingAcked[node]
-		missingTotal += len(m)
 		fmt.Printf("  %s: acknowledged missing %d, stored twice %d, wrong payload %d\n", node, len(m), v.StoredTwice[node], v.BadPayload[node])
 	}
 	fmt.Printf("stored but never acknowledged: %d; ack conflicts: %d; read errors: %d; publisher gave up on: %v\n", v.NotAcked, len(v.AckConflicts), v.ReadErrors, gaveUp)
@@ -716,10 +758,13 @@ func main() {
 	if !ok {
 		result = "FAILED"
 	}
+	if n := connectFailures.Load(); n > 0 {
+		fmt.Printf("NOTE: %d first connects failed and were retried (see the NOTE lines above)\n", n)
+	}
 	fmt.Printf("load average at the end: %s; total %v\n", loadavg(), time.Since(t0).Round(time.Second))
-	fmt.Printf("\nFAILOVER-JS %s: leader SIGKILL -> first ack p50 %ss p90 %ss p99 %ss max %ss (%d kills); all 3 SIGKILLed, restarted -> first ack %ss; acked %d, missing %d, replicas identical %v (%d/3 read, %d divergent); %s\n",
+	fmt.Printf("\nFAILOVER-JS %s: leader SIGKILL -> first ack p50 %ss p90 %ss p99 %ss max %ss (%d kills); all 3 SIGKILLed, restarted -> first ack %ss; acked %d, missing on some replica %d, ack conflicts %d, replicas identical %v (%d/3 read, %d divergent); %s\n",
 		*label, pctStr(windows, .5, *ackTimeout), pctStr(windows, .9, *ackTimeout), pctStr(windows, .99, *ackTimeout), pctStr(windows, 1, *ackTimeout), len(windows),
-		strings.Join(aw, " "), v.Acked, missingTotal, v.Identical && v.ReplicasRead == len(c.Nodes), v.ReplicasRead, len(v.Divergent), result)
+		strings.Join(aw, " "), v.Acked, v.MissingAny, len(v.AckConflicts), v.Identical && v.ReplicasRead == len(c.Nodes), v.ReplicasRead, len(v.Divergent), result)
 	c.StopAll()
 	if !ok {
 		os.Exit(1)

@@ -107,7 +107,7 @@ type replicaRead struct {
 }
 
 // readEveryLeader steps the leader down until every node has led once
-// (bounded: 30 stepdowns), reading all of [first, last] on each.
+// (bounded: 40 stepdowns), reading all of [first, last] on each.
 func readEveryLeader(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream string, first, last, msgs uint64, workers int) ([]replicaRead, error) {
 	var seqs []uint64
 	for s := first; s <= last && last > 0; s++ {
@@ -115,11 +115,17 @@ func readEveryLeader(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream
 	}
 	var reads []replicaRead
 	seen := map[string]bool{}
-	for round := 0; round < 30 && len(seen) < len(c.Nodes); round++ {
+	stepdowns := 0
+	var order []string
+	defer func() {
+		fmt.Printf("  %d stepdowns to have every node lead once; leaders in turn: %s\n", stepdowns, strings.Join(order, " "))
+	}()
+	for round := 0; round < 40 && len(seen) < len(c.Nodes); round++ {
 		l, err := leaderOf(js, stream, 30*time.Second)
 		if err != nil {
 			return reads, fmt.Errorf("no leader: %v", err)
 		}
+		order = append(order, l)
 		if !seen[l] {
 			seen[l] = true
 			// the new leader reports the final state before it is read (bounded)
@@ -156,6 +162,13 @@ func readEveryLeader(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream
 				break
 			}
 		}
+		// A stepdown right after an election may only have the previous leader
+		// to choose from (the new leader has not heard from the third node
+		// yet): after 6 rounds, let the group settle for a second first.
+		if round >= 6 {
+			time.Sleep(time.Second)
+		}
+		stepdowns++
 		if err := waitFor(10*time.Second, func() error { return stepDown(nc, stream) }); err != nil {
 			return reads, fmt.Errorf("stepdown of %s: %v", l, err)
 		}
@@ -175,7 +188,7 @@ func readEveryLeader(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream
 		for _, r := range reads {
 			names = append(names, r.Node)
 		}
-		return reads, fmt.Errorf("only %s were read as leader after 30 stepdowns", strings.Join(names, ","))
+		return reads, fmt.Errorf("only %s were read as leader after %d stepdowns", strings.Join(names, ","), stepdowns)
 	}
 	return reads, nil
 }
@@ -188,6 +201,7 @@ type VerifyResult struct {
 	ReplicasRead   int
 	Identical      bool
 	Divergent      []uint64            // sequences where the replicas differ
+	MissingAny     int                 // acknowledged sequences missing (or holding another id) on at least one replica
 	MissingAcked   map[string][]uint64 // node -> acknowledged sequences absent or holding another id
 	StoredTwice    map[string]int      // node -> ids stored at more than one sequence
 	BadPayload     map[string]int      // node -> payload not the one published with that id
@@ -232,18 +246,24 @@ func firstN(s []uint64, n int) string {
 	return strings.Join(b, " ")
 }
 
-func verify(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream string, acks []ack, workers int, healthyTimeout time.Duration) *VerifyResult {
+// verify checks the stream against the acks; when(a) tells when an ack
+// arrived (for the messages it prints).
+func verify(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream string, acks []ack, workers int, healthyTimeout time.Duration, when func(a ack) string) *VerifyResult {
 	v := &VerifyResult{MissingAcked: map[string][]uint64{}, StoredTwice: map[string]int{}, BadPayload: map[string]int{}, Identical: true}
 	bySeq := map[uint64]string{}
 	byID := map[string]uint64{}
+	ackOf := map[string]ack{}
 	for _, a := range acks {
 		if s, ok := byID[a.id]; ok && s != a.seq {
-			v.AckConflicts = append(v.AckConflicts, fmt.Sprintf("%s acknowledged at seq %d and %d", a.id, s, a.seq))
+			v.AckConflicts = append(v.AckConflicts, fmt.Sprintf("%s acknowledged at seq %d (%s) and at seq %d (%s)", a.id, s, when(ackOf[a.id]), a.seq, when(a)))
+		}
+		if id, ok := bySeq[a.seq]; ok && id != a.id {
+			v.AckConflicts = append(v.AckConflicts, fmt.Sprintf("seq %d acknowledged for %s (%s) and for %s (%s)", a.seq, id, when(ackOf[id]), a.id, when(a)))
+		}
+		if _, ok := byID[a.id]; !ok {
+			ackOf[a.id] = a
 		}
 		byID[a.id] = a.seq
-		if id, ok := bySeq[a.seq]; ok && id != a.id {
-			v.AckConflicts = append(v.AckConflicts, fmt.Sprintf("seq %d acknowledged for %s and %s", a.seq, id, a.id))
-		}
 		bySeq[a.seq] = a.id
 	}
 	v.Acked = len(byID)
@@ -301,8 +321,38 @@ func verify(c *Cluster, nc *nats.Conn, js nats.JetStreamContext, stream string, 
 		v.MissingAcked[r.Node] = missing
 		if len(missing) > 0 {
 			fmt.Printf("  %s: %d acknowledged sequences missing or holding another id: %s\n", r.Node, len(missing), firstN(missing, 20))
+			// when were they acknowledged: count by phase
+			byPhase := map[string]int{}
+			var order []string
+			for _, seq := range missing {
+				ph := when(ackOf[bySeq[seq]])
+				if i := strings.Index(ph, "during "); i >= 0 {
+					ph = ph[i:]
+				}
+				if byPhase[ph] == 0 {
+					order = append(order, ph)
+				}
+				byPhase[ph]++
+			}
+			for _, ph := range order {
+				fmt.Printf("    %d of them acknowledged %s\n", byPhase[ph], ph)
+			}
+			for i, seq := range missing {
+				if i == 3 {
+					break
+				}
+				m, ok := r.Msgs[seq]
+				fmt.Printf("    seq %d acknowledged for %s (%s); %s holds: present=%v id %q\n", seq, bySeq[seq], when(ackOf[bySeq[seq]]), r.Node, ok, m.MsgID)
+			}
 		}
 	}
+	anyMissing := map[uint64]bool{}
+	for _, m := range v.MissingAcked {
+		for _, s := range m {
+			anyMissing[s] = true
+		}
+	}
+	v.MissingAny = len(anyMissing)
 	for _, m := range reads[0].Msgs {
 		if _, ok := byID[m.MsgID]; !ok {
 			v.NotAcked++

@@ -550,6 +550,12 @@ void ClientConnection::RemoveSubscriptionIfSame(const std::string& sid, const Su
 bool ClientConnection::OnPing() {
   if (!CheckAuthorized()) return false;
   EnqueueRaw("PONG\r\n");
+  if (!first_pong_sent_ && connect_received_) {
+    first_pong_sent_ = true;
+    // What changed since the connection's INFO (connect_urls, lame duck).
+    if (protocol_ >= 1 && !pending_async_info_.empty()) EnqueueRaw(pending_async_info_);
+    pending_async_info_.clear();
+  }
   thread_->MarkForFlush(this);
   return true;
 }
@@ -666,7 +672,14 @@ void ClientConnection::Revalidate(std::shared_ptr<const auth::Authenticator> aut
 }
 
 void ClientConnection::SendAsyncInfo(const std::string& info_line) {
-  if (closed() || protocol_ < 1 || !connect_received_) return;
+  if (closed()) return;
+  if (!first_pong_sent_) {
+    // As nats-server: nothing before the first PONG (clients read it as the
+    // answer to their connect-time PING); the newest INFO follows that PONG.
+    pending_async_info_ = info_line;
+    return;
+  }
+  if (protocol_ < 1) return;
   EnqueueRaw(info_line);
   StartWrite();
 }

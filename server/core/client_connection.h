@@ -102,6 +102,10 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool over_limit_;
   const absl::Time start_;
   bool connect_received_ = false;
+  // Async INFOs wait for the first PONG after CONNECT; the newest one that
+  // came before it is sent right after it.
+  bool first_pong_sent_ = false;
+  std::string pending_async_info_;
   bool auth_check_running_ = false;  // a CONNECT is being checked on the auth pool
   bool verbose_ = true;              // nats-server treats a client without CONNECT as verbose
   bool pedantic_ = false;

@@ -246,6 +246,27 @@ class RouteProtocolTest(unittest.TestCase):
             elif f[0] == "INFO":
                 urls = f[1].get("connect_urls") or []
 
+    def test_async_info_waits_for_the_first_pong(self):
+        # As nats-server: no async INFO before the client's first PONG (nats.go
+        # fails its connect on an INFO where it expects the PONG); a change of
+        # connect_urls since the connection opened is sent right after it.
+        early = RawClient(self.srv.port)  # CONNECT before the change, PING after
+        late = RawClient(self.srv.port)   # CONNECT and PING after the change
+        self.socks += [early, late]
+        early.read_info()
+        late.read_info()
+        early.send('CONNECT {"verbose":false,"protocol":1,"headers":true}\r\n')
+        self.route()
+        for c in (early, late):
+            if c is late:
+                c.send('CONNECT {"verbose":false,"protocol":1,"headers":true}\r\n')
+            c.send("PING\r\n")
+            first = c.read_frame(5)
+            self.assertEqual(first[0], "PONG", first)
+            f = c.read_frame(5)
+            self.assertEqual(f[0], "INFO", f)
+            self.assertIn(FAKE_CLIENT_URL, f[1].get("connect_urls") or [])
+
     def test_interest_propagation_rs_plus_minus(self):
         r, _ = self.route()
         c = self.client()

@@ -104,8 +104,8 @@ struct ServerOptions {
   // Herald's own (jetstream block): a stream's Raft log is compacted by a
   // snapshot every this many entries, keeping the last `keep` for replicas
   // that are only a little behind (docs/storage.md, "Stream snapshots").
-  int64_t jetstream_snapshot_every = 50000;
-  int64_t jetstream_snapshot_keep = 10000;
+  int64_t jetstream_snapshot_every = 200000;
+  int64_t jetstream_snapshot_keep = 20000;
 
   // Logging: -D/--debug, -V/--trace, -DV; -l/--log (file); logtime.
   bool debug = false;

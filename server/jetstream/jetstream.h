@@ -60,8 +60,8 @@ struct JetStreamOptions {
   std::string domain;
   // Stream groups: a snapshot (and log compaction) every this many entries,
   // keeping this many behind it (docs/storage.md, "Stream snapshots").
-  uint64_t snapshot_every = 50000;
-  uint64_t snapshot_keep = 10000;
+  uint64_t snapshot_every = 200000;
+  uint64_t snapshot_keep = 20000;
 };
 
 // A peer learned from the route mesh.

@@ -21,11 +21,6 @@ constexpr int kRoutePingMax = 3;
 // The only account Herald has so far.
 constexpr std::string_view kGlobalAccount = "$G";
 
-std::string_view FormatInt(char* buf, uint64_t v) {
-  auto r = std::to_chars(buf, buf + 24, v);
-  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
-}
-
 std::string SubKey(std::string_view subject, std::string_view queue) {
   std::string k(subject);
   k.push_back('\n');
@@ -375,12 +370,10 @@ bool RouteConnection::ForwardMsg(IoThread* from, std::string_view subject, std::
                                  const std::vector<std::string_view>& queues,
                                  std::string_view message, size_t header_len) {
   if (closed()) return false;
-  char total_buf[24], hdr_buf[24];
-  std::string_view total = FormatInt(total_buf, message.size());
   size_t qlen = 0;
   for (auto q : queues) qlen += q.size() + 1;
-  const size_t needed =
-      8 + kGlobalAccount.size() + subject.size() + reply.size() + qlen + 52 + message.size();
+  const size_t needed = 8 + kGlobalAccount.size() + subject.size() + reply.size() + qlen +
+                        kFrameTailOverhead + message.size();
   const AppendResult r = AppendOut(needed, nullptr, [&](std::string& o) {
     o.append(header_len > 0 ? "HMSG " : "RMSG ");
     o.append(kGlobalAccount);
@@ -403,14 +396,7 @@ bool RouteConnection::ForwardMsg(IoThread* from, std::string_view subject, std::
       o.append(reply);
       o.push_back(' ');
     }
-    if (header_len > 0) {
-      o.append(FormatInt(hdr_buf, header_len));
-      o.push_back(' ');
-    }
-    o.append(total);
-    o.append("\r\n");
-    o.append(message);
-    o.append("\r\n");
+    AppendFrameTail(o, header_len, message);
   });
   if (r != AppendResult::kQueued) return false;
   CountOut(from, message.size());

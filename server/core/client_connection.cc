@@ -26,11 +26,6 @@ constexpr absl::Duration kFirstPingDelay = absl::Seconds(2);
 // The no-responders status message (docs/protocol.md §6): header only.
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
 
-std::string_view FormatInt(char* buf, uint64_t v) {
-  auto r = std::to_chars(buf, buf + 24, v);
-  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
-}
-
 std::string JsonString(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return "";
@@ -410,13 +405,11 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
     message.remove_prefix(header_len);
     header_len = 0;
   }
-  char total_buf[24], hdr_buf[24];
-  std::string_view total = FormatInt(total_buf, message.size());
-  // Protocol line: "MSG <subject> <sid> [reply] <len>" or
-  // "HMSG <subject> <sid> [reply] <hdr_len> <total_len>".
-  const size_t line_len = 5 + subject.size() + 1 + sub.sid.size() + 1 +
-                          (reply.empty() ? 0 : reply.size() + 1) + 25 + total.size() + 2;
-  const size_t needed = line_len + message.size() + 2;
+  // "MSG <subject> <sid> [reply] <len>" or
+  // "HMSG <subject> <sid> [reply] <hdr_len> <total_len>", then the message.
+  const size_t needed = 5 + subject.size() + 1 + sub.sid.size() + 1 +
+                        (reply.empty() ? 0 : reply.size() + 1) + kFrameTailOverhead +
+                        message.size();
   // `closed` is checked under out_mu_: RemoveSubscription sets it under the
   // same lock, so once the owner has processed an UNSUB, no message for it
   // can be queued behind the PONG that follows (clients rely on that).
@@ -434,14 +427,7 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
       o.append(reply);
       o.push_back(' ');
     }
-    if (header_len > 0) {
-      o.append(FormatInt(hdr_buf, header_len));
-      o.push_back(' ');
-    }
-    o.append(total);
-    o.append("\r\n", 2);
-    o.append(message);
-    o.append("\r\n", 2);
+    AppendFrameTail(o, header_len, message);
   });
   if (r != AppendResult::kQueued) return false;
   if (last_allowed) {

@@ -1,6 +1,7 @@
 #include "server/core/connection.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "server/core/io_thread.h"
 
@@ -84,6 +85,18 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   DoRead();
+}
+
+void Connection::AppendFrameTail(std::string& o, size_t header_len, std::string_view message) {
+  char buf[24];
+  if (header_len > 0) {
+    o.append(buf, std::to_chars(buf, buf + sizeof(buf), header_len).ptr);
+    o.push_back(' ');
+  }
+  o.append(buf, std::to_chars(buf, buf + sizeof(buf), message.size()).ptr);
+  o.append("\r\n", 2);
+  o.append(message);
+  o.append("\r\n", 2);
 }
 
 void Connection::CountOut(IoThread* from, size_t payload_bytes) {

@@ -161,6 +161,11 @@ class Connection : public Receiver, public std::enable_shared_from_this<Connecti
     }
     return AppendResult::kSlow;
   }
+  // The end every message frame shares (MSG/HMSG to clients, RMSG/HMSG on
+  // routes): "[<header_len> ]<total_len>\r\n<message>\r\n". At most
+  // kFrameTailOverhead bytes besides the message.
+  static constexpr size_t kFrameTailOverhead = 2 * 21 + 4;
+  static void AppendFrameTail(std::string& o, size_t header_len, std::string_view message);
   // Once, from the thread that found the connection over its limit.
   virtual void OnSlowConsumer() {}
   // After a message was queued by `from`'s thread: counters, and the flush at

@@ -416,6 +416,7 @@ absl::Status RaftLogStore::RecoverGroup(GroupId g, const std::string& state_valu
     syncs_.fetch_add(1, std::memory_order_relaxed);
     log->hs_ = hs;
   }
+  log->ResetWritten();
   groups_[g] = std::move(log);
   return absl::OkStatus();
 }
@@ -459,6 +460,7 @@ absl::Status RaftLogStore::CreateGroup(GroupId g, const raft::ConfState& conf) {
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return absl::InternalError("create group: " + s.ToString());
   syncs_.fetch_add(1, std::memory_order_relaxed);
+  log->ResetWritten();
   groups_[g] = std::move(log);
   return absl::OkStatus();
 }
@@ -503,9 +505,9 @@ absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
   auto it = groups_.find(g);
   if (it == groups_.end()) return absl::NotFoundError(absl::StrCat("group ", g));
   GroupLog* log = it->second.get();
-  Staged st{
-      log,        std::nullopt,   {}, rd.has_hard_state ? rd.hard_state : log->hs_, log->first_,
-      log->last_, log->prev_term_};
+  const GroupLog::Bounds& w = log->written_;
+  Staged st{log,     std::nullopt, {},         rd.has_hard_state ? rd.hard_state : w.hs,
+            w.first, w.last,       w.prev_term};
   if (!rd.snapshot.empty()) {
     // Installing a leader's snapshot replaces the whole log, atomically with
     // the hard state in this same batch.
@@ -543,12 +545,12 @@ absl::Status RaftLogStore::SaveReady(GroupId g, const raft::Ready& rd) {
   // Raft (a restarted node learns it again, and NodeHost raises it to what
   // the state machine applied), and nothing sent depends on it being durable.
   // Entries, a snapshot, term, vote and the repair mark do.
-  if (st.snapshot || !st.entries.empty() || st.hs.term != log->hs_.term ||
-      st.hs.vote != log->hs_.vote || st.hs.repair_until != log->hs_.repair_until ||
-      st.first != log->first_ || st.last != log->last_) {
+  if (st.snapshot || !st.entries.empty() || st.hs.term != w.hs.term || st.hs.vote != w.hs.vote ||
+      st.hs.repair_until != w.hs.repair_until || st.first != w.first || st.last != w.last) {
     needs_sync_ = true;
   }
   WriteState(&batch_, *log, st.hs, st.first, st.last, st.prev_term);
+  log->written_ = GroupLog::Bounds{st.hs, st.first, st.last, st.prev_term};
   staged_.push_back(std::move(st));
   return absl::OkStatus();
 }
@@ -620,9 +622,13 @@ void RaftLogStore::PublishPending(PendingWrite& write) {
       log->TrimCache();
     }
     log->hs_ = st.hs;
-    log->first_ = st.first;
+    // A compaction (SaveSnapshot) may have moved the start since this write
+    // was staged; the start never moves back.
+    if (st.first >= log->first_) {
+      log->first_ = st.first;
+      log->prev_term_ = st.prev_term;
+    }
     log->last_ = st.last;
-    log->prev_term_ = st.prev_term;
   }
   entries_written_.fetch_add(n, std::memory_order_relaxed);
   write.staged.clear();
@@ -650,7 +656,9 @@ absl::Status RaftLogStore::SaveSnapshot(GroupId g, const Snapshot& snap, uint64_
     batch.DeleteRange(keys::EntryKey(g, 0), keys::EntryKey(g, compact_to + 1));
     first = compact_to + 1;
   }
-  WriteState(&batch, *log, log->hs_, first, log->last_, prev_term);
+  // On top of the group's writes still on their way to disk (this synced
+  // write makes them durable too: the WAL is written in order).
+  WriteState(&batch, *log, log->written_.hs, first, log->written_.last, prev_term);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   rocksdb::Status s = db_->Write(wo, &batch);
@@ -659,6 +667,8 @@ absl::Status RaftLogStore::SaveSnapshot(GroupId g, const Snapshot& snap, uint64_
   log->snapshot_ = snap;
   log->first_ = first;
   log->prev_term_ = prev_term;
+  log->written_.first = first;
+  log->written_.prev_term = prev_term;
   while (!log->cache_.empty() && log->cache_.front().index < first) {
     log->cache_bytes_ -= log->cache_.front().data.size() + sizeof(Entry);
     log->cache_.pop_front();

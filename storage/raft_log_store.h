@@ -84,6 +84,16 @@ class GroupLog : public raft::Storage {
   uint64_t first_ = 1;       // first log index held (snapshot index + 1 or later)
   uint64_t last_ = 0;        // last log index (first_ - 1 if the log is empty)
   uint64_t prev_term_ = 0;   // term of entry first_ - 1
+  // The same as of the last write handed to RocksDB, staged or not yet
+  // synced (NodeHost writes a group's next Ready while the previous one is
+  // being synced): what the next write builds on. Equal to the durable
+  // state above when no write of the group is pending.
+  struct Bounds {
+    raft::HardState hs;
+    uint64_t first = 1, last = 0, prev_term = 0;
+  };
+  Bounds written_;
+  void ResetWritten() { written_ = Bounds{hs_, first_, last_, prev_term_}; }
   uint64_t damaged_from_ = 0;
   // Newest entries, cache_[k].index == last_ - cache_.size() + 1 + k. Older
   // entries are read back from RocksDB (and verified) on demand: a follower
@@ -138,7 +148,7 @@ class RaftLogStore {
   absl::StatusOr<GroupLog*> Group(GroupId g);
 
   // Stages the durable part of a Ready (snapshot, entries, hard state) into
-  // the pending batch. At most one Ready per group between two Sync() calls.
+  // the pending batch, on top of the group's earlier writes, synced or not.
   absl::Status SaveReady(GroupId g, const raft::Ready& rd);
   // Writes the pending batch with a single fsync (none when all it holds is
   // new commit indexes), then publishes it to the GroupLogs. An error here means durability is
@@ -153,8 +163,8 @@ class RaftLogStore {
   // with one fsync of the WAL if any of `writes` needs one (any thread, one
   // call at a time; RocksDB lets writes go on meanwhile); PublishPending()
   // makes a synced one visible to its GroupLogs (owner thread, in write
-  // order). Until then a group in such a write must not stage another Ready,
-  // nor be deleted or snapshotted.
+  // order). Meanwhile a group in such a write may stage its next Ready (the
+  // core's pipelined Readies) and be snapshotted, not deleted.
   struct PendingWrite;
   absl::StatusOr<std::unique_ptr<PendingWrite>> WritePending();
   absl::Status SyncPending(const std::vector<PendingWrite*>& writes);

@@ -367,5 +367,46 @@ TEST_F(RaftLogStoreTest, SnapshotsCompactAndInstall) {
   EXPECT_EQ(G(1)->damaged_from(), 0u);
 }
 
+TEST_F(RaftLogStoreTest, AGroupWritesItsNextReadyWhileThePreviousOneIsUnsynced) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  Append(1, Ents(1, 10, 2), HardState{2, 1, 10, 0});
+  // Ready 1 (entries 11..12) is written; its sync has not run yet.
+  Ready rd1;
+  rd1.entries = Ents(11, 12, 2);
+  ASSERT_TRUE(store_->SaveReady(1, rd1).ok());
+  auto w1 = store_->WritePending();
+  ASSERT_TRUE(w1.ok() && *w1);
+  // Ready 2 builds on it: 13..14 and a new vote, not a gap after 10.
+  Ready rd2;
+  rd2.entries = Ents(13, 14, 3);
+  rd2.has_hard_state = true;
+  rd2.hard_state = HardState{3, 2, 12, 0};
+  ASSERT_TRUE(store_->SaveReady(1, rd2).ok());
+  auto w2 = store_->WritePending();
+  ASSERT_TRUE(w2.ok() && *w2);
+  EXPECT_EQ(G(1)->LastIndex(), 10u);  // nothing published before its sync
+  // A compaction meanwhile keeps the unsynced term and vote, and the
+  // publishing of the older writes does not move the start back.
+  Snapshot snap;
+  snap.meta.index = 8;
+  snap.meta.term = 2;
+  snap.meta.conf = conf_;
+  ASSERT_TRUE(store_->SaveSnapshot(1, snap, 5).ok());
+  ASSERT_TRUE(store_->SyncPending({w1->get(), w2->get()}).ok());
+  store_->PublishPending(**w1);
+  EXPECT_EQ(G(1)->LastIndex(), 12u);
+  store_->PublishPending(**w2);
+  EXPECT_EQ(G(1)->FirstIndex(), 6u);
+  EXPECT_EQ(G(1)->LastIndex(), 14u);
+  EXPECT_EQ(*G(1)->Term(14), 3u);
+  EXPECT_EQ(*G(1)->Term(5), 2u);
+  Reopen();
+  EXPECT_EQ(G(1)->FirstIndex(), 6u);
+  EXPECT_EQ(G(1)->LastIndex(), 14u);
+  EXPECT_EQ(G(1)->InitialHardState().term, 3u);
+  EXPECT_EQ(G(1)->InitialHardState().vote, 2u);
+  EXPECT_EQ(G(1)->damaged_from(), 0u);
+}
+
 }  // namespace
 }  // namespace herald::storage

@@ -19,8 +19,10 @@ namespace {
 RaftLog::RaftLog(const Storage* storage, uint64_t max_committed_bytes)
     : storage_(storage), max_committed_bytes_(max_committed_bytes) {
   offset_ = storage_->LastIndex() + 1;
+  in_progress_ = offset_;
   // Everything up to the first index-1 is applied (in the snapshot).
   committed_ = storage_->FirstIndex() - 1;
+  applying_ = committed_;
   applied_ = committed_;
 }
 
@@ -95,9 +97,11 @@ uint64_t RaftLog::Append(const std::vector<Entry>& ents) {
     // Replaces the unstable part and truncates (pending) durable entries.
     offset_ = after;
     unstable_ = ents;
+    in_progress_ = offset_;
   } else {
     unstable_.resize(after - offset_);
     unstable_.insert(unstable_.end(), ents.begin(), ents.end());
+    in_progress_ = std::min(in_progress_, after);
   }
   return LastIndex();
 }
@@ -159,6 +163,12 @@ void RaftLog::AppliedTo(uint64_t i) {
   if (i == 0) return;
   if (i > committed_) Fatal(absl::StrCat("applied ", i, " past committed ", committed_));
   applied_ = std::max(applied_, i);
+  applying_ = std::max(applying_, applied_);
+}
+
+void RaftLog::ApplyingTo(uint64_t i) {
+  if (i > committed_) Fatal(absl::StrCat("applying ", i, " past committed ", committed_));
+  applying_ = std::max(applying_, i);
 }
 
 uint64_t RaftLog::PersistedIndex() const {
@@ -168,14 +178,14 @@ uint64_t RaftLog::PersistedIndex() const {
 
 bool RaftLog::HasNextCommittedEnts() const {
   if (unstable_snapshot_) return false;
-  const uint64_t lo = std::max(applied_ + 1, FirstIndex());
+  const uint64_t lo = std::max(applying_ + 1, FirstIndex());
   const uint64_t hi = std::min(committed_, PersistedIndex());
   return lo <= hi;
 }
 
 std::vector<Entry> RaftLog::NextCommittedEnts() const {
   if (!HasNextCommittedEnts()) return {};
-  const uint64_t lo = std::max(applied_ + 1, FirstIndex());
+  const uint64_t lo = std::max(applying_ + 1, FirstIndex());
   const uint64_t hi = std::min(committed_, PersistedIndex());
   absl::StatusOr<std::vector<Entry>> ents = Slice(lo, hi + 1, max_committed_bytes_);
   if (!ents.ok()) {
@@ -192,10 +202,23 @@ void RaftLog::StableTo(uint64_t i, uint64_t t) {
   if (unstable_[i - offset_].term != t) return;
   unstable_.erase(unstable_.begin(), unstable_.begin() + (i + 1 - offset_));
   offset_ = i + 1;
+  in_progress_ = std::max(in_progress_, offset_);
 }
 
 void RaftLog::StableSnapTo(uint64_t i) {
-  if (unstable_snapshot_ && unstable_snapshot_->meta.index == i) unstable_snapshot_.reset();
+  if (unstable_snapshot_ && unstable_snapshot_->meta.index == i) {
+    unstable_snapshot_.reset();
+    snapshot_in_progress_ = false;
+  }
+}
+
+std::vector<Entry> RaftLog::EntriesToWrite() const {
+  return std::vector<Entry>(unstable_.begin() + (in_progress_ - offset_), unstable_.end());
+}
+
+void RaftLog::AcceptWrites() {
+  in_progress_ = offset_ + unstable_.size();
+  if (unstable_snapshot_) snapshot_in_progress_ = true;
 }
 
 absl::StatusOr<Snapshot> RaftLog::GetSnapshot() const {
@@ -207,7 +230,9 @@ void RaftLog::Restore(const Snapshot& snap) {
   committed_ = snap.meta.index;
   unstable_.clear();
   offset_ = snap.meta.index + 1;
+  in_progress_ = offset_;
   unstable_snapshot_ = snap;
+  snapshot_in_progress_ = false;
 }
 
 }  // namespace herald::raft

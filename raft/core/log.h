@@ -1,5 +1,9 @@
 // RaftLog: the core's view of its log, durable part (Storage) plus the part not
-// yet handed to / acknowledged by the runtime ("unstable").
+// yet acknowledged as durable by the runtime ("unstable"). Of the unstable
+// part, a prefix may already be handed to the runtime for writing ("in
+// progress", as etcd-raft's asynchronous storage writes): the runtime may
+// write the next entries before the previous write is durable, so that a
+// disk sync never waits for the core to hand out more work.
 //
 // Owned by one Raft instance; single-threaded. Mirrors etcd-raft's raftLog.
 #ifndef HERALD_RAFT_CORE_LOG_H_
@@ -68,10 +72,21 @@ class RaftLog {
   // Committed entries that are durable and not yet handed out for applying.
   bool HasNextCommittedEnts() const;
   std::vector<Entry> NextCommittedEnts() const;
+  // Entries up to `i` were handed out for applying (AppliedTo follows once
+  // they are applied). Never decreases.
+  void ApplyingTo(uint64_t i);
 
   const std::vector<Entry>& UnstableEntries() const { return unstable_; }
   const std::optional<Snapshot>& UnstableSnapshot() const { return unstable_snapshot_; }
   bool HasPendingSnapshot() const { return unstable_snapshot_.has_value(); }
+  // What the runtime has not been handed yet: the unstable entries after the
+  // ones in progress, and the pending snapshot unless it is in progress.
+  std::vector<Entry> EntriesToWrite() const;
+  bool HasEntriesToWrite() const { return in_progress_ < offset_ + unstable_.size(); }
+  bool HasSnapshotToWrite() const { return unstable_snapshot_ && !snapshot_in_progress_; }
+  // Everything EntriesToWrite() / the pending snapshot held is now being
+  // written by the runtime.
+  void AcceptWrites();
   // The runtime made entries up to (i, t) durable.
   void StableTo(uint64_t i, uint64_t t);
   void StableSnapTo(uint64_t i);
@@ -90,9 +105,15 @@ class RaftLog {
   std::optional<Snapshot> unstable_snapshot_;
   std::vector<Entry> unstable_;
   uint64_t offset_;
+  // Invariant: offset_ <= in_progress_ <= offset_ + unstable_.size(); the
+  // entries in [offset_, in_progress_) are being written by the runtime. A
+  // truncation inside that range pulls it back: the replacements are new.
+  uint64_t in_progress_;
+  bool snapshot_in_progress_ = false;
 
-  // Invariant: applied_ <= committed_ <= LastIndex().
+  // Invariant: applied_ <= applying_ <= committed_ <= LastIndex().
   uint64_t committed_ = 0;
+  uint64_t applying_ = 0;
   uint64_t applied_ = 0;
 };
 

@@ -174,6 +174,100 @@ TEST(ReplicationTest, LeaderCountsItselfOnlyAfterPersisting) {
   EXPECT_EQ(rd2.committed_entries[0].data, "x");
 }
 
+TEST(ReplicationTest, ReadiesPipelineBeforeTheirWritesAreDurable) {
+  TestCluster c(1);
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("a").ok());
+  Ready rd1 = c.raw(1).GetReady();
+  ASSERT_EQ(rd1.entries.size(), 1u);
+  // The entry is being written: nothing more to hand out until new input.
+  EXPECT_FALSE(c.raw(1).HasReady());
+  ASSERT_TRUE(c.raw(1).Propose("b").ok());
+  ASSERT_TRUE(c.raw(1).HasReady());
+  Ready rd2 = c.raw(1).GetReady();
+  // Only what is new, and nothing committed while nothing is durable.
+  ASSERT_EQ(rd2.entries.size(), 1u);
+  EXPECT_EQ(rd2.entries[0].index, rd1.entries[0].index + 1);
+  EXPECT_EQ(rd2.entries[0].data, "b");
+  EXPECT_TRUE(rd2.committed_entries.empty());
+  EXPECT_FALSE(rd2.has_hard_state && rd1.has_hard_state &&
+               rd2.hard_state == rd1.hard_state);  // a hard state is handed out once
+  // The first write becomes durable: only its entry commits.
+  (void)c.node(1).storage->Append(rd1.entries);
+  c.raw(1).Advance(rd1);
+  EXPECT_EQ(c.raft(1).log().committed(), rd1.entries[0].index);
+  Ready rd3 = c.raw(1).GetReady();
+  EXPECT_TRUE(rd3.entries.empty());
+  ASSERT_EQ(rd3.committed_entries.size(), 1u);
+  EXPECT_EQ(rd3.committed_entries[0].data, "a");
+  (void)c.node(1).storage->Append(rd2.entries);
+  c.raw(1).Advance(rd2);
+  c.raw(1).Advance(rd3);
+  Ready rd4 = c.raw(1).GetReady();
+  // "a" was handed out once (rd3), not again before rd3's Advance.
+  ASSERT_EQ(rd4.committed_entries.size(), 1u);
+  EXPECT_EQ(rd4.committed_entries[0].data, "b");
+  c.raw(1).Advance(rd4);
+  EXPECT_EQ(c.raft(1).log().applied(), rd2.entries[0].index);
+  EXPECT_FALSE(c.raw(1).HasReady());
+}
+
+TEST(ReplicationTest, AFollowerRewritesEntriesReplacedWhileTheirWriteWasInProgress) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t base = c.raft(2).log().LastIndex();
+  const uint64_t term = c.raft(2).term();
+  // Two entries of an old leader's term arrive; their write starts.
+  Message app;
+  app.type = MessageType::kAppend;
+  app.from = 1;
+  app.to = 2;
+  app.term = term;
+  app.index = base;
+  app.log_term = c.raft(2).log().LastTerm();
+  for (uint64_t i = 1; i <= 2; ++i) {
+    Entry e;
+    e.index = base + i;
+    e.term = term;
+    e.data = "old" + std::to_string(i);
+    e.Seal();
+    app.entries.push_back(e);
+  }
+  ASSERT_TRUE(c.raw(2).Step(app).ok());
+  Ready rd1 = c.raw(2).GetReady();
+  ASSERT_EQ(rd1.entries.size(), 2u);
+  // A new leader (higher term) replaces the second one before the write is durable.
+  Message app2 = app;
+  app2.term = term + 1;
+  app2.from = 3;
+  app2.index = base + 1;
+  app2.log_term = term;
+  app2.entries.clear();
+  Entry e;
+  e.index = base + 2;
+  e.term = term + 1;
+  e.data = "new2";
+  e.Seal();
+  app2.entries.push_back(e);
+  ASSERT_TRUE(c.raw(2).Step(app2).ok());
+  Ready rd2 = c.raw(2).GetReady();
+  // The replacement is handed out again although its index was in progress.
+  ASSERT_EQ(rd2.entries.size(), 1u);
+  EXPECT_EQ(rd2.entries[0].index, base + 2);
+  EXPECT_EQ(rd2.entries[0].data, "new2");
+  // rd1 durable: its replaced entry must not count as stable (nor, being
+  // conservative as etcd-raft, the one before it).
+  (void)c.node(2).storage->Append(rd1.entries);
+  c.raw(2).Advance(rd1);
+  EXPECT_LT(c.raft(2).log().PersistedIndex(), base + 2);
+  EXPECT_EQ(c.raft(2).log().TermOrZero(base + 2), term + 1);
+  (void)c.node(2).storage->Append(rd2.entries);
+  c.raw(2).Advance(rd2);
+  EXPECT_TRUE(c.raft(2).log().UnstableEntries().empty());
+  EXPECT_EQ(c.raft(2).log().TermOrZero(base + 2), term + 1);
+  EXPECT_EQ(c.raft(2).log().PersistedIndex(), base + 2);
+}
+
 TEST(ReplicationTest, CommittedEntriesAreHandedOutOnlyOnceDurable) {
   TestCluster c(3);
   c.Elect(1);

@@ -7,24 +7,27 @@ RawNode::RawNode(const Config& config)
 
 bool RawNode::HasReady() const {
   const RaftLog& log = raft_.log();
-  return raft_.HasMessages() || raft_.HasReadStates() || !log.UnstableEntries().empty() ||
-         log.HasPendingSnapshot() || log.HasNextCommittedEnts() ||
+  return raft_.HasMessages() || raft_.HasReadStates() || log.HasEntriesToWrite() ||
+         log.HasSnapshotToWrite() || log.HasNextCommittedEnts() ||
          !(raft_.hard_state() == prev_hard_state_);
 }
 
 Ready RawNode::GetReady() {
   Ready rd;
-  const RaftLog& log = raft_.log();
+  RaftLog& log = raft_.mutable_log();
   rd.lead = raft_.lead();
   rd.state = raft_.state();
   const HardState hs = raft_.hard_state();
   if (!(hs == prev_hard_state_)) {
     rd.has_hard_state = true;
     rd.hard_state = hs;
+    prev_hard_state_ = hs;
   }
-  if (log.UnstableSnapshot()) rd.snapshot = *log.UnstableSnapshot();
-  rd.entries = log.UnstableEntries();
+  if (log.HasSnapshotToWrite()) rd.snapshot = *log.UnstableSnapshot();
+  rd.entries = log.EntriesToWrite();
+  log.AcceptWrites();
   rd.committed_entries = log.NextCommittedEnts();
+  if (!rd.committed_entries.empty()) log.ApplyingTo(rd.committed_entries.back().index);
   rd.messages = raft_.TakeMessages();
   rd.read_states = raft_.TakeReadStates();
   return rd;
@@ -32,7 +35,6 @@ Ready RawNode::GetReady() {
 
 void RawNode::Advance(const Ready& rd) {
   RaftLog& log = raft_.mutable_log();
-  if (rd.has_hard_state) prev_hard_state_ = rd.hard_state;
   if (!rd.snapshot.empty()) {
     log.StableSnapTo(rd.snapshot.meta.index);
     log.AppliedTo(rd.snapshot.meta.index);

@@ -11,8 +11,16 @@
 //         (kConfChange entries took effect in the core when they were
 //         appended: nothing to do), serve read states;
 //      e. Advance(rd).
-// Input may be fed between GetReady() and Advance(); GetReady() must not be
-// called again before Advance(). Not thread-safe.
+// Pipelining (etcd-raft's asynchronous storage writes): GetReady() hands its
+// contents out for good, so it may be called again before the previous
+// Ready's Advance; the next Ready then holds only what is new. The runtime
+// must then make each Ready durable in order (a write covers the writes
+// before it), take a Ready's steps b, c and e only after its own data and
+// every earlier Ready's are durable, and Advance in GetReady order. Its
+// committed entries are durable already and may be applied at once (step d
+// of a snapshot-free Ready needs nothing of a); a Ready holding a snapshot
+// is installed only once durable, and the next Ready holds no committed
+// entries until then. Input may be fed at any time. Not thread-safe.
 #ifndef HERALD_RAFT_CORE_RAW_NODE_H_
 #define HERALD_RAFT_CORE_RAW_NODE_H_
 

@@ -305,7 +305,12 @@ class NodeHost {
     bool published_quiesced = false;  // GroupInfo::quiesced as last published
     NodeId published_lead = kNoNode;  // leader as last told to the state machine
     bool ticking = false;             // listed in ticking_
-    bool syncing = false;             // a Ready of it waits for the sync thread
+    // Readies of it waiting for the sync thread. While one holds a snapshot
+    // the group hands out no other (the snapshot is installed once durable,
+    // and what follows builds on it); otherwise its next Readies are written
+    // behind them (the core's pipelined Readies).
+    int writes_in_flight = 0;
+    bool snapshot_in_flight = false;
     uint64_t applied = 0;
     // The core's snapshot messages of a Ready, sent (through the payload
     // transfer) once the Ready is durable.
@@ -328,6 +333,7 @@ class NodeHost {
   struct SyncJob {
     std::unique_ptr<storage::RaftLogStore::PendingWrite> write;
     std::vector<std::pair<Group*, Ready>> readies;
+    size_t entries = 0;  // log entries the write holds
   };
   struct Proposal {
     GroupId group;
@@ -370,7 +376,8 @@ class NodeHost {
   void ApplyReady(Group& g, Ready& rd);
   // After their durable part is written: sends the rest of their messages,
   // installs snapshots, Advances.
-  void FinishReadies(std::vector<std::pair<Group*, Ready>>& readies);
+  // `synced`: the readies come back from the sync thread (a SyncJob).
+  void FinishReadies(std::vector<std::pair<Group*, Ready>>& readies, bool synced);
   // Completes the oldest `n` submitted sync jobs (driver).
   void CompleteSyncJobs(size_t n);
   // Blocks until every submitted sync job is written, and completes them.
@@ -436,6 +443,7 @@ class NodeHost {
   std::atomic<uint64_t> inbox_seq_{0};
   // Driver: jobs submitted, oldest first (written in that order).
   std::deque<SyncJob> in_flight_;
+  size_t in_flight_entries_ = 0;  // SyncJob::entries summed over in_flight_
 
   // The sync thread's queue.
   Mutex sync_mu_;

@@ -37,6 +37,11 @@ void SimDisk::Sync() {
 
 bool SimDisk::Crash(Rng& rng, double torn_prob) {
   bool torn = false;
+  // Writes reach the disk in order: any prefix of the unsynced ones may have
+  // (a node pipelines several), then the next one may be torn.
+  const size_t survived = pending_.empty() ? 0 : rng.Uniform(pending_.size() + 1);
+  for (size_t k = 0; k < survived; ++k) ApplyOp(durable_, pending_[k]);
+  pending_.erase(pending_.begin(), pending_.begin() + survived);
   if (!pending_.empty() && rng.Chance(torn_prob)) {
     const WriteOp& op = pending_.front();
     // Model a log file whose tail was being appended: only a pure append can

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -52,15 +53,19 @@ struct Profile {
   // Idle groups quiesce (Config::quiesce); the simulator then plays the
   // runtime's per-process liveness detector, with occasional false alarms.
   bool quiesce = false;
+  // Longest disk sync, in time units: slow disks keep several pipelined
+  // Readies in flight, so that new input (a new leader's appends) meets them.
+  uint64_t max_sync = 4;
 
   std::string Describe() const {
-    return absl::StrCat(
-        "drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay, "..", max_delay,
-        " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
-        " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
-        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
-        " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
-        " transfer_every=", transfer_every, " drift=", drift, " quiesce=", quiesce);
+    return absl::StrCat("drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay,
+                        "..", max_delay, " crash_every=", crash_every,
+                        " partition_every=", partition_every, " torn=", torn, " corrupt=", corrupt,
+                        " membership=", membership, " snapshot_every=", snapshot_every,
+                        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
+                        " pre_vote=", pre_vote, " client_every=", client_every,
+                        " read_every=", read_every, " transfer_every=", transfer_every,
+                        " drift=", drift, " quiesce=", quiesce, " max_sync=", max_sync);
   }
 };
 
@@ -108,6 +113,7 @@ class Simulation {
     profile_ = ChooseProfile(rng_);
     // From its own stream, so the other choices of a seed stay as they were.
     profile_.quiesce = Rng(o.seed ^ 0x51E5CE).Chance(0.5);
+    profile_.max_sync = Rng(o.seed ^ 0xD15C).Chance(0.5) ? 40 : 4;
     int n = o.nodes;
     if (n <= 0) {
       const uint64_t r = rng_.Uniform(100);
@@ -200,8 +206,10 @@ class Simulation {
     std::unique_ptr<MemoryStorage> storage;
     std::unique_ptr<RawNode> raw;
     KvStore kv;
-    bool busy = false;  // a Ready is being persisted
-    Ready ready;
+    // Readies being persisted, oldest first. As NodeHost does, a node hands
+    // out its next Ready while earlier ones are on their way to disk (the
+    // core's pipelined Readies), except behind a snapshot.
+    std::deque<Ready> in_flight;
     std::vector<ReadState> reads;  // read states waiting for apply
     uint64_t max_sent_term = 0;
     bool was_repairing = false;
@@ -288,7 +296,7 @@ class Simulation {
     c.seed = opts_.seed * 1000003 + n.id * 7919 + n.incarnation;
     n.raw = std::make_unique<RawNode>(c);
     n.up = true;
-    n.busy = false;
+    n.in_flight.clear();
     n.reads.clear();
     n.was_repairing = n.raw->raft().repair_until() != 0;
     Schedule(rng_.Range(1, n.tick_units), Ev::kTick, n.id, n.incarnation);
@@ -305,7 +313,7 @@ class Simulation {
       ++stats_.torn_writes;
     }
     n.up = false;
-    n.busy = false;
+    n.in_flight.clear();
     n.raw.reset();
     n.storage.reset();
     Trace(absl::StrCat("crash node ", n.id));
@@ -361,25 +369,44 @@ class Simulation {
 
   // ---------------------------------------------------------------- ready cycle
 
+  static constexpr size_t kMaxReadiesInFlight = 3;
+
   void Pump(Node& n) {
-    while (n.up && !n.busy && n.raw->HasReady()) {
-      n.ready = n.raw->GetReady();
-      if (n.ready.MustSync()) {
+    while (n.up && n.in_flight.size() < kMaxReadiesInFlight &&
+           (n.in_flight.empty() || n.in_flight.back().snapshot.empty()) && n.raw->HasReady()) {
+      Ready rd = n.raw->GetReady();
+      const bool must_sync = rd.MustSync();
+      if (must_sync) {
         WriteOp op;
-        if (!n.ready.snapshot.empty()) op.snapshot = n.ready.snapshot;
-        op.entries = n.ready.entries;
-        if (n.ready.has_hard_state) op.hs = n.ready.hard_state;
+        if (!rd.snapshot.empty()) op.snapshot = rd.snapshot;
+        op.entries = rd.entries;
+        if (rd.has_hard_state) op.hs = rd.hard_state;
         n.disk.Write(std::move(op));
-        n.busy = true;
-        Schedule(rng_.Range(1, 4), Ev::kSyncDone, n.id, n.incarnation);
-        return;
+      }
+      // Committed entries are durable already: applied at once, as NodeHost
+      // does, while this Ready's own write is still on its way.
+      for (const Entry& e : rd.committed_entries) {
+        ApplyEntry(n, e);
+        if (failed_) return;
+      }
+      // Behind a Ready in flight, even one with nothing to write waits its
+      // turn (its messages may acknowledge entries of the earlier write).
+      const bool wait = must_sync || !n.in_flight.empty();
+      n.in_flight.push_back(std::move(rd));
+      if (wait) {
+        Schedule(rng_.Range(1, profile_.max_sync), Ev::kSyncDone, n.id, n.incarnation);
+        continue;
       }
       FinishReady(n);
+      if (failed_) return;
     }
   }
 
+  // Completes the oldest Ready in flight (its write, and every earlier one,
+  // is durable once the disk is synced).
   void FinishReady(Node& n) {
-    Ready& rd = n.ready;
+    Ready rd = std::move(n.in_flight.front());
+    n.in_flight.pop_front();
     if (rd.MustSync()) n.disk.Sync();
     if (!rd.snapshot.empty()) (void)n.storage->ApplySnapshot(rd.snapshot);
     if (!rd.entries.empty()) {
@@ -396,17 +423,12 @@ class Simulation {
       ++stats_.snapshots_installed;
       CheckStateHash(n, rd.snapshot.meta.index);
     }
-    for (const Entry& e : rd.committed_entries) {
-      ApplyEntry(n, e);
-      if (failed_) return;
-    }
     for (const ReadState& rs : rd.read_states) {
       Trace(absl::StrCat("node ", n.id, " read state ctx ", rs.ctx, " index ", rs.index));
       n.reads.push_back(rs);
     }
     ServeReads(n);
     n.raw->Advance(rd);
-    n.busy = false;
     if (n.was_repairing && n.raw->raft().repair_until() == 0 &&
         n.disk.durable().hs.repair_until == 0) {
       n.was_repairing = false;
@@ -523,6 +545,9 @@ class Simulation {
     const uint64_t keep = rng_.Range(0, 10);
     const uint64_t compact_to = applied > keep ? applied - keep : 0;
     (void)n.storage->Compact(compact_to);
+    // A synced write, behind the Readies still in flight: as in RocksDB, its
+    // sync makes them durable too.
+    n.disk.Sync();
     n.disk.SaveSnapshot(*n.storage->GetSnapshot(), compact_to);
     ++stats_.snapshots_taken;
   }
@@ -653,7 +678,7 @@ class Simulation {
       }
       case Ev::kSyncDone: {
         Node& n = nodes_.at(e.node);
-        if (!n.up || n.incarnation != e.incarnation || !n.busy) return;
+        if (!n.up || n.incarnation != e.incarnation || n.in_flight.empty()) return;
         FinishReady(n);
         Pump(n);
         return;

@@ -24,9 +24,12 @@ constexpr char kKindMessage = 0x01;
 constexpr char kKindState = 0x02;
 constexpr char kKindIndex = 0x03;
 constexpr char kKindEnd = 0x04;  // exclusive upper bound of index keys
+constexpr char kKindConsumer = 0x05;
+constexpr char kKindConsumerEnd = 0x06;
 
 constexpr char kMessageVersion = 1;
 constexpr char kStateVersion = 1;
+constexpr char kConsumerVersion = 1;
 constexpr size_t kMessageHeader = 1 + 8 + 2 + 4;  // version, time, subject len, headers len
 constexpr size_t kStateSize = 1 + 7 * 8 + 4;      // version, 7 fields, CRC
 constexpr size_t kPrefixSize = 1 + 8;
@@ -199,6 +202,11 @@ std::string MessageKey(StreamId id, uint64_t seq) {
   return k;
 }
 std::string StateKey(StreamId id) { return KindKey(id, kKindState); }
+std::string ConsumerKey(StreamId id, std::string_view name) {
+  std::string k = KindKey(id, kKindConsumer);
+  k.append(name);
+  return k;
+}
 std::string IndexKey(StreamId id, std::string_view subject, uint64_t seq) {
   std::string k = IndexPrefix(id, subject);
   PutBE64(&k, seq);
@@ -321,6 +329,57 @@ absl::Status StreamStore::DeleteAll(rocksdb::DB* db, StreamId id) {
 }
 
 // ---------------------------------------------------------------- mutations
+
+namespace {
+// A consumer record: version, the record, CRC-32C over the name and the
+// record (salted with the stream id), so a record read back under another
+// consumer's key fails its check.
+std::string ConsumerCrcInput(std::string_view name, std::string_view body) {
+  std::string in(name);
+  in.push_back('\0');
+  in.append(body);
+  return in;
+}
+}  // namespace
+
+void StreamStore::PutConsumer(std::string_view name, std::string_view record) {
+  std::string v;
+  v.reserve(record.size() + 5);
+  v.push_back(kConsumerVersion);
+  v.append(record);
+  PutLE(&v, SaltedCrc(id_, ConsumerCrcInput(name, v)), 4);
+  batch_.Put(stream_keys::ConsumerKey(id_, name), v);
+  staged_ = true;
+}
+
+void StreamStore::DeleteConsumer(std::string_view name) {
+  batch_.Delete(stream_keys::ConsumerKey(id_, name));
+  staged_ = true;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> StreamStore::LoadConsumers() const {
+  std::map<std::string, std::string> out;
+  const std::string lo = KindKey(id_, kKindConsumer), hi = KindKey(id_, kKindConsumerEnd);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    std::string_view k = View(it->key());
+    std::string_view v = View(it->value());
+    const std::string_view name = k.substr(lo.size());
+    if (v.size() < 5 || v[0] != kConsumerVersion ||
+        SaltedCrc(id_, ConsumerCrcInput(name, v.substr(0, v.size() - 4))) !=
+            GetLE(v.data() + v.size() - 4, 4)) {
+      return absl::DataLossError(
+          absl::StrCat("stream ", id_, ": consumer record ", std::string(name), " damaged"));
+    }
+    out.emplace(std::string(name), std::string(v.substr(1, v.size() - 5)));
+  }
+  if (!it->status().ok())
+    return ReadError(absl::StrCat("stream ", id_, ": read consumers"), it->status());
+  return out;
+}
 
 uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
                              std::string_view data, int64_t time_ns) {

@@ -138,6 +138,13 @@ class StreamStore {
   uint64_t SubjectCount(std::string_view subject) const;
   absl::StatusOr<uint64_t> FirstSeqOfSubject(std::string_view subject) const;
   absl::StatusOr<uint64_t> LastSeqOfSubject(std::string_view subject) const;
+  // Consumer records: each consumer's replicated state, opaque here (the
+  // JetStream layer encodes it), kept in the stream's key range so that it
+  // is written with the stream's apply batches and travels with its
+  // snapshots. Staged for the next Commit().
+  void PutConsumer(std::string_view name, std::string_view record);
+  void DeleteConsumer(std::string_view name);
+
   // Working view of the counters (applied: that of the last Commit).
   StreamStoreState WorkingState() const;
   bool HasStaged() const { return staged_; }
@@ -165,6 +172,8 @@ class StreamStore {
   // Message counts of the subjects matching `filter`, at most `limit` of them
   // (the first in byte order).
   std::map<std::string, uint64_t> SubjectCounts(const SubjectPredicate& filter, size_t limit) const;
+  // Every committed consumer record, by name. kDataLoss if one fails its CRC.
+  absl::StatusOr<std::map<std::string, std::string>> LoadConsumers() const;
 
  private:
   // What the mutations need of a message (no body).
@@ -239,6 +248,7 @@ std::string StreamEnd(StreamId id);
 std::string MessageKey(StreamId id, uint64_t seq);
 std::string StateKey(StreamId id);
 std::string IndexKey(StreamId id, std::string_view subject, uint64_t seq);
+std::string ConsumerKey(StreamId id, std::string_view name);
 }  // namespace stream_keys
 
 }  // namespace herald::storage

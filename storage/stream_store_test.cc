@@ -649,4 +649,38 @@ TEST_F(StreamStoreTest, CrashRollsBackToTheLastFlushedBatchWhole) {
   EXPECT_TRUE(store_->Load(5).ok());
 }
 
+TEST_F(StreamStoreTest, ConsumerRecordsCommitWithTheBatchAndSurvivePurges) {
+  Add("a", 3);
+  store_->PutConsumer("c1", "{\"x\":1}");
+  store_->PutConsumer("c2", "two");
+  // Staged: invisible until the commit.
+  EXPECT_TRUE(store_->LoadConsumers()->empty());
+  Commit();
+  auto got = store_->LoadConsumers();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at("c1"), "{\"x\":1}");
+  EXPECT_EQ(got->at("c2"), "two");
+  // A full purge removes messages, not consumers.
+  Purge(nullptr, 0, 0);
+  store_->DeleteConsumer("c2");
+  store_->PutConsumer("c1", "");
+  Commit();
+  ReopenDb();
+  got = store_->LoadConsumers();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->at("c1"), "");
+  EXPECT_EQ(store_->State().msgs, 0u);
+}
+
+TEST_F(StreamStoreTest, AConsumerRecordUnderAnotherNameIsDamaged) {
+  store_->PutConsumer("c1", "state");
+  Commit();
+  std::string v;
+  ASSERT_TRUE(db_->Get(rocksdb::ReadOptions(), stream_keys::ConsumerKey(kStream, "c1"), &v).ok());
+  ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), stream_keys::ConsumerKey(kStream, "c9"), v).ok());
+  EXPECT_TRUE(absl::IsDataLoss(store_->LoadConsumers().status()));
+}
+
 }  // namespace herald::storage

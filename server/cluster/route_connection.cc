@@ -334,8 +334,16 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
   CountIn(message.size());
   thread_->stats().AddIn(static_cast<int64_t>(message.size()));
   if (account != kGlobalAccount) return true;
+  // A JetStream delivery routed by its inbox carries the subject to show
+  // at the end of its reply (delivery.h).
+  std::string_view ack_reply, deliver_as;
+  const std::string_view routed_subject = subject;
+  if (SplitJsAckDeliver(reply, &ack_reply, &deliver_as)) {
+    reply = ack_reply;
+    subject = deliver_as;
+  }
   // One hop: deliver to local subscribers only, never to another route.
-  const SublistResultPtr& result = thread_->match_cache().Match(subject);
+  const SublistResultPtr& result = thread_->match_cache().Match(routed_subject);
   for (const SubscriptionPtr& sub : result->plain) {
     if (sub->remote) continue;
     sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);

@@ -7,8 +7,10 @@ namespace herald {
 
 bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string_view subject,
                       std::string_view reply, std::string_view message, size_t header_len,
-                      const Receiver* skip, std::vector<RouteTarget>& routes) {
+                      const Receiver* skip, std::vector<RouteTarget>& routes,
+                      std::string_view deliver_as) {
   bool delivered = false;
+  const std::string_view shown = deliver_as.empty() ? subject : deliver_as;
   routes.clear();
   auto route_target = [&routes](Subscription& sub) -> RouteTarget& {
     for (RouteTarget& t : routes) {
@@ -23,7 +25,7 @@ bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string
       continue;
     }
     if (sub->conn.get() == skip) continue;
-    delivered |= sub->conn->Deliver(thread, *sub, subject, reply, message, header_len);
+    delivered |= sub->conn->Deliver(thread, *sub, shown, reply, message, header_len);
   }
   for (const QueueGroupMatch& group : result.queues) {
     const size_t n = group.members.size();
@@ -37,7 +39,7 @@ bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string
         continue;
       }
       if (sub.conn.get() == skip) continue;
-      done = sub.conn->Deliver(thread, sub, subject, reply, message, header_len);
+      done = sub.conn->Deliver(thread, sub, shown, reply, message, header_len);
     }
     if (done) {
       delivered = true;
@@ -56,10 +58,20 @@ bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string
       }
     }
   }
+  if (routes.empty()) return delivered;
+  std::string routed_reply;
+  if (!deliver_as.empty() && !reply.empty()) {
+    routed_reply.reserve(reply.size() + 1 + deliver_as.size());
+    routed_reply.append(reply);
+    routed_reply.push_back('@');
+    routed_reply.append(deliver_as);
+    reply = routed_reply;
+  }
   for (RouteTarget& t : routes) {
     delivered |= t.route->ForwardMsg(thread, subject, reply, t.queues, message, header_len);
   }
   return delivered;
 }
+
 
 }  // namespace herald

@@ -29,9 +29,15 @@ struct RouteTarget {
 // Returns true if anything took the message (a forward to a route counts).
 // `skip` (may be null) receives nothing: a client that asked for no echo.
 // `routes` is scratch space, reused across calls to avoid allocation.
+// `deliver_as` (JetStream deliveries): the subject local receivers see, the
+// message being routed by `subject` (the consumer's deliver or reply inbox);
+// across a route it travels at the end of the reply, `<reply>@<deliver_as>`,
+// as nats-server sends it (SplitJsAckDeliver, server/protocol/subject.h,
+// undoes that on arrival).
 bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string_view subject,
                       std::string_view reply, std::string_view message, size_t header_len,
-                      const Receiver* skip, std::vector<RouteTarget>& routes);
+                      const Receiver* skip, std::vector<RouteTarget>& routes,
+                      std::string_view deliver_as = {});
 
 }  // namespace herald
 

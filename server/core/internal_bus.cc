@@ -89,7 +89,7 @@ void InternalBus::PublishBatch(std::vector<BusMessage> msgs) {
       routes.clear();
       SublistResultPtr result = thread->match_cache().Match(m.subject);
       DeliverToMatches(thread, *result, m.subject, m.reply, message, m.headers.size(), nullptr,
-                       routes);
+                       routes, m.deliver_as);
     }
     thread->FlushMarked();
   });

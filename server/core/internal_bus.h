@@ -38,6 +38,9 @@ struct BusMessage {
   std::string reply;
   std::string headers;  // the NATS/1.0 header block, empty if none
   std::string data;
+  // Routed by `subject`, shown to receivers as this subject when set (a
+  // JetStream delivery to an inbox under the stored message's subject).
+  std::string deliver_as;
 };
 
 class InternalBus {

@@ -76,4 +76,22 @@ bool IsValidQueueName(std::string_view queue) {
   return true;
 }
 
+bool SplitJsAckDeliver(std::string_view reply, std::string_view* ack_reply,
+                       std::string_view* deliver_as) {
+  constexpr std::string_view kAckPrefix = "$JS.ACK.";
+  if (reply.substr(0, kAckPrefix.size()) != kAckPrefix) return false;
+  int dots = 0;
+  for (size_t i = 0; i < reply.size(); ++i) {
+    if (reply[i] == '.') {
+      ++dots;
+    } else if (reply[i] == '@' && dots >= 8) {
+      if (i + 1 >= reply.size()) return false;
+      *ack_reply = reply.substr(0, i);
+      *deliver_as = reply.substr(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace herald

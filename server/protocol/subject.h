@@ -27,6 +27,13 @@ bool SubjectMatches(std::string_view pattern, std::string_view subject);
 // Queue group names follow the token rule: non-empty, no whitespace.
 bool IsValidQueueName(std::string_view queue);
 
+// A JetStream delivery routed across a route carries the subject its
+// receivers see at the end of its reply, `$JS.ACK.<8 tokens>@<subject>`
+// (nats-server's encoding): splits such a reply into the ack reply and that
+// subject. False for any other reply.
+bool SplitJsAckDeliver(std::string_view reply, std::string_view* ack_reply,
+                       std::string_view* deliver_as);
+
 }  // namespace herald
 
 #endif  // HERALD_SERVER_PROTOCOL_SUBJECT_H_

@@ -49,4 +49,18 @@ TEST(SubjectTest, Matches) {
 }
 
 }  // namespace
+TEST(SubjectTest, SplitJsAckDeliver) {
+  std::string_view ack, as;
+  ASSERT_TRUE(SplitJsAckDeliver("$JS.ACK.S.C.1.2.3.1700000000000000000.0@orders.new", &ack, &as));
+  EXPECT_EQ(ack, "$JS.ACK.S.C.1.2.3.1700000000000000000.0");
+  EXPECT_EQ(as, "orders.new");
+  // An '@' inside the first eight tokens belongs to a name, not the suffix.
+  ASSERT_TRUE(SplitJsAckDeliver("$JS.ACK.S@x.C.1.2.3.4.0@a.b", &ack, &as));
+  EXPECT_EQ(ack, "$JS.ACK.S@x.C.1.2.3.4.0");
+  EXPECT_EQ(as, "a.b");
+  EXPECT_FALSE(SplitJsAckDeliver("$JS.ACK.S.C.1.2.3.4.0", &ack, &as));
+  EXPECT_FALSE(SplitJsAckDeliver("$JS.ACK.S.C.1.2.3.4.0@", &ack, &as));
+  EXPECT_FALSE(SplitJsAckDeliver("_INBOX.x@y", &ack, &as));
+}
+
 }  // namespace herald

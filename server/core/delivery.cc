@@ -73,5 +73,4 @@ bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string
   return delivered;
 }
 
-
 }  // namespace herald

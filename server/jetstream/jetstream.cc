@@ -47,6 +47,19 @@ nlohmann::json ParseBody(const std::string& data, bool* ok) {
   return j;
 }
 
+// The response type of a consumer API subject (after $JS.API.); "" for a
+// pull request (answered with status messages).
+std::string ConsumerResponseType(const std::string& rest) {
+  if (rest.rfind("CONSUMER.MSG.NEXT.", 0) == 0) return "";
+  if (rest.rfind("CONSUMER.CREATE.", 0) == 0 || rest.rfind("CONSUMER.DURABLE.CREATE.", 0) == 0)
+    return "consumer_create";
+  if (rest.rfind("CONSUMER.INFO.", 0) == 0) return "consumer_info";
+  if (rest.rfind("CONSUMER.DELETE.", 0) == 0) return "consumer_delete";
+  if (rest.rfind("CONSUMER.NAMES.", 0) == 0) return "consumer_names";
+  if (rest.rfind("CONSUMER.LIST.", 0) == 0) return "consumer_list";
+  return "consumer_leader_stepdown";
+}
+
 // Appends the members of `from` to the object `out` (after what it holds:
 // "type" comes first in every API response, as nats-server writes it).
 void MergeInto(nlohmann::ordered_json* out, const nlohmann::ordered_json& from) {
@@ -109,6 +122,13 @@ absl::Status JetStream::Start() {
   ho.snapshot_keep = options_.snapshot_keep;
   snapshot_dir_ = (std::filesystem::path(options_.store_dir) / "snapshots").string();
   host_ = std::make_unique<raft::NodeHost>(ho);
+  ConsumerManager::Hooks ch;
+  ch.propose = [this](uint64_t group, std::string entry, ConsumerManager::ProposeDone done) {
+    host_->Propose(group, std::move(entry), std::move(done));
+  };
+  ch.send = [this](std::vector<BusMessage> msgs) { bus_->PublishBatch(std::move(msgs)); };
+  consumers_ = std::make_unique<ConsumerManager>(std::move(ch));
+  consumers_->Start();
   {
     MutexLock l(&mu_);
     names_[self_] = options_.server_name;
@@ -186,8 +206,12 @@ void JetStream::Stop() {
     for (auto& [name, ls] : local_) {
       for (auto& s : ls.publish_subs) bus_->Unsubscribe(s);
       ls.publish_subs.clear();
+      if (ls.ack_sub != nullptr) bus_->Unsubscribe(ls.ack_sub);
+      ls.ack_sub = nullptr;
     }
   }
+  // Its worker reads the streams: it ends before they close.
+  if (consumers_) consumers_->Stop();
   host_ptr_.store(nullptr, std::memory_order_release);
   if (host_) host_->Stop();
   {
@@ -380,6 +404,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
   applying_stream_ = stream;
   if (entry.index <= stream->applied()) return;  // replay of what the store already holds
   stream->Apply(entry);
+  if (!stream->last_result().consumer.empty()) consumers_touched_ = true;
   if (stream->last_result().config_changed) {
     std::string name = stream->config().name;
     {
@@ -414,6 +439,22 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
 void JetStream::ApplyBatchEnd(raft::GroupId group, uint64_t applied) {
   if (applying_stream_ != nullptr && applying_stream_->group() == group) {
     applying_stream_->CommitApplied(applied);
+    // The stream's leader serves its consumers what the batch brought.
+    if (consumers_ != nullptr && (consumers_touched_ || applying_stream_->ConsumerCount() > 0)) {
+      bool leader = false;
+      std::string name;
+      {
+        MutexLock l(&mu_);
+        auto g = group_names_.find(group);
+        if (g != group_names_.end()) {
+          auto it = local_.find(g->second);
+          leader = it != local_.end() && it->second.leader;
+          name = g->second;
+        }
+      }
+      if (leader) consumers_->OnStreamApplied(name);
+    }
+    consumers_touched_ = false;
   } else if (group != kMetaGroup) {
     // A batch of conf changes only: the stream records the index all the same,
     // so that its state matches the group's applied index (snapshots).
@@ -617,6 +658,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
   std::vector<SubscriptionPtr> drop;
   LocalStream* ls = nullptr;
   bool config_behind = false;
+  bool lost_consumers = false;
   {
     MutexLock l(&mu_);
     auto it = local_.find(name);
@@ -626,6 +668,17 @@ void JetStream::UpdateLeadership(const std::string& name) {
       drop = std::move(ls->publish_subs);
       ls->publish_subs.clear();
       ls->resubscribe = false;
+    }
+    if (!ls->leader && ls->ack_sub != nullptr) {
+      drop.push_back(std::move(ls->ack_sub));
+      ls->ack_sub = nullptr;
+      lost_consumers = true;
+    }
+    if (ls->leader && ls->ack_sub == nullptr && consumers_ != nullptr) {
+      auto sub = bus_->Subscribe("$JS.ACK." + name + ".>", "",
+                                 [this](BusMessage m) { consumers_->Ack(std::move(m)); });
+      if (sub.ok()) ls->ack_sub = *sub;
+      consumers_->SetStreamLeader(name, ls->stream, ls->assignment.group);
     }
     if (ls->leader && ls->publish_subs.empty()) {
       std::shared_ptr<Stream> stream = ls->stream;
@@ -644,6 +697,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
     }
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
+  if (lost_consumers) consumers_->DropStreamLeader(name);
   if (config_behind) ProposeStreamConfig(name, "");
   if (!create_reply.empty()) {
     std::optional<LocalView> lv = FindLocal(name);
@@ -707,12 +761,14 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
     auto it = local_.find(name);
     if (it == local_.end()) return;
     drop = std::move(it->second.publish_subs);
+    if (it->second.ack_sub != nullptr) drop.push_back(std::move(it->second.ack_sub));
     group = it->second.assignment.group;
     if (it->second.stream) it->second.stream->DropSnapshotView();
     group_names_.erase(group);
     local_.erase(it);
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
+  if (consumers_ != nullptr) consumers_->DropStreamLeader(name);
   rocksdb::DB* db = store_->db();
   host_->RemoveGroup(group,
                      [db, group, delete_data, name, snapshot_dir = snapshot_dir_](absl::Status st) {
@@ -834,7 +890,7 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
   spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
   if (hops == 0) api_total_.fetch_add(1, std::memory_order_relaxed);
-  if (clustered_ && rest.rfind("DIRECT.", 0) != 0) {
+  if (clustered_ && rest.rfind("DIRECT.", 0) != 0 && rest.rfind("CONSUMER.MSG.NEXT.", 0) != 0) {
     // Read-your-writes across nodes: answer only once this node has applied
     // every metadata change committed before the request arrived (a stream
     // created or deleted through another node is seen here too). Direct gets
@@ -880,16 +936,23 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   if (t.size() >= 3 && t[0] == "DIRECT" && t[1] == "GET") {
     return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest);
   }
+  if (t.size() >= 3 && t[0] == "CONSUMER") {
+    // CONSUMER.<op...>.<stream>[.<consumer>[.<filter>]]: the stream's token.
+    size_t at = 2;
+    if (t[1] == "DURABLE" || t[1] == "MSG" || t[1] == "LEADER") at = 3;
+    if (t.size() > at) return HandleStreamScoped(msg, "CONSUMER", t[at], hops, rest);
+  }
   // Unknown API subjects get no reply, as on nats-server.
 }
 
 void JetStream::HandleAccountInfo(const BusMessage& msg) {
   uint64_t memory = 0, storage = 0;
-  size_t streams = 0;
+  size_t streams = 0, consumers = 0;
   for (const auto& [name, a] : meta_->Streams()) {
     ++streams;
     std::optional<LocalView> lv = FindLocal(name);
     if (!lv.has_value()) continue;
+    consumers += lv->stream->ConsumerCount();
     const uint64_t bytes = lv->stream->State().bytes;
     (a.config.storage == StorageType::kMemory ? memory : storage) += bytes;
   }
@@ -898,7 +961,7 @@ void JetStream::HandleAccountInfo(const BusMessage& msg) {
   j["memory"] = memory;
   j["storage"] = storage;
   j["streams"] = streams;
-  j["consumers"] = 0;
+  j["consumers"] = consumers;
   nlohmann::ordered_json limits;
   limits["max_memory"] = options_.max_memory;
   limits["max_storage"] = options_.max_file;
@@ -1269,7 +1332,7 @@ nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
   nlohmann::ordered_json j;
   j["config"] = ls.stream->config().ToJson();
   j["created"] = FormatApiTime(ls.assignment.created_ns);
-  j["state"] = ls.stream->StateJson(subjects_filter, 0, deleted_details);
+  j["state"] = ls.stream->StateJson(subjects_filter, ls.stream->ConsumerCount(), deleted_details);
   if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
   if (!options_.domain.empty()) j["domain"] = options_.domain;
   return j;
@@ -1282,11 +1345,16 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
                                                             {"MSG.GET", "stream_msg_get"},
                                                             {"MSG.DELETE", "stream_msg_delete"},
                                                             {"STEPDOWN", "stream_leader_stepdown"},
-                                                            {"DIRECT", ""}};
-  const std::string type = kTypes.at(op);
+                                                            {"DIRECT", ""},
+                                                            {"CONSUMER", ""}};
+  std::string type = kTypes.at(op);
+  if (op == "CONSUMER") type = ConsumerResponseType(rest);
+  // A pull request has no JSON answer: its errors are status messages.
+  const bool pull = op == "CONSUMER" && type.empty();
   std::optional<StreamAssignment> a = meta_->Find(name);
   if (!a.has_value()) {
-    if (op == "DIRECT") return;  // nats-server: no reply
+    if (op == "DIRECT") return;                                    // nats-server: no reply
+    if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");  // no consumer: no responders
     if (MetaLeader() == raft::kNoNode && clustered_) {
       return ReplyError(msg.reply, type, errors::Unavailable());
     }
@@ -1311,6 +1379,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (!serve_here) {
     raft::NodeId target = local ? leader : (a->peers.empty() ? raft::kNoNode : a->peers.front());
     if (!Forward(target, msg, hops, rest)) {
+      if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");
       if (op != "DIRECT") ReplyError(msg.reply, type, {500, 10118, "stream is offline"});
     }
     return;
@@ -1326,6 +1395,10 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (op == "DIRECT") {
     std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
     return HandleMsgGet(msg, ls, true, t.size() == 4 ? t[3] : "");
+  }
+  if (op == "CONSUMER") {
+    std::vector<std::string> t = absl::StrSplit(rest, '.');
+    return HandleConsumer(msg, t, ls);
   }
 }
 
@@ -1584,7 +1657,7 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
   cfg["store_dir"] = options_.store_dir;
   if (!options_.domain.empty()) cfg["domain"] = options_.domain;
   j["config"] = cfg;
-  uint64_t memory = 0, storage = 0, messages = 0, bytes = 0;
+  uint64_t memory = 0, storage = 0, messages = 0, bytes = 0, consumers = 0;
   std::map<std::string, StreamAssignment> all = meta_->Streams();
   nlohmann::ordered_json details = nlohmann::ordered_json::array();
   for (const auto& [name, a] : all) {
@@ -1594,13 +1667,14 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
     (a.config.storage == StorageType::kMemory ? memory : storage) += st.bytes;
     messages += st.msgs;
     bytes += st.bytes;
+    consumers += lv->stream->ConsumerCount();
     if (streams) {
       nlohmann::ordered_json d;
       d["name"] = name;
       d["created"] = FormatApiTime(a.created_ns);
       if (clustered_) d["cluster"] = ClusterJson(a, a.group);
       if (config) d["config"] = a.config.ToJson();
-      d["state"] = lv->stream->StateJson("", 0);
+      d["state"] = lv->stream->StateJson("", lv->stream->ConsumerCount());
       d["stream_raft_group"] = a.group;
       details.push_back(d);
     }
@@ -1613,7 +1687,7 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
   j["ha_assets"] = all.size() + 1;
   j["api"] = {{"total", api_total_.load()}, {"errors", api_errors_.load()}};
   j["streams"] = all.size();
-  j["consumers"] = 0;
+  j["consumers"] = consumers;
   j["messages"] = messages;
   j["bytes"] = bytes;
   // Herald's own: the Raft runtime's disk work (docs/jetstream.md, "/jsz").

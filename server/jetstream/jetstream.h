@@ -43,6 +43,7 @@
 #include "raft/transport/grpc_transport.h"
 #include "server/core/internal_bus.h"
 #include "server/jetstream/api_error.h"
+#include "server/jetstream/consumer_manager.h"
 #include "server/jetstream/meta_state.h"
 #include "server/jetstream/stream.h"
 #include "storage/raft_log_store.h"
@@ -118,6 +119,7 @@ class JetStream : public raft::StateMachine {
     std::shared_ptr<Stream> stream;
     StreamAssignment assignment;
     std::vector<SubscriptionPtr> publish_subs;  // one per subject, while leader
+    SubscriptionPtr ack_sub;                    // $JS.ACK.<stream>.>, while leader
     bool leader = false;
     bool resubscribe = false;  // subjects changed by an update
     raft::NodeId leader_id = raft::kNoNode;
@@ -148,6 +150,14 @@ class JetStream : public raft::StateMachine {
                     const std::string& direct_subject);
   void HandleMsgDelete(const BusMessage& msg, const LocalView& ls);
   void HandleStepdown(const BusMessage& msg, const LocalView& ls);
+  // Consumers (consumer_api.cc): `t` is the API subject's tokens after $JS.API.
+  void HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,
+                      const LocalView& ls);
+  void HandleConsumerCreate(const BusMessage& msg, const std::vector<std::string>& t,
+                            const LocalView& ls);
+  void HandleConsumerNames(const BusMessage& msg, const LocalView& ls, bool list);
+  nlohmann::ordered_json ConsumerInfoJson(const LocalView& ls, const ConsumerState& c,
+                                          uint64_t num_pending, size_t num_waiting);
   // Forwards to `node` (false if it is unknown).
   bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
   void Reply(const std::string& reply, const nlohmann::ordered_json& body);
@@ -209,6 +219,8 @@ class JetStream : public raft::StateMachine {
   bool deleted_leader_here_ = false;   // driver thread: the last applied delete's leader was us
   bool deleted_leader_known_ = false;  // ... a leader was known here
   std::unique_ptr<MetaState> meta_;
+  std::unique_ptr<ConsumerManager> consumers_;
+  bool consumers_touched_ = false;  // driver thread: the open apply batch changed consumers
   SubscriptionPtr api_sub_, forward_sub_;
 
   mutable Mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -39,6 +40,20 @@ storage::SubjectPredicate FilterFor(const std::string& filter) {
   return [filter](std::string_view s) { return SubjectMatches(filter, s); };
 }
 
+// A consumer's filter (filter_subject or filter_subjects; none: all).
+storage::SubjectPredicate ConsumerFilter(const ConsumerConfig& cfg) {
+  std::vector<std::string> filters = cfg.filter_subjects;
+  if (!cfg.filter_subject.empty()) filters.push_back(cfg.filter_subject);
+  filters.erase(std::remove(filters.begin(), filters.end(), ">"), filters.end());
+  if (filters.empty()) return nullptr;
+  return [filters](std::string_view s) {
+    for (const std::string& f : filters) {
+      if (SubjectMatches(f, s)) return true;
+    }
+    return false;
+  };
+}
+
 // A store error while applying leaves the replica unable to follow the log
 // deterministically: stop, and recover from the Raft log at restart.
 void Check(const absl::Status& st) {
@@ -72,6 +87,71 @@ Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::Str
   // records skip RocksDB's WAL, so only flushed writes survive a restart.
   durable_applied_.store(store_->State().applied, std::memory_order_release);
   RebuildDedupe();
+  LoadConsumers();
+}
+
+void Stream::LoadConsumers() {
+  absl::StatusOr<std::map<std::string, std::string>> recs = store_->LoadConsumers();
+  // A damaged record leaves this replica unable to follow the log.
+  Check(recs.status());
+  std::map<std::string, ConsumerState> loaded;
+  for (const auto& [name, rec] : *recs) {
+    std::optional<ConsumerState> st = ConsumerState::Decode(name, rec);
+    if (!st.has_value()) {
+      spdlog::critical("stream group {}: consumer {}: unreadable record", group_, name);
+      std::abort();
+    }
+    loaded.emplace(name, *std::move(st));
+  }
+  MutexLock l(&mu_);
+  consumers_ = std::move(loaded);
+}
+
+std::optional<ConsumerState> Stream::Consumer(const std::string& name) const {
+  MutexLock l(&mu_);
+  auto it = consumers_.find(name);
+  if (it == consumers_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<ConsumerState> Stream::Consumers() const {
+  MutexLock l(&mu_);
+  std::vector<ConsumerState> out;
+  out.reserve(consumers_.size());
+  for (const auto& [name, st] : consumers_) out.push_back(st);
+  return out;
+}
+
+size_t Stream::ConsumerCount() const {
+  MutexLock l(&mu_);
+  return consumers_.size();
+}
+
+absl::StatusOr<storage::StoredMessage> Stream::NextFor(const ConsumerConfig& cfg,
+                                                       uint64_t from_seq) const {
+  return store_->LoadNext(from_seq, ConsumerFilter(cfg));
+}
+
+uint64_t Stream::CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const {
+  const storage::StreamStoreState st = store_->State();
+  if (from_seq > st.last_seq || st.msgs == 0) return 0;
+  const storage::SubjectPredicate filter = ConsumerFilter(cfg);
+  if (filter == nullptr && from_seq <= st.first_seq) return st.msgs;
+  if (filter != nullptr && from_seq <= st.first_seq) {
+    uint64_t n = 0;
+    for (const auto& [s, c] : store_->SubjectCounts(filter, SIZE_MAX)) n += c;
+    return n;
+  }
+  // From the middle: walk the messages (bounded; reads bodies).
+  uint64_t n = 0;
+  uint64_t seq = from_seq;
+  for (int guard = 0; guard < 10'000'000; ++guard) {
+    absl::StatusOr<storage::StoredMessage> m = store_->LoadNext(seq, filter);
+    if (!m.ok()) break;
+    ++n;
+    seq = m->seq + 1;
+  }
+  return n;
 }
 
 uint64_t Stream::applied() const { return store_->State().applied; }
@@ -145,7 +225,23 @@ void Stream::Apply(const raft::Entry& entry) {
 void Stream::CommitApplied(uint64_t applied) {
   const uint64_t target = std::max(staged_index_, applied);
   if (staged_index_ == 0 && target <= store_->State().applied) return;
-  absl::Status st = store_->Commit(target);
+  WriteStaged(target);
+}
+
+void Stream::WriteStaged(uint64_t applied) {
+  if (!dirty_consumers_.empty()) {
+    MutexLock l(&mu_);
+    for (const std::string& name : dirty_consumers_) {
+      auto it = consumers_.find(name);
+      if (it == consumers_.end()) {
+        store_->DeleteConsumer(name);
+      } else {
+        store_->PutConsumer(name, it->second.Encode());
+      }
+    }
+    dirty_consumers_.clear();
+  }
+  absl::Status st = store_->Commit(applied);
   if (!st.ok()) {
     spdlog::critical("stream group {}: store commit failed: {}", group_, st.ToString());
     std::abort();  // durability unknown: recover from the Raft log
@@ -346,9 +442,144 @@ void Stream::ApplyOp(std::string_view body) {
   } else if (kind == "expire") {
     const int64_t cutoff = op.value("cutoff", int64_t{0});
     Check(store_->RemoveOlderThan(cutoff).status());
+  } else if (kind.rfind("consumer_", 0) == 0) {
+    ApplyConsumerOp(kind, op);
   } else {
     r.error = errors::BadRequest();
   }
+}
+
+void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) {
+  ApplyResult& r = last_result_;
+  const std::string name = op.value("name", "");
+  r.consumer = name;
+  if (name.empty()) {
+    r.error = errors::BadRequest();
+    return;
+  }
+  if (kind == "consumer_create") {
+    ApiError err;
+    std::optional<ConsumerConfig> cfg =
+        ParseConsumerConfig(op.value("config", nlohmann::json()), &err);
+    if (!cfg.has_value()) {
+      r.error = err.ok() ? errors::BadRequest() : err;
+      return;
+    }
+    {
+      MutexLock l(&mu_);
+      auto it = consumers_.find(name);
+      if (it != consumers_.end()) {
+        // Create-or-update (nats-server 2.9 ignores the request's action).
+        if (!(it->second.config == *cfg)) {
+          ApiError up = CheckConsumerUpdate(it->second.config, *cfg);
+          if (!up.ok()) {
+            r.error = up;
+            return;
+          }
+          it->second.config = *cfg;
+          dirty_consumers_.insert(name);
+        }
+        return;
+      }
+      const int64_t max = config_.max_consumers;
+      if (max > 0 && static_cast<int64_t>(consumers_.size()) >= max) {
+        r.error = {400, 10026, "maximum consumers limit reached"};
+        return;
+      }
+    }
+    // The start position is decided against the store as of the previous
+    // entry: write what is staged first, so that the committed view (which
+    // the lookups below read) is the same on every replica whatever its
+    // apply batches were.
+    if (staged_index_ != 0) WriteStaged(staged_index_);
+    const storage::StreamStoreState st = store_->State();
+    uint64_t start = st.msgs == 0 ? st.last_seq + 1 : st.first_seq;  // all
+    switch (cfg->deliver_policy) {
+      case DeliverPolicy::kAll:
+      case DeliverPolicy::kLastPerSubject:
+        break;
+      case DeliverPolicy::kLast: {
+        absl::StatusOr<storage::StoredMessage> m = store_->LoadLast(ConsumerFilter(*cfg));
+        start = m.ok() ? m->seq : st.last_seq + 1;
+        break;
+      }
+      case DeliverPolicy::kNew:
+        start = st.last_seq + 1;
+        break;
+      case DeliverPolicy::kByStartSequence:
+        start = std::max<uint64_t>(cfg->opt_start_seq, 1);
+        break;
+      case DeliverPolicy::kByStartTime: {
+        start = st.last_seq + 1;
+        uint64_t seq = st.first_seq;
+        for (int guard = 0; guard < 10'000'000; ++guard) {
+          absl::StatusOr<storage::StoredMessage> m = store_->LoadNext(seq, nullptr);
+          if (!m.ok()) break;
+          if (m->time_ns >= cfg->opt_start_time_ns) {
+            start = m->seq;
+            break;
+          }
+          seq = m->seq + 1;
+        }
+        break;
+      }
+    }
+    ConsumerState c;
+    c.name = name;
+    c.config = *std::move(cfg);
+    c.created_ns = op.value("created", int64_t{0});
+    c.delivered.stream_seq = start - 1;
+    c.ack_floor.stream_seq = start - 1;
+    MutexLock l(&mu_);
+    consumers_.emplace(name, std::move(c));
+    dirty_consumers_.insert(name);
+    r.consumer_created = true;
+    return;
+  }
+  MutexLock l(&mu_);
+  auto it = consumers_.find(name);
+  if (it == consumers_.end()) {
+    r.error = {404, 10014, "consumer not found"};
+    return;
+  }
+  if (kind == "consumer_delete") {
+    consumers_.erase(it);
+    dirty_consumers_.insert(name);
+    return;
+  }
+  if (kind == "consumer_delivered") {
+    std::vector<Delivery> ds;
+    try {
+      for (const auto& d : op.value("d", nlohmann::json::array())) {
+        if (!d.is_array() || d.size() != 4) continue;
+        ds.push_back(Delivery{d[0].get<uint64_t>(), d[1].get<uint64_t>(), d[2].get<uint64_t>(),
+                              d[3].get<int64_t>()});
+      }
+    } catch (const nlohmann::json::exception&) {
+      r.error = errors::BadRequest();  // not an entry this version wrote: skipped everywhere
+      return;
+    }
+    it->second.ApplyDelivered(ds);
+    dirty_consumers_.insert(name);
+    return;
+  }
+  if (kind == "consumer_ack") {
+    std::vector<Ack> acks;
+    try {
+      for (const auto& a : op.value("a", nlohmann::json::array())) {
+        if (!a.is_array() || a.size() != 2) continue;
+        acks.push_back(
+            Ack{a[0].get<uint64_t>(), a[1].get<int>() == 1 ? AckKind::kTerm : AckKind::kAck});
+      }
+    } catch (const nlohmann::json::exception&) {
+      r.error = errors::BadRequest();
+      return;
+    }
+    it->second.ApplyAcked(acks, op.value("t", int64_t{0}));
+    dirty_consumers_.insert(name);
+    return;
+  }
+  r.error = errors::BadRequest();
 }
 
 std::string Stream::TakeSnapshot() {
@@ -412,6 +643,8 @@ absl::Status Stream::Restore(const raft::Snapshot& snapshot, const std::string& 
   last_msg_id_.clear();
   last_time_ns_ = store_->State().last_time_ns;
   RebuildDedupe();
+  dirty_consumers_.clear();
+  LoadConsumers();
   return absl::OkStatus();
 }
 

@@ -15,10 +15,13 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -26,6 +29,7 @@
 #include "nlohmann/json.hpp"
 #include "raft/core/types.h"
 #include "server/jetstream/api_error.h"
+#include "server/jetstream/consumer_state.h"
 #include "server/jetstream/stream_config.h"
 #include "storage/stream_snapshot.h"
 #include "storage/stream_store.h"
@@ -35,7 +39,13 @@ namespace herald::js {
 // Entry encodings of a stream's Raft log.
 // 'M' message: time_ns (8 LE), subject length (4 LE), header length (4 LE),
 //     subject, headers, data.
-// 'J' operation: JSON {"op":"purge"|"delete"|"expire"|"config", ...}.
+// 'J' operation: JSON {"op":"purge"|"delete"|"expire"|"config", ...}, and
+//     the consumers' operations (docs/jetstream.md, "Consumers"):
+//     {"op":"consumer_create","name":..,"config":{..},"created":ns},
+//     {"op":"consumer_delete","name":..},
+//     {"op":"consumer_delivered","name":..,"d":[[stream seq, consumer seq,
+//      delivery count, time ns], ...]},
+//     {"op":"consumer_ack","name":..,"a":[[stream seq, 0 ack | 1 term], ...]}.
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns);
 std::string EncodeOpEntry(const nlohmann::json& op);
@@ -48,6 +58,8 @@ struct ApplyResult {
   bool duplicate = false;
   uint64_t purged = 0;          // purge
   bool config_changed = false;  // a "config" operation was applied
+  std::string consumer;         // consumer create / delete: its name
+  bool consumer_created = false;
 };
 
 class Stream {
@@ -91,6 +103,17 @@ class Stream {
   void DropSnapshotView();
   const ApplyResult& last_result() const { return last_result_; }
 
+  // Any thread: the replicated consumers (copies).
+  std::optional<ConsumerState> Consumer(const std::string& name) const;
+  std::vector<ConsumerState> Consumers() const;
+  size_t ConsumerCount() const;
+  // The first message at or after `from_seq` matching the consumer's filter
+  // (committed view); kNotFound.
+  absl::StatusOr<storage::StoredMessage> NextFor(const ConsumerConfig& cfg,
+                                                 uint64_t from_seq) const;
+  // Messages at or after `from_seq` matching the filter (committed view).
+  uint64_t CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const;
+
   // Any thread.
   storage::StreamStoreState State() const { return store_->State(); }
   const storage::StreamStore& store() const { return *store_; }
@@ -102,6 +125,10 @@ class Stream {
  private:
   void ApplyMessage(std::string_view body, int64_t* now_ns);
   void ApplyOp(std::string_view body);
+  void ApplyConsumerOp(const std::string& kind, const nlohmann::json& op);
+  // Writes what is staged (consumer records too) with `applied`.
+  void WriteStaged(uint64_t applied);
+  void LoadConsumers();
   void EnforceLimits(std::string_view subject);
   void RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns);
   void ExpireMsgIds(int64_t now_ns);
@@ -112,6 +139,7 @@ class Stream {
 
   mutable Mutex mu_;
   StreamConfig config_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ConsumerState> consumers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> durable_applied_{0};
 
@@ -128,7 +156,8 @@ class Stream {
   std::unordered_map<std::string, MsgIdEntry> msg_ids_;
   std::deque<std::pair<int64_t, std::string>> msg_id_order_;  // (time, id), oldest first
   std::string last_msg_id_;
-  int64_t last_time_ns_ = 0;  // newest message time applied (the stream's clock)
+  std::set<std::string> dirty_consumers_;  // changed since the last write (deleted: absent)
+  int64_t last_time_ns_ = 0;               // newest message time applied (the stream's clock)
 };
 
 }  // namespace herald::js

@@ -1,0 +1,265 @@
+// The consumer half of the JetStream API ($JS.API.CONSUMER.*), answered by
+// the consumer's stream leader (JetStream::HandleStreamScoped routes the
+// request there). Creation and deletion are entries of the stream's Raft log
+// (Stream::ApplyConsumerOp); pull requests go to the ConsumerManager.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_join.h"
+#include "server/jetstream/jetstream.h"
+#include "server/jetstream/time_format.h"
+
+namespace herald::js {
+namespace {
+
+std::string Type(const std::string& suffix) {
+  return "io.nats.jetstream.api.v1." + suffix + "_response";
+}
+
+nlohmann::json ParseBody(const std::string& data, bool* ok) {
+  *ok = true;
+  if (data.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
+  if (j.is_discarded()) *ok = false;
+  return j;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An ephemeral consumer's name: 8 characters as nats-server 2.9 makes them.
+std::string NewEphemeralName() {
+  static const char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::string out(8, ' ');
+  for (char& c : out) c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+  return out;
+}
+
+nlohmann::ordered_json SeqPair(const SequencePair& p, int64_t active_ns) {
+  nlohmann::ordered_json j;
+  j["consumer_seq"] = p.consumer_seq;
+  j["stream_seq"] = p.stream_seq;
+  if (active_ns > 0) j["last_active"] = FormatApiTime(active_ns);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json JetStream::ConsumerInfoJson(const LocalView& ls, const ConsumerState& c,
+                                                   uint64_t num_pending, size_t num_waiting) {
+  nlohmann::ordered_json j;
+  j["stream_name"] = ls.assignment.config.name;
+  j["name"] = c.name;
+  j["created"] = FormatApiTime(c.created_ns);
+  j["config"] = c.config.ToJson();
+  j["delivered"] = SeqPair(c.delivered, c.delivered_active_ns);
+  j["ack_floor"] = SeqPair(c.ack_floor, c.ack_active_ns);
+  j["num_ack_pending"] = c.pending.size();
+  j["num_redelivered"] = c.redelivered.size();
+  j["num_waiting"] = num_waiting;
+  j["num_pending"] = num_pending;
+  if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
+  return j;
+}
+
+void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,
+                               const LocalView& ls) {
+  const std::string& stream = ls.assignment.config.name;
+  if (t.size() >= 2 &&
+      (t[1] == "CREATE" || (t[1] == "DURABLE" && t.size() >= 3 && t[2] == "CREATE"))) {
+    return HandleConsumerCreate(msg, t, ls);
+  }
+  if (t.size() == 5 && t[1] == "MSG" && t[2] == "NEXT") {
+    if (!ls.stream->Consumer(t[4]).has_value()) {
+      return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");  // no such consumer: no responders
+    }
+    return consumers_->Pull(stream, t[4], msg);
+  }
+  if (t.size() == 3 && (t[1] == "NAMES" || t[1] == "LIST")) {
+    return HandleConsumerNames(msg, ls, t[1] == "LIST");
+  }
+  if (t.size() == 4 && t[1] == "INFO") {
+    std::optional<ConsumerState> c = ls.stream->Consumer(t[3]);
+    if (!c.has_value())
+      return ReplyError(msg.reply, "consumer_info", {404, 10014, "consumer not found"});
+    const std::string reply = msg.reply;
+    LocalView view = ls;
+    consumers_->Info(
+        stream, t[3],
+        [this, reply, view, c = *std::move(c)](std::optional<ConsumerManager::LeaderView> lv) {
+          const uint64_t pending =
+              lv.has_value() ? lv->num_pending
+                             : view.stream->CountFrom(c.config, c.delivered.stream_seq + 1);
+          nlohmann::ordered_json out;
+          out["type"] = Type("consumer_info");
+          nlohmann::ordered_json info =
+              ConsumerInfoJson(view, c, pending, lv.has_value() ? lv->num_waiting : 0);
+          for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
+          Reply(reply, out);
+        });
+    return;
+  }
+  if (t.size() == 4 && t[1] == "DELETE") {
+    const std::string type = "consumer_delete";
+    if (!ls.stream->Consumer(t[3]).has_value()) {
+      return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
+    }
+    nlohmann::json op;
+    op["op"] = "consumer_delete";
+    op["name"] = t[3];
+    std::shared_ptr<Stream> s = ls.stream;
+    const std::string reply = msg.reply;
+    host_->Propose(ls.assignment.group, EncodeOpEntry(op),
+                   [this, s, reply, type](absl::StatusOr<uint64_t> index) {
+                     if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                     const ApplyResult& r = s->last_result();
+                     if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                     nlohmann::ordered_json out;
+                     out["type"] = Type(type);
+                     out["success"] = true;
+                     Reply(reply, out);
+                   });
+    return;
+  }
+  // CONSUMER.LEADER.STEPDOWN and unknown forms: not answered yet.
+}
+
+void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<std::string>& t,
+                                     const LocalView& ls) {
+  const std::string type = "consumer_create";
+  const std::string& stream = ls.assignment.config.name;
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  if (auto it = body.find("stream_name"); it != body.end() && !it->is_null() && !it->is_string()) {
+    return ReplyError(msg.reply, type, errors::InvalidJson());
+  }
+  if (body.value("stream_name", std::string()) != stream) {
+    return ReplyError(msg.reply, type, errors::NameMismatch());
+  }
+  auto cj = body.find("config");
+  if (cj == body.end() || !cj->is_object()) {
+    return ReplyError(msg.reply, type, {400, 10003, "consumer config required"});
+  }
+  ApiError err;
+  std::optional<ConsumerConfig> cfg = ParseConsumerConfig(*cj, &err);
+  if (!cfg.has_value()) return ReplyError(msg.reply, type, err.ok() ? errors::InvalidJson() : err);
+
+  // Which subject form: CONSUMER.CREATE.<s>, CONSUMER.CREATE.<s>.<name>[.<filter>],
+  // CONSUMER.DURABLE.CREATE.<s>.<durable>.
+  std::string name;
+  if (t[1] == "DURABLE") {
+    if (t.size() != 5) {
+      return ReplyError(
+          msg.reply, type,
+          {400, 10016, "consumer expected to be durable but no durable name set in subject"});
+    }
+    name = t[4];
+    if (cfg->durable_name.empty()) {
+      return ReplyError(
+          msg.reply, type,
+          {400, 10018, "consumer expected to be durable but a durable name was not set"});
+    }
+    if (cfg->durable_name != name) {
+      return ReplyError(
+          msg.reply, type,
+          {400, 10017, "consumer name in subject does not match durable name in request"});
+    }
+  } else if (t.size() == 3) {
+    if (!cfg->durable_name.empty()) {
+      return ReplyError(
+          msg.reply, type,
+          {400, 10020, "consumer expected to be ephemeral but a durable name was set in request"});
+    }
+    name = cfg->name;
+  } else {
+    name = t[3];
+    if (name.find_first_of("\\/") != std::string::npos) {
+      return ReplyError(msg.reply, type,
+                        {400, 10127, "Consumer name can not contain path separators"});
+    }
+    if (!cfg->durable_name.empty() && cfg->durable_name != name) {
+      return ReplyError(
+          msg.reply, type,
+          {400, 10017, "consumer name in subject does not match durable name in request"});
+    }
+    cfg->name = name;
+    if (t.size() > 4) {
+      std::vector<std::string> ft(t.begin() + 4, t.end());
+      const std::string filter = absl::StrJoin(ft, ".");
+      if (cfg->filter_subject != filter) {
+        return ReplyError(
+            msg.reply, type,
+            {400, 10131,
+             "Consumer create request did not match filtered subject from create subject"});
+      }
+    }
+  }
+  if (name.empty()) name = cfg->durable_name;
+  if (name.empty()) name = NewEphemeralName();
+  if (cfg->name.empty() && cfg->durable_name.empty()) cfg->name = name;
+  ApiError norm = NormalizeConsumerConfig(&*cfg, ls.stream->config());
+  if (!norm.ok()) return ReplyError(msg.reply, type, norm);
+  if (!IsValidConsumerName(name)) {
+    return ReplyError(msg.reply, type, {400, 10103, "durable name can not contain '.', '*', '>'"});
+  }
+  nlohmann::json op;
+  op["op"] = "consumer_create";
+  op["name"] = name;
+  op["config"] = cfg->ToJson();
+  op["created"] = NowNs();
+  std::shared_ptr<Stream> s = ls.stream;
+  const std::string reply = msg.reply;
+  LocalView view = ls;
+  host_->Propose(ls.assignment.group, EncodeOpEntry(op),
+                 [this, s, reply, type, name, view](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const ApplyResult& r = s->last_result();
+                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   std::optional<ConsumerState> c = s->Consumer(name);
+                   if (!c.has_value()) return ReplyError(reply, type, errors::Unavailable());
+                   nlohmann::ordered_json out;
+                   out["type"] = Type(type);
+                   nlohmann::ordered_json info = ConsumerInfoJson(
+                       view, *c, s->CountFrom(c->config, c->delivered.stream_seq + 1), 0);
+                   for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
+                   Reply(reply, out);
+                 });
+}
+
+void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, bool list) {
+  const std::string type = list ? "consumer_list" : "consumer_names";
+  bool ok = false;
+  nlohmann::json body = ParseBody(msg.data, &ok);
+  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  size_t offset = 0;
+  if (auto it = body.find("offset"); it != body.end() && it->is_number_unsigned()) {
+    offset = it->get<size_t>();
+  }
+  const size_t limit = list ? 256 : 1024;
+  std::vector<ConsumerState> all = ls.stream->Consumers();
+  nlohmann::ordered_json out;
+  out["type"] = Type(type);
+  out["total"] = all.size();
+  out["offset"] = offset;
+  out["limit"] = limit;
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (size_t i = offset; i < all.size() && arr.size() < limit; ++i) {
+    if (list) {
+      arr.push_back(ConsumerInfoJson(
+          ls, all[i], ls.stream->CountFrom(all[i].config, all[i].delivered.stream_seq + 1), 0));
+    } else {
+      arr.push_back(all[i].name);
+    }
+  }
+  out["consumers"] = arr;
+  Reply(msg.reply, out);
+}
+
+}  // namespace herald::js

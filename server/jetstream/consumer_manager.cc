@@ -1,0 +1,575 @@
+#include "server/jetstream/consumer_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+
+namespace herald::js {
+namespace {
+
+constexpr std::chrono::milliseconds kTick{20};
+
+int64_t SteadyUnixNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// nats-server's pull request body: empty (one message), a bare batch size,
+// or the JSON object.
+bool ParsePullRequest(const std::string& body, int64_t now, int64_t* batch, int64_t* expires_ns,
+                      bool* no_wait, int64_t* max_bytes, int64_t* heartbeat_ns) {
+  *batch = 1;
+  *expires_ns = 0;
+  *no_wait = false;
+  *max_bytes = 0;
+  *heartbeat_ns = 0;
+  (void)now;
+  std::string_view b = body;
+  while (!b.empty() && (b.front() == ' ' || b.front() == '\t')) b.remove_prefix(1);
+  while (!b.empty() &&
+         (b.back() == ' ' || b.back() == '\t' || b.back() == '\r' || b.back() == '\n'))
+    b.remove_suffix(1);
+  if (b.empty()) return true;
+  if (b.front() != '{') {
+    return absl::SimpleAtoi(absl::string_view(b.data(), b.size()), batch) && *batch > 0;
+  }
+  nlohmann::json j = nlohmann::json::parse(b, nullptr, false);
+  if (!j.is_object()) return false;
+  auto num = [&j](const char* key, int64_t* out) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return true;
+    if (!it->is_number_integer()) return false;
+    *out = it->get<int64_t>();
+    return true;
+  };
+  if (!num("batch", batch) || !num("expires", expires_ns) || !num("max_bytes", max_bytes) ||
+      !num("idle_heartbeat", heartbeat_ns)) {
+    return false;
+  }
+  if (auto it = j.find("no_wait"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) return false;
+    *no_wait = it->get<bool>();
+  }
+  if (*batch <= 0) *batch = 1;
+  return *expires_ns >= 0 && *max_bytes >= 0 && *heartbeat_ns >= 0;
+}
+
+std::string HeartbeatHeaders(uint64_t consumer_seq, uint64_t stream_seq) {
+  return absl::StrCat("NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: ", consumer_seq,
+                      "\r\nNats-Last-Stream: ", stream_seq, "\r\n\r\n");
+}
+
+std::string PendingHeaders(const std::string& status, int64_t msgs, int64_t bytes) {
+  return absl::StrCat("NATS/1.0 ", status, "\r\nNats-Pending-Messages: ", msgs,
+                      "\r\nNats-Pending-Bytes: ", bytes, "\r\n\r\n");
+}
+
+}  // namespace
+
+ConsumerManager::ConsumerManager(Hooks hooks) : hooks_(std::move(hooks)), tick_(io_) {
+  if (!hooks_.now_ns) hooks_.now_ns = SteadyUnixNs;
+}
+
+ConsumerManager::~ConsumerManager() { Stop(); }
+
+void ConsumerManager::Start() {
+  work_.emplace(io_.get_executor());
+  ScheduleTick();
+  worker_ = std::thread([this] { io_.run(); });
+}
+
+void ConsumerManager::Stop() {
+  if (!worker_.joinable()) return;
+  asio::post(io_, [this] {
+    tick_.cancel();
+    streams_.clear();
+    work_.reset();
+  });
+  worker_.join();
+}
+
+void ConsumerManager::Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+void ConsumerManager::ScheduleTick() {
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    OnTick();
+    ScheduleTick();
+  });
+}
+
+BusMessage ConsumerManager::Status(const std::string& reply, const std::string& status,
+                                   const std::string& headers) {
+  BusMessage m;
+  m.subject = reply;
+  m.headers = headers.empty() ? "NATS/1.0 " + status + "\r\n\r\n" : headers;
+  return m;
+}
+
+int64_t ConsumerManager::AckWait(const Leader& c, uint64_t count) const {
+  const std::vector<int64_t>& backoff = c.config.backoff;
+  if (!backoff.empty()) {
+    const size_t i = std::min<size_t>(count == 0 ? 0 : count - 1, backoff.size() - 1);
+    return backoff[i];
+  }
+  return c.config.ack_wait > 0 ? c.config.ack_wait : int64_t{30'000'000'000};
+}
+
+void ConsumerManager::SetStreamLeader(const std::string& name, std::shared_ptr<Stream> stream,
+                                      uint64_t group) {
+  Post([this, name, stream = std::move(stream), group]() mutable {
+    StreamEntry& se = streams_[name];
+    if (se.stream != stream) {
+      se.consumers.clear();
+      se.stream = std::move(stream);
+    }
+    se.group = group;
+    Reconcile(name, se);
+  });
+}
+
+void ConsumerManager::DropStreamLeader(const std::string& name) {
+  Post([this, name] {
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return;
+    std::vector<BusMessage> out;
+    for (auto& [cname, c] : it->second.consumers) {
+      for (const PullRequest& r : c.waiting)
+        out.push_back(Status(r.reply, "409 Leadership Change"));
+    }
+    streams_.erase(it);
+    if (!out.empty()) hooks_.send(std::move(out));
+  });
+}
+
+void ConsumerManager::OnStreamApplied(const std::string& name) {
+  Post([this, name] {
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return;
+    Reconcile(name, it->second);
+  });
+}
+
+// Brings the leaders in line with the replicated consumers (new ones start
+// from their replicated state; deleted ones end their waiting requests), then
+// serves what can be served.
+void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
+  const int64_t now = hooks_.now_ns();
+  std::vector<ConsumerState> states = se.stream->Consumers();
+  std::vector<BusMessage> out;
+  std::set<std::string> live;
+  for (ConsumerState& st : states) {
+    live.insert(st.name);
+    auto it = se.consumers.find(st.name);
+    if (it == se.consumers.end()) {
+      Leader c;
+      c.config = st.config;
+      c.next_stream_seq = st.delivered.stream_seq + 1;
+      c.last_consumer_seq = st.delivered.consumer_seq;
+      c.last_stream_seq = st.delivered.stream_seq;
+      c.last_active_ns = now;
+      for (const auto& [sseq, p] : st.pending) {
+        auto rd = st.redelivered.find(sseq);
+        const uint64_t count = rd == st.redelivered.end() ? 1 : rd->second;
+        c.outstanding[sseq] = Outstanding{p.consumer_seq, count, now + AckWait(c, count)};
+      }
+      c.num_pending = se.stream->CountFrom(c.config, c.next_stream_seq);
+      c.counted_to = se.stream->State().last_seq;
+      it = se.consumers.emplace(st.name, std::move(c)).first;
+    } else {
+      it->second.config = st.config;
+    }
+  }
+  for (auto it = se.consumers.begin(); it != se.consumers.end();) {
+    if (live.count(it->first)) {
+      ++it;
+      continue;
+    }
+    for (const PullRequest& r : it->second.waiting) {
+      out.push_back(Status(r.reply, "409 Consumer Deleted"));
+    }
+    it = se.consumers.erase(it);
+  }
+  const uint64_t last = se.stream->State().last_seq;
+  for (auto& [cname, c] : se.consumers) {
+    if (last > c.counted_to) {
+      // New messages: count the ones the consumer will deliver.
+      c.num_pending +=
+          se.stream->CountFrom(c.config, std::max(c.counted_to + 1, c.next_stream_seq));
+      c.counted_to = last;
+    }
+    if (!c.waiting.empty()) Deliver(name, se, cname, c, &out);
+  }
+  if (!out.empty()) hooks_.send(std::move(out));
+}
+
+void ConsumerManager::Pull(const std::string& stream, const std::string& consumer,
+                           BusMessage request) {
+  Post([this, stream, consumer, request = std::move(request)]() {
+    if (request.reply.empty()) return;
+    std::vector<BusMessage> out;
+    auto sit = streams_.find(stream);
+    if (sit == streams_.end()) {
+      out.push_back(Status(request.reply, "409 Leadership Change"));
+      hooks_.send(std::move(out));
+      return;
+    }
+    auto cit = sit->second.consumers.find(consumer);
+    if (cit == sit->second.consumers.end()) {
+      // Not known here (yet): nats-server answers nothing for a consumer it
+      // does not have; the client's request times out.
+      return;
+    }
+    Leader& c = cit->second;
+    const int64_t now = hooks_.now_ns();
+    c.last_active_ns = now;
+    if (c.config.is_push()) {
+      out.push_back(Status(request.reply, "409 Consumer is push based"));
+      hooks_.send(std::move(out));
+      return;
+    }
+    PullRequest r;
+    r.reply = request.reply;
+    int64_t expires = 0;
+    if (!ParsePullRequest(request.data, now, &r.batch, &expires, &r.no_wait, &r.max_bytes,
+                          &r.heartbeat_ns)) {
+      out.push_back(Status(request.reply, "400 Bad Request"));
+      hooks_.send(std::move(out));
+      return;
+    }
+    if (c.config.max_batch > 0 && r.batch > c.config.max_batch) {
+      out.push_back(Status(request.reply,
+                           absl::StrCat("409 Exceeded MaxRequestBatch of ", c.config.max_batch)));
+      hooks_.send(std::move(out));
+      return;
+    }
+    if (c.config.max_bytes > 0 && r.max_bytes > c.config.max_bytes) {
+      out.push_back(Status(
+          request.reply, absl::StrCat("409 Exceeded MaxRequestMaxBytes of ", c.config.max_bytes)));
+      hooks_.send(std::move(out));
+      return;
+    }
+    if (r.heartbeat_ns > 0 && (expires == 0 || r.heartbeat_ns * 2 > expires)) {
+      out.push_back(Status(request.reply, "400 Bad Request - heartbeat value too large"));
+      hooks_.send(std::move(out));
+      return;
+    }
+    const int64_t max_waiting =
+        c.config.max_waiting > 0 ? c.config.max_waiting : kDefaultMaxWaiting;
+    if (static_cast<int64_t>(c.waiting.size()) >= max_waiting) {
+      out.push_back(Status(request.reply, "409 Exceeded MaxWaiting"));
+      hooks_.send(std::move(out));
+      return;
+    }
+    if (expires > 0) r.deadline_ns = now + expires;
+    if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
+    c.waiting.push_back(std::move(r));
+    Deliver(stream, sit->second, consumer, c, &out);
+    if (!out.empty()) hooks_.send(std::move(out));
+  });
+}
+
+void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const std::string& cname,
+                              Leader& c, std::vector<BusMessage>* out) {
+  const int64_t now = hooks_.now_ns();
+  const bool acks = c.config.ack_policy != AckPolicy::kNone;
+  nlohmann::json deliveries = nlohmann::json::array();
+  while (!c.waiting.empty()) {
+    if (acks && c.config.max_ack_pending > 0 &&
+        static_cast<int64_t>(c.outstanding.size()) >= c.config.max_ack_pending &&
+        c.redeliver.empty()) {
+      break;
+    }
+    PullRequest& r = c.waiting.front();
+    // Redeliveries first, oldest first; then the next new message.
+    absl::StatusOr<storage::StoredMessage> m = absl::NotFoundError("");
+    uint64_t count = 1;
+    bool fresh = false;
+    while (!c.redeliver.empty()) {
+      const uint64_t sseq = *c.redeliver.begin();
+      c.redeliver.erase(c.redeliver.begin());
+      auto o = c.outstanding.find(sseq);
+      if (o == c.outstanding.end()) continue;  // acknowledged meanwhile
+      m = se.stream->store().Load(sseq);
+      if (!m.ok()) {
+        c.outstanding.erase(o);  // gone from the stream
+        continue;
+      }
+      count = o->second.count + 1;
+      break;
+    }
+    if (!m.ok()) {
+      m = se.stream->NextFor(c.config, c.next_stream_seq);
+      if (!m.ok()) break;
+      fresh = true;
+    }
+    const int64_t size =
+        static_cast<int64_t>(m->subject.size() + m->headers.size() + m->data.size());
+    if (r.max_bytes > 0 && size > r.max_bytes) {
+      // Put it back: it stays next.
+      if (!fresh) c.redeliver.insert(m->seq);
+      out->push_back(Status(
+          r.reply, "", PendingHeaders("409 Message Size Exceeds MaxBytes", r.batch, r.max_bytes)));
+      c.waiting.pop_front();
+      continue;
+    }
+    if (fresh) {
+      c.next_stream_seq = m->seq + 1;
+      if (c.num_pending > 0) --c.num_pending;
+    }
+    const uint64_t cseq = ++c.last_consumer_seq;
+    c.last_stream_seq = std::max(c.last_stream_seq, m->seq);
+    BusMessage msg;
+    msg.subject = r.reply;
+    msg.deliver_as = m->subject;
+    msg.reply = absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", m->seq, ".", cseq, ".",
+                             m->time_ns, ".", c.num_pending);
+    if (c.config.headers_only) {
+      std::string h = m->headers.empty() ? std::string("NATS/1.0\r\n\r\n") : m->headers;
+      h.insert(h.size() - 2, absl::StrCat("Nats-Msg-Size: ", m->data.size(), "\r\n"));
+      msg.headers = std::move(h);
+    } else {
+      msg.headers = std::move(m->headers);
+      msg.data = std::move(m->data);
+    }
+    out->push_back(std::move(msg));
+    if (acks) c.outstanding[m->seq] = Outstanding{cseq, count, now + AckWait(c, count)};
+    deliveries.push_back({m->seq, cseq, count, now});
+    ++r.delivered;
+    --r.batch;
+    if (r.max_bytes > 0) r.max_bytes -= size;
+    if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
+    if (r.batch <= 0) c.waiting.pop_front();
+  }
+  FinishNoWait(c, out);
+  if (!deliveries.empty()) {
+    c.last_active_ns = now;
+    nlohmann::json op;
+    op["op"] = "consumer_delivered";
+    op["name"] = cname;
+    op["d"] = std::move(deliveries);
+    hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+  }
+}
+
+// A no_wait request ends once nothing more can be delivered now: 404 if it
+// got nothing, else 408 with what is left (nats-server 2.9).
+void ConsumerManager::FinishNoWait(Leader& c, std::vector<BusMessage>* out) {
+  for (auto it = c.waiting.begin(); it != c.waiting.end();) {
+    if (!it->no_wait) {
+      ++it;
+      continue;
+    }
+    if (it->delivered == 0) {
+      out->push_back(Status(it->reply, "404 No Messages"));
+    } else {
+      out->push_back(
+          Status(it->reply, "", PendingHeaders("408 Request Timeout", it->batch, it->max_bytes)));
+    }
+    it = c.waiting.erase(it);
+  }
+}
+
+void ConsumerManager::Ack(BusMessage msg) {
+  Post([this, msg = std::move(msg)]() {
+    // $JS.ACK.<stream>.<consumer>.<count>.<stream seq>.<consumer seq>.<time>.<pending>
+    std::vector<std::string> t = absl::StrSplit(msg.subject, '.');
+    if (t.size() != 9) return;
+    const std::string stream = t[2], cname = t[3];
+    uint64_t sseq = 0;
+    if (!absl::SimpleAtoi(t[5], &sseq)) return;
+    auto sit = streams_.find(stream);
+    if (sit == streams_.end()) return;
+    auto cit = sit->second.consumers.find(cname);
+    if (cit == sit->second.consumers.end()) return;
+    Leader& c = cit->second;
+    const int64_t now = hooks_.now_ns();
+    c.last_active_ns = now;
+    std::string_view body = msg.data;
+    while (!body.empty() && (body.back() == '\r' || body.back() == '\n' || body.back() == ' '))
+      body.remove_suffix(1);
+    auto starts = [&body](std::string_view p) { return body.substr(0, p.size()) == p; };
+    std::vector<BusMessage> out;
+    bool settle = false;
+    AckKind kind = AckKind::kAck;
+    if (body.empty() || starts("+ACK") || starts("+OK")) {
+      settle = true;
+    } else if (starts("+TERM")) {
+      settle = true;
+      kind = AckKind::kTerm;
+    } else if (starts("+WPI")) {
+      auto o = c.outstanding.find(sseq);
+      if (o != c.outstanding.end()) o->second.deadline_ns = now + AckWait(c, o->second.count);
+    } else if (starts("-NAK")) {
+      auto o = c.outstanding.find(sseq);
+      if (o != c.outstanding.end()) {
+        int64_t delay = 0;
+        std::string_view rest = body.substr(4);
+        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+        if (!rest.empty() && rest.front() == '{') {
+          nlohmann::json j = nlohmann::json::parse(rest, nullptr, false);
+          if (j.is_object() && j.contains("delay") && j["delay"].is_number_integer()) {
+            delay = j["delay"].get<int64_t>();
+          }
+        }
+        if (delay > 0) {
+          o->second.deadline_ns = now + delay;
+        } else {
+          c.redeliver.insert(sseq);
+        }
+      }
+    } else if (starts("+NXT")) {
+      settle = true;
+    } else {
+      return;  // not an ack nats-server knows
+    }
+    if (settle) {
+      const bool all = c.config.ack_policy == AckPolicy::kAll && kind == AckKind::kAck;
+      bool known = c.outstanding.count(sseq) != 0;
+      if (all) {
+        known = known || (!c.outstanding.empty() && c.outstanding.begin()->first <= sseq);
+        c.outstanding.erase(c.outstanding.begin(), c.outstanding.upper_bound(sseq));
+      } else {
+        c.outstanding.erase(sseq);
+      }
+      c.redeliver.erase(sseq);
+      if (known) {
+        c.acks_to_propose.push_back(js::Ack{sseq, kind});
+        if (!msg.reply.empty()) c.ack_replies.push_back(msg.reply);
+        if (c.acks_to_propose.size() == 1) {
+          // Proposed after the acks already queued on the worker: one entry
+          // for all of them.
+          Post([this, stream, cname] {
+            auto s = streams_.find(stream);
+            if (s == streams_.end()) return;
+            auto k = s->second.consumers.find(cname);
+            if (k == s->second.consumers.end()) return;
+            FlushAcks(stream, s->second, cname, k->second);
+          });
+        }
+      } else if (!msg.reply.empty()) {
+        BusMessage r;  // nothing to replicate: answered at once
+        r.subject = msg.reply;
+        out.push_back(std::move(r));
+      }
+    } else if (!msg.reply.empty()) {
+      BusMessage r;
+      r.subject = msg.reply;
+      out.push_back(std::move(r));
+    }
+    if (starts("+NXT") && !msg.reply.empty()) {
+      PullRequest r;
+      r.reply = msg.reply;
+      c.waiting.push_back(std::move(r));
+    }
+    Deliver(stream, sit->second, cname, c, &out);
+    if (!out.empty()) hooks_.send(std::move(out));
+  });
+}
+
+void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const std::string& cname,
+                                Leader& c) {
+  (void)name;
+  if (c.acks_to_propose.empty()) return;
+  nlohmann::json op;
+  op["op"] = "consumer_ack";
+  op["name"] = cname;
+  nlohmann::json a = nlohmann::json::array();
+  for (const js::Ack& ack : c.acks_to_propose)
+    a.push_back({ack.stream_seq, static_cast<int>(ack.kind)});
+  op["a"] = std::move(a);
+  op["t"] = hooks_.now_ns();
+  c.acks_to_propose.clear();
+  std::vector<std::string> replies;
+  replies.swap(c.ack_replies);
+  auto send = hooks_.send;
+  hooks_.propose(se.group, EncodeOpEntry(op),
+                 [send, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok() || replies.empty()) return;
+                   // AckSync: the ack is replicated now.
+                   std::vector<BusMessage> out;
+                   for (const std::string& r : replies) {
+                     BusMessage m;
+                     m.subject = r;
+                     out.push_back(std::move(m));
+                   }
+                   send(std::move(out));
+                 });
+}
+
+void ConsumerManager::Info(const std::string& stream, const std::string& consumer,
+                           std::function<void(std::optional<LeaderView>)> done) {
+  Post([this, stream, consumer, done = std::move(done)] {
+    auto sit = streams_.find(stream);
+    if (sit == streams_.end()) return done(std::nullopt);
+    auto cit = sit->second.consumers.find(consumer);
+    if (cit == sit->second.consumers.end()) return done(std::nullopt);
+    LeaderView v;
+    v.num_waiting = cit->second.waiting.size();
+    v.num_pending = cit->second.num_pending;
+    done(v);
+  });
+}
+
+void ConsumerManager::OnTick() {
+  const int64_t now = hooks_.now_ns();
+  std::vector<BusMessage> out;
+  for (auto& [name, se] : streams_) {
+    std::vector<std::string> idle;
+    for (auto& [cname, c] : se.consumers) {
+      // Expired requests and heartbeats.
+      for (auto it = c.waiting.begin(); it != c.waiting.end();) {
+        if (it->deadline_ns > 0 && now >= it->deadline_ns) {
+          out.push_back(Status(it->reply, "",
+                               PendingHeaders("408 Request Timeout", it->batch, it->max_bytes)));
+          it = c.waiting.erase(it);
+          continue;
+        }
+        if (it->heartbeat_ns > 0 && now >= it->next_heartbeat_ns) {
+          out.push_back(
+              Status(it->reply, "", HeartbeatHeaders(c.last_consumer_seq, c.last_stream_seq)));
+          it->next_heartbeat_ns = now + it->heartbeat_ns;
+        }
+        ++it;
+      }
+      // Deliveries not acknowledged in time are due again (until max_deliver).
+      for (auto it = c.outstanding.begin(); it != c.outstanding.end();) {
+        if (now < it->second.deadline_ns || c.redeliver.count(it->first)) {
+          ++it;
+          continue;
+        }
+        if (c.config.max_deliver > 0 &&
+            static_cast<int64_t>(it->second.count) >= c.config.max_deliver) {
+          it = c.outstanding.erase(it);  // given up (nats-server's max deliveries)
+          continue;
+        }
+        c.redeliver.insert(it->first);
+        ++it;
+      }
+      if (!c.waiting.empty() && !c.redeliver.empty()) Deliver(name, se, cname, c, &out);
+      // Ephemeral consumers go after inactive_threshold without requests.
+      if (c.config.durable_name.empty() && c.waiting.empty() && c.config.inactive_threshold > 0 &&
+          now - c.last_active_ns > c.config.inactive_threshold) {
+        idle.push_back(cname);
+        c.last_active_ns = now;  // proposed once per threshold
+      }
+    }
+    for (const std::string& cname : idle) {
+      nlohmann::json op;
+      op["op"] = "consumer_delete";
+      op["name"] = cname;
+      hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+    }
+  }
+  if (!out.empty()) hooks_.send(std::move(out));
+}
+
+}  // namespace herald::js

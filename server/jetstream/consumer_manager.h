@@ -1,0 +1,141 @@
+// ConsumerManager: the leader side of JetStream consumers on this node: pull
+// requests waiting for messages, deliveries, acknowledgements, redelivery
+// after ack_wait, and the removal of idle ephemeral consumers.
+//
+// A consumer is led by its stream's leader. What must survive the leader is
+// replicated through the stream's Raft group (ConsumerState, applied by
+// Stream); what is here is volatile and rebuilt from that state when this
+// node becomes the stream's leader: the delivery cursor (deliveries made but
+// not yet applied), the waiting pull requests, ack deadlines. Deliveries are
+// sent at once and proposed as "consumer_delivered" entries without waiting
+// (as nats-server does): a new leader redelivers what it does not know was
+// acknowledged, never skips a message (at-least-once). Acks are proposed as
+// they arrive, several per entry when they queue up (group commit makes one
+// fsync cover many entries); an ack that asked for a reply (AckSync) is
+// answered once its entry is committed.
+//
+// Threading: one worker thread runs everything here; every public method may
+// be called from any thread and posts to it (Start/Stop from the owner).
+#ifndef HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
+#define HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "asio.hpp"
+#include "server/core/internal_bus.h"
+#include "server/jetstream/consumer_state.h"
+#include "server/jetstream/stream.h"
+
+namespace herald::js {
+
+class ConsumerManager {
+ public:
+  using ProposeDone = std::function<void(absl::StatusOr<uint64_t>)>;
+  struct Hooks {
+    // Proposes an entry to a stream's group (NodeHost::Propose).
+    std::function<void(uint64_t group, std::string entry, ProposeDone done)> propose;
+    // Publishes messages in order (InternalBus::PublishBatch).
+    std::function<void(std::vector<BusMessage> msgs)> send;
+    // Unix time now, ns (tests may replace it).
+    std::function<int64_t()> now_ns;
+  };
+  // The leader's view of a consumer, for CONSUMER.INFO.
+  struct LeaderView {
+    size_t num_waiting = 0;
+    uint64_t num_pending = 0;
+  };
+
+  explicit ConsumerManager(Hooks hooks);
+  ~ConsumerManager();
+  ConsumerManager(const ConsumerManager&) = delete;
+  ConsumerManager& operator=(const ConsumerManager&) = delete;
+
+  void Start();
+  // Ends the worker; pending pull requests are dropped unanswered.
+  void Stop();
+
+  // This node became (stream != null) or stopped being the stream's leader.
+  void SetStreamLeader(const std::string& name, std::shared_ptr<Stream> stream, uint64_t group);
+  void DropStreamLeader(const std::string& name);
+  // An apply batch of the stream ended on its leader: new messages, new or
+  // deleted consumers, changed configurations.
+  void OnStreamApplied(const std::string& name);
+  // $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> on the stream's leader.
+  void Pull(const std::string& stream, const std::string& consumer, BusMessage request);
+  // A message on $JS.ACK.<stream>.> (the stream leader subscribes it).
+  void Ack(BusMessage msg);
+  // Runs `done` on the worker with the consumer's leader view (nullopt when
+  // this node does not lead it).
+  void Info(const std::string& stream, const std::string& consumer,
+            std::function<void(std::optional<LeaderView>)> done);
+
+ private:
+  struct PullRequest {
+    std::string reply;
+    int64_t batch = 1;        // messages still wanted
+    int64_t max_bytes = 0;    // 0: no limit; else bytes still allowed
+    int64_t deadline_ns = 0;  // 0: none
+    bool no_wait = false;
+    int64_t heartbeat_ns = 0;
+    int64_t next_heartbeat_ns = 0;
+    int64_t delivered = 0;
+  };
+  struct Outstanding {
+    uint64_t consumer_seq = 0;
+    uint64_t count = 1;       // deliveries so far
+    int64_t deadline_ns = 0;  // redeliver after
+  };
+  struct Leader {
+    ConsumerConfig config;
+    uint64_t next_stream_seq = 1;  // next message to deliver for the first time
+    uint64_t last_consumer_seq = 0;
+    uint64_t last_stream_seq = 0;                 // of the last delivery (heartbeats)
+    uint64_t num_pending = 0;                     // matching messages at or after next_stream_seq
+    uint64_t counted_to = 0;                      // stream last_seq num_pending accounts for
+    std::map<uint64_t, Outstanding> outstanding;  // by stream seq
+    std::set<uint64_t> redeliver;                 // due now, by stream seq
+    std::deque<PullRequest> waiting;
+    int64_t last_active_ns = 0;
+    std::vector<js::Ack> acks_to_propose;
+    std::vector<std::string> ack_replies;  // AckSync replies of those acks
+  };
+  struct StreamEntry {
+    std::shared_ptr<Stream> stream;
+    uint64_t group = 0;
+    std::map<std::string, Leader> consumers;
+  };
+
+  void Post(std::function<void()> fn);
+  void Reconcile(const std::string& name, StreamEntry& se);
+  void Deliver(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
+               std::vector<BusMessage>* out);
+  void FinishNoWait(Leader& c, std::vector<BusMessage>* out);
+  void OnTick();
+  void ScheduleTick();
+  void FlushAcks(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c);
+  int64_t AckWait(const Leader& c, uint64_t count) const;
+  static BusMessage Status(const std::string& reply, const std::string& status,
+                           const std::string& headers = "");
+
+  Hooks hooks_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  asio::steady_timer tick_;
+  std::thread worker_;
+  // Worker thread only.
+  std::map<std::string, StreamEntry> streams_;
+};
+
+}  // namespace herald::js
+
+#endif  // HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_

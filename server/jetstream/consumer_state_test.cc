@@ -1,0 +1,88 @@
+#include "server/jetstream/consumer_state.h"
+
+#include "gtest/gtest.h"
+
+namespace herald::js {
+namespace {
+
+ConsumerState Explicit() {
+  ConsumerState c;
+  c.name = "c";
+  c.config.durable_name = "c";
+  c.config.ack_policy = AckPolicy::kExplicit;
+  return c;
+}
+
+TEST(ConsumerStateTest, DeliveriesArePendingUntilAckedAndTheFloorFollowsTheOldest) {
+  ConsumerState c = Explicit();
+  c.ApplyDelivered({{1, 1, 1, 10}, {2, 2, 1, 11}, {3, 3, 1, 12}});
+  EXPECT_EQ(c.delivered, (SequencePair{3, 3}));
+  EXPECT_EQ(c.pending.size(), 3u);
+  EXPECT_EQ(c.ack_floor, (SequencePair{0, 0}));
+  c.ApplyAcked({{2, AckKind::kAck}}, 20);
+  EXPECT_EQ(c.ack_floor, (SequencePair{0, 0}));  // 1 still pending
+  c.ApplyAcked({{1, AckKind::kAck}}, 21);
+  EXPECT_EQ(c.ack_floor, (SequencePair{2, 2}));
+  c.ApplyAcked({{3, AckKind::kTerm}}, 22);
+  EXPECT_EQ(c.ack_floor, (SequencePair{3, 3}));
+  EXPECT_TRUE(c.pending.empty());
+  EXPECT_EQ(c.ack_active_ns, 22);
+  EXPECT_EQ(c.delivered_active_ns, 12);
+}
+
+TEST(ConsumerStateTest, RedeliveriesCountAndUnknownAcksAreIgnored) {
+  ConsumerState c = Explicit();
+  c.ApplyDelivered({{5, 1, 1, 10}});
+  c.ApplyDelivered({{5, 2, 2, 20}});
+  EXPECT_EQ(c.redelivered.at(5), 2u);
+  EXPECT_EQ(c.pending.at(5).consumer_seq, 2u);
+  EXPECT_EQ(c.delivered, (SequencePair{2, 5}));
+  c.ApplyAcked({{99, AckKind::kAck}}, 30);  // never delivered
+  EXPECT_EQ(c.pending.size(), 1u);
+  c.ApplyAcked({{5, AckKind::kAck}}, 31);
+  EXPECT_TRUE(c.redelivered.empty());
+  // A late redelivery entry of an acked message changes nothing.
+  c.ApplyDelivered({{5, 3, 3, 40}});
+  EXPECT_TRUE(c.pending.empty());
+  EXPECT_TRUE(c.redelivered.empty());
+}
+
+TEST(ConsumerStateTest, AckAllCoversEverythingBefore) {
+  ConsumerState c = Explicit();
+  c.config.ack_policy = AckPolicy::kAll;
+  c.ApplyDelivered({{1, 1, 1, 0}, {2, 2, 1, 0}, {3, 3, 1, 0}, {4, 4, 1, 0}});
+  c.ApplyAcked({{3, AckKind::kAck}}, 1);
+  EXPECT_EQ(c.pending.size(), 1u);
+  EXPECT_EQ(c.ack_floor, (SequencePair{3, 3}));
+}
+
+TEST(ConsumerStateTest, WithoutAcksNothingIsPending) {
+  ConsumerState c = Explicit();
+  c.config.ack_policy = AckPolicy::kNone;
+  c.ApplyDelivered({{1, 1, 1, 0}, {2, 2, 1, 0}});
+  EXPECT_TRUE(c.pending.empty());
+  EXPECT_EQ(c.ack_floor, (SequencePair{2, 2}));
+}
+
+TEST(ConsumerStateTest, RecordRoundTrip) {
+  ConsumerState c = Explicit();
+  c.created_ns = 123;
+  c.ApplyDelivered({{7, 1, 1, 10}, {8, 2, 1, 11}});
+  c.ApplyDelivered({{7, 3, 2, 12}});
+  c.ApplyAcked({{8, AckKind::kAck}}, 13);
+  std::optional<ConsumerState> d = ConsumerState::Decode("c", c.Encode());
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->config, c.config);
+  EXPECT_EQ(d->created_ns, 123);
+  EXPECT_EQ(d->delivered, c.delivered);
+  EXPECT_EQ(d->ack_floor, c.ack_floor);
+  EXPECT_EQ(d->pending.size(), 1u);
+  EXPECT_EQ(d->pending.at(7).consumer_seq, 3u);
+  EXPECT_EQ(d->redelivered.at(7), 2u);
+  EXPECT_EQ(d->ack_active_ns, 13);
+  EXPECT_FALSE(ConsumerState::Decode("c", "{").has_value());
+  EXPECT_FALSE(ConsumerState::Decode("c", "{\"config\":{}}").has_value());
+}
+
+}  // namespace
+}  // namespace herald::js

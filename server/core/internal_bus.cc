@@ -59,6 +59,10 @@ void InternalBus::Unsubscribe(const SubscriptionPtr& sub) {
   if (sublist_->Remove(sub) && cluster_ != nullptr) cluster_->OnLocalSubscription(*sub, false);
 }
 
+bool InternalBus::HasInterest(const std::string& subject) const {
+  return !sublist_->Match(subject)->empty();
+}
+
 void InternalBus::Publish(std::string subject, std::string reply, std::string headers,
                           std::string data) {
   if (threads_.empty()) return;

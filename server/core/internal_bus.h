@@ -61,6 +61,9 @@ class InternalBus {
   void Unsubscribe(const SubscriptionPtr& sub);
 
   void Publish(std::string subject, std::string reply, std::string headers, std::string data);
+  // Whether anything (a client, a route's interest, an in-process receiver)
+  // is subscribed to `subject` now.
+  bool HasInterest(const std::string& subject) const;
   // Publishes `msgs` in order with one hand-off to an I/O thread (the one
   // Publish from this thread uses, so order with Publish is kept too).
   void PublishBatch(std::vector<BusMessage> msgs);

@@ -14,6 +14,9 @@ namespace herald::js {
 namespace {
 
 constexpr std::chrono::milliseconds kTick{20};
+// A push consumer with flow control asks the client to confirm after this
+// many bytes, and waits for the answer before sending more.
+constexpr uint64_t kFlowControlBytes = 256 * 1024;
 
 int64_t SteadyUnixNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -206,7 +209,7 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
           se.stream->CountFrom(c.config, std::max(c.counted_to + 1, c.next_stream_seq));
       c.counted_to = last;
     }
-    if (!c.waiting.empty()) Deliver(name, se, cname, c, &out);
+    if (!c.waiting.empty() || c.config.is_push()) Deliver(name, se, cname, c, &out);
   }
   if (!out.empty()) hooks_.send(std::move(out));
 }
@@ -277,8 +280,53 @@ void ConsumerManager::Pull(const std::string& stream, const std::string& consume
   });
 }
 
+absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry& se, Leader& c,
+                                                                    uint64_t* count, bool* fresh) {
+  *count = 1;
+  *fresh = false;
+  // Redeliveries first, oldest first; then the next new message.
+  while (!c.redeliver.empty()) {
+    const uint64_t sseq = *c.redeliver.begin();
+    c.redeliver.erase(c.redeliver.begin());
+    auto o = c.outstanding.find(sseq);
+    if (o == c.outstanding.end()) continue;  // acknowledged meanwhile
+    absl::StatusOr<storage::StoredMessage> m = se.stream->store().Load(sseq);
+    if (!m.ok()) {
+      c.outstanding.erase(o);  // gone from the stream
+      continue;
+    }
+    *count = o->second.count + 1;
+    return m;
+  }
+  absl::StatusOr<storage::StoredMessage> m = se.stream->NextFor(c.config, c.next_stream_seq);
+  if (m.ok()) *fresh = true;
+  return m;
+}
+
+BusMessage ConsumerManager::MakeDelivery(const std::string& name, const std::string& cname,
+                                         Leader& c, storage::StoredMessage& m, uint64_t count,
+                                         const std::string& to) {
+  const uint64_t cseq = ++c.last_consumer_seq;
+  c.last_stream_seq = std::max(c.last_stream_seq, m.seq);
+  BusMessage msg;
+  msg.subject = to;
+  msg.deliver_as = m.subject;
+  msg.reply = absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", m.seq, ".", cseq, ".",
+                           m.time_ns, ".", c.num_pending);
+  if (c.config.headers_only) {
+    std::string h = m.headers.empty() ? std::string("NATS/1.0\r\n\r\n") : m.headers;
+    h.insert(h.size() - 2, absl::StrCat("Nats-Msg-Size: ", m.data.size(), "\r\n"));
+    msg.headers = std::move(h);
+  } else {
+    msg.headers = std::move(m.headers);
+    msg.data = std::move(m.data);
+  }
+  return msg;
+}
+
 void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const std::string& cname,
                               Leader& c, std::vector<BusMessage>* out) {
+  if (c.config.is_push()) return DeliverPush(name, se, cname, c, out);
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
   nlohmann::json deliveries = nlohmann::json::array();
@@ -289,32 +337,14 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
       break;
     }
     PullRequest& r = c.waiting.front();
-    // Redeliveries first, oldest first; then the next new message.
-    absl::StatusOr<storage::StoredMessage> m = absl::NotFoundError("");
     uint64_t count = 1;
     bool fresh = false;
-    while (!c.redeliver.empty()) {
-      const uint64_t sseq = *c.redeliver.begin();
-      c.redeliver.erase(c.redeliver.begin());
-      auto o = c.outstanding.find(sseq);
-      if (o == c.outstanding.end()) continue;  // acknowledged meanwhile
-      m = se.stream->store().Load(sseq);
-      if (!m.ok()) {
-        c.outstanding.erase(o);  // gone from the stream
-        continue;
-      }
-      count = o->second.count + 1;
-      break;
-    }
-    if (!m.ok()) {
-      m = se.stream->NextFor(c.config, c.next_stream_seq);
-      if (!m.ok()) break;
-      fresh = true;
-    }
+    absl::StatusOr<storage::StoredMessage> m = NextMessage(se, c, &count, &fresh);
+    if (!m.ok()) break;
     const int64_t size =
         static_cast<int64_t>(m->subject.size() + m->headers.size() + m->data.size());
     if (r.max_bytes > 0 && size > r.max_bytes) {
-      // Put it back: it stays next.
+      // It stays next.
       if (!fresh) c.redeliver.insert(m->seq);
       out->push_back(Status(
           r.reply, "", PendingHeaders("409 Message Size Exceeds MaxBytes", r.batch, r.max_bytes)));
@@ -325,24 +355,11 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
       c.next_stream_seq = m->seq + 1;
       if (c.num_pending > 0) --c.num_pending;
     }
-    const uint64_t cseq = ++c.last_consumer_seq;
-    c.last_stream_seq = std::max(c.last_stream_seq, m->seq);
-    BusMessage msg;
-    msg.subject = r.reply;
-    msg.deliver_as = m->subject;
-    msg.reply = absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", m->seq, ".", cseq, ".",
-                             m->time_ns, ".", c.num_pending);
-    if (c.config.headers_only) {
-      std::string h = m->headers.empty() ? std::string("NATS/1.0\r\n\r\n") : m->headers;
-      h.insert(h.size() - 2, absl::StrCat("Nats-Msg-Size: ", m->data.size(), "\r\n"));
-      msg.headers = std::move(h);
-    } else {
-      msg.headers = std::move(m->headers);
-      msg.data = std::move(m->data);
-    }
-    out->push_back(std::move(msg));
-    if (acks) c.outstanding[m->seq] = Outstanding{cseq, count, now + AckWait(c, count)};
-    deliveries.push_back({m->seq, cseq, count, now});
+    const uint64_t sseq = m->seq;
+    out->push_back(MakeDelivery(name, cname, c, *m, count, r.reply));
+    if (acks)
+      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
+    deliveries.push_back({sseq, c.last_consumer_seq, count, now});
     ++r.delivered;
     --r.batch;
     if (r.max_bytes > 0) r.max_bytes -= size;
@@ -358,6 +375,82 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     op["d"] = std::move(deliveries);
     hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
   }
+}
+
+// Push: to the deliver subject while it has interest, until max_ack_pending
+// or an unanswered flow-control request stops it.
+void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
+                                  const std::string& cname, Leader& c,
+                                  std::vector<BusMessage>* out) {
+  const int64_t now = hooks_.now_ns();
+  const bool acks = c.config.ack_policy != AckPolicy::kNone;
+  if (!c.fc_reply.empty()) return;
+  if (hooks_.has_interest && !hooks_.has_interest(c.config.deliver_subject)) return;
+  c.last_active_ns = now;
+  nlohmann::json deliveries = nlohmann::json::array();
+  for (int guard = 0; guard < 10000; ++guard) {
+    if (acks && c.config.max_ack_pending > 0 &&
+        static_cast<int64_t>(c.outstanding.size()) >= c.config.max_ack_pending &&
+        c.redeliver.empty()) {
+      break;
+    }
+    uint64_t count = 1;
+    bool fresh = false;
+    absl::StatusOr<storage::StoredMessage> m = NextMessage(se, c, &count, &fresh);
+    if (!m.ok()) break;
+    if (c.config.max_deliver > 0 && static_cast<int64_t>(count) > c.config.max_deliver) {
+      c.outstanding.erase(m->seq);
+      continue;
+    }
+    if (fresh) {
+      c.next_stream_seq = m->seq + 1;
+      if (c.num_pending > 0) --c.num_pending;
+    }
+    const uint64_t sseq = m->seq;
+    const uint64_t size = m->subject.size() + m->headers.size() + m->data.size();
+    out->push_back(MakeDelivery(name, cname, c, *m, count, c.config.deliver_subject));
+    if (acks)
+      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
+    deliveries.push_back({sseq, c.last_consumer_seq, count, now});
+    c.last_sent_ns = now;
+    c.fc_bytes += size;
+    if (c.config.flow_control && c.fc_bytes >= kFlowControlBytes) {
+      // Pause until the client answers (nats-server's flow control).
+      c.fc_reply = absl::StrCat("$JS.FC.", name, ".", cname, ".", ++c.fc_seq);
+      BusMessage fc;
+      fc.subject = c.config.deliver_subject;
+      fc.reply = c.fc_reply;
+      fc.headers = "NATS/1.0 100 FlowControl Request\r\n\r\n";
+      out->push_back(std::move(fc));
+      c.fc_bytes = 0;
+      break;
+    }
+  }
+  if (!deliveries.empty()) {
+    nlohmann::json op;
+    op["op"] = "consumer_delivered";
+    op["name"] = cname;
+    op["d"] = std::move(deliveries);
+    hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+  }
+}
+
+void ConsumerManager::FlowControlReply(BusMessage msg) {
+  Post([this, msg = std::move(msg)]() {
+    // $JS.FC.<stream>.<consumer>.<n>
+    std::vector<std::string> t = absl::StrSplit(msg.subject, '.');
+    if (t.size() != 5) return;
+    auto sit = streams_.find(t[2]);
+    if (sit == streams_.end()) return;
+    auto cit = sit->second.consumers.find(t[3]);
+    if (cit == sit->second.consumers.end()) return;
+    Leader& c = cit->second;
+    if (c.fc_reply != msg.subject) return;  // a stale answer
+    c.fc_reply.clear();
+    std::vector<BusMessage> out;
+    DeliverPush(t[2], sit->second, t[3], c, &out);
+    if (!out.empty()) hooks_.send(std::move(out));
+  });
 }
 
 // A no_wait request ends once nothing more can be delivered now: 404 if it
@@ -554,9 +647,30 @@ void ConsumerManager::OnTick() {
         c.redeliver.insert(it->first);
         ++it;
       }
-      if (!c.waiting.empty() && !c.redeliver.empty()) Deliver(name, se, cname, c, &out);
-      // Ephemeral consumers go after inactive_threshold without requests.
-      if (c.config.durable_name.empty() && c.waiting.empty() && c.config.inactive_threshold > 0 &&
+      if (c.config.is_push()) {
+        // Interest may have come, redeliveries may be due.
+        DeliverPush(name, se, cname, c, &out);
+        if (c.config.idle_heartbeat > 0 && now - c.last_sent_ns >= c.config.idle_heartbeat &&
+            (!hooks_.has_interest || hooks_.has_interest(c.config.deliver_subject))) {
+          std::string h = absl::StrCat(
+              "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: ", c.last_consumer_seq,
+              "\r\nNats-Last-Stream: ", c.last_stream_seq, "\r\n");
+          if (!c.fc_reply.empty())
+            absl::StrAppend(&h, "Nats-Consumer-Stalled: ", c.fc_reply, "\r\n");
+          h += "\r\n";
+          out.push_back(Status(c.config.deliver_subject, "", h));
+          c.last_sent_ns = now;
+        }
+      } else if (!c.waiting.empty() && !c.redeliver.empty()) {
+        Deliver(name, se, cname, c, &out);
+      }
+      // Ephemeral consumers go after inactive_threshold without requests
+      // (pull) or without interest in their deliver subject (push).
+      const bool inactive = c.config.is_push() ? (!hooks_.has_interest ||
+                                                  !hooks_.has_interest(c.config.deliver_subject))
+                                               : c.waiting.empty();
+      if (!inactive) c.last_active_ns = now;
+      if (c.config.durable_name.empty() && inactive && c.config.inactive_threshold > 0 &&
           now - c.last_active_ns > c.config.inactive_threshold) {
         idle.push_back(cname);
         c.last_active_ns = now;  // proposed once per threshold

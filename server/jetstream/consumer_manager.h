@@ -48,6 +48,8 @@ class ConsumerManager {
     std::function<void(std::vector<BusMessage> msgs)> send;
     // Unix time now, ns (tests may replace it).
     std::function<int64_t()> now_ns;
+    // Whether a push consumer's deliver subject has interest now.
+    std::function<bool(const std::string& subject)> has_interest;
   };
   // The leader's view of a consumer, for CONSUMER.INFO.
   struct LeaderView {
@@ -74,6 +76,9 @@ class ConsumerManager {
   void Pull(const std::string& stream, const std::string& consumer, BusMessage request);
   // A message on $JS.ACK.<stream>.> (the stream leader subscribes it).
   void Ack(BusMessage msg);
+  // A message on $JS.FC.<stream>.> (the stream leader subscribes it): a push
+  // consumer's client answered a flow-control request.
+  void FlowControlReply(BusMessage msg);
   // Runs `done` on the worker with the consumer's leader view (nullopt when
   // this node does not lead it).
   void Info(const std::string& stream, const std::string& consumer,
@@ -106,6 +111,11 @@ class ConsumerManager {
     std::set<uint64_t> redeliver;                 // due now, by stream seq
     std::deque<PullRequest> waiting;
     int64_t last_active_ns = 0;
+    // Push consumers.
+    int64_t last_sent_ns = 0;  // last message or heartbeat sent
+    std::string fc_reply;      // outstanding flow-control request ("" none)
+    uint64_t fc_bytes = 0;     // bytes sent since the last one
+    uint64_t fc_seq = 0;
     std::vector<js::Ack> acks_to_propose;
     std::vector<std::string> ack_replies;  // AckSync replies of those acks
   };
@@ -119,6 +129,14 @@ class ConsumerManager {
   void Reconcile(const std::string& name, StreamEntry& se);
   void Deliver(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
                std::vector<BusMessage>* out);
+  void DeliverPush(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
+                   std::vector<BusMessage>* out);
+  // The next message for `c` (a due redelivery first): its delivery count in
+  // *count, *fresh when it is a first delivery. kNotFound when none.
+  absl::StatusOr<storage::StoredMessage> NextMessage(StreamEntry& se, Leader& c, uint64_t* count,
+                                                     bool* fresh);
+  BusMessage MakeDelivery(const std::string& name, const std::string& cname, Leader& c,
+                          storage::StoredMessage& m, uint64_t count, const std::string& to);
   void FinishNoWait(Leader& c, std::vector<BusMessage>* out);
   void OnTick();
   void ScheduleTick();

@@ -127,6 +127,7 @@ absl::Status JetStream::Start() {
     host_->Propose(group, std::move(entry), std::move(done));
   };
   ch.send = [this](std::vector<BusMessage> msgs) { bus_->PublishBatch(std::move(msgs)); };
+  ch.has_interest = [this](const std::string& subject) { return bus_->HasInterest(subject); };
   consumers_ = std::make_unique<ConsumerManager>(std::move(ch));
   consumers_->Start();
   {
@@ -208,6 +209,8 @@ void JetStream::Stop() {
       ls.publish_subs.clear();
       if (ls.ack_sub != nullptr) bus_->Unsubscribe(ls.ack_sub);
       ls.ack_sub = nullptr;
+      if (ls.fc_sub != nullptr) bus_->Unsubscribe(ls.fc_sub);
+      ls.fc_sub = nullptr;
     }
   }
   // Its worker reads the streams: it ends before they close.
@@ -672,12 +675,18 @@ void JetStream::UpdateLeadership(const std::string& name) {
     if (!ls->leader && ls->ack_sub != nullptr) {
       drop.push_back(std::move(ls->ack_sub));
       ls->ack_sub = nullptr;
+      if (ls->fc_sub != nullptr) drop.push_back(std::move(ls->fc_sub));
+      ls->fc_sub = nullptr;
       lost_consumers = true;
     }
     if (ls->leader && ls->ack_sub == nullptr && consumers_ != nullptr) {
       auto sub = bus_->Subscribe("$JS.ACK." + name + ".>", "",
                                  [this](BusMessage m) { consumers_->Ack(std::move(m)); });
       if (sub.ok()) ls->ack_sub = *sub;
+      auto fc = bus_->Subscribe("$JS.FC." + name + ".>", "", [this](BusMessage m) {
+        consumers_->FlowControlReply(std::move(m));
+      });
+      if (fc.ok()) ls->fc_sub = *fc;
       consumers_->SetStreamLeader(name, ls->stream, ls->assignment.group);
     }
     if (ls->leader && ls->publish_subs.empty()) {
@@ -762,6 +771,7 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
     if (it == local_.end()) return;
     drop = std::move(it->second.publish_subs);
     if (it->second.ack_sub != nullptr) drop.push_back(std::move(it->second.ack_sub));
+    if (it->second.fc_sub != nullptr) drop.push_back(std::move(it->second.fc_sub));
     group = it->second.assignment.group;
     if (it->second.stream) it->second.stream->DropSnapshotView();
     group_names_.erase(group);

@@ -120,6 +120,7 @@ class JetStream : public raft::StateMachine {
     StreamAssignment assignment;
     std::vector<SubscriptionPtr> publish_subs;  // one per subject, while leader
     SubscriptionPtr ack_sub;                    // $JS.ACK.<stream>.>, while leader
+    SubscriptionPtr fc_sub;                     // $JS.FC.<stream>.>, while leader
     bool leader = false;
     bool resubscribe = false;  // subjects changed by an update
     raft::NodeId leader_id = raft::kNoNode;

@@ -94,9 +94,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     consumers_->Info(
         stream, t[3],
         [this, reply, view, c = *std::move(c)](std::optional<ConsumerManager::LeaderView> lv) {
-          const uint64_t pending =
-              lv.has_value() ? lv->num_pending
-                             : view.stream->CountFrom(c.config, c.delivered.stream_seq + 1);
+          const uint64_t pending = lv.has_value() ? lv->num_pending : view.stream->PendingFor(c);
           nlohmann::ordered_json out;
           out["type"] = Type("consumer_info");
           nlohmann::ordered_json info =
@@ -227,8 +225,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
                    if (!c.has_value()) return ReplyError(reply, type, errors::Unavailable());
                    nlohmann::ordered_json out;
                    out["type"] = Type(type);
-                   nlohmann::ordered_json info = ConsumerInfoJson(
-                       view, *c, s->CountFrom(c->config, c->delivered.stream_seq + 1), 0);
+                   nlohmann::ordered_json info = ConsumerInfoJson(view, *c, s->PendingFor(*c), 0);
                    for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
                    Reply(reply, out);
                  });
@@ -253,8 +250,7 @@ void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, 
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (size_t i = offset; i < all.size() && arr.size() < limit; ++i) {
     if (list) {
-      arr.push_back(ConsumerInfoJson(
-          ls, all[i], ls.stream->CountFrom(all[i].config, all[i].delivered.stream_seq + 1), 0));
+      arr.push_back(ConsumerInfoJson(ls, all[i], ls.stream->PendingFor(all[i]), 0));
     } else {
       arr.push_back(all[i].name);
     }

@@ -184,8 +184,16 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
         const uint64_t count = rd == st.redelivered.end() ? 1 : rd->second;
         c.outstanding[sseq] = Outstanding{p.consumer_seq, count, now + AckWait(c, count)};
       }
-      c.num_pending = se.stream->CountFrom(c.config, c.next_stream_seq);
+      c.num_pending = se.stream->PendingFor(st);
       c.counted_to = se.stream->State().last_seq;
+      if (st.config.deliver_policy == DeliverPolicy::kLastPerSubject &&
+          st.delivered.stream_seq < st.lps_until) {
+        for (uint64_t s : se.stream->LastPerSubjectSeqs(st, st.delivered.stream_seq)) {
+          c.last_per_subject.push_back(s);
+        }
+        c.lps_until = st.lps_until;
+        c.counted_to = std::max(c.counted_to, st.lps_until);
+      }
       it = se.consumers.emplace(st.name, std::move(c)).first;
     } else {
       it->second.config = st.config;
@@ -298,6 +306,20 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry&
     *count = o->second.count + 1;
     return m;
   }
+  // last_per_subject: each subject's last message first, then on from the
+  // stream's end as it was when the consumer was made.
+  while (!c.last_per_subject.empty()) {
+    const uint64_t sseq = c.last_per_subject.front();
+    c.last_per_subject.pop_front();
+    absl::StatusOr<storage::StoredMessage> m = se.stream->store().Load(sseq);
+    if (c.last_per_subject.empty()) {
+      c.next_stream_seq = std::max(c.next_stream_seq, c.lps_until + 1);
+    }
+    if (!m.ok()) continue;  // removed meanwhile
+    *fresh = true;
+    return m;
+  }
+  if (c.lps_until != 0) c.next_stream_seq = std::max(c.next_stream_seq, c.lps_until + 1);
   absl::StatusOr<storage::StoredMessage> m = se.stream->NextFor(c.config, c.next_stream_seq);
   if (m.ok()) *fresh = true;
   return m;
@@ -352,7 +374,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
       continue;
     }
     if (fresh) {
-      c.next_stream_seq = m->seq + 1;
+      c.next_stream_seq = std::max(c.next_stream_seq, m->seq + 1);
       if (c.num_pending > 0) --c.num_pending;
     }
     const uint64_t sseq = m->seq;
@@ -403,7 +425,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
       continue;
     }
     if (fresh) {
-      c.next_stream_seq = m->seq + 1;
+      c.next_stream_seq = std::max(c.next_stream_seq, m->seq + 1);
       if (c.num_pending > 0) --c.num_pending;
     }
     const uint64_t sseq = m->seq;

@@ -109,6 +109,8 @@ class ConsumerManager {
     uint64_t counted_to = 0;                      // stream last_seq num_pending accounts for
     std::map<uint64_t, Outstanding> outstanding;  // by stream seq
     std::set<uint64_t> redeliver;                 // due now, by stream seq
+    std::deque<uint64_t> last_per_subject;        // last_per_subject's first deliveries
+    uint64_t lps_until = 0;
     std::deque<PullRequest> waiting;
     int64_t last_active_ns = 0;
     // Push consumers.

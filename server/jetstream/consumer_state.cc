@@ -60,6 +60,7 @@ std::string ConsumerState::Encode() const {
   j["delivered"] = {delivered.consumer_seq, delivered.stream_seq};
   j["ack_floor"] = {ack_floor.consumer_seq, ack_floor.stream_seq};
   j["active"] = {delivered_active_ns, ack_active_ns};
+  if (lps_until != 0) j["lps"] = lps_until;
   nlohmann::json p = nlohmann::json::array();
   for (const auto& [sseq, d] : pending) p.push_back({sseq, d.consumer_seq, d.time_ns});
   j["pending"] = std::move(p);
@@ -89,6 +90,7 @@ std::optional<ConsumerState> ConsumerState::Decode(const std::string& name,
       st.delivered_active_ns = j["active"].at(0).get<int64_t>();
       st.ack_active_ns = j["active"].at(1).get<int64_t>();
     }
+    st.lps_until = j.value("lps", uint64_t{0});
     for (const auto& p : j.at("pending")) {
       st.pending[p.at(0).get<uint64_t>()] =
           PendingDelivery{p.at(1).get<uint64_t>(), p.at(2).get<int64_t>()};

@@ -67,7 +67,10 @@ struct ConsumerState {
   SequencePair delivered;           // the last delivery's (a redelivery moves consumer_seq only)
   SequencePair ack_floor;           // everything at or below is acknowledged
   int64_t delivered_active_ns = 0;  // time of the last delivery (0: none yet)
-  int64_t ack_active_ns = 0;        // time of the last acknowledgement
+  // deliver_policy last_per_subject: the stream's last sequence when the
+  // consumer was created; up to it only each subject's last message goes.
+  uint64_t lps_until = 0;
+  int64_t ack_active_ns = 0;                    // time of the last acknowledgement
   std::map<uint64_t, PendingDelivery> pending;  // by stream seq
   std::map<uint64_t, uint64_t> redelivered;     // stream seq -> deliveries so far (> 1)
 

@@ -132,6 +132,28 @@ absl::StatusOr<storage::StoredMessage> Stream::NextFor(const ConsumerConfig& cfg
   return store_->LoadNext(from_seq, ConsumerFilter(cfg));
 }
 
+std::vector<uint64_t> Stream::LastPerSubjectSeqs(const ConsumerState& c, uint64_t after) const {
+  std::vector<uint64_t> out;
+  if (c.config.deliver_policy != DeliverPolicy::kLastPerSubject || after >= c.lps_until) return out;
+  for (const auto& [subject, n] : store_->SubjectCounts(ConsumerFilter(c.config), SIZE_MAX)) {
+    absl::StatusOr<storage::StoredMessage> m = store_->LoadLastOfSubject(subject);
+    // A subject updated since the consumer was made delivers its newer
+    // messages in order anyway.
+    if (m.ok() && m->seq > after && m->seq <= c.lps_until) out.push_back(m->seq);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+uint64_t Stream::PendingFor(const ConsumerState& c) const {
+  const uint64_t from = c.delivered.stream_seq + 1;
+  if (c.config.deliver_policy == DeliverPolicy::kLastPerSubject && from <= c.lps_until) {
+    return LastPerSubjectSeqs(c, c.delivered.stream_seq).size() +
+           CountFrom(c.config, c.lps_until + 1);
+  }
+  return CountFrom(c.config, from);
+}
+
 uint64_t Stream::CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const {
   const storage::StreamStoreState st = store_->State();
   if (from_seq > st.last_seq || st.msgs == 0) return 0;
@@ -530,6 +552,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     c.created_ns = op.value("created", int64_t{0});
     c.delivered.stream_seq = start - 1;
     c.ack_floor.stream_seq = start - 1;
+    if (c.config.deliver_policy == DeliverPolicy::kLastPerSubject) c.lps_until = st.last_seq;
     MutexLock l(&mu_);
     consumers_.emplace(name, std::move(c));
     dirty_consumers_.insert(name);

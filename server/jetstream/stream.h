@@ -113,6 +113,13 @@ class Stream {
                                                  uint64_t from_seq) const;
   // Messages at or after `from_seq` matching the filter (committed view).
   uint64_t CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const;
+  // Stream sequences a last_per_subject consumer still delivers before
+  // going on from lps_until + 1: each matching subject's last message in
+  // (after, lps_until], ascending.
+  std::vector<uint64_t> LastPerSubjectSeqs(const ConsumerState& c, uint64_t after) const;
+  // The consumer's num_pending as nats-server reports it (from its replicated
+  // position).
+  uint64_t PendingFor(const ConsumerState& c) const;
 
   // Any thread.
   storage::StreamStoreState State() const { return store_->State(); }

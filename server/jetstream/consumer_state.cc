@@ -22,19 +22,23 @@ void ConsumerState::ApplyDelivered(const std::vector<Delivery>& ds) {
   AdvanceFloor();
 }
 
-void ConsumerState::ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns) {
+std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns) {
   ack_active_ns = std::max(ack_active_ns, time_ns);
+  std::vector<uint64_t> settled;
   for (const Ack& a : acks) {
     if (config.ack_policy == AckPolicy::kAll && a.kind == AckKind::kAck) {
       // One ack covers every delivery up to it.
       while (!pending.empty() && pending.begin()->first <= a.stream_seq) {
+        settled.push_back(pending.begin()->first);
         Settle(pending.begin()->first);
       }
-    } else {
+    } else if (pending.count(a.stream_seq)) {
+      settled.push_back(a.stream_seq);
       Settle(a.stream_seq);
     }
   }
   AdvanceFloor();
+  return settled;
 }
 
 void ConsumerState::Settle(uint64_t stream_seq) {

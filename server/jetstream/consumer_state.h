@@ -78,8 +78,14 @@ struct ConsumerState {
   // already: a replayed or late entry).
   void ApplyDelivered(const std::vector<Delivery>& ds);
   // Applies acknowledgements made at `time_ns` (the leader's clock); unknown
-  // or already acked sequences are ignored.
-  void ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns);
+  // or already acked sequences are ignored. Returns the stream sequences the
+  // acks settled (for interest and work-queue retention).
+  std::vector<uint64_t> ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns);
+  // Whether this consumer is done with stream sequence `seq` (acknowledged,
+  // or never to be delivered to it as it is before its start).
+  bool Settled(uint64_t seq) const {
+    return seq <= ack_floor.stream_seq || (seq <= delivered.stream_seq && !pending.count(seq));
+  }
 
   // The record written to the stream store, and back.
   std::string Encode() const;

@@ -137,6 +137,9 @@ absl::Status JetStream::Start() {
   std::vector<raft::GroupId> campaign;
   if (store_->HasGroup(kMetaGroup)) {
     if (absl::Status st = host_->AddGroup(kMetaGroup, {}, meta_->applied()); !st.ok()) return st;
+    // A single node is its metadata group's only voter: lead at once rather
+    // than after an election timeout (API writes fail until then).
+    if (!clustered_) campaign.push_back(kMetaGroup);
     MutexLock l(&mu_);
     meta_started_ = true;
   } else if (!clustered_) {

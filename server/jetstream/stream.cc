@@ -508,6 +508,31 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
         r.error = {400, 10026, "maximum consumers limit reached"};
         return;
       }
+      if (config_.retention == Retention::kWorkQueue && !cfg->direct) {
+        // nats-server's work-queue rules: each message goes to one consumer.
+        if (cfg->ack_policy != AckPolicy::kExplicit) {
+          r.error = {400, 10098, "workqueue stream requires explicit ack"};
+          return;
+        }
+        if (!consumers_.empty()) {
+          if (cfg->filter_subject.empty()) {
+            r.error = {400, 10099,
+                       "multiple non-filtered consumers not allowed on workqueue stream"};
+            return;
+          }
+          for (const auto& [n, other] : consumers_) {
+            if (other.config.filter_subject.empty() ||
+                SubjectsCollide(other.config.filter_subject, cfg->filter_subject)) {
+              r.error = {400, 10100, "filtered consumer not unique on workqueue stream"};
+              return;
+            }
+          }
+        }
+        if (cfg->deliver_policy != DeliverPolicy::kAll) {
+          r.error = {400, 10101, "consumer must be deliver all on workqueue stream"};
+          return;
+        }
+      }
     }
     // The start position is decided against the store as of the previous
     // entry: write what is staged first, so that the committed view (which
@@ -587,6 +612,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     return;
   }
   if (kind == "consumer_ack") {
+    const Retention retention = config_.retention;
     std::vector<Ack> acks;
     try {
       for (const auto& a : op.value("a", nlohmann::json::array())) {
@@ -598,8 +624,39 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
       r.error = errors::BadRequest();
       return;
     }
-    it->second.ApplyAcked(acks, op.value("t", int64_t{0}));
+    std::vector<uint64_t> settled = it->second.ApplyAcked(acks, op.value("t", int64_t{0}));
     dirty_consumers_.insert(name);
+    if (retention == Retention::kLimits || settled.empty()) return;
+    // Work queue: a message goes once acknowledged. Interest: once every
+    // consumer that wants it is done with it. Decided from the consumers'
+    // replicated state and the committed store (what is staged is written
+    // first, so every replica sees the same store here).
+    std::vector<uint64_t> remove;
+    if (retention == Retention::kWorkQueue) {
+      remove = settled;
+    } else {
+      std::vector<std::pair<const ConsumerState*, storage::SubjectPredicate>> others;
+      for (const auto& [n, cs] : consumers_) others.emplace_back(&cs, ConsumerFilter(cs.config));
+      // WriteStaged takes mu_; the consumers only change on this thread, so
+      // the pointers above stay valid meanwhile.
+      mu_.Unlock();
+      if (staged_index_ != 0) WriteStaged(staged_index_);
+      mu_.Lock();
+      for (uint64_t seq : settled) {
+        absl::StatusOr<storage::StoredMessage> m = store_->Load(seq);
+        if (!m.ok()) continue;
+        bool done = true;
+        for (const auto& [cs, filter] : others) {
+          if (filter != nullptr && !filter(m->subject)) continue;
+          if (!cs->Settled(seq)) {
+            done = false;
+            break;
+          }
+        }
+        if (done) remove.push_back(seq);
+      }
+    }
+    for (uint64_t seq : remove) Check(store_->Remove(seq).status());
     return;
   }
   r.error = errors::BadRequest();

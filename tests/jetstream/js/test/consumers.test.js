@@ -296,3 +296,41 @@ t('an ephemeral consumer, and a durable one across a restart', async () => {
   const m3 = await c2.next({ expires: 2000 });
   assert.equal(m3.seq, 3);
 });
+
+t('work-queue and interest retention remove what is acknowledged', async () => {
+  await jsm.streams.add({ name: 'CW', subjects: ['cw.>'], retention: 'workqueue' });
+  for (let i = 1; i <= 4; i++) await js.publish(`cw.${i}`, L.sc.encode(`w${i}`));
+  L.assertApiError(await L.api(nc, '$JS.API.CONSUMER.DURABLE.CREATE.CW.none',
+    { stream_name: 'CW', config: { durable_name: 'none', ack_policy: 'none' } }), 400, 10084);
+  await jsm.consumers.add('CW', { durable_name: 'w', ack_policy: AckPolicy.Explicit });
+  L.assertApiError(await L.api(nc, '$JS.API.CONSUMER.DURABLE.CREATE.CW.w2',
+    { stream_name: 'CW', config: { durable_name: 'w2', ack_policy: 'explicit' } }), 400, 10099,
+  'multiple non-filtered consumers not allowed on workqueue stream');
+  const c = await js.consumers.get('CW', 'w');
+  const iter = await c.fetch({ max_messages: 3, expires: 2000 });
+  const got = [];
+  for await (const m of iter) got.push(m);
+  assert.equal(got.length, 3);
+  assert.equal(await got[0].ackAck(), true);
+  assert.equal(await got[2].ackAck(), true);
+  const si = await L.retry(async () => {
+    const i = await jsm.streams.info('CW');
+    if (i.state.messages !== 2) throw new Error(`messages ${i.state.messages}`);
+    return i;
+  }, 5000, 'two messages left');
+  assert.equal(si.state.first_seq, 2);
+
+  await jsm.streams.add({ name: 'CI', subjects: ['ci.>'], retention: 'interest' });
+  await jsm.consumers.add('CI', { durable_name: 'a', ack_policy: AckPolicy.Explicit });
+  await jsm.consumers.add('CI', { durable_name: 'b', ack_policy: AckPolicy.Explicit });
+  for (let i = 1; i <= 3; i++) await js.publish(`ci.${i}`, L.sc.encode(`i${i}`));
+  const ca = await js.consumers.get('CI', 'a');
+  for (let i = 0; i < 3; i++) assert.equal(await (await ca.next({ expires: 2000 })).ackAck(), true);
+  assert.equal((await jsm.streams.info('CI')).state.messages, 3, 'b has not acked');
+  const cb = await js.consumers.get('CI', 'b');
+  assert.equal(await (await cb.next({ expires: 2000 })).ackAck(), true);
+  await L.retry(async () => {
+    const i = await jsm.streams.info('CI');
+    if (i.state.messages !== 2) throw new Error(`messages ${i.state.messages}`);
+  }, 5000, 'the message both acked removed');
+});

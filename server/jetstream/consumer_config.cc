@@ -359,6 +359,27 @@ ApiError CheckConsumerUpdate(const ConsumerConfig& old, const ConsumerConfig& ne
   return {};
 }
 
+bool ParsePullRequest(const std::string& body, PullRequestBody* out) {
+  *out = PullRequestBody{};
+  std::string_view b = body;
+  auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+  while (!b.empty() && space(b.front())) b.remove_prefix(1);
+  while (!b.empty() && space(b.back())) b.remove_suffix(1);
+  if (b.empty()) return true;
+  if (b.front() != '{') {
+    return absl::SimpleAtoi(std::string(b), &out->batch) && out->batch > 0;
+  }
+  nlohmann::json j = nlohmann::json::parse(b, nullptr, false);
+  if (!j.is_object()) return false;
+  if (!Get(j, "batch", &out->batch) || !Get(j, "expires", &out->expires_ns) ||
+      !Get(j, "max_bytes", &out->max_bytes) || !Get(j, "idle_heartbeat", &out->heartbeat_ns) ||
+      !Get(j, "no_wait", &out->no_wait)) {
+    return false;
+  }
+  if (out->batch <= 0) out->batch = 1;
+  return out->expires_ns >= 0 && out->max_bytes >= 0 && out->heartbeat_ns >= 0;
+}
+
 bool IsValidConsumerName(const std::string& name) {
   if (name.empty()) return false;
   return name.find_first_of(" \t\r\n\f.*>") == std::string::npos;

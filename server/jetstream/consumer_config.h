@@ -82,6 +82,17 @@ ApiError CheckConsumerUpdate(const ConsumerConfig& old, const ConsumerConfig& ne
 // Consumer names: not empty, no '.', '*', '>', whitespace, path separators.
 bool IsValidConsumerName(const std::string& name);
 
+// A CONSUMER.MSG.NEXT request body: empty (one message), a bare batch size,
+// or nats-server's JSON object. False for anything else (400 Bad Request).
+struct PullRequestBody {
+  int64_t batch = 1;
+  int64_t expires_ns = 0;
+  bool no_wait = false;
+  int64_t max_bytes = 0;
+  int64_t heartbeat_ns = 0;
+};
+bool ParsePullRequest(const std::string& body, PullRequestBody* out);
+
 }  // namespace herald::js
 
 #endif  // HERALD_SERVER_JETSTREAM_CONSUMER_CONFIG_H_

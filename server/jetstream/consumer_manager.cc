@@ -24,46 +24,6 @@ int64_t SteadyUnixNs() {
       .count();
 }
 
-// nats-server's pull request body: empty (one message), a bare batch size,
-// or the JSON object.
-bool ParsePullRequest(const std::string& body, int64_t now, int64_t* batch, int64_t* expires_ns,
-                      bool* no_wait, int64_t* max_bytes, int64_t* heartbeat_ns) {
-  *batch = 1;
-  *expires_ns = 0;
-  *no_wait = false;
-  *max_bytes = 0;
-  *heartbeat_ns = 0;
-  (void)now;
-  std::string_view b = body;
-  while (!b.empty() && (b.front() == ' ' || b.front() == '\t')) b.remove_prefix(1);
-  while (!b.empty() &&
-         (b.back() == ' ' || b.back() == '\t' || b.back() == '\r' || b.back() == '\n'))
-    b.remove_suffix(1);
-  if (b.empty()) return true;
-  if (b.front() != '{') {
-    return absl::SimpleAtoi(absl::string_view(b.data(), b.size()), batch) && *batch > 0;
-  }
-  nlohmann::json j = nlohmann::json::parse(b, nullptr, false);
-  if (!j.is_object()) return false;
-  auto num = [&j](const char* key, int64_t* out) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return true;
-    if (!it->is_number_integer()) return false;
-    *out = it->get<int64_t>();
-    return true;
-  };
-  if (!num("batch", batch) || !num("expires", expires_ns) || !num("max_bytes", max_bytes) ||
-      !num("idle_heartbeat", heartbeat_ns)) {
-    return false;
-  }
-  if (auto it = j.find("no_wait"); it != j.end() && !it->is_null()) {
-    if (!it->is_boolean()) return false;
-    *no_wait = it->get<bool>();
-  }
-  if (*batch <= 0) *batch = 1;
-  return *expires_ns >= 0 && *max_bytes >= 0 && *heartbeat_ns >= 0;
-}
-
 std::string HeartbeatHeaders(uint64_t consumer_seq, uint64_t stream_seq) {
   return absl::StrCat("NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: ", consumer_seq,
                       "\r\nNats-Last-Stream: ", stream_seq, "\r\n\r\n");
@@ -249,13 +209,17 @@ void ConsumerManager::Pull(const std::string& stream, const std::string& consume
     }
     PullRequest r;
     r.reply = request.reply;
-    int64_t expires = 0;
-    if (!ParsePullRequest(request.data, now, &r.batch, &expires, &r.no_wait, &r.max_bytes,
-                          &r.heartbeat_ns)) {
+    PullRequestBody body;
+    if (!ParsePullRequest(request.data, &body)) {
       out.push_back(Status(request.reply, "400 Bad Request"));
       hooks_.send(std::move(out));
       return;
     }
+    r.batch = body.batch;
+    r.no_wait = body.no_wait;
+    r.max_bytes = body.max_bytes;
+    r.heartbeat_ns = body.heartbeat_ns;
+    const int64_t expires = body.expires_ns;
     if (c.config.max_batch > 0 && r.batch > c.config.max_batch) {
       out.push_back(Status(request.reply,
                            absl::StrCat("409 Exceeded MaxRequestBatch of ", c.config.max_batch)));

@@ -811,6 +811,27 @@ absl::StatusOr<StoredMessage> StreamStore::LoadNext(uint64_t from_seq,
   return absl::NotFoundError("no matching message");
 }
 
+absl::StatusOr<std::vector<StoredMessage>> StreamStore::LoadBatch(uint64_t from_seq,
+                                                                  const SubjectPredicate& filter,
+                                                                  size_t max) const {
+  std::vector<StoredMessage> out;
+  const std::string hi = KindKey(id_, kKindState);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(MessageKey(id_, from_seq)); it->Valid() && out.size() < max; it->Next()) {
+    const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+    std::string_view v = View(it->value());
+    std::optional<MessageView> m = ParseMessage(v);  // as LoadNext
+    if (m && filter && !filter(m->subject)) continue;
+    if (!m || !Unseal(v, seq)) return Damaged(id_, seq);
+    out.push_back(ToStored(seq, *m));
+  }
+  if (!it->status().ok()) return ReadError("scan messages", it->status());
+  return out;
+}
+
 absl::StatusOr<StoredMessage> StreamStore::LoadLast(const SubjectPredicate& filter) const {
   // Only the committed range: below first_seq and above last_seq lie keys
   // removed by range tombstones (purges, or an earlier stream with this id),

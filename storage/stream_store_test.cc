@@ -683,4 +683,26 @@ TEST_F(StreamStoreTest, AConsumerRecordUnderAnotherNameIsDamaged) {
   EXPECT_TRUE(absl::IsDataLoss(store_->LoadConsumers().status()));
 }
 
+TEST_F(StreamStoreTest, LoadBatchReadsMatchingMessagesInOrderUpToMax) {
+  Add("a", 3);
+  Add("b", 2);
+  Add("a", 2);
+  Commit();
+  ASSERT_TRUE(store_->Remove(2).ok());
+  Commit();
+  auto all = store_->LoadBatch(1, nullptr, 100);
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<uint64_t> seqs;
+  for (const StoredMessage& m : *all) seqs.push_back(m.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3, 4, 5, 6, 7}));
+  auto as = store_->LoadBatch(
+      2, [](std::string_view s) { return s == "a"; }, 2);
+  ASSERT_TRUE(as.ok());
+  ASSERT_EQ(as->size(), 2u);
+  EXPECT_EQ((*as)[0].seq, 3u);
+  EXPECT_EQ((*as)[1].seq, 6u);
+  EXPECT_EQ((*as)[1].subject, "a");
+  EXPECT_TRUE(store_->LoadBatch(8, nullptr, 10)->empty());
+}
+
 }  // namespace herald::storage

@@ -17,6 +17,8 @@ constexpr std::chrono::milliseconds kTick{20};
 // A push consumer with flow control asks the client to confirm after this
 // many bytes, and waits for the answer before sending more.
 constexpr uint64_t kFlowControlBytes = 256 * 1024;
+// Messages a consumer reads ahead from the store at a time.
+constexpr size_t kReadAhead = 128;
 
 int64_t SteadyUnixNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -169,8 +171,13 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
     }
     it = se.consumers.erase(it);
   }
-  const uint64_t last = se.stream->State().last_seq;
+  const storage::StreamStoreState sst = se.stream->State();
+  const uint64_t last = sst.last_seq;
+  const bool removed = sst.first_seq != se.seen_first_seq || sst.num_deleted != se.seen_num_deleted;
+  se.seen_first_seq = sst.first_seq;
+  se.seen_num_deleted = sst.num_deleted;
   for (auto& [cname, c] : se.consumers) {
+    if (removed) c.ahead.clear();
     if (last > c.counted_to) {
       // New messages: count the ones the consumer will deliver.
       c.num_pending +=
@@ -284,8 +291,17 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry&
     return m;
   }
   if (c.lps_until != 0) c.next_stream_seq = std::max(c.next_stream_seq, c.lps_until + 1);
-  absl::StatusOr<storage::StoredMessage> m = se.stream->NextFor(c.config, c.next_stream_seq);
-  if (m.ok()) *fresh = true;
+  while (!c.ahead.empty() && c.ahead.front().seq < c.next_stream_seq) c.ahead.pop_front();
+  if (c.ahead.empty()) {
+    for (storage::StoredMessage& m :
+         se.stream->NextBatchFor(c.config, c.next_stream_seq, kReadAhead)) {
+      c.ahead.push_back(std::move(m));
+    }
+  }
+  if (c.ahead.empty()) return absl::NotFoundError("no message");
+  storage::StoredMessage m = std::move(c.ahead.front());
+  c.ahead.pop_front();
+  *fresh = true;
   return m;
 }
 
@@ -523,17 +539,6 @@ void ConsumerManager::Ack(BusMessage msg) {
       if (known) {
         c.acks_to_propose.push_back(js::Ack{sseq, kind});
         if (!msg.reply.empty()) c.ack_replies.push_back(msg.reply);
-        if (c.acks_to_propose.size() == 1) {
-          // Proposed after the acks already queued on the worker: one entry
-          // for all of them.
-          Post([this, stream, cname] {
-            auto s = streams_.find(stream);
-            if (s == streams_.end()) return;
-            auto k = s->second.consumers.find(cname);
-            if (k == s->second.consumers.end()) return;
-            FlushAcks(stream, s->second, cname, k->second);
-          });
-        }
       } else if (!msg.reply.empty()) {
         BusMessage r;  // nothing to replicate: answered at once
         r.subject = msg.reply;
@@ -549,8 +554,23 @@ void ConsumerManager::Ack(BusMessage msg) {
       r.reply = msg.reply;
       c.waiting.push_back(std::move(r));
     }
-    Deliver(stream, sit->second, cname, c, &out);
     if (!out.empty()) hooks_.send(std::move(out));
+    // After the acks already queued on the worker: one entry for all of
+    // them, and one delivery pass for what they made room for.
+    if (!c.flush_scheduled) {
+      c.flush_scheduled = true;
+      Post([this, stream, cname] {
+        auto s = streams_.find(stream);
+        if (s == streams_.end()) return;
+        auto k = s->second.consumers.find(cname);
+        if (k == s->second.consumers.end()) return;
+        k->second.flush_scheduled = false;
+        FlushAcks(stream, s->second, cname, k->second);
+        std::vector<BusMessage> more;
+        Deliver(stream, s->second, cname, k->second, &more);
+        if (!more.empty()) hooks_.send(std::move(more));
+      });
+    }
   });
 }
 

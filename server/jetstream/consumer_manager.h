@@ -110,6 +110,9 @@ class ConsumerManager {
     std::map<uint64_t, Outstanding> outstanding;  // by stream seq
     std::set<uint64_t> redeliver;                 // due now, by stream seq
     std::deque<uint64_t> last_per_subject;        // last_per_subject's first deliveries
+    // Read ahead: the next new messages (from next_stream_seq on), read with
+    // one store iterator rather than one seek each.
+    std::deque<storage::StoredMessage> ahead;
     uint64_t lps_until = 0;
     std::deque<PullRequest> waiting;
     int64_t last_active_ns = 0;
@@ -118,12 +121,17 @@ class ConsumerManager {
     std::string fc_reply;      // outstanding flow-control request ("" none)
     uint64_t fc_bytes = 0;     // bytes sent since the last one
     uint64_t fc_seq = 0;
+    bool flush_scheduled = false;  // a task will propose the acks and deliver
     std::vector<js::Ack> acks_to_propose;
     std::vector<std::string> ack_replies;  // AckSync replies of those acks
   };
   struct StreamEntry {
     std::shared_ptr<Stream> stream;
     uint64_t group = 0;
+    // The stream's first sequence and interior deletions as last seen: when
+    // they change, messages read ahead may be gone.
+    uint64_t seen_first_seq = 0;
+    uint64_t seen_num_deleted = 0;
     std::map<std::string, Leader> consumers;
   };
 

@@ -154,6 +154,14 @@ uint64_t Stream::PendingFor(const ConsumerState& c) const {
   return CountFrom(c.config, from);
 }
 
+std::vector<storage::StoredMessage> Stream::NextBatchFor(const ConsumerConfig& cfg,
+                                                         uint64_t from_seq, size_t max) const {
+  absl::StatusOr<std::vector<storage::StoredMessage>> b =
+      store_->LoadBatch(from_seq, ConsumerFilter(cfg), max);
+  if (!b.ok()) return {};
+  return *std::move(b);
+}
+
 uint64_t Stream::CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const {
   const storage::StreamStoreState st = store_->State();
   if (from_seq > st.last_seq || st.msgs == 0) return 0;

@@ -111,6 +111,9 @@ class Stream {
   // (committed view); kNotFound.
   absl::StatusOr<storage::StoredMessage> NextFor(const ConsumerConfig& cfg,
                                                  uint64_t from_seq) const;
+  // Up to `max` of them, read with one iterator (committed view).
+  std::vector<storage::StoredMessage> NextBatchFor(const ConsumerConfig& cfg, uint64_t from_seq,
+                                                   size_t max) const;
   // Messages at or after `from_seq` matching the filter (committed view).
   uint64_t CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const;
   // Stream sequences a last_per_subject consumer still delivers before

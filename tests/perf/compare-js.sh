@@ -8,7 +8,12 @@
 #               cluster with routes to all three nodes, itself included),
 #               stream num_replicas 3, the publisher connected to node 1.
 # Loads:   sync  = one publish in flight: msgs/s and per-publish latency;
-#          async = WINDOW publishes in flight: msgs/s (latency = queueing).
+#          async = WINDOW publishes in flight: msgs/s (latency = queueing);
+#          fetch100, fetch1000 = a durable pull consumer with explicit acks
+#          fetching CONSUME_MSGS messages (put in first) in batches of 100 /
+#          1000, acking each; push = the same through a push consumer with
+#          flow control. Consume loads report msgs/s consumed and acked, and
+#          fsyncs per acked message (filling the stream included).
 # Every bench run deletes and recreates the stream (file storage) and checks
 # at the end that the stream holds exactly as many messages as were acked.
 #
@@ -17,6 +22,8 @@
 #   DURATION=10       seconds per run
 #   REPEAT=3          runs per load; the median of each figure is reported
 #   LAYOUTS="r1 r3"   MODES="sync async"   WINDOW=256   SIZE=128   CLIENTS=1
+#                     (MODES may also hold fetch100 fetch1000 push)
+#   CONSUME_MSGS=200000  messages per consume run
 #   NATS_BIN=nats-server from PATH (Debian: /usr/sbin/nats-server)
 #   HERALD_BIN=...    herald binary; default bazel-bin/server/herald if it
 #                     exists (BUILD_HERALD=1 builds //server:herald -c opt)
@@ -217,9 +224,17 @@ run_load() {
     rc=0
     local f0 f1 fpa=null
     f0=$(fsyncs_now)
-    out=$(timeout $((${DURATION%.*} + 150)) "$BENCH" --url "$URL" --mode jspub --json \
-      --ack "$mode" --window "$WINDOW" --clients "$CLIENTS" --size "$SIZE" \
-      --replicas "$replicas" --seconds "$DURATION" 2>>"$WORK/bench.err") || rc=$?
+    if [[ $mode == fetch* || $mode == push ]]; then
+      local how=(--consume pull --fetch "${mode#fetch}")
+      [[ $mode == push ]] && how=(--consume push)
+      out=$(timeout $((${DURATION%.*} + 150)) "$BENCH" --url "$URL" --mode jsconsume --json \
+        "${how[@]}" --msgs "${CONSUME_MSGS:-200000}" --size "$SIZE" --replicas "$replicas" \
+        2>>"$WORK/bench.err") || rc=$?
+    else
+      out=$(timeout $((${DURATION%.*} + 150)) "$BENCH" --url "$URL" --mode jspub --json \
+        --ack "$mode" --window "$WINDOW" --clients "$CLIENTS" --size "$SIZE" \
+        --replicas "$replicas" --seconds "$DURATION" 2>>"$WORK/bench.err") || rc=$?
+    fi
     echo "$out" >>"$WORK/raw.jsonl"
     f1=$(fsyncs_now)
     if ! echo "$out" | jq -e . >/dev/null 2>&1; then
@@ -307,9 +322,12 @@ table() {
         | ($all | val("nats-server"; $l; $m)) as $n
         | ($all | val("herald"; $l; $m)) as $h
         | ("\($l | ascii_upcase) \($m)" + (if $m == "async" then " (window \($window))" else "" end)) as $name
+        | ($m == "sync" or $m == "async") as $pub
         | ( "| \($name): msgs/s\(note($n))\(note($h)) | \(num($n.rate; 0)) | \(num($h.rate; 0)) | \(ratio($h.rate; $n.rate)) |",
-            "| \($name): p50 (us) | \(num($n.p50; 1)) | \(num($h.p50; 1)) | \(ratio($h.p50; $n.p50)) |",
-            "| \($name): p99 (us) | \(num($n.p99; 1)) | \(num($h.p99; 1)) | \(ratio($h.p99; $n.p99)) |",
+            (if $pub then
+              "| \($name): p50 (us) | \(num($n.p50; 1)) | \(num($h.p50; 1)) | \(ratio($h.p50; $n.p50)) |",
+              "| \($name): p99 (us) | \(num($n.p99; 1)) | \(num($h.p99; 1)) | \(ratio($h.p99; $n.p99)) |"
+            else empty end),
             "| \($name): fsyncs per acked message, per node | no fsync before ack | \(num($h.fpa; 4)) | |" ) )
     ] | .[]' "$RESULTS"
 }

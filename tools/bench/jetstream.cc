@@ -448,6 +448,149 @@ JsResult RunJsPub(const JsOptions& opt) {
   return r;
 }
 
+namespace {
+
+// What a consumer connection reads: data messages (acked at once, through
+// `acks`), status messages (a pull request's end, flow control, heartbeats).
+struct ConsumeReader {
+  uint64_t got = 0;
+  uint64_t in_request = 0;
+  bool request_ended = false;
+  std::string acks;  // PUBs to write after this read
+  void OnMsg(absl::string_view, absl::string_view, absl::string_view reply,
+             absl::string_view payload) {
+    constexpr absl::string_view kStatus = "NATS/1.0 ";
+    if (payload.substr(0, kStatus.size()) == kStatus && payload.size() > kStatus.size() &&
+        payload[kStatus.size()] >= '0' && payload[kStatus.size()] <= '9') {
+      const absl::string_view code = payload.substr(kStatus.size(), 3);
+      if (code == "100") {
+        // Flow control asks for an answer; a heartbeat does not.
+        if (!reply.empty()) absl::StrAppend(&acks, "PUB ", reply, " 0\r\n\r\n");
+      } else {
+        request_ended = true;  // 404 / 408 / 409: this pull request is over
+      }
+      return;
+    }
+    ++got;
+    ++in_request;
+    absl::StrAppend(&acks, "PUB ", reply, " 0\r\n\r\n");
+  }
+  void OnPong() {}
+};
+
+}  // namespace
+
+JsResult RunJsConsume(const JsOptions& opt) {
+  JsOptions fill = opt;
+  fill.ack = "async";
+  fill.window = 256;
+  fill.clients = 1;
+  fill.time_bound = false;
+  fill.keep_stream = true;
+  JsResult r = RunJsPub(fill);
+  r.mode = "jsconsume";
+  r.ack = opt.consume == "push" ? "push" : absl::StrCat("fetch", opt.fetch_batch);
+  r.window = opt.consume == "push" ? 0 : opt.fetch_batch;
+  if (!r.error.empty()) return r;
+  if (r.acks != opt.msgs) {
+    r.error = absl::StrCat("filling the stream: ", r.acks, " of ", opt.msgs, " acknowledged");
+    return r;
+  }
+  const uint64_t total = r.acks;
+  r.published = 0;
+  r.acks = 0;
+  r.lat_min_us = r.lat_p50_us = r.lat_p90_us = r.lat_p99_us = r.lat_p999_us = r.lat_max_us =
+      r.lat_mean_us = 0;
+  auto api = ApiClient::Dial(opt.endpoint);
+  auto conn = Conn::Dial(opt.endpoint, kRecvTimeout);
+  if (!api.ok() || !conn.ok()) {
+    r.error =
+        absl::StrCat("connect: ", api.ok() ? conn.status().ToString() : api.status().ToString());
+    return r;
+  }
+  const std::string inbox = absl::StrCat("_INBOX.jsbcons", getpid());
+  const bool push = opt.consume == "push";
+  ConsumeReader h;
+  absl::Status st =
+      (*conn)->WriteAll(absl::StrCat("SUB ", push ? inbox : absl::StrCat(inbox, ".*"), " 1\r\n"));
+  if (st.ok()) st = (*conn)->Flush(h, absl::Seconds(10));
+  if (!st.ok()) {
+    r.error = st.ToString();
+    return r;
+  }
+  const std::string consumer = "BENCHC";
+  std::string cfg = absl::StrCat("{\"durable_name\":\"", consumer,
+                                 "\",\"ack_policy\":\"explicit\",\"deliver_policy\":\"all\"");
+  if (push) {
+    absl::StrAppend(&cfg, ",\"deliver_subject\":\"", inbox,
+                    "\",\"flow_control\":true,\"idle_heartbeat\":5000000000");
+  }
+  cfg += "}";
+  const Clock::time_point start = Clock::now();
+  auto created =
+      (*api)->Request(absl::StrCat("$JS.API.CONSUMER.DURABLE.CREATE.", opt.stream, ".", consumer),
+                      absl::StrCat("{\"stream_name\":\"", opt.stream, "\",\"config\":", cfg, "}"),
+                      absl::Seconds(10));
+  if (!created.ok() || ParseApiReply(*created).has_error) {
+    r.error =
+        absl::StrCat("consumer create: ", created.ok() ? *created : created.status().ToString());
+    return r;
+  }
+  const Clock::time_point deadline = start + ToChrono(opt.ack_timeout) * 6;
+  bool outstanding = false;
+  uint64_t request = 0;
+  Clock::time_point end = start;
+  while (h.got < total) {
+    if (Clock::now() > deadline) {
+      r.error = absl::StrCat("consumed ", h.got, " of ", total, " before the deadline");
+      break;
+    }
+    if (!push && !outstanding) {
+      st = (*conn)->WriteAll(absl::StrCat(
+          "PUB $JS.API.CONSUMER.MSG.NEXT.", opt.stream, ".", consumer, " ", inbox, ".", ++request,
+          " ", absl::StrCat("{\"batch\":", opt.fetch_batch, ",\"expires\":5000000000}").size(),
+          "\r\n{\"batch\":", opt.fetch_batch, ",\"expires\":5000000000}\r\n"));
+      if (!st.ok()) break;
+      outstanding = true;
+      h.in_request = 0;
+      h.request_ended = false;
+    }
+    st = (*conn)->ReadOnce(h);
+    if (!st.ok()) break;
+    if (!h.acks.empty()) {
+      st = (*conn)->WriteAll(h.acks);
+      h.acks.clear();
+      if (!st.ok()) break;
+    }
+    if (outstanding &&
+        (h.request_ended || h.in_request >= static_cast<uint64_t>(opt.fetch_batch))) {
+      outstanding = false;
+    }
+    end = Clock::now();
+  }
+  if (!st.ok() && r.error.empty()) r.error = st.ToString();
+  r.acks = h.got;
+  r.published = h.got;
+  r.seconds = Secs(end - start);
+  // Every ack applied: nothing left pending (bounded wait).
+  for (int i = 0; i < 100 && r.error.empty(); ++i) {
+    auto info = (*api)->Request(absl::StrCat("$JS.API.CONSUMER.INFO.", opt.stream, ".", consumer),
+                                "", absl::Seconds(5));
+    if (info.ok() && info->find("\"num_ack_pending\":0,") != std::string::npos) {
+      r.verified = true;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!r.verified && r.error.empty()) r.error = "acks still pending 10 s after the last message";
+  r.stream_messages = static_cast<int64_t>(total);
+  if (!opt.keep_stream) {
+    (void)(*api)->Request(absl::StrCat("$JS.API.STREAM.DELETE.", opt.stream), "",
+                          absl::Seconds(10));
+  }
+  return r;
+}
+
 JsResult RunJsInfo(const JsOptions& opt) {
   JsResult r;
   r.mode = "jsinfo";

@@ -45,6 +45,10 @@ struct JsOptions {
   absl::Duration ready_timeout = absl::Seconds(30);
   absl::Duration ack_timeout = absl::Seconds(10);
   bool keep_stream = false;  // else the stream is deleted after verification
+  // jsconsume: "pull" (CONSUMER.MSG.NEXT batches of fetch_batch, one request
+  // in flight) or "push" (flow control on); every message acked (+ACK).
+  std::string consume = "pull";
+  int fetch_batch = 100;
 };
 
 struct JsResult {
@@ -77,6 +81,10 @@ struct JsResult {
 };
 
 JsResult RunJsPub(const JsOptions& opt);
+// jsconsume: fills the stream with opt.msgs messages (as jspub async), makes a
+// durable consumer with explicit acks, consumes and acks every message;
+// msgs/s covers consuming only. Verifies that nothing is left pending.
+JsResult RunJsConsume(const JsOptions& opt);
 JsResult RunJsInfo(const JsOptions& opt);
 
 std::string FormatJsText(const JsResult& r);

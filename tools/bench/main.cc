@@ -16,7 +16,8 @@
 #include "tools/bench/workloads.h"
 
 ABSL_FLAG(std::string, url, "nats://127.0.0.1:4222", "server address, nats://host:port");
-ABSL_FLAG(std::string, mode, "pub", "pub | pubsub | fanout | reqrep | conns | jspub | jsinfo");
+ABSL_FLAG(std::string, mode, "pub",
+          "pub | pubsub | fanout | reqrep | conns | jspub | jsinfo | jsconsume");
 ABSL_FLAG(int, pubs, 1, "publishers (pub, pubsub, fanout)");
 ABSL_FLAG(int, subs, -1, "subscribers; default 0 for pub, 1 for pubsub, 4 for fanout");
 ABSL_FLAG(int64_t, size, -1, "payload bytes; default 16, or 128 for jspub");
@@ -47,6 +48,9 @@ ABSL_FLAG(double, ready_timeout, 30,
           "jspub/jsinfo: seconds to retry until the server answers (stream create, $JS.API.INFO)");
 ABSL_FLAG(double, ack_timeout, 10, "jspub: seconds without any PubAck before the run fails");
 ABSL_FLAG(bool, keep_stream, false, "jspub: keep the stream after the run (default: delete it)");
+ABSL_FLAG(std::string, consume, "pull",
+          "jsconsume: pull (MSG.NEXT batches of --fetch) | push (flow control)");
+ABSL_FLAG(int, fetch, 100, "jsconsume pull: messages per MSG.NEXT request");
 
 namespace {
 
@@ -69,6 +73,12 @@ int RunJetStream(const herald::bench::Endpoint& ep, const std::string& mode) {
   jo.ready_timeout = absl::Seconds(absl::GetFlag(FLAGS_ready_timeout));
   jo.ack_timeout = absl::Seconds(absl::GetFlag(FLAGS_ack_timeout));
   jo.keep_stream = absl::GetFlag(FLAGS_keep_stream);
+  jo.consume = absl::GetFlag(FLAGS_consume);
+  jo.fetch_batch = absl::GetFlag(FLAGS_fetch);
+  if (mode == "jsconsume" && (jo.msgs == 0 || jo.fetch_batch < 1)) {
+    std::fprintf(stderr, "bench: jsconsume needs --msgs and --fetch >= 1\n");
+    return 2;
+  }
   if ((jo.ack != "sync" && jo.ack != "async") || jo.clients < 1 || jo.window < 1 ||
       jo.replicas < 1 || (jo.storage != "file" && jo.storage != "memory")) {
     std::fprintf(stderr,
@@ -76,8 +86,9 @@ int RunJetStream(const herald::bench::Endpoint& ep, const std::string& mode) {
                  "--replicas >= 1\n");
     return 2;
   }
-  herald::bench::JsResult r =
-      mode == "jsinfo" ? herald::bench::RunJsInfo(jo) : herald::bench::RunJsPub(jo);
+  herald::bench::JsResult r = mode == "jsinfo"      ? herald::bench::RunJsInfo(jo)
+                              : mode == "jsconsume" ? herald::bench::RunJsConsume(jo)
+                                                    : herald::bench::RunJsPub(jo);
   std::string out =
       absl::GetFlag(FLAGS_json) ? herald::bench::FormatJsJson(r) : herald::bench::FormatJsText(r);
   std::fputs(out.c_str(), stdout);
@@ -96,7 +107,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode == "jspub" || mode == "jsinfo") return RunJetStream(*ep, mode);
+  if (mode == "jspub" || mode == "jsinfo" || mode == "jsconsume") return RunJetStream(*ep, mode);
   opt.endpoint = *ep;
   if (!absl::GetFlag(FLAGS_sub_url).empty()) {
     auto sep = herald::bench::ParseUrl(absl::GetFlag(FLAGS_sub_url));

@@ -202,7 +202,6 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   }
   if (name.empty()) name = cfg->durable_name;
   if (name.empty()) name = NewEphemeralName();
-  if (cfg->name.empty() && cfg->durable_name.empty()) cfg->name = name;
   ApiError norm = NormalizeConsumerConfig(&*cfg, ls.stream->config());
   if (!norm.ok()) return ReplyError(msg.reply, type, norm);
   if (!IsValidConsumerName(name)) {

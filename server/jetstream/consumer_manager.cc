@@ -128,9 +128,17 @@ void ConsumerManager::OnStreamApplied(const std::string& name) {
 // serves what can be served.
 void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
   const int64_t now = hooks_.now_ns();
-  std::vector<ConsumerState> states = se.stream->Consumers();
   std::vector<BusMessage> out;
+  // The replicated consumers are copied (pending deliveries and all) only
+  // when one was created, deleted or reconfigured since the last look.
+  const uint64_t version = se.stream->consumers_version();
+  const bool changed = version != se.seen_consumers_version || se.consumers.empty();
+  se.seen_consumers_version = version;
+  std::vector<ConsumerState> states;
+  if (changed) states = se.stream->Consumers();
   std::set<std::string> live;
+  for (const auto& [cname, c] : se.consumers) live.insert(cname);
+  if (changed) live.clear();
   for (ConsumerState& st : states) {
     live.insert(st.name);
     auto it = se.consumers.find(st.name);

@@ -132,6 +132,7 @@ class ConsumerManager {
     // they change, messages read ahead may be gone.
     uint64_t seen_first_seq = 0;
     uint64_t seen_num_deleted = 0;
+    uint64_t seen_consumers_version = 0;
     std::map<std::string, Leader> consumers;
   };
 

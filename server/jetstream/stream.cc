@@ -508,6 +508,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
           }
           it->second.config = *cfg;
           dirty_consumers_.insert(name);
+          consumers_version_.fetch_add(1, std::memory_order_release);
         }
         return;
       }
@@ -589,6 +590,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     MutexLock l(&mu_);
     consumers_.emplace(name, std::move(c));
     dirty_consumers_.insert(name);
+    consumers_version_.fetch_add(1, std::memory_order_release);
     r.consumer_created = true;
     return;
   }
@@ -601,6 +603,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
   if (kind == "consumer_delete") {
     consumers_.erase(it);
     dirty_consumers_.insert(name);
+    consumers_version_.fetch_add(1, std::memory_order_release);
     return;
   }
   if (kind == "consumer_delivered") {
@@ -733,6 +736,7 @@ absl::Status Stream::Restore(const raft::Snapshot& snapshot, const std::string& 
   RebuildDedupe();
   dirty_consumers_.clear();
   LoadConsumers();
+  consumers_version_.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -103,7 +103,9 @@ class Stream {
   void DropSnapshotView();
   const ApplyResult& last_result() const { return last_result_; }
 
-  // Any thread: the replicated consumers (copies).
+  // Any thread: the replicated consumers (copies), and a counter that moves
+  // whenever one is created, deleted or reconfigured.
+  uint64_t consumers_version() const { return consumers_version_.load(std::memory_order_acquire); }
   std::optional<ConsumerState> Consumer(const std::string& name) const;
   std::vector<ConsumerState> Consumers() const;
   size_t ConsumerCount() const;
@@ -152,6 +154,7 @@ class Stream {
   std::map<std::string, ConsumerState> consumers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> durable_applied_{0};
+  std::atomic<uint64_t> consumers_version_{1};
 
   Mutex pin_mu_;
   std::shared_ptr<storage::StreamSnapshotView> pinned_ ABSL_GUARDED_BY(pin_mu_);

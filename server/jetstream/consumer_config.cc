@@ -1,33 +1,101 @@
 #include "server/jetstream/consumer_config.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <limits>
+#include <string_view>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-#include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
 
 namespace herald::js {
 namespace {
 
-// Reads an optional field of the expected JSON type; a wrong type fails the
-// whole decode, as Go's json.Unmarshal does.
-template <typename T>
-bool Get(const nlohmann::json& j, const char* key, T* out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return true;
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean()) return false;
-  } else if constexpr (std::is_unsigned_v<T>) {
-    if (!it->is_number_unsigned()) return false;
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!it->is_number_integer()) return false;
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!it->is_string()) return false;
+// ---- Decoding as Go's encoding/json does ----
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualFoldAscii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
   }
-  *out = it->get<T>();
   return true;
 }
+
+// The member a Go struct field named `key` decodes: the exact key, else one
+// that matches it ignoring ASCII case (json.Unmarshal's rule). Null counts as
+// absent for most fields; the callers decide.
+const nlohmann::json* Find(const nlohmann::json& j, const char* key) {
+  if (auto it = j.find(key); it != j.end()) return &*it;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (EqualFoldAscii(it.key(), key)) return &*it;
+  }
+  return nullptr;
+}
+
+// Whether a JSON number fits the Go integer type T (int64/int/uint64 fields).
+template <typename T>
+bool FitsInteger(const nlohmann::json& v) {
+  if constexpr (std::is_unsigned_v<T>) {
+    return v.is_number_unsigned();
+  } else {
+    if (v.is_number_unsigned()) {
+      return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    }
+    return v.is_number_integer();
+  }
+}
+
+// Reads an optional field of the expected JSON type; a wrong type fails the
+// whole decode, as Go's json.Unmarshal does. null leaves the default.
+template <typename T>
+bool Get(const nlohmann::json& j, const char* key, T* out) {
+  const nlohmann::json* v = Find(j, key);
+  if (v == nullptr || v->is_null()) return true;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v->is_boolean()) return false;
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!FitsInteger<T>(*v)) return false;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v->is_string()) return false;
+  }
+  *out = v->get<T>();
+  return true;
+}
+
+// nats-server's policy types decode with their own UnmarshalJSON, which
+// accepts only the quoted names: null and other types are errors.
+template <typename E, size_t N>
+bool GetEnum(const nlohmann::json& j, const char* key, const std::pair<const char*, E> (&names)[N],
+             E* out) {
+  const nlohmann::json* v = Find(j, key);
+  if (v == nullptr) return true;
+  if (!v->is_string()) return false;
+  const std::string& s = v->get_ref<const std::string&>();
+  for (const auto& [n, e] : names) {
+    if (s == n) {
+      *out = e;
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::pair<const char*, DeliverPolicy> kDeliverNames[] = {
+    {"all", DeliverPolicy::kAll},
+    {"undefined", DeliverPolicy::kAll},
+    {"last", DeliverPolicy::kLast},
+    {"new", DeliverPolicy::kNew},
+    {"by_start_sequence", DeliverPolicy::kByStartSequence},
+    {"by_start_time", DeliverPolicy::kByStartTime},
+    {"last_per_subject", DeliverPolicy::kLastPerSubject}};
+constexpr std::pair<const char*, AckPolicy> kAckNames[] = {
+    {"none", AckPolicy::kNone}, {"all", AckPolicy::kAll}, {"explicit", AckPolicy::kExplicit}};
+constexpr std::pair<const char*, ReplayPolicy> kReplayNames[] = {
+    {"instant", ReplayPolicy::kInstant}, {"original", ReplayPolicy::kOriginal}};
 
 const char* DeliverName(DeliverPolicy p) {
   switch (p) {
@@ -57,21 +125,283 @@ const char* AckName(AckPolicy p) {
   }
 }
 
-// Every subject `a` matches is matched by `b` (nats-server's
-// subjectIsSubsetMatch(a, b)).
-bool IsSubsetMatch(const std::string& a, const std::string& b) {
-  std::vector<std::string> ta = absl::StrSplit(a, '.');
-  std::vector<std::string> tb = absl::StrSplit(b, '.');
-  for (size_t i = 0; i < tb.size(); ++i) {
-    if (tb[i] == ">") return i < ta.size();
-    if (i >= ta.size()) return false;
-    if (tb[i] == "*") {
-      if (ta[i] == ">") return false;
+// ---- opt_start_time as Go 1.19's time package reads and writes it ----
+
+int64_t DaysFromCivil(int64_t y, int m, int d) {  // H. Hinnant's algorithm
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, int* m, int* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  *d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  *m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+int DaysIn(int64_t year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) return 29;
+  return kDays[month - 1];
+}
+
+// A wall-clock time in a fixed UTC offset, as Go's time.Time holds a parsed
+// RFC 3339 value.
+struct GoTime {
+  int64_t year = 0;
+  int month = 1, day = 1, hour = 0, minute = 0, second = 0;
+  int64_t nanos = 0;
+  int offset_s = 0;
+
+  int64_t UnixNanos() const {  // saturated to the int64 range
+    const int64_t secs =
+        DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+    const __int128 ns = static_cast<__int128>(secs) * 1'000'000'000 + nanos;
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+    if (ns > kMax) return kMax;
+    if (ns < kMin) return kMin;
+    return static_cast<int64_t>(ns);
+  }
+
+  // Go's time.RFC3339Nano, what time.Time's MarshalJSON writes.
+  std::string Format() const {
+    char buf[64];
+    int n = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02d:%02d:%02d",
+                          static_cast<long long>(year), month, day, hour, minute, second);
+    std::string out(buf, n);
+    if (nanos != 0) {
+      std::snprintf(buf, sizeof(buf), "%09lld", static_cast<long long>(nanos));
+      std::string frac(buf);
+      while (!frac.empty() && frac.back() == '0') frac.pop_back();
+      out += "." + frac;
+    }
+    if (offset_s == 0) {
+      out += "Z";
+    } else {
+      const int minutes = (offset_s < 0 ? -offset_s : offset_s) / 60;
+      std::snprintf(buf, sizeof(buf), "%c%02d:%02d", offset_s < 0 ? '-' : '+', minutes / 60,
+                    minutes % 60);
+      out += buf;
+    }
+    return out;
+  }
+};
+
+bool IsDigit(std::string_view s, size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; }
+
+// Go's getnum: one or two digits (exactly two when `fixed`).
+bool GetNum(std::string_view* s, bool fixed, int* out) {
+  if (!IsDigit(*s, 0)) return false;
+  if (!IsDigit(*s, 1)) {
+    if (fixed) return false;
+    *out = (*s)[0] - '0';
+    s->remove_prefix(1);
+    return true;
+  }
+  *out = ((*s)[0] - '0') * 10 + ((*s)[1] - '0');
+  s->remove_prefix(2);
+  return true;
+}
+
+bool Literal(std::string_view* s, char c) {
+  if (s->empty() || s->front() != c) return false;
+  s->remove_prefix(1);
+  return true;
+}
+
+// time.Parse(time.RFC3339, s) as Go 1.19 (nats-server 2.9.10's build) does it:
+// a four-digit year, one- or two-digit hour, ',' or '.' before any number of
+// fraction digits (nine kept), "Z" or a ±hh:mm offset. One difference: Go
+// 1.19 takes offset hours/minutes beyond 24/59 and then writes them back in a
+// form it cannot read again ("+99:99" echoes as "+100:39"); refused here.
+std::optional<GoTime> ParseRfc3339(std::string_view s) {
+  GoTime t;
+  if (s.size() < 4) return std::nullopt;
+  for (int i = 0; i < 4; ++i) {
+    if (!IsDigit(s, i)) return std::nullopt;
+    t.year = t.year * 10 + (s[i] - '0');
+  }
+  s.remove_prefix(4);
+  if (!Literal(&s, '-') || !GetNum(&s, true, &t.month) || t.month < 1 || t.month > 12 ||
+      !Literal(&s, '-') || !GetNum(&s, true, &t.day) || !Literal(&s, 'T') ||
+      !GetNum(&s, false, &t.hour) || t.hour >= 24 || !Literal(&s, ':') ||
+      !GetNum(&s, true, &t.minute) || t.minute >= 60 || !Literal(&s, ':') ||
+      !GetNum(&s, true, &t.second) || t.second >= 60) {
+    return std::nullopt;
+  }
+  if (s.size() >= 2 && (s[0] == '.' || s[0] == ',') && IsDigit(s, 1)) {
+    size_t n = 1;
+    while (IsDigit(s, n)) ++n;
+    for (size_t i = 1; i < 10; ++i) t.nanos = t.nanos * 10 + (i < n ? s[i] - '0' : 0);
+    s.remove_prefix(n);
+  }
+  if (!s.empty() && s[0] == 'Z') {
+    s.remove_prefix(1);
+  } else {
+    if (s.size() < 6 || s[3] != ':' || (s[0] != '+' && s[0] != '-')) return std::nullopt;
+    std::string_view hh = s.substr(1, 2), mm = s.substr(4, 2);
+    int h = 0, m = 0;
+    if (!GetNum(&hh, true, &h) || !GetNum(&mm, true, &m) || h > 24 || m > 59) return std::nullopt;
+    t.offset_s = (h * 60 + m) * 60 * (s[0] == '-' ? -1 : 1);
+    s.remove_prefix(6);
+  }
+  if (!s.empty()) return std::nullopt;
+  if (t.day < 1 || t.day > DaysIn(t.year, t.month)) return std::nullopt;
+  return t;
+}
+
+GoTime UtcFromUnixNanos(int64_t ns) {
+  int64_t secs = ns / 1'000'000'000, nanos = ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --secs;
+  }
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  GoTime t;
+  CivilFromDays(days, &t.year, &t.month, &t.day);
+  t.hour = static_cast<int>(rem / 3600);
+  t.minute = static_cast<int>(rem / 60 % 60);
+  t.second = static_cast<int>(rem % 60);
+  t.nanos = nanos;
+  return t;
+}
+
+// ---- sample_freq as nats-server checks it (strconv.Atoi) ----
+
+// Go's strconv.Quote for the text of a strconv error.
+std::string GoQuote(std::string_view s) {
+  std::string out = "\"";
+  char buf[16];
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
       continue;
     }
-    if (ta[i] != tb[i]) return false;
+    // A UTF-8 sequence: kept when it is a printable rune, escaped otherwise.
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = len != 0 && i + len <= s.size();
+    uint32_t r = valid ? (c & (0xff >> (len + 1))) : 0;
+    for (size_t k = 1; valid && k < len; ++k) {
+      const unsigned char cc = s[i + k];
+      if ((cc >> 6) != 0x2) valid = false;
+      r = (r << 6) | (cc & 0x3f);
+    }
+    if (!valid) {
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+      ++i;
+      continue;
+    }
+    const bool unprintable = r < 0xa1 || r == 0xad || (r >= 0x2000 && r <= 0x200f) ||
+                             (r >= 0x2028 && r <= 0x202f) || r == 0x205f || r == 0x3000 ||
+                             r == 0xfeff;
+    if (unprintable) {
+      std::snprintf(buf, sizeof(buf), r > 0xffff ? "\\U%08x" : "\\u%04x", r);
+      out += buf;
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
   }
-  return ta.size() == tb.size();
+  return out + "\"";
+}
+
+// strconv.Atoi on a 64-bit platform: the value, or Go's error text.
+bool GoAtoi(const std::string& s, int64_t* out, std::string* error) {
+  auto fail = [&](const char* why) {
+    *error = "strconv.Atoi: parsing " + GoQuote(s) + ": " + why;
+    return false;
+  };
+  std::string_view d = s;
+  const bool neg = !d.empty() && d[0] == '-';
+  if (!d.empty() && (d[0] == '+' || d[0] == '-')) d.remove_prefix(1);
+  if (d.empty()) return fail("invalid syntax");
+  uint64_t n = 0;
+  for (char c : d) {
+    if (c < '0' || c > '9') return fail("invalid syntax");
+    if (n > (std::numeric_limits<uint64_t>::max() - (c - '0')) / 10) {
+      return fail("value out of range");
+    }
+    n = n * 10 + (c - '0');
+  }
+  constexpr uint64_t kCutoff = uint64_t{1} << 63;
+  if ((!neg && n >= kCutoff) || (neg && n > kCutoff)) return fail("value out of range");
+  *out = neg ? static_cast<int64_t>(0 - n) : static_cast<int64_t>(n);
+  return true;
+}
+
+// ---- Subjects ----
+
+// nats-server's subjectIsSubsetMatch(subject, test) (isSubsetMatchTokenized):
+// every subject `subject` matches is matched by `test`.
+bool IsSubsetMatch(const std::string& subject, const std::string& test) {
+  std::vector<std::string> tokens = absl::StrSplit(subject, '.');
+  std::vector<std::string> tt = absl::StrSplit(test, '.');
+  for (size_t i = 0; i < tt.size(); ++i) {
+    if (i >= tokens.size()) return false;
+    const std::string& t2 = tt[i];
+    if (t2.empty()) return false;
+    if (t2 == ">") return true;
+    const std::string& t1 = tokens[i];
+    if (t1.empty() || t1 == ">") return false;
+    if (t1 == "*") {
+      if (t2 != "*") return false;
+      continue;
+    }
+    if (t2[0] != '*' && t1 != t2) return false;
+  }
+  return tokens.size() == tt.size();
 }
 
 // nats-server's validFilteredSubject.
@@ -85,9 +415,12 @@ bool ValidFilteredSubject(const std::string& filter, const std::vector<std::stri
   return false;
 }
 
-ApiError InvalidPolicy(const std::string& why) { return {400, 10094, why}; }
-
 }  // namespace
+
+void ConsumerConfig::SetOptStartTime(int64_t unix_ns) {
+  opt_start_time_ns = unix_ns;
+  opt_start_time = UtcFromUnixNanos(unix_ns).Format();
+}
 
 nlohmann::ordered_json ConsumerConfig::ToJson() const {
   nlohmann::ordered_json j;
@@ -96,7 +429,11 @@ nlohmann::ordered_json ConsumerConfig::ToJson() const {
   if (!description.empty()) j["description"] = description;
   j["deliver_policy"] = DeliverName(deliver_policy);
   if (opt_start_seq != 0) j["opt_start_seq"] = opt_start_seq;
-  if (opt_start_time_ns != 0) j["opt_start_time"] = FormatApiTime(opt_start_time_ns);
+  if (!opt_start_time.empty()) {
+    j["opt_start_time"] = opt_start_time;
+  } else if (opt_start_time_ns != 0) {
+    j["opt_start_time"] = UtcFromUnixNanos(opt_start_time_ns).Format();
+  }
   j["ack_policy"] = AckName(ack_policy);
   if (ack_wait != 0) j["ack_wait"] = ack_wait;
   if (max_deliver != 0) j["max_deliver"] = max_deliver;
@@ -120,6 +457,7 @@ nlohmann::ordered_json ConsumerConfig::ToJson() const {
   j["num_replicas"] = num_replicas;
   if (mem_storage) j["mem_storage"] = true;
   if (direct) j["direct"] = true;
+  if (!metadata.empty()) j["metadata"] = metadata;  // keys sorted, as Go writes a map
   return j;
 }
 
@@ -127,16 +465,16 @@ std::optional<ConsumerConfig> ParseConsumerConfig(const nlohmann::json& j, ApiEr
   *err = errors::InvalidJson();
   if (!j.is_object()) return std::nullopt;
   ConsumerConfig c;
-  std::string deliver = "all", ack = "none", replay = "instant", start_time;
   int64_t replicas = 0;
   if (!Get(j, "durable_name", &c.durable_name) || !Get(j, "name", &c.name) ||
-      !Get(j, "description", &c.description) || !Get(j, "deliver_policy", &deliver) ||
-      !Get(j, "opt_start_seq", &c.opt_start_seq) || !Get(j, "opt_start_time", &start_time) ||
-      !Get(j, "ack_policy", &ack) || !Get(j, "ack_wait", &c.ack_wait) ||
+      !Get(j, "description", &c.description) ||
+      !GetEnum(j, "deliver_policy", kDeliverNames, &c.deliver_policy) ||
+      !Get(j, "opt_start_seq", &c.opt_start_seq) ||
+      !GetEnum(j, "ack_policy", kAckNames, &c.ack_policy) || !Get(j, "ack_wait", &c.ack_wait) ||
       !Get(j, "max_deliver", &c.max_deliver) || !Get(j, "filter_subject", &c.filter_subject) ||
-      !Get(j, "replay_policy", &replay) || !Get(j, "rate_limit_bps", &c.rate_limit_bps) ||
-      !Get(j, "sample_freq", &c.sample_freq) || !Get(j, "max_waiting", &c.max_waiting) ||
-      !Get(j, "max_ack_pending", &c.max_ack_pending) ||
+      !GetEnum(j, "replay_policy", kReplayNames, &c.replay_policy) ||
+      !Get(j, "rate_limit_bps", &c.rate_limit_bps) || !Get(j, "sample_freq", &c.sample_freq) ||
+      !Get(j, "max_waiting", &c.max_waiting) || !Get(j, "max_ack_pending", &c.max_ack_pending) ||
       !Get(j, "idle_heartbeat", &c.idle_heartbeat) || !Get(j, "flow_control", &c.flow_control) ||
       !Get(j, "headers_only", &c.headers_only) || !Get(j, "max_batch", &c.max_batch) ||
       !Get(j, "max_expires", &c.max_expires) || !Get(j, "max_bytes", &c.max_bytes) ||
@@ -146,60 +484,37 @@ std::optional<ConsumerConfig> ParseConsumerConfig(const nlohmann::json& j, ApiEr
       !Get(j, "mem_storage", &c.mem_storage) || !Get(j, "direct", &c.direct)) {
     return std::nullopt;
   }
-  if (replicas > 1000 || replicas < -1000) return std::nullopt;
-  c.num_replicas = static_cast<int>(replicas);
-  for (const char* key : {"backoff", "filter_subjects"}) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) continue;
-    if (!it->is_array()) return std::nullopt;
-    for (const auto& v : *it) {
-      if (std::string(key) == "backoff") {
-        if (!v.is_number_integer()) return std::nullopt;
-        c.backoff.push_back(v.get<int64_t>());
-      } else {
-        if (!v.is_string()) return std::nullopt;
-        c.filter_subjects.push_back(v.get<std::string>());
-      }
+  // Go's int is 64 bits: any value decodes; beyond int's range it is clamped
+  // here, which the replica checks refuse just the same (10126, 10133).
+  c.num_replicas = static_cast<int>(std::clamp<int64_t>(replicas, INT_MIN, INT_MAX));
+  // Slices and maps: null is empty; a null element is the element's zero value.
+  if (const nlohmann::json* v = Find(j, "backoff"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) return std::nullopt;
+    for (const auto& e : *v) {
+      if (!e.is_null() && !FitsInteger<int64_t>(e)) return std::nullopt;
+      c.backoff.push_back(e.is_null() ? 0 : e.get<int64_t>());
     }
   }
-  static const std::pair<const char*, DeliverPolicy> kDeliver[] = {
-      {"all", DeliverPolicy::kAll},
-      {"undefined", DeliverPolicy::kAll},
-      {"last", DeliverPolicy::kLast},
-      {"new", DeliverPolicy::kNew},
-      {"by_start_sequence", DeliverPolicy::kByStartSequence},
-      {"by_start_time", DeliverPolicy::kByStartTime},
-      {"last_per_subject", DeliverPolicy::kLastPerSubject}};
-  bool found = false;
-  for (const auto& [n, p] : kDeliver) {
-    if (deliver == n) {
-      c.deliver_policy = p;
-      found = true;
+  if (const nlohmann::json* v = Find(j, "filter_subjects"); v != nullptr && !v->is_null()) {
+    if (!v->is_array()) return std::nullopt;
+    for (const auto& e : *v) {
+      if (!e.is_null() && !e.is_string()) return std::nullopt;
+      c.filter_subjects.push_back(e.is_null() ? std::string() : e.get<std::string>());
     }
   }
-  if (!found) return std::nullopt;
-  if (ack == "none") {
-    c.ack_policy = AckPolicy::kNone;
-  } else if (ack == "all") {
-    c.ack_policy = AckPolicy::kAll;
-  } else if (ack == "explicit") {
-    c.ack_policy = AckPolicy::kExplicit;
-  } else {
-    return std::nullopt;
+  if (const nlohmann::json* v = Find(j, "metadata"); v != nullptr && !v->is_null()) {
+    if (!v->is_object()) return std::nullopt;
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      if (!it->is_null() && !it->is_string()) return std::nullopt;
+      c.metadata[it.key()] = it->is_null() ? std::string() : it->get<std::string>();
+    }
   }
-  if (replay == "instant") {
-    c.replay_policy = ReplayPolicy::kInstant;
-  } else if (replay == "original") {
-    c.replay_policy = ReplayPolicy::kOriginal;
-  } else {
-    return std::nullopt;
-  }
-  if (!start_time.empty()) {
-    absl::Time t;
-    std::string why;
-    if (!absl::ParseTime(absl::RFC3339_full, start_time, &t, &why)) return std::nullopt;
-    c.opt_start_time_ns = absl::ToUnixNanos(t);
-    if (c.opt_start_time_ns == 0) c.opt_start_time_ns = 1;  // set, at the epoch
+  if (const nlohmann::json* v = Find(j, "opt_start_time"); v != nullptr && !v->is_null()) {
+    if (!v->is_string()) return std::nullopt;
+    std::optional<GoTime> t = ParseRfc3339(v->get_ref<const std::string&>());
+    if (!t.has_value()) return std::nullopt;
+    c.opt_start_time = t->Format();
+    c.opt_start_time_ns = t->UnixNanos();
   }
   *err = ApiError{};
   return c;
@@ -213,84 +528,81 @@ ApiError NormalizeConsumerConfig(ConsumerConfig* c, const StreamConfig& stream) 
   if (c->max_deliver == 0) c->max_deliver = -1;
   if (!c->backoff.empty()) c->ack_wait = c->backoff[0];
   if (acks && c->max_ack_pending == 0) c->max_ack_pending = kDefaultMaxAckPending;
-  // Ephemerals always have an inactivity threshold (updateInactiveThreshold).
+  // Ephemerals always have an inactivity threshold (updateInactiveThreshold
+  // stamps the 5 s default, without its jitter, into the config).
   if (!c->is_durable() && c->inactive_threshold <= 0) {
     c->inactive_threshold = kDefaultInactiveThresholdNs;
   }
 
-  // checkConsumerCfg.
+  // checkConsumerCfg, in its order.
   if (c->num_replicas > 0 && c->num_replicas > stream.num_replicas) {
-    return {400, 10126, "consumer config replica count exceeds parent stream"};
+    return errors::ConsumerReplicasExceedsStream();
   }
-  if (c->num_replicas < 0) return {400, 10133, "replicas count cannot be negative"};
+  if (c->num_replicas < 0) return errors::ReplicasCountNegative();
   if (!c->backoff.empty() && c->max_deliver <= static_cast<int64_t>(c->backoff.size())) {
-    return {400, 10116, "max deliver is required to be > length of backoff values"};
+    return errors::ConsumerMaxDeliverBackoff();
   }
-  if (c->description.size() > kMaxDescriptionLen) {
-    return {400, 10107, "consumer description is too long, maximum allowed is 4096"};
-  }
+  if (c->description.size() > kMaxDescriptionLen) return errors::ConsumerDescriptionTooLong();
   if (!c->deliver_subject.empty()) {
-    if (SubjectHasWildcard(c->deliver_subject)) {
-      return {400, 10079, "consumer deliver subject has wildcards"};
+    if (SubjectHasWildcard(c->deliver_subject)) return errors::ConsumerDeliverToWildcards();
+    if (!IsValidSubject(c->deliver_subject)) return errors::ConsumerInvalidDeliverSubject();
+    for (const std::string& s : stream.subjects) {  // deliveryFormsCycle
+      if (IsSubsetMatch(c->deliver_subject, s)) return errors::ConsumerDeliverCycle();
     }
-    if (!IsValidSubject(c->deliver_subject)) {
-      return {400, 10112, "invalid push consumer deliver subject"};
-    }
-    for (const std::string& s : stream.subjects) {
-      if (SubjectMatches(s, c->deliver_subject)) {
-        return {400, 10081, "consumer deliver subject forms a cycle"};
-      }
-    }
-    if (c->max_waiting != 0) return {400, 10080, "consumer in push mode can not set max waiting"};
+    if (c->max_waiting != 0) return errors::ConsumerPushMaxWaiting();
     if (c->max_ack_pending > 0 && c->ack_policy == AckPolicy::kNone) {
-      return {400, 10082, "consumer requires ack policy for max ack pending"};
+      return errors::ConsumerMaxPendingAckPolicyRequired();
     }
     if (c->idle_heartbeat > 0 && c->idle_heartbeat < 100'000'000) {
-      return {400, 10083, "consumer idle heartbeat needs to be >= 100ms"};
+      return errors::ConsumerSmallHeartbeat();
     }
   } else {
     if (c->ack_policy == AckPolicy::kNone && stream.retention == Retention::kWorkQueue) {
-      return {400, 10084, "consumer in pull mode requires ack policy"};
+      return errors::ConsumerPullRequiresAck();
     }
-    if (c->rate_limit_bps > 0) {
-      return {400, 10086, "consumer in pull mode can not have rate limit set"};
-    }
-    if (c->max_waiting < 0) return {400, 10087, "consumer max waiting needs to be positive"};
-    if (c->idle_heartbeat > 0) {
-      return {400, 10088, "consumer idle heartbeat requires a push based consumer"};
-    }
-    if (c->flow_control) {
-      return {400, 10089, "consumer flow control requires a push based consumer"};
-    }
-    if (c->max_batch < 0) return {400, 10114, "consumer max request batch needs to be > 0"};
+    if (c->rate_limit_bps > 0) return errors::ConsumerPullWithRateLimit();
+    if (c->max_waiting < 0) return errors::ConsumerMaxWaitingNegative();
+    if (c->idle_heartbeat > 0) return errors::ConsumerHeartbeatRequiresPush();
+    if (c->flow_control) return errors::ConsumerFlowControlRequiresPush();
+    if (c->max_batch < 0) return errors::ConsumerMaxRequestBatchNegative();
     if (c->max_expires != 0 && c->max_expires < 1'000'000) {
-      return {400, 10115, "consumer max request expires needs to be >= 1ms"};
+      return errors::ConsumerMaxRequestExpiresTooSmall();
     }
   }
   if (c->direct) {
-    if (c->deliver_subject.empty()) {
-      return {400, 10090, "consumer direct requires a push based consumer"};
-    }
-    if (c->is_durable()) return {400, 10091, "consumer direct requires an ephemeral consumer"};
+    if (c->deliver_subject.empty()) return errors::ConsumerDirectRequiresPush();
+    if (c->is_durable()) return errors::ConsumerDirectRequiresEphemeral();
   }
   if (!c->filter_subject.empty() && !ValidFilteredSubject(c->filter_subject, stream.subjects)) {
-    return {400, 10093, "consumer filter subject is not a valid subset of the interest subjects"};
+    return errors::ConsumerFilterNotSubset();
   }
-  for (const std::string& f : c->filter_subjects) {
-    if (!ValidFilteredSubject(f, stream.subjects)) {
-      return {400, 10093, "consumer filter subject is not a valid subset of the interest subjects"};
+  // filter_subjects: nats-server 2.10's rules, then each filter as above.
+  if (!c->filter_subjects.empty()) {
+    if (!c->filter_subject.empty()) return errors::ConsumerDuplicateFilterSubjects();
+    for (const std::string& f : c->filter_subjects) {
+      if (f.empty()) return errors::ConsumerEmptyFilter();
+    }
+    for (const std::string& f : c->filter_subjects) {
+      if (!ValidFilteredSubject(f, stream.subjects)) return errors::ConsumerFilterNotSubset();
+    }
+    for (size_t a = 0; a < c->filter_subjects.size(); ++a) {
+      for (size_t b = 0; b < c->filter_subjects.size(); ++b) {
+        if (a != b && IsSubsetMatch(c->filter_subjects[a], c->filter_subjects[b])) {
+          return errors::ConsumerOverlappingSubjectFilters();
+        }
+      }
     }
   }
   auto bad_start = [](const char* dp, const char* start) {
-    return InvalidPolicy(std::string("consumer delivery policy is deliver ") + dp +
-                         ", but optional start " + start + " is also set");
+    return errors::ConsumerInvalidPolicy(std::string("consumer delivery policy is deliver ") + dp +
+                                         ", but optional start " + start + " is also set");
   };
   auto not_set = [](const char* dp, const char* what) {
-    return InvalidPolicy(std::string("consumer delivery policy is deliver ") + dp +
-                         ", but optional " + what + " is not set");
+    return errors::ConsumerInvalidPolicy(std::string("consumer delivery policy is deliver ") + dp +
+                                         ", but optional " + what + " is not set");
   };
   const bool has_seq = c->opt_start_seq > 0;
-  const bool has_time = c->opt_start_time_ns != 0;
+  const bool has_time = c->has_opt_start_time();
   switch (c->deliver_policy) {
     case DeliverPolicy::kAll:
       if (has_seq) return bad_start("all", "sequence");
@@ -303,7 +615,9 @@ ApiError NormalizeConsumerConfig(ConsumerConfig* c, const StreamConfig& stream) 
     case DeliverPolicy::kLastPerSubject:
       if (has_seq) return bad_start("last per subject", "sequence");
       if (has_time) return bad_start("last per subject", "time");
-      if (c->filter_subject.empty()) return not_set("last per subject", "filter subject");
+      if (c->filter_subject.empty() && c->filter_subjects.empty()) {
+        return not_set("last per subject", "filter subject");
+      }
       break;
     case DeliverPolicy::kNew:
       if (has_seq) return bad_start("new", "sequence");
@@ -315,46 +629,67 @@ ApiError NormalizeConsumerConfig(ConsumerConfig* c, const StreamConfig& stream) 
       break;
     case DeliverPolicy::kByStartTime:
       if (!has_time) return not_set("by start time", "start time");
+      // nats-server's text: "... optional start start sequence is also set".
       if (has_seq) return bad_start("by start time", "start sequence");
       break;
   }
   if (!c->sample_freq.empty()) {
     std::string s = c->sample_freq;
-    if (!s.empty() && s.back() == '%') s.pop_back();
-    int v = 0;
-    if (!absl::SimpleAtoi(s, &v) || v < 0) {
-      return {400, 10095, "failed to parse consumer sampling configuration: invalid syntax"};
-    }
+    if (s.back() == '%') s.pop_back();
+    int64_t freq = 0;
+    std::string why;
+    if (!GoAtoi(s, &freq, &why)) return errors::ConsumerInvalidSampling(why);
+    if (freq < 0) return errors::ConsumerInvalidSampling("<nil>");  // Go formats a nil error
   }
   if (c->flow_control && c->idle_heartbeat == 0) {
-    return {400, 10108, "consumer with flow control also needs heartbeats"};
+    return errors::ConsumerFlowControlNeedsHeartbeats();
   }
   if (!c->durable_name.empty() && !c->name.empty() && c->name != c->durable_name) {
-    return {400, 10132, "Consumer Durable and Name have to be equal if both are provided"};
+    return errors::ConsumerDurableNameMismatch();
   }
-  if (c->durable_name.size() > kMaxNameLen) {
-    return {400, 10102, "consumer name is too long, maximum allowed is 255"};
-  }
+  // addConsumer, after the checks above.
+  if (c->durable_name.size() > kMaxNameLen) return errors::ConsumerNameTooLong();
   return {};
 }
 
 ApiError CheckConsumerUpdate(const ConsumerConfig& old, const ConsumerConfig& next) {
-  auto no = [](const char* why) { return ApiError{500, 10012, why}; };
   if (old == next) return {};
-  if (old.deliver_policy != next.deliver_policy) return no("deliver policy can not be updated");
-  if (old.opt_start_seq != next.opt_start_seq) return no("start sequence can not be updated");
-  if (old.opt_start_time_ns != next.opt_start_time_ns) return no("start time can not be updated");
-  if (old.ack_policy != next.ack_policy) return no("ack policy can not be updated");
-  if (old.replay_policy != next.replay_policy) return no("replay policy can not be updated");
-  if (old.idle_heartbeat != next.idle_heartbeat) return no("heart beats can not be updated");
-  if (old.flow_control != next.flow_control) return no("flow control can not be updated");
-  if (old.max_waiting != next.max_waiting) return no("max waiting can not be updated");
+  if (old.deliver_policy != next.deliver_policy) {
+    return errors::ConsumerCreate("deliver policy can not be updated");
+  }
+  if (old.opt_start_seq != next.opt_start_seq) {
+    return errors::ConsumerCreate("start sequence can not be updated");
+  }
+  // nats-server compares the two *time.Time pointers: they differ whenever
+  // either is set, even to the same time (observed on 2.9.10).
+  if (old.has_opt_start_time() || next.has_opt_start_time()) {
+    return errors::ConsumerCreate("start time can not be updated");
+  }
+  if (old.ack_policy != next.ack_policy) {
+    return errors::ConsumerCreate("ack policy can not be updated");
+  }
+  if (old.replay_policy != next.replay_policy) {
+    return errors::ConsumerCreate("replay policy can not be updated");
+  }
+  if (old.idle_heartbeat != next.idle_heartbeat) {
+    return errors::ConsumerCreate("heart beats can not be updated");
+  }
+  if (old.flow_control != next.flow_control) {
+    return errors::ConsumerCreate("flow control can not be updated");
+  }
+  if (old.max_waiting != next.max_waiting) {
+    return errors::ConsumerCreate("max waiting can not be updated");
+  }
   if (old.deliver_subject != next.deliver_subject) {
-    if (old.deliver_subject.empty()) return no("can not update pull consumer to push based");
-    if (next.deliver_subject.empty()) return no("can not update push consumer to pull based");
+    if (old.deliver_subject.empty()) {
+      return errors::ConsumerCreate("can not update pull consumer to push based");
+    }
+    if (next.deliver_subject.empty()) {
+      return errors::ConsumerCreate("can not update push consumer to pull based");
+    }
   }
   if (!next.backoff.empty() && next.max_deliver <= static_cast<int64_t>(next.backoff.size())) {
-    return {400, 10116, "max deliver is required to be > length of backoff values"};
+    return errors::ConsumerMaxDeliverBackoff();
   }
   return {};
 }

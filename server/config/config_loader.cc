@@ -872,20 +872,6 @@ absl::Status Loader::OnJetStream(const std::string& key, const ConfValue& v) {
 
 }  // namespace
 
-absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text) {
-  // absl::ParseDuration takes Go's syntax plus "inf", which Go refuses.
-  absl::Duration d = absl::ZeroDuration();
-  std::string lower = absl::AsciiStrToLower(text);
-  if (text.empty() || absl::StrContains(lower, "inf") || !absl::ParseDuration(text, &d)) {
-    return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
-  }
-  // absl saturates on overflow where Go reports an error.
-  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("time: invalid duration \"", text, "\""));
-  }
-  return d;
-}
-
 absl::Status ParseHostPort(const std::string& text, std::string* host, int* port) {
   absl::string_view t = text;
   std::string h;

@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/go_duration.h"
 #include "server/config/conf_parser.h"
 #include "server/config/conf_value.h"
 #include "server/config/options.h"
@@ -74,9 +75,6 @@ absl::Status ParseHostPort(const std::string& text, std::string* host, int* port
 // which land in opts.auth after the file) applied on top, as nats-server
 // lets flags override the file; then auth::ValidateSecurityConfig.
 absl::StatusOr<auth::SecurityConfig> EffectiveSecurityConfig(const ServerOptions& opts);
-
-// A Go time.ParseDuration string: "2m", "10s", "500ms", "1h30m", "1.5h".
-absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text);
 
 }  // namespace herald
 

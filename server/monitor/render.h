@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/go_duration.h"
 #include "server/monitor/monitor_source.h"
 
 namespace herald {
@@ -35,8 +36,8 @@ using HttpReqStats = std::map<std::string, uint64_t>;
 
 // ---- Formatting helpers (exposed for tests and for other JSON emitters) ----
 
-// Go's time.Duration.String(): "0s", "1.5s", "2m3s", "1h0m0s", "358µs".
-std::string FormatGoDuration(absl::Duration d);
+// Go's time.Duration.String() (base/go_duration.h).
+using ::herald::FormatGoDuration;
 
 // nats-server's myUptime(): whole seconds with days and years, "0s", "1m9s",
 // "1h0m0s", "2d3h0m0s", "1y0d0h0m0s". Used for `uptime` and `idle`.

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_join.h"
+#include "server/jetstream/advisory.h"
 #include "server/jetstream/jetstream.h"
 #include "server/jetstream/time_format.h"
 
@@ -126,7 +127,23 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
                    });
     return;
   }
-  // CONSUMER.LEADER.STEPDOWN and unknown forms: not answered yet.
+  if (t.size() == 5 && t[1] == "LEADER" && t[2] == "STEPDOWN") {
+    // CONSUMER.LEADER.STEPDOWN.<stream>.<consumer>. A consumer is led by its
+    // stream's leader (it lives in the stream's Raft group), so its leader
+    // steps down by handing the stream's group to another replica.
+    const std::string type = "consumer_leader_stepdown";
+    if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
+    if (!ls.stream->Consumer(t[4]).has_value()) {
+      return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
+    }
+    bool ok = false;
+    nlohmann::json body = ParseBody(msg.data, &ok);
+    if (!ok || !(body.is_object() && body.empty())) {
+      return ReplyError(msg.reply, type, errors::BadRequest());
+    }
+    return HandleStepdown(msg, ls, type);
+  }
+  // Unknown forms: no answer, as nats-server.
 }
 
 void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<std::string>& t,
@@ -207,6 +224,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   if (!IsValidConsumerName(name)) {
     return ReplyError(msg.reply, type, {400, 10103, "durable name can not contain '.', '*', '>'"});
   }
+  const bool is_new = !ls.stream->Consumer(name).has_value();
   nlohmann::json op;
   op["op"] = "consumer_create";
   op["name"] = name;
@@ -216,12 +234,21 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   const std::string reply = msg.reply;
   LocalView view = ls;
   host_->Propose(ls.assignment.group, EncodeOpEntry(op),
-                 [this, s, reply, type, name, view](absl::StatusOr<uint64_t> index) {
+                 [this, s, reply, type, name, view, is_new](absl::StatusOr<uint64_t> index) {
                    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
                    const ApplyResult& r = s->last_result();
                    if (!r.error.ok()) return ReplyError(reply, type, r.error);
                    std::optional<ConsumerState> c = s->Consumer(name);
                    if (!c.has_value()) return ReplyError(reply, type, errors::Unavailable());
+                   if (is_new) {
+                     const std::string subject = absl::StrCat(
+                         advisory::kConsumerCreated, ".", view.assignment.config.name, ".", name);
+                     if (bus_->HasInterest(subject)) {
+                       Send(subject, "",
+                            advisory::ConsumerAction(view.assignment.config.name, name, true,
+                                                     options_.domain, NowNs()));
+                     }
+                   }
                    nlohmann::ordered_json out;
                    out["type"] = Type(type);
                    nlohmann::ordered_json info = ConsumerInfoJson(view, *c, s->PendingFor(*c), 0);

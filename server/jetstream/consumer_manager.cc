@@ -8,7 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/go_duration.h"
 #include "nlohmann/json.hpp"
+#include "server/jetstream/advisory.h"
 
 namespace herald::js {
 namespace {
@@ -19,6 +21,13 @@ constexpr std::chrono::milliseconds kTick{20};
 constexpr uint64_t kFlowControlBytes = 256 * 1024;
 // Messages a consumer reads ahead from the store at a time.
 constexpr size_t kReadAhead = 128;
+// A pull request whose reply subject has no interest is dropped, unless it
+// is younger than this: a client's inbox subscription and its request may
+// reach the stream leader over different route paths.
+constexpr int64_t kInterestGraceNs = 100'000'000;
+// rate_limit_bps's burst when the stream sets no max_msg_size (nats-server's
+// default max_payload).
+constexpr int64_t kDefaultRateBurst = 1024 * 1024;
 
 int64_t SteadyUnixNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -156,6 +165,7 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
       }
       c.num_pending = se.stream->PendingFor(st);
       c.counted_to = se.stream->State().last_seq;
+      if (st.config.replay_policy == ReplayPolicy::kOriginal) c.replay_until = c.counted_to;
       if (st.config.deliver_policy == DeliverPolicy::kLastPerSubject &&
           st.delivered.stream_seq < st.lps_until) {
         for (uint64_t s : se.stream->LastPerSubjectSeqs(st, st.delivered.stream_seq)) {
@@ -177,6 +187,9 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
     for (const PullRequest& r : it->second.waiting) {
       out.push_back(Status(r.reply, "409 Consumer Deleted"));
     }
+    // Deleted while this node leads it (by the API or for inactivity).
+    Advise(absl::StrCat(advisory::kConsumerDeleted, ".", name, ".", it->first),
+           advisory::ConsumerAction(name, it->first, false, hooks_.domain, now), &out);
     it = se.consumers.erase(it);
   }
   const storage::StreamStoreState sst = se.stream->State();
@@ -215,60 +228,124 @@ void ConsumerManager::Pull(const std::string& stream, const std::string& consume
       return;
     }
     Leader& c = cit->second;
-    const int64_t now = hooks_.now_ns();
-    c.last_active_ns = now;
-    if (c.config.is_push()) {
-      out.push_back(Status(request.reply, "409 Consumer is push based"));
-      hooks_.send(std::move(out));
-      return;
-    }
-    PullRequest r;
-    r.reply = request.reply;
-    PullRequestBody body;
-    if (!ParsePullRequest(request.data, &body)) {
-      out.push_back(Status(request.reply, "400 Bad Request"));
-      hooks_.send(std::move(out));
-      return;
-    }
-    r.batch = body.batch;
-    r.no_wait = body.no_wait;
-    r.max_bytes = body.max_bytes;
-    r.heartbeat_ns = body.heartbeat_ns;
-    const int64_t expires = body.expires_ns;
-    if (c.config.max_batch > 0 && r.batch > c.config.max_batch) {
-      out.push_back(Status(request.reply,
-                           absl::StrCat("409 Exceeded MaxRequestBatch of ", c.config.max_batch)));
-      hooks_.send(std::move(out));
-      return;
-    }
-    if (c.config.max_bytes > 0 && r.max_bytes > c.config.max_bytes) {
-      out.push_back(Status(
-          request.reply, absl::StrCat("409 Exceeded MaxRequestMaxBytes of ", c.config.max_bytes)));
-      hooks_.send(std::move(out));
-      return;
-    }
-    if (r.heartbeat_ns > 0 && (expires == 0 || r.heartbeat_ns * 2 > expires)) {
-      out.push_back(Status(request.reply, "400 Bad Request - heartbeat value too large"));
-      hooks_.send(std::move(out));
-      return;
-    }
-    const int64_t max_waiting =
-        c.config.max_waiting > 0 ? c.config.max_waiting : kDefaultMaxWaiting;
-    if (static_cast<int64_t>(c.waiting.size()) >= max_waiting) {
-      out.push_back(Status(request.reply, "409 Exceeded MaxWaiting"));
-      hooks_.send(std::move(out));
-      return;
-    }
-    if (expires > 0) r.deadline_ns = now + expires;
-    if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
-    c.waiting.push_back(std::move(r));
-    Deliver(stream, sit->second, consumer, c, &out);
+    c.last_active_ns = hooks_.now_ns();
+    AddPullRequest(stream, sit->second, consumer, c, request.reply, request.data, &out);
     if (!out.empty()) hooks_.send(std::move(out));
   });
 }
 
-absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry& se, Leader& c,
-                                                                    uint64_t* count, bool* fresh) {
+void ConsumerManager::AddPullRequest(const std::string& name, StreamEntry& se,
+                                     const std::string& cname, Leader& c, const std::string& reply,
+                                     std::string_view body_text, std::vector<BusMessage>* out) {
+  const int64_t now = hooks_.now_ns();
+  if (c.config.is_push()) {
+    out->push_back(Status(reply, "409 Consumer is push based"));
+    return;
+  }
+  PullRequest r;
+  r.reply = reply;
+  r.received_ns = now;
+  r.interest_checked_ns = now;
+  PullRequestBody body;
+  while (!body_text.empty() && body_text.front() == ' ') body_text.remove_prefix(1);
+  if (!ParsePullRequest(std::string(body_text), &body)) {
+    out->push_back(Status(reply, "400 Bad Request"));
+    return;
+  }
+  r.batch = body.batch;
+  r.no_wait = body.no_wait;
+  r.max_bytes = body.max_bytes;
+  r.heartbeat_ns = body.heartbeat_ns;
+  const int64_t expires = body.expires_ns;
+  if (c.config.max_batch > 0 && r.batch > c.config.max_batch) {
+    out->push_back(
+        Status(reply, absl::StrCat("409 Exceeded MaxRequestBatch of ", c.config.max_batch)));
+    return;
+  }
+  if (expires > 0 && c.config.max_expires > 0 && expires > c.config.max_expires) {
+    out->push_back(
+        Status(reply, absl::StrCat("409 Exceeded MaxRequestExpires of ",
+                                   FormatGoDuration(absl::Nanoseconds(c.config.max_expires)))));
+    return;
+  }
+  if (c.config.max_bytes > 0 && r.max_bytes > c.config.max_bytes) {
+    out->push_back(
+        Status(reply, absl::StrCat("409 Exceeded MaxRequestMaxBytes of ", c.config.max_bytes)));
+    return;
+  }
+  if (r.heartbeat_ns > 0 && (expires == 0 || r.heartbeat_ns * 2 > expires)) {
+    out->push_back(Status(reply, "400 Bad Request - heartbeat value too large"));
+    return;
+  }
+  const int64_t max_waiting = c.config.max_waiting > 0 ? c.config.max_waiting : kDefaultMaxWaiting;
+  if (static_cast<int64_t>(c.waiting.size()) >= max_waiting) {
+    // Requests whose clients went away make room first (nats-server).
+    for (auto it = c.waiting.begin(); it != c.waiting.end();) {
+      it = StillWanted(*it, now) ? std::next(it) : c.waiting.erase(it);
+    }
+  }
+  if (static_cast<int64_t>(c.waiting.size()) >= max_waiting) {
+    out->push_back(Status(reply, "409 Exceeded MaxWaiting"));
+    return;
+  }
+  if (expires > 0) r.deadline_ns = now + expires;
+  if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
+  c.waiting.push_back(std::move(r));
+  Deliver(name, se, cname, c, out);
+}
+
+bool ConsumerManager::StillWanted(PullRequest& r, int64_t now) {
+  if (!hooks_.has_interest || r.interest_checked_ns == now) return true;
+  if (now - r.received_ns < kInterestGraceNs || hooks_.has_interest(r.reply)) {
+    r.interest_checked_ns = now;
+    return true;
+  }
+  return false;
+}
+
+void ConsumerManager::Advise(std::string subject, std::string json, std::vector<BusMessage>* out) {
+  if (hooks_.has_interest && !hooks_.has_interest(subject)) return;
+  BusMessage m;
+  m.subject = std::move(subject);
+  m.data = std::move(json);
+  out->push_back(std::move(m));
+}
+
+void ConsumerManager::GiveUp(const std::string& name, const std::string& cname, Leader& c,
+                             uint64_t stream_seq, uint64_t deliveries,
+                             std::vector<BusMessage>* out) {
+  c.outstanding.erase(stream_seq);
+  c.redeliver.erase(stream_seq);
+  c.acks_to_propose.push_back(js::Ack{stream_seq, AckKind::kGiveUp});
+  ScheduleFlush(name, cname, c);
+  nlohmann::ordered_json j =
+      advisory::Event("io.nats.jetstream.advisory.v1.max_deliver", hooks_.now_ns());
+  j["stream"] = name;
+  j["consumer"] = cname;
+  j["stream_seq"] = stream_seq;
+  j["deliveries"] = deliveries;
+  if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
+  Advise(absl::StrCat(advisory::kMaxDeliveries, ".", name, ".", cname), j.dump(), out);
+}
+
+bool ConsumerManager::RateAllows(Leader& c, StreamEntry& se, int64_t now) {
+  if (c.config.rate_limit_bps == 0) return true;
+  const double rate = static_cast<double>(c.config.rate_limit_bps / 8);  // bytes per second
+  const int64_t max_msg = se.stream->config().max_msg_size;
+  const double burst = static_cast<double>(max_msg > 0 ? max_msg : kDefaultRateBurst);
+  if (c.rate_at_ns == 0) {
+    c.rate_tokens = burst;  // starts full, as Go's rate.Limiter
+  } else {
+    c.rate_tokens =
+        std::min(burst, c.rate_tokens + rate * static_cast<double>(now - c.rate_at_ns) / 1e9);
+  }
+  c.rate_at_ns = now;
+  return c.rate_tokens >= 0;
+}
+
+absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
+    const std::string& name, StreamEntry& se, const std::string& cname, Leader& c, uint64_t* count,
+    bool* fresh, std::vector<BusMessage>* out) {
   *count = 1;
   *fresh = false;
   // Redeliveries first, oldest first; then the next new message.
@@ -277,6 +354,10 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry&
     c.redeliver.erase(c.redeliver.begin());
     auto o = c.outstanding.find(sseq);
     if (o == c.outstanding.end()) continue;  // acknowledged meanwhile
+    if (c.config.max_deliver > 0 && static_cast<int64_t>(o->second.count) >= c.config.max_deliver) {
+      GiveUp(name, cname, c, sseq, o->second.count, out);
+      continue;
+    }
     absl::StatusOr<storage::StoredMessage> m = se.stream->store().Load(sseq);
     if (!m.ok()) {
       c.outstanding.erase(o);  // gone from the stream
@@ -307,6 +388,17 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(StreamEntry&
     }
   }
   if (c.ahead.empty()) return absl::NotFoundError("no message");
+  if (c.replay_until != 0) {
+    const storage::StoredMessage& next = c.ahead.front();
+    if (next.seq > c.replay_until) {
+      c.replay_until = 0;  // caught up: instant from here on
+    } else if (c.replay_ts0 == 0) {
+      c.replay_wall0 = hooks_.now_ns();
+      c.replay_ts0 = next.time_ns;
+    } else if (hooks_.now_ns() < c.replay_wall0 + (next.time_ns - c.replay_ts0)) {
+      return absl::UnavailableError("replay: not yet");
+    }
+  }
   storage::StoredMessage m = std::move(c.ahead.front());
   c.ahead.pop_front();
   *fresh = true;
@@ -347,9 +439,13 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
       break;
     }
     PullRequest& r = c.waiting.front();
+    if (!StillWanted(r, now)) {
+      c.waiting.pop_front();  // its client went away: not served, not answered
+      continue;
+    }
     uint64_t count = 1;
     bool fresh = false;
-    absl::StatusOr<storage::StoredMessage> m = NextMessage(se, c, &count, &fresh);
+    absl::StatusOr<storage::StoredMessage> m = NextMessage(name, se, cname, c, &count, &fresh, out);
     if (!m.ok()) break;
     const int64_t size =
         static_cast<int64_t>(m->subject.size() + m->headers.size() + m->data.size());
@@ -404,14 +500,11 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
         c.redeliver.empty()) {
       break;
     }
+    if (!RateAllows(c, se, now)) break;
     uint64_t count = 1;
     bool fresh = false;
-    absl::StatusOr<storage::StoredMessage> m = NextMessage(se, c, &count, &fresh);
+    absl::StatusOr<storage::StoredMessage> m = NextMessage(name, se, cname, c, &count, &fresh, out);
     if (!m.ok()) break;
-    if (c.config.max_deliver > 0 && static_cast<int64_t>(count) > c.config.max_deliver) {
-      c.outstanding.erase(m->seq);
-      continue;
-    }
     if (fresh) {
       c.next_stream_seq = std::max(c.next_stream_seq, m->seq + 1);
       if (c.num_pending > 0) --c.num_pending;
@@ -419,6 +512,9 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
     const uint64_t sseq = m->seq;
     const uint64_t size = m->subject.size() + m->headers.size() + m->data.size();
     out->push_back(MakeDelivery(name, cname, c, *m, count, c.config.deliver_subject));
+    if (c.config.rate_limit_bps > 0) {
+      c.rate_tokens -= static_cast<double>(size + out->back().reply.size());
+    }
     if (acks)
       c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
     deliveries.push_back({sseq, c.last_consumer_seq, count, now});
@@ -487,8 +583,10 @@ void ConsumerManager::Ack(BusMessage msg) {
     std::vector<std::string> t = absl::StrSplit(msg.subject, '.');
     if (t.size() != 9) return;
     const std::string stream = t[2], cname = t[3];
-    uint64_t sseq = 0;
+    uint64_t sseq = 0, cseq = 0, count = 0;
     if (!absl::SimpleAtoi(t[5], &sseq)) return;
+    (void)absl::SimpleAtoi(t[6], &cseq);
+    (void)absl::SimpleAtoi(t[4], &count);
     auto sit = streams_.find(stream);
     if (sit == streams_.end()) return;
     auto cit = sit->second.consumers.find(cname);
@@ -500,20 +598,39 @@ void ConsumerManager::Ack(BusMessage msg) {
     while (!body.empty() && (body.back() == '\r' || body.back() == '\n' || body.back() == ' '))
       body.remove_suffix(1);
     auto starts = [&body](std::string_view p) { return body.substr(0, p.size()) == p; };
+    // A per-message advisory (MSG_NAKED, MSG_TERMINATED) in nats-server's form.
+    auto advise = [&](const char* prefix, const char* type, std::vector<BusMessage>* out) {
+      nlohmann::ordered_json j = advisory::Event(type, now);
+      j["stream"] = stream;
+      j["consumer"] = cname;
+      j["consumer_seq"] = cseq;
+      j["stream_seq"] = sseq;
+      j["deliveries"] = count;
+      if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
+      Advise(absl::StrCat(prefix, ".", stream, ".", cname), j.dump(), out);
+    };
     std::vector<BusMessage> out;
     bool settle = false;
+    bool next = false;  // +NXT: the reply subject is a pull request's, not an ack's
     AckKind kind = AckKind::kAck;
-    if (body.empty() || starts("+ACK") || starts("+OK")) {
+    if (body.empty() || body == "+ACK" || body == "+OK") {
       settle = true;
-    } else if (starts("+TERM")) {
+    } else if (starts("+NXT")) {
+      settle = true;
+      next = true;
+    } else if (body == "+TERM") {
       settle = true;
       kind = AckKind::kTerm;
-    } else if (starts("+WPI")) {
+      advise(advisory::kMsgTerminated, "io.nats.jetstream.advisory.v1.terminated", &out);
+    } else if (body == "+WPI") {
       auto o = c.outstanding.find(sseq);
       if (o != c.outstanding.end()) o->second.deadline_ns = now + AckWait(c, o->second.count);
     } else if (starts("-NAK")) {
       auto o = c.outstanding.find(sseq);
       if (o != c.outstanding.end()) {
+        advise(advisory::kMsgNaked, "io.nats.jetstream.advisory.v1.nak", &out);
+        // A delay: {"delay": ns} or a Go duration ("-NAK 5s"); anything
+        // else is a plain NAK, as nats-server.
         int64_t delay = 0;
         std::string_view rest = body.substr(4);
         while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
@@ -522,6 +639,9 @@ void ConsumerManager::Ack(BusMessage msg) {
           if (j.is_object() && j.contains("delay") && j["delay"].is_number_integer()) {
             delay = j["delay"].get<int64_t>();
           }
+        } else if (!rest.empty()) {
+          absl::StatusOr<absl::Duration> d = ParseGoDuration(std::string(rest));
+          if (d.ok()) delay = absl::ToInt64Nanoseconds(*d);
         }
         if (delay > 0) {
           o->second.deadline_ns = now + delay;
@@ -529,10 +649,8 @@ void ConsumerManager::Ack(BusMessage msg) {
           c.redeliver.insert(sseq);
         }
       }
-    } else if (starts("+NXT")) {
-      settle = true;
-    } else {
-      return;  // not an ack nats-server knows
+    } else if (msg.reply.empty()) {
+      return;  // not an ack nats-server knows: ignored (an ack reply still goes)
     }
     if (settle) {
       const bool all = c.config.ack_policy == AckPolicy::kAll && kind == AckKind::kAck;
@@ -546,8 +664,8 @@ void ConsumerManager::Ack(BusMessage msg) {
       c.redeliver.erase(sseq);
       if (known) {
         c.acks_to_propose.push_back(js::Ack{sseq, kind});
-        if (!msg.reply.empty()) c.ack_replies.push_back(msg.reply);
-      } else if (!msg.reply.empty()) {
+        if (!msg.reply.empty() && !next) c.ack_replies.push_back(msg.reply);
+      } else if (!msg.reply.empty() && !next) {
         BusMessage r;  // nothing to replicate: answered at once
         r.subject = msg.reply;
         out.push_back(std::move(r));
@@ -557,28 +675,29 @@ void ConsumerManager::Ack(BusMessage msg) {
       r.subject = msg.reply;
       out.push_back(std::move(r));
     }
-    if (starts("+NXT") && !msg.reply.empty()) {
-      PullRequest r;
-      r.reply = msg.reply;
-      c.waiting.push_back(std::move(r));
+    if (next && !msg.reply.empty()) {
+      AddPullRequest(stream, sit->second, cname, c, msg.reply, body.substr(4), &out);
     }
     if (!out.empty()) hooks_.send(std::move(out));
-    // After the acks already queued on the worker: one entry for all of
-    // them, and one delivery pass for what they made room for.
-    if (!c.flush_scheduled) {
-      c.flush_scheduled = true;
-      Post([this, stream, cname] {
-        auto s = streams_.find(stream);
-        if (s == streams_.end()) return;
-        auto k = s->second.consumers.find(cname);
-        if (k == s->second.consumers.end()) return;
-        k->second.flush_scheduled = false;
-        FlushAcks(stream, s->second, cname, k->second);
-        std::vector<BusMessage> more;
-        Deliver(stream, s->second, cname, k->second, &more);
-        if (!more.empty()) hooks_.send(std::move(more));
-      });
-    }
+    ScheduleFlush(stream, cname, c);
+  });
+}
+
+void ConsumerManager::ScheduleFlush(const std::string& name, const std::string& cname, Leader& c) {
+  // After the acks already queued on the worker: one entry for all of them,
+  // and one delivery pass for what they made room for.
+  if (c.flush_scheduled) return;
+  c.flush_scheduled = true;
+  Post([this, name, cname] {
+    auto s = streams_.find(name);
+    if (s == streams_.end()) return;
+    auto k = s->second.consumers.find(cname);
+    if (k == s->second.consumers.end()) return;
+    k->second.flush_scheduled = false;
+    FlushAcks(name, s->second, cname, k->second);
+    std::vector<BusMessage> more;
+    Deliver(name, s->second, cname, k->second, &more);
+    if (!more.empty()) hooks_.send(std::move(more));
   });
 }
 
@@ -640,6 +759,10 @@ void ConsumerManager::OnTick() {
           it = c.waiting.erase(it);
           continue;
         }
+        if (!StillWanted(*it, now)) {
+          it = c.waiting.erase(it);  // its client went away (nats-server: dropped silently)
+          continue;
+        }
         if (it->heartbeat_ns > 0 && now >= it->next_heartbeat_ns) {
           out.push_back(
               Status(it->reply, "", HeartbeatHeaders(c.last_consumer_seq, c.last_stream_seq)));
@@ -648,6 +771,7 @@ void ConsumerManager::OnTick() {
         ++it;
       }
       // Deliveries not acknowledged in time are due again (until max_deliver).
+      std::vector<std::pair<uint64_t, uint64_t>> give_up;  // stream seq, deliveries
       for (auto it = c.outstanding.begin(); it != c.outstanding.end();) {
         if (now < it->second.deadline_ns || c.redeliver.count(it->first)) {
           ++it;
@@ -655,12 +779,14 @@ void ConsumerManager::OnTick() {
         }
         if (c.config.max_deliver > 0 &&
             static_cast<int64_t>(it->second.count) >= c.config.max_deliver) {
-          it = c.outstanding.erase(it);  // given up (nats-server's max deliveries)
-          continue;
+          give_up.emplace_back(it->first, it->second.count);
+        } else {
+          c.redeliver.insert(it->first);
         }
-        c.redeliver.insert(it->first);
         ++it;
       }
+      for (const auto& [sseq, count] : give_up) GiveUp(name, cname, c, sseq, count, &out);
+      give_up.clear();
       if (c.config.is_push()) {
         // Interest may have come, redeliveries may be due.
         DeliverPush(name, se, cname, c, &out);
@@ -675,7 +801,7 @@ void ConsumerManager::OnTick() {
           out.push_back(Status(c.config.deliver_subject, "", h));
           c.last_sent_ns = now;
         }
-      } else if (!c.waiting.empty() && !c.redeliver.empty()) {
+      } else if (!c.waiting.empty() && (!c.redeliver.empty() || c.replay_until != 0)) {
         Deliver(name, se, cname, c, &out);
       }
       // Ephemeral consumers go after inactive_threshold without requests

@@ -48,8 +48,11 @@ class ConsumerManager {
     std::function<void(std::vector<BusMessage> msgs)> send;
     // Unix time now, ns (tests may replace it).
     std::function<int64_t()> now_ns;
-    // Whether a push consumer's deliver subject has interest now.
+    // Whether a subject has interest now (a push consumer's deliver subject,
+    // a pull request's reply subject, an advisory's subject).
     std::function<bool(const std::string& subject)> has_interest;
+    // The JetStream domain advisories carry ("" none).
+    std::string domain;
   };
   // The leader's view of a consumer, for CONSUMER.INFO.
   struct LeaderView {
@@ -94,6 +97,8 @@ class ConsumerManager {
     int64_t heartbeat_ns = 0;
     int64_t next_heartbeat_ns = 0;
     int64_t delivered = 0;
+    int64_t received_ns = 0;
+    int64_t interest_checked_ns = 0;  // when its reply subject last had interest
   };
   struct Outstanding {
     uint64_t consumer_seq = 0;
@@ -121,6 +126,18 @@ class ConsumerManager {
     std::string fc_reply;      // outstanding flow-control request ("" none)
     uint64_t fc_bytes = 0;     // bytes sent since the last one
     uint64_t fc_seq = 0;
+    // rate_limit_bps: a token bucket of bytes (nats-server's rate.Limiter,
+    // burst = the stream's max_msg_size or 1 MiB). Delivery waits while it
+    // is negative.
+    double rate_tokens = 0;
+    int64_t rate_at_ns = 0;
+    // replay_policy original: messages up to replay_until (the stream's last
+    // sequence when this leader took the consumer) go with the gaps between
+    // their timestamps, measured from the first one (wall clock replay_wall0
+    // for timestamp replay_ts0); after it, at once.
+    uint64_t replay_until = 0;
+    int64_t replay_wall0 = 0;
+    int64_t replay_ts0 = 0;
     bool flush_scheduled = false;  // a task will propose the acks and deliver
     std::vector<js::Ack> acks_to_propose;
     std::vector<std::string> ack_replies;  // AckSync replies of those acks
@@ -144,8 +161,32 @@ class ConsumerManager {
                    std::vector<BusMessage>* out);
   // The next message for `c` (a due redelivery first): its delivery count in
   // *count, *fresh when it is a first delivery. kNotFound when none.
-  absl::StatusOr<storage::StoredMessage> NextMessage(StreamEntry& se, Leader& c, uint64_t* count,
-                                                     bool* fresh);
+  // Redeliveries past max_deliver are given up here (advisory in *out). A
+  // first delivery held back by replay_policy original is kUnavailable.
+  absl::StatusOr<storage::StoredMessage> NextMessage(const std::string& name, StreamEntry& se,
+                                                     const std::string& cname, Leader& c,
+                                                     uint64_t* count, bool* fresh,
+                                                     std::vector<BusMessage>* out);
+  // Validates a pull request (CONSUMER.MSG.NEXT or +NXT) and queues it, or
+  // answers it with nats-server's status.
+  void AddPullRequest(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
+                      const std::string& reply, std::string_view body,
+                      std::vector<BusMessage>* out);
+  // Whether a waiting request's client is still there (its reply subject has
+  // interest; a request younger than a grace period counts as there, as its
+  // client's subscription may still be on its way across the mesh).
+  bool StillWanted(PullRequest& r, int64_t now);
+  // Stops redelivering after max_deliver: replicated as a kGiveUp ack, with
+  // nats-server's MAX_DELIVERIES advisory.
+  void GiveUp(const std::string& name, const std::string& cname, Leader& c, uint64_t stream_seq,
+              uint64_t deliveries, std::vector<BusMessage>* out);
+  // Proposes the queued acks (one entry) and delivers what they made room
+  // for, after the acks already queued on the worker.
+  void ScheduleFlush(const std::string& name, const std::string& cname, Leader& c);
+  // Publishes an advisory if anyone listens.
+  void Advise(std::string subject, std::string json, std::vector<BusMessage>* out);
+  // rate_limit_bps: false while the bucket is empty.
+  bool RateAllows(Leader& c, StreamEntry& se, int64_t now);
   BusMessage MakeDelivery(const std::string& name, const std::string& cname, Leader& c,
                           storage::StoredMessage& m, uint64_t count, const std::string& to);
   void FinishNoWait(Leader& c, std::vector<BusMessage>* out);

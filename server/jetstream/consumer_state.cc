@@ -33,7 +33,7 @@ std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, in
         Settle(pending.begin()->first);
       }
     } else if (pending.count(a.stream_seq)) {
-      settled.push_back(a.stream_seq);
+      if (a.kind != AckKind::kGiveUp) settled.push_back(a.stream_seq);
       Settle(a.stream_seq);
     }
   }

@@ -53,7 +53,10 @@ struct Delivery {
   int64_t time_ns = 0;
 };
 
-enum class AckKind { kAck = 0, kTerm = 1 };
+// kGiveUp: the leader stopped redelivering a message after max_deliver
+// deliveries. It settles the delivery for this consumer like +TERM but is not
+// an acknowledgement: work-queue and interest retention keep the message.
+enum class AckKind { kAck = 0, kTerm = 1, kGiveUp = 2 };
 
 struct Ack {
   uint64_t stream_seq = 0;
@@ -79,7 +82,7 @@ struct ConsumerState {
   void ApplyDelivered(const std::vector<Delivery>& ds);
   // Applies acknowledgements made at `time_ns` (the leader's clock); unknown
   // or already acked sequences are ignored. Returns the stream sequences the
-  // acks settled (for interest and work-queue retention).
+  // acks settled (for interest and work-queue retention; not kGiveUp's).
   std::vector<uint64_t> ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns);
   // Whether this consumer is done with stream sequence `seq` (acknowledged,
   // or never to be delivered to it as it is before its start).

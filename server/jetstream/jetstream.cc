@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "openssl/sha.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
@@ -128,6 +129,7 @@ absl::Status JetStream::Start() {
   };
   ch.send = [this](std::vector<BusMessage> msgs) { bus_->PublishBatch(std::move(msgs)); };
   ch.has_interest = [this](const std::string& subject) { return bus_->HasInterest(subject); };
+  ch.domain = options_.domain;
   consumers_ = std::make_unique<ConsumerManager>(std::move(ch));
   consumers_->Start();
   {
@@ -172,6 +174,13 @@ absl::Status JetStream::Start() {
 }
 
 absl::Status JetStream::StartApi() {
+  if (!clustered_) {
+    // A standalone node leads its metadata group alone: answer the API only
+    // once it does, so a client's first request right after start-up does
+    // not get 10008 (nats-server answers from the first moment). Bounded.
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (MetaLeader() != self_ && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  }
   auto api = bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
     std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
     OnApiRequest(std::move(m), 0, std::move(rest));
@@ -1404,7 +1413,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (op == "PURGE") return HandleStreamPurge(msg, ls);
   if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
   if (op == "MSG.DELETE") return HandleMsgDelete(msg, ls);
-  if (op == "STEPDOWN") return HandleStepdown(msg, ls);
+  if (op == "STEPDOWN") return HandleStepdown(msg, ls, "stream_leader_stepdown");
   if (op == "DIRECT") {
     std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
     return HandleMsgGet(msg, ls, true, t.size() == 4 ? t[3] : "");
@@ -1592,8 +1601,8 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                  });
 }
 
-void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls) {
-  const std::string type = "stream_leader_stepdown";
+void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls,
+                               const std::string& type) {
   // Hand leadership to one of the most caught-up other replicas, chosen at
   // random among equals as nats-server does (Raft leadership transfer:
   // brought up to date, then told to campaign at once). A fixed choice

@@ -150,7 +150,8 @@ class JetStream : public raft::StateMachine {
   void HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
                     const std::string& direct_subject);
   void HandleMsgDelete(const BusMessage& msg, const LocalView& ls);
-  void HandleStepdown(const BusMessage& msg, const LocalView& ls);
+  // STREAM.LEADER.STEPDOWN and CONSUMER.LEADER.STEPDOWN (answered as `type`).
+  void HandleStepdown(const BusMessage& msg, const LocalView& ls, const std::string& type);
   // Consumers (consumer_api.cc): `t` is the API subject's tokens after $JS.API.
   void HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,
                       const LocalView& ls);

@@ -380,6 +380,17 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   }
   const uint64_t seq = store_->Append(subject, headers, payload, time_ns);
   r.seq = seq;
+  if (cfg.retention == Retention::kInterest && !AnyConsumerWants(subject)) {
+    // Interest retention with no consumer for it: the message takes its
+    // sequence and is acknowledged but not kept (nats-server's SkipMsg).
+    Check(store_->Remove(seq).status());
+    last_msg_id_.clear();
+    if (msg_id.has_value() && !msg_id->empty()) {
+      RememberMsgId(*msg_id, seq, time_ns);
+      last_msg_id_ = std::string(*msg_id);
+    }
+    return;
+  }
   if (rollup.has_value()) {
     if (*rollup == "all") {
       Check(store_->Purge(nullptr, seq, 0).status());
@@ -396,6 +407,46 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     last_msg_id_ = std::string(*msg_id);
   }
   EnforceLimits(subject);
+}
+
+void Stream::RemoveUnwanted(uint64_t from_seq) {
+  // Reads the committed store, so what is staged is written first (as for
+  // acks below); the consumers only change on this thread meanwhile.
+  std::vector<std::pair<const ConsumerState*, storage::SubjectPredicate>> others;
+  for (const auto& [n, cs] : consumers_) others.emplace_back(&cs, ConsumerFilter(cs.config));
+  mu_.Unlock();
+  if (staged_index_ != 0) WriteStaged(staged_index_);
+  mu_.Lock();
+  uint64_t seq = std::max(from_seq, store_->State().first_seq);
+  std::vector<uint64_t> remove;
+  for (int guard = 0; guard < 100'000; ++guard) {  // 100,000 batches of 256
+    absl::StatusOr<std::vector<storage::StoredMessage>> batch =
+        store_->LoadBatch(seq, nullptr, 256);
+    Check(batch.status());
+    if (batch->empty()) break;
+    for (const storage::StoredMessage& m : *batch) {
+      bool wanted = false;
+      for (const auto& [cs, filter] : others) {
+        if (filter != nullptr && !filter(m.subject)) continue;
+        if (!cs->Settled(m.seq)) {
+          wanted = true;
+          break;
+        }
+      }
+      if (!wanted) remove.push_back(m.seq);
+    }
+    seq = batch->back().seq + 1;
+  }
+  for (uint64_t s : remove) Check(store_->Remove(s).status());
+}
+
+bool Stream::AnyConsumerWants(std::string_view subject) const {
+  MutexLock l(&mu_);
+  for (const auto& [name, c] : consumers_) {
+    storage::SubjectPredicate filter = ConsumerFilter(c.config);
+    if (filter == nullptr || filter(subject)) return true;
+  }
+  return false;
 }
 
 void Stream::EnforceLimits(std::string_view subject) {
@@ -601,9 +652,11 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     return;
   }
   if (kind == "consumer_delete") {
+    const uint64_t floor = it->second.ack_floor.stream_seq;
     consumers_.erase(it);
     dirty_consumers_.insert(name);
     consumers_version_.fetch_add(1, std::memory_order_release);
+    if (config_.retention == Retention::kInterest) RemoveUnwanted(floor + 1);
     return;
   }
   if (kind == "consumer_delivered") {
@@ -628,8 +681,10 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     try {
       for (const auto& a : op.value("a", nlohmann::json::array())) {
         if (!a.is_array() || a.size() != 2) continue;
-        acks.push_back(
-            Ack{a[0].get<uint64_t>(), a[1].get<int>() == 1 ? AckKind::kTerm : AckKind::kAck});
+        const int kind = a[1].get<int>();
+        acks.push_back(Ack{a[0].get<uint64_t>(), kind == 1   ? AckKind::kTerm
+                                                 : kind == 2 ? AckKind::kGiveUp
+                                                             : AckKind::kAck});
       }
     } catch (const nlohmann::json::exception&) {
       r.error = errors::BadRequest();

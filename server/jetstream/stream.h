@@ -141,6 +141,12 @@ class Stream {
   // Writes what is staged (consumer records too) with `applied`.
   void WriteStaged(uint64_t applied);
   void LoadConsumers();
+  // Interest retention: whether any consumer's filter takes `subject`.
+  bool AnyConsumerWants(std::string_view subject) const;
+  // Interest retention, after a consumer was deleted: removes the messages
+  // from `from_seq` on that no remaining consumer still needs (nats-server's
+  // consumer stop with interest policy). Apply thread, mu_ held.
+  void RemoveUnwanted(uint64_t from_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnforceLimits(std::string_view subject);
   void RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns);
   void ExpireMsgIds(int64_t now_ns);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace herald::js {

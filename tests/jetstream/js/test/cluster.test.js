@@ -192,6 +192,44 @@ t('stream leader stepdown: leader moves, data and publishing continue', async ()
   await jsms[0].streams.delete('SD');
 });
 
+t('consumer leader stepdown: the consumer gets a new leader and keeps its place', async () => {
+  await jsms[0].streams.add({ name: 'CSD', subjects: ['csd'], num_replicas: 3 });
+  const js = ncs[0].jetstream();
+  for (let i = 1; i <= 4; i++) await js.publish('csd', enc(`m${i}`));
+  await jsms[0].consumers.add('CSD', { durable_name: 'c', ack_policy: 'explicit' });
+  const cinfo = () => L.retry(async () => {
+    const ci = await jsms[1].consumers.info('CSD', 'c');
+    if (!ci.cluster || !ci.cluster.leader) throw new Error('no consumer leader yet');
+    return ci;
+  }, 15000, 'a consumer leader');
+  const first = await L.retry(async () => {
+    const got = [];
+    const it = js.fetch('CSD', 'c', { batch: 2, expires: 2000 });
+    for await (const m of it) { got.push(m); await m.ackAck(); }
+    if (got.length !== 2) throw new Error(`fetched ${got.length}`);
+    return got;
+  }, 15000, 'two messages');
+  assert.deepEqual(first.map((m) => m.seq), [1, 2]);
+  const before = (await cinfo()).cluster.leader;
+  const r = await L.api(ncs[2], '$JS.API.CONSUMER.LEADER.STEPDOWN.CSD.c', null);
+  assert.equal(r.type, 'io.nats.jetstream.api.v1.consumer_leader_stepdown_response');
+  assert.equal(r.success, true, JSON.stringify(r));
+  await L.retry(async () => {
+    const ci = await cinfo();
+    if (ci.cluster.leader === before) throw new Error(`consumer leader still ${before}`);
+  }, 15000, `a new consumer leader after ${before}`);
+  const rest = await L.retry(async () => {
+    const got = [];
+    const it = js.fetch('CSD', 'c', { batch: 2, expires: 2000 });
+    for await (const m of it) { got.push(m); await m.ackAck(); }
+    if (got.length !== 2) throw new Error(`fetched ${got.length}`);
+    return got;
+  }, 15000, 'the next two messages');
+  assert.deepEqual(rest.map((m) => m.seq), [3, 4]);
+  L.assertApiError(await L.api(ncs[0], '$JS.API.CONSUMER.LEADER.STEPDOWN.CSD.nope', null), 404, 10014, 'consumer not found');
+  await jsms[0].streams.delete('CSD');
+});
+
 t('STREAM.PEER.REMOVE: an R2 replica moves to the third node, messages kept; errors', async () => {
   await jsms[0].streams.add({ name: 'PR', subjects: ['pr.>'], num_replicas: 2 });
   const js = ncs[1].jetstream();

@@ -1,0 +1,35 @@
+#include "server/jetstream/advisory.h"
+
+#include <random>
+
+#include "server/jetstream/time_format.h"
+
+namespace herald::js::advisory {
+
+std::string NewEventId() {
+  static const char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::string out(22, ' ');
+  for (char& c : out) c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+  return out;
+}
+
+nlohmann::ordered_json Event(std::string_view type, int64_t now_unix_ns) {
+  nlohmann::ordered_json j;
+  j["type"] = std::string(type);
+  j["id"] = NewEventId();
+  j["timestamp"] = FormatApiTime(now_unix_ns);
+  return j;
+}
+
+std::string ConsumerAction(const std::string& stream, const std::string& consumer, bool created,
+                           const std::string& domain, int64_t now_unix_ns) {
+  nlohmann::ordered_json j = Event("io.nats.jetstream.advisory.v1.consumer_action", now_unix_ns);
+  j["stream"] = stream;
+  j["consumer"] = consumer;
+  j["action"] = created ? "create" : "delete";
+  if (!domain.empty()) j["domain"] = domain;
+  return j.dump();
+}
+
+}  // namespace herald::js::advisory

@@ -1,0 +1,36 @@
+// JetStream advisories: the JSON events nats-server 2.9.10 publishes on
+// $JS.EVENT.ADVISORY.> (jetstream_events.go): a typed header (type, id,
+// timestamp) followed by the event's own fields in nats-server's order.
+// Callers publish them only when someone listens (InternalBus::HasInterest).
+//
+// Pure functions; any thread.
+#ifndef HERALD_SERVER_JETSTREAM_ADVISORY_H_
+#define HERALD_SERVER_JETSTREAM_ADVISORY_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nlohmann/json.hpp"
+
+namespace herald::js::advisory {
+
+inline constexpr char kConsumerCreated[] = "$JS.EVENT.ADVISORY.CONSUMER.CREATED";
+inline constexpr char kConsumerDeleted[] = "$JS.EVENT.ADVISORY.CONSUMER.DELETED";
+inline constexpr char kMaxDeliveries[] = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES";
+inline constexpr char kMsgNaked[] = "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED";
+inline constexpr char kMsgTerminated[] = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED";
+
+// A nats "nuid"-like event id: 22 random base-62 characters.
+std::string NewEventId();
+
+// {"type": type, "id": NewEventId(), "timestamp": now in RFC 3339 UTC}.
+nlohmann::ordered_json Event(std::string_view type, int64_t now_unix_ns);
+
+// io.nats.jetstream.advisory.v1.consumer_action ("create" / "delete").
+std::string ConsumerAction(const std::string& stream, const std::string& consumer, bool created,
+                           const std::string& domain, int64_t now_unix_ns);
+
+}  // namespace herald::js::advisory
+
+#endif  // HERALD_SERVER_JETSTREAM_ADVISORY_H_

@@ -9,23 +9,12 @@
 
 #include "absl/strings/str_join.h"
 #include "server/jetstream/advisory.h"
+#include "server/jetstream/api_json.h"
 #include "server/jetstream/jetstream.h"
 #include "server/jetstream/time_format.h"
 
 namespace herald::js {
 namespace {
-
-std::string Type(const std::string& suffix) {
-  return "io.nats.jetstream.api.v1." + suffix + "_response";
-}
-
-nlohmann::json ParseBody(const std::string& data, bool* ok) {
-  *ok = true;
-  if (data.empty()) return nlohmann::json::object();
-  nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
-  if (j.is_discarded()) *ok = false;
-  return j;
-}
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -97,7 +86,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
         [this, reply, view, c = *std::move(c)](std::optional<ConsumerManager::LeaderView> lv) {
           const uint64_t pending = lv.has_value() ? lv->num_pending : view.stream->PendingFor(c);
           nlohmann::ordered_json out;
-          out["type"] = Type("consumer_info");
+          out["type"] = ResponseType("consumer_info");
           nlohmann::ordered_json info =
               ConsumerInfoJson(view, c, pending, lv.has_value() ? lv->num_waiting : 0);
           for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
@@ -121,7 +110,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
                      const ApplyResult& r = s->last_result();
                      if (!r.error.ok()) return ReplyError(reply, type, r.error);
                      nlohmann::ordered_json out;
-                     out["type"] = Type(type);
+                     out["type"] = ResponseType(type);
                      out["success"] = true;
                      Reply(reply, out);
                    });
@@ -137,7 +126,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
     bool ok = false;
-    nlohmann::json body = ParseBody(msg.data, &ok);
+    nlohmann::json body = ParseRequestBody(msg.data, &ok);
     if (!ok || !(body.is_object() && body.empty())) {
       return ReplyError(msg.reply, type, errors::BadRequest());
     }
@@ -151,7 +140,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   const std::string type = "consumer_create";
   const std::string& stream = ls.assignment.config.name;
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
   if (auto it = body.find("stream_name"); it != body.end() && !it->is_null() && !it->is_string()) {
     return ReplyError(msg.reply, type, errors::InvalidJson());
@@ -250,7 +239,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
                      }
                    }
                    nlohmann::ordered_json out;
-                   out["type"] = Type(type);
+                   out["type"] = ResponseType(type);
                    nlohmann::ordered_json info = ConsumerInfoJson(view, *c, s->PendingFor(*c), 0);
                    for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
                    Reply(reply, out);
@@ -260,7 +249,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
 void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, bool list) {
   const std::string type = list ? "consumer_list" : "consumer_names";
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
   size_t offset = 0;
   if (auto it = body.find("offset"); it != body.end() && it->is_number_unsigned()) {
@@ -269,7 +258,7 @@ void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, 
   const size_t limit = list ? 256 : 1024;
   std::vector<ConsumerState> all = ls.stream->Consumers();
   nlohmann::ordered_json out;
-  out["type"] = Type(type);
+  out["type"] = ResponseType(type);
   out["total"] = all.size();
   out["offset"] = offset;
   out["limit"] = limit;

@@ -8,63 +8,15 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "server/jetstream/go_json.h"
 #include "server/protocol/subject.h"
 
 namespace herald::js {
 namespace {
 
-// ---- Decoding as Go's encoding/json does ----
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualFoldAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
-
-// The member a Go struct field named `key` decodes: the exact key, else one
-// that matches it ignoring ASCII case (json.Unmarshal's rule). Null counts as
-// absent for most fields; the callers decide.
-const nlohmann::json* Find(const nlohmann::json& j, const char* key) {
-  if (auto it = j.find(key); it != j.end()) return &*it;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (EqualFoldAscii(it.key(), key)) return &*it;
-  }
-  return nullptr;
-}
-
-// Whether a JSON number fits the Go integer type T (int64/int/uint64 fields).
-template <typename T>
-bool FitsInteger(const nlohmann::json& v) {
-  if constexpr (std::is_unsigned_v<T>) {
-    return v.is_number_unsigned();
-  } else {
-    if (v.is_number_unsigned()) {
-      return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-    }
-    return v.is_number_integer();
-  }
-}
-
-// Reads an optional field of the expected JSON type; a wrong type fails the
-// whole decode, as Go's json.Unmarshal does. null leaves the default.
-template <typename T>
-bool Get(const nlohmann::json& j, const char* key, T* out) {
-  const nlohmann::json* v = Find(j, key);
-  if (v == nullptr || v->is_null()) return true;
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!v->is_boolean()) return false;
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!FitsInteger<T>(*v)) return false;
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!v->is_string()) return false;
-  }
-  *out = v->get<T>();
-  return true;
-}
+using gojson::Find;
+using gojson::FitsInteger;
+using gojson::Get;
 
 // nats-server's policy types decode with their own UnmarshalJSON, which
 // accepts only the quoted names: null and other types are errors.

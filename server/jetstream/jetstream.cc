@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "openssl/sha.h"
+#include "server/jetstream/api_json.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
 
@@ -30,22 +31,10 @@ constexpr size_t kListPageLimit = 256;
 // Housekeeping period: age expiry checks, metadata bootstrap retries.
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(250);
 
-std::string Type(const std::string& suffix) {
-  return "io.nats.jetstream.api.v1." + suffix + "_response";
-}
-
 std::string NodeHex(raft::NodeId id) {
   char buf[17];
   snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
   return buf;
-}
-
-nlohmann::json ParseBody(const std::string& data, bool* ok) {
-  *ok = true;
-  if (data.empty()) return nlohmann::json::object();
-  nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
-  if (j.is_discarded()) *ok = false;
-  return j;
 }
 
 // The response type of a consumer API subject (after $JS.API.); "" for a
@@ -394,7 +383,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
         deleted_leader_known_ = leader_known;
         if (was_leader && !c.delete_reply.empty()) {
           nlohmann::ordered_json out;
-          out["type"] = Type("stream_delete");
+          out["type"] = ResponseType("stream_delete");
           out["success"] = true;
           Reply(c.delete_reply, out);
         }
@@ -445,7 +434,7 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
                    std::optional<LocalView> now = FindLocal(name);
                    if (!now.has_value()) return ReplyError(reply, type, errors::StreamNotFound());
                    nlohmann::ordered_json out;
-                   out["type"] = Type(type);
+                   out["type"] = ResponseType(type);
                    MergeInto(&out, StreamInfoJson(*now, ""));
                    Reply(reply, out);
                  });
@@ -724,7 +713,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
     std::optional<LocalView> lv = FindLocal(name);
     if (!lv.has_value()) return;
     nlohmann::ordered_json out;
-    out["type"] = Type("stream_create");
+    out["type"] = ResponseType("stream_create");
     MergeInto(&out, StreamInfoJson(*lv, ""));
     out["did_create"] = true;
     Reply(create_reply, out);
@@ -895,7 +884,7 @@ void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& bo
 void JetStream::ReplyError(const std::string& reply, const std::string& type, const ApiError& err) {
   api_errors_.fetch_add(1, std::memory_order_relaxed);
   nlohmann::ordered_json j;
-  j["type"] = Type(type);
+  j["type"] = ResponseType(type);
   j["error"] = err.ToJson();
   Reply(reply, j);
 }
@@ -979,7 +968,7 @@ void JetStream::HandleAccountInfo(const BusMessage& msg) {
     (a.config.storage == StorageType::kMemory ? memory : storage) += bytes;
   }
   nlohmann::ordered_json j;
-  j["type"] = Type("account_info");
+  j["type"] = ResponseType("account_info");
   j["memory"] = memory;
   j["storage"] = storage;
   j["streams"] = streams;
@@ -1015,7 +1004,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   // nats-server: an empty body does not decode (10025); JSON null decodes to
   // an empty config, whose missing name then mismatches the subject (10056).
   bool ok = !msg.data.empty();
-  nlohmann::json body = ok ? ParseBody(msg.data, &ok) : nlohmann::json();
+  nlohmann::json body = ok ? ParseRequestBody(msg.data, &ok) : nlohmann::json();
   if (!ok) return ReplyError(msg.reply, type, errors::InvalidJson());
   if (body.is_null()) body = nlohmann::json::object();
   ApiError err;
@@ -1098,7 +1087,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
         std::string reply = msg.reply;
         std::optional<LocalView> lv = FindLocal(name);
         nlohmann::ordered_json out;
-        out["type"] = Type(type);
+        out["type"] = ResponseType(type);
         if (lv.has_value()) {
           MergeInto(&out, StreamInfoJson(*lv, ""));
         } else {
@@ -1184,7 +1173,7 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
     if (replica_here && deleted_leader_here_) return;  // answered in Apply
     if (reachable && !(replica_here && !deleted_leader_known_)) return;
     nlohmann::ordered_json out;
-    out["type"] = Type(type);
+    out["type"] = ResponseType(type);
     out["success"] = true;
     Reply(reply, out);
   });
@@ -1208,7 +1197,7 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
     return;
   }
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object() || msg.data.empty()) {
     return ReplyError(msg.reply, type,
                       msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
@@ -1246,7 +1235,7 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
       return ReplyError(reply, type, errors::Unavailable());
     }
     nlohmann::ordered_json out;
-    out["type"] = Type(type);
+    out["type"] = ResponseType(type);
     out["success"] = true;
     Reply(reply, out);
   });
@@ -1255,7 +1244,7 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
 void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
   const std::string type = list ? "stream_list" : "stream_names";
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
   size_t offset = 0;
   if (auto it = body.find("offset"); it != body.end() && it->is_number_integer()) {
@@ -1276,7 +1265,7 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
   }
   const size_t limit = list ? kListPageLimit : kNamesPageLimit;
   nlohmann::ordered_json j;
-  j["type"] = Type(type);
+  j["type"] = ResponseType(type);
   j["total"] = matched.size();
   j["offset"] = offset;
   j["limit"] = limit;
@@ -1426,14 +1415,14 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
 
 void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, "stream_info", errors::InvalidJson());
   std::string filter;
   if (auto it = body.find("subjects_filter"); it != body.end() && it->is_string()) {
     filter = it->get<std::string>();
   }
   nlohmann::ordered_json out;
-  out["type"] = Type("stream_info");
+  out["type"] = ResponseType("stream_info");
   bool deleted_details = false;
   if (auto it = body.find("deleted_details"); it != body.end() && it->is_boolean()) {
     deleted_details = it->get<bool>();
@@ -1456,13 +1445,13 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
                             const ApiError& err) {
     api_errors_.fetch_add(1, std::memory_order_relaxed);
     nlohmann::ordered_json j;
-    j["type"] = Type(type);
+    j["type"] = ResponseType(type);
     j["error"] = err.ToJson();
     j["purged"] = 0;
     Reply(reply, j);
   };
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return purge_error(msg.reply, type, errors::InvalidJson());
   const StreamConfig cfg = ls.stream->config();
   if (cfg.sealed) return purge_error(msg.reply, type, errors::Sealed());
@@ -1490,7 +1479,7 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
                    const ApplyResult& r = stream->last_result();
                    if (!r.error.ok()) return purge_error(reply, type, r.error);
                    nlohmann::ordered_json out;
-                   out["type"] = Type(type);
+                   out["type"] = ResponseType(type);
                    out["success"] = true;
                    out["purged"] = r.purged;
                    Reply(reply, out);
@@ -1510,7 +1499,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
     found = store.LoadLastOfSubject(direct_subject);
   } else {
     bool ok = false;
-    nlohmann::json body = ParseBody(msg.data, &ok);
+    nlohmann::json body = ParseRequestBody(msg.data, &ok);
     if (!ok || !body.is_object()) {
       if (direct) return direct_status("408 Malformed Request");
       return ReplyError(msg.reply, type, errors::InvalidJson());
@@ -1564,7 +1553,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
   if (!found->data.empty()) m["data"] = absl::Base64Escape(found->data);
   m["time"] = FormatApiTime(found->time_ns);
   nlohmann::ordered_json out;
-  out["type"] = Type(type);
+  out["type"] = ResponseType(type);
   out["message"] = m;
   Reply(msg.reply, out);
 }
@@ -1572,7 +1561,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
 void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_msg_delete";
   bool ok = false;
-  nlohmann::json body = ParseBody(msg.data, &ok);
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
   const StreamConfig cfg = ls.stream->config();
   if (cfg.sealed) return ReplyError(msg.reply, type, errors::Sealed());
@@ -1595,7 +1584,7 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                    const ApplyResult& r = stream->last_result();
                    if (!r.error.ok()) return ReplyError(reply, type, r.error);
                    nlohmann::ordered_json out;
-                   out["type"] = Type(type);
+                   out["type"] = ResponseType(type);
                    out["success"] = true;
                    Reply(reply, out);
                  });
@@ -1631,7 +1620,7 @@ void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls,
   }
   host_->TransferLeader(ls.assignment.group, target);
   nlohmann::ordered_json out;
-  out["type"] = Type(type);
+  out["type"] = ResponseType(type);
   out["success"] = true;
   Reply(msg.reply, out);
 }

@@ -127,11 +127,6 @@ size_t Stream::ConsumerCount() const {
   return consumers_.size();
 }
 
-absl::StatusOr<storage::StoredMessage> Stream::NextFor(const ConsumerConfig& cfg,
-                                                       uint64_t from_seq) const {
-  return store_->LoadNext(from_seq, ConsumerFilter(cfg));
-}
-
 std::vector<uint64_t> Stream::LastPerSubjectSeqs(const ConsumerState& c, uint64_t after) const {
   std::vector<uint64_t> out;
   if (c.config.deliver_policy != DeliverPolicy::kLastPerSubject || after >= c.lps_until) return out;

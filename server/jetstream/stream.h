@@ -109,11 +109,8 @@ class Stream {
   std::optional<ConsumerState> Consumer(const std::string& name) const;
   std::vector<ConsumerState> Consumers() const;
   size_t ConsumerCount() const;
-  // The first message at or after `from_seq` matching the consumer's filter
-  // (committed view); kNotFound.
-  absl::StatusOr<storage::StoredMessage> NextFor(const ConsumerConfig& cfg,
-                                                 uint64_t from_seq) const;
-  // Up to `max` of them, read with one iterator (committed view).
+  // Up to `max` messages at or after `from_seq` matching the consumer's
+  // filter, read with one iterator (committed view).
   std::vector<storage::StoredMessage> NextBatchFor(const ConsumerConfig& cfg, uint64_t from_seq,
                                                    size_t max) const;
   // Messages at or after `from_seq` matching the filter (committed view).

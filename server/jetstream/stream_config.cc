@@ -3,10 +3,13 @@
 #include <set>
 
 #include "absl/strings/str_split.h"
+#include "server/jetstream/go_json.h"
 #include "server/protocol/subject.h"
 
 namespace herald::js {
 namespace {
+
+using gojson::Get;
 
 const char* RetentionName(Retention r) {
   switch (r) {
@@ -17,23 +20,6 @@ const char* RetentionName(Retention r) {
     default:
       return "limits";
   }
-}
-
-// Reads an optional field of the expected JSON type; a wrong type fails the
-// whole decode, as Go's json.Unmarshal does.
-template <typename T>
-bool Get(const nlohmann::json& j, const char* key, T* out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return true;
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean()) return false;
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!it->is_number_integer()) return false;
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!it->is_string()) return false;
-  }
-  *out = it->get<T>();
-  return true;
 }
 
 }  // namespace

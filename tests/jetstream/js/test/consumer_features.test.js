@@ -271,3 +271,16 @@ t('CONSUMER.LEADER.STEPDOWN on a single node: clustering required', async () => 
   assert.equal(r.type, 'io.nats.jetstream.api.v1.consumer_leader_stepdown_response');
   L.assertApiError(r, 503, 10010);
 });
+
+t('max_consumers: one more consumer than the stream allows is refused with 10026', async () => {
+  await jsm.streams.add({ name: 'MC', subjects: ['mc.>'], max_consumers: 2 });
+  await jsm.consumers.add('MC', { durable_name: 'a', ack_policy: AckPolicy.Explicit });
+  await jsm.consumers.add('MC', { durable_name: 'b', ack_policy: AckPolicy.Explicit });
+  const r = await L.api(nc, '$JS.API.CONSUMER.DURABLE.CREATE.MC.c', { stream_name: 'MC', config: { durable_name: 'c', ack_policy: 'explicit' } });
+  L.assertApiError(r, 400, 10026, 'maximum consumers limit reached');
+  // Updating an existing one is not a new consumer.
+  const u = await L.api(nc, '$JS.API.CONSUMER.DURABLE.CREATE.MC.a', { stream_name: 'MC', config: { durable_name: 'a', ack_policy: 'explicit', description: 'x' } });
+  assert.equal(u.error, undefined, JSON.stringify(u));
+  await jsm.consumers.delete('MC', 'b');
+  await jsm.consumers.add('MC', { durable_name: 'c', ack_policy: AckPolicy.Explicit });
+});

@@ -1,0 +1,333 @@
+// ConsumerManager on its worker thread, with the Raft log replaced by the
+// test: proposals are queued, the test applies them to a real Stream (on a
+// real RocksDB) as the apply thread would and then completes them; sends,
+// interest and the clock are the test's. What the worker sends is awaited
+// with a bound, never slept for.
+#include "server/jetstream/consumer_manager.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "rocksdb/db.h"
+
+namespace herald::js {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr uint64_t kGroup = 16;
+
+class ConsumerManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    dir_ = std::string(tmp ? tmp : "/tmp") + "/cm_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &db).ok());
+    db_.reset(db);
+    StreamConfig cfg;
+    cfg.name = "S";
+    cfg.subjects = {"s.>"};
+    ASSERT_TRUE(NormalizeStreamConfig(&cfg).ok());
+    auto store = storage::StreamStore::Open(db_.get(), kGroup);
+    ASSERT_TRUE(store.ok()) << store.status();
+    stream_ = std::make_shared<Stream>(cfg, kGroup, *std::move(store));
+
+    ConsumerManager::Hooks h;
+    h.propose = [this](uint64_t group, std::string entry, ConsumerManager::ProposeDone done) {
+      EXPECT_EQ(group, kGroup);
+      std::lock_guard<std::mutex> l(mu_);
+      proposals_.push_back({std::move(entry), std::move(done)});
+      cv_.notify_all();
+    };
+    h.send = [this](std::vector<BusMessage> msgs) {
+      std::lock_guard<std::mutex> l(mu_);
+      for (BusMessage& m : msgs) sent_.push_back(std::move(m));
+      cv_.notify_all();
+    };
+    h.now_ns = [this] { return now_.load(); };
+    h.has_interest = [this](const std::string& subject) {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const std::string& s : interest_) {
+        if (s == subject ||
+            (absl::EndsWith(s, ">") && absl::StartsWith(subject, s.substr(0, s.size() - 1)))) {
+          return true;
+        }
+      }
+      return false;
+    };
+    cm_ = std::make_unique<ConsumerManager>(std::move(h));
+    cm_->Start();
+  }
+  void TearDown() override {
+    cm_->Stop();
+    cm_.reset();
+    stream_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Applies one entry on this (the "apply") thread.
+  const ApplyResult& ApplyEntry(const std::string& data) {
+    raft::Entry e;
+    e.index = ++index_;
+    e.data = data;
+    stream_->Apply(e);
+    stream_->CommitApplied(0);
+    return stream_->last_result();
+  }
+  void Publish(const std::string& subject, const std::string& data) {
+    now_ += 1000;
+    ASSERT_TRUE(ApplyEntry(EncodeMessageEntry(subject, "", data, now_)).error.ok());
+  }
+  void CreateConsumer(const std::string& name, ConsumerConfig cfg) {
+    cfg.durable_name = name;
+    ASSERT_TRUE(NormalizeConsumerConfig(&cfg, stream_->config()).ok());
+    nlohmann::json op;
+    op["op"] = "consumer_create";
+    op["name"] = name;
+    op["config"] = cfg.ToJson();
+    op["created"] = now_.load();
+    ASSERT_TRUE(ApplyEntry(EncodeOpEntry(op)).error.ok());
+  }
+  // Becomes the stream's leader and waits until the worker has taken it.
+  void Lead() {
+    cm_->SetStreamLeader("S", stream_, kGroup);
+    Sync();
+  }
+  // Returns once the worker has run everything posted before.
+  void Sync() {
+    std::promise<void> p;
+    cm_->Info("S", "none", [&p](std::optional<ConsumerManager::LeaderView>) { p.set_value(); });
+    ASSERT_EQ(p.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+  // Waits (bounded) until `pred` holds over what was sent.
+  bool WaitSent(const std::function<bool(const std::vector<BusMessage>&)>& pred) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return pred(sent_); });
+  }
+  std::vector<BusMessage> SentTo(const std::string& subject) {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<BusMessage> out;
+    for (const BusMessage& m : sent_) {
+      if (m.subject == subject) out.push_back(m);
+    }
+    return out;
+  }
+  static size_t CountTo(const std::vector<BusMessage>& sent, const std::string& subject) {
+    size_t n = 0;
+    for (const BusMessage& m : sent) n += m.subject == subject;
+    return n;
+  }
+  // Applies every queued proposal in order and completes it, then tells the
+  // manager (as JetStream does after an apply batch). Returns the entries.
+  std::vector<nlohmann::json> CommitProposals() {
+    std::vector<Proposal> batch;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      batch.swap(proposals_);
+    }
+    std::vector<nlohmann::json> ops;
+    for (Proposal& p : batch) {
+      ApplyEntry(p.entry);
+      ops.push_back(nlohmann::json::parse(p.entry.substr(1)));
+      p.done(index_);
+    }
+    cm_->OnStreamApplied("S");
+    Sync();
+    return ops;
+  }
+  bool WaitProposals(size_t n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return proposals_.size() >= n; });
+  }
+  void Pull(const std::string& reply, const std::string& body) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      interest_.insert(reply);
+    }
+    BusMessage m;
+    m.subject = "$JS.API.CONSUMER.MSG.NEXT.S.c";
+    m.reply = reply;
+    m.data = body;
+    cm_->Pull("S", "c", std::move(m));
+  }
+  void SendAck(const std::string& ack_subject, const std::string& body,
+               const std::string& reply = "") {
+    BusMessage m;
+    m.subject = ack_subject;
+    m.reply = reply;
+    m.data = body;
+    cm_->Ack(std::move(m));
+  }
+
+  struct Proposal {
+    std::string entry;
+    ConsumerManager::ProposeDone done;
+  };
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::shared_ptr<Stream> stream_;
+  std::unique_ptr<ConsumerManager> cm_;
+  uint64_t index_ = 1;
+  std::atomic<int64_t> now_{1000 * kSec};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Proposal> proposals_;
+  std::vector<BusMessage> sent_;
+  std::set<std::string> interest_;
+};
+
+ConsumerConfig Explicit() {
+  ConsumerConfig c;
+  c.ack_policy = AckPolicy::kExplicit;
+  return c;
+}
+
+TEST_F(ConsumerManagerTest, APullRequestGetsItsBatchWithAckSubjectsAndTheDeliveriesAreProposed) {
+  for (int i = 1; i <= 3; ++i) Publish("s.a", "m" + std::to_string(i));
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.1", R"({"batch":2})");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 2; }));
+  std::vector<BusMessage> got = SentTo("_INBOX.1");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].data, "m1");
+  EXPECT_EQ(got[0].deliver_as, "s.a");
+  EXPECT_TRUE(absl::StartsWith(got[0].reply, "$JS.ACK.S.c.1.1.1.")) << got[0].reply;
+  EXPECT_TRUE(absl::StartsWith(got[1].reply, "$JS.ACK.S.c.1.2.2.")) << got[1].reply;
+  ASSERT_TRUE(WaitProposals(1));
+  std::vector<nlohmann::json> ops = CommitProposals();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0]["op"], "consumer_delivered");
+  EXPECT_EQ(ops[0]["d"].size(), 2u);
+  std::optional<ConsumerState> st = stream_->Consumer("c");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->delivered.stream_seq, 2u);
+  EXPECT_EQ(st->pending.size(), 2u);
+}
+
+TEST_F(ConsumerManagerTest, AnAckSyncIsAnsweredOnlyOnceItsEntryIsCommitted) {
+  Publish("s.a", "m1");
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.1", "1");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  ASSERT_TRUE(WaitProposals(1));
+  CommitProposals();
+  SendAck(SentTo("_INBOX.1")[0].reply, "+ACK", "_INBOX.ack");
+  ASSERT_TRUE(WaitProposals(1));
+  Sync();
+  EXPECT_TRUE(SentTo("_INBOX.ack").empty()) << "answered before the ack was committed";
+  std::vector<nlohmann::json> ops = CommitProposals();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0]["op"], "consumer_ack");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.ack") == 1; }));
+  EXPECT_EQ(stream_->Consumer("c")->ack_floor.stream_seq, 1u);
+}
+
+TEST_F(ConsumerManagerTest, MaxDeliverGivesUpWithAnAdvisoryAndAReplicatedGiveUp) {
+  Publish("s.a", "m1");
+  ConsumerConfig cfg = Explicit();
+  cfg.ack_wait = kSec;
+  cfg.max_deliver = 2;
+  CreateConsumer("c", cfg);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interest_.insert("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.c");
+  }
+  Lead();
+  Pull("_INBOX.1", R"({"batch":5,"expires":60000000000})");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  now_ += 2 * kSec;  // past ack_wait: redelivered by the next tick
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 2; }));
+  EXPECT_TRUE(absl::StartsWith(SentTo("_INBOX.1")[1].reply, "$JS.ACK.S.c.2.1.2."));
+  now_ += 2 * kSec;  // past ack_wait again: max_deliver reached, given up
+  ASSERT_TRUE(WaitSent(
+      [](auto& s) { return CountTo(s, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.c") == 1; }));
+  nlohmann::json adv =
+      nlohmann::json::parse(SentTo("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.c")[0].data);
+  EXPECT_EQ(adv["type"], "io.nats.jetstream.advisory.v1.max_deliver");
+  EXPECT_EQ(adv["stream_seq"], 1);
+  EXPECT_EQ(adv["deliveries"], 2);
+  // The give-up is replicated: the consumer settles seq 1 without an ack.
+  ASSERT_TRUE(WaitProposals(3));  // two deliveries and the give-up
+  CommitProposals();
+  std::optional<ConsumerState> st = stream_->Consumer("c");
+  EXPECT_TRUE(st->pending.empty());
+  EXPECT_EQ(st->ack_floor.stream_seq, 1u);
+  EXPECT_EQ(stream_->State().msgs, 1u) << "a give-up removes nothing";
+  now_ += 2 * kSec;
+  Sync();
+  EXPECT_EQ(SentTo("_INBOX.1").size(), 2u) << "delivered a third time";
+}
+
+TEST_F(ConsumerManagerTest, ARequestWhoseClientWentAwayIsNotServed) {
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.gone", R"({"batch":1,"expires":60000000000})");
+  Sync();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interest_.erase("_INBOX.gone");
+  }
+  now_ += kSec;  // older than the interest grace period
+  Pull("_INBOX.here", R"({"batch":1,"expires":60000000000})");
+  Sync();
+  Publish("s.a", "m1");
+  cm_->OnStreamApplied("S");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.here") == 1; }));
+  EXPECT_TRUE(SentTo("_INBOX.gone").empty());
+  EXPECT_EQ(SentTo("_INBOX.here")[0].data, "m1");
+}
+
+TEST_F(ConsumerManagerTest, NextAcksAndServesItsBodyOnTheReplySubjectWithoutAnAckReply) {
+  for (int i = 1; i <= 4; ++i) Publish("s.a", "m" + std::to_string(i));
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.1", "1");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interest_.insert("_INBOX.2");
+  }
+  SendAck(SentTo("_INBOX.1")[0].reply, "+NXT {\"batch\":2}", "_INBOX.2");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.2") >= 2; }));
+  std::vector<BusMessage> got = SentTo("_INBOX.2");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].data, "m2");
+  EXPECT_EQ(got[1].data, "m3");
+  ASSERT_TRUE(WaitProposals(3));
+  CommitProposals();
+  Sync();
+  EXPECT_EQ(SentTo("_INBOX.2").size(), 2u) << "an empty ack reply went to the pull inbox";
+  EXPECT_EQ(stream_->Consumer("c")->ack_floor.stream_seq, 1u);
+}
+
+TEST_F(ConsumerManagerTest, MaxExpiresAndMaxBatchAreRefusedWithTheirStatus) {
+  ConsumerConfig cfg = Explicit();
+  cfg.max_expires = kSec;
+  cfg.max_batch = 10;
+  CreateConsumer("c", cfg);
+  Lead();
+  Pull("_INBOX.1", R"({"batch":1,"expires":5000000000})");
+  Pull("_INBOX.2", R"({"batch":11})");
+  ASSERT_TRUE(
+      WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") == 1 && CountTo(s, "_INBOX.2") == 1; }));
+  EXPECT_EQ(SentTo("_INBOX.1")[0].headers, "NATS/1.0 409 Exceeded MaxRequestExpires of 1s\r\n\r\n");
+  EXPECT_EQ(SentTo("_INBOX.2")[0].headers, "NATS/1.0 409 Exceeded MaxRequestBatch of 10\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace herald::js

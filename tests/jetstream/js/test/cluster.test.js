@@ -5,6 +5,7 @@
 // message get/direct get/delete/purge on R3, stream leader stepdown.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { consumerOpts } = require('nats');
 const L = require('../lib/js');
 
 let nodes = [];
@@ -228,6 +229,56 @@ t('consumer leader stepdown: the consumer gets a new leader and keeps its place'
   assert.deepEqual(rest.map((m) => m.seq), [3, 4]);
   L.assertApiError(await L.api(ncs[0], '$JS.API.CONSUMER.LEADER.STEPDOWN.CSD.nope', null), 404, 10014, 'consumer not found');
   await jsms[0].streams.delete('CSD');
+});
+
+t('through non-leader nodes: a push consumer and an ordered consumer deliver across routes; an R3 KV bucket', async () => {
+  await jsms[0].streams.add({ name: 'NL', subjects: ['nl.>'], num_replicas: 3 });
+  const leader = (await infoWithLeader(jsms[0], 'NL')).cluster.leader;
+  // A client on a node that does not lead the stream.
+  const idx = nodes.findIndex((n) => n.name !== leader);
+  const nc = ncs[idx];
+  const js = nc.jetstream();
+  const jsm = jsms[idx];
+  for (let i = 1; i <= 200; i++) await js.publish(`nl.${i % 3}`, enc(`m${i}`));
+  // A durable push consumer with explicit acks; its deliver subject's only
+  // subscriber is on this node.
+  const deliver = `deliver.${idx}`;
+  const got = [];
+  const sub = nc.subscribe(deliver, {
+    callback: (err, m) => { if (!err && m.reply) { got.push(L.sc.decode(m.data)); m.respond(); } },
+  });
+  await nc.flush();
+  await jsm.consumers.add('NL', { durable_name: 'push', ack_policy: 'explicit', deliver_subject: deliver });
+  await L.waitFor(() => got.length >= 200, 15000, 'all 200 pushed');
+  assert.deepEqual(got.slice(0, 3), ['m1', 'm2', 'm3']);
+  await L.retry(async () => {
+    const ci = await jsm.consumers.info('NL', 'push');
+    if (ci.num_ack_pending !== 0 || ci.ack_floor.stream_seq !== 200) throw new Error(JSON.stringify(ci.ack_floor));
+  }, 15000, 'every push delivery acknowledged');
+  sub.unsubscribe();
+  // The clients' ordered consumer (flow control, heartbeats) from this node.
+  const oopts = consumerOpts();
+  oopts.orderedConsumer();
+  const osub = await js.subscribe('nl.>', oopts);
+  const seqs = [];
+  await L.within((async () => {
+    for await (const m of osub) { seqs.push(m.seq); if (seqs.length === 200) break; }
+  })(), 15000, 'the ordered consumer');
+  assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 1));
+  // A KV bucket with three replicas, used from this node.
+  const kv = await js.views.kv('nlkv', { replicas: 3, history: 3 });
+  const r1 = await kv.put('k', enc('v1'));
+  await kv.put('k', enc('v2'));
+  assert.equal(L.sc.decode((await kv.get('k')).value), 'v2');
+  await assert.rejects(kv.update('k', enc('x'), r1), /wrong last sequence/);
+  const w = await kv.watch({ key: 'k' });
+  const seen = [];
+  const watching = (async () => { for await (const e of w) { seen.push(e.value ? L.sc.decode(e.value) : null); if (seen.length === 2) break; } })();
+  await L.retry(async () => { if (seen.length < 1) throw new Error('no current value yet'); }, 10000, 'the watcher\'s current value');
+  await kv.put('k', enc('v3'));
+  await L.within(watching, 10000, 'the watcher sees the change');
+  assert.deepEqual(seen, ['v2', 'v3']);
+  await jsms[0].streams.delete('NL');
 });
 
 t('STREAM.PEER.REMOVE: an R2 replica moves to the third node, messages kept; errors', async () => {

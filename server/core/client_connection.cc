@@ -280,7 +280,6 @@ bool ClientConnection::FinishAuthentication(absl::StatusOr<auth::Identity> id,
   }
   server_->auth_throttle().OnSuccess(ip);
   identity_ = *std::move(id);
-  expiry_skew_ = authn.config().oidc.skew;
   perms_ = std::make_unique<auth::ConnectionPermissions>(identity_.permissions);
   responses_on_.store(
       identity_.permissions != nullptr && identity_.permissions->allow_responses().has_value(),
@@ -576,9 +575,10 @@ void ClientConnection::OnSweep(absl::Time now) {
     return;
   }
   if (auth_failed_) return;  // the delayed -ERR is on its way
-  // An OIDC token was accepted up to exp + skew; close on the same bound.
-  if (identity_.expires_at != absl::InfiniteFuture() &&
-      identity_.expires_at + expiry_skew_ <= now) {
+  // A live connection ends at its token's exp. The skew only forgives clock
+  // differences when the token is checked (at connect and on reload): a
+  // connection is never kept on an expired credential.
+  if (identity_.expires_at != absl::InfiniteFuture() && identity_.expires_at <= now) {
     spdlog::info("cid:{} - {} expired, closing", cid_, identity_.Describe());
     SendErrAndClose("User Authentication Expired", CloseReason::kAuthRevoked);
     return;

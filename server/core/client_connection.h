@@ -117,7 +117,6 @@ class ClientConnection final : public Connection, private ClientProtocolHandler 
   bool auth_failed_ = false;
   std::unique_ptr<asio::steady_timer> auth_fail_timer_;
   auth::Identity identity_;
-  absl::Duration expiry_skew_;  // clock skew the authenticator allowed on exp
   // Set at CONNECT (before any subscription exists), then only Update()d;
   // thread-safe for the delivering threads.
   std::unique_ptr<auth::ConnectionPermissions> perms_;

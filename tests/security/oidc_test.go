@@ -137,7 +137,7 @@ oidc {
   jwks_file: %q
   role_claim: groups
   roles { "herald-dev": dev, "herald-ops": ops, "herald-all": all }
-  skew: "1s"
+  skew: "5s"
 }
 revocation_file: %q
 `, fastFail(), extraAuth, testIssuer, testAudience, filepath.Join(dir, "jwks.json"), filepath.Join(dir, "revoked.json"))
@@ -269,14 +269,15 @@ func TestOIDC(t *testing.T) {
 		for _, e := range Drain2(c) {
 			gotErr = append(gotErr, e)
 		}
-		t.Logf("MEASURED token expiry: closed %v after exp (skew 1s), last message %v after exp; async errors %q, last error %v",
+		t.Logf("MEASURED token expiry: closed %v after exp (skew 5s), last message %v after exp; async errors %q, last error %v",
 			closed.Sub(exp).Round(time.Millisecond), last.Sub(exp).Round(time.Millisecond), gotErr, c.LastError())
 		if closed.Before(exp.Add(-100 * time.Millisecond)) {
 			t.Errorf("closed %v before exp", exp.Sub(closed))
 		}
-		// exp + skew + the 1s bound
-		if closed.Sub(exp) > 2*time.Second {
-			t.Errorf("closed %v after exp (want <= skew 1s + 1s)", closed.Sub(exp))
+		// At exp, within the 1 s check period: the skew (5 s here) forgives
+		// clock differences at connect, never keeps a live connection open.
+		if closed.Sub(exp) > 1500*time.Millisecond {
+			t.Errorf("closed %v after exp (want at exp, within the 1 s check period; skew is 5s)", closed.Sub(exp))
 		}
 		if !contains(gotErr, nats.ErrAuthExpired.Error()) {
 			t.Errorf("no 'User Authentication Expired' error, got %v", c.LastError())

@@ -203,6 +203,29 @@ conf oidc_in_auth 'authorization {' '  token: abc' \
 expect_refused oidc_in_auth 'oidc_in_auth.conf:3: unknown field "oidc"'
 nats_agrees oidc_in_auth 'oidc_in_auth.conf:3: unknown field "oidc"'
 
+conf revocation_in_auth 'authorization {' '  token: abc' '  revocation_file: revoked.json' '}'
+expect_refused revocation_in_auth 'revocation_in_auth.conf:3: unknown field "revocation_file"'
+
+# docs/security.md's complete example, with /etc/herald/ read as this
+# directory: -t calls it valid, and a server starts on it and listens.
+python3 - "$ROOT/docs/security.md" <<'PY' >secure.conf
+import re, sys
+doc = open(sys.argv[1]).read()
+m = re.search(r"<!-- example: secure.conf -->\n```\n(.*?)```", doc, re.S)
+print(m.group(1).replace("/etc/herald/", "./") if m else "")
+PY
+if [ -s secure.conf ]; then
+  expect_valid secure
+  out="$(timeout 5 "$BIN" -c secure.conf -a 127.0.0.1 -p -1 2>&1)"
+  if [[ "$out" == *"Listening for client connections"* ]]; then
+    ok "starts: docs/security.md example"
+  else
+    bad "starts: docs/security.md example" "$(printf '%s' "$out" | tail -3)"
+  fi
+else
+  bad "docs/security.md has its example (<!-- example: secure.conf -->)"
+fi
+
 conf two_unknown 'a: 1' 'port: 4222' 'b: 2'
 expect_refused two_unknown $'two_unknown.conf:1: unknown field "a"\ntwo_unknown.conf:3: unknown field "b"'
 

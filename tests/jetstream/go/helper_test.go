@@ -413,3 +413,32 @@ func stepDown(nc *nats.Conn, stream string) error {
 	}
 	return nil
 }
+
+// StartSingle starts one JetStream node (no cluster) from a config file
+// (server_name, listen, jetstream store_dir) and waits for $JS.API.INFO.
+func StartSingle(t *testing.T) *Node {
+	t.Helper()
+	ports := freePorts(t, 1)
+	n := &Node{t: t, Name: "s1", ClientPort: ports[0]}
+	n.Dir = t.TempDir()
+	n.ConfPath = filepath.Join(n.Dir, "server.conf")
+	n.LogPath = filepath.Join(n.Dir, "server.log")
+	conf := fmt.Sprintf("server_name: s1\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", n.ClientPort, filepath.Join(n.Dir, "js"))
+	if err := os.WriteFile(n.ConfPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Stop()
+		if t.Failed() {
+			t.Logf("%s", n.Log())
+		}
+	})
+	n.Start()
+	nc, js := connect(t, n.URL(), "ready")
+	waitFor(t, 15*time.Second, "JetStream account info", func() error {
+		_, err := js.AccountInfo(nats.MaxWait(2 * time.Second))
+		return err
+	})
+	nc.Close()
+	return n
+}

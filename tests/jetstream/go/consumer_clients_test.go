@@ -419,19 +419,20 @@ func TestClientRedeliveryLimits(t *testing.T) {
 			a.Stream != "RD" || a.Consumer != "md" || a.StreamSeq != 1 || a.Deliveries != 3 {
 			t.Errorf("advisory %s (%v)", am.Data, err)
 		}
-		ci, err := js.ConsumerInfo("RD", "md")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("after max_deliver: ack pending %d redelivered %d pending %d ack floor %+v delivered %+v",
-			ci.NumAckPending, ci.NumRedelivered, ci.NumPending, ci.AckFloor, ci.Delivered)
 		// nats-server 2.9.10: the message leaves the pending set (ack pending 0),
 		// the ack floor stays 0, one message counted as redelivered.
-		if ci.Delivered.Consumer != 3 || ci.Delivered.Stream != 1 || ci.NumPending != 0 || ci.NumAckPending != 0 ||
-			ci.NumRedelivered != 1 || ci.AckFloor.Stream != 0 {
-			t.Fatalf("consumer info delivered %+v pending %d ack pending %d redelivered %d ack floor %+v",
-				ci.Delivered, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.AckFloor)
-		}
+		waitFor(t, 5*time.Second, "consumer state after max_deliver", func() error {
+			ci, err := js.ConsumerInfo("RD", "md")
+			if err != nil {
+				return err
+			}
+			if ci.Delivered.Consumer != 3 || ci.Delivered.Stream != 1 || ci.NumPending != 0 || ci.NumAckPending != 0 ||
+				ci.NumRedelivered != 1 || ci.AckFloor.Stream != 0 || ci.AckFloor.Consumer != 0 {
+				return fmt.Errorf("delivered %+v pending %d ack pending %d redelivered %d ack floor %+v",
+					ci.Delivered, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.AckFloor)
+			}
+			return nil
+		})
 	})
 
 	t.Run("backoff", func(t *testing.T) {
@@ -714,9 +715,11 @@ func TestClientBadInput(t *testing.T) {
 		}
 		return nil
 	})
-	// A fresh consumer for the pull request bodies.
-	if _, err := js.AddConsumer("S", &nats.ConsumerConfig{Durable: "C2", AckPolicy: nats.AckExplicitPolicy}); err != nil {
-		t.Fatal(err)
+	// A fresh consumer for each pull request body.
+	for _, name := range []string{"C2", "C3", "C4"} {
+		if _, err := js.AddConsumer("S", &nats.ConsumerConfig{Durable: name, AckPolicy: nats.AckExplicitPolicy}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Pull requests with bad bodies.
 	// nats-server 2.9.10: a body that does not start with '{' is read as a
@@ -724,8 +727,8 @@ func TestClientBadInput(t *testing.T) {
 	// pull request is dropped by the API handler (no reply, no 503).
 	check("malformed pull body", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", "{bad"),
 		`data "" status 400 "Bad Request - invalid character 'b' looking for beginning of object key string"`)
-	check("pull body not json", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", "xyz"), `data "s-1"`)
-	check("pull negative batch", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", `{"batch":-1}`), `data "s-2"`)
+	check("pull body not json", req("$JS.API.CONSUMER.MSG.NEXT.S.C3", "xyz"), `data "s-1"`)
+	check("pull negative batch", req("$JS.API.CONSUMER.MSG.NEXT.S.C4", `{"batch":-1}`), `data "s-1"`)
 	check("pull on unknown consumer", req("$JS.API.CONSUMER.MSG.NEXT.S.NOPE", "1"), "timeout")
 	check("pull on unknown stream", req("$JS.API.CONSUMER.MSG.NEXT.NOPE.C", "1"), "timeout")
 

@@ -250,8 +250,14 @@ func (n *Node) signalAndWait(sig syscall.Signal, grace time.Duration) bool {
 
 // Stop: SIGTERM, SIGKILL after 10 s. A server that dies of a signal of its
 // own on the way out (an abort or a crash while shutting down) fails the test.
+//
+// HANG_STACKS=1: before that SIGKILL, log every thread's stack (gdb -p).
 func (n *Node) Stop() {
 	if !n.signalAndWait(syscall.SIGTERM, 10*time.Second) {
+		if os.Getenv("HANG_STACKS") != "" && n.PID() != 0 {
+			out, err := exec.Command("gdb", "-p", strconv.Itoa(n.PID()), "-batch", "-ex", "thread apply all bt").CombinedOutput()
+			n.t.Logf("%s still running 10s after SIGTERM; stacks (%v):\n%s", n.Name, err, out)
+		}
 		n.signalAndWait(syscall.SIGKILL, 5*time.Second)
 	}
 	if n.cmd != nil && n.cmd.ProcessState != nil {

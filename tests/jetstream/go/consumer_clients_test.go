@@ -1317,3 +1317,16 @@ func TestClientConsumerTwoPublishersKills(t *testing.T) {
 	})
 	t.Logf("%d redeliveries (of unconfirmed acks) while draining", late)
 }
+
+// A single node whose $JS.API.INFO answers creates a stream at once
+// (nats-server 2.9.10; no "temporarily unavailable" window).
+func TestClientStreamCreateRightAfterStart(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		n := startSingleInfo(t)
+		_, js := connect(t, n.URL(), "early")
+		if _, err := js.AddStream(&nats.StreamConfig{Name: "EARLY", Subjects: []string{"early.>"}}); err != nil {
+			t.Fatalf("start %d: stream create right after INFO answered: %v", i+1, err)
+		}
+		n.Stop()
+	}
+}

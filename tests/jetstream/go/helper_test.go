@@ -421,8 +421,26 @@ func stepDown(nc *nats.Conn, stream string) error {
 }
 
 // StartSingle starts one JetStream node (no cluster) from a config file
-// (server_name, listen, jetstream store_dir) and waits for $JS.API.INFO.
+// (server_name, listen, jetstream store_dir) and waits for $JS.API.INFO and
+// for a stream create/delete to succeed.
 func StartSingle(t *testing.T) *Node {
+	t.Helper()
+	n := startSingleInfo(t)
+	nc, js := connect(t, n.URL(), "ready2")
+	name := fmt.Sprintf("READY_%d", time.Now().UnixNano())
+	waitFor(t, 15*time.Second, "a stream create", func() error {
+		_, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{"ready." + name}}, nats.MaxWait(3*time.Second))
+		return err
+	})
+	if err := js.DeleteStream(name); err != nil {
+		t.Fatalf("delete readiness stream: %v", err)
+	}
+	nc.Close()
+	return n
+}
+
+// startSingleInfo: StartSingle up to $JS.API.INFO answering.
+func startSingleInfo(t *testing.T) *Node {
 	t.Helper()
 	ports := freePorts(t, 1)
 	n := &Node{t: t, Name: "s1", ClientPort: ports[0]}

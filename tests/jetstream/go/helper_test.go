@@ -250,8 +250,14 @@ func (n *Node) signalAndWait(sig syscall.Signal, grace time.Duration) bool {
 
 // Stop: SIGTERM, SIGKILL after 10 s. A server that dies of a signal of its
 // own on the way out (an abort or a crash while shutting down) fails the test.
+//
+// HANG_STACKS=1: before that SIGKILL, log every thread's stack (gdb -p).
 func (n *Node) Stop() {
 	if !n.signalAndWait(syscall.SIGTERM, 10*time.Second) {
+		if os.Getenv("HANG_STACKS") != "" && n.PID() != 0 {
+			out, err := exec.Command("gdb", "-p", strconv.Itoa(n.PID()), "-batch", "-ex", "thread apply all bt").CombinedOutput()
+			n.t.Logf("%s still running 10s after SIGTERM; stacks (%v):\n%s", n.Name, err, out)
+		}
 		n.signalAndWait(syscall.SIGKILL, 5*time.Second)
 	}
 	if n.cmd != nil && n.cmd.ProcessState != nil {
@@ -412,4 +418,51 @@ func stepDown(nc *nats.Conn, stream string) error {
 		return fmt.Errorf("stepdown: no success in %s", m.Data)
 	}
 	return nil
+}
+
+// StartSingle starts one JetStream node (no cluster) from a config file
+// (server_name, listen, jetstream store_dir) and waits for $JS.API.INFO and
+// for a stream create/delete to succeed.
+func StartSingle(t *testing.T) *Node {
+	t.Helper()
+	n := startSingleInfo(t)
+	nc, js := connect(t, n.URL(), "ready2")
+	name := fmt.Sprintf("READY_%d", time.Now().UnixNano())
+	waitFor(t, 15*time.Second, "a stream create", func() error {
+		_, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{"ready." + name}}, nats.MaxWait(3*time.Second))
+		return err
+	})
+	if err := js.DeleteStream(name); err != nil {
+		t.Fatalf("delete readiness stream: %v", err)
+	}
+	nc.Close()
+	return n
+}
+
+// startSingleInfo: StartSingle up to $JS.API.INFO answering.
+func startSingleInfo(t *testing.T) *Node {
+	t.Helper()
+	ports := freePorts(t, 1)
+	n := &Node{t: t, Name: "s1", ClientPort: ports[0]}
+	n.Dir = t.TempDir()
+	n.ConfPath = filepath.Join(n.Dir, "server.conf")
+	n.LogPath = filepath.Join(n.Dir, "server.log")
+	conf := fmt.Sprintf("server_name: s1\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", n.ClientPort, filepath.Join(n.Dir, "js"))
+	if err := os.WriteFile(n.ConfPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Stop()
+		if t.Failed() {
+			t.Logf("%s", n.Log())
+		}
+	})
+	n.Start()
+	nc, js := connect(t, n.URL(), "ready")
+	waitFor(t, 15*time.Second, "JetStream account info", func() error {
+		_, err := js.AccountInfo(nats.MaxWait(2 * time.Second))
+		return err
+	})
+	nc.Close()
+	return n
 }

@@ -87,8 +87,16 @@ Server::~Server() {
   auth_pool_.join();
   for (auto& t : threads_) t->Stop();
   for (auto& t : threads_) t->Join();
-  MutexLock lock(&mu_);
-  clients_.clear();
+  {
+    MutexLock lock(&mu_);
+    clients_.clear();
+  }
+  // Handlers still queued on the I/O threads' contexts are destroyed with
+  // them and may hold the last reference to a connection (a route's, a
+  // client's) whose destructor reaches the cluster manager, the bus or the
+  // sublist: destroy the threads now, while those still exist, not after
+  // them in member order.
+  threads_.clear();
 }
 
 void Server::RunAuthWork(std::function<void()> work) {

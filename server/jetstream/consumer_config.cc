@@ -654,7 +654,10 @@ bool ParsePullRequest(const std::string& body, PullRequestBody* out) {
   while (!b.empty() && space(b.back())) b.remove_suffix(1);
   if (b.empty()) return true;
   if (b.front() != '{') {
-    return absl::SimpleAtoi(std::string(b), &out->batch) && out->batch > 0;
+    // A bare batch size; anything else that is not JSON is a request for
+    // one message, as nats-server's nextReqFromMsg reads it.
+    if (!absl::SimpleAtoi(std::string(b), &out->batch) || out->batch <= 0) out->batch = 1;
+    return true;
   }
   nlohmann::json j = nlohmann::json::parse(b, nullptr, false);
   if (!j.is_object()) return false;

@@ -203,7 +203,8 @@ ApiError CheckConsumerUpdate(const ConsumerConfig& old, const ConsumerConfig& ne
 bool IsValidConsumerName(const std::string& name);
 
 // A CONSUMER.MSG.NEXT request body: empty (one message), a bare batch size,
-// or nats-server's JSON object. False for anything else (400 Bad Request).
+// or nats-server's JSON object; other text asks for one message (as
+// nats-server). False for JSON that does not decode (400 Bad Request).
 struct PullRequestBody {
   int64_t batch = 1;
   int64_t expires_ns = 0;

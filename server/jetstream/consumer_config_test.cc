@@ -649,7 +649,14 @@ TEST(ConsumerConfigTest, PullRequestBodies) {
   EXPECT_TRUE(b.no_wait);
   EXPECT_EQ(b.max_bytes, 5);
   EXPECT_EQ(b.heartbeat_ns, 2);
-  for (const char* bad : {"0", "x", "{", R"({"batch":"1"})", R"({"expires":-1})",
+  // Text that is neither a number nor JSON asks for one message
+  // (nats-server's nextReqFromMsg), as does a batch that is not positive.
+  for (const char* one : {"0", "x", "xyz", "-3"}) {
+    b.batch = 7;
+    EXPECT_TRUE(ParsePullRequest(one, &b)) << one;
+    EXPECT_EQ(b.batch, 1) << one;
+  }
+  for (const char* bad : {"{", "{bad", R"({"batch":"1"})", R"({"expires":-1})",
                           R"({"batch":18446744073709551615})"}) {
     EXPECT_FALSE(ParsePullRequest(bad, &b)) << bad;
   }

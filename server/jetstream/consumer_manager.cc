@@ -62,9 +62,14 @@ void ConsumerManager::Start() {
 void ConsumerManager::Stop() {
   if (!worker_.joinable()) return;
   asio::post(io_, [this] {
+    // A tick already due runs after this even though cancelled: stopping_
+    // keeps it from arming the timer again (the worker would never end).
+    stopping_ = true;
     tick_.cancel();
     streams_.clear();
     work_.reset();
+    // What other threads post from now on is dropped unrun.
+    io_.stop();
   });
   worker_.join();
 }
@@ -72,9 +77,10 @@ void ConsumerManager::Stop() {
 void ConsumerManager::Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 void ConsumerManager::ScheduleTick() {
+  if (stopping_) return;
   tick_.expires_after(kTick);
   tick_.async_wait([this](const asio::error_code& ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     OnTick();
     ScheduleTick();
   });
@@ -580,8 +586,13 @@ void ConsumerManager::FinishNoWait(Leader& c, std::vector<BusMessage>* out) {
 void ConsumerManager::Ack(BusMessage msg) {
   Post([this, msg = std::move(msg)]() {
     // $JS.ACK.<stream>.<consumer>.<count>.<stream seq>.<consumer seq>.<time>.<pending>
+    // nats-server's consumers subscribe their own 9-token ack subjects: an
+    // ack that fits none (wrong shape, no such consumer) has no responders.
+    auto no_responders = [this, &msg] {
+      if (!msg.reply.empty()) hooks_.send({Status(msg.reply, "503")});
+    };
     std::vector<std::string> t = absl::StrSplit(msg.subject, '.');
-    if (t.size() != 9) return;
+    if (t.size() != 9) return no_responders();
     const std::string stream = t[2], cname = t[3];
     uint64_t sseq = 0, cseq = 0, count = 0;
     if (!absl::SimpleAtoi(t[5], &sseq)) return;
@@ -590,7 +601,11 @@ void ConsumerManager::Ack(BusMessage msg) {
     auto sit = streams_.find(stream);
     if (sit == streams_.end()) return;
     auto cit = sit->second.consumers.find(cname);
-    if (cit == sit->second.consumers.end()) return;
+    if (cit == sit->second.consumers.end()) {
+      // Not led here yet (just created) or not there at all.
+      if (!sit->second.stream->Consumer(cname).has_value()) no_responders();
+      return;
+    }
     Leader& c = cit->second;
     const int64_t now = hooks_.now_ns();
     c.last_active_ns = now;

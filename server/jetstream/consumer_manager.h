@@ -204,6 +204,7 @@ class ConsumerManager {
   std::thread worker_;
   // Worker thread only.
   std::map<std::string, StreamEntry> streams_;
+  bool stopping_ = false;
 };
 
 }  // namespace herald::js

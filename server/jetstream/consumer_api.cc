@@ -68,7 +68,9 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
   }
   if (t.size() == 5 && t[1] == "MSG" && t[2] == "NEXT") {
     if (!ls.stream->Consumer(t[4]).has_value()) {
-      return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");  // no such consumer: no responders
+      // No such consumer: nats-server's API handler drops it (the client
+      // times out; its own subscription made no-responders impossible).
+      return;
     }
     return consumers_->Pull(stream, t[4], msg);
   }

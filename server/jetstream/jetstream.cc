@@ -1365,7 +1365,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   std::optional<StreamAssignment> a = meta_->Find(name);
   if (!a.has_value()) {
     if (op == "DIRECT") return;                                    // nats-server: no reply
-    if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");  // no consumer: no responders
+    if (pull) return;  // no such stream: dropped, as nats-server
     if (MetaLeader() == raft::kNoNode && clustered_) {
       return ReplyError(msg.reply, type, errors::Unavailable());
     }

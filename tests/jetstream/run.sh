@@ -16,8 +16,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 runner_init jetstream "js go"
 for s in $SUITES; do
   case "$s" in
-    js) run_node_suite js "$ROOT/tests/jetstream/js" "${JS_TIMEOUT:-200}" ;;
-    go) run_go_suite go "$ROOT/tests/jetstream/go" "${GO_TIMEOUT:-280}" ;;
+    js) run_node_suite js "$ROOT/tests/jetstream/js" "${JS_TIMEOUT:-400}" ;;
+    go) run_go_suite go "$ROOT/tests/jetstream/go" "${GO_TIMEOUT:-600}" ;;
     *) echo "unknown suite $s" >&2; record "$s" 0 1 "(unknown suite)" ;;
   esac
 done

@@ -29,9 +29,9 @@ fi
 
 out="$TMP/run.log"
 if [ -n "$BIN" ]; then
-  SERVER_KIND="$KIND" SERVER_BIN="$BIN" timeout 500 tests/jetstream/run.sh >"$out" 2>&1
+  SERVER_KIND="$KIND" SERVER_BIN="$BIN" timeout 1100 tests/jetstream/run.sh >"$out" 2>&1
 else
-  SERVER_KIND="$KIND" timeout 500 tests/jetstream/run.sh >"$out" 2>&1
+  SERVER_KIND="$KIND" timeout 1100 tests/jetstream/run.sh >"$out" 2>&1
 fi
 rc=$?
 cat "$out"

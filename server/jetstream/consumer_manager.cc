@@ -16,9 +16,11 @@ namespace herald::js {
 namespace {
 
 constexpr std::chrono::milliseconds kTick{20};
-// A push consumer with flow control asks the client to confirm after this
-// many bytes, and waits for the answer before sending more.
-constexpr uint64_t kFlowControlBytes = 256 * 1024;
+// Push flow control, as nats-server: a window of bytes sent and not yet
+// confirmed, starting at 1/16 of the limit and doubling with each answered
+// request up to it. A request goes out once half the window is in flight;
+// delivery pauses while more than the window is.
+constexpr int64_t kFlowControlMaxPending = 32 * 1024 * 1024;
 // Messages a consumer reads ahead from the store at a time.
 constexpr size_t kReadAhead = 128;
 // A pull request whose reply subject has no interest is dropped, unless it
@@ -496,7 +498,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
                                   std::vector<BusMessage>* out) {
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
-  if (!c.fc_reply.empty()) return;
+  if (c.config.flow_control && c.fc_window > 0 && c.fc_pending > c.fc_window) return;
   if (hooks_.has_interest && !hooks_.has_interest(c.config.deliver_subject)) return;
   c.last_active_ns = now;
   nlohmann::json deliveries = nlohmann::json::array();
@@ -507,6 +509,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
       break;
     }
     if (!RateAllows(c, se, now)) break;
+    if (c.config.flow_control && c.fc_pending > c.fc_window) break;
     uint64_t count = 1;
     bool fresh = false;
     absl::StatusOr<storage::StoredMessage> m = NextMessage(name, se, cname, c, &count, &fresh, out);
@@ -525,17 +528,19 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
       c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
     deliveries.push_back({sseq, c.last_consumer_seq, count, now});
     c.last_sent_ns = now;
-    c.fc_bytes += size;
-    if (c.config.flow_control && c.fc_bytes >= kFlowControlBytes) {
-      // Pause until the client answers (nats-server's flow control).
-      c.fc_reply = absl::StrCat("$JS.FC.", name, ".", cname, ".", ++c.fc_seq);
-      BusMessage fc;
-      fc.subject = c.config.deliver_subject;
-      fc.reply = c.fc_reply;
-      fc.headers = "NATS/1.0 100 FlowControl Request\r\n\r\n";
-      out->push_back(std::move(fc));
-      c.fc_bytes = 0;
-      break;
+    if (c.config.flow_control) {
+      const int64_t sz = static_cast<int64_t>(size + out->back().reply.size());
+      c.fc_pending += sz;
+      if (c.fc_reply.empty() && c.fc_pending > c.fc_window / 2) {
+        // Ask the client to confirm what it has taken so far.
+        c.fc_reply = absl::StrCat("$JS.FC.", name, ".", cname, ".", ++c.fc_seq);
+        c.fc_size = c.fc_pending;
+        BusMessage fc;
+        fc.subject = c.config.deliver_subject;
+        fc.reply = c.fc_reply;
+        fc.headers = "NATS/1.0 100 FlowControl Request\r\n\r\n";
+        out->push_back(std::move(fc));
+      }
     }
   }
   if (!deliveries.empty()) {
@@ -559,6 +564,9 @@ void ConsumerManager::FlowControlReply(BusMessage msg) {
     Leader& c = cit->second;
     if (c.fc_reply != msg.subject) return;  // a stale answer
     c.fc_reply.clear();
+    c.fc_window = std::min(c.fc_window * 2, kFlowControlMaxPending);
+    c.fc_pending = std::max<int64_t>(0, c.fc_pending - c.fc_size);
+    c.fc_size = 0;
     std::vector<BusMessage> out;
     DeliverPush(t[2], sit->second, t[3], c, &out);
     if (!out.empty()) hooks_.send(std::move(out));

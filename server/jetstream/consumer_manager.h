@@ -122,9 +122,11 @@ class ConsumerManager {
     std::deque<PullRequest> waiting;
     int64_t last_active_ns = 0;
     // Push consumers.
-    int64_t last_sent_ns = 0;  // last message or heartbeat sent
-    std::string fc_reply;      // outstanding flow-control request ("" none)
-    uint64_t fc_bytes = 0;     // bytes sent since the last one
+    int64_t last_sent_ns = 0;                   // last message or heartbeat sent
+    std::string fc_reply;                       // outstanding flow-control request ("" none)
+    int64_t fc_pending = 0;                     // bytes sent and not confirmed
+    int64_t fc_size = 0;                        // what the outstanding request confirms
+    int64_t fc_window = 32 * 1024 * 1024 / 16;  // grows to 32 MiB with each answer
     uint64_t fc_seq = 0;
     // rate_limit_bps: a token bucket of bytes (nats-server's rate.Limiter,
     // burst = the stream's max_msg_size or 1 MiB). Delivery waits while it

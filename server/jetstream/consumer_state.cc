@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
 namespace herald::js {
 
 void ConsumerState::ApplyDelivered(const std::vector<Delivery>& ds) {
@@ -57,25 +60,122 @@ void ConsumerState::AdvanceFloor() {
   if (p.consumer_seq - 1 > ack_floor.consumer_seq) ack_floor.consumer_seq = p.consumer_seq - 1;
 }
 
-std::string ConsumerState::Encode() const {
-  nlohmann::json j;
-  j["config"] = config.ToJson();
-  j["created"] = created_ns;
-  j["delivered"] = {delivered.consumer_seq, delivered.stream_seq};
-  j["ack_floor"] = {ack_floor.consumer_seq, ack_floor.stream_seq};
-  j["active"] = {delivered_active_ns, ack_active_ns};
-  if (lps_until != 0) j["lps"] = lps_until;
-  nlohmann::json p = nlohmann::json::array();
-  for (const auto& [sseq, d] : pending) p.push_back({sseq, d.consumer_seq, d.time_ns});
-  j["pending"] = std::move(p);
-  nlohmann::json r = nlohmann::json::array();
-  for (const auto& [sseq, n] : redelivered) r.push_back({sseq, n});
-  j["redelivered"] = std::move(r);
-  return j.dump();
+// The record: a version byte, then protobuf varints (google::protobuf::io's
+// coded streams): the configuration's JSON, the counters, and the pending
+// and redelivered maps with sequences as deltas. It is rewritten for every
+// apply batch that touched the consumer, so it is kept small and cheap.
+// Records that start with '{' are the JSON form of earlier versions.
+namespace {
+
+constexpr uint8_t kRecordV1 = 1;
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+}  // namespace
+
+std::string ConsumerState::Encode() const {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream zs(&out);
+    google::protobuf::io::CodedOutputStream os(&zs);
+    os.WriteRaw(&kRecordV1, 1);
+    const std::string cfg = config.ToJson().dump();
+    os.WriteVarint64(cfg.size());
+    os.WriteString(cfg);
+    os.WriteVarint64(ZigZag(created_ns));
+    os.WriteVarint64(delivered.consumer_seq);
+    os.WriteVarint64(delivered.stream_seq);
+    os.WriteVarint64(ack_floor.consumer_seq);
+    os.WriteVarint64(ack_floor.stream_seq);
+    os.WriteVarint64(ZigZag(delivered_active_ns));
+    os.WriteVarint64(ZigZag(ack_active_ns));
+    os.WriteVarint64(lps_until);
+    os.WriteVarint64(pending.size());
+    uint64_t prev_seq = 0;
+    int64_t prev_time = 0;
+    for (const auto& [sseq, d] : pending) {
+      os.WriteVarint64(sseq - prev_seq);
+      os.WriteVarint64(d.consumer_seq);
+      os.WriteVarint64(ZigZag(d.time_ns - prev_time));
+      prev_seq = sseq;
+      prev_time = d.time_ns;
+    }
+    os.WriteVarint64(redelivered.size());
+    prev_seq = 0;
+    for (const auto& [sseq, n] : redelivered) {
+      os.WriteVarint64(sseq - prev_seq);
+      os.WriteVarint64(n);
+      prev_seq = sseq;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<ConsumerState> DecodeV1(const std::string& name, const std::string& record) {
+  google::protobuf::io::CodedInputStream is(reinterpret_cast<const uint8_t*>(record.data()),
+                                            static_cast<int>(record.size()));
+  uint8_t version = 0;
+  if (!is.ReadRaw(&version, 1) || version != kRecordV1) return std::nullopt;
+  uint64_t n = 0;
+  std::string cfg_text;
+  if (!is.ReadVarint64(&n) || n > record.size() || !is.ReadString(&cfg_text, static_cast<int>(n))) {
+    return std::nullopt;
+  }
+  nlohmann::json cfg_json = nlohmann::json::parse(cfg_text, nullptr, false);
+  if (!cfg_json.is_object()) return std::nullopt;
+  ConsumerState st;
+  st.name = name;
+  ApiError err;
+  std::optional<ConsumerConfig> cfg = ParseConsumerConfig(cfg_json, &err);
+  if (!cfg.has_value()) return std::nullopt;
+  st.config = *std::move(cfg);
+  uint64_t v[8];
+  for (uint64_t& x : v) {
+    if (!is.ReadVarint64(&x)) return std::nullopt;
+  }
+  st.created_ns = UnZigZag(v[0]);
+  st.delivered = {v[1], v[2]};
+  st.ack_floor = {v[3], v[4]};
+  st.delivered_active_ns = UnZigZag(v[5]);
+  st.ack_active_ns = UnZigZag(v[6]);
+  st.lps_until = v[7];
+  uint64_t count = 0;
+  if (!is.ReadVarint64(&count) || count > record.size()) return std::nullopt;
+  uint64_t seq = 0;
+  int64_t time = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t dseq = 0, cseq = 0, dtime = 0;
+    if (!is.ReadVarint64(&dseq) || !is.ReadVarint64(&cseq) || !is.ReadVarint64(&dtime)) {
+      return std::nullopt;
+    }
+    seq += dseq;
+    time += UnZigZag(dtime);
+    st.pending[seq] = PendingDelivery{cseq, time};
+  }
+  if (!is.ReadVarint64(&count) || count > record.size()) return std::nullopt;
+  seq = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t dseq = 0, times = 0;
+    if (!is.ReadVarint64(&dseq) || !is.ReadVarint64(&times)) return std::nullopt;
+    seq += dseq;
+    st.redelivered[seq] = times;
+  }
+  if (is.CurrentPosition() != static_cast<int>(record.size())) {
+    return std::nullopt;  // trailing bytes: not a record this version wrote
+  }
+  return st;
+}
+
+}  // namespace
 
 std::optional<ConsumerState> ConsumerState::Decode(const std::string& name,
                                                    const std::string& record) {
+  if (!record.empty() && record[0] != '{') return DecodeV1(name, record);
   nlohmann::json j = nlohmann::json::parse(record, nullptr, false);
   if (!j.is_object()) return std::nullopt;
   try {

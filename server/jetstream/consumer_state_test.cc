@@ -84,5 +84,54 @@ TEST(ConsumerStateTest, RecordRoundTrip) {
   EXPECT_FALSE(ConsumerState::Decode("c", "{\"config\":{}}").has_value());
 }
 
+TEST(ConsumerStateTest, BinaryRecordKeepsEveryFieldAndRefusesDamage) {
+  ConsumerState c = Explicit();
+  c.created_ns = 1'700'000'000'000'000'000;
+  c.lps_until = 77;
+  std::vector<Delivery> ds;
+  for (uint64_t i = 1; i <= 300; ++i)
+    ds.push_back({i * 3, i, 1, 1'700'000'000'000'000'000 + int64_t(i)});
+  c.ApplyDelivered(ds);
+  c.ApplyDelivered({{9, 301, 4, 1'700'000'000'000'000'500}});
+  c.ApplyAcked({{3, AckKind::kAck}, {600, AckKind::kTerm}}, 1'700'000'000'000'000'900);
+  const std::string rec = c.Encode();
+  ASSERT_NE(rec[0], '{');
+  std::optional<ConsumerState> d = ConsumerState::Decode("c", rec);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->config, c.config);
+  EXPECT_EQ(d->created_ns, c.created_ns);
+  EXPECT_EQ(d->lps_until, 77u);
+  EXPECT_EQ(d->delivered, c.delivered);
+  EXPECT_EQ(d->ack_floor, c.ack_floor);
+  EXPECT_EQ(d->delivered_active_ns, c.delivered_active_ns);
+  EXPECT_EQ(d->ack_active_ns, c.ack_active_ns);
+  ASSERT_EQ(d->pending.size(), c.pending.size());
+  for (const auto& [seq, p] : c.pending) {
+    EXPECT_EQ(d->pending.at(seq).consumer_seq, p.consumer_seq) << seq;
+    EXPECT_EQ(d->pending.at(seq).time_ns, p.time_ns) << seq;
+  }
+  EXPECT_EQ(d->redelivered, c.redelivered);
+  // Every truncation, and a trailing byte, is refused (never a crash).
+  for (size_t n = 0; n < rec.size(); ++n) {
+    EXPECT_FALSE(ConsumerState::Decode("c", rec.substr(0, n)).has_value()) << n;
+  }
+  EXPECT_FALSE(ConsumerState::Decode("c", rec + "x").has_value());
+  // Far smaller than the JSON form it replaced (rewritten every apply batch).
+  EXPECT_LT(rec.size(), 300u * 8 + 600);
+}
+
+TEST(ConsumerStateTest, EarlierJsonRecordsStillDecode) {
+  const std::string legacy =
+      R"({"config":{"durable_name":"c","deliver_policy":"all","ack_policy":"explicit",)"
+      R"("ack_wait":30000000000,"max_deliver":-1,"replay_policy":"instant"},"created":5,)"
+      R"("delivered":[2,8],"ack_floor":[1,7],"active":[10,11],"pending":[[8,2,10]],)"
+      R"("redelivered":[[8,2]]})";
+  std::optional<ConsumerState> d = ConsumerState::Decode("c", legacy);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->delivered, (SequencePair{2, 8}));
+  EXPECT_EQ(d->pending.at(8).consumer_seq, 2u);
+  EXPECT_EQ(d->redelivered.at(8), 2u);
+}
+
 }  // namespace
 }  // namespace herald::js

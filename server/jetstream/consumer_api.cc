@@ -67,7 +67,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     return HandleConsumerCreate(msg, t, ls);
   }
   if (t.size() == 5 && t[1] == "MSG" && t[2] == "NEXT") {
-    if (!ls.stream->Consumer(t[4]).has_value()) {
+    if (!ls.stream->HasConsumer(t[4])) {
       // No such consumer: nats-server's API handler drops it (the client
       // times out; its own subscription made no-responders impossible).
       return;
@@ -98,7 +98,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
   }
   if (t.size() == 4 && t[1] == "DELETE") {
     const std::string type = "consumer_delete";
-    if (!ls.stream->Consumer(t[3]).has_value()) {
+    if (!ls.stream->HasConsumer(t[3])) {
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
     nlohmann::json op;
@@ -124,7 +124,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     // steps down by handing the stream's group to another replica.
     const std::string type = "consumer_leader_stepdown";
     if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
-    if (!ls.stream->Consumer(t[4]).has_value()) {
+    if (!ls.stream->HasConsumer(t[4])) {
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
     bool ok = false;
@@ -215,7 +215,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   if (!IsValidConsumerName(name)) {
     return ReplyError(msg.reply, type, {400, 10103, "durable name can not contain '.', '*', '>'"});
   }
-  const bool is_new = !ls.stream->Consumer(name).has_value();
+  const bool is_new = !ls.stream->HasConsumer(name);
   nlohmann::json op;
   op["op"] = "consumer_create";
   op["name"] = name;

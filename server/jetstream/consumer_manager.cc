@@ -439,7 +439,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
   if (c.config.is_push()) return DeliverPush(name, se, cname, c, out);
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
-  nlohmann::json deliveries = nlohmann::json::array();
+  std::vector<Delivery> deliveries;
   while (!c.waiting.empty()) {
     if (acks && c.config.max_ack_pending > 0 &&
         static_cast<int64_t>(c.outstanding.size()) >= c.config.max_ack_pending &&
@@ -473,7 +473,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     out->push_back(MakeDelivery(name, cname, c, *m, count, r.reply));
     if (acks)
       c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
-    deliveries.push_back({sseq, c.last_consumer_seq, count, now});
+    deliveries.push_back(Delivery{sseq, c.last_consumer_seq, count, now});
     ++r.delivered;
     --r.batch;
     if (r.max_bytes > 0) r.max_bytes -= size;
@@ -483,11 +483,8 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
   FinishNoWait(c, out);
   if (!deliveries.empty()) {
     c.last_active_ns = now;
-    nlohmann::json op;
-    op["op"] = "consumer_delivered";
-    op["name"] = cname;
-    op["d"] = std::move(deliveries);
-    hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+    hooks_.propose(se.group, EncodeDeliveredEntry(cname, deliveries),
+                   [](absl::StatusOr<uint64_t>) {});
   }
 }
 
@@ -501,7 +498,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
   if (c.config.flow_control && c.fc_window > 0 && c.fc_pending > c.fc_window) return;
   if (hooks_.has_interest && !hooks_.has_interest(c.config.deliver_subject)) return;
   c.last_active_ns = now;
-  nlohmann::json deliveries = nlohmann::json::array();
+  std::vector<Delivery> deliveries;
   for (int guard = 0; guard < 10000; ++guard) {
     if (acks && c.config.max_ack_pending > 0 &&
         static_cast<int64_t>(c.outstanding.size()) >= c.config.max_ack_pending &&
@@ -526,7 +523,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
     }
     if (acks)
       c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
-    deliveries.push_back({sseq, c.last_consumer_seq, count, now});
+    deliveries.push_back(Delivery{sseq, c.last_consumer_seq, count, now});
     c.last_sent_ns = now;
     if (c.config.flow_control) {
       const int64_t sz = static_cast<int64_t>(size + out->back().reply.size());
@@ -544,11 +541,8 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
     }
   }
   if (!deliveries.empty()) {
-    nlohmann::json op;
-    op["op"] = "consumer_delivered";
-    op["name"] = cname;
-    op["d"] = std::move(deliveries);
-    hooks_.propose(se.group, EncodeOpEntry(op), [](absl::StatusOr<uint64_t>) {});
+    hooks_.propose(se.group, EncodeDeliveredEntry(cname, deliveries),
+                   [](absl::StatusOr<uint64_t>) {});
   }
 }
 
@@ -599,9 +593,9 @@ void ConsumerManager::Ack(BusMessage msg) {
     auto no_responders = [this, &msg] {
       if (!msg.reply.empty()) hooks_.send({Status(msg.reply, "503")});
     };
-    std::vector<std::string> t = absl::StrSplit(msg.subject, '.');
+    std::vector<absl::string_view> t = absl::StrSplit(msg.subject, '.');
     if (t.size() != 9) return no_responders();
-    const std::string stream = t[2], cname = t[3];
+    const std::string stream(t[2]), cname(t[3]);
     uint64_t sseq = 0, cseq = 0, count = 0;
     if (!absl::SimpleAtoi(t[5], &sseq)) return;
     (void)absl::SimpleAtoi(t[6], &cseq);
@@ -611,7 +605,7 @@ void ConsumerManager::Ack(BusMessage msg) {
     auto cit = sit->second.consumers.find(cname);
     if (cit == sit->second.consumers.end()) {
       // Not led here yet (just created) or not there at all.
-      if (!sit->second.stream->Consumer(cname).has_value()) no_responders();
+      if (!sit->second.stream->HasConsumer(cname)) no_responders();
       return;
     }
     Leader& c = cit->second;
@@ -728,19 +722,12 @@ void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const 
                                 Leader& c) {
   (void)name;
   if (c.acks_to_propose.empty()) return;
-  nlohmann::json op;
-  op["op"] = "consumer_ack";
-  op["name"] = cname;
-  nlohmann::json a = nlohmann::json::array();
-  for (const js::Ack& ack : c.acks_to_propose)
-    a.push_back({ack.stream_seq, static_cast<int>(ack.kind)});
-  op["a"] = std::move(a);
-  op["t"] = hooks_.now_ns();
+  std::string entry = EncodeAckEntry(cname, c.acks_to_propose, hooks_.now_ns());
   c.acks_to_propose.clear();
   std::vector<std::string> replies;
   replies.swap(c.ack_replies);
   auto send = hooks_.send;
-  hooks_.propose(se.group, EncodeOpEntry(op),
+  hooks_.propose(se.group, std::move(entry),
                  [send, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
                    if (!index.ok() || replies.empty()) return;
                    // AckSync: the ack is replicated now.

@@ -141,12 +141,33 @@ class ConsumerManagerTest : public ::testing::Test {
     std::vector<nlohmann::json> ops;
     for (Proposal& p : batch) {
       ApplyEntry(p.entry);
-      ops.push_back(nlohmann::json::parse(p.entry.substr(1)));
+      ops.push_back(Describe(p.entry));
       p.done(index_);
     }
     cm_->OnStreamApplied("S");
     Sync();
     return ops;
+  }
+  // {"op": kind, "n": deliveries or acks, "kinds": [ack kinds]} of an entry.
+  static nlohmann::json Describe(const std::string& entry) {
+    nlohmann::json j;
+    std::string name;
+    if (entry[0] == 'D') {
+      std::vector<Delivery> ds;
+      EXPECT_TRUE(DecodeDeliveredEntry(std::string_view(entry).substr(1), &name, &ds));
+      j["op"] = "consumer_delivered";
+      j["n"] = ds.size();
+    } else if (entry[0] == 'A') {
+      std::vector<Ack> acks;
+      int64_t t = 0;
+      EXPECT_TRUE(DecodeAckEntry(std::string_view(entry).substr(1), &name, &acks, &t));
+      j["op"] = "consumer_ack";
+      j["n"] = acks.size();
+      for (const Ack& a : acks) j["kinds"].push_back(static_cast<int>(a.kind));
+    } else {
+      j = nlohmann::json::parse(entry.substr(1));
+    }
+    return j;
   }
   bool WaitProposals(size_t n) {
     std::unique_lock<std::mutex> l(mu_);
@@ -211,7 +232,7 @@ TEST_F(ConsumerManagerTest, APullRequestGetsItsBatchWithAckSubjectsAndTheDeliver
   std::vector<nlohmann::json> ops = CommitProposals();
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0]["op"], "consumer_delivered");
-  EXPECT_EQ(ops[0]["d"].size(), 2u);
+  EXPECT_EQ(ops[0]["n"], 2);
   std::optional<ConsumerState> st = stream_->Consumer("c");
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->delivered.stream_seq, 2u);
@@ -263,7 +284,10 @@ TEST_F(ConsumerManagerTest, MaxDeliverGivesUpWithAnAdvisoryAndAReplicatedGiveUp)
   EXPECT_EQ(adv["deliveries"], 2);
   // The give-up is replicated: the consumer settles seq 1 without an ack.
   ASSERT_TRUE(WaitProposals(3));  // two deliveries and the give-up
-  CommitProposals();
+  std::vector<nlohmann::json> ops = CommitProposals();
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[2]["op"], "consumer_ack");
+  EXPECT_EQ(ops[2]["kinds"], nlohmann::json::array({2}));  // kGiveUp
   std::optional<ConsumerState> st = stream_->Consumer("c");
   EXPECT_TRUE(st->pending.empty());
   EXPECT_EQ(st->ack_floor.stream_seq, 1u);

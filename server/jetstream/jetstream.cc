@@ -1364,8 +1364,8 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   const bool pull = op == "CONSUMER" && type.empty();
   std::optional<StreamAssignment> a = meta_->Find(name);
   if (!a.has_value()) {
-    if (op == "DIRECT") return;                                    // nats-server: no reply
-    if (pull) return;  // no such stream: dropped, as nats-server
+    if (op == "DIRECT") return;  // nats-server: no reply
+    if (pull) return;            // no such stream: dropped, as nats-server
     if (MetaLeader() == raft::kNoNode && clustered_) {
       return ReplyError(msg.reply, type, errors::Unavailable());
     }

@@ -7,6 +7,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/jetstream/headers.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
@@ -80,6 +82,114 @@ std::string EncodeMessageEntry(std::string_view subject, std::string_view header
 
 std::string EncodeOpEntry(const nlohmann::json& op) { return "J" + op.dump(); }
 
+// Consumer deliveries and acks are the most frequent entries after messages:
+// protobuf varints, sequences and times as deltas from the previous one.
+namespace {
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+bool ReadName(google::protobuf::io::CodedInputStream& is, size_t limit, std::string* name) {
+  uint64_t n = 0;
+  return is.ReadVarint64(&n) && n <= limit && is.ReadString(name, static_cast<int>(n));
+}
+
+}  // namespace
+
+AckKind AckKindFromCode(int code) {
+  return code == 1 ? AckKind::kTerm : code == 2 ? AckKind::kGiveUp : AckKind::kAck;
+}
+
+std::string EncodeDeliveredEntry(const std::string& consumer, const std::vector<Delivery>& ds) {
+  std::string out = "D";
+  google::protobuf::io::StringOutputStream zs(&out);
+  google::protobuf::io::CodedOutputStream os(&zs);
+  os.WriteVarint64(consumer.size());
+  os.WriteString(consumer);
+  os.WriteVarint64(ds.size());
+  uint64_t sseq = 0, cseq = 0;
+  int64_t t = 0;
+  for (const Delivery& d : ds) {
+    os.WriteVarint64(ZigZag(static_cast<int64_t>(d.stream_seq - sseq)));
+    os.WriteVarint64(ZigZag(static_cast<int64_t>(d.consumer_seq - cseq)));
+    os.WriteVarint64(d.count);
+    os.WriteVarint64(ZigZag(d.time_ns - t));
+    sseq = d.stream_seq;
+    cseq = d.consumer_seq;
+    t = d.time_ns;
+  }
+  os.Trim();
+  return out;
+}
+
+bool DecodeDeliveredEntry(std::string_view body, std::string* consumer, std::vector<Delivery>* ds) {
+  google::protobuf::io::CodedInputStream is(reinterpret_cast<const uint8_t*>(body.data()),
+                                            static_cast<int>(body.size()));
+  uint64_t n = 0;
+  if (!ReadName(is, body.size(), consumer) || !is.ReadVarint64(&n) || n > body.size()) {
+    return false;
+  }
+  ds->clear();
+  ds->reserve(n);
+  uint64_t sseq = 0, cseq = 0;
+  int64_t t = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t a = 0, b = 0, count = 0, c = 0;
+    if (!is.ReadVarint64(&a) || !is.ReadVarint64(&b) || !is.ReadVarint64(&count) ||
+        !is.ReadVarint64(&c)) {
+      return false;
+    }
+    sseq += static_cast<uint64_t>(UnZigZag(a));
+    cseq += static_cast<uint64_t>(UnZigZag(b));
+    t += UnZigZag(c);
+    ds->push_back(Delivery{sseq, cseq, count, t});
+  }
+  return is.CurrentPosition() == static_cast<int>(body.size());
+}
+
+std::string EncodeAckEntry(const std::string& consumer, const std::vector<Ack>& acks,
+                           int64_t time_ns) {
+  std::string out = "A";
+  google::protobuf::io::StringOutputStream zs(&out);
+  google::protobuf::io::CodedOutputStream os(&zs);
+  os.WriteVarint64(consumer.size());
+  os.WriteString(consumer);
+  os.WriteVarint64(ZigZag(time_ns));
+  os.WriteVarint64(acks.size());
+  uint64_t sseq = 0;
+  for (const Ack& a : acks) {
+    os.WriteVarint64(ZigZag(static_cast<int64_t>(a.stream_seq - sseq)));
+    os.WriteVarint64(static_cast<uint64_t>(a.kind));
+    sseq = a.stream_seq;
+  }
+  os.Trim();
+  return out;
+}
+
+bool DecodeAckEntry(std::string_view body, std::string* consumer, std::vector<Ack>* acks,
+                    int64_t* time_ns) {
+  google::protobuf::io::CodedInputStream is(reinterpret_cast<const uint8_t*>(body.data()),
+                                            static_cast<int>(body.size()));
+  uint64_t t = 0, n = 0;
+  if (!ReadName(is, body.size(), consumer) || !is.ReadVarint64(&t) || !is.ReadVarint64(&n) ||
+      n > body.size()) {
+    return false;
+  }
+  *time_ns = UnZigZag(t);
+  acks->clear();
+  acks->reserve(n);
+  uint64_t sseq = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t d = 0, kind = 0;
+    if (!is.ReadVarint64(&d) || !is.ReadVarint64(&kind) || kind > 2) return false;
+    sseq += static_cast<uint64_t>(UnZigZag(d));
+    acks->push_back(Ack{sseq, AckKindFromCode(static_cast<int>(kind))});
+  }
+  return is.CurrentPosition() == static_cast<int>(body.size());
+}
+
 Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store)
     : group_(group), store_(std::move(store)), config_(std::move(config)) {
   last_time_ns_ = store_->State().last_time_ns;
@@ -120,6 +230,11 @@ std::vector<ConsumerState> Stream::Consumers() const {
   out.reserve(consumers_.size());
   for (const auto& [name, st] : consumers_) out.push_back(st);
   return out;
+}
+
+bool Stream::HasConsumer(const std::string& name) const {
+  MutexLock l(&mu_);
+  return consumers_.count(name) != 0;
 }
 
 size_t Stream::ConsumerCount() const {
@@ -240,6 +355,8 @@ void Stream::Apply(const raft::Entry& entry) {
       ApplyMessage(data.substr(1), &now);
     } else if (data[0] == 'J') {
       ApplyOp(data.substr(1));
+    } else if (data[0] == 'D' || data[0] == 'A') {
+      ApplyConsumerEntry(data[0], data.substr(1));
     } else {
       spdlog::error("stream group {}: unknown entry kind at index {}", group_, entry.index);
     }
@@ -666,61 +783,87 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
       r.error = errors::BadRequest();  // not an entry this version wrote: skipped everywhere
       return;
     }
-    it->second.ApplyDelivered(ds);
-    dirty_consumers_.insert(name);
-    return;
+    return ApplyDeliveriesLocked(it->second, ds);
   }
   if (kind == "consumer_ack") {
-    const Retention retention = config_.retention;
     std::vector<Ack> acks;
     try {
       for (const auto& a : op.value("a", nlohmann::json::array())) {
         if (!a.is_array() || a.size() != 2) continue;
-        const int kind = a[1].get<int>();
-        acks.push_back(Ack{a[0].get<uint64_t>(), kind == 1   ? AckKind::kTerm
-                                                 : kind == 2 ? AckKind::kGiveUp
-                                                             : AckKind::kAck});
+        acks.push_back(Ack{a[0].get<uint64_t>(), AckKindFromCode(a[1].get<int>())});
       }
     } catch (const nlohmann::json::exception&) {
       r.error = errors::BadRequest();
       return;
     }
-    std::vector<uint64_t> settled = it->second.ApplyAcked(acks, op.value("t", int64_t{0}));
-    dirty_consumers_.insert(name);
-    if (retention == Retention::kLimits || settled.empty()) return;
-    // Work queue: a message goes once acknowledged. Interest: once every
-    // consumer that wants it is done with it. Decided from the consumers'
-    // replicated state and the committed store (what is staged is written
-    // first, so every replica sees the same store here).
-    std::vector<uint64_t> remove;
-    if (retention == Retention::kWorkQueue) {
-      remove = settled;
-    } else {
-      std::vector<std::pair<const ConsumerState*, storage::SubjectPredicate>> others;
-      for (const auto& [n, cs] : consumers_) others.emplace_back(&cs, ConsumerFilter(cs.config));
-      // WriteStaged takes mu_; the consumers only change on this thread, so
-      // the pointers above stay valid meanwhile.
-      mu_.Unlock();
-      if (staged_index_ != 0) WriteStaged(staged_index_);
-      mu_.Lock();
-      for (uint64_t seq : settled) {
-        absl::StatusOr<storage::StoredMessage> m = store_->Load(seq);
-        if (!m.ok()) continue;
-        bool done = true;
-        for (const auto& [cs, filter] : others) {
-          if (filter != nullptr && !filter(m->subject)) continue;
-          if (!cs->Settled(seq)) {
-            done = false;
-            break;
-          }
-        }
-        if (done) remove.push_back(seq);
-      }
-    }
-    for (uint64_t seq : remove) Check(store_->Remove(seq).status());
-    return;
+    return ApplyAcksLocked(it->second, acks, op.value("t", int64_t{0}));
   }
   r.error = errors::BadRequest();
+}
+
+void Stream::ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>& ds) {
+  c.ApplyDelivered(ds);
+  dirty_consumers_.insert(c.name);
+}
+
+void Stream::ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns) {
+  const Retention retention = config_.retention;
+  std::vector<uint64_t> settled = c.ApplyAcked(acks, time_ns);
+  dirty_consumers_.insert(c.name);
+  if (retention == Retention::kLimits || settled.empty()) return;
+  if (retention == Retention::kLimits || settled.empty()) return;
+  // Work queue: a message goes once acknowledged. Interest: once every
+  // consumer that wants it is done with it. Decided from the consumers'
+  // replicated state and the committed store (what is staged is written
+  // first, so every replica sees the same store here).
+  std::vector<uint64_t> remove;
+  if (retention == Retention::kWorkQueue) {
+    remove = settled;
+  } else {
+    std::vector<std::pair<const ConsumerState*, storage::SubjectPredicate>> others;
+    for (const auto& [n, cs] : consumers_) others.emplace_back(&cs, ConsumerFilter(cs.config));
+    // WriteStaged takes mu_; the consumers only change on this thread, so
+    // the pointers above stay valid meanwhile.
+    mu_.Unlock();
+    if (staged_index_ != 0) WriteStaged(staged_index_);
+    mu_.Lock();
+    for (uint64_t seq : settled) {
+      absl::StatusOr<storage::StoredMessage> m = store_->Load(seq);
+      if (!m.ok()) continue;
+      bool done = true;
+      for (const auto& [cs, filter] : others) {
+        if (filter != nullptr && !filter(m->subject)) continue;
+        if (!cs->Settled(seq)) {
+          done = false;
+          break;
+        }
+      }
+      if (done) remove.push_back(seq);
+    }
+  }
+  for (uint64_t seq : remove) Check(store_->Remove(seq).status());
+}
+
+void Stream::ApplyConsumerEntry(char kind, std::string_view body) {
+  ApplyResult& r = last_result_;
+  std::string name;
+  std::vector<Delivery> ds;
+  std::vector<Ack> acks;
+  int64_t time_ns = 0;
+  const bool ok = kind == 'D' ? DecodeDeliveredEntry(body, &name, &ds)
+                              : DecodeAckEntry(body, &name, &acks, &time_ns);
+  if (!ok) {
+    r.error = errors::BadRequest();  // not an entry this version wrote: skipped everywhere
+    return;
+  }
+  MutexLock l(&mu_);
+  auto it = consumers_.find(name);
+  if (it == consumers_.end()) {
+    r.error = {404, 10014, "consumer not found"};
+    return;
+  }
+  if (kind == 'D') return ApplyDeliveriesLocked(it->second, ds);
+  ApplyAcksLocked(it->second, acks, time_ns);
 }
 
 std::string Stream::TakeSnapshot() {

@@ -43,12 +43,25 @@ namespace herald::js {
 //     the consumers' operations (docs/jetstream.md, "Consumers"):
 //     {"op":"consumer_create","name":..,"config":{..},"created":ns},
 //     {"op":"consumer_delete","name":..},
+//     and, as earlier builds wrote them (still applied),
 //     {"op":"consumer_delivered","name":..,"d":[[stream seq, consumer seq,
 //      delivery count, time ns], ...]},
-//     {"op":"consumer_ack","name":..,"a":[[stream seq, 0 ack | 1 term], ...]}.
+//     {"op":"consumer_ack","name":..,"a":[[stream seq, 0 ack | 1 term |
+//      2 give-up], ...],"t":ns}.
+// 'D' deliveries, 'A' acks: the same two in protobuf varints (consumer name,
+//     then each delivery / ack with sequences and times as zigzag deltas).
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns);
 std::string EncodeOpEntry(const nlohmann::json& op);
+// Consumer entries (binary: the most frequent entries after messages):
+// deliveries made by the consumer's leader, and acknowledgements.
+std::string EncodeDeliveredEntry(const std::string& consumer, const std::vector<Delivery>& ds);
+bool DecodeDeliveredEntry(std::string_view body, std::string* consumer, std::vector<Delivery>* ds);
+std::string EncodeAckEntry(const std::string& consumer, const std::vector<Ack>& acks,
+                           int64_t time_ns);
+bool DecodeAckEntry(std::string_view body, std::string* consumer, std::vector<Ack>* acks,
+                    int64_t* time_ns);
+AckKind AckKindFromCode(int code);
 
 // The outcome of applying one entry.
 struct ApplyResult {
@@ -107,6 +120,8 @@ class Stream {
   // whenever one is created, deleted or reconfigured.
   uint64_t consumers_version() const { return consumers_version_.load(std::memory_order_acquire); }
   std::optional<ConsumerState> Consumer(const std::string& name) const;
+  // Whether the consumer exists (no copy of its state: every pull request asks).
+  bool HasConsumer(const std::string& name) const;
   std::vector<ConsumerState> Consumers() const;
   size_t ConsumerCount() const;
   // Up to `max` messages at or after `from_seq` matching the consumer's
@@ -135,6 +150,12 @@ class Stream {
   void ApplyMessage(std::string_view body, int64_t* now_ns);
   void ApplyOp(std::string_view body);
   void ApplyConsumerOp(const std::string& kind, const nlohmann::json& op);
+  // 'D' / 'A' entries (EncodeDeliveredEntry / EncodeAckEntry).
+  void ApplyConsumerEntry(char kind, std::string_view body);
+  void ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>& ds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes what is staged (consumer records too) with `applied`.
   void WriteStaged(uint64_t applied);
   void LoadConsumers();

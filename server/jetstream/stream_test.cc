@@ -369,5 +369,40 @@ TEST_F(StreamTest, SnapshotRestoresAnotherReplicaWithItsDedupeWindowAndConfig) {
   std::filesystem::remove_all(dir_ + "-staging");
 }
 
+TEST(StreamEntries, DeliveredAndAckEntriesRoundTripAndRefuseDamage) {
+  std::vector<Delivery> ds = {{10, 1, 1, 5'000}, {12, 2, 1, 4'000}, {3, 3, 4, 9'000}};
+  const std::string d = EncodeDeliveredEntry("cons", ds);
+  ASSERT_EQ(d[0], 'D');
+  std::string name;
+  std::vector<Delivery> back;
+  ASSERT_TRUE(DecodeDeliveredEntry(std::string_view(d).substr(1), &name, &back));
+  EXPECT_EQ(name, "cons");
+  ASSERT_EQ(back.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(back[i].stream_seq, ds[i].stream_seq);
+    EXPECT_EQ(back[i].consumer_seq, ds[i].consumer_seq);
+    EXPECT_EQ(back[i].count, ds[i].count);
+    EXPECT_EQ(back[i].time_ns, ds[i].time_ns);
+  }
+  std::vector<Ack> acks = {{7, AckKind::kAck}, {2, AckKind::kTerm}, {9, AckKind::kGiveUp}};
+  const std::string a = EncodeAckEntry("cons", acks, -3);
+  ASSERT_EQ(a[0], 'A');
+  std::vector<Ack> aback;
+  int64_t t = 0;
+  ASSERT_TRUE(DecodeAckEntry(std::string_view(a).substr(1), &name, &aback, &t));
+  EXPECT_EQ(t, -3);
+  ASSERT_EQ(aback.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(aback[i].stream_seq, acks[i].stream_seq);
+    EXPECT_EQ(aback[i].kind, acks[i].kind);
+  }
+  for (size_t n = 1; n < d.size(); ++n) {
+    EXPECT_FALSE(DecodeDeliveredEntry(std::string_view(d).substr(1, n - 1), &name, &back)) << n;
+  }
+  for (size_t n = 1; n < a.size(); ++n) {
+    EXPECT_FALSE(DecodeAckEntry(std::string_view(a).substr(1, n - 1), &name, &aback, &t)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace herald::js

@@ -663,11 +663,16 @@ void JetStream::UpdateLeadership(const std::string& name) {
   LocalStream* ls = nullptr;
   bool config_behind = false;
   bool lost_consumers = false;
+  bool lead_consumers = false;
+  std::shared_ptr<Stream> lead_stream;
+  uint64_t lead_group = 0;
   {
     MutexLock l(&mu_);
     auto it = local_.find(name);
     if (it == local_.end()) return;
     ls = &it->second;
+    lead_stream = ls->stream;
+    lead_group = ls->assignment.group;
     if (!ls->leader || ls->resubscribe) {
       drop = std::move(ls->publish_subs);
       ls->publish_subs.clear();
@@ -688,7 +693,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
         consumers_->FlowControlReply(std::move(m));
       });
       if (fc.ok()) ls->fc_sub = *fc;
-      consumers_->SetStreamLeader(name, ls->stream, ls->assignment.group);
+      lead_consumers = true;
     }
     if (ls->leader && ls->publish_subs.empty()) {
       std::shared_ptr<Stream> stream = ls->stream;
@@ -708,6 +713,27 @@ void JetStream::UpdateLeadership(const std::string& name) {
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
   if (lost_consumers) consumers_->DropStreamLeader(name);
+  if (lead_consumers) {
+    // The consumers are led from their replicated state only once this node
+    // has applied everything earlier leaders committed (deliveries and acks
+    // of the previous term may still be unapplied at election): a barrier
+    // entry of this term, applied after all of them, says when.
+    nlohmann::json op;
+    op["op"] = "barrier";
+    host_->Propose(
+        lead_group, EncodeOpEntry(op),
+        [this, name, lead_stream, lead_group](absl::StatusOr<uint64_t> index) {
+          if (!index.ok()) return;  // leadership lost meanwhile
+          {
+            MutexLock l(&mu_);
+            auto it = local_.find(name);
+            if (it == local_.end() || !it->second.leader || it->second.stream != lead_stream) {
+              return;
+            }
+          }
+          consumers_->SetStreamLeader(name, lead_stream, lead_group);
+        });
+  }
   if (config_behind) ProposeStreamConfig(name, "");
   if (!create_reply.empty()) {
     std::optional<LocalView> lv = FindLocal(name);

@@ -632,6 +632,9 @@ void Stream::ApplyOp(std::string_view body) {
       }
     }
     EnforceLimits("");
+  } else if (kind == "barrier") {
+    // Proposed by a new leader: once it applies, everything the previous
+    // leaders committed is applied here too.
   } else if (kind == "expire") {
     const int64_t cutoff = op.value("cutoff", int64_t{0});
     Check(store_->RemoveOlderThan(cutoff).status());

@@ -245,6 +245,8 @@ type Consumer struct {
 	dups          int64
 	afterAck      int64 // delivered again after its AckSync succeeded
 	acked         map[uint64]bool
+	ackedAt       map[uint64]time.Time
+	h             *History
 	mismatch      []string // same seq delivered with another payload
 	ackErrs       int64
 	fetchErrs     int64
@@ -267,7 +269,7 @@ func (w *Workload) StartConsumers(n int, admin *Admin) error {
 		if err != nil {
 			return err
 		}
-		c := &Consumer{Name: name, seen: map[uint64]string{}, acked: map[uint64]bool{}}
+		c := &Consumer{Name: name, seen: map[uint64]string{}, acked: map[uint64]bool{}, ackedAt: map[uint64]time.Time{}, h: w.h}
 		w.cons = append(w.cons, c)
 		w.cwg.Add(1)
 		go w.consume(c, js)
@@ -311,6 +313,8 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 				c.dups++
 				if c.acked[seq] {
 					c.afterAck++
+					c.h.logf("consumer %s: seq %d delivered again (delivery %d, consumer seq %d) after its AckSync was confirmed at %s",
+						c.Name, seq, md.NumDelivered, md.Sequence.Consumer, c.ackedAt[seq].Format("15:04:05.000000"))
 				}
 				if prev != string(m.Data) && len(c.mismatch) < 20 {
 					c.mismatch = append(c.mismatch, fmt.Sprintf("seq %d: %q then %q", seq, prev, m.Data))
@@ -324,6 +328,7 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 			} else {
 				c.mu.Lock()
 				c.acked[seq] = true
+				c.ackedAt[seq] = time.Now()
 				c.mu.Unlock()
 			}
 		}

@@ -116,7 +116,7 @@ func main() {
 	flag.Parse()
 
 	r := &Run{kind: *kind, bin: *bin, nodes: *nodes, seed: *seed, duration: *duration,
-		readBudget: 120 * time.Second, consumerWait: 60 * time.Second}
+		readBudget: 120 * time.Second, consumerWait: 180 * time.Second}
 	if r.bin == "" {
 		r.bin = os.Getenv("SERVER_BIN")
 	}

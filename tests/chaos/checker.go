@@ -363,14 +363,33 @@ func (r *Run) check(si *nats.StreamInfo) *CheckResult {
 		ackedSeqs = append(ackedSeqs, a.Seq)
 	}
 	sort.Slice(ackedSeqs, func(i, j int) bool { return ackedSeqs[i] < ackedSeqs[j] })
-	retry(r.consumerWait, func() error {
+	// Wait while they make progress: give up after 20 s without any new
+	// message received by a consumer that still misses some, or after
+	// consumerWait in all.
+	waitStart := time.Now()
+	lastProgress, lastDistinct := time.Now(), -1
+	for i := 0; ; i++ {
+		missing, distinct := 0, 0
+		var desc []string
 		for _, c := range r.w.cons {
-			if m := c.missing(ackedSeqs); len(m) > 0 {
-				return fmt.Errorf("%s misses %d", c.Name, len(m))
-			}
+			m := len(c.missing(ackedSeqs))
+			missing += m
+			c.mu.Lock()
+			distinct += len(c.seen)
+			desc = append(desc, fmt.Sprintf("%s %d received, %d acked missing", c.Name, len(c.seen), m))
+			c.mu.Unlock()
 		}
-		return nil
-	})
+		if distinct != lastDistinct {
+			lastDistinct, lastProgress = distinct, time.Now()
+		}
+		if i%10 == 0 || missing == 0 {
+			r.logf("consumers: %s", strings.Join(desc, "; "))
+		}
+		if missing == 0 || time.Since(waitStart) > r.consumerWait || time.Since(lastProgress) > 20*time.Second {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	r.w.cstop.Store(true)
 	waitGroup(&r.w.cwg, 10*time.Second)
 	for _, c := range r.w.cons {

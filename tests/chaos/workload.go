@@ -42,6 +42,7 @@ type History struct {
 	errCount  int64
 	wrongAck  []string // ack naming another stream, or seq 0
 	log       *os.File
+	logMu     sync.Mutex
 }
 
 func newHistory(path string) *History {
@@ -51,6 +52,8 @@ func newHistory(path string) *History {
 
 func (h *History) logf(format string, a ...interface{}) {
 	if h.log != nil {
+		h.logMu.Lock()
+		defer h.logMu.Unlock()
 		fmt.Fprintf(h.log, time.Now().Format("15:04:05.000000")+" "+format+"\n", a...)
 	}
 }
@@ -279,6 +282,14 @@ func (w *Workload) StartConsumers(n int, admin *Admin) error {
 
 func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 	defer w.cwg.Done()
+	go func() { // progress in history.log every 2 s
+		for !w.cstop.Load() {
+			time.Sleep(2 * time.Second)
+			c.mu.Lock()
+			w.h.logf("consumer %s progress: %d deliveries, %d distinct, %d duplicates, %d ack errors, %d fetch errors", c.Name, c.deliveries, len(c.seen), c.dups, atomic.LoadInt64(&c.ackErrs), atomic.LoadInt64(&c.fetchErrs))
+			c.mu.Unlock()
+		}
+	}()
 	var sub *nats.Subscription
 	for !w.cstop.Load() {
 		if sub == nil {

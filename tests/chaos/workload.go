@@ -151,7 +151,8 @@ type Workload struct {
 	conns    []*nats.Conn
 	cons     []*Consumer
 	probeN   atomic.Int64
-	probeJS  nats.JetStreamContext
+	probeNC  []*nats.Conn // one per node, same order as c.Nodes
+	probeJS  []nats.JetStreamContext
 }
 
 func (w *Workload) connect(first int, name string) (*nats.Conn, nats.JetStreamContext, error) {
@@ -173,11 +174,21 @@ func (w *Workload) StartPublishers(n int) error {
 		w.wg.Add(1)
 		go w.publisher(p, js)
 	}
-	_, js, err := w.connect(n, "prober")
-	if err != nil {
-		return err
+	// The prober talks to each node on its own connection and, for each
+	// probe, picks a node that is running, not paused and connected, so the
+	// gap measured is the server's, not a client stuck on a paused node.
+	for _, node := range w.c.Nodes {
+		nc, err := nats.Connect(node.URL(), clientOpts("prober-"+node.Name)...)
+		if err != nil {
+			return err
+		}
+		w.conns = append(w.conns, nc)
+		js, err := nc.JetStream(nats.MaxWait(2 * time.Second))
+		if err != nil {
+			return err
+		}
+		w.probeNC, w.probeJS = append(w.probeNC, nc), append(w.probeJS, js)
 	}
-	w.probeJS = js
 	return nil
 }
 
@@ -214,14 +225,23 @@ func (w *Workload) Probe(since time.Time, limit time.Duration) (time.Duration, b
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for time.Now().Before(deadline) {
-		id := fmt.Sprintf("probe-%06d", w.probeN.Add(1))
-		go func(id string) {
+		k := w.probeN.Add(1)
+		id := fmt.Sprintf("probe-%06d", k)
+		js := w.probeJS[int(k)%len(w.probeJS)]
+		for i := range w.c.Nodes {
+			j := (int(k) + i) % len(w.c.Nodes)
+			if n := w.c.Nodes[j]; n.Running() && !n.Paused() && w.probeNC[j].IsConnected() {
+				js = w.probeJS[j]
+				break
+			}
+		}
+		go func(id string, js nats.JetStreamContext) {
 			m := nats.NewMsg(subjPrefix + "probe")
 			m.Data = []byte(payloadFor(id))
 			m.Header.Set(nats.MsgIdHdr, id)
 			w.h.attempt(id)
 			start := time.Now()
-			ack, err := w.probeJS.PublishMsg(m, nats.AckWait(2*time.Second))
+			ack, err := js.PublishMsg(m, nats.AckWait(2*time.Second))
 			w.h.result(id, start, ack, err)
 			if err == nil {
 				select {
@@ -229,7 +249,7 @@ func (w *Workload) Probe(since time.Time, limit time.Duration) (time.Duration, b
 				default:
 				}
 			}
-		}(id)
+		}(id, js)
 		select {
 		case t := <-got:
 			return t.Sub(since), true
@@ -312,6 +332,10 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 			c.mu.Unlock()
 			time.Sleep(100 * time.Millisecond)
 		}
+		// AckSync every message of the batch concurrently (each waits for its
+		// own confirmation; the server can commit them together), so that the
+		// consumers keep up with the publishers.
+		var awg sync.WaitGroup
 		for _, m := range msgs {
 			md, err := m.Metadata()
 			if err != nil {
@@ -334,15 +358,20 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 				c.seen[seq] = string(m.Data)
 			}
 			c.mu.Unlock()
-			if err := m.AckSync(nats.AckWait(2 * time.Second)); err != nil {
-				atomic.AddInt64(&c.ackErrs, 1)
-			} else {
+			awg.Add(1)
+			go func(m *nats.Msg, seq uint64) {
+				defer awg.Done()
+				if err := m.AckSync(nats.AckWait(2 * time.Second)); err != nil {
+					atomic.AddInt64(&c.ackErrs, 1)
+					return
+				}
 				c.mu.Lock()
 				c.acked[seq] = true
 				c.ackedAt[seq] = time.Now()
 				c.mu.Unlock()
-			}
+			}(m, seq)
 		}
+		awg.Wait()
 	}
 }
 

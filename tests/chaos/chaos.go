@@ -451,6 +451,15 @@ func printHuman(r *Result) {
 	fmt.Printf("   gap after leader SIGKILL: %s; after leader SIGSTOP: %s\n", fmtMs(r.GapsMs), fmtMs(r.PauseGapsMs))
 	fmt.Printf("   first ack after all-node restart: %s; after majority heal: %s; healthy after heal: %s\n",
 		fmtMs(r.AllRestartMs), fmtMs(r.MajorityRecoverMs), fmtMs(r.HealthyMs))
+	local := 0
+	for _, v := range r.LocalDirect {
+		if strings.HasSuffix(v, "served locally") && !strings.HasSuffix(v, "not served locally") {
+			local++
+		}
+	}
+	if len(r.LocalDirect) > 0 && local < len(r.LocalDirect) {
+		fmt.Printf("   NOTE: only %d of %d replicas answered a direct get with every other node paused: reads through the others may come from another replica, so per-node figures (lost_on_node, lost on the leader) are not attributable; a divergent sequence still means two replicas differ\n", local, len(r.LocalDirect))
+	}
 	for _, f := range r.Failures {
 		fmt.Printf("   FAIL %s\n", f)
 	}

@@ -50,6 +50,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/go_strconv.h"
 #include "base/mutex.h"
 #include "server/config/conf_value.h"
 
@@ -196,8 +197,8 @@ std::string SubscribeViolationText(absl::string_view subject, absl::string_view 
 std::string SubscribeRemovedText(absl::string_view subject, absl::string_view sid);
 // Sent when a client publishes with a reserved reply subject.
 std::string ReplyViolationText(absl::string_view reply);
-// Go's %q for a string (quotes, escapes; valid UTF-8 kept).
-std::string GoQuote(absl::string_view s);
+// Go's %q for a string (base/go_strconv.h).
+using ::herald::GoQuote;
 
 // Subject helpers on whole subjects (exposed for tests and the server).
 // Does the (possibly wildcard) subject `sub` match only subjects `pattern`

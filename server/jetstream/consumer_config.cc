@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "base/go_strconv.h"
 #include "server/jetstream/go_json.h"
 #include "server/protocol/subject.h"
 
@@ -233,81 +234,6 @@ GoTime UtcFromUnixNanos(int64_t ns) {
 }
 
 // ---- sample_freq as nats-server checks it (strconv.Atoi) ----
-
-// Go's strconv.Quote for the text of a strconv error.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  char buf[16];
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\a':
-          out += "\\a";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\v':
-          out += "\\v";
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    // A UTF-8 sequence: kept when it is a printable rune, escaped otherwise.
-    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool valid = len != 0 && i + len <= s.size();
-    uint32_t r = valid ? (c & (0xff >> (len + 1))) : 0;
-    for (size_t k = 1; valid && k < len; ++k) {
-      const unsigned char cc = s[i + k];
-      if ((cc >> 6) != 0x2) valid = false;
-      r = (r << 6) | (cc & 0x3f);
-    }
-    if (!valid) {
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-      ++i;
-      continue;
-    }
-    const bool unprintable = r < 0xa1 || r == 0xad || (r >= 0x2000 && r <= 0x200f) ||
-                             (r >= 0x2028 && r <= 0x202f) || r == 0x205f || r == 0x3000 ||
-                             r == 0xfeff;
-    if (unprintable) {
-      std::snprintf(buf, sizeof(buf), r > 0xffff ? "\\U%08x" : "\\u%04x", r);
-      out += buf;
-    } else {
-      out.append(s.substr(i, len));
-    }
-    i += len;
-  }
-  return out + "\"";
-}
 
 // strconv.Atoi on a 64-bit platform: the value, or Go's error text.
 bool GoAtoi(const std::string& s, int64_t* out, std::string* error) {

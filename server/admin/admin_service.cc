@@ -1,5 +1,6 @@
 #include "server/admin/admin_service.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
@@ -17,6 +18,7 @@
 #include "base/mutex.h"
 #include "proto/admin.grpc.pb.h"
 #include "server/admin/admin_bus.h"
+#include "server/admin/operations.h"
 #include "server/jetstream/jetstream.h"
 #include "spdlog/spdlog.h"
 
@@ -89,9 +91,9 @@ Status CheckName(const std::string& field, const std::string& name) {
   for (char c : name) {
     if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
         c == '\0') {
-      return Status(StatusCode::INVALID_ARGUMENT,
-                    absl::StrCat(field, ": \"", name,
-                                 "\" may not contain '.', '*', '>' or whitespace"));
+      return Status(
+          StatusCode::INVALID_ARGUMENT,
+          absl::StrCat(field, ": \"", name, "\" may not contain '.', '*', '>' or whitespace"));
     }
   }
   return Status::OK;
@@ -189,10 +191,9 @@ class AdminServer::Impl final : public pb::Admin::Service {
   Impl(AdminHost* host, InternalBus* bus, const AdminOptions& options)
       : host_(host),
         options_(options),
-        bus_(bus, host->NodeName(),
-             [this](const std::string& op, const std::string& body) {
-               return AnswerNodeQuestion(op, body);
-             }) {
+        bus_(bus, host->NodeName(), [this](const std::string& op, const std::string& body) {
+          return AnswerNodeQuestion(op, body);
+        }) {
     policy_.token = options.token;
     policy_.loopback = IsLoopbackHost(options.host);
     if (host->oidc_enabled() &&
@@ -206,7 +207,11 @@ class AdminServer::Impl final : public pb::Admin::Service {
   }
 
   absl::Status Start() { return bus_.Start(); }
-  void Stop() { bus_.Stop(); }
+  void Stop() {
+    // The bus first: operations waiting on it return at once.
+    bus_.Stop();
+    ops_.Stop();
+  }
 
   // ------------------------------------------------------------ health
 
@@ -300,8 +305,8 @@ class AdminServer::Impl final : public pb::Admin::Service {
       for (const auto& g : *groups) {
         const uint64_t id = Num<uint64_t>(g, "id");
         auto it = chosen.find(id);
-        if (it == chosen.end() || (g.value("is_leader", false) &&
-                                   !it->second.second.value("is_leader", false))) {
+        if (it == chosen.end() ||
+            (g.value("is_leader", false) && !it->second.second.value("is_leader", false))) {
           chosen[id] = {node, g};
         }
       }
@@ -329,7 +334,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
           rs->set_node(node);
           rs->set_match_index(Num<uint64_t>(r, "match"));
           rs->set_lag(Num<uint64_t>(r, "lag"));
-          std::string state = node == rg->leader()    ? "leader"
+          std::string state = node == rg->leader()        ? "leader"
                               : r.value("learner", false) ? "learner"
                                                           : "voter";
           if (up.count(node) == 0) state = "offline";
@@ -342,9 +347,8 @@ class AdminServer::Impl final : public pb::Admin::Service {
       }
     }
     if (!req->name().empty() && out->groups_size() == 0) {
-      return Status(StatusCode::NOT_FOUND,
-                    absl::StrCat("no Raft group named \"", req->name(),
-                                 "\" (\"_meta_\" or a stream's name)"));
+      return Status(StatusCode::NOT_FOUND, absl::StrCat("no Raft group named \"", req->name(),
+                                                        "\" (\"_meta_\" or a stream's name)"));
     }
     return Status::OK;
   }
@@ -496,9 +500,9 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
     if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
     if (Status s = CheckName("name", req->name()); !s.ok()) return s;
-    absl::StatusOr<nlohmann::json> r = Api(
-        absl::StrCat("$JS.API.CONSUMER.INFO.", req->stream(), ".", req->name()),
-        nlohmann::json::object());
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.CONSUMER.INFO.", req->stream(), ".", req->name()),
+            nlohmann::json::object());
     if (Status s = ApiStatus(r); !s.ok()) return s;
     FillConsumerInfo(*r, out);
     return Status::OK;
@@ -521,11 +525,10 @@ class AdminServer::Impl final : public pb::Admin::Service {
     Audit(caller, "CreateConsumer", absl::StrCat(req->stream(), " ", cfg.dump()));
     nlohmann::json body = {{"stream_name", req->stream()}, {"config", cfg}};
     const std::string subject =
-        durable.empty() ? (name.empty() ? absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream())
-                                        : absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream(),
-                                                       ".", name))
-                        : absl::StrCat("$JS.API.CONSUMER.DURABLE.CREATE.", req->stream(), ".",
-                                       durable);
+        durable.empty()
+            ? (name.empty() ? absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream())
+                            : absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream(), ".", name))
+            : absl::StrCat("$JS.API.CONSUMER.DURABLE.CREATE.", req->stream(), ".", durable);
     absl::StatusOr<nlohmann::json> r = Api(subject, body);
     if (Status s = ApiStatus(r); !s.ok()) return s;
     FillConsumerInfo(*r, out);
@@ -539,10 +542,161 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
     if (Status s = CheckName("name", req->name()); !s.ok()) return s;
     Audit(caller, "DeleteConsumer", absl::StrCat(req->stream(), " ", req->name()));
-    absl::StatusOr<nlohmann::json> r = Api(
-        absl::StrCat("$JS.API.CONSUMER.DELETE.", req->stream(), ".", req->name()),
-        nlohmann::json::object());
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.CONSUMER.DELETE.", req->stream(), ".", req->name()),
+            nlohmann::json::object());
     return ApiStatus(r);
+  }
+
+  // ------------------------------------------------------------ membership
+
+  Status RemoveNode(ServerContext* ctx, const pb::RemoveNodeRequest* req,
+                    pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json node;
+    if (Status s = ClusterNode(req->node(), &node); !s.ok()) return s;
+    const std::string name = req->node();
+    // The metadata group must keep a quorum without the node.
+    std::vector<std::string> voters_left;
+    int online_left = 0;
+    for (const auto& n : host_->jetstream()->AdminNodes()["nodes"]) {
+      const std::string role = Str(n, "meta_role");
+      if ((role == "leader" || role == "follower") && Str(n, "name") != name) {
+        voters_left.push_back(Str(n, "name"));
+        if (n.value("online", false)) ++online_left;
+      }
+    }
+    const std::string role = Str(node, "meta_role");
+    const bool voter = role == "leader" || role == "follower";
+    if (voter && voters_left.empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION, "cannot remove the last node of the cluster");
+    }
+    if (voter && online_left * 2 <= static_cast<int>(voters_left.size())) {
+      return Status(
+          StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("removing ", name, " would leave the metadata group without a quorum (",
+                       online_left, " of ", voters_left.size(), " remaining voters online)"));
+    }
+    // Every replica it holds needs somewhere to go.
+    std::vector<std::string> streams;
+    if (Status s = StreamsOn(name, &streams, /*check_room=*/true); !s.ok()) return s;
+    Audit(caller, "RemoveNode", name);
+    *out = ops_.Start("remove_node", name, [this, name, streams](Operations::Context& op) {
+      const int total = static_cast<int>(streams.size()) + 2;
+      op.Progress(absl::StrCat("cordoning ", name, " (no new replicas)"), 0, total);
+      if (absl::Status s = ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", true}});
+          !s.ok()) {
+        return s;
+      }
+      for (size_t i = 0; i < streams.size(); ++i) {
+        op.Progress(absl::StrCat("moving the replica of stream ", streams[i], " off ", name), i + 1,
+                    total);
+        if (absl::Status s = MoveReplica(op, streams[i], name, ""); !s.ok()) return s;
+      }
+      op.Progress(absl::StrCat("removing ", name, " from the metadata group"), total - 1, total);
+      if (absl::Status s = LeaveMetaGroup(op, name); !s.ok()) return s;
+      return absl::OkStatus();
+    });
+    return Status::OK;
+  }
+
+  Status DrainNode(ServerContext* ctx, const pb::DrainNodeRequest* req,
+                   pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json node;
+    if (Status s = ClusterNode(req->node(), &node); !s.ok()) return s;
+    if (!node.value("online", false)) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat(req->node(), " is not connected: nothing to drain"));
+    }
+    const std::string name = req->node();
+    Audit(caller, "DrainNode", name);
+    *out = ops_.Start("drain_node", name, [this, name](Operations::Context& op) {
+      op.Progress(absl::StrCat("cordoning ", name, " (no new replicas)"), 0, 3);
+      if (absl::Status s = ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", true}});
+          !s.ok()) {
+        return s;
+      }
+      op.Progress(absl::StrCat("moving leaderships off ", name, "; lame duck for its clients"), 1,
+                  3);
+      absl::StatusOr<std::string> a = bus_.Ask(name, "DRAIN", "{}", kGatherTimeout);
+      if (!a.ok()) return a.status();
+      op.Progress(absl::StrCat("waiting until ", name, " leads no Raft group"), 2, 3);
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      for (;;) {
+        std::vector<std::string> led = GroupsLedBy(name);
+        if (led.empty()) return absl::OkStatus();
+        if (absl::Now() > deadline || op.stopping()) {
+          return absl::DeadlineExceededError(
+              absl::StrCat(name, " still leads ", absl::StrJoin(led, ", "), " after 30 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    });
+    return Status::OK;
+  }
+
+  Status MoveStream(ServerContext* ctx, const pb::MoveStreamRequest* req,
+                    pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    nlohmann::json from;
+    if (Status s = ClusterNode(req->from_node(), &from); !s.ok()) return s;
+    absl::StatusOr<nlohmann::json> info =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", req->stream()), nlohmann::json::object());
+    if (Status s = ApiStatus(info); !s.ok()) return s;
+    const std::vector<std::string> peers = StreamPeers(*info);
+    if (std::find(peers.begin(), peers.end(), req->from_node()) == peers.end()) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("from_node: ", req->from_node(), " holds no replica of ",
+                                 req->stream(), " (replicas: ", absl::StrJoin(peers, ", "), ")"));
+    }
+    if (!req->to_node().empty()) {
+      nlohmann::json to;
+      if (Status s = ClusterNode(req->to_node(), &to); !s.ok()) return s;
+      if (std::find(peers.begin(), peers.end(), req->to_node()) != peers.end()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("to_node: ", req->to_node(), " already holds a replica of ",
+                                   req->stream()));
+      }
+      if (!to.value("online", false) || to.value("cordoned", false)) {
+        return Status(StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("to_node: ", req->to_node(), " is ",
+                                   to.value("online", false) ? "drained" : "not connected"));
+      }
+    }
+    const std::string stream = req->stream(), from_node = req->from_node(), to = req->to_node();
+    Audit(caller, "MoveStream", absl::StrCat(stream, " from ", from_node, " to ", to));
+    *out =
+        ops_.Start("move_stream", stream, [this, stream, from_node, to](Operations::Context& op) {
+          op.Progress(absl::StrCat("moving the replica of ", stream, " off ", from_node), 0, 1);
+          return MoveReplica(op, stream, from_node, to);
+        });
+    return Status::OK;
+  }
+
+  Status GetOperation(ServerContext* ctx, const pb::GetOperationRequest* req,
+                      pb::Operation* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (req->id().empty()) return Status(StatusCode::INVALID_ARGUMENT, "id: required");
+    if (std::optional<pb::Operation> op = ops_.Get(req->id()); op.has_value()) {
+      *out = *op;
+      return Status::OK;
+    }
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("OPERATION", nlohmann::json{{"id", req->id()}}.dump(),
+                                            online.size(), kGatherTimeout)) {
+      if (a.empty() || a == "{}") continue;
+      if (google::protobuf::util::JsonStringToMessage(a, out).ok() && out->id() == req->id()) {
+        return Status::OK;
+      }
+    }
+    return Status(StatusCode::NOT_FOUND,
+                  absl::StrCat("no operation ", req->id(),
+                               " (finished over an hour ago, or its node is down)"));
   }
 
   // ------------------------------------------------------------ connections
@@ -714,6 +868,189 @@ class AdminServer::Impl final : public pb::Admin::Service {
     return Status::OK;
   }
 
+  // The node named `name` as the metadata group knows it; NOT_FOUND if none.
+  Status ClusterNode(const std::string& name, nlohmann::json* out) {
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "node: required");
+    nlohmann::json view = host_->jetstream()->AdminNodes();
+    if (Str(view, "cluster").empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION, "this node is not clustered");
+    }
+    for (const auto& n : view["nodes"]) {
+      if (Str(n, "name") == name) {
+        *out = n;
+        return Status::OK;
+      }
+    }
+    return Status(StatusCode::NOT_FOUND,
+                  absl::StrCat("no node named \"", name, "\" in the cluster"));
+  }
+
+  static std::vector<std::string> StreamPeers(const nlohmann::json& info) {
+    std::vector<std::string> out;
+    const nlohmann::json c = info.value("cluster", nlohmann::json::object());
+    if (!Str(c, "leader").empty()) out.push_back(Str(c, "leader"));
+    for (const auto& r : c.value("replicas", nlohmann::json::array()))
+      out.push_back(Str(r, "name"));
+    return out;
+  }
+
+  // The streams with a replica on `node`; with check_room, FAILED_PRECONDITION
+  // when one of them could not be re-placed on another node.
+  Status StreamsOn(const std::string& node, std::vector<std::string>* out, bool check_room) {
+    nlohmann::json view = host_->jetstream()->AdminNodes();
+    std::set<std::string> placeable;
+    for (const auto& n : view["nodes"]) {
+      if (n.value("online", false) && !n.value("cordoned", false) && Str(n, "name") != node) {
+        placeable.insert(Str(n, "name"));
+      }
+    }
+    for (int offset = 0, page = 0; page < 10000; ++page) {
+      absl::StatusOr<nlohmann::json> r = Api("$JS.API.STREAM.LIST", {{"offset", offset}});
+      if (Status s = ApiStatus(r); !s.ok()) return s;
+      const nlohmann::json streams = r->value("streams", nlohmann::json::array());
+      if (streams.empty()) break;
+      for (const auto& info : streams) {
+        ++offset;
+        std::vector<std::string> peers = StreamPeers(info);
+        if (std::find(peers.begin(), peers.end(), node) == peers.end()) continue;
+        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+        if (check_room) {
+          bool room = false;
+          for (const std::string& p : placeable) {
+            room |= std::find(peers.begin(), peers.end(), p) == peers.end();
+          }
+          if (!room) {
+            return Status(StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("stream ", name, " (", peers.size(), " replicas: ",
+                                       absl::StrJoin(peers, ", "), ") has a replica on ", node,
+                                       " and no other connected node can take it; add a node "
+                                       "first or lower its replicas"));
+          }
+        }
+        out->push_back(name);
+      }
+      if (offset >= Num<int>(*r, "total")) break;
+    }
+    return Status::OK;
+  }
+
+  // A JetStream API request that must succeed.
+  absl::Status ApiOk(const std::string& subject, const nlohmann::json& body) {
+    absl::StatusOr<nlohmann::json> r = Api(subject, body);
+    Status s = ApiStatus(r);
+    if (s.ok()) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+
+  // The leader's report of a group (GROUPS answers), if a leader answered.
+  std::optional<nlohmann::json> LeaderReport(const std::string& group) {
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("GROUPS", "{}", online.size(), kGatherTimeout)) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object()) continue;
+      for (const auto& g : j.value("groups", nlohmann::json::array())) {
+        if (Str(g, "name") == group && g.value("is_leader", false)) return g;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> GroupsLedBy(const std::string& node) {
+    std::vector<std::string> out;
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("GROUPS", "{}", online.size(), kGatherTimeout)) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object() || Str(j, "node") != node) continue;
+      for (const auto& g : j.value("groups", nlohmann::json::array())) {
+        if (g.value("is_leader", false)) out.push_back(Str(g, "name"));
+      }
+    }
+    return out;
+  }
+
+  // Replaces `from`'s replica of `stream` (by `to`, or a node the metadata
+  // leader picks) and waits until the group has its full count of voters,
+  // none of them `from`, all caught up.
+  absl::Status MoveReplica(Operations::Context& op, const std::string& stream,
+                           const std::string& from, const std::string& to) {
+    nlohmann::json body = {{"peer", from}};
+    if (!to.empty()) body["to"] = to;
+    absl::StatusOr<nlohmann::json> info =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", stream), nlohmann::json::object());
+    if (!info.ok()) return info.status();
+    const int replicas = Num<int>(info->value("config", nlohmann::json::object()), "num_replicas");
+    const std::vector<std::string> before = StreamPeers(*info);
+    if (std::find(before.begin(), before.end(), from) != before.end()) {
+      if (absl::Status s = ApiOk(absl::StrCat("$JS.API.STREAM.PEER.REMOVE.", stream), body);
+          !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("stream ", stream, ": ", s.message()));
+      }
+    }
+    const absl::Time deadline = absl::Now() + absl::Minutes(2);
+    std::string last = "no leader report yet";
+    while (!op.stopping()) {
+      if (std::optional<nlohmann::json> g = LeaderReport(stream); g.has_value()) {
+        int voters = 0, current = 0, learners = 0;
+        bool has_from = false, has_to = to.empty();
+        for (const auto& r : g->value("replicas", nlohmann::json::array())) {
+          const std::string node = Str(r, "node");
+          has_from |= node == from;
+          has_to |= node == to;
+          if (r.value("learner", false)) {
+            ++learners;
+            continue;
+          }
+          ++voters;
+          if (node == Str(*g, "leader") || Num<uint64_t>(r, "lag") == 0) ++current;
+        }
+        if (!has_from && has_to && learners == 0 && voters == replicas && current == voters) {
+          return absl::OkStatus();
+        }
+        last = absl::StrCat(voters, " voters (", current, " current), ", learners, " learners",
+                            has_from ? ", " + from + " still a member" : "");
+      }
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(absl::StrCat("stream ", stream,
+                                                        ": replicas not back to ", replicas,
+                                                        " current after 2 min (", last, ")"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return absl::CancelledError("server shutting down");
+  }
+
+  // Moves the metadata leadership off `node` if it has it, then removes the
+  // node from the metadata group and waits until it is out.
+  absl::Status LeaveMetaGroup(Operations::Context& op, const std::string& node) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    auto meta_view = [&] { return host_->jetstream()->AdminNodes(); };
+    while (Str(meta_view(), "meta_leader") == node || Str(meta_view(), "meta_leader").empty()) {
+      if (Str(meta_view(), "meta_leader") == node) {
+        (void)ApiOk("$JS.API.META.LEADER.STEPDOWN", nlohmann::json::object());
+      }
+      if (absl::Now() > deadline || op.stopping()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("the metadata leadership did not move off ", node, " within 30 s"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    if (absl::Status s = ApiOk("$JS.API.SERVER.REMOVE", {{"peer", node}}); !s.ok()) return s;
+    while (!op.stopping()) {
+      bool member = false;
+      for (const auto& n : meta_view()["nodes"]) {
+        if (Str(n, "name") == node) member = !Str(n, "meta_role").empty();
+      }
+      if (!member) return absl::OkStatus();
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat(node, " is still in the metadata group after 30 s"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return absl::CancelledError("server shutting down");
+  }
+
   // The current leader of "_meta_" or a stream's group ("" if none).
   absl::StatusOr<std::string> GroupLeader(const std::string& group) {
     if (group == kMetaGroupName) return Str(host_->jetstream()->AdminNodes(), "meta_leader");
@@ -755,6 +1092,20 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (!s.ok()) j["error"] = std::string(s.message());
       return j.dump();
     }
+    if (op == "DRAIN") {
+      if (js != nullptr) js->StepDownAll();
+      host_->EnterLameDuck();
+      return "{}";
+    }
+    if (op == "OPERATION") {
+      std::optional<pb::Operation> o = ops_.Get(Str(req, "id"));
+      if (!o.has_value()) return "{}";
+      std::string json;
+      google::protobuf::util::JsonPrintOptions po;
+      po.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(*o, &json, po);
+      return json;
+    }
     return R"({"error":"unknown question"})";
   }
 
@@ -762,6 +1113,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
   const AdminOptions options_;
   AuthPolicy policy_;
   AdminBus bus_;
+  Operations ops_{host_->NodeName()};
   Mutex mu_;
   std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
 };
@@ -799,10 +1151,10 @@ absl::Status AdminServer::Start() {
         options_.host);
   }
   if (absl::Status s = impl_->Start(); !s.ok()) return s;
-  const std::string addr = absl::StrCat(
-      options_.host.find(':') != std::string::npos ? absl::StrCat("[", options_.host, "]")
-                                                   : options_.host,
-      ":", options_.port < 0 ? 0 : options_.port);
+  const std::string addr = absl::StrCat(options_.host.find(':') != std::string::npos
+                                            ? absl::StrCat("[", options_.host, "]")
+                                            : options_.host,
+                                        ":", options_.port < 0 ? 0 : options_.port);
   grpc::ServerBuilder b;
   b.AddListeningPort(addr, creds, &port_);
   b.RegisterService(impl_.get());

@@ -61,6 +61,9 @@ class AdminHost {
   // This node and the peers connected over routes now.
   virtual std::vector<std::string> OnlineNodeNames() const = 0;
   virtual js::JetStream* jetstream() const = 0;  // null when JetStream is off
+  // Lame duck mode (as SIGUSR2): clients are closed gradually so that they
+  // reconnect elsewhere, then the server shuts down.
+  virtual void EnterLameDuck() = 0;
   // Verifies an OIDC token as a client's (null: no oidc block).
   virtual absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(
       absl::string_view token) const = 0;

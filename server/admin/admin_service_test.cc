@@ -246,8 +246,8 @@ TEST_F(AdminServiceTest, RaftGroupsAndStepDown) {
 TEST_F(AdminServiceTest, ConnectionsListAndClose) {
   asio::io_context io;
   asio::ip::tcp::socket sock(io);
-  sock.connect({asio::ip::make_address("127.0.0.1"),
-                static_cast<unsigned short>(server_->client_port())});
+  sock.connect(
+      {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server_->client_port())});
   const std::string hello =
       "CONNECT {\"name\":\"admin-test\",\"verbose\":false}\r\nSUB orders.* 1\r\nPING\r\n";
   asio::write(sock, asio::buffer(hello));
@@ -273,8 +273,7 @@ TEST_F(AdminServiceTest, ConnectionsListAndClose) {
   pb::CloseConnectionRequest c;
   c.set_cid(999999);
   pb::CloseConnectionResponse cr;
-  EXPECT_EQ(stub_->CloseConnection(Ctx().get(), c, &cr).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->CloseConnection(Ctx().get(), c, &cr).error_code(), grpc::StatusCode::NOT_FOUND);
   c.set_cid(l.connections_size() == 0 ? 0 : 0);
   EXPECT_EQ(stub_->CloseConnection(Ctx().get(), c, &cr).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);

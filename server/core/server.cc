@@ -86,6 +86,7 @@ class ServerAdminHost final : public admin::AdminHost {
     return out;
   }
   js::JetStream* jetstream() const override { return server_->jetstream(); }
+  void EnterLameDuck() override { server_->RequestLameDuck(); }
   bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
   absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(absl::string_view token) const override {
     if (!auth::LooksLikeJwt(token)) return absl::UnauthenticatedError("not an OIDC token");
@@ -700,6 +701,10 @@ void Server::CloseClientsGradually(std::vector<std::shared_ptr<ClientConnection>
         if (e) return;
         CloseClientsGradually(std::move(clients), spread - absl::Milliseconds(100));
       });
+}
+
+void Server::RequestLameDuck() {
+  asio::post(control_io_, [this] { EnterLameDuck(); });
 }
 
 void Server::RequestShutdown() {

@@ -230,6 +230,7 @@ absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token
   id.expires_at = claims->expires_at;
   id.issued_at = claims->issued_at;
   id.permission_sets = claims->permission_sets;
+  id.role_values = claims->role_values;
   id.oidc_token = std::string(token);
   return id;
 }

@@ -100,6 +100,7 @@ struct Identity {
   absl::Time authenticated_at = absl::InfinitePast();
   absl::Time issued_at = absl::InfinitePast();  // OIDC iat, if any
   std::vector<std::string> permission_sets;     // OIDC: the mapped sets
+  std::vector<std::string> role_values;         // OIDC: the role claim's values
   // For re-verification on reload; kept only for kOidc.
   std::string oidc_token;
 

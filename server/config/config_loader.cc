@@ -177,6 +177,7 @@ class Loader {
   absl::Status OnJetStream(const std::string& key, const ConfValue& v);
   absl::Status OnStoreDir(const std::string& key, const ConfValue& v);
   absl::Status OnIoThreads(const std::string& key, const ConfValue& v);
+  absl::Status OnAdmin(const std::string& key, const ConfValue& v);
   // Keys only auth::ParseSecurityConfig reads (oidc, revocation_file).
   absl::Status OnSecurityOnly(const std::string&, const ConfValue&) { return absl::OkStatus(); }
 
@@ -348,6 +349,7 @@ const std::map<std::string, Loader::Handler>& Loader::Handlers() {
       {"store_dir", &Loader::OnStoreDir},
       {"storedir", &Loader::OnStoreDir},
       {"io_threads", &Loader::OnIoThreads},
+      {"admin", &Loader::OnAdmin},
       {"oidc", &Loader::OnSecurityOnly},
       {"revocation_file", &Loader::OnSecurityOnly},
   };
@@ -811,6 +813,53 @@ absl::Status Loader::GetStorageSize(const std::string& what, const ConfValue& v,
     return Err(v, absl::StrCat(what, " can not be negative (-1 means no limit), got ", n));
   }
   *out = n;
+  return absl::OkStatus();
+}
+
+// admin { listen: "127.0.0.1:7222", token: "...", tls { ... },
+//         operator_roles: [...], read_only_roles: [...] }
+absl::Status Loader::OnAdmin(const std::string& key, const ConfValue& v) {
+  if (!v.is_map()) return TypeErr(key, v, "a map");
+  AdminOptions& a = opts_->admin;
+  auto get_list = [&](const std::string& k, const ConfValue& mv, std::vector<std::string>* out) {
+    out->clear();
+    if (mv.is_string()) {
+      out->push_back(mv.str());
+      return absl::OkStatus();
+    }
+    if (!mv.is_array()) return TypeErr(k, mv, "a string or an array of strings");
+    for (const ConfValue& e : mv.items()) {
+      if (!e.is_string()) return TypeErr(k, e, "a string");
+      out->push_back(e.str());
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [raw_k, mv] : v.entries()) {
+    const std::string k = absl::AsciiStrToLower(raw_k);
+    absl::Status s;
+    if (k == "listen") {
+      if (!mv.is_string()) {
+        s = TypeErr(raw_k, mv, "\"host:port\"");
+      } else {
+        s = GetHostPort(absl::StrCat(key, ".", raw_k), mv, &a.host, &a.port);
+        if (s.ok() && a.host.empty()) s = Err(mv, "admin.listen: a host is required");
+      }
+    } else if (k == "token") {
+      s = GetString(raw_k, mv, &a.token);
+      if (s.ok() && a.token.empty()) s = Err(mv, "admin.token: must not be empty");
+    } else if (k == "tls") {
+      s = ParseTls(absl::StrCat(key, ".", raw_k), mv, &a.tls);
+    } else if (k == "operator_roles") {
+      s = get_list(raw_k, mv, &a.operator_roles);
+    } else if (k == "read_only_roles") {
+      s = get_list(raw_k, mv, &a.read_only_roles);
+    } else {
+      // A typo in the admin block must not leave it less protected.
+      s = Err(mv, absl::StrCat("unknown field \"", raw_k, "\" in admin block"));
+    }
+    if (!s.ok()) return s;
+  }
+  if (a.host.empty()) return Err(v, "admin: listen is required");
   return absl::OkStatus();
 }
 

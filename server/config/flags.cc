@@ -150,6 +150,16 @@ const std::map<std::string, FlagDef>& Flags() {
         BoolFlag({"jetstream"}, [](ServerOptions* o, bool b) { o->jetstream = b; }));
     add({"sd", "store_dir"},
         StringFlag("store_dir", [](ServerOptions* o) { return &o->store_dir; }));
+    add({"admin"}, {FlagKind::kString, [](const std::string& v, CommandLine* cl) {
+                      ServerOptions& o = cl->flag_values;
+                      absl::Status s = ParseHostPort(v, &o.admin.host, &o.admin.port);
+                      if (!s.ok()) return std::string(s.message());
+                      if (o.admin.host.empty()) return std::string("expected HOST:PORT");
+                      MarkSet(cl, "admin.listen");
+                      return std::string();
+                    }});
+    add({"admin_token"},
+        StringFlag("admin.token", [](ServerOptions* o) { return &o->admin.token; }));
     add({"io_threads"}, {FlagKind::kInt, [](const std::string& v, CommandLine* cl) {
                            int64_t n = 0;
                            if (!absl::SimpleAtoi(v, &n)) return std::string("expected an integer");
@@ -252,6 +262,11 @@ void ApplyFlags(const CommandLine& cl, ServerOptions* o) {
   if (cl.IsSet("jetstream")) o->jetstream = f.jetstream;
   if (cl.IsSet("store_dir")) o->store_dir = f.store_dir;
   if (cl.IsSet("io_threads")) o->io_threads = f.io_threads;
+  if (cl.IsSet("admin.listen")) {
+    o->admin.host = f.admin.host;
+    o->admin.port = f.admin.port;
+  }
+  if (cl.IsSet("admin.token")) o->admin.token = f.admin.token;
 }
 
 }  // namespace
@@ -375,6 +390,10 @@ Logging Options:
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality
     -sd, --store_dir <dir>           Set the storage directory
+
+Admin API Options (Herald):
+        --admin <host:port>          Serve the admin gRPC API here
+        --admin_token <token>        Bearer token the admin API requires
 
 Authorization Options:
         --user <user>                User required for connections

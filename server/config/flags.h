@@ -37,7 +37,7 @@ struct CommandLine {
   // "server_name", "http_port", "auth.token", "auth.user", "auth.password",
   // "debug", "trace", "log_file", "pid_file", "cluster.listen" (host and
   // port), "cluster.name", "cluster.routes", "jetstream", "store_dir",
-  // "io_threads".
+  // "io_threads", "admin.listen", "admin.token".
   std::vector<std::string> set;
 
   // Notes about accepted-but-ignored flags (e.g. -T); ResolveOptions adds

@@ -65,6 +65,21 @@ struct ClusterOptions {
   std::string raft_listen;
 };
 
+// Herald's admin API: `admin { listen, token, tls { ... }, operator_roles,
+// read_only_roles }` and --admin / --admin_token (docs/operations.md).
+struct AdminOptions {
+  std::string host;  // empty: no admin listener
+  int port = 0;
+  std::string token;  // bearer token; empty: none (loopback only)
+  TlsOptions tls;
+  // OIDC role-claim values (the `oidc` block's role_claim) that grant
+  // everything, or only status and listings.
+  std::vector<std::string> operator_roles;
+  std::vector<std::string> read_only_roles;
+
+  bool enabled() const { return !host.empty(); }
+};
+
 struct ServerOptions {
   // Identity and listeners.
   std::string server_name;            // -n/--name, server_name (default: server id)
@@ -106,6 +121,8 @@ struct ServerOptions {
   // that are only a little behind (docs/storage.md, "Stream snapshots").
   int64_t jetstream_snapshot_every = 200000;
   int64_t jetstream_snapshot_keep = 20000;
+
+  AdminOptions admin;
 
   // Logging: -D/--debug, -V/--trace, -DV; -l/--log (file); logtime.
   bool debug = false;

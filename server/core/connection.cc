@@ -45,6 +45,8 @@ const char* CloseReasonString(CloseReason reason) {
       return "Authentication Revoked";
     case CloseReason::kTlsHandshakeError:
       return "TLS Handshake Failure";
+    case CloseReason::kKicked:
+      return "Kicked";
   }
   return "Unknown";
 }

@@ -54,6 +54,7 @@ enum class CloseReason {
   kNoRespondersRequiresHeaders,
   kAuthRevoked,
   kTlsHandshakeError,
+  kKicked,  // closed by an operator (admin API)
 };
 
 const char* CloseReasonString(CloseReason reason);

@@ -4,13 +4,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/admin/admin_service.h"
 #include "server/core/client_connection.h"
 #include "server/core/io_thread.h"
 #include "server/core/security_setup.h"
@@ -18,6 +22,7 @@
 #include "server/core/tls.h"
 #include "server/core/version.h"
 #include "server/monitor/http_monitor.h"
+#include "server/protocol/subject.h"
 
 namespace herald {
 namespace {
@@ -53,6 +58,67 @@ std::string GenerateServerId() {
   return id;
 }
 
+namespace {
+
+// The admin API's view of the server (admin_service.h).
+class ServerAdminHost final : public admin::AdminHost {
+ public:
+  explicit ServerAdminHost(Server* server) : server_(server) {}
+  std::string NodeName() const override { return server_->options()->server_name; }
+  nlohmann::json LocalStatus() const override { return server_->AdminLocalStatus(); }
+  nlohmann::json LocalConnections(const nlohmann::json& filter) const override {
+    return server_->AdminConnections(filter);
+  }
+  absl::Status CloseConnection(uint64_t cid) override { return server_->CloseClient(cid); }
+  absl::Status ReloadConfig() override { return server_->ReloadFromAdmin(); }
+  std::string NotReadyReason() const override {
+    if (!server_->Healthy()) return "shutting down";
+    return server_->JetStreamUnhealthy(false, false);
+  }
+  std::vector<std::string> OnlineNodeNames() const override {
+    if (server_->jetstream() != nullptr) return server_->jetstream()->OnlineNodeNames();
+    std::vector<std::string> out = {NodeName()};
+    for (const auto& p : server_->cluster().RaftPeers()) {
+      if (!p.server_name.empty() && std::find(out.begin(), out.end(), p.server_name) == out.end()) {
+        out.push_back(p.server_name);
+      }
+    }
+    return out;
+  }
+  js::JetStream* jetstream() const override { return server_->jetstream(); }
+  bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
+  absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(absl::string_view token) const override {
+    if (!auth::LooksLikeJwt(token)) return absl::UnauthenticatedError("not an OIDC token");
+    auth::ConnectCredentials creds;
+    creds.auth_token = std::string(token);
+    auto revoked = server_->revoked();
+    absl::StatusOr<auth::Identity> id =
+        server_->authenticator()->Authenticate(creds, "", absl::Now(), revoked.get());
+    if (!id.ok()) return id.status();
+    if (id->kind != auth::AuthKind::kOidc) return absl::UnauthenticatedError("not an OIDC token");
+    return id->role_values;
+  }
+
+ private:
+  Server* const server_;
+};
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  if (dir.empty()) return 0;
+  std::error_code ec;
+  uint64_t total = 0;
+  int budget = 100000;  // bounded: a store holds hundreds of files, not more
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator() && budget-- > 0;
+       it.increment(ec)) {
+    std::error_code fe;
+    if (it->is_regular_file(fe)) total += it->file_size(fe);
+  }
+  return total;
+}
+
+}  // namespace
+
 Server::Server(CommandLine command_line, ServerOptions options)
     : command_line_(std::move(command_line)),
       server_id_(GenerateServerId()),
@@ -73,6 +139,7 @@ Server::~Server() {
   // A pending accept holds a socket of an I/O thread's io_context: let it
   // complete (aborted) before those contexts go away.
   asio::error_code ec;
+  if (admin_) admin_->Stop();
   if (revocation_watcher_) revocation_watcher_->Stop();
   if (jetstream_) jetstream_->Stop();
   cluster_->Stop();
@@ -264,6 +331,11 @@ absl::Status Server::Start() {
     absl::Status st = monitor_->Start();
     if (!st.ok()) return st;
     spdlog::info("Starting http monitor on {}:{}", opts->http_host, monitor_->bound_port());
+  }
+  if (opts->admin.enabled()) {
+    admin_host_ = std::make_unique<ServerAdminHost>(this);
+    admin_ = std::make_unique<admin::AdminServer>(admin_host_.get(), bus_.get(), opts->admin);
+    if (absl::Status st = admin_->Start(); !st.ok()) return st;
   }
   spdlog::info("Starting herald v{} (NATS protocol {} compatible)", kHeraldVersion,
                kNatsCompatVersion);
@@ -510,14 +582,14 @@ void Server::ScheduleJwksReload() {
   });
 }
 
-void Server::Reload() {
+absl::Status Server::ReloadNow() {
   std::vector<std::string> warnings;
   absl::StatusOr<ServerOptions> loaded = ReloadOptions(command_line_, &warnings);
   for (const auto& w : warnings) spdlog::warn("{}", w);
   if (!loaded.ok()) {
     spdlog::error("Failed to reload server configuration: {}",
                   std::string(loaded.status().message()));
-    return;
+    return loaded.status();
   }
   ServerOptions next = *std::move(loaded);
   auto current = options();
@@ -531,6 +603,11 @@ void Server::Reload() {
   next.http_host = current->http_host;
   next.http_port = current->http_port;
   next.io_threads = current->io_threads;
+  if (next.admin.host != current->admin.host || next.admin.port != current->admin.port ||
+      next.admin.token != current->admin.token) {
+    spdlog::warn("reload: the admin block cannot change at run time; keeping the current one");
+  }
+  next.admin = current->admin;
   if (next.server_name.empty()) next.server_name = current->server_name;
   // Certificates and keys are re-read: new connections use the new ones,
   // established connections keep theirs.
@@ -539,7 +616,7 @@ void Server::Reload() {
     auto ctx = MakeTlsContext(next.tls, /*server=*/true);
     if (!ctx.ok()) {
       spdlog::error("Failed to reload TLS configuration: {}", std::string(ctx.status().message()));
-      return;
+      return ctx.status();
     }
     tls = *std::move(ctx);
   }
@@ -547,7 +624,7 @@ void Server::Reload() {
   if (!authn.ok()) {
     spdlog::error("Failed to reload server configuration: {}",
                   std::string(authn.status().message()));
-    return;
+    return authn.status();
   }
   auto shared = std::make_shared<const ServerOptions>(std::move(next));
   {
@@ -569,7 +646,10 @@ void Server::Reload() {
     });
   }
   spdlog::info("Reloaded server configuration");
+  return absl::OkStatus();
 }
+
+void Server::Reload() { (void)ReloadNow(); }
 
 void Server::EnterLameDuck() {
   if (lame_duck_.exchange(true) || shutting_down_) return;
@@ -633,6 +713,7 @@ void Server::BeginShutdown() {
   acceptor_.close(ec);
   signals_.cancel(ec);
   control_timer_.cancel();
+  if (admin_) admin_->Stop();
   if (jetstream_) jetstream_->Stop();
   cluster_->Stop();
   if (jwks_timer_) jwks_timer_->cancel();
@@ -772,5 +853,97 @@ SubszSnapshot Server::Subsz() const {
 }
 
 bool Server::Healthy() const { return !shutting_down_.load(); }
+
+int Server::admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+
+nlohmann::json Server::AdminLocalStatus() const {
+  auto opts = options();
+  nlohmann::json j;
+  j["name"] = opts->server_name;
+  j["server_id"] = server_id_;
+  j["id"] = js::JetStream::NodeIdFor(opts->server_name);
+  j["version"] = kHeraldVersion;
+  j["uptime_seconds"] = absl::ToInt64Seconds(absl::Now() - start_time_);
+  {
+    MutexLock lock(&mu_);
+    j["connections"] = clients_.size();
+  }
+  j["client_address"] = absl::StrCat(opts->host, ":", client_port_);
+  if (cluster_->enabled()) {
+    const std::string host = opts->cluster.host.empty() ? opts->host : opts->cluster.host;
+    j["route_address"] = absl::StrCat(host, ":", cluster_->cluster_port());
+    if (jetstream_ != nullptr) {
+      j["raft_address"] = absl::StrCat(host, ":", jetstream_->raft_port());
+    }
+  }
+  if (admin_ != nullptr) j["admin_address"] = absl::StrCat(opts->admin.host, ":", admin_->port());
+  j["disk_used_bytes"] = DirectoryBytes(opts->jetstream ? opts->store_dir : "");
+  return j;
+}
+
+nlohmann::json Server::AdminConnections(const nlohmann::json& filter) const {
+  const std::string user = filter.value("user", "");
+  const std::string subject = filter.value("subject", "");
+  const int64_t idle_ms = filter.value("idle_ms", int64_t{0});
+  ConnzSnapshot snap = Connz(/*include_subs=*/true);
+  nlohmann::json out = nlohmann::json::array();
+  for (const ConnzEntry& c : snap.connections) {
+    if (!user.empty() && c.authorized_user != user) continue;
+    const int64_t idle = absl::ToInt64Milliseconds(snap.now - c.last_activity);
+    if (idle < idle_ms) continue;
+    if (!subject.empty()) {
+      bool hit = false;
+      for (const std::string& s : c.subscriptions) {
+        hit |= s == subject || SubjectMatches(s, subject);
+      }
+      if (!hit) continue;
+    }
+    nlohmann::json j;
+    j["cid"] = c.cid;
+    j["ip"] = c.ip;
+    j["port"] = c.port;
+    j["name"] = c.name;
+    j["user"] = c.authorized_user;
+    j["lang"] = c.lang;
+    j["version"] = c.version;
+    j["start_unix_ms"] = absl::ToUnixMillis(c.start);
+    j["idle_ms"] = idle;
+    j["in_msgs"] = c.in_msgs;
+    j["out_msgs"] = c.out_msgs;
+    j["in_bytes"] = c.in_bytes;
+    j["out_bytes"] = c.out_bytes;
+    j["num_subs"] = c.num_subs;
+    j["subscriptions"] = c.subscriptions;
+    j["tls_version"] = c.tls_version;
+    out.push_back(j);
+  }
+  return out;
+}
+
+absl::Status Server::CloseClient(uint64_t cid) {
+  std::shared_ptr<ClientConnection> c;
+  {
+    MutexLock lock(&mu_);
+    auto it = clients_.find(cid);
+    if (it != clients_.end()) c = it->second;
+  }
+  if (c == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no client connection with cid ", cid, " on ", options()->server_name));
+  }
+  spdlog::info("Closing client connection cid {} (admin API)", cid);
+  asio::post(c->io_thread()->io(), [c] { c->FlushAndClose(CloseReason::kKicked); });
+  return absl::OkStatus();
+}
+
+absl::Status Server::ReloadFromAdmin() {
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = done->get_future();
+  asio::post(control_io_, [this, done] { done->set_value(ReloadNow()); });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    return absl::DeadlineExceededError("the reload did not finish within 10 s");
+  }
+  return result.get();
+}
 
 }  // namespace herald

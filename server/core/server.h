@@ -22,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "base/mutex.h"
+#include "nlohmann/json.hpp"
 #include "server/auth/authenticator.h"
 #include "server/auth/failure_throttle.h"
 #include "server/auth/revocation.h"
@@ -40,6 +41,10 @@ namespace herald {
 class ClientConnection;
 class HttpMonitor;
 class IoThread;
+namespace admin {
+class AdminHost;
+class AdminServer;
+}  // namespace admin
 
 class Server : public MonitorSource, public ClusterHost {
  public:
@@ -87,6 +92,18 @@ class Server : public MonitorSource, public ClusterHost {
     permission_violations_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // For the admin API (any thread). AdminLocalStatus: this node's identity,
+  // addresses and load (admin_service.h, AdminHost::LocalStatus).
+  // AdminConnections: client connections passing `filter` ({"user",
+  // "subject","idle_ms"}). CloseClient: NotFound when no such connection.
+  // ReloadFromAdmin: reloads the configuration on the control thread and
+  // returns its outcome (bounded wait).
+  nlohmann::json AdminLocalStatus() const;
+  nlohmann::json AdminConnections(const nlohmann::json& filter) const;
+  absl::Status CloseClient(uint64_t cid);
+  absl::Status ReloadFromAdmin();
+  int admin_port() const;
+
   // MonitorSource.
   VarzSnapshot Varz() const override;
   ConnzSnapshot Connz(bool include_subs) const override;
@@ -101,6 +118,7 @@ class Server : public MonitorSource, public ClusterHost {
   void OnAccept(IoThread* thread, const asio::error_code& ec, asio::ip::tcp::socket socket);
   void WatchSignals();
   void Reload();
+  absl::Status ReloadNow();
   // Asks every client to re-check its credentials and permissions.
   void RevalidateAllClients();
   void ScheduleJwksReload();
@@ -128,8 +146,10 @@ class Server : public MonitorSource, public ClusterHost {
   asio::thread_pool auth_pool_{2};
   std::unique_ptr<HttpMonitor> monitor_;
   std::unique_ptr<ClusterManager> cluster_;
-  std::unique_ptr<InternalBus> bus_;          // created in Start()
-  std::unique_ptr<js::JetStream> jetstream_;  // when JetStream is enabled
+  std::unique_ptr<InternalBus> bus_;              // created in Start()
+  std::unique_ptr<js::JetStream> jetstream_;      // when JetStream is enabled
+  std::unique_ptr<admin::AdminHost> admin_host_;  // when the admin API is on
+  std::unique_ptr<admin::AdminServer> admin_;
   std::atomic<uint64_t> next_pick_{0};
   size_t next_thread_ = 0;  // control thread only
   int client_port_ = 0;

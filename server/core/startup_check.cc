@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/admin/admin_auth.h"
 #include "server/auth/file_util.h"
 #include "server/auth/revocation.h"
 #include "server/config/config_loader.h"
@@ -83,6 +84,19 @@ absl::StatusOr<StartupPlan> PrepareStartup(const CommandLine& cl, const ServerOp
     if (o.cluster.tls.enabled) {
       s = CheckClusterTls(o.cluster.tls);
       if (!s.ok()) return s;
+    }
+  }
+  if (o.admin.enabled()) {
+    s = admin::ValidateAdminOptions(o.admin, plan.authenticator->config().oidc.enabled());
+    if (!s.ok()) return s;
+    if (!IsAddress(o.admin.host) && o.admin.host != "localhost") {
+      return absl::InvalidArgumentError("invalid admin listen host: " + o.admin.host);
+    }
+    if (o.admin.tls.enabled) {
+      // The same certificate checks as the client port's (files readable,
+      // key matching the certificate, CA loadable).
+      auto ctx = MakeTlsContext(o.admin.tls, /*server=*/true);
+      if (!ctx.ok()) return ctx.status();
     }
   }
   return plan;

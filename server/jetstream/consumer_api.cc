@@ -132,7 +132,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     if (!ok || !(body.is_object() && body.empty())) {
       return ReplyError(msg.reply, type, errors::BadRequest());
     }
-    return HandleStepdown(msg, ls, type);
+    return HandleStepdown(msg, ls.assignment.group, type);
   }
   // Unknown forms: no answer, as nats-server.
 }

@@ -311,6 +311,10 @@ void JetStream::MaybeBootstrapMeta() {
 
 std::string JetStream::NodeName(raft::NodeId id) const {
   MutexLock l(&mu_);
+  return NodeNameLocked(id);
+}
+
+std::string JetStream::NodeNameLocked(raft::NodeId id) const {
   auto it = names_.find(id);
   return it == names_.end() ? NodeHex(id) : it->second;
 }
@@ -949,6 +953,7 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
 void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& rest) {
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
+  if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
   if (t.size() == 2 && t[0] == "STREAM" && (t[1] == "NAMES" || t[1] == "LIST")) {
     return HandleStreamNames(msg, t[1] == "LIST");
   }
@@ -1428,7 +1433,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (op == "PURGE") return HandleStreamPurge(msg, ls);
   if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
   if (op == "MSG.DELETE") return HandleMsgDelete(msg, ls);
-  if (op == "STEPDOWN") return HandleStepdown(msg, ls, "stream_leader_stepdown");
+  if (op == "STEPDOWN") return HandleStepdown(msg, ls.assignment.group, "stream_leader_stepdown");
   if (op == "DIRECT") {
     std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
     return HandleMsgGet(msg, ls, true, t.size() == 4 ? t[3] : "");
@@ -1616,19 +1621,47 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                  });
 }
 
-void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls,
+void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
                                const std::string& type) {
   // Hand leadership to one of the most caught-up other replicas, chosen at
   // random among equals as nats-server does (Raft leadership transfer:
   // brought up to date, then told to campaign at once). A fixed choice
-  // would bounce leadership between the same two replicas forever.
-  absl::StatusOr<raft::GroupInfo> gi = host_->Info(ls.assignment.group);
+  // would bounce leadership between the same two replicas forever. A request
+  // may name the replica instead (`{"placement":{"preferred":"<server>"}}`,
+  // as newer nats-server versions accept; the admin API's transfer).
+  std::string preferred;
+  {
+    bool ok = false;
+    nlohmann::json body = ParseRequestBody(msg.data, &ok);
+    if (ok && body.is_object()) {
+      auto p = body.find("placement");
+      if (p != body.end() && p->is_object()) {
+        auto pref = p->find("preferred");
+        if (pref != p->end() && pref->is_string()) preferred = pref->get<std::string>();
+      }
+    }
+  }
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(group);
   raft::NodeId target = raft::kNoNode;
-  if (gi.ok()) {
+  if (gi.ok() && !preferred.empty()) {
+    const raft::NodeId want = NodeIdFor(preferred);
+    if (want == self_) {
+      return ReplyError(msg.reply, type,
+                        errors::InvalidConfig(absl::StrCat(preferred, " already leads the group")));
+    }
+    if (gi->match.count(want) == 0) {
+      return ReplyError(msg.reply, type,
+                        {400, 10121, absl::StrCat(preferred, " is not a replica of the group")});
+    }
+    target = want;
+  } else if (gi.ok()) {
     uint64_t best = 0;
     std::vector<raft::NodeId> equals;
     for (const auto& [id, match] : gi->match) {
       if (id == self_) continue;
+      if (std::find(gi->conf.voters.begin(), gi->conf.voters.end(), id) == gi->conf.voters.end()) {
+        continue;  // a learner cannot lead
+      }
       if (equals.empty() || match > best) {
         equals.assign(1, id);
         best = match;
@@ -1644,11 +1677,115 @@ void JetStream::HandleStepdown(const BusMessage& msg, const LocalView& ls,
   if (target == raft::kNoNode) {
     return ReplyError(msg.reply, type, errors::InvalidConfig("no replicas to step down to"));
   }
-  host_->TransferLeader(ls.assignment.group, target);
+  host_->TransferLeader(group, target);
   nlohmann::ordered_json out;
   out["type"] = ResponseType(type);
   out["success"] = true;
   Reply(msg.reply, out);
+}
+
+void JetStream::HandleMetaStepdown(const BusMessage& msg, int hops) {
+  const std::string type = "meta_leader_stepdown";
+  if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
+  if (leader != self_) {
+    if (!Forward(leader, msg, hops, "META.LEADER.STEPDOWN")) {
+      ReplyError(msg.reply, type, errors::Unavailable());
+    }
+    return;
+  }
+  HandleStepdown(msg, kMetaGroup, type);
+}
+
+nlohmann::json JetStream::AdminNodes() const {
+  nlohmann::json j;
+  j["self"] = options_.server_name;
+  j["cluster"] = options_.cluster_name;
+  std::vector<raft::NodeId> voters, learners;
+  if (absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup); gi.ok()) {
+    voters = gi->conf.voters;
+    learners = gi->conf.learners;
+  }
+  std::map<raft::NodeId, int> streams, leaders;
+  for (const auto& [name, a] : meta_->Streams()) {
+    for (raft::NodeId p : a.peers) ++streams[p];
+  }
+  MutexLock l(&mu_);
+  for (const auto& [name, ls] : local_) {
+    if (ls.leader) ++leaders[self_];
+  }
+  j["meta_leader"] = meta_leader_ == raft::kNoNode ? "" : NodeNameLocked(meta_leader_);
+  nlohmann::json nodes = nlohmann::json::array();
+  std::set<raft::NodeId> ids(voters.begin(), voters.end());
+  ids.insert(learners.begin(), learners.end());
+  ids.insert(self_);
+  for (const auto& [id, name] : names_) ids.insert(id);
+  for (raft::NodeId id : ids) {
+    nlohmann::json n;
+    n["id"] = id;
+    n["name"] = id == self_ ? options_.server_name : NodeNameLocked(id);
+    const bool voter = std::find(voters.begin(), voters.end(), id) != voters.end();
+    const bool learner = std::find(learners.begin(), learners.end(), id) != learners.end();
+    n["meta_role"] = id == meta_leader_ ? "leader" : voter ? "follower" : learner ? "learner" : "";
+    n["online"] = id == self_ || online_.count(id) != 0;
+    n["streams"] = streams[id];
+    nodes.push_back(n);
+  }
+  j["nodes"] = nodes;
+  j["local_stream_leaders"] = leaders[self_];
+  return j;
+}
+
+nlohmann::json JetStream::AdminGroups() const {
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<std::pair<raft::GroupId, std::string>> groups = {{kMetaGroup, "_meta_"}};
+  {
+    MutexLock l(&mu_);
+    for (const auto& [name, ls] : local_) groups.emplace_back(ls.assignment.group, name);
+  }
+  for (const auto& [id, name] : groups) {
+    absl::StatusOr<raft::GroupInfo> gi = host_->Info(id);
+    if (!gi.ok()) continue;
+    nlohmann::json g;
+    g["id"] = id;
+    g["name"] = name;
+    g["kind"] = id == kMetaGroup ? "meta" : "stream";
+    g["leader"] = gi->lead == raft::kNoNode ? "" : NodeName(gi->lead);
+    g["is_leader"] = gi->lead == self_;
+    g["term"] = gi->term;
+    g["commit"] = gi->commit;
+    g["applied"] = gi->applied;
+    g["last_index"] = gi->last_index;
+    g["snapshot_index"] = gi->first_index > 0 ? gi->first_index - 1 : 0;
+    g["quiesced"] = gi->quiesced;
+    nlohmann::json reps = nlohmann::json::array();
+    auto add = [&](raft::NodeId p, bool learner) {
+      nlohmann::json r;
+      r["node"] = NodeName(p);
+      r["learner"] = learner;
+      auto m = gi->match.find(p);
+      if (m != gi->match.end()) {
+        r["match"] = m->second;
+        r["lag"] = gi->last_index > m->second ? gi->last_index - m->second : 0;
+      }
+      reps.push_back(r);
+    };
+    for (raft::NodeId p : gi->conf.voters) add(p, false);
+    for (raft::NodeId p : gi->conf.learners) add(p, true);
+    g["replicas"] = reps;
+    out.push_back(g);
+  }
+  return out;
+}
+
+std::vector<std::string> JetStream::OnlineNodeNames() const {
+  std::vector<std::string> out = {options_.server_name};
+  MutexLock l(&mu_);
+  for (raft::NodeId id : online_) {
+    if (id != self_) out.push_back(NodeNameLocked(id));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- housekeeping

@@ -99,6 +99,16 @@ class JetStream : public raft::StateMachine {
   // server_only, every local stream has a leader), else what is not.
   std::string Unhealthy(bool server_only) const;
 
+  // For the admin API (any thread). AdminNodes: this node's view of the
+  // cluster's nodes ({"self","cluster","meta_leader","nodes":[{"id","name",
+  // "meta_role","online","streams"}],"local_stream_leaders"}). AdminGroups:
+  // every Raft group held here with its state as this node sees it (the
+  // replicas' match and lag only where this node leads). OnlineNodeNames:
+  // this node and the peers connected over routes now.
+  nlohmann::json AdminNodes() const;
+  nlohmann::json AdminGroups() const;
+  std::vector<std::string> OnlineNodeNames() const;
+
   // raft::StateMachine (driver thread).
   void Apply(raft::GroupId group, const raft::Entry& entry) override;
   void Restore(raft::GroupId group, const raft::Snapshot& snapshot) override;
@@ -150,8 +160,10 @@ class JetStream : public raft::StateMachine {
   void HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
                     const std::string& direct_subject);
   void HandleMsgDelete(const BusMessage& msg, const LocalView& ls);
-  // STREAM.LEADER.STEPDOWN and CONSUMER.LEADER.STEPDOWN (answered as `type`).
-  void HandleStepdown(const BusMessage& msg, const LocalView& ls, const std::string& type);
+  // STREAM/CONSUMER/META.LEADER.STEPDOWN (answered as `type`): this node
+  // leads `group` and hands it on.
+  void HandleStepdown(const BusMessage& msg, raft::GroupId group, const std::string& type);
+  void HandleMetaStepdown(const BusMessage& msg, int hops);
   // Consumers (consumer_api.cc): `t` is the API subject's tokens after $JS.API.
   void HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,
                       const LocalView& ls);
@@ -199,6 +211,7 @@ class JetStream : public raft::StateMachine {
   void FlushLoop();
   void ReconcileMembership();
   std::string NodeName(raft::NodeId id) const;
+  std::string NodeNameLocked(raft::NodeId id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // This node and the peers connected over routes now (for placement).
   std::vector<raft::NodeId> OnlineNodes() const;
   raft::NodeId MetaLeader() const;

@@ -1,0 +1,827 @@
+#include "server/admin/admin_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/mutex.h"
+#include "proto/admin.grpc.pb.h"
+#include "server/admin/admin_bus.h"
+#include "server/jetstream/jetstream.h"
+#include "spdlog/spdlog.h"
+
+namespace herald::admin {
+
+namespace pb = ::herald::admin::v1;
+using grpc::ServerContext;
+using grpc::Status;
+using grpc::StatusCode;
+
+namespace {
+
+constexpr absl::Duration kApiTimeout = absl::Seconds(10);
+constexpr absl::Duration kGatherTimeout = absl::Milliseconds(1500);
+constexpr absl::Duration kLeaderWait = absl::Seconds(5);
+constexpr char kMetaGroupName[] = "_meta_";
+
+Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return Status::OK;
+  return Status(static_cast<StatusCode>(s.code()), std::string(s.message()));
+}
+
+// A JetStream API error ({"code","err_code","description"}) as a gRPC status
+// an operator can act on.
+Status ApiErrorStatus(const nlohmann::json& err) {
+  const int code = err.value("code", 500);
+  const int err_code = err.value("err_code", 0);
+  const std::string text =
+      absl::StrCat(err.value("description", "error"), " (JetStream error ", err_code, ")");
+  switch (err_code) {
+    case 10059:  // stream not found
+    case 10014:  // consumer not found
+      return Status(StatusCode::NOT_FOUND, text);
+    case 10058:  // stream name already in use
+    case 10148:  // consumer already exists
+    case 10013:  // consumer name already in use
+      return Status(StatusCode::ALREADY_EXISTS, text);
+    case 10010:  // clustering required
+      return Status(StatusCode::FAILED_PRECONDITION, text);
+    case 10118:  // stream is offline
+    case 10008:  // JetStream not available / no leader
+      return Status(StatusCode::UNAVAILABLE, text);
+    default:
+      break;
+  }
+  switch (code) {
+    case 400:
+      return Status(StatusCode::INVALID_ARGUMENT, text);
+    case 404:
+      return Status(StatusCode::NOT_FOUND, text);
+    case 409:
+      return Status(StatusCode::FAILED_PRECONDITION, text);
+    case 503:
+      return Status(StatusCode::UNAVAILABLE, text);
+    case 500:
+      // nats-server answers invalid configurations with 500/10052 and kin.
+      return Status(err_code == 10052 || err_code == 10025 || err_code == 10065
+                        ? StatusCode::INVALID_ARGUMENT
+                        : StatusCode::INTERNAL,
+                    text);
+    default:
+      return Status(StatusCode::INTERNAL, text);
+  }
+}
+
+// Stream and consumer names as nats-server accepts them in API subjects.
+Status CheckName(const std::string& field, const std::string& name) {
+  if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, field + ": required");
+  if (name.size() > 255) return Status(StatusCode::INVALID_ARGUMENT, field + ": too long");
+  for (char c : name) {
+    if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+        c == '\0') {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat(field, ": \"", name,
+                                 "\" may not contain '.', '*', '>' or whitespace"));
+    }
+  }
+  return Status::OK;
+}
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+template <typename T>
+T Num(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<T>() : T{};
+}
+
+void FillStreamInfo(const nlohmann::json& info, pb::StreamInfo* out) {
+  const nlohmann::json cfg = info.value("config", nlohmann::json::object());
+  const nlohmann::json state = info.value("state", nlohmann::json::object());
+  out->set_name(Str(cfg, "name"));
+  if (auto s = cfg.find("subjects"); s != cfg.end() && s->is_array()) {
+    for (const auto& e : *s) {
+      if (e.is_string()) out->add_subjects(e.get<std::string>());
+    }
+  }
+  out->set_replicas(Num<int32_t>(cfg, "num_replicas"));
+  out->set_storage(Str(cfg, "storage"));
+  out->set_retention(Str(cfg, "retention"));
+  out->set_messages(Num<uint64_t>(state, "messages"));
+  out->set_bytes(Num<uint64_t>(state, "bytes"));
+  out->set_first_seq(Num<uint64_t>(state, "first_seq"));
+  out->set_last_seq(Num<uint64_t>(state, "last_seq"));
+  out->set_consumers(Num<int64_t>(state, "consumer_count"));
+  out->set_created(Str(info, "created"));
+  if (auto c = info.find("cluster"); c != info.end() && c->is_object()) {
+    const std::string leader = Str(*c, "leader");
+    out->set_leader(leader);
+    if (!leader.empty()) {
+      pb::ReplicaStatus* r = out->add_peers();
+      r->set_node(leader);
+      r->set_state("leader");
+      r->set_current(true);
+    }
+    if (auto reps = c->find("replicas"); reps != c->end() && reps->is_array()) {
+      for (const auto& rep : *reps) {
+        pb::ReplicaStatus* r = out->add_peers();
+        r->set_node(Str(rep, "name"));
+        r->set_lag(Num<uint64_t>(rep, "lag"));
+        const bool current = rep.value("current", false);
+        r->set_current(current);
+        r->set_state(rep.value("offline", false) ? "offline" : "voter");
+      }
+    }
+  }
+  out->set_config_json(cfg.dump());
+  out->set_info_json(info.dump());
+}
+
+void FillConsumerInfo(const nlohmann::json& info, pb::ConsumerInfo* out) {
+  const nlohmann::json cfg = info.value("config", nlohmann::json::object());
+  out->set_stream(Str(info, "stream_name"));
+  out->set_name(Str(info, "name"));
+  out->set_durable(!Str(cfg, "durable_name").empty());
+  out->set_ack_policy(Str(cfg, "ack_policy"));
+  out->set_deliver_policy(Str(cfg, "deliver_policy"));
+  out->set_filter_subject(Str(cfg, "filter_subject"));
+  out->set_deliver_subject(Str(cfg, "deliver_subject"));
+  out->set_delivered_stream_seq(
+      Num<uint64_t>(info.value("delivered", nlohmann::json::object()), "stream_seq"));
+  out->set_ack_floor_stream_seq(
+      Num<uint64_t>(info.value("ack_floor", nlohmann::json::object()), "stream_seq"));
+  out->set_num_ack_pending(Num<int64_t>(info, "num_ack_pending"));
+  out->set_num_redelivered(Num<int64_t>(info, "num_redelivered"));
+  out->set_num_waiting(Num<int64_t>(info, "num_waiting"));
+  out->set_num_pending(Num<uint64_t>(info, "num_pending"));
+  if (auto c = info.find("cluster"); c != info.end() && c->is_object()) {
+    out->set_leader(Str(*c, "leader"));
+  }
+  out->set_config_json(cfg.dump());
+  out->set_info_json(info.dump());
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+class AdminServer::Impl final : public pb::Admin::Service {
+ public:
+  Impl(AdminHost* host, InternalBus* bus, const AdminOptions& options)
+      : host_(host),
+        options_(options),
+        bus_(bus, host->NodeName(),
+             [this](const std::string& op, const std::string& body) {
+               return AnswerNodeQuestion(op, body);
+             }) {
+    policy_.token = options.token;
+    policy_.loopback = IsLoopbackHost(options.host);
+    if (host->oidc_enabled() &&
+        (!options.operator_roles.empty() || !options.read_only_roles.empty())) {
+      policy_.verify_oidc = [this](absl::string_view jwt) -> absl::StatusOr<Caller> {
+        absl::StatusOr<std::vector<std::string>> roles = host_->VerifyOidcRoles(jwt);
+        if (!roles.ok()) return roles.status();
+        return Caller{"oidc", RoleForClaims(*roles, options_)};
+      };
+    }
+  }
+
+  absl::Status Start() { return bus_.Start(); }
+  void Stop() { bus_.Stop(); }
+
+  // ------------------------------------------------------------ health
+
+  Status Health(ServerContext*, const pb::HealthRequest*, pb::HealthResponse* out) override {
+    out->set_live(true);
+    std::string why = host_->NotReadyReason();
+    out->set_ready(why.empty());
+    out->set_reason(why);
+    out->set_node(host_->NodeName());
+    return Status::OK;
+  }
+
+  // ------------------------------------------------------------ cluster
+
+  Status ClusterStatus(ServerContext* ctx, const pb::ClusterStatusRequest*,
+                       pb::ClusterStatusResponse* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    std::vector<std::string> answers = bus_.Gather("STATUS", "{}", online.size(), kGatherTimeout);
+    std::map<std::string, nlohmann::json> by_name;
+    for (const std::string& a : answers) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (j.is_object() && !Str(j, "name").empty()) by_name[Str(j, "name")] = j;
+    }
+    const absl::Time now = absl::Now();
+    {
+      MutexLock l(&mu_);
+      for (const auto& [name, j] : by_name) last_seen_[name] = now;
+    }
+    out->set_answered_by(host_->NodeName());
+    nlohmann::json view;  // the metadata group's view (JetStream on)
+    if (js::JetStream* js = host_->jetstream(); js != nullptr) view = js->AdminNodes();
+    out->set_cluster_name(Str(view, "cluster"));
+    out->set_meta_leader(Str(view, "meta_leader"));
+    std::map<std::string, nlohmann::json> meta_nodes;
+    if (auto n = view.find("nodes"); n != view.end() && n->is_array()) {
+      for (const auto& e : *n) meta_nodes[Str(e, "name")] = e;
+    }
+    std::set<std::string> names;
+    for (const auto& [n, j] : by_name) names.insert(n);
+    for (const auto& [n, j] : meta_nodes) names.insert(n);
+    for (const std::string& name : names) {
+      pb::NodeStatus* ns = out->add_nodes();
+      ns->set_name(name);
+      auto live = by_name.find(name);
+      auto meta = meta_nodes.find(name);
+      ns->set_up(live != by_name.end());
+      if (meta != meta_nodes.end()) {
+        ns->set_id(Num<uint64_t>(meta->second, "id"));
+        ns->set_meta_role(Str(meta->second, "meta_role"));
+        ns->set_streams(Num<int64_t>(meta->second, "streams"));
+      }
+      {
+        MutexLock l(&mu_);
+        auto seen = last_seen_.find(name);
+        if (seen != last_seen_.end()) ns->set_last_seen_unix_ms(absl::ToUnixMillis(seen->second));
+      }
+      if (live != by_name.end()) {
+        const nlohmann::json& j = live->second;
+        if (ns->id() == 0) ns->set_id(Num<uint64_t>(j, "id"));
+        ns->set_client_address(Str(j, "client_address"));
+        ns->set_route_address(Str(j, "route_address"));
+        ns->set_admin_address(Str(j, "admin_address"));
+        ns->set_raft_address(Str(j, "raft_address"));
+        ns->set_version(Str(j, "version"));
+        ns->set_uptime_seconds(Num<int64_t>(j, "uptime_seconds"));
+        ns->set_connections(Num<int64_t>(j, "connections"));
+        ns->set_disk_used_bytes(Num<uint64_t>(j, "disk_used_bytes"));
+        ns->set_stream_leaders(Num<int64_t>(j, "stream_leaders"));
+      }
+    }
+    return Status::OK;
+  }
+
+  Status ListRaftGroups(ServerContext* ctx, const pb::ListRaftGroupsRequest* req,
+                        pb::ListRaftGroupsResponse* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    const std::set<std::string> up(online.begin(), online.end());
+    std::vector<std::string> answers = bus_.Gather("GROUPS", "{}", online.size(), kGatherTimeout);
+    // Per group: the leader's report when there is one (only it knows the
+    // replicas' match indexes), else any replica's.
+    std::map<uint64_t, std::pair<std::string, nlohmann::json>> chosen;
+    for (const std::string& a : answers) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object()) continue;
+      const std::string node = Str(j, "node");
+      auto groups = j.find("groups");
+      if (groups == j.end() || !groups->is_array()) continue;
+      for (const auto& g : *groups) {
+        const uint64_t id = Num<uint64_t>(g, "id");
+        auto it = chosen.find(id);
+        if (it == chosen.end() || (g.value("is_leader", false) &&
+                                   !it->second.second.value("is_leader", false))) {
+          chosen[id] = {node, g};
+        }
+      }
+    }
+    for (const auto& [id, reported] : chosen) {
+      const nlohmann::json& g = reported.second;
+      if (!req->name().empty() && Str(g, "name") != req->name()) continue;
+      pb::RaftGroup* rg = out->add_groups();
+      rg->set_id(id);
+      rg->set_name(Str(g, "name"));
+      rg->set_kind(Str(g, "kind"));
+      rg->set_leader(Str(g, "leader"));
+      rg->set_term(Num<uint64_t>(g, "term"));
+      rg->set_commit_index(Num<uint64_t>(g, "commit"));
+      rg->set_applied_index(Num<uint64_t>(g, "applied"));
+      rg->set_last_index(Num<uint64_t>(g, "last_index"));
+      rg->set_snapshot_index(Num<uint64_t>(g, "snapshot_index"));
+      rg->set_quiesced(g.value("quiesced", false));
+      rg->set_reported_by(reported.first);
+      const bool from_leader = g.value("is_leader", false);
+      if (auto reps = g.find("replicas"); reps != g.end() && reps->is_array()) {
+        for (const auto& r : *reps) {
+          pb::ReplicaStatus* rs = rg->add_replicas();
+          const std::string node = Str(r, "node");
+          rs->set_node(node);
+          rs->set_match_index(Num<uint64_t>(r, "match"));
+          rs->set_lag(Num<uint64_t>(r, "lag"));
+          std::string state = node == rg->leader()    ? "leader"
+                              : r.value("learner", false) ? "learner"
+                                                          : "voter";
+          if (up.count(node) == 0) state = "offline";
+          rs->set_state(state);
+          rs->set_current(up.count(node) != 0 &&
+                          (node == rg->leader() ||
+                           (from_leader && r.contains("match") && Num<uint64_t>(r, "lag") == 0) ||
+                           (from_leader && rg->quiesced())));
+        }
+      }
+    }
+    if (!req->name().empty() && out->groups_size() == 0) {
+      return Status(StatusCode::NOT_FOUND,
+                    absl::StrCat("no Raft group named \"", req->name(),
+                                 "\" (\"_meta_\" or a stream's name)"));
+    }
+    return Status::OK;
+  }
+
+  Status StepDown(ServerContext* ctx, const pb::StepDownRequest* req,
+                  pb::StepDownResponse* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    if (Str(host_->jetstream()->AdminNodes(), "cluster").empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    "this node is not clustered: there is no other replica to lead");
+    }
+    const bool meta = req->group() == kMetaGroupName;
+    if (!meta) {
+      if (Status s = CheckName("group", req->group()); !s.ok()) return s;
+    }
+    if (!req->to_node().empty()) {
+      nlohmann::json nodes = host_->jetstream()->AdminNodes();
+      bool known = false;
+      for (const auto& n : nodes.value("nodes", nlohmann::json::array())) {
+        known |= Str(n, "name") == req->to_node();
+      }
+      if (!known) {
+        return Status(StatusCode::NOT_FOUND,
+                      absl::StrCat("no node named \"", req->to_node(), "\" in the cluster"));
+      }
+    }
+    absl::StatusOr<std::string> before = GroupLeader(req->group());
+    if (!before.ok()) return ToGrpc(before.status());
+    if (before->empty()) {
+      return Status(StatusCode::UNAVAILABLE,
+                    absl::StrCat("group ", req->group(), " has no leader now"));
+    }
+    Audit(caller, "StepDown",
+          absl::StrCat(req->group(), req->to_node().empty() ? "" : " to ", req->to_node()));
+    nlohmann::json body = nlohmann::json::object();
+    if (!req->to_node().empty()) body["placement"]["preferred"] = req->to_node();
+    absl::StatusOr<nlohmann::json> r =
+        Api(meta ? "$JS.API.META.LEADER.STEPDOWN"
+                 : absl::StrCat("$JS.API.STREAM.LEADER.STEPDOWN.", req->group()),
+            body);
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    out->set_previous_leader(*before);
+    // Wait (bounded) for the new leader, so the caller sees the result.
+    const absl::Time deadline = absl::Now() + kLeaderWait;
+    while (absl::Now() < deadline && !ctx->IsCancelled()) {
+      absl::StatusOr<std::string> now = GroupLeader(req->group());
+      if (now.ok() && !now->empty() && *now != *before) {
+        out->set_new_leader(*now);
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return Status::OK;
+  }
+
+  // ------------------------------------------------------------ streams
+
+  Status ListStreams(ServerContext* ctx, const pb::ListStreamsRequest* req,
+                     pb::ListStreamsResponse* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    for (int page = 0; page < 10000; ++page) {
+      nlohmann::json body = {{"offset", out->streams_size()}};
+      if (!req->subject().empty()) body["subject"] = req->subject();
+      absl::StatusOr<nlohmann::json> r = Api("$JS.API.STREAM.LIST", body);
+      if (Status s = ApiStatus(r); !s.ok()) return s;
+      auto streams = r->find("streams");
+      if (streams == r->end() || !streams->is_array() || streams->empty()) break;
+      for (const auto& info : *streams) FillStreamInfo(info, out->add_streams());
+      if (out->streams_size() >= Num<int64_t>(*r, "total")) break;
+    }
+    return Status::OK;
+  }
+
+  Status GetStream(ServerContext* ctx, const pb::GetStreamRequest* req,
+                   pb::StreamInfo* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", req->name()), nlohmann::json::object());
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    FillStreamInfo(*r, out);
+    return Status::OK;
+  }
+
+  Status CreateStream(ServerContext* ctx, const pb::CreateStreamRequest* req,
+                      pb::StreamInfo* out) override {
+    return CreateOrUpdateStream(ctx, req->config_json(), false, out);
+  }
+
+  Status UpdateStream(ServerContext* ctx, const pb::UpdateStreamRequest* req,
+                      pb::StreamInfo* out) override {
+    return CreateOrUpdateStream(ctx, req->config_json(), true, out);
+  }
+
+  Status DeleteStream(ServerContext* ctx, const pb::DeleteStreamRequest* req,
+                      pb::DeleteStreamResponse*) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    Audit(caller, "DeleteStream", req->name());
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.STREAM.DELETE.", req->name()), nlohmann::json::object());
+    return ApiStatus(r);
+  }
+
+  Status PurgeStream(ServerContext* ctx, const pb::PurgeStreamRequest* req,
+                     pb::PurgeStreamResponse* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    if (req->sequence() > 0 && req->keep() > 0) {
+      return Status(StatusCode::INVALID_ARGUMENT, "sequence and keep: set at most one");
+    }
+    nlohmann::json body = nlohmann::json::object();
+    if (!req->subject().empty()) body["filter"] = req->subject();
+    if (req->sequence() > 0) body["seq"] = req->sequence();
+    if (req->keep() > 0) body["keep"] = req->keep();
+    Audit(caller, "PurgeStream", absl::StrCat(req->name(), " ", body.dump()));
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.STREAM.PURGE.", req->name()), body);
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    out->set_purged(Num<uint64_t>(*r, "purged"));
+    return Status::OK;
+  }
+
+  // ------------------------------------------------------------ consumers
+
+  Status ListConsumers(ServerContext* ctx, const pb::ListConsumersRequest* req,
+                       pb::ListConsumersResponse* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    for (int page = 0; page < 10000; ++page) {
+      nlohmann::json body = {{"offset", out->consumers_size()}};
+      absl::StatusOr<nlohmann::json> r =
+          Api(absl::StrCat("$JS.API.CONSUMER.LIST.", req->stream()), body);
+      if (Status s = ApiStatus(r); !s.ok()) return s;
+      auto consumers = r->find("consumers");
+      if (consumers == r->end() || !consumers->is_array() || consumers->empty()) break;
+      for (const auto& info : *consumers) FillConsumerInfo(info, out->add_consumers());
+      if (out->consumers_size() >= Num<int64_t>(*r, "total")) break;
+    }
+    return Status::OK;
+  }
+
+  Status GetConsumer(ServerContext* ctx, const pb::GetConsumerRequest* req,
+                     pb::ConsumerInfo* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    absl::StatusOr<nlohmann::json> r = Api(
+        absl::StrCat("$JS.API.CONSUMER.INFO.", req->stream(), ".", req->name()),
+        nlohmann::json::object());
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    FillConsumerInfo(*r, out);
+    return Status::OK;
+  }
+
+  Status CreateConsumer(ServerContext* ctx, const pb::CreateConsumerRequest* req,
+                        pb::ConsumerInfo* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    nlohmann::json cfg = nlohmann::json::parse(req->config_json(), nullptr, false);
+    if (!cfg.is_object()) {
+      return Status(StatusCode::INVALID_ARGUMENT, "config_json: not a JSON object");
+    }
+    const std::string durable = Str(cfg, "durable_name");
+    const std::string name = durable.empty() ? Str(cfg, "name") : durable;
+    if (!name.empty()) {
+      if (Status s = CheckName("config_json.durable_name", name); !s.ok()) return s;
+    }
+    Audit(caller, "CreateConsumer", absl::StrCat(req->stream(), " ", cfg.dump()));
+    nlohmann::json body = {{"stream_name", req->stream()}, {"config", cfg}};
+    const std::string subject =
+        durable.empty() ? (name.empty() ? absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream())
+                                        : absl::StrCat("$JS.API.CONSUMER.CREATE.", req->stream(),
+                                                       ".", name))
+                        : absl::StrCat("$JS.API.CONSUMER.DURABLE.CREATE.", req->stream(), ".",
+                                       durable);
+    absl::StatusOr<nlohmann::json> r = Api(subject, body);
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    FillConsumerInfo(*r, out);
+    return Status::OK;
+  }
+
+  Status DeleteConsumer(ServerContext* ctx, const pb::DeleteConsumerRequest* req,
+                        pb::DeleteConsumerResponse*) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    Audit(caller, "DeleteConsumer", absl::StrCat(req->stream(), " ", req->name()));
+    absl::StatusOr<nlohmann::json> r = Api(
+        absl::StrCat("$JS.API.CONSUMER.DELETE.", req->stream(), ".", req->name()),
+        nlohmann::json::object());
+    return ApiStatus(r);
+  }
+
+  // ------------------------------------------------------------ connections
+
+  Status ListConnections(ServerContext* ctx, const pb::ListConnectionsRequest* req,
+                         pb::ListConnectionsResponse* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (req->idle_ms() < 0) return Status(StatusCode::INVALID_ARGUMENT, "idle_ms: negative");
+    nlohmann::json filter = {
+        {"user", req->user()}, {"subject", req->subject()}, {"idle_ms", req->idle_ms()}};
+    std::vector<std::string> answers;
+    std::vector<std::string> expected;
+    if (!req->node().empty()) {
+      expected = {req->node()};
+      absl::StatusOr<std::string> a = bus_.Ask(req->node(), "CONNS", filter.dump(), kGatherTimeout);
+      if (a.ok()) answers.push_back(*a);
+    } else {
+      expected = host_->OnlineNodeNames();
+      answers = bus_.Gather("CONNS", filter.dump(), expected.size(), kGatherTimeout);
+    }
+    std::set<std::string> answered;
+    for (const std::string& a : answers) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object()) continue;
+      answered.insert(Str(j, "node"));
+      for (const auto& c : j.value("connections", nlohmann::json::array())) {
+        pb::Connection* pc = out->add_connections();
+        pc->set_node(Str(j, "node"));
+        pc->set_cid(Num<uint64_t>(c, "cid"));
+        pc->set_ip(Str(c, "ip"));
+        pc->set_port(Num<int32_t>(c, "port"));
+        pc->set_name(Str(c, "name"));
+        pc->set_user(Str(c, "user"));
+        pc->set_lang(Str(c, "lang"));
+        pc->set_version(Str(c, "version"));
+        pc->set_start_unix_ms(Num<int64_t>(c, "start_unix_ms"));
+        pc->set_idle_ms(Num<int64_t>(c, "idle_ms"));
+        pc->set_in_msgs(Num<int64_t>(c, "in_msgs"));
+        pc->set_out_msgs(Num<int64_t>(c, "out_msgs"));
+        pc->set_in_bytes(Num<int64_t>(c, "in_bytes"));
+        pc->set_out_bytes(Num<int64_t>(c, "out_bytes"));
+        pc->set_num_subs(Num<int64_t>(c, "num_subs"));
+        for (const auto& s : c.value("subscriptions", nlohmann::json::array())) {
+          if (s.is_string()) pc->add_subscriptions(s.get<std::string>());
+        }
+        pc->set_tls_version(Str(c, "tls_version"));
+      }
+    }
+    for (const std::string& n : expected) {
+      if (answered.count(n) == 0) out->add_unreachable_nodes(n);
+    }
+    if (!req->node().empty() && answered.empty()) {
+      return Status(StatusCode::NOT_FOUND,
+                    absl::StrCat("node \"", req->node(), "\" did not answer (unknown or down)"));
+    }
+    return Status::OK;
+  }
+
+  Status CloseConnection(ServerContext* ctx, const pb::CloseConnectionRequest* req,
+                         pb::CloseConnectionResponse*) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (req->cid() == 0) return Status(StatusCode::INVALID_ARGUMENT, "cid: required");
+    const std::string node = req->node().empty() ? host_->NodeName() : req->node();
+    Audit(caller, "CloseConnection", absl::StrCat(node, " cid ", req->cid()));
+    if (node == host_->NodeName()) return ToGrpc(host_->CloseConnection(req->cid()));
+    absl::StatusOr<std::string> a =
+        bus_.Ask(node, "KICK", nlohmann::json{{"cid", req->cid()}}.dump(), kGatherTimeout);
+    if (!a.ok()) {
+      return Status(StatusCode::NOT_FOUND,
+                    absl::StrCat("node \"", node, "\" did not answer (unknown or down)"));
+    }
+    nlohmann::json j = nlohmann::json::parse(*a, nullptr, false);
+    if (!j.is_object() || !Str(j, "error").empty()) {
+      return Status(StatusCode::NOT_FOUND, j.is_object() ? Str(j, "error") : "bad answer");
+    }
+    return Status::OK;
+  }
+
+  Status Reload(ServerContext* ctx, const pb::ReloadRequest*, pb::ReloadResponse* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    Audit(caller, "Reload", host_->NodeName());
+    out->set_node(host_->NodeName());
+    absl::Status s = host_->ReloadConfig();
+    if (!s.ok()) return Status(StatusCode::FAILED_PRECONDITION, std::string(s.message()));
+    return Status::OK;
+  }
+
+ private:
+  Status Authorize(ServerContext* ctx, Role need, Caller* out) {
+    std::string authorization;
+    const auto& md = ctx->client_metadata();
+    if (auto it = md.find("authorization"); it != md.end()) {
+      authorization.assign(it->second.data(), it->second.size());
+    }
+    std::string subject;
+    if (std::shared_ptr<const grpc::AuthContext> ac = ctx->auth_context();
+        ac != nullptr && ac->IsPeerAuthenticated()) {
+      for (const char* prop : {"x509_subject", "x509_common_name"}) {
+        std::vector<grpc::string_ref> v = ac->FindPropertyValues(prop);
+        if (!v.empty()) {
+          subject.assign(v.front().data(), v.front().size());
+          break;
+        }
+      }
+    }
+    absl::StatusOr<Caller> caller = Authenticate(policy_, authorization, subject);
+    if (!caller.ok()) {
+      spdlog::warn("admin: refused a call from {}: {}", ctx->peer(),
+                   std::string(caller.status().message()));
+      return Status(StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
+    }
+    if (caller->role < need) {
+      return Status(StatusCode::PERMISSION_DENIED,
+                    absl::StrCat(caller->id, " has the ", RoleName(caller->role),
+                                 " role; this call needs ", RoleName(need)));
+    }
+    if (out != nullptr) *out = *caller;
+    return Status::OK;
+  }
+
+  void Audit(const Caller& caller, const char* call, const std::string& what) {
+    spdlog::info("admin: {} by {}: {}", call, caller.id, what);
+  }
+
+  static Status NoJetStream() {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "JetStream is not enabled on this node (-js or a jetstream block)");
+  }
+
+  Status CreateOrUpdateStream(ServerContext* ctx, const std::string& config_json, bool update,
+                              pb::StreamInfo* out) {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json cfg = nlohmann::json::parse(config_json, nullptr, false);
+    if (!cfg.is_object()) {
+      return Status(StatusCode::INVALID_ARGUMENT, "config_json: not a JSON object");
+    }
+    const std::string name = Str(cfg, "name");
+    if (Status s = CheckName("config_json.name", name); !s.ok()) return s;
+    Audit(caller, update ? "UpdateStream" : "CreateStream", cfg.dump());
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat(update ? "$JS.API.STREAM.UPDATE." : "$JS.API.STREAM.CREATE.", name), cfg);
+    if (Status s = ApiStatus(r); !s.ok()) return s;
+    FillStreamInfo(*r, out);
+    return Status::OK;
+  }
+
+  // One JetStream API request through the bus. The answer, or why none came.
+  absl::StatusOr<nlohmann::json> Api(const std::string& subject, const nlohmann::json& body) {
+    // An empty object goes as an empty payload, as the clients send it
+    // (some requests, e.g. STREAM.DELETE, refuse anything else).
+    const std::string payload = body.is_object() && body.empty() ? "" : body.dump();
+    absl::StatusOr<std::string> a = bus_.Request(subject, payload, kApiTimeout);
+    if (!a.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the JetStream API did not answer within ", absl::FormatDuration(kApiTimeout),
+          " (is JetStream enabled, and does the metadata group have a leader?)"));
+    }
+    nlohmann::json j = nlohmann::json::parse(*a, nullptr, false);
+    if (!j.is_object()) return absl::InternalError("the JetStream API answered with non-JSON");
+    return j;
+  }
+
+  static Status ApiStatus(const absl::StatusOr<nlohmann::json>& r) {
+    if (!r.ok()) return ToGrpc(r.status());
+    if (auto e = r->find("error"); e != r->end() && e->is_object()) return ApiErrorStatus(*e);
+    return Status::OK;
+  }
+
+  // The current leader of "_meta_" or a stream's group ("" if none).
+  absl::StatusOr<std::string> GroupLeader(const std::string& group) {
+    if (group == kMetaGroupName) return Str(host_->jetstream()->AdminNodes(), "meta_leader");
+    absl::StatusOr<nlohmann::json> r =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", group), nlohmann::json::object());
+    if (!r.ok()) return r.status();
+    if (auto e = r->find("error"); e != r->end() && e->is_object()) {
+      Status s = ApiErrorStatus(*e);
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    }
+    return Str(r->value("cluster", nlohmann::json::object()), "leader");
+  }
+
+  // This node's answers to the others' questions (I/O thread: quick).
+  std::string AnswerNodeQuestion(const std::string& op, const std::string& body) {
+    nlohmann::json req = nlohmann::json::parse(body, nullptr, false);
+    if (!req.is_object()) req = nlohmann::json::object();
+    js::JetStream* js = host_->jetstream();
+    if (op == "STATUS") {
+      nlohmann::json j = host_->LocalStatus();
+      if (js != nullptr) j["stream_leaders"] = js->AdminNodes().value("local_stream_leaders", 0);
+      return j.dump();
+    }
+    if (op == "GROUPS") {
+      nlohmann::json j;
+      j["node"] = host_->NodeName();
+      j["groups"] = js != nullptr ? js->AdminGroups() : nlohmann::json::array();
+      return j.dump();
+    }
+    if (op == "CONNS") {
+      nlohmann::json j;
+      j["node"] = host_->NodeName();
+      j["connections"] = host_->LocalConnections(req);
+      return j.dump();
+    }
+    if (op == "KICK") {
+      absl::Status s = host_->CloseConnection(Num<uint64_t>(req, "cid"));
+      nlohmann::json j = nlohmann::json::object();
+      if (!s.ok()) j["error"] = std::string(s.message());
+      return j.dump();
+    }
+    return R"({"error":"unknown question"})";
+  }
+
+  AdminHost* const host_;
+  const AdminOptions options_;
+  AuthPolicy policy_;
+  AdminBus bus_;
+  Mutex mu_;
+  std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
+};
+
+AdminServer::AdminServer(AdminHost* host, InternalBus* bus, AdminOptions options)
+    : impl_(std::make_unique<Impl>(host, bus, options)), options_(std::move(options)) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+absl::Status AdminServer::Start() {
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (options_.tls.enabled) {
+    absl::StatusOr<std::string> cert = ReadFile(options_.tls.cert_file);
+    absl::StatusOr<std::string> key = ReadFile(options_.tls.key_file);
+    if (!cert.ok()) return cert.status();
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions so(
+        options_.tls.verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    if (!options_.tls.ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadFile(options_.tls.ca_file);
+      if (!ca.ok()) return ca.status();
+      so.pem_root_certs = *ca;
+    }
+    so.pem_key_cert_pairs.push_back({*key, *cert});
+    creds = grpc::SslServerCredentials(so);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  if (options_.token.empty() && IsLoopbackHost(options_.host) && !options_.tls.verify &&
+      options_.operator_roles.empty() && options_.read_only_roles.empty()) {
+    spdlog::warn(
+        "admin: no token configured; the admin API on {} accepts every local caller "
+        "(set admin {{ token }} or --admin_token)",
+        options_.host);
+  }
+  if (absl::Status s = impl_->Start(); !s.ok()) return s;
+  const std::string addr = absl::StrCat(
+      options_.host.find(':') != std::string::npos ? absl::StrCat("[", options_.host, "]")
+                                                   : options_.host,
+      ":", options_.port < 0 ? 0 : options_.port);
+  grpc::ServerBuilder b;
+  b.AddListeningPort(addr, creds, &port_);
+  b.RegisterService(impl_.get());
+  server_ = b.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    impl_->Stop();
+    return absl::UnavailableError(absl::StrCat("admin: cannot listen on ", addr));
+  }
+  spdlog::info("Listening for admin API (gRPC{}) on {}:{}", options_.tls.enabled ? ", TLS" : "",
+               options_.host, port_);
+  return absl::OkStatus();
+}
+
+void AdminServer::Stop() {
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+  if (impl_ != nullptr) impl_->Stop();
+}
+
+}  // namespace herald::admin

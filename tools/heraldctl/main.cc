@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
 #include "tools/heraldctl/args.h"
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
     std::cout << *inv->help;
     return herald::ctl::kExitOk;
   }
+  // gRPC logs failures such as a refused TLS handshake to stderr on its own;
+  // the status heraldctl prints already says it, once. GRPC_VERBOSITY set in
+  // the environment keeps gRPC's logs, for debugging.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = Credentials(inv->global);
   if (!creds.ok()) {
     std::cerr << "heraldctl: " << creds.status().message() << "\n";

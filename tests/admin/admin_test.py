@@ -162,12 +162,19 @@ class Run:
         return "rc=%d\nstdout: %s\nstderr: %s" % (self.rc, self.out[-2000:], self.err[-2000:])
 
 
-class AdminTest(unittest.TestCase):
+# The nodes of the cluster running now, for the failure report's log tails.
+RUNNING = []
+
+
+class ClusterCase(unittest.TestCase):
+    """Starts a 3-node JetStream cluster (n1..n3) with the admin listener on
+    each node for the class's tests; helpers run heraldctl against it."""
     nodes = []
     root = None
 
     @classmethod
     def setUpClass(cls):
+        cls.nodes = []
         cls.root = tempfile.mkdtemp(prefix="herald-admin-")
         ports = free_ports(9)
         routes = ["nats-route://127.0.0.1:%d" % p for p in ports[3:6]]
@@ -175,6 +182,7 @@ class AdminTest(unittest.TestCase):
             for i in range(3):
                 cls.nodes.append(Node(cls.root, "n%d" % (i + 1), ports[i], ports[3 + i],
                                       ports[6 + i], routes))
+            RUNNING[:] = cls.nodes
             # Ready: every node's Health says so (JetStream has a meta leader).
             for n in cls.nodes:
                 ok = wait_for(lambda: cls.ctl_on(n, "health").rc == 0, 40, 0.2)
@@ -189,7 +197,7 @@ class AdminTest(unittest.TestCase):
     def tearDownClass(cls):
         for n in cls.nodes:
             n.stop()
-        cls.nodes = []
+        cls.nodes.clear()
         if cls.root:
             shutil.rmtree(cls.root, ignore_errors=True)
 
@@ -242,6 +250,11 @@ class AdminTest(unittest.TestCase):
 
     def leader_of(self, group):
         return self.raft_group(group)["leader"]
+
+
+
+class AdminTest(ClusterCase):
+    """Every command against a healthy cluster (which the tests leave healthy)."""
 
     # ------------------------------------------------------------ health
 
@@ -605,6 +618,53 @@ class AdminTest(unittest.TestCase):
                                  10, 0.2))
 
 
+class AdminOutageTest(ClusterCase):
+    """What heraldctl shows while nodes are down: offline replicas, nodes not
+    up, and health failing (exit 1) once JetStream has lost its quorum."""
+
+    def test_nodes_going_down(self):
+        self.ok_json("stream", "add", "OUT", "--subjects", "out.x", "--replicas", "3")
+        self.publish("out.x", 3)
+        n3 = self.nodes[2]
+        n3.stop()
+
+        def n3_down():
+            cs = self.ok_json("cluster", "status")
+            return [n for n in cs["nodes"] if n["name"] == "n3" and not n["up"]]
+        self.assertTrue(wait_for(n3_down, 15, 0.2), self.ok_json("cluster", "status"))
+
+        def n3_offline():
+            g = self.raft_group("OUT")
+            return [r for r in g["replicas"]
+                    if r["node"] == "n3" and r["state"] == "offline" and not r["current"]]
+        self.assertTrue(wait_for(n3_offline, 15, 0.2), self.raft_group("OUT"))
+        r = self.ctl("raft", "ls", "OUT")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("n3(offline", r.out)
+        # Two of three: still a quorum, ready again once OUT has a leader.
+        self.assertTrue(wait_for(lambda: self.ctl("health").rc == 0, 15, 0.2),
+                        self.ctl("health"))
+        r = self.ctl_on(n3, "health", timeout="3s")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("UNAVAILABLE", r.err)
+
+        self.nodes[1].stop()
+
+        def not_ready():
+            r = self.ctl("health", "--json")
+            return r if r.rc == 1 else None
+        r = wait_for(not_ready, 30, 0.3)
+        self.assertIsNotNone(r, self.ctl("health"))
+        h = r.json()
+        self.assertEqual(h["live"], True)
+        self.assertEqual(h["ready"], False)
+        self.assertNotEqual(h["reason"], "")
+        self.assertEqual(h["node"], "n1")
+        r = self.ctl("health")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("Ready:   no", r.out)
+
+
 def make_certs(dir):
     """A CA, a server certificate for 127.0.0.1, a client certificate, and a
     client certificate of another CA (openssl CLI)."""
@@ -720,7 +780,7 @@ class Result(unittest.TextTestResult):
         self.print_logs()
 
     def print_logs(self):
-        for n in AdminTest.nodes:
+        for n in RUNNING:
             self.stream.write("--- %s log tail\n%s\n" % (n.name, n.logtext()))
 
 

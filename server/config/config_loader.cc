@@ -838,12 +838,8 @@ absl::Status Loader::OnAdmin(const std::string& key, const ConfValue& v) {
     const std::string k = absl::AsciiStrToLower(raw_k);
     absl::Status s;
     if (k == "listen") {
-      if (!mv.is_string()) {
-        s = TypeErr(raw_k, mv, "\"host:port\"");
-      } else {
-        s = GetHostPort(absl::StrCat(key, ".", raw_k), mv, &a.host, &a.port);
-        if (s.ok() && a.host.empty()) s = Err(mv, "admin.listen: a host is required");
-      }
+      a.host = "127.0.0.1";  // a bare port stays on loopback
+      s = GetHostPort(absl::StrCat(key, ".", raw_k), mv, &a.host, &a.port);
     } else if (k == "token") {
       s = GetString(raw_k, mv, &a.token);
       if (s.ok() && a.token.empty()) s = Err(mv, "admin.token: must not be empty");

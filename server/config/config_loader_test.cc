@@ -39,6 +39,42 @@ std::string LoadError(const std::string& text) {
   return std::string(l.status.message());
 }
 
+TEST(ConfigLoader, AdminBlock) {
+  Loaded l = Load(
+      "admin {\n  listen: \"127.0.0.1:7222\"\n  token: \"s3cret\"\n"
+      "  operator_roles: [\"ops\", \"sre\"]\n  read_only_roles: viewers\n}\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_TRUE(l.opts.admin.enabled());
+  EXPECT_EQ(l.opts.admin.host, "127.0.0.1");
+  EXPECT_EQ(l.opts.admin.port, 7222);
+  EXPECT_EQ(l.opts.admin.token, "s3cret");
+  EXPECT_THAT(l.opts.admin.operator_roles, ElementsAre("ops", "sre"));
+  EXPECT_THAT(l.opts.admin.read_only_roles, ElementsAre("viewers"));
+  EXPECT_FALSE(l.opts.admin.tls.enabled);
+
+  l = Load(
+      "admin { listen: \"0.0.0.0:7222\", tls { cert_file: a, key_file: b, ca_file: c, "
+      "verify: true } }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_TRUE(l.opts.admin.tls.enabled);
+  EXPECT_TRUE(l.opts.admin.tls.verify);
+  EXPECT_EQ(l.opts.admin.tls.ca_file, "c");
+
+  EXPECT_THAT(LoadError("admin { token: x }"), HasSubstr("listen is required"));
+  EXPECT_THAT(LoadError("admin { listen: \"127.0.0.1:7222\", tokn: x }"),
+              HasSubstr("unknown field \"tokn\" in admin block"));
+  EXPECT_THAT(LoadError("admin { listen: \"127.0.0.1:7222\", token: \"\" }"),
+              HasSubstr("must not be empty"));
+  EXPECT_THAT(LoadError("admin: 7222"), HasSubstr("admin"));
+  EXPECT_THAT(LoadError("admin { listen: \"127.0.0.1:7222\", operator_roles: [1] }"),
+              HasSubstr("operator_roles"));
+  EXPECT_FALSE(Load("").opts.admin.enabled());
+  l = Load("admin { listen: 7300 }");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.opts.admin.host, "127.0.0.1");
+  EXPECT_EQ(l.opts.admin.port, 7300);
+}
+
 TEST(ConfigLoader, EmptyConfigKeepsDefaults) {
   Loaded l = Load("");
   ASSERT_TRUE(l.status.ok()) << l.status;

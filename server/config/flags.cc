@@ -152,6 +152,7 @@ const std::map<std::string, FlagDef>& Flags() {
         StringFlag("store_dir", [](ServerOptions* o) { return &o->store_dir; }));
     add({"admin"}, {FlagKind::kString, [](const std::string& v, CommandLine* cl) {
                       ServerOptions& o = cl->flag_values;
+                      o.admin.host = "127.0.0.1";  // a bare port stays on loopback
                       absl::Status s = ParseHostPort(v, &o.admin.host, &o.admin.port);
                       if (!s.ok()) return std::string(s.message());
                       if (o.admin.host.empty()) return std::string("expected HOST:PORT");

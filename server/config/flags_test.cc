@@ -106,6 +106,20 @@ TEST(Flags, ServerFlags) {
                                             "log_file", "io_threads"));
 }
 
+TEST(Flags, AdminFlags) {
+  auto cl = Parse({"--admin", "127.0.0.1:7222", "--admin_token", "t0k"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->flag_values.admin.host, "127.0.0.1");
+  EXPECT_EQ(cl->flag_values.admin.port, 7222);
+  EXPECT_EQ(cl->flag_values.admin.token, "t0k");
+  EXPECT_THAT(cl->set, UnorderedElementsAre("admin.listen", "admin.token"));
+  EXPECT_FALSE(ParseError({"--admin", "nonsense"}).empty());
+  cl = Parse({"--admin", "7300"});  // a bare port: loopback
+  ASSERT_TRUE(cl.ok());
+  EXPECT_EQ(cl->flag_values.admin.host, "127.0.0.1");
+  EXPECT_EQ(cl->flag_values.admin.port, 7300);
+}
+
 TEST(Flags, LongAliases) {
   auto cl = Parse({"--addr", "10.0.0.1", "--server_name", "s", "--http_port", "1", "--config",
                    "c.conf", "--pid", "p", "--log", "l"});

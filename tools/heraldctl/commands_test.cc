@@ -79,10 +79,43 @@ class FakeAdmin : public pb::Admin::StubInterface {
   HERALD_FAKE_RPC(GetConsumer, GetConsumerRequest, ConsumerInfo)
   HERALD_FAKE_RPC(CreateConsumer, CreateConsumerRequest, ConsumerInfo)
   HERALD_FAKE_RPC(DeleteConsumer, DeleteConsumerRequest, DeleteConsumerResponse)
+  HERALD_FAKE_RPC(RemoveNode, RemoveNodeRequest, Operation)
+  HERALD_FAKE_RPC(DrainNode, DrainNodeRequest, Operation)
+  HERALD_FAKE_RPC(MoveStream, MoveStreamRequest, Operation)
+  HERALD_FAKE_RPC(GetOperation, GetOperationRequest, Operation)
   HERALD_FAKE_RPC(ListConnections, ListConnectionsRequest, ListConnectionsResponse)
   HERALD_FAKE_RPC(CloseConnection, CloseConnectionRequest, CloseConnectionResponse)
   HERALD_FAKE_RPC(Reload, ReloadRequest, ReloadResponse)
 #undef HERALD_FAKE_RPC
+
+  // The streaming RPCs (backup, restore): no heraldctl command uses them yet.
+  grpc::ClientReaderInterface<pb::BackupChunk>* BackupStreamRaw(
+      grpc::ClientContext*, const pb::BackupStreamRequest&) override {
+    return nullptr;
+  }
+  grpc::ClientAsyncReaderInterface<pb::BackupChunk>* AsyncBackupStreamRaw(
+      grpc::ClientContext*, const pb::BackupStreamRequest&, grpc::CompletionQueue*,
+      void*) override {
+    return nullptr;
+  }
+  grpc::ClientAsyncReaderInterface<pb::BackupChunk>* PrepareAsyncBackupStreamRaw(
+      grpc::ClientContext*, const pb::BackupStreamRequest&, grpc::CompletionQueue*) override {
+    return nullptr;
+  }
+  grpc::ClientWriterInterface<pb::RestoreChunk>* RestoreStreamRaw(grpc::ClientContext*,
+                                                                  pb::StreamInfo*) override {
+    return nullptr;
+  }
+  grpc::ClientAsyncWriterInterface<pb::RestoreChunk>* AsyncRestoreStreamRaw(grpc::ClientContext*,
+                                                                            pb::StreamInfo*,
+                                                                            grpc::CompletionQueue*,
+                                                                            void*) override {
+    return nullptr;
+  }
+  grpc::ClientAsyncWriterInterface<pb::RestoreChunk>* PrepareAsyncRestoreStreamRaw(
+      grpc::ClientContext*, pb::StreamInfo*, grpc::CompletionQueue*) override {
+    return nullptr;
+  }
 
  private:
   grpc::Status Handle(const std::string& method, grpc::ClientContext* ctx, const Message& req,

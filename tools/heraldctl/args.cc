@@ -42,6 +42,24 @@ std::vector<FlagSpec> StreamFlags(bool add) {
   };
 }
 
+// The flag of the commands that start an operation (they wait by default).
+FlagSpec NoWaitFlag() {
+  return {"no-wait", ValueKind::kBool, "",
+          "print the operation as it starts and return (follow it: op status ID --wait)"};
+}
+
+// How a command that starts an operation waits for it.
+std::string WaitHelp(const std::string& what) {
+  return absl::StrCat(
+      "Waits until ", what,
+      " ends, printing its progress on stderr as it changes\n"
+      "(\"[done/total] what it does\"): exit 0 when done, 1 when it failed (its\n"
+      "error on stderr). --timeout bounds the wait (default 10m here; each poll\n"
+      "has its own short deadline); after it the operation goes on in the\n"
+      "server. --no-wait prints the operation (with its id) and returns at once.\n"
+      "--json prints the final Operation.");
+}
+
 std::vector<CommandSpec> BuildCommands() {
   std::vector<CommandSpec> c;
   c.push_back({"health", "Health", "liveness and readiness of the node answering",
@@ -50,6 +68,47 @@ std::vector<CommandSpec> BuildCommands() {
   c.push_back({"cluster status", "ClusterStatus", "every node of the cluster",
                "Lists the nodes as the answering node knows them: whether each is up,\n"
                "its role in the metadata group, connections, uptime and disk use."});
+  c.push_back({"node remove",
+               "RemoveNode, GetOperation",
+               "moves every replica off a node, then removes it from the cluster",
+               "Places nothing new on NODE, re-places each stream replica it holds on\n"
+               "another node (picked by the metadata leader) and waits until the stream\n"
+               "has its full count of caught-up replicas without NODE, then removes NODE\n"
+               "from the metadata group. Its process keeps running: stop it afterwards.\n"
+               "Refused (FAILED_PRECONDITION, nothing changed) when a stream's replica\n"
+               "could not be re-placed (every other connected node already holds one:\n"
+               "add a node or lower its replicas first), or when the metadata group\n"
+               "would be left without a quorum, or NODE is the last node.\n"
+               "\n" +
+                   WaitHelp("the removal"),
+               {{"NODE", ValueKind::kString, true, "the node's name (cluster status)"}},
+               {NoWaitFlag()}});
+  c.push_back({"node drain",
+               "DrainNode, GetOperation",
+               "moves leaderships off a node and puts it in lame duck",
+               "Places nothing new on NODE, hands every Raft leadership it holds to\n"
+               "another replica, and puts it in lame duck: it accepts no new clients,\n"
+               "tells connected ones to reconnect elsewhere, closes them after its\n"
+               "lame_duck_grace_period, and shuts itself down when its lame duck ends.\n"
+               "Its replicas stay where they are (node remove moves them).\n"
+               "\n" +
+                   WaitHelp("the drain") +
+                   "\n"
+                   "An operation runs on the node that received it: to follow the drain of\n"
+                   "a node to its end, send it through another node (--server).",
+               {{"NODE", ValueKind::kString, true, "the node's name (cluster status)"}},
+               {NoWaitFlag()}});
+  c.push_back({"op status",
+               "GetOperation",
+               "the state of a node remove, node drain or stream move",
+               "Prints the operation: state (running, done, failed), what it does now,\n"
+               "its steps, and the error of a failed one. Any node answers for the\n"
+               "operations of the nodes connected to it; finished operations are kept\n"
+               "for an hour. Exit status 1 when the operation failed.\n"
+               "With --wait, waits for its end as node remove does, printing progress\n"
+               "on stderr; --timeout bounds the wait (default 10m).",
+               {{"ID", ValueKind::kString, true, "the operation's id (as printed when it started)"}},
+               {{"wait", ValueKind::kBool, "", "wait until the operation ends (exit 0 done, 1 failed)"}}});
   c.push_back(
       {"raft ls",
        "ListRaftGroups",
@@ -116,6 +175,26 @@ std::vector<CommandSpec> BuildCommands() {
                 {"keep", ValueKind::kCount, "N", "keep the N newest messages"}},
                {},
                {{"seq", "keep"}}});
+
+  c.push_back({"stream move",
+               "MoveStream, GetOperation",
+               "replaces one replica of a stream by another node",
+               "Replaces the replica of NAME on --from by one on --to (or, without --to,\n"
+               "on a node the metadata leader picks among those holding none of its\n"
+               "replicas) and waits until the stream has its full count of caught-up\n"
+               "replicas without --from. INVALID_ARGUMENT when --from holds no replica\n"
+               "or --to already holds one; NOT_FOUND for an unknown stream or node;\n"
+               "FAILED_PRECONDITION when --to is not connected or is drained.\n"
+               "\n" +
+                   WaitHelp("the move"),
+               {{"NAME", ValueKind::kString, true, "the stream"}},
+               {{"from", ValueKind::kString, "NODE", "the node whose replica moves (required)"},
+                {"to", ValueKind::kString, "NODE", "the node to move it to (default: any)"},
+                NoWaitFlag()},
+               {},
+               {},
+               {},
+               {"from"}});
 
   c.push_back({"consumer ls",
                "ListConsumers",
@@ -202,6 +281,8 @@ absl::StatusOr<Value> Convert(const std::string& what, ValueKind kind, const std
   Value v;
   v.text = text;
   switch (kind) {
+    case ValueKind::kBool:
+      break;
     case ValueKind::kString:
     case ValueKind::kFile:
       if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": empty value"));
@@ -268,7 +349,9 @@ const std::vector<GlobalFlag>& GlobalFlags() {
       {"tls-cert", "FILE", "use TLS with this client certificate (needs --tls-key)"},
       {"tls-key", "FILE", "the client certificate's private key (needs --tls-cert)"},
       {"json", nullptr, "print the response as JSON (see below)"},
-      {"timeout", "DUR", "deadline of the whole command, e.g. 3s (default 10s)"},
+      {"timeout", "DUR",
+       "deadline of the whole command, e.g. 3s (default 10s; 10m for a command\n"
+       "                        that waits for an operation)"},
       {"help", nullptr, "help; `heraldctl <command> --help` for a command's"},
   };
   return *flags;
@@ -279,6 +362,17 @@ const GlobalFlag* FindGlobal(const std::string& name) {
     if (name == g.name) return &g;
   }
   return nullptr;
+}
+
+// Whether some command has a switch (kBool flag) of this name: such a flag
+// takes no value, whichever command it turns out to belong to.
+bool IsSwitch(const std::string& name) {
+  for (const auto& c : Commands()) {
+    for (const auto& f : c.flags) {
+      if (f.name == name && f.kind == ValueKind::kBool) return true;
+    }
+  }
+  return false;
 }
 
 // The first words of the command paths ("stream", "raft", ...), in order.
@@ -304,12 +398,15 @@ std::string Synopsis(const CommandSpec& c) {
   for (const auto& a : c.args) {
     absl::StrAppend(&s, a.required ? " " : " [", a.name, a.required ? "" : "]");
   }
-  for (const auto& [flag, unless] : c.required_unless) {
+  std::vector<std::string> shown;
+  for (const auto& [flag, unless] : c.required_unless) shown.push_back(flag);
+  for (const auto& flag : c.required) shown.push_back(flag);
+  for (const std::string& flag : shown) {
     for (const auto& f : c.flags) {
       if (f.name == flag) absl::StrAppend(&s, " --", f.name, " ", f.value_name);
     }
   }
-  if (!c.flags.empty()) absl::StrAppend(&s, " [flags]");
+  if (c.flags.size() > shown.size()) absl::StrAppend(&s, " [flags]");
   return s;
 }
 
@@ -353,10 +450,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& argv, const
   g.token = env("HERALD_ADMIN_TOKEN").value_or("");
   g.tls_ca = env("HERALD_ADMIN_CA").value_or("");
 
-  // Pass 1: split argv into words and flags. Every command flag takes a value,
-  // so a flag's value can be taken before knowing which command it belongs to.
+  // Pass 1: split argv into words and flags. Every command flag but the
+  // switches (a name that is a switch in any command is one in all) takes a
+  // value, so a flag's value can be taken before knowing which command it
+  // belongs to.
   std::vector<std::string> words;
-  std::vector<std::pair<std::string, std::string>> cmd_flags;  // name, value
+  // name, value (none: a switch, kBool)
+  std::vector<std::pair<std::string, std::optional<std::string>>> cmd_flags;
   std::map<std::string, std::string> globals;
   bool help = false;
   bool only_words = false;
@@ -385,6 +485,11 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& argv, const
       name = name.substr(0, eq);
     }
     const GlobalFlag* gf = FindGlobal(name);
+    if (gf == nullptr && IsSwitch(name)) {
+      if (value) return Usage(absl::StrCat("--", name, " takes no value"), "");
+      cmd_flags.emplace_back(name, std::nullopt);
+      continue;
+    }
     bool takes_value = gf == nullptr || gf->value_name != nullptr;
     if (!takes_value) {
       if (value) return Usage(absl::StrCat("--", name, " takes no value"), "");
@@ -478,8 +583,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& argv, const
       return Usage(absl::StrCat(path, ": unknown flag --", name), path);
     }
     if (cmd.Has(name)) return Usage(absl::StrCat(path, ": --", name, " given twice"), path);
-    absl::StatusOr<Value> v =
-        Convert(absl::StrCat("--", name), f->kind, text, f->choices, f->min_count, MaxCount(name));
+    // A name is a switch in every command or in none (args_test checks).
+    if ((f->kind == ValueKind::kBool) != !text.has_value()) {
+      return Usage(absl::StrCat(path, ": --", name, " takes no value"), path);
+    }
+    absl::StatusOr<Value> v = Convert(absl::StrCat("--", name), f->kind, text.value_or(""),
+                                      f->choices, f->min_count, MaxCount(name));
     if (!v.ok()) return Usage(absl::StrCat(path, ": ", v.status().message()), path);
     cmd.flags[name] = *std::move(v);
   }
@@ -502,6 +611,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& argv, const
       return Usage(absl::StrCat(path, ": --", flag, " is required (or --", unless, ")"), path);
     }
   }
+  for (const auto& flag : spec->required) {
+    if (!cmd.Has(flag)) return Usage(absl::StrCat(path, ": --", flag, " is required"), path);
+  }
 
   // Global flags.
   for (const auto& [name, text] : globals) {
@@ -521,6 +633,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& argv, const
       if (!v.ok()) return Usage(std::string(v.status().message()), "");
       if (v->duration <= absl::ZeroDuration()) return Usage("--timeout: must be positive", "");
       g.timeout = v->duration;
+      g.timeout_given = true;
     }
   }
   if (g.tls_cert.empty() != g.tls_key.empty()) {
@@ -583,7 +696,8 @@ std::string CommandHelp(const CommandSpec& c) {
     size_t width = 0;
     for (const auto& f : c.flags) width = std::max(width, f.name.size() + f.value_name.size() + 5);
     for (const auto& f : c.flags) {
-      std::string left = absl::StrCat("--", f.name, " ", f.value_name);
+      std::string left =
+          absl::StrCat("--", f.name, f.value_name.empty() ? "" : " ", f.value_name);
       left.resize(width, ' ');
       absl::StrAppend(&s, "  ", left, f.help, "\n");
     }

@@ -32,6 +32,7 @@ enum class ValueKind {
   kDuration,  // a non-negative Go duration ("1h30m", "500ms")
   kList,      // comma-separated, non-empty items ("a,b,c")
   kFile,      // a path (read later, by the command)
+  kBool,      // a switch: takes no value ("--no-wait")
 };
 
 struct FlagSpec {
@@ -63,6 +64,8 @@ struct CommandSpec {
   std::vector<std::pair<std::string, std::string>> exclusive;
   // Flag required unless another one is given: {flag, unless}.
   std::vector<std::pair<std::string, std::string>> required_unless;
+  // Flags that must be given ("stream move --from").
+  std::vector<std::string> required;
 };
 
 // Every command heraldctl knows, in help order.
@@ -98,6 +101,9 @@ struct GlobalOptions {
   std::string tls_key;
   bool json = false;
   absl::Duration timeout = absl::Seconds(10);
+  // --timeout was given: commands that wait for an operation keep their own
+  // longer default otherwise (commands.h).
+  bool timeout_given = false;
 
   bool UseTls() const { return !tls_ca.empty() || !tls_cert.empty(); }
 };

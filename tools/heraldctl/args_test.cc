@@ -43,12 +43,13 @@ std::string MinimalLine(const CommandSpec& c) {
     if (a.required) line += a.kind == ValueKind::kCount ? " 7" : " X";
   }
   for (const auto& [flag, unless] : c.required_unless) line += " --" + flag + " a";
+  for (const auto& flag : c.required) line += " --" + flag + " a";
   if (!c.need_one_of.empty()) line += " --replicas 3";
   return line;
 }
 
 TEST(ArgsTest, EveryCommandParsesItsMinimalForm) {
-  ASSERT_EQ(Commands().size(), 18u);
+  ASSERT_EQ(Commands().size(), 22u);
   for (const auto& c : Commands()) {
     absl::StatusOr<Invocation> inv = Parse(MinimalLine(c));
     ASSERT_TRUE(inv.ok()) << MinimalLine(c) << ": " << inv.status();
@@ -193,7 +194,18 @@ TEST(ArgsTest, UsageErrors) {
   };
   const std::vector<Case> cases = {
       {"bogus", "unknown command \"bogus\""},
-      {"stream", "stream: missing subcommand (ls, info, add, edit, rm, purge)"},
+      {"stream", "stream: missing subcommand (ls, info, add, edit, rm, purge, move)"},
+      {"node", "node: missing subcommand (remove, drain)"},
+      {"node remove", "node remove: missing NODE"},
+      {"op status", "op status: missing ID"},
+      {"stream move S", "stream move: --from is required"},
+      {"stream move S --to n2", "stream move: --from is required"},
+      {"stream move S --from", "--from needs a value"},
+      {"node remove n1 --no-wait=yes", "--no-wait takes no value"},
+      {"node remove n1 --wait", "node remove: unknown flag --wait"},
+      {"op status X --no-wait", "op status: unknown flag --no-wait"},
+      {"health --no-wait", "health: unknown flag --no-wait"},
+      {"node remove n1 --no-wait --no-wait", "--no-wait given twice"},
       {"stream frob", "unknown subcommand \"frob\""},
       {"stream info", "stream info: missing NAME"},
       {"consumer info S", "consumer info: missing NAME"},
@@ -241,6 +253,56 @@ TEST(ArgsTest, UsageErrors) {
     std::string msg = UsageError(tc.line);
     EXPECT_TRUE(absl::StrContains(msg, tc.message)) << tc.line << " -> " << msg;
     EXPECT_TRUE(absl::StrContains(msg, "--help")) << tc.line << " -> " << msg;
+  }
+}
+
+TEST(ArgsTest, OperationCommands) {
+  absl::StatusOr<Invocation> inv = Parse("node remove n4");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.spec->path, "node remove");
+  EXPECT_EQ(inv->command.Arg(0), "n4");
+  EXPECT_FALSE(inv->command.Has("no-wait"));
+  EXPECT_FALSE(inv->global.timeout_given);
+  // A switch takes no value: the word after it is an argument, before or
+  // after the command words.
+  for (const std::string line : {"node drain --no-wait n2", "--no-wait node drain n2",
+                                 "node drain n2 --no-wait"}) {
+    inv = Parse(line);
+    ASSERT_TRUE(inv.ok()) << line << ": " << inv.status();
+    EXPECT_EQ(inv->command.spec->path, "node drain") << line;
+    EXPECT_EQ(inv->command.Arg(0), "n2") << line;
+    EXPECT_TRUE(inv->command.Has("no-wait")) << line;
+  }
+  inv = Parse("stream move ORDERS --from n1 --to n4 --timeout 2m");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.Arg(0), "ORDERS");
+  EXPECT_EQ(inv->command.Flag("from")->text, "n1");
+  EXPECT_EQ(inv->command.Flag("to")->text, "n4");
+  EXPECT_TRUE(inv->global.timeout_given);
+  EXPECT_EQ(inv->global.timeout, absl::Minutes(2));
+  inv = Parse("op status --wait remove_node-ab12cd-1");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.Arg(0), "remove_node-ab12cd-1");
+  EXPECT_TRUE(inv->command.Has("wait"));
+  // The synopsis shows the required flag.
+  inv = Parse("stream move --help");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(absl::StrContains(*inv->help, "heraldctl stream move NAME --from NODE [flags]"))
+      << *inv->help;
+  EXPECT_TRUE(absl::StrContains(*inv->help, "--no-wait  ")) << *inv->help;
+}
+
+TEST(ArgsTest, AFlagNameIsASwitchInEveryCommandOrInNone) {
+  std::map<std::string, bool> is_switch;
+  for (const auto& c : Commands()) {
+    for (const auto& f : c.flags) {
+      const bool sw = f.kind == ValueKind::kBool;
+      auto [it, added] = is_switch.emplace(f.name, sw);
+      EXPECT_EQ(it->second, sw) << c.path << " --" << f.name;
+      // Nor can a switch share a global flag's name.
+      EXPECT_NE(f.name, "json");
+      EXPECT_NE(f.name, "help");
+    }
   }
 }
 

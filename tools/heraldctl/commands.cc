@@ -1,5 +1,6 @@
 #include "tools/heraldctl/commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -16,40 +17,72 @@ namespace {
 namespace pb = admin::v1;
 using Stub = pb::Admin::StubInterface;
 
+// Whether the command waits for an operation to end.
+bool WaitsForOperation(const ParsedCommand& cmd) {
+  const std::string& path = cmd.spec->path;
+  if (path == "node remove" || path == "node drain" || path == "stream move") {
+    return !cmd.Has("no-wait");
+  }
+  return path == "op status" && cmd.Has("wait");
+}
+
 // What a command handler works with: the stub, the options, where to print.
 class Session {
  public:
-  Session(const Invocation& inv, Stub& stub, std::ostream& out, std::ostream& err)
+  Session(const Invocation& inv, Stub& stub, std::ostream& out, std::ostream& err,
+          const Clock& clock)
       : inv_(inv),
         stub_(stub),
         out_(out),
         err_(err),
+        clock_(clock),
+        waits_(WaitsForOperation(inv.command)),
+        timeout_(waits_ && !inv.global.timeout_given ? kWaitTimeout : inv.global.timeout),
         // One deadline for the whole command, so "stream edit" (two RPCs)
         // still ends within --timeout.
-        deadline_(absl::ToChronoTime(absl::Now() + inv.global.timeout)) {}
+        deadline_(clock.now() + timeout_) {}
 
   const ParsedCommand& cmd() const { return inv_.command; }
   bool json() const { return inv_.global.json; }
+  const std::string& server() const { return inv_.global.server; }
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
+  const Clock& clock() const { return clock_; }
+  // Whether this command waits for an operation (WaitsForOperation).
+  bool waits() const { return waits_; }
+  absl::Duration timeout() const { return timeout_; }
+  absl::Time deadline() const { return deadline_; }
 
-  // Calls one RPC. On a gRPC error prints it and returns false.
+  // Calls one RPC with the command's deadline. On a gRPC error prints it and
+  // returns false.
   template <typename Req, typename Resp>
   bool Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
             Resp* resp) {
+    return Report(CallUntil(method, req, resp, deadline_));
+  }
+
+  // Calls one RPC with its own deadline (never past the command's); prints
+  // nothing.
+  template <typename Req, typename Resp>
+  grpc::Status CallUntil(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                         const Req& req, Resp* resp, absl::Time deadline) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(deadline_);
+    ctx.set_deadline(absl::ToChronoTime(std::min(deadline, deadline_)));
     if (!inv_.global.token.empty()) {
       ctx.AddMetadata("authorization", absl::StrCat("Bearer ", inv_.global.token));
     }
-    grpc::Status st = (stub_.*method)(&ctx, req, resp);
+    return (stub_.*method)(&ctx, req, resp);
+  }
+
+  // true for OK; otherwise prints the error and returns false.
+  bool Report(const grpc::Status& st) {
     if (st.ok()) return true;
     err_ << "heraldctl: " << StatusCodeName(st.error_code()) << ": " << st.error_message() << "\n";
     // gRPC's own texts for an unreachable server do not say which server.
     if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
         st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       err_ << "heraldctl: (admin server " << inv_.global.server << ", --timeout "
-           << absl::FormatDuration(inv_.global.timeout) << ")\n";
+           << absl::FormatDuration(timeout_) << ")\n";
     }
     return false;
   }
@@ -70,7 +103,10 @@ class Session {
   Stub& stub_;
   std::ostream& out_;
   std::ostream& err_;
-  std::chrono::system_clock::time_point deadline_;
+  const Clock& clock_;
+  const bool waits_;
+  const absl::Duration timeout_;
+  const absl::Time deadline_;
 };
 
 int Health(Session& s) {
@@ -278,10 +314,163 @@ int Reload(Session& s) {
   return s.Print(resp, absl::StrCat("Configuration reloaded on ", resp.node(), ".\n"));
 }
 
+// ------------------------------------------------------------ operations
+
+// What to do when the node running an operation stopped answering for it.
+std::string LostOperationHint(const pb::Operation& op) {
+  std::string hint;
+  if (op.kind() == "drain_node" && op.target() == op.node()) {
+    hint = absl::StrCat("heraldctl: ", op.node(),
+                        " was drained through itself: a drained node shuts itself down when its "
+                        "lame duck ends, and the operation's state lived on it.\n");
+  } else {
+    hint = absl::StrCat("heraldctl: an operation's state lives on the node that runs it (",
+                        op.node().empty() ? "unknown" : op.node(), ").\n");
+  }
+  absl::StrAppend(&hint,
+                  "heraldctl: its outcome is unknown; check through another node (heraldctl "
+                  "--server OTHER cluster status, raft ls, stream info).\n");
+  return hint;
+}
+
+// The end of a wait: the operation as it ended; exit 0 when done.
+int Ended(Session& s, const pb::Operation& op) {
+  s.Print(op, RenderOperation(op));
+  if (op.state() == "done") return kExitOk;
+  if (op.state() == "failed") {
+    s.err() << "heraldctl: operation " << op.id() << " failed: " << op.error() << "\n";
+  } else {
+    s.err() << "heraldctl: operation " << op.id() << " is in an unknown state \"" << op.state()
+            << "\"\n";
+  }
+  return kExitFailed;
+}
+
+// Polls `op` (as its start or a first poll returned it) until it ends.
+int WaitForOperation(Session& s, pb::Operation op) {
+  const std::string id = op.id();
+  std::string shown;  // the progress line printed last
+  auto show = [&] {
+    std::string line = ProgressLine(op);
+    if (!line.empty() && line != shown) {
+      s.err() << line << "\n" << std::flush;
+      shown = line;
+    }
+  };
+  int failures = 0;
+  while (op.state() == "running") {
+    show();
+    const absl::Time now = s.clock().now();
+    if (now >= s.deadline()) {
+      s.Print(op, RenderOperation(op));
+      s.err() << "heraldctl: DEADLINE_EXCEEDED: operation " << id << " still running after "
+              << "--timeout " << absl::FormatDuration(s.timeout()) << " (last: " << ProgressLine(op)
+              << "); it goes on on " << (op.node().empty() ? "the server" : op.node())
+              << ": heraldctl op status " << id << " --wait\n";
+      return kExitFailed;
+    }
+    s.clock().sleep(std::min(kPollInterval, s.deadline() - now));
+    pb::GetOperationRequest req;
+    req.set_id(id);
+    pb::Operation next;
+    grpc::Status st =
+        s.CallUntil(&Stub::GetOperation, req, &next, s.clock().now() + kPollRpcTimeout);
+    if (st.ok()) {
+      op = std::move(next);
+      failures = 0;
+      continue;
+    }
+    const grpc::StatusCode code = st.error_code();
+    const bool transient =
+        code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (transient && ++failures < kPollFailuresBeforeGivingUp) continue;
+    s.err() << "heraldctl: " << StatusCodeName(code) << ": " << st.error_message() << "\n";
+    if (transient) {
+      s.err() << "heraldctl: lost the admin server " << s.server() << " while waiting for operation "
+              << id << " (" << failures << " polls failed; last progress: " << ProgressLine(op)
+              << "): the node answering is gone or unreachable.\n"
+              << LostOperationHint(op);
+    } else if (code == grpc::StatusCode::NOT_FOUND) {
+      s.err() << "heraldctl: operation " << id << " is no longer known to the admin server "
+              << s.server() << " (last progress: " << ProgressLine(op) << "): node "
+              << (op.node().empty() ? "(unknown)" : op.node())
+              << ", which ran it, restarted, left the cluster or is down.\n"
+              << LostOperationHint(op);
+    }
+    return kExitFailed;
+  }
+  show();
+  return Ended(s, op);
+}
+
+// node remove, node drain, stream move: start the operation, then wait for
+// it unless --no-wait.
+template <typename Req>
+int StartOperation(Session& s,
+                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, pb::Operation*),
+                   const Req& req) {
+  pb::Operation op;
+  const absl::Time deadline =
+      s.waits() ? s.clock().now() + kStartRpcTimeout : s.deadline();
+  if (!s.Report(s.CallUntil(method, req, &op, deadline))) return kExitFailed;
+  if (!s.waits()) {
+    return s.Print(op, absl::StrCat(RenderOperation(op), "\nFollow it with: heraldctl op status ",
+                                    op.id(), " --wait\n"));
+  }
+  s.err() << "Operation " << op.id() << " (" << op.kind() << " " << op.target() << ") started on "
+          << (op.node().empty() ? "(unknown)" : op.node()) << "\n";
+  if (op.kind() == "drain_node" && !op.node().empty() && op.node() == op.target()) {
+    s.err() << "heraldctl: note: " << op.node()
+            << " runs this operation and shuts itself down when its lame duck ends; to follow "
+               "a drain to its end, send it through another node (--server)\n";
+  }
+  return WaitForOperation(s, std::move(op));
+}
+
+int NodeRemove(Session& s) {
+  pb::RemoveNodeRequest req;
+  req.set_node(s.cmd().Arg(0));
+  return StartOperation(s, &Stub::RemoveNode, req);
+}
+
+int NodeDrain(Session& s) {
+  pb::DrainNodeRequest req;
+  req.set_node(s.cmd().Arg(0));
+  return StartOperation(s, &Stub::DrainNode, req);
+}
+
+int StreamMove(Session& s) {
+  pb::MoveStreamRequest req;
+  req.set_stream(s.cmd().Arg(0));
+  if (const Value* v = s.cmd().Flag("from")) req.set_from_node(v->text);
+  if (const Value* v = s.cmd().Flag("to")) req.set_to_node(v->text);
+  return StartOperation(s, &Stub::MoveStream, req);
+}
+
+int OpStatus(Session& s) {
+  pb::GetOperationRequest req;
+  req.set_id(s.cmd().Arg(0));
+  pb::Operation op;
+  const absl::Time deadline =
+      s.waits() ? s.clock().now() + kPollRpcTimeout : s.deadline();
+  if (!s.Report(s.CallUntil(&Stub::GetOperation, req, &op, deadline))) return kExitFailed;
+  if (s.waits()) return WaitForOperation(s, std::move(op));
+  s.Print(op, RenderOperation(op));
+  if (op.state() == "failed") {
+    s.err() << "heraldctl: operation " << op.id() << " failed: " << op.error() << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 const std::map<std::string, std::function<int(Session&)>>& Handlers() {
   static const auto* handlers = new std::map<std::string, std::function<int(Session&)>>{
       {"health", Health},
       {"cluster status", ClusterStatus},
+      {"node remove", NodeRemove},
+      {"node drain", NodeDrain},
+      {"op status", OpStatus},
+      {"stream move", StreamMove},
       {"raft ls", RaftLs},
       {"raft stepdown", [](Session& s) { return StepDown(s, false); }},
       {"raft transfer", [](Session& s) { return StepDown(s, true); }},
@@ -346,7 +535,8 @@ std::string StatusCodeName(grpc::StatusCode code) {
   return absl::StrCat("CODE_", static_cast<int>(code));
 }
 
-int RunCommand(const Invocation& inv, Stub& stub, std::ostream& out, std::ostream& err) {
+int RunCommand(const Invocation& inv, Stub& stub, std::ostream& out, std::ostream& err,
+               const Clock& clock) {
   if (inv.command.spec == nullptr) {
     err << "heraldctl: no command\n";
     return kExitUsage;
@@ -358,7 +548,7 @@ int RunCommand(const Invocation& inv, Stub& stub, std::ostream& out, std::ostrea
     err << "heraldctl: " << inv.command.spec->path << ": not implemented\n";
     return kExitFailed;
   }
-  Session session(inv, stub, out, err);
+  Session session(inv, stub, out, err, clock);
   return it->second(session);
 }
 

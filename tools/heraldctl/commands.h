@@ -8,12 +8,25 @@
 //
 // Every RPC of one command shares one deadline, --timeout from the start, and
 // carries `authorization: Bearer <token>` when a token is set.
+//
+// The commands that start an operation (node remove, node drain, stream move;
+// op status --wait) wait for its end unless --no-wait: they poll GetOperation
+// every kPollInterval, each poll with its own deadline of kPollRpcTimeout,
+// print "[done/total] progress" on stderr whenever it changes, and exit 0
+// when the operation is done, 1 when it failed. --timeout (default
+// kWaitTimeout for them) bounds the whole wait; the starting RPC gets at most
+// kStartRpcTimeout of it. Polls that keep failing (the answering node is gone:
+// UNAVAILABLE, or NOT_FOUND once it forgot the operation, as after a restart)
+// end the wait with exit 1 and a message saying so.
 #ifndef HERALD_TOOLS_HERALDCTL_COMMANDS_H_
 #define HERALD_TOOLS_HERALDCTL_COMMANDS_H_
 
+#include <functional>
 #include <ostream>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
 #include "tools/heraldctl/args.h"
@@ -24,13 +37,27 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
+inline constexpr absl::Duration kWaitTimeout = absl::Minutes(10);
+inline constexpr absl::Duration kPollInterval = absl::Milliseconds(500);
+inline constexpr absl::Duration kPollRpcTimeout = absl::Seconds(5);
+inline constexpr absl::Duration kStartRpcTimeout = absl::Seconds(30);
+// Consecutive failed polls (UNAVAILABLE, DEADLINE_EXCEEDED) before giving up.
+inline constexpr int kPollFailuresBeforeGivingUp = 4;
+
+// How a command tells and passes time (waiting commands); tests hand in a
+// fake one.
+struct Clock {
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+  std::function<void(absl::Duration)> sleep = [](absl::Duration d) { absl::SleepFor(d); };
+};
+
 // "NOT_FOUND" for grpc::StatusCode::NOT_FOUND; "CODE_<n>" for unknown codes.
 std::string StatusCodeName(grpc::StatusCode code);
 
 // Runs inv.command (inv.help unset). Writes results to `out`, errors and
 // warnings to `err`.
 int RunCommand(const Invocation& inv, admin::v1::Admin::StubInterface& stub, std::ostream& out,
-               std::ostream& err);
+               std::ostream& err, const Clock& clock = Clock());
 
 }  // namespace herald::ctl
 

@@ -4,6 +4,7 @@
 #include "tools/heraldctl/commands.h"
 
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -38,6 +39,20 @@ class FakeAdmin : public pb::Admin::StubInterface {
     replies_[method]->CopyFrom(response);
   }
   void Fail(const std::string& method, grpc::Status status) { errors_[method] = status; }
+  // Answers for the next calls of `method`, in order, before Reply/Fail's.
+  void Then(const std::string& method, const Message& response) {
+    std::unique_ptr<Message> m(response.New());
+    m->CopyFrom(response);
+    queued_[method].emplace_back(grpc::Status::OK, std::move(m));
+  }
+  void ThenFail(const std::string& method, grpc::Status status) {
+    queued_[method].emplace_back(status, nullptr);
+  }
+  size_t Count(const std::string& method) const {
+    size_t n = 0;
+    for (const auto& c : calls_) n += c.method == method ? 1 : 0;
+    return n;
+  }
 
   const std::vector<Call>& calls() const { return calls_; }
   // The only call's request as the given type; fails when there is not one.
@@ -127,6 +142,12 @@ class FakeAdmin : public pb::Admin::StubInterface {
     c.metadata = grpc::testing::ClientContextTestPeer(ctx).GetSendInitialMetadata();
     c.deadline = ctx->deadline();
     calls_.push_back(std::move(c));
+    if (auto q = queued_.find(method); q != queued_.end() && !q->second.empty()) {
+      auto [status, response] = std::move(q->second.front());
+      q->second.pop_front();
+      if (response) resp->CopyFrom(*response);
+      return status;
+    }
     if (auto it = errors_.find(method); it != errors_.end()) return it->second;
     if (auto it = replies_.find(method); it != replies_.end()) resp->CopyFrom(*it->second);
     return grpc::Status::OK;
@@ -135,7 +156,40 @@ class FakeAdmin : public pb::Admin::StubInterface {
   std::vector<Call> calls_;
   std::map<std::string, std::unique_ptr<Message>> replies_;
   std::map<std::string, grpc::Status> errors_;
+  std::map<std::string, std::deque<std::pair<grpc::Status, std::unique_ptr<Message>>>> queued_;
 };
+
+// A clock for the waiting commands: sleeping advances it, instantly.
+struct FakeTime {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  std::vector<absl::Duration> sleeps;
+  Clock clock() {
+    Clock c;
+    c.now = [this] { return now; };
+    c.sleep = [this](absl::Duration d) {
+      sleeps.push_back(d);
+      now += d;
+    };
+    return c;
+  }
+};
+
+pb::Operation Op(const std::string& state, int done, int total, const std::string& progress,
+                 const std::string& kind = "remove_node", const std::string& target = "n4",
+                 const std::string& node = "n1") {
+  pb::Operation op;
+  op.set_id(kind + "-ab12cd-1");
+  op.set_kind(kind);
+  op.set_target(target);
+  op.set_node(node);
+  op.set_state(state);
+  op.set_steps_done(done);
+  op.set_steps_total(total);
+  op.set_progress(progress);
+  op.set_started_unix_ms(1800000000000);
+  if (state != "running") op.set_finished_unix_ms(1800000012500);
+  return op;
+}
 
 struct Result {
   int code = -1;
@@ -143,7 +197,7 @@ struct Result {
   std::string err;
 };
 
-Result RunCmd(FakeAdmin& stub, const std::string& line) {
+Result RunCmd(FakeAdmin& stub, const std::string& line, const Clock& clock = Clock()) {
   std::vector<std::string> argv = absl::StrSplit(line, ' ', absl::SkipEmpty());
   absl::StatusOr<Invocation> inv = ParseArgs(
       argv, [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
@@ -151,7 +205,7 @@ Result RunCmd(FakeAdmin& stub, const std::string& line) {
   if (!inv.ok()) return {};
   std::ostringstream out, err;
   Result r;
-  r.code = RunCommand(*inv, stub, out, err);
+  r.code = RunCommand(*inv, stub, out, err, clock);
   r.out = out.str();
   r.err = err.str();
   return r;
@@ -178,10 +232,14 @@ TEST(CommandsTest, EveryCommandHasAHandlerThatCallsAnRpc) {
     pb::StreamInfo current;
     current.set_config_json(R"({"name":"X"})");
     stub.Reply("GetStream", current);
+    for (const char* rpc : {"RemoveNode", "DrainNode", "MoveStream", "GetOperation"}) {
+      stub.Reply(rpc, Op("done", 1, 1, "done"));
+    }
     std::string line = c.path;
     for (const auto& a : c.args) {
       if (a.required) line += a.kind == ValueKind::kCount ? " 7" : " X";
     }
+    for (const auto& f : c.required) line += " --" + f + " X";
     if (!c.required_unless.empty()) line += " --subjects a";
     if (!c.need_one_of.empty()) line += " --replicas 3";
     Result r = RunCmd(stub, line);
@@ -305,6 +363,13 @@ TEST(CommandsTest, RequestFieldsOfEachCommand) {
       {"conn kick 42", "CloseConnection", "cid: 42"},
       {"conn kick 42 --node n3", "CloseConnection", "node: \"n3\" cid: 42"},
       {"reload", "Reload", ""},
+      {"node remove n4 --no-wait", "RemoveNode", "node: \"n4\""},
+      {"node drain n2 --no-wait", "DrainNode", "node: \"n2\""},
+      {"stream move ORDERS --from n1 --no-wait", "MoveStream",
+       "stream: \"ORDERS\" from_node: \"n1\""},
+      {"stream move ORDERS --from n1 --to n4 --no-wait", "MoveStream",
+       "stream: \"ORDERS\" from_node: \"n1\" to_node: \"n4\""},
+      {"op status remove_node-ab12cd-1", "GetOperation", "id: \"remove_node-ab12cd-1\""},
   };
   for (const auto& tc : cases) {
     FakeAdmin stub;
@@ -445,6 +510,214 @@ TEST(CommandsTest, ConnLsWarnsAboutUnreachableNodes) {
   Result r = RunCmd(stub, "conn ls");
   EXPECT_EQ(r.code, kExitOk);
   EXPECT_TRUE(absl::StrContains(r.err, "node n3 did not answer")) << r.err;
+}
+
+// ------------------------------------------------------------ operations
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+TEST(CommandsTest, NodeRemoveWaitsPrintingProgressAsItChanges) {
+  FakeAdmin stub;
+  stub.Reply("RemoveNode", Op("running", 0, 4, "cordoning n4 (no new replicas)"));
+  stub.Then("GetOperation", Op("running", 0, 4, "cordoning n4 (no new replicas)"));
+  stub.Then("GetOperation", Op("running", 1, 4, "moving the replica of stream A off n4"));
+  stub.Then("GetOperation", Op("running", 1, 4, "moving the replica of stream A off n4"));
+  stub.Then("GetOperation", Op("running", 2, 4, "moving the replica of stream B off n4"));
+  stub.Then("GetOperation", Op("done", 4, 4, "done"));
+  FakeTime t;
+  const absl::Time start = t.now;
+  Result r = RunCmd(stub, "node remove n4 --json --token tk", t.clock());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(Lines(r.err), (std::vector<std::string>{
+                              "Operation remove_node-ab12cd-1 (remove_node n4) started on n1",
+                              "[0/4] cordoning n4 (no new replicas)",
+                              "[1/4] moving the replica of stream A off n4",
+                              "[2/4] moving the replica of stream B off n4",
+                              "[4/4] done",
+                          }));
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["state"], "done");
+  EXPECT_EQ(j["id"], "remove_node-ab12cd-1");
+  EXPECT_EQ(j["steps_done"], 4);
+  EXPECT_EQ(j["error"], "");
+  ASSERT_EQ(stub.calls().size(), 6u);
+  EXPECT_EQ(stub.calls()[0].request->ShortDebugString(), "node: \"n4\"");
+  // The start gets a short deadline of its own; each poll, 500 ms apart, too.
+  EXPECT_EQ(absl::FromChrono(stub.calls()[0].deadline), start + kStartRpcTimeout);
+  for (size_t i = 1; i < stub.calls().size(); ++i) {
+    const auto& c = stub.calls()[i];
+    EXPECT_EQ(c.method, "GetOperation");
+    EXPECT_EQ(c.request->ShortDebugString(), "id: \"remove_node-ab12cd-1\"");
+    EXPECT_EQ(absl::FromChrono(c.deadline),
+              start + static_cast<int64_t>(i) * kPollInterval + kPollRpcTimeout);
+    EXPECT_EQ(c.metadata.find("authorization")->second, "Bearer tk");
+  }
+  EXPECT_EQ(t.sleeps, std::vector<absl::Duration>(5, absl::Milliseconds(500)));
+}
+
+TEST(CommandsTest, AFailedOperationExitsOneWithItsError) {
+  FakeAdmin stub;
+  stub.Reply("MoveStream", Op("running", 0, 1, "moving", "move_stream", "ORDERS"));
+  pb::Operation failed = Op("failed", 0, 1, "moving", "move_stream", "ORDERS");
+  failed.set_error("stream ORDERS: replicas not back to 3 current after 2 min");
+  stub.Then("GetOperation", failed);
+  FakeTime t;
+  Result r = RunCmd(stub, "stream move ORDERS --from n1 --to n4", t.clock());
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "heraldctl: operation move_stream-ab12cd-1 failed: stream ORDERS: "
+                                "replicas not back to 3 current after 2 min\n"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "failed")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "replicas not back")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "Took:")) << r.out;
+}
+
+TEST(CommandsTest, ARefusedStartIsTheServersError) {
+  FakeAdmin stub;
+  stub.Fail("RemoveNode", grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                       "stream A (3 replicas: n1, n2, n3) has a replica on n3"));
+  FakeTime t;
+  Result r = RunCmd(stub, "node remove n3", t.clock());
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(r.err, "heraldctl: FAILED_PRECONDITION: stream A (3 replicas: n1, n2, n3) has a "
+                   "replica on n3\n");
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(stub.calls().size(), 1u);
+}
+
+TEST(CommandsTest, NoWaitPrintsTheOperationAndReturns) {
+  FakeAdmin stub;
+  stub.Reply("DrainNode", Op("running", 0, 3, "cordoning n2", "drain_node", "n2"));
+  FakeTime t;
+  const absl::Time start = t.now;
+  Result r = RunCmd(stub, "node drain n2 --no-wait", t.clock());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(stub.calls().size(), 1u);
+  EXPECT_TRUE(absl::StrContains(r.out, "drain_node-ab12cd-1")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "heraldctl op status drain_node-ab12cd-1 --wait")) << r.out;
+  EXPECT_EQ(r.err, "");
+  // Not waiting: the usual 10 s deadline.
+  EXPECT_EQ(absl::FromChrono(stub.calls()[0].deadline), start + absl::Seconds(10));
+  r = RunCmd(stub, "node drain n2 --no-wait --json", t.clock());
+  EXPECT_EQ(nlohmann::json::parse(r.out)["state"], "running");
+}
+
+TEST(CommandsTest, TheWaitIsBoundedByTimeoutTenMinutesByDefault) {
+  {
+    FakeAdmin stub;
+    stub.Reply("DrainNode", Op("running", 1, 3, "moving leaderships", "drain_node", "n2"));
+    stub.Reply("GetOperation", Op("running", 1, 3, "moving leaderships", "drain_node", "n2"));
+    FakeTime t;
+    const absl::Time start = t.now;
+    Result r = RunCmd(stub, "node drain n2", t.clock());
+    EXPECT_EQ(r.code, kExitFailed);
+    EXPECT_EQ(t.now - start, absl::Minutes(10));
+    EXPECT_EQ(stub.Count("GetOperation"), 1200u);
+    EXPECT_TRUE(absl::StrContains(r.err,
+                                  "heraldctl: DEADLINE_EXCEEDED: operation drain_node-ab12cd-1 "
+                                  "still running after --timeout 10m (last: [1/3] moving "
+                                  "leaderships); it goes on on n1: heraldctl op status "
+                                  "drain_node-ab12cd-1 --wait"))
+        << r.err;
+    // The progress line was printed once.
+    EXPECT_EQ(Lines(r.err).size(), 3u) << r.err;
+  }
+  {
+    FakeAdmin stub;
+    stub.Reply("RemoveNode", Op("running", 1, 3, "moving"));
+    stub.Reply("GetOperation", Op("running", 1, 3, "moving"));
+    FakeTime t;
+    const absl::Time start = t.now;
+    Result r = RunCmd(stub, "node remove n4 --timeout 3s", t.clock());
+    EXPECT_EQ(r.code, kExitFailed);
+    EXPECT_EQ(t.now - start, absl::Seconds(3));
+    EXPECT_EQ(stub.Count("GetOperation"), 6u);
+    // No call's deadline is past --timeout.
+    for (const auto& c : stub.calls()) {
+      EXPECT_LE(absl::FromChrono(c.deadline), start + absl::Seconds(3));
+    }
+    EXPECT_TRUE(absl::StrContains(r.err, "still running after --timeout 3s")) << r.err;
+  }
+}
+
+TEST(CommandsTest, PollsThatKeepFailingSayTheNodeIsGone) {
+  FakeAdmin stub;
+  stub.Reply("DrainNode", Op("running", 0, 3, "cordoning n2", "drain_node", "n2", "n2"));
+  // One failed poll is retried; four in a row end the wait.
+  stub.ThenFail("GetOperation", grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
+  stub.Then("GetOperation", Op("running", 2, 3, "waiting until n2 leads no Raft group",
+                               "drain_node", "n2", "n2"));
+  for (int i = 0; i < 4; ++i) {
+    stub.ThenFail("GetOperation",
+                  grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect"));
+  }
+  FakeTime t;
+  Result r = RunCmd(stub, "node drain n2 --server 127.0.0.1:7333", t.clock());
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(stub.Count("GetOperation"), 6u);
+  EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: note: n2 runs this operation")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "[2/3] waiting until n2 leads no Raft group\n")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: UNAVAILABLE: failed to connect\n")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "lost the admin server 127.0.0.1:7333 while waiting for "
+                                       "operation drain_node-ab12cd-1"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "shuts itself down when its lame duck ends")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "its outcome is unknown")) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CommandsTest, AnOperationForgottenMidWaitIsReported) {
+  FakeAdmin stub;
+  stub.Reply("RemoveNode", Op("running", 1, 4, "moving"));
+  stub.ThenFail("GetOperation", grpc::Status(grpc::StatusCode::NOT_FOUND, "no operation"));
+  FakeTime t;
+  Result r = RunCmd(stub, "node remove n4", t.clock());
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(stub.Count("GetOperation"), 1u);
+  EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: NOT_FOUND: no operation\n")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "is no longer known to the admin server")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "node n1, which ran it")) << r.err;
+}
+
+TEST(CommandsTest, OpStatus) {
+  FakeAdmin stub;
+  stub.Fail("GetOperation", grpc::Status(grpc::StatusCode::NOT_FOUND, "no operation x-1"));
+  Result r = RunCmd(stub, "op status x-1");
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(r.err, "heraldctl: NOT_FOUND: no operation x-1\n");
+  r = RunCmd(stub, "op status x-1 --wait");
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(r.err, "heraldctl: NOT_FOUND: no operation x-1\n");
+
+  FakeAdmin running;
+  running.Reply("GetOperation", Op("running", 2, 4, "moving B"));
+  r = RunCmd(running, "op status remove_node-ab12cd-1");
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_TRUE(absl::StrContains(r.out, "running")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "2/4")) << r.out;
+  EXPECT_EQ(running.calls().size(), 1u);
+
+  FakeAdmin failed;
+  pb::Operation f = Op("failed", 2, 4, "moving B");
+  f.set_error("boom");
+  failed.Reply("GetOperation", f);
+  r = RunCmd(failed, "op status remove_node-ab12cd-1 --json");
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "boom");
+  EXPECT_TRUE(absl::StrContains(r.err, "failed: boom")) << r.err;
+
+  FakeAdmin waiting;
+  waiting.Then("GetOperation", Op("running", 2, 4, "moving B"));
+  waiting.Then("GetOperation", Op("done", 4, 4, "done"));
+  FakeTime t;
+  const absl::Time start = t.now;
+  r = RunCmd(waiting, "op status remove_node-ab12cd-1 --wait", t.clock());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(Lines(r.err), (std::vector<std::string>{"[2/4] moving B", "[4/4] done"}));
+  EXPECT_EQ(absl::FromChrono(waiting.calls()[0].deadline), start + kPollRpcTimeout);
 }
 
 TEST(CommandsTest, StatusCodeNames) {

@@ -247,4 +247,39 @@ std::string RenderConnections(const admin::v1::ListConnectionsResponse& r) {
   return t.Render();
 }
 
+namespace {
+
+std::string UnixMillis(int64_t ms) {
+  if (ms <= 0) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string RenderOperation(const admin::v1::Operation& op) {
+  Block b;
+  b.Add("Operation", op.id());
+  b.Add("Kind", op.kind());
+  b.Add("Target", op.target());
+  b.Add("State", op.state());
+  b.Add("Progress", op.progress());
+  b.Add("Steps", absl::StrCat(op.steps_done(), "/", op.steps_total()));
+  if (!op.error().empty()) b.Add("Error", op.error());
+  b.Add("Node", op.node());
+  b.Add("Started", UnixMillis(op.started_unix_ms()));
+  if (op.finished_unix_ms() > 0) {
+    b.Add("Finished", UnixMillis(op.finished_unix_ms()));
+    if (op.started_unix_ms() > 0 && op.finished_unix_ms() >= op.started_unix_ms()) {
+      b.Add("Took", FormatGoDuration(absl::Milliseconds(op.finished_unix_ms() -
+                                                        op.started_unix_ms())));
+    }
+  }
+  return b.Render();
+}
+
+std::string ProgressLine(const admin::v1::Operation& op) {
+  if (op.steps_total() <= 0) return op.progress();
+  return absl::StrCat("[", op.steps_done(), "/", op.steps_total(), "] ", op.progress());
+}
+
 }  // namespace herald::ctl

@@ -52,6 +52,10 @@ std::string RenderStream(const admin::v1::StreamInfo& s);
 std::string RenderConsumers(const admin::v1::ListConsumersResponse& r);
 std::string RenderConsumer(const admin::v1::ConsumerInfo& c);
 std::string RenderConnections(const admin::v1::ListConnectionsResponse& r);
+std::string RenderOperation(const admin::v1::Operation& op);
+// A waiting command's progress line (without newline): "[2/5] moving the
+// replica of stream ORDERS off n4"; only the text while there are no steps.
+std::string ProgressLine(const admin::v1::Operation& op);
 
 }  // namespace herald::ctl
 

@@ -560,7 +560,10 @@ class AdminServer::Impl final : public pb::Admin::Service {
     // The metadata group must keep a quorum without the node.
     std::vector<std::string> voters_left;
     int online_left = 0;
-    for (const auto& n : host_->jetstream()->AdminNodes()["nodes"]) {
+    // A named view: `for (n : AdminNodes()["nodes"])` would iterate a
+    // destroyed temporary (the range-for keeps only operator[]'s reference).
+    nlohmann::json view = host_->jetstream()->AdminNodes();
+    for (const auto& n : view["nodes"]) {
       const std::string role = Str(n, "meta_role");
       if ((role == "leader" || role == "follower") && Str(n, "name") != name) {
         voters_left.push_back(Str(n, "name"));
@@ -1038,7 +1041,8 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (absl::Status s = ApiOk("$JS.API.SERVER.REMOVE", {{"peer", node}}); !s.ok()) return s;
     while (!op.stopping()) {
       bool member = false;
-      for (const auto& n : meta_view()["nodes"]) {
+      nlohmann::json view = meta_view();  // not a temporary: see RemoveNode
+      for (const auto& n : view["nodes"]) {
         if (Str(n, "name") == node) member = !Str(n, "meta_role").empty();
       }
       if (!member) return absl::OkStatus();

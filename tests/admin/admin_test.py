@@ -50,7 +50,7 @@ def wait_for(cond, timeout=10.0, step=0.1):
 
 
 class Node:
-    def __init__(self, root, name, client_port, route_port, admin_port, routes):
+    def __init__(self, root, name, client_port, route_port, admin_port, routes, extra=""):
         self.name = name
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
@@ -63,7 +63,7 @@ class Node:
             "cluster { name: ADM, listen: 127.0.0.1:%d, routes: [%s] }\n"
             'admin { listen: "127.0.0.1:%d", token: "%s" }\n'
             % (name, client_port, os.path.join(self.dir, "js"), route_port,
-               ", ".join(routes), admin_port, TOKEN))
+               ", ".join(routes), admin_port, TOKEN)) + extra
         self.write_conf("")
         self.logpath = os.path.join(self.dir, "server.log")
         self.log = open(self.logpath, "w")

@@ -486,6 +486,7 @@ class MembershipTest(MembershipCase):
               "%d publish errors/timeouts" % (
                   victim, ",".join(held[victim]), t1 - t0, during,
                   max(p.longest_gap() for p in pubs), sum(len(p.errors) for p in pubs)))
+        print("    " + "\n    ".join(r.err.splitlines()))
         for p in pubs:
             for t, msg_id, what in p.errors[:5]:
                 print("    publisher %s: %s at +%.2fs: %r" % (p.tag, msg_id, t - t0, what))
@@ -600,6 +601,9 @@ class MembershipTest(MembershipCase):
         self.assert_refused(r, "FAILED_PRECONDITION", "quorum")
         r = self.ctl("node", "remove", left[0], on=left[1], timeout="20s")
         self.assert_refused(r, "FAILED_PRECONDITION", "quorum")
+        # The node that is down: its R3 replicas have nowhere to go.
+        r = self.ctl("node", "remove", down.name, timeout="20s")
+        self.assert_refused(r, "FAILED_PRECONDITION", "stream ", down.name)
 
 
 class LastNodeTest(unittest.TestCase, Ctl):
@@ -626,7 +630,7 @@ class LastNodeTest(unittest.TestCase, Ctl):
 class DrainTest(MembershipCase):
     extra = LAME_DUCK
 
-    def test_drain_node(self):
+    def test_1_drain_node(self):
         streams = ["DA", "DB", "DC"]
         for s in streams:
             self.add_stream(s)
@@ -703,6 +707,40 @@ class DrainTest(MembershipCase):
         self.assertNotIn(target, self.peers("DLATE"))
         st = self.ok_json("op", "status", op["id"])
         self.assertEqual(st["state"], "done")
+        type(self).drained = True
+
+    def test_2_drain_through_itself(self):
+        """The operation runs on the node drained, which shuts itself down:
+        heraldctl says so, and its state is gone with it."""
+        if not getattr(type(self), "drained", False):
+            self.skipTest("needs test_1's drain")
+        target = "n3"
+        r, progress = self.run_op("node", "drain", target, "--json", on=target)
+        print("  node drain %s through itself: rc=%d, %.1fs" % (target, r.rc, r.seconds))
+        self.assertIn("heraldctl: note: %s runs this operation" % target, r.err)
+        if r.rc == 0:
+            op = r.json()
+            self.assertEqual(op["state"], "done", op)
+            self.assertEqual(op["node"], target)
+            op_id = op["id"]
+        else:
+            # Gone before the drain was seen to end: said as such.
+            self.assertIn("lost the admin server", r.err, r)
+            self.assertIn("shuts itself down when its lame duck ends", r.err, r)
+            op_id = r.err.split("Operation ")[1].split()[0]
+        proc = self.node(target).proc
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.fail("%s did not exit within 40 s of its drain" % target)
+        self.assertEqual(proc.returncode, 0)
+        # Its operation's state went with it.
+        r = self.ctl("op", "status", op_id, timeout="10s")
+        self.assertEqual(r.rc, 1, r)
+        self.assertTrue(r.err.startswith("heraldctl: NOT_FOUND: "), r)
+        r = self.ctl("op", "status", op_id, "--wait", on=target, timeout="5s")
+        self.assertEqual(r.rc, 1, r)
+        self.assertTrue(r.err.startswith("heraldctl: UNAVAILABLE: "), r)
 
 
 if __name__ == "__main__":

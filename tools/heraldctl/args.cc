@@ -50,14 +50,13 @@ FlagSpec NoWaitFlag() {
 
 // How a command that starts an operation waits for it.
 std::string WaitHelp(const std::string& what) {
-  return absl::StrCat(
-      "Waits until ", what,
-      " ends, printing its progress on stderr as it changes\n"
-      "(\"[done/total] what it does\"): exit 0 when done, 1 when it failed (its\n"
-      "error on stderr). --timeout bounds the wait (default 10m here; each poll\n"
-      "has its own short deadline); after it the operation goes on in the\n"
-      "server. --no-wait prints the operation (with its id) and returns at once.\n"
-      "--json prints the final Operation.");
+  return absl::StrCat("Waits until ", what,
+                      " ends, printing its progress on stderr as it changes\n"
+                      "(\"[done/total] what it does\"): exit 0 when done, 1 when it failed (its\n"
+                      "error on stderr). --timeout bounds the wait (default 10m here; each poll\n"
+                      "has its own short deadline); after it the operation goes on in the\n"
+                      "server. --no-wait prints the operation (with its id) and returns at once.\n"
+                      "--json prints the final Operation.");
 }
 
 std::vector<CommandSpec> BuildCommands() {
@@ -98,17 +97,18 @@ std::vector<CommandSpec> BuildCommands() {
                    "a node to its end, send it through another node (--server).",
                {{"NODE", ValueKind::kString, true, "the node's name (cluster status)"}},
                {NoWaitFlag()}});
-  c.push_back({"op status",
-               "GetOperation",
-               "the state of a node remove, node drain or stream move",
-               "Prints the operation: state (running, done, failed), what it does now,\n"
-               "its steps, and the error of a failed one. Any node answers for the\n"
-               "operations of the nodes connected to it; finished operations are kept\n"
-               "for an hour. Exit status 1 when the operation failed.\n"
-               "With --wait, waits for its end as node remove does, printing progress\n"
-               "on stderr; --timeout bounds the wait (default 10m).",
-               {{"ID", ValueKind::kString, true, "the operation's id (as printed when it started)"}},
-               {{"wait", ValueKind::kBool, "", "wait until the operation ends (exit 0 done, 1 failed)"}}});
+  c.push_back(
+      {"op status",
+       "GetOperation",
+       "the state of a node remove, node drain or stream move",
+       "Prints the operation: state (running, done, failed), what it does now,\n"
+       "its steps, and the error of a failed one. Any node answers for the\n"
+       "operations of the nodes connected to it; finished operations are kept\n"
+       "for an hour. Exit status 1 when the operation failed.\n"
+       "With --wait, waits for its end as node remove does, printing progress\n"
+       "on stderr; --timeout bounds the wait (default 10m).",
+       {{"ID", ValueKind::kString, true, "the operation's id (as printed when it started)"}},
+       {{"wait", ValueKind::kBool, "", "wait until the operation ends (exit 0 done, 1 failed)"}}});
   c.push_back(
       {"raft ls",
        "ListRaftGroups",
@@ -696,8 +696,7 @@ std::string CommandHelp(const CommandSpec& c) {
     size_t width = 0;
     for (const auto& f : c.flags) width = std::max(width, f.name.size() + f.value_name.size() + 5);
     for (const auto& f : c.flags) {
-      std::string left =
-          absl::StrCat("--", f.name, f.value_name.empty() ? "" : " ", f.value_name);
+      std::string left = absl::StrCat("--", f.name, f.value_name.empty() ? "" : " ", f.value_name);
       left.resize(width, ' ');
       absl::StrAppend(&s, "  ", left, f.help, "\n");
     }

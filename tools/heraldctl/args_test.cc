@@ -265,8 +265,8 @@ TEST(ArgsTest, OperationCommands) {
   EXPECT_FALSE(inv->global.timeout_given);
   // A switch takes no value: the word after it is an argument, before or
   // after the command words.
-  for (const std::string line : {"node drain --no-wait n2", "--no-wait node drain n2",
-                                 "node drain n2 --no-wait"}) {
+  for (const std::string line :
+       {"node drain --no-wait n2", "--no-wait node drain n2", "node drain n2 --no-wait"}) {
     inv = Parse(line);
     ASSERT_TRUE(inv.ok()) << line << ": " << inv.status();
     EXPECT_EQ(inv->command.spec->path, "node drain") << line;

@@ -386,8 +386,9 @@ int WaitForOperation(Session& s, pb::Operation op) {
     if (transient && ++failures < kPollFailuresBeforeGivingUp) continue;
     s.err() << "heraldctl: " << StatusCodeName(code) << ": " << st.error_message() << "\n";
     if (transient) {
-      s.err() << "heraldctl: lost the admin server " << s.server() << " while waiting for operation "
-              << id << " (" << failures << " polls failed; last progress: " << ProgressLine(op)
+      s.err() << "heraldctl: lost the admin server " << s.server()
+              << " while waiting for operation " << id << " (" << failures
+              << " polls failed; last progress: " << ProgressLine(op)
               << "): the node answering is gone or unreachable.\n"
               << LostOperationHint(op);
     } else if (code == grpc::StatusCode::NOT_FOUND) {
@@ -410,8 +411,7 @@ int StartOperation(Session& s,
                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, pb::Operation*),
                    const Req& req) {
   pb::Operation op;
-  const absl::Time deadline =
-      s.waits() ? s.clock().now() + kStartRpcTimeout : s.deadline();
+  const absl::Time deadline = s.waits() ? s.clock().now() + kStartRpcTimeout : s.deadline();
   if (!s.Report(s.CallUntil(method, req, &op, deadline))) return kExitFailed;
   if (!s.waits()) {
     return s.Print(op, absl::StrCat(RenderOperation(op), "\nFollow it with: heraldctl op status ",
@@ -451,8 +451,7 @@ int OpStatus(Session& s) {
   pb::GetOperationRequest req;
   req.set_id(s.cmd().Arg(0));
   pb::Operation op;
-  const absl::Time deadline =
-      s.waits() ? s.clock().now() + kPollRpcTimeout : s.deadline();
+  const absl::Time deadline = s.waits() ? s.clock().now() + kPollRpcTimeout : s.deadline();
   if (!s.Report(s.CallUntil(&Stub::GetOperation, req, &op, deadline))) return kExitFailed;
   if (s.waits()) return WaitForOperation(s, std::move(op));
   s.Print(op, RenderOperation(op));

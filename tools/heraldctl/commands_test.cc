@@ -582,8 +582,9 @@ TEST(CommandsTest, ARefusedStartIsTheServersError) {
   FakeTime t;
   Result r = RunCmd(stub, "node remove n3", t.clock());
   EXPECT_EQ(r.code, kExitFailed);
-  EXPECT_EQ(r.err, "heraldctl: FAILED_PRECONDITION: stream A (3 replicas: n1, n2, n3) has a "
-                   "replica on n3\n");
+  EXPECT_EQ(r.err,
+            "heraldctl: FAILED_PRECONDITION: stream A (3 replicas: n1, n2, n3) has a "
+            "replica on n3\n");
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(stub.calls().size(), 1u);
 }
@@ -648,11 +649,10 @@ TEST(CommandsTest, PollsThatKeepFailingSayTheNodeIsGone) {
   stub.Reply("DrainNode", Op("running", 0, 3, "cordoning n2", "drain_node", "n2", "n2"));
   // One failed poll is retried; four in a row end the wait.
   stub.ThenFail("GetOperation", grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset"));
-  stub.Then("GetOperation", Op("running", 2, 3, "waiting until n2 leads no Raft group",
-                               "drain_node", "n2", "n2"));
+  stub.Then("GetOperation",
+            Op("running", 2, 3, "waiting until n2 leads no Raft group", "drain_node", "n2", "n2"));
   for (int i = 0; i < 4; ++i) {
-    stub.ThenFail("GetOperation",
-                  grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect"));
+    stub.ThenFail("GetOperation", grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect"));
   }
   FakeTime t;
   Result r = RunCmd(stub, "node drain n2 --server 127.0.0.1:7333", t.clock());
@@ -661,8 +661,9 @@ TEST(CommandsTest, PollsThatKeepFailingSayTheNodeIsGone) {
   EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: note: n2 runs this operation")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "[2/3] waiting until n2 leads no Raft group\n")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: UNAVAILABLE: failed to connect\n")) << r.err;
-  EXPECT_TRUE(absl::StrContains(r.err, "lost the admin server 127.0.0.1:7333 while waiting for "
-                                       "operation drain_node-ab12cd-1"))
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "lost the admin server 127.0.0.1:7333 while waiting for "
+                                "operation drain_node-ab12cd-1"))
       << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "shuts itself down when its lame duck ends")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "its outcome is unknown")) << r.err;

@@ -270,8 +270,8 @@ std::string RenderOperation(const admin::v1::Operation& op) {
   if (op.finished_unix_ms() > 0) {
     b.Add("Finished", UnixMillis(op.finished_unix_ms()));
     if (op.started_unix_ms() > 0 && op.finished_unix_ms() >= op.started_unix_ms()) {
-      b.Add("Took", FormatGoDuration(absl::Milliseconds(op.finished_unix_ms() -
-                                                        op.started_unix_ms())));
+      b.Add("Took",
+            FormatGoDuration(absl::Milliseconds(op.finished_unix_ms() - op.started_unix_ms())));
     }
   }
   return b.Render();

@@ -40,8 +40,9 @@ from admin_test import (HERALDCTL, RUNNING, SERVER_BIN, TOKEN, Node, Result, Run
 
 # A drained node's lame duck: it closes its clients after the grace period
 # and exits right after its last client is closed (30s is the configuration's
-# minimum duration, which only spreads the closing of many clients).
-LAME_DUCK = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "3s"\n'
+# minimum duration, which only spreads the closing of many clients; the
+# grace period leaves the test time to check placement while it is up).
+LAME_DUCK = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "6s"\n'
 
 
 class Nats:
@@ -341,9 +342,11 @@ class MembershipCase(unittest.TestCase, Ctl):
         self.assertTrue(wait_for(lambda: self.groups(on)[group]["leader"] == to, 15, 0.2),
                         self.groups(on)[group])
 
-    def run_op(self, *args, on="n1", timeout="3m"):
-        """A waiting operation command; returns its Run and progress lines."""
-        r = self.ctl(*args, on=on, timeout=timeout, wait=240)
+    def run_op(self, *args, on="n1", timeout="90s"):
+        """A waiting operation command; returns its Run and progress lines.
+        (A healthy operation here takes seconds; the bound keeps a stuck one
+        within the file's time limit, with heraldctl's report.)"""
+        r = self.ctl(*args, on=on, timeout=timeout, wait=120)
         progress = [l for l in r.err.splitlines() if l.startswith("[")]
         return r, progress
 
@@ -670,6 +673,10 @@ class DrainTest(MembershipCase):
         for i in range(3):
             self.assertNotIn(target, self.peers("DNEW%d" % i))
             self.assertNotIn(target, self.peers("DNEWONE%d" % i))
+        # Nor moved onto it.
+        one = self.peers("DNEWONE0")[0]
+        r = self.ctl("stream", "move", "DNEWONE0", "--from", one, "--to", target, timeout="10s")
+        self.assert_refused(r, "FAILED_PRECONDITION", target, "drained")
 
         # Its client is told (lame duck INFO), then disconnected, and can
         # connect to another node.
@@ -678,6 +685,7 @@ class DrainTest(MembershipCase):
             client._fill(deadline)
         self.assertTrue(client.closed, "the drained node's client was not disconnected")
         self.assertIn(b'"ldm":true', client.buf)
+        client.close()
         again = Nats(self.nodes[0].client_port, "reconnected")
         try:
             self.assertTrue(again.ping())

@@ -230,6 +230,8 @@ class Publisher(threading.Thread):
                     with self.lock:
                         self.acked[stream][msg_id] = ack["seq"]
                         self.ack_times.append(time.monotonic())
+                    if attempt > 0:  # for the report: was the first try stored?
+                        self.errors.append((time.monotonic(), msg_id, "retry acked: %r" % ack))
                     break
                 else:
                     self.failure = "message %s never acknowledged: %r" % (msg_id, self.errors[-3:])
@@ -486,12 +488,12 @@ class MembershipTest(MembershipCase):
             for p in pubs:
                 p.join(20)
         print("  node remove %s (%s): %.1fs, %d acks during it, longest ack gap %.2fs, "
-              "%d publish errors/timeouts" % (
+              "%d publish errors/timeouts/retries" % (
                   victim, ",".join(held[victim]), t1 - t0, during,
                   max(p.longest_gap() for p in pubs), sum(len(p.errors) for p in pubs)))
         print("    " + "\n    ".join(r.err.splitlines()))
         for p in pubs:
-            for t, msg_id, what in p.errors[:5]:
+            for t, msg_id, what in p.errors[:6]:
                 print("    publisher %s: %s at +%.2fs: %r" % (p.tag, msg_id, t - t0, what))
         self.assertEqual(r.rc, 0, r)
         op = r.json()

@@ -899,7 +899,7 @@ nlohmann::json Server::AdminConnections(const nlohmann::json& filter) const {
     if (!subject.empty()) {
       bool hit = false;
       for (const std::string& s : c.subscriptions) {
-        hit |= s == subject || SubjectMatches(s, subject);
+        hit |= js::SubjectsCollide(s, subject);  // overlap: a.* and a.b both ways
       }
       if (!hit) continue;
     }

@@ -203,9 +203,10 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (host->oidc_enabled() &&
         (!options.operator_roles.empty() || !options.read_only_roles.empty())) {
       policy_.verify_oidc = [this](absl::string_view jwt) -> absl::StatusOr<Caller> {
-        absl::StatusOr<std::vector<std::string>> roles = host_->VerifyOidcRoles(jwt);
-        if (!roles.ok()) return roles.status();
-        return Caller{"oidc", RoleForClaims(*roles, options_)};
+        absl::StatusOr<AdminHost::OidcCaller> who = host_->VerifyOidcRoles(jwt);
+        if (!who.ok()) return who.status();
+        return Caller{absl::StrCat("oidc \"", who->subject, "\""),
+                      RoleForClaims(who->roles, options_)};
       };
     }
   }

@@ -90,14 +90,11 @@ class ServerAdminHost final : public admin::AdminHost {
   bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
   absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(absl::string_view token) const override {
     if (!auth::LooksLikeJwt(token)) return absl::UnauthenticatedError("not an OIDC token");
-    auth::ConnectCredentials creds;
-    creds.auth_token = std::string(token);
     auto revoked = server_->revoked();
     absl::StatusOr<auth::Identity> id =
-        server_->authenticator()->Authenticate(creds, "", absl::Now(), revoked.get());
+        server_->authenticator()->VerifyOidcIdentity(token, absl::Now(), revoked.get());
     if (!id.ok()) return id.status();
-    if (id->kind != auth::AuthKind::kOidc) return absl::UnauthenticatedError("not an OIDC token");
-    return id->role_values;
+    return OidcCaller{id->name, id->role_values};
   }
 
  private:

@@ -88,7 +88,7 @@ class ServerAdminHost final : public admin::AdminHost {
   js::JetStream* jetstream() const override { return server_->jetstream(); }
   void EnterLameDuck() override { server_->RequestLameDuck(); }
   bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
-  absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(absl::string_view token) const override {
+  absl::StatusOr<OidcCaller> VerifyOidcRoles(absl::string_view token) const override {
     if (!auth::LooksLikeJwt(token)) return absl::UnauthenticatedError("not an OIDC token");
     auto revoked = server_->revoked();
     absl::StatusOr<auth::Identity> id =

@@ -58,8 +58,12 @@ Status ApiErrorStatus(const nlohmann::json& err) {
       return Status(StatusCode::ALREADY_EXISTS, text);
     case 10010:  // clustering required
       return Status(StatusCode::FAILED_PRECONDITION, text);
+    case 10008:  // no metadata leader (or no stream leader behind it)
+      return Status(StatusCode::UNAVAILABLE,
+                    absl::StrCat(text,
+                                 ": the metadata group (_meta_) or the stream's group has "
+                                 "no leader; `heraldctl raft ls` shows which"));
     case 10118:  // stream is offline
-    case 10008:  // JetStream not available / no leader
       return Status(StatusCode::UNAVAILABLE, text);
     default:
       break;
@@ -199,9 +203,10 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (host->oidc_enabled() &&
         (!options.operator_roles.empty() || !options.read_only_roles.empty())) {
       policy_.verify_oidc = [this](absl::string_view jwt) -> absl::StatusOr<Caller> {
-        absl::StatusOr<std::vector<std::string>> roles = host_->VerifyOidcRoles(jwt);
-        if (!roles.ok()) return roles.status();
-        return Caller{"oidc", RoleForClaims(*roles, options_)};
+        absl::StatusOr<AdminHost::OidcCaller> who = host_->VerifyOidcRoles(jwt);
+        if (!who.ok()) return who.status();
+        return Caller{absl::StrCat("oidc \"", who->subject, "\""),
+                      RoleForClaims(who->roles, options_)};
       };
     }
   }
@@ -237,9 +242,14 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (j.is_object() && !Str(j, "name").empty()) by_name[Str(j, "name")] = j;
     }
     const absl::Time now = absl::Now();
+    std::map<std::string, nlohmann::json> last_known;
     {
       MutexLock l(&mu_);
-      for (const auto& [name, j] : by_name) last_seen_[name] = now;
+      for (const auto& [name, j] : by_name) {
+        last_seen_[name] = now;
+        last_status_[name] = j;
+      }
+      last_known = last_status_;
     }
     out->set_answered_by(host_->NodeName());
     nlohmann::json view;  // the metadata group's view (JetStream on)
@@ -269,8 +279,15 @@ class AdminServer::Impl final : public pb::Admin::Service {
         auto seen = last_seen_.find(name);
         if (seen != last_seen_.end()) ns->set_last_seen_unix_ms(absl::ToUnixMillis(seen->second));
       }
+      // A down node shows what it last reported (uptime: as of then).
+      const nlohmann::json* reported = nullptr;
       if (live != by_name.end()) {
-        const nlohmann::json& j = live->second;
+        reported = &live->second;
+      } else if (auto k = last_known.find(name); k != last_known.end()) {
+        reported = &k->second;
+      }
+      if (reported != nullptr) {
+        const nlohmann::json& j = *reported;
         if (ns->id() == 0) ns->set_id(Num<uint64_t>(j, "id"));
         ns->set_client_address(Str(j, "client_address"));
         ns->set_route_address(Str(j, "route_address"));
@@ -383,6 +400,22 @@ class AdminServer::Impl final : public pb::Admin::Service {
       return Status(StatusCode::UNAVAILABLE,
                     absl::StrCat("group ", req->group(), " has no leader now"));
     }
+    if (!meta) {
+      absl::StatusOr<nlohmann::json> info =
+          Api(absl::StrCat("$JS.API.STREAM.INFO.", req->group()), nlohmann::json::object());
+      if (info.ok() &&
+          Num<int>(info->value("config", nlohmann::json::object()), "num_replicas") == 1) {
+        return Status(StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("stream ", req->group(),
+                                   " has one replica: there is no other to lead it"));
+      }
+    }
+    if (req->to_node() == *before) {
+      // Already there: nothing to move.
+      out->set_previous_leader(*before);
+      out->set_new_leader(*before);
+      return Status::OK;
+    }
     Audit(caller, "StepDown",
           absl::StrCat(req->group(), req->to_node().empty() ? "" : " to ", req->to_node()));
     nlohmann::json body = nlohmann::json::object();
@@ -418,7 +451,16 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (Status s = ApiStatus(r); !s.ok()) return s;
       auto streams = r->find("streams");
       if (streams == r->end() || !streams->is_array() || streams->empty()) break;
-      for (const auto& info : *streams) FillStreamInfo(info, out->add_streams());
+      for (const auto& info : *streams) {
+        // STREAM.LIST has the state of the streams the answering node holds
+        // a replica of; ask each stream's leader for the others (and for
+        // leaderless ones, keep what the list said).
+        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+        absl::StatusOr<nlohmann::json> full =
+            Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
+        const bool ok = full.ok() && !full->contains("error");
+        FillStreamInfo(ok ? *full : info, out->add_streams());
+      }
       if (out->streams_size() >= Num<int64_t>(*r, "total")) break;
     }
     return Status::OK;
@@ -610,11 +652,19 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
     nlohmann::json node;
     if (Status s = ClusterNode(req->node(), &node); !s.ok()) return s;
+    const std::string name = req->node();
+    if (req->undo()) {
+      Audit(caller, "DrainNode", absl::StrCat(name, " (undo)"));
+      *out = ops_.Start("undrain_node", name, [this, name](Operations::Context& op) {
+        op.Progress(absl::StrCat("uncordoning ", name), 0, 1);
+        return ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", false}});
+      });
+      return Status::OK;
+    }
     if (!node.value("online", false)) {
       return Status(StatusCode::FAILED_PRECONDITION,
                     absl::StrCat(req->node(), " is not connected: nothing to drain"));
     }
-    const std::string name = req->node();
     Audit(caller, "DrainNode", name);
     *out = ops_.Start("drain_node", name, [this, name](Operations::Context& op) {
       op.Progress(absl::StrCat("cordoning ", name, " (no new replicas)"), 0, 3);
@@ -717,8 +767,17 @@ class AdminServer::Impl final : public pb::Admin::Service {
       absl::StatusOr<std::string> a = bus_.Ask(req->node(), "CONNS", filter.dump(), kGatherTimeout);
       if (a.ok()) answers.push_back(*a);
     } else {
-      expected = host_->OnlineNodeNames();
-      answers = bus_.Gather("CONNS", filter.dump(), expected.size(), kGatherTimeout);
+      const std::vector<std::string> online = host_->OnlineNodeNames();
+      answers = bus_.Gather("CONNS", filter.dump(), online.size(), kGatherTimeout);
+      // Every node the cluster knows, so that a down one shows as unreachable.
+      std::set<std::string> known(online.begin(), online.end());
+      if (js::JetStream* js = host_->jetstream(); js != nullptr) {
+        const nlohmann::json view = js->AdminNodes();  // named: not a dangling temporary
+        for (const auto& n : view.value("nodes", nlohmann::json::array())) {
+          known.insert(Str(n, "name"));
+        }
+      }
+      expected.assign(known.begin(), known.end());
     }
     std::set<std::string> answered;
     for (const std::string& a : answers) {
@@ -1120,6 +1179,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
   Operations ops_{host_->NodeName()};
   Mutex mu_;
   std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, nlohmann::json> last_status_ ABSL_GUARDED_BY(mu_);
 };
 
 AdminServer::AdminServer(AdminHost* host, InternalBus* bus, AdminOptions options)

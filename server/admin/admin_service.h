@@ -64,9 +64,13 @@ class AdminHost {
   // Lame duck mode (as SIGUSR2): clients are closed gradually so that they
   // reconnect elsewhere, then the server shuts down.
   virtual void EnterLameDuck() = 0;
-  // Verifies an OIDC token as a client's (null: no oidc block).
-  virtual absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(
-      absl::string_view token) const = 0;
+  // Verifies an OIDC token as a client's (issuer, audience, expiry, JWKS,
+  // revocation file): its subject and role-claim values.
+  struct OidcCaller {
+    std::string subject;
+    std::vector<std::string> roles;
+  };
+  virtual absl::StatusOr<OidcCaller> VerifyOidcRoles(absl::string_view token) const = 0;
   virtual bool oidc_enabled() const = 0;
 };
 

@@ -89,14 +89,17 @@ std::vector<CommandSpec> BuildCommands() {
                "another replica, and puts it in lame duck: it accepts no new clients,\n"
                "tells connected ones to reconnect elsewhere, closes them after its\n"
                "lame_duck_grace_period, and shuts itself down when its lame duck ends.\n"
-               "Its replicas stay where they are (node remove moves them).\n"
+               "Its replicas stay where they are (node remove moves them). A drained\n"
+               "node stays cordoned, also once restarted, until --undo ends the drain.\n"
                "\n" +
                    WaitHelp("the drain") +
                    "\n"
                    "An operation runs on the node that received it: to follow the drain of\n"
                    "a node to its end, send it through another node (--server).",
                {{"NODE", ValueKind::kString, true, "the node's name (cluster status)"}},
-               {NoWaitFlag()}});
+               {{"undo", ValueKind::kBool, "",
+                 "end a drain: NODE may take new replicas again (back from maintenance)"},
+                NoWaitFlag()}});
   c.push_back(
       {"op status",
        "GetOperation",

@@ -273,6 +273,10 @@ TEST(ArgsTest, OperationCommands) {
     EXPECT_EQ(inv->command.Arg(0), "n2") << line;
     EXPECT_TRUE(inv->command.Has("no-wait")) << line;
   }
+  inv = Parse("node drain n2 --undo");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->command.Has("undo"));
+  EXPECT_FALSE(inv->command.Has("no-wait"));
   inv = Parse("stream move ORDERS --from n1 --to n4 --timeout 2m");
   ASSERT_TRUE(inv.ok()) << inv.status();
   EXPECT_EQ(inv->command.Arg(0), "ORDERS");

@@ -436,6 +436,7 @@ int NodeRemove(Session& s) {
 int NodeDrain(Session& s) {
   pb::DrainNodeRequest req;
   req.set_node(s.cmd().Arg(0));
+  req.set_undo(s.cmd().Has("undo"));
   return StartOperation(s, &Stub::DrainNode, req);
 }
 

@@ -365,6 +365,7 @@ TEST(CommandsTest, RequestFieldsOfEachCommand) {
       {"reload", "Reload", ""},
       {"node remove n4 --no-wait", "RemoveNode", "node: \"n4\""},
       {"node drain n2 --no-wait", "DrainNode", "node: \"n2\""},
+      {"node drain n2 --undo --no-wait", "DrainNode", "node: \"n2\" undo: true"},
       {"stream move ORDERS --from n1 --no-wait", "MoveStream",
        "stream: \"ORDERS\" from_node: \"n1\""},
       {"stream move ORDERS --from n1 --to n4 --no-wait", "MoveStream",

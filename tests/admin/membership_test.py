@@ -611,6 +611,79 @@ class MembershipTest(MembershipCase):
         self.assert_refused(r, "FAILED_PRECONDITION", "stream ", down.name)
 
 
+class RemoveDownNodeTest(MembershipCase):
+    """Replacing a failed machine: the node is down while it is removed,
+    through a node (n1) that holds no replica of one of its streams."""
+
+    def test_remove_a_node_that_is_down(self):
+        streams = ["XA", "XB", "XC", "XD"]
+        for s in streams:
+            self.add_stream(s)
+        for s in streams:
+            self.assertTrue(wait_for(lambda: self.settled(s), 15, 0.2), self.groups()[s])
+        c = Nats(self.node("n1").client_port)
+        try:
+            for s in streams:
+                for i in range(30):
+                    ack = json.loads(c.request("%s.x" % s.lower(), "%s-%d" % (s, i))[1])
+                    self.assertEqual(ack.get("seq"), i + 1, ack)
+        finally:
+            c.close()
+        # A stream n1 holds no replica of (4 R3 streams on 4 nodes: one
+        # avoids each node); the node that dies is its first leader (the
+        # replica that campaigned at its creation).
+        placed = {s: self.peers(s) for s in streams}
+        elsewhere = [s for s in streams if "n1" not in placed[s]]
+        if not elsewhere:
+            r, _ = self.run_op("stream", "move", "XA", "--from", "n1")
+            self.assertEqual(r.rc, 0, r)
+            elsewhere = ["XA"]
+        far = elsewhere[0]
+        dead = self.groups()[far]["leader"]
+        held = [s for s in streams if dead in self.peers(s)]
+        self.node(dead).stop()
+        self.assertTrue(wait_for(lambda: [n for n in self.ok_json("cluster", "status")["nodes"]
+                                          if n["name"] == dead and not n["up"]], 20, 0.2))
+        # JetStream first: with 2 of 3 replicas up the stream has a leader and
+        # answers through every node, n1 included.
+        c = Nats(self.node("n1").client_port)
+        try:
+            def info():
+                r = c.api("$JS.API.STREAM.INFO." + far, {}, timeout=2)
+                return r if r and "error" not in r else None
+            answered = wait_for(info, 15, 0.2)
+        finally:
+            c.close()
+        with self.subTest("STREAM.INFO through a node holding no replica"):
+            self.assertIsNotNone(
+                answered, "$JS.API.STREAM.INFO.%s through n1 (not a replica) got no answer for "
+                "15 s while %s (its first peer) is down; its group: %r" % (
+                    far, dead, self.groups().get(far)))
+
+        t0 = time.monotonic()
+        r, progress = self.run_op("node", "remove", dead, "--json")
+        print("  node remove %s (down; %s): %.1fs" % (dead, ",".join(held), time.monotonic() - t0))
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.json()["state"], "done", r)
+        cs = self.ok_json("cluster", "status")
+        self.assertEqual([n["meta_role"] for n in cs["nodes"] if n["name"] == dead], [""], cs)
+        c = Nats(self.node("n1").client_port)
+        try:
+            for s in streams:
+                self.assertNotIn(dead, self.peers(s))
+                self.assertTrue(wait_for(lambda: self.settled(s), 10, 0.2), self.groups()[s])
+                self.assertEqual(self.ok_json("stream", "info", s)["messages"], "30")
+                for seq in (1, 30):
+                    m = c.api("$JS.API.STREAM.MSG.GET." + s, {"seq": seq})
+                    self.assertEqual(base64.b64decode(m["message"]["data"]).decode(),
+                                     "%s-%d" % (s, seq - 1), m)
+        finally:
+            c.close()
+        # The three left still make a metadata group that places streams.
+        self.add_stream("XAFTER")
+        self.assertEqual(len(self.peers("XAFTER")), 3)
+
+
 class LastNodeTest(unittest.TestCase, Ctl):
     """A cluster of one node: removing it is refused."""
 

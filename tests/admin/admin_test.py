@@ -162,6 +162,13 @@ class Run:
         return "rc=%d\nstdout: %s\nstderr: %s" % (self.rc, self.out[-2000:], self.err[-2000:])
 
 
+def all_logs(nodes):
+    """Every node's log tail and exit status, for a cluster that did not form."""
+    return "\n".join("--- %s (%s)\n%s" % (
+        n.name, "running" if n.proc.poll() is None else "exited %s" % n.proc.returncode,
+        n.logtext()) for n in nodes)
+
+
 # The nodes of the cluster running now, for the failure report's log tails.
 RUNNING = []
 
@@ -188,7 +195,7 @@ class ClusterCase(unittest.TestCase):
                 ok = wait_for(lambda: cls.ctl_on(n, "health").rc == 0, 40, 0.2)
                 if not ok:
                     raise RuntimeError("%s not ready: %r\n%s" % (
-                        n.name, cls.ctl_on(n, "health"), n.logtext()))
+                        n.name, cls.ctl_on(n, "health"), all_logs(cls.nodes)))
         except Exception:
             cls.tearDownClass()
             raise

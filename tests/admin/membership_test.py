@@ -36,7 +36,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from admin_test import (HERALDCTL, RUNNING, SERVER_BIN, TOKEN, Node, Result, Run,  # noqa: E402
-                        free_ports, wait_for)
+                        all_logs, free_ports, wait_for)
 
 # A drained node's lame duck: it closes its clients after the grace period
 # and exits right after its last client is closed (30s is the configuration's
@@ -283,7 +283,7 @@ class MembershipCase(unittest.TestCase, Ctl):
                 ok = wait_for(lambda: cls.ctl_on(n, "health", timeout="5s").rc == 0, 40, 0.2)
                 if not ok:
                     raise RuntimeError("%s not ready: %r\n%s" % (
-                        n.name, cls.ctl_on(n, "health"), n.logtext()))
+                        n.name, cls.ctl_on(n, "health"), all_logs(cls.nodes)))
             # Every node sees four nodes in the metadata group.
             for n in cls.nodes:
                 def four():
@@ -293,8 +293,8 @@ class MembershipCase(unittest.TestCase, Ctl):
                     roles = [x["meta_role"] for x in r.json()["nodes"] if x["up"]]
                     return len(roles) == 4 and all(roles)
                 if not wait_for(four, 30, 0.2):
-                    raise RuntimeError("%s does not see 4 meta members: %r" % (
-                        n.name, cls.ctl_on(n, "cluster", "status")))
+                    raise RuntimeError("%s does not see 4 meta members: %r\n%s" % (
+                        n.name, cls.ctl_on(n, "cluster", "status"), all_logs(cls.nodes)))
         except Exception:
             cls.tearDownClass()
             raise

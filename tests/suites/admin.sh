@@ -26,9 +26,14 @@ for t in "admin_test.py 300" "membership_test.py 300"; do
   echo "== tests/admin/$1"
   start=$(date +%s)
   out=$(SERVER_BIN="$herald" HERALDCTL="$bin/heraldctl" timeout "$2" python3 "tests/admin/$1" 2>&1)
-  echo "$out" | tail -40
-  echo "== tests/admin/$1: $(( $(date +%s) - start ))s"
   line=$(echo "$out" | grep -E '^RESULT passed=[0-9]+ failed=[0-9]+' | tail -1)
+  # A failure's report (tracebacks, the nodes' log tails) in full; a pass's end.
+  if [ -z "$line" ] || ! echo "$line" | grep -q 'failed=0'; then
+    echo "$out" | tail -600
+  else
+    echo "$out" | tail -40
+  fi
+  echo "== tests/admin/$1: $(( $(date +%s) - start ))s"
   if [ -z "$line" ]; then fail=$((fail + 1)); continue; fi
   pass=$((pass + $(echo "$line" | sed -E 's/.*passed=([0-9]+).*/\1/')))
   fail=$((fail + $(echo "$line" | sed -E 's/.*failed=([0-9]+).*/\1/')))

@@ -975,6 +975,9 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   if (t.size() == 4 && t[0] == "STREAM" && t[1] == "LEADER" && t[2] == "STEPDOWN") {
     return HandleStreamScoped(msg, "STEPDOWN", t[3], hops, rest);
   }
+  if (t.size() == 4 && t[0] == "HERALD" && t[1] == "STREAM" && t[2] == "RESTORE") {
+    return HandleStreamScoped(msg, "RESTORE", t[3], hops, rest);
+  }
   if (t.size() >= 3 && t[0] == "DIRECT" && t[1] == "GET") {
     return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest);
   }
@@ -1387,6 +1390,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
                                                             {"MSG.GET", "stream_msg_get"},
                                                             {"MSG.DELETE", "stream_msg_delete"},
                                                             {"STEPDOWN", "stream_leader_stepdown"},
+                                                            {"RESTORE", "herald_stream_restore"},
                                                             {"DIRECT", ""},
                                                             {"CONSUMER", ""}};
   std::string type = kTypes.at(op);
@@ -1433,6 +1437,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (op == "PURGE") return HandleStreamPurge(msg, ls);
   if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
   if (op == "MSG.DELETE") return HandleMsgDelete(msg, ls);
+  if (op == "RESTORE") return HandleRestoreBatch(msg, ls);
   if (op == "STEPDOWN") return HandleStepdown(msg, ls.assignment.group, "stream_leader_stepdown");
   if (op == "DIRECT") {
     std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
@@ -1621,6 +1626,28 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                  });
 }
 
+void JetStream::HandleRestoreBatch(const BusMessage& msg, const LocalView& ls) {
+  const std::string type = "herald_stream_restore";
+  RestoreBatchView batch;
+  if (msg.data.empty() || msg.data[0] != 'R' ||
+      !DecodeRestoreEntry(std::string_view(msg.data).substr(1), &batch)) {
+    return ReplyError(msg.reply, type, errors::BadRequest());
+  }
+  if (ls.stream->config().sealed) return ReplyError(msg.reply, type, errors::Sealed());
+  std::shared_ptr<Stream> stream = ls.stream;
+  const std::string reply = msg.reply;
+  host_->Propose(ls.assignment.group, msg.data,
+                 [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const ApplyResult& r = stream->last_result();
+                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   nlohmann::ordered_json out;
+                   out["type"] = ResponseType(type);
+                   out["last_seq"] = r.seq;
+                   Reply(reply, out);
+                 });
+}
+
 void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
                                const std::string& type) {
   // Hand leadership to one of the most caught-up other replicas, chosen at
@@ -1777,6 +1804,14 @@ nlohmann::json JetStream::AdminGroups() const {
     out.push_back(g);
   }
   return out;
+}
+
+std::shared_ptr<Stream> JetStream::AdminLocalStream(const std::string& name, bool* leader) const {
+  MutexLock l(&mu_);
+  auto it = local_.find(name);
+  if (it == local_.end()) return nullptr;
+  if (leader != nullptr) *leader = it->second.leader;
+  return it->second.stream;
 }
 
 std::vector<std::string> JetStream::OnlineNodeNames() const {

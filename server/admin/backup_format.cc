@@ -134,6 +134,30 @@ absl::StatusOr<BackupMessage> DecodeMessagePayload(std::string_view payload) {
   return m;
 }
 
+absl::Status DecodeMessageFrames(std::string_view frames,
+                                 const std::function<absl::Status(BackupMessage)>& fn) {
+  size_t pos = 0;
+  while (pos < frames.size()) {
+    std::string_view in = frames.substr(pos);
+    uint64_t len = 0;
+    const int used = in[0] == kMessage ? GetVarint(in.data() + 1, in.size() - 1, &len) : -1;
+    if (used <= 0 || len > in.size() - 1 - used || in.size() - 1 - used - len < 4) {
+      return absl::InvalidArgumentError(absl::StrCat("malformed message frame at ", pos));
+    }
+    const std::string_view payload = in.substr(1 + used, len);
+    uint32_t crc = raft::Crc32cExtend(0, in.data(), 1);
+    crc = raft::Crc32cExtend(crc, payload.data(), payload.size());
+    if (crc != GetLE(payload.data() + payload.size(), 4)) {
+      return absl::DataLossError(absl::StrCat("message frame at ", pos, ": checksum mismatch"));
+    }
+    absl::StatusOr<BackupMessage> m = DecodeMessagePayload(payload);
+    if (!m.ok()) return m.status();
+    if (absl::Status s = fn(*std::move(m)); !s.ok()) return s;
+    pos += 1 + used + len + 4;
+  }
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------- writer
 
 void BackupWriter::Append(std::string_view bytes) {
@@ -151,6 +175,11 @@ void BackupWriter::Begin(const BackupInfo& info) {
 void BackupWriter::AddMessage(const BackupMessage& m) {
   Append(EncodeMessageFrame(m));
   ++messages_;
+}
+
+void BackupWriter::AddMessageFrames(std::string_view frames, uint64_t count) {
+  Append(frames);
+  messages_ += count;
 }
 
 void BackupWriter::End() {

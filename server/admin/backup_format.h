@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,12 @@ std::string EncodeConfigFrame(const BackupInfo& info);
 std::string EncodeMessageFrame(const BackupMessage& m);
 // Decodes one message frame's payload (after type and length).
 absl::StatusOr<BackupMessage> DecodeMessagePayload(std::string_view payload);
+// Decodes a run of complete message frames (as EncodeMessageFrame made
+// them, concatenated), checking each one's CRC, and calls fn on each in
+// order; stops at fn's first error. kInvalidArgument / kDataLoss as the
+// reader's.
+absl::Status DecodeMessageFrames(std::string_view frames,
+                                 const std::function<absl::Status(BackupMessage)>& fn);
 
 // Produces a backup file piece by piece: Begin, AddMessage*, End; the bytes
 // accumulate in an output buffer that the caller drains with TakeOutput
@@ -76,6 +83,9 @@ class BackupWriter {
  public:
   void Begin(const BackupInfo& info);
   void AddMessage(const BackupMessage& m);
+  // `count` message frames already encoded (and checked by
+  // DecodeMessageFrames), appended as they are.
+  void AddMessageFrames(std::string_view frames, uint64_t count);
   void End();
   size_t output_size() const { return out_.size(); }
   std::string TakeOutput();

@@ -249,5 +249,31 @@ TEST(BackupFormatTest, InconsistentConfigIsRefused) {
   EXPECT_NE(r.status.message().find("inconsistent"), std::string::npos) << r.status;
 }
 
+TEST(BackupFormatTest, MessageFramesDecodeAndAppendAsTheyAre) {
+  std::string frames;
+  for (uint64_t s : {1, 2, 5}) frames += EncodeMessageFrame(Msg(s));
+  std::vector<uint64_t> seen;
+  absl::Status st = DecodeMessageFrames(frames, [&](BackupMessage m) {
+    seen.push_back(m.seq);
+    EXPECT_EQ(m.data, Msg(m.seq).data);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 5}));
+  BackupWriter w;
+  w.Begin(Info(1, 5, 3));
+  w.AddMessageFrames(frames, 3);
+  w.End();
+  EXPECT_EQ(w.TakeOutput(), File({1, 2, 5}, 1, 5));
+  std::string bad = frames;
+  bad[3] ^= 1;
+  EXPECT_EQ(DecodeMessageFrames(bad, [](BackupMessage) { return absl::OkStatus(); }).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeMessageFrames(frames.substr(0, frames.size() - 1),
+                                [](BackupMessage) { return absl::OkStatus(); })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace herald::admin

@@ -60,8 +60,7 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
 std::string ShortTokenId(absl::string_view token) {
   unsigned char h[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), h);
-  return absl::BytesToHexString(
-             absl::string_view(reinterpret_cast<const char*>(h), sizeof(h)))
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(h), sizeof(h)))
       .substr(0, 8);
 }
 
@@ -77,8 +76,8 @@ absl::StatusOr<Caller> Authenticate(const AuthPolicy& policy, absl::string_view 
           "this admin API needs credentials: metadata \"authorization: Bearer <token>\" "
           "(heraldctl --token or HERALD_ADMIN_TOKEN)");
     }
-    if (!cert_subject.empty()) return Caller{absl::StrCat("cert \"", cert_subject, "\""),
-                                             Role::kOperator};
+    if (!cert_subject.empty())
+      return Caller{absl::StrCat("cert \"", cert_subject, "\""), Role::kOperator};
     if (policy.loopback) return Caller{"loopback (no token configured)", Role::kOperator};
     return absl::UnauthenticatedError("this admin API needs credentials");
   }
@@ -86,8 +85,7 @@ absl::StatusOr<Caller> Authenticate(const AuthPolicy& policy, absl::string_view 
   constexpr absl::string_view kBearer = "bearer ";
   if (value.size() <= kBearer.size() ||
       !absl::EqualsIgnoreCase(value.substr(0, kBearer.size()), kBearer)) {
-    return absl::UnauthenticatedError(
-        "the authorization metadata must be \"Bearer <token>\"");
+    return absl::UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
   }
   absl::string_view credential = absl::StripAsciiWhitespace(value.substr(kBearer.size()));
   if (!policy.token.empty() && SameSecret(credential, policy.token)) {

@@ -104,8 +104,8 @@ std::vector<std::string> AdminBus::Collect(const std::string& subject, const std
   return out;
 }
 
-absl::StatusOr<std::string> AdminBus::Request(const std::string& subject,
-                                              const std::string& body, absl::Duration timeout) {
+absl::StatusOr<std::string> AdminBus::Request(const std::string& subject, const std::string& body,
+                                              absl::Duration timeout) {
   std::vector<std::string> a = Collect(subject, body, 1, timeout);
   if (a.empty()) {
     return absl::DeadlineExceededError(
@@ -124,8 +124,8 @@ absl::StatusOr<std::string> AdminBus::Ask(const std::string& node, const std::st
   std::vector<std::string> a =
       Collect(absl::StrCat(kNodePrefix, NodeKey(node), ".", op), body, 1, timeout);
   if (a.empty()) {
-    return absl::UnavailableError(absl::StrCat("node ", node, " did not answer within ",
-                                               absl::FormatDuration(timeout)));
+    return absl::UnavailableError(
+        absl::StrCat("node ", node, " did not answer within ", absl::FormatDuration(timeout)));
   }
   return std::move(a.front());
 }

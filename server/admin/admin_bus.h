@@ -50,8 +50,8 @@ class AdminBus {
   // DeadlineExceeded when nothing answered in time.
   absl::StatusOr<std::string> Request(const std::string& subject, const std::string& body,
                                       absl::Duration timeout);
-  std::vector<std::string> Gather(const std::string& op, const std::string& body,
-                                  size_t expected, absl::Duration timeout);
+  std::vector<std::string> Gather(const std::string& op, const std::string& body, size_t expected,
+                                  absl::Duration timeout);
   absl::StatusOr<std::string> Ask(const std::string& node, const std::string& op,
                                   const std::string& body, absl::Duration timeout);
 

@@ -1,5 +1,6 @@
 #include "server/admin/admin_service.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
@@ -20,6 +21,7 @@
 #include "server/admin/admin_bus.h"
 #include "server/admin/backup_format.h"
 #include "server/admin/backup_source.h"
+#include "server/admin/operations.h"
 #include "server/jetstream/jetstream.h"
 #include "spdlog/spdlog.h"
 
@@ -62,8 +64,12 @@ Status ApiErrorStatus(const nlohmann::json& err) {
       return Status(StatusCode::ALREADY_EXISTS, text);
     case 10010:  // clustering required
       return Status(StatusCode::FAILED_PRECONDITION, text);
+    case 10008:  // no metadata leader (or no stream leader behind it)
+      return Status(StatusCode::UNAVAILABLE,
+                    absl::StrCat(text,
+                                 ": the metadata group (_meta_) or the stream's group has "
+                                 "no leader; `heraldctl raft ls` shows which"));
     case 10118:  // stream is offline
-    case 10008:  // JetStream not available / no leader
       return Status(StatusCode::UNAVAILABLE, text);
     default:
       break;
@@ -203,16 +209,19 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (host->oidc_enabled() &&
         (!options.operator_roles.empty() || !options.read_only_roles.empty())) {
       policy_.verify_oidc = [this](absl::string_view jwt) -> absl::StatusOr<Caller> {
-        absl::StatusOr<std::vector<std::string>> roles = host_->VerifyOidcRoles(jwt);
-        if (!roles.ok()) return roles.status();
-        return Caller{"oidc", RoleForClaims(*roles, options_)};
+        absl::StatusOr<AdminHost::OidcCaller> who = host_->VerifyOidcRoles(jwt);
+        if (!who.ok()) return who.status();
+        return Caller{absl::StrCat("oidc \"", who->subject, "\""),
+                      RoleForClaims(who->roles, options_)};
       };
     }
   }
 
   absl::Status Start() { return bus_.Start(); }
   void Stop() {
+    // The bus first: operations waiting on it return at once.
     bus_.Stop();
+    ops_.Stop();
     backups_.Stop();  // their views pin the database, which closes after us
   }
 
@@ -240,9 +249,14 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (j.is_object() && !Str(j, "name").empty()) by_name[Str(j, "name")] = j;
     }
     const absl::Time now = absl::Now();
+    std::map<std::string, nlohmann::json> last_known;
     {
       MutexLock l(&mu_);
-      for (const auto& [name, j] : by_name) last_seen_[name] = now;
+      for (const auto& [name, j] : by_name) {
+        last_seen_[name] = now;
+        last_status_[name] = j;
+      }
+      last_known = last_status_;
     }
     out->set_answered_by(host_->NodeName());
     nlohmann::json view;  // the metadata group's view (JetStream on)
@@ -272,8 +286,15 @@ class AdminServer::Impl final : public pb::Admin::Service {
         auto seen = last_seen_.find(name);
         if (seen != last_seen_.end()) ns->set_last_seen_unix_ms(absl::ToUnixMillis(seen->second));
       }
+      // A down node shows what it last reported (uptime: as of then).
+      const nlohmann::json* reported = nullptr;
       if (live != by_name.end()) {
-        const nlohmann::json& j = live->second;
+        reported = &live->second;
+      } else if (auto k = last_known.find(name); k != last_known.end()) {
+        reported = &k->second;
+      }
+      if (reported != nullptr) {
+        const nlohmann::json& j = *reported;
         if (ns->id() == 0) ns->set_id(Num<uint64_t>(j, "id"));
         ns->set_client_address(Str(j, "client_address"));
         ns->set_route_address(Str(j, "route_address"));
@@ -386,6 +407,22 @@ class AdminServer::Impl final : public pb::Admin::Service {
       return Status(StatusCode::UNAVAILABLE,
                     absl::StrCat("group ", req->group(), " has no leader now"));
     }
+    if (!meta) {
+      absl::StatusOr<nlohmann::json> info =
+          Api(absl::StrCat("$JS.API.STREAM.INFO.", req->group()), nlohmann::json::object());
+      if (info.ok() &&
+          Num<int>(info->value("config", nlohmann::json::object()), "num_replicas") == 1) {
+        return Status(StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("stream ", req->group(),
+                                   " has one replica: there is no other to lead it"));
+      }
+    }
+    if (req->to_node() == *before) {
+      // Already there: nothing to move.
+      out->set_previous_leader(*before);
+      out->set_new_leader(*before);
+      return Status::OK;
+    }
     Audit(caller, "StepDown",
           absl::StrCat(req->group(), req->to_node().empty() ? "" : " to ", req->to_node()));
     nlohmann::json body = nlohmann::json::object();
@@ -421,7 +458,16 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (Status s = ApiStatus(r); !s.ok()) return s;
       auto streams = r->find("streams");
       if (streams == r->end() || !streams->is_array() || streams->empty()) break;
-      for (const auto& info : *streams) FillStreamInfo(info, out->add_streams());
+      for (const auto& info : *streams) {
+        // STREAM.LIST has the state of the streams the answering node holds
+        // a replica of; ask each stream's leader for the others (and for
+        // leaderless ones, keep what the list said).
+        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+        absl::StatusOr<nlohmann::json> full =
+            Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
+        const bool ok = full.ok() && !full->contains("error");
+        FillStreamInfo(ok ? *full : info, out->add_streams());
+      }
       if (out->streams_size() >= Num<int64_t>(*r, "total")) break;
     }
     return Status::OK;
@@ -549,6 +595,165 @@ class AdminServer::Impl final : public pb::Admin::Service {
         Api(absl::StrCat("$JS.API.CONSUMER.DELETE.", req->stream(), ".", req->name()),
             nlohmann::json::object());
     return ApiStatus(r);
+  }
+
+  // ------------------------------------------------------------ membership
+
+  Status RemoveNode(ServerContext* ctx, const pb::RemoveNodeRequest* req,
+                    pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json node;
+    if (Status s = ClusterNode(req->node(), &node); !s.ok()) return s;
+    const std::string name = req->node();
+    // The metadata group must keep a quorum without the node.
+    std::vector<std::string> voters_left;
+    int online_left = 0;
+    for (const auto& n : host_->jetstream()->AdminNodes()["nodes"]) {
+      const std::string role = Str(n, "meta_role");
+      if ((role == "leader" || role == "follower") && Str(n, "name") != name) {
+        voters_left.push_back(Str(n, "name"));
+        if (n.value("online", false)) ++online_left;
+      }
+    }
+    const std::string role = Str(node, "meta_role");
+    const bool voter = role == "leader" || role == "follower";
+    if (voter && voters_left.empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION, "cannot remove the last node of the cluster");
+    }
+    if (voter && online_left * 2 <= static_cast<int>(voters_left.size())) {
+      return Status(
+          StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("removing ", name, " would leave the metadata group without a quorum (",
+                       online_left, " of ", voters_left.size(), " remaining voters online)"));
+    }
+    // Every replica it holds needs somewhere to go.
+    std::vector<std::string> streams;
+    if (Status s = StreamsOn(name, &streams, /*check_room=*/true); !s.ok()) return s;
+    Audit(caller, "RemoveNode", name);
+    *out = ops_.Start("remove_node", name, [this, name, streams](Operations::Context& op) {
+      const int total = static_cast<int>(streams.size()) + 2;
+      op.Progress(absl::StrCat("cordoning ", name, " (no new replicas)"), 0, total);
+      if (absl::Status s = ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", true}});
+          !s.ok()) {
+        return s;
+      }
+      for (size_t i = 0; i < streams.size(); ++i) {
+        op.Progress(absl::StrCat("moving the replica of stream ", streams[i], " off ", name), i + 1,
+                    total);
+        if (absl::Status s = MoveReplica(op, streams[i], name, ""); !s.ok()) return s;
+      }
+      op.Progress(absl::StrCat("removing ", name, " from the metadata group"), total - 1, total);
+      if (absl::Status s = LeaveMetaGroup(op, name); !s.ok()) return s;
+      return absl::OkStatus();
+    });
+    return Status::OK;
+  }
+
+  Status DrainNode(ServerContext* ctx, const pb::DrainNodeRequest* req,
+                   pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json node;
+    if (Status s = ClusterNode(req->node(), &node); !s.ok()) return s;
+    const std::string name = req->node();
+    if (req->undo()) {
+      Audit(caller, "DrainNode", absl::StrCat(name, " (undo)"));
+      *out = ops_.Start("undrain_node", name, [this, name](Operations::Context& op) {
+        op.Progress(absl::StrCat("uncordoning ", name), 0, 1);
+        return ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", false}});
+      });
+      return Status::OK;
+    }
+    if (!node.value("online", false)) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat(req->node(), " is not connected: nothing to drain"));
+    }
+    Audit(caller, "DrainNode", name);
+    *out = ops_.Start("drain_node", name, [this, name](Operations::Context& op) {
+      op.Progress(absl::StrCat("cordoning ", name, " (no new replicas)"), 0, 3);
+      if (absl::Status s = ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", true}});
+          !s.ok()) {
+        return s;
+      }
+      op.Progress(absl::StrCat("moving leaderships off ", name, "; lame duck for its clients"), 1,
+                  3);
+      absl::StatusOr<std::string> a = bus_.Ask(name, "DRAIN", "{}", kGatherTimeout);
+      if (!a.ok()) return a.status();
+      op.Progress(absl::StrCat("waiting until ", name, " leads no Raft group"), 2, 3);
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      for (;;) {
+        std::vector<std::string> led = GroupsLedBy(name);
+        if (led.empty()) return absl::OkStatus();
+        if (absl::Now() > deadline || op.stopping()) {
+          return absl::DeadlineExceededError(
+              absl::StrCat(name, " still leads ", absl::StrJoin(led, ", "), " after 30 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    });
+    return Status::OK;
+  }
+
+  Status MoveStream(ServerContext* ctx, const pb::MoveStreamRequest* req,
+                    pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
+    nlohmann::json from;
+    if (Status s = ClusterNode(req->from_node(), &from); !s.ok()) return s;
+    absl::StatusOr<nlohmann::json> info =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", req->stream()), nlohmann::json::object());
+    if (Status s = ApiStatus(info); !s.ok()) return s;
+    const std::vector<std::string> peers = StreamPeers(*info);
+    if (std::find(peers.begin(), peers.end(), req->from_node()) == peers.end()) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("from_node: ", req->from_node(), " holds no replica of ",
+                                 req->stream(), " (replicas: ", absl::StrJoin(peers, ", "), ")"));
+    }
+    if (!req->to_node().empty()) {
+      nlohmann::json to;
+      if (Status s = ClusterNode(req->to_node(), &to); !s.ok()) return s;
+      if (std::find(peers.begin(), peers.end(), req->to_node()) != peers.end()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("to_node: ", req->to_node(), " already holds a replica of ",
+                                   req->stream()));
+      }
+      if (!to.value("online", false) || to.value("cordoned", false)) {
+        return Status(StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("to_node: ", req->to_node(), " is ",
+                                   to.value("online", false) ? "drained" : "not connected"));
+      }
+    }
+    const std::string stream = req->stream(), from_node = req->from_node(), to = req->to_node();
+    Audit(caller, "MoveStream", absl::StrCat(stream, " from ", from_node, " to ", to));
+    *out =
+        ops_.Start("move_stream", stream, [this, stream, from_node, to](Operations::Context& op) {
+          op.Progress(absl::StrCat("moving the replica of ", stream, " off ", from_node), 0, 1);
+          return MoveReplica(op, stream, from_node, to);
+        });
+    return Status::OK;
+  }
+
+  Status GetOperation(ServerContext* ctx, const pb::GetOperationRequest* req,
+                      pb::Operation* out) override {
+    if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
+    if (req->id().empty()) return Status(StatusCode::INVALID_ARGUMENT, "id: required");
+    if (std::optional<pb::Operation> op = ops_.Get(req->id()); op.has_value()) {
+      *out = *op;
+      return Status::OK;
+    }
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("OPERATION", nlohmann::json{{"id", req->id()}}.dump(),
+                                            online.size(), kGatherTimeout)) {
+      if (a.empty() || a == "{}") continue;
+      if (google::protobuf::util::JsonStringToMessage(a, out).ok() && out->id() == req->id()) {
+        return Status::OK;
+      }
+    }
+    return Status(StatusCode::NOT_FOUND,
+                  absl::StrCat("no operation ", req->id(),
+                               " (finished over an hour ago, or its node is down)"));
   }
 
   // ------------------------------------------------------------ backups
@@ -784,8 +989,14 @@ class AdminServer::Impl final : public pb::Admin::Service {
       absl::StatusOr<std::string> a = bus_.Ask(req->node(), "CONNS", filter.dump(), kGatherTimeout);
       if (a.ok()) answers.push_back(*a);
     } else {
-      expected = host_->OnlineNodeNames();
-      answers = bus_.Gather("CONNS", filter.dump(), expected.size(), kGatherTimeout);
+      const std::vector<std::string> online = host_->OnlineNodeNames();
+      answers = bus_.Gather("CONNS", filter.dump(), online.size(), kGatherTimeout);
+      // Every node the cluster knows, so that a down one shows as unreachable.
+      std::set<std::string> known(online.begin(), online.end());
+      if (js::JetStream* js = host_->jetstream(); js != nullptr) {
+        for (const auto& n : js->AdminNodes()["nodes"]) known.insert(Str(n, "name"));
+      }
+      expected.assign(known.begin(), known.end());
     }
     std::set<std::string> answered;
     for (const std::string& a : answers) {
@@ -1021,6 +1232,189 @@ class AdminServer::Impl final : public pb::Admin::Service {
     return Status::OK;
   }
 
+  // The node named `name` as the metadata group knows it; NOT_FOUND if none.
+  Status ClusterNode(const std::string& name, nlohmann::json* out) {
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "node: required");
+    nlohmann::json view = host_->jetstream()->AdminNodes();
+    if (Str(view, "cluster").empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION, "this node is not clustered");
+    }
+    for (const auto& n : view["nodes"]) {
+      if (Str(n, "name") == name) {
+        *out = n;
+        return Status::OK;
+      }
+    }
+    return Status(StatusCode::NOT_FOUND,
+                  absl::StrCat("no node named \"", name, "\" in the cluster"));
+  }
+
+  static std::vector<std::string> StreamPeers(const nlohmann::json& info) {
+    std::vector<std::string> out;
+    const nlohmann::json c = info.value("cluster", nlohmann::json::object());
+    if (!Str(c, "leader").empty()) out.push_back(Str(c, "leader"));
+    for (const auto& r : c.value("replicas", nlohmann::json::array()))
+      out.push_back(Str(r, "name"));
+    return out;
+  }
+
+  // The streams with a replica on `node`; with check_room, FAILED_PRECONDITION
+  // when one of them could not be re-placed on another node.
+  Status StreamsOn(const std::string& node, std::vector<std::string>* out, bool check_room) {
+    nlohmann::json view = host_->jetstream()->AdminNodes();
+    std::set<std::string> placeable;
+    for (const auto& n : view["nodes"]) {
+      if (n.value("online", false) && !n.value("cordoned", false) && Str(n, "name") != node) {
+        placeable.insert(Str(n, "name"));
+      }
+    }
+    for (int offset = 0, page = 0; page < 10000; ++page) {
+      absl::StatusOr<nlohmann::json> r = Api("$JS.API.STREAM.LIST", {{"offset", offset}});
+      if (Status s = ApiStatus(r); !s.ok()) return s;
+      const nlohmann::json streams = r->value("streams", nlohmann::json::array());
+      if (streams.empty()) break;
+      for (const auto& info : streams) {
+        ++offset;
+        std::vector<std::string> peers = StreamPeers(info);
+        if (std::find(peers.begin(), peers.end(), node) == peers.end()) continue;
+        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+        if (check_room) {
+          bool room = false;
+          for (const std::string& p : placeable) {
+            room |= std::find(peers.begin(), peers.end(), p) == peers.end();
+          }
+          if (!room) {
+            return Status(StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("stream ", name, " (", peers.size(), " replicas: ",
+                                       absl::StrJoin(peers, ", "), ") has a replica on ", node,
+                                       " and no other connected node can take it; add a node "
+                                       "first or lower its replicas"));
+          }
+        }
+        out->push_back(name);
+      }
+      if (offset >= Num<int>(*r, "total")) break;
+    }
+    return Status::OK;
+  }
+
+  // A JetStream API request that must succeed.
+  absl::Status ApiOk(const std::string& subject, const nlohmann::json& body) {
+    absl::StatusOr<nlohmann::json> r = Api(subject, body);
+    Status s = ApiStatus(r);
+    if (s.ok()) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+
+  // The leader's report of a group (GROUPS answers), if a leader answered.
+  std::optional<nlohmann::json> LeaderReport(const std::string& group) {
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("GROUPS", "{}", online.size(), kGatherTimeout)) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object()) continue;
+      for (const auto& g : j.value("groups", nlohmann::json::array())) {
+        if (Str(g, "name") == group && g.value("is_leader", false)) return g;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> GroupsLedBy(const std::string& node) {
+    std::vector<std::string> out;
+    const std::vector<std::string> online = host_->OnlineNodeNames();
+    for (const std::string& a : bus_.Gather("GROUPS", "{}", online.size(), kGatherTimeout)) {
+      nlohmann::json j = nlohmann::json::parse(a, nullptr, false);
+      if (!j.is_object() || Str(j, "node") != node) continue;
+      for (const auto& g : j.value("groups", nlohmann::json::array())) {
+        if (g.value("is_leader", false)) out.push_back(Str(g, "name"));
+      }
+    }
+    return out;
+  }
+
+  // Replaces `from`'s replica of `stream` (by `to`, or a node the metadata
+  // leader picks) and waits until the group has its full count of voters,
+  // none of them `from`, all caught up.
+  absl::Status MoveReplica(Operations::Context& op, const std::string& stream,
+                           const std::string& from, const std::string& to) {
+    nlohmann::json body = {{"peer", from}};
+    if (!to.empty()) body["to"] = to;
+    absl::StatusOr<nlohmann::json> info =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", stream), nlohmann::json::object());
+    if (!info.ok()) return info.status();
+    const int replicas = Num<int>(info->value("config", nlohmann::json::object()), "num_replicas");
+    const std::vector<std::string> before = StreamPeers(*info);
+    if (std::find(before.begin(), before.end(), from) != before.end()) {
+      if (absl::Status s = ApiOk(absl::StrCat("$JS.API.STREAM.PEER.REMOVE.", stream), body);
+          !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("stream ", stream, ": ", s.message()));
+      }
+    }
+    const absl::Time deadline = absl::Now() + absl::Minutes(2);
+    std::string last = "no leader report yet";
+    while (!op.stopping()) {
+      if (std::optional<nlohmann::json> g = LeaderReport(stream); g.has_value()) {
+        int voters = 0, current = 0, learners = 0;
+        bool has_from = false, has_to = to.empty();
+        for (const auto& r : g->value("replicas", nlohmann::json::array())) {
+          const std::string node = Str(r, "node");
+          has_from |= node == from;
+          has_to |= node == to;
+          if (r.value("learner", false)) {
+            ++learners;
+            continue;
+          }
+          ++voters;
+          if (node == Str(*g, "leader") || Num<uint64_t>(r, "lag") == 0) ++current;
+        }
+        if (!has_from && has_to && learners == 0 && voters == replicas && current == voters) {
+          return absl::OkStatus();
+        }
+        last = absl::StrCat(voters, " voters (", current, " current), ", learners, " learners",
+                            has_from ? ", " + from + " still a member" : "");
+      }
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(absl::StrCat("stream ", stream,
+                                                        ": replicas not back to ", replicas,
+                                                        " current after 2 min (", last, ")"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return absl::CancelledError("server shutting down");
+  }
+
+  // Moves the metadata leadership off `node` if it has it, then removes the
+  // node from the metadata group and waits until it is out.
+  absl::Status LeaveMetaGroup(Operations::Context& op, const std::string& node) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    auto meta_view = [&] { return host_->jetstream()->AdminNodes(); };
+    while (Str(meta_view(), "meta_leader") == node || Str(meta_view(), "meta_leader").empty()) {
+      if (Str(meta_view(), "meta_leader") == node) {
+        (void)ApiOk("$JS.API.META.LEADER.STEPDOWN", nlohmann::json::object());
+      }
+      if (absl::Now() > deadline || op.stopping()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("the metadata leadership did not move off ", node, " within 30 s"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    if (absl::Status s = ApiOk("$JS.API.SERVER.REMOVE", {{"peer", node}}); !s.ok()) return s;
+    while (!op.stopping()) {
+      bool member = false;
+      for (const auto& n : meta_view()["nodes"]) {
+        if (Str(n, "name") == node) member = !Str(n, "meta_role").empty();
+      }
+      if (!member) return absl::OkStatus();
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat(node, " is still in the metadata group after 30 s"));
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return absl::CancelledError("server shutting down");
+  }
+
   // The current leader of "_meta_" or a stream's group ("" if none).
   absl::StatusOr<std::string> GroupLeader(const std::string& group) {
     if (group == kMetaGroupName) return Str(host_->jetstream()->AdminNodes(), "meta_leader");
@@ -1065,6 +1459,20 @@ class AdminServer::Impl final : public pb::Admin::Service {
       if (!s.ok()) j["error"] = std::string(s.message());
       return j.dump();
     }
+    if (op == "DRAIN") {
+      if (js != nullptr) js->StepDownAll();
+      host_->EnterLameDuck();
+      return "{}";
+    }
+    if (op == "OPERATION") {
+      std::optional<pb::Operation> o = ops_.Get(Str(req, "id"));
+      if (!o.has_value()) return "{}";
+      std::string json;
+      google::protobuf::util::JsonPrintOptions po;
+      po.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(*o, &json, po);
+      return json;
+    }
     return R"({"error":"unknown question"})";
   }
 
@@ -1072,9 +1480,11 @@ class AdminServer::Impl final : public pb::Admin::Service {
   const AdminOptions options_;
   AuthPolicy policy_;
   AdminBus bus_;
+  Operations ops_{host_->NodeName()};
   BackupSessions backups_;
   Mutex mu_;
   std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, nlohmann::json> last_status_ ABSL_GUARDED_BY(mu_);
 };
 
 AdminServer::AdminServer(AdminHost* host, InternalBus* bus, AdminOptions options)

@@ -61,9 +61,16 @@ class AdminHost {
   // This node and the peers connected over routes now.
   virtual std::vector<std::string> OnlineNodeNames() const = 0;
   virtual js::JetStream* jetstream() const = 0;  // null when JetStream is off
-  // Verifies an OIDC token as a client's (null: no oidc block).
-  virtual absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(
-      absl::string_view token) const = 0;
+  // Lame duck mode (as SIGUSR2): clients are closed gradually so that they
+  // reconnect elsewhere, then the server shuts down.
+  virtual void EnterLameDuck() = 0;
+  // Verifies an OIDC token as a client's (issuer, audience, expiry, JWKS,
+  // revocation file): its subject and role-claim values.
+  struct OidcCaller {
+    std::string subject;
+    std::vector<std::string> roles;
+  };
+  virtual absl::StatusOr<OidcCaller> VerifyOidcRoles(absl::string_view token) const = 0;
   virtual bool oidc_enabled() const = 0;
 };
 

@@ -1,8 +1,9 @@
 // The admin API in process: a real Server (JetStream on, one node) with its
 // admin listener on an ephemeral loopback port, called through the generated
-// gRPC stub (backups: published through a client connection, read back with
-// backup_format.h). Multi-node behaviour (gathering from every node, leadership
-// moves) is covered by tests/admin with real processes.
+// gRPC stub (backups: messages published through a client connection, files
+// read back with backup_format.h). Multi-node behaviour (gathering from
+// every node, leadership moves) is covered by tests/admin with real
+// processes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -14,9 +15,11 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "proto/admin.grpc.pb.h"
 #include "server/admin/backup_format.h"
+#include "server/auth/jwt_test_util.h"
 #include "server/core/server.h"
 
 namespace herald {
@@ -27,6 +30,9 @@ using namespace std::chrono_literals;
 
 class AdminServiceTest : public ::testing::Test {
  protected:
+  // Called by SetUp: lets a test add to the options before the server starts.
+  virtual void Configure(ServerOptions& o) {}
+
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            ("herald-admin-test-" + std::to_string(::getpid()) + "-" +
@@ -42,8 +48,10 @@ class AdminServiceTest : public ::testing::Test {
     o.admin.host = "127.0.0.1";
     o.admin.port = 0;
     o.admin.token = "s3cret";
+    Configure(o);
     server_ = std::make_unique<Server>(CommandLine{}, o);
-    ASSERT_TRUE(server_->Start().ok());
+    absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
     thread_ = std::thread([this] { server_->Run(); });
     ASSERT_GT(server_->admin_port(), 0);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->admin_port()),
@@ -55,7 +63,7 @@ class AdminServiceTest : public ::testing::Test {
     channel_.reset();
     if (server_) {
       server_->RequestShutdown();
-      thread_.join();
+      if (thread_.joinable()) thread_.join();
       server_.reset();
     }
     std::filesystem::remove_all(dir_);
@@ -311,6 +319,75 @@ TEST_F(AdminServiceTest, Reload) {
   grpc::Status s = stub_->Reload(Ctx().get(), pb::ReloadRequest(), &r);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(r.node(), "n1");
+}
+
+// Operators log in with their identity provider: an OIDC token verified as
+// a client's, its role claim mapped to admin rights, revoked by the same
+// revocation file.
+class AdminOidcTest : public AdminServiceTest {
+ protected:
+  void Configure(ServerOptions& o) override {
+    std::filesystem::create_directories(dir_);
+    const std::string jwks = (dir_ / "jwks.json").string();
+    std::ofstream(jwks) << auth::testing::MakeJwks({signer_.JwkJson()});
+    revocations_ = (dir_ / "revoked.json").string();
+    std::ofstream(revocations_) << "{}";
+    // Security settings come from the configuration file (as in production).
+    const std::string conf = (dir_ / "server.conf").string();
+    std::ofstream(conf) << "oidc {\n  issuer: \"https://idp.test\"\n  audience: herald\n"
+                        << "  jwks_file: \"" << jwks << "\"\n  role_claim: groups\n}\n"
+                        << "revocation_file: \"" << revocations_ << "\"\n";
+    o.config_file = conf;
+    o.admin.operator_roles = {"herald-admins"};
+    o.admin.read_only_roles = {"herald-viewers"};
+  }
+  std::string Token(const std::string& sub, const std::string& group, int64_t exp_offset = 600) {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return signer_.Sign(absl::StrCat(R"({"iss":"https://idp.test","aud":"herald","sub":")", sub,
+                                     R"(","groups":[")", group, R"("],"iat":)", now, R"(,"exp":)",
+                                     now + exp_offset, "}"));
+  }
+
+  auth::testing::TestSigner signer_ = auth::testing::TestSigner::Rsa("k1");
+  std::string revocations_;
+};
+
+TEST_F(AdminOidcTest, RolesAndRevocation) {
+  pb::ClusterStatusResponse r;
+  pb::DeleteStreamRequest d;
+  d.set_name("NOPE");
+  pb::DeleteStreamResponse dr;
+
+  const std::string ops = Token("alice", "herald-admins");
+  ASSERT_TRUE(stub_->ClusterStatus(Ctx(ops).get(), pb::ClusterStatusRequest(), &r).ok());
+  // An operator may change things (here: a delete of a missing stream).
+  EXPECT_EQ(stub_->DeleteStream(Ctx(ops).get(), d, &dr).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  const std::string viewer = Token("bob", "herald-viewers");
+  ASSERT_TRUE(stub_->ClusterStatus(Ctx(viewer).get(), pb::ClusterStatusRequest(), &r).ok());
+  grpc::Status s = stub_->DeleteStream(Ctx(viewer).get(), d, &dr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  const std::string nobody = Token("carol", "devs");
+  s = stub_->ClusterStatus(Ctx(nobody).get(), pb::ClusterStatusRequest(), &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  const std::string expired = Token("alice", "herald-admins", -120);
+  s = stub_->ClusterStatus(Ctx(expired).get(), pb::ClusterStatusRequest(), &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+
+  // The token still works alongside.
+  ASSERT_TRUE(stub_->ClusterStatus(Ctx().get(), pb::ClusterStatusRequest(), &r).ok());
+
+  // Revoking alice's subject ends her admin access without a reload.
+  std::ofstream(revocations_, std::ios::trunc) << R"({"subjects":["alice"]})";
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  for (int i = 0; i < 100 && code == grpc::StatusCode::OK; ++i) {
+    code = stub_->ClusterStatus(Ctx(ops).get(), pb::ClusterStatusRequest(), &r).error_code();
+    if (code == grpc::StatusCode::OK) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(stub_->ClusterStatus(Ctx(viewer).get(), pb::ClusterStatusRequest(), &r).ok());
 }
 
 // ---------------------------------------------------------------- backups

@@ -235,6 +235,26 @@ absl::StatusOr<Identity> Authenticator::AuthenticateOidc(absl::string_view token
   return id;
 }
 
+absl::StatusOr<Identity> Authenticator::VerifyOidcIdentity(absl::string_view token, absl::Time now,
+                                                           const RevocationList* revoked) const {
+  if (!config_.oidc.enabled()) return Fail("oidc is not configured");
+  std::shared_ptr<const Jwks> keys = jwks_->Current();
+  if (keys == nullptr) return Fail("no JWKS loaded");
+  absl::StatusOr<OidcClaims> claims = VerifyOidcToken(token, *keys, config_.oidc, now);
+  if (!claims.ok()) return Fail(absl::StrCat("oidc: ", claims.status().message()));
+  Identity id;
+  id.kind = AuthKind::kOidc;
+  id.name = claims->subject;
+  id.token_id = TokenId(token);
+  id.jwt_id = claims->jwt_id;
+  id.expires_at = claims->expires_at;
+  id.issued_at = claims->issued_at;
+  id.authenticated_at = now;
+  id.role_values = claims->role_values;
+  if (absl::Status s = CheckRevoked(id, revoked); !s.ok()) return s;
+  return id;
+}
+
 absl::StatusOr<Identity> Authenticator::Authenticate(const ConnectCredentials& creds,
                                                      absl::string_view nonce, absl::Time now,
                                                      const RevocationList* revoked) const {

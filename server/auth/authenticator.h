@@ -148,6 +148,13 @@ class Authenticator {
   absl::StatusOr<std::shared_ptr<const CompiledPermissions>> Revalidate(
       const Identity& id, absl::Time now, const RevocationList* revoked) const;
 
+  // Verifies an OIDC token (signature, issuer, audience, times) and checks
+  // `revoked` (may be null), without mapping it to client permissions: the
+  // admin API's check, whose roles are its own. Unauthenticated, or
+  // PermissionDenied when revoked.
+  absl::StatusOr<Identity> VerifyOidcIdentity(absl::string_view token, absl::Time now,
+                                              const RevocationList* revoked) const;
+
   // Re-reads the JWKS file if it changed (call from a ~1 s timer); a broken
   // file keeps the old keys and returns the error for the log.
   absl::Status ReloadJwks();

@@ -86,17 +86,15 @@ class ServerAdminHost final : public admin::AdminHost {
     return out;
   }
   js::JetStream* jetstream() const override { return server_->jetstream(); }
+  void EnterLameDuck() override { server_->RequestLameDuck(); }
   bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
-  absl::StatusOr<std::vector<std::string>> VerifyOidcRoles(absl::string_view token) const override {
+  absl::StatusOr<OidcCaller> VerifyOidcRoles(absl::string_view token) const override {
     if (!auth::LooksLikeJwt(token)) return absl::UnauthenticatedError("not an OIDC token");
-    auth::ConnectCredentials creds;
-    creds.auth_token = std::string(token);
     auto revoked = server_->revoked();
     absl::StatusOr<auth::Identity> id =
-        server_->authenticator()->Authenticate(creds, "", absl::Now(), revoked.get());
+        server_->authenticator()->VerifyOidcIdentity(token, absl::Now(), revoked.get());
     if (!id.ok()) return id.status();
-    if (id->kind != auth::AuthKind::kOidc) return absl::UnauthenticatedError("not an OIDC token");
-    return id->role_values;
+    return OidcCaller{id->name, id->role_values};
   }
 
  private:
@@ -702,6 +700,10 @@ void Server::CloseClientsGradually(std::vector<std::shared_ptr<ClientConnection>
       });
 }
 
+void Server::RequestLameDuck() {
+  asio::post(control_io_, [this] { EnterLameDuck(); });
+}
+
 void Server::RequestShutdown() {
   asio::post(control_io_, [this] { BeginShutdown(); });
 }
@@ -894,7 +896,7 @@ nlohmann::json Server::AdminConnections(const nlohmann::json& filter) const {
     if (!subject.empty()) {
       bool hit = false;
       for (const std::string& s : c.subscriptions) {
-        hit |= s == subject || SubjectMatches(s, subject);
+        hit |= js::SubjectsCollide(s, subject);  // overlap: a.* and a.b both ways
       }
       if (!hit) continue;
     }

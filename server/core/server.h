@@ -59,6 +59,8 @@ class Server : public MonitorSource, public ClusterHost {
   void Run();
   // Any thread: begin a graceful shutdown.
   void RequestShutdown();
+  // Any thread: lame duck mode (as SIGUSR2), which ends in shutdown.
+  void RequestLameDuck();
 
   int client_port() const { return client_port_; }
   int http_port() const;

@@ -954,6 +954,9 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
   if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
+  if (rest == "SERVER.REMOVE" || rest == "SERVER.CORDON") {
+    return HandleServerMembership(msg, hops, rest);
+  }
   if (t.size() == 2 && t[0] == "STREAM" && (t[1] == "NAMES" || t[1] == "LIST")) {
     return HandleStreamNames(msg, t[1] == "LIST");
   }
@@ -1096,7 +1099,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       }
       if (cfg->num_replicas > static_cast<int>(peers.size())) {
         std::vector<raft::NodeId> candidates;
-        for (raft::NodeId n : OnlineNodes()) {
+        for (raft::NodeId n : PlacementNodes()) {
           if (std::find(peers.begin(), peers.end(), n) == peers.end()) candidates.push_back(n);
         }
         if (static_cast<int>(peers.size() + candidates.size()) < cfg->num_replicas) {
@@ -1135,7 +1138,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       return ReplyError(msg.reply, type, errors::NameInUse());
     }
     // Placement: the R least-loaded nodes connected now, spread by stream count.
-    std::vector<raft::NodeId> nodes = OnlineNodes();
+    std::vector<raft::NodeId> nodes = PlacementNodes();
     if (static_cast<int>(nodes.size()) < cfg->num_replicas) {
       return ReplyError(msg.reply, type, errors::NoSuitablePeers());
     }
@@ -1245,10 +1248,22 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
   if (pos == a->peers.end()) return ReplyError(msg.reply, type, {400, 10040, "peer not a member"});
   if (a->peers.size() == 1) return ReplyError(msg.reply, type, {503, 10075, "peer remap failed"});
   std::vector<raft::NodeId> candidates;
-  for (raft::NodeId n : OnlineNodes()) {
+  for (raft::NodeId n : PlacementNodes()) {
     if (n != gone && std::find(a->peers.begin(), a->peers.end(), n) == a->peers.end()) {
       candidates.push_back(n);
     }
+  }
+  // Herald's extension: "to" names the replacement (the admin API's move).
+  if (const std::string to = body.value("to", ""); !to.empty()) {
+    const raft::NodeId want = NodeIdFor(to);
+    if (std::find(candidates.begin(), candidates.end(), want) == candidates.end()) {
+      return ReplyError(msg.reply, type,
+                        {400, 10120,
+                         absl::StrCat(to,
+                                      " cannot take the replica (unknown, offline, drained, "
+                                      "or already a replica)")});
+    }
+    candidates.assign(1, want);
   }
   if (candidates.empty()) {
     a->peers.erase(pos);
@@ -1735,6 +1750,7 @@ nlohmann::json JetStream::AdminNodes() const {
     learners = gi->conf.learners;
   }
   std::map<raft::NodeId, int> streams, leaders;
+  const std::set<raft::NodeId> cordoned = meta_->Cordoned();
   for (const auto& [name, a] : meta_->Streams()) {
     for (raft::NodeId p : a.peers) ++streams[p];
   }
@@ -1756,6 +1772,7 @@ nlohmann::json JetStream::AdminNodes() const {
     const bool learner = std::find(learners.begin(), learners.end(), id) != learners.end();
     n["meta_role"] = id == meta_leader_ ? "leader" : voter ? "follower" : learner ? "learner" : "";
     n["online"] = id == self_ || online_.count(id) != 0;
+    n["cordoned"] = cordoned.count(id) != 0;
     n["streams"] = streams[id];
     nodes.push_back(n);
   }
@@ -1812,6 +1829,109 @@ std::shared_ptr<Stream> JetStream::AdminLocalStream(const std::string& name, boo
   if (it == local_.end()) return nullptr;
   if (leader != nullptr) *leader = it->second.leader;
   return it->second.stream;
+}
+
+std::vector<raft::NodeId> JetStream::PlacementNodes() const {
+  std::vector<raft::NodeId> out = OnlineNodes();
+  const std::set<raft::NodeId> cordoned = meta_->Cordoned();
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](raft::NodeId n) { return cordoned.count(n) != 0; }),
+            out.end());
+  return out;
+}
+
+// $JS.API.SERVER.REMOVE {"peer":"<server>"} (nats-server's meta peer
+// removal) and Herald's $JS.API.SERVER.CORDON {"peer":"<server>",
+// "cordon":bool}: no new replicas on a node (drain, removal). Both at the
+// metadata leader. A removed node is cordoned too, so that nothing is placed
+// on it while it still runs.
+void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const std::string& rest) {
+  const bool remove = rest == "SERVER.REMOVE";
+  const std::string type = remove ? "meta_server_remove" : "meta_server_cordon";
+  if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
+  if (leader != self_) {
+    if (!Forward(leader, msg, hops, rest)) ReplyError(msg.reply, type, errors::Unavailable());
+    return;
+  }
+  bool ok = false;
+  nlohmann::json body = ParseRequestBody(msg.data, &ok);
+  if (!ok || !body.is_object() || msg.data.empty()) {
+    return ReplyError(msg.reply, type,
+                      msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
+  }
+  const std::string peer = body.value("peer", "");
+  if (peer.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
+  const raft::NodeId node = NodeIdFor(peer);
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+  if (!gi.ok()) return ReplyError(msg.reply, type, errors::Unavailable());
+  const bool member = std::count(gi->conf.voters.begin(), gi->conf.voters.end(), node) != 0 ||
+                      std::count(gi->conf.learners.begin(), gi->conf.learners.end(), node) != 0;
+  bool known = member;
+  {
+    MutexLock l(&mu_);
+    known |= names_.count(node) != 0;
+  }
+  if (!known) return ReplyError(msg.reply, type, {400, 10044, "peer not a member"});
+  const std::string reply = msg.reply;
+  nlohmann::json op;
+  op["op"] = "cordon";
+  op["node"] = node;
+  op["on"] = remove || body.value("cordon", true);
+  if (!remove) {
+    host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
+      if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+      nlohmann::ordered_json out;
+      out["type"] = ResponseType(type);
+      out["success"] = true;
+      Reply(reply, out);
+    });
+    return;
+  }
+  if (!member) return ReplyError(msg.reply, type, {400, 10044, "peer not a member"});
+  if (node == self_) {
+    return ReplyError(msg.reply, type,
+                      {400, 10044, "cannot remove the metadata leader: step it down first"});
+  }
+  host_->Propose(kMetaGroup, op.dump(), [this, reply, type, node](absl::StatusOr<uint64_t> index) {
+    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+    host_->ProposeConfChange(kMetaGroup,
+                             raft::ConfChange{raft::ConfChange::Type::kRemoveNode, node},
+                             [this, reply, type](absl::StatusOr<uint64_t> index) {
+                               if (!index.ok())
+                                 return ReplyError(reply, type, errors::Unavailable());
+                               nlohmann::ordered_json out;
+                               out["type"] = ResponseType(type);
+                               out["success"] = true;
+                               Reply(reply, out);
+                             });
+  });
+}
+
+void JetStream::StepDownAll() {
+  std::vector<raft::GroupId> groups = {kMetaGroup};
+  {
+    MutexLock l(&mu_);
+    for (const auto& [name, ls] : local_) groups.push_back(ls.assignment.group);
+  }
+  for (raft::GroupId g : groups) {
+    absl::StatusOr<raft::GroupInfo> gi = host_->Info(g);
+    if (!gi.ok() || gi->lead != self_) continue;
+    raft::NodeId best = raft::kNoNode;
+    uint64_t best_match = 0;
+    for (const auto& [id, match] : gi->match) {
+      if (id == self_ ||
+          std::find(gi->conf.voters.begin(), gi->conf.voters.end(), id) == gi->conf.voters.end()) {
+        continue;
+      }
+      if (best == raft::kNoNode || match > best_match) {
+        best = id;
+        best_match = match;
+      }
+    }
+    if (best != raft::kNoNode) host_->TransferLeader(g, best);
+  }
 }
 
 std::vector<std::string> JetStream::OnlineNodeNames() const {

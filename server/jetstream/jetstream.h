@@ -111,6 +111,9 @@ class JetStream : public raft::StateMachine {
   // For the admin API's backups (any thread): this node's replica of the
   // stream (null if none is held here), and whether this node leads it now.
   std::shared_ptr<Stream> AdminLocalStream(const std::string& name, bool* leader) const;
+  // Hands the leadership of every group this node leads to its most
+  // caught-up voter (a drain before maintenance). Any thread.
+  void StepDownAll();
 
   // raft::StateMachine (driver thread).
   void Apply(raft::GroupId group, const raft::Entry& entry) override;
@@ -171,6 +174,7 @@ class JetStream : public raft::StateMachine {
   // leads `group` and hands it on.
   void HandleStepdown(const BusMessage& msg, raft::GroupId group, const std::string& type);
   void HandleMetaStepdown(const BusMessage& msg, int hops);
+  void HandleServerMembership(const BusMessage& msg, int hops, const std::string& rest);
   // Consumers (consumer_api.cc): `t` is the API subject's tokens after $JS.API.
   void HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,
                       const LocalView& ls);
@@ -221,6 +225,8 @@ class JetStream : public raft::StateMachine {
   std::string NodeNameLocked(raft::NodeId id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // This node and the peers connected over routes now (for placement).
   std::vector<raft::NodeId> OnlineNodes() const;
+  // OnlineNodes without the cordoned ones: where new replicas may go.
+  std::vector<raft::NodeId> PlacementNodes() const;
   raft::NodeId MetaLeader() const;
 
   const JetStreamOptions options_;

@@ -64,6 +64,11 @@ absl::Status MetaState::LoadFromDisk() {
   MutexLock l(&mu_);
   applied_ = j.value("applied", uint64_t{0});
   next_group_ = j.value("next_group", kFirstStreamGroup);
+  if (auto it = j.find("cordoned"); it != j.end() && it->is_array()) {
+    for (const auto& n : *it) {
+      if (n.is_number_unsigned()) cordoned_.insert(n.get<raft::NodeId>());
+    }
+  }
   if (auto it = j.find("streams"); it != j.end() && it->is_array()) {
     for (const auto& sj : *it) {
       auto a = StreamAssignment::FromJson(sj);
@@ -78,6 +83,7 @@ absl::Status MetaState::Persist() {
   nlohmann::json j;
   j["applied"] = applied_;
   j["next_group"] = next_group_;
+  j["cordoned"] = cordoned_;
   j["streams"] = nlohmann::json::array();
   for (const auto& [name, a] : streams_) j["streams"].push_back(a.ToJson());
   rocksdb::WriteOptions wo;
@@ -147,6 +153,15 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       change.kind = MetaChange::Kind::kUpdated;
       change.stream = it->second;
     }
+  } else if (kind == "cordon") {
+    const raft::NodeId node = op.value("node", raft::NodeId{0});
+    if (node != 0) {
+      if (op.value("on", true)) {
+        cordoned_.insert(node);
+      } else {
+        cordoned_.erase(node);
+      }
+    }
   } else if (kind == "delete") {
     auto it = streams_.find(op.value("name", ""));
     if (it == streams_.end()) {
@@ -200,6 +215,11 @@ std::map<raft::NodeId, int> MetaState::StreamsPerNode() const {
     for (raft::NodeId p : a.peers) ++n[p];
   }
   return n;
+}
+
+std::set<raft::NodeId> MetaState::Cordoned() const {
+  MutexLock l(&mu_);
+  return cordoned_;
 }
 
 }  // namespace herald::js

@@ -1,7 +1,8 @@
 // MetaState: the cluster's JetStream metadata, the replicated state of the
 // metadata Raft group (group 1): every stream's configuration, Raft group id
 // and placement. Changed only by applying committed metadata entries (JSON
-// {"op":"create"|"update"|"delete", ...}), so every node holds the same.
+// {"op":"create"|"update"|"delete"|"cordon", ...}), so every node holds the
+// same.
 //
 // Persisted (without fsync: the Raft log is the durable record) as one JSON
 // record with the applied index under key `03 · 01` in the node's RocksDB, on
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,9 @@ class MetaState {
                                          const std::string& except) const;
   // Streams placed on each node (for placement by load).
   std::map<raft::NodeId, int> StreamsPerNode() const;
+  // Nodes that take no new replicas (drained or being removed: the admin
+  // API's {"op":"cordon","node":id,"on":bool} entries).
+  std::set<raft::NodeId> Cordoned() const;
 
  private:
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -86,6 +91,7 @@ class MetaState {
   std::map<std::string, StreamAssignment> streams_ ABSL_GUARDED_BY(mu_);
   uint64_t next_group_ ABSL_GUARDED_BY(mu_) = kFirstStreamGroup;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<raft::NodeId> cordoned_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace herald::js

@@ -43,7 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const long chunked = ReadAll(in, chunk);
   const long whole = ReadAll(in, in.size() + 1);
   if (chunked != whole) __builtin_trap();
-  // Message frames decode alone too.
+  // Message frames decode alone too (what a node's backup chunk carries).
   (void)herald::admin::DecodeMessagePayload(in);
+  (void)herald::admin::DecodeMessageFrames(
+      in, [](herald::admin::BackupMessage) { return absl::OkStatus(); });
   return 0;
 }

@@ -994,7 +994,10 @@ class AdminServer::Impl final : public pb::Admin::Service {
       // Every node the cluster knows, so that a down one shows as unreachable.
       std::set<std::string> known(online.begin(), online.end());
       if (js::JetStream* js = host_->jetstream(); js != nullptr) {
-        for (const auto& n : js->AdminNodes()["nodes"]) known.insert(Str(n, "name"));
+        const nlohmann::json view = js->AdminNodes();  // named: not a dangling temporary
+        for (const auto& n : view.value("nodes", nlohmann::json::array())) {
+          known.insert(Str(n, "name"));
+        }
       }
       expected.assign(known.begin(), known.end());
     }

@@ -30,6 +30,9 @@ constexpr size_t kNamesPageLimit = 1024;
 constexpr size_t kListPageLimit = 256;
 // Housekeeping period: age expiry checks, metadata bootstrap retries.
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(250);
+// How long a node without the metadata group asks its peers whether one
+// exists before it forms one with them (MaybeBootstrapMeta).
+constexpr absl::Duration kMetaProbeWindow = absl::Milliseconds(1500);
 
 std::string NodeHex(raft::NodeId id) {
   char buf[17];
@@ -189,6 +192,18 @@ absl::Status JetStream::StartApi() {
   });
   if (!fwd.ok()) return fwd.status();
   forward_sub_ = *fwd;
+  if (clustered_) {
+    auto probe =
+        bus_->Subscribe("$HERALD.JS.META.PROBE", "", [this](BusMessage m) { OnMetaProbe(m); });
+    if (!probe.ok()) return probe.status();
+    probe_sub_ = *probe;
+    auto answers =
+        bus_->Subscribe(probe_reply_, "", [this](BusMessage m) { OnMetaProbeAnswer(m); });
+    if (!answers.ok()) return answers.status();
+    probe_answer_sub_ = *answers;
+    MutexLock l(&mu_);
+    probe_ready_ = true;
+  }
   return absl::OkStatus();
 }
 
@@ -203,6 +218,8 @@ void JetStream::Stop() {
   if (housekeeper_.joinable()) housekeeper_.join();
   bus_->Unsubscribe(api_sub_);
   bus_->Unsubscribe(forward_sub_);
+  if (probe_sub_ != nullptr) bus_->Unsubscribe(probe_sub_);
+  if (probe_answer_sub_ != nullptr) bus_->Unsubscribe(probe_answer_sub_);
   {
     MutexLock l(&mu_);
     for (auto& [name, ls] : local_) {
@@ -294,19 +311,144 @@ std::vector<raft::NodeId> JetStream::OnlineNodes() const {
   return out;
 }
 
+// A node without the metadata group on disk either forms it with the others
+// (a new cluster: every node starts with the same expected size and forms
+// the same voters) or joins the one that exists (a node added to a running
+// cluster). It tells them apart by asking its peers first
+// ($HERALD.JS.META.PROBE, answered by every node that has the group): an
+// answer means join; none within kMetaProbeWindow means form. Forming
+// blindly, as before, gave an added node a metadata group of its own.
 void JetStream::MaybeBootstrapMeta() {
   std::vector<raft::NodeId> voters;
+  bool probe = false;
+  const absl::Time now = absl::Now();
   {
     MutexLock l(&mu_);
-    if (meta_started_) return;
+    if (meta_started_ || !probe_ready_) return;
     if (static_cast<int>(names_.size()) < options_.expected_cluster_size) return;
-    for (const auto& [id, name] : names_) voters.push_back(id);
-    meta_started_ = true;
+    if (!meta_join_leader_.empty()) {
+      meta_started_ = true;  // joining: below
+    } else if (probe_started_ == absl::InfinitePast()) {
+      probe_started_ = now;
+      probe = true;
+    } else if (now - probe_started_ < kMetaProbeWindow) {
+      // Ask again (an answer sent before our reply subject's interest
+      // reached that peer is lost).
+      probe = now - last_probe_ >= absl::Milliseconds(400);
+    } else {
+      for (const auto& [id, name] : names_) voters.push_back(id);
+      meta_started_ = true;
+    }
+    if (probe) last_probe_ = now;
   }
+  if (probe) {
+    bus_->Publish("$HERALD.JS.META.PROBE", probe_reply_, "", "");
+    return;
+  }
+  bool joining = false;
+  {
+    MutexLock l(&mu_);
+    joining = !meta_join_leader_.empty();
+  }
+  if (joining) {
+    spdlog::info("JetStream: joining the cluster's metadata group (as a learner first)");
+    // No voters: the group waits until the leader adds it (SERVER.JOIN).
+    host_->AddGroupAsync(kMetaGroup, {}, 0, [](absl::Status st) {
+      if (!st.ok()) spdlog::error("JetStream: metadata group: {}", st.ToString());
+    });
+    return;
+  }
+  if (voters.empty()) return;
   spdlog::info("JetStream: forming the metadata group with {} nodes", voters.size());
   host_->AddGroupAsync(kMetaGroup, voters, 0, [](absl::Status st) {
     if (!st.ok()) spdlog::error("JetStream: metadata group: {}", st.ToString());
   });
+}
+
+void JetStream::OnMetaProbe(const BusMessage& msg) {
+  if (msg.reply.empty()) return;
+  bool has = false;
+  raft::NodeId leader = raft::kNoNode;
+  {
+    MutexLock l(&mu_);
+    has = meta_started_ && meta_join_leader_.empty();
+    leader = meta_leader_;
+  }
+  if (!has) return;
+  nlohmann::json j;
+  j["node"] = options_.server_name;
+  j["leader"] = leader == raft::kNoNode ? "" : NodeHex(leader);
+  bus_->Publish(msg.reply, "", "", j.dump());
+}
+
+void JetStream::OnMetaProbeAnswer(const BusMessage& msg) {
+  nlohmann::json j = nlohmann::json::parse(msg.data, nullptr, false);
+  if (!j.is_object()) return;
+  MutexLock l(&mu_);
+  if (meta_started_) return;
+  // Join through whoever answered; the join request goes to the leader it
+  // names, or through that node (which forwards it) when it knows none.
+  const std::string leader = j.value("leader", "");
+  meta_join_leader_ = leader.empty() ? NodeHex(NodeIdFor(j.value("node", ""))) : leader;
+}
+
+// A joining node: asks the metadata leader to add it until it is a member.
+void JetStream::MaybeRequestMetaJoin() {
+  std::string target;
+  {
+    MutexLock l(&mu_);
+    if (meta_join_leader_.empty() || !meta_started_) return;
+    if (meta_leader_ != raft::kNoNode) target = NodeHex(meta_leader_);
+    if (target.empty()) target = meta_join_leader_;
+  }
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+  if (gi.ok()) {
+    auto has = [&](const std::vector<raft::NodeId>& v) {
+      return std::find(v.begin(), v.end(), self_) != v.end();
+    };
+    if (has(gi->conf.voters) || has(gi->conf.learners)) return;  // added
+  }
+  const absl::Time now = absl::Now();
+  {
+    MutexLock l(&mu_);
+    if (now - last_join_request_ < absl::Seconds(2)) return;
+    last_join_request_ = now;
+  }
+  nlohmann::json body;
+  body["peer"] = options_.server_name;
+  // The forwarding subject of the target node; its answer is not needed
+  // (membership shows in the log this node receives), so no reply inbox
+  // beyond the probe's.
+  bus_->Publish(absl::StrCat("$HERALD.JS.", target, ".1.SERVER.JOIN"), probe_reply_, "",
+                body.dump());
+}
+
+// The metadata leader promotes caught-up learners (joined nodes) to voters,
+// one change at a time.
+void JetStream::PromoteMetaLearners() {
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+  if (!gi.ok() || gi->lead != self_ || gi->conf.learners.empty()) return;
+  {
+    MutexLock l(&mu_);
+    if (meta_change_inflight_) return;
+  }
+  for (raft::NodeId learner : gi->conf.learners) {
+    auto m = gi->match.find(learner);
+    if (m == gi->match.end() || m->second < gi->commit) continue;
+    {
+      MutexLock l(&mu_);
+      meta_change_inflight_ = true;
+    }
+    spdlog::info("JetStream: {} caught up with the metadata group; making it a voter",
+                 NodeName(learner));
+    host_->ProposeConfChange(kMetaGroup,
+                             raft::ConfChange{raft::ConfChange::Type::kAddVoter, learner},
+                             [this](absl::StatusOr<uint64_t>) {
+                               MutexLock l(&mu_);
+                               meta_change_inflight_ = false;
+                             });
+    return;
+  }
 }
 
 std::string JetStream::NodeName(raft::NodeId id) const {
@@ -954,7 +1096,7 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
   if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
-  if (rest == "SERVER.REMOVE" || rest == "SERVER.CORDON") {
+  if (rest == "SERVER.REMOVE" || rest == "SERVER.CORDON" || rest == "SERVER.JOIN") {
     return HandleServerMembership(msg, hops, rest);
   }
   if (t.size() == 2 && t[0] == "STREAM" && (t[1] == "NAMES" || t[1] == "LIST")) {
@@ -1847,7 +1989,9 @@ std::vector<raft::NodeId> JetStream::PlacementNodes() const {
 // on it while it still runs.
 void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const std::string& rest) {
   const bool remove = rest == "SERVER.REMOVE";
-  const std::string type = remove ? "meta_server_remove" : "meta_server_cordon";
+  const bool join = rest == "SERVER.JOIN";
+  const std::string type =
+      remove ? "meta_server_remove" : (join ? "meta_server_join" : "meta_server_cordon");
   if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
   const raft::NodeId leader = MetaLeader();
   if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
@@ -1875,6 +2019,29 @@ void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const st
   }
   if (!known) return ReplyError(msg.reply, type, {400, 10044, "peer not a member"});
   const std::string reply = msg.reply;
+  if (join) {
+    // A node added to the running cluster (MaybeBootstrapMeta): a learner
+    // first, a voter once caught up (PromoteMetaLearners). A cordoned node
+    // (removed, or drained) is not let back in until the cordon is lifted.
+    if (member)
+      return Reply(reply, nlohmann::ordered_json{{"type", ResponseType(type)}, {"success", true}});
+    if (meta_->Cordoned().count(node) != 0) {
+      return ReplyError(reply, type,
+                        {400, 10044,
+                         absl::StrCat(peer,
+                                      " is cordoned (removed or drained); lift it first "
+                                      "(heraldctl node drain ",
+                                      peer, " --undo)")});
+    }
+    spdlog::info("JetStream: {} asks to join the metadata group; adding it as a learner", peer);
+    host_->ProposeConfChange(
+        kMetaGroup, raft::ConfChange{raft::ConfChange::Type::kAddLearner, node},
+        [this, reply, type](absl::StatusOr<uint64_t> index) {
+          if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+          Reply(reply, nlohmann::ordered_json{{"type", ResponseType(type)}, {"success", true}});
+        });
+    return;
+  }
   nlohmann::json op;
   op["op"] = "cordon";
   op["node"] = node;
@@ -1953,6 +2120,8 @@ void JetStream::Housekeeping() {
       if (stopping_) return;
     }
     MaybeBootstrapMeta();
+    MaybeRequestMetaJoin();
+    PromoteMetaLearners();
     ReconcileMembership();
     // Age expiry: the leader proposes a cutoff; every replica removes from
     // the head up to it (no scan past the first message it keeps).

@@ -37,6 +37,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/mutex.h"
 #include "nlohmann/json.hpp"
 #include "raft/node/node_host.h"
@@ -208,6 +210,10 @@ class JetStream : public raft::StateMachine {
 
   // Groups.
   void MaybeBootstrapMeta();
+  void OnMetaProbe(const BusMessage& msg);
+  void OnMetaProbeAnswer(const BusMessage& msg);
+  void MaybeRequestMetaJoin();
+  void PromoteMetaLearners();
   void OpenLocalStream(const StreamAssignment& a, bool at_start);
   void CloseLocalStream(const std::string& name, bool delete_data);
   void UpdateLeadership(const std::string& name);
@@ -249,7 +255,8 @@ class JetStream : public raft::StateMachine {
   std::unique_ptr<MetaState> meta_;
   std::unique_ptr<ConsumerManager> consumers_;
   bool consumers_touched_ = false;  // driver thread: the open apply batch changed consumers
-  SubscriptionPtr api_sub_, forward_sub_;
+  SubscriptionPtr api_sub_, forward_sub_, probe_sub_, probe_answer_sub_;
+  const std::string probe_reply_ = absl::StrCat("$HERALD.JS.META.PROBED.", self_);
 
   mutable Mutex mu_;
   std::map<std::string, LocalStream> local_ ABSL_GUARDED_BY(mu_);     // by name
@@ -257,6 +264,13 @@ class JetStream : public raft::StateMachine {
   std::map<raft::NodeId, std::string> names_ ABSL_GUARDED_BY(mu_);    // node -> server name
   std::set<raft::NodeId> online_ ABSL_GUARDED_BY(mu_);                // peers connected now
   bool meta_started_ ABSL_GUARDED_BY(mu_) = false;
+  // Forming or joining the metadata group (MaybeBootstrapMeta).
+  bool probe_ready_ ABSL_GUARDED_BY(mu_) = false;  // probe subscriptions made
+  absl::Time probe_started_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_probe_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string meta_join_leader_ ABSL_GUARDED_BY(mu_);  // hex node id to ask; "" not joining
+  absl::Time last_join_request_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool meta_change_inflight_ ABSL_GUARDED_BY(mu_) = false;
   raft::NodeId meta_leader_ ABSL_GUARDED_BY(mu_) = raft::kNoNode;
   std::map<std::string, std::string> pending_delete_replies_ ABSL_GUARDED_BY(mu_);
 

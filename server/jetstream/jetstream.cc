@@ -1580,7 +1580,19 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   // Direct gets are served by any replica; everything else by the leader.
   const bool serve_here = local && (leader == self_ || (op == "DIRECT" && leader != raft::kNoNode));
   if (!serve_here) {
-    raft::NodeId target = local ? leader : (a->peers.empty() ? raft::kNoNode : a->peers.front());
+    // Not a replica here: through a replica that is connected now (it
+    // forwards to its leader). The first peer may be the one that died.
+    raft::NodeId target = leader;
+    if (!local) {
+      target = raft::kNoNode;
+      MutexLock l(&mu_);
+      for (raft::NodeId p : a->peers) {
+        if (online_.count(p) != 0) {
+          target = p;
+          break;
+        }
+      }
+    }
     if (!Forward(target, msg, hops, rest)) {
       if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");
       if (op != "DIRECT") ReplyError(msg.reply, type, {500, 10118, "stream is offline"});

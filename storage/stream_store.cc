@@ -410,6 +410,24 @@ uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
   return seq;
 }
 
+void StreamStore::SkipTo(uint64_t next_seq) {
+  if (next_seq <= work_.last_seq + 1) return;
+  if (pending_.empty()) {
+    // Nothing appended since the last Commit: the gap needs no entries (no
+    // committed message has a seq in it, and no key exists there).
+    pending_base_ = next_seq;
+  } else {
+    pending_.insert(pending_.end(), next_seq - work_.last_seq - 1,
+                    PendingMessage{std::string(), 0, 0, false});
+  }
+  work_.last_seq = next_seq - 1;
+  if (work_.msgs == 0) {
+    work_.first_seq = next_seq;
+    work_.first_time_ns = 0;
+  }
+  staged_ = true;
+}
+
 void StreamStore::RemoveKnown(const MessageMeta& m) {
   batch_.Delete(MessageKey(id_, m.seq));
   index_batch_.Delete(IndexKey(id_, m.subject, m.seq));
@@ -779,6 +797,57 @@ absl::Status StreamStore::Commit(uint64_t applied) {
 }
 
 // ---------------------------------------------------------------- reads
+
+StreamStoreView::StreamStoreView(rocksdb::DB* db, StreamId id)
+    : db_(db), id_(id), snapshot_(db->GetSnapshot()) {}
+
+StreamStoreView::~StreamStoreView() { db_->ReleaseSnapshot(snapshot_); }
+
+absl::StatusOr<std::unique_ptr<StreamStoreView>> StreamStore::PinView() const {
+  std::unique_ptr<StreamStoreView> v(new StreamStoreView(db_, id_));
+  std::string raw;
+  rocksdb::ReadOptions ro;
+  ro.snapshot = v->snapshot_;
+  rocksdb::Status s = db_->Get(ro, stream_keys::StateKey(id_), &raw);
+  StreamStoreState st;
+  if (s.ok()) {
+    std::optional<StreamStoreState> d = DecodeState(id_, raw);
+    if (!d) return absl::DataLossError(absl::StrCat("stream ", id_, ": state record damaged"));
+    st = *d;
+  } else if (!s.IsNotFound()) {
+    return ReadError(absl::StrCat("stream ", id_, ": read state"), s);
+  }
+  v->state_ = Finish(st, 0);
+  return v;
+}
+
+absl::StatusOr<std::vector<StoredMessage>> StreamStoreView::LoadBatch(uint64_t from_seq,
+                                                                      size_t max_msgs,
+                                                                      size_t max_bytes) const {
+  std::vector<StoredMessage> out;
+  if (state_.msgs == 0 || from_seq > state_.last_seq) return out;
+  // Bounded by the view's range: outside it lie keys removed by range
+  // tombstones, which an iterator would step over one by one.
+  const std::string lo = MessageKey(id_, std::max(from_seq, state_.first_seq));
+  const std::string hi = MessageKey(id_, state_.last_seq + 1);
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;  // a backup reads everything once
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  size_t bytes = 0;
+  for (it->Seek(lo); it->Valid() && out.size() < max_msgs && (out.empty() || bytes < max_bytes);
+       it->Next()) {
+    const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
+    std::optional<MessageView> m = DecodeMessage(seq, View(it->value()));
+    if (!m) return Damaged(id_, seq);
+    out.push_back(ToStored(seq, *m));
+    bytes += it->value().size();
+  }
+  if (!it->status().ok()) return ReadError("scan messages", it->status());
+  return out;
+}
 
 absl::StatusOr<StoredMessage> StreamStore::Load(uint64_t seq) const {
   std::string v;

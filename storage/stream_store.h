@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -77,6 +78,8 @@ using SubjectPredicate = std::function<bool(std::string_view subject)>;
 // headers. `bytes` sums this, so stream info reports what nats-server would.
 uint64_t StoredMessageSize(size_t subject_len, size_t headers_len, size_t data_len);
 
+class StreamStoreView;
+
 class StreamStore {
  public:
   // Subject lengths are stored in 16 bits.
@@ -112,6 +115,14 @@ class StreamStore {
   // REQUIRES: subject.size() <= kMaxSubjectLength, headers.size() < 4 GiB.
   uint64_t Append(std::string_view subject, std::string_view headers, std::string_view data,
                   int64_t time_ns);
+  // Makes the next Append take `next_seq` (a stream restored from a backup
+  // keeps its sequences: docs/storage.md, "Restored streams"). The skipped
+  // sequences count as deleted (num_deleted), as interior gaps do. Nothing
+  // if next_seq <= last_seq + 1. Staged like any mutation; after
+  // messages appended since the last Commit, each skipped sequence costs a
+  // small placeholder in memory until the next Commit (none otherwise), so
+  // callers keep such gaps bounded.
+  void SkipTo(uint64_t next_seq);
   // Removes one message. false if it is not held (never stored, or removed).
   absl::StatusOr<bool> Remove(uint64_t seq);
   // nats-server's purge (PurgeEx in filestore.go/memstore.go), returning how
@@ -179,6 +190,11 @@ class StreamStore {
   std::map<std::string, uint64_t> SubjectCounts(const SubjectPredicate& filter, size_t limit) const;
   // Every committed consumer record, by name. kDataLoss if one fails its CRC.
   absl::StatusOr<std::map<std::string, std::string>> LoadConsumers() const;
+  // A fixed view of the committed state and messages as of now (a pinned
+  // RocksDB snapshot: one commit's whole batch or none of it), for reading
+  // a consistent copy while the stream goes on (backups). kDataLoss if the
+  // state record is damaged.
+  absl::StatusOr<std::unique_ptr<StreamStoreView>> PinView() const;
 
  private:
   // What the mutations need of a message (no body).
@@ -242,6 +258,34 @@ class StreamStore {
   mutable Mutex mu_;
   StreamStoreState state_ ABSL_GUARDED_BY(mu_);
   SubjectMap subjects_ ABSL_GUARDED_BY(mu_);
+};
+
+// What StreamStore::PinView returns: the stream's committed state record
+// and messages as of one moment; messages removed afterwards stay readable
+// here, newer ones never appear. Holds a RocksDB snapshot (deleted keys are
+// kept from compaction meanwhile): keep it briefly, and destroy it before the
+// database closes. Immutable: any thread.
+class StreamStoreView {
+ public:
+  ~StreamStoreView();
+  StreamStoreView(const StreamStoreView&) = delete;
+  StreamStoreView& operator=(const StreamStoreView&) = delete;
+
+  // num_subjects is not known here (0); the rest as StreamStore::State().
+  const StreamStoreState& state() const { return state_; }
+  // Messages with seq >= from_seq in seq order: at most max_msgs, and no
+  // more once their bodies reach max_bytes (at least one). Empty past the
+  // last. kDataLoss on a damaged record.
+  absl::StatusOr<std::vector<StoredMessage>> LoadBatch(uint64_t from_seq, size_t max_msgs,
+                                                       size_t max_bytes) const;
+
+ private:
+  friend class StreamStore;
+  StreamStoreView(rocksdb::DB* db, StreamId id);
+  rocksdb::DB* const db_;
+  const StreamId id_;
+  const rocksdb::Snapshot* snapshot_;
+  StreamStoreState state_;
 };
 
 // Key and value encodings, exposed for tests and docs/storage.md.

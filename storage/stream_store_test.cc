@@ -705,4 +705,97 @@ TEST_F(StreamStoreTest, LoadBatchReadsMatchingMessagesInOrderUpToMax) {
   EXPECT_TRUE(store_->LoadBatch(8, nullptr, 10)->empty());
 }
 
+TEST_F(StreamStoreTest, SkipToKeepsSequencesWithGaps) {
+  // An empty stream restored from a backup that starts at 10.
+  store_->SkipTo(10);
+  EXPECT_EQ(store_->Append("a", "", "x", 100), 10u);
+  EXPECT_EQ(store_->Append("a", "", "y", 101), 11u);
+  // A gap after messages appended in the same batch.
+  store_->SkipTo(20);
+  EXPECT_FALSE(*store_->Remove(15));
+  EXPECT_EQ(store_->Append("b", "", "z", 102), 20u);
+  store_->SkipTo(5);  // not beyond the last: nothing
+  Commit();
+  StreamStoreState st = store_->State();
+  EXPECT_EQ(st.first_seq, 10u);
+  EXPECT_EQ(st.last_seq, 20u);
+  EXPECT_EQ(st.msgs, 3u);
+  EXPECT_EQ(st.num_deleted, 8u);
+  EXPECT_EQ(st.first_time_ns, 100);
+  EXPECT_EQ(st.last_time_ns, 102);
+  auto next = store_->LoadNext(12, nullptr);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->seq, 20u);
+  EXPECT_EQ(next->data, "z");
+  // A gap right after a commit, and a last sequence with no message.
+  store_->SkipTo(25);
+  EXPECT_EQ(store_->Append("a", "", "w", 103), 25u);
+  store_->SkipTo(31);
+  Commit();
+  st = store_->State();
+  EXPECT_EQ(st.last_seq, 30u);
+  EXPECT_EQ(st.msgs, 4u);
+  EXPECT_EQ(st.num_deleted, 17u);
+  // It all survives a reopen, and publishing goes on after the last.
+  Reopen();
+  st = store_->State();
+  EXPECT_EQ(st.first_seq, 10u);
+  EXPECT_EQ(st.last_seq, 30u);
+  EXPECT_EQ(st.msgs, 4u);
+  EXPECT_EQ(store_->Append("a", "", "v", 104), 31u);
+  Commit();
+  EXPECT_EQ(store_->SubjectCount("a"), 4u);
+  // The head removed: first_seq moves over the gap.
+  EXPECT_TRUE(*store_->Remove(10));
+  EXPECT_TRUE(*store_->Remove(11));
+  Commit();
+  EXPECT_EQ(store_->State().first_seq, 20u);
+}
+
+TEST_F(StreamStoreTest, SkipToOnAnEmptyStreamMovesFirstSeq) {
+  store_->SkipTo(501);
+  Commit();
+  StreamStoreState st = store_->State();
+  EXPECT_EQ(st.msgs, 0u);
+  EXPECT_EQ(st.last_seq, 500u);
+  EXPECT_EQ(st.first_seq, 501u);
+  EXPECT_EQ(st.num_deleted, 0u);
+}
+
+TEST_F(StreamStoreTest, PinnedViewIsFixed) {
+  Add("a", 5);
+  Commit();
+  auto view = store_->PinView();
+  ASSERT_TRUE(view.ok()) << view.status();
+  // Changes after the pin: a removal, a purge of the head, a new message.
+  EXPECT_TRUE(*store_->Remove(3));
+  Purge(nullptr, 2, 0);
+  Add("b", 1);
+  Commit();
+  EXPECT_EQ(store_->State().msgs, 4u);
+  const StreamStoreState& st = (*view)->state();
+  EXPECT_EQ(st.first_seq, 1u);
+  EXPECT_EQ(st.last_seq, 5u);
+  EXPECT_EQ(st.msgs, 5u);
+  auto all = (*view)->LoadBatch(0, 100, 1 << 20);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*all)[i].seq, i + 1);
+    EXPECT_EQ((*all)[i].subject, "a");
+    EXPECT_EQ((*all)[i].data, "d" + std::to_string(i));
+    EXPECT_EQ((*all)[i].time_ns, 1000 + static_cast<int64_t>(i));
+  }
+  auto two = (*view)->LoadBatch(2, 2, 1 << 20);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[0].seq, 2u);
+  EXPECT_EQ((*two)[1].seq, 3u);
+  auto one = (*view)->LoadBatch(4, 100, 1);  // a byte budget: at least one
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].seq, 4u);
+  EXPECT_TRUE((*view)->LoadBatch(6, 100, 1 << 20)->empty());
+}
+
 }  // namespace herald::storage

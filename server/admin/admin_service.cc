@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "base/mutex.h"
 #include "proto/admin.grpc.pb.h"
 #include "server/admin/admin_bus.h"
+#include "server/admin/backup_format.h"
+#include "server/admin/backup_source.h"
 #include "server/admin/operations.h"
 #include "server/jetstream/jetstream.h"
 #include "spdlog/spdlog.h"
@@ -35,6 +38,9 @@ constexpr absl::Duration kApiTimeout = absl::Seconds(10);
 constexpr absl::Duration kGatherTimeout = absl::Milliseconds(1500);
 constexpr absl::Duration kLeaderWait = absl::Seconds(5);
 constexpr char kMetaGroupName[] = "_meta_";
+// A restore batch's size bound: it crosses routes to the stream's leader
+// (max_payload is 1 MiB by default) and is one Raft entry.
+constexpr size_t kRestoreBatchBytes = 256 * 1024;
 
 Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return Status::OK;
@@ -216,6 +222,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
     // The bus first: operations waiting on it return at once.
     bus_.Stop();
     ops_.Stop();
+    backups_.Stop();  // their views pin the database, which closes after us
   }
 
   // ------------------------------------------------------------ health
@@ -752,6 +759,224 @@ class AdminServer::Impl final : public pb::Admin::Service {
                                " (finished over an hour ago, or its node is down)"));
   }
 
+  // ------------------------------------------------------------ backups
+
+  Status BackupStream(ServerContext* ctx, const pb::BackupStreamRequest* req,
+                      grpc::ServerWriter<pb::BackupChunk>* writer) override {
+    Caller caller;
+    // Not read-only: a backup holds every message of the stream.
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (Status s = CheckName("name", req->name()); !s.ok()) return s;
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    const std::string& name = req->name();
+    absl::StatusOr<nlohmann::json> si =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
+    if (Status s = ApiStatus(si); !s.ok()) return s;
+    // Read on the leader: it has applied everything acknowledged so far.
+    std::string node;
+    if (auto c = si->find("cluster"); c != si->end() && c->is_object()) {
+      node = Str(*c, "leader");
+      if (node.empty()) {
+        return Status(StatusCode::UNAVAILABLE,
+                      absl::StrCat("stream ", name, " has no leader now; retry"));
+      }
+    } else {
+      node = host_->NodeName();  // standalone: the only replica
+    }
+    Audit(caller, "BackupStream", absl::StrCat(name, " (read on ", node, ")"));
+    const absl::Time started = absl::Now();
+    absl::StatusOr<std::string> opened =
+        bus_.Ask(node, "BACKUP_OPEN", nlohmann::json{{"stream", name}}.dump(), kApiTimeout);
+    if (!opened.ok()) return ToGrpc(opened.status());
+    nlohmann::json o = nlohmann::json::parse(*opened, nullptr, false);
+    if (!o.is_object()) return Status(StatusCode::INTERNAL, "BACKUP_OPEN: unreadable answer");
+    if (Status s = BackupAnswerStatus(o, node); !s.ok()) return s;
+    const std::string session = Str(o, "session");
+    // The session is released on every way out (else it expires when idle).
+    struct CloseSession {
+      AdminBus* bus;
+      std::string node, session;
+      ~CloseSession() {
+        (void)bus->Ask(node, "BACKUP_CLOSE", nlohmann::json{{"session", session}}.dump(),
+                       kGatherTimeout);
+      }
+    } close_session{&bus_, node, session};
+
+    BackupInfo info;
+    info.stream = name;
+    info.config = o.value("config", nlohmann::json::object());
+    info.first_seq = Num<uint64_t>(o, "first_seq");
+    info.last_seq = Num<uint64_t>(o, "last_seq");
+    info.as_of_seq = info.last_seq;
+    info.messages = Num<uint64_t>(o, "messages");
+    info.bytes = Num<uint64_t>(o, "bytes");
+    info.last_time_ns = Num<int64_t>(o, "last_time_ns");
+    info.created = Str(*si, "created");
+    BackupWriter w;
+    w.Begin(info);
+    pb::BackupChunk chunk;
+    chunk.set_messages_total(info.messages);
+    auto send = [&]() {
+      chunk.set_data(w.TakeOutput());
+      chunk.set_messages_done(w.messages());
+      return writer->Write(chunk);
+    };
+    if (!send()) return Status(StatusCode::CANCELLED, "the client went away");
+    uint64_t after = info.first_seq > 0 ? info.first_seq - 1 : 0;
+    bool done = info.messages == 0;
+    // Each round brings at least one message: bounded by the count.
+    for (uint64_t round = 0; !done && round <= info.messages; ++round) {
+      if (ctx->IsCancelled()) return Status(StatusCode::CANCELLED, "cancelled by the client");
+      const std::string q = nlohmann::json{
+          {"session", session},
+          {"after_seq", after},
+          {"max_bytes",
+           kBackupChunkBytes}}.dump();
+      absl::StatusOr<std::string> a;
+      for (int attempt = 0; attempt < 3; ++attempt) {  // the question is idempotent
+        a = bus_.Ask(node, "BACKUP_NEXT", q, kApiTimeout);
+        if (a.ok()) break;
+      }
+      if (!a.ok()) return ToGrpc(a.status());
+      const size_t nl = a->find('\n');
+      nlohmann::json head = nlohmann::json::parse(a->substr(0, nl), nullptr, false);
+      if (!head.is_object()) return Status(StatusCode::INTERNAL, "BACKUP_NEXT: unreadable answer");
+      if (Status s = BackupAnswerStatus(head, node); !s.ok()) return s;
+      if (nl == std::string::npos) return Status(StatusCode::INTERNAL, "BACKUP_NEXT: no frames");
+      const std::string_view frames = std::string_view(*a).substr(nl + 1);
+      uint64_t n = 0, prev = after;
+      absl::Status fs = DecodeMessageFrames(frames, [&](BackupMessage m) {
+        if (m.seq <= prev || m.seq > info.last_seq) {
+          return absl::InternalError(absl::StrCat("BACKUP_NEXT: message ", m.seq, " after ", prev));
+        }
+        prev = m.seq;
+        ++n;
+        return absl::OkStatus();
+      });
+      if (!fs.ok()) return Status(StatusCode::INTERNAL, std::string(fs.message()));
+      if (n != Num<uint64_t>(head, "count")) {
+        return Status(StatusCode::INTERNAL, "BACKUP_NEXT: count and frames disagree");
+      }
+      w.AddMessageFrames(frames, n);
+      after = std::max(prev, Num<uint64_t>(head, "last"));
+      done = head.value("done", false) || n == 0;
+      if (w.output_size() >= kBackupChunkBytes && !send()) {
+        return Status(StatusCode::CANCELLED, "the client went away");
+      }
+    }
+    if (w.messages() != info.messages) {
+      return Status(StatusCode::INTERNAL,
+                    absl::StrCat("the backup read ", w.messages(), " messages; the stream's state ",
+                                 "as of sequence ", info.last_seq, " counts ", info.messages));
+    }
+    w.End();
+    if (!send()) return Status(StatusCode::CANCELLED, "the client went away");
+    const absl::Duration took = absl::Now() - started;
+    spdlog::info("admin: backup of {} as of sequence {}: {} messages in {}", name, info.last_seq,
+                 info.messages, absl::FormatDuration(took));
+    return Status::OK;
+  }
+
+  Status RestoreStream(ServerContext* ctx, grpc::ServerReader<pb::RestoreChunk>* reader,
+                       pb::StreamInfo* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    if (host_->jetstream() == nullptr) return NoJetStream();
+    const absl::Time started = absl::Now();
+    BackupReader br;
+    pb::RestoreChunk chunk;
+    std::string name;
+    bool first = true, eof = false;
+    // The next frame, reading chunks as needed; nullopt at the end of a
+    // complete file. Memory: one chunk plus at most one incomplete frame.
+    auto pull = [&]() -> absl::StatusOr<std::optional<BackupFrame>> {
+      for (;;) {
+        absl::StatusOr<std::optional<BackupFrame>> f = br.Next();
+        if (!f.ok() || f->has_value()) return f;
+        if (eof) return std::optional<BackupFrame>();
+        if (ctx->IsCancelled()) return absl::CancelledError("cancelled by the client");
+        if (!reader->Read(&chunk)) {
+          eof = true;
+          if (absl::Status s = br.Finish(); !s.ok()) return s;
+          continue;
+        }
+        if (first) name = chunk.name();
+        first = false;
+        br.Feed(chunk.data());
+      }
+    };
+    auto file_error = [](const absl::Status& s) {
+      return Status(static_cast<StatusCode>(s.code()), absl::StrCat("backup file: ", s.message()));
+    };
+    absl::StatusOr<std::optional<BackupFrame>> f = pull();
+    if (!f.ok()) return file_error(f.status());
+    if (!f->has_value()) return Status(StatusCode::INVALID_ARGUMENT, "backup file: empty");
+    const BackupInfo info = (*f)->info;  // the reader puts the config frame first
+    const std::string target = name.empty() ? info.stream : name;
+    if (Status s = CheckName(name.empty() ? "the backup's stream name" : "name", target); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<nlohmann::json> existing =
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", target), nlohmann::json::object());
+    if (!existing.ok()) return ToGrpc(existing.status());
+    if (auto e = existing->find("error"); e == existing->end()) {
+      return Status(StatusCode::ALREADY_EXISTS,
+                    absl::StrCat("stream ", target,
+                                 " exists: delete it first or restore under another name"));
+    } else if (!e->is_object() || e->value("err_code", 0) != 10059) {
+      return ApiErrorStatus(e->is_object() ? *e : nlohmann::json::object());
+    }
+    nlohmann::json cfg = info.config;
+    cfg["name"] = target;
+    // A sealed stream cannot be created sealed: sealed at the end.
+    const bool sealed = cfg.value("sealed", false);
+    cfg["sealed"] = false;
+    Audit(caller, "RestoreStream",
+          absl::StrCat(target, " from a backup of ", info.stream, " as of sequence ",
+                       info.as_of_seq, " (", info.messages, " messages)"));
+    absl::StatusOr<nlohmann::json> created =
+        Api(absl::StrCat("$JS.API.STREAM.CREATE.", target), cfg);
+    if (Status s = ApiStatus(created); !s.ok()) return s;
+    // From here on a failure deletes the stream: no half-restored stream.
+    Status s = RestoreMessages(target, info, pull, file_error);
+    if (s.ok() && sealed) {
+      cfg["sealed"] = true;
+      s = ApiStatus(Api(absl::StrCat("$JS.API.STREAM.UPDATE.", target), cfg));
+    }
+    absl::StatusOr<nlohmann::json> now;
+    if (s.ok()) {
+      now = Api(absl::StrCat("$JS.API.STREAM.INFO.", target), nlohmann::json::object());
+      s = ApiStatus(now);
+    }
+    if (s.ok()) {
+      FillStreamInfo(*now, out);
+      if (out->last_seq() != info.last_seq) {
+        s = Status(StatusCode::INTERNAL,
+                   absl::StrCat("restored stream ends at sequence ", out->last_seq(),
+                                "; the backup at ", info.last_seq));
+      } else if (out->messages() != info.messages || out->first_seq() != info.first_seq) {
+        // Limits or max_age may remove restored messages at once.
+        spdlog::warn(
+            "admin: restored stream {} holds {} messages from {}; the backup {} from {} "
+            "(limits or max_age applied)",
+            target, out->messages(), out->first_seq(), info.messages, info.first_seq);
+      }
+    }
+    if (!s.ok()) {
+      spdlog::warn("admin: restore of {} failed, deleting it: {}", target, s.error_message());
+      Status d =
+          ApiStatus(Api(absl::StrCat("$JS.API.STREAM.DELETE.", target), nlohmann::json::object()));
+      if (!d.ok()) {
+        spdlog::error("admin: deleting the half-restored stream {}: {}", target, d.error_message());
+      }
+      return s;
+    }
+    spdlog::info("admin: restored stream {}: {} messages, sequences {}..{}, in {}", target,
+                 info.messages, info.first_seq, info.last_seq,
+                 absl::FormatDuration(absl::Now() - started));
+    return Status::OK;
+  }
+
   // ------------------------------------------------------------ connections
 
   Status ListConnections(ServerContext* ctx, const pb::ListConnectionsRequest* req,
@@ -905,6 +1130,89 @@ class AdminServer::Impl final : public pb::Admin::Service {
         Api(absl::StrCat(update ? "$JS.API.STREAM.UPDATE." : "$JS.API.STREAM.CREATE.", name), cfg);
     if (Status s = ApiStatus(r); !s.ok()) return s;
     FillStreamInfo(*r, out);
+    return Status::OK;
+  }
+
+  // A BACKUP_* answer's error as a status (OK when none).
+  static Status BackupAnswerStatus(const nlohmann::json& a, const std::string& node) {
+    const std::string err = Str(a, "error");
+    if (err.empty()) return Status::OK;
+    if (Str(a, "code") == "not_found") {
+      // The leader moved between the info and the question, or the session
+      // expired: the caller may retry.
+      return Status(StatusCode::UNAVAILABLE, absl::StrCat(node, ": ", err, "; retry"));
+    }
+    return Status(StatusCode::INTERNAL, absl::StrCat(node, ": ", err));
+  }
+
+  // Writes the backup's messages into the new stream `target` through its
+  // leader, in 'R' entries of bounded size (stream.h), each confirmed
+  // applied before the next is sent; then its last sequence. `pull` gives
+  // the file's frames after the config frame.
+  template <typename Pull, typename FileError>
+  Status RestoreMessages(const std::string& target, const BackupInfo& info, Pull& pull,
+                         FileError& file_error) {
+    const std::string subject = absl::StrCat("$JS.API.HERALD.STREAM.RESTORE.", target);
+    uint64_t last = 0;  // the stream's last sequence, as confirmed
+    std::optional<js::RestoreEntryBuilder> batch;
+    batch.emplace(last);
+    auto flush = [&](uint64_t final_last_seq) -> Status {
+      const uint64_t want = batch->count() > 0 ? batch->last_seq() : final_last_seq;
+      absl::StatusOr<std::string> a =
+          bus_.Request(subject, batch->Finish(final_last_seq), kApiTimeout);
+      if (!a.ok()) {
+        return Status(StatusCode::UNAVAILABLE,
+                      absl::StrCat("the leader of ", target, " did not confirm a restore batch ",
+                                   "within ", absl::FormatDuration(kApiTimeout)));
+      }
+      nlohmann::json j = nlohmann::json::parse(*a, nullptr, false);
+      if (!j.is_object()) return Status(StatusCode::INTERNAL, "restore batch: unreadable answer");
+      if (auto e = j.find("error"); e != j.end() && e->is_object()) {
+        if (e->value("err_code", 0) == 10071) {
+          return Status(
+              StatusCode::FAILED_PRECONDITION,
+              absl::StrCat("the last sequence of ", target, " moved during the restore ",
+                           "(a client published to its subjects?): ", Str(*e, "description")));
+        }
+        return ApiErrorStatus(*e);
+      }
+      if (Num<uint64_t>(j, "last_seq") != want) {
+        return Status(StatusCode::INTERNAL,
+                      absl::StrCat("restore batch: the stream ends at ",
+                                   Num<uint64_t>(j, "last_seq"), ", expected ", want));
+      }
+      last = want;
+      batch.emplace(last);
+      return Status::OK;
+    };
+    for (;;) {
+      absl::StatusOr<std::optional<BackupFrame>> f = pull();
+      if (!f.ok()) return file_error(f.status());
+      if (!f->has_value()) {
+        return file_error(absl::InvalidArgumentError("truncated: no end frame"));
+      }
+      BackupFrame& fr = **f;
+      if (fr.kind == BackupFrame::Kind::kEnd) break;
+      const BackupMessage& m = fr.message;
+      const size_t size = m.subject.size() + m.headers.size() + m.data.size() + 32;
+      if (batch->count() > 0 &&
+          (!batch->CanAdd(m.seq) || batch->size() + size > kRestoreBatchBytes)) {
+        if (Status s = flush(0); !s.ok()) return s;
+      }
+      batch->Add(m.seq, m.time_ns, m.subject, m.headers, m.data);
+    }
+    // Nothing may follow the end frame: read to the end of the input.
+    absl::StatusOr<std::optional<BackupFrame>> rest = pull();
+    if (!rest.ok()) return file_error(rest.status());
+    if (rest->has_value()) {
+      return file_error(absl::InvalidArgumentError("a frame after the end frame"));
+    }
+    if (batch->count() > 0) {
+      if (Status s = flush(0); !s.ok()) return s;
+    }
+    // The backup's last sequence may have had no message (deleted, or
+    // trimmed by limits): the stream ends there all the same.
+    if (info.last_seq > last) return flush(info.last_seq);
     return Status::OK;
   }
 
@@ -1149,6 +1457,9 @@ class AdminServer::Impl final : public pb::Admin::Service {
       j["connections"] = host_->LocalConnections(req);
       return j.dump();
     }
+    if (op == "BACKUP_OPEN") return backups_.Open(js, req);
+    if (op == "BACKUP_NEXT") return backups_.Next(req);
+    if (op == "BACKUP_CLOSE") return backups_.Close(req);
     if (op == "KICK") {
       absl::Status s = host_->CloseConnection(Num<uint64_t>(req, "cid"));
       nlohmann::json j = nlohmann::json::object();
@@ -1177,6 +1488,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
   AuthPolicy policy_;
   AdminBus bus_;
   Operations ops_{host_->NodeName()};
+  BackupSessions backups_;
   Mutex mu_;
   std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, nlohmann::json> last_status_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,9 @@
 // implementation, the same validation and errors as a client gets, mapped
 // to gRPC codes. Cluster-wide views (nodes, Raft groups, connections) are
 // gathered from every node over the route mesh, so any node answers.
+// Backups are read on the stream's leader in chunks over the bus
+// (backup_source.h) and written as backup_format.h's file; restores go
+// through the JetStream API and the stream's leader.
 //
 // Every call is authenticated (admin_auth.h); every call that changes
 // something is logged with its caller.

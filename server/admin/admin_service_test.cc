@@ -1,19 +1,24 @@
 // The admin API in process: a real Server (JetStream on, one node) with its
 // admin listener on an ephemeral loopback port, called through the generated
-// gRPC stub. Multi-node behaviour (gathering from every node, leadership
-// moves) is covered by tests/admin with real processes.
+// gRPC stub (backups: messages published through a client connection, files
+// read back with backup_format.h). Multi-node behaviour (gathering from
+// every node, leadership moves) is covered by tests/admin with real
+// processes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "proto/admin.grpc.pb.h"
+#include "server/admin/backup_format.h"
 #include "server/auth/jwt_test_util.h"
 #include "server/core/server.h"
 
@@ -383,6 +388,423 @@ TEST_F(AdminOidcTest, RolesAndRevocation) {
   }
   EXPECT_EQ(code, grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(stub_->ClusterStatus(Ctx(viewer).get(), pb::ClusterStatusRequest(), &r).ok());
+}
+
+// ---------------------------------------------------------------- backups
+
+// A client connection speaking the NATS protocol (publishes only).
+class Publisher {
+ public:
+  explicit Publisher(int port) : sock_(io_) {
+    sock_.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    Write("CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+  }
+  void Write(const std::string& s) { asio::write(sock_, asio::buffer(s)); }
+  static std::string Pub(const std::string& subject, const std::string& headers,
+                         const std::string& data) {
+    if (headers.empty()) {
+      return "PUB " + subject + " " + std::to_string(data.size()) + "\r\n" + data + "\r\n";
+    }
+    return "HPUB " + subject + " " + std::to_string(headers.size()) + " " +
+           std::to_string(headers.size() + data.size()) + "\r\n" + headers + data + "\r\n";
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket sock_;
+};
+
+// What the backup test publishes as message i (0-based; seq i + 1).
+std::string TestSubject(uint64_t i) { return "orders." + std::to_string(i % 10); }
+std::string TestHeaders(uint64_t i) {
+  if (i % 3 != 0) return "";
+  return "NATS/1.0\r\nX-Order: " + std::to_string(i) + "\r\n\r\n";
+}
+std::string TestData(uint64_t i) { return "order-" + std::to_string(i) + std::string(i % 17, 'x'); }
+
+class AdminBackupTest : public AdminServiceTest {
+ protected:
+  // Waits (bounded) until the stream holds `n` messages.
+  bool WaitForMessages(const std::string& name, uint64_t n, std::chrono::seconds limit) {
+    pb::GetStreamRequest g;
+    g.set_name(name);
+    for (auto deadline = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < deadline;) {
+      pb::StreamInfo info;
+      if (stub_->GetStream(Ctx().get(), g, &info).ok() && info.messages() >= n) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  grpc::Status Backup(const std::string& name, std::string* file, uint64_t* chunks = nullptr) {
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() + 120s);
+    pb::BackupStreamRequest req;
+    req.set_name(name);
+    auto reader = stub_->BackupStream(ctx.get(), req);
+    pb::BackupChunk c;
+    uint64_t n = 0, done = 0;
+    while (reader->Read(&c)) {
+      file->append(c.data());
+      EXPECT_GE(c.messages_done(), done);  // progress only grows
+      done = c.messages_done();
+      EXPECT_LE(c.data().size(), 2u * 256 * 1024);
+      ++n;
+    }
+    if (chunks != nullptr) *chunks = n;
+    return reader->Finish();
+  }
+
+  grpc::Status Restore(const std::string& file, const std::string& name, pb::StreamInfo* out,
+                       size_t chunk = 64 * 1024) {
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() + 120s);
+    auto writer = stub_->RestoreStream(ctx.get(), out);
+    for (size_t off = 0; off < file.size() || off == 0; off += chunk) {
+      pb::RestoreChunk c;
+      c.set_data(file.substr(off, chunk));
+      if (off == 0) c.set_name(name);
+      if (!writer->Write(c)) break;  // the server ended the call early
+      if (file.empty()) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  struct Parsed {
+    absl::Status status;
+    admin::BackupInfo info;
+    std::vector<admin::BackupMessage> messages;
+  };
+  static Parsed Parse(const std::string& file) {
+    Parsed p;
+    admin::BackupReader r;
+    r.Feed(file);
+    for (;;) {
+      absl::StatusOr<std::optional<admin::BackupFrame>> f = r.Next();
+      if (!f.ok()) {
+        p.status = f.status();
+        return p;
+      }
+      if (!f->has_value()) break;
+      if ((*f)->kind == admin::BackupFrame::Kind::kConfig) p.info = (*f)->info;
+      if ((*f)->kind == admin::BackupFrame::Kind::kMessage) p.messages.push_back((*f)->message);
+    }
+    p.status = r.Finish();
+    return p;
+  }
+
+  size_t StreamCount() {
+    pb::ListStreamsResponse l;
+    EXPECT_TRUE(stub_->ListStreams(Ctx().get(), pb::ListStreamsRequest(), &l).ok());
+    return l.streams_size();
+  }
+};
+
+TEST_F(AdminBackupTest, HundredThousandMessagesBackupDeleteRestoreCompare) {
+  constexpr uint64_t kMessages = 100000;
+  pb::StreamInfo info;
+  ASSERT_TRUE(CreateStream(R"({"name":"ORDERS","subjects":["orders.>"]})", &info).ok());
+  {
+    Publisher p(server_->client_port());
+    std::string buf;
+    for (uint64_t i = 0; i < kMessages; ++i) {
+      buf += Publisher::Pub(TestSubject(i), TestHeaders(i), TestData(i));
+      if (buf.size() > 64 * 1024) {
+        p.Write(buf);
+        buf.clear();
+      }
+    }
+    p.Write(buf);
+    ASSERT_TRUE(WaitForMessages("ORDERS", kMessages, 180s));
+  }
+  // Gaps: the head purged, and one subject's messages purged below 50001.
+  pb::PurgeStreamRequest purge;
+  purge.set_name("ORDERS");
+  purge.set_sequence(11);
+  pb::PurgeStreamResponse purged;
+  ASSERT_TRUE(stub_->PurgeStream(Ctx().get(), purge, &purged).ok());
+  EXPECT_EQ(purged.purged(), 10u);
+  purge.set_subject("orders.7");
+  purge.set_sequence(50001);
+  ASSERT_TRUE(stub_->PurgeStream(Ctx().get(), purge, &purged).ok());
+  EXPECT_EQ(purged.purged(), 4999u);  // i % 10 == 7 for i in [10, 50000)
+  pb::GetStreamRequest g;
+  g.set_name("ORDERS");
+  pb::StreamInfo before;
+  ASSERT_TRUE(stub_->GetStream(Ctx().get(), g, &before).ok());
+  EXPECT_EQ(before.first_seq(), 11u);
+  EXPECT_EQ(before.last_seq(), kMessages);
+  EXPECT_EQ(before.messages(), kMessages - 10 - 4999);
+
+  // Back up, to memory and a file.
+  std::string file;
+  uint64_t chunks = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  grpc::Status s = Backup("ORDERS", &file, &chunks);
+  const double backup_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(chunks, 2u);  // streamed, not whole
+  const std::filesystem::path path = dir_ / "orders.backup";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << file;
+  }
+  Parsed orig = Parse(file);
+  ASSERT_TRUE(orig.status.ok()) << orig.status;
+  EXPECT_EQ(orig.info.stream, "ORDERS");
+  EXPECT_EQ(orig.info.first_seq, 11u);
+  EXPECT_EQ(orig.info.last_seq, kMessages);
+  EXPECT_EQ(orig.info.as_of_seq, kMessages);
+  EXPECT_EQ(orig.info.messages, before.messages());
+  EXPECT_EQ(orig.info.bytes, before.bytes());
+  ASSERT_EQ(orig.messages.size(), before.messages());
+  // Every message is the one published at its sequence.
+  size_t k = 0;
+  int64_t prev_time = 0;
+  for (uint64_t seq = 1; seq <= kMessages; ++seq) {
+    const uint64_t i = seq - 1;
+    if (seq < 11 || (i % 10 == 7 && seq < 50001)) continue;
+    ASSERT_LT(k, orig.messages.size());
+    const admin::BackupMessage& m = orig.messages[k++];
+    ASSERT_EQ(m.seq, seq);
+    ASSERT_EQ(m.subject, TestSubject(i));
+    ASSERT_EQ(m.headers, TestHeaders(i));
+    ASSERT_EQ(m.data, TestData(i));
+    ASSERT_GE(m.time_ns, prev_time);
+    prev_time = m.time_ns;
+  }
+  EXPECT_EQ(k, orig.messages.size());
+
+  // Delete, restore from the file, compare.
+  pb::DeleteStreamRequest d;
+  d.set_name("ORDERS");
+  pb::DeleteStreamResponse dr;
+  ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());
+  std::string from_disk;
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    from_disk = ss.str();
+  }
+  pb::StreamInfo restored;
+  t0 = std::chrono::steady_clock::now();
+  s = Restore(from_disk, "", &restored);
+  const double restore_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(restored.name(), "ORDERS");
+  EXPECT_EQ(restored.first_seq(), before.first_seq());
+  EXPECT_EQ(restored.last_seq(), before.last_seq());
+  EXPECT_EQ(restored.messages(), before.messages());
+  EXPECT_EQ(restored.bytes(), before.bytes());
+  EXPECT_EQ(nlohmann::json::parse(restored.config_json()),
+            nlohmann::json::parse(before.config_json()));
+
+  std::string again;
+  ASSERT_TRUE(Backup("ORDERS", &again).ok());
+  Parsed back = Parse(again);
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  ASSERT_EQ(back.messages.size(), orig.messages.size());
+  for (size_t j = 0; j < orig.messages.size(); ++j) {
+    const admin::BackupMessage& a = orig.messages[j];
+    const admin::BackupMessage& b = back.messages[j];
+    ASSERT_EQ(a.seq, b.seq);
+    ASSERT_EQ(a.time_ns, b.time_ns) << a.seq;
+    ASSERT_EQ(a.subject, b.subject) << a.seq;
+    ASSERT_EQ(a.headers, b.headers) << a.seq;
+    ASSERT_EQ(a.data, b.data) << a.seq;
+  }
+  EXPECT_EQ(back.info.first_seq, orig.info.first_seq);
+  EXPECT_EQ(back.info.last_seq, orig.info.last_seq);
+  EXPECT_EQ(back.info.bytes, orig.info.bytes);
+  EXPECT_EQ(back.info.last_time_ns, orig.info.last_time_ns);
+
+  // Publishing goes on after the restored last sequence.
+  {
+    Publisher p(server_->client_port());
+    p.Write(Publisher::Pub("orders.new", "", "after"));
+    ASSERT_TRUE(WaitForMessages("ORDERS", before.messages() + 1, 30s));
+  }
+  pb::StreamInfo after;
+  ASSERT_TRUE(stub_->GetStream(Ctx().get(), g, &after).ok());
+  EXPECT_EQ(after.last_seq(), kMessages + 1);
+
+  std::printf(
+      "backup: %llu messages, %zu bytes in %.2f s (%.0f msgs/s); restore: %.2f s (%.0f msgs/s)\n",
+      static_cast<unsigned long long>(orig.messages.size()), file.size(), backup_s,
+      orig.messages.size() / backup_s, restore_s, orig.messages.size() / restore_s);
+}
+
+TEST_F(AdminBackupTest, BadInputGetsClearErrorsAndLeavesNoStream) {
+  pb::StreamInfo info;
+  ASSERT_TRUE(CreateStream(R"({"name":"S","subjects":["s.>"]})", &info).ok());
+  {
+    Publisher p(server_->client_port());
+    std::string buf;
+    for (int i = 0; i < 500; ++i) buf += Publisher::Pub("s.x", "", "payload-" + std::to_string(i));
+    p.Write(buf);
+    ASSERT_TRUE(WaitForMessages("S", 500, 60s));
+  }
+  std::string file;
+  ASSERT_TRUE(Backup("S", &file).ok());
+
+  std::string none;
+  grpc::Status s = Backup("NOPE", &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  s = Backup("a.b", &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  pb::StreamInfo out;
+  s = Restore(file, "", &out);  // S exists
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+
+  s = Restore("this is not a backup at all", "G", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("not a Herald stream backup"), std::string::npos);
+  s = Restore("", "G", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  std::string v9 = file;
+  v9[8] = 9;
+  s = Restore(v9, "G", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("version 9"), std::string::npos) << s.error_message();
+
+  // A bad new name.
+  s = Restore(file, "bad.name", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  // Under a new name next to the original: its subjects are taken, so the
+  // JetStream API refuses the create and nothing is left.
+  s = Restore(file, "COPY", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("10065"), std::string::npos) << s.error_message();
+  EXPECT_EQ(StreamCount(), 1u);
+
+  pb::DeleteStreamRequest d;
+  d.set_name("S");
+  pb::DeleteStreamResponse dr;
+  ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());
+
+  // Damage found after the stream was created: it is deleted again.
+  // Cut in the middle.
+  s = Restore(file.substr(0, file.size() / 2), "T", &out, 1000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("truncated"), std::string::npos) << s.error_message();
+  EXPECT_EQ(StreamCount(), 0u);
+  // Cut inside the end frame.
+  s = Restore(file.substr(0, file.size() - 4), "T", &out, 1000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("truncated"), std::string::npos) << s.error_message();
+  // A flipped byte in a late message: its checksum.
+  std::string flipped = file;
+  flipped[file.size() - 40] ^= 0x01;
+  s = Restore(flipped, "T", &out, 1000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
+  EXPECT_NE(s.error_message().find("checksum"), std::string::npos) << s.error_message();
+  // Trailing bytes.
+  s = Restore(file + "junk", "T", &out, 1000);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("after the end frame"), std::string::npos) << s.error_message();
+  EXPECT_EQ(StreamCount(), 0u);  // nothing half-restored
+
+  // Under a new name: the same messages.
+  s = Restore(file, "COPY", &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.name(), "COPY");
+  EXPECT_EQ(out.messages(), 500u);
+  EXPECT_EQ(out.last_seq(), 500u);
+  std::string copy;
+  ASSERT_TRUE(Backup("COPY", &copy).ok());
+  Parsed a = Parse(file), b = Parse(copy);
+  ASSERT_TRUE(a.status.ok() && b.status.ok());
+  EXPECT_EQ(b.info.stream, "COPY");
+  ASSERT_EQ(a.messages.size(), b.messages.size());
+  for (size_t i = 0; i < a.messages.size(); ++i) {
+    EXPECT_EQ(a.messages[i].seq, b.messages[i].seq);
+    EXPECT_EQ(a.messages[i].time_ns, b.messages[i].time_ns);
+    EXPECT_EQ(a.messages[i].data, b.messages[i].data);
+  }
+}
+
+TEST_F(AdminBackupTest, APublishDuringTheRestoreFailsItCleanly) {
+  pb::StreamInfo info;
+  ASSERT_TRUE(CreateStream(R"({"name":"P","subjects":["p.>"]})", &info).ok());
+  {
+    Publisher p(server_->client_port());
+    std::string buf;
+    for (int i = 0; i < 200; ++i) buf += Publisher::Pub("p.x", "", "m" + std::to_string(i));
+    p.Write(buf);
+    ASSERT_TRUE(WaitForMessages("P", 200, 60s));
+  }
+  std::string file;
+  ASSERT_TRUE(Backup("P", &file).ok());
+  pb::DeleteStreamRequest d;
+  d.set_name("P");
+  pb::DeleteStreamResponse dr;
+  ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());
+
+  // The first chunk (header, config, a few messages) creates the stream;
+  // a client publishes to it before the rest arrives.
+  auto ctx = Ctx();
+  pb::StreamInfo out;
+  auto writer = stub_->RestoreStream(ctx.get(), &out);
+  pb::RestoreChunk c;
+  c.set_data(file.substr(0, 600));
+  ASSERT_TRUE(writer->Write(c));
+  ASSERT_TRUE(WaitForMessages("P", 0, 30s));  // it exists
+  Publisher p(server_->client_port());
+  p.Write(Publisher::Pub("p.x", "", "intruder"));
+  ASSERT_TRUE(WaitForMessages("P", 1, 30s));
+  c.set_data(file.substr(600));
+  writer->Write(c);
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("moved during the restore"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(StreamCount(), 0u);
+}
+
+TEST_F(AdminBackupTest, EmptyAndSealedStreamsKeepTheirState) {
+  pb::StreamInfo info;
+  ASSERT_TRUE(CreateStream(R"({"name":"E","subjects":["e.>"]})", &info).ok());
+  {
+    Publisher p(server_->client_port());
+    std::string buf;
+    for (int i = 0; i < 20; ++i) buf += Publisher::Pub("e.x", "", "m");
+    p.Write(buf);
+    ASSERT_TRUE(WaitForMessages("E", 20, 60s));
+  }
+  pb::PurgeStreamRequest purge;
+  purge.set_name("E");
+  pb::PurgeStreamResponse purged;
+  ASSERT_TRUE(stub_->PurgeStream(Ctx().get(), purge, &purged).ok());
+  // Sealed after the purge.
+  pb::UpdateStreamRequest u;
+  u.set_config_json(R"({"name":"E","subjects":["e.>"],"sealed":true})");
+  ASSERT_TRUE(stub_->UpdateStream(Ctx().get(), u, &info).ok());
+  std::string file;
+  ASSERT_TRUE(Backup("E", &file).ok());
+  Parsed p = Parse(file);
+  ASSERT_TRUE(p.status.ok()) << p.status;
+  EXPECT_EQ(p.info.messages, 0u);
+  EXPECT_EQ(p.info.last_seq, 20u);
+  pb::DeleteStreamRequest d;
+  d.set_name("E");
+  pb::DeleteStreamResponse dr;
+  ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());
+  pb::StreamInfo out;
+  grpc::Status s = Restore(file, "", &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.messages(), 0u);
+  EXPECT_EQ(out.last_seq(), 20u);
+  EXPECT_EQ(out.first_seq(), 21u);
+  EXPECT_TRUE(nlohmann::json::parse(out.config_json()).value("sealed", false));
 }
 
 }  // namespace

@@ -1120,6 +1120,9 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
   if (t.size() == 4 && t[0] == "STREAM" && t[1] == "LEADER" && t[2] == "STEPDOWN") {
     return HandleStreamScoped(msg, "STEPDOWN", t[3], hops, rest);
   }
+  if (t.size() == 4 && t[0] == "HERALD" && t[1] == "STREAM" && t[2] == "RESTORE") {
+    return HandleStreamScoped(msg, "RESTORE", t[3], hops, rest);
+  }
   if (t.size() >= 3 && t[0] == "DIRECT" && t[1] == "GET") {
     return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest);
   }
@@ -1544,6 +1547,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
                                                             {"MSG.GET", "stream_msg_get"},
                                                             {"MSG.DELETE", "stream_msg_delete"},
                                                             {"STEPDOWN", "stream_leader_stepdown"},
+                                                            {"RESTORE", "herald_stream_restore"},
                                                             {"DIRECT", ""},
                                                             {"CONSUMER", ""}};
   std::string type = kTypes.at(op);
@@ -1576,7 +1580,19 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   // Direct gets are served by any replica; everything else by the leader.
   const bool serve_here = local && (leader == self_ || (op == "DIRECT" && leader != raft::kNoNode));
   if (!serve_here) {
-    raft::NodeId target = local ? leader : (a->peers.empty() ? raft::kNoNode : a->peers.front());
+    // Not a replica here: through a replica that is connected now (it
+    // forwards to its leader). The first peer may be the one that died.
+    raft::NodeId target = leader;
+    if (!local) {
+      target = raft::kNoNode;
+      MutexLock l(&mu_);
+      for (raft::NodeId p : a->peers) {
+        if (online_.count(p) != 0) {
+          target = p;
+          break;
+        }
+      }
+    }
     if (!Forward(target, msg, hops, rest)) {
       if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");
       if (op != "DIRECT") ReplyError(msg.reply, type, {500, 10118, "stream is offline"});
@@ -1590,6 +1606,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (op == "PURGE") return HandleStreamPurge(msg, ls);
   if (op == "MSG.GET") return HandleMsgGet(msg, ls, false, "");
   if (op == "MSG.DELETE") return HandleMsgDelete(msg, ls);
+  if (op == "RESTORE") return HandleRestoreBatch(msg, ls);
   if (op == "STEPDOWN") return HandleStepdown(msg, ls.assignment.group, "stream_leader_stepdown");
   if (op == "DIRECT") {
     std::vector<std::string> t = absl::StrSplit(rest, absl::MaxSplits('.', 3));
@@ -1778,6 +1795,28 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                  });
 }
 
+void JetStream::HandleRestoreBatch(const BusMessage& msg, const LocalView& ls) {
+  const std::string type = "herald_stream_restore";
+  RestoreBatchView batch;
+  if (msg.data.empty() || msg.data[0] != 'R' ||
+      !DecodeRestoreEntry(std::string_view(msg.data).substr(1), &batch)) {
+    return ReplyError(msg.reply, type, errors::BadRequest());
+  }
+  if (ls.stream->config().sealed) return ReplyError(msg.reply, type, errors::Sealed());
+  std::shared_ptr<Stream> stream = ls.stream;
+  const std::string reply = msg.reply;
+  host_->Propose(ls.assignment.group, msg.data,
+                 [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
+                   if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
+                   const ApplyResult& r = stream->last_result();
+                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   nlohmann::ordered_json out;
+                   out["type"] = ResponseType(type);
+                   out["last_seq"] = r.seq;
+                   Reply(reply, out);
+                 });
+}
+
 void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
                                const std::string& type) {
   // Hand leadership to one of the most caught-up other replicas, chosen at
@@ -1936,6 +1975,14 @@ nlohmann::json JetStream::AdminGroups() const {
     out.push_back(g);
   }
   return out;
+}
+
+std::shared_ptr<Stream> JetStream::AdminLocalStream(const std::string& name, bool* leader) const {
+  MutexLock l(&mu_);
+  auto it = local_.find(name);
+  if (it == local_.end()) return nullptr;
+  if (leader != nullptr) *leader = it->second.leader;
+  return it->second.stream;
 }
 
 std::vector<raft::NodeId> JetStream::PlacementNodes() const {

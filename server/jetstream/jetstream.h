@@ -110,6 +110,9 @@ class JetStream : public raft::StateMachine {
   nlohmann::json AdminNodes() const;
   nlohmann::json AdminGroups() const;
   std::vector<std::string> OnlineNodeNames() const;
+  // For the admin API's backups (any thread): this node's replica of the
+  // stream (null if none is held here), and whether this node leads it now.
+  std::shared_ptr<Stream> AdminLocalStream(const std::string& name, bool* leader) const;
   // Hands the leadership of every group this node leads to its most
   // caught-up voter (a drain before maintenance). Any thread.
   void StepDownAll();
@@ -165,6 +168,10 @@ class JetStream : public raft::StateMachine {
   void HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
                     const std::string& direct_subject);
   void HandleMsgDelete(const BusMessage& msg, const LocalView& ls);
+  // $JS.API.HERALD.STREAM.RESTORE.<stream> (the admin API's restore, leader):
+  // the request body is one 'R' entry (stream.h), proposed as it is; the
+  // answer {"last_seq"} once applied, or the entry's error.
+  void HandleRestoreBatch(const BusMessage& msg, const LocalView& ls);
   // STREAM/CONSUMER/META.LEADER.STEPDOWN (answered as `type`): this node
   // leads `group` and hands it on.
   void HandleStepdown(const BusMessage& msg, raft::GroupId group, const std::string& type);

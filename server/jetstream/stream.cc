@@ -190,6 +190,110 @@ bool DecodeAckEntry(std::string_view body, std::string* consumer, std::vector<Ac
   return is.CurrentPosition() == static_cast<int>(body.size());
 }
 
+// ---------------------------------------------------------------- restore
+
+namespace {
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view in, size_t* pos, uint64_t* v) {
+  uint64_t r = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (*pos >= in.size()) return false;
+    const uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    if (i == 9 && b > 1) return false;
+    r |= uint64_t{b & 0x7Fu} << (7 * i);
+    if ((b & 0x80) == 0) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view in, size_t* pos, std::string_view* out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, pos, &n) || n > in.size() - *pos) return false;
+  *out = in.substr(*pos, n);
+  *pos += n;
+  return true;
+}
+
+}  // namespace
+
+RestoreEntryBuilder::RestoreEntryBuilder(uint64_t expected_last_seq)
+    : expected_(expected_last_seq), last_seq_(expected_last_seq) {}
+
+bool RestoreEntryBuilder::CanAdd(uint64_t seq) const {
+  if (seq <= last_seq_) return false;
+  return count_ == 0 || gaps_ + (seq - last_seq_ - 1) <= kMaxRestoreEntryGaps;
+}
+
+void RestoreEntryBuilder::Add(uint64_t seq, int64_t time_ns, std::string_view subject,
+                              std::string_view headers, std::string_view data) {
+  if (count_ > 0) gaps_ += seq - last_seq_ - 1;
+  PutVarint(&body_, seq - last_seq_);
+  // Unsigned arithmetic: any two times have a delta (wrapping, undone alike).
+  PutVarint(&body_, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(time_ns) -
+                                                static_cast<uint64_t>(last_time_))));
+  PutVarint(&body_, subject.size());
+  body_.append(subject);
+  PutVarint(&body_, headers.size());
+  body_.append(headers);
+  PutVarint(&body_, data.size());
+  body_.append(data);
+  last_seq_ = seq;
+  last_time_ = time_ns;
+  ++count_;
+}
+
+std::string RestoreEntryBuilder::Finish(uint64_t final_last_seq) const {
+  std::string out = "R";
+  out.reserve(1 + 20 + body_.size());
+  PutVarint(&out, expected_);
+  PutVarint(&out, count_ == 0 ? final_last_seq : 0);
+  out.append(body_);
+  return out;
+}
+
+bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out) {
+  size_t pos = 0;
+  out->messages.clear();
+  if (!GetVarint(body, &pos, &out->expected_last_seq) ||
+      !GetVarint(body, &pos, &out->final_last_seq)) {
+    return false;
+  }
+  uint64_t seq = out->expected_last_seq, gaps = 0;
+  int64_t t = 0;
+  while (pos < body.size()) {
+    RestoreMessageView m;
+    uint64_t dseq = 0, dt = 0;
+    if (!GetVarint(body, &pos, &dseq) || !GetVarint(body, &pos, &dt) || dseq == 0 ||
+        dseq > UINT64_MAX - seq || !GetBytes(body, &pos, &m.subject) ||
+        !GetBytes(body, &pos, &m.headers) || !GetBytes(body, &pos, &m.data)) {
+      return false;
+    }
+    if (!out->messages.empty()) gaps += dseq - 1;
+    seq += dseq;
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(UnZigZag(dt)));
+    m.seq = seq;
+    m.time_ns = t;
+    if (m.subject.empty() || m.subject.size() > storage::StreamStore::kMaxSubjectLength ||
+        m.headers.size() > 0xFFFFFFFFu || gaps > kMaxRestoreEntryGaps) {
+      return false;
+    }
+    out->messages.push_back(m);
+  }
+  if (!out->messages.empty() && out->final_last_seq != 0) return false;
+  return true;
+}
+
 Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store)
     : group_(group), store_(std::move(store)), config_(std::move(config)) {
   last_time_ns_ = store_->State().last_time_ns;
@@ -357,6 +461,8 @@ void Stream::Apply(const raft::Entry& entry) {
       ApplyOp(data.substr(1));
     } else if (data[0] == 'D' || data[0] == 'A') {
       ApplyConsumerEntry(data[0], data.substr(1));
+    } else if (data[0] == 'R') {
+      ApplyRestore(data.substr(1), &now);
     } else {
       spdlog::error("stream group {}: unknown entry kind at index {}", group_, entry.index);
     }
@@ -519,6 +625,50 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     last_msg_id_ = std::string(*msg_id);
   }
   EnforceLimits(subject);
+}
+
+void Stream::ApplyRestore(std::string_view body, int64_t* now_ns) {
+  ApplyResult& r = last_result_;
+  RestoreBatchView b;
+  if (!DecodeRestoreEntry(body, &b)) {
+    r.error = errors::BadRequest();  // not an entry this version wrote: skipped everywhere
+    return;
+  }
+  if (config().sealed) {
+    r.error = errors::Sealed();
+    return;
+  }
+  const uint64_t last = store_->WorkingState().last_seq;
+  if (last != b.expected_last_seq) {
+    r.error = errors::WrongLastSequence(last);
+    return;
+  }
+  // A large gap at the entry's start costs nothing in a store with nothing
+  // appended since its last commit: commit what earlier entries of this
+  // apply batch staged first (as consumer creation does; the state is the
+  // same, only written sooner). Gaps inside the entry are bounded.
+  const uint64_t first = b.messages.empty() ? b.final_last_seq + 1 : b.messages.front().seq;
+  if (first > last + 1 + kMaxRestoreEntryGaps && staged_index_ != 0) {
+    WriteStaged(staged_index_);
+  }
+  for (const RestoreMessageView& m : b.messages) {
+    store_->SkipTo(m.seq);
+    store_->Append(m.subject, m.headers, m.data, m.time_ns);
+    if (m.time_ns > last_time_ns_) last_time_ns_ = m.time_ns;
+    // The dedupe window goes on as if these had been published here.
+    last_msg_id_.clear();
+    if (!m.headers.empty()) {
+      std::optional<std::string_view> id = FindHeader(m.headers, kMsgIdHeader);
+      if (id.has_value() && !id->empty()) {
+        RememberMsgId(*id, m.seq, m.time_ns);
+        last_msg_id_ = std::string(*id);
+      }
+    }
+  }
+  if (b.final_last_seq > 0) store_->SkipTo(b.final_last_seq + 1);
+  *now_ns = last_time_ns_;
+  ExpireMsgIds(last_time_ns_);
+  r.seq = store_->WorkingState().last_seq;
 }
 
 void Stream::RemoveUnwanted(uint64_t from_seq) {

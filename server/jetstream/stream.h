@@ -50,6 +50,16 @@ namespace herald::js {
 //      2 give-up], ...],"t":ns}.
 // 'D' deliveries, 'A' acks: the same two in protobuf varints (consumer name,
 //     then each delivery / ack with sequences and times as zigzag deltas).
+// 'R' restore batch (the admin API's RestoreStream; docs/storage.md,
+//     "Restored streams"): messages that keep their original sequences and
+//     times. Varints: the stream's last sequence the batch expects, a last
+//     sequence to end at (0: none; only in a batch without messages), then
+//     until the end each message: sequence (delta from the previous one, the
+//     first from the expected last), time_ns (zigzag delta from the
+//     previous, the first from 0), subject, headers and data, each
+//     length-prefixed. Applied only if the stream's last sequence is the
+//     expected one (else 10071, nothing applied): a publish that slipped in
+//     makes the restore fail rather than interleave.
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns);
 std::string EncodeOpEntry(const nlohmann::json& op);
@@ -62,6 +72,50 @@ std::string EncodeAckEntry(const std::string& consumer, const std::vector<Ack>& 
 bool DecodeAckEntry(std::string_view body, std::string* consumer, std::vector<Ack>* acks,
                     int64_t* time_ns);
 AckKind AckKindFromCode(int code);
+
+// The sum of the gaps between consecutive messages of one 'R' entry is at
+// most this (each costs a placeholder in the store until the entry's batch
+// is committed; larger gaps start a new entry, where they cost nothing).
+inline constexpr uint64_t kMaxRestoreEntryGaps = 65536;
+
+// Builds one 'R' entry message by message (the admin API's restore).
+class RestoreEntryBuilder {
+ public:
+  explicit RestoreEntryBuilder(uint64_t expected_last_seq);
+  // REQUIRES: seq > last_seq() and the gap rule above (CanAdd).
+  void Add(uint64_t seq, int64_t time_ns, std::string_view subject, std::string_view headers,
+           std::string_view data);
+  // Whether a message at `seq` keeps the entry's gaps within the limit.
+  bool CanAdd(uint64_t seq) const;
+  size_t count() const { return count_; }
+  size_t size() const { return body_.size(); }
+  uint64_t last_seq() const { return last_seq_; }  // the expected last while empty
+  // The entry; with final_last_seq (> 0) only when no message was added.
+  std::string Finish(uint64_t final_last_seq = 0) const;
+
+ private:
+  const uint64_t expected_;
+  uint64_t last_seq_;
+  int64_t last_time_ = 0;
+  uint64_t gaps_ = 0;
+  size_t count_ = 0;
+  std::string body_;
+};
+
+// One message of a decoded 'R' entry (views into the entry).
+struct RestoreMessageView {
+  uint64_t seq = 0;
+  int64_t time_ns = 0;
+  std::string_view subject, headers, data;
+};
+struct RestoreBatchView {
+  uint64_t expected_last_seq = 0;
+  uint64_t final_last_seq = 0;
+  std::vector<RestoreMessageView> messages;
+};
+// Decodes an 'R' entry's body (after the kind byte); false if malformed or
+// against the rules (ascending sequences, gaps, subject lengths).
+bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out);
 
 // The outcome of applying one entry.
 struct ApplyResult {
@@ -152,6 +206,8 @@ class Stream {
   void ApplyConsumerOp(const std::string& kind, const nlohmann::json& op);
   // 'D' / 'A' entries (EncodeDeliveredEntry / EncodeAckEntry).
   void ApplyConsumerEntry(char kind, std::string_view body);
+  // 'R' entries (RestoreEntryBuilder).
+  void ApplyRestore(std::string_view body, int64_t* now_ns);
   void ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>& ds)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns)

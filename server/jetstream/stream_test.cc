@@ -404,5 +404,108 @@ TEST(StreamEntries, DeliveredAndAckEntriesRoundTripAndRefuseDamage) {
   }
 }
 
+TEST_F(StreamTest, RestoreEntriesKeepSequencesAndTimes) {
+  auto apply = [&](const std::string& data, bool commit = true) -> const ApplyResult& {
+    raft::Entry e;
+    e.index = ++index_;
+    e.data = data;
+    stream_->Apply(e);
+    if (commit) stream_->CommitApplied(0);
+    return stream_->last_result();
+  };
+  RestoreEntryBuilder b(0);
+  ASSERT_TRUE(b.CanAdd(5));
+  b.Add(5, 10 * kSec, "s.a", "", "five");
+  b.Add(6, 9 * kSec, "s.b", Hdr({{"Nats-Msg-Id", "m6"}}), "six");  // times need not ascend
+  EXPECT_TRUE(b.CanAdd(9));
+  EXPECT_FALSE(b.CanAdd(6));
+  EXPECT_FALSE(b.CanAdd(7 + kMaxRestoreEntryGaps + 1));
+  b.Add(9, 11 * kSec, "s.a", "", "");
+  EXPECT_EQ(b.count(), 3u);
+  EXPECT_EQ(b.last_seq(), 9u);
+  const ApplyResult& r = apply(b.Finish());
+  ASSERT_TRUE(r.error.ok()) << r.error.description;
+  EXPECT_EQ(r.seq, 9u);
+  storage::StreamStoreState st = stream_->State();
+  EXPECT_EQ(st.first_seq, 5u);
+  EXPECT_EQ(st.last_seq, 9u);
+  EXPECT_EQ(st.msgs, 3u);
+  EXPECT_EQ(st.num_deleted, 2u);
+  auto m = stream_->store().Load(6);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->subject, "s.b");
+  EXPECT_EQ(m->time_ns, 9 * kSec);
+  EXPECT_EQ(m->data, "six");
+  EXPECT_EQ(m->headers, Hdr({{"Nats-Msg-Id", "m6"}}));
+
+  // The wrong expected last sequence (a publish slipped in): refused whole.
+  RestoreEntryBuilder stale(8);
+  stale.Add(10, 12 * kSec, "s.a", "", "x");
+  const ApplyResult& r2 = apply(stale.Finish());
+  EXPECT_EQ(r2.error.err_code, 10071);
+  EXPECT_EQ(stream_->State().last_seq, 9u);
+
+  // A large gap at an entry's start after another entry in the same apply
+  // batch, then a last sequence with no message.
+  RestoreEntryBuilder next(9);
+  next.Add(10, 12 * kSec, "s.c", "", "ten");
+  ASSERT_TRUE(apply(next.Finish(), /*commit=*/false).error.ok());
+  RestoreEntryBuilder far(10);
+  far.Add(1'000'000, 13 * kSec, "s.c", "", "far");
+  ASSERT_TRUE(apply(far.Finish(), /*commit=*/false).error.ok());
+  RestoreEntryBuilder end(1'000'000);
+  const ApplyResult& r3 = apply(end.Finish(1'000'005), /*commit=*/false);
+  ASSERT_TRUE(r3.error.ok());
+  EXPECT_EQ(r3.seq, 1'000'005u);
+  stream_->CommitApplied(0);
+  st = stream_->State();
+  EXPECT_EQ(st.first_seq, 5u);
+  EXPECT_EQ(st.last_seq, 1'000'005u);
+  EXPECT_EQ(st.msgs, 5u);
+
+  // The restored Nats-Msg-Id is in the dedupe window (times as restored).
+  const ApplyResult& dup = Pub("s.b", Hdr({{"Nats-Msg-Id", "m6"}}), "again", 13 * kSec);
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_EQ(dup.seq, 6u);
+  // Publishing goes on after the restored last sequence.
+  EXPECT_EQ(Pub("s.a", "", "new", 14 * kSec).seq, 1'000'006u);
+
+  // Malformed entries change nothing.
+  const ApplyResult& bad = apply("R\xff");
+  EXPECT_EQ(bad.error.code, 400);
+  EXPECT_EQ(stream_->State().last_seq, 1'000'006u);
+
+  // Everything survives a reopen.
+  Open();
+  st = stream_->State();
+  EXPECT_EQ(st.last_seq, 1'000'006u);
+  EXPECT_EQ(st.msgs, 6u);
+}
+
+TEST_F(StreamTest, RestoreEntryDecodingRules) {
+  RestoreBatchView v;
+  RestoreEntryBuilder ok(3);
+  ok.Add(4, -5, "s.x", "h", "d");
+  std::string e = ok.Finish();
+  ASSERT_TRUE(DecodeRestoreEntry(std::string_view(e).substr(1), &v));
+  ASSERT_EQ(v.messages.size(), 1u);
+  EXPECT_EQ(v.expected_last_seq, 3u);
+  EXPECT_EQ(v.messages[0].seq, 4u);
+  EXPECT_EQ(v.messages[0].time_ns, -5);
+  EXPECT_EQ(v.messages[0].headers, "h");
+  // Every truncation of a valid entry either fails or decodes fewer messages.
+  for (size_t cut = 1; cut < e.size(); ++cut) {
+    RestoreBatchView t;
+    if (DecodeRestoreEntry(std::string_view(e).substr(1, cut - 1), &t)) {
+      EXPECT_TRUE(t.messages.empty()) << cut;
+    }
+  }
+  // An empty subject is refused.
+  RestoreEntryBuilder empty_subject(0);
+  empty_subject.Add(1, 0, "", "", "d");
+  e = empty_subject.Finish();
+  EXPECT_FALSE(DecodeRestoreEntry(std::string_view(e).substr(1), &v));
+}
+
 }  // namespace
 }  // namespace herald::js

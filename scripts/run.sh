@@ -4,15 +4,17 @@
 #   clients     nats://127.0.0.1:4222, :4223, :4224
 #   monitoring  http://127.0.0.1:8222, :8223, :8224
 #   routes      127.0.0.1:6222, :6223, :6224
+#   admin API   127.0.0.1:7222, :7223, :7224 (data/bin/heraldctl)
 # Logs, PID files and data live under ./data/. Stop it with scripts/stop.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/setup.sh
-bazel build -c opt //server:herald
-BIN="$(bazel info -c opt output_path)/k8-opt/bin/server/herald"
+bazel build -c opt //server:herald //tools/heraldctl:heraldctl
+OUT="$(bazel info -c opt output_path)/k8-opt/bin"
 mkdir -p data/bin
-cp -f "$BIN" data/bin/herald
+cp -f "$OUT/server/herald" data/bin/herald
+cp -f "$OUT/tools/heraldctl/heraldctl" data/bin/heraldctl
 scripts/stop.sh >/dev/null 2>&1 || true
 for i in 1 2 3; do
   mkdir -p "data/n$i"

@@ -199,6 +199,33 @@ std::vector<CommandSpec> BuildCommands() {
                {},
                {"from"}});
 
+  c.push_back({"stream backup",
+               "BackupStream",
+               "writes a stream's config and messages to a backup file",
+               "Streams the backup into FILE.tmp and renames it to FILE once complete:\n"
+               "FILE is never left partial (a failed backup removes FILE.tmp). FILE \"-\"\n"
+               "writes to stdout (the summary then goes to stderr). The backup is\n"
+               "consistent as of one sequence, read on the stream's leader through\n"
+               "whichever node answers. Prints \"[done/total] messages\" on stderr as it\n"
+               "goes (a few times a second at most), then the messages, bytes and file;\n"
+               "--json: {\"stream\", \"file\", \"messages\", \"bytes\"} (numbers).\n"
+               "--timeout defaults to 1h here. Needs the operator role.",
+               {{"NAME", ValueKind::kString, true, "the stream"},
+                {"FILE", ValueKind::kString, true, "the backup file to write (\"-\": stdout)"}}});
+  c.push_back({"stream restore",
+               "RestoreStream",
+               "creates a stream from a backup file",
+               "Sends FILE in 256 KiB chunks (never the whole file in memory) and prints\n"
+               "the new stream as stream info does (--json: StreamInfo). The stream\n"
+               "keeps the backup's sequences and times. ALREADY_EXISTS when the stream\n"
+               "exists (rm it first or give --name); DATA_LOSS for a damaged file;\n"
+               "any failure leaves no stream behind. An unreadable FILE is a usage\n"
+               "error, before any RPC. --timeout defaults to 1h here. Needs the\n"
+               "operator role.",
+               {{"FILE", ValueKind::kString, true, "the backup file (as stream backup wrote it)"}},
+               {{"name", ValueKind::kString, "NAME",
+                 "restore under this name (default: the backup's own stream name)"}}});
+
   c.push_back({"consumer ls",
                "ListConsumers",
                "lists a stream's consumers",
@@ -354,7 +381,8 @@ const std::vector<GlobalFlag>& GlobalFlags() {
       {"json", nullptr, "print the response as JSON (see below)"},
       {"timeout", "DUR",
        "deadline of the whole command, e.g. 3s (default 10s; 10m for a command\n"
-       "                        that waits for an operation)"},
+       "                        that waits for an operation; 1h for stream backup\n"
+       "                        and stream restore)"},
       {"help", nullptr, "help; `heraldctl <command> --help` for a command's"},
   };
   return *flags;

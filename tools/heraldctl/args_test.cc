@@ -49,7 +49,7 @@ std::string MinimalLine(const CommandSpec& c) {
 }
 
 TEST(ArgsTest, EveryCommandParsesItsMinimalForm) {
-  ASSERT_EQ(Commands().size(), 22u);
+  ASSERT_EQ(Commands().size(), 24u);
   for (const auto& c : Commands()) {
     absl::StatusOr<Invocation> inv = Parse(MinimalLine(c));
     ASSERT_TRUE(inv.ok()) << MinimalLine(c) << ": " << inv.status();
@@ -194,7 +194,8 @@ TEST(ArgsTest, UsageErrors) {
   };
   const std::vector<Case> cases = {
       {"bogus", "unknown command \"bogus\""},
-      {"stream", "stream: missing subcommand (ls, info, add, edit, rm, purge, move)"},
+      {"stream",
+       "stream: missing subcommand (ls, info, add, edit, rm, purge, move, backup, restore)"},
       {"node", "node: missing subcommand (remove, drain)"},
       {"node remove", "node remove: missing NODE"},
       {"op status", "op status: missing ID"},
@@ -308,6 +309,36 @@ TEST(ArgsTest, AFlagNameIsASwitchInEveryCommandOrInNone) {
       EXPECT_NE(f.name, "help");
     }
   }
+}
+
+TEST(ArgsTest, BackupAndRestore) {
+  absl::StatusOr<Invocation> inv = Parse("stream backup ORDERS /tmp/o.bak");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.spec->path, "stream backup");
+  EXPECT_EQ(inv->command.Arg(0), "ORDERS");
+  EXPECT_EQ(inv->command.Arg(1), "/tmp/o.bak");
+  EXPECT_FALSE(inv->global.timeout_given);
+  inv = Parse("stream backup ORDERS -");  // stdout
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.Arg(1), "-");
+  inv = Parse("stream restore /tmp/o.bak --name COPY --timeout 5m");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command.Arg(0), "/tmp/o.bak");
+  ASSERT_NE(inv->command.Flag("name"), nullptr);
+  EXPECT_EQ(inv->command.Flag("name")->text, "COPY");
+  EXPECT_TRUE(inv->global.timeout_given);
+  EXPECT_TRUE(absl::StrContains(UsageError("stream backup ORDERS"), "missing FILE"));
+  EXPECT_TRUE(absl::StrContains(UsageError("stream restore"), "missing FILE"));
+  EXPECT_TRUE(absl::StrContains(UsageError("stream restore f --name"), "--name needs a value"));
+  EXPECT_TRUE(absl::StrContains(UsageError("stream restore f g"), "unexpected argument"));
+  inv = Parse("stream backup --help");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(absl::StrContains(*inv->help, "FILE.tmp")) << *inv->help;
+  EXPECT_TRUE(absl::StrContains(*inv->help, "1h")) << *inv->help;
+  inv = Parse("stream restore --help");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(absl::StrContains(*inv->help, "ALREADY_EXISTS")) << *inv->help;
+  EXPECT_TRUE(absl::StrContains(*inv->help, "--name NAME")) << *inv->help;
 }
 
 TEST(ArgsTest, UsageErrorHintsAtTheCommandsHelp) {

@@ -1,13 +1,21 @@
 #include "tools/heraldctl/commands.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "tools/heraldctl/config_json.h"
 #include "tools/heraldctl/output.h"
 
@@ -26,6 +34,18 @@ bool WaitsForOperation(const ParsedCommand& cmd) {
   return path == "op status" && cmd.Has("wait");
 }
 
+// Whether the command moves a whole stream (--timeout defaults to 1h).
+bool TransfersAStream(const ParsedCommand& cmd) {
+  return cmd.spec->path == "stream backup" || cmd.spec->path == "stream restore";
+}
+
+absl::Duration DefaultTimeout(const Invocation& inv, bool waits) {
+  if (inv.global.timeout_given) return inv.global.timeout;
+  if (waits) return kWaitTimeout;
+  if (TransfersAStream(inv.command)) return kTransferTimeout;
+  return inv.global.timeout;
+}
+
 // What a command handler works with: the stub, the options, where to print.
 class Session {
  public:
@@ -37,7 +57,7 @@ class Session {
         err_(err),
         clock_(clock),
         waits_(WaitsForOperation(inv.command)),
-        timeout_(waits_ && !inv.global.timeout_given ? kWaitTimeout : inv.global.timeout),
+        timeout_(DefaultTimeout(inv, waits_)),
         // One deadline for the whole command, so "stream edit" (two RPCs)
         // still ends within --timeout.
         deadline_(clock.now() + timeout_) {}
@@ -67,12 +87,19 @@ class Session {
   grpc::Status CallUntil(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
                          const Req& req, Resp* resp, absl::Time deadline) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(std::min(deadline, deadline_)));
-    if (!inv_.global.token.empty()) {
-      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", inv_.global.token));
-    }
+    Prepare(&ctx, deadline);
     return (stub_.*method)(&ctx, req, resp);
   }
+
+  // Sets a context's deadline (never past the command's) and token, for the
+  // streaming RPCs made through stub().
+  void Prepare(grpc::ClientContext* ctx, absl::Time deadline) {
+    ctx->set_deadline(absl::ToChronoTime(std::min(deadline, deadline_)));
+    if (!inv_.global.token.empty()) {
+      ctx->AddMetadata("authorization", absl::StrCat("Bearer ", inv_.global.token));
+    }
+  }
+  Stub& stub() { return stub_; }
 
   // true for OK; otherwise prints the error and returns false.
   bool Report(const grpc::Status& st) {
@@ -230,6 +257,179 @@ int StreamPurge(Session& s) {
   if (!s.Call(&Stub::PurgeStream, req, &resp)) return kExitFailed;
   return s.Print(resp,
                  absl::StrCat("Purged ", resp.purged(), " messages from ", req.name(), ".\n"));
+}
+
+// Prints "[done/total] what" on stderr at most every kProgressInterval (the
+// first and, with final, the last line always), never the same line twice.
+class Progress {
+ public:
+  Progress(Session& s, std::string what) : s_(s), what_(std::move(what)) {}
+  void Show(const std::string& done, const std::string& total, bool final = false) {
+    const absl::Time now = s_.clock().now();
+    if (!final && shown_any_ && now - last_ < kProgressInterval) return;
+    std::string line = absl::StrCat("[", done, "/", total, "] ", what_);
+    if (line == shown_) return;
+    s_.err() << line << "\n" << std::flush;
+    shown_ = std::move(line);
+    shown_any_ = true;
+    last_ = now;
+  }
+
+ private:
+  Session& s_;
+  const std::string what_;
+  std::string shown_;
+  bool shown_any_ = false;
+  absl::Time last_;
+};
+
+std::string Errno() { return std::strerror(errno); }
+
+int StreamBackup(Session& s) {
+  const std::string name = s.cmd().Arg(0);
+  const std::string path = s.cmd().Arg(1);
+  const bool to_stdout = path == "-";
+  const std::string tmp = path + ".tmp";
+  std::ofstream file;
+  if (!to_stdout) {
+    file.open(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return s.Usage(absl::InvalidArgumentError(
+          absl::StrCat("stream backup: cannot write ", tmp, ": ", Errno())));
+    }
+  }
+  std::ostream& sink = to_stdout ? s.out() : file;
+  // The summary goes to stderr when the backup itself is on stdout.
+  std::ostream& report = to_stdout ? s.err() : s.out();
+  auto discard = [&] {
+    if (to_stdout) return;
+    file.close();
+    std::remove(tmp.c_str());
+  };
+
+  const absl::Time started = s.clock().now();
+  pb::BackupStreamRequest req;
+  req.set_name(name);
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, s.deadline());
+  std::unique_ptr<grpc::ClientReaderInterface<pb::BackupChunk>> reader =
+      s.stub().BackupStream(&ctx, req);
+  pb::BackupChunk chunk;
+  Progress progress(s, "messages");
+  uint64_t bytes = 0, done = 0, total = 0;
+  std::string write_error;
+  while (reader->Read(&chunk)) {
+    sink.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    if (!sink) {
+      write_error = absl::StrCat("writing ", to_stdout ? "stdout" : tmp, ": ", Errno());
+      ctx.TryCancel();
+      break;
+    }
+    bytes += chunk.data().size();
+    done = chunk.messages_done();
+    total = chunk.messages_total();
+    progress.Show(absl::StrCat(done), absl::StrCat(total));
+  }
+  grpc::Status st = reader->Finish();
+  if (!write_error.empty()) {
+    discard();
+    s.err() << "heraldctl: " << write_error << "\n";
+    return kExitFailed;
+  }
+  if (!st.ok()) {
+    discard();
+    s.Report(st);
+    return kExitFailed;
+  }
+  progress.Show(absl::StrCat(done), absl::StrCat(total), true);
+  sink.flush();
+  if (!to_stdout) {
+    file.close();
+    if (!file) {
+      std::remove(tmp.c_str());
+      s.err() << "heraldctl: writing " << tmp << ": " << Errno() << "\n";
+      return kExitFailed;
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      s.err() << "heraldctl: renaming " << tmp << " to " << path << ": " << Errno() << "\n";
+      std::remove(tmp.c_str());
+      return kExitFailed;
+    }
+  }
+  if (s.json()) {
+    report << nlohmann::json{{"stream", name}, {"file", path}, {"messages", done}, {"bytes", bytes}}
+                  .dump(2)
+           << "\n";
+  } else {
+    report << "Backed up stream " << name << ": " << done << " messages, " << bytes << " bytes ("
+           << HumanBytes(bytes) << ") to " << (to_stdout ? "stdout" : path) << " in "
+           << absl::FormatDuration(absl::Trunc(s.clock().now() - started, absl::Milliseconds(1)))
+           << ".\n";
+  }
+  return kExitOk;
+}
+
+int StreamRestore(Session& s) {
+  const std::string path = s.cmd().Arg(0);
+  // An unreadable file is a usage error: found before any RPC.
+  auto unreadable = [&](const std::string& why) {
+    return s.Usage(
+        absl::InvalidArgumentError(absl::StrCat("stream restore: cannot read ", path, ": ", why)));
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return unreadable("is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return unreadable(Errno());
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  const std::string total = ec ? "?" : HumanBytes(size);
+  std::vector<char> buf(kRestoreChunkBytes);
+  auto read_chunk = [&]() -> std::streamsize {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    return in.bad() ? -1 : in.gcount();
+  };
+  std::streamsize n = read_chunk();
+  if (n < 0) return unreadable(Errno());
+
+  pb::StreamInfo resp;
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, s.deadline());
+  std::unique_ptr<grpc::ClientWriterInterface<pb::RestoreChunk>> writer =
+      s.stub().RestoreStream(&ctx, &resp);
+  Progress progress(s, "sent");
+  pb::RestoreChunk chunk;
+  if (const Value* v = s.cmd().Flag("name")) chunk.set_name(v->text);
+  uint64_t sent = 0;
+  std::string read_error;
+  // The first chunk goes even when empty: it carries the name. A refused
+  // write means the server ended the call (its status comes from Finish).
+  bool open = true;
+  for (bool first = true; open && (first || n > 0); first = false) {
+    chunk.set_data(buf.data(), static_cast<size_t>(n));
+    if (!writer->Write(chunk)) {
+      open = false;
+      break;
+    }
+    chunk.clear_name();
+    sent += static_cast<uint64_t>(n);
+    progress.Show(HumanBytes(sent), total);
+    if (in.eof()) break;
+    n = read_chunk();
+    if (n < 0) {
+      read_error = absl::StrCat("reading ", path, ": ", Errno());
+      ctx.TryCancel();  // the server deletes what it restored so far
+      open = false;
+    }
+  }
+  if (open) writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (!read_error.empty()) {
+    s.err() << "heraldctl: " << read_error << "\n";
+    return kExitFailed;
+  }
+  if (!s.Report(st)) return kExitFailed;
+  progress.Show(HumanBytes(sent), total, true);
+  return s.Print(resp, absl::StrCat("Stream ", resp.name(), " restored from ", path, ".\n\n",
+                                    RenderStream(resp)));
 }
 
 int ConsumerLs(Session& s) {
@@ -480,6 +680,8 @@ const std::map<std::string, std::function<int(Session&)>>& Handlers() {
       {"stream edit", StreamEdit},
       {"stream rm", StreamRm},
       {"stream purge", StreamPurge},
+      {"stream backup", StreamBackup},
+      {"stream restore", StreamRestore},
       {"consumer ls", ConsumerLs},
       {"consumer info", ConsumerInfo},
       {"consumer add", ConsumerAdd},

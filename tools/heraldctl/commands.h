@@ -9,6 +9,12 @@
 // Every RPC of one command shares one deadline, --timeout from the start, and
 // carries `authorization: Bearer <token>` when a token is set.
 //
+// stream backup writes the BackupStream chunks to FILE.tmp and renames it to
+// FILE once the call ended OK (a failure removes FILE.tmp); stream restore
+// sends FILE in kRestoreChunkBytes chunks, reading one at a time. Both print
+// "[done/total] ..." on stderr at most every kProgressInterval, and both have
+// --timeout default to kTransferTimeout.
+//
 // The commands that start an operation (node remove, node drain, stream move;
 // op status --wait) wait for its end unless --no-wait: they poll GetOperation
 // every kPollInterval, each poll with its own deadline of kPollRpcTimeout,
@@ -21,6 +27,7 @@
 #ifndef HERALD_TOOLS_HERALDCTL_COMMANDS_H_
 #define HERALD_TOOLS_HERALDCTL_COMMANDS_H_
 
+#include <cstddef>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -38,6 +45,11 @@ inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
 inline constexpr absl::Duration kWaitTimeout = absl::Minutes(10);
+// stream backup and stream restore: --timeout's default (they move a whole
+// stream), the restore's chunk size, and how often they print progress.
+inline constexpr absl::Duration kTransferTimeout = absl::Hours(1);
+inline constexpr size_t kRestoreChunkBytes = 256 * 1024;
+inline constexpr absl::Duration kProgressInterval = absl::Milliseconds(250);
 inline constexpr absl::Duration kPollInterval = absl::Milliseconds(500);
 inline constexpr absl::Duration kPollRpcTimeout = absl::Seconds(5);
 inline constexpr absl::Duration kStartRpcTimeout = absl::Seconds(30);

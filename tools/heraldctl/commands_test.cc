@@ -3,8 +3,10 @@
 // response, and maps gRPC errors to exit status 1 with "heraldctl: CODE: msg".
 #include "tools/heraldctl/commands.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -103,10 +105,27 @@ class FakeAdmin : public pb::Admin::StubInterface {
   HERALD_FAKE_RPC(Reload, ReloadRequest, ReloadResponse)
 #undef HERALD_FAKE_RPC
 
-  // The streaming RPCs (backup, restore): no heraldctl command uses them yet.
+  // BackupStream answers with these chunks, then `end`.
+  void Backup(std::vector<pb::BackupChunk> chunks, grpc::Status end = grpc::Status::OK) {
+    backup_chunks_ = std::move(chunks);
+    backup_end_ = std::move(end);
+  }
+  // RestoreStream answers with `info` and `end`; it reads `accept` chunks
+  // at most, then refuses writes (a server ending the call early).
+  void Restore(const pb::StreamInfo& info, grpc::Status end = grpc::Status::OK,
+               size_t accept = SIZE_MAX) {
+    restore_info_.CopyFrom(info);
+    restore_end_ = std::move(end);
+    restore_accept_ = accept;
+  }
+  // The chunks RestoreStream received, and whether the client half-closed.
+  const std::vector<pb::RestoreChunk>& restored() const { return restored_; }
+  bool writes_done() const { return writes_done_; }
+
   grpc::ClientReaderInterface<pb::BackupChunk>* BackupStreamRaw(
-      grpc::ClientContext*, const pb::BackupStreamRequest&) override {
-    return nullptr;
+      grpc::ClientContext* ctx, const pb::BackupStreamRequest& req) override {
+    Record("BackupStream", ctx, req);
+    return new Reader(backup_chunks_, backup_end_);
   }
   grpc::ClientAsyncReaderInterface<pb::BackupChunk>* AsyncBackupStreamRaw(
       grpc::ClientContext*, const pb::BackupStreamRequest&, grpc::CompletionQueue*,
@@ -117,9 +136,10 @@ class FakeAdmin : public pb::Admin::StubInterface {
       grpc::ClientContext*, const pb::BackupStreamRequest&, grpc::CompletionQueue*) override {
     return nullptr;
   }
-  grpc::ClientWriterInterface<pb::RestoreChunk>* RestoreStreamRaw(grpc::ClientContext*,
-                                                                  pb::StreamInfo*) override {
-    return nullptr;
+  grpc::ClientWriterInterface<pb::RestoreChunk>* RestoreStreamRaw(grpc::ClientContext* ctx,
+                                                                  pb::StreamInfo* resp) override {
+    Record("RestoreStream", ctx, pb::RestoreChunk());
+    return new Writer(this, resp);
   }
   grpc::ClientAsyncWriterInterface<pb::RestoreChunk>* AsyncRestoreStreamRaw(grpc::ClientContext*,
                                                                             pb::StreamInfo*,
@@ -133,8 +153,52 @@ class FakeAdmin : public pb::Admin::StubInterface {
   }
 
  private:
-  grpc::Status Handle(const std::string& method, grpc::ClientContext* ctx, const Message& req,
-                      Message* resp) {
+  class Reader : public grpc::ClientReaderInterface<pb::BackupChunk> {
+   public:
+    Reader(std::vector<pb::BackupChunk> chunks, grpc::Status end)
+        : chunks_(std::move(chunks)), end_(std::move(end)) {}
+    bool NextMessageSize(uint32_t* sz) override {
+      *sz = next_ < chunks_.size() ? static_cast<uint32_t>(chunks_[next_].ByteSizeLong()) : 0;
+      return next_ < chunks_.size();
+    }
+    bool Read(pb::BackupChunk* chunk) override {
+      if (next_ >= chunks_.size()) return false;
+      chunk->CopyFrom(chunks_[next_++]);
+      return true;
+    }
+    void WaitForInitialMetadata() override {}
+    grpc::Status Finish() override { return end_; }
+
+   private:
+    std::vector<pb::BackupChunk> chunks_;
+    size_t next_ = 0;
+    grpc::Status end_;
+  };
+
+  class Writer : public grpc::ClientWriterInterface<pb::RestoreChunk> {
+   public:
+    Writer(FakeAdmin* fake, pb::StreamInfo* resp) : fake_(fake), resp_(resp) {}
+    bool Write(const pb::RestoreChunk& chunk, grpc::WriteOptions) override {
+      EXPECT_FALSE(fake_->writes_done_) << "a write after WritesDone";
+      if (fake_->restored_.size() >= fake_->restore_accept_) return false;
+      fake_->restored_.push_back(chunk);
+      return true;
+    }
+    bool WritesDone() override {
+      fake_->writes_done_ = true;
+      return true;
+    }
+    grpc::Status Finish() override {
+      if (fake_->restore_end_.ok()) resp_->CopyFrom(fake_->restore_info_);
+      return fake_->restore_end_;
+    }
+
+   private:
+    FakeAdmin* fake_;
+    pb::StreamInfo* resp_;
+  };
+
+  void Record(const std::string& method, grpc::ClientContext* ctx, const Message& req) {
     Call c;
     c.method = method;
     c.request.reset(req.New());
@@ -142,6 +206,11 @@ class FakeAdmin : public pb::Admin::StubInterface {
     c.metadata = grpc::testing::ClientContextTestPeer(ctx).GetSendInitialMetadata();
     c.deadline = ctx->deadline();
     calls_.push_back(std::move(c));
+  }
+
+  grpc::Status Handle(const std::string& method, grpc::ClientContext* ctx, const Message& req,
+                      Message* resp) {
+    Record(method, ctx, req);
     if (auto q = queued_.find(method); q != queued_.end() && !q->second.empty()) {
       auto [status, response] = std::move(q->second.front());
       q->second.pop_front();
@@ -157,6 +226,13 @@ class FakeAdmin : public pb::Admin::StubInterface {
   std::map<std::string, std::unique_ptr<Message>> replies_;
   std::map<std::string, grpc::Status> errors_;
   std::map<std::string, std::deque<std::pair<grpc::Status, std::unique_ptr<Message>>>> queued_;
+  std::vector<pb::BackupChunk> backup_chunks_;
+  grpc::Status backup_end_;
+  pb::StreamInfo restore_info_;
+  grpc::Status restore_end_;
+  size_t restore_accept_ = SIZE_MAX;
+  std::vector<pb::RestoreChunk> restored_;
+  bool writes_done_ = false;
 };
 
 // A clock for the waiting commands: sleeping advances it, instantly.
@@ -237,7 +313,13 @@ TEST(CommandsTest, EveryCommandHasAHandlerThatCallsAnRpc) {
     }
     std::string line = c.path;
     for (const auto& a : c.args) {
-      if (a.required) line += a.kind == ValueKind::kCount ? " 7" : " X";
+      if (!a.required) continue;
+      // backup writes FILE, restore reads it.
+      if (a.name == "FILE") {
+        line += " " + TempFile("every-command.bak", "HRLDBKUP");
+      } else {
+        line += a.kind == ValueKind::kCount ? " 7" : " X";
+      }
     }
     for (const auto& f : c.required) line += " --" + f + " X";
     if (!c.required_unless.empty()) line += " --subjects a";
@@ -720,6 +802,201 @@ TEST(CommandsTest, OpStatus) {
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(Lines(r.err), (std::vector<std::string>{"[2/4] moving B", "[4/4] done"}));
   EXPECT_EQ(absl::FromChrono(waiting.calls()[0].deadline), start + kPollRpcTimeout);
+}
+
+// ------------------------------------------------------------ backup, restore
+
+pb::BackupChunk Chunk(const std::string& data, uint64_t done, uint64_t total) {
+  pb::BackupChunk c;
+  c.set_data(data);
+  c.set_messages_done(done);
+  c.set_messages_total(total);
+  return c;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".tmp");
+  return path;
+}
+
+TEST(CommandsTest, BackupWritesTheChunksToFileWithTokenAndAnHourDeadline) {
+  FakeAdmin stub;
+  stub.Backup({Chunk("HRLDBKUP\001", 0, 5), Chunk("abc", 3, 5), Chunk("defg", 5, 5)});
+  const std::string path = TempPath("orders.bak");
+  absl::Time before = absl::Now();
+  Result r = RunCmd(stub, "stream backup ORDERS " + path + " --token s3cret");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(ReadAll(path), std::string("HRLDBKUP\001abcdefg"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(stub.Only<pb::BackupStreamRequest>("BackupStream").name(), "ORDERS");
+  auto auth = stub.calls()[0].metadata.find("authorization");
+  ASSERT_NE(auth, stub.calls()[0].metadata.end());
+  EXPECT_EQ(auth->second, "Bearer s3cret");
+  absl::Time deadline = absl::FromChrono(stub.calls()[0].deadline);
+  EXPECT_GE(deadline, before + absl::Hours(1));
+  EXPECT_LE(deadline, absl::Now() + absl::Hours(1));
+  EXPECT_TRUE(absl::StrContains(r.out, "5 messages, 16 bytes")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, path)) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.err, "[0/5] messages\n")) << r.err;
+  EXPECT_TRUE(absl::EndsWith(r.err, "[5/5] messages\n")) << r.err;
+
+  // --json, and --timeout overrides the hour.
+  FakeAdmin again;
+  again.Backup({Chunk("HRLDBKUP\001", 0, 5), Chunk("abc", 5, 5)});
+  before = absl::Now();
+  r = RunCmd(again, "stream backup ORDERS " + path + " --json --timeout 5s");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j, nlohmann::json::parse(R"({"stream":"ORDERS","file":")" + path +
+                                     R"(","messages":5,"bytes":12})"));
+  EXPECT_EQ(ReadAll(path), std::string("HRLDBKUP\001abc"));
+  EXPECT_LE(absl::FromChrono(again.calls()[0].deadline), before + absl::Seconds(6));
+}
+
+TEST(CommandsTest, AFailedBackupLeavesNoFileAndKeepsAnOldOne) {
+  FakeAdmin stub;
+  stub.Backup({Chunk("HRLDBKUP\001", 0, 5), Chunk("abc", 3, 5)},
+              grpc::Status(grpc::StatusCode::UNAVAILABLE, "n2: session gone; retry"));
+  const std::string path = TempPath("failed.bak");
+  Result r = RunCmd(stub, "stream backup ORDERS " + path);
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::StartsWith(r.err.substr(r.err.find("heraldctl:")),
+                               "heraldctl: UNAVAILABLE: n2: session gone; retry\n"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(r.out, "");
+
+  // A file from an earlier backup stays as it was.
+  std::ofstream(path) << "old backup";
+  FakeAdmin missing;
+  missing.Backup({}, grpc::Status(grpc::StatusCode::NOT_FOUND, "stream not found"));
+  r = RunCmd(missing, "stream backup NOPE " + path);
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_EQ(r.err, "heraldctl: NOT_FOUND: stream not found\n");
+  EXPECT_EQ(ReadAll(path), "old backup");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST(CommandsTest, BackupProgressIsThrottled) {
+  std::vector<pb::BackupChunk> chunks;
+  for (int i = 0; i <= 100; ++i) chunks.push_back(Chunk("x", i, 100));
+  FakeAdmin stub;
+  stub.Backup(chunks);
+  FakeTime t;  // time stands still: only the first and the last line
+  Result r = RunCmd(stub, "stream backup ORDERS " + TempPath("progress.bak"), t.clock());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.err, "[0/100] messages\n[100/100] messages\n");
+}
+
+TEST(CommandsTest, BackupToStdoutPutsTheSummaryOnStderr) {
+  FakeAdmin stub;
+  stub.Backup({Chunk("HRLDBKUP\001", 0, 1), Chunk("m", 1, 1)});
+  Result r = RunCmd(stub, "stream backup ORDERS -");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, std::string("HRLDBKUP\001m"));
+  EXPECT_TRUE(absl::StrContains(r.err, "1 messages, 10 bytes")) << r.err;
+}
+
+TEST(CommandsTest, BackupIntoAMissingDirectoryIsAUsageErrorBeforeAnyRpc) {
+  FakeAdmin stub;
+  Result r = RunCmd(stub, "stream backup ORDERS /nonexistent/dir/o.bak");
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "/nonexistent/dir/o.bak.tmp")) << r.err;
+  EXPECT_TRUE(stub.calls().empty());
+}
+
+TEST(CommandsTest, RestoreSendsTheFileInChunksNameInTheFirstOnly) {
+  std::string content;
+  for (size_t i = 0; content.size() < 2 * kRestoreChunkBytes + 1000; ++i) {
+    content += static_cast<char>(i * 7);
+  }
+  const std::string path = TempPath("restore.bak");
+  std::ofstream(path, std::ios::binary) << content;
+  pb::StreamInfo info;
+  info.set_name("COPY");
+  info.set_messages(42);
+  info.set_last_seq(50);
+  FakeAdmin stub;
+  stub.Restore(info);
+  absl::Time before = absl::Now();
+  Result r = RunCmd(stub, "stream restore " + path + " --name COPY --token s3cret");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  ASSERT_EQ(stub.restored().size(), 3u);
+  EXPECT_EQ(stub.restored()[0].name(), "COPY");
+  EXPECT_EQ(stub.restored()[1].name(), "");
+  EXPECT_EQ(stub.restored()[2].name(), "");
+  EXPECT_EQ(stub.restored()[0].data().size(), kRestoreChunkBytes);
+  EXPECT_EQ(stub.restored()[2].data().size(), 1000u);
+  std::string sent;
+  for (const auto& c : stub.restored()) sent += c.data();
+  EXPECT_EQ(sent, content);
+  EXPECT_TRUE(stub.writes_done());
+  ASSERT_EQ(stub.calls().size(), 1u);
+  EXPECT_EQ(stub.calls()[0].method, "RestoreStream");
+  EXPECT_EQ(stub.calls()[0].metadata.find("authorization")->second, "Bearer s3cret");
+  EXPECT_GE(absl::FromChrono(stub.calls()[0].deadline), before + absl::Hours(1));
+  EXPECT_TRUE(absl::StartsWith(r.out, "Stream COPY restored from " + path)) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "42")) << r.out;
+
+  FakeAdmin again;
+  again.Restore(info);
+  r = RunCmd(again, "stream restore " + path + " --json");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(again.restored()[0].name(), "");  // the backup's own name
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["name"], "COPY");
+  EXPECT_EQ(j["messages"], "42");
+  EXPECT_EQ(j["last_seq"], "50");
+}
+
+TEST(CommandsTest, RestoreOfAnEmptyFileStillSendsTheName) {
+  const std::string path = TempPath("empty.bak");
+  std::ofstream(path, std::ios::binary).flush();
+  FakeAdmin stub;
+  stub.Restore(pb::StreamInfo(),
+               grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "backup file: empty"));
+  Result r = RunCmd(stub, "stream restore " + path + " --name N");
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::EndsWith(r.err, "heraldctl: INVALID_ARGUMENT: backup file: empty\n")) << r.err;
+  ASSERT_EQ(stub.restored().size(), 1u);
+  EXPECT_EQ(stub.restored()[0].name(), "N");
+  EXPECT_EQ(stub.restored()[0].data(), "");
+}
+
+TEST(CommandsTest, RestoreRefusedEarlyReportsTheServersError) {
+  const std::string path = TempPath("exists.bak");
+  std::ofstream(path, std::ios::binary) << std::string(3 * kRestoreChunkBytes, 'b');
+  FakeAdmin stub;
+  stub.Restore(pb::StreamInfo(),
+               grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "stream ORDERS exists"), 1);
+  Result r = RunCmd(stub, "stream restore " + path);
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::EndsWith(r.err, "heraldctl: ALREADY_EXISTS: stream ORDERS exists\n")) << r.err;
+  EXPECT_EQ(stub.restored().size(), 1u);  // no write after the refusal
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CommandsTest, RestoreOfAnUnreadableFileIsAUsageErrorBeforeAnyRpc) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  for (const std::string& path :
+       {std::string("/nonexistent/o.bak"), std::string(dir ? dir : "/tmp")}) {
+    FakeAdmin stub;
+    Result r = RunCmd(stub, "stream restore " + path);
+    EXPECT_EQ(r.code, kExitUsage) << path;
+    EXPECT_TRUE(absl::StrContains(r.err, "cannot read " + path)) << r.err;
+    EXPECT_TRUE(stub.calls().empty());
+  }
 }
 
 TEST(CommandsTest, StatusCodeNames) {

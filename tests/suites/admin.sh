@@ -2,8 +2,9 @@
 # heraldctl against real JetStream clusters with the admin gRPC listener on
 # every node: every command on 3 nodes (tests/admin/admin_test.py), and the
 # membership operations (node remove while publishing, node drain, stream
-# move, their refusals) on 4 nodes (tests/admin/membership_test.py). Ends
-# with "N passed, N failed".
+# move, their refusals) on 4 nodes (tests/admin/membership_test.py), and
+# stream backup / restore of 100,000 messages on 3 nodes
+# (tests/admin/backup_test.py). Ends with "N passed, N failed".
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -21,7 +22,7 @@ cp "$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/tools/heraldctl/heral
 # Each file prints "RESULT passed=N failed=N"; one that does not (killed by
 # its bound, crashed) counts as a failure.
 pass=0 fail=0
-for t in "admin_test.py 300" "membership_test.py 300"; do
+for t in "admin_test.py 300" "membership_test.py 300" "backup_test.py 240"; do
   set -- $t
   echo "== tests/admin/$1"
   start=$(date +%s)

@@ -91,5 +91,9 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:librocksdb.so.\n"
          // spdlog's formatter cache is guarded by the logger's mutex inside
          // the (uninstrumented) library; the copy itself is inlined fmt code.
-         "race:spdlog::details::full_formatter::format\n";
+         "race:spdlog::details::full_formatter::format\n"
+         // A gRPC client call's status text is written by gRPC's own
+         // (uninstrumented) threads and handed over through its completion
+         // queue; grpcpp's inline FinishOp then copies it.
+         "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n";
 }

@@ -633,8 +633,12 @@ absl::Status Server::ReloadNow() {
     info_prefix_ = BuildInfoPrefix(*shared);
     config_load_time_ = absl::Now();
   }
-  spdlog::set_level(shared->trace ? spdlog::level::trace
-                                  : (shared->debug ? spdlog::level::debug : spdlog::level::info));
+  const spdlog::level::level_enum level =
+      shared->trace ? spdlog::level::trace
+                    : (shared->debug ? spdlog::level::debug : spdlog::level::info);
+  // Only on a change: set_level takes spdlog's registry lock, which TSan
+  // (uninstrumented library) reports as an unlock it never saw locked.
+  if (spdlog::get_level() != level) spdlog::set_level(level);
   auto authn_now = authenticator();
   auto revoked_list = revoked();
   for (auto& c : AllClients()) {

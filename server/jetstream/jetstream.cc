@@ -1030,7 +1030,13 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
       return ReplyPubError(reply, cfg.name, errors::Unavailable());
     }
     const ApplyResult& r = stream->last_result();
-    if (r.index != *index) return;  // not ours (cannot happen: callbacks follow their Apply)
+    if (r.index != *index) {
+      // The entry committed but this node did not apply it as a stream
+      // entry (the stream was being closed here: its replica moved away).
+      // Say so rather than leave the client to its timeout; a retry with
+      // the same Nats-Msg-Id is deduplicated if it was stored after all.
+      return ReplyPubError(reply, cfg.name, errors::Unavailable());
+    }
     if (!r.error.ok()) {
       return ReplyPubError(reply, cfg.name, r.error);
     }

@@ -682,11 +682,16 @@ void ConsumerManager::Ack(BusMessage msg) {
       if (known) {
         c.acks_to_propose.push_back(js::Ack{sseq, kind});
         if (!msg.reply.empty() && !next) c.ack_replies.push_back(msg.reply);
-      } else if (!msg.reply.empty() && !next) {
-        BusMessage r;  // nothing to replicate: answered at once
+      } else if (!msg.reply.empty() && !next && sseq < c.next_stream_seq) {
+        BusMessage r;  // already settled here: nothing to replicate, answered at once
         r.subject = msg.reply;
         out.push_back(std::move(r));
       }
+      // Else a message this leader never delivered: a previous leader's
+      // delivery whose record did not commit before leadership moved. The
+      // ack cannot be recorded against it, so it is not confirmed (an
+      // AckSync times out and the message comes again: at least once),
+      // rather than confirmed and then redelivered.
     } else if (!msg.reply.empty()) {
       BusMessage r;
       r.subject = msg.reply;

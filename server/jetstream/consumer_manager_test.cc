@@ -258,6 +258,38 @@ TEST_F(ConsumerManagerTest, AnAckSyncIsAnsweredOnlyOnceItsEntryIsCommitted) {
   EXPECT_EQ(stream_->Consumer("c")->ack_floor.stream_seq, 1u);
 }
 
+// A delivery whose record never committed (leadership moved first) is not
+// known to the next leader: an AckSync for it must not be confirmed, or the
+// message would come again after a confirmed ack.
+TEST_F(ConsumerManagerTest, AnAckOfADeliveryThisLeaderNeverMadeIsNotConfirmed) {
+  Publish("s.a", "m1");
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.1", "1");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  ASSERT_TRUE(WaitProposals(1));
+  const std::string ack_subject = SentTo("_INBOX.1")[0].reply;
+  // Leadership lost before the delivery record committed; regained from the
+  // replicated state, which has no delivery.
+  cm_->DropStreamLeader("S");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    proposals_.clear();
+  }
+  Lead();
+  SendAck(ack_subject, "+ACK", "_INBOX.ack");
+  Sync();
+  EXPECT_TRUE(SentTo("_INBOX.ack").empty()) << "an ack that cannot be recorded was confirmed";
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    EXPECT_TRUE(proposals_.empty());
+  }
+  // The message comes again (at least once), as a first delivery of this leader.
+  Pull("_INBOX.2", "1");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.2") >= 1; }));
+  EXPECT_EQ(SentTo("_INBOX.2")[0].data, "m1");
+}
+
 TEST_F(ConsumerManagerTest, MaxDeliverGivesUpWithAnAdvisoryAndAReplicatedGiveUp) {
   Publish("s.a", "m1");
   ConsumerConfig cfg = Explicit();

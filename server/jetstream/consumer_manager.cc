@@ -682,12 +682,15 @@ void ConsumerManager::Ack(BusMessage msg) {
       if (known) {
         c.acks_to_propose.push_back(js::Ack{sseq, kind});
         if (!msg.reply.empty() && !next) c.ack_replies.push_back(msg.reply);
-      } else if (!msg.reply.empty() && !next && sseq < c.next_stream_seq) {
-        BusMessage r;  // already settled here: nothing to replicate, answered at once
+      } else if (!msg.reply.empty() && !next &&
+                 (sseq < c.next_stream_seq || sseq > sit->second.stream->State().last_seq)) {
+        // Already settled here, or no such message (a bogus sequence, which
+        // nats-server answers too): nothing to replicate, answered at once.
+        BusMessage r;
         r.subject = msg.reply;
         out.push_back(std::move(r));
       }
-      // Else a message this leader never delivered: a previous leader's
+      // Else a stored message this leader never delivered: a previous leader's
       // delivery whose record did not commit before leadership moved. The
       // ack cannot be recorded against it, so it is not confirmed (an
       // AckSync times out and the message comes again: at least once),

@@ -451,26 +451,19 @@ class AdminServer::Impl final : public pb::Admin::Service {
   Status ListStreams(ServerContext* ctx, const pb::ListStreamsRequest* req,
                      pb::ListStreamsResponse* out) override {
     if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
-    for (int page = 0; page < 10000; ++page) {
-      nlohmann::json body = {{"offset", out->streams_size()}};
-      if (!req->subject().empty()) body["subject"] = req->subject();
-      absl::StatusOr<nlohmann::json> r = Api("$JS.API.STREAM.LIST", body);
-      if (Status s = ApiStatus(r); !s.ok()) return s;
-      auto streams = r->find("streams");
-      if (streams == r->end() || !streams->is_array() || streams->empty()) break;
-      for (const auto& info : *streams) {
-        // STREAM.LIST has the state of the streams the answering node holds
-        // a replica of; ask each stream's leader for the others (and for
-        // leaderless ones, keep what the list said).
-        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
-        absl::StatusOr<nlohmann::json> full =
-            Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
-        const bool ok = full.ok() && !full->contains("error");
-        FillStreamInfo(ok ? *full : info, out->add_streams());
-      }
-      if (out->streams_size() >= Num<int64_t>(*r, "total")) break;
-    }
-    return Status::OK;
+    nlohmann::json body = nlohmann::json::object();
+    if (!req->subject().empty()) body["subject"] = req->subject();
+    return ForEachListed("$JS.API.STREAM.LIST", body, "streams", [&](const nlohmann::json& info) {
+      // STREAM.LIST has the state of the streams the answering node holds a
+      // replica of; ask each stream's leader for the others (and for
+      // leaderless ones, keep what the list said).
+      const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+      absl::StatusOr<nlohmann::json> full =
+          Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
+      const bool ok = full.ok() && !full->contains("error");
+      FillStreamInfo(ok ? *full : info, out->add_streams());
+      return Status::OK;
+    });
   }
 
   Status GetStream(ServerContext* ctx, const pb::GetStreamRequest* req,
@@ -531,17 +524,11 @@ class AdminServer::Impl final : public pb::Admin::Service {
                        pb::ListConsumersResponse* out) override {
     if (Status s = Authorize(ctx, Role::kReadOnly, nullptr); !s.ok()) return s;
     if (Status s = CheckName("stream", req->stream()); !s.ok()) return s;
-    for (int page = 0; page < 10000; ++page) {
-      nlohmann::json body = {{"offset", out->consumers_size()}};
-      absl::StatusOr<nlohmann::json> r =
-          Api(absl::StrCat("$JS.API.CONSUMER.LIST.", req->stream()), body);
-      if (Status s = ApiStatus(r); !s.ok()) return s;
-      auto consumers = r->find("consumers");
-      if (consumers == r->end() || !consumers->is_array() || consumers->empty()) break;
-      for (const auto& info : *consumers) FillConsumerInfo(info, out->add_consumers());
-      if (out->consumers_size() >= Num<int64_t>(*r, "total")) break;
-    }
-    return Status::OK;
+    return ForEachListed(absl::StrCat("$JS.API.CONSUMER.LIST.", req->stream()),
+                         nlohmann::json::object(), "consumers", [&](const nlohmann::json& info) {
+                           FillConsumerInfo(info, out->add_consumers());
+                           return Status::OK;
+                         });
   }
 
   Status GetConsumer(ServerContext* ctx, const pb::GetConsumerRequest* req,
@@ -1275,32 +1262,46 @@ class AdminServer::Impl final : public pb::Admin::Service {
         placeable.insert(Str(n, "name"));
       }
     }
-    for (int offset = 0, page = 0; page < 10000; ++page) {
-      absl::StatusOr<nlohmann::json> r = Api("$JS.API.STREAM.LIST", {{"offset", offset}});
+    return ForEachListed(
+        "$JS.API.STREAM.LIST", nlohmann::json::object(), "streams",
+        [&](const nlohmann::json& info) {
+          std::vector<std::string> peers = StreamPeers(info);
+          if (std::find(peers.begin(), peers.end(), node) == peers.end()) return Status::OK;
+          const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
+          if (check_room) {
+            bool room = false;
+            for (const std::string& p : placeable) {
+              room |= std::find(peers.begin(), peers.end(), p) == peers.end();
+            }
+            if (!room) {
+              return Status(StatusCode::FAILED_PRECONDITION,
+                            absl::StrCat("stream ", name, " (", peers.size(), " replicas: ",
+                                         absl::StrJoin(peers, ", "), ") has a replica on ", node,
+                                         " and no other connected node can take it; add a "
+                                         "node first or lower its replicas"));
+            }
+          }
+          out->push_back(name);
+          return Status::OK;
+        });
+  }
+
+  // Every item of a paged JetStream API list (STREAM.LIST, CONSUMER.LIST)
+  // under `key`, in order, until `each` returns an error.
+  Status ForEachListed(const std::string& subject, nlohmann::json body, const char* key,
+                       const std::function<Status(const nlohmann::json&)>& each) {
+    int64_t offset = 0;
+    for (int page = 0; page < 10000; ++page) {
+      body["offset"] = offset;
+      absl::StatusOr<nlohmann::json> r = Api(subject, body);
       if (Status s = ApiStatus(r); !s.ok()) return s;
-      const nlohmann::json streams = r->value("streams", nlohmann::json::array());
-      if (streams.empty()) break;
-      for (const auto& info : streams) {
+      const nlohmann::json items = r->value(key, nlohmann::json::array());
+      if (!items.is_array() || items.empty()) break;
+      for (const auto& item : items) {
         ++offset;
-        std::vector<std::string> peers = StreamPeers(info);
-        if (std::find(peers.begin(), peers.end(), node) == peers.end()) continue;
-        const std::string name = Str(info.value("config", nlohmann::json::object()), "name");
-        if (check_room) {
-          bool room = false;
-          for (const std::string& p : placeable) {
-            room |= std::find(peers.begin(), peers.end(), p) == peers.end();
-          }
-          if (!room) {
-            return Status(StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("stream ", name, " (", peers.size(), " replicas: ",
-                                       absl::StrJoin(peers, ", "), ") has a replica on ", node,
-                                       " and no other connected node can take it; add a node "
-                                       "first or lower its replicas"));
-          }
-        }
-        out->push_back(name);
+        if (Status s = each(item); !s.ok()) return s;
       }
-      if (offset >= Num<int>(*r, "total")) break;
+      if (offset >= Num<int64_t>(*r, "total")) break;
     }
     return Status::OK;
   }

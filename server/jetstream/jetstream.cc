@@ -1369,26 +1369,46 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
 // one (nats-server's remap), else the stream runs with one replica fewer until
 // the operator scales it. The membership change itself is carried out by the
 // stream's leader (ReconcileMembership).
+bool JetStream::AtMetaLeader(const BusMessage& msg, int hops, const std::string& rest,
+                             const std::string& type) {
+  if (!clustered_) {
+    ReplyError(msg.reply, type, errors::ClusteringRequired());
+    return false;
+  }
+  const raft::NodeId leader = MetaLeader();
+  if (leader == raft::kNoNode) {
+    ReplyError(msg.reply, type, errors::Unavailable());
+    return false;
+  }
+  if (leader != self_ && !Forward(leader, msg, hops, rest)) {
+    ReplyError(msg.reply, type, errors::Unavailable());
+  }
+  return leader == self_;
+}
+
+std::optional<std::string> JetStream::PeerOfRequest(const BusMessage& msg, const std::string& type,
+                                                    nlohmann::json* body) {
+  bool ok = false;
+  *body = ParseRequestBody(msg.data, &ok);
+  if (!ok || !body->is_object() || msg.data.empty()) {
+    ReplyError(msg.reply, type, msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
+    return std::nullopt;
+  }
+  std::string peer = body->value("peer", "");
+  if (peer.empty()) {
+    ReplyError(msg.reply, type, errors::BadRequest());
+    return std::nullopt;
+  }
+  return peer;
+}
+
 void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops) {
   const std::string type = "stream_remove_peer";
-  if (!clustered_)
-    return ReplyError(msg.reply, type, {503, 10010, "JetStream clustering support required"});
-  const raft::NodeId leader = MetaLeader();
-  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
-  if (leader != self_) {
-    if (!Forward(leader, msg, hops, "STREAM.PEER.REMOVE." + name)) {
-      ReplyError(msg.reply, type, errors::Unavailable());
-    }
-    return;
-  }
-  bool ok = false;
-  nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object() || msg.data.empty()) {
-    return ReplyError(msg.reply, type,
-                      msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
-  }
-  const std::string peer = body.value("peer", "");
-  if (peer.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
+  if (!AtMetaLeader(msg, hops, "STREAM.PEER.REMOVE." + name, type)) return;
+  nlohmann::json body;
+  const std::optional<std::string> peer_name = PeerOfRequest(msg, type, &body);
+  if (!peer_name.has_value()) return;
+  const std::string& peer = *peer_name;
   std::optional<StreamAssignment> a = meta_->Find(name);
   if (!a.has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
   const raft::NodeId gone = NodeIdFor(peer);
@@ -1857,24 +1877,7 @@ void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
     }
     target = want;
   } else if (gi.ok()) {
-    uint64_t best = 0;
-    std::vector<raft::NodeId> equals;
-    for (const auto& [id, match] : gi->match) {
-      if (id == self_) continue;
-      if (std::find(gi->conf.voters.begin(), gi->conf.voters.end(), id) == gi->conf.voters.end()) {
-        continue;  // a learner cannot lead
-      }
-      if (equals.empty() || match > best) {
-        equals.assign(1, id);
-        best = match;
-      } else if (match == best) {
-        equals.push_back(id);
-      }
-    }
-    if (!equals.empty()) {
-      thread_local std::mt19937_64 rng{std::random_device{}()};
-      target = equals[rng() % equals.size()];
-    }
+    target = MostCaughtUpVoter(*gi);
   }
   if (target == raft::kNoNode) {
     return ReplyError(msg.reply, type, errors::InvalidConfig("no replicas to step down to"));
@@ -1888,16 +1891,7 @@ void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
 
 void JetStream::HandleMetaStepdown(const BusMessage& msg, int hops) {
   const std::string type = "meta_leader_stepdown";
-  if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
-  const raft::NodeId leader = MetaLeader();
-  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
-  if (leader != self_) {
-    if (!Forward(leader, msg, hops, "META.LEADER.STEPDOWN")) {
-      ReplyError(msg.reply, type, errors::Unavailable());
-    }
-    return;
-  }
-  HandleStepdown(msg, kMetaGroup, type);
+  if (AtMetaLeader(msg, hops, "META.LEADER.STEPDOWN", type)) HandleStepdown(msg, kMetaGroup, type);
 }
 
 nlohmann::json JetStream::AdminNodes() const {
@@ -2010,21 +2004,11 @@ void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const st
   const bool join = rest == "SERVER.JOIN";
   const std::string type =
       remove ? "meta_server_remove" : (join ? "meta_server_join" : "meta_server_cordon");
-  if (!clustered_) return ReplyError(msg.reply, type, errors::ClusteringRequired());
-  const raft::NodeId leader = MetaLeader();
-  if (leader == raft::kNoNode) return ReplyError(msg.reply, type, errors::Unavailable());
-  if (leader != self_) {
-    if (!Forward(leader, msg, hops, rest)) ReplyError(msg.reply, type, errors::Unavailable());
-    return;
-  }
-  bool ok = false;
-  nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object() || msg.data.empty()) {
-    return ReplyError(msg.reply, type,
-                      msg.data.empty() ? errors::BadRequest() : errors::InvalidJson());
-  }
-  const std::string peer = body.value("peer", "");
-  if (peer.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
+  if (!AtMetaLeader(msg, hops, rest, type)) return;
+  nlohmann::json body;
+  const std::optional<std::string> peer_name = PeerOfRequest(msg, type, &body);
+  if (!peer_name.has_value()) return;
+  const std::string& peer = *peer_name;
   const raft::NodeId node = NodeIdFor(peer);
   absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
   if (!gi.ok()) return ReplyError(msg.reply, type, errors::Unavailable());
@@ -2094,6 +2078,28 @@ void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const st
   });
 }
 
+raft::NodeId JetStream::MostCaughtUpVoter(const raft::GroupInfo& gi) const {
+  // At random among equals, as nats-server: a fixed choice would bounce
+  // leadership between the same two replicas forever.
+  uint64_t best = 0;
+  std::vector<raft::NodeId> equals;
+  for (const auto& [id, match] : gi.match) {
+    if (id == self_) continue;
+    if (std::find(gi.conf.voters.begin(), gi.conf.voters.end(), id) == gi.conf.voters.end()) {
+      continue;  // a learner cannot lead
+    }
+    if (equals.empty() || match > best) {
+      equals.assign(1, id);
+      best = match;
+    } else if (match == best) {
+      equals.push_back(id);
+    }
+  }
+  if (equals.empty()) return raft::kNoNode;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return equals[rng() % equals.size()];
+}
+
 void JetStream::StepDownAll() {
   std::vector<raft::GroupId> groups = {kMetaGroup};
   {
@@ -2103,18 +2109,7 @@ void JetStream::StepDownAll() {
   for (raft::GroupId g : groups) {
     absl::StatusOr<raft::GroupInfo> gi = host_->Info(g);
     if (!gi.ok() || gi->lead != self_) continue;
-    raft::NodeId best = raft::kNoNode;
-    uint64_t best_match = 0;
-    for (const auto& [id, match] : gi->match) {
-      if (id == self_ ||
-          std::find(gi->conf.voters.begin(), gi->conf.voters.end(), id) == gi->conf.voters.end()) {
-        continue;
-      }
-      if (best == raft::kNoNode || match > best_match) {
-        best = id;
-        best_match = match;
-      }
-    }
+    const raft::NodeId best = MostCaughtUpVoter(*gi);
     if (best != raft::kNoNode) host_->TransferLeader(g, best);
   }
 }

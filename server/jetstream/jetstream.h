@@ -176,6 +176,17 @@ class JetStream : public raft::StateMachine {
   // leads `group` and hands it on.
   void HandleStepdown(const BusMessage& msg, raft::GroupId group, const std::string& type);
   void HandleMetaStepdown(const BusMessage& msg, int hops);
+  // True when this node leads the metadata group; otherwise the request was
+  // forwarded to the leader or answered with the error (`type`).
+  bool AtMetaLeader(const BusMessage& msg, int hops, const std::string& rest,
+                    const std::string& type);
+  // The request body's "peer" (a server name); nullopt after answering the
+  // error. `body` gets the parsed request.
+  std::optional<std::string> PeerOfRequest(const BusMessage& msg, const std::string& type,
+                                           nlohmann::json* body);
+  // The voter other than this node with the highest match index (random
+  // among equals); kNoNode if none. Only meaningful on the leader.
+  raft::NodeId MostCaughtUpVoter(const raft::GroupInfo& gi) const;
   void HandleServerMembership(const BusMessage& msg, int hops, const std::string& rest);
   // Consumers (consumer_api.cc): `t` is the API subject's tokens after $JS.API.
   void HandleConsumer(const BusMessage& msg, const std::vector<std::string>& t,

@@ -4,8 +4,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +45,37 @@ constexpr char kMetaGroupName[] = "_meta_";
 // A restore batch's size bound: it crosses routes to the stream's leader
 // (max_payload is 1 MiB by default) and is one Raft entry.
 constexpr size_t kRestoreBatchBytes = 256 * 1024;
+
+// The frames of a backup file whose bytes come from `next_chunk` (nullopt
+// at the end of the input), decoded and verified by a BackupReader.
+// Memory: one chunk plus at most one incomplete frame.
+class FramePuller {
+ public:
+  using NextChunk = std::function<absl::StatusOr<std::optional<std::string>>()>;
+  explicit FramePuller(NextChunk next_chunk) : next_chunk_(std::move(next_chunk)) {}
+
+  // The next frame; nullopt at the end of a complete file.
+  absl::StatusOr<std::optional<BackupFrame>> operator()() {
+    for (;;) {
+      absl::StatusOr<std::optional<BackupFrame>> f = reader_.Next();
+      if (!f.ok() || f->has_value()) return f;
+      if (eof_) return std::optional<BackupFrame>();
+      absl::StatusOr<std::optional<std::string>> chunk = next_chunk_();
+      if (!chunk.ok()) return chunk.status();
+      if (!chunk->has_value()) {
+        eof_ = true;
+        if (absl::Status s = reader_.Finish(); !s.ok()) return s;
+        continue;
+      }
+      reader_.Feed(**chunk);
+    }
+  }
+
+ private:
+  NextChunk next_chunk_;
+  BackupReader reader_;
+  bool eof_ = false;
+};
 
 Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return Status::OK;
@@ -217,7 +252,14 @@ class AdminServer::Impl final : public pb::Admin::Service {
     }
   }
 
-  absl::Status Start() { return bus_.Start(); }
+  absl::Status Start() {
+    // Uploads of restores that a stopped server never finished.
+    if (host_->jetstream() != nullptr) {
+      std::error_code ignored;
+      std::filesystem::remove_all(SpoolDir(), ignored);
+    }
+    return bus_.Start();
+  }
   void Stop() {
     // The bus first: operations waiting on it return at once.
     bus_.Stop();
@@ -864,35 +906,61 @@ class AdminServer::Impl final : public pb::Admin::Service {
     return Status::OK;
   }
 
+  // RestoreStream, in two parts. The upload (this call) checks the backup's
+  // header and that the target name is free, then copies the file into the
+  // spool directory while verifying every frame (checksums, the end frame,
+  // nothing after it), so a damaged or truncated file is refused before
+  // anything is created. Then an operation ("restore_stream") creates the
+  // stream and writes the messages from the spooled copy through the
+  // stream's leader, with progress; the caller polls it (GetOperation). The
+  // spooled copy is removed when the operation ends, or when the upload
+  // fails; a server restart removes leftovers (Start).
   Status RestoreStream(ServerContext* ctx, grpc::ServerReader<pb::RestoreChunk>* reader,
-                       pb::StreamInfo* out) override {
+                       pb::Operation* out) override {
     Caller caller;
     if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
     if (host_->jetstream() == nullptr) return NoJetStream();
-    const absl::Time started = absl::Now();
-    BackupReader br;
+    const std::filesystem::path spool_dir = SpoolDir();
+    std::error_code ec;
+    std::filesystem::create_directories(spool_dir, ec);
+    if (ec) {
+      return Status(StatusCode::INTERNAL, absl::StrCat("cannot create the spool directory ",
+                                                       spool_dir.string(), ": ", ec.message()));
+    }
+    const std::filesystem::path spool =
+        spool_dir / absl::StrCat("restore-", spool_seq_.fetch_add(1), "-",
+                                 absl::ToUnixMicros(absl::Now()), ".hbk");
+    // Removes the spooled copy unless the operation took it over.
+    struct SpoolGuard {
+      std::filesystem::path path;
+      bool keep = false;
+      ~SpoolGuard() {
+        std::error_code ignored;
+        if (!keep) std::filesystem::remove(path, ignored);
+      }
+    } guard{spool};
+    std::ofstream file(spool, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return Status(StatusCode::INTERNAL, absl::StrCat("cannot write ", spool.string()));
+    }
     pb::RestoreChunk chunk;
     std::string name;
-    bool first = true, eof = false;
-    // The next frame, reading chunks as needed; nullopt at the end of a
-    // complete file. Memory: one chunk plus at most one incomplete frame.
-    auto pull = [&]() -> absl::StatusOr<std::optional<BackupFrame>> {
-      for (;;) {
-        absl::StatusOr<std::optional<BackupFrame>> f = br.Next();
-        if (!f.ok() || f->has_value()) return f;
-        if (eof) return std::optional<BackupFrame>();
-        if (ctx->IsCancelled()) return absl::CancelledError("cancelled by the client");
-        if (!reader->Read(&chunk)) {
-          eof = true;
-          if (absl::Status s = br.Finish(); !s.ok()) return s;
-          continue;
-        }
-        if (first) name = chunk.name();
-        first = false;
-        br.Feed(chunk.data());
+    bool first = true;
+    bool write_failed = false;
+    FramePuller pull([&]() -> absl::StatusOr<std::optional<std::string>> {
+      if (ctx->IsCancelled()) return absl::CancelledError("cancelled by the client");
+      if (!reader->Read(&chunk)) return std::optional<std::string>();
+      if (first) name = chunk.name();
+      first = false;
+      if (!file.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()))) {
+        write_failed = true;
+        return absl::ResourceExhaustedError(
+            absl::StrCat("writing the spooled copy ", spool.string(), " failed (disk full?)"));
       }
-    };
-    auto file_error = [](const absl::Status& s) {
+      return std::optional<std::string>(std::move(*chunk.mutable_data()));
+    });
+    auto file_error = [&](const absl::Status& s) {
+      if (write_failed || absl::IsCancelled(s)) return ToGrpc(s);
       return Status(static_cast<StatusCode>(s.code()), absl::StrCat("backup file: ", s.message()));
     };
     absl::StatusOr<std::optional<BackupFrame>> f = pull();
@@ -903,29 +971,97 @@ class AdminServer::Impl final : public pb::Admin::Service {
     if (Status s = CheckName(name.empty() ? "the backup's stream name" : "name", target); !s.ok()) {
       return s;
     }
+    if (Status s = CheckStreamAbsent(target); !s.ok()) return s;
+    // The rest of the file: verified while it is spooled.
+    for (bool ended = false;;) {
+      f = pull();
+      if (!f.ok()) return file_error(f.status());
+      if (!f->has_value()) {
+        if (!ended) return file_error(absl::InvalidArgumentError("truncated: no end frame"));
+        break;
+      }
+      if (ended) return file_error(absl::InvalidArgumentError("a frame after the end frame"));
+      ended = (*f)->kind == BackupFrame::Kind::kEnd;
+    }
+    file.close();
+    if (!file) {
+      return Status(StatusCode::RESOURCE_EXHAUSTED,
+                    absl::StrCat("writing the spooled copy ", spool.string(), " failed"));
+    }
+    Audit(caller, "RestoreStream",
+          absl::StrCat(target, " from a backup of ", info.stream, " as of sequence ",
+                       info.as_of_seq, " (", info.messages, " messages)"));
+    guard.keep = true;
+    *out = ops_.Start("restore_stream", target,
+                      [this, spool, target, info](Operations::Context& op) -> absl::Status {
+                        const Status s = RestoreFromSpool(op, spool, target, info);
+                        std::error_code ignored;
+                        std::filesystem::remove(spool, ignored);
+                        if (s.ok()) return absl::OkStatus();
+                        return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                                            s.error_message());
+                      });
+    return Status::OK;
+  }
+
+  // Where restores spool their uploads.
+  std::filesystem::path SpoolDir() const {
+    return std::filesystem::path(host_->StoreDir()) / "admin-spool";
+  }
+
+  // OK when no stream `name` exists; ALREADY_EXISTS when one does.
+  Status CheckStreamAbsent(const std::string& name) {
     absl::StatusOr<nlohmann::json> existing =
-        Api(absl::StrCat("$JS.API.STREAM.INFO.", target), nlohmann::json::object());
+        Api(absl::StrCat("$JS.API.STREAM.INFO.", name), nlohmann::json::object());
     if (!existing.ok()) return ToGrpc(existing.status());
     if (auto e = existing->find("error"); e == existing->end()) {
-      return Status(StatusCode::ALREADY_EXISTS,
-                    absl::StrCat("stream ", target,
-                                 " exists: delete it first or restore under another name"));
+      return Status(
+          StatusCode::ALREADY_EXISTS,
+          absl::StrCat("stream ", name, " exists: delete it first or restore under another name"));
     } else if (!e->is_object() || e->value("err_code", 0) != 10059) {
       return ApiErrorStatus(e->is_object() ? *e : nlohmann::json::object());
     }
+    return Status::OK;
+  }
+
+  // The restore operation's body: creates `target` from the verified
+  // backup at `spool` (its header `info`); any failure deletes the stream
+  // again, so no half-restored stream is left.
+  Status RestoreFromSpool(Operations::Context& op, const std::filesystem::path& spool,
+                          const std::string& target, const BackupInfo& info) {
+    const absl::Time started = absl::Now();
+    std::ifstream in(spool, std::ios::binary);
+    if (!in) return Status(StatusCode::INTERNAL, absl::StrCat("cannot read ", spool.string()));
+    std::string buf;
+    FramePuller pull([&]() -> absl::StatusOr<std::optional<std::string>> {
+      if (op.stopping()) return absl::AbortedError("the server is shutting down");
+      buf.resize(kRestoreBatchBytes);
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (in.bad()) return absl::InternalError(absl::StrCat("reading ", spool.string()));
+      buf.resize(static_cast<size_t>(in.gcount()));
+      if (buf.empty()) return std::optional<std::string>();
+      return std::optional<std::string>(buf);
+    });
+    auto file_error = [](const absl::Status& s) {
+      return Status(static_cast<StatusCode>(s.code()), absl::StrCat("backup file: ", s.message()));
+    };
+    absl::StatusOr<std::optional<BackupFrame>> f = pull();  // the config frame again
+    if (!f.ok()) return file_error(f.status());
+    if (!f->has_value()) return Status(StatusCode::INTERNAL, "the spooled backup is empty");
     nlohmann::json cfg = info.config;
     cfg["name"] = target;
     // A sealed stream cannot be created sealed: sealed at the end.
     const bool sealed = cfg.value("sealed", false);
     cfg["sealed"] = false;
-    Audit(caller, "RestoreStream",
-          absl::StrCat(target, " from a backup of ", info.stream, " as of sequence ",
-                       info.as_of_seq, " (", info.messages, " messages)"));
+    op.Progress(absl::StrCat("creating stream ", target), 0, ProgressSteps(info.messages));
     absl::StatusOr<nlohmann::json> created =
         Api(absl::StrCat("$JS.API.STREAM.CREATE.", target), cfg);
     if (Status s = ApiStatus(created); !s.ok()) return s;
     // From here on a failure deletes the stream: no half-restored stream.
-    Status s = RestoreMessages(target, info, pull, file_error);
+    Status s = RestoreMessages(target, info, pull, file_error, [&](uint64_t done) {
+      op.Progress(absl::StrCat("restored ", done, " of ", info.messages, " messages into ", target),
+                  ProgressSteps(done), ProgressSteps(info.messages));
+    });
     if (s.ok() && sealed) {
       cfg["sealed"] = true;
       s = ApiStatus(Api(absl::StrCat("$JS.API.STREAM.UPDATE.", target), cfg));
@@ -936,17 +1072,18 @@ class AdminServer::Impl final : public pb::Admin::Service {
       s = ApiStatus(now);
     }
     if (s.ok()) {
-      FillStreamInfo(*now, out);
-      if (out->last_seq() != info.last_seq) {
+      pb::StreamInfo restored;
+      FillStreamInfo(*now, &restored);
+      if (restored.last_seq() != info.last_seq) {
         s = Status(StatusCode::INTERNAL,
-                   absl::StrCat("restored stream ends at sequence ", out->last_seq(),
+                   absl::StrCat("restored stream ends at sequence ", restored.last_seq(),
                                 "; the backup at ", info.last_seq));
-      } else if (out->messages() != info.messages || out->first_seq() != info.first_seq) {
+      } else if (restored.messages() != info.messages || restored.first_seq() != info.first_seq) {
         // Limits or max_age may remove restored messages at once.
         spdlog::warn(
             "admin: restored stream {} holds {} messages from {}; the backup {} from {} "
             "(limits or max_age applied)",
-            target, out->messages(), out->first_seq(), info.messages, info.first_seq);
+            target, restored.messages(), restored.first_seq(), info.messages, info.first_seq);
       }
     }
     if (!s.ok()) {
@@ -958,10 +1095,16 @@ class AdminServer::Impl final : public pb::Admin::Service {
       }
       return s;
     }
+    op.Progress(absl::StrCat("restored ", info.messages, " messages into ", target),
+                ProgressSteps(info.messages), ProgressSteps(info.messages));
     spdlog::info("admin: restored stream {}: {} messages, sequences {}..{}, in {}", target,
                  info.messages, info.first_seq, info.last_seq,
                  absl::FormatDuration(absl::Now() - started));
     return Status::OK;
+  }
+
+  static int ProgressSteps(uint64_t n) {
+    return static_cast<int>(std::min<uint64_t>(n, std::numeric_limits<int32_t>::max()));
   }
 
   // ------------------------------------------------------------ connections
@@ -1136,15 +1279,17 @@ class AdminServer::Impl final : public pb::Admin::Service {
   // leader, in 'R' entries of bounded size (stream.h), each confirmed
   // applied before the next is sent; then its last sequence. `pull` gives
   // the file's frames after the config frame.
-  template <typename Pull, typename FileError>
+  template <typename Pull, typename FileError, typename OnProgress>
   Status RestoreMessages(const std::string& target, const BackupInfo& info, Pull& pull,
-                         FileError& file_error) {
+                         FileError& file_error, OnProgress on_progress) {
     const std::string subject = absl::StrCat("$JS.API.HERALD.STREAM.RESTORE.", target);
-    uint64_t last = 0;  // the stream's last sequence, as confirmed
+    uint64_t last = 0;      // the stream's last sequence, as confirmed
+    uint64_t restored = 0;  // messages confirmed
     std::optional<js::RestoreEntryBuilder> batch;
     batch.emplace(last);
     auto flush = [&](uint64_t final_last_seq) -> Status {
       const uint64_t want = batch->count() > 0 ? batch->last_seq() : final_last_seq;
+      const uint64_t sent = batch->count();
       absl::StatusOr<std::string> a =
           bus_.Request(subject, batch->Finish(final_last_seq), kApiTimeout);
       if (!a.ok()) {
@@ -1170,6 +1315,8 @@ class AdminServer::Impl final : public pb::Admin::Service {
       }
       last = want;
       batch.emplace(last);
+      restored += sent;
+      on_progress(restored);
       return Status::OK;
     };
     for (;;) {
@@ -1489,6 +1636,7 @@ class AdminServer::Impl final : public pb::Admin::Service {
   AuthPolicy policy_;
   AdminBus bus_;
   Operations ops_{host_->NodeName()};
+  std::atomic<uint64_t> spool_seq_{1};
   BackupSessions backups_;
   Mutex mu_;
   std::map<std::string, absl::Time> last_seen_ ABSL_GUARDED_BY(mu_);

@@ -9,8 +9,9 @@
 // to gRPC codes. Cluster-wide views (nodes, Raft groups, connections) are
 // gathered from every node over the route mesh, so any node answers.
 // Backups are read on the stream's leader in chunks over the bus
-// (backup_source.h) and written as backup_format.h's file; restores go
-// through the JetStream API and the stream's leader.
+// (backup_source.h) and written as backup_format.h's file; a restore's
+// upload is verified and spooled to <store_dir>/admin-spool, then an
+// operation writes it through the JetStream API and the stream's leader.
 //
 // Every call is authenticated (admin_auth.h); every call that changes
 // something is logged with its caller.
@@ -64,6 +65,8 @@ class AdminHost {
   // This node and the peers connected over routes now.
   virtual std::vector<std::string> OnlineNodeNames() const = 0;
   virtual js::JetStream* jetstream() const = 0;  // null when JetStream is off
+  // JetStream's store directory (restores spool uploads under it).
+  virtual std::string StoreDir() const = 0;
   // Lame duck mode (as SIGUSR2): clients are closed gradually so that they
   // reconnect elsewhere, then the server shuts down.
   virtual void EnterLameDuck() = 0;

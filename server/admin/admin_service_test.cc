@@ -456,11 +456,13 @@ class AdminBackupTest : public AdminServiceTest {
     return reader->Finish();
   }
 
-  grpc::Status Restore(const std::string& file, const std::string& name, pb::StreamInfo* out,
-                       size_t chunk = 64 * 1024) {
+  // Uploads `file` (RestoreStream); the upload's status, or nullopt when it
+  // was taken and *op is the restore operation.
+  grpc::Status Upload(const std::string& file, const std::string& name, pb::Operation* op,
+                      size_t chunk = 64 * 1024) {
     auto ctx = Ctx();
     ctx->set_deadline(std::chrono::system_clock::now() + 120s);
-    auto writer = stub_->RestoreStream(ctx.get(), out);
+    auto writer = stub_->RestoreStream(ctx.get(), op);
     for (size_t off = 0; off < file.size() || off == 0; off += chunk) {
       pb::RestoreChunk c;
       c.set_data(file.substr(off, chunk));
@@ -470,6 +472,43 @@ class AdminBackupTest : public AdminServiceTest {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // Polls operation `op` until it ends (at most `limit`): OK when done, else
+  // its error with its code.
+  grpc::Status WaitOperation(pb::Operation op, std::chrono::seconds limit = 120s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (op.state() == "running" && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+      pb::GetOperationRequest req;
+      req.set_id(op.id());
+      pb::Operation next;
+      grpc::Status s = stub_->GetOperation(Ctx().get(), req, &next);
+      if (!s.ok()) return s;
+      op = next;
+    }
+    if (op.state() == "done") return grpc::Status::OK;
+    if (op.state() == "running") return {grpc::StatusCode::DEADLINE_EXCEEDED, "still running"};
+    for (int c = 0; c <= 16; ++c) {
+      if (absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) == op.error_code()) {
+        return {static_cast<grpc::StatusCode>(c), op.error()};
+      }
+    }
+    return {grpc::StatusCode::UNKNOWN, op.error_code() + ": " + op.error()};
+  }
+
+  // A whole restore: the upload, then the operation; *out the new stream.
+  grpc::Status Restore(const std::string& file, const std::string& name, pb::StreamInfo* out,
+                       size_t chunk = 64 * 1024) {
+    pb::Operation op;
+    grpc::Status s = Upload(file, name, &op, chunk);
+    if (!s.ok()) return s;
+    EXPECT_EQ(op.kind(), "restore_stream");
+    EXPECT_EQ(op.node(), "n1");
+    if (s = WaitOperation(op); !s.ok()) return s;
+    pb::GetStreamRequest g;
+    g.set_name(op.target());
+    return stub_->GetStream(Ctx().get(), g, out);
   }
 
   struct Parsed {
@@ -734,12 +773,14 @@ TEST_F(AdminBackupTest, BadInputGetsClearErrorsAndLeavesNoStream) {
 TEST_F(AdminBackupTest, APublishDuringTheRestoreFailsItCleanly) {
   pb::StreamInfo info;
   ASSERT_TRUE(CreateStream(R"({"name":"P","subjects":["p.>"]})", &info).ok());
+  constexpr int kMessages = 30000;  // a dozen restore batches: time to publish in between
   {
     Publisher p(server_->client_port());
     std::string buf;
-    for (int i = 0; i < 200; ++i) buf += Publisher::Pub("p.x", "", "m" + std::to_string(i));
+    const std::string body(100, 'x');
+    for (int i = 0; i < kMessages; ++i) buf += Publisher::Pub("p.x", "", body);
     p.Write(buf);
-    ASSERT_TRUE(WaitForMessages("P", 200, 60s));
+    ASSERT_TRUE(WaitForMessages("P", kMessages, 60s));
   }
   std::string file;
   ASSERT_TRUE(Backup("P", &file).ok());
@@ -748,26 +789,96 @@ TEST_F(AdminBackupTest, APublishDuringTheRestoreFailsItCleanly) {
   pb::DeleteStreamResponse dr;
   ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());
 
-  // The first chunk (header, config, a few messages) creates the stream;
-  // a client publishes to it before the rest arrives.
-  auto ctx = Ctx();
-  pb::StreamInfo out;
-  auto writer = stub_->RestoreStream(ctx.get(), &out);
-  pb::RestoreChunk c;
-  c.set_data(file.substr(0, 600));
-  ASSERT_TRUE(writer->Write(c));
-  ASSERT_TRUE(WaitForMessages("P", 0, 30s));  // it exists
+  // The upload is verified and spooled; the operation then creates the
+  // stream and a client publishes to it before the restore ends.
+  pb::Operation op;
+  grpc::Status s = Upload(file, "", &op);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(op.kind(), "restore_stream");
+  EXPECT_EQ(op.target(), "P");
+  pb::GetStreamRequest g;
+  g.set_name("P");
+  pb::StreamInfo now;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!stub_->GetStream(Ctx().get(), g, &now).ok() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   Publisher p(server_->client_port());
   p.Write(Publisher::Pub("p.x", "", "intruder"));
-  ASSERT_TRUE(WaitForMessages("P", 1, 30s));
-  c.set_data(file.substr(600));
-  writer->Write(c);
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
+  s = WaitOperation(op);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_NE(s.error_message().find("moved during the restore"), std::string::npos)
       << s.error_message();
   EXPECT_EQ(StreamCount(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "admin-spool"));  // the spooled copy is gone
+}
+
+TEST_F(AdminBackupTest, TheRestoreOperationReportsProgressAndCleansUp) {
+  pb::StreamInfo info;
+  ASSERT_TRUE(CreateStream(R"({"name":"R","subjects":["r.>"]})", &info).ok());
+  constexpr int kMessages = 20000;
+  {
+    Publisher p(server_->client_port());
+    std::string buf;
+    for (int i = 0; i < kMessages; ++i) {
+      buf += Publisher::Pub("r.x", "", "m" + std::to_string(i) + std::string(200, 'y'));
+    }
+    p.Write(buf);
+    ASSERT_TRUE(WaitForMessages("R", kMessages, 60s));
+  }
+  std::string file;
+  ASSERT_TRUE(Backup("R", &file).ok());
+  pb::DeleteStreamRequest d;
+  d.set_name("R");
+  pb::DeleteStreamResponse dr;
+  ASSERT_TRUE(stub_->DeleteStream(Ctx().get(), d, &dr).ok());  // R2 takes its subjects
+  pb::Operation op;
+  grpc::Status s = Upload(file, "R2", &op);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(op.kind(), "restore_stream");
+  EXPECT_EQ(op.target(), "R2");
+  // Polled to the end: the steps only grow, and end at the message count.
+  int last_done = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (op.state() == "running" && std::chrono::steady_clock::now() < deadline) {
+    pb::GetOperationRequest req;
+    req.set_id(op.id());
+    ASSERT_TRUE(stub_->GetOperation(Ctx().get(), req, &op).ok());
+    EXPECT_GE(op.steps_done(), last_done);
+    last_done = op.steps_done();
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(op.state(), "done") << op.error();
+  EXPECT_EQ(op.steps_total(), kMessages);
+  EXPECT_EQ(op.steps_done(), kMessages);
+  EXPECT_TRUE(op.error_code().empty());
+  pb::GetStreamRequest g;
+  g.set_name("R2");
+  pb::StreamInfo r2;
+  ASSERT_TRUE(stub_->GetStream(Ctx().get(), g, &r2).ok());
+  EXPECT_EQ(r2.messages(), static_cast<uint64_t>(kMessages));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "admin-spool"));
+
+  // An upload cut off by the client leaves nothing behind either.
+  {
+    auto ctx = Ctx();
+    pb::Operation none;
+    auto writer = stub_->RestoreStream(ctx.get(), &none);
+    pb::RestoreChunk c;
+    c.set_name("R3");
+    c.set_data(file.substr(0, file.size() / 2));
+    ASSERT_TRUE(writer->Write(c));
+    ctx->TryCancel();
+    EXPECT_FALSE(writer->Finish().ok());
+  }
+  const auto gone = std::chrono::steady_clock::now() + 30s;
+  while (!std::filesystem::is_empty(dir_ / "admin-spool") &&
+         std::chrono::steady_clock::now() < gone) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "admin-spool"));
+  EXPECT_EQ(StreamCount(), 1u);  // R2
 }
 
 TEST_F(AdminBackupTest, EmptyAndSealedStreamsKeepTheirState) {

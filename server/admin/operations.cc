@@ -69,6 +69,7 @@ void Operations::Finish(const std::string& id, const absl::Status& result) {
   } else {
     op.set_state("failed");
     op.set_error(std::string(result.message()));
+    op.set_error_code(absl::StatusCodeToString(result.code()));
     spdlog::warn("admin: operation {} ({} {}) failed: {}", id, op.kind(), op.target(),
                  std::string(result.message()));
   }

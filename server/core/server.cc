@@ -86,6 +86,10 @@ class ServerAdminHost final : public admin::AdminHost {
     return out;
   }
   js::JetStream* jetstream() const override { return server_->jetstream(); }
+  std::string StoreDir() const override {
+    js::JetStream* js = server_->jetstream();
+    return js == nullptr ? "" : js->store_dir();
+  }
   void EnterLameDuck() override { server_->RequestLameDuck(); }
   bool oidc_enabled() const override { return server_->authenticator()->config().oidc.enabled(); }
   absl::StatusOr<OidcCaller> VerifyOidcRoles(absl::string_view token) const override {

@@ -101,6 +101,8 @@ class JetStream : public raft::StateMachine {
   // server_only, every local stream has a leader), else what is not.
   std::string Unhealthy(bool server_only) const;
 
+  const std::string& store_dir() const { return options_.store_dir; }
+
   // For the admin API (any thread). AdminNodes: this node's view of the
   // cluster's nodes ({"self","cluster","meta_leader","nodes":[{"id","name",
   // "meta_role","online","streams"}],"local_stream_leaders"}). AdminGroups:

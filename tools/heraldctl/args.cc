@@ -213,18 +213,24 @@ std::vector<CommandSpec> BuildCommands() {
                {{"NAME", ValueKind::kString, true, "the stream"},
                 {"FILE", ValueKind::kString, true, "the backup file to write (\"-\": stdout)"}}});
   c.push_back({"stream restore",
-               "RestoreStream",
+               "RestoreStream, GetOperation",
                "creates a stream from a backup file",
-               "Sends FILE in 256 KiB chunks (never the whole file in memory) and prints\n"
-               "the new stream as stream info does (--json: StreamInfo). The stream\n"
-               "keeps the backup's sequences and times. ALREADY_EXISTS when the stream\n"
-               "exists (rm it first or give --name); DATA_LOSS for a damaged file;\n"
-               "any failure leaves no stream behind. An unreadable FILE is a usage\n"
-               "error, before any RPC. --timeout defaults to 1h here. Needs the\n"
-               "operator role.",
+               "Sends FILE in 256 KiB chunks (never the whole file in memory; progress\n"
+               "\"[sent/total] sent\" on stderr). The server verifies every frame as it\n"
+               "spools the upload, so a damaged file is refused before anything is\n"
+               "created: DATA_LOSS (checksum) or INVALID_ARGUMENT (truncated, not a\n"
+               "backup); ALREADY_EXISTS when the stream exists (rm it first or give\n"
+               "--name). Then an operation (restore_stream) creates the stream and\n"
+               "writes its messages, keeping the backup's sequences and times; a\n"
+               "failure leaves no stream behind. Once done, prints the new stream as\n"
+               "stream info does. An unreadable FILE is a usage error, before any RPC.\n"
+               "--timeout (default 1h here) bounds the upload and the wait together.\n"
+               "--no-wait prints the operation after the upload and returns; --json\n"
+               "prints the final Operation. Needs the operator role.",
                {{"FILE", ValueKind::kString, true, "the backup file (as stream backup wrote it)"}},
                {{"name", ValueKind::kString, "NAME",
-                 "restore under this name (default: the backup's own stream name)"}}});
+                 "restore under this name (default: the backup's own stream name)"},
+                NoWaitFlag()}});
 
   c.push_back({"consumer ls",
                "ListConsumers",

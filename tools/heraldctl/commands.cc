@@ -28,7 +28,8 @@ using Stub = pb::Admin::StubInterface;
 // Whether the command waits for an operation to end.
 bool WaitsForOperation(const ParsedCommand& cmd) {
   const std::string& path = cmd.spec->path;
-  if (path == "node remove" || path == "node drain" || path == "stream move") {
+  if (path == "node remove" || path == "node drain" || path == "stream move" ||
+      path == "stream restore") {
     return !cmd.Has("no-wait");
   }
   return path == "op status" && cmd.Has("wait");
@@ -41,8 +42,8 @@ bool TransfersAStream(const ParsedCommand& cmd) {
 
 absl::Duration DefaultTimeout(const Invocation& inv, bool waits) {
   if (inv.global.timeout_given) return inv.global.timeout;
-  if (waits) return kWaitTimeout;
   if (TransfersAStream(inv.command)) return kTransferTimeout;
+  if (waits) return kWaitTimeout;
   return inv.global.timeout;
 }
 
@@ -369,6 +370,8 @@ int StreamBackup(Session& s) {
   return kExitOk;
 }
 
+int WaitForOperation(Session& s, pb::Operation op);
+
 int StreamRestore(Session& s) {
   const std::string path = s.cmd().Arg(0);
   // An unreadable file is a usage error: found before any RPC.
@@ -390,11 +393,11 @@ int StreamRestore(Session& s) {
   std::streamsize n = read_chunk();
   if (n < 0) return unreadable(Errno());
 
-  pb::StreamInfo resp;
+  pb::Operation op;
   grpc::ClientContext ctx;
   s.Prepare(&ctx, s.deadline());
   std::unique_ptr<grpc::ClientWriterInterface<pb::RestoreChunk>> writer =
-      s.stub().RestoreStream(&ctx, &resp);
+      s.stub().RestoreStream(&ctx, &op);
   Progress progress(s, "sent");
   pb::RestoreChunk chunk;
   if (const Value* v = s.cmd().Flag("name")) chunk.set_name(v->text);
@@ -428,8 +431,22 @@ int StreamRestore(Session& s) {
   }
   if (!s.Report(st)) return kExitFailed;
   progress.Show(HumanBytes(sent), total, true);
-  return s.Print(resp, absl::StrCat("Stream ", resp.name(), " restored from ", path, ".\n\n",
-                                    RenderStream(resp)));
+  if (!s.waits()) {
+    return s.Print(op, absl::StrCat(RenderOperation(op), "\nFollow it with: heraldctl op status ",
+                                    op.id(), " --wait\n"));
+  }
+  s.err() << "Uploaded and verified; operation " << op.id() << " (" << op.kind() << " "
+          << op.target() << ") started on " << (op.node().empty() ? "(unknown)" : op.node())
+          << "\n";
+  const std::string name = op.target();
+  const int rc = WaitForOperation(s, std::move(op));
+  if (rc != kExitOk || s.json()) return rc;
+  pb::GetStreamRequest req;
+  req.set_name(name);
+  pb::StreamInfo info;
+  if (!s.Call(&Stub::GetStream, req, &info)) return kExitFailed;
+  s.out() << "\nStream " << name << " restored from " << path << ".\n\n" << RenderStream(info);
+  return kExitOk;
 }
 
 int ConsumerLs(Session& s) {

@@ -110,11 +110,11 @@ class FakeAdmin : public pb::Admin::StubInterface {
     backup_chunks_ = std::move(chunks);
     backup_end_ = std::move(end);
   }
-  // RestoreStream answers with `info` and `end`; it reads `accept` chunks
+  // RestoreStream answers with `op` and `end`; it reads `accept` chunks
   // at most, then refuses writes (a server ending the call early).
-  void Restore(const pb::StreamInfo& info, grpc::Status end = grpc::Status::OK,
+  void Restore(const pb::Operation& op, grpc::Status end = grpc::Status::OK,
                size_t accept = SIZE_MAX) {
-    restore_info_.CopyFrom(info);
+    restore_info_.CopyFrom(op);
     restore_end_ = std::move(end);
     restore_accept_ = accept;
   }
@@ -137,18 +137,18 @@ class FakeAdmin : public pb::Admin::StubInterface {
     return nullptr;
   }
   grpc::ClientWriterInterface<pb::RestoreChunk>* RestoreStreamRaw(grpc::ClientContext* ctx,
-                                                                  pb::StreamInfo* resp) override {
+                                                                  pb::Operation* resp) override {
     Record("RestoreStream", ctx, pb::RestoreChunk());
     return new Writer(this, resp);
   }
   grpc::ClientAsyncWriterInterface<pb::RestoreChunk>* AsyncRestoreStreamRaw(grpc::ClientContext*,
-                                                                            pb::StreamInfo*,
+                                                                            pb::Operation*,
                                                                             grpc::CompletionQueue*,
                                                                             void*) override {
     return nullptr;
   }
   grpc::ClientAsyncWriterInterface<pb::RestoreChunk>* PrepareAsyncRestoreStreamRaw(
-      grpc::ClientContext*, pb::StreamInfo*, grpc::CompletionQueue*) override {
+      grpc::ClientContext*, pb::Operation*, grpc::CompletionQueue*) override {
     return nullptr;
   }
 
@@ -177,7 +177,7 @@ class FakeAdmin : public pb::Admin::StubInterface {
 
   class Writer : public grpc::ClientWriterInterface<pb::RestoreChunk> {
    public:
-    Writer(FakeAdmin* fake, pb::StreamInfo* resp) : fake_(fake), resp_(resp) {}
+    Writer(FakeAdmin* fake, pb::Operation* resp) : fake_(fake), resp_(resp) {}
     bool Write(const pb::RestoreChunk& chunk, grpc::WriteOptions) override {
       EXPECT_FALSE(fake_->writes_done_) << "a write after WritesDone";
       if (fake_->restored_.size() >= fake_->restore_accept_) return false;
@@ -195,7 +195,7 @@ class FakeAdmin : public pb::Admin::StubInterface {
 
    private:
     FakeAdmin* fake_;
-    pb::StreamInfo* resp_;
+    pb::Operation* resp_;
   };
 
   void Record(const std::string& method, grpc::ClientContext* ctx, const Message& req) {
@@ -228,7 +228,7 @@ class FakeAdmin : public pb::Admin::StubInterface {
   std::map<std::string, std::deque<std::pair<grpc::Status, std::unique_ptr<Message>>>> queued_;
   std::vector<pb::BackupChunk> backup_chunks_;
   grpc::Status backup_end_;
-  pb::StreamInfo restore_info_;
+  pb::Operation restore_info_;
   grpc::Status restore_end_;
   size_t restore_accept_ = SIZE_MAX;
   std::vector<pb::RestoreChunk> restored_;
@@ -311,6 +311,7 @@ TEST(CommandsTest, EveryCommandHasAHandlerThatCallsAnRpc) {
     for (const char* rpc : {"RemoveNode", "DrainNode", "MoveStream", "GetOperation"}) {
       stub.Reply(rpc, Op("done", 1, 1, "done"));
     }
+    stub.Restore(Op("done", 1, 1, "done", "restore_stream", "X"));
     std::string line = c.path;
     for (const auto& a : c.args) {
       if (!a.required) continue;
@@ -916,7 +917,7 @@ TEST(CommandsTest, BackupIntoAMissingDirectoryIsAUsageErrorBeforeAnyRpc) {
   EXPECT_TRUE(stub.calls().empty());
 }
 
-TEST(CommandsTest, RestoreSendsTheFileInChunksNameInTheFirstOnly) {
+TEST(CommandsTest, RestoreSendsTheFileInChunksThenWaitsForTheOperation) {
   std::string content;
   for (size_t i = 0; content.size() < 2 * kRestoreChunkBytes + 1000; ++i) {
     content += static_cast<char>(i * 7);
@@ -928,9 +929,14 @@ TEST(CommandsTest, RestoreSendsTheFileInChunksNameInTheFirstOnly) {
   info.set_messages(42);
   info.set_last_seq(50);
   FakeAdmin stub;
-  stub.Restore(info);
-  absl::Time before = absl::Now();
-  Result r = RunCmd(stub, "stream restore " + path + " --name COPY --token s3cret");
+  stub.Restore(Op("running", 0, 42, "creating stream COPY", "restore_stream", "COPY"));
+  stub.Then("GetOperation",
+            Op("running", 20, 42, "restored 20 of 42 messages", "restore_stream", "COPY"));
+  stub.Then("GetOperation", Op("done", 42, 42, "done", "restore_stream", "COPY"));
+  stub.Reply("GetStream", info);
+  FakeTime t;
+  const absl::Time before = t.now;
+  Result r = RunCmd(stub, "stream restore " + path + " --name COPY --token s3cret", t.clock());
   EXPECT_EQ(r.code, kExitOk) << r.err;
   ASSERT_EQ(stub.restored().size(), 3u);
   EXPECT_EQ(stub.restored()[0].name(), "COPY");
@@ -942,29 +948,67 @@ TEST(CommandsTest, RestoreSendsTheFileInChunksNameInTheFirstOnly) {
   for (const auto& c : stub.restored()) sent += c.data();
   EXPECT_EQ(sent, content);
   EXPECT_TRUE(stub.writes_done());
-  ASSERT_EQ(stub.calls().size(), 1u);
+  ASSERT_EQ(stub.calls().size(), 4u);
   EXPECT_EQ(stub.calls()[0].method, "RestoreStream");
+  EXPECT_EQ(stub.calls()[1].method, "GetOperation");
+  EXPECT_EQ(stub.calls()[1].request->ShortDebugString(), "id: \"restore_stream-ab12cd-1\"");
+  EXPECT_EQ(stub.calls()[3].method, "GetStream");
+  EXPECT_EQ(stub.calls()[3].request->ShortDebugString(), "name: \"COPY\"");
   EXPECT_EQ(stub.calls()[0].metadata.find("authorization")->second, "Bearer s3cret");
+  // The upload and the wait share the transfer timeout (1h).
   EXPECT_GE(absl::FromChrono(stub.calls()[0].deadline), before + absl::Hours(1));
-  EXPECT_TRUE(absl::StartsWith(r.out, "Stream COPY restored from " + path)) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.err, "[20/42] restored 20 of 42 messages")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "Stream COPY restored from " + path)) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "42")) << r.out;
 
   FakeAdmin again;
-  again.Restore(info);
-  r = RunCmd(again, "stream restore " + path + " --json");
+  again.Restore(Op("running", 0, 42, "creating stream COPY", "restore_stream", "COPY"));
+  again.Then("GetOperation", Op("done", 42, 42, "done", "restore_stream", "COPY"));
+  FakeTime t2;
+  r = RunCmd(again, "stream restore " + path + " --json", t2.clock());
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(again.restored()[0].name(), "");  // the backup's own name
   nlohmann::json j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["name"], "COPY");
-  EXPECT_EQ(j["messages"], "42");
-  EXPECT_EQ(j["last_seq"], "50");
+  EXPECT_EQ(j["kind"], "restore_stream");
+  EXPECT_EQ(j["target"], "COPY");
+  EXPECT_EQ(j["state"], "done");
+  EXPECT_EQ(again.Count("GetStream"), 0u);  // --json prints the Operation only
+}
+
+TEST(CommandsTest, RestoreNoWaitPrintsTheOperationAfterTheUpload) {
+  const std::string path = TempPath("nowait.bak");
+  std::ofstream(path, std::ios::binary) << "some bytes";
+  FakeAdmin stub;
+  stub.Restore(Op("running", 0, 7, "creating stream S", "restore_stream", "S"));
+  Result r = RunCmd(stub, "stream restore " + path + " --no-wait");
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(stub.calls().size(), 1u);
+  EXPECT_TRUE(absl::StrContains(r.out, "heraldctl op status restore_stream-ab12cd-1 --wait"))
+      << r.out;
+}
+
+TEST(CommandsTest, AFailedRestoreExitsOneWithItsError) {
+  const std::string path = TempPath("failing.bak");
+  std::ofstream(path, std::ios::binary) << "some bytes";
+  FakeAdmin stub;
+  stub.Restore(Op("running", 0, 7, "creating stream S", "restore_stream", "S"));
+  pb::Operation failed = Op("failed", 3, 7, "restored 3 of 7", "restore_stream", "S");
+  failed.set_error("the last sequence of S moved during the restore");
+  failed.set_error_code("FAILED_PRECONDITION");
+  stub.Then("GetOperation", failed);
+  FakeTime t;
+  Result r = RunCmd(stub, "stream restore " + path, t.clock());
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::StrContains(r.err, "failed: the last sequence of S moved during the restore"))
+      << r.err;
+  EXPECT_EQ(stub.Count("GetStream"), 0u);
 }
 
 TEST(CommandsTest, RestoreOfAnEmptyFileStillSendsTheName) {
   const std::string path = TempPath("empty.bak");
   std::ofstream(path, std::ios::binary).flush();
   FakeAdmin stub;
-  stub.Restore(pb::StreamInfo(),
+  stub.Restore(pb::Operation(),
                grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "backup file: empty"));
   Result r = RunCmd(stub, "stream restore " + path + " --name N");
   EXPECT_EQ(r.code, kExitFailed);
@@ -978,7 +1022,7 @@ TEST(CommandsTest, RestoreRefusedEarlyReportsTheServersError) {
   const std::string path = TempPath("exists.bak");
   std::ofstream(path, std::ios::binary) << std::string(3 * kRestoreChunkBytes, 'b');
   FakeAdmin stub;
-  stub.Restore(pb::StreamInfo(),
+  stub.Restore(pb::Operation(),
                grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "stream ORDERS exists"), 1);
   Result r = RunCmd(stub, "stream restore " + path);
   EXPECT_EQ(r.code, kExitFailed);

@@ -30,6 +30,9 @@ constexpr size_t kNamesPageLimit = 1024;
 constexpr size_t kListPageLimit = 256;
 // Housekeeping period: age expiry checks, metadata bootstrap retries.
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(250);
+// How long STREAM.LIST waits for the state of streams held elsewhere (as
+// nats-server's meta leader, 4 s; the clients' request timeout is 5 s).
+constexpr absl::Duration kStreamListGatherTimeout = absl::Seconds(4);
 // How long a node without the metadata group asks its peers whether one
 // exists before it forms one with them (MaybeBootstrapMeta).
 constexpr absl::Duration kMetaProbeWindow = absl::Milliseconds(1500);
@@ -155,6 +158,7 @@ absl::Status JetStream::Start() {
   for (raft::GroupId g : campaign) host_->Campaign(g);
 
   started_ = true;
+  gather_ = std::make_unique<BusGather>(bus_, "_HERALD_JS_GATHER." + NodeHex(self_));
   housekeeper_ = std::thread([this] { Housekeeping(); });
   flusher_ = std::thread([this] { FlushLoop(); });
   spdlog::info("JetStream started: node {} ({}), store {}, raft transport port {}{}",
@@ -192,6 +196,7 @@ absl::Status JetStream::StartApi() {
   });
   if (!fwd.ok()) return fwd.status();
   forward_sub_ = *fwd;
+  if (absl::Status st = gather_->Start(); !st.ok()) return st;
   if (clustered_) {
     auto probe =
         bus_->Subscribe("$HERALD.JS.META.PROBE", "", [this](BusMessage m) { OnMetaProbe(m); });
@@ -218,6 +223,7 @@ void JetStream::Stop() {
   if (housekeeper_.joinable()) housekeeper_.join();
   bus_->Unsubscribe(api_sub_);
   bus_->Unsubscribe(forward_sub_);
+  if (gather_ != nullptr) gather_->Stop();  // answers what it has
   if (probe_sub_ != nullptr) bus_->Unsubscribe(probe_sub_);
   if (probe_answer_sub_ != nullptr) bus_->Unsubscribe(probe_answer_sub_);
   {
@@ -1487,6 +1493,13 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
   j["offset"] = offset;
   j["limit"] = limit;
   nlohmann::ordered_json items = nlohmann::ordered_json::array();
+  // STREAM.LIST: a stream held here is described from this node's replica;
+  // the others are asked of a node that holds them (STREAM.INFO through the
+  // API, which forwards it), all at once, and the answer goes when every one
+  // has answered or after kStreamListGatherTimeout, the silent ones listed
+  // under "missing" (as nats-server's meta leader does).
+  std::vector<BusGather::Question> questions;
+  std::vector<size_t> asked;  // the item each question fills
   for (size_t i = offset; i < matched.size() && items.size() < limit; ++i) {
     if (!list) {
       items.push_back(matched[i].config.name);
@@ -1496,28 +1509,54 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
     if (lv.has_value()) {
       items.push_back(StreamInfoJson(*lv, ""));
     } else {
-      nlohmann::ordered_json si;
-      si["config"] = matched[i].config.ToJson();
-      si["created"] = FormatApiTime(matched[i].created_ns);
-      nlohmann::ordered_json st;
-      st["messages"] = 0;
-      st["bytes"] = 0;
-      st["first_seq"] = 0;
-      st["first_ts"] = FormatApiTime(0);
-      st["last_seq"] = 0;
-      st["last_ts"] = FormatApiTime(0);
-      st["consumer_count"] = 0;
-      si["state"] = st;
-      si["cluster"] = ClusterJson(matched[i], matched[i].group);
-      items.push_back(si);
+      items.push_back(matched[i].config.name);
+      questions.push_back({"$JS.API.STREAM.INFO." + matched[i].config.name, ""});
+      asked.push_back(items.size() - 1);
     }
   }
   if (!list && items.empty()) {
     j["streams"] = nullptr;  // as observed on nats-server 2.9.10
-  } else {
-    j["streams"] = items;
+    return Reply(msg.reply, j);
   }
-  Reply(msg.reply, j);
+  if (questions.empty() || gather_ == nullptr) {
+    j["streams"] = items;
+    return Reply(msg.reply, j);
+  }
+  auto shared = std::make_shared<nlohmann::ordered_json>(std::move(j));
+  auto shared_items = std::make_shared<nlohmann::ordered_json>(std::move(items));
+  const std::string reply = msg.reply;
+  gather_->Gather(
+      std::move(questions), absl::Now() + kStreamListGatherTimeout,
+      [this, shared, shared_items, asked, reply](std::vector<std::optional<std::string>> answers) {
+        nlohmann::ordered_json missing = nlohmann::ordered_json::array();
+        std::vector<bool> drop(shared_items->size(), false);
+        for (size_t q = 0; q < asked.size(); ++q) {
+          nlohmann::ordered_json& item = (*shared_items)[asked[q]];
+          nlohmann::ordered_json info;
+          if (q < answers.size() && answers[q].has_value()) {
+            info = nlohmann::ordered_json::parse(*answers[q], nullptr, false);
+          }
+          if (!info.is_object() || info.contains("error") || !info.contains("config")) {
+            missing.push_back(item);  // still the stream's name
+            drop[asked[q]] = true;
+            continue;
+          }
+          info.erase("type");
+          item = std::move(info);
+        }
+        nlohmann::ordered_json streams = nlohmann::ordered_json::array();
+        for (size_t i = 0; i < shared_items->size(); ++i) {
+          if (!drop[i]) streams.push_back(std::move((*shared_items)[i]));
+        }
+        (*shared)["streams"] = std::move(streams);
+        if (!missing.empty()) {
+          spdlog::warn("JetStream: STREAM.LIST: no state from {} stream(s) within {}: {}",
+                       missing.size(), absl::FormatDuration(kStreamListGatherTimeout),
+                       missing.dump());
+          (*shared)["missing"] = std::move(missing);
+        }
+        Reply(reply, *shared);
+      });
 }
 
 nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
@@ -2132,6 +2171,7 @@ void JetStream::Housekeeping() {
       hk_cv_.wait_for(l, kHousekeepingPeriod, [this] { return stopping_; });
       if (stopping_) return;
     }
+    if (gather_ != nullptr) gather_->ExpireOverdue(absl::Now());
     MaybeBootstrapMeta();
     MaybeRequestMetaJoin();
     PromoteMetaLearners();

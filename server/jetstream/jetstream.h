@@ -45,6 +45,7 @@
 #include "raft/transport/grpc_transport.h"
 #include "server/core/internal_bus.h"
 #include "server/jetstream/api_error.h"
+#include "server/jetstream/bus_gather.h"
 #include "server/jetstream/consumer_manager.h"
 #include "server/jetstream/meta_state.h"
 #include "server/jetstream/stream.h"
@@ -306,6 +307,9 @@ class JetStream : public raft::StateMachine {
   bool flush_stop_ ABSL_GUARDED_BY(flush_mu_) = false;
 
   std::thread housekeeper_;
+  // STREAM.LIST's questions to other nodes: made in Start (before the
+  // housekeeper, which expires them), subscribed in StartApi.
+  std::unique_ptr<BusGather> gather_;
   Mutex hk_mu_;
   std::condition_variable hk_cv_;
   bool stopping_ ABSL_GUARDED_BY(hk_mu_) = false;

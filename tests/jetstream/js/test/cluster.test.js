@@ -71,6 +71,41 @@ t('R1 and R3: create on one node, info/names/list on every node, delete on anoth
   assert.equal(names.total, 0);
 });
 
+t('stream list through any node: every stream with its state, also those the node holds no replica of', async () => {
+  const js = ncs[0].jetstream();
+  const want = { LA: 3, LB: 5, LC: 7 };
+  for (const [name, n] of Object.entries(want)) {
+    await jsms[0].streams.add({ name, subjects: [`${name.toLowerCase()}.>`], num_replicas: 1 });
+    for (let i = 0; i < n; i++) await js.publish(`${name.toLowerCase()}.x`, enc(`m${i}`));
+  }
+  const placed = {};
+  for (const name of Object.keys(want)) placed[name] = (await infoWithLeader(jsms[0], name)).cluster.leader;
+  for (let i = 0; i < nodes.length; i++) {
+    // The raw answer: no "missing", and each R1 stream's state wherever it lives.
+    const raw = await L.api(ncs[i], '$JS.API.STREAM.LIST', {});
+    assert.ok(!raw.error, JSON.stringify(raw.error));
+    assert.equal(raw.type, 'io.nats.jetstream.api.v1.stream_list_response');
+    assert.equal(raw.total, 3);
+    assert.equal(raw.missing, undefined, JSON.stringify(raw.missing));
+    const got = {};
+    for (const si of raw.streams) {
+      assert.equal(si.type, undefined);  // a StreamInfo, not a STREAM.INFO answer
+      got[si.config.name] = si;
+    }
+    for (const [name, n] of Object.entries(want)) {
+      const si = got[name];
+      assert.ok(si, `${name} missing from the list through n${i + 1}: ${JSON.stringify(raw)}`);
+      assert.equal(si.state.messages, n, `${name} (on ${placed[name]}) through n${i + 1}: ${JSON.stringify(si.state)}`);
+      assert.equal(si.state.last_seq, n);
+      assert.equal(si.cluster.leader, placed[name]);
+    }
+    // And as the client library reads it.
+    const list = await jsms[i].streams.list().next();
+    assert.deepEqual(list.map((s) => [s.config.name, s.state.messages]).sort(), [['LA', 3], ['LB', 5], ['LC', 7]]);
+  }
+  for (const name of Object.keys(want)) assert.equal(await jsms[1].streams.delete(name), true);
+});
+
 t('replica placement: R4/R5 on 3 nodes 10005, R6 10052, negative 10133; update R1->R3->R1, R3->R5 refused', async () => {
   for (const r of [4, 5]) {
     L.assertApiError(await L.api(ncs[0], `$JS.API.STREAM.CREATE.R${r}`, { name: `R${r}`, subjects: [`r${r}`], num_replicas: r }), 400, 10005,

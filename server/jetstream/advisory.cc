@@ -32,4 +32,25 @@ std::string ConsumerAction(const std::string& stream, const std::string& consume
   return j.dump();
 }
 
+std::string StreamAction(const std::string& stream, std::string_view action,
+                         const std::string& domain, int64_t now_unix_ns) {
+  nlohmann::ordered_json j = Event("io.nats.jetstream.advisory.v1.stream_action", now_unix_ns);
+  j["stream"] = stream;
+  j["action"] = std::string(action);
+  if (!domain.empty()) j["domain"] = domain;
+  return j.dump();
+}
+
+std::string StreamLeaderElected(const std::string& stream, const std::string& leader,
+                                const nlohmann::ordered_json& replicas, const std::string& domain,
+                                int64_t now_unix_ns) {
+  nlohmann::ordered_json j =
+      Event("io.nats.jetstream.advisory.v1.stream_leader_elected", now_unix_ns);
+  j["stream"] = stream;
+  j["leader"] = leader;
+  j["replicas"] = replicas.is_array() ? replicas : nlohmann::ordered_json::array();
+  if (!domain.empty()) j["domain"] = domain;
+  return j.dump();
+}
+
 }  // namespace herald::js::advisory

@@ -20,6 +20,12 @@ inline constexpr char kConsumerDeleted[] = "$JS.EVENT.ADVISORY.CONSUMER.DELETED"
 inline constexpr char kMaxDeliveries[] = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES";
 inline constexpr char kMsgNaked[] = "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED";
 inline constexpr char kMsgTerminated[] = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED";
+inline constexpr char kStreamCreated[] = "$JS.EVENT.ADVISORY.STREAM.CREATED";
+inline constexpr char kStreamDeleted[] = "$JS.EVENT.ADVISORY.STREAM.DELETED";
+inline constexpr char kStreamUpdated[] = "$JS.EVENT.ADVISORY.STREAM.UPDATED";
+inline constexpr char kStreamLeaderElected[] = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED";
+// Ack sampling (a consumer's sample_freq): io.nats.jetstream.metric.v1.consumer_ack.
+inline constexpr char kConsumerAckMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK";
 
 // A nats "nuid"-like event id: 22 random base-62 characters.
 std::string NewEventId();
@@ -30,6 +36,17 @@ nlohmann::ordered_json Event(std::string_view type, int64_t now_unix_ns);
 // io.nats.jetstream.advisory.v1.consumer_action ("create" / "delete").
 std::string ConsumerAction(const std::string& stream, const std::string& consumer, bool created,
                            const std::string& domain, int64_t now_unix_ns);
+
+// io.nats.jetstream.advisory.v1.stream_action: `action` is "create",
+// "delete" or "modify" (an update), as nats-server names them.
+std::string StreamAction(const std::string& stream, std::string_view action,
+                         const std::string& domain, int64_t now_unix_ns);
+
+// io.nats.jetstream.advisory.v1.stream_leader_elected: the new leader and
+// the other replicas (`replicas`: the cluster JSON's replica entries).
+std::string StreamLeaderElected(const std::string& stream, const std::string& leader,
+                                const nlohmann::ordered_json& replicas, const std::string& domain,
+                                int64_t now_unix_ns);
 
 }  // namespace herald::js::advisory
 

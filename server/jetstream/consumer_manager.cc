@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,6 +15,18 @@
 
 namespace herald::js {
 namespace {
+
+// Whether to send an ack's metric, as nats-server decides it: sample_freq
+// "N" or "N%"; 100 or more always, otherwise rand.Int31n(100) <= N.
+bool ShouldSample(const std::string& sample_freq) {
+  std::string s = sample_freq;
+  if (!s.empty() && s.back() == '%') s.pop_back();
+  int freq = 0;
+  if (!absl::SimpleAtoi(s, &freq) || freq <= 0) return false;
+  if (freq >= 100) return true;
+  thread_local absl::BitGen gen;
+  return absl::Uniform(gen, 0, 100) <= freq;
+}
 
 constexpr std::chrono::milliseconds kTick{20};
 // Push flow control, as nats-server: a window of bytes sent and not yet
@@ -169,7 +182,7 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
       for (const auto& [sseq, p] : st.pending) {
         auto rd = st.redelivered.find(sseq);
         const uint64_t count = rd == st.redelivered.end() ? 1 : rd->second;
-        c.outstanding[sseq] = Outstanding{p.consumer_seq, count, now + AckWait(c, count)};
+        c.outstanding[sseq] = Outstanding{p.consumer_seq, count, now + AckWait(c, count), now};
       }
       c.num_pending = se.stream->PendingFor(st);
       c.counted_to = se.stream->State().last_seq;
@@ -472,7 +485,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     const uint64_t sseq = m->seq;
     out->push_back(MakeDelivery(name, cname, c, *m, count, r.reply));
     if (acks)
-      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
+      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count), now};
     deliveries.push_back(Delivery{sseq, c.last_consumer_seq, count, now});
     ++r.delivered;
     --r.batch;
@@ -522,7 +535,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
       c.rate_tokens -= static_cast<double>(size + out->back().reply.size());
     }
     if (acks)
-      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count)};
+      c.outstanding[sseq] = Outstanding{c.last_consumer_seq, count, now + AckWait(c, count), now};
     deliveries.push_back(Delivery{sseq, c.last_consumer_seq, count, now});
     c.last_sent_ns = now;
     if (c.config.flow_control) {
@@ -671,7 +684,22 @@ void ConsumerManager::Ack(BusMessage msg) {
     }
     if (settle) {
       const bool all = c.config.ack_policy == AckPolicy::kAll && kind == AckKind::kAck;
-      bool known = c.outstanding.count(sseq) != 0;
+      auto acked = c.outstanding.find(sseq);
+      bool known = acked != c.outstanding.end();
+      // Ack sampling (sample_freq): nats-server's consumer_ack metric, for
+      // an ack (not a term) of a message awaiting one.
+      if (known && kind == AckKind::kAck && !c.config.sample_freq.empty() &&
+          ShouldSample(c.config.sample_freq)) {
+        nlohmann::ordered_json j = advisory::Event("io.nats.jetstream.metric.v1.consumer_ack", now);
+        j["stream"] = stream;
+        j["consumer"] = cname;
+        j["consumer_seq"] = cseq;
+        j["stream_seq"] = sseq;
+        j["ack_time"] = now - acked->second.delivered_ns;
+        j["deliveries"] = count;
+        if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
+        Advise(absl::StrCat(advisory::kConsumerAckMetric, ".", stream, ".", cname), j.dump(), &out);
+      }
       if (all) {
         known = known || (!c.outstanding.empty() && c.outstanding.begin()->first <= sseq);
         c.outstanding.erase(c.outstanding.begin(), c.outstanding.upper_bound(sseq));

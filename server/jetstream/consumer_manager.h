@@ -102,8 +102,9 @@ class ConsumerManager {
   };
   struct Outstanding {
     uint64_t consumer_seq = 0;
-    uint64_t count = 1;       // deliveries so far
-    int64_t deadline_ns = 0;  // redeliver after
+    uint64_t count = 1;        // deliveries so far
+    int64_t deadline_ns = 0;   // redeliver after
+    int64_t delivered_ns = 0;  // the last delivery (an ack metric's ack_time)
   };
   struct Leader {
     ConsumerConfig config;

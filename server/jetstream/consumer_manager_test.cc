@@ -290,6 +290,60 @@ TEST_F(ConsumerManagerTest, AnAckOfADeliveryThisLeaderNeverMadeIsNotConfirmed) {
   EXPECT_EQ(SentTo("_INBOX.2")[0].data, "m1");
 }
 
+TEST_F(ConsumerManagerTest, SampledAcksSendTheConsumerAckMetric) {
+  constexpr char kMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK.S.c";
+  for (int i = 1; i <= 3; ++i) Publish("s.a", "m" + std::to_string(i));
+  ConsumerConfig cfg = Explicit();
+  cfg.sample_freq = "100%";
+  CreateConsumer("c", cfg);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interest_.insert(kMetric);
+  }
+  Lead();
+  Pull("_INBOX.1", R"({"batch":3})");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 3; }));
+  std::vector<BusMessage> got = SentTo("_INBOX.1");
+  now_ += 250'000'000;  // acked 250 ms after the delivery
+  SendAck(got[1].reply, "+ACK");
+  ASSERT_TRUE(WaitSent([&](auto& s) { return CountTo(s, kMetric) == 1; }));
+  nlohmann::json m = nlohmann::json::parse(SentTo(kMetric)[0].data);
+  EXPECT_EQ(m["type"], "io.nats.jetstream.metric.v1.consumer_ack");
+  EXPECT_EQ(m["id"].get<std::string>().size(), 22u);
+  EXPECT_EQ(m["stream"], "S");
+  EXPECT_EQ(m["consumer"], "c");
+  EXPECT_EQ(m["consumer_seq"], 2);
+  EXPECT_EQ(m["stream_seq"], 2);
+  EXPECT_EQ(m["ack_time"], 250'000'000);
+  EXPECT_EQ(m["deliveries"], 1);
+  // The order of nats-server's fields.
+  const std::string raw = SentTo(kMetric)[0].data;
+  EXPECT_LT(raw.find("\"timestamp\""), raw.find("\"stream\""));
+  EXPECT_LT(raw.find("\"stream_seq\""), raw.find("\"ack_time\""));
+  // Not for a term, nor for an ack of a message already acked.
+  SendAck(got[2].reply, "+TERM");
+  SendAck(got[1].reply, "+ACK");
+  Sync();
+  EXPECT_EQ(SentTo(kMetric).size(), 1u);
+}
+
+TEST_F(ConsumerManagerTest, WithoutSampleFreqOrListenersNoMetricIsSent) {
+  constexpr char kMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK.S.c";
+  Publish("s.a", "m1");
+  Publish("s.a", "m2");
+  CreateConsumer("c", Explicit());  // no sample_freq
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    interest_.insert(kMetric);
+  }
+  Lead();
+  Pull("_INBOX.1", R"({"batch":2})");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 2; }));
+  SendAck(SentTo("_INBOX.1")[0].reply, "+ACK");
+  Sync();
+  EXPECT_TRUE(SentTo(kMetric).empty());
+}
+
 TEST_F(ConsumerManagerTest, MaxDeliverGivesUpWithAnAdvisoryAndAReplicatedGiveUp) {
   Publish("s.a", "m1");
   ConsumerConfig cfg = Explicit();

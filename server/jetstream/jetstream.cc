@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "openssl/sha.h"
+#include "server/jetstream/advisory.h"
 #include "server/jetstream/api_json.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
@@ -537,6 +538,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
           nlohmann::ordered_json out;
           out["type"] = ResponseType("stream_delete");
           out["success"] = true;
+          StreamAdvisory(advisory::kStreamDeleted, c.stream.config.name, "delete");
           Reply(c.delete_reply, out);
         }
         break;
@@ -588,6 +590,7 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
                    nlohmann::ordered_json out;
                    out["type"] = ResponseType(type);
                    MergeInto(&out, StreamInfoJson(*now, ""));
+                   StreamAdvisory(advisory::kStreamUpdated, name, "modify");
                    Reply(reply, out);
                  });
 }
@@ -818,6 +821,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
   bool lead_consumers = false;
   std::shared_ptr<Stream> lead_stream;
   uint64_t lead_group = 0;
+  std::optional<StreamAssignment> elected;  // set when this node just became the leader
   {
     MutexLock l(&mu_);
     auto it = local_.find(name);
@@ -846,6 +850,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
       });
       if (fc.ok()) ls->fc_sub = *fc;
       lead_consumers = true;
+      elected = ls->assignment;
     }
     if (ls->leader && ls->publish_subs.empty()) {
       std::shared_ptr<Stream> stream = ls->stream;
@@ -864,6 +869,25 @@ void JetStream::UpdateLeadership(const std::string& name) {
     }
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
+  if (elected.has_value() && clustered_) {
+    // As nats-server, in a cluster only.
+    const std::string subject = absl::StrCat(advisory::kStreamLeaderElected, ".", name);
+    if (bus_->HasInterest(subject)) {
+      // nats-server lists every peer here, the leader too.
+      const nlohmann::ordered_json cluster = ClusterJson(*elected, elected->group);
+      nlohmann::ordered_json replicas =
+          cluster.contains("replicas") ? cluster["replicas"] : nlohmann::ordered_json::array();
+      nlohmann::ordered_json me;
+      me["name"] = options_.server_name;
+      me["current"] = true;
+      me["active"] = 0;
+      me["peer"] = NodeHex(self_).substr(0, 8);
+      replicas.push_back(me);
+      Send(subject, "",
+           advisory::StreamLeaderElected(name, options_.server_name, replicas, options_.domain,
+                                         NowUnixNanos()));
+    }
+  }
   if (lost_consumers) consumers_->DropStreamLeader(name);
   if (lead_consumers) {
     // The consumers are led from their replicated state only once this node
@@ -894,8 +918,16 @@ void JetStream::UpdateLeadership(const std::string& name) {
     out["type"] = ResponseType("stream_create");
     MergeInto(&out, StreamInfoJson(*lv, ""));
     out["did_create"] = true;
+    StreamAdvisory(advisory::kStreamCreated, name, "create");
     Reply(create_reply, out);
   }
+}
+
+void JetStream::StreamAdvisory(const char* prefix, const std::string& stream,
+                               std::string_view action) {
+  const std::string subject = absl::StrCat(prefix, ".", stream);
+  if (!bus_->HasInterest(subject)) return;
+  Send(subject, "", advisory::StreamAction(stream, action, options_.domain, NowUnixNanos()));
 }
 
 void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {

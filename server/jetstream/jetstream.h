@@ -199,6 +199,9 @@ class JetStream : public raft::StateMachine {
   void HandleConsumerNames(const BusMessage& msg, const LocalView& ls, bool list);
   nlohmann::ordered_json ConsumerInfoJson(const LocalView& ls, const ConsumerState& c,
                                           uint64_t num_pending, size_t num_waiting);
+  // Publishes a stream_action advisory on `<prefix>.<stream>` if someone
+  // listens.
+  void StreamAdvisory(const char* prefix, const std::string& stream, std::string_view action);
   // Forwards to `node` (false if it is unknown).
   bool Forward(raft::NodeId node, const BusMessage& msg, int hops, const std::string& rest);
   void Reply(const std::string& reply, const nlohmann::ordered_json& body);

@@ -106,6 +106,46 @@ t('stream list through any node: every stream with its state, also those the nod
   for (const name of Object.keys(want)) assert.equal(await jsms[1].streams.delete(name), true);
 });
 
+t('stream advisories: created, updated, leader elected (also after a step-down), deleted', async () => {
+  const got = [];
+  const sub = ncs[0].subscribe('$JS.EVENT.ADVISORY.STREAM.>');
+  (async () => { for await (const m of sub) got.push({ subject: m.subject, ...JSON.parse(L.sc.decode(m.data)) }); })();
+  await ncs[0].flush();
+  const of = (kind) => got.filter((a) => a.subject === `$JS.EVENT.ADVISORY.STREAM.${kind}.ADVS`);
+  await jsms[1].streams.add({ name: 'ADVS', subjects: ['advs.>'], num_replicas: 3 });
+  const first = await infoWithLeader(jsms[0], 'ADVS');
+  await L.waitFor(() => of('CREATED').length >= 1 && of('LEADER_ELECTED').length >= 1, 10000, 'created and leader elected');
+  const created = of('CREATED')[0];
+  assert.equal(created.type, 'io.nats.jetstream.advisory.v1.stream_action');
+  assert.equal(created.stream, 'ADVS');
+  assert.equal(created.action, 'create');
+  assert.equal(created.id.length, 22);
+  const elected = of('LEADER_ELECTED').at(-1);
+  assert.equal(elected.type, 'io.nats.jetstream.advisory.v1.stream_leader_elected');
+  assert.equal(elected.stream, 'ADVS');
+  assert.equal(elected.leader, first.cluster.leader);
+  assert.deepEqual(elected.replicas.map((r) => r.name).sort(), ['n1', 'n2', 'n3']);
+
+  await jsms[2].streams.update('ADVS', { subjects: ['advs.>'], num_replicas: 3, max_msgs: 10 });
+  await L.waitFor(() => of('UPDATED').length >= 1, 10000, 'updated');
+  assert.equal(of('UPDATED')[0].action, 'modify');
+
+  const before = of('LEADER_ELECTED').length;
+  const r = await L.api(ncs[1], '$JS.API.STREAM.LEADER.STEPDOWN.ADVS', null);
+  assert.ok(!r.error, JSON.stringify(r.error));
+  await L.waitFor(() => of('LEADER_ELECTED').length > before, 10000, 'a new leader elected');
+  const next = of('LEADER_ELECTED').at(-1);
+  assert.notEqual(next.leader, first.cluster.leader);
+
+  assert.equal(await jsms[0].streams.delete('ADVS'), true);
+  await L.waitFor(() => of('DELETED').length >= 1, 10000, 'deleted');
+  assert.equal(of('DELETED')[0].action, 'delete');
+  await ncs[0].flush();
+  assert.equal(of('CREATED').length, 1, JSON.stringify(got.map((a) => a.subject)));
+  assert.equal(of('UPDATED').length, 1, JSON.stringify(got.map((a) => a.subject)));
+  sub.unsubscribe();
+});
+
 t('replica placement: R4/R5 on 3 nodes 10005, R6 10052, negative 10133; update R1->R3->R1, R3->R5 refused', async () => {
   for (const r of [4, 5]) {
     L.assertApiError(await L.api(ncs[0], `$JS.API.STREAM.CREATE.R${r}`, { name: `R${r}`, subjects: [`r${r}`], num_replicas: r }), 400, 10005,

@@ -190,6 +190,44 @@ t('advisories: consumer created and deleted, message naked and terminated', asyn
   adv.stop();
 });
 
+t('sample_freq: an acknowledged message sends the consumer_ack metric; none without sampling', async () => {
+  await jsm.streams.add({ name: 'SMP', subjects: ['smp.>'] });
+  for (let i = 0; i < 3; i++) await js.publish('smp.a', enc(`${i}`));
+  const metric = collect(nc, '$JS.EVENT.METRIC.CONSUMER.ACK.SMP.*');
+  await nc.flush();
+  await jsm.consumers.add('SMP', { durable_name: 'sampled', ack_policy: AckPolicy.Explicit, sample_freq: '100%' });
+  await jsm.consumers.add('SMP', { durable_name: 'plain', ack_policy: AckPolicy.Explicit });
+  for (const name of ['sampled', 'plain']) {
+    const inbox = createInbox();
+    const c = collect(nc, inbox);
+    pull('SMP', name, { batch: 3, expires: 3e9 }, inbox);
+    await L.waitFor(() => dataMsgs(c.msgs()).length >= 3, 5000, `three messages for ${name}`);
+    const [m1, m2, m3] = dataMsgs(c.msgs());
+    await L.sleep(50);  // a measurable ack_time
+    nc.publish(m2.reply, enc('+ACK'));
+    nc.publish(m3.reply, enc('+TERM'));  // a term is not sampled
+    nc.publish(m1.reply, enc(''));  // an empty ack is an ack
+    await nc.flush();
+    c.stop();
+  }
+  await L.waitFor(() => metric.msgs().length >= 2, 5000, 'two metrics');
+  await L.sleep(300);  // nothing more comes (for the term, or for "plain")
+  const got = metric.msgs().map((m) => ({ subject: m.subject, ...JSON.parse(m.data) }));
+  assert.equal(got.length, 2, JSON.stringify(got));
+  for (const m of got) {
+    assert.equal(m.subject, '$JS.EVENT.METRIC.CONSUMER.ACK.SMP.sampled');
+    assert.equal(m.type, 'io.nats.jetstream.metric.v1.consumer_ack');
+    assert.equal(m.stream, 'SMP');
+    assert.equal(m.consumer, 'sampled');
+    assert.equal(m.deliveries, 1);
+    assert.equal(m.consumer_seq, m.stream_seq);
+    assert.ok(m.ack_time >= 40e6 && m.ack_time < 5e9, `ack_time ${m.ack_time}`);
+    assert.deepEqual(Object.keys(m), ['subject', 'type', 'id', 'timestamp', 'stream', 'consumer', 'consumer_seq', 'stream_seq', 'ack_time', 'deliveries']);
+  }
+  assert.deepEqual(got.map((m) => m.stream_seq).sort(), [1, 2]);
+  metric.stop();
+});
+
 t('-NAK with a Go duration delays the redelivery', async () => {
   await jsm.streams.add({ name: 'NAKD', subjects: ['nakd.>'] });
   await js.publish('nakd.a', enc('x'));

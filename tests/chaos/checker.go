@@ -205,6 +205,7 @@ type CheckResult struct {
 	Consumers          []ConsumerResult
 	Problems           []string
 	LocalDirect        map[string]string
+	Timestamps         *TSStats // clock.go
 }
 
 func addEx(list *[]string, s string) {
@@ -262,6 +263,7 @@ func (r *Run) check(si *nats.StreamInfo) *CheckResult {
 	}
 	h.mu.Unlock()
 	leaderView := reads[0]
+	cr.Timestamps = timestampStats(leaderView, acked)
 	// (a) acknowledged publishes, on the leader and on each replica
 	ids := make([]string, 0, len(acked))
 	for id := range acked {

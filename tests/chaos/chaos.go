@@ -143,7 +143,7 @@ func main() {
 		r.seed = time.Now().UnixNano() % 1000000
 	}
 	if *faults == "mixed" || *faults == "" {
-		r.classes = mixedClasses(r.netMode)
+		r.classes = mixedClasses(r.netMode, r.kind)
 	} else {
 		for _, f := range strings.Split(*faults, ",") {
 			ok := false

@@ -20,12 +20,16 @@ func knownClasses() []string {
 }
 
 // mixedClasses: process mode keeps its classes; netns adds partitions and
-// clock faults.
-func mixedClasses(netMode string) []string {
-	if netMode == "netns" {
-		return knownClasses()
+// (for herald: libfaketime cannot move a Go program's clock) clock faults.
+func mixedClasses(netMode, kind string) []string {
+	if netMode != "netns" {
+		return allClasses
 	}
-	return allClasses
+	out := append(append([]string(nil), allClasses...), partitionClasses...)
+	if kind == "herald" {
+		out = append(out, clockClasses...)
+	}
+	return out
 }
 
 // setupNet: in netns mode, the namespaces (their addresses are the nodes'

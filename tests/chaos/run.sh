@@ -11,8 +11,8 @@
 #            --faults a,b (only these classes in --short),
 #            --net netns (each node in its own network namespace, root only;
 #            --short then adds part-leader, part-majority, part-bridge,
-#            part-oneway, clock-forward, clock-back, clock-strobe, and the
-#            mixed runs draw from every class)
+#            part-oneway and, for herald, clock-forward, clock-back,
+#            clock-strobe; the mixed runs draw from every class)
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -79,7 +79,9 @@ if [ "$MODE" = short ]; then
   D="${DURATION:-40}"
   CLASSES="${FAULTS:-kill-leader,kill-follower,kill-majority,kill-all,pause-leader}"
   if [ -z "$FAULTS" ] && [ "$NET" = netns ]; then
-    CLASSES="$CLASSES,part-leader,part-majority,part-bridge,part-oneway,clock-forward,clock-back,clock-strobe"
+    CLASSES="$CLASSES,part-leader,part-majority,part-bridge,part-oneway"
+    # libfaketime cannot move a Go program's clock: herald only
+    [ "$KIND" = herald ] && CLASSES="$CLASSES,clock-forward,clock-back,clock-strobe"
   fi
   i=0
   for c in ${CLASSES//,/ }; do one_run "$c" "$D" $((SEED + i)); i=$((i + 1)); done

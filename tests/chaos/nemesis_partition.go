@@ -159,8 +159,8 @@ func (nm *Nemesis) doPartition(ev *Event, s Step, leader string, followers []str
 		}
 		for _, p := range pairs {
 			p := p
-			ev.Targets = append(ev.Targets, fmt.Sprintf("%s can send to %s, packets from %s to %s dropped",
-				nm.c.Nodes[p[1]].Name, nm.c.Nodes[p[0]].Name, nm.c.Nodes[p[1]].Name, nm.c.Nodes[p[0]].Name))
+			at, from := nm.c.Nodes[p[0]].Name, nm.c.Nodes[p[1]].Name
+			ev.Targets = append(ev.Targets, fmt.Sprintf("%s can send to %s, packets from %s to %s dropped", at, from, from, at))
 			apply = append(apply, func() error { return nm.nn.Drop(p[0], p[1]) })
 		}
 	}

@@ -26,10 +26,13 @@ package main
 // (timestamps in result.json).
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +50,22 @@ func isClockClass(c string) bool {
 }
 
 var clockOffsets = []int{10, 60, 300, 3600}
+
+var clockOffsetsFlag = flag.String("clock-offsets", "10,60,300,3600",
+	"seconds a clock fault moves a node's wall clock by (seeded pick); above the stream's duplicate window (2 min) a leader's jump forward defeats Nats-Msg-Id dedupe")
+
+func parseClockOffsets() error {
+	var out []int
+	for _, f := range strings.Split(*clockOffsetsFlag, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("--clock-offsets: %q is not a positive number of seconds", f)
+		}
+		out = append(out, v)
+	}
+	clockOffsets = out
+	return nil
+}
 
 type ClockCtl struct {
 	lib   string
@@ -66,6 +85,9 @@ func findLibfaketime() (string, error) {
 func NewClockCtl(c *Cluster) (*ClockCtl, error) {
 	lib, err := findLibfaketime()
 	if err != nil {
+		return nil, err
+	}
+	if err := parseClockOffsets(); err != nil {
 		return nil, err
 	}
 	cc := &ClockCtl{lib: lib, files: map[string]string{}}

@@ -12,7 +12,9 @@
 #            --net netns (each node in its own network namespace, root only;
 #            --short then adds part-leader, part-majority, part-bridge,
 #            part-oneway and, for herald, clock-forward, clock-back,
-#            clock-strobe; the mixed runs draw from every class)
+#            clock-strobe; the mixed runs draw from every class),
+#            --clock-offsets 10,60 (seconds a clock fault moves a clock by;
+#            default 10,60,300,3600)
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -22,7 +24,7 @@
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MODE=short KIND="${SERVER_KIND:-herald}" BIN="${SERVER_BIN:-}" SEED="" NODES=3
-DURATION="" LONG_SECONDS=3600 OUT="" FAULTS="" NET=process
+DURATION="" LONG_SECONDS=3600 OUT="" FAULTS="" NET=process CLOCK_OFFSETS=10,60,300,3600
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) MODE=short ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --faults) FAULTS="$2"; shift ;;
     --net) NET="$2"; shift ;;
+    --clock-offsets) CLOCK_OFFSETS="$2"; shift ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; echo "0 passed, 1 failed"; exit 2 ;;
   esac
@@ -67,7 +70,7 @@ one_run() { # faults duration_seconds seed
   echo "== $tag"
   # bound: the fault phase plus set-up, healing and checking
   timeout --kill-after=30 $(( $2 + 600 )) "$BUILD/chaos" --server-kind "$KIND" --server-bin "$BIN" \
-    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" \
+    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" --clock-offsets "$CLOCK_OFFSETS" \
     --run-dir "$OUT/$tag" --json "$OUT/$tag.json" 2>&1 | tee "$OUT/$tag.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then PASS=$((PASS + 1))

@@ -30,7 +30,7 @@ type Admin struct {
 func NewAdmin(c *Cluster) (*Admin, error) {
 	a := &Admin{c: c, conns: map[string]*nats.Conn{}, jss: map[string]nats.JetStreamContext{}}
 	for _, n := range c.Nodes {
-		nc, err := nats.Connect(n.URL(), clientOpts("admin-"+n.Name)...)
+		nc, err := nats.Connect(n.URL(), append(clientOpts("admin-"+n.Name), pinURL(n.URL()))...)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   golang-go golang-github-nats-io-go-nats-dev
   nats-server python3 iproute2 procps curl
+  iptables faketime
 )
 
 missing=()

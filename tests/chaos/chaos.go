@@ -42,6 +42,9 @@ type Run struct {
 	h            *History
 	t0           time.Time
 	out          *os.File
+	netMode      string    // process | netns
+	nn           *NetNS    // netns.go
+	clock        *ClockCtl // clock.go
 }
 
 func (r *Run) logf(format string, a ...interface{}) {
@@ -95,6 +98,10 @@ type Result struct {
 	Crashes           []string           `json:"crashes,omitempty"`
 	Failures          []string           `json:"failures"`
 	Passed            bool               `json:"passed"`
+	// --net netns and the partition and clock classes (modes.go)
+	Net        string               `json:"net,omitempty"`
+	Figures    map[string][]float64 `json:"figures,omitempty"`
+	Timestamps *TSStats             `json:"timestamps,omitempty"`
 }
 
 func main() {
@@ -113,10 +120,15 @@ func main() {
 	publishers := flag.Int("publishers", 4, "concurrent publishers")
 	consumers := flag.Int("consumers", 2, "durable pull consumers")
 	interval := flag.Duration("pub-interval", 5*time.Millisecond, "pause between a publisher's messages")
+	netMode := flag.String("net", "process", "process (every node on 127.0.0.1) | netns (each node in its own network namespace; needed by the part-* classes)")
 	flag.Parse()
 
 	r := &Run{kind: *kind, bin: *bin, nodes: *nodes, seed: *seed, duration: *duration,
-		readBudget: 120 * time.Second, consumerWait: 180 * time.Second}
+		readBudget: 120 * time.Second, consumerWait: 180 * time.Second, netMode: *netMode}
+	if r.netMode != "process" && r.netMode != "netns" {
+		fmt.Fprintf(os.Stderr, "--net: process or netns, not %q\n", r.netMode)
+		os.Exit(2)
+	}
 	if r.bin == "" {
 		r.bin = os.Getenv("SERVER_BIN")
 	}
@@ -131,15 +143,19 @@ func main() {
 		r.seed = time.Now().UnixNano() % 1000000
 	}
 	if *faults == "mixed" || *faults == "" {
-		r.classes = allClasses
+		r.classes = mixedClasses(r.netMode, r.kind)
 	} else {
 		for _, f := range strings.Split(*faults, ",") {
 			ok := false
-			for _, c := range allClasses {
+			for _, c := range knownClasses() {
 				ok = ok || c == f
 			}
 			if !ok {
-				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(allClasses, ","))
+				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(knownClasses(), ","))
+				os.Exit(2)
+			}
+			if isPartitionClass(f) && r.netMode != "netns" {
+				fmt.Fprintf(os.Stderr, "fault class %s needs --net netns\n", f)
 				os.Exit(2)
 			}
 			r.classes = append(r.classes, f)
@@ -195,13 +211,23 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 	r.logf("chaos: %s (%s), %d nodes, seed %d, faults %s, duration %v, run dir %s", r.kind, r.bin, r.nodes, r.seed, res.Faults, r.duration, r.runDir)
 	r.logf("schedule (planned; steps that do not fit the duration are not run): %s", strings.Join(res.Schedule, "; "))
 
-	var err error
-	r.c, err = NewCluster(r.kind, r.bin, r.runDir, r.nodes)
+	res.Net = r.netMode
+	hosts, err := r.setupNet()
+	if err != nil {
+		fail("network namespaces: %v", err)
+		return res
+	}
+	defer r.closeNet()
+	r.c, err = NewClusterOn(r.kind, r.bin, r.runDir, r.nodes, hosts)
 	if err != nil {
 		fail("cluster: %v", err)
 		return res
 	}
 	defer r.c.Shutdown()
+	if err := r.setupNodes(); err != nil {
+		fail("node set-up: %v", err)
+		return res
+	}
 	if err := r.c.StartAll(); err != nil {
 		fail("start: %v", err)
 		return res
@@ -255,10 +281,11 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 	}
 	time.Sleep(3 * time.Second)
 	r.logf("warm-up: %d acked", r.h.ackCount())
-	nm := &Nemesis{c: r.c, a: r.a, w: r.w, replicas: 3, t0: r.t0, logf: r.logf}
+	nm := &Nemesis{c: r.c, a: r.a, w: r.w, replicas: 3, t0: r.t0, logf: r.logf, nn: r.nn, clock: r.clock}
 	res.Events = nm.Run(steps, time.Now().Add(r.duration))
 
 	// heal everything, stop the publishers, wait for the replicas
+	r.healExtra()
 	if err := r.c.Heal(); err != nil {
 		fail("heal: %v", err)
 	}
@@ -319,6 +346,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 		if ev.Skipped == "" {
 			res.HealthyMs = append(res.HealthyMs, ev.HealthyMs)
 		}
+		addEventFigures(res, ev)
 		res.AckedNoQuorum += len(ev.AckedWithoutQuorum)
 		for _, a := range ev.AckedWithoutQuorum {
 			fail("fault %d %s: acknowledged without a quorum: %s", ev.N, ev.Class, a)
@@ -359,6 +387,7 @@ func (r *Run) fill(res *Result, cr *CheckResult) {
 	res.StoredTwice, res.StoredTwiceEx, res.Holes = cr.StoredTwice, cr.StoredTwiceEx, cr.Holes
 	res.ReplicaMsgs, res.ReadMs, res.Consumers = cr.ReplicaMsgs, cr.ReadMs, cr.Consumers
 	res.LocalDirect = cr.LocalDirect
+	res.Timestamps = cr.Timestamps
 	for n, v := range cr.LocalDirect {
 		r.logf("direct get via %s: %s", n, v)
 	}
@@ -460,6 +489,7 @@ func printHuman(r *Result) {
 	if len(r.LocalDirect) > 0 && local < len(r.LocalDirect) {
 		fmt.Printf("   NOTE: only %d of %d replicas answered a direct get with every other node paused: reads through the others may come from another replica, so per-node figures (lost_on_node, lost on the leader) are not attributable; a divergent sequence still means two replicas differ\n", local, len(r.LocalDirect))
 	}
+	printExtra(r)
 	for _, f := range r.Failures {
 		fmt.Printf("   FAIL %s\n", f)
 	}
@@ -474,6 +504,7 @@ func summarize(files []string) int {
 		dups                                  int64
 		gaps, pauses, allr, maj, healthy      []float64
 		seeds                                 []string
+		figs                                  map[string][]float64
 	}
 	m := map[string]*agg{}
 	var keys []string
@@ -508,6 +539,12 @@ func summarize(files []string) int {
 		a.allr = append(a.allr, r.AllRestartMs...)
 		a.maj = append(a.maj, r.MajorityRecoverMs...)
 		a.healthy = append(a.healthy, r.HealthyMs...)
+		if a.figs == nil {
+			a.figs = map[string][]float64{}
+		}
+		for k, v := range r.Figures {
+			a.figs[k] = append(a.figs[k], v...)
+		}
 	}
 	sort.Strings(keys)
 	fmt.Printf("%-11s %s %-14s %4s %4s %8s %4s %4s %4s %6s  %s\n", "server", "N", "faults", "runs", "fail", "acked", "lost", "div", "unex", "dups", "gaps (ms)")
@@ -519,6 +556,7 @@ func summarize(files []string) int {
 			fmt.Printf(" | failed seeds %s", strings.Join(a.seeds, ","))
 		}
 		fmt.Println()
+		printFigures("      ", a.figs)
 	}
 	return 0
 }

@@ -46,7 +46,7 @@ func readReplica(name, url string, first, last, extra uint64, budget time.Durati
 	rr := &replicaRead{Node: name, Msgs: map[uint64]stored{}, NotFound: map[uint64]bool{}}
 	start := time.Now()
 	deadline := start.Add(budget)
-	nc, err := nats.Connect(url, nats.Name("check-"+name), nats.Timeout(2*time.Second), nats.MaxReconnects(-1),
+	nc, err := nats.Connect(url, pinURL(url), nats.Name("check-"+name), nats.Timeout(2*time.Second), nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		rr.Err = err.Error()
@@ -205,6 +205,7 @@ type CheckResult struct {
 	Consumers          []ConsumerResult
 	Problems           []string
 	LocalDirect        map[string]string
+	Timestamps         *TSStats // clock.go
 }
 
 func addEx(list *[]string, s string) {
@@ -262,6 +263,7 @@ func (r *Run) check(si *nats.StreamInfo) *CheckResult {
 	}
 	h.mu.Unlock()
 	leaderView := reads[0]
+	cr.Timestamps = timestampStats(leaderView, acked)
 	// (a) acknowledged publishes, on the leader and on each replica
 	ids := make([]string, 0, len(acked))
 	for id := range acked {
@@ -427,7 +429,7 @@ func verifyLocalDirect(c *Cluster, replicas []string, seq uint64) map[string]str
 	api := "$JS.API.DIRECT.GET." + streamName
 	for _, name := range replicas {
 		node := c.ByName(name)
-		nc, err := nats.Connect(node.URL(), nats.Name("local-check"), nats.Timeout(2*time.Second))
+		nc, err := nats.Connect(node.URL(), pinURL(node.URL()), nats.Name("local-check"), nats.Timeout(2*time.Second))
 		if err != nil {
 			out[name] = "connect: " + err.Error()
 			continue

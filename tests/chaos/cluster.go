@@ -25,6 +25,13 @@ type Node struct {
 	ClientPort, RoutePort  int
 	Dir, ConfPath, LogPath string
 	bin                    string
+	// Host: the address it listens on and clients use (127.0.0.1, or its
+	// namespace's address in --net netns mode).
+	Host  string
+	Index int
+	// wrap, when set, turns (bin, args) into the command actually run (ip
+	// netns exec, env LD_PRELOAD=libfaketime...): netns.go, clock.go.
+	wrap func(bin string, args []string) (string, []string)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -61,8 +68,8 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-func canConnect(port int) bool {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 500*time.Millisecond)
+func canConnect(host string, port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 500*time.Millisecond)
 	if err != nil {
 		return false
 	}
@@ -72,25 +79,44 @@ func canConnect(port int) bool {
 
 // NewCluster writes one config file per node under runDir/<name>/.
 func NewCluster(kind, bin, runDir string, n int) (*Cluster, error) {
-	ports, err := freePorts(2 * n)
-	if err != nil {
-		return nil, err
+	return NewClusterOn(kind, bin, runDir, n, nil)
+}
+
+// NewClusterOn: hosts gives each node its own address (ports 4222 and 6222
+// on each); nil: every node on 127.0.0.1 with free ports.
+func NewClusterOn(kind, bin, runDir string, n int, hosts []string) (*Cluster, error) {
+	var ports []int
+	if hosts == nil {
+		var err error
+		if ports, err = freePorts(2 * n); err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			hosts = append(hosts, "127.0.0.1")
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			ports = append(ports, 4222)
+		}
+		for i := 0; i < n; i++ {
+			ports = append(ports, 6222)
+		}
 	}
 	var routes []string
 	for i := 0; i < n; i++ {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i]))
+		routes = append(routes, fmt.Sprintf("nats-route://%s:%d", hosts[i], ports[n+i]))
 	}
 	c := &Cluster{Kind: kind, Bin: bin}
 	for i := 0; i < n; i++ {
-		nd := &Node{Name: fmt.Sprintf("n%d", i+1), ClientPort: ports[i], RoutePort: ports[n+i], bin: bin}
+		nd := &Node{Name: fmt.Sprintf("n%d", i+1), ClientPort: ports[i], RoutePort: ports[n+i], bin: bin, Host: hosts[i], Index: i}
 		nd.Dir = filepath.Join(runDir, nd.Name)
 		if err := os.MkdirAll(nd.Dir, 0o755); err != nil {
 			return nil, err
 		}
 		nd.ConfPath = filepath.Join(nd.Dir, "server.conf")
 		nd.LogPath = filepath.Join(nd.Dir, "server.log")
-		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\ncluster { name: CHAOS, listen: 127.0.0.1:%d, routes: [%s] }\n",
-			nd.Name, nd.ClientPort, filepath.Join(nd.Dir, "js"), nd.RoutePort, strings.Join(routes, ", "))
+		conf := fmt.Sprintf("server_name: %s\nlisten: %s:%d\njetstream { store_dir: %q }\ncluster { name: CHAOS, listen: %s:%d, routes: [%s] }\n",
+			nd.Name, nd.Host, nd.ClientPort, filepath.Join(nd.Dir, "js"), nd.Host, nd.RoutePort, strings.Join(routes, ", "))
 		if err := os.WriteFile(nd.ConfPath, []byte(conf), 0o644); err != nil {
 			return nil, err
 		}
@@ -163,7 +189,7 @@ func (c *Cluster) Shutdown() {
 	wg.Wait()
 }
 
-func (n *Node) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.ClientPort) }
+func (n *Node) URL() string { return fmt.Sprintf("nats://%s:%d", n.Host, n.ClientPort) }
 
 func (n *Node) Running() bool {
 	n.mu.Lock()
@@ -191,14 +217,18 @@ func (n *Node) PID() int {
 }
 
 func (n *Node) spawn() error {
-	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(n.ClientPort), "-c", n.ConfPath}
+	args := []string{"-a", n.Host, "-p", strconv.Itoa(n.ClientPort), "-c", n.ConfPath}
+	exe := n.bin
+	if n.wrap != nil {
+		exe, args = n.wrap(exe, args)
+	}
 	lf, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
 	defer lf.Close()
-	fmt.Fprintf(lf, "### %s chaos: start %s %v\n", time.Now().Format("15:04:05.000"), n.bin, args)
-	cmd := exec.Command(n.bin, args...)
+	fmt.Fprintf(lf, "### %s chaos: start %s %v\n", time.Now().Format("15:04:05.000"), exe, args)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -232,7 +262,7 @@ func (n *Node) waitUp() error {
 			return fmt.Errorf("%s exited during startup (log %s)", n.Name, n.LogPath)
 		default:
 		}
-		if canConnect(n.ClientPort) {
+		if canConnect(n.Host, n.ClientPort) {
 			return nil
 		}
 		time.Sleep(25 * time.Millisecond)

@@ -30,7 +30,7 @@ type Admin struct {
 func NewAdmin(c *Cluster) (*Admin, error) {
 	a := &Admin{c: c, conns: map[string]*nats.Conn{}, jss: map[string]nats.JetStreamContext{}}
 	for _, n := range c.Nodes {
-		nc, err := nats.Connect(n.URL(), clientOpts("admin-"+n.Name)...)
+		nc, err := nats.Connect(n.URL(), append(clientOpts("admin-"+n.Name), pinURL(n.URL()))...)
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +186,8 @@ type Event struct {
 	AckedWithoutQuorum []string `json:"acked_without_quorum,omitempty"`
 	Skipped            string   `json:"skipped,omitempty"`
 	Errors             []string `json:"errors,omitempty"`
+	// Figures of the partition and clock classes (nemesis_partition.go, clock.go).
+	Figures map[string]float64 `json:"figures,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -197,6 +199,8 @@ type Nemesis struct {
 	replicas int
 	t0       time.Time
 	logf     func(string, ...interface{})
+	nn       *NetNS    // --net netns
+	clock    *ClockCtl // clock classes
 }
 
 func (nm *Nemesis) Run(steps []Step, until time.Time) []Event {
@@ -326,8 +330,13 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		node.Resume()
 		ev.GapMs = <-gap
 	default:
-		ev.Skipped = "unknown class"
-		return ev
+		var handled bool
+		if heal, handled = nm.doExtra(&ev, s, leader, followers); !handled {
+			ev.Skipped = "unknown class"
+		}
+		if ev.Skipped != "" {
+			return ev
+		}
 	}
 	if _, err := nm.a.WaitHealthy(nm.replicas, 90*time.Second); err != nil {
 		ev.Errors = append(ev.Errors, "not healthy 90s after heal: "+err.Error())

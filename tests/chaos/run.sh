@@ -8,7 +8,13 @@
 #   tests/chaos/run.sh --long [--long-seconds 3600] [--duration 300] ...
 #       mixed faults, run after run (seed, seed+1, ...) for an hour
 #   options: --nodes 5, --duration SECONDS (per run), --out DIR (results),
-#            --faults a,b (only these classes in --short)
+#            --faults a,b (only these classes in --short),
+#            --net netns (each node in its own network namespace, root only;
+#            --short then adds part-leader, part-majority, part-bridge,
+#            part-oneway and, for herald, clock-forward, clock-back,
+#            clock-strobe; the mixed runs draw from every class),
+#            --clock-offsets 10,60 (seconds a clock fault moves a clock by;
+#            default 10,60,300,3600)
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -18,7 +24,7 @@
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MODE=short KIND="${SERVER_KIND:-herald}" BIN="${SERVER_BIN:-}" SEED="" NODES=3
-DURATION="" LONG_SECONDS=3600 OUT="" FAULTS=""
+DURATION="" LONG_SECONDS=3600 OUT="" FAULTS="" NET=process CLOCK_OFFSETS=10,60,300,3600
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) MODE=short ;;
@@ -31,7 +37,9 @@ while [ $# -gt 0 ]; do
     --long-seconds) LONG_SECONDS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --faults) FAULTS="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --net) NET="$2"; shift ;;
+    --clock-offsets) CLOCK_OFFSETS="$2"; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; echo "0 passed, 1 failed"; exit 2 ;;
   esac
   shift
@@ -46,7 +54,8 @@ OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-$KIND.XXXXXX")}"
 mkdir -p "$OUT"
 BUILD="$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-build.XXXXXX")"
 trap 'rm -rf "$BUILD"' EXIT
-echo "== chaos: $KIND ($BIN), mode $MODE, nodes $NODES, seed $SEED, results in $OUT"
+case "$NET" in process|netns) ;; *) echo "--net: process or netns" >&2; echo "0 passed, 1 failed"; exit 2 ;; esac
+echo "== chaos: $KIND ($BIN), mode $MODE, nodes $NODES, net $NET, seed $SEED, results in $OUT"
 if ! (cd "$ROOT/tests/chaos" && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= \
       GOCACHE="$ROOT/tests/chaos/.gocache" go build -o "$BUILD/chaos" . ) >"$OUT/build.log" 2>&1; then
   cat "$OUT/build.log"; echo "0 passed, 1 failed"; exit 1
@@ -61,7 +70,7 @@ one_run() { # faults duration_seconds seed
   echo "== $tag"
   # bound: the fault phase plus set-up, healing and checking
   timeout --kill-after=30 $(( $2 + 600 )) "$BUILD/chaos" --server-kind "$KIND" --server-bin "$BIN" \
-    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" \
+    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" --clock-offsets "$CLOCK_OFFSETS" \
     --run-dir "$OUT/$tag" --json "$OUT/$tag.json" 2>&1 | tee "$OUT/$tag.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then PASS=$((PASS + 1))
@@ -72,6 +81,11 @@ START=$(date +%s)
 if [ "$MODE" = short ]; then
   D="${DURATION:-40}"
   CLASSES="${FAULTS:-kill-leader,kill-follower,kill-majority,kill-all,pause-leader}"
+  if [ -z "$FAULTS" ] && [ "$NET" = netns ]; then
+    CLASSES="$CLASSES,part-leader,part-majority,part-bridge,part-oneway"
+    # libfaketime cannot move a Go program's clock: herald only
+    [ "$KIND" = herald ] && CLASSES="$CLASSES,clock-forward,clock-back,clock-strobe"
+  fi
   i=0
   for c in ${CLASSES//,/ }; do one_run "$c" "$D" $((SEED + i)); i=$((i + 1)); done
   [ -n "$FAULTS" ] || one_run mixed "${DURATION:-60}" $((SEED + i))

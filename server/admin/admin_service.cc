@@ -347,6 +347,12 @@ class AdminServer::Impl final : public pb::Admin::Service {
         ns->set_connections(Num<int64_t>(j, "connections"));
         ns->set_disk_used_bytes(Num<uint64_t>(j, "disk_used_bytes"));
         ns->set_stream_leaders(Num<int64_t>(j, "stream_leaders"));
+        ns->clear_routes();
+        if (auto r = j.find("routes"); r != j.end() && r->is_array()) {
+          for (const auto& peer : *r) {
+            if (peer.is_string()) ns->add_routes(peer.get<std::string>());
+          }
+        }
       }
     }
     return Status::OK;

@@ -888,6 +888,16 @@ nlohmann::json Server::AdminLocalStatus() const {
   }
   if (admin_ != nullptr) j["admin_address"] = absl::StrCat(opts->admin.host, ":", admin_->port());
   j["disk_used_bytes"] = DirectoryBytes(opts->jetstream ? opts->store_dir : "");
+  // The route mesh as this node sees it: the peers it has a route to now.
+  std::vector<std::string> routes;
+  for (const auto& p : cluster_->RaftPeers()) {
+    if (!p.server_name.empty() && p.server_name != opts->server_name &&
+        std::find(routes.begin(), routes.end(), p.server_name) == routes.end()) {
+      routes.push_back(p.server_name);
+    }
+  }
+  std::sort(routes.begin(), routes.end());
+  j["routes"] = routes;
   return j;
 }
 

@@ -297,9 +297,14 @@ class AdminTest(ClusterCase):
                 self.assertNotEqual(n["id"], "0")  # uint64: a JSON string
                 self.assertTrue(n["version"])
                 self.assertRegex(n["client_address"], r"^127\.0\.0\.1:\d+$")
+                # The route mesh: a full mesh, each node routed to the other two.
+                self.assertEqual(sorted(n["routes"]), sorted(set(names) - {n["name"]}), cs)
         r = self.ctl("cluster", "status")
         self.assertEqual(r.rc, 0, r)
         self.assertIn("NAME", r.out.splitlines()[2])
+        self.assertIn("ROUTES", r.out.splitlines()[2])
+        for line in r.out.splitlines()[3:6]:
+            self.assertEqual(line.split()[-1], "all", r.out)
 
     # ------------------------------------------------------------ auth and errors
 

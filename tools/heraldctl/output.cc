@@ -127,12 +127,24 @@ std::string RenderCluster(const admin::v1::ClusterStatusResponse& r) {
                                r.meta_leader().empty() ? "(none)" : r.meta_leader(),
                                ", answered by ", OrDash(r.answered_by()), "\n\n");
   Table t({"NAME", "ID", "UP", "META", "CONNECTIONS", "STREAMS", "LEADERS", "UPTIME", "DISK",
-           "VERSION"});
+           "VERSION", "ROUTES"});
+  // ROUTES: "all" when the node has a route to every other node listed,
+  // else the ones it has ("-": none, or it did not answer).
+  auto routes = [&r](const admin::v1::NodeStatus& n) -> std::string {
+    if (n.routes().empty()) return "-";
+    for (const auto& other : r.nodes()) {
+      if (other.name() == n.name()) continue;
+      if (std::find(n.routes().begin(), n.routes().end(), other.name()) == n.routes().end()) {
+        return absl::StrJoin(n.routes(), ",");
+      }
+    }
+    return "all";
+  };
   for (const auto& n : r.nodes()) {
     t.AddRow({n.name(), absl::StrCat(n.id()), n.up() ? "yes" : "no", n.meta_role(),
               absl::StrCat(n.connections()), absl::StrCat(n.streams()),
               absl::StrCat(n.stream_leaders()), HumanSeconds(n.uptime_seconds()),
-              HumanBytes(n.disk_used_bytes()), n.version()});
+              HumanBytes(n.disk_used_bytes()), n.version(), routes(n)});
   }
   return s + t.Render();
 }

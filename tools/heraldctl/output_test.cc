@@ -145,18 +145,27 @@ TEST(OutputTest, ClusterTable) {
   n->set_uptime_seconds(3661);
   n->set_disk_used_bytes(10);
   n->set_version("0.1.0");
+  n->add_routes("n2");
+  n->add_routes("n3");
+  n = r.add_nodes();
+  n->set_name("n2");
+  n->set_up(true);
+  n->add_routes("n1");  // no route to n3: a partial mesh
   n = r.add_nodes();
   n->set_name("n3");
   n->set_up(false);
   std::string text = RenderCluster(r);
   EXPECT_TRUE(absl::StartsWith(text, "Cluster c1, meta leader n1, answered by n2\n")) << text;
   std::vector<std::string> lines = Lines(text);
-  ASSERT_EQ(lines.size(), 4u);
+  ASSERT_EQ(lines.size(), 5u);
   EXPECT_EQ(Fields(lines[1])[0], "NAME");
+  EXPECT_EQ(Fields(lines[1]).back(), "ROUTES");
   EXPECT_EQ(Fields(lines[2]), (std::vector<std::string>{"n1", "11", "yes", "leader", "5", "0", "0",
-                                                        "1h1m1s", "10B", "0.1.0"}));
-  EXPECT_EQ(Fields(lines[3])[2], "no");
-  EXPECT_EQ(Fields(lines[3])[3], "-");
+                                                        "1h1m1s", "10B", "0.1.0", "all"}));
+  EXPECT_EQ(Fields(lines[3]).back(), "n1");
+  EXPECT_EQ(Fields(lines[4])[2], "no");
+  EXPECT_EQ(Fields(lines[4])[3], "-");
+  EXPECT_EQ(Fields(lines[4]).back(), "-");
 }
 
 TEST(OutputTest, StreamInfoShowsPeersAndPrettyConfig) {

@@ -178,7 +178,8 @@ func (w *Workload) StartPublishers(n int) error {
 	// probe, picks a node that is running, not paused and connected, so the
 	// gap measured is the server's, not a client stuck on a paused node.
 	for _, node := range w.c.Nodes {
-		nc, err := nats.Connect(node.URL(), clientOpts("prober-"+node.Name)...)
+		// pinned: reconnects only to this node (serverof.go)
+		nc, err := nats.Connect(node.URL(), append(clientOpts("prober-"+node.Name), pinnedTo(node))...)
 		if err != nil {
 			return err
 		}

@@ -290,9 +290,16 @@ func renderReport(results []*Result, commit, build, note string, now time.Time) 
 	if len(failed) > 0 {
 		b.WriteString("\n**Failed runs** (replay one: `tests/chaos/run.sh --short --faults FAULTS --seed SEED --duration SECONDS --server-bin ...`, FAULTS `mixed` for a mixed run):\n\n")
 		for _, r := range failed {
-			fs := r.Failures
-			if len(fs) > 3 {
-				fs = append(append([]string(nil), fs[:3]...), fmt.Sprintf("... %d more", len(r.Failures)-3))
+			var fs []string
+			for i, f := range r.Failures {
+				if i == 3 {
+					fs = append(fs, fmt.Sprintf("... %d more (the run's log has them all)", len(r.Failures)-3))
+					break
+				}
+				if len(f) > 160 {
+					f = f[:160] + " ..."
+				}
+				fs = append(fs, f)
 			}
 			fmt.Fprintf(&b, "- %s, faults %s, seed %d, %.0f s: %s\n", r.ServerKind, r.Faults, r.Seed, r.DurationS, strings.Join(fs, "; "))
 		}

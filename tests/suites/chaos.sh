@@ -9,7 +9,8 @@
 #
 # Environment: CHAOS_SEED (replay a whole set), CHAOS_DURATION (seconds per
 # run), CHAOS_SERVER_BIN (test this binary instead of building one),
-# CHAOS_BUDGET (seconds for the whole set, default 720), SKIP_CHAOS=1.
+# CHAOS_BUDGET (seconds for the whole set, default 900; about 4 minutes on
+# 2 cores), SKIP_CHAOS=1.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -25,7 +26,7 @@ else
 fi
 seed="${CHAOS_SEED:-$(( ($(date +%s%N) / 1000) % 1000000 + 1 ))}"
 dur="${CHAOS_DURATION:-20}"
-budget="${CHAOS_BUDGET:-720}"
+budget="${CHAOS_BUDGET:-900}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-ci.XXXXXX")"
 replay="CHAOS_SEED=$seed CHAOS_DURATION=$dur tests/suites/chaos.sh"
 echo "== chaos: seed $seed, $dur s of faults per run, results in $out"
@@ -33,13 +34,14 @@ echo "== chaos: replay this set: $replay"
 echo "== chaos: replay one run (seed $seed + its index, 0-4 per class, 5 mixed): tests/chaos/run.sh --short --faults CLASS|mixed --seed N --duration $dur --server-bin HERALD"
 start=$(date +%s)
 log="$out/run.log"
+# Shown as they come: each run's name, result line and failures; the whole
+# output (every run's progress, seed and schedule) is in $log.
 timeout --kill-after=30 "$budget" tests/chaos/run.sh --short --duration "$dur" --seed "$seed" \
-  --server-kind herald --server-bin "$herald" --out "$out" >"$log" 2>&1
-rc=$?
-# Per run: its result line, and for a failure everything it printed after
-# its last progress line (failures, seed, schedule).
-grep -E '^(== run[0-9]|RESULT |   FAIL )' "$log"
-sed -n '/^== summary/,$p' "$log" | tail -n +2
+  --server-kind herald --server-bin "$herald" --out "$out" 2>&1 | tee "$log" |
+  grep --line-buffered -E '^(== run[0-9]|RESULT |   FAIL |FAILED: )'
+rc=${PIPESTATUS[0]}
+# The per-class table run.sh ends with.
+sed -n '/^== summary/,$p' "$log" | tail -n +2 | grep -Ev '^[0-9]+ passed, [0-9]+ failed$|^FAILED: '
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 if [ -n "$line" ]; then
   p=$(echo "$line" | awk '{print $1}') f=$(echo "$line" | awk '{print $3}')

@@ -1,6 +1,12 @@
 #include "raft/transport/grpc_transport.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -177,6 +183,120 @@ TEST(GrpcTransportTest, FullQueueDropsInsteadOfBlocking) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_GT(a->stats().messages_dropped, 1000u);
   EXPECT_EQ(a->stats().messages_sent, 0u);
+}
+
+// A peer process that is stopped (SIGSTOP: its kernel still accepts
+// connections and buffers bytes, nothing answers) must not hold up what this
+// node sends to its other peers: a new leader elected while the old one is
+// paused replicates to the remaining follower at once. (Checked when the
+// chaos harness reported publish gaps as long as a leader's pause; those were
+// the harness's client failing over to the paused node, tests/chaos/serverof.go.)
+//
+// The stopped peer is this test binary run again (GrpcTransportPeerChild):
+// node 3, which sends to node 1 until it is stopped, as a leader would.
+TEST(GrpcTransportPeerChild, Serve) {
+  const char* port_file = std::getenv("HERALD_TRANSPORT_CHILD_PORT_FILE");
+  const char* peer = std::getenv("HERALD_TRANSPORT_CHILD_PEER");
+  if (port_file == nullptr || peer == nullptr)
+    GTEST_SKIP() << "run by StoppedPeerDoesNotStallOthers";
+  Inbox in;
+  auto c = Make("c1", 3, {{1, peer}}, &in);
+  ASSERT_NE(c, nullptr);
+  {
+    std::ofstream f(std::string(port_file) + ".tmp");
+    f << c->port() << "\n";
+  }
+  std::rename((std::string(port_file) + ".tmp").c_str(), port_file);
+  // Bounded: the parent kills us well before.
+  for (int i = 0; i < 6000; ++i) {
+    c->Send({Msg(1, 3, 1, i)});
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+TEST(GrpcTransportTest, StoppedPeerDoesNotStallOthers) {
+  Inbox in_a, in_b;
+  auto b = Make("c1", 2, {{1, "127.0.0.1:1"}}, &in_b);
+  ASSERT_NE(b, nullptr);
+  // A's own port first, for the child to send to.
+  auto a0 = Make("c1", 1, {}, &in_a);
+  ASSERT_NE(a0, nullptr);
+  const std::string a_addr = "127.0.0.1:" + std::to_string(a0->port());
+  const std::string port_file =
+      ::testing::TempDir() + "/transport-child-port-" + std::to_string(getpid());
+  std::remove(port_file.c_str());
+  // Everything the child needs is built before fork(): between fork and
+  // exec only async-signal-safe calls (gRPC's threads may hold locks).
+  std::string env_port = "HERALD_TRANSPORT_CHILD_PORT_FILE=" + port_file;
+  std::string env_peer = "HERALD_TRANSPORT_CHILD_PEER=" + a_addr;
+  char* const child_argv[] = {const_cast<char*>("grpc_transport_test"),
+                              const_cast<char*>("--gtest_filter=GrpcTransportPeerChild.Serve"),
+                              nullptr};
+  char* const child_env[] = {env_port.data(), env_peer.data(), nullptr};
+  const pid_t child = fork();
+  if (child == 0) {
+    execve("/proc/self/exe", child_argv, child_env);
+    _exit(127);
+  }
+  ASSERT_GT(child, 0);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGCONT);
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  int c_port = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    std::ifstream f(port_file);
+    return static_cast<bool>(f >> c_port) && c_port > 0;
+  }));
+  const std::string c_addr = "127.0.0.1:" + std::to_string(c_port);
+  a0->SetPeer(2, "127.0.0.1:" + std::to_string(b->port()));
+  a0->SetPeer(3, c_addr);
+  GrpcTransport* a = a0.get();
+  // Traffic to both: heartbeat-sized to B, appends with entries to C (a new
+  // leader catching the old one up), every 10 ms.
+  uint64_t i = 0;
+  auto send_round = [&] {
+    ++i;
+    a->Send({Msg(1, 1, 2, i)});
+    std::vector<GroupMessage> to_c;
+    for (int k = 0; k < 8; ++k) {
+      GroupMessage m = Msg(1, 1, 3, i * 8 + k);
+      m.msg.entries[0].data.assign(16 << 10, 'x');
+      m.msg.entries[0].Seal();
+      to_c.push_back(std::move(m));
+    }
+    a->Send(std::move(to_c));
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    send_round();
+    std::this_thread::sleep_for(10ms);
+    return in_b.Size() > 10 && in_a.Size() > 10;
+  }));
+  ASSERT_EQ(kill(child, SIGSTOP), 0);
+  // For 4 s (four keepalive timeouts) B must keep receiving: no gap of a
+  // second or more between its deliveries.
+  size_t last = in_b.Size();
+  auto last_change = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration worst{};
+  const auto end = last_change + 4s;
+  while (std::chrono::steady_clock::now() < end) {
+    send_round();
+    std::this_thread::sleep_for(10ms);
+    const size_t now_n = in_b.Size();
+    const auto now = std::chrono::steady_clock::now();
+    if (now_n != last) {
+      last = now_n;
+      last_change = now;
+    }
+    worst = std::max(worst, now - last_change);
+  }
+  EXPECT_LT(worst, 1s) << "B received nothing for "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count()
+                       << " ms while C was stopped";
 }
 
 }  // namespace

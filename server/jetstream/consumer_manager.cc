@@ -89,13 +89,33 @@ void ConsumerManager::Stop() {
   worker_.join();
 }
 
-void ConsumerManager::Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+void ConsumerManager::Post(std::function<void()> fn) {
+  asio::post(io_, [this, fn = std::move(fn)] {
+    CheckStall();
+    fn();
+  });
+}
+
+void ConsumerManager::CheckStall() {
+  const auto now = std::chrono::steady_clock::now();
+  const bool stalled =
+      last_run_ != std::chrono::steady_clock::time_point{} && now - last_run_ > kStall;
+  last_run_ = now;
+  if (!stalled) return;
+  for (auto& [name, se] : streams_) {
+    if (se.suspended) continue;
+    if (hooks_.confirm_leader == nullptr) continue;
+    se.suspended = true;
+    hooks_.confirm_leader(name);
+  }
+}
 
 void ConsumerManager::ScheduleTick() {
   if (stopping_) return;
   tick_.expires_after(kTick);
   tick_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopping_) return;
+    CheckStall();
     OnTick();
     ScheduleTick();
   });
@@ -127,6 +147,7 @@ void ConsumerManager::SetStreamLeader(const std::string& name, std::shared_ptr<S
       se.stream = std::move(stream);
     }
     se.group = group;
+    se.suspended = false;
     Reconcile(name, se);
   });
 }
@@ -449,6 +470,7 @@ BusMessage ConsumerManager::MakeDelivery(const std::string& name, const std::str
 
 void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const std::string& cname,
                               Leader& c, std::vector<BusMessage>* out) {
+  if (se.suspended) return;  // leadership unconfirmed after a stall
   if (c.config.is_push()) return DeliverPush(name, se, cname, c, out);
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
@@ -506,6 +528,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
 void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
                                   const std::string& cname, Leader& c,
                                   std::vector<BusMessage>* out) {
+  if (se.suspended) return;  // leadership unconfirmed after a stall
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
   if (c.config.flow_control && c.fc_window > 0 && c.fc_pending > c.fc_window) return;

@@ -19,6 +19,7 @@
 #ifndef HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
 #define HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -53,7 +54,20 @@ class ConsumerManager {
     std::function<bool(const std::string& subject)> has_interest;
     // The JetStream domain advisories carry ("" none).
     std::string domain;
+    // After the worker was stalled (the process stopped, or starved of CPU)
+    // longer than kStall, the streams it leads stop delivering until this
+    // says they are still led here: the caller commits an entry in the
+    // group's current term (which a deposed leader cannot) and then calls
+    // SetStreamLeader again. A stopped process does not see time pass, so
+    // without this a leader replaced during a pause delivered, on waking,
+    // messages the new leader had delivered and seen acknowledged. Null: the
+    // streams resume at once.
+    std::function<void(const std::string& stream)> confirm_leader;
   };
+  // A gap this long between two runs of the worker (which ticks every 20 ms)
+  // counts as a stall: longer than the Raft election timeout's lower bound,
+  // so another leader may have been elected meanwhile.
+  static constexpr std::chrono::milliseconds kStall{500};
   // The leader's view of a consumer, for CONSUMER.INFO.
   struct LeaderView {
     size_t num_waiting = 0;
@@ -154,9 +168,14 @@ class ConsumerManager {
     uint64_t seen_num_deleted = 0;
     uint64_t seen_consumers_version = 0;
     std::map<std::string, Leader> consumers;
+    // No deliveries until confirmed (Hooks::confirm_leader).
+    bool suspended = false;
   };
 
   void Post(std::function<void()> fn);
+  // Worker: first thing in every task and tick. After a stall, suspends the
+  // streams led here and asks for confirmation.
+  void CheckStall();
   void Reconcile(const std::string& name, StreamEntry& se);
   void Deliver(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
                std::vector<BusMessage>* out);
@@ -208,6 +227,7 @@ class ConsumerManager {
   // Worker thread only.
   std::map<std::string, StreamEntry> streams_;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_run_{};  // worker: CheckStall
 };
 
 }  // namespace herald::js

@@ -14,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "rocksdb/db.h"
@@ -66,6 +67,17 @@ class ConsumerManagerTest : public ::testing::Test {
         }
       }
       return false;
+    };
+    // As JetStream: a stall is answered by leading again once a barrier
+    // commits (here at once), unless a test holds the confirmation.
+    h.confirm_leader = [this](const std::string& name) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        confirms_.push_back(name);
+        cv_.notify_all();
+        if (hold_confirm_) return;
+      }
+      cm_->SetStreamLeader(name, stream_, kGroup);
     };
     cm_ = std::make_unique<ConsumerManager>(std::move(h));
     cm_->Start();
@@ -208,6 +220,8 @@ class ConsumerManagerTest : public ::testing::Test {
   std::vector<Proposal> proposals_;
   std::vector<BusMessage> sent_;
   std::set<std::string> interest_;
+  std::vector<std::string> confirms_;  // Hooks::confirm_leader calls
+  bool hold_confirm_ = false;          // under mu_
 };
 
 ConsumerConfig Explicit() {
@@ -237,6 +251,39 @@ TEST_F(ConsumerManagerTest, APullRequestGetsItsBatchWithAckSubjectsAndTheDeliver
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->delivered.stream_seq, 2u);
   EXPECT_EQ(st->pending.size(), 2u);
+}
+
+// A leader stopped (SIGSTOP) long enough for another to be elected must not,
+// on waking, deliver before it knows it still leads: the chaos harness saw a
+// message delivered again 5 ms after the old leader's SIGCONT, after the new
+// leader had delivered it and confirmed its AckSync.
+TEST_F(ConsumerManagerTest, AfterAStallNothingIsDeliveredUntilLeadershipIsConfirmed) {
+  CreateConsumer("c", Explicit());
+  Lead();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_confirm_ = true;
+  }
+  Pull("_INBOX.1", R"({"batch":5})");
+  Sync();
+  // The worker stops for longer than kStall (as the whole process does under
+  // SIGSTOP), and on waking finds a new message.
+  cm_->Info("S", "none", [](std::optional<ConsumerManager::LeaderView>) {
+    std::this_thread::sleep_for(ConsumerManager::kStall + std::chrono::milliseconds(300));
+  });
+  Publish("s.a", "m1");
+  cm_->OnStreamApplied("S");
+  Sync();
+  Sync();  // a tick too
+  EXPECT_EQ(SentTo("_INBOX.1").size(), 0u) << "delivered before leadership was confirmed";
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ASSERT_EQ(confirms_, std::vector<std::string>{"S"});
+  }
+  // Confirmed (JetStream committed a barrier of its term): served.
+  Lead();
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  EXPECT_EQ(SentTo("_INBOX.1")[0].data, "m1");
 }
 
 TEST_F(ConsumerManagerTest, AnAckSyncIsAnsweredOnlyOnceItsEntryIsCommitted) {

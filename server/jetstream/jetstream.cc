@@ -126,6 +126,7 @@ absl::Status JetStream::Start() {
   ch.send = [this](std::vector<BusMessage> msgs) { bus_->PublishBatch(std::move(msgs)); };
   ch.has_interest = [this](const std::string& subject) { return bus_->HasInterest(subject); };
   ch.domain = options_.domain;
+  ch.confirm_leader = [this](const std::string& name) { ConfirmConsumerLeader(name); };
   consumers_ = std::make_unique<ConsumerManager>(std::move(ch));
   consumers_->Start();
   {
@@ -810,6 +811,57 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
   UpdateLeadership(name);
 }
 
+// The consumers are led from their replicated state only once this node has
+// applied everything earlier leaders committed (deliveries and acks of the
+// previous term may still be unapplied at election): a barrier entry of this
+// term, applied after all of them, says when. The same barrier confirms,
+// after the consumer worker was stalled (ConsumerManager::Hooks::
+// confirm_leader), that this node still leads: a deposed leader cannot commit
+// it. A barrier refused while this node still leads is proposed again.
+void JetStream::LeadConsumersAfterBarrier(const std::string& name,
+                                          std::shared_ptr<Stream> lead_stream, uint64_t lead_group,
+                                          int attempt) {
+  nlohmann::json op;
+  op["op"] = "barrier";
+  host_->Propose(
+      lead_group, EncodeOpEntry(op),
+      [this, name, lead_stream, lead_group, attempt](absl::StatusOr<uint64_t> index) {
+        {
+          MutexLock l(&mu_);
+          auto it = local_.find(name);
+          if (it == local_.end() || !it->second.leader || it->second.stream != lead_stream) {
+            return;  // leadership lost meanwhile
+          }
+        }
+        if (!index.ok()) {
+          if (attempt < 10) {
+            LeadConsumersAfterBarrier(name, lead_stream, lead_group, attempt + 1);
+          }
+          return;
+        }
+        consumers_->SetStreamLeader(name, lead_stream, lead_group);
+      });
+}
+
+// After a stall of the consumer worker: lead the stream's consumers again
+// once a barrier of this node's current term commits.
+void JetStream::ConfirmConsumerLeader(const std::string& name) {
+  std::shared_ptr<Stream> stream;
+  uint64_t group = 0;
+  {
+    MutexLock l(&mu_);
+    auto it = local_.find(name);
+    if (it == local_.end() || !it->second.leader) return;
+    stream = it->second.stream;
+    group = it->second.assignment.group;
+  }
+  spdlog::info(
+      "stream {}: consumer deliveries held until this node's leadership is confirmed "
+      "(the consumer worker was stalled)",
+      name);
+  LeadConsumersAfterBarrier(name, std::move(stream), group, 0);
+}
+
 // Subscribes or unsubscribes the stream's subjects to match leadership, and
 // answers a pending create once subscribed.
 void JetStream::UpdateLeadership(const std::string& name) {
@@ -889,27 +941,7 @@ void JetStream::UpdateLeadership(const std::string& name) {
     }
   }
   if (lost_consumers) consumers_->DropStreamLeader(name);
-  if (lead_consumers) {
-    // The consumers are led from their replicated state only once this node
-    // has applied everything earlier leaders committed (deliveries and acks
-    // of the previous term may still be unapplied at election): a barrier
-    // entry of this term, applied after all of them, says when.
-    nlohmann::json op;
-    op["op"] = "barrier";
-    host_->Propose(
-        lead_group, EncodeOpEntry(op),
-        [this, name, lead_stream, lead_group](absl::StatusOr<uint64_t> index) {
-          if (!index.ok()) return;  // leadership lost meanwhile
-          {
-            MutexLock l(&mu_);
-            auto it = local_.find(name);
-            if (it == local_.end() || !it->second.leader || it->second.stream != lead_stream) {
-              return;
-            }
-          }
-          consumers_->SetStreamLeader(name, lead_stream, lead_group);
-        });
-  }
+  if (lead_consumers) LeadConsumersAfterBarrier(name, lead_stream, lead_group, 0);
   if (config_behind) ProposeStreamConfig(name, "");
   if (!create_reply.empty()) {
     std::optional<LocalView> lv = FindLocal(name);

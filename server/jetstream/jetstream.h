@@ -234,6 +234,9 @@ class JetStream : public raft::StateMachine {
   void OpenLocalStream(const StreamAssignment& a, bool at_start);
   void CloseLocalStream(const std::string& name, bool delete_data);
   void UpdateLeadership(const std::string& name);
+  void LeadConsumersAfterBarrier(const std::string& name, std::shared_ptr<Stream> lead_stream,
+                                 uint64_t lead_group, int attempt);
+  void ConfirmConsumerLeader(const std::string& name);
   // Leader: carries the metadata's config of `name` into its stream's log;
   // answers `reply` (an update request) once applied.
   void ProposeStreamConfig(const std::string& name, const std::string& reply);

@@ -11,6 +11,7 @@
 //	      [--seed N] [--duration 60s] [--faults kill-leader,kill-follower,...|mixed]
 //	      [--run-dir DIR] [--json FILE] [--keep]
 //	chaos summarize FILE.json...
+//	chaos report [--doc FILE] FILE.json...   (report.go)
 package main
 
 import (
@@ -107,6 +108,9 @@ type Result struct {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "summarize" {
 		os.Exit(summarize(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "report" {
+		os.Exit(reportMain(os.Args[2:])) // report.go
 	}
 	kind := flag.String("server-kind", "herald", "herald | nats-server")
 	bin := flag.String("server-bin", "", "server binary (default: $SERVER_BIN; nats-server: /usr/sbin/nats-server)")

@@ -74,7 +74,7 @@ one_run() { # faults duration_seconds seed
     --run-dir "$OUT/$tag" --json "$OUT/$tag.json" 2>&1 | tee "$OUT/$tag.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then PASS=$((PASS + 1))
-  else FAIL=$((FAIL + 1)); FAILED_RUNS+=("$tag (exit $rc, run dir $OUT/$tag)"); fi
+  else FAIL=$((FAIL + 1)); FAILED_RUNS+=("$tag (exit $rc, run dir $OUT/$tag; replay: tests/chaos/run.sh --short --faults $1 --seed $3 --duration $2 --nodes $NODES --server-kind $KIND --server-bin $BIN)"); fi
 }
 
 START=$(date +%s)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Chaos, short set (tests/chaos, issue 12) against the herald this suite
+# builds (fastbuild, as the other suites): 3 nodes, one run per fault class
+# (kill-leader, kill-follower, kill-majority, kill-all, pause-leader) and one
+# mixed run, each CHAOS_DURATION seconds of faults (default 20), with a fresh
+# seed every time (printed, with the commands that replay it). Each run is
+# one test in "N passed, N failed"; a failed run keeps its run dir (node logs
+# and stores, history.log, chaos.log, result.json) and its path is printed.
+#
+# Environment: CHAOS_SEED (replay a whole set), CHAOS_DURATION (seconds per
+# run), CHAOS_SERVER_BIN (test this binary instead of building one),
+# CHAOS_BUDGET (seconds for the whole set, default 900; about 4 minutes on
+# 2 cores), SKIP_CHAOS=1.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+if [ "${SKIP_CHAOS:-0}" = 1 ]; then echo "chaos: skipped (SKIP_CHAOS=1)"; echo "0 passed, 0 failed"; exit 0; fi
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+. tests/suites/lib.sh
+if [ -n "${CHAOS_SERVER_BIN:-}" ]; then
+  cp "$CHAOS_SERVER_BIN" "$bin/herald" && chmod u+x "$bin/herald" && herald="$bin/herald" ||
+    { echo "FAIL: chaos: cannot copy $CHAOS_SERVER_BIN"; echo "0 passed, 1 failed"; exit 1; }
+else
+  herald=$(herald_copy "$bin") || { echo "FAIL: chaos: herald build failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+seed="${CHAOS_SEED:-$(( ($(date +%s%N) / 1000) % 1000000 + 1 ))}"
+dur="${CHAOS_DURATION:-20}"
+budget="${CHAOS_BUDGET:-900}"
+out="$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-ci.XXXXXX")"
+replay="CHAOS_SEED=$seed CHAOS_DURATION=$dur tests/suites/chaos.sh"
+echo "== chaos: seed $seed, $dur s of faults per run, results in $out"
+echo "== chaos: replay this set: $replay"
+echo "== chaos: replay one run (seed $seed + its index, 0-4 per class, 5 mixed): tests/chaos/run.sh --short --faults CLASS|mixed --seed N --duration $dur --server-bin HERALD"
+start=$(date +%s)
+log="$out/run.log"
+# Shown as they come: each run's name, result line and failures; the whole
+# output (every run's progress, seed and schedule) is in $log.
+timeout --kill-after=30 "$budget" tests/chaos/run.sh --short --duration "$dur" --seed "$seed" \
+  --server-kind herald --server-bin "$herald" --out "$out" 2>&1 | tee "$log" |
+  grep --line-buffered -E '^(== run[0-9]|RESULT |   FAIL |FAILED: )'
+rc=${PIPESTATUS[0]}
+# The per-class table run.sh ends with.
+sed -n '/^== summary/,$p' "$log" | tail -n +2 | grep -Ev '^[0-9]+ passed, [0-9]+ failed$|^FAILED: '
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+if [ -n "$line" ]; then
+  p=$(echo "$line" | awk '{print $1}') f=$(echo "$line" | awk '{print $3}')
+else
+  # killed by the budget: the finished runs count, plus one failure
+  p=$(grep -c '^RESULT PASS' "$log") f=$(( $(grep -c '^RESULT FAIL' "$log") + 1 ))
+  echo "FAIL: chaos: the set did not finish within ${budget}s (rc $rc); log $log"
+fi
+for d in "$out"/run*/; do
+  [ -d "$d" ] && echo "FAIL: chaos: run dir kept: ${d%/} (seed, schedule: ${d%/}/chaos.log; replay: $replay)"
+done
+echo "== chaos: $(( $(date +%s) - start )) s, seed $seed"
+if [ "$f" = 0 ]; then rm -rf "$out"; else echo "== chaos: results kept in $out"; fi
+echo "$p passed, $f failed"
+[ "$f" = 0 ]

@@ -270,6 +270,14 @@ void GroupLog::TrimCache() {
 
 // ---------------------------------------------------------------- RaftLogStore
 
+namespace {
+std::atomic<EnvProviderForTesting> env_provider_for_testing{nullptr};
+}  // namespace
+
+void SetEnvProviderForTesting(EnvProviderForTesting provider) {
+  env_provider_for_testing.store(provider);
+}
+
 RaftLogStore::RaftLogStore(const RaftLogStoreOptions& options) : options_(options) {}
 RaftLogStore::~RaftLogStore() = default;
 
@@ -298,6 +306,11 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   // Room for a flush to lag behind a burst without stalling writers (a
   // stalled Sync stalls every group of the process).
   o.max_write_buffer_number = 4;
+  if (options.env_for_testing != nullptr) {
+    o.env = options.env_for_testing;
+  } else if (EnvProviderForTesting provider = env_provider_for_testing.load()) {
+    if (rocksdb::Env* env = provider(options.path)) o.env = env;
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
   rocksdb::DB* db = nullptr;

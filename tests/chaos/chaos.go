@@ -106,7 +106,7 @@ func main() {
 	nodes := flag.Int("nodes", 3, "cluster size (3 or 5)")
 	seed := flag.Int64("seed", 0, "seed (0: from the clock)")
 	duration := flag.Duration("duration", 60*time.Second, "fault phase length")
-	faults := flag.String("faults", "mixed", "comma list of "+strings.Join(allClasses, ",")+" or mixed")
+	faults := flag.String("faults", "mixed", "comma list of "+strings.Join(append(allClasses, diskClasses...), ",")+" or mixed")
 	runDir := flag.String("run-dir", "", "run directory (default: a new dir under $TMPDIR/herald-chaos)")
 	jsonOut := flag.String("json", "", "write the result JSON here too")
 	keep := flag.Bool("keep", false, "keep the run dir even when the run passes")
@@ -138,8 +138,9 @@ func main() {
 			for _, c := range allClasses {
 				ok = ok || c == f
 			}
+			ok = ok || isDiskClass(f) // nemesis_disk.go
 			if !ok {
-				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(allClasses, ","))
+				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(append(allClasses, diskClasses...), ","))
 				os.Exit(2)
 			}
 			r.classes = append(r.classes, f)

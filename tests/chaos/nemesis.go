@@ -182,10 +182,11 @@ type Event struct {
 	// kill-all: restart of all nodes to the first ack; kill-majority: heal to the first ack.
 	RecoverMs float64 `json:"recover_ms,omitempty"`
 	// heal to STREAM.INFO showing every replica current.
-	HealthyMs          float64  `json:"healthy_ms"`
-	AckedWithoutQuorum []string `json:"acked_without_quorum,omitempty"`
-	Skipped            string   `json:"skipped,omitempty"`
-	Errors             []string `json:"errors,omitempty"`
+	HealthyMs          float64     `json:"healthy_ms"`
+	AckedWithoutQuorum []string    `json:"acked_without_quorum,omitempty"`
+	Disk               []DiskEvent `json:"disk,omitempty"` // nemesis_disk.go
+	Skipped            string      `json:"skipped,omitempty"`
+	Errors             []string    `json:"errors,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -326,8 +327,12 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		node.Resume()
 		ev.GapMs = <-gap
 	default:
-		ev.Skipped = "unknown class"
-		return ev
+		if !nm.doDisk(s, leader, peers, &ev, &heal) { // nemesis_disk.go
+			ev.Skipped = "unknown class"
+		}
+		if ev.Skipped != "" {
+			return ev
+		}
 	}
 	if _, err := nm.a.WaitHealthy(nm.replicas, 90*time.Second); err != nil {
 		ev.Errors = append(ev.Errors, "not healthy 90s after heal: "+err.Error())

@@ -184,24 +184,29 @@ func (nm *Nemesis) doDisk(s Step, leader string, peers []string, ev *Event, heal
 	return true
 }
 
-// startAndSettle starts the node and waits (≤20 s) until its JetStream answers
-// through its own connection, or it exits (error: it refused to start).
+// startAndSettle starts the node and waits (≤20 s) until its log says its
+// JetStream started ("JetStream started", logged once its store opened and
+// recovered), or it exits (error: it refused to start). An API request would
+// not do: a node whose JetStream failed still routes it to the others.
 func (nm *Nemesis) startAndSettle(n *Node) error {
+	offset := n.Log().Size()
 	if err := n.spawn(); err != nil {
 		return err
 	}
-	err := n.waitUp()
-	if err == nil {
-		err = retry(20*time.Second, func() error {
-			if !n.Running() {
-				return nil
-			}
-			_, e := nm.a.conns[n.Name].Request("$JS.API.INFO", nil, time.Second)
-			return e
-		})
-	}
+	err := retry(20*time.Second, func() error {
+		if !n.Running() {
+			return nil
+		}
+		if n.Log().Contains(offset, "JetStream started") {
+			return nil
+		}
+		return fmt.Errorf("%s: JetStream not started within 20s (log %s)", n.Name, n.LogPath)
+	})
 	if err == nil && !n.Running() {
-		err = fmt.Errorf("%s exited after start (log %s)", n.Name, n.LogPath)
+		err = fmt.Errorf("%s exited at start (log %s)", n.Name, n.LogPath)
+	}
+	if err == nil {
+		err = n.waitUp()
 	}
 	if err != nil {
 		// Its exit is a detection here, not a crash.
@@ -219,6 +224,17 @@ func (nm *Nemesis) startAndSettle(n *Node) error {
 type logFile struct{ path string }
 
 func (n *Node) Log() logFile { return logFile{n.LogPath} }
+
+func (l logFile) Contains(offset int64, what string) bool {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	f.Seek(offset, io.SeekStart)
+	b, _ := io.ReadAll(io.LimitReader(f, 16<<20))
+	return strings.Contains(string(b), what)
+}
 
 func (l logFile) Size() int64 {
 	if st, err := os.Stat(l.path); err == nil {

@@ -310,7 +310,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 			if ev.Skipped == "" {
 				res.PauseGapsMs = append(res.PauseGapsMs, ev.GapMs)
 			}
-		case "kill-all":
+		case "kill-all", "powerloss-all": // powerloss-all: nemesis_disk.go
 			res.AllRestartMs = append(res.AllRestartMs, ev.RecoverMs)
 		case "kill-majority":
 			if ev.Skipped == "" {

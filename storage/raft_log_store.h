@@ -123,6 +123,13 @@ struct RaftLogStoreOptions {
 using EnvProviderForTesting = rocksdb::Env* (*)(const std::string& path);
 void SetEnvProviderForTesting(EnvProviderForTesting provider);
 
+// A file in the store's directory that exists (created and fsynced by the
+// first CreateGroup, removed by the DeleteGroup of the last group) while the
+// store holds any group. Open() refuses a store that has it but no group:
+// RocksDB lost everything (a deleted WAL that held all the data goes unnoticed
+// by RocksDB), and an empty node must not rejoin its groups as if new.
+inline constexpr char kGroupsMarker[] = "HERALD_HAS_GROUPS";
+
 class RaftLogStore {
  public:
   // Opens (or creates) the store and recovers every group (see above).

@@ -1,5 +1,8 @@
 #include "storage/raft_log_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -270,6 +273,43 @@ void GroupLog::TrimCache() {
 
 // ---------------------------------------------------------------- RaftLogStore
 
+namespace {
+std::atomic<EnvProviderForTesting> env_provider_for_testing{nullptr};
+
+// The marker file (see kGroupsMarker in the header): created, synced and its
+// directory synced once the store holds a group; removed when the last group
+// is deleted.
+std::string MarkerPath(const std::string& dir) {
+  return (std::filesystem::path(dir) / kGroupsMarker).string();
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError("open " + dir);
+  const int rc = fsync(fd);
+  close(fd);
+  return rc == 0 ? absl::OkStatus() : absl::InternalError("fsync " + dir);
+}
+
+absl::Status WriteMarker(const std::string& dir, bool sync) {
+  const std::string path = MarkerPath(dir);
+  if (access(path.c_str(), F_OK) == 0) return absl::OkStatus();
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError("create " + path);
+  static constexpr char kText[] =
+      "This Raft log store holds groups. If it opens with none, its RocksDB lost data.\n";
+  const bool ok = write(fd, kText, sizeof(kText) - 1) == static_cast<ssize_t>(sizeof(kText) - 1) &&
+                  (!sync || fsync(fd) == 0);
+  close(fd);
+  if (!ok) return absl::InternalError("write " + path);
+  return sync ? SyncDir(dir) : absl::OkStatus();
+}
+}  // namespace
+
+void SetEnvProviderForTesting(EnvProviderForTesting provider) {
+  env_provider_for_testing.store(provider);
+}
+
 RaftLogStore::RaftLogStore(const RaftLogStoreOptions& options) : options_(options) {}
 RaftLogStore::~RaftLogStore() = default;
 
@@ -298,6 +338,11 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   // Room for a flush to lag behind a burst without stalling writers (a
   // stalled Sync stalls every group of the process).
   o.max_write_buffer_number = 4;
+  if (options.env_for_testing != nullptr) {
+    o.env = options.env_for_testing;
+  } else if (EnvProviderForTesting provider = env_provider_for_testing.load()) {
+    if (rocksdb::Env* env = provider(options.path)) o.env = env;
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
   rocksdb::DB* db = nullptr;
@@ -308,6 +353,17 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   store->db_.reset(db);
   absl::Status rs = store->Recover();
   if (!rs.ok()) return rs;
+  if (store->groups_.empty() && store->unrecoverable_.empty() &&
+      std::filesystem::exists(MarkerPath(options.path), ec)) {
+    // It held groups and none is left, though the last one deleted removes the
+    // marker: RocksDB lost them (a deleted or emptied WAL that was all the
+    // data is not noticed by RocksDB). Starting empty would rejoin every group
+    // with no memory of its votes and acknowledged entries.
+    return absl::DataLossError(absl::StrCat(
+        "open ", options.path, ": the store held Raft groups (", kGroupsMarker,
+        ") and none is left: its data was lost; rebuild this node under a new name, or remove ",
+        kGroupsMarker, " to start it empty"));
+  }
   return store;
 }
 
@@ -462,7 +518,7 @@ absl::Status RaftLogStore::CreateGroup(GroupId g, const raft::ConfState& conf) {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   log->ResetWritten();
   groups_[g] = std::move(log);
-  return absl::OkStatus();
+  return WriteMarker(options_.path, options_.sync);
 }
 
 absl::Status RaftLogStore::DeleteGroup(GroupId g) {
@@ -488,6 +544,12 @@ absl::Status RaftLogStore::DeleteGroup(GroupId g) {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   if (it != groups_.end()) groups_.erase(it);
   unrecoverable_.erase(g);
+  if (groups_.empty() && unrecoverable_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(MarkerPath(options_.path), ec);
+    if (ec) return absl::InternalError("remove " + MarkerPath(options_.path) + ": " + ec.message());
+    if (options_.sync) return SyncDir(options_.path);
+  }
   return absl::OkStatus();
 }
 

@@ -111,7 +111,24 @@ struct RaftLogStoreOptions {
   uint64_t cache_bytes_per_group = 4 << 20;
   // Tests only: called by SyncPending before each fsync (on its thread).
   std::function<void()> before_sync_for_testing;
+  // Tests only: RocksDB's Env (e.g. storage/powerloss_fs.h); null: the
+  // default Env, or the test build's provider below. Must outlive the store.
+  rocksdb::Env* env_for_testing = nullptr;
 };
+
+// Test builds only (//storage:powerloss_hook, linked into
+// //server:herald_powerloss, never into //server:herald): when a provider is
+// set, Open() without env_for_testing runs RocksDB over the Env it returns for
+// the store's path (null: the default Env). Set it before any Open().
+using EnvProviderForTesting = rocksdb::Env* (*)(const std::string& path);
+void SetEnvProviderForTesting(EnvProviderForTesting provider);
+
+// A file in the store's directory that exists (created and fsynced by the
+// first CreateGroup, removed by the DeleteGroup of the last group) while the
+// store holds any group. Open() refuses a store that has it but no group:
+// RocksDB lost everything (a deleted WAL that held all the data goes unnoticed
+// by RocksDB), and an empty node must not rejoin its groups as if new.
+inline constexpr char kGroupsMarker[] = "HERALD_HAS_GROUPS";
 
 class RaftLogStore {
  public:

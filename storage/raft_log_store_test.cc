@@ -93,6 +93,50 @@ TEST_F(RaftLogStoreTest, BootstrapWithVotersStartsFromASnapshotAtIndexOne) {
   EXPECT_EQ(*G(3)->Entries(2, 6, 1 << 20), Ents(2, 5, 2));
 }
 
+// A store whose RocksDB lost everything (its only WAL deleted, which RocksDB
+// does not notice: chaos `delete-file`) must not open as an empty store, or
+// the node would rejoin its groups with no memory of votes or entries.
+TEST_F(RaftLogStoreTest, StoreThatLostEveryGroupRefusesToOpen) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  HardState hs;
+  hs.term = 1;
+  hs.vote = 4;
+  Append(1, Ents(1, 5, 1), hs);
+  store_.reset();
+  int wals = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+    if (f.path().extension() == ".log") {
+      std::filesystem::remove(f.path());
+      ++wals;
+    }
+  }
+  ASSERT_GT(wals, 0);
+  RaftLogStoreOptions o;
+  o.path = dir_;
+  auto s = RaftLogStore::Open(o);
+  ASSERT_FALSE(s.ok()) << "opened with groups: " << (*s)->Groups().size();
+  EXPECT_TRUE(absl::IsDataLoss(s.status())) << s.status();
+  // The operator's way out: remove the marker to start it empty.
+  std::filesystem::remove(std::filesystem::path(dir_) / kGroupsMarker);
+  Reopen();
+  EXPECT_TRUE(store_->Groups().empty());
+}
+
+// Deleting groups, the last one included, is no loss.
+TEST_F(RaftLogStoreTest, DeletingEveryGroupIsNotALoss) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  ASSERT_TRUE(store_->CreateGroup(2, conf_).ok());
+  ASSERT_TRUE(store_->DeleteGroup(1).ok());
+  Reopen();
+  EXPECT_EQ(store_->Groups(), std::vector<GroupId>{2});
+  ASSERT_TRUE(store_->DeleteGroup(2).ok());
+  Reopen();
+  EXPECT_TRUE(store_->Groups().empty());
+  ASSERT_TRUE(store_->CreateGroup(3, conf_).ok());
+  Reopen();
+  EXPECT_EQ(store_->Groups(), std::vector<GroupId>{3});
+}
+
 TEST_F(RaftLogStoreTest, RoundTripAndReopen) {
   ASSERT_TRUE(store_->CreateGroup(7, conf_).ok());
   EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateGroup(7, conf_)));

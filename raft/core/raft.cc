@@ -783,8 +783,17 @@ void Raft::HandleAppendResp(const Message& m) {
   Progress& pr = it->second;
   pr.recent_active = true;
   if (m.reject) {
-    if (m.needs_repair && m.index <= pr.match) {
-      // Not stale: the follower lost entries it had acknowledged (damaged log).
+    // reject_hint < match: the follower's log ends (or differs) before what it
+    // acknowledged. Either the rejection is stale (reordered) or the follower
+    // lost a synced tail without noticing (a truncated WAL takes the entries
+    // and the hard state that recorded them back together: no repair mark).
+    // Probe again from its real end: a stale one costs one probe round, while
+    // ignoring a real one (MaybeDecrTo) left the follower behind for ever
+    // (chaos `truncate`). Lowering match is safe: commit never goes back.
+    const bool behind_match = m.reject_hint < pr.match && pr.state != Progress::State::kSnapshot;
+    if ((m.needs_repair && m.index <= pr.match) || behind_match) {
+      // The follower lost entries it had acknowledged (damaged or shortened
+      // log), or a stale rejection: probe from its end.
       pr.ResetForDataLoss(m.reject_hint);
       MaybeSendAppend(m.from, true);
       return;

@@ -894,6 +894,41 @@ TEST(RepairTest, DamagedNodeNeitherVotesNorCampaignsUntilCaughtUp) {
   EXPECT_TRUE(c.raft(3).Promotable());
 }
 
+// A follower whose disk silently lost a synced tail (a truncated WAL: the
+// entries and the hard state that recorded them went back together, so there
+// is no repair mark) rejects appends below what the leader recorded as its
+// match. The leader must probe again from the follower's real end instead of
+// ignoring those rejections as stale for ever (chaos `truncate`, seed 11).
+TEST(RepairTest, SilentlyShortenedFollowerIsCaughtUp) {
+  TestCluster c(3);
+  c.Elect(1);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  const uint64_t before = c.raft(3).log().LastIndex();
+  ASSERT_GE(before, 6u);
+  {
+    TestNode& n = c.node(3);
+    std::vector<Entry> keep = *n.storage->Entries(2, 3, UINT64_MAX);
+    auto fresh = std::make_unique<MemoryStorage>();
+    (void)fresh->ApplySnapshot(*n.storage->GetSnapshot());
+    (void)fresh->Append(keep);
+    HardState hs = n.storage->InitialHardState();
+    hs.commit = std::min<uint64_t>(hs.commit, 2);
+    hs.repair_until = 0;  // nothing noticed the loss
+    fresh->SetHardState(hs);
+    n.storage = std::move(fresh);
+    n.config.storage = n.storage.get();
+    c.Restart(3);
+  }
+  ASSERT_EQ(c.raft(3).log().LastIndex(), 2u);
+  ASSERT_TRUE(c.raw(1).Propose("y").ok());
+  c.Stabilize();
+  c.TickAll(30);
+  EXPECT_EQ(c.Leader(), 1u);
+  EXPECT_EQ(c.raft(3).log().LastIndex(), c.raft(1).log().LastIndex());
+  EXPECT_EQ(c.raft(3).log().committed(), c.raft(1).log().committed());
+}
+
 // ---------------------------------------------------------------- quiescence
 
 void EnableQuiesce(Config& cfg) { cfg.quiesce = true; }

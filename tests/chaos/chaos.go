@@ -117,7 +117,7 @@ func main() {
 	nodes := flag.Int("nodes", 3, "cluster size (3 or 5)")
 	seed := flag.Int64("seed", 0, "seed (0: from the clock)")
 	duration := flag.Duration("duration", 60*time.Second, "fault phase length")
-	faults := flag.String("faults", "mixed", "comma list of "+strings.Join(allClasses, ",")+" or mixed")
+	faults := flag.String("faults", "mixed", "comma list of "+strings.Join(append(knownClasses(), diskClasses...), ",")+" or mixed")
 	runDir := flag.String("run-dir", "", "run directory (default: a new dir under $TMPDIR/herald-chaos)")
 	jsonOut := flag.String("json", "", "write the result JSON here too")
 	keep := flag.Bool("keep", false, "keep the run dir even when the run passes")
@@ -154,8 +154,9 @@ func main() {
 			for _, c := range knownClasses() {
 				ok = ok || c == f
 			}
+			ok = ok || isDiskClass(f) // nemesis_disk.go
 			if !ok {
-				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(knownClasses(), ","))
+				fmt.Fprintf(os.Stderr, "unknown fault class %q (known: %s)\n", f, strings.Join(append(knownClasses(), diskClasses...), ","))
 				os.Exit(2)
 			}
 			if isPartitionClass(f) && r.netMode != "netns" {
@@ -340,7 +341,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 			if ev.Skipped == "" {
 				res.PauseGapsMs = append(res.PauseGapsMs, ev.GapMs)
 			}
-		case "kill-all":
+		case "kill-all", "powerloss-all": // powerloss-all: nemesis_disk.go
 			res.AllRestartMs = append(res.AllRestartMs, ev.RecoverMs)
 		case "kill-majority":
 			if ev.Skipped == "" {

@@ -230,6 +230,7 @@ func (n *Node) spawn() error {
 	fmt.Fprintf(lf, "### %s chaos: start %s %v\n", time.Now().Format("15:04:05.000"), exe, args)
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.Env = nodeEnv(n) // nemesis_disk.go
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %v", n.Name, err)

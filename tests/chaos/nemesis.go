@@ -182,10 +182,11 @@ type Event struct {
 	// kill-all: restart of all nodes to the first ack; kill-majority: heal to the first ack.
 	RecoverMs float64 `json:"recover_ms,omitempty"`
 	// heal to STREAM.INFO showing every replica current.
-	HealthyMs          float64  `json:"healthy_ms"`
-	AckedWithoutQuorum []string `json:"acked_without_quorum,omitempty"`
-	Skipped            string   `json:"skipped,omitempty"`
-	Errors             []string `json:"errors,omitempty"`
+	HealthyMs          float64     `json:"healthy_ms"`
+	AckedWithoutQuorum []string    `json:"acked_without_quorum,omitempty"`
+	Disk               []DiskEvent `json:"disk,omitempty"` // nemesis_disk.go
+	Skipped            string      `json:"skipped,omitempty"`
+	Errors             []string    `json:"errors,omitempty"`
 	// Figures of the partition and clock classes (nemesis_partition.go, clock.go).
 	Figures map[string]float64 `json:"figures,omitempty"`
 }
@@ -330,9 +331,11 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		node.Resume()
 		ev.GapMs = <-gap
 	default:
-		var handled bool
-		if heal, handled = nm.doExtra(&ev, s, leader, followers); !handled {
-			ev.Skipped = "unknown class"
+		if !nm.doDisk(s, leader, peers, &ev, &heal) { // nemesis_disk.go
+			var handled bool
+			if heal, handled = nm.doExtra(&ev, s, leader, followers); !handled {
+				ev.Skipped = "unknown class"
+			}
 		}
 		if ev.Skipped != "" {
 			return ev

@@ -15,6 +15,10 @@
 #            clock-strobe; the mixed runs draw from every class),
 #            --clock-offsets 10,60 (seconds a clock fault moves a clock by;
 #            default 10,60,300,3600)
+#   --powerloss-bin PATH: a power-loss test build of herald
+#       (bazel build -c opt //server:herald_powerloss); --short then also runs
+#       the disk classes (powerloss-one, powerloss-all, truncate, bitflip,
+#       delete-file) with it, and --faults may name them
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -25,6 +29,7 @@ set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MODE=short KIND="${SERVER_KIND:-herald}" BIN="${SERVER_BIN:-}" SEED="" NODES=3
 DURATION="" LONG_SECONDS=3600 OUT="" FAULTS="" NET=process CLOCK_OFFSETS=10,60,300,3600
+PL_BIN="${POWERLOSS_BIN:-}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) MODE=short ;;
@@ -39,7 +44,8 @@ while [ $# -gt 0 ]; do
     --faults) FAULTS="$2"; shift ;;
     --net) NET="$2"; shift ;;
     --clock-offsets) CLOCK_OFFSETS="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --powerloss-bin) PL_BIN="$2"; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; echo "0 passed, 1 failed"; exit 2 ;;
   esac
   shift
@@ -49,6 +55,10 @@ if [ -z "$BIN" ]; then
   else echo "herald: give --server-bin PATH or SERVER_BIN" >&2; echo "0 passed, 1 failed"; exit 2; fi
 fi
 [ -x "$BIN" ] || { echo "$BIN is not an executable" >&2; echo "0 passed, 1 failed"; exit 2; }
+if [ -n "$PL_BIN" ] && [ ! -x "$PL_BIN" ]; then
+  echo "$PL_BIN is not an executable" >&2; echo "0 passed, 1 failed"; exit 2
+fi
+DISK_CLASSES="powerloss-one,powerloss-all,truncate,bitflip,delete-file"
 [ -n "$SEED" ] || SEED=$(( $(date +%s) % 100000 ))
 OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-$KIND.XXXXXX")}"
 mkdir -p "$OUT"
@@ -65,11 +75,16 @@ PASS=0 FAIL=0 N=0
 FAILED_RUNS=()
 one_run() { # faults duration_seconds seed
   N=$((N + 1))
+  # disk classes (nemesis_disk.go) run on the power-loss build when given
+  local bin="$BIN" extra=()
+  case ",$DISK_CLASSES," in *",$1,"*)
+    if [ -n "$PL_BIN" ]; then bin="$PL_BIN"; extra=(--powerloss); fi ;;
+  esac
   local tag; tag="$(printf 'run%02d-%s-seed%s' "$N" "$1" "$3")"
   echo
   echo "== $tag"
   # bound: the fault phase plus set-up, healing and checking
-  timeout --kill-after=30 $(( $2 + 600 )) "$BUILD/chaos" --server-kind "$KIND" --server-bin "$BIN" \
+  timeout --kill-after=30 $(( $2 + 600 )) "$BUILD/chaos" --server-kind "$KIND" --server-bin "$bin" "${extra[@]}" \
     --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" --clock-offsets "$CLOCK_OFFSETS" \
     --run-dir "$OUT/$tag" --json "$OUT/$tag.json" 2>&1 | tee "$OUT/$tag.log"
   local rc=${PIPESTATUS[0]}
@@ -86,6 +101,7 @@ if [ "$MODE" = short ]; then
     # libfaketime cannot move a Go program's clock: herald only
     [ "$KIND" = herald ] && CLASSES="$CLASSES,clock-forward,clock-back,clock-strobe"
   fi
+  if [ -z "$FAULTS" ] && [ -n "$PL_BIN" ] && [ "$KIND" = herald ]; then CLASSES="$CLASSES,$DISK_CLASSES"; fi
   i=0
   for c in ${CLASSES//,/ }; do one_run "$c" "$D" $((SEED + i)); i=$((i + 1)); done
   [ -n "$FAULTS" ] || one_run mixed "${DURATION:-60}" $((SEED + i))

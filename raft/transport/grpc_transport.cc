@@ -43,6 +43,15 @@ bool IsResponse(MessageType t) {
   }
 }
 
+// Whether the receiver answers `m` (what the watchdog waits for): not a
+// response itself, not a leader's quiesce heartbeat (a follower that holds
+// the whole log goes quiet without answering) and not a leadership
+// transfer's TimeoutNow (answered by a campaign, if at all).
+bool ExpectsResponse(const Message& m) {
+  if (IsResponse(m.type) || m.type == MessageType::kTimeoutNow) return false;
+  return !(m.type == MessageType::kHeartbeat && m.quiesce);
+}
+
 size_t ApproxBytes(const Message& m) {
   size_t n = 64 + m.snap_chunk.size();
   for (const Entry& e : m.entries) n += 32 + e.data.size();
@@ -210,6 +219,9 @@ struct GrpcTransport::Peer {
   // queued (0: none), and when the watchdog last reset the stream.
   std::atomic<int64_t> waiting_since{0};
   int64_t last_reset = 0;  // watchdog thread only
+  // A reset was logged and no response came since: later ones (a peer down
+  // for long) are logged at debug level only.
+  std::atomic<bool> reset_logged{false};
 };
 
 namespace {
@@ -351,7 +363,7 @@ void GrpcTransport::Send(std::vector<GroupMessage> msgs) {
           ++dropped;
           continue;
         }
-        if (!IsResponse(m->msg.type) && p->waiting_since.load(std::memory_order_relaxed) == 0) {
+        if (ExpectsResponse(m->msg) && p->waiting_since.load(std::memory_order_relaxed) == 0) {
           p->waiting_since.store(SteadyNs(), std::memory_order_relaxed);
         }
         p->queue_bytes += bytes;
@@ -452,7 +464,10 @@ void GrpcTransport::SenderLoop(Peer* p) {
 void GrpcTransport::NoteResponse(NodeId from) {
   MutexLock l(&peers_mu_);
   auto it = peers_.find(from);
-  if (it != peers_.end()) it->second->waiting_since.store(0, std::memory_order_relaxed);
+  if (it != peers_.end()) {
+    it->second->waiting_since.store(0, std::memory_order_relaxed);
+    it->second->reset_logged.store(false, std::memory_order_relaxed);
+  }
 }
 
 void GrpcTransport::WatchdogLoop() {
@@ -480,8 +495,10 @@ void GrpcTransport::WatchdogLoop() {
       if (p->active) p->active->TryCancel();
       p->cv.notify_all();
       watchdog_resets_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("raft transport: no response from node {} at {} for {} ms; new connection", id,
-                   p->address, (now - since) / 1'000'000);
+      const spdlog::level::level_enum level =
+          p->reset_logged.exchange(true) ? spdlog::level::debug : spdlog::level::warn;
+      spdlog::log(level, "raft transport: no response from node {} at {} for {} ms; new connection",
+                  id, p->address, (now - since) / 1'000'000);
     }
   }
 }

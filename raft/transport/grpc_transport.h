@@ -15,7 +15,7 @@
 // the wall clock the ones armed during it fire only when real time reaches
 // their deadline: a stream to a peer that broke meanwhile stayed silent for as
 // long as the step (tens of seconds). So a watchdog thread checks every peer
-// on the steady clock: when a request (anything but a response) has waited
+// on the steady clock: when a request (a message the peer answers) has waited
 // longer than silent_peer_timeout for any response from that peer, the
 // peer's stream is cancelled and its channel replaced by a new one (a new
 // connection; no backoff), at most once per timeout. A peer that is merely

@@ -20,6 +20,38 @@ constexpr int kKeepaliveTimeoutMs = 1000;
 // Receive limit: a Batch is at most max_batch_bytes plus one oversize message.
 constexpr int kMaxReceiveBytes = 64 << 20;
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Whether a message answers one of the receiver's (the watchdog's evidence
+// that our stream to its sender delivers).
+bool IsResponse(MessageType t) {
+  switch (t) {
+    case MessageType::kPreVoteResp:
+    case MessageType::kVoteResp:
+    case MessageType::kAppendResp:
+    case MessageType::kHeartbeatResp:
+    case MessageType::kSnapshotResp:
+    case MessageType::kReadIndexResp:
+    case MessageType::kSnapshotPayloadResp:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether the receiver answers `m` (what the watchdog waits for): not a
+// response itself, not a leader's quiesce heartbeat (a follower that holds
+// the whole log goes quiet without answering) and not a leadership
+// transfer's TimeoutNow (answered by a campaign, if at all).
+bool ExpectsResponse(const Message& m) {
+  if (IsResponse(m.type) || m.type == MessageType::kTimeoutNow) return false;
+  return !(m.type == MessageType::kHeartbeat && m.quiesce);
+}
+
 size_t ApproxBytes(const Message& m) {
   size_t n = 64 + m.snap_chunk.size();
   for (const Entry& e : m.entries) n += 32 + e.data.size();
@@ -125,10 +157,13 @@ class GrpcTransport::Service final : public pb::RaftTransport::Service {
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
       }
       std::vector<GroupMessage> msgs(batch.msgs_size());
+      bool responses = false;
       for (int k = 0; k < batch.msgs_size(); ++k) {
         msgs[k].group = batch.msgs(k).group();
         msgs[k].msg = FromProto(batch.mutable_msgs(k)->mutable_msg());
+        responses = responses || IsResponse(msgs[k].msg.type);
       }
+      if (responses) t_->NoteResponse(batch.from_node());
       t_->batches_received_.fetch_add(1, std::memory_order_relaxed);
       t_->messages_received_.fetch_add(msgs.size(), std::memory_order_relaxed);
       if (!t_->stopped_.load()) t_->handler_(std::move(msgs));
@@ -178,7 +213,39 @@ struct GrpcTransport::Peer {
   size_t queue_bytes ABSL_GUARDED_BY(mu) = 0;
   bool stop ABSL_GUARDED_BY(mu) = false;
   grpc::ClientContext* active ABSL_GUARDED_BY(mu) = nullptr;  // to cancel on Shutdown
+  // The watchdog cancelled the stream: the sender replaces the channel.
+  bool renew ABSL_GUARDED_BY(mu) = false;
+  // Steady ns: when the oldest request still without any response since was
+  // queued (0: none), and when the watchdog last reset the stream.
+  std::atomic<int64_t> waiting_since{0};
+  int64_t last_reset = 0;  // watchdog thread only
+  // A reset was logged and no response came since: later ones (a peer down
+  // for long) are logged at debug level only.
+  std::atomic<bool> reset_logged{false};
 };
+
+namespace {
+
+// Channels with equal arguments share gRPC's global subchannel pool, hence a
+// connection: `generation` (a counter per transport) makes a replaced channel
+// open its own rather than get the stalled one back.
+std::shared_ptr<grpc::Channel> MakeChannel(const GrpcTransportOptions& o, const std::string& addr,
+                                           int generation) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Our own backoff drives reconnects; keep gRPC's short so that a
+  // restarted peer is found quickly.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(o.initial_backoff.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(o.max_backoff.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(o.initial_backoff.count()));
+  args.SetInt("herald.raft_channel_generation", generation);
+  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
 
 GrpcTransport::GrpcTransport(const GrpcTransportOptions& options, MessageHandler handler)
     : options_(options), handler_(std::move(handler)) {}
@@ -208,6 +275,10 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Create(
       if (id != options.self) t->StartPeer(id, addr);
     }
   }
+  if (options.silent_peer_timeout.count() > 0) {
+    GrpcTransport* raw = t.get();
+    t->watchdog_ = std::thread([raw] { raw->WatchdogLoop(); });
+  }
   return t;
 }
 
@@ -215,19 +286,7 @@ void GrpcTransport::StartPeer(NodeId id, const std::string& addr) {
   auto p = std::make_unique<Peer>();
   p->id = id;
   p->address = addr;
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  // Our own backoff drives reconnects; keep gRPC's short so that a
-  // restarted peer is found quickly.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              static_cast<int>(options_.initial_backoff.count()));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options_.max_backoff.count()));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              static_cast<int>(options_.initial_backoff.count()));
-  p->channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  p->channel = MakeChannel(options_, addr, channel_generation_.fetch_add(1));
   p->stub = pb::RaftTransport::NewStub(p->channel);
   Peer* raw = p.get();
   p->thread = std::thread([this, raw] { SenderLoop(raw); });
@@ -269,6 +328,11 @@ GrpcTransport::~GrpcTransport() { Shutdown(); }
 
 void GrpcTransport::Shutdown() {
   if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> l(watchdog_mu_);
+    watchdog_cv_.notify_all();
+  }
+  if (watchdog_.joinable()) watchdog_.join();
   std::map<NodeId, std::unique_ptr<Peer>> peers;
   {
     MutexLock l(&peers_mu_);
@@ -299,6 +363,9 @@ void GrpcTransport::Send(std::vector<GroupMessage> msgs) {
           ++dropped;
           continue;
         }
+        if (ExpectsResponse(m->msg) && p->waiting_since.load(std::memory_order_relaxed) == 0) {
+          p->waiting_since.store(SteadyNs(), std::memory_order_relaxed);
+        }
         p->queue_bytes += bytes;
         p->queue.push_back(std::move(*m));
       }
@@ -314,10 +381,19 @@ void GrpcTransport::SenderLoop(Peer* p) {
   for (;;) {
     grpc::ClientContext ctx;
     pb::Ack ack;
+    bool renew = false;
     {
       MutexLock l(&p->mu);
       if (p->stop) return;
       p->active = &ctx;
+      renew = p->renew;
+      p->renew = false;
+    }
+    if (renew) {
+      // The watchdog found the stream silent: a new connection at once,
+      // not one that waits on gRPC's (wall-clock) timers.
+      p->channel = MakeChannel(options_, p->address, channel_generation_.fetch_add(1));
+      p->stub = pb::RaftTransport::NewStub(p->channel);
     }
     if (!first) reconnects_.fetch_add(1, std::memory_order_relaxed);
     first = false;
@@ -328,8 +404,8 @@ void GrpcTransport::SenderLoop(Peer* p) {
       take.clear();
       {
         std::unique_lock<std::mutex> l(p->mu.native());
-        p->cv.wait(l, [&] { return p->stop || !p->queue.empty(); });
-        if (p->stop) break;
+        p->cv.wait(l, [&] { return p->stop || p->renew || !p->queue.empty(); });
+        if (p->stop || p->renew) break;
         size_t bytes = 0;
         while (!p->queue.empty() && (take.empty() || bytes < options_.max_batch_bytes)) {
           const size_t b = ApproxBytes(p->queue.front().msg);
@@ -369,15 +445,61 @@ void GrpcTransport::SenderLoop(Peer* p) {
       messages_dropped_.fetch_add(p->queue.size(), std::memory_order_relaxed);
       p->queue.clear();
       p->queue_bytes = 0;
+      if (p->renew) {
+        backoff = options_.initial_backoff;
+        continue;  // a new channel at once (top of the loop)
+      }
     }
     if (st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       spdlog::error("raft transport: node {} at {} rejected us: {}", p->id, p->address,
                     st.error_message());
     }
     std::unique_lock<std::mutex> l(p->mu.native());
-    p->cv.wait_for(l, backoff, [&] { return p->stop; });
+    p->cv.wait_for(l, backoff, [&] { return p->stop || p->renew; });
     if (p->stop) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void GrpcTransport::NoteResponse(NodeId from) {
+  MutexLock l(&peers_mu_);
+  auto it = peers_.find(from);
+  if (it != peers_.end()) {
+    it->second->waiting_since.store(0, std::memory_order_relaxed);
+    it->second->reset_logged.store(false, std::memory_order_relaxed);
+  }
+}
+
+void GrpcTransport::WatchdogLoop() {
+  const int64_t limit =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.silent_peer_timeout).count();
+  const auto period = std::max(options_.silent_peer_timeout / 4, std::chrono::milliseconds(10));
+  for (;;) {
+    {
+      // std::condition_variable::wait_for measures on the steady clock.
+      std::unique_lock<std::mutex> l(watchdog_mu_);
+      watchdog_cv_.wait_for(l, period, [this] { return stopped_.load(); });
+      if (stopped_.load()) return;
+    }
+    const int64_t now = SteadyNs();
+    MutexLock peers_lock(&peers_mu_);
+    for (auto& [id, p] : peers_) {
+      const int64_t since = p->waiting_since.load(std::memory_order_relaxed);
+      if (since == 0 || now - since <= limit || now - p->last_reset <= limit) continue;
+      p->last_reset = now;
+      // Measured again from the next request on the new stream.
+      p->waiting_since.store(0, std::memory_order_relaxed);
+      MutexLock l(&p->mu);
+      if (p->stop) continue;
+      p->renew = true;
+      if (p->active) p->active->TryCancel();
+      p->cv.notify_all();
+      watchdog_resets_.fetch_add(1, std::memory_order_relaxed);
+      const spdlog::level::level_enum level =
+          p->reset_logged.exchange(true) ? spdlog::level::debug : spdlog::level::warn;
+      spdlog::log(level, "raft transport: no response from node {} at {} for {} ms; new connection",
+                  id, p->address, (now - since) / 1'000'000);
+    }
   }
 }
 
@@ -390,6 +512,7 @@ GrpcTransportStats GrpcTransport::stats() const {
   s.messages_received = messages_received_.load();
   s.batches_rejected = batches_rejected_.load();
   s.reconnects = reconnects_.load();
+  s.watchdog_resets = watchdog_resets_.load();
   return s;
 }
 

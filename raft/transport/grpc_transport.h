@@ -10,6 +10,19 @@
 // sender reconnects with exponential backoff (initial_backoff doubling up to
 // max_backoff), reset after a successful write.
 //
+// Watchdog (steady clock): gRPC's own timers (keepalive, reconnect backoff)
+// run on the wall clock in the libgrpc we build against, so after a step of
+// the wall clock the ones armed during it fire only when real time reaches
+// their deadline: a stream to a peer that broke meanwhile stayed silent for as
+// long as the step (tens of seconds). So a watchdog thread checks every peer
+// on the steady clock: when a request (a message the peer answers) has waited
+// longer than silent_peer_timeout for any response from that peer, the
+// peer's stream is cancelled and its channel replaced by a new one (a new
+// connection; no backoff), at most once per timeout. A peer that is merely
+// down costs one reconnect per timeout. Not covered: a node whose own
+// responses go unheard (it sends no requests to time); its peer's watchdog
+// does not help it either.
+//
 // Incoming: a gRPC server whose Stream handler checks every Batch: the cluster
 // id must be ours, to_node must be us and from_node a configured peer, and
 // every message inside must agree (msg.to == us, msg.from == from_node).
@@ -54,6 +67,9 @@ struct GrpcTransportOptions {
   size_t max_batch_bytes = 4 << 20;     // per Batch (gRPC's default limit is 4 MiB)
   std::chrono::milliseconds initial_backoff{20};
   std::chrono::milliseconds max_backoff{1000};
+  // The watchdog's limit (above); 0 turns it off. A few election timeouts
+  // (500-1000 ms) and above what keepalive needs to notice a dead peer (2 s).
+  std::chrono::milliseconds silent_peer_timeout{5000};
 };
 
 struct GrpcTransportStats {
@@ -64,6 +80,7 @@ struct GrpcTransportStats {
   uint64_t messages_received = 0;
   uint64_t batches_rejected = 0;  // identity check failed
   uint64_t reconnects = 0;        // streams (re)opened after the first
+  uint64_t watchdog_resets = 0;   // streams the watchdog cancelled (channel replaced)
 };
 
 class GrpcTransport : public Transport {
@@ -93,6 +110,9 @@ class GrpcTransport : public Transport {
 
   GrpcTransport(const GrpcTransportOptions& options, MessageHandler handler);
   void SenderLoop(Peer* peer);
+  void WatchdogLoop();
+  // Service thread: a batch from `from` held responses to our requests.
+  void NoteResponse(NodeId from);
 
   const GrpcTransportOptions options_;
   const MessageHandler handler_;
@@ -106,9 +126,14 @@ class GrpcTransport : public Transport {
   std::map<NodeId, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(peers_mu_);
   std::atomic<bool> stopped_{false};
 
+  std::thread watchdog_;
+  std::mutex watchdog_mu_;
+  std::condition_variable watchdog_cv_;
+
   std::atomic<uint64_t> batches_sent_{0}, messages_sent_{0}, messages_dropped_{0};
   std::atomic<uint64_t> batches_received_{0}, messages_received_{0}, batches_rejected_{0};
-  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> reconnects_{0}, watchdog_resets_{0};
+  std::atomic<int> channel_generation_{0};
 };
 
 // Conversions, exposed for tests and fuzzing.

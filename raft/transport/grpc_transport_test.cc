@@ -65,8 +65,10 @@ GroupMessage Msg(GroupId g, NodeId from, NodeId to, uint64_t i) {
 std::unique_ptr<GrpcTransport> Make(const std::string& cluster, NodeId self,
                                     std::map<NodeId, std::string> peers, Inbox* inbox,
                                     const std::string& listen = "127.0.0.1:0",
-                                    size_t max_queue = 64 << 20) {
+                                    size_t max_queue = 64 << 20,
+                                    std::chrono::milliseconds silent_peer_timeout = 5000ms) {
   GrpcTransportOptions o;
+  o.silent_peer_timeout = silent_peer_timeout;
   o.cluster_id = cluster;
   o.self = self;
   o.listen_address = listen;
@@ -172,6 +174,9 @@ TEST(GrpcTransportTest, ReconnectsAfterPeerRestart) {
   }));
   EXPECT_GE(a->stats().reconnects, 1u);
   EXPECT_GE(a->stats().messages_dropped, 1u);
+  // Before in_b2 (declared after them) goes: b may still be receiving.
+  a.reset();
+  b.reset();
 }
 
 TEST(GrpcTransportTest, FullQueueDropsInsteadOfBlocking) {
@@ -190,7 +195,7 @@ TEST(GrpcTransportTest, FullQueueDropsInsteadOfBlocking) {
 // node sends to its other peers: a new leader elected while the old one is
 // paused replicates to the remaining follower at once. (Checked when the
 // chaos harness reported publish gaps as long as a leader's pause; those were
-// the harness's client failing over to the paused node, tests/chaos/serverof.go.)
+// the harness's client failing over to the paused node, tests/chaos/pin.go.)
 //
 // The stopped peer is this test binary run again (GrpcTransportPeerChild):
 // node 3, which sends to node 1 until it is stopped, as a leader would.
@@ -297,6 +302,76 @@ TEST(GrpcTransportTest, StoppedPeerDoesNotStallOthers) {
   EXPECT_LT(worst, 1s) << "B received nothing for "
                        << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count()
                        << " ms while C was stopped";
+}
+
+// The watchdog (steady clock): requests that get no response for longer than
+// silent_peer_timeout replace the peer's stream and channel; the new one
+// delivers.
+TEST(GrpcTransportTest, WatchdogRenewsAStreamWhoseRequestsGoUnanswered) {
+  Inbox in_b, in_a;
+  auto b = Make("c1", 2, {{1, "127.0.0.1:1"}}, &in_b);
+  const std::string addr = "127.0.0.1:" + std::to_string(b->port());
+  auto a = Make("c1", 1, {{2, addr}}, &in_a, "127.0.0.1:0", 64 << 20, 200ms);
+  // b never answers (its inbox only collects): a's requests wait.
+  uint64_t i = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    a->Send({Msg(1, 1, 2, ++i)});
+    return a->stats().watchdog_resets >= 1;
+  }));
+  const size_t before = in_b.Size();
+  ASSERT_TRUE(WaitFor([&] {
+    a->Send({Msg(1, 1, 2, ++i)});
+    return in_b.Size() > before;
+  }));
+  EXPECT_GE(a->stats().reconnects, 1u);
+  a.reset();
+  b.reset();
+}
+
+TEST(GrpcTransportTest, WatchdogLeavesAnAnsweringPeerAlone) {
+  Inbox in_a;
+  Mutex mu;
+  GrpcTransport* b_raw = nullptr;  // set once b exists
+  GrpcTransportOptions ob;
+  ob.cluster_id = "c1";
+  ob.self = 2;
+  ob.peers = {{1, "127.0.0.1:1"}};
+  auto b = GrpcTransport::Create(ob, [&](std::vector<GroupMessage> msgs) {
+    MutexLock l(&mu);
+    if (b_raw == nullptr) return;
+    std::vector<GroupMessage> resp;
+    for (GroupMessage& m : msgs) {
+      GroupMessage r = m;
+      r.msg.type = MessageType::kAppendResp;
+      r.msg.from = 2;
+      r.msg.to = 1;
+      r.msg.entries.clear();
+      resp.push_back(std::move(r));
+    }
+    b_raw->Send(std::move(resp));
+  });
+  ASSERT_TRUE(b.ok()) << b.status();
+  const std::string addr = "127.0.0.1:" + std::to_string((*b)->port());
+  auto a = Make("c1", 1, {{2, addr}}, &in_a, "127.0.0.1:0", 64 << 20, 200ms);
+  (*b)->SetPeer(1, "127.0.0.1:" + std::to_string(a->port()));
+  {
+    MutexLock l(&mu);
+    b_raw = b->get();
+  }
+  // Requests and their answers for 5 timeouts: no reset.
+  const auto end = std::chrono::steady_clock::now() + 1s;
+  uint64_t i = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    const size_t have = in_a.Size();
+    a->Send({Msg(1, 1, 2, ++i)});
+    ASSERT_TRUE(WaitFor([&] { return in_a.Size() > have; }, 5s));
+  }
+  EXPECT_EQ(a->stats().watchdog_resets, 0u);
+  {
+    MutexLock l(&mu);
+    b_raw = nullptr;
+  }
+  (*b)->Shutdown();
 }
 
 }  // namespace

@@ -64,6 +64,13 @@ std::string PendingHeaders(const std::string& status, int64_t msgs, int64_t byte
 
 ConsumerManager::ConsumerManager(Hooks hooks) : hooks_(std::move(hooks)), tick_(io_) {
   if (!hooks_.now_ns) hooks_.now_ns = SteadyUnixNs;
+  if (!hooks_.steady_ns) {
+    hooks_.steady_ns = [] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+    };
+  }
 }
 
 ConsumerManager::~ConsumerManager() { Stop(); }
@@ -199,7 +206,7 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
       c.next_stream_seq = st.delivered.stream_seq + 1;
       c.last_consumer_seq = st.delivered.consumer_seq;
       c.last_stream_seq = st.delivered.stream_seq;
-      c.last_active_ns = now;
+      c.last_active_ns = hooks_.steady_ns();
       for (const auto& [sseq, p] : st.pending) {
         auto rd = st.redelivered.find(sseq);
         const uint64_t count = rd == st.redelivered.end() ? 1 : rd->second;
@@ -270,7 +277,7 @@ void ConsumerManager::Pull(const std::string& stream, const std::string& consume
       return;
     }
     Leader& c = cit->second;
-    c.last_active_ns = hooks_.now_ns();
+    c.last_active_ns = hooks_.steady_ns();
     AddPullRequest(stream, sit->second, consumer, c, request.reply, request.data, &out);
     if (!out.empty()) hooks_.send(std::move(out));
   });
@@ -517,7 +524,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
   }
   FinishNoWait(c, out);
   if (!deliveries.empty()) {
-    c.last_active_ns = now;
+    c.last_active_ns = hooks_.steady_ns();
     hooks_.propose(se.group, EncodeDeliveredEntry(cname, deliveries),
                    [](absl::StatusOr<uint64_t>) {});
   }
@@ -533,7 +540,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
   if (c.config.flow_control && c.fc_window > 0 && c.fc_pending > c.fc_window) return;
   if (hooks_.has_interest && !hooks_.has_interest(c.config.deliver_subject)) return;
-  c.last_active_ns = now;
+  c.last_active_ns = hooks_.steady_ns();
   std::vector<Delivery> deliveries;
   for (int guard = 0; guard < 10000; ++guard) {
     if (acks && c.config.max_ack_pending > 0 &&
@@ -646,7 +653,7 @@ void ConsumerManager::Ack(BusMessage msg) {
     }
     Leader& c = cit->second;
     const int64_t now = hooks_.now_ns();
-    c.last_active_ns = now;
+    c.last_active_ns = hooks_.steady_ns();
     std::string_view body = msg.data;
     while (!body.empty() && (body.back() == '\r' || body.back() == '\n' || body.back() == ' '))
       body.remove_suffix(1);
@@ -878,11 +885,12 @@ void ConsumerManager::OnTick() {
       const bool inactive = c.config.is_push() ? (!hooks_.has_interest ||
                                                   !hooks_.has_interest(c.config.deliver_subject))
                                                : c.waiting.empty();
-      if (!inactive) c.last_active_ns = now;
+      const int64_t steady = hooks_.steady_ns();
+      if (!inactive) c.last_active_ns = steady;
       if (c.config.durable_name.empty() && inactive && c.config.inactive_threshold > 0 &&
-          now - c.last_active_ns > c.config.inactive_threshold) {
+          steady - c.last_active_ns > c.config.inactive_threshold) {
         idle.push_back(cname);
-        c.last_active_ns = now;  // proposed once per threshold
+        c.last_active_ns = steady;  // proposed once per threshold
       }
     }
     for (const std::string& cname : idle) {

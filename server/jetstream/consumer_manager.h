@@ -49,6 +49,10 @@ class ConsumerManager {
     std::function<void(std::vector<BusMessage> msgs)> send;
     // Unix time now, ns (tests may replace it).
     std::function<int64_t()> now_ns;
+    // The steady clock, ns (tests may replace it): what measures
+    // inactive_threshold, which a step of the wall clock must not trip (a
+    // forward step larger than it removed every idle ephemeral consumer).
+    std::function<int64_t()> steady_ns;
     // Whether a subject has interest now (a push consumer's deliver subject,
     // a pull request's reply subject, an advisory's subject).
     std::function<bool(const std::string& subject)> has_interest;
@@ -135,7 +139,7 @@ class ConsumerManager {
     std::deque<storage::StoredMessage> ahead;
     uint64_t lps_until = 0;
     std::deque<PullRequest> waiting;
-    int64_t last_active_ns = 0;
+    int64_t last_active_ns = 0;  // Hooks::steady_ns
     // Push consumers.
     int64_t last_sent_ns = 0;                   // last message or heartbeat sent
     std::string fc_reply;                       // outstanding flow-control request ("" none)

@@ -58,6 +58,12 @@ class ConsumerManagerTest : public ::testing::Test {
       cv_.notify_all();
     };
     h.now_ns = [this] { return now_.load(); };
+    h.steady_ns = [this] {
+      std::lock_guard<std::mutex> l(mu_);
+      ++steady_reads_;
+      cv_.notify_all();
+      return steady_.load();
+    };
     h.has_interest = [this](const std::string& subject) {
       std::lock_guard<std::mutex> l(mu_);
       for (const std::string& s : interest_) {
@@ -215,6 +221,8 @@ class ConsumerManagerTest : public ::testing::Test {
   std::unique_ptr<ConsumerManager> cm_;
   uint64_t index_ = 1;
   std::atomic<int64_t> now_{1000 * kSec};
+  std::atomic<int64_t> steady_{50 * kSec};
+  int64_t steady_reads_ = 0;  // mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Proposal> proposals_;
@@ -484,6 +492,38 @@ TEST_F(ConsumerManagerTest, MaxExpiresAndMaxBatchAreRefusedWithTheirStatus) {
       WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") == 1 && CountTo(s, "_INBOX.2") == 1; }));
   EXPECT_EQ(SentTo("_INBOX.1")[0].headers, "NATS/1.0 409 Exceeded MaxRequestExpires of 1s\r\n\r\n");
   EXPECT_EQ(SentTo("_INBOX.2")[0].headers, "NATS/1.0 409 Exceeded MaxRequestBatch of 10\r\n\r\n");
+}
+
+// inactive_threshold is measured on the steady clock: a step of the wall
+// clock far past it (NTP, `date -s`) does not remove an idle ephemeral
+// consumer; real idle time does.
+TEST_F(ConsumerManagerTest, InactiveThresholdIgnoresAWallClockStep) {
+  ConsumerConfig cfg;
+  cfg.inactive_threshold = 30 * kSec;
+  ASSERT_TRUE(NormalizeConsumerConfig(&cfg, stream_->config()).ok());
+  ASSERT_TRUE(cfg.durable_name.empty());
+  nlohmann::json op;
+  op["op"] = "consumer_create";
+  op["name"] = "eph";
+  op["config"] = cfg.ToJson();
+  op["created"] = now_.load();
+  ASSERT_TRUE(ApplyEntry(EncodeOpEntry(op)).error.ok());
+  Lead();
+  now_ += 3600 * kSec;  // the wall clock jumps an hour ahead
+  // Some ticks later (each reads the steady clock): nothing proposed.
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    const int64_t reads = steady_reads_;
+    ASSERT_TRUE(
+        cv_.wait_for(l, std::chrono::seconds(10), [&] { return steady_reads_ >= reads + 10; }));
+    EXPECT_TRUE(proposals_.empty());
+  }
+  steady_ += 31 * kSec;  // 31 s of real idle time
+  ASSERT_TRUE(WaitProposals(1));
+  std::vector<nlohmann::json> ops = CommitProposals();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0]["op"], "consumer_delete");
+  EXPECT_EQ(ops[0]["name"], "eph");
 }
 
 }  // namespace

@@ -802,6 +802,12 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
     name = g->second;
     auto it = local_.find(name);
     if (it == local_.end()) return;
+    if (leader == self_ && !it->second.leader) {
+      // Timestamps of this leadership go on from here on the steady clock
+      // (leader_clock.h): a step of the wall clock while leading must not
+      // reach the replicas' dedupe window and max_age expiry.
+      it->second.stream->leader_clock().Start(it->second.stream->State().last_time_ns);
+    }
     it->second.leader = leader == self_;
     it->second.leader_id = leader;
     if (leader != raft::kNoNode && leader != self_) it->second.pending_create_reply.clear();
@@ -1091,7 +1097,10 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     ReplyPubError(msg.reply, cfg.name, errors::Unavailable());
     return;
   }
-  std::string entry = EncodeMessageEntry(msg.subject, msg.headers, msg.data, NowUnixNanos());
+  // Stamped from the leadership's clock, not the wall clock (leader_clock.h).
+  std::string entry =
+      EncodeMessageEntry(msg.subject, msg.headers, msg.data,
+                         stream->leader_clock().Stamp(stream->State().last_time_ns));
   std::string reply = std::move(msg.reply);
   host_->Propose(group, std::move(entry), [this, stream, reply](absl::StatusOr<uint64_t> index) {
     if (reply.empty()) return;
@@ -2245,11 +2254,14 @@ void JetStream::Housekeeping() {
     std::vector<std::pair<uint64_t, int64_t>> expire;
     {
       MutexLock l(&mu_);
-      const int64_t now = NowUnixNanos();
       for (auto& [name, ls] : local_) {
         if (!ls.leader) continue;
         const StreamConfig cfg = ls.stream->config();
         if (cfg.max_age_ns <= 0) continue;
+        // The cutoff is measured on the clock the messages are stamped with
+        // (leader_clock.h), so a step of this node's wall clock does not
+        // expire messages early on every replica.
+        const int64_t now = ls.stream->leader_clock().Now();
         const storage::StreamStoreState st = ls.stream->State();
         if (st.msgs == 0 || st.first_time_ns >= now - cfg.max_age_ns) continue;
         expire.push_back({ls.assignment.group, now - cfg.max_age_ns});

@@ -30,6 +30,7 @@
 #include "raft/core/types.h"
 #include "server/jetstream/api_error.h"
 #include "server/jetstream/consumer_state.h"
+#include "server/jetstream/leader_clock.h"
 #include "server/jetstream/stream_config.h"
 #include "storage/stream_snapshot.h"
 #include "storage/stream_store.h"
@@ -169,6 +170,9 @@ class Stream {
   // outlive both (a subscription handler still holding it).
   void DropSnapshotView();
   const ApplyResult& last_result() const { return last_result_; }
+  // Any thread: the clock this node stamps the stream's messages with while
+  // it leads the stream (leader_clock.h; started at each election).
+  LeaderClock& leader_clock() const { return leader_clock_; }
 
   // Any thread: the replicated consumers (copies), and a counter that moves
   // whenever one is created, deleted or reconfigured.
@@ -235,6 +239,8 @@ class Stream {
 
   std::atomic<uint64_t> durable_applied_{0};
   std::atomic<uint64_t> consumers_version_{1};
+
+  mutable LeaderClock leader_clock_;
 
   Mutex pin_mu_;
   std::shared_ptr<storage::StreamSnapshotView> pinned_ ABSL_GUARDED_BY(pin_mu_);

@@ -109,6 +109,35 @@ TEST_F(StreamTest, MsgIdDeduplicatesWithinTheWindowAndAcrossReopen) {
   EXPECT_EQ(later.seq, 2u);
 }
 
+// Clock finding 1 of the chaos suite: the leader's wall clock steps 300 s
+// ahead (past the 2 min window) between a publish and the client's retry 1 s
+// later. Stamped from the leader's clock (the stream's own leader_clock(), as
+// JetStream stamps), the entry carries real elapsed time, so every replica
+// still knows the id; stamped from the wall clock it emptied the window.
+TEST_F(StreamTest, MsgIdStillDeduplicatedAfterTheLeadersWallClockJumpsAhead) {
+  ASSERT_LT(cfg_.duplicate_window_ns, 300 * kSec);
+  const std::string h = Hdr({{"Nats-Msg-Id", "retried"}});
+  LeaderClock& clock = stream_->leader_clock();
+  const int64_t wall = now_, steady = 50 * kSec;
+  clock.Start(wall, stream_->State().last_time_ns, steady);
+  const ApplyResult& first =
+      Pub("s.a", h, "x", clock.Stamp(wall, stream_->State().last_time_ns, steady));
+  ASSERT_FALSE(first.duplicate);
+  const uint64_t seq = first.seq;
+  // Another publisher's message after the step (wall +300 s, 0.5 s later).
+  ASSERT_FALSE(Pub("s.b", "", "y",
+                   clock.Stamp(wall + 300 * kSec, stream_->State().last_time_ns, steady + kSec / 2))
+                   .duplicate);
+  // The retry, 1 s after the first publish.
+  const ApplyResult& retry = Pub(
+      "s.a", h, "x", clock.Stamp(wall + 301 * kSec, stream_->State().last_time_ns, steady + kSec));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.seq, seq);
+  EXPECT_EQ(stream_->State().msgs, 2u);
+  // Timestamps went on in real time, not with the step.
+  EXPECT_LT(stream_->State().last_time_ns, wall + 2 * kSec);
+}
+
 TEST_F(StreamTest, ExpectedHeaders) {
   Pub("s.a", Hdr({{"Nats-Msg-Id", "one"}}));
   Pub("s.b");

@@ -50,6 +50,7 @@ func reportMain(args []string) int {
 	commit := fs.String("commit", "", "commit the runs were made from")
 	build := fs.String("build", "", "how the server binary was built (e.g. bazel -c opt)")
 	note := fs.String("note", "", "one more line under the header (e.g. the commands run)")
+	section := fs.String("section", "", "which generated section of --doc (\"\": the first, process-mode one)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -81,7 +82,7 @@ func reportMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "report: %v\n", err)
 		return 2
 	}
-	out, err := replaceGenerated(string(old), md)
+	out, err := replaceGenerated(string(old), md, *section)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "report: %s: %v\n", *doc, err)
 		return 2
@@ -95,13 +96,20 @@ func reportMain(args []string) int {
 }
 
 // replaceGenerated puts md between the markers of doc (markers kept).
-func replaceGenerated(doc, md string) (string, error) {
-	b := strings.Index(doc, reportBegin)
-	e := strings.Index(doc, reportEnd)
-	if b < 0 || e < 0 || e < b {
-		return "", fmt.Errorf("markers %q ... %q not found in order", reportBegin, reportEnd)
+// section "" is the section of reportBegin/reportEnd; another name N has
+// "<!-- BEGIN GENERATED: chaos figures N -->" ... "<!-- END GENERATED: chaos figures N -->".
+func replaceGenerated(doc, md, section string) (string, error) {
+	begin, end := reportBegin, reportEnd
+	if section != "" {
+		begin = "<!-- BEGIN GENERATED: chaos figures " + section + " -->"
+		end = "<!-- END GENERATED: chaos figures " + section + " -->"
 	}
-	return doc[:b+len(reportBegin)] + "\n" + md + doc[e:], nil
+	b := strings.Index(doc, begin)
+	e := strings.Index(doc, end)
+	if b < 0 || e < 0 || e < b {
+		return "", fmt.Errorf("markers %q ... %q not found in order", begin, end)
+	}
+	return doc[:b+len(begin)] + "\n" + md + doc[e:], nil
 }
 
 func cpuModel() string {
@@ -217,10 +225,15 @@ func renderReport(results []*Result, commit, build, note string, now time.Time) 
 			}
 			a.healthy = append(a.healthy, ev.HealthyMs)
 			switch ev.Class {
-			case "kill-leader", "pause-leader":
-				a.gap = append(a.gap, ev.GapMs)
-			case "kill-all", "kill-majority":
-				a.rest = append(a.rest, ev.RecoverMs)
+			case "kill-leader", "pause-leader", "part-leader", "part-majority":
+				// partitions: fault to the first ack through the side with a quorum
+				if ev.GapMs > 0 || ev.Class == "kill-leader" || ev.Class == "pause-leader" {
+					a.gap = append(a.gap, ev.GapMs)
+				}
+			case "kill-all", "kill-majority", "powerloss-all":
+				if ev.RecoverMs > 0 || ev.Class != "powerloss-all" {
+					a.rest = append(a.rest, ev.RecoverMs)
+				}
 			}
 		}
 	}

@@ -688,6 +688,54 @@ class AdminServer::Impl final : public pb::Admin::Service {
     return Status::OK;
   }
 
+  Status AddNode(ServerContext* ctx, const pb::AddNodeRequest* req, pb::Operation* out) override {
+    Caller caller;
+    if (Status s = Authorize(ctx, Role::kOperator, &caller); !s.ok()) return s;
+    nlohmann::json node;
+    if (Status s = ClusterNode(req->node(), &node); !s.ok()) {
+      if (s.error_code() != StatusCode::NOT_FOUND) return s;
+      return Status(StatusCode::NOT_FOUND,
+                    absl::StrCat("no node named \"", req->node(),
+                                 "\" is connected to the cluster: start it first, with "
+                                 "server_name ",
+                                 req->node(), ", JetStream on and routes to a running node"));
+    }
+    if (!node.value("online", false)) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat(req->node(), " is not connected: start it first"));
+    }
+    const std::string name = req->node();
+    const bool cordoned = node.value("cordoned", false);
+    Audit(caller, "AddNode", absl::StrCat(name, cordoned ? " (lifting its cordon)" : ""));
+    *out = ops_.Start("add_node", name, [this, name, cordoned](Operations::Context& op) {
+      if (cordoned) {
+        op.Progress(absl::StrCat("lifting the cordon of ", name, " (removed or drained before)"), 0,
+                    3);
+        if (absl::Status s = ApiOk("$JS.API.SERVER.CORDON", {{"peer", name}, {"cordon", false}});
+            !s.ok()) {
+          return s;
+        }
+      }
+      op.Progress(absl::StrCat("asking the metadata leader to add ", name), 1, 3);
+      if (absl::Status s = ApiOk("$JS.API.SERVER.JOIN", {{"peer", name}}); !s.ok()) return s;
+      op.Progress(absl::StrCat(name, " is a learner of the metadata group, catching up"), 2, 3);
+      const absl::Time deadline = absl::Now() + absl::Seconds(60);
+      for (;;) {
+        nlohmann::json now;
+        if (ClusterNode(name, &now).ok()) {
+          const std::string role = Str(now, "meta_role");
+          if (role == "follower" || role == "leader") return absl::OkStatus();
+        }
+        if (absl::Now() > deadline || op.stopping()) {
+          return absl::DeadlineExceededError(
+              absl::StrCat(name, " did not become a voter of the metadata group within 60 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
+    return Status::OK;
+  }
+
   Status DrainNode(ServerContext* ctx, const pb::DrainNodeRequest* req,
                    pb::Operation* out) override {
     Caller caller;

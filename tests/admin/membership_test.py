@@ -13,6 +13,8 @@ every node:
   operation (NOT_FOUND), stream move to a node already holding a replica
   (INVALID_ARGUMENT) or to an unknown node (NOT_FOUND);
 * stream move --from A --to B;
+* node add of a fifth node started against the cluster: a voter of the
+  metadata group, and the next stream placed on it;
 * node drain: the node leads no group, its clients are disconnected and can
   reconnect elsewhere, nothing new is placed on it, its process exits at the
   end of its lame duck, and the cluster keeps serving.
@@ -25,6 +27,7 @@ Prints "RESULT passed=N failed=M" at the end. Every process listens on
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -609,6 +612,52 @@ class MembershipTest(MembershipCase):
         # The node that is down: its R3 replicas have nowhere to go.
         r = self.ctl("node", "remove", down.name, timeout="20s")
         self.assert_refused(r, "FAILED_PRECONDITION", "stream ", down.name)
+
+
+class AddNodeTest(MembershipCase):
+    """A fifth node started against the running 4-node cluster: node add makes
+    it a voter of the metadata group, and new streams are placed on it."""
+
+    def test_add_node_then_placements_use_it(self):
+        streams = ["PA", "PB", "PC", "PD"]
+        for s in streams:  # 12 replicas: 3 on each of the four nodes
+            self.add_stream(s)
+        r = self.ctl("node", "add", "n5", timeout="10s")
+        self.assert_refused(r, "NOT_FOUND", "n5", "start it first")
+
+        routes = re.search(r"routes: \[([^\]]*)\]", self.nodes[0].base_conf).group(1).split(", ")
+        client, route, admin = free_ports(3)
+        n5 = Node(self.root, "n5", client, route, admin,
+                  routes + ["nats-route://127.0.0.1:%d" % route], self.extra)
+        type(self).nodes.append(n5)
+        RUNNING[:] = type(self).nodes
+        self.assertTrue(wait_for(lambda: self.ctl_on(n5, "health", timeout="5s").rc == 0, 40, 0.2),
+                        n5.logtext())
+
+        t0 = time.monotonic()
+        r = self.ctl("node", "add", "n5", "--json", timeout="90s")
+        self.assertEqual(r.rc, 0, r)
+        op = r.json()
+        self.assertEqual((op["kind"], op["target"], op["state"]), ("add_node", "n5", "done"), op)
+        print("node add n5: %.2fs" % (time.monotonic() - t0))
+        for on in ("n1", "n5"):
+            roles = {n["name"]: n["meta_role"] for n in self.ok_json("cluster", "status", on=on)["nodes"]}
+            self.assertIn(roles.get("n5"), ("follower", "leader"), roles)
+        # Again: nothing to do, done at once.
+        r = self.ctl("node", "add", "n5", timeout="30s")
+        self.assertEqual(r.rc, 0, r)
+
+        # The least-loaded nodes take a new stream: n5 (no replica) is one.
+        self.add_stream("PE")
+        self.assertIn("n5", self.peers("PE"))
+        self.assertTrue(wait_for(lambda: self.settled("PE"), 20, 0.2), self.groups().get("PE"))
+        c = Nats(self.node("n1").client_port)
+        try:
+            ack = c.request("pe.x", b"hello")
+            self.assertIsNotNone(ack)
+            self.assertIn(b'"stream":"PE"', ack[1])
+        finally:
+            c.close()
 
 
 class RemoveDownNodeTest(MembershipCase):

@@ -67,6 +67,19 @@ std::vector<CommandSpec> BuildCommands() {
   c.push_back({"cluster status", "ClusterStatus", "every node of the cluster",
                "Lists the nodes as the answering node knows them: whether each is up,\n"
                "its role in the metadata group, connections, uptime and disk use."});
+  c.push_back({"node add",
+               "AddNode, GetOperation",
+               "makes a started node a voter of the cluster's metadata group",
+               "NODE must be running with routes to the cluster (start it first: it\n"
+               "asks to join by itself). Lifts its cordon if it was removed or drained\n"
+               "before, asks the metadata leader to add it (a learner first) and waits\n"
+               "until it is a voter; from then on new replicas may be placed on it\n"
+               "(stream move puts existing ones there). NOT_FOUND when no node of that\n"
+               "name is connected.\n"
+               "\n" +
+                   WaitHelp("the addition"),
+               {{"NODE", ValueKind::kString, true, "the node's server_name"}},
+               {NoWaitFlag()}});
   c.push_back({"node remove",
                "RemoveNode, GetOperation",
                "moves every replica off a node, then removes it from the cluster",

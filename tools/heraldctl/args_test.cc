@@ -49,7 +49,7 @@ std::string MinimalLine(const CommandSpec& c) {
 }
 
 TEST(ArgsTest, EveryCommandParsesItsMinimalForm) {
-  ASSERT_EQ(Commands().size(), 24u);
+  ASSERT_EQ(Commands().size(), 25u);
   for (const auto& c : Commands()) {
     absl::StatusOr<Invocation> inv = Parse(MinimalLine(c));
     ASSERT_TRUE(inv.ok()) << MinimalLine(c) << ": " << inv.status();
@@ -196,7 +196,7 @@ TEST(ArgsTest, UsageErrors) {
       {"bogus", "unknown command \"bogus\""},
       {"stream",
        "stream: missing subcommand (ls, info, add, edit, rm, purge, move, backup, restore)"},
-      {"node", "node: missing subcommand (remove, drain)"},
+      {"node", "node: missing subcommand (add, remove, drain)"},
       {"node remove", "node remove: missing NODE"},
       {"op status", "op status: missing ID"},
       {"stream move S", "stream move: --from is required"},

@@ -28,8 +28,8 @@ using Stub = pb::Admin::StubInterface;
 // Whether the command waits for an operation to end.
 bool WaitsForOperation(const ParsedCommand& cmd) {
   const std::string& path = cmd.spec->path;
-  if (path == "node remove" || path == "node drain" || path == "stream move" ||
-      path == "stream restore") {
+  if (path == "node add" || path == "node remove" || path == "node drain" ||
+      path == "stream move" || path == "stream restore") {
     return !cmd.Has("no-wait");
   }
   return path == "op status" && cmd.Has("wait");
@@ -644,6 +644,12 @@ int StartOperation(Session& s,
   return WaitForOperation(s, std::move(op));
 }
 
+int NodeAdd(Session& s) {
+  pb::AddNodeRequest req;
+  req.set_node(s.cmd().Arg(0));
+  return StartOperation(s, &Stub::AddNode, req);
+}
+
 int NodeRemove(Session& s) {
   pb::RemoveNodeRequest req;
   req.set_node(s.cmd().Arg(0));
@@ -684,6 +690,7 @@ const std::map<std::string, std::function<int(Session&)>>& Handlers() {
   static const auto* handlers = new std::map<std::string, std::function<int(Session&)>>{
       {"health", Health},
       {"cluster status", ClusterStatus},
+      {"node add", NodeAdd},
       {"node remove", NodeRemove},
       {"node drain", NodeDrain},
       {"op status", OpStatus},

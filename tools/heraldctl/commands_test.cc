@@ -96,6 +96,7 @@ class FakeAdmin : public pb::Admin::StubInterface {
   HERALD_FAKE_RPC(GetConsumer, GetConsumerRequest, ConsumerInfo)
   HERALD_FAKE_RPC(CreateConsumer, CreateConsumerRequest, ConsumerInfo)
   HERALD_FAKE_RPC(DeleteConsumer, DeleteConsumerRequest, DeleteConsumerResponse)
+  HERALD_FAKE_RPC(AddNode, AddNodeRequest, Operation)
   HERALD_FAKE_RPC(RemoveNode, RemoveNodeRequest, Operation)
   HERALD_FAKE_RPC(DrainNode, DrainNodeRequest, Operation)
   HERALD_FAKE_RPC(MoveStream, MoveStreamRequest, Operation)
@@ -308,7 +309,7 @@ TEST(CommandsTest, EveryCommandHasAHandlerThatCallsAnRpc) {
     pb::StreamInfo current;
     current.set_config_json(R"({"name":"X"})");
     stub.Reply("GetStream", current);
-    for (const char* rpc : {"RemoveNode", "DrainNode", "MoveStream", "GetOperation"}) {
+    for (const char* rpc : {"AddNode", "RemoveNode", "DrainNode", "MoveStream", "GetOperation"}) {
       stub.Reply(rpc, Op("done", 1, 1, "done"));
     }
     stub.Restore(Op("done", 1, 1, "done", "restore_stream", "X"));
@@ -639,6 +640,30 @@ TEST(CommandsTest, NodeRemoveWaitsPrintingProgressAsItChanges) {
     EXPECT_EQ(c.metadata.find("authorization")->second, "Bearer tk");
   }
   EXPECT_EQ(t.sleeps, std::vector<absl::Duration>(5, absl::Milliseconds(500)));
+}
+
+TEST(CommandsTest, NodeAddWaitsUntilTheNodeIsAVoter) {
+  FakeAdmin stub;
+  stub.Reply("AddNode",
+             Op("running", 1, 3, "asking the metadata leader to add n5", "add_node", "n5"));
+  stub.Then(
+      "GetOperation",
+      Op("running", 2, 3, "n5 is a learner of the metadata group, catching up", "add_node", "n5"));
+  stub.Then("GetOperation", Op("done", 3, 3, "done", "add_node", "n5"));
+  FakeTime t;
+  Result r = RunCmd(stub, "node add n5", t.clock());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(stub.calls()[0].method, "AddNode");
+  EXPECT_EQ(stub.calls()[0].request->ShortDebugString(), "node: \"n5\"");
+  EXPECT_TRUE(absl::StrContains(r.err, "[2/3] n5 is a learner of the metadata group")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "done")) << r.out;
+
+  FakeAdmin missing;
+  missing.Fail("AddNode", grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                       "no node named \"n9\" is connected to the cluster"));
+  r = RunCmd(missing, "node add n9");
+  EXPECT_EQ(r.code, kExitFailed);
+  EXPECT_TRUE(absl::StrContains(r.err, "heraldctl: NOT_FOUND: no node named")) << r.err;
 }
 
 TEST(CommandsTest, AFailedOperationExitsOneWithItsError) {

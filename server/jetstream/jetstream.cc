@@ -179,10 +179,7 @@ absl::Status JetStream::StartApi() {
     const absl::Time deadline = absl::Now() + absl::Seconds(5);
     while (MetaLeader() != self_ && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
   }
-  auto api = bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
-    std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
-    OnApiRequest(std::move(m), 0, std::move(rest));
-  });
+  absl::StatusOr<SubscriptionPtr> api = SubscribeApi();
   if (!api.ok()) return api.status();
   api_sub_ = *api;
   const std::string fwd_prefix = "$HERALD.JS." + NodeHex(self_) + ".";
@@ -211,7 +208,49 @@ absl::Status JetStream::StartApi() {
     MutexLock l(&mu_);
     probe_ready_ = true;
   }
+  api_started_.store(true, std::memory_order_release);
   return absl::OkStatus();
+}
+
+absl::StatusOr<SubscriptionPtr> JetStream::SubscribeApi() {
+  return bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
+    std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
+    OnApiRequest(std::move(m), 0, std::move(rest));
+  });
+}
+
+// A node removed from the metadata group (SERVER.REMOVE, heraldctl node
+// remove) while it still runs has a frozen view of the cluster and could
+// only answer 10008: it stops answering the JetStream API, so that the
+// requests of clients connected to it go to the other nodes over the
+// routes, as nats-server's removed server disables its JetStream. Added
+// back (node add), it answers again. Housekeeping thread.
+void JetStream::UpdateApiForMembership() {
+  if (!clustered_ || !api_started_.load(std::memory_order_acquire)) return;
+  absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+  if (!gi.ok()) return;
+  auto has = [&](const std::vector<raft::NodeId>& v) {
+    return std::find(v.begin(), v.end(), self_) != v.end();
+  };
+  const bool member = has(gi->conf.voters) || has(gi->conf.learners);
+  if (member) {
+    was_meta_member_ = true;
+    if (api_sub_ == nullptr) {
+      absl::StatusOr<SubscriptionPtr> api = SubscribeApi();
+      if (api.ok()) {
+        api_sub_ = *api;
+        spdlog::info(
+            "JetStream: this node is a member of the metadata group again; "
+            "answering the JetStream API");
+      }
+    }
+  } else if (was_meta_member_ && api_sub_ != nullptr) {
+    spdlog::warn(
+        "JetStream: this node was removed from the cluster's metadata group; it no longer "
+        "answers the JetStream API (its clients' requests go to the other nodes)");
+    bus_->Unsubscribe(api_sub_);
+    api_sub_ = nullptr;
+  }
 }
 
 void JetStream::Stop() {
@@ -223,7 +262,7 @@ void JetStream::Stop() {
   }
   hk_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
-  bus_->Unsubscribe(api_sub_);
+  if (api_sub_ != nullptr) bus_->Unsubscribe(api_sub_);
   bus_->Unsubscribe(forward_sub_);
   if (gather_ != nullptr) gather_->Stop();  // answers what it has
   if (probe_sub_ != nullptr) bus_->Unsubscribe(probe_sub_);
@@ -2247,6 +2286,7 @@ void JetStream::Housekeeping() {
     if (gather_ != nullptr) gather_->ExpireOverdue(absl::Now());
     MaybeBootstrapMeta();
     MaybeRequestMetaJoin();
+    UpdateApiForMembership();
     PromoteMetaLearners();
     ReconcileMembership();
     // Age expiry: the leader proposes a cutoff; every replica removes from

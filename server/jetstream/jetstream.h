@@ -241,6 +241,8 @@ class JetStream : public raft::StateMachine {
   // answers `reply` (an update request) once applied.
   void ProposeStreamConfig(const std::string& name, const std::string& reply);
   void Housekeeping();
+  absl::StatusOr<SubscriptionPtr> SubscribeApi();
+  void UpdateApiForMembership();
   // The stream of a group held here (null if none).
   std::shared_ptr<Stream> StreamOfGroup(raft::GroupId group) const;
   // Flushes the database when asked (a stream took a snapshot) and then
@@ -276,6 +278,10 @@ class JetStream : public raft::StateMachine {
   std::unique_ptr<ConsumerManager> consumers_;
   bool consumers_touched_ = false;  // driver thread: the open apply batch changed consumers
   SubscriptionPtr api_sub_, forward_sub_, probe_sub_, probe_answer_sub_;
+  // api_sub_ is set in StartApi, then (api_started_) only the housekeeper
+  // changes it (UpdateApiForMembership) until Stop, after the housekeeper.
+  std::atomic<bool> api_started_{false};
+  bool was_meta_member_ = false;  // housekeeper only
   const std::string probe_reply_ = absl::StrCat("$HERALD.JS.META.PROBED.", self_);
 
   mutable Mutex mu_;

@@ -579,6 +579,21 @@ class MembershipTest(MembershipCase):
         # The removed node, still running, does not disturb the metadata
         # group (no elections of its own).
         before = type(self).meta_after_removal
+        # Nor does it answer the JetStream API from its frozen view (10008):
+        # its clients' requests are answered by the other nodes.
+        c = Nats(self.node(victim).client_port)
+        try:
+            answers = []
+
+            def answered():
+                a = c.api("$JS.API.STREAM.INFO.RA", {}, timeout=3)
+                answers.append(a)
+                return a is not None and "error" not in a and a["config"]["name"] == "RA"
+            self.assertTrue(wait_for(answered, 15, 0.2), answers[-3:])
+            a = c.api("$JS.API.STREAM.NAMES", {})
+            self.assertIn("RA", a["streams"], a)
+        finally:
+            c.close()
         # Every R3 stream is on all three: none could be re-placed.
         target = left[1]
         r = self.ctl("node", "remove", target, timeout="20s")

@@ -43,13 +43,24 @@ bool IsResponse(MessageType t) {
   }
 }
 
-// Whether the receiver answers `m` (what the watchdog waits for): not a
-// response itself, not a leader's quiesce heartbeat (a follower that holds
-// the whole log goes quiet without answering) and not a leadership
-// transfer's TimeoutNow (answered by a campaign, if at all).
+// Whether the receiver answers `m` (what the watchdog waits for): a
+// leader's appends, snapshots and (not quiescing) heartbeats, which a live
+// follower always answers. Not vote or pre-vote requests (a node that heard
+// from its leader recently drops them unanswered, as it does messages of a
+// stale term), read-index requests (dropped by a node that is not the
+// leader), a quiesce heartbeat (a follower that holds the whole log goes
+// quiet without answering) or a leadership transfer's TimeoutNow.
 bool ExpectsResponse(const Message& m) {
-  if (IsResponse(m.type) || m.type == MessageType::kTimeoutNow) return false;
-  return !(m.type == MessageType::kHeartbeat && m.quiesce);
+  switch (m.type) {
+    case MessageType::kAppend:
+    case MessageType::kSnapshot:
+    case MessageType::kSnapshotPayload:
+      return true;
+    case MessageType::kHeartbeat:
+      return !m.quiesce;
+    default:
+      return false;
+  }
 }
 
 size_t ApproxBytes(const Message& m) {

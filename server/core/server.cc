@@ -430,6 +430,13 @@ std::string Server::JetStreamUnhealthy(bool enabled_only, bool server_only) cons
 
 void Server::OnClusterUrlsChanged() {
   if (jetstream_ != nullptr) {
+    // Read and applied under one lock: route changes arrive on several I/O
+    // threads (a duplicate route replaced: one registered, one closed), and
+    // an older snapshot applied after a newer one left JetStream believing a
+    // connected peer gone (R3 placement then failed with "no suitable peers"
+    // until the next route change). Serialized, the last call applied reads
+    // the routes after every change that triggered a call.
+    MutexLock peers_lock(&peers_mu_);
     std::vector<js::JetStreamPeer> peers;
     for (const auto& p : cluster_->RaftPeers()) peers.push_back({p.server_name, p.address});
     jetstream_->OnPeersChanged(peers);

@@ -160,6 +160,7 @@ class Server : public MonitorSource, public ClusterHost {
   std::atomic<uint64_t> next_cid_{1};
 
   mutable Mutex mu_;
+  Mutex peers_mu_;  // OnClusterUrlsChanged: JetStream peers read and applied in order
   std::shared_ptr<const ServerOptions> options_ ABSL_GUARDED_BY(mu_);
   std::string info_prefix_ ABSL_GUARDED_BY(mu_);  // INFO JSON without the closing brace
   std::vector<std::string> connect_urls_ ABSL_GUARDED_BY(mu_);  // cluster client URLs

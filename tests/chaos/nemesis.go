@@ -298,20 +298,7 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		}
 		ev.RecoverMs = <-nm.probeAsync(heal, 90*time.Second)
 	case "kill-all":
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, node := range nm.c.Nodes {
-			ev.Targets = append(ev.Targets, fmt.Sprintf("%s(pid %d)", node.Name, node.PID()))
-			wg.Add(1)
-			go func(node *Node) {
-				defer wg.Done()
-				err := node.Kill()
-				mu.Lock()
-				errf(err)
-				mu.Unlock()
-			}(node)
-		}
-		wg.Wait()
+		nm.killAll(&ev, errf)
 		killed := time.Now()
 		time.Sleep(s.Hold)
 		heal = time.Now()
@@ -348,4 +335,23 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		ev.HealthyMs = ms(time.Since(heal))
 	}
 	return ev
+}
+
+// killAll SIGKILLs every node at once (kill-all, powerloss-all), naming
+// them in ev.Targets; errors go to errf.
+func (nm *Nemesis) killAll(ev *Event, errf func(error)) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, node := range nm.c.Nodes {
+		ev.Targets = append(ev.Targets, fmt.Sprintf("%s(pid %d)", node.Name, node.PID()))
+		wg.Add(1)
+		go func(node *Node) {
+			defer wg.Done()
+			err := node.Kill()
+			mu.Lock()
+			errf(err)
+			mu.Unlock()
+		}(node)
+	}
+	wg.Wait()
 }

@@ -37,7 +37,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -121,20 +120,7 @@ func (nm *Nemesis) doDisk(s Step, leader string, peers []string, ev *Event, heal
 			ev.Skipped = "needs --powerloss (a power-loss test build)"
 			return true
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, node := range nm.c.Nodes {
-			ev.Targets = append(ev.Targets, fmt.Sprintf("%s(pid %d)", node.Name, node.PID()))
-			wg.Add(1)
-			go func(node *Node) {
-				defer wg.Done()
-				err := node.Kill()
-				mu.Lock()
-				errf(err)
-				mu.Unlock()
-			}(node)
-		}
-		wg.Wait()
+		nm.killAll(ev, errf)
 		killed := time.Now()
 		for _, node := range nm.c.Nodes {
 			cut, err := applyPowerLoss(journalPath(node))

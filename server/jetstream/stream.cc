@@ -503,7 +503,7 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     r.error = errors::BadRequest();
     return;
   }
-  const int64_t time_ns = static_cast<int64_t>(GetU64(body.data()));
+  const int64_t stamped = static_cast<int64_t>(GetU64(body.data()));
   const uint32_t subj_len = GetU32(body.data() + 8);
   const uint32_t hdr_len = GetU32(body.data() + 12);
   if (body.size() < 16ull + subj_len + hdr_len) {
@@ -513,11 +513,22 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   std::string_view subject = body.substr(16, subj_len);
   std::string_view headers = body.substr(16 + subj_len, hdr_len);
   std::string_view payload = body.substr(16 + subj_len + hdr_len);
+  // The leader's stamp, but never below the stream's newest message: stamps
+  // can reach the log out of order (two I/O threads stamp and propose
+  // concurrently; a new leader stamps before it has applied what its
+  // predecessor proposed), and a stream's times must not go backwards.
+  // Derived from the store's state only, so every replica, and one that
+  // restarted and replays the log, stores the same time.
+  const int64_t time_ns = std::max(stamped, store_->WorkingState().last_time_ns);
   *now_ns = time_ns;
-  if (time_ns > last_time_ns_) last_time_ns_ = time_ns;
-  ExpireMsgIds(last_time_ns_);
 
   const StreamConfig cfg = config();
+  // The dedupe window as of this entry. Remembered ids are forgotten only up
+  // to the newest stored time (last_time_ns_, set below once this message is
+  // stored), which no later entry goes below, so what a replica remembers
+  // never depends on an entry it refused: one that restarted and rebuilt its
+  // window from the store (RebuildDedupe) decides as one that ran on.
+  const int64_t window_start = time_ns - cfg.duplicate_window_ns;
   if (cfg.sealed) {
     r.error = errors::Sealed();
     return;
@@ -533,7 +544,7 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     msg_id = FindHeader(headers, kMsgIdHeader);
     if (msg_id.has_value() && !msg_id->empty()) {
       auto it = msg_ids_.find(std::string(*msg_id));
-      if (it != msg_ids_.end()) {
+      if (it != msg_ids_.end() && it->second.time_ns >= window_start) {
         r.seq = it->second.seq;
         r.duplicate = true;
         return;
@@ -598,6 +609,8 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   }
   const uint64_t seq = store_->Append(subject, headers, payload, time_ns);
   r.seq = seq;
+  last_time_ns_ = time_ns;
+  ExpireMsgIds(last_time_ns_);
   if (cfg.retention == Retention::kInterest && !AnyConsumerWants(subject)) {
     // Interest retention with no consumer for it: the message takes its
     // sequence and is acknowledged but not kept (nats-server's SkipMsg).

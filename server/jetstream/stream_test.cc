@@ -138,6 +138,47 @@ TEST_F(StreamTest, MsgIdStillDeduplicatedAfterTheLeadersWallClockJumpsAhead) {
   EXPECT_LT(stream_->State().last_time_ns, wall + 2 * kSec);
 }
 
+// Stamps can reach the log out of order (two I/O threads stamp and propose
+// concurrently; a new leader stamps before applying its predecessor's
+// entries; the chaos suite saw times 18 us backwards). Stored times never go
+// backwards, and every replica stores the same ones.
+TEST_F(StreamTest, StoredTimesNeverGoBackwards) {
+  const int64_t t0 = now_;
+  EXPECT_EQ(Pub("s.a", "", "x", t0 + 5000).seq, 1u);
+  EXPECT_EQ(Pub("s.a", "", "x", t0 + 3000).seq, 2u);  // stamped earlier, logged later
+  EXPECT_EQ(Pub("s.a", "", "x", t0 + 9000).seq, 3u);
+  auto m2 = stream_->store().Load(2);
+  ASSERT_TRUE(m2.ok()) << m2.status();
+  EXPECT_EQ(m2->time_ns, t0 + 5000);
+  auto m3 = stream_->store().Load(3);
+  ASSERT_TRUE(m3.ok()) << m3.status();
+  EXPECT_EQ(m3->time_ns, t0 + 9000);
+  EXPECT_EQ(stream_->State().last_time_ns, t0 + 9000);
+}
+
+// A refused entry stamped far ahead must not move the dedupe window: a
+// replica that restarted after it (and rebuilt its window from the store)
+// would otherwise decide a later retry differently from one that ran on, and
+// the two would store different messages at the same sequence.
+TEST_F(StreamTest, RefusedEntryDoesNotMoveTheDedupeWindow) {
+  const std::string h = Hdr({{"Nats-Msg-Id", "once"}});
+  const int64_t t0 = now_;
+  ASSERT_EQ(Pub("s.a", h, "x", t0).seq, 1u);
+  // Refused (wrong expected last sequence), stamped two windows ahead.
+  const ApplyResult& refused = Pub("s.b", Hdr({{"Nats-Expected-Last-Sequence", "7"}}), "y",
+                                   t0 + 2 * cfg_.duplicate_window_ns);
+  EXPECT_FALSE(refused.error.ok());
+  // The retry, stamped 1 s after the original by a leader whose stamps came
+  // out of order: still a duplicate, on this replica and on a restarted one.
+  const ApplyResult& retry = Pub("s.a", h, "x", t0 + kSec);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.seq, 1u);
+  Open();
+  const ApplyResult& again = Pub("s.a", h, "x", t0 + 2 * kSec);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(stream_->State().msgs, 1u);
+}
+
 TEST_F(StreamTest, ExpectedHeaders) {
   Pub("s.a", Hdr({{"Nats-Msg-Id", "one"}}));
   Pub("s.b");

@@ -26,6 +26,9 @@ constexpr char kKindIndex = 0x03;
 constexpr char kKindEnd = 0x04;  // exclusive upper bound of index keys
 constexpr char kKindConsumer = 0x05;
 constexpr char kKindConsumerEnd = 0x06;
+constexpr char kKindMsgId = 0x06;
+constexpr char kKindMsgIdEnd = 0x07;
+constexpr char kMsgIdVersion = 0x01;
 
 constexpr char kMessageVersion = 1;
 constexpr char kStateVersion = 1;
@@ -207,6 +210,12 @@ std::string ConsumerKey(StreamId id, std::string_view name) {
   k.append(name);
   return k;
 }
+std::string MsgIdKey(StreamId id, int64_t time_ns, uint64_t seq) {
+  std::string k = KindKey(id, kKindMsgId);
+  PutBE64(&k, static_cast<uint64_t>(std::max<int64_t>(time_ns, 0)));
+  PutBE64(&k, seq);
+  return k;
+}
 std::string IndexKey(StreamId id, std::string_view subject, uint64_t seq) {
   std::string k = IndexPrefix(id, subject);
   PutBE64(&k, seq);
@@ -378,6 +387,59 @@ absl::StatusOr<std::map<std::string, std::string>> StreamStore::LoadConsumers() 
   }
   if (!it->status().ok())
     return ReadError(absl::StrCat("stream ", id_, ": read consumers"), it->status());
+  return out;
+}
+
+void StreamStore::PutMsgId(int64_t time_ns, uint64_t seq, std::string_view msg_id) {
+  std::string v;
+  v.reserve(msg_id.size() + 5);
+  v.push_back(kMsgIdVersion);
+  v.append(msg_id);
+  // Salted with the key (time, seq): a record read back under another key
+  // fails as a flipped bit does.
+  const std::string key = stream_keys::MsgIdKey(id_, time_ns, seq);
+  PutLE(&v, SaltedCrc(id_, key + v), 4);
+  index_batch_.Put(key, v);
+  staged_ = true;
+}
+
+void StreamStore::DeleteMsgId(int64_t time_ns, uint64_t seq) {
+  index_batch_.Delete(stream_keys::MsgIdKey(id_, time_ns, seq));
+  staged_ = true;
+}
+
+void StreamStore::DeleteMsgIdsBefore(int64_t time_ns) {
+  if (time_ns <= 0) return;
+  index_batch_.DeleteRange(KindKey(id_, kKindMsgId), stream_keys::MsgIdKey(id_, time_ns, 0));
+  staged_ = true;
+}
+
+absl::StatusOr<std::vector<StreamStore::MsgIdRecord>> StreamStore::LoadMsgIds(
+    int64_t from_time_ns) const {
+  std::vector<MsgIdRecord> out;
+  const std::string lo = stream_keys::MsgIdKey(id_, from_time_ns, 0);
+  const std::string hi = KindKey(id_, kKindMsgIdEnd);
+  const size_t prefix = KindKey(id_, kKindMsgId).size();
+  rocksdb::Slice upper(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    std::string_view k = View(it->key());
+    std::string_view v = View(it->value());
+    if (k.size() != prefix + 16 || v.size() < 5 || v[0] != kMsgIdVersion ||
+        SaltedCrc(id_, std::string(k).append(v.substr(0, v.size() - 4))) !=
+            GetLE(v.data() + v.size() - 4, 4)) {
+      return absl::DataLossError(absl::StrCat("stream ", id_, ": a msg id record is damaged"));
+    }
+    MsgIdRecord r;
+    r.time_ns = static_cast<int64_t>(GetBE64(k.data() + prefix));
+    r.seq = GetBE64(k.data() + prefix + 8);
+    r.msg_id = std::string(v.substr(1, v.size() - 5));
+    out.push_back(std::move(r));
+  }
+  if (!it->status().ok())
+    return ReadError(absl::StrCat("stream ", id_, ": read msg ids"), it->status());
   return out;
 }
 

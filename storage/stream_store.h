@@ -156,6 +156,25 @@ class StreamStore {
   void PutConsumer(std::string_view name, std::string_view record);
   void DeleteConsumer(std::string_view name);
 
+  // The stream's deduplication window (Nats-Msg-Id -> seq, time): a record
+  // per remembered id, written with the apply batch that stored its message
+  // and deleted when the window passes it, so that a replica that restarted
+  // remembers exactly what one that ran on does, also ids whose message was
+  // removed since (a limit, a purge, interest retention). Staged for the next
+  // Commit(). Purges leave them alone; DeleteAll removes them.
+  void PutMsgId(int64_t time_ns, uint64_t seq, std::string_view msg_id);
+  void DeleteMsgId(int64_t time_ns, uint64_t seq);
+  // Every record older than time_ns (one range tombstone).
+  void DeleteMsgIdsBefore(int64_t time_ns);
+  struct MsgIdRecord {
+    int64_t time_ns = 0;
+    uint64_t seq = 0;
+    std::string msg_id;
+  };
+  // Committed records with time_ns >= from_time_ns, oldest first. kDataLoss
+  // if one fails its CRC. Any thread.
+  absl::StatusOr<std::vector<MsgIdRecord>> LoadMsgIds(int64_t from_time_ns) const;
+
   // Working view of the counters (applied: that of the last Commit).
   StreamStoreState WorkingState() const;
   bool HasStaged() const { return staged_; }
@@ -298,6 +317,7 @@ std::string MessageKey(StreamId id, uint64_t seq);
 std::string StateKey(StreamId id);
 std::string IndexKey(StreamId id, std::string_view subject, uint64_t seq);
 std::string ConsumerKey(StreamId id, std::string_view name);
+std::string MsgIdKey(StreamId id, int64_t time_ns, uint64_t seq);
 }  // namespace stream_keys
 
 }  // namespace herald::storage

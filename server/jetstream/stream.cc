@@ -413,38 +413,61 @@ void Stream::UpdateConfig(const StreamConfig& config) {
 }
 
 void Stream::RebuildDedupe() {
+  msg_ids_.clear();
+  msg_id_order_.clear();
   const StreamConfig cfg = config();
   const int64_t horizon = last_time_ns_ - cfg.duplicate_window_ns;
-  std::vector<std::pair<int64_t, std::pair<std::string, uint64_t>>> found;
+  // The window's own records (what a replica that ran on remembers, ids of
+  // removed messages included), plus the ids of the stored messages within
+  // it: stores written before the records existed have only those.
+  std::vector<storage::StreamStore::MsgIdRecord> found;
+  absl::StatusOr<std::vector<storage::StreamStore::MsgIdRecord>> records =
+      store_->LoadMsgIds(horizon);
+  if (records.ok()) {
+    found = *std::move(records);
+  } else {
+    spdlog::warn("stream {}: reading the dedupe window: {}", cfg.name, records.status().ToString());
+  }
   bool first = true;
   absl::Status st = store_->ScanBackward([&](const storage::StoredMessage& m) {
     std::optional<std::string_view> id = FindHeader(m.headers, kMsgIdHeader);
     if (first && id.has_value()) last_msg_id_ = std::string(*id);
     first = false;
     if (m.time_ns < horizon) return false;
-    if (id.has_value()) found.push_back({m.time_ns, {std::string(*id), m.seq}});
+    if (id.has_value() && !id->empty()) found.push_back({m.time_ns, m.seq, std::string(*id)});
     return true;
   });
   if (!st.ok())
     spdlog::warn("stream {}: rebuilding the dedupe window: {}", cfg.name, st.ToString());
-  for (auto it = found.rbegin(); it != found.rend(); ++it) {
-    RememberMsgId(it->second.first, it->second.second, it->first);
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.time_ns, a.seq) < std::tie(b.time_ns, b.seq);
+  });
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (i > 0 && found[i].seq == found[i - 1].seq && found[i].time_ns == found[i - 1].time_ns)
+      continue;  // both a record and a stored message
+    RememberMsgId(found[i].msg_id, found[i].seq, found[i].time_ns, /*persist=*/false);
   }
+  // Records the window passed while this replica was down are dropped with
+  // the next apply batch.
+  store_->DeleteMsgIdsBefore(horizon);
 }
 
-void Stream::RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns) {
+void Stream::RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns, bool persist) {
   std::string key(id);
   msg_ids_[key] = MsgIdEntry{seq, time_ns};
-  msg_id_order_.emplace_back(time_ns, std::move(key));
+  msg_id_order_.push_back(MsgIdOrder{time_ns, seq, std::move(key)});
+  if (persist) store_->PutMsgId(time_ns, seq, id);
 }
 
 void Stream::ExpireMsgIds(int64_t now_ns) {
   const int64_t window = config().duplicate_window_ns;
-  while (!msg_id_order_.empty() && msg_id_order_.front().first < now_ns - window) {
-    auto it = msg_ids_.find(msg_id_order_.front().second);
-    if (it != msg_ids_.end() && it->second.time_ns == msg_id_order_.front().first) {
+  while (!msg_id_order_.empty() && msg_id_order_.front().time_ns < now_ns - window) {
+    const MsgIdOrder& o = msg_id_order_.front();
+    auto it = msg_ids_.find(o.id);
+    if (it != msg_ids_.end() && it->second.time_ns == o.time_ns && it->second.seq == o.seq) {
       msg_ids_.erase(it);
     }
+    store_->DeleteMsgId(o.time_ns, o.seq);
     msg_id_order_.pop_front();
   }
 }

@@ -226,7 +226,10 @@ class Stream {
   // consumer stop with interest policy). Apply thread, mu_ held.
   void RemoveUnwanted(uint64_t from_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnforceLimits(std::string_view subject);
-  void RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns);
+  // Remembers an id in memory and, with `persist`, in the store (staged with
+  // the apply batch: storage::StreamStore::PutMsgId).
+  void RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns, bool persist = true);
+  // Forgets ids older than now_ns - duplicate_window, in memory and in the store.
   void ExpireMsgIds(int64_t now_ns);
   void RebuildDedupe();
 
@@ -253,7 +256,12 @@ class Stream {
     int64_t time_ns;
   };
   std::unordered_map<std::string, MsgIdEntry> msg_ids_;
-  std::deque<std::pair<int64_t, std::string>> msg_id_order_;  // (time, id), oldest first
+  struct MsgIdOrder {
+    int64_t time_ns;
+    uint64_t seq;
+    std::string id;
+  };
+  std::deque<MsgIdOrder> msg_id_order_;  // oldest first
   std::string last_msg_id_;
   std::set<std::string> dirty_consumers_;  // changed since the last write (deleted: absent)
   int64_t last_time_ns_ = 0;               // newest message time applied (the stream's clock)

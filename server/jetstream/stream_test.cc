@@ -179,6 +179,31 @@ TEST_F(StreamTest, RefusedEntryDoesNotMoveTheDedupeWindow) {
   EXPECT_EQ(stream_->State().msgs, 1u);
 }
 
+// The window remembers ids whose message is gone (here removed by max_msgs)
+// across a restart as a replica that ran on does: otherwise a retry would be
+// a duplicate on one replica and a new message on the other.
+TEST_F(StreamTest, MsgIdOfARemovedMessageIsRememberedAcrossReopen) {
+  StreamConfig c = cfg_;
+  c.max_msgs = 1;
+  SetConfig(c);
+  ASSERT_EQ(Pub("s.a", Hdr({{"Nats-Msg-Id", "first"}})).seq, 1u);
+  ASSERT_EQ(Pub("s.a", Hdr({{"Nats-Msg-Id", "second"}})).seq, 2u);
+  ASSERT_EQ(stream_->State().msgs, 1u);  // "first" was removed
+  EXPECT_TRUE(Pub("s.a", Hdr({{"Nats-Msg-Id", "first"}})).duplicate);
+  Open();
+  const ApplyResult& retry = Pub("s.a", Hdr({{"Nats-Msg-Id", "first"}}));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.seq, 1u);
+  EXPECT_EQ(stream_->State().last_seq, 2u);
+  // Past the window the records are forgotten, on disk too.
+  ASSERT_FALSE(Pub("s.b", "", "x", now_ + cfg_.duplicate_window_ns + kSec).duplicate);
+  auto left = stream_->store().LoadMsgIds(0);
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty());
+  Open();
+  EXPECT_FALSE(Pub("s.a", Hdr({{"Nats-Msg-Id", "first"}})).duplicate);
+}
+
 TEST_F(StreamTest, ExpectedHeaders) {
   Pub("s.a", Hdr({{"Nats-Msg-Id", "one"}}));
   Pub("s.b");

@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "raft/core/crc32c.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
 
 namespace herald::storage {
@@ -304,6 +306,19 @@ absl::Status WriteMarker(const std::string& dir, bool sync) {
   if (!ok) return absl::InternalError("write " + path);
   return sync ? SyncDir(dir) : absl::OkStatus();
 }
+
+std::string WitnessPath(const std::string& dir) {
+  return (std::filesystem::path(dir) / kVoteWitnessFile).string();
+}
+constexpr size_t kWitnessRecordBytes = 3 * 8 + 4;
+void PutWitnessRecord(std::string* out, uint64_t group, uint64_t term, uint64_t vote) {
+  const size_t at = out->size();
+  for (uint64_t v : {group, term, vote}) {
+    for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  const uint32_t crc = raft::Crc32c(std::string_view(out->data() + at, 24));
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+}
 }  // namespace
 
 void SetEnvProviderForTesting(EnvProviderForTesting provider) {
@@ -351,8 +366,21 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
     return absl::DataLossError(absl::StrCat("open ", options.path, ": ", s.ToString()));
   }
   store->db_.reset(db);
+  store->env_ = o.env;
+  absl::Status ws = store->LoadWitness();
+  if (!ws.ok()) return ws;
   absl::Status rs = store->Recover();
   if (!rs.ok()) return rs;
+  if (options.sync) {
+    MutexLock l(&store->witness_mu_);
+    // Forget what the witness holds of groups that are gone, and start the
+    // file over from what it now holds.
+    for (auto it = store->witnessed_.begin(); it != store->witnessed_.end();) {
+      it = store->groups_.count(it->first) != 0 ? std::next(it) : store->witnessed_.erase(it);
+    }
+    absl::Status rw = store->RewriteWitness();
+    if (!rw.ok()) return rw;
+  }
   if (store->groups_.empty() && store->unrecoverable_.empty() &&
       std::filesystem::exists(MarkerPath(options.path), ec)) {
     // It held groups and none is left, though the last one deleted removes the
@@ -457,6 +485,19 @@ absl::Status RaftLogStore::RecoverGroup(GroupId g, const std::string& state_valu
     log->cache_bytes_ = 0;
   }
   HardState hs = log->hs_;
+  {
+    MutexLock l(&witness_mu_);
+    auto w = witnessed_.find(g);
+    if (w != witnessed_.end() &&
+        (w->second.term > hs.term || (w->second.term == hs.term && hs.vote == raft::kNoNode &&
+                                      w->second.vote != raft::kNoNode))) {
+      // The state record went back (the WAL lost a synced tail): the vote
+      // this node cast, and perhaps sent, must stand.
+      hs.term = w->second.term;
+      hs.vote = w->second.vote;
+      votes_restored_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   if (log->last_ < st->watermark) {
     // Entries that were synced, and so may have been acknowledged to a
     // leader, are gone: no voting or leading until they are re-replicated.
@@ -544,6 +585,17 @@ absl::Status RaftLogStore::DeleteGroup(GroupId g) {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   if (it != groups_.end()) groups_.erase(it);
   unrecoverable_.erase(g);
+  if (options_.sync) {
+    // A group created again under this id starts from nothing; the record
+    // needs no fsync of its own (the next one synced covers it, and a group
+    // that no longer exists is not restored).
+    MutexLock l(&witness_mu_);
+    if (witnessed_.erase(g) != 0 && witness_ != nullptr) {
+      std::string rec;
+      PutWitnessRecord(&rec, g, 0, 0);
+      if (witness_->Append(rec).ok()) ++witness_records_;
+    }
+  }
   if (groups_.empty() && unrecoverable_.empty()) {
     std::error_code ec;
     std::filesystem::remove(MarkerPath(options_.path), ec);
@@ -654,6 +706,75 @@ absl::Status RaftLogStore::SyncPending(const std::vector<PendingWrite*>& writes)
   rocksdb::Status s = db_->SyncWAL();
   if (!s.ok()) return absl::InternalError("raft log sync: " + s.ToString());
   syncs_.fetch_add(1, std::memory_order_relaxed);
+  // Terms and votes these writes changed go to the witness, synced, before
+  // anything that depends on them is sent (the caller sends after this).
+  MutexLock l(&witness_mu_);
+  std::string records;
+  for (const PendingWrite* w : writes) {
+    for (const Staged& st : w->staged) {
+      Witnessed& known = witnessed_[st.log->id()];
+      if (known.term == st.hs.term && known.vote == st.hs.vote) continue;
+      known = Witnessed{st.hs.term, st.hs.vote};
+      PutWitnessRecord(&records, st.log->id(), st.hs.term, st.hs.vote);
+    }
+  }
+  if (records.empty()) return absl::OkStatus();
+  return AppendWitness(records);
+}
+
+absl::Status RaftLogStore::AppendWitness(const std::string& records) {
+  if (witness_ == nullptr || witness_records_ > 1024 + 8 * witnessed_.size()) {
+    // Rewritten from the map, which already holds these records.
+    return RewriteWitness();
+  }
+  rocksdb::Status s = witness_->Append(records);
+  if (s.ok()) s = witness_->Sync();
+  if (!s.ok()) return absl::InternalError("vote witness: " + s.ToString());
+  witness_records_ += records.size() / kWitnessRecordBytes;
+  return absl::OkStatus();
+}
+
+absl::Status RaftLogStore::RewriteWitness() {
+  std::string all;
+  for (const auto& [g, w] : witnessed_) PutWitnessRecord(&all, g, w.term, w.vote);
+  const std::string path = WitnessPath(options_.path), tmp = path + ".tmp";
+  rocksdb::EnvOptions eo;
+  std::unique_ptr<rocksdb::WritableFile> f;
+  rocksdb::Status s = env_->NewWritableFile(tmp, &f, eo);
+  if (s.ok()) s = f->Append(all);
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (s.ok()) s = env_->RenameFile(tmp, path);
+  std::unique_ptr<rocksdb::Directory> dir;
+  if (s.ok()) s = env_->NewDirectory(options_.path, &dir);
+  if (s.ok()) s = dir->Fsync();
+  if (s.ok()) s = env_->ReopenWritableFile(path, &f, eo);
+  if (!s.ok()) return absl::InternalError("vote witness: " + s.ToString());
+  witness_ = std::move(f);
+  witness_records_ = witnessed_.size();
+  return absl::OkStatus();
+}
+
+absl::Status RaftLogStore::LoadWitness() {
+  const std::string path = WitnessPath(options_.path);
+  if (!env_->FileExists(path).ok()) return absl::OkStatus();
+  std::string data;
+  rocksdb::Status s = rocksdb::ReadFileToString(env_, path, &data);
+  if (!s.ok()) return absl::DataLossError("read " + path + ": " + s.ToString());
+  MutexLock l(&witness_mu_);
+  // Records up to the first short or damaged one: what follows was being
+  // written when the process stopped, before its fsync returned, so no vote
+  // it holds was sent.
+  for (size_t at = 0; at + kWitnessRecordBytes <= data.size(); at += kWitnessRecordBytes) {
+    const char* p = data.data() + at;
+    if (raft::Crc32c(std::string_view(p, 24)) != GetLE32(p + 24)) break;
+    const uint64_t g = GetLE64(p), term = GetLE64(p + 8), vote = GetLE64(p + 16);
+    if (term == 0) {
+      witnessed_.erase(g);
+    } else {
+      witnessed_[g] = Witnessed{term, vote};
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -18,9 +18,19 @@
 // all (its vote is unknown): it is reported as unrecoverable and Group()
 // refuses it; the operator must rejoin that replica under a new node id.
 //
+// Vote witness: every term and vote change is also appended to a small file
+// of its own (kVoteWitnessFile) and fsynced after the WAL's fsync, before
+// SyncPending returns (so before any vote or message that depends on it
+// leaves). A WAL that loses its synced tail (a cut file, a lying disk) takes
+// the state record back with it, and with it the vote: nothing in RocksDB
+// shows it. At Open, a group whose witnessed term is newer than its state
+// record (or that voted in the same term by the witness and not by the
+// record) gets the witnessed term and vote back, so it cannot vote twice in
+// one term.
+//
 // Threading: not thread-safe. One thread (the runtime's driver) calls every
-// method, including the GroupLog reads the core makes. Counters are atomics so
-// metrics may read them from anywhere.
+// method, including the GroupLog reads the core makes, except SyncPending
+// (see there). Counters are atomics so metrics may read them from anywhere.
 #ifndef HERALD_STORAGE_RAFT_LOG_STORE_H_
 #define HERALD_STORAGE_RAFT_LOG_STORE_H_
 
@@ -36,10 +46,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/mutex.h"
 #include "raft/core/raw_node.h"
 #include "raft/core/storage.h"
 #include "raft/core/types.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
 
 namespace herald::storage {
@@ -129,6 +141,10 @@ void SetEnvProviderForTesting(EnvProviderForTesting provider);
 // RocksDB lost everything (a deleted WAL that held all the data goes unnoticed
 // by RocksDB), and an empty node must not rejoin its groups as if new.
 inline constexpr char kGroupsMarker[] = "HERALD_HAS_GROUPS";
+// The vote witness (above), in the store's directory: records of group,
+// term and vote (3 x u64 LE) with a CRC-32C (u32 LE); the newest record of a
+// group counts (term 0: the group was deleted). Rewritten compactly at Open.
+inline constexpr char kVoteWitnessFile[] = "HERALD_VOTES";
 
 class RaftLogStore {
  public:
@@ -197,6 +213,8 @@ class RaftLogStore {
   // Batches written without fsync: they only moved commit indexes.
   uint64_t unsynced_writes() const { return unsynced_writes_.load(std::memory_order_relaxed); }
   uint64_t entries_written() const { return entries_written_.load(std::memory_order_relaxed); }
+  // Groups whose term and vote Open took back from the vote witness.
+  uint64_t votes_restored() const { return votes_restored_.load(std::memory_order_relaxed); }
 
   // The node's RocksDB instance, shared with the other record families
   // (docs/storage.md): the JetStream layer passes it to each StreamStore.
@@ -228,6 +246,10 @@ class RaftLogStore {
   absl::Status RecoverGroup(GroupId g, const std::string& state_value);
   void WriteState(rocksdb::WriteBatch* batch, const GroupLog& log, const raft::HardState& hs,
                   uint64_t first, uint64_t last, uint64_t prev_term);
+  // The vote witness (see the top of this file).
+  absl::Status LoadWitness();
+  absl::Status RewriteWitness() ABSL_EXCLUSIVE_LOCKS_REQUIRED(witness_mu_);
+  absl::Status AppendWitness(const std::string& records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(witness_mu_);
 
   const RaftLogStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -240,6 +262,19 @@ class RaftLogStore {
   std::atomic<uint64_t> unsynced_writes_{0};
   bool needs_sync_ = false;  // the pending batch holds more than commit indexes
   std::atomic<uint64_t> entries_written_{0};
+  std::atomic<uint64_t> votes_restored_{0};
+
+  rocksdb::Env* env_ = nullptr;  // RocksDB's, so test file systems see the witness too
+  // The vote witness: SyncPending (the sync thread) appends, DeleteGroup
+  // (the owner) forgets.
+  struct Witnessed {
+    uint64_t term = 0;
+    uint64_t vote = 0;
+  };
+  Mutex witness_mu_;
+  std::map<GroupId, Witnessed> witnessed_ ABSL_GUARDED_BY(witness_mu_);
+  std::unique_ptr<rocksdb::WritableFile> witness_ ABSL_GUARDED_BY(witness_mu_);
+  uint64_t witness_records_ ABSL_GUARDED_BY(witness_mu_) = 0;  // in the file
 };
 
 // Key and value encodings, exposed for tests and docs/storage.md.

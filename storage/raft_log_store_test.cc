@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,71 @@ TEST_F(RaftLogStoreTest, StoreThatLostEveryGroupRefusesToOpen) {
   std::filesystem::remove(std::filesystem::path(dir_) / kGroupsMarker);
   Reopen();
   EXPECT_TRUE(store_->Groups().empty());
+}
+
+// A WAL that loses its synced tail takes the state record, and the vote in
+// it, back with it: nothing in RocksDB shows it. The vote witness does: the
+// node reopens with the term and vote it last made durable, so it cannot vote
+// a second time in that term.
+TEST_F(RaftLogStoreTest, VoteTakenBackByACutWalIsRestoredFromTheWitness) {
+  for (bool with_witness : {true, false}) {
+    SCOPED_TRACE(with_witness ? "with the witness" : "witness removed");
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+    Reopen();
+    ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+    Append(1, Ents(1, 3, 2), HardState{2, 4, 0, 0});
+    std::map<std::string, uintmax_t> wal_sizes;
+    for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+      if (f.path().extension() == ".log") wal_sizes[f.path().string()] = f.file_size();
+    }
+    ASSERT_FALSE(wal_sizes.empty());
+    Append(1, {}, HardState{3, 7, 0, 0});  // a vote in term 3, synced (and so sent)
+    store_.reset();
+    // The cut: every WAL back to its size before the vote; newer ones gone.
+    for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+      if (f.path().extension() != ".log") continue;
+      auto it = wal_sizes.find(f.path().string());
+      if (it == wal_sizes.end()) {
+        std::filesystem::remove(f.path());
+      } else {
+        std::filesystem::resize_file(f.path(), it->second);
+      }
+    }
+    if (!with_witness) std::filesystem::remove(std::filesystem::path(dir_) / kVoteWitnessFile);
+    Reopen();
+    const HardState hs = G(1)->InitialHardState();
+    if (with_witness) {
+      EXPECT_EQ(hs.term, 3u);
+      EXPECT_EQ(hs.vote, 7u);
+      EXPECT_EQ(store_->votes_restored(), 1u);
+      // Persisted: a second restart does not depend on the witness alone.
+      store_.reset();
+      std::filesystem::remove(std::filesystem::path(dir_) / kVoteWitnessFile);
+      Reopen();
+      EXPECT_EQ(G(1)->InitialHardState().term, 3u);
+      EXPECT_EQ(G(1)->InitialHardState().vote, 7u);
+    } else {
+      // What the cut does without it: the vote is gone unnoticed.
+      EXPECT_EQ(hs.term, 2u);
+      EXPECT_EQ(hs.vote, 4u);
+      EXPECT_EQ(store_->votes_restored(), 0u);
+    }
+    EXPECT_EQ(G(1)->LastIndex(), 3u);
+  }
+}
+
+// A group deleted and created again under the same id starts from nothing:
+// the witness does not give it the old group's term and vote.
+TEST_F(RaftLogStoreTest, WitnessForgetsADeletedGroup) {
+  ASSERT_TRUE(store_->CreateGroup(9, conf_).ok());
+  Append(9, Ents(1, 1, 5), HardState{5, 4, 0, 0});
+  ASSERT_TRUE(store_->DeleteGroup(9).ok());
+  ASSERT_TRUE(store_->CreateGroup(9, conf_).ok());
+  Reopen();
+  EXPECT_EQ(G(9)->InitialHardState().term, 0u);
+  EXPECT_EQ(G(9)->InitialHardState().vote, 0u);
+  EXPECT_EQ(store_->votes_restored(), 0u);
 }
 
 // Deleting groups, the last one included, is no loss.

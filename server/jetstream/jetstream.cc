@@ -108,11 +108,13 @@ absl::Status JetStream::Start() {
   });
   if (!transport.ok()) return transport.status();
   transport_ = *std::move(transport);
+  // Test builds may put a network fault shim in between (issue 12).
+  send_transport_ = raft::WrapTransportForTesting(transport_.get(), self_);
 
   raft::NodeHostOptions ho;
   ho.id = self_;
   ho.store = store_.get();
-  ho.transport = transport_.get();
+  ho.transport = send_transport_ ? send_transport_.get() : transport_.get();
   ho.state_machine = this;
   ho.seed = self_;
   ho.snapshot_every = options_.snapshot_every;

@@ -43,6 +43,7 @@
 #include "nlohmann/json.hpp"
 #include "raft/node/node_host.h"
 #include "raft/transport/grpc_transport.h"
+#include "raft/transport/transport_wrapper.h"
 #include "server/core/internal_bus.h"
 #include "server/jetstream/api_error.h"
 #include "server/jetstream/bus_gather.h"
@@ -269,6 +270,9 @@ class JetStream : public raft::StateMachine {
 
   std::unique_ptr<storage::RaftLogStore> store_;
   std::unique_ptr<raft::GrpcTransport> transport_;
+  // What NodeHost sends through when a test build wraps transport_ (null
+  // otherwise: transport_ itself). Destroyed before transport_.
+  std::unique_ptr<raft::Transport> send_transport_;
   std::unique_ptr<raft::NodeHost> host_;
   std::atomic<raft::NodeHost*> host_ptr_{nullptr};  // for the transport's thread; null when stopped
   MetaChange last_meta_change_;        // driver thread: what the last metadata Apply did

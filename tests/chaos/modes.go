@@ -16,16 +16,21 @@ import (
 func knownClasses() []string {
 	out := append([]string(nil), allClasses...)
 	out = append(out, partitionClasses...)
+	out = append(out, netClasses...) // nemesis_net.go
 	return append(out, clockClasses...)
 }
 
 // mixedClasses: process mode keeps its classes; netns adds partitions and
 // (for herald: libfaketime cannot move a Go program's clock) clock faults.
 func mixedClasses(netMode, kind string) []string {
-	if netMode != "netns" {
-		return allClasses
+	out := append([]string(nil), allClasses...)
+	if *powerlossFlag && kind == "herald" {
+		out = append(out, netClasses...) // the test build's network fault shim
 	}
-	out := append(append([]string(nil), allClasses...), partitionClasses...)
+	if netMode != "netns" {
+		return out
+	}
+	out = append(out, partitionClasses...)
 	if kind == "herald" {
 		out = append(out, clockClasses...)
 	}

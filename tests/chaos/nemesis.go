@@ -318,7 +318,7 @@ func (nm *Nemesis) do(n int, s Step) Event {
 		node.Resume()
 		ev.GapMs = <-gap
 	default:
-		if !nm.doDisk(s, leader, peers, &ev, &heal) { // nemesis_disk.go
+		if !nm.doDisk(s, leader, peers, &ev, &heal) && !nm.doNet(s, leader, &ev, &heal) { // nemesis_disk.go, nemesis_net.go
 			var handled bool
 			if heal, handled = nm.doExtra(&ev, s, leader, followers); !handled {
 				ev.Skipped = "unknown class"

@@ -59,6 +59,7 @@ func nodeEnv(n *Node) []string {
 	env := os.Environ()
 	if *powerlossFlag {
 		env = append(env, "HERALD_POWERLOSS_JOURNAL="+journalPath(n))
+		env = append(env, "HERALD_NET_FAULTS="+netFaultsPath(n)) // nemesis_net.go
 	}
 	return env
 }

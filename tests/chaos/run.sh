@@ -15,10 +15,12 @@
 #            clock-strobe; the mixed runs draw from every class),
 #            --clock-offsets 10,60 (seconds a clock fault moves a clock by;
 #            default 10,60,300,3600)
-#   --powerloss-bin PATH: a power-loss test build of herald
+#   --powerloss-bin PATH: herald's test build
 #       (bazel build -c opt //server:herald_powerloss); --short then also runs
 #       the disk classes (powerloss-one, powerloss-all, truncate, bitflip,
-#       delete-file) with it, and --faults may name them
+#       delete-file) and the network classes of its Raft fault shim
+#       (net-flaky, net-slow, net-leader) with it, --faults may name them,
+#       and the mixed runs use it (drawing network faults too)
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -59,6 +61,7 @@ if [ -n "$PL_BIN" ] && [ ! -x "$PL_BIN" ]; then
   echo "$PL_BIN is not an executable" >&2; echo "0 passed, 1 failed"; exit 2
 fi
 DISK_CLASSES="powerloss-one,powerloss-all,truncate,bitflip,delete-file"
+NET_CLASSES="net-flaky,net-slow,net-leader"
 [ -n "$SEED" ] || SEED=$(( $(date +%s) % 100000 ))
 OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-$KIND.XXXXXX")}"
 mkdir -p "$OUT"
@@ -77,8 +80,10 @@ one_run() { # faults duration_seconds seed
   N=$((N + 1))
   # disk classes (nemesis_disk.go) run on the power-loss build when given
   local bin="$BIN" extra=()
-  case ",$DISK_CLASSES," in *",$1,"*)
-    if [ -n "$PL_BIN" ]; then bin="$PL_BIN"; extra=(--powerloss); fi ;;
+  # the test build (power-loss file system, network fault shim) runs the disk
+  # and network classes, and the mixed runs (which then draw network faults)
+  case ",$DISK_CLASSES,$NET_CLASSES,mixed," in *",$1,"*)
+    if [ -n "$PL_BIN" ] && [ "$KIND" = herald ]; then bin="$PL_BIN"; extra=(--powerloss); fi ;;
   esac
   local tag; tag="$(printf 'run%02d-%s-seed%s' "$N" "$1" "$3")"
   echo
@@ -101,7 +106,7 @@ if [ "$MODE" = short ]; then
     # libfaketime cannot move a Go program's clock: herald only
     [ "$KIND" = herald ] && CLASSES="$CLASSES,clock-forward,clock-back,clock-strobe"
   fi
-  if [ -z "$FAULTS" ] && [ -n "$PL_BIN" ] && [ "$KIND" = herald ]; then CLASSES="$CLASSES,$DISK_CLASSES"; fi
+  if [ -z "$FAULTS" ] && [ -n "$PL_BIN" ] && [ "$KIND" = herald ]; then CLASSES="$CLASSES,$DISK_CLASSES,$NET_CLASSES"; fi
   i=0
   for c in ${CLASSES//,/ }; do one_run "$c" "$D" $((SEED + i)); i=$((i + 1)); done
   [ -n "$FAULTS" ] || one_run mixed "${DURATION:-60}" $((SEED + i))

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Chaos, short set (tests/chaos, issue 12) against the herald this suite
-# builds (fastbuild, as the other suites): 3 nodes, one run per fault class
-# (kill-leader, kill-follower, kill-majority, kill-all, pause-leader) and one
-# mixed run, each CHAOS_DURATION seconds of faults (default 20), with a fresh
+# builds (fastbuild, as the other suites) and its test build
+# //server:herald_powerloss: 3 nodes, one run per fault class (kill-leader,
+# kill-follower, kill-majority, kill-all, pause-leader; with the test build
+# the disk classes powerloss-one, powerloss-all, truncate, bitflip,
+# delete-file and the Raft network classes net-flaky, net-slow, net-leader)
+# and one mixed run, each CHAOS_DURATION seconds of faults (default 20), with a fresh
 # seed every time (printed, with the commands that replay it). Each run is
 # one test in "N passed, N failed"; a failed run keeps its run dir (node logs
 # and stores, history.log, chaos.log, result.json) and its path is printed.
 #
 # Environment: CHAOS_SEED (replay a whole set), CHAOS_DURATION (seconds per
 # run), CHAOS_SERVER_BIN (test this binary instead of building one),
-# CHAOS_BUDGET (seconds for the whole set, default 900; about 4 minutes on
-# 2 cores), SKIP_CHAOS=1.
+# CHAOS_POWERLOSS_BIN (that test build instead of building one; "none":
+# without the disk and network classes), CHAOS_BUDGET (seconds for the whole
+# set, default 1800; about 10 minutes on 2 cores), SKIP_CHAOS=1.
+# (Partitions and clock faults need root and network namespaces:
+# tests/chaos/run.sh --net netns.)
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -24,20 +30,35 @@ if [ -n "${CHAOS_SERVER_BIN:-}" ]; then
 else
   herald=$(herald_copy "$bin") || { echo "FAIL: chaos: herald build failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
+pl_args=()
+if [ "${CHAOS_POWERLOSS_BIN:-}" = none ]; then
+  :
+elif [ -n "${CHAOS_POWERLOSS_BIN:-}" ]; then
+  cp "$CHAOS_POWERLOSS_BIN" "$bin/herald_powerloss" && chmod u+x "$bin/herald_powerloss" &&
+    pl_args=(--powerloss-bin "$bin/herald_powerloss") ||
+    { echo "FAIL: chaos: cannot copy $CHAOS_POWERLOSS_BIN"; echo "0 passed, 1 failed"; exit 1; }
+else
+  if ! bazel build //server:herald_powerloss >"$bin/build-pl.log" 2>&1; then
+    tail -30 "$bin/build-pl.log"; echo "FAIL: chaos: herald_powerloss build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+  cp "$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/server/herald_powerloss" "$bin/herald_powerloss" &&
+    chmod u+x "$bin/herald_powerloss" && pl_args=(--powerloss-bin "$bin/herald_powerloss") ||
+    { echo "FAIL: chaos: herald_powerloss binary not found"; echo "0 passed, 1 failed"; exit 1; }
+fi
 seed="${CHAOS_SEED:-$(( ($(date +%s%N) / 1000) % 1000000 + 1 ))}"
 dur="${CHAOS_DURATION:-20}"
-budget="${CHAOS_BUDGET:-900}"
+budget="${CHAOS_BUDGET:-1800}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/herald-chaos-ci.XXXXXX")"
 replay="CHAOS_SEED=$seed CHAOS_DURATION=$dur tests/suites/chaos.sh"
 echo "== chaos: seed $seed, $dur s of faults per run, results in $out"
 echo "== chaos: replay this set: $replay"
-echo "== chaos: replay one run (seed $seed + its index, 0-4 per class, 5 mixed): tests/chaos/run.sh --short --faults CLASS|mixed --seed N --duration $dur --server-bin HERALD"
+echo "== chaos: replay one run (seed $seed + its index in the set, mixed last): tests/chaos/run.sh --short --faults CLASS|mixed --seed N --duration $dur --server-bin HERALD [--powerloss-bin HERALD_POWERLOSS]"
 start=$(date +%s)
 log="$out/run.log"
 # Shown as they come: each run's name, result line and failures; the whole
 # output (every run's progress, seed and schedule) is in $log.
 timeout --kill-after=30 "$budget" tests/chaos/run.sh --short --duration "$dur" --seed "$seed" \
-  --server-kind herald --server-bin "$herald" --out "$out" 2>&1 | tee "$log" |
+  --server-kind herald --server-bin "$herald" "${pl_args[@]}" --out "$out" 2>&1 | tee "$log" |
   grep --line-buffered -E '^(== run[0-9]|RESULT |   FAIL |FAILED: )'
 rc=${PIPESTATUS[0]}
 # The per-class table run.sh ends with.

@@ -380,7 +380,7 @@ void ConsumerManager::GiveUp(const std::string& name, const std::string& cname, 
 bool ConsumerManager::RateAllows(Leader& c, StreamEntry& se, int64_t now) {
   if (c.config.rate_limit_bps == 0) return true;
   const double rate = static_cast<double>(c.config.rate_limit_bps / 8);  // bytes per second
-  const int64_t max_msg = se.stream->config().max_msg_size;
+  const int64_t max_msg = se.stream->shared_config()->max_msg_size;
   const double burst = static_cast<double>(max_msg > 0 ? max_msg : kDefaultRateBurst);
   if (c.rate_at_ns == 0) {
     c.rate_tokens = burst;  // starts full, as Go's rate.Limiter

@@ -1125,7 +1125,8 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
   }
   // The jetstream block's limits are this server's (nats-server's
   // js.limitsExceeded): past them, publishes are refused before proposing.
-  const StreamConfig cfg = stream->config();
+  const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
+  const StreamConfig& cfg = *shared_cfg;
   const int64_t limit =
       cfg.storage == StorageType::kMemory ? options_.max_memory : options_.max_file;
   if (limit >= 0 && static_cast<int64_t>(LocalUsage(cfg.storage)) >= limit) {
@@ -1145,7 +1146,8 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
   std::string reply = std::move(msg.reply);
   host_->Propose(group, std::move(entry), [this, stream, reply](absl::StatusOr<uint64_t> index) {
     if (reply.empty()) return;
-    const StreamConfig cfg = stream->config();
+    const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
+    const StreamConfig& cfg = *shared_cfg;
     if (!index.ok()) {
       return ReplyPubError(reply, cfg.name, errors::Unavailable());
     }

@@ -295,7 +295,9 @@ bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out) {
 }
 
 Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::StreamStore> store)
-    : group_(group), store_(std::move(store)), config_(std::move(config)) {
+    : group_(group),
+      store_(std::move(store)),
+      config_(std::make_shared<const StreamConfig>(std::move(config))) {
   last_time_ns_ = store_->State().last_time_ns;
   // What a store holds when opened was read back from disk: the stream's
   // records skip RocksDB's WAL, so only flushed writes survive a restart.
@@ -402,13 +404,18 @@ uint64_t Stream::applied() const { return store_->State().applied; }
 
 StreamConfig Stream::config() const {
   MutexLock l(&mu_);
+  return *config_;
+}
+
+std::shared_ptr<const StreamConfig> Stream::shared_config() const {
+  MutexLock l(&mu_);
   return config_;
 }
 
 void Stream::UpdateConfig(const StreamConfig& config) {
   {
     MutexLock l(&mu_);
-    config_ = config;
+    config_ = std::make_shared<const StreamConfig>(config);
   }
 }
 
@@ -460,7 +467,7 @@ void Stream::RememberMsgId(std::string_view id, uint64_t seq, int64_t time_ns, b
 }
 
 void Stream::ExpireMsgIds(int64_t now_ns) {
-  const int64_t window = config().duplicate_window_ns;
+  const int64_t window = shared_config()->duplicate_window_ns;
   while (!msg_id_order_.empty() && msg_id_order_.front().time_ns < now_ns - window) {
     const MsgIdOrder& o = msg_id_order_.front();
     auto it = msg_ids_.find(o.id);
@@ -545,7 +552,8 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   const int64_t time_ns = std::max(stamped, store_->WorkingState().last_time_ns);
   *now_ns = time_ns;
 
-  const StreamConfig cfg = config();
+  const std::shared_ptr<const StreamConfig> shared_cfg = shared_config();
+  const StreamConfig& cfg = *shared_cfg;
   // The dedupe window as of this entry. Remembered ids are forgotten only up
   // to the newest stored time (last_time_ns_, set below once this message is
   // stored), which no later entry goes below, so what a replica remembers
@@ -748,7 +756,8 @@ bool Stream::AnyConsumerWants(std::string_view subject) const {
 }
 
 void Stream::EnforceLimits(std::string_view subject) {
-  const StreamConfig cfg = config();
+  const std::shared_ptr<const StreamConfig> shared_cfg = shared_config();
+  const StreamConfig& cfg = *shared_cfg;
   // Bounded: each pass removes one message.
   if (cfg.max_msgs_per_subject > 0) {
     for (int guard = 0; guard < 1'000'000; ++guard) {
@@ -864,12 +873,12 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
         }
         return;
       }
-      const int64_t max = config_.max_consumers;
+      const int64_t max = config_->max_consumers;
       if (max > 0 && static_cast<int64_t>(consumers_.size()) >= max) {
         r.error = {400, 10026, "maximum consumers limit reached"};
         return;
       }
-      if (config_.retention == Retention::kWorkQueue && !cfg->direct) {
+      if (config_->retention == Retention::kWorkQueue && !cfg->direct) {
         // nats-server's work-queue rules: each message goes to one consumer.
         if (cfg->ack_policy != AckPolicy::kExplicit) {
           r.error = {400, 10098, "workqueue stream requires explicit ack"};
@@ -957,7 +966,7 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     consumers_.erase(it);
     dirty_consumers_.insert(name);
     consumers_version_.fetch_add(1, std::memory_order_release);
-    if (config_.retention == Retention::kInterest) RemoveUnwanted(floor + 1);
+    if (config_->retention == Retention::kInterest) RemoveUnwanted(floor + 1);
     return;
   }
   if (kind == "consumer_delivered") {
@@ -996,7 +1005,7 @@ void Stream::ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>
 }
 
 void Stream::ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns) {
-  const Retention retention = config_.retention;
+  const Retention retention = config_->retention;
   std::vector<uint64_t> settled = c.ApplyAcked(acks, time_ns);
   dirty_consumers_.insert(c.name);
   if (retention == Retention::kLimits || settled.empty()) return;

@@ -139,6 +139,9 @@ class Stream {
   uint64_t group() const { return group_; }
   uint64_t applied() const;
   StreamConfig config() const;
+  // The same without a copy (publish and apply paths read it per message):
+  // the configuration as of the call, never changed afterwards. Any thread.
+  std::shared_ptr<const StreamConfig> shared_config() const;
   // Driver thread: the configuration was updated through the metadata group.
   void UpdateConfig(const StreamConfig& config);
 
@@ -237,7 +240,7 @@ class Stream {
   std::unique_ptr<storage::StreamStore> store_;
 
   mutable Mutex mu_;
-  StreamConfig config_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const StreamConfig> config_ ABSL_GUARDED_BY(mu_);  // replaced, never changed
   std::map<std::string, ConsumerState> consumers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> durable_applied_{0};

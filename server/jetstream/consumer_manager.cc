@@ -739,7 +739,7 @@ void ConsumerManager::Ack(BusMessage msg) {
       c.redeliver.erase(sseq);
       if (known) {
         c.acks_to_propose.push_back(js::Ack{sseq, kind});
-        if (!msg.reply.empty() && !next) c.ack_replies.push_back(msg.reply);
+        if (!msg.reply.empty() && !next) c.ack_replies.emplace_back(sseq, msg.reply);
       } else if (!msg.reply.empty() && !next &&
                  (sseq < c.next_stream_seq || sseq > sit->second.stream->State().last_seq)) {
         // Already settled here, or no such message (a bogus sequence, which
@@ -790,21 +790,32 @@ void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const 
   if (c.acks_to_propose.empty()) return;
   std::string entry = EncodeAckEntry(cname, c.acks_to_propose, hooks_.now_ns());
   c.acks_to_propose.clear();
-  std::vector<std::string> replies;
+  std::vector<std::pair<uint64_t, std::string>> replies;
   replies.swap(c.ack_replies);
   auto send = hooks_.send;
-  hooks_.propose(se.group, std::move(entry),
-                 [send, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
-                   if (!index.ok() || replies.empty()) return;
-                   // AckSync: the ack is replicated now.
-                   std::vector<BusMessage> out;
-                   for (const std::string& r : replies) {
-                     BusMessage m;
-                     m.subject = r;
-                     out.push_back(std::move(m));
-                   }
-                   send(std::move(out));
-                 });
+  hooks_.propose(
+      se.group, std::move(entry),
+      [send, stream = se.stream, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
+        if (!index.ok() || replies.empty()) return;
+        // AckSync: the ack is replicated now (the callback runs on the
+        // driver right after the entry was applied, so last_result() is
+        // this entry's). An ack the replicated state could not record (its
+        // delivery's record never committed) is not confirmed: the message
+        // may come again, which a confirmed ack would forbid.
+        const ApplyResult& r = stream->last_result();
+        if (r.index != *index) return;
+        std::vector<BusMessage> out;
+        for (const auto& [seq, reply] : replies) {
+          if (std::find(r.acks_unrecorded.begin(), r.acks_unrecorded.end(), seq) !=
+              r.acks_unrecorded.end()) {
+            continue;
+          }
+          BusMessage m;
+          m.subject = reply;
+          out.push_back(std::move(m));
+        }
+        if (!out.empty()) send(std::move(out));
+      });
 }
 
 void ConsumerManager::Info(const std::string& stream, const std::string& consumer,

@@ -161,7 +161,8 @@ class ConsumerManager {
     int64_t replay_ts0 = 0;
     bool flush_scheduled = false;  // a task will propose the acks and deliver
     std::vector<js::Ack> acks_to_propose;
-    std::vector<std::string> ack_replies;  // AckSync replies of those acks
+    // AckSync replies of those acks, with the acked stream sequence.
+    std::vector<std::pair<uint64_t, std::string>> ack_replies;
   };
   struct StreamEntry {
     std::shared_ptr<Stream> stream;

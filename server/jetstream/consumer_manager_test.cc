@@ -345,6 +345,39 @@ TEST_F(ConsumerManagerTest, AnAckOfADeliveryThisLeaderNeverMadeIsNotConfirmed) {
   EXPECT_EQ(SentTo("_INBOX.2")[0].data, "m1");
 }
 
+// The same when this leader made the delivery itself but its record was lost
+// (the proposal dropped, e.g. by a leadership flap the worker did not see):
+// the ack's entry commits, but the replicated state never recorded the
+// delivery, so nothing was settled and the AckSync is not confirmed (chaos
+// suite: such a confirmed ack was followed by the message again, delivery 1).
+TEST_F(ConsumerManagerTest, AnAckOfADeliveryWhoseRecordWasLostIsNotConfirmed) {
+  Publish("s.a", "m1");
+  CreateConsumer("c", Explicit());
+  Lead();
+  Pull("_INBOX.1", "1");
+  ASSERT_TRUE(WaitSent([](auto& s) { return CountTo(s, "_INBOX.1") >= 1; }));
+  ASSERT_TRUE(WaitProposals(1));
+  std::vector<Proposal> lost;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    lost.swap(proposals_);
+  }
+  ASSERT_EQ(lost.size(), 1u);
+  ASSERT_EQ(lost[0].entry[0], 'D');
+  lost[0].done(absl::AbortedError("replaced by another leader's entry"));
+  SendAck(SentTo("_INBOX.1")[0].reply, "+ACK", "_INBOX.ack");
+  ASSERT_TRUE(WaitProposals(1));
+  std::vector<nlohmann::json> ops = CommitProposals();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0]["op"], "consumer_ack");
+  Sync();
+  EXPECT_TRUE(SentTo("_INBOX.ack").empty())
+      << "an ack the replicated state did not record was confirmed";
+  // The replicated state still has it undelivered: a later leader delivers
+  // it again (at least once), which is why the ack was not confirmed.
+  EXPECT_EQ(stream_->Consumer("c")->delivered.stream_seq, 0u);
+}
+
 TEST_F(ConsumerManagerTest, SampledAcksSendTheConsumerAckMetric) {
   constexpr char kMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK.S.c";
   for (int i = 1; i <= 3; ++i) Publish("s.a", "m" + std::to_string(i));

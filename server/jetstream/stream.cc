@@ -1006,9 +1006,13 @@ void Stream::ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>
 
 void Stream::ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns) {
   const Retention retention = config_->retention;
+  for (const Ack& a : acks) {
+    if (a.stream_seq > c.delivered.stream_seq && c.pending.count(a.stream_seq) == 0) {
+      last_result_.acks_unrecorded.push_back(a.stream_seq);
+    }
+  }
   std::vector<uint64_t> settled = c.ApplyAcked(acks, time_ns);
   dirty_consumers_.insert(c.name);
-  if (retention == Retention::kLimits || settled.empty()) return;
   if (retention == Retention::kLimits || settled.empty()) return;
   // Work queue: a message goes once acknowledged. Interest: once every
   // consumer that wants it is done with it. Decided from the consumers'

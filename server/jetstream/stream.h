@@ -128,6 +128,12 @@ struct ApplyResult {
   bool config_changed = false;  // a "config" operation was applied
   std::string consumer;         // consumer create / delete: its name
   bool consumer_created = false;
+  // consumer acks: the acked stream sequences the consumer's replicated
+  // state never recorded as delivered (a leader's delivery whose record did
+  // not commit). Nothing was settled for them: an AckSync of one must not be
+  // confirmed, or the message, still undelivered in the replicated state,
+  // would come again after a confirmed ack.
+  std::vector<uint64_t> acks_unrecorded;
 };
 
 class Stream {

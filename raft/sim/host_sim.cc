@@ -18,6 +18,7 @@
 #include "raft/sim/rng.h"
 #include "raft/sim/sim_fs.h"
 #include "raft/transport/transport.h"
+#include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "storage/raft_log_store.h"
 
@@ -53,15 +54,19 @@ struct Profile {
   bool quiesce = false;
   // Longest simulated fsync: slow disks keep several pipelined writes in flight.
   uint64_t max_sync = 4;
+  // Chance a restart finds synced entries lost or corrupt (one node at a
+  // time, so a minority): the store's start-up repair path.
+  double damage = 0;
 
   std::string Describe() const {
-    return absl::StrCat(
-        "drop=", drop, " dup=", dup, " reorder=", reorder, " delay=1..", max_delay,
-        " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
-        " snapshot_every=", snapshot_every, " snapshot_keep=", snapshot_keep,
-        " msg_bytes=", msg_bytes, " inflight=", inflight, " cache_bytes=", cache_bytes,
-        " client_every=", client_every, " read_every=", read_every,
-        " transfer_every=", transfer_every, " quiesce=", quiesce, " max_sync=", max_sync);
+    return absl::StrCat("drop=", drop, " dup=", dup, " reorder=", reorder, " delay=1..", max_delay,
+                        " crash_every=", crash_every, " partition_every=", partition_every,
+                        " torn=", torn, " snapshot_every=", snapshot_every,
+                        " snapshot_keep=", snapshot_keep, " msg_bytes=", msg_bytes,
+                        " inflight=", inflight, " cache_bytes=", cache_bytes,
+                        " client_every=", client_every, " read_every=", read_every,
+                        " transfer_every=", transfer_every, " quiesce=", quiesce,
+                        " max_sync=", max_sync, " damage=", damage);
   }
 };
 
@@ -148,8 +153,11 @@ class SimMachine : public StateMachine {
 
 class Simulation {
  public:
-  explicit Simulation(const HostSimOptions& o) : opts_(o), rng_(o.seed) {
+  explicit Simulation(const HostSimOptions& o)
+      : opts_(o), rng_(o.seed), damage_rng_(o.seed ^ 0xDA3A6E) {
     profile_ = ChooseProfile(rng_);
+    // From its own stream, so that seeds without damage run as before it.
+    profile_.damage = damage_rng_.Chance(0.5) ? 0.4 : 0;
     int n = o.nodes;
     if (n <= 0) n = rng_.Chance(0.6) ? 3 : 5;
     n = std::clamp(n, 1, 7);
@@ -365,7 +373,12 @@ class Simulation {
         return;
       }
       case Ev::kRestart:
-        if (!n->up) Start(*n);
+        if (n->up) return;
+        if (profile_.damage > 0 && !liveness_ && damaged_.empty() && voters_.size() >= 3 &&
+            damage_rng_.Chance(profile_.damage)) {
+          Damage(*n);
+        }
+        Start(*n);
         return;
       case Ev::kClient:
         Client();
@@ -394,6 +407,10 @@ class Simulation {
     n.host->RunCycle(tick);
     if (failed_) return;
     absl::StatusOr<GroupInfo> info = n.host->Info(kGroup);
+    if (info.ok() && info->repair_until == 0) damaged_.erase(n.id);
+    if (info.ok() && info->state == StateType::kLeader && info->repair_until != 0) {
+      Fail(absl::StrCat("node ", n.id, " leads term ", info->term, " while repairing its log"));
+    }
     if (info.ok() && info->state == StateType::kLeader) {
       auto [it, fresh] = leaders_.emplace(info->term, n.id);
       if (fresh) {
@@ -454,6 +471,64 @@ class Simulation {
     Trace(absl::StrCat("node ", n.id, " starts"));
     Schedule(rng_.Range(1, n.tick_units), Ev::kTick, n.id);
     ScheduleCycle(n);
+  }
+
+  // While `n` is down, damages synced entries of its log, as bit rot or a
+  // disk that lost acknowledged writes would: the newest few entries deleted,
+  // or one of them with a flipped bit. RaftLogStore::Open must then find the
+  // log shorter than its durable watermark and start the node repairing.
+  void Damage(Node& n) {
+    rocksdb::Options o;
+    TuneRocksDb(&o);
+    o.env = n.fs->env();
+    o.paranoid_checks = true;
+    o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    o.track_and_verify_wals_in_manifest = true;
+    o.compression = rocksdb::kNoCompression;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(o, n.path, &raw);
+    if (!s.ok()) {
+      Fail(absl::StrCat("node ", n.id, " damage: open: ", s.ToString()));
+      return;
+    }
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const std::string first_key = storage::keys::EntryKey(kGroup, 0);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(storage::keys::EntryKey(kGroup, UINT64_MAX));
+    if (!it->Valid() || it->key().compare(first_key) < 0 || it->key().size() != first_key.size()) {
+      return;  // no entry to damage
+    }
+    uint64_t last = 0;
+    for (size_t i = it->key().size() - 8; i < it->key().size(); ++i) {
+      last = (last << 8) | static_cast<unsigned char>(it->key()[i]);
+    }
+    it.reset();
+    if (last < 3) return;
+    const uint64_t from = last - damage_rng_.Uniform(std::min<uint64_t>(8, last - 2));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::WriteBatch batch;
+    if (damage_rng_.Chance(0.5)) {
+      for (uint64_t i = from; i <= last; ++i) batch.Delete(storage::keys::EntryKey(kGroup, i));
+      Trace(absl::StrCat("node ", n.id, " loses synced entries ", from, "..", last));
+    } else {
+      std::string v;
+      if (!db->Get(rocksdb::ReadOptions(), storage::keys::EntryKey(kGroup, from), &v).ok() ||
+          v.empty()) {
+        return;
+      }
+      v[damage_rng_.Uniform(v.size())] ^= static_cast<char>(1 << damage_rng_.Uniform(8));
+      batch.Put(storage::keys::EntryKey(kGroup, from), v);
+      Trace(absl::StrCat("node ", n.id, " gets a flipped bit in synced entry ", from));
+    }
+    s = db->Write(wo, &batch);
+    if (s.ok()) s = db->Close();
+    if (!s.ok()) {
+      Fail(absl::StrCat("node ", n.id, " damage: ", s.ToString()));
+      return;
+    }
+    ++stats_.damaged;
+    damaged_.insert(n.id);
   }
 
   void Crash(Node& n) {
@@ -612,6 +687,7 @@ class Simulation {
     for (auto& [id, n] : nodes_) {
       if (!n->up) return absl::StrCat(" node ", id, " down");
     }
+    if (!damaged_.empty()) return absl::StrCat(" node ", *damaged_.begin(), " still repairing");
     if (liveness_acked_ == 0) return " no write acknowledged since the faults healed";
     // Clients keep writing: past the step budget, the target stops moving.
     if (step_ >= opts_.steps && liveness_target_ == 0) liveness_target_ = liveness_acked_;
@@ -645,6 +721,7 @@ class Simulation {
 
   const HostSimOptions opts_;
   Rng rng_;
+  Rng damage_rng_;  // damage choices: their own stream (see the constructor)
   Profile profile_;
   std::string dir_;
   std::vector<NodeId> voters_;
@@ -657,6 +734,7 @@ class Simulation {
   std::map<std::pair<NodeId, NodeId>, uint64_t> link_last_;  // FIFO per link
   std::map<uint64_t, Applied> committed_;                    // by index
   std::map<uint64_t, NodeId> leaders_;                       // by term
+  std::set<NodeId> damaged_;  // damaged and not yet repaired: at most one
   uint64_t requests_ = 0;
   uint64_t acked_max_ = 0;
   bool liveness_ = false;
@@ -684,9 +762,10 @@ HostSimResult RunHostSimulation(const HostSimOptions& options) {
 std::string FormatHostStats(const HostSimStats& s) {
   return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
                       " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
-                      " crashes=", s.crashes, " files_cut=", s.files_cut, " repairs=", s.repairs,
-                      " restores=", s.restores, " cycles=", s.cycles, " syncs=", s.syncs,
-                      " messages=", s.messages, " dropped=", s.dropped, " transfers=", s.transfers);
+                      " crashes=", s.crashes, " files_cut=", s.files_cut, " damaged=", s.damaged,
+                      " repairs=", s.repairs, " restores=", s.restores, " cycles=", s.cycles,
+                      " syncs=", s.syncs, " messages=", s.messages, " dropped=", s.dropped,
+                      " transfers=", s.transfers);
 }
 
 }  // namespace herald::raft::sim

@@ -18,9 +18,12 @@
 // content, unsynced directory entries dropped, optionally a torn WAL tail),
 // then restarts; slow fsyncs (several pipelined writes in flight); leadership
 // transfers; snapshots with log compaction; a small entry cache, so that old
-// entries are read back from RocksDB.
+// entries are read back from RocksDB; damage to a down node's synced entries
+// (the newest few deleted, or a bit flipped; one node at a time), which the
+// store's start-up repair must catch.
 //
-// Checked after every event: one leader per term; state machine safety (the
+// Checked after every event: one leader per term, and none repairing its log;
+// state machine safety (the
 // same entry applied at each index on every node, the same state hash after
 // it, snapshots restored to the state replicas had at their index); no
 // acknowledged write lost or changed (a Propose whose callback said OK is the
@@ -60,6 +63,7 @@ struct HostSimStats {
   uint64_t reads_served = 0;
   uint64_t crashes = 0;
   uint64_t files_cut = 0;  // files a power loss cut, removed or tore
+  uint64_t damaged = 0;    // restarts with synced entries lost or corrupted
   uint64_t repairs = 0;    // restarts that found the log shorter than its watermark
   uint64_t restores = 0;   // snapshots restored into the state machine
   uint64_t cycles = 0;

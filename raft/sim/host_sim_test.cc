@@ -22,9 +22,9 @@ constexpr uint64_t kChunks = 10;
 class HostSimSeeds : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(HostSimSeeds, PassAllInvariants) {
-  const uint64_t seeds = EnvOr("HOST_SIM_SEEDS", 100);
+  const uint64_t seeds = EnvOr("HOST_SIM_SEEDS", 80);
   const uint64_t first = EnvOr("HOST_SIM_FIRST_SEED", 1);
-  const uint64_t steps = EnvOr("HOST_SIM_STEPS", 20000);
+  const uint64_t steps = EnvOr("HOST_SIM_STEPS", 15000);
   for (uint64_t s = first + GetParam(); s < first + seeds; s += kChunks) {
     HostSimOptions o;
     o.seed = s;

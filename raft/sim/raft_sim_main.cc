@@ -45,6 +45,7 @@ int RunHost(uint64_t first, uint64_t count) {
     total.reads_served += r.stats.reads_served;
     total.crashes += r.stats.crashes;
     total.files_cut += r.stats.files_cut;
+    total.damaged += r.stats.damaged;
     total.repairs += r.stats.repairs;
     total.restores += r.stats.restores;
     total.cycles += r.stats.cycles;

@@ -57,6 +57,10 @@ struct Profile {
   // Chance a restart finds synced entries lost or corrupt (one node at a
   // time, so a minority): the store's start-up repair path.
   double damage = 0;
+  // Mean time between RocksDB flushes (and, sometimes, a full compaction) on
+  // a random node, run synchronously between two of its cycles; 0 = none
+  // (RocksDB then flushes only inside Open, at restarts).
+  uint64_t flush_every = 0;
 
   std::string Describe() const {
     return absl::StrCat("drop=", drop, " dup=", dup, " reorder=", reorder, " delay=1..", max_delay,
@@ -66,7 +70,7 @@ struct Profile {
                         " inflight=", inflight, " cache_bytes=", cache_bytes,
                         " client_every=", client_every, " read_every=", read_every,
                         " transfer_every=", transfer_every, " quiesce=", quiesce,
-                        " max_sync=", max_sync, " damage=", damage);
+                        " max_sync=", max_sync, " damage=", damage, " flush_every=", flush_every);
   }
 };
 
@@ -154,10 +158,11 @@ class SimMachine : public StateMachine {
 class Simulation {
  public:
   explicit Simulation(const HostSimOptions& o)
-      : opts_(o), rng_(o.seed), damage_rng_(o.seed ^ 0xDA3A6E) {
+      : opts_(o), rng_(o.seed), damage_rng_(o.seed ^ 0xDA3A6E), flush_rng_(o.seed ^ 0xF1A5) {
     profile_ = ChooseProfile(rng_);
     // From its own stream, so that seeds without damage run as before it.
     profile_.damage = damage_rng_.Chance(0.5) ? 0.4 : 0;
+    profile_.flush_every = flush_rng_.Chance(0.5) ? flush_rng_.Range(100, 1500) : 0;
     int n = o.nodes;
     if (n <= 0) n = rng_.Chance(0.6) ? 3 : 5;
     n = std::clamp(n, 1, 7);
@@ -199,6 +204,7 @@ class Simulation {
     if (profile_.read_every) Schedule(profile_.read_every, Ev::kRead);
     if (profile_.crash_every || profile_.partition_every) Schedule(100, Ev::kFault);
     if (profile_.transfer_every) Schedule(profile_.transfer_every, Ev::kTransfer);
+    if (profile_.flush_every) Schedule(profile_.flush_every, Ev::kFlush);
     const uint64_t liveness_at =
         static_cast<uint64_t>(static_cast<double>(opts_.steps) * (1.0 - opts_.liveness_fraction));
     for (step_ = 0; !failed_ && !queue_.empty(); ++step_) {
@@ -285,7 +291,18 @@ class Simulation {
   }
 
  private:
-  enum class Ev { kTick, kCycle, kSync, kDeliver, kRestart, kClient, kRead, kFault, kTransfer };
+  enum class Ev {
+    kTick,
+    kCycle,
+    kSync,
+    kDeliver,
+    kRestart,
+    kClient,
+    kRead,
+    kFault,
+    kTransfer,
+    kFlush
+  };
   struct Event {
     Ev kind;
     NodeId node = kNoNode;
@@ -392,6 +409,11 @@ class Simulation {
         if (liveness_) return;
         Fault();
         Schedule(rng_.Range(50, 150), Ev::kFault);
+        return;
+      case Ev::kFlush:
+        Flush();
+        Schedule(flush_rng_.Range(profile_.flush_every / 2, profile_.flush_every * 3 / 2),
+                 Ev::kFlush);
         return;
       case Ev::kTransfer:
         if (liveness_) return;
@@ -529,6 +551,27 @@ class Simulation {
     }
     ++stats_.damaged;
     damaged_.insert(n.id);
+  }
+
+  // RocksDB's background work, run in the foreground at a seeded point: the
+  // memtable (entries, range deletions of truncated suffixes and compacted
+  // prefixes) goes to a table file, and sometimes everything is compacted,
+  // so that later reads and restarts find the log in table files.
+  void Flush() {
+    std::vector<Node*> up;
+    for (auto& [id, n] : nodes_) {
+      if (n->up) up.push_back(n.get());
+    }
+    if (up.empty()) return;
+    Node& n = *up[flush_rng_.Uniform(up.size())];
+    rocksdb::DB* db = n.store->db();
+    rocksdb::Status s = db->Flush(rocksdb::FlushOptions());
+    ++stats_.flushes;
+    if (s.ok() && flush_rng_.Chance(0.3)) {
+      s = db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+      ++stats_.compactions;
+    }
+    if (!s.ok()) Fail(absl::StrCat("node ", n.id, " flush: ", s.ToString()));
   }
 
   void Crash(Node& n) {
@@ -722,6 +765,7 @@ class Simulation {
   const HostSimOptions opts_;
   Rng rng_;
   Rng damage_rng_;  // damage choices: their own stream (see the constructor)
+  Rng flush_rng_;   // flush choices: likewise
   Profile profile_;
   std::string dir_;
   std::vector<NodeId> voters_;
@@ -763,9 +807,10 @@ std::string FormatHostStats(const HostSimStats& s) {
   return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
                       " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
                       " crashes=", s.crashes, " files_cut=", s.files_cut, " damaged=", s.damaged,
-                      " repairs=", s.repairs, " restores=", s.restores, " cycles=", s.cycles,
-                      " syncs=", s.syncs, " messages=", s.messages, " dropped=", s.dropped,
-                      " transfers=", s.transfers);
+                      " repairs=", s.repairs, " flushes=", s.flushes,
+                      " compactions=", s.compactions, " restores=", s.restores,
+                      " cycles=", s.cycles, " syncs=", s.syncs, " messages=", s.messages,
+                      " dropped=", s.dropped, " transfers=", s.transfers);
 }
 
 }  // namespace herald::raft::sim

@@ -20,7 +20,8 @@
 // transfers; snapshots with log compaction; a small entry cache, so that old
 // entries are read back from RocksDB; damage to a down node's synced entries
 // (the newest few deleted, or a bit flipped; one node at a time), which the
-// store's start-up repair must catch.
+// store's start-up repair must catch; RocksDB flushes and full compactions
+// at seeded points, run synchronously between two cycles.
 //
 // Checked after every event: one leader per term, and none repairing its log;
 // state machine safety (the
@@ -32,8 +33,9 @@
 // began, and is applied when the callback runs); liveness: after the faults
 // heal, writes commit again and every node catches up.
 //
-// One seed replays exactly: every choice comes from one PRNG, and RocksDB runs
-// without background work (no automatic flush or compaction, no info log).
+// One seed replays exactly: every choice comes from seeded PRNGs, and RocksDB
+// runs without automatic background work (no automatic flush or compaction, no
+// info log); the simulator's own flushes and compactions wait for their end.
 #ifndef HERALD_RAFT_SIM_HOST_SIM_H_
 #define HERALD_RAFT_SIM_HOST_SIM_H_
 
@@ -62,10 +64,12 @@ struct HostSimStats {
   uint64_t acked = 0;
   uint64_t reads_served = 0;
   uint64_t crashes = 0;
-  uint64_t files_cut = 0;  // files a power loss cut, removed or tore
-  uint64_t damaged = 0;    // restarts with synced entries lost or corrupted
-  uint64_t repairs = 0;    // restarts that found the log shorter than its watermark
-  uint64_t restores = 0;   // snapshots restored into the state machine
+  uint64_t files_cut = 0;    // files a power loss cut, removed or tore
+  uint64_t damaged = 0;      // restarts with synced entries lost or corrupted
+  uint64_t repairs = 0;      // restarts that found the log shorter than its watermark
+  uint64_t flushes = 0;      // RocksDB flushes run at seeded points
+  uint64_t compactions = 0;  // full compactions run at seeded points
+  uint64_t restores = 0;     // snapshots restored into the state machine
   uint64_t cycles = 0;
   uint64_t syncs = 0;
   uint64_t messages = 0;

@@ -47,6 +47,8 @@ int RunHost(uint64_t first, uint64_t count) {
     total.files_cut += r.stats.files_cut;
     total.damaged += r.stats.damaged;
     total.repairs += r.stats.repairs;
+    total.flushes += r.stats.flushes;
+    total.compactions += r.stats.compactions;
     total.restores += r.stats.restores;
     total.cycles += r.stats.cycles;
     total.syncs += r.stats.syncs;

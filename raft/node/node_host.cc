@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -30,7 +31,13 @@ constexpr size_t kIdleSpinMaxEntries = 4;
 
 }  // namespace
 
-NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {}
+NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {
+  next_read_ctx_ = options.read_ctx_base;
+  if (next_read_ctx_ == 0) {
+    std::random_device rd;
+    next_read_ctx_ = (uint64_t{rd()} << 32) ^ rd();
+  }
+}
 
 NodeHost::~NodeHost() { Stop(); }
 

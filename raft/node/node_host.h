@@ -199,6 +199,13 @@ struct NodeHostOptions {
   // No driver or sync thread: the owner runs RunCycle / RunSyncJobs (see
   // "Manual mode" above). tick_interval is then unused.
   bool manual = false;
+  // Where this start's read-index contexts begin; 0: drawn at random. They
+  // must not repeat across restarts of a node: a leader's answer to a read
+  // of an earlier start, still in flight (queued for a reconnect, delayed,
+  // duplicated), names only the context, and would complete a new read that
+  // reuses it with an older, stale read index. (The simulator passes its
+  // own, so that a seed replays.)
+  uint64_t read_ctx_base = 0;
 };
 
 struct GroupInfo {
@@ -463,8 +470,8 @@ class NodeHost {
   std::map<NodeId, PeerLiveness> peers_heard_;
   std::vector<NodeId> peers_;  // every other member of any group
   bool peers_dirty_ = true;
-  uint64_t next_read_ctx_ = 0;
-  std::set<GroupId> reading_;  // groups with outstanding reads
+  uint64_t next_read_ctx_ = 0;  // see NodeHostOptions::read_ctx_base
+  std::set<GroupId> reading_;   // groups with outstanding reads
   std::map<std::pair<GroupId, NodeId>, PayloadSend> payload_sends_;
 
   // Inbox, guarded by mu_.

@@ -479,6 +479,9 @@ class Simulation {
     o.max_uncommitted_entries = 256;
     o.seed = opts_.seed * 1000003 + n.id * 101 + n.incarnation;
     o.manual = true;
+    // Distinct per start (see read_ctx_base), without drawing from rng_.
+    o.read_ctx_base =
+        (opts_.seed * 0x9E3779B97F4A7C15ull) ^ (uint64_t{n.id} << 56) ^ (n.incarnation << 32) ^ 1;
     n.host = std::make_unique<NodeHost>(o);
     absl::Status s = n.host->AddGroup(kGroup, voters_, 0);
     if (!s.ok()) {

@@ -358,6 +358,7 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   } else if (EnvProviderForTesting provider = env_provider_for_testing.load()) {
     if (rocksdb::Env* env = provider(options.path)) o.env = env;
   }
+  if (options.tune_for_testing) options.tune_for_testing(&o);
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
   rocksdb::DB* db = nullptr;

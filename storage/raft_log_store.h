@@ -126,6 +126,10 @@ struct RaftLogStoreOptions {
   // Tests only: RocksDB's Env (e.g. storage/powerloss_fs.h); null: the
   // default Env, or the test build's provider below. Must outlive the store.
   rocksdb::Env* env_for_testing = nullptr;
+  // Tests only: adjusts RocksDB's options last, before DB::Open (the host
+  // simulator, raft/sim/host_sim.h, turns off background flushes and
+  // compactions and the info log, so that a seed replays exactly).
+  std::function<void(rocksdb::Options*)> tune_for_testing;
 };
 
 // Test builds only (//storage:powerloss_hook, linked into

@@ -1,7 +1,9 @@
 #include "raft/node/node_host.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -29,7 +31,13 @@ constexpr size_t kIdleSpinMaxEntries = 4;
 
 }  // namespace
 
-NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {}
+NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {
+  next_read_ctx_ = options.read_ctx_base;
+  if (next_read_ctx_ == 0) {
+    std::random_device rd;
+    next_read_ctx_ = (uint64_t{rd()} << 32) ^ rd();
+  }
+}
 
 NodeHost::~NodeHost() { Stop(); }
 
@@ -171,6 +179,7 @@ void NodeHost::Start() {
     if (started_) return;
     started_ = true;
   }
+  if (options_.manual) return;  // the owner runs the cycles and the syncs
   syncer_ = std::thread([this] { SyncLoop(); });
   driver_ = std::thread([this] { Run(); });
 }
@@ -188,6 +197,12 @@ void NodeHost::Stop() {
   }
   sync_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();  // after writing what was queued
+  if (options_.manual) {
+    // No sync thread: what is still queued is never made durable here (the
+    // owner stops a manual host to simulate a crash).
+    MutexLock l(&sync_mu_);
+    sync_queue_.clear();
+  }
   in_flight_.clear();
   // The driver is gone: finish every outstanding proposal here.
   std::vector<Proposal> props;
@@ -399,11 +414,7 @@ void NodeHost::PublishInfo(Group& g) {
 void NodeHost::Run() {
   using Clock = std::chrono::steady_clock;
   Clock::time_point next_tick = Clock::now() + options_.tick_interval;
-  std::vector<GroupMessage> msgs;
-  std::vector<Proposal> props;
-  std::vector<Command> cmds;
   for (;;) {
-    size_t synced = 0;
     // Idle while a fsync is on its way: poll briefly before sleeping. Being
     // woken costs tens of microseconds on a VM, twice per synchronous write
     // (driver -> sync thread -> driver); the fsync is usually shorter than
@@ -428,27 +439,60 @@ void NodeHost::Run() {
         });
       }
       if (stop_) return;
-      msgs.swap(in_msgs_);
-      props.swap(in_props_);
-      cmds.swap(in_cmds_);
-      synced = synced_jobs_;
-      synced_jobs_ = 0;
     }
-    CompleteSyncJobs(synced);
     const Clock::time_point now = Clock::now();
     const bool tick = now >= next_tick;
     // After a stall, tick once rather than in a burst: a burst of ticks would
     // fire election timeouts that no real silence justified.
     if (tick) next_tick = std::max(next_tick + options_.tick_interval, now);
-    Cycle(msgs, props, cmds, tick);
+    DriverCycle(tick);
     const uint64_t us =
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - now).count();
     if (us > max_cycle_micros_.load(std::memory_order_relaxed)) max_cycle_micros_.store(us);
-    msgs.clear();
-    props.clear();
-    cmds.clear();
-    cycles_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void NodeHost::DriverCycle(bool tick) {
+  size_t synced = 0;
+  {
+    MutexLock l(&mu_);
+    cycle_msgs_.swap(in_msgs_);
+    cycle_props_.swap(in_props_);
+    cycle_cmds_.swap(in_cmds_);
+    synced = synced_jobs_;
+    synced_jobs_ = 0;
+  }
+  CompleteSyncJobs(synced);
+  Cycle(cycle_msgs_, cycle_props_, cycle_cmds_, tick);
+  cycle_msgs_.clear();
+  cycle_props_.clear();
+  cycle_cmds_.clear();
+  cycles_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void NodeHost::RunCycle(bool tick) { DriverCycle(tick); }
+
+size_t NodeHost::RunSyncJobs(size_t n) {
+  std::vector<SyncRequest> requests;
+  {
+    MutexLock l(&sync_mu_);
+    n = std::min(n, sync_queue_.size());
+    for (size_t i = 0; i < n; ++i) requests.push_back(std::move(sync_queue_[i]));
+    sync_queue_.erase(sync_queue_.begin(), sync_queue_.begin() + static_cast<ptrdiff_t>(n));
+  }
+  if (!requests.empty()) SyncRequests(requests);
+  return n;
+}
+
+size_t NodeHost::QueuedSyncJobs() {
+  MutexLock l(&sync_mu_);
+  return sync_queue_.size();
+}
+
+bool NodeHost::HasWork() {
+  if (!dirty_.empty()) return true;
+  MutexLock l(&mu_);
+  return !in_msgs_.empty() || !in_props_.empty() || !in_cmds_.empty() || synced_jobs_ > 0;
 }
 
 void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
@@ -636,6 +680,7 @@ void NodeHost::CompleteSyncJobs(size_t n) {
 
 void NodeHost::DrainSyncJobs() {
   if (in_flight_.empty()) return;
+  if (options_.manual) (void)RunSyncJobs(SIZE_MAX);  // the owner is the sync thread
   size_t n = 0;
   {
     std::unique_lock<std::mutex> l(mu_.native());
@@ -648,7 +693,6 @@ void NodeHost::DrainSyncJobs() {
 
 void NodeHost::SyncLoop() {
   std::vector<SyncRequest> requests;
-  std::vector<storage::RaftLogStore::PendingWrite*> writes;
   for (;;) {
     {
       std::unique_lock<std::mutex> l(sync_mu_.native());
@@ -656,30 +700,35 @@ void NodeHost::SyncLoop() {
       if (sync_queue_.empty()) return;  // stopping, everything written
       requests.swap(sync_queue_);
     }
-    writes.clear();
-    for (const SyncRequest& r : requests) writes.push_back(r.write);
-    const auto t0 = std::chrono::steady_clock::now();
-    absl::Status s = options_.store->SyncPending(writes);
-    if (!s.ok()) Fatal(s);
-    // Durable: their messages may go.
-    std::vector<GroupMessage> out;
-    for (SyncRequest& r : requests) {
-      for (GroupMessage& m : r.messages) out.push_back(std::move(m));
-    }
-    if (!out.empty()) options_.transport->Send(std::move(out));
-    const uint64_t us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    sync_micros_.fetch_add(us, std::memory_order_relaxed);
-    if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
-    {
-      MutexLock l(&mu_);
-      synced_jobs_ += requests.size();
-    }
-    inbox_seq_.fetch_add(1, std::memory_order_release);
-    cv_.notify_one();
+    SyncRequests(requests);
     requests.clear();
   }
+}
+
+void NodeHost::SyncRequests(std::vector<SyncRequest>& requests) {
+  std::vector<storage::RaftLogStore::PendingWrite*> writes;
+  writes.reserve(requests.size());
+  for (const SyncRequest& r : requests) writes.push_back(r.write);
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::Status s = options_.store->SyncPending(writes);
+  if (!s.ok()) Fatal(s);
+  // Durable: their messages may go.
+  std::vector<GroupMessage> out;
+  for (SyncRequest& r : requests) {
+    for (GroupMessage& m : r.messages) out.push_back(std::move(m));
+  }
+  if (!out.empty()) options_.transport->Send(std::move(out));
+  const uint64_t us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  sync_micros_.fetch_add(us, std::memory_order_relaxed);
+  if (us > max_sync_micros_.load(std::memory_order_relaxed)) max_sync_micros_.store(us);
+  {
+    MutexLock l(&mu_);
+    synced_jobs_ += requests.size();
+  }
+  inbox_seq_.fetch_add(1, std::memory_order_release);
+  cv_.notify_one();
 }
 
 void NodeHost::TickAll() {

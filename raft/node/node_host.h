@@ -57,6 +57,16 @@
 // Thread-safety: Start/Stop from one controlling thread; Propose,
 // ProposeConfChange, ReadIndex, Deliver, Info, Campaign are thread-safe. StateMachine callbacks run
 // on the driver.
+//
+// Manual mode (NodeHostOptions::manual, for the deterministic simulator,
+// raft/sim/host_sim.h): Start() starts no thread; the owner thread is both the
+// driver and the sync thread and decides when each runs: RunCycle(tick) is one
+// iteration of the driver loop (complete the sync jobs the sync thread
+// finished, take the inbox, Cycle), RunSyncJobs(n) is the sync thread's work
+// for the n oldest queued writes (fsync, then send their messages). Both
+// modes run the same functions; only who calls them, and when, differs. Time
+// is ticks: the owner says which cycles tick. Stop() then drops the writes
+// still queued for the sync thread, as a crash would.
 #ifndef HERALD_RAFT_NODE_NODE_HOST_H_
 #define HERALD_RAFT_NODE_NODE_HOST_H_
 
@@ -186,6 +196,16 @@ struct NodeHostOptions {
   // Quiesce idle groups (see above). Every node of a cluster must agree.
   bool quiesce = true;
   uint64_t seed = 0;
+  // No driver or sync thread: the owner runs RunCycle / RunSyncJobs (see
+  // "Manual mode" above). tick_interval is then unused.
+  bool manual = false;
+  // Where this start's read-index contexts begin; 0: drawn at random. They
+  // must not repeat across restarts of a node: a leader's answer to a read
+  // of an earlier start, still in flight (queued for a reconnect, delayed,
+  // duplicated), names only the context, and would complete a new read that
+  // reuses it with an older, stale read index. (The simulator passes its
+  // own, so that a seed replays.)
+  uint64_t read_ctx_base = 0;
 };
 
 struct GroupInfo {
@@ -267,6 +287,21 @@ class NodeHost {
   void PeerGone(NodeId peer);
   // As of the end of the last driver cycle that touched the group.
   absl::StatusOr<GroupInfo> Info(GroupId g) const;
+
+  // Manual mode only, owner thread only, after Start() and before Stop().
+  // One iteration of the driver loop: completes the sync jobs the sync work
+  // finished, takes the inbox and runs one cycle (ticking every group if
+  // `tick`).
+  void RunCycle(bool tick);
+  // The sync thread's work for the `n` oldest queued writes (one fsync, then
+  // their messages are sent); the next RunCycle completes them. Returns how
+  // many it synced.
+  size_t RunSyncJobs(size_t n);
+  // Writes queued for the sync work and not yet synced.
+  size_t QueuedSyncJobs();
+  // Whether a RunCycle now has anything to do (input waiting, a synced write
+  // to complete, groups touched): the threaded driver would not sleep.
+  bool HasWork();
 
   uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
   // Time spent in the store's Sync (write + fsync), total and the longest, and
@@ -369,7 +404,12 @@ class NodeHost {
   EnqueueResult Enqueue(Command& c, bool only_if_started);
   // kAddGroup / kRemoveGroup: queued for the driver, or run here before Start().
   void RunGroupCommand(Command& c);
+  // The driver thread's loop: waits for input or the next tick, then
+  // DriverCycle.
   void Run();
+  // One iteration of the driver loop (both modes): completes synced jobs,
+  // takes the inbox, Cycle.
+  void DriverCycle(bool tick);
   void Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& props,
              std::vector<Command>& cmds, bool tick);
   void ProposeAll(std::vector<Proposal>& props);
@@ -383,6 +423,10 @@ class NodeHost {
   // Blocks until every submitted sync job is written, and completes them.
   void DrainSyncJobs();
   void SyncLoop();
+  // The sync thread's work for `requests` (both modes): one fsync, then their
+  // messages go, then the driver is told.
+  struct SyncRequest;
+  void SyncRequests(std::vector<SyncRequest>& requests);
   // Takes a snapshot every snapshot_every entries (or now, with `force`) and
   // compacts the log as far as the application's durable state allows.
   void MaybeSnapshot(Group& g, bool force = false);
@@ -410,6 +454,10 @@ class NodeHost {
 
   // Driver-thread state.
   std::vector<Group*> dirty_;
+  // The inbox as taken by a cycle (kept to reuse their capacity).
+  std::vector<GroupMessage> cycle_msgs_;
+  std::vector<Proposal> cycle_props_;
+  std::vector<Command> cycle_cmds_;
   // Groups that need Tick(): every group not quiesced (a quiesced one is
   // dropped at its next tick and listed again when anything touches it), so
   // idle groups cost nothing per tick.
@@ -422,8 +470,8 @@ class NodeHost {
   std::map<NodeId, PeerLiveness> peers_heard_;
   std::vector<NodeId> peers_;  // every other member of any group
   bool peers_dirty_ = true;
-  uint64_t next_read_ctx_ = 0;
-  std::set<GroupId> reading_;  // groups with outstanding reads
+  uint64_t next_read_ctx_ = 0;  // see NodeHostOptions::read_ctx_base
+  std::set<GroupId> reading_;   // groups with outstanding reads
   std::map<std::pair<GroupId, NodeId>, PayloadSend> payload_sends_;
 
   // Inbox, guarded by mu_.

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -762,6 +764,65 @@ TEST_F(NodeHostTest, DamagedFollowerIsRepairedByLeader) {
   ProposeCommitted(1, want.back());
   ASSERT_TRUE(WaitFor([&] { return nodes_[f].sm->Get(1).size() == want.size(); }));
   EXPECT_EQ(nodes_[f].sm->Get(1), want);
+}
+
+// Manual mode (the host simulator's): nothing happens unless the owner runs
+// a cycle or a sync; an entry is acknowledged only after its fsync was run
+// and a later cycle completed it.
+TEST(NodeHostManualTest, RunsOnlyWhenTheOwnerDrivesIt) {
+  class NullTransport : public Transport {
+   public:
+    void Send(std::vector<GroupMessage> msgs) override { sent += msgs.size(); }
+    size_t sent = 0;
+  } transport;
+  RecordingMachine sm;
+  const char* tmp = getenv("TEST_TMPDIR");
+  storage::RaftLogStoreOptions so;
+  so.path = std::string(tmp ? tmp : "/tmp") + "/nh_manual_" + std::to_string(getpid());
+  std::filesystem::remove_all(so.path);
+  absl::StatusOr<std::unique_ptr<storage::RaftLogStore>> store = storage::RaftLogStore::Open(so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  NodeHostOptions o;
+  o.id = 1;
+  o.store = store->get();
+  o.transport = &transport;
+  o.state_machine = &sm;
+  o.manual = true;
+  {
+    NodeHost host(o);
+    ASSERT_TRUE(host.AddGroup(1, {1}).ok());
+    host.Start();
+    host.Campaign(1);
+    for (int i = 0; i < 10 && host.Info(1)->state != StateType::kLeader; ++i) {
+      host.RunCycle(/*tick=*/false);
+      host.RunSyncJobs(SIZE_MAX);
+    }
+    ASSERT_EQ(host.Info(1)->state, StateType::kLeader);
+    while (host.HasWork() || host.QueuedSyncJobs() > 0) {  // the leader's no-op
+      host.RunSyncJobs(SIZE_MAX);
+      host.RunCycle(false);
+    }
+
+    std::optional<absl::StatusOr<uint64_t>> result;
+    host.Propose(1, "x", [&](absl::StatusOr<uint64_t> r) { result = r; });
+    EXPECT_FALSE(result.has_value());  // queued: no driver thread took it
+    host.RunCycle(false);
+    EXPECT_EQ(host.QueuedSyncJobs(), 1u);  // written, waiting for its fsync
+    host.RunCycle(false);
+    EXPECT_FALSE(result.has_value());  // not durable yet: not counted, not applied
+    EXPECT_EQ(host.RunSyncJobs(SIZE_MAX), 1u);
+    EXPECT_FALSE(result.has_value());  // durable; the driver completes it
+    for (int i = 0; i < 5 && !result.has_value(); ++i) {
+      host.RunCycle(false);
+      host.RunSyncJobs(SIZE_MAX);
+    }
+    ASSERT_TRUE(result.has_value());
+    EXPECT_TRUE(result->ok()) << result->status();
+    EXPECT_EQ(sm.Get(1), std::vector<std::string>{"x"});
+    EXPECT_EQ(transport.sent, 0u);  // a single voter has no one to talk to
+  }
+  store->reset();
+  std::filesystem::remove_all(so.path);
 }
 
 }  // namespace

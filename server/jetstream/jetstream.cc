@@ -886,6 +886,7 @@ void JetStream::LeadConsumersAfterBarrier(const std::string& name,
           }
           return;
         }
+        spdlog::debug("stream {}: leading its consumers (barrier at index {})", name, *index);
         consumers_->SetStreamLeader(name, lead_stream, lead_group);
       });
 }
@@ -987,7 +988,10 @@ void JetStream::UpdateLeadership(const std::string& name) {
                                          NowUnixNanos()));
     }
   }
-  if (lost_consumers) consumers_->DropStreamLeader(name);
+  if (lost_consumers) {
+    spdlog::debug("stream {}: its consumers are no longer led here", name);
+    consumers_->DropStreamLeader(name);
+  }
   if (lead_consumers) LeadConsumersAfterBarrier(name, lead_stream, lead_group, 0);
   if (config_behind) ProposeStreamConfig(name, "");
   if (!create_reply.empty()) {

@@ -8,6 +8,7 @@ package main
 // stands alone.
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -117,6 +118,9 @@ func NewClusterOn(kind, bin, runDir string, n int, hosts []string) (*Cluster, er
 		nd.LogPath = filepath.Join(nd.Dir, "server.log")
 		conf := fmt.Sprintf("server_name: %s\nlisten: %s:%d\njetstream { store_dir: %q }\ncluster { name: CHAOS, listen: %s:%d, routes: [%s] }\n",
 			nd.Name, nd.Host, nd.ClientPort, filepath.Join(nd.Dir, "js"), nd.Host, nd.RoutePort, strings.Join(routes, ", "))
+		if *serverDebug && kind == "herald" {
+			conf += "debug: true\n" // leadership changes and API requests in server.log
+		}
 		if err := os.WriteFile(nd.ConfPath, []byte(conf), 0o644); err != nil {
 			return nil, err
 		}
@@ -348,3 +352,6 @@ func (n *Node) Crashes() []string {
 	defer n.mu.Unlock()
 	return append([]string(nil), n.crashes...)
 }
+
+var serverDebug = flag.Bool("server-debug", false,
+	"herald: start every node with debug logging (leadership changes, API requests) in its server.log")

@@ -479,8 +479,8 @@ func printHuman(r *Result) {
 	fmt.Printf("   lost %d, divergent seqs %d, unexpected %d, stored twice %d, acked without quorum %d, timestamp mismatches %d, holes %d\n",
 		r.Lost, r.Divergent, r.Unexpected, r.StoredTwice, r.AckedNoQuorum, r.TSMismatch, r.Holes)
 	for _, c := range r.Consumers {
-		fmt.Printf("   consumer %s: %d deliveries, %d distinct, %d duplicates (%d after a confirmed ack), %d acked msgs missing; errors: %d ack, %d fetch, %d subscribe %s\n",
-			c.Name, c.Deliveries, c.Distinct, c.Duplicates, c.RedeliveredAfterAck, c.MissingAcked, c.AckErrors, c.FetchErrors, c.SubscribeErrors, c.LastError)
+		fmt.Printf("   consumer %s: %d deliveries, %d distinct, %d duplicates (%d sent after a confirmed ack, %d older deliveries read after it), %d acked msgs missing; errors: %d ack, %d fetch, %d subscribe %s\n",
+			c.Name, c.Deliveries, c.Distinct, c.Duplicates, c.RedeliveredAfterAck, c.StaleReadAfterAck, c.MissingAcked, c.AckErrors, c.FetchErrors, c.SubscribeErrors, c.LastError)
 	}
 	fmt.Printf("   gap after leader SIGKILL: %s; after leader SIGSTOP: %s\n", fmtMs(r.GapsMs), fmtMs(r.PauseGapsMs))
 	fmt.Printf("   first ack after all-node restart: %s; after majority heal: %s; healthy after heal: %s\n",

@@ -167,19 +167,22 @@ func readReplica(name, url string, first, last, extra uint64, budget time.Durati
 }
 
 type ConsumerResult struct {
-	Name                string   `json:"name"`
-	Deliveries          int64    `json:"deliveries"`
-	Distinct            int      `json:"distinct"`
-	Duplicates          int64    `json:"duplicates"`
-	RedeliveredAfterAck int64    `json:"redelivered_after_ack"`
-	MissingAcked        int      `json:"missing_acked"`
-	MissingExamples     []uint64 `json:"missing_examples,omitempty"`
-	WrongPayload        int      `json:"wrong_payload"`
-	Examples            []string `json:"wrong_examples,omitempty"`
-	AckErrors           int64    `json:"ack_errors"`
-	FetchErrors         int64    `json:"fetch_errors"`
-	SubscribeErrors     int64    `json:"subscribe_errors"`
-	LastError           string   `json:"last_error,omitempty"`
+	Name                string `json:"name"`
+	Deliveries          int64  `json:"deliveries"`
+	Distinct            int    `json:"distinct"`
+	Duplicates          int64  `json:"duplicates"`
+	RedeliveredAfterAck int64  `json:"redelivered_after_ack"`
+	// Deliveries older than the one whose AckSync was confirmed, read after
+	// it (held up in the network): at least once, not a redelivery.
+	StaleReadAfterAck int64    `json:"stale_read_after_ack"`
+	MissingAcked      int      `json:"missing_acked"`
+	MissingExamples   []uint64 `json:"missing_examples,omitempty"`
+	WrongPayload      int      `json:"wrong_payload"`
+	Examples          []string `json:"wrong_examples,omitempty"`
+	AckErrors         int64    `json:"ack_errors"`
+	FetchErrors       int64    `json:"fetch_errors"`
+	SubscribeErrors   int64    `json:"subscribe_errors"`
+	LastError         string   `json:"last_error,omitempty"`
 }
 
 type CheckResult struct {
@@ -398,7 +401,7 @@ func (r *Run) check(si *nats.StreamInfo) *CheckResult {
 		miss := c.missing(ackedSeqs)
 		c.mu.Lock()
 		res := ConsumerResult{Name: c.Name, Deliveries: c.deliveries, Distinct: len(c.seen), Duplicates: c.dups,
-			RedeliveredAfterAck: c.afterAck, MissingAcked: len(miss), AckErrors: c.ackErrs, FetchErrors: c.fetchErrs,
+			RedeliveredAfterAck: c.afterAck, StaleReadAfterAck: c.staleAfterAck, MissingAcked: len(miss), AckErrors: c.ackErrs, FetchErrors: c.fetchErrs,
 			SubscribeErrors: c.subscribeErrs, LastError: c.lastErr}
 		if len(miss) > 10 {
 			miss = miss[:10]

@@ -266,9 +266,12 @@ type Consumer struct {
 	seen          map[uint64]string // stream seq -> payload first received
 	deliveries    int64
 	dups          int64
-	afterAck      int64 // delivered again after its AckSync succeeded
+	afterAck      int64             // delivered again after its AckSync succeeded
+	staleAfterAck int64             // an older delivery read after a newer one's AckSync succeeded
+	ackedCSeq     map[uint64]uint64 // consumer sequence of the delivery whose AckSync succeeded
 	acked         map[uint64]bool
 	ackedAt       map[uint64]time.Time
+	firstReply    map[uint64]string // the first delivery's ack subject and when it was read
 	h             *History
 	mismatch      []string // same seq delivered with another payload
 	ackErrs       int64
@@ -292,7 +295,7 @@ func (w *Workload) StartConsumers(n int, admin *Admin) error {
 		if err != nil {
 			return err
 		}
-		c := &Consumer{Name: name, seen: map[uint64]string{}, acked: map[uint64]bool{}, ackedAt: map[uint64]time.Time{}, h: w.h}
+		c := &Consumer{Name: name, seen: map[uint64]string{}, acked: map[uint64]bool{}, ackedAt: map[uint64]time.Time{}, firstReply: map[uint64]string{}, ackedCSeq: map[uint64]uint64{}, h: w.h}
 		w.cons = append(w.cons, c)
 		w.cwg.Add(1)
 		go w.consume(c, js)
@@ -347,19 +350,33 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 			if prev, ok := c.seen[seq]; ok {
 				c.dups++
 				if c.acked[seq] {
-					c.afterAck++
-					c.h.logf("consumer %s: seq %d delivered again (delivery %d, consumer seq %d) after its AckSync was confirmed at %s",
-						c.Name, seq, md.NumDelivered, md.Sequence.Consumer, c.ackedAt[seq].Format("15:04:05.000000"))
+					// A delivery older than the one whose ack was confirmed (a
+					// lower consumer sequence: made before it, e.g. by a leader
+					// cut off by a partition, and held up in the network until
+					// the partition healed) is read late, not sent after the
+					// ack: counted apart.
+					what := "delivered again"
+					if md.Sequence.Consumer < c.ackedCSeq[seq] {
+						c.staleAfterAck++
+						what = "an older delivery read"
+					} else {
+						c.afterAck++
+					}
+					c.h.logf("consumer %s: seq %d %s (delivery %d, consumer seq %d, pending %d; first read: %s) after the AckSync of consumer seq %d was confirmed at %s",
+						c.Name, seq, what, md.NumDelivered, md.Sequence.Consumer, md.NumPending, c.firstReply[seq], c.ackedCSeq[seq], c.ackedAt[seq].Format("15:04:05.000000"))
 				}
 				if prev != string(m.Data) && len(c.mismatch) < 20 {
 					c.mismatch = append(c.mismatch, fmt.Sprintf("seq %d: %q then %q", seq, prev, m.Data))
 				}
 			} else {
 				c.seen[seq] = string(m.Data)
+				// The delivery's ack subject (its pending count tells one
+				// leader's delivery from another's).
+				c.firstReply[seq] = fmt.Sprintf("%s at %s", m.Reply, time.Now().Format("15:04:05.000000"))
 			}
 			c.mu.Unlock()
 			awg.Add(1)
-			go func(m *nats.Msg, seq uint64) {
+			go func(m *nats.Msg, seq, cseq uint64) {
 				defer awg.Done()
 				if err := m.AckSync(nats.AckWait(2 * time.Second)); err != nil {
 					atomic.AddInt64(&c.ackErrs, 1)
@@ -368,8 +385,11 @@ func (w *Workload) consume(c *Consumer, js nats.JetStreamContext) {
 				c.mu.Lock()
 				c.acked[seq] = true
 				c.ackedAt[seq] = time.Now()
+				if cseq > c.ackedCSeq[seq] {
+					c.ackedCSeq[seq] = cseq
+				}
 				c.mu.Unlock()
-			}(m, seq)
+			}(m, seq, md.Sequence.Consumer)
 		}
 		awg.Wait()
 	}

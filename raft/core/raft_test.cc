@@ -545,6 +545,45 @@ TEST(ReadIndexTest, IsolatedLeaderCannotServeReads) {
   EXPECT_TRUE(c.node(1).reads.empty());
 }
 
+TEST(ReadIndexTest, StaleLeaderWithoutCheckQuorumServesNoStaleRead) {
+  // Without check-quorum nothing makes a leader cut off from its quorum step
+  // down: it goes on believing it leads. Its reads must still wait for a
+  // heartbeat round acknowledged by a quorum in its term, which the members
+  // that moved on to a newer term never give.
+  for (bool pre_vote : {false, true}) {
+    SCOPED_TRACE(pre_vote ? "pre_vote" : "no pre_vote");
+    TestCluster c(3, [pre_vote](Config& cfg) {
+      cfg.check_quorum = false;
+      cfg.pre_vote = pre_vote;
+    });
+    c.Elect(1);
+    ASSERT_TRUE(c.raw(1).Propose("x").ok());
+    c.Stabilize();
+    c.Isolate(1);
+    c.Elect(2);
+    ASSERT_EQ(c.Leader(), 2u);
+    ASSERT_TRUE(c.raw(2).Propose("y").ok());
+    c.Stabilize();
+    const uint64_t y_index = c.raft(2).log().committed();
+    for (int i = 0; i < 5 * 10; ++i) c.raw(1).Tick();  // many election timeouts
+    c.Stabilize();
+    ASSERT_EQ(c.raft(1).state(), StateType::kLeader) << "check_quorum off: it never steps down";
+    // Node 1 reaches node 3 again (not node 2): its read-index heartbeat
+    // round reaches a member of the newer term.
+    c.Heal();
+    c.Cut(1, 2);
+    ASSERT_TRUE(c.raw(1).ReadIndex(11).ok());
+    c.Stabilize();
+    for (const ReadState& rs : c.node(1).reads) {
+      EXPECT_GE(rs.index, y_index) << "stale leader served a read that misses y";
+    }
+    // A follower routed to the stale leader is no better off.
+    ASSERT_TRUE(c.raw(1).ReadIndex(12).ok() || c.raft(1).state() != StateType::kLeader);
+    c.Stabilize();
+    for (const ReadState& rs : c.node(1).reads) EXPECT_GE(rs.index, y_index);
+  }
+}
+
 TEST(ReadIndexTest, NewLeaderRefusesReadsBeforeCommittingInItsTerm) {
   TestCluster c(3);
   c.raw(1).Campaign();

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     total.conf_changes += r.stats.conf_changes;
     total.leaders += r.stats.leaders;
     total.reads_served += r.stats.reads_served;
+    total.reads_value_checked += r.stats.reads_value_checked;
     total.quiesced += r.stats.quiesced;
     total.detector_wakes += r.stats.detector_wakes;
     if (count == 1) {
@@ -65,13 +66,15 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printf(
       "%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
-      "acked=%llu reads=%llu crashes=%llu damaged=%llu repaired=%llu snaps_installed=%llu "
+      "acked=%llu reads=%llu reads_value_checked=%llu crashes=%llu damaged=%llu repaired=%llu "
+      "snaps_installed=%llu "
       "conf=%llu quiesced=%llu detector_wakes=%llu\n",
       failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
       static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures), secs,
       static_cast<unsigned long long>(total.steps), static_cast<unsigned long long>(total.leaders),
       static_cast<unsigned long long>(total.acked),
       static_cast<unsigned long long>(total.reads_served),
+      static_cast<unsigned long long>(total.reads_value_checked),
       static_cast<unsigned long long>(total.crashes),
       static_cast<unsigned long long>(total.damaged_logs),
       static_cast<unsigned long long>(total.repairs_done),

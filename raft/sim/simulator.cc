@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -56,16 +57,21 @@ struct Profile {
   // Longest disk sync, in time units: slow disks keep several pipelined
   // Readies in flight, so that new input (a new leader's appends) meets them.
   uint64_t max_sync = 4;
+  // Config::check_quorum. Off, a leader cut off from its quorum keeps
+  // believing it leads (it steps down only on hearing a higher term), so the
+  // read-index heartbeat round is all that stops it serving stale reads.
+  // Quiescence requires check_quorum, so such seeds run without it.
+  bool check_quorum = true;
 
   std::string Describe() const {
-    return absl::StrCat("drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay,
-                        "..", max_delay, " crash_every=", crash_every,
-                        " partition_every=", partition_every, " torn=", torn, " corrupt=", corrupt,
-                        " membership=", membership, " snapshot_every=", snapshot_every,
-                        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
-                        " pre_vote=", pre_vote, " client_every=", client_every,
-                        " read_every=", read_every, " transfer_every=", transfer_every,
-                        " drift=", drift, " quiesce=", quiesce, " max_sync=", max_sync);
+    return absl::StrCat(
+        "drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay, "..", max_delay,
+        " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
+        " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
+        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
+        " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
+        " transfer_every=", transfer_every, " drift=", drift, " quiesce=", quiesce,
+        " max_sync=", max_sync, " check_quorum=", check_quorum);
   }
 };
 
@@ -114,6 +120,8 @@ class Simulation {
     // From its own stream, so the other choices of a seed stay as they were.
     profile_.quiesce = Rng(o.seed ^ 0x51E5CE).Chance(0.5);
     profile_.max_sync = Rng(o.seed ^ 0xD15C).Chance(0.5) ? 40 : 4;
+    profile_.check_quorum = !Rng(o.seed ^ 0xC0C0A).Chance(0.3);
+    if (!profile_.check_quorum) profile_.quiesce = false;
     int n = o.nodes;
     if (n <= 0) {
       const uint64_t r = rng_.Uniform(100);
@@ -229,6 +237,11 @@ class Simulation {
 
   struct PendingReadInfo {
     uint64_t min_index;  // highest acknowledged write index when issued
+    std::string key;     // the key read
+    // Log index of the newest write to `key` the read must see: the latest
+    // one acknowledged before the read was issued, or one an earlier
+    // completed read returned (0: none, so "never written" is allowed).
+    uint64_t floor = 0;
   };
 
   // ---------------------------------------------------------------- plumbing
@@ -291,7 +304,7 @@ class Simulation {
     c.max_uncommitted_entries = 200;
     c.snapshot_chunk_bytes = profile_.chunk_bytes;
     c.pre_vote = profile_.pre_vote;
-    c.check_quorum = true;
+    c.check_quorum = profile_.check_quorum;
     c.quiesce = profile_.quiesce;
     c.seed = opts_.seed * 1000003 + n.id * 7919 + n.incarnation;
     n.raw = std::make_unique<RawNode>(c);
@@ -465,6 +478,8 @@ class Simulation {
         acked_[c->request] = e.index;
         client_inflight_.erase(std::make_pair(request_time_[c->request], c->request));
         max_acked_index_ = std::max(max_acked_index_, e.index);
+        uint64_t& latest = latest_acked_write_[c->key];
+        latest = std::max(latest, e.index);
         ++stats_.acked;
         if (InLiveness()) ++acked_in_liveness_;
       }
@@ -566,11 +581,60 @@ class Simulation {
                             " but a write at index ", info->second.min_index,
                             " was acknowledged before the read began:", DescribeNodes()));
         }
+        CheckReadValue(n, it->ctx, info->second);
         reads_.erase(info);
         ++stats_.reads_served;
       }
       it = n.reads.erase(it);
     }
+  }
+
+  // The value a read returns must be one a linearizable history allows.
+  // Writes are ordered by their log index, each value names its write
+  // ("v<request>"), and the checker uses its own records of who wrote what,
+  // not the replica's. So the read must return a write to this key that was
+  // committed (acknowledged: applied somewhere), no older than the newest
+  // write acknowledged before the read was issued nor than what a read that
+  // completed before it returned; a write concurrent with the read (not yet
+  // acknowledged when it was issued) may or may not be seen.
+  void CheckReadValue(Node& n, uint64_t ctx, const PendingReadInfo& info) {
+    const std::optional<KvStore::Value> v = n.kv.Get(info.key);
+    const std::string where = absl::StrCat("read ctx ", ctx, " of ", info.key, " on node ", n.id);
+    if (!v) {
+      if (info.floor != 0) {
+        Fail(absl::StrCat(where, " found no value, but the write at index ", info.floor,
+                          " precedes the read"));
+        return;
+      }
+      ++stats_.reads_value_checked;
+      return;
+    }
+    const uint64_t request =
+        v->value.size() > 1 ? std::strtoull(v->value.c_str() + 1, nullptr, 10) : 0;
+    auto key = request_key_.find(request);
+    if (key == request_key_.end() || key->second != info.key) {
+      Fail(absl::StrCat(where, " returned '", v->value, "', never written to that key"));
+      return;
+    }
+    auto acked = acked_.find(request);
+    if (acked == acked_.end()) {
+      Fail(absl::StrCat(where, " returned '", v->value, "', a write never committed"));
+      return;
+    }
+    if (acked->second < info.floor) {
+      Fail(absl::StrCat(where, " returned '", v->value, "' (index ", acked->second,
+                        "), overwritten by the write at index ", info.floor,
+                        " before the read was issued:", DescribeNodes()));
+      return;
+    }
+    if (v->index != acked->second) {
+      Fail(absl::StrCat(where, " returned '", v->value, "' as of index ", v->index,
+                        " but that write committed at index ", acked->second));
+      return;
+    }
+    uint64_t& seen = read_observed_[info.key];
+    seen = std::max(seen, acked->second);
+    ++stats_.reads_value_checked;
   }
 
   // ---------------------------------------------------------------- network
@@ -767,6 +831,7 @@ class Simulation {
       c.request = ++next_request_;
       c.key = absl::StrCat("k", rng_.Uniform(kKeys));
       c.value = absl::StrCat("v", c.request);
+      request_key_[c.request] = c.key;
       cmds.push_back(c.Encode());
     }
     if (n->raw->ProposeBatch(cmds).ok()) {
@@ -783,9 +848,14 @@ class Simulation {
     Node* n = RandomUpNode();
     if (!n) return;
     const uint64_t ctx = ++next_read_ctx_;
+    // Drawn before the call whatever its outcome, so a seed's later choices
+    // do not depend on it.
+    std::string key = absl::StrCat("k", rng_.Uniform(kKeys));
     if (n->raw->ReadIndex(ctx).ok()) {
-      reads_[ctx] = PendingReadInfo{max_acked_index_};
-      Trace(absl::StrCat("read ctx ", ctx, " on node ", n->id, " min_index ", max_acked_index_));
+      const uint64_t floor = std::max(latest_acked_write_[key], read_observed_[key]);
+      Trace(absl::StrCat("read ctx ", ctx, " of ", key, " on node ", n->id, " min_index ",
+                         max_acked_index_, " floor ", floor));
+      reads_[ctx] = PendingReadInfo{max_acked_index_, std::move(key), floor};
       Pump(*n);
     }
   }
@@ -1066,7 +1136,10 @@ class Simulation {
   std::set<std::pair<uint64_t, uint64_t>> client_inflight_;  // (proposed at, request)
   std::map<uint64_t, uint64_t> request_time_;                // request -> proposed at
   uint64_t next_read_ctx_ = 0;
-  std::map<uint64_t, PendingReadInfo> reads_;  // ctx -> info
+  std::map<uint64_t, PendingReadInfo> reads_;           // ctx -> info
+  std::map<uint64_t, std::string> request_key_;         // request -> key it writes
+  std::map<std::string, uint64_t> latest_acked_write_;  // key -> index of its newest acked write
+  std::map<std::string, uint64_t> read_observed_;       // key -> newest write index a read returned
 };
 
 }  // namespace
@@ -1077,13 +1150,13 @@ SimResult RunSimulation(const SimOptions& options) {
 }
 
 std::string FormatStats(const SimStats& s) {
-  return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
-                      " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
-                      " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
-                      " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
-                      " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes,
-                      " msgs=", s.messages, " dropped=", s.dropped, " quiesced=", s.quiesced,
-                      " detector_wakes=", s.detector_wakes);
+  return absl::StrCat(
+      "steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders, " proposals=", s.proposals,
+      " acked=", s.acked, " reads=", s.reads_served, " reads_value_checked=", s.reads_value_checked,
+      " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
+      " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
+      " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes, " msgs=", s.messages,
+      " dropped=", s.dropped, " quiesced=", s.quiesced, " detector_wakes=", s.detector_wakes);
 }
 
 }  // namespace herald::raft::sim

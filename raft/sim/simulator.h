@@ -14,7 +14,9 @@
 //   - leader completeness (a new leader holds every entry committed earlier);
 //   - state machine safety (every node applies the same entry at each index,
 //     and reaches the same state hash), also across snapshot installs;
-//   - no acknowledged write lost or changed; read-index reads not stale;
+//   - no acknowledged write lost or changed; read-index reads not stale: the
+//     read index covers every write acknowledged before the read, and the
+//     value returned is one a linearizable history allows (CheckReadValue);
 //   - durability: the persisted term never goes backwards across a crash;
 //   - liveness: after the fault phase heals, writes commit again and every
 //     voter catches up.
@@ -43,6 +45,7 @@ struct SimStats {
   uint64_t proposals = 0;
   uint64_t acked = 0;
   uint64_t reads_served = 0;
+  uint64_t reads_value_checked = 0;  // reads whose returned value was checked
   uint64_t crashes = 0;
   uint64_t torn_writes = 0;
   uint64_t damaged_logs = 0;

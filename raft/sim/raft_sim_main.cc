@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
     total.reads_value_checked += r.stats.reads_value_checked;
     total.quiesced += r.stats.quiesced;
     total.detector_wakes += r.stats.detector_wakes;
+    total.msgs_damaged += r.stats.msgs_damaged;
+    total.msgs_damaged_dropped += r.stats.msgs_damaged_dropped;
+    total.msgs_damaged_entry_caught += r.stats.msgs_damaged_entry_caught;
+    total.unrecoverable_nodes += r.stats.unrecoverable_nodes;
     if (count == 1) {
       printf("profile: %s\nstats: %s\n", r.profile.c_str(),
              herald::raft::sim::FormatStats(r.stats).c_str());
@@ -68,7 +72,8 @@ int main(int argc, char** argv) {
       "%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
       "acked=%llu reads=%llu reads_value_checked=%llu crashes=%llu damaged=%llu repaired=%llu "
       "snaps_installed=%llu "
-      "conf=%llu quiesced=%llu detector_wakes=%llu\n",
+      "conf=%llu quiesced=%llu detector_wakes=%llu msgs_damaged=%llu (dropped by message checksum "
+      "%llu, by entry checksum %llu) unrecoverable=%llu\n",
       failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
       static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures), secs,
       static_cast<unsigned long long>(total.steps), static_cast<unsigned long long>(total.leaders),
@@ -81,6 +86,10 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.snapshots_installed),
       static_cast<unsigned long long>(total.conf_changes),
       static_cast<unsigned long long>(total.quiesced),
-      static_cast<unsigned long long>(total.detector_wakes));
+      static_cast<unsigned long long>(total.detector_wakes),
+      static_cast<unsigned long long>(total.msgs_damaged),
+      static_cast<unsigned long long>(total.msgs_damaged_dropped),
+      static_cast<unsigned long long>(total.msgs_damaged_entry_caught),
+      static_cast<unsigned long long>(total.unrecoverable_nodes));
   return failures ? 1 : 0;
 }

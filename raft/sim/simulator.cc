@@ -62,6 +62,12 @@ struct Profile {
   // read-index heartbeat round is all that stops it serving stale reads.
   // Quiescence requires check_quorum, so such seeds run without it.
   bool check_quorum = true;
+  // Chance a message has a bit flipped in one random field in transit (after
+  // its sender sealed it). The receiving side must detect and drop it.
+  double corrupt_msgs = 0;
+  // Chance a restart finds its hard state or snapshot record damaged (within
+  // the same damage budget as log damage): the node must refuse to start.
+  double corrupt_records = 0;
 
   std::string Describe() const {
     return absl::StrCat(
@@ -71,7 +77,8 @@ struct Profile {
         " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
         " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
         " transfer_every=", transfer_every, " drift=", drift, " quiesce=", quiesce,
-        " max_sync=", max_sync, " check_quorum=", check_quorum);
+        " max_sync=", max_sync, " check_quorum=", check_quorum, " corrupt_msgs=", corrupt_msgs,
+        " corrupt_records=", corrupt_records);
   }
 };
 
@@ -122,6 +129,12 @@ class Simulation {
     profile_.max_sync = Rng(o.seed ^ 0xD15C).Chance(0.5) ? 40 : 4;
     profile_.check_quorum = !Rng(o.seed ^ 0xC0C0A).Chance(0.3);
     if (!profile_.check_quorum) profile_.quiesce = false;
+    {
+      Rng r(o.seed ^ 0xBADB175);
+      const double msg_rates[] = {0.001, 0.01, 0.05};
+      profile_.corrupt_msgs = r.Chance(0.3) ? msg_rates[r.Uniform(3)] : 0;
+      profile_.corrupt_records = r.Chance(0.3) ? 0.3 : 0;
+    }
     int n = o.nodes;
     if (n <= 0) {
       const uint64_t r = rng_.Uniform(100);
@@ -202,6 +215,7 @@ class Simulation {
     NodeId node = kNoNode;
     uint64_t incarnation = 0;
     Message msg;
+    bool damaged = false;  // a bit of msg was flipped in transit
   };
 
   struct Node {
@@ -223,6 +237,11 @@ class Simulation {
     bool was_repairing = false;
     uint64_t paused_until = 0;
     int leader_silent_ticks = 0;  // liveness detector: ticks without the leader's process
+    // Its hard state or snapshot record was damaged (records_damaged: by
+    // the simulator, before this start): it must never run again under its
+    // id; the "operator" removes it from the configuration.
+    bool records_damaged = false;
+    bool unrecoverable = false;
   };
 
   struct CommittedRec {
@@ -258,10 +277,10 @@ class Simulation {
               static_cast<unsigned long long>(now_), s.c_str());
   }
 
-  void Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
-                Message msg = Message()) {
-    Event e{kind, node, inc, std::move(msg)};
-    queue_.emplace(std::make_pair(now_ + delay, seq_++), std::move(e));
+  Event& Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
+                  Message msg = Message()) {
+    Event e{kind, node, inc, std::move(msg), false};
+    return queue_.emplace(std::make_pair(now_ + delay, seq_++), std::move(e)).first->second;
   }
 
   bool InLiveness() const { return liveness_; }
@@ -280,6 +299,20 @@ class Simulation {
     ++n.incarnation;
     n.storage = std::make_unique<MemoryStorage>();
     SimDisk::Recovered rec = n.disk.Recover(n.storage.get());
+    if (!rec.unrecoverable.empty() || n.records_damaged) {
+      if (rec.unrecoverable.empty()) {
+        Fail(absl::StrCat("node ", n.id,
+                          ": its damaged hard state / snapshot record went unnoticed"));
+      } else if (!n.records_damaged) {
+        Fail(absl::StrCat("node ", n.id, " finds its records damaged (", rec.unrecoverable,
+                          ") though nothing damaged them"));
+      }
+      n.storage.reset();
+      n.unrecoverable = true;
+      ++stats_.unrecoverable_nodes;
+      Trace(absl::StrCat("node ", n.id, " unrecoverable: ", rec.unrecoverable));
+      return;
+    }
     if (rec.hs.term < n.max_sent_term) {
       Fail(absl::StrCat("node ", n.id, " restarted with term ", rec.hs.term,
                         " below a term it already sent messages in (", n.max_sent_term, ")"));
@@ -335,7 +368,7 @@ class Simulation {
   size_t RepairingVoters() {
     size_t k = 0;
     for (auto& [id, n] : nodes_) {
-      if (!n.stopped && n.disk.durable().hs.repair_until != 0) ++k;
+      if (!n.stopped && (n.unrecoverable || n.disk.durable().hs.repair_until != 0)) ++k;
     }
     return k;
   }
@@ -367,7 +400,7 @@ class Simulation {
   }
 
   void Restart(Node& n) {
-    if (n.up || n.stopped) return;
+    if (n.up || n.stopped || n.unrecoverable) return;
     // Damage the durable log of a minority only: a committed entry lives on a
     // majority, so at least one intact copy always survives.
     if (!InLiveness() && profile_.corrupt > 0 && rng_.Chance(profile_.corrupt) &&
@@ -376,6 +409,16 @@ class Simulation {
         RepairingVoters() + 1 <= (CurrentVoters() - 1) / 2) {
       const bool flipped = rng_.Chance(0.5) ? n.disk.FlipBit(rng_) : n.disk.Truncate(rng_);
       if (flipped) Trace(absl::StrCat("damaged log of node ", n.id));
+    } else if (!InLiveness() && profile_.corrupt_records > 0 &&
+               rng_.Chance(profile_.corrupt_records) && n.disk.durable().hs.repair_until == 0 &&
+               ConfigsAgree() && now_ > last_conf_change_time_ + 3000 &&
+               RepairingVoters() + 1 <= (CurrentVoters() - 1) / 2) {
+      const bool flipped =
+          rng_.Chance(0.5) ? n.disk.FlipHardStateBit(rng_) : n.disk.FlipSnapshotBit(rng_);
+      if (flipped) {
+        n.records_damaged = true;
+        Trace(absl::StrCat("damaged a record of node ", n.id));
+      }
     }
     Start(n);
   }
@@ -693,15 +736,106 @@ class Simulation {
       ++stats_.dropped;
       return;
     }
+    // The network plays the transport: it seals what it carries (as
+    // GrpcTransport's sender does) and may damage it on the way.
+    m.Seal();
     if (rng_.Chance(profile_.dup)) {
       Schedule(rng_.Range(profile_.min_delay, profile_.max_delay * 2), Ev::kDeliver, m.to, 0, m);
+    }
+    const bool damaged = profile_.corrupt_msgs > 0 && rng_.Chance(profile_.corrupt_msgs);
+    if (damaged) {
+      DamageMessage(m);
+      ++stats_.msgs_damaged;
     }
     // Links are FIFO streams (like TCP) except for the `reorder` fraction.
     uint64_t at = now_ + rng_.Range(profile_.min_delay, profile_.max_delay);
     uint64_t& last = link_clock_[{m.from, m.to}];
     if (!rng_.Chance(profile_.reorder)) at = std::max(at, last);
     last = std::max(last, at);
-    Schedule(at - now_, Ev::kDeliver, m.to, 0, std::move(m));
+    const NodeId to = target->first;  // where it was headed, even if `to` was damaged
+    Schedule(at - now_, Ev::kDeliver, to, 0, std::move(m)).damaged = damaged;
+  }
+
+  // Flips one bit in one random field (every field the message has).
+  void DamageMessage(Message& m) {
+    auto flip64 = [this](uint64_t& v) { v ^= uint64_t{1} << rng_.Uniform(64); };
+    switch (rng_.Uniform(m.entries.empty() ? 16 : 21)) {
+      case 0:
+        m.type = static_cast<MessageType>(static_cast<uint8_t>(m.type) ^ (1u << rng_.Uniform(4)));
+        return;
+      case 1:
+        return flip64(m.from);
+      case 2:
+        return flip64(m.to);
+      case 3:
+        return flip64(m.term);
+      case 4:
+        return flip64(m.index);
+      case 5:
+        return flip64(m.log_term);
+      case 6:
+        return flip64(m.commit);
+      case 7:
+        m.reject = !m.reject;
+        return;
+      case 8:
+        return flip64(m.reject_hint);
+      case 9:
+        m.needs_repair = !m.needs_repair;
+        return;
+      case 10:
+        m.transfer = !m.transfer;
+        return;
+      case 11:
+        m.quiesce = !m.quiesce;
+        return;
+      case 12:
+        return flip64(m.read_ctx);
+      case 13:
+        m.checksum ^= 1u << rng_.Uniform(32);
+        return;
+      case 14:
+        switch (rng_.Uniform(4)) {
+          case 0:
+            return flip64(m.snap_meta.index);
+          case 1:
+            return flip64(m.snap_meta.term);
+          case 2:
+            if (!m.snap_meta.conf.voters.empty()) {
+              return flip64(m.snap_meta.conf.voters[rng_.Uniform(m.snap_meta.conf.voters.size())]);
+            }
+            m.snap_meta.conf.voters.push_back(rng_.Range(1, kMaxMembers));
+            return;
+          default:
+            return rng_.Chance(0.5) ? flip64(m.snap_offset) : flip64(m.snap_total);
+        }
+      case 15:
+        if (m.snap_chunk.empty()) return flip64(m.snap_offset);
+        m.snap_chunk[rng_.Uniform(m.snap_chunk.size())] ^= static_cast<char>(1 << rng_.Uniform(8));
+        return;
+      default: {
+        Entry& e = m.entries[rng_.Uniform(m.entries.size())];
+        switch (rng_.Uniform(5)) {
+          case 0:
+            return flip64(e.term);
+          case 1:
+            return flip64(e.index);
+          case 2:
+            e.type = static_cast<EntryType>(static_cast<uint8_t>(e.type) ^ 1);
+            return;
+          case 3:
+            e.checksum ^= 1u << rng_.Uniform(32);
+            return;
+          default:
+            if (e.data.empty()) {
+              e.checksum ^= 1u << rng_.Uniform(32);
+            } else {
+              e.data[rng_.Uniform(e.data.size())] ^= static_cast<char>(1 << rng_.Uniform(8));
+            }
+            return;
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- events
@@ -712,7 +846,7 @@ class Simulation {
       if (n.up && now_ < n.paused_until) {
         // A paused process (SIGSTOP, long GC, swapped out) sees its events later.
         const uint64_t delay = n.paused_until - now_;
-        Schedule(delay, e.kind, e.node, e.incarnation, std::move(e.msg));
+        Schedule(delay, e.kind, e.node, e.incarnation, std::move(e.msg)).damaged = e.damaged;
         return;
       }
     }
@@ -731,6 +865,26 @@ class Simulation {
       case Ev::kDeliver: {
         Node& n = nodes_.at(e.node);
         if (!n.up) return;
+        // The receiving transport's check: a damaged message goes no further.
+        if (!e.msg.Verify()) {
+          if (!e.damaged) Fail("an intact message fails its checksum");
+          ++stats_.msgs_damaged_dropped;
+          Trace(absl::StrCat("dropped a damaged message for ", e.node));
+          return;
+        }
+        if (e.damaged) {
+          // Only a flip in an entry's data may pass the message checksum
+          // (which covers the entry's own checksum, not its data): the
+          // core's entry check drops that append.
+          bool entry_caught = false;
+          for (const Entry& en : e.msg.entries) entry_caught = entry_caught || !en.Verify();
+          if (!entry_caught) {
+            Fail(absl::StrCat("a damaged ", MessageTypeName(e.msg.type),
+                              " message passed its checksum"));
+            return;
+          }
+          ++stats_.msgs_damaged_entry_caught;
+        }
         if (Blocked(e.msg.from, e.msg.to)) return;  // partitioned while in flight
         Trace(absl::StrCat(MessageTypeName(e.msg.type), " ", e.msg.from, "->", e.msg.to, " term ",
                            e.msg.term, " idx ", e.msg.index, " n=", e.msg.entries.size(),
@@ -876,8 +1030,10 @@ class Simulation {
     Node* l = Leader();
     // No membership change while any node is repairing: shrinking the
     // cluster could leave too few intact voters to make progress.
-    if (!l || RepairingVoters() > 0) return;
+    if (!l) return;
     const ConfState cs = l->raw->raft().conf_state();
+    if (RemoveUnrecoverable(*l, cs)) return;
+    if (RepairingVoters() > 0) return;
     const herald::raft::Status st = l->raw->GetStatus();
     ConfChange cc;
     if (!cs.learners.empty()) {
@@ -903,6 +1059,29 @@ class Simulation {
       Schedule(rng_.Range(500, 3000), Ev::kStopNode, cc.node);
     }
     Pump(*l);
+  }
+
+  // The operator's remedy for a node that cannot start (damaged records):
+  // remove it from the configuration (a fresh node may be added later).
+  bool RemoveUnrecoverable(Node& l, const ConfState& cs) {
+    for (auto& [id, n] : nodes_) {
+      if (!n.unrecoverable || n.stopped) continue;
+      const bool voter = std::binary_search(cs.voters.begin(), cs.voters.end(), id);
+      const bool learner = std::binary_search(cs.learners.begin(), cs.learners.end(), id);
+      if (!voter && !learner) continue;
+      if (voter && cs.voters.size() <= 3) return false;
+      ConfChange cc;
+      cc.type = ConfChange::Type::kRemoveNode;
+      cc.node = id;
+      if (!l.raw->ProposeConfChange(cc).ok()) return true;
+      last_conf_change_time_ = now_;
+      ++stats_.conf_changes;
+      Trace(absl::StrCat("remove unrecoverable node ", id));
+      Schedule(rng_.Range(500, 3000), Ev::kStopNode, id);
+      Pump(l);
+      return true;
+    }
+    return false;
   }
 
   void InjectFault() {
@@ -1156,7 +1335,10 @@ std::string FormatStats(const SimStats& s) {
       " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
       " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
       " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes, " msgs=", s.messages,
-      " dropped=", s.dropped, " quiesced=", s.quiesced, " detector_wakes=", s.detector_wakes);
+      " dropped=", s.dropped, " quiesced=", s.quiesced, " detector_wakes=", s.detector_wakes,
+      " msgs_damaged=", s.msgs_damaged, " msgs_damaged_dropped=", s.msgs_damaged_dropped,
+      " msgs_damaged_entry_caught=", s.msgs_damaged_entry_caught,
+      " unrecoverable=", s.unrecoverable_nodes);
 }
 
 }  // namespace herald::raft::sim

@@ -3,7 +3,10 @@
 // One process, one thread: several nodes (RawNode + simulated disk + KvStore),
 // a simulated network (delay, drop, duplicate, reorder, partitions, one-way
 // links), crashes that lose unsynced writes (with torn writes), bit flips and
-// truncation of a minority's durable logs, membership changes (learner add,
+// truncation of a minority's durable logs, bit flips in a minority's hard
+// state and snapshot records (such a node must refuse to start), bit flips in
+// messages in transit (caught by the message and entry checksums), with
+// check-quorum on or off, membership changes (learner add,
 // promotion, removal), leadership transfers, snapshots with chunked transfer,
 // and read-index reads. A discrete-event queue ordered by (time, sequence)
 // drives it; every random choice comes from one PRNG seeded by the seed, so a
@@ -55,8 +58,12 @@ struct SimStats {
   uint64_t conf_changes = 0;
   uint64_t messages = 0;
   uint64_t dropped = 0;
-  uint64_t quiesced = 0;        // times a leader quiesced its group
-  uint64_t detector_wakes = 0;  // quiesced followers woken because their leader went silent
+  uint64_t quiesced = 0;              // times a leader quiesced its group
+  uint64_t detector_wakes = 0;        // quiesced followers woken because their leader went silent
+  uint64_t msgs_damaged = 0;          // messages with a bit flipped in transit
+  uint64_t msgs_damaged_dropped = 0;  // ... dropped by the message checksum
+  uint64_t msgs_damaged_entry_caught = 0;  // ... passed it (entry data) and the core's entry check
+  uint64_t unrecoverable_nodes = 0;        // starts refused: damaged hard state / snapshot record
 };
 
 struct SimResult {

@@ -47,11 +47,21 @@ void RunSeeds(uint64_t first, uint64_t seeds, uint64_t steps, uint64_t chunk) {
   }
 }
 
+uint64_t ChooseFreshFirstSeed();
+
 // The fresh range's first seed: RAFT_SIM_FRESH_FIRST_SEED, else derived from
-// the wall clock's minute, so that every shard of one CI run (separate
-// processes started within seconds) picks the same range. Two runs in the
-// same minute share a range, which costs nothing but coverage.
+// the wall clock's minute when the test process first asks, fixed for the
+// rest of the process. Shards are separate processes and may start in
+// different minutes: each then runs its own chunks of its own range (still
+// 500 fresh seeds in all), and the range its log prints, replayed whole, is a
+// superset of what it ran. Two runs in the same minute share a range, which
+// costs nothing but coverage.
 uint64_t FreshFirstSeed() {
+  static const uint64_t first = ChooseFreshFirstSeed();
+  return first;
+}
+
+uint64_t ChooseFreshFirstSeed() {
   const uint64_t fixed = EnvOr("RAFT_SIM_FRESH_FIRST_SEED", 0);
   if (fixed != 0) return fixed;
   const uint64_t minute =

@@ -32,37 +32,69 @@ uint32_t Entry::ComputeChecksum() const {
   return Crc32cExtend(c, data.data(), data.size());
 }
 
+namespace {
+
+// Feeds little-endian fields to the CRC through a small stack buffer: a
+// message is checksummed twice per hop (the simulator's hot path, and
+// GrpcTransport's sender thread), so no heap allocation.
+class CrcWriter {
+ public:
+  void Put8(uint8_t v) {
+    if (n_ == sizeof(buf_)) Flush();
+    buf_[n_++] = static_cast<char>(v);
+  }
+  void Put64(uint64_t v) {
+    if (n_ + 8 > sizeof(buf_)) Flush();
+    for (int i = 0; i < 8; ++i) buf_[n_++] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  }
+  void PutBytes(const std::string& s) {
+    Flush();
+    crc_ = Crc32cExtend(crc_, s.data(), s.size());
+  }
+  uint32_t Finish() {
+    Flush();
+    return crc_;
+  }
+
+ private:
+  void Flush() {
+    crc_ = Crc32cExtend(crc_, buf_, n_);
+    n_ = 0;
+  }
+  uint32_t crc_ = 0;
+  size_t n_ = 0;
+  char buf_[256];
+};
+
+}  // namespace
+
 uint32_t Message::ComputeChecksum(uint64_t domain) const {
   // Fixed-width little-endian fields, then the variable-length parts each
   // preceded by its length, so no two different messages share an encoding.
-  std::string buf;
-  buf.reserve(160 + 25 * entries.size() +
-              8 * (snap_meta.conf.voters.size() + snap_meta.conf.learners.size()));
-  PutFixed64(&buf, domain);
-  buf.push_back(static_cast<char>(type));
-  for (uint64_t v : {from, to, term, index, log_term, commit, reject_hint, read_ctx}) {
-    PutFixed64(&buf, v);
-  }
-  buf.push_back(static_cast<char>((reject ? 1 : 0) | (needs_repair ? 2 : 0) | (transfer ? 4 : 0) |
-                                  (quiesce ? 8 : 0)));
-  PutFixed64(&buf, entries.size());
+  CrcWriter w;
+  w.Put64(domain);
+  w.Put8(static_cast<uint8_t>(type));
+  for (uint64_t v : {from, to, term, index, log_term, commit, reject_hint, read_ctx}) w.Put64(v);
+  w.Put8(static_cast<uint8_t>((reject ? 1 : 0) | (needs_repair ? 2 : 0) | (transfer ? 4 : 0) |
+                              (quiesce ? 8 : 0)));
+  w.Put64(entries.size());
   for (const Entry& e : entries) {
-    PutFixed64(&buf, e.term);
-    PutFixed64(&buf, e.index);
-    buf.push_back(static_cast<char>(e.type));
-    PutFixed64(&buf, e.checksum);
+    w.Put64(e.term);
+    w.Put64(e.index);
+    w.Put8(static_cast<uint8_t>(e.type));
+    w.Put64(e.checksum);
   }
   for (uint64_t v : {snap_meta.index, snap_meta.term, uint64_t{snap_meta.conf.voters.size()}}) {
-    PutFixed64(&buf, v);
+    w.Put64(v);
   }
-  for (NodeId v : snap_meta.conf.voters) PutFixed64(&buf, v);
-  PutFixed64(&buf, snap_meta.conf.learners.size());
-  for (NodeId l : snap_meta.conf.learners) PutFixed64(&buf, l);
-  PutFixed64(&buf, snap_offset);
-  PutFixed64(&buf, snap_total);
-  PutFixed64(&buf, snap_chunk.size());
-  uint32_t c = Crc32cExtend(0, buf.data(), buf.size());
-  c = Crc32cExtend(c, snap_chunk.data(), snap_chunk.size());
+  for (NodeId v : snap_meta.conf.voters) w.Put64(v);
+  w.Put64(snap_meta.conf.learners.size());
+  for (NodeId l : snap_meta.conf.learners) w.Put64(l);
+  w.Put64(snap_offset);
+  w.Put64(snap_total);
+  w.Put64(snap_chunk.size());
+  w.PutBytes(snap_chunk);
+  const uint32_t c = w.Finish();
   return c == 0 ? 1 : c;
 }
 

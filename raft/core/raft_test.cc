@@ -584,6 +584,31 @@ TEST(ReadIndexTest, StaleLeaderWithoutCheckQuorumServesNoStaleRead) {
   }
 }
 
+TEST(RepairTest, RepairingNodeAheadInTermIsNotStrandedWithoutCheckQuorumOrPreVote) {
+  // Node 3 raised its term while cut off, then restarted with a damaged log
+  // (repairing: it may not campaign). Without check-quorum and pre-vote,
+  // followers ignore a stale leader's messages silently; node 3 must answer
+  // with its term so that the leader steps down and a new one, in a newer
+  // term, repairs it.
+  TestCluster c(3, [](Config& cfg) {
+    cfg.check_quorum = false;
+    cfg.pre_vote = false;
+  });
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  HardState hs = c.node(3).storage->InitialHardState();
+  hs.term = c.raft(1).term() + 10;
+  hs.vote = kNoNode;
+  hs.repair_until = c.node(3).storage->LastIndex();
+  c.node(3).storage->SetHardState(hs);
+  c.Restart(3);
+  ASSERT_NE(c.raft(3).repair_until(), 0u);
+  for (int i = 0; i < 100 && c.raft(3).repair_until() != 0; ++i) c.TickAll(1);
+  EXPECT_EQ(c.raft(3).repair_until(), 0u);
+  EXPECT_GT(c.raft(c.Leader()).term(), hs.term);
+}
+
 TEST(ReadIndexTest, NewLeaderRefusesReadsBeforeCommittingInItsTerm) {
   TestCluster c(3);
   c.raw(1).Campaign();

@@ -58,6 +58,13 @@ void SimDisk::ApplyOp(DiskImage& img, const WriteOp& op) {
     img.hs = *op.hs;
     img.SealHardState();
   }
+  // A write that shortens the log (a conflicting append truncates the tail, a
+  // snapshot replaces a log that does not match it) says so durably with the
+  // write itself, as RaftLogStore's state record carries the log's last index
+  // in the same batch: the entries it cut were never committed, so their
+  // loss is not damage. (Sync() then raises the watermark to what it made
+  // durable; a torn append never shortens the log.)
+  img.watermark = std::min(img.watermark, img.LastIndex());
 }
 
 void SimDisk::Sync() {

@@ -36,8 +36,9 @@ struct DiskImage {
   std::vector<Entry> log;
   uint64_t log_first = 1;
   HardState hs;
-  // Last log index (or snapshot index) as of the last completed sync: every
-  // entry up to here may have been acknowledged to a leader.
+  // Last log index (or snapshot index) as of the last completed sync, lowered
+  // by any write that shortened the log since: every entry up to here may
+  // have been acknowledged to a leader.
   uint64_t watermark = 0;
   // CRC-32C of `hs` and of `snapshot` (meta and data), computed when each is
   // written (RecordChecksum) and verified by Recover().

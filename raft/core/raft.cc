@@ -504,9 +504,13 @@ absl::Status Raft::Step(const Message& m) {
       BecomeFollower(m.term, kNoNode);
     }
   } else if (m.term < term_) {
-    if ((check_quorum_ || pre_vote_) &&
+    if ((check_quorum_ || pre_vote_ || repair_until_ != 0) &&
         (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
       // A stale leader (e.g. back from a partition) learns the newer term.
+      // Without check-quorum and pre-vote a node whose term ran ahead
+      // normally campaigns and so advances everyone's term; a repairing one
+      // cannot campaign, so it must tell the leader, or the two would ignore
+      // each other for good (simulator seed 3798 with check-quorum off).
       Message r;
       r.type = MessageType::kAppendResp;
       r.to = m.from;

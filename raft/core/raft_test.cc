@@ -545,6 +545,70 @@ TEST(ReadIndexTest, IsolatedLeaderCannotServeReads) {
   EXPECT_TRUE(c.node(1).reads.empty());
 }
 
+TEST(ReadIndexTest, StaleLeaderWithoutCheckQuorumServesNoStaleRead) {
+  // Without check-quorum nothing makes a leader cut off from its quorum step
+  // down: it goes on believing it leads. Its reads must still wait for a
+  // heartbeat round acknowledged by a quorum in its term, which the members
+  // that moved on to a newer term never give.
+  for (bool pre_vote : {false, true}) {
+    SCOPED_TRACE(pre_vote ? "pre_vote" : "no pre_vote");
+    TestCluster c(3, [pre_vote](Config& cfg) {
+      cfg.check_quorum = false;
+      cfg.pre_vote = pre_vote;
+    });
+    c.Elect(1);
+    ASSERT_TRUE(c.raw(1).Propose("x").ok());
+    c.Stabilize();
+    c.Isolate(1);
+    c.Elect(2);
+    ASSERT_EQ(c.Leader(), 2u);
+    ASSERT_TRUE(c.raw(2).Propose("y").ok());
+    c.Stabilize();
+    const uint64_t y_index = c.raft(2).log().committed();
+    for (int i = 0; i < 5 * 10; ++i) c.raw(1).Tick();  // many election timeouts
+    c.Stabilize();
+    ASSERT_EQ(c.raft(1).state(), StateType::kLeader) << "check_quorum off: it never steps down";
+    // Node 1 reaches node 3 again (not node 2): its read-index heartbeat
+    // round reaches a member of the newer term.
+    c.Heal();
+    c.Cut(1, 2);
+    ASSERT_TRUE(c.raw(1).ReadIndex(11).ok());
+    c.Stabilize();
+    for (const ReadState& rs : c.node(1).reads) {
+      EXPECT_GE(rs.index, y_index) << "stale leader served a read that misses y";
+    }
+    // A follower routed to the stale leader is no better off.
+    ASSERT_TRUE(c.raw(1).ReadIndex(12).ok() || c.raft(1).state() != StateType::kLeader);
+    c.Stabilize();
+    for (const ReadState& rs : c.node(1).reads) EXPECT_GE(rs.index, y_index);
+  }
+}
+
+TEST(RepairTest, RepairingNodeAheadInTermIsNotStrandedWithoutCheckQuorumOrPreVote) {
+  // Node 3 raised its term while cut off, then restarted with a damaged log
+  // (repairing: it may not campaign). Without check-quorum and pre-vote,
+  // followers ignore a stale leader's messages silently; node 3 must answer
+  // with its term so that the leader steps down and a new one, in a newer
+  // term, repairs it.
+  TestCluster c(3, [](Config& cfg) {
+    cfg.check_quorum = false;
+    cfg.pre_vote = false;
+  });
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  HardState hs = c.node(3).storage->InitialHardState();
+  hs.term = c.raft(1).term() + 10;
+  hs.vote = kNoNode;
+  hs.repair_until = c.node(3).storage->LastIndex();
+  c.node(3).storage->SetHardState(hs);
+  c.Restart(3);
+  ASSERT_NE(c.raft(3).repair_until(), 0u);
+  for (int i = 0; i < 100 && c.raft(3).repair_until() != 0; ++i) c.TickAll(1);
+  EXPECT_EQ(c.raft(3).repair_until(), 0u);
+  EXPECT_GT(c.raft(c.Leader()).term(), hs.term);
+}
+
 TEST(ReadIndexTest, NewLeaderRefusesReadsBeforeCommittingInItsTerm) {
   TestCluster c(3);
   c.raw(1).Campaign();

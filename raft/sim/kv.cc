@@ -40,6 +40,12 @@ void KvStore::Apply(uint64_t index, const std::string& data) {
   hash_ += HashOf(it->first, it->second);
 }
 
+std::optional<KvStore::Value> KvStore::Get(const std::string& key) const {
+  auto it = data_.find(key);
+  if (it == data_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::string KvStore::Serialize() const {
   std::ostringstream out;
   out << applied_ << "\n";

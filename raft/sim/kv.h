@@ -1,6 +1,8 @@
 // A tiny replicated key-value state machine: the simulator's application.
 //
 // Commands are "key=value#request" strings; applying one sets key to value.
+// Values are unique per write ("v<request>"), so a read's result names the
+// write it comes from.
 // Keeps an order-independent hash of its whole state, updated in O(1) per
 // command, so the simulator can compare replicas after every apply.
 // Not thread-safe.
@@ -34,6 +36,11 @@ class KvStore {
   void Apply(uint64_t index, const std::string& data);
   // Marks an index applied without a command (no-op / conf change).
   void Skip(uint64_t index) { applied_ = index; }
+
+  // The key's current value (nullopt: never written). Served to a read-index
+  // read once the read's index is applied; the simulator checks the value
+  // against the history of acknowledged writes.
+  std::optional<Value> Get(const std::string& key) const;
 
   std::string Serialize() const;
   bool Restore(const std::string& data);

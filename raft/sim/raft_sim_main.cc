@@ -106,8 +106,13 @@ int main(int argc, char** argv) {
     total.conf_changes += r.stats.conf_changes;
     total.leaders += r.stats.leaders;
     total.reads_served += r.stats.reads_served;
+    total.reads_value_checked += r.stats.reads_value_checked;
     total.quiesced += r.stats.quiesced;
     total.detector_wakes += r.stats.detector_wakes;
+    total.msgs_damaged += r.stats.msgs_damaged;
+    total.msgs_damaged_dropped += r.stats.msgs_damaged_dropped;
+    total.msgs_damaged_entry_caught += r.stats.msgs_damaged_entry_caught;
+    total.unrecoverable_nodes += r.stats.unrecoverable_nodes;
     if (count == 1) {
       printf("profile: %s\nstats: %s\n", r.profile.c_str(),
              herald::raft::sim::FormatStats(r.stats).c_str());
@@ -125,19 +130,26 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printf(
       "%s: %llu seeds x %llu steps, %llu failures, %.1fs; total steps=%llu leaders=%llu "
-      "acked=%llu reads=%llu crashes=%llu damaged=%llu repaired=%llu snaps_installed=%llu "
-      "conf=%llu quiesced=%llu detector_wakes=%llu\n",
+      "acked=%llu reads=%llu reads_value_checked=%llu crashes=%llu damaged=%llu repaired=%llu "
+      "snaps_installed=%llu "
+      "conf=%llu quiesced=%llu detector_wakes=%llu msgs_damaged=%llu (dropped by message checksum "
+      "%llu, by entry checksum %llu) unrecoverable=%llu\n",
       failures ? "FAILED" : "OK", static_cast<unsigned long long>(count),
       static_cast<unsigned long long>(opts.steps), static_cast<unsigned long long>(failures), secs,
       static_cast<unsigned long long>(total.steps), static_cast<unsigned long long>(total.leaders),
       static_cast<unsigned long long>(total.acked),
       static_cast<unsigned long long>(total.reads_served),
+      static_cast<unsigned long long>(total.reads_value_checked),
       static_cast<unsigned long long>(total.crashes),
       static_cast<unsigned long long>(total.damaged_logs),
       static_cast<unsigned long long>(total.repairs_done),
       static_cast<unsigned long long>(total.snapshots_installed),
       static_cast<unsigned long long>(total.conf_changes),
       static_cast<unsigned long long>(total.quiesced),
-      static_cast<unsigned long long>(total.detector_wakes));
+      static_cast<unsigned long long>(total.detector_wakes),
+      static_cast<unsigned long long>(total.msgs_damaged),
+      static_cast<unsigned long long>(total.msgs_damaged_dropped),
+      static_cast<unsigned long long>(total.msgs_damaged_entry_caught),
+      static_cast<unsigned long long>(total.unrecoverable_nodes));
   return failures ? 1 : 0;
 }

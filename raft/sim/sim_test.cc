@@ -1,9 +1,18 @@
-// Runs the Raft simulator over many seeds. Defaults are the required CI run:
-// 500 seeds x 20,000 steps. Override with RAFT_SIM_SEEDS, RAFT_SIM_FIRST_SEED
-// and RAFT_SIM_STEPS; longer runs use the raft_sim binary (see README.md).
-// Bazel test sharding spreads the seed chunks across shards.
+// Runs the Raft simulator over many seeds.
+//
+// Two ranges each run: the fixed CI range (seeds 1-500 x 20,000 steps, the
+// same every run, so a regression there is reproducible at once), and a fresh
+// range chosen per run from the wall clock (printed with its replay command),
+// so that CI explores new seeds every time: a bug found in 1 of 3,000 seeds is
+// missed by any fixed range of 500, but not by CI over a few weeks of runs.
+// Overrides: RAFT_SIM_SEEDS / RAFT_SIM_FIRST_SEED / RAFT_SIM_STEPS for the
+// fixed range; RAFT_SIM_FRESH_FIRST_SEED (replay a fresh range) and
+// RAFT_SIM_FRESH_SEEDS (its size, 0 = skip). Longer runs use the raft_sim
+// binary (see README.md). Bazel test sharding spreads the chunks over shards.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -17,28 +26,81 @@ uint64_t EnvOr(const char* name, uint64_t def) {
   return v ? std::strtoull(v, nullptr, 10) : def;
 }
 
-// The seed range is split into kChunks parameterized tests so that gtest
-// (and Bazel's shard_count) can spread them over shards.
+// Each range is split into kChunks parameterized tests so that gtest (and
+// Bazel's shard_count) can spread them over shards.
 constexpr uint64_t kChunks = 10;
 
-class SimulatorSeeds : public ::testing::TestWithParam<uint64_t> {};
+// Fresh seeds start above every fixed or documented range (those are below
+// 10^7), so a fresh run never repeats the fixed one.
+constexpr uint64_t kFreshBase = 10'000'000;
+constexpr uint64_t kFreshSpan = 1'000'000'000'000ull;
 
-TEST_P(SimulatorSeeds, PassAllInvariants) {
-  const uint64_t seeds = EnvOr("RAFT_SIM_SEEDS", 500);
-  const uint64_t first = EnvOr("RAFT_SIM_FIRST_SEED", 1);
-  const uint64_t steps = EnvOr("RAFT_SIM_STEPS", 20000);
-  for (uint64_t s = first + GetParam(); s < first + seeds; s += kChunks) {
+void RunSeeds(uint64_t first, uint64_t seeds, uint64_t steps, uint64_t chunk) {
+  for (uint64_t s = first + chunk; s < first + seeds; s += kChunks) {
     SimOptions o;
     o.seed = s;
     o.steps = steps;
     SimResult r = RunSimulation(o);
-    ASSERT_TRUE(r.ok) << r.error << "\n  profile: " << r.profile
+    ASSERT_TRUE(r.ok) << "seed " << s << " failed: " << r.error << "\n  profile: " << r.profile
                       << "\n  replay: bazel run -c opt //raft/sim:raft_sim -- --seed=" << s
                       << " --steps=" << steps << " --verbose";
   }
 }
 
+uint64_t ChooseFreshFirstSeed();
+
+// The fresh range's first seed: RAFT_SIM_FRESH_FIRST_SEED, else derived from
+// the wall clock's minute when the test process first asks, fixed for the
+// rest of the process. Shards are separate processes and may start in
+// different minutes: each then runs its own chunks of its own range (still
+// 500 fresh seeds in all), and the range its log prints, replayed whole, is a
+// superset of what it ran. Two runs in the same minute share a range, which
+// costs nothing but coverage.
+uint64_t FreshFirstSeed() {
+  static const uint64_t first = ChooseFreshFirstSeed();
+  return first;
+}
+
+uint64_t ChooseFreshFirstSeed() {
+  const uint64_t fixed = EnvOr("RAFT_SIM_FRESH_FIRST_SEED", 0);
+  if (fixed != 0) return fixed;
+  const uint64_t minute =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::minutes>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  // Spread consecutive minutes far apart (a multiplicative hash), in steps
+  // of 1,000 so ranges read well.
+  return kFreshBase + (minute * 0x9E3779B97F4A7C15ull % (kFreshSpan / 1000)) * 1000;
+}
+
+class SimulatorSeeds : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(SimulatorSeeds, PassAllInvariants) {
+  RunSeeds(EnvOr("RAFT_SIM_FIRST_SEED", 1), EnvOr("RAFT_SIM_SEEDS", 500),
+           EnvOr("RAFT_SIM_STEPS", 20000), GetParam());
+}
+
+class FreshSeeds : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(FreshSeeds, PassAllInvariants) {
+  const uint64_t first = FreshFirstSeed();
+  const uint64_t seeds = EnvOr("RAFT_SIM_FRESH_SEEDS", 500);
+  const uint64_t steps = EnvOr("RAFT_SIM_STEPS", 20000);
+  // In every chunk's log, so whichever shard fails shows how to replay it.
+  printf(
+      "fresh seed range %llu..%llu x %llu steps (chunk %llu); replay the range with "
+      "--test_env=RAFT_SIM_FRESH_FIRST_SEED=%llu, or with "
+      "bazel run -c opt //raft/sim:raft_sim -- --first_seed=%llu --seeds=%llu --keep_going\n",
+      static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1),
+      static_cast<unsigned long long>(steps), static_cast<unsigned long long>(GetParam()),
+      static_cast<unsigned long long>(first), static_cast<unsigned long long>(first),
+      static_cast<unsigned long long>(seeds));
+  fflush(stdout);
+  RunSeeds(first, seeds, steps, GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(Chunks, SimulatorSeeds, ::testing::Range<uint64_t>(0, kChunks));
+INSTANTIATE_TEST_SUITE_P(Chunks, FreshSeeds, ::testing::Range<uint64_t>(0, kChunks));
 
 TEST(SimulatorTest, SameSeedReplaysIdentically) {
   SimOptions o;

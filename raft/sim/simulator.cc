@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -56,16 +57,28 @@ struct Profile {
   // Longest disk sync, in time units: slow disks keep several pipelined
   // Readies in flight, so that new input (a new leader's appends) meets them.
   uint64_t max_sync = 4;
+  // Config::check_quorum. Off, a leader cut off from its quorum keeps
+  // believing it leads (it steps down only on hearing a higher term), so the
+  // read-index heartbeat round is all that stops it serving stale reads.
+  // Quiescence requires check_quorum, so such seeds run without it.
+  bool check_quorum = true;
+  // Chance a message has a bit flipped in one random field in transit (after
+  // its sender sealed it). The receiving side must detect and drop it.
+  double corrupt_msgs = 0;
+  // Chance a restart finds its hard state or snapshot record damaged (within
+  // the same damage budget as log damage): the node must refuse to start.
+  double corrupt_records = 0;
 
   std::string Describe() const {
-    return absl::StrCat("drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay,
-                        "..", max_delay, " crash_every=", crash_every,
-                        " partition_every=", partition_every, " torn=", torn, " corrupt=", corrupt,
-                        " membership=", membership, " snapshot_every=", snapshot_every,
-                        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
-                        " pre_vote=", pre_vote, " client_every=", client_every,
-                        " read_every=", read_every, " transfer_every=", transfer_every,
-                        " drift=", drift, " quiesce=", quiesce, " max_sync=", max_sync);
+    return absl::StrCat(
+        "drop=", drop, " dup=", dup, " reorder=", reorder, " delay=", min_delay, "..", max_delay,
+        " crash_every=", crash_every, " partition_every=", partition_every, " torn=", torn,
+        " corrupt=", corrupt, " membership=", membership, " snapshot_every=", snapshot_every,
+        " chunk=", chunk_bytes, " msg_bytes=", msg_bytes, " inflight=", inflight,
+        " pre_vote=", pre_vote, " client_every=", client_every, " read_every=", read_every,
+        " transfer_every=", transfer_every, " drift=", drift, " quiesce=", quiesce,
+        " max_sync=", max_sync, " check_quorum=", check_quorum, " corrupt_msgs=", corrupt_msgs,
+        " corrupt_records=", corrupt_records);
   }
 };
 
@@ -114,6 +127,14 @@ class Simulation {
     // From its own stream, so the other choices of a seed stay as they were.
     profile_.quiesce = Rng(o.seed ^ 0x51E5CE).Chance(0.5);
     profile_.max_sync = Rng(o.seed ^ 0xD15C).Chance(0.5) ? 40 : 4;
+    profile_.check_quorum = !Rng(o.seed ^ 0xC0C0A).Chance(0.3);
+    if (!profile_.check_quorum) profile_.quiesce = false;
+    {
+      Rng r(o.seed ^ 0xBADB175);
+      const double msg_rates[] = {0.001, 0.01, 0.05};
+      profile_.corrupt_msgs = r.Chance(0.3) ? msg_rates[r.Uniform(3)] : 0;
+      profile_.corrupt_records = r.Chance(0.3) ? 0.3 : 0;
+    }
     int n = o.nodes;
     if (n <= 0) {
       const uint64_t r = rng_.Uniform(100);
@@ -194,6 +215,7 @@ class Simulation {
     NodeId node = kNoNode;
     uint64_t incarnation = 0;
     Message msg;
+    bool damaged = false;  // a bit of msg was flipped in transit
   };
 
   struct Node {
@@ -215,6 +237,11 @@ class Simulation {
     bool was_repairing = false;
     uint64_t paused_until = 0;
     int leader_silent_ticks = 0;  // liveness detector: ticks without the leader's process
+    // Its hard state or snapshot record was damaged (records_damaged: by
+    // the simulator, before this start): it must never run again under its
+    // id; the "operator" removes it from the configuration.
+    bool records_damaged = false;
+    bool unrecoverable = false;
   };
 
   struct CommittedRec {
@@ -229,6 +256,11 @@ class Simulation {
 
   struct PendingReadInfo {
     uint64_t min_index;  // highest acknowledged write index when issued
+    std::string key;     // the key read
+    // Log index of the newest write to `key` the read must see: the latest
+    // one acknowledged before the read was issued, or one an earlier
+    // completed read returned (0: none, so "never written" is allowed).
+    uint64_t floor = 0;
   };
 
   // ---------------------------------------------------------------- plumbing
@@ -245,10 +277,10 @@ class Simulation {
               static_cast<unsigned long long>(now_), s.c_str());
   }
 
-  void Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
-                Message msg = Message()) {
-    Event e{kind, node, inc, std::move(msg)};
-    queue_.emplace(std::make_pair(now_ + delay, seq_++), std::move(e));
+  Event& Schedule(uint64_t delay, Ev kind, NodeId node = kNoNode, uint64_t inc = 0,
+                  Message msg = Message()) {
+    Event e{kind, node, inc, std::move(msg), false};
+    return queue_.emplace(std::make_pair(now_ + delay, seq_++), std::move(e)).first->second;
   }
 
   bool InLiveness() const { return liveness_; }
@@ -267,6 +299,20 @@ class Simulation {
     ++n.incarnation;
     n.storage = std::make_unique<MemoryStorage>();
     SimDisk::Recovered rec = n.disk.Recover(n.storage.get());
+    if (!rec.unrecoverable.empty() || n.records_damaged) {
+      if (rec.unrecoverable.empty()) {
+        Fail(absl::StrCat("node ", n.id,
+                          ": its damaged hard state / snapshot record went unnoticed"));
+      } else if (!n.records_damaged) {
+        Fail(absl::StrCat("node ", n.id, " finds its records damaged (", rec.unrecoverable,
+                          ") though nothing damaged them"));
+      }
+      n.storage.reset();
+      n.unrecoverable = true;
+      ++stats_.unrecoverable_nodes;
+      Trace(absl::StrCat("node ", n.id, " unrecoverable: ", rec.unrecoverable));
+      return;
+    }
     if (rec.hs.term < n.max_sent_term) {
       Fail(absl::StrCat("node ", n.id, " restarted with term ", rec.hs.term,
                         " below a term it already sent messages in (", n.max_sent_term, ")"));
@@ -291,7 +337,7 @@ class Simulation {
     c.max_uncommitted_entries = 200;
     c.snapshot_chunk_bytes = profile_.chunk_bytes;
     c.pre_vote = profile_.pre_vote;
-    c.check_quorum = true;
+    c.check_quorum = profile_.check_quorum;
     c.quiesce = profile_.quiesce;
     c.seed = opts_.seed * 1000003 + n.id * 7919 + n.incarnation;
     n.raw = std::make_unique<RawNode>(c);
@@ -322,7 +368,7 @@ class Simulation {
   size_t RepairingVoters() {
     size_t k = 0;
     for (auto& [id, n] : nodes_) {
-      if (!n.stopped && n.disk.durable().hs.repair_until != 0) ++k;
+      if (!n.stopped && (n.unrecoverable || n.disk.durable().hs.repair_until != 0)) ++k;
     }
     return k;
   }
@@ -354,7 +400,7 @@ class Simulation {
   }
 
   void Restart(Node& n) {
-    if (n.up || n.stopped) return;
+    if (n.up || n.stopped || n.unrecoverable) return;
     // Damage the durable log of a minority only: a committed entry lives on a
     // majority, so at least one intact copy always survives.
     if (!InLiveness() && profile_.corrupt > 0 && rng_.Chance(profile_.corrupt) &&
@@ -363,6 +409,23 @@ class Simulation {
         RepairingVoters() + 1 <= (CurrentVoters() - 1) / 2) {
       const bool flipped = rng_.Chance(0.5) ? n.disk.FlipBit(rng_) : n.disk.Truncate(rng_);
       if (flipped) Trace(absl::StrCat("damaged log of node ", n.id));
+    } else if (!InLiveness() && profile_.corrupt_records > 0 &&
+               rng_.Chance(profile_.corrupt_records) && n.disk.durable().hs.repair_until == 0 &&
+               ConfigsAgree() && now_ > last_conf_change_time_ + 3000 &&
+               RepairingVoters() + 2 <= (CurrentVoters() - 1) / 2) {
+      // A node that never comes back is a permanent loss, so the budget
+      // keeps one more failure in hand (5 voters or more). With 3 voters the
+      // remaining two need each other's votes for good, and without pre-vote
+      // one whose clock runs fast and whose log is shorter can keep the other
+      // from ever winning (its higher-term requests reset the other's timer;
+      // seed 1015481): a liveness limit of Raft without pre-vote, not a
+      // safety problem.
+      const bool flipped =
+          rng_.Chance(0.5) ? n.disk.FlipHardStateBit(rng_) : n.disk.FlipSnapshotBit(rng_);
+      if (flipped) {
+        n.records_damaged = true;
+        Trace(absl::StrCat("damaged a record of node ", n.id));
+      }
     }
     Start(n);
   }
@@ -465,6 +528,8 @@ class Simulation {
         acked_[c->request] = e.index;
         client_inflight_.erase(std::make_pair(request_time_[c->request], c->request));
         max_acked_index_ = std::max(max_acked_index_, e.index);
+        uint64_t& latest = latest_acked_write_[c->key];
+        latest = std::max(latest, e.index);
         ++stats_.acked;
         if (InLiveness()) ++acked_in_liveness_;
       }
@@ -566,11 +631,60 @@ class Simulation {
                             " but a write at index ", info->second.min_index,
                             " was acknowledged before the read began:", DescribeNodes()));
         }
+        CheckReadValue(n, it->ctx, info->second);
         reads_.erase(info);
         ++stats_.reads_served;
       }
       it = n.reads.erase(it);
     }
+  }
+
+  // The value a read returns must be one a linearizable history allows.
+  // Writes are ordered by their log index, each value names its write
+  // ("v<request>"), and the checker uses its own records of who wrote what,
+  // not the replica's. So the read must return a write to this key that was
+  // committed (acknowledged: applied somewhere), no older than the newest
+  // write acknowledged before the read was issued nor than what a read that
+  // completed before it returned; a write concurrent with the read (not yet
+  // acknowledged when it was issued) may or may not be seen.
+  void CheckReadValue(Node& n, uint64_t ctx, const PendingReadInfo& info) {
+    const std::optional<KvStore::Value> v = n.kv.Get(info.key);
+    const std::string where = absl::StrCat("read ctx ", ctx, " of ", info.key, " on node ", n.id);
+    if (!v) {
+      if (info.floor != 0) {
+        Fail(absl::StrCat(where, " found no value, but the write at index ", info.floor,
+                          " precedes the read"));
+        return;
+      }
+      ++stats_.reads_value_checked;
+      return;
+    }
+    const uint64_t request =
+        v->value.size() > 1 ? std::strtoull(v->value.c_str() + 1, nullptr, 10) : 0;
+    auto key = request_key_.find(request);
+    if (key == request_key_.end() || key->second != info.key) {
+      Fail(absl::StrCat(where, " returned '", v->value, "', never written to that key"));
+      return;
+    }
+    auto acked = acked_.find(request);
+    if (acked == acked_.end()) {
+      Fail(absl::StrCat(where, " returned '", v->value, "', a write never committed"));
+      return;
+    }
+    if (acked->second < info.floor) {
+      Fail(absl::StrCat(where, " returned '", v->value, "' (index ", acked->second,
+                        "), overwritten by the write at index ", info.floor,
+                        " before the read was issued:", DescribeNodes()));
+      return;
+    }
+    if (v->index != acked->second) {
+      Fail(absl::StrCat(where, " returned '", v->value, "' as of index ", v->index,
+                        " but that write committed at index ", acked->second));
+      return;
+    }
+    uint64_t& seen = read_observed_[info.key];
+    seen = std::max(seen, acked->second);
+    ++stats_.reads_value_checked;
   }
 
   // ---------------------------------------------------------------- network
@@ -629,15 +743,106 @@ class Simulation {
       ++stats_.dropped;
       return;
     }
+    // The network plays the transport: it seals what it carries (as
+    // GrpcTransport's sender does) and may damage it on the way.
+    m.Seal();
     if (rng_.Chance(profile_.dup)) {
       Schedule(rng_.Range(profile_.min_delay, profile_.max_delay * 2), Ev::kDeliver, m.to, 0, m);
+    }
+    const bool damaged = profile_.corrupt_msgs > 0 && rng_.Chance(profile_.corrupt_msgs);
+    if (damaged) {
+      DamageMessage(m);
+      ++stats_.msgs_damaged;
     }
     // Links are FIFO streams (like TCP) except for the `reorder` fraction.
     uint64_t at = now_ + rng_.Range(profile_.min_delay, profile_.max_delay);
     uint64_t& last = link_clock_[{m.from, m.to}];
     if (!rng_.Chance(profile_.reorder)) at = std::max(at, last);
     last = std::max(last, at);
-    Schedule(at - now_, Ev::kDeliver, m.to, 0, std::move(m));
+    const NodeId to = target->first;  // where it was headed, even if `to` was damaged
+    Schedule(at - now_, Ev::kDeliver, to, 0, std::move(m)).damaged = damaged;
+  }
+
+  // Flips one bit in one random field (every field the message has).
+  void DamageMessage(Message& m) {
+    auto flip64 = [this](uint64_t& v) { v ^= uint64_t{1} << rng_.Uniform(64); };
+    switch (rng_.Uniform(m.entries.empty() ? 16 : 21)) {
+      case 0:
+        m.type = static_cast<MessageType>(static_cast<uint8_t>(m.type) ^ (1u << rng_.Uniform(4)));
+        return;
+      case 1:
+        return flip64(m.from);
+      case 2:
+        return flip64(m.to);
+      case 3:
+        return flip64(m.term);
+      case 4:
+        return flip64(m.index);
+      case 5:
+        return flip64(m.log_term);
+      case 6:
+        return flip64(m.commit);
+      case 7:
+        m.reject = !m.reject;
+        return;
+      case 8:
+        return flip64(m.reject_hint);
+      case 9:
+        m.needs_repair = !m.needs_repair;
+        return;
+      case 10:
+        m.transfer = !m.transfer;
+        return;
+      case 11:
+        m.quiesce = !m.quiesce;
+        return;
+      case 12:
+        return flip64(m.read_ctx);
+      case 13:
+        m.checksum ^= 1u << rng_.Uniform(32);
+        return;
+      case 14:
+        switch (rng_.Uniform(4)) {
+          case 0:
+            return flip64(m.snap_meta.index);
+          case 1:
+            return flip64(m.snap_meta.term);
+          case 2:
+            if (!m.snap_meta.conf.voters.empty()) {
+              return flip64(m.snap_meta.conf.voters[rng_.Uniform(m.snap_meta.conf.voters.size())]);
+            }
+            m.snap_meta.conf.voters.push_back(rng_.Range(1, kMaxMembers));
+            return;
+          default:
+            return rng_.Chance(0.5) ? flip64(m.snap_offset) : flip64(m.snap_total);
+        }
+      case 15:
+        if (m.snap_chunk.empty()) return flip64(m.snap_offset);
+        m.snap_chunk[rng_.Uniform(m.snap_chunk.size())] ^= static_cast<char>(1 << rng_.Uniform(8));
+        return;
+      default: {
+        Entry& e = m.entries[rng_.Uniform(m.entries.size())];
+        switch (rng_.Uniform(5)) {
+          case 0:
+            return flip64(e.term);
+          case 1:
+            return flip64(e.index);
+          case 2:
+            e.type = static_cast<EntryType>(static_cast<uint8_t>(e.type) ^ 1);
+            return;
+          case 3:
+            e.checksum ^= 1u << rng_.Uniform(32);
+            return;
+          default:
+            if (e.data.empty()) {
+              e.checksum ^= 1u << rng_.Uniform(32);
+            } else {
+              e.data[rng_.Uniform(e.data.size())] ^= static_cast<char>(1 << rng_.Uniform(8));
+            }
+            return;
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- events
@@ -648,7 +853,7 @@ class Simulation {
       if (n.up && now_ < n.paused_until) {
         // A paused process (SIGSTOP, long GC, swapped out) sees its events later.
         const uint64_t delay = n.paused_until - now_;
-        Schedule(delay, e.kind, e.node, e.incarnation, std::move(e.msg));
+        Schedule(delay, e.kind, e.node, e.incarnation, std::move(e.msg)).damaged = e.damaged;
         return;
       }
     }
@@ -667,6 +872,26 @@ class Simulation {
       case Ev::kDeliver: {
         Node& n = nodes_.at(e.node);
         if (!n.up) return;
+        // The receiving transport's check: a damaged message goes no further.
+        if (!e.msg.Verify()) {
+          if (!e.damaged) Fail("an intact message fails its checksum");
+          ++stats_.msgs_damaged_dropped;
+          Trace(absl::StrCat("dropped a damaged message for ", e.node));
+          return;
+        }
+        if (e.damaged) {
+          // Only a flip in an entry's data may pass the message checksum
+          // (which covers the entry's own checksum, not its data): the
+          // core's entry check drops that append.
+          bool entry_caught = false;
+          for (const Entry& en : e.msg.entries) entry_caught = entry_caught || !en.Verify();
+          if (!entry_caught) {
+            Fail(absl::StrCat("a damaged ", MessageTypeName(e.msg.type),
+                              " message passed its checksum"));
+            return;
+          }
+          ++stats_.msgs_damaged_entry_caught;
+        }
         if (Blocked(e.msg.from, e.msg.to)) return;  // partitioned while in flight
         Trace(absl::StrCat(MessageTypeName(e.msg.type), " ", e.msg.from, "->", e.msg.to, " term ",
                            e.msg.term, " idx ", e.msg.index, " n=", e.msg.entries.size(),
@@ -767,6 +992,7 @@ class Simulation {
       c.request = ++next_request_;
       c.key = absl::StrCat("k", rng_.Uniform(kKeys));
       c.value = absl::StrCat("v", c.request);
+      request_key_[c.request] = c.key;
       cmds.push_back(c.Encode());
     }
     if (n->raw->ProposeBatch(cmds).ok()) {
@@ -783,9 +1009,14 @@ class Simulation {
     Node* n = RandomUpNode();
     if (!n) return;
     const uint64_t ctx = ++next_read_ctx_;
+    // Drawn before the call whatever its outcome, so a seed's later choices
+    // do not depend on it.
+    std::string key = absl::StrCat("k", rng_.Uniform(kKeys));
     if (n->raw->ReadIndex(ctx).ok()) {
-      reads_[ctx] = PendingReadInfo{max_acked_index_};
-      Trace(absl::StrCat("read ctx ", ctx, " on node ", n->id, " min_index ", max_acked_index_));
+      const uint64_t floor = std::max(latest_acked_write_[key], read_observed_[key]);
+      Trace(absl::StrCat("read ctx ", ctx, " of ", key, " on node ", n->id, " min_index ",
+                         max_acked_index_, " floor ", floor));
+      reads_[ctx] = PendingReadInfo{max_acked_index_, std::move(key), floor};
       Pump(*n);
     }
   }
@@ -806,8 +1037,10 @@ class Simulation {
     Node* l = Leader();
     // No membership change while any node is repairing: shrinking the
     // cluster could leave too few intact voters to make progress.
-    if (!l || RepairingVoters() > 0) return;
+    if (!l) return;
     const ConfState cs = l->raw->raft().conf_state();
+    if (RemoveUnrecoverable(*l, cs)) return;
+    if (RepairingVoters() > 0) return;
     const herald::raft::Status st = l->raw->GetStatus();
     ConfChange cc;
     if (!cs.learners.empty()) {
@@ -833,6 +1066,29 @@ class Simulation {
       Schedule(rng_.Range(500, 3000), Ev::kStopNode, cc.node);
     }
     Pump(*l);
+  }
+
+  // The operator's remedy for a node that cannot start (damaged records):
+  // remove it from the configuration (a fresh node may be added later).
+  bool RemoveUnrecoverable(Node& l, const ConfState& cs) {
+    for (auto& [id, n] : nodes_) {
+      if (!n.unrecoverable || n.stopped) continue;
+      const bool voter = std::binary_search(cs.voters.begin(), cs.voters.end(), id);
+      const bool learner = std::binary_search(cs.learners.begin(), cs.learners.end(), id);
+      if (!voter && !learner) continue;
+      if (voter && cs.voters.size() <= 3) return false;
+      ConfChange cc;
+      cc.type = ConfChange::Type::kRemoveNode;
+      cc.node = id;
+      if (!l.raw->ProposeConfChange(cc).ok()) return true;
+      last_conf_change_time_ = now_;
+      ++stats_.conf_changes;
+      Trace(absl::StrCat("remove unrecoverable node ", id));
+      Schedule(rng_.Range(500, 3000), Ev::kStopNode, id);
+      Pump(l);
+      return true;
+    }
+    return false;
   }
 
   void InjectFault() {
@@ -1066,7 +1322,10 @@ class Simulation {
   std::set<std::pair<uint64_t, uint64_t>> client_inflight_;  // (proposed at, request)
   std::map<uint64_t, uint64_t> request_time_;                // request -> proposed at
   uint64_t next_read_ctx_ = 0;
-  std::map<uint64_t, PendingReadInfo> reads_;  // ctx -> info
+  std::map<uint64_t, PendingReadInfo> reads_;           // ctx -> info
+  std::map<uint64_t, std::string> request_key_;         // request -> key it writes
+  std::map<std::string, uint64_t> latest_acked_write_;  // key -> index of its newest acked write
+  std::map<std::string, uint64_t> read_observed_;       // key -> newest write index a read returned
 };
 
 }  // namespace
@@ -1077,13 +1336,16 @@ SimResult RunSimulation(const SimOptions& options) {
 }
 
 std::string FormatStats(const SimStats& s) {
-  return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
-                      " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
-                      " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
-                      " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
-                      " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes,
-                      " msgs=", s.messages, " dropped=", s.dropped, " quiesced=", s.quiesced,
-                      " detector_wakes=", s.detector_wakes);
+  return absl::StrCat(
+      "steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders, " proposals=", s.proposals,
+      " acked=", s.acked, " reads=", s.reads_served, " reads_value_checked=", s.reads_value_checked,
+      " crashes=", s.crashes, " torn=", s.torn_writes, " damaged=", s.damaged_logs,
+      " repaired=", s.repairs_done, " snaps_taken=", s.snapshots_taken,
+      " snaps_installed=", s.snapshots_installed, " conf=", s.conf_changes, " msgs=", s.messages,
+      " dropped=", s.dropped, " quiesced=", s.quiesced, " detector_wakes=", s.detector_wakes,
+      " msgs_damaged=", s.msgs_damaged, " msgs_damaged_dropped=", s.msgs_damaged_dropped,
+      " msgs_damaged_entry_caught=", s.msgs_damaged_entry_caught,
+      " unrecoverable=", s.unrecoverable_nodes);
 }
 
 }  // namespace herald::raft::sim

@@ -27,8 +27,12 @@
 // id must be ours, to_node must be us and from_node a configured peer, and
 // every message inside must agree (msg.to == us, msg.from == from_node).
 // Anything else ends the stream with PERMISSION_DENIED and is counted; nothing
-// from it reaches the handler. Accepted messages go to the MessageHandler on
-// the gRPC server thread serving that stream (one per peer), in order.
+// from it reaches the handler. Every message carries a CRC-32C over all its
+// fields and its group (Message::ComputeChecksum), sealed by the sender
+// thread: a message that fails it is dropped alone (counted in
+// messages_damaged; Raft treats it as lost), before the agreement check. One
+// without a checksum (a peer that predates it) is accepted and counted. Accepted messages go to the
+// MessageHandler on the gRPC server thread serving that stream (one per peer), in order.
 //
 // Thread-safety: Send() and the counters are thread-safe; Create/Shutdown from
 // one controlling thread. The handler must outlive the transport.
@@ -78,9 +82,11 @@ struct GrpcTransportStats {
   uint64_t messages_dropped = 0;  // queue full, or queued when a stream broke
   uint64_t batches_received = 0;
   uint64_t messages_received = 0;
-  uint64_t batches_rejected = 0;  // identity check failed
-  uint64_t reconnects = 0;        // streams (re)opened after the first
-  uint64_t watchdog_resets = 0;   // streams the watchdog cancelled (channel replaced)
+  uint64_t batches_rejected = 0;   // identity check failed
+  uint64_t messages_damaged = 0;   // checksum mismatch: dropped
+  uint64_t messages_unsealed = 0;  // no checksum (older peer): accepted unverified
+  uint64_t reconnects = 0;         // streams (re)opened after the first
+  uint64_t watchdog_resets = 0;    // streams the watchdog cancelled (channel replaced)
 };
 
 class GrpcTransport : public Transport {
@@ -132,6 +138,7 @@ class GrpcTransport : public Transport {
 
   std::atomic<uint64_t> batches_sent_{0}, messages_sent_{0}, messages_dropped_{0};
   std::atomic<uint64_t> batches_received_{0}, messages_received_{0}, batches_rejected_{0};
+  std::atomic<uint64_t> messages_damaged_{0}, messages_unsealed_{0};
   std::atomic<uint64_t> reconnects_{0}, watchdog_resets_{0};
   std::atomic<int> channel_generation_{0};
 };

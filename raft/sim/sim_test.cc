@@ -35,15 +35,31 @@ constexpr uint64_t kChunks = 10;
 constexpr uint64_t kFreshBase = 10'000'000;
 constexpr uint64_t kFreshSpan = 1'000'000'000'000ull;
 
-void RunSeeds(uint64_t first, uint64_t seeds, uint64_t steps, uint64_t chunk) {
+// With `liveness_fails` false, a seed that only fails the liveness check
+// (no progress once the faults heal) is printed, not failed: the fresh range
+// is there to find safety bugs in seeds nobody ran before, and the known
+// liveness limits of some fault profiles (raft/README.md, "Open liveness
+// findings": about 1 seed in 9,000) would otherwise fail one CI run in
+// twenty. The fixed range fails on both.
+void RunSeeds(uint64_t first, uint64_t seeds, uint64_t steps, uint64_t chunk,
+              bool liveness_fails = true) {
   for (uint64_t s = first + chunk; s < first + seeds; s += kChunks) {
     SimOptions o;
     o.seed = s;
     o.steps = steps;
     SimResult r = RunSimulation(o);
+    const std::string replay =
+        "bazel run -c opt //raft/sim:raft_sim -- --seed=" + std::to_string(s) +
+        " --steps=" + std::to_string(steps) + " --verbose";
+    if (!r.ok && !liveness_fails && r.error.find(": liveness: ") != std::string::npos) {
+      printf("LIVENESS (printed, not failed): seed %llu: %s\n  profile: %s\n  replay: %s\n",
+             static_cast<unsigned long long>(s), r.error.substr(0, 300).c_str(), r.profile.c_str(),
+             replay.c_str());
+      fflush(stdout);
+      continue;
+    }
     ASSERT_TRUE(r.ok) << "seed " << s << " failed: " << r.error << "\n  profile: " << r.profile
-                      << "\n  replay: bazel run -c opt //raft/sim:raft_sim -- --seed=" << s
-                      << " --steps=" << steps << " --verbose";
+                      << "\n  replay: " << replay;
   }
 }
 
@@ -96,7 +112,7 @@ TEST_P(FreshSeeds, PassAllInvariants) {
       static_cast<unsigned long long>(first), static_cast<unsigned long long>(first),
       static_cast<unsigned long long>(seeds));
   fflush(stdout);
-  RunSeeds(first, seeds, steps, GetParam());
+  RunSeeds(first, seeds, steps, GetParam(), /*liveness_fails=*/false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Chunks, SimulatorSeeds, ::testing::Range<uint64_t>(0, kChunks));

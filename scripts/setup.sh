@@ -8,7 +8,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java
   g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libasio-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libjemalloc-dev
+  libasio-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libgoogle-perftools-dev
   clang-14 libclang-rt-14-dev
   golang-go golang-github-nats-io-go-nats-dev
   nats-server python3 iproute2 procps curl

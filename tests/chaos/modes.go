@@ -20,12 +20,16 @@ func knownClasses() []string {
 	return append(out, clockClasses...)
 }
 
-// mixedClasses: process mode keeps its classes; netns adds partitions and
-// (for herald: libfaketime cannot move a Go program's clock) clock faults.
+// mixedClasses: process mode keeps its classes; herald's power-loss test
+// build adds the disk classes (each step damages at most a minority, or
+// cuts every node back to what it synced, and heals before the next step)
+// and its Raft network shim's classes; netns adds partitions and (for
+// herald: libfaketime cannot move a Go program's clock) clock faults.
 func mixedClasses(netMode, kind string) []string {
 	out := append([]string(nil), allClasses...)
 	if *powerlossFlag && kind == "herald" {
-		out = append(out, netClasses...) // the test build's network fault shim
+		out = append(out, diskClasses...) // nemesis_disk.go
+		out = append(out, netClasses...)  // the test build's network fault shim
 	}
 	if netMode != "netns" {
 		return out

@@ -15,8 +15,10 @@
 # CHAOS_POWERLOSS_BIN (that test build instead of building one; "none":
 # without the disk and network classes), CHAOS_BUDGET (seconds for the whole
 # set, default 1800; about 10 minutes on 2 cores), SKIP_CHAOS=1.
-# (Partitions and clock faults need root and network namespaces:
-# tests/chaos/run.sh --net netns.)
+# Then, where the machine allows network namespaces (root, ip, iptables),
+# the partition classes (part-leader, part-majority, part-bridge,
+# part-oneway) and, with libfaketime, the clock classes (clock-forward,
+# clock-back, clock-strobe) with --net netns; CHAOS_NETNS=0 skips them.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -54,24 +56,61 @@ echo "== chaos: seed $seed, $dur s of faults per run, results in $out"
 echo "== chaos: replay this set: $replay"
 echo "== chaos: replay one run (seed $seed + its index in the set, mixed last): tests/chaos/run.sh --short --faults CLASS|mixed --seed N --duration $dur --server-bin HERALD [--powerloss-bin HERALD_POWERLOSS]"
 start=$(date +%s)
-log="$out/run.log"
-# Shown as they come: each run's name, result line and failures; the whole
-# output (every run's progress, seed and schedule) is in $log.
-timeout --kill-after=30 "$budget" tests/chaos/run.sh --short --duration "$dur" --seed "$seed" \
-  --server-kind herald --server-bin "$herald" "${pl_args[@]}" --out "$out" 2>&1 | tee "$log" |
-  grep --line-buffered -E '^(== run[0-9]|RESULT |   FAIL |FAILED: )'
-rc=${PIPESTATUS[0]}
-# The per-class table run.sh ends with.
-sed -n '/^== summary/,$p' "$log" | tail -n +2 | grep -Ev '^[0-9]+ passed, [0-9]+ failed$|^FAILED: '
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-if [ -n "$line" ]; then
-  p=$(echo "$line" | awk '{print $1}') f=$(echo "$line" | awk '{print $3}')
+# One set: run.sh with the given arguments, its output in $out/$1.log; adds
+# its results to p and f.
+p=0 f=0
+run_set() {
+  local name=$1 left line sp sf
+  shift
+  left=$(( budget - ($(date +%s) - start) ))
+  if [ "$left" -lt 60 ]; then
+    echo "FAIL: chaos: no time left in the ${budget}s budget for the $name set"; f=$((f + 1)); return
+  fi
+  local log="$out/$name.log"
+  # Shown as they come: each run's name, result line and failures; the whole
+  # output (every run's progress, seed and schedule) is in $log.
+  timeout --kill-after=30 "$left" tests/chaos/run.sh --short --duration "$dur" --seed "$seed" \
+    --server-kind herald --server-bin "$herald" --out "$out/$name" "$@" 2>&1 | tee "$log" |
+    grep --line-buffered -E '^(== run[0-9]|RESULT |   FAIL |FAILED: )'
+  local rc=${PIPESTATUS[0]}
+  # The per-class table run.sh ends with.
+  sed -n '/^== summary/,$p' "$log" | tail -n +2 | grep -Ev '^[0-9]+ passed, [0-9]+ failed$|^FAILED: '
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    sp=$(echo "$line" | awk '{print $1}') sf=$(echo "$line" | awk '{print $3}')
+  else
+    # killed by the budget: the finished runs count, plus one failure
+    sp=$(grep -c '^RESULT PASS' "$log") sf=$(( $(grep -c '^RESULT FAIL' "$log") + 1 ))
+    echo "FAIL: chaos: the $name set did not finish within the budget (rc $rc); log $log"
+  fi
+  p=$((p + sp)) f=$((f + sf))
+}
+run_set process "${pl_args[@]}"
+# Partitions and clock faults need network namespaces (root, ip, iptables)
+# and libfaketime, all installed by scripts/setup.sh; where the machine
+# allows none (no root, no namespaces), the set is skipped and says why.
+netns_ok() {
+  [ "$(id -u)" = 0 ] || { echo "not root"; return 1; }
+  command -v ip >/dev/null && command -v iptables >/dev/null || { echo "ip or iptables missing"; return 1; }
+  local probe="hcx-probe-$$"
+  ip netns add "$probe" >/dev/null 2>&1 || { echo "cannot create a network namespace"; return 1; }
+  ip netns exec "$probe" iptables -L INPUT >/dev/null 2>&1
+  local ok=$?
+  ip netns del "$probe" >/dev/null 2>&1
+  [ "$ok" = 0 ] || { echo "iptables does not work inside a namespace"; return 1; }
+}
+if [ "${CHAOS_NETNS:-auto}" = 0 ]; then
+  echo "== chaos: partition and clock set skipped (CHAOS_NETNS=0)"
+elif why=$(netns_ok); then
+  classes="part-leader,part-majority,part-bridge,part-oneway"
+  ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 && classes="$classes,clock-forward,clock-back,clock-strobe"
+  echo "== chaos: partition and clock set (network namespaces): $classes"
+  echo "== chaos: replay one run: tests/chaos/run.sh --short --net netns --faults CLASS --seed N --duration $dur --server-bin HERALD"
+  run_set netns --net netns --faults "$classes"
 else
-  # killed by the budget: the finished runs count, plus one failure
-  p=$(grep -c '^RESULT PASS' "$log") f=$(( $(grep -c '^RESULT FAIL' "$log") + 1 ))
-  echo "FAIL: chaos: the set did not finish within ${budget}s (rc $rc); log $log"
+  echo "== chaos: partition and clock set skipped: $why (tests/chaos/run.sh --net netns runs it where root may create namespaces)"
 fi
-for d in "$out"/run*/; do
+for d in "$out"/*/run*/; do
   [ -d "$d" ] && echo "FAIL: chaos: run dir kept: ${d%/} (seed, schedule: ${d%/}/chaos.log; replay: $replay)"
 done
 echo "== chaos: $(( $(date +%s) - start )) s, seed $seed"

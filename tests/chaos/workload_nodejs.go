@@ -193,6 +193,10 @@ func (r *Run) startJS() (*JSWorkload, error) {
 	r.logf("nats.js workload: node pid %d, nats %s, %d publishers, consumers %v, records in %s", j.cmd.Process.Pid, version, *jsPublishers, j.res.Consumers, j.logPath)
 	go func() {
 		j.waitErr = j.cmd.Wait()
+		if !j.told.Load() { // reported as a failure by finish; logged now for the timeline
+			r.logf("nats.js workload: node pid %d exited: %v", j.cmd.Process.Pid, j.waitErr)
+			r.h.logf("nats.js workload: node pid %d exited: %v", j.cmd.Process.Pid, j.waitErr)
+		}
 		close(j.procDone)
 	}()
 	go j.follow()

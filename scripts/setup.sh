@@ -45,3 +45,8 @@ if [ "${1:-}" = "--tests" ] && [ -f "$ROOT/tests/jetstream/js/package-lock.json"
   echo "setup: npm ci in tests/jetstream/js"
   (cd "$ROOT/tests/jetstream/js" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# nats.js for the chaos workload's JS clients, pinned by tests/chaos/js/package-lock.json (same version).
+if [ "${1:-}" = "--tests" ] && [ -f "$ROOT/tests/chaos/js/package-lock.json" ] && [ ! -d "$ROOT/tests/chaos/js/node_modules/nats" ]; then
+  echo "setup: npm ci in tests/chaos/js"
+  (cd "$ROOT/tests/chaos/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi

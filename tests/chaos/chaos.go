@@ -103,6 +103,7 @@ type Result struct {
 	Net        string               `json:"net,omitempty"`
 	Figures    map[string][]float64 `json:"figures,omitempty"`
 	Timestamps *TSStats             `json:"timestamps,omitempty"`
+	JS         *JSResult            `json:"js_workload,omitempty"` // workload_nodejs.go
 }
 
 func main() {
@@ -284,6 +285,12 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 		fail("publishers: %v", err)
 		return res
 	}
+	jsw, err := r.startJS() // nats.js clients, workload_nodejs.go
+	defer jsw.kill()
+	if err != nil {
+		fail("nats.js workload: %v", err)
+		return res
+	}
 	time.Sleep(3 * time.Second)
 	r.logf("warm-up: %d acked", r.h.ackCount())
 	nm := &Nemesis{c: r.c, a: r.a, w: r.w, replicas: 3, t0: r.t0, logf: r.logf, nn: r.nn, clock: r.clock}
@@ -373,6 +380,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 	if len(res.Events) == 0 {
 		fail("no fault was injected")
 	}
+	jsw.finish(res, fail)
 	res.Passed = len(res.Failures) == 0
 	if res.Failures == nil {
 		res.Failures = []string{}
@@ -495,6 +503,7 @@ func printHuman(r *Result) {
 		fmt.Printf("   NOTE: only %d of %d replicas answered a direct get with every other node paused: reads through the others may come from another replica, so per-node figures (lost_on_node, lost on the leader) are not attributable; a divergent sequence still means two replicas differ\n", local, len(r.LocalDirect))
 	}
 	printExtra(r)
+	printJS(r) // workload_nodejs.go
 	for _, f := range r.Failures {
 		fmt.Printf("   FAIL %s\n", f)
 	}

@@ -21,6 +21,9 @@
 #       delete-file) and the network classes of its Raft fault shim
 #       (net-flaky, net-slow, net-leader) with it, --faults may name them,
 #       and the mixed runs use it (drawing network faults too)
+#   --js-publishers N, --js-consumers N: nats.js clients (tests/chaos/js,
+#       default 2 and 1; 0 and 0: none); skipped, and said so, without node or
+#       tests/chaos/js/node_modules (npm ci there; tests/suites/chaos.sh does)
 #
 # herald: --server-bin or SERVER_BIN (no default build: the binary is tested
 # as given). Each run prints its result; a failed run keeps its run dir (node
@@ -32,6 +35,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MODE=short KIND="${SERVER_KIND:-herald}" BIN="${SERVER_BIN:-}" SEED="" NODES=3
 DURATION="" LONG_SECONDS=3600 OUT="" FAULTS="" NET=process CLOCK_OFFSETS=10,60,300,3600
 PL_BIN="${POWERLOSS_BIN:-}"
+JS_ARGS=(--js-dir "$ROOT/tests/chaos/js")
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) MODE=short ;;
@@ -47,7 +51,8 @@ while [ $# -gt 0 ]; do
     --net) NET="$2"; shift ;;
     --clock-offsets) CLOCK_OFFSETS="$2"; shift ;;
     --powerloss-bin) PL_BIN="$2"; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --js-publishers|--js-consumers) JS_ARGS+=("$1" "$2"); shift ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; echo "0 passed, 1 failed"; exit 2 ;;
   esac
   shift
@@ -90,7 +95,7 @@ one_run() { # faults duration_seconds seed
   echo "== $tag"
   # bound: the fault phase plus set-up, healing and checking
   timeout --kill-after=30 $(( $2 + 600 )) "$BUILD/chaos" --server-kind "$KIND" --server-bin "$bin" "${extra[@]}" \
-    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" --clock-offsets "$CLOCK_OFFSETS" \
+    --nodes "$NODES" --seed "$3" --duration "${2}s" --faults "$1" --net "$NET" --clock-offsets "$CLOCK_OFFSETS" "${JS_ARGS[@]}" \
     --run-dir "$OUT/$tag" --json "$OUT/$tag.json" 2>&1 | tee "$OUT/$tag.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then PASS=$((PASS + 1))

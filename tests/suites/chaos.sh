@@ -47,6 +47,11 @@ else
     chmod u+x "$bin/herald_powerloss" && pl_args=(--powerloss-bin "$bin/herald_powerloss") ||
     { echo "FAIL: chaos: herald_powerloss binary not found"; echo "0 passed, 1 failed"; exit 1; }
 fi
+# nats.js for the chaos workload's JS clients (tests/chaos/js); without it the
+# runs go on and their summaries say the nats.js workload was skipped
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/chaos/js/node_modules/nats ]; then
+  (cd tests/chaos/js && timeout 300 npm ci --no-audit --no-fund >"$bin/npm.log" 2>&1) || cat "$bin/npm.log"
+fi
 seed="${CHAOS_SEED:-$(( ($(date +%s%N) / 1000) % 1000000 + 1 ))}"
 dur="${CHAOS_DURATION:-20}"
 budget="${CHAOS_BUDGET:-1800}"

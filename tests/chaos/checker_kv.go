@@ -50,7 +50,8 @@ type KVResult struct {
 	ChainLen      map[string]int `json:"chain_len"`
 	AgedOut       int            `json:"aged_out"`
 	ReplicaMsgs   map[string]int `json:"replica_msgs"`
-	Leaders       []string       `json:"leaders"` // the bucket's leader, each time it changed
+	Leaders       []string       `json:"leaders"`   // the bucket's leader, each time it changed
+	Stepdowns     int            `json:"stepdowns"` // sent by --kv-follow-leader
 	// violations
 	DoubleWinners  int            `json:"double_winners"`
 	LostAcked      int            `json:"lost_acked"`
@@ -334,6 +335,7 @@ func (r *Run) checkKVRun(res *Result, fail func(string, ...interface{})) {
 	k.GetErrors = w.getErrs
 	w.mu.Lock()
 	k.Leaders = append([]string(nil), w.leaders...)
+	k.Stepdowns = w.stepdown
 	k.ErrorKinds = map[string]int{}
 	for e, n := range w.errKinds {
 		k.ErrorKinds[e] = n
@@ -362,7 +364,7 @@ func printKV(r *Result) {
 	if k == nil {
 		return
 	}
-	fmt.Printf("   KV %s (%d clients, %d keys): %d CAS attempts, %d acked wins, %d definite conflicts, %d unknown (%d of them stored), %d get errors; stored %d revs (chains %v), %d aged out; leaders %v; violations %d (double winners %d, lost acked %d, chain breaks %d, read mismatches %d, conflicts stored %d, stored twice %d, unexpected %d, divergent %d, unread %d)\n",
-		k.Bucket, k.Clients, k.Keys, k.Attempts, k.AckedWins, k.Conflicts, k.Unknown, k.UnknownStored, k.GetErrors, k.Stored, k.ChainLen, k.AgedOut, k.Leaders,
+	fmt.Printf("   KV %s (%d clients, %d keys): %d CAS attempts, %d acked wins, %d definite conflicts, %d unknown (%d of them stored), %d get errors; stored %d revs (chains %v), %d aged out; leaders %v (%d stepdowns); violations %d (double winners %d, lost acked %d, chain breaks %d, read mismatches %d, conflicts stored %d, stored twice %d, unexpected %d, divergent %d, unread %d)\n",
+		k.Bucket, k.Clients, k.Keys, k.Attempts, k.AckedWins, k.Conflicts, k.Unknown, k.UnknownStored, k.GetErrors, k.Stored, k.ChainLen, k.AgedOut, k.Leaders, k.Stepdowns,
 		k.Violations, k.DoubleWinners, k.LostAcked, k.ChainBreaks, k.ReadMismatch, k.ConflictStored, k.StoredTwice, k.Unexpected, k.Divergent, k.Unread)
 }

@@ -49,6 +49,7 @@ var (
 	kvKeysFlag     = flag.Int("kv-keys", 4, "keys in the KV bucket")
 	kvHistoryFlag  = flag.Int("kv-history", 0, "KV bucket history 1..64 (revisions kept per key; older ones age out and are checked only as far as kept); 0: created with 64, then max_msgs_per_subject raised so that nothing ages out")
 	kvIntervalFlag = flag.Duration("kv-interval", 5*time.Millisecond, "pause between a KV client's attempts")
+	kvFollowFlag   = flag.Bool("kv-follow-leader", true, "while every node is up, step the bucket's leader down until it is on the CHAOS stream's leader (the nemesis's target)")
 )
 
 const (
@@ -99,6 +100,7 @@ type KVWorkload struct {
 	log      *os.File
 	logMu    sync.Mutex
 	leaders  []string // KV_CHAOSKV's leader each time it changed (polled)
+	stepdown int      // stepdowns sent to move it onto the CHAOS leader
 }
 
 func (w *KVWorkload) logf(format string, a ...interface{}) {
@@ -268,24 +270,48 @@ func (r *Run) startKV(clients int) error {
 	return nil
 }
 
-// kvWatchLeader: the bucket's leader every 500 ms (the nemesis aims at the
-// CHAOS stream's leader; this shows whether the faults hit the bucket's).
+// kvWatchLeader: the bucket's leader every 500 ms (shows whether the faults
+// hit it). The nemesis aims at the CHAOS stream's leader, so with
+// --kv-follow-leader, while every node is running and not paused, the
+// bucket's leader is stepped down (at most every 2 s) until it is on the same
+// node: the next leader fault then hits both.
 func (r *Run) kvWatchLeader() {
 	w := r.kv
 	defer w.wg.Done()
 	last := ""
+	var lastStepdown time.Time
 	for !w.stop.Load() {
 		for _, n := range r.a.live() {
 			si, err := r.a.jss[n.Name].StreamInfo(kvStream, nats.MaxWait(time.Second))
 			if err != nil || si.Cluster == nil || si.Cluster.Leader == "" {
 				continue
 			}
-			if l := si.Cluster.Leader; l != last {
+			l := si.Cluster.Leader
+			if l != last {
 				last = l
 				w.mu.Lock()
 				w.leaders = append(w.leaders, l)
 				w.mu.Unlock()
 				w.logf("leader of %s: %s", kvStream, l)
+			}
+			if !*kvFollowFlag || time.Since(lastStepdown) < 2*time.Second {
+				break
+			}
+			allUp := true
+			for _, m := range r.c.Nodes {
+				allUp = allUp && m.Running() && !m.Paused()
+			}
+			if !allUp {
+				break
+			}
+			if ci, err := r.a.jss[n.Name].StreamInfo(streamName, nats.MaxWait(time.Second)); err == nil && ci.Cluster != nil &&
+				ci.Cluster.Leader != "" && ci.Cluster.Leader != l {
+				lastStepdown = time.Now()
+				_, err := r.a.conns[n.Name].Request("$JS.API.STREAM.LEADER.STEPDOWN."+kvStream, nil, 2*time.Second)
+				w.mu.Lock()
+				w.stepdown++
+				w.mu.Unlock()
+				w.logf("stepdown of %s (leader %s, CHAOS leader %s): %v", kvStream, l, ci.Cluster.Leader, err)
 			}
 			break
 		}

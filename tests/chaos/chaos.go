@@ -43,10 +43,10 @@ type Run struct {
 	h            *History
 	t0           time.Time
 	out          *os.File
-	netMode      string      // process | netns
-	nn           *NetNS      // netns.go
-	clock        *ClockCtl   // clock.go
-	kv           *KVWorkload // workload_kv.go
+	netMode      string    // process | netns
+	nn           *NetNS    // netns.go
+	clock        *ClockCtl // clock.go
+	kv           *KVLoad   // workload_kv.go
 }
 
 func (r *Run) logf(format string, a ...interface{}) {

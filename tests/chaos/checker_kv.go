@@ -120,6 +120,8 @@ func checkKV(atts []*kvAttempt, reads []*replicaRead, first, last, extra uint64,
 		sort.Slice(chain[key], func(i, j int) bool { return chain[key][i] < chain[key][j] })
 		k.ChainLen[key] = len(chain[key])
 	}
+	// absent: rev is not on rd (404, or below the stream's first seq: not read)
+	absent := func(rd *replicaRead, rev uint64) bool { return rd.NotFound[rev] || rev < first }
 	// aged: rev of key may have been dropped by max_msgs_per_subject
 	aged := func(key string, rev uint64) bool {
 		c := chain[key]
@@ -158,7 +160,7 @@ func checkKV(atts []*kvAttempt, reads []*replicaRead, first, last, extra uint64,
 			if ok && m.Subject == kvSubjPrefix+a.Key && m.Data == a.Val {
 				continue
 			}
-			if !ok && rd.NotFound[a.Rev] && aged(a.Key, a.Rev) {
+			if !ok && absent(rd, a.Rev) && aged(a.Key, a.Rev) {
 				if i == 0 {
 					k.AgedOut++
 				}
@@ -167,7 +169,7 @@ func checkKV(atts []*kvAttempt, reads []*replicaRead, first, last, extra uint64,
 			desc := "absent"
 			if ok {
 				desc = fmt.Sprintf("holds %q: %q", m.Subject, m.Data)
-			} else if !rd.NotFound[a.Rev] {
+			} else if !absent(rd, a.Rev) {
 				desc = "unread"
 			}
 			k.LostOnNode[rd.Node]++
@@ -226,7 +228,7 @@ func checkKV(atts []*kvAttempt, reads []*replicaRead, first, last, extra uint64,
 		m, ok := leader.Msgs[a.Prev]
 		switch {
 		case ok && m.Subject == kvSubjPrefix+a.Key && kvIDOf(m.Data) == a.PrevID:
-		case !ok && leader.NotFound[a.Prev] && aged(a.Key, a.Prev):
+		case !ok && absent(leader, a.Prev) && aged(a.Key, a.Prev):
 		case ok:
 			k.violation(&k.ReadMismatch, "%s read key %s at rev %d as %s, the store holds %q: %q there", a.ID, a.Key, a.Prev, a.PrevID, m.Subject, m.Data)
 		default:

@@ -109,4 +109,18 @@ func TestCheckKVAgedOut(t *testing.T) {
 	if k.Violations != 0 || k.AgedOut != 1 {
 		t.Fatalf("aged: violations %d, aged out %d: %v", k.Violations, k.AgedOut, k.Examples)
 	}
+	// below the stream's first seq, the reader does not ask (neither read nor 404)
+	reads := kvReads(map[uint64]*kvAttempt{2: a, 3: b}, 3, 5)
+	for _, rd := range reads {
+		delete(rd.NotFound, 1)
+	}
+	k = checkKV(atts, reads, 2, 3, 5, 2)
+	if k.Violations != 0 || k.AgedOut != 1 {
+		t.Fatalf("aged, unread below first: violations %d, aged out %d: %v", k.Violations, k.AgedOut, k.Examples)
+	}
+	// not full: the same absence is a loss
+	k = checkKV(atts, reads, 2, 3, 5, 3)
+	if k.LostAcked != 1 || k.ChainBreaks != 1 {
+		t.Fatalf("history not full: lost acked %d, chain breaks %d: %v", k.LostAcked, k.ChainBreaks, k.Examples)
+	}
 }

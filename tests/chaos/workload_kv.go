@@ -49,6 +49,7 @@ var (
 	kvKeysFlag     = flag.Int("kv-keys", 4, "keys in the KV bucket")
 	kvHistoryFlag  = flag.Int("kv-history", 0, "KV bucket history 1..64 (revisions kept per key; older ones age out and are checked only as far as kept); 0: created with 64, then max_msgs_per_subject raised so that nothing ages out")
 	kvIntervalFlag = flag.Duration("kv-interval", 5*time.Millisecond, "pause between a KV client's attempts")
+	kvCreateFlag   = flag.String("kv-create", "", "with --kv-history 0: kv = js.CreateKeyValue, then STREAM.UPDATE raises max_msgs_per_subject; stream = STREAM.CREATE of the bucket's stream (the config CreateKeyValue makes) with the raised limit from the start (nats-server 2.9.10 re-applies the old limit for a moment when a node restarts and trims the stream); default: kv for herald, stream for nats-server")
 	kvFollowFlag   = flag.Bool("kv-follow-leader", true, "while every node is up, step the bucket's leader down until it is on the CHAOS stream's leader (the nemesis's target)")
 )
 
@@ -84,7 +85,7 @@ func kvIDOf(v string) string {
 	return v
 }
 
-type KVWorkload struct {
+type KVLoad struct {
 	c        *Cluster
 	keys     []string
 	clients  int
@@ -103,7 +104,7 @@ type KVWorkload struct {
 	stepdown int      // stepdowns sent to move it onto the CHAOS leader
 }
 
-func (w *KVWorkload) logf(format string, a ...interface{}) {
+func (w *KVLoad) logf(format string, a ...interface{}) {
 	if w.log == nil {
 		return
 	}
@@ -112,7 +113,7 @@ func (w *KVWorkload) logf(format string, a ...interface{}) {
 	fmt.Fprintf(w.log, time.Now().Format("15:04:05.000000")+" "+format+"\n", a...)
 }
 
-func (w *KVWorkload) add(a *kvAttempt) {
+func (w *KVLoad) add(a *kvAttempt) {
 	w.mu.Lock()
 	w.atts = append(w.atts, a)
 	w.mu.Unlock()
@@ -126,7 +127,7 @@ func kvIsWrongLastSeq(err error) bool {
 	return strings.Contains(err.Error(), "wrong last sequence")
 }
 
-func (w *KVWorkload) finish(a *kvAttempt, rev uint64, err error) {
+func (w *KVLoad) finish(a *kvAttempt, rev uint64, err error) {
 	w.mu.Lock()
 	a.End = time.Now()
 	switch {
@@ -154,7 +155,7 @@ func (w *KVWorkload) finish(a *kvAttempt, rev uint64, err error) {
 }
 
 // snapshot: copies of every attempt (in-flight ones count as unknown).
-func (w *KVWorkload) snapshot() []*kvAttempt {
+func (w *KVLoad) snapshot() []*kvAttempt {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]*kvAttempt, 0, len(w.atts))
@@ -173,7 +174,7 @@ func (r *Run) startKV(clients int) error {
 	if clients <= 0 {
 		return nil
 	}
-	w := &KVWorkload{c: r.c, clients: clients, interval: *kvIntervalFlag, errKinds: map[string]int{}}
+	w := &KVLoad{c: r.c, clients: clients, interval: *kvIntervalFlag, errKinds: map[string]int{}}
 	for i := 0; i < *kvKeysFlag; i++ {
 		w.keys = append(w.keys, fmt.Sprintf("k%d", i))
 	}
@@ -188,9 +189,43 @@ func (r *Run) startKV(clients int) error {
 	if hist == 0 {
 		create, w.limit = nats.KeyValueMaxHistory, kvUnlimitedHistory
 	}
+	how := *kvCreateFlag
+	if how == "" {
+		how = "kv"
+		if r.kind == "nats-server" {
+			how = "stream"
+		}
+	}
+	if how != "kv" && how != "stream" {
+		return fmt.Errorf("--kv-create: kv or stream, not %q", how)
+	}
+	if hist != 0 {
+		how = "kv"
+	}
+	if how == "stream" {
+		// what nats.go's CreateKeyValue asks for, with the raised limit
+		cfg := &nats.StreamConfig{Name: kvStream, Subjects: []string{kvSubjPrefix + ">"}, MaxMsgsPerSubject: kvUnlimitedHistory,
+			MaxBytes: -1, MaxMsgSize: -1, Storage: nats.FileStorage, Replicas: 3, AllowRollup: true, DenyDelete: true,
+			Duplicates: 2 * time.Minute, MaxMsgs: -1, MaxConsumers: -1, AllowDirect: true, Discard: nats.DiscardNew}
+		if err := retry(60*time.Second, func() error {
+			_, err := r.a.JS().AddStream(cfg, nats.MaxWait(5*time.Second))
+			if err != nil {
+				if _, ierr := r.a.JS().StreamInfo(kvStream, nats.MaxWait(2*time.Second)); ierr == nil {
+					return nil
+				}
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("create stream %s: %v", kvStream, err)
+		}
+	}
 	var kv nats.KeyValue
 	if err := retry(60*time.Second, func() error {
 		var err error
+		if how == "stream" {
+			kv, err = r.a.JS().KeyValue(kvBucket)
+			return err
+		}
 		kv, err = r.a.JS().CreateKeyValue(&nats.KeyValueConfig{Bucket: kvBucket, Replicas: 3,
 			History: uint8(create), Storage: nats.FileStorage})
 		if err != nil {
@@ -203,7 +238,7 @@ func (r *Run) startKV(clients int) error {
 	}); err != nil {
 		return fmt.Errorf("create KV bucket %s: %v", kvBucket, err)
 	}
-	if hist == 0 {
+	if how == "kv" && hist == 0 {
 		if err := retry(30*time.Second, func() error {
 			si, err := r.a.JS().StreamInfo(kvStream, nats.MaxWait(2*time.Second))
 			if err != nil {
@@ -266,7 +301,7 @@ func (r *Run) startKV(clients int) error {
 	}
 	w.wg.Add(1)
 	go r.kvWatchLeader()
-	r.logf("KV bucket %s R3 (max_msgs_per_subject %d), keys %v, %d CAS clients", kvBucket, w.limit, w.keys, clients)
+	r.logf("KV bucket %s R3 (created by %s, max_msgs_per_subject %d), keys %v, %d CAS clients", kvBucket, how, w.limit, w.keys, clients)
 	return nil
 }
 
@@ -319,7 +354,7 @@ func (r *Run) kvWatchLeader() {
 	}
 }
 
-func (w *KVWorkload) client(ci int, kv nats.KeyValue, rng *rand.Rand) {
+func (w *KVLoad) client(ci int, kv nats.KeyValue, rng *rand.Rand) {
 	defer w.wg.Done()
 	for n := 0; !w.stop.Load(); n++ {
 		key := w.keys[rng.Intn(len(w.keys))]

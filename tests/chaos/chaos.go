@@ -46,6 +46,7 @@ type Run struct {
 	netMode      string    // process | netns
 	nn           *NetNS    // netns.go
 	clock        *ClockCtl // clock.go
+	kv           *KVLoad   // workload_kv.go
 }
 
 func (r *Run) logf(format string, a ...interface{}) {
@@ -104,6 +105,7 @@ type Result struct {
 	Figures    map[string][]float64 `json:"figures,omitempty"`
 	Timestamps *TSStats             `json:"timestamps,omitempty"`
 	JS         *JSResult            `json:"js_workload,omitempty"` // workload_nodejs.go
+	KV         *KVResult            `json:"kv,omitempty"`          // checker_kv.go
 }
 
 func main() {
@@ -291,6 +293,11 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 		fail("nats.js workload: %v", err)
 		return res
 	}
+	if err := r.startKV(*kvClientsFlag); err != nil { // workload_kv.go
+		fail("KV workload: %v", err)
+		return res
+	}
+	defer r.stopKV()
 	time.Sleep(3 * time.Second)
 	r.logf("warm-up: %d acked", r.h.ackCount())
 	nm := &Nemesis{c: r.c, a: r.a, w: r.w, replicas: 3, t0: r.t0, logf: r.logf, nn: r.nn, clock: r.clock}
@@ -303,6 +310,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 	}
 	time.Sleep(2 * time.Second)
 	r.w.StopPublishers()
+	r.stopKV()
 	if !waitGroup(&r.w.wg, 30*time.Second) {
 		fail("publishers did not stop within 30s")
 	}
@@ -331,6 +339,7 @@ func (r *Run) execute(publishers, consumers int, interval time.Duration, faults 
 	} else {
 		fail("no stream leader to check against: %v", err)
 	}
+	r.checkKVRun(res, fail) // checker_kv.go
 	r.h.mu.Lock()
 	res.Attempts, res.Acked, res.PublishErrors, res.PublishTimeouts = r.h.attempts, len(r.h.acked), r.h.errCount, r.h.timeouts
 	res.ErrorKinds = r.h.errs
@@ -504,11 +513,16 @@ func printHuman(r *Result) {
 	}
 	printExtra(r)
 	printJS(r) // workload_nodejs.go
+	printKV(r)
 	for _, f := range r.Failures {
 		fmt.Printf("   FAIL %s\n", f)
 	}
-	fmt.Printf("RESULT %s server=%s seed=%d faults=%s acked=%d lost=%d divergent=%d duplicates=%d\n",
-		st, r.ServerKind, r.Seed, r.Faults, r.Acked, r.Lost, r.Divergent, r.Duplicates)
+	kv := ""
+	if r.KV != nil {
+		kv = fmt.Sprintf(" kv_wins=%d kv_conflicts=%d kv_unknown=%d kv_violations=%d", r.KV.AckedWins, r.KV.Conflicts, r.KV.Unknown, r.KV.Violations)
+	}
+	fmt.Printf("RESULT %s server=%s seed=%d faults=%s acked=%d lost=%d divergent=%d duplicates=%d%s\n",
+		st, r.ServerKind, r.Seed, r.Faults, r.Acked, r.Lost, r.Divergent, r.Duplicates, kv)
 }
 
 // summarize: per server kind and fault class, from result JSON files.

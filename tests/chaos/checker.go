@@ -43,6 +43,11 @@ const directBatch = 500
 // pipelined windows of directBatch requests, retrying unanswered ones, all
 // within budget.
 func readReplica(name, url string, first, last, extra uint64, budget time.Duration) *replicaRead {
+	return readStreamReplica(streamName, name, url, first, last, extra, budget)
+}
+
+// readStreamReplica: readReplica for any stream with allow_direct.
+func readStreamReplica(stream, name, url string, first, last, extra uint64, budget time.Duration) *replicaRead {
 	rr := &replicaRead{Node: name, Msgs: map[uint64]stored{}, NotFound: map[uint64]bool{}}
 	start := time.Now()
 	deadline := start.Add(budget)
@@ -53,7 +58,7 @@ func readReplica(name, url string, first, last, extra uint64, budget time.Durati
 		return rr
 	}
 	defer nc.Close()
-	api := "$JS.API.DIRECT.GET." + streamName
+	api := "$JS.API.DIRECT.GET." + stream
 	// wait until this replica has applied up to last (bounded)
 	if last > 0 {
 		rr.CaughtUp = retry(30*time.Second, func() error {

@@ -96,7 +96,26 @@ bool Raft::IsVoter(NodeId id) const {
 }
 
 bool Raft::Promotable() const {
-  return IsVoter(id_) && repair_until_ == 0 && !log_.HasPendingSnapshot();
+  return (IsVoter(id_) || OwnRemovalUncommitted()) && repair_until_ == 0 &&
+         !log_.HasPendingSnapshot();
+}
+
+bool Raft::OwnRemovalUncommitted() const {
+  // Configurations count from the moment they are appended, so our removal
+  // already decides whose votes count; but until it commits we may hold the
+  // only copy of the newest log (e.g. we appended it as leader, then lost
+  // leadership), and if we would not campaign nobody might ever win (the
+  // others' logs are behind ours: simulator seed 4026). So we still
+  // campaign, counting votes in the new configuration (without ourselves),
+  // as a leader removing itself leads without counting itself; etcd-raft
+  // goes further and only applies a removal once committed. Our commit
+  // index may lag: if the removal is in fact committed and we win, our first
+  // commit shows it and we hand over; pre-vote and check-quorum keep such a
+  // node from disrupting a healthy leader. A removal is the only change that
+  // takes a voter out (there is no demotion).
+  if (IsVoter(id_)) return false;
+  const ConfState at_commit = ConfStateAt(log_.committed());
+  return std::binary_search(at_commit.voters.begin(), at_commit.voters.end(), id_);
 }
 
 void Raft::ApplyConf(const ConfState& cs) {
@@ -270,12 +289,15 @@ void Raft::BecomeLeader() {
   Reset(term_);
   lead_ = id_;
   state_ = StateType::kLeader;
+  // First: a leader elected while its own removal is uncommitted (see
+  // OwnRemovalUncommitted) is not in its configuration; this lists it as
+  // leaving, with a progress that is not counted, as for any leaving peer.
+  TrackPeersLeavingInUncommittedEntries();
   Progress& self = prs_.at(id_);
   self.BecomeReplicate();
   self.match = log_.PersistedIndex();
   self.next = log_.LastIndex() + 1;
   self.recent_active = true;
-  TrackPeersLeavingInUncommittedEntries();
   // Conservative: no conf change until everything in the log is applied.
   pending_conf_index_ = log_.LastIndex();
   // The no-op of the new term: committing it commits every earlier entry

@@ -21,7 +21,10 @@
 // newest configuration it holds, and a committed change never leaves nodes
 // that hold it counting in the old one. One change at a time; a leader that
 // removes itself keeps leading (not counting itself) until the removal
-// commits, then hands over with TimeoutNow and steps down.
+// commits, then hands over with TimeoutNow and steps down; likewise a node
+// whose own removal is in its log but not committed may still campaign and
+// lead, counting votes in the new configuration (it may hold the only copy
+// of the newest log).
 //
 // Durability contract (enforced by RawNode's Ready/Advance): everything in a
 // Ready (hard state, entries, snapshot) is made durable before its messages are
@@ -143,8 +146,13 @@ class Raft {
   RaftLog& mutable_log() { return log_; }
   const std::map<NodeId, Progress>& progress() const { return prs_; }
   NodeId lead_transferee() const { return lead_transferee_; }
-  // Can this node campaign at all (voter, log intact, no pending snapshot)?
+  // Can this node campaign at all (voter, or a voter whose own removal is not
+  // committed; log intact, no pending snapshot)?
   bool Promotable() const;
+  // Not a voter in the newest configuration in the log, but a voter in the
+  // committed one: our own removal is appended and not yet committed. Such a
+  // node may still campaign (see raft.cc).
+  bool OwnRemovalUncommitted() const;
 
  private:
   enum class CampaignType { kPreElection, kElection, kTransfer };

@@ -907,6 +907,85 @@ TEST(MembershipTest, LeaderRemovingItselfLeadsUntilCommittedThenHandsOver) {
   EXPECT_EQ(AppliedData(c, 3).back(), "after");
 }
 
+// Simulator seed 4026. Leader 1 of {1,2,3,4} appends its own removal and
+// one more entry, which reach nobody, and steps down (check-quorum). Node 4
+// stays down. Node 1 now holds the newest log and, uncommitted in it, its
+// removal: it counts in {2,3,4}. Nodes 2 and 3 count in {1,2,3,4} and need
+// 3 votes: node 4 is down and node 1 refuses them (its log is newer). So
+// only node 1 can be elected; it used to not campaign at all (not a voter
+// in its newest configuration), and the group never had a leader again.
+// Now it campaigns, counting votes in {2,3,4} (2 and 3 grant), commits the
+// removal without counting itself, and hands over.
+TEST(MembershipTest, NodeHoldingTheNewestLogWithItsOwnUncommittedRemovalCampaigns) {
+  TestCluster c(4);
+  const int timeout = c.node(1).config.election_tick;
+  c.Elect(1);
+  ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  c.Isolate(1);
+  c.Isolate(4);  // down for the whole test
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 1}).ok());
+  const uint64_t removal = c.raft(1).log().LastIndex();
+  ASSERT_TRUE(c.raw(1).Propose("y").ok());  // a leader removing itself still leads
+  c.TickAll(3 * timeout);
+  ASSERT_EQ(c.Leader(), kNoNode);
+  EXPECT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{2, 3, 4}));
+  EXPECT_LT(c.raft(1).log().committed(), removal);
+  EXPECT_TRUE(c.raft(1).OwnRemovalUncommitted());
+  EXPECT_TRUE(c.raft(1).Promotable());
+  for (NodeId id : {2, 3}) {
+    EXPECT_EQ(c.raft(id).conf_state().voters, (std::vector<NodeId>{1, 2, 3, 4}));
+    EXPECT_LT(c.raft(id).log().LastIndex(), removal);
+    EXPECT_FALSE(c.raft(id).OwnRemovalUncommitted());
+  }
+  c.Heal();
+  c.Isolate(4);
+  c.TickAll(6 * timeout);
+  // Node 1 was elected, committed its removal (2 of {2,3,4}), handed over
+  // with TimeoutNow and stepped down.
+  const NodeId l = c.Leader();
+  ASSERT_TRUE(l == 2 || l == 3) << l;
+  EXPECT_EQ(c.raft(l).conf_state().voters, (std::vector<NodeId>{2, 3, 4}));
+  EXPECT_GE(c.raft(l).log().committed(), removal + 1);
+  EXPECT_GE(c.raft(1).log().committed(), removal);  // told its removal is final
+  EXPECT_FALSE(c.raft(1).OwnRemovalUncommitted());
+  EXPECT_FALSE(c.raft(1).Promotable());
+  EXPECT_NE(c.raft(1).state(), StateType::kLeader);
+  ASSERT_TRUE(c.raw(l).Propose("after").ok());
+  c.Stabilize();
+  for (NodeId id : {2, 3}) {
+    EXPECT_EQ(AppliedData(c, id), (std::vector<std::string>{"x", "y", "after"})) << id;
+  }
+}
+
+// The other way out: node 1's uncommitted self-removal is on no majority,
+// so a leader elected without it overwrites it, and node 1 is a voter again.
+TEST(MembershipTest, OverwrittenSelfRemovalMakesTheNodeAVoterAgain) {
+  TestCluster c(4);
+  const int timeout = c.node(1).config.election_tick;
+  c.Elect(1);
+  c.Stabilize();
+  c.Isolate(1);
+  ASSERT_TRUE(c.raw(1).ProposeConfChange({ConfChange::Type::kRemoveNode, 1}).ok());
+  const uint64_t removal = c.raft(1).log().LastIndex();
+  const uint64_t removal_term = c.raft(1).log().TermOrZero(removal);
+  c.TickAll(6 * timeout);  // 1 steps down; 2, 3 and 4 elect one of them
+  const NodeId l = c.Leader();
+  ASSERT_TRUE(l == 2 || l == 3 || l == 4) << l;
+  ASSERT_TRUE(c.raw(l).Propose("z").ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.raft(1).OwnRemovalUncommitted());
+  c.Heal();
+  c.TickAll(3 * timeout);
+  EXPECT_EQ(c.Leader(), l);
+  EXPECT_GE(c.raft(1).log().committed(), removal);
+  EXPECT_NE(c.raft(1).log().TermOrZero(removal), removal_term);  // overwritten
+  EXPECT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{1, 2, 3, 4}));
+  EXPECT_FALSE(c.raft(1).OwnRemovalUncommitted());
+  EXPECT_TRUE(c.raft(1).Promotable());
+  EXPECT_EQ(AppliedData(c, 1), (std::vector<std::string>{"z"}));
+}
+
 TEST(MembershipTest, NewLeaderMustCommitInItsTermBeforeConfChange) {
   TestCluster c(3);
   c.raw(1).Campaign();

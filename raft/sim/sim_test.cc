@@ -118,6 +118,30 @@ TEST_P(FreshSeeds, PassAllInvariants) {
 INSTANTIATE_TEST_SUITE_P(Chunks, SimulatorSeeds, ::testing::Range<uint64_t>(0, kChunks));
 INSTANTIATE_TEST_SUITE_P(Chunks, FreshSeeds, ::testing::Range<uint64_t>(0, kChunks));
 
+// Seeds outside the fixed range that once failed, run on every CI run with
+// the steps they failed with. Each names what failed and the fix.
+TEST(SimulatorTest, RegressionSeeds) {
+  struct Case {
+    uint64_t seed;
+    const char* what;
+  };
+  const Case kCases[] = {
+      {4026,
+       "liveness: the only node with the newest log held its own uncommitted removal and did "
+       "not campaign; fixed by Raft::OwnRemovalUncommitted (raft/core/raft.cc)"},
+  };
+  for (const Case& c : kCases) {
+    SimOptions o;
+    o.seed = c.seed;
+    o.steps = 20000;
+    SimResult r = RunSimulation(o);
+    EXPECT_TRUE(r.ok) << "seed " << c.seed << " (" << c.what << ") failed: " << r.error
+                      << "\n  profile: " << r.profile
+                      << "\n  replay: bazel run -c opt //raft/sim:raft_sim -- --seed=" << c.seed
+                      << " --steps=20000 --verbose";
+  }
+}
+
 TEST(SimulatorTest, SameSeedReplaysIdentically) {
   SimOptions o;
   o.seed = 42;

@@ -129,6 +129,12 @@ TEST(SimulatorTest, RegressionSeeds) {
       {4026,
        "liveness: the only node with the newest log held its own uncommitted removal and did "
        "not campaign; fixed by Raft::OwnRemovalUncommitted (raft/core/raft.cc)"},
+      // Replication thrash (30 % reordering, one-entry appends, 64 in flight):
+      // catch-up after the heal takes 5-10x the steps in re-sent appends
+      // (200-670 simulated time units); they failed the old 5x step cap.
+      {1017633, "liveness: replication thrash past a 5x step cap"},
+      {1023820, "liveness: replication thrash past a 5x step cap (9.6x)"},
+      {3016298, "liveness: replication thrash past a 5x step cap"},
   };
   for (const Case& c : kCases) {
     SimOptions o;

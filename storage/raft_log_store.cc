@@ -293,6 +293,14 @@ absl::Status SyncDir(const std::string& dir) {
   return rc == 0 ? absl::OkStatus() : absl::InternalError("fsync " + dir);
 }
 
+absl::Status LostEveryGroupError(const std::string& dir) {
+  return absl::DataLossError(absl::StrCat(
+      "open ", dir, ": the store held Raft groups (", kGroupsMarker,
+      ") and none is left: its data was lost; put back what was lost (the store's files are as "
+      "they were), rebuild this node under a new name, or remove ",
+      kGroupsMarker, " to start it empty"));
+}
+
 absl::Status WriteMarker(const std::string& dir, bool sync) {
   const std::string path = MarkerPath(dir);
   if (access(path.c_str(), F_OK) == 0) return absl::OkStatus();
@@ -361,6 +369,21 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   if (options.tune_for_testing) options.tune_for_testing(&o);
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);  // RocksDB makes only the leaf
+  if (std::filesystem::exists(MarkerPath(options.path), ec)) {
+    // It held groups. Check that it still does before RocksDB's read-write
+    // open, which replays the WAL into a new one and a new MANIFEST: a store
+    // refused after that could no longer be repaired by putting back the
+    // file that was lost (the new MANIFEST skips the old WAL). A read-only
+    // open writes nothing.
+    rocksdb::DB* ro = nullptr;
+    if (rocksdb::DB::OpenForReadOnly(o, options.path, &ro).ok()) {
+      std::unique_ptr<rocksdb::DB> check(ro);
+      std::unique_ptr<rocksdb::Iterator> it(check->NewIterator(rocksdb::ReadOptions()));
+      it->Seek(std::string(1, kPrefix));
+      const bool any_group = it->Valid() && it->key().size() > 0 && it->key()[0] == kPrefix;
+      if (!any_group && it->status().ok()) return LostEveryGroupError(options.path);
+    }  // else: the read-write open below reports what is wrong
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, options.path, &db);
   if (!s.ok()) {
@@ -388,10 +411,7 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
     // marker: RocksDB lost them (a deleted or emptied WAL that was all the
     // data is not noticed by RocksDB). Starting empty would rejoin every group
     // with no memory of its votes and acknowledged entries.
-    return absl::DataLossError(absl::StrCat(
-        "open ", options.path, ": the store held Raft groups (", kGroupsMarker,
-        ") and none is left: its data was lost; rebuild this node under a new name, or remove ",
-        kGroupsMarker, " to start it empty"));
+    return LostEveryGroupError(options.path);
   }
   return store;
 }

@@ -123,6 +123,49 @@ TEST_F(RaftLogStoreTest, StoreThatLostEveryGroupRefusesToOpen) {
   EXPECT_TRUE(store_->Groups().empty());
 }
 
+// Refusing to open must leave the files as they were, so that putting back
+// what was lost repairs the store. (RocksDB's read-write open replays the WAL
+// into a new one and writes a new MANIFEST that skips the old WAL: a
+// restored WAL was then ignored, and the node refused for good; chaos
+// `truncate`, seed 745620.)
+TEST_F(RaftLogStoreTest, RefusedStoreIsRepairedByPuttingBackTheLostWal) {
+  ASSERT_TRUE(store_->CreateGroup(1, conf_).ok());
+  HardState hs;
+  hs.term = 2;
+  hs.vote = 4;
+  Append(1, Ents(1, 5, 2), hs);
+  store_.reset();
+  const std::filesystem::path aside = std::filesystem::path(dir_ + "-aside");
+  std::filesystem::remove_all(aside);
+  std::filesystem::create_directories(aside);
+  int wals = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir_)) {
+    if (f.path().extension() != ".log") continue;
+    std::filesystem::copy_file(f.path(), aside / f.path().filename());
+    std::filesystem::resize_file(f.path(), 0);  // chaos `truncate`: cut to nothing
+    ++wals;
+  }
+  ASSERT_GT(wals, 0);
+  RaftLogStoreOptions o;
+  o.path = dir_;
+  for (int attempt = 0; attempt < 2; ++attempt) {  // refused again: nothing changed
+    auto s = RaftLogStore::Open(o);
+    ASSERT_FALSE(s.ok()) << "opened with groups: " << (*s)->Groups().size();
+    EXPECT_TRUE(absl::IsDataLoss(s.status())) << s.status();
+  }
+  for (const auto& f : std::filesystem::directory_iterator(aside)) {
+    std::filesystem::copy_file(f.path(), std::filesystem::path(dir_) / f.path().filename(),
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  Reopen();
+  ASSERT_EQ(store_->Groups().size(), 1u);
+  EXPECT_EQ(G(1)->LastIndex(), 5u);
+  EXPECT_EQ(*G(1)->Entries(1, 6, 1 << 20), Ents(1, 5, 2));
+  EXPECT_EQ(G(1)->InitialHardState().term, 2u);
+  EXPECT_EQ(G(1)->InitialHardState().vote, 4u);
+  std::filesystem::remove_all(aside);
+}
+
 // A WAL that loses its synced tail takes the state record, and the vote in
 // it, back with it: nothing in RocksDB shows it. The vote witness does: the
 // node reopens with the term and vote it last made durable, so it cannot vote

@@ -371,10 +371,9 @@ uint64_t Stream::PendingFor(const ConsumerState& c) const {
 }
 
 std::vector<storage::StoredMessage> Stream::NextBatchFor(const ConsumerConfig& cfg,
-                                                         uint64_t from_seq, size_t max,
-                                                         size_t max_bytes) const {
+                                                         uint64_t from_seq, size_t max) const {
   absl::StatusOr<std::vector<storage::StoredMessage>> b =
-      store_->LoadBatch(from_seq, ConsumerFilter(cfg), max, max_bytes);
+      store_->LoadBatch(from_seq, ConsumerFilter(cfg), max);
   if (!b.ok()) return {};
   return *std::move(b);
 }

@@ -92,7 +92,13 @@ fi
 for extra in tests/suites/*.sh; do
   [ -x "$extra" ] || continue
   out=$("$extra" 2>&1)
-  echo "$out" | tail -15
+  # A passing suite's end; a failing one's report (tracebacks, node logs) in
+  # full up to 400 lines, since CI keeps only this log.
+  if echo "$out" | grep -qE '^[0-9]+ passed, 0 failed$'; then
+    echo "$out" | tail -15
+  else
+    echo "$out" | tail -400
+  fi
   note_failures "$(basename "$extra" .sh)" "$out"
   line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
   if [ -n "$line" ]; then

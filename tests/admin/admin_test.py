@@ -390,9 +390,16 @@ class AdminTest(ClusterCase):
         self.assertEqual(cfg["name"], "ORDERS")
         self.assertEqual(cfg["num_replicas"], 3)
 
-        # Info from every node: same stream, three replicas, one leader.
+        # Info from every node: same stream, three replicas, one leader. The
+        # create is answered by the new leader; a follower may not have heard
+        # from it yet (it then cannot forward the request), so wait for each
+        # node to answer with the leader (bounded).
         for i in range(3):
-            si = self.ok_json("stream", "info", "ORDERS", node=i)
+            def answered(i=i):
+                r = self.ctl("stream", "info", "ORDERS", "--json", node=i)
+                return r.json() if r.rc == 0 and r.json().get("leader") else None
+            si = wait_for(answered, 15, 0.2)
+            self.assertTrue(si, self.ctl("stream", "info", "ORDERS", "--json", node=i))
             self.assertEqual(si["name"], "ORDERS")
             self.assertEqual(sorted(p["node"] for p in si["peers"]), ["n1", "n2", "n3"])
             self.assertIn(si["leader"], ["n1", "n2", "n3"])

@@ -17,6 +17,7 @@
 #include "raft/sim/kv.h"
 #include "raft/sim/rng.h"
 #include "raft/sim/sim_fs.h"
+#include "raft/sim/sim_time.h"
 #include "raft/transport/transport.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -25,14 +26,7 @@
 namespace herald::raft::sim {
 namespace {
 
-// Simulated time units per tick (think milliseconds: a 10 ms tick).
-constexpr uint64_t kTickUnits = 10;
-constexpr int kElectionTick = 10;
-constexpr int kHeartbeatTick = 2;
 constexpr GroupId kGroup = 1;
-constexpr int kKeys = 8;
-// Simulated time the healed cluster gets to recover (about 200 election timeouts).
-constexpr uint64_t kLivenessTimeBudget = 200 * kElectionTick * kTickUnits;
 
 // The faults one seed enables (swarm testing) and their intensities.
 struct Profile {
@@ -210,7 +204,9 @@ class Simulation {
     for (step_ = 0; !failed_ && !queue_.empty(); ++step_) {
       if (step_ >= opts_.steps) {
         if (!liveness_ || LivenessProblem().empty()) break;
-        if (now_ > liveness_start_ + kLivenessTimeBudget || step_ >= 20 * opts_.steps) break;
+        if (now_ > liveness_start_ + kLivenessTimeBudget ||
+            step_ >= kLivenessStepFactor * opts_.steps)
+          break;
       }
       if (step_ == liveness_at && opts_.liveness_fraction > 0) StartLiveness();
       auto nh = queue_.extract(queue_.begin());

@@ -17,18 +17,12 @@
 #include "raft/sim/kv.h"
 #include "raft/sim/rng.h"
 #include "raft/sim/sim_disk.h"
+#include "raft/sim/sim_time.h"
 
 namespace herald::raft::sim {
 namespace {
 
-// Simulated time units per tick (think milliseconds: a 10 ms tick).
-constexpr uint64_t kTickUnits = 10;
-constexpr int kElectionTick = 10;
-constexpr int kHeartbeatTick = 2;
 constexpr size_t kMaxMembers = 7;
-constexpr int kKeys = 8;
-// Simulated time the healed cluster gets to recover (about 200 election timeouts).
-constexpr uint64_t kLivenessTimeBudget = 200 * kElectionTick * kTickUnits;
 
 // The faults one seed enables (swarm testing) and their intensities.
 struct Profile {
@@ -175,12 +169,12 @@ class Simulation {
       if (step_ >= opts_.steps) {
         // Past the step budget, a liveness phase keeps going until the
         // cluster has recovered or a generous simulated-time budget runs out,
-        // so slow (but correct) configurations do not fail spuriously. The
-        // step cap only bounds the run's cost: under 30 % reordering with
-        // one-entry appends, catch-up after a heal takes 200-670 time units
-        // (the budget is 20,000) but 5-10x the steps, in re-sent appends.
+        // so slow (but correct) configurations do not fail spuriously
+        // (the step cap: sim_time.h).
         if (!liveness_ || LivenessProblem().empty()) break;
-        if (now_ > liveness_start_time_ + kLivenessTimeBudget || step_ >= 20 * opts_.steps) break;
+        if (now_ > liveness_start_time_ + kLivenessTimeBudget ||
+            step_ >= kLivenessStepFactor * opts_.steps)
+          break;
       }
       if (step_ == liveness_at && opts_.liveness_fraction > 0) StartLivenessPhase();
       auto nh = queue_.extract(queue_.begin());

@@ -27,6 +27,11 @@ thread_local std::vector<BusMessage>* t_apply_outbox = nullptr;
 constexpr char kApiPrefix[] = "$JS.API.";
 constexpr char kApiQueue[] = "_herald_js_api";
 constexpr int kMaxHops = 3;
+// How long a request waits for a stream replica here to learn its leader
+// (elections take 150-300 ms of election timeout, more under load), and how
+// many may wait at once.
+constexpr absl::Duration kParkFor = absl::Seconds(3);
+constexpr size_t kMaxParked = 4096;
 constexpr size_t kNamesPageLimit = 1024;
 constexpr size_t kListPageLimit = 256;
 // Housekeeping period: age expiry checks, metadata bootstrap retries.
@@ -852,6 +857,11 @@ void JetStream::OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_
     it->second.leader = leader == self_;
     it->second.leader_id = leader;
     if (leader != raft::kNoNode && leader != self_) it->second.pending_create_reply.clear();
+    if (leader != raft::kNoNode && !parked_.empty()) {
+      MutexLock hl(&hk_mu_);
+      retry_parked_ = true;
+      hk_cv_.notify_all();
+    }
   }
   spdlog::debug("stream {}: leader {} (term {})", name,
                 leader == self_ ? "this node" : NodeHex(leader), term);
@@ -1224,7 +1234,8 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   DispatchApi(msg, hops, rest);
 }
 
-void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& rest) {
+void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& rest,
+                            bool may_park) {
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
   if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
@@ -1244,25 +1255,25 @@ void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& 
     return HandlePeerRemove(msg, t[3], hops);
   }
   if (t.size() == 3 && t[0] == "STREAM" && (t[1] == "INFO" || t[1] == "PURGE")) {
-    return HandleStreamScoped(msg, t[1], t[2], hops, rest);
+    return HandleStreamScoped(msg, t[1], t[2], hops, rest, may_park);
   }
   if (t.size() == 4 && t[0] == "STREAM" && t[1] == "MSG" && (t[2] == "GET" || t[2] == "DELETE")) {
-    return HandleStreamScoped(msg, "MSG." + t[2], t[3], hops, rest);
+    return HandleStreamScoped(msg, "MSG." + t[2], t[3], hops, rest, may_park);
   }
   if (t.size() == 4 && t[0] == "STREAM" && t[1] == "LEADER" && t[2] == "STEPDOWN") {
-    return HandleStreamScoped(msg, "STEPDOWN", t[3], hops, rest);
+    return HandleStreamScoped(msg, "STEPDOWN", t[3], hops, rest, may_park);
   }
   if (t.size() == 4 && t[0] == "HERALD" && t[1] == "STREAM" && t[2] == "RESTORE") {
-    return HandleStreamScoped(msg, "RESTORE", t[3], hops, rest);
+    return HandleStreamScoped(msg, "RESTORE", t[3], hops, rest, may_park);
   }
   if (t.size() >= 3 && t[0] == "DIRECT" && t[1] == "GET") {
-    return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest);
+    return HandleStreamScoped(msg, "DIRECT", t[2], hops, rest, may_park);
   }
   if (t.size() >= 3 && t[0] == "CONSUMER") {
     // CONSUMER.<op...>.<stream>[.<consumer>[.<filter>]]: the stream's token.
     size_t at = 2;
     if (t[1] == "DURABLE" || t[1] == "MSG" || t[1] == "LEADER") at = 3;
-    if (t.size() > at) return HandleStreamScoped(msg, "CONSUMER", t[at], hops, rest);
+    if (t.size() > at) return HandleStreamScoped(msg, "CONSUMER", t[at], hops, rest, may_park);
   }
   // Unknown API subjects get no reply, as on nats-server.
 }
@@ -1726,7 +1737,8 @@ nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
 }
 
 void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
-                                   const std::string& name, int hops, const std::string& rest) {
+                                   const std::string& name, int hops, const std::string& rest,
+                                   bool may_park) {
   static const std::map<std::string, std::string> kTypes = {{"INFO", "stream_info"},
                                                             {"PURGE", "stream_purge"},
                                                             {"MSG.GET", "stream_msg_get"},
@@ -1764,6 +1776,16 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   }
   // Direct gets are served by any replica; everything else by the leader.
   const bool serve_here = local && (leader == self_ || (op == "DIRECT" && leader != raft::kNoNode));
+  if (!serve_here && local && leader == raft::kNoNode && may_park) {
+    // A replica here that knows no leader yet (the stream was just created,
+    // or an election is under way): wait for one rather than answer
+    // "offline" to a request its leader will answer in a moment.
+    MutexLock l(&mu_);
+    if (parked_.size() < kMaxParked) {
+      parked_.push_back({msg, hops, rest, name, absl::Now() + kParkFor});
+      return;
+    }
+  }
   if (!serve_here) {
     // Not a replica here: through a replica that is connected now (it
     // forwards to its leader). The first peer may be the one that died.
@@ -2284,13 +2306,39 @@ std::vector<std::string> JetStream::OnlineNodeNames() const {
 
 // ---------------------------------------------------------------- housekeeping
 
+void JetStream::RetryParked() {
+  std::vector<ParkedRequest> due;
+  {
+    MutexLock l(&mu_);
+    const absl::Time now = absl::Now();
+    std::vector<ParkedRequest> keep;
+    for (ParkedRequest& p : parked_) {
+      auto it = local_.find(p.stream);
+      const bool waiting = it != local_.end() && !it->second.leader &&
+                           it->second.leader_id == raft::kNoNode && now < p.deadline;
+      (waiting ? keep : due).push_back(std::move(p));
+    }
+    parked_ = std::move(keep);
+  }
+  for (const ParkedRequest& p : due) DispatchApi(p.msg, p.hops, p.rest, /*may_park=*/false);
+}
+
 void JetStream::Housekeeping() {
+  auto next_round = std::chrono::steady_clock::now() + kHousekeepingPeriod;
   for (;;) {
+    bool round = false;
     {
       std::unique_lock<std::mutex> l(hk_mu_.native());
-      hk_cv_.wait_for(l, kHousekeepingPeriod, [this] { return stopping_; });
+      hk_cv_.wait_until(l, next_round, [this] { return stopping_ || retry_parked_; });
       if (stopping_) return;
+      retry_parked_ = false;
+      if (std::chrono::steady_clock::now() >= next_round) {
+        round = true;
+        next_round = std::chrono::steady_clock::now() + kHousekeepingPeriod;
+      }
     }
+    RetryParked();
+    if (!round) continue;  // woken early by a leader change: only the parked requests
     if (gather_ != nullptr) gather_->ExpireOverdue(absl::Now());
     MaybeBootstrapMeta();
     MaybeRequestMetaJoin();

@@ -159,14 +159,20 @@ class JetStream : public raft::StateMachine {
 
   // API.
   void OnApiRequest(BusMessage msg, int hops, std::string rest);
-  void DispatchApi(const BusMessage& msg, int hops, const std::string& rest);
+  // may_park: a request for a stream whose replica here knows no leader yet
+  // is held (parked_) rather than answered "offline" at once.
+  void DispatchApi(const BusMessage& msg, int hops, const std::string& rest, bool may_park = true);
   void HandleAccountInfo(const BusMessage& msg);
   void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
   void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
   void HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops);
   void HandleStreamNames(const BusMessage& msg, bool list);
   void HandleStreamScoped(const BusMessage& msg, const std::string& op, const std::string& name,
-                          int hops, const std::string& rest);
+                          int hops, const std::string& rest, bool may_park);
+  // Dispatches again the parked requests whose stream now knows its leader
+  // (or is gone here), and those held for kParkFor: those are answered as
+  // they would have been at once. Housekeeping thread.
+  void RetryParked();
   void HandleStreamInfo(const BusMessage& msg, const LocalView& ls);
   void HandleStreamPurge(const BusMessage& msg, const LocalView& ls);
   void HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool direct,
@@ -303,6 +309,18 @@ class JetStream : public raft::StateMachine {
   bool meta_change_inflight_ ABSL_GUARDED_BY(mu_) = false;
   raft::NodeId meta_leader_ ABSL_GUARDED_BY(mu_) = raft::kNoNode;
   std::map<std::string, std::string> pending_delete_replies_ ABSL_GUARDED_BY(mu_);
+  // Requests for a stream that has a replica here which knows no leader yet
+  // (just created, or an election under way): nats-server's leader would
+  // answer them once elected, so they wait here for one, at most kParkFor,
+  // at most kMaxParked of them (beyond: answered at once).
+  struct ParkedRequest {
+    BusMessage msg;
+    int hops = 0;
+    std::string rest;
+    std::string stream;
+    absl::Time deadline;
+  };
+  std::vector<ParkedRequest> parked_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> api_total_{0};
   std::atomic<uint64_t> api_errors_{0};
@@ -329,6 +347,7 @@ class JetStream : public raft::StateMachine {
   Mutex hk_mu_;
   std::condition_variable hk_cv_;
   bool stopping_ ABSL_GUARDED_BY(hk_mu_) = false;
+  bool retry_parked_ ABSL_GUARDED_BY(hk_mu_) = false;  // a stream learned its leader
   bool started_ = false;
 };
 

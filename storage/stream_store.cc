@@ -944,20 +944,24 @@ absl::StatusOr<StoredMessage> StreamStore::LoadNext(uint64_t from_seq,
 
 absl::StatusOr<std::vector<StoredMessage>> StreamStore::LoadBatch(uint64_t from_seq,
                                                                   const SubjectPredicate& filter,
-                                                                  size_t max) const {
+                                                                  size_t max,
+                                                                  size_t max_bytes) const {
   std::vector<StoredMessage> out;
+  size_t bytes = 0;
   const std::string hi = KindKey(id_, kKindState);
   rocksdb::Slice upper(hi);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek(MessageKey(id_, from_seq)); it->Valid() && out.size() < max; it->Next()) {
+  for (it->Seek(MessageKey(id_, from_seq)); it->Valid() && out.size() < max && bytes < max_bytes;
+       it->Next()) {
     const uint64_t seq = GetBE64(it->key().data() + kPrefixSize + 1);
     std::string_view v = View(it->value());
     std::optional<MessageView> m = ParseMessage(v);  // as LoadNext
     if (m && filter && !filter(m->subject)) continue;
     if (!m || !Unseal(v, seq)) return Damaged(id_, seq);
     out.push_back(ToStored(seq, *m));
+    bytes += out.back().subject.size() + out.back().headers.size() + out.back().data.size();
   }
   if (!it->status().ok()) return ReadError("scan messages", it->status());
   return out;

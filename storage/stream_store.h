@@ -192,10 +192,12 @@ class StreamStore {
   // The first message with seq >= from_seq whose subject matches; kNotFound.
   absl::StatusOr<StoredMessage> LoadNext(uint64_t from_seq, const SubjectPredicate& filter) const;
   // Up to `max` messages with seq >= from_seq whose subject matches, in seq
-  // order, with one iterator (consumers read ahead with it). Empty if none.
+  // order, with one iterator (consumers read ahead with it), stopping once
+  // they hold `max_bytes` of subjects, headers and data (at least one
+  // message). Empty if none.
   absl::StatusOr<std::vector<StoredMessage>> LoadBatch(uint64_t from_seq,
-                                                       const SubjectPredicate& filter,
-                                                       size_t max) const;
+                                                       const SubjectPredicate& filter, size_t max,
+                                                       size_t max_bytes = SIZE_MAX) const;
   // The newest message whose subject matches (scans backwards); kNotFound.
   absl::StatusOr<StoredMessage> LoadLast(const SubjectPredicate& filter) const;
   // The newest message of a literal subject, by one index seek; kNotFound.

@@ -703,6 +703,17 @@ TEST_F(StreamStoreTest, LoadBatchReadsMatchingMessagesInOrderUpToMax) {
   EXPECT_EQ((*as)[1].seq, 6u);
   EXPECT_EQ((*as)[1].subject, "a");
   EXPECT_TRUE(store_->LoadBatch(8, nullptr, 10)->empty());
+  // A byte bound: each message here holds 1 + 2 bytes (subject "a"/"b",
+  // data "dN"); reading stops once the bound is reached, never before the
+  // first message.
+  auto bounded = store_->LoadBatch(1, nullptr, 100, 7);
+  ASSERT_TRUE(bounded.ok());
+  ASSERT_EQ(bounded->size(), 3u);  // 3 + 3 < 7, 3 + 3 + 3 >= 7
+  EXPECT_EQ(bounded->back().seq, 4u);
+  auto one = store_->LoadBatch(1, nullptr, 100, 1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(one->front().seq, 1u);
 }
 
 TEST_F(StreamStoreTest, SkipToKeepsSequencesWithGaps) {

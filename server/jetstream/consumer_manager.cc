@@ -34,8 +34,13 @@ constexpr std::chrono::milliseconds kTick{20};
 // request up to it. A request goes out once half the window is in flight;
 // delivery pauses while more than the window is.
 constexpr int64_t kFlowControlMaxPending = 32 * 1024 * 1024;
-// Messages a consumer reads ahead from the store at a time.
-constexpr size_t kReadAhead = 128;
+// Messages a consumer reads ahead from the store at a time, and the bytes
+// that may hold (each read-ahead is a new RocksDB iterator and seek, which
+// costs more the more memtables and level-0 files there are: fewer, larger
+// reads for small messages; the byte bound keeps large ones from holding
+// megabytes per consumer).
+constexpr size_t kReadAhead = 512;
+constexpr size_t kReadAheadBytes = 1024 * 1024;
 // A pull request whose reply subject has no interest is dropped, unless it
 // is younger than this: a client's inbox subscription and its request may
 // reach the stream leader over different route paths.
@@ -432,7 +437,7 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
   while (!c.ahead.empty() && c.ahead.front().seq < c.next_stream_seq) c.ahead.pop_front();
   if (c.ahead.empty()) {
     for (storage::StoredMessage& m :
-         se.stream->NextBatchFor(c.config, c.next_stream_seq, kReadAhead)) {
+         se.stream->NextBatchFor(c.config, c.next_stream_seq, kReadAhead, kReadAheadBytes)) {
       c.ahead.push_back(std::move(m));
     }
   }

@@ -371,9 +371,10 @@ uint64_t Stream::PendingFor(const ConsumerState& c) const {
 }
 
 std::vector<storage::StoredMessage> Stream::NextBatchFor(const ConsumerConfig& cfg,
-                                                         uint64_t from_seq, size_t max) const {
+                                                         uint64_t from_seq, size_t max,
+                                                         size_t max_bytes) const {
   absl::StatusOr<std::vector<storage::StoredMessage>> b =
-      store_->LoadBatch(from_seq, ConsumerFilter(cfg), max);
+      store_->LoadBatch(from_seq, ConsumerFilter(cfg), max, max_bytes);
   if (!b.ok()) return {};
   return *std::move(b);
 }

@@ -191,10 +191,10 @@ class Stream {
   bool HasConsumer(const std::string& name) const;
   std::vector<ConsumerState> Consumers() const;
   size_t ConsumerCount() const;
-  // Up to `max` messages at or after `from_seq` matching the consumer's
-  // filter, read with one iterator (committed view).
+  // Up to `max` messages (and about `max_bytes`) at or after `from_seq`
+  // matching the consumer's filter, read with one iterator (committed view).
   std::vector<storage::StoredMessage> NextBatchFor(const ConsumerConfig& cfg, uint64_t from_seq,
-                                                   size_t max) const;
+                                                   size_t max, size_t max_bytes = SIZE_MAX) const;
   // Messages at or after `from_seq` matching the filter (committed view).
   uint64_t CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const;
   // Stream sequences a last_per_subject consumer still delivers before

@@ -634,141 +634,158 @@ void ConsumerManager::FinishNoWait(Leader& c, std::vector<BusMessage>* out) {
 }
 
 void ConsumerManager::Ack(BusMessage msg) {
-  Post([this, msg = std::move(msg)]() {
-    // $JS.ACK.<stream>.<consumer>.<count>.<stream seq>.<consumer seq>.<time>.<pending>
-    // nats-server's consumers subscribe their own 9-token ack subjects: an
-    // ack that fits none (wrong shape, no such consumer) has no responders.
-    auto no_responders = [this, &msg] {
-      if (!msg.reply.empty()) hooks_.send({Status(msg.reply, "503")});
-    };
-    std::vector<absl::string_view> t = absl::StrSplit(msg.subject, '.');
-    if (t.size() != 9) return no_responders();
-    const std::string stream(t[2]), cname(t[3]);
-    uint64_t sseq = 0, cseq = 0, count = 0;
-    if (!absl::SimpleAtoi(t[5], &sseq)) return;
-    (void)absl::SimpleAtoi(t[6], &cseq);
-    (void)absl::SimpleAtoi(t[4], &count);
-    auto sit = streams_.find(stream);
-    if (sit == streams_.end()) return;
-    auto cit = sit->second.consumers.find(cname);
-    if (cit == sit->second.consumers.end()) {
-      // Not led here yet (just created) or not there at all.
-      if (!sit->second.stream->HasConsumer(cname)) no_responders();
-      return;
+  bool post = false;
+  {
+    MutexLock l(&ack_mu_);
+    post = ack_queue_.empty();
+    ack_queue_.push_back(std::move(msg));
+  }
+  if (post) Post([this] { DrainAcks(); });
+}
+
+void ConsumerManager::DrainAcks() {
+  std::vector<BusMessage> acks;
+  {
+    MutexLock l(&ack_mu_);
+    acks.swap(ack_queue_);
+  }
+  for (const BusMessage& m : acks) HandleAck(m);
+}
+
+void ConsumerManager::HandleAck(const BusMessage& msg) {
+  // $JS.ACK.<stream>.<consumer>.<count>.<stream seq>.<consumer seq>.<time>.<pending>
+  // nats-server's consumers subscribe their own 9-token ack subjects: an
+  // ack that fits none (wrong shape, no such consumer) has no responders.
+  auto no_responders = [this, &msg] {
+    if (!msg.reply.empty()) hooks_.send({Status(msg.reply, "503")});
+  };
+  std::vector<absl::string_view> t = absl::StrSplit(msg.subject, '.');
+  if (t.size() != 9) return no_responders();
+  const std::string stream(t[2]), cname(t[3]);
+  uint64_t sseq = 0, cseq = 0, count = 0;
+  if (!absl::SimpleAtoi(t[5], &sseq)) return;
+  (void)absl::SimpleAtoi(t[6], &cseq);
+  (void)absl::SimpleAtoi(t[4], &count);
+  auto sit = streams_.find(stream);
+  if (sit == streams_.end()) return;
+  auto cit = sit->second.consumers.find(cname);
+  if (cit == sit->second.consumers.end()) {
+    // Not led here yet (just created) or not there at all.
+    if (!sit->second.stream->HasConsumer(cname)) no_responders();
+    return;
+  }
+  Leader& c = cit->second;
+  const int64_t now = hooks_.now_ns();
+  c.last_active_ns = hooks_.steady_ns();
+  std::string_view body = msg.data;
+  while (!body.empty() && (body.back() == '\r' || body.back() == '\n' || body.back() == ' '))
+    body.remove_suffix(1);
+  auto starts = [&body](std::string_view p) { return body.substr(0, p.size()) == p; };
+  // A per-message advisory (MSG_NAKED, MSG_TERMINATED) in nats-server's form.
+  auto advise = [&](const char* prefix, const char* type, std::vector<BusMessage>* out) {
+    nlohmann::ordered_json j = advisory::Event(type, now);
+    j["stream"] = stream;
+    j["consumer"] = cname;
+    j["consumer_seq"] = cseq;
+    j["stream_seq"] = sseq;
+    j["deliveries"] = count;
+    if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
+    Advise(absl::StrCat(prefix, ".", stream, ".", cname), j.dump(), out);
+  };
+  std::vector<BusMessage> out;
+  bool settle = false;
+  bool next = false;  // +NXT: the reply subject is a pull request's, not an ack's
+  AckKind kind = AckKind::kAck;
+  if (body.empty() || body == "+ACK" || body == "+OK") {
+    settle = true;
+  } else if (starts("+NXT")) {
+    settle = true;
+    next = true;
+  } else if (body == "+TERM") {
+    settle = true;
+    kind = AckKind::kTerm;
+    advise(advisory::kMsgTerminated, "io.nats.jetstream.advisory.v1.terminated", &out);
+  } else if (body == "+WPI") {
+    auto o = c.outstanding.find(sseq);
+    if (o != c.outstanding.end()) o->second.deadline_ns = now + AckWait(c, o->second.count);
+  } else if (starts("-NAK")) {
+    auto o = c.outstanding.find(sseq);
+    if (o != c.outstanding.end()) {
+      advise(advisory::kMsgNaked, "io.nats.jetstream.advisory.v1.nak", &out);
+      // A delay: {"delay": ns} or a Go duration ("-NAK 5s"); anything
+      // else is a plain NAK, as nats-server.
+      int64_t delay = 0;
+      std::string_view rest = body.substr(4);
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      if (!rest.empty() && rest.front() == '{') {
+        nlohmann::json j = nlohmann::json::parse(rest, nullptr, false);
+        if (j.is_object() && j.contains("delay") && j["delay"].is_number_integer()) {
+          delay = j["delay"].get<int64_t>();
+        }
+      } else if (!rest.empty()) {
+        absl::StatusOr<absl::Duration> d = ParseGoDuration(std::string(rest));
+        if (d.ok()) delay = absl::ToInt64Nanoseconds(*d);
+      }
+      if (delay > 0) {
+        o->second.deadline_ns = now + delay;
+      } else {
+        c.redeliver.insert(sseq);
+      }
     }
-    Leader& c = cit->second;
-    const int64_t now = hooks_.now_ns();
-    c.last_active_ns = hooks_.steady_ns();
-    std::string_view body = msg.data;
-    while (!body.empty() && (body.back() == '\r' || body.back() == '\n' || body.back() == ' '))
-      body.remove_suffix(1);
-    auto starts = [&body](std::string_view p) { return body.substr(0, p.size()) == p; };
-    // A per-message advisory (MSG_NAKED, MSG_TERMINATED) in nats-server's form.
-    auto advise = [&](const char* prefix, const char* type, std::vector<BusMessage>* out) {
-      nlohmann::ordered_json j = advisory::Event(type, now);
+  } else if (msg.reply.empty()) {
+    return;  // not an ack nats-server knows: ignored (an ack reply still goes)
+  }
+  if (settle) {
+    const bool all = c.config.ack_policy == AckPolicy::kAll && kind == AckKind::kAck;
+    auto acked = c.outstanding.find(sseq);
+    bool known = acked != c.outstanding.end();
+    // Ack sampling (sample_freq): nats-server's consumer_ack metric, for
+    // an ack (not a term) of a message awaiting one.
+    if (known && kind == AckKind::kAck && !c.config.sample_freq.empty() &&
+        ShouldSample(c.config.sample_freq)) {
+      nlohmann::ordered_json j = advisory::Event("io.nats.jetstream.metric.v1.consumer_ack", now);
       j["stream"] = stream;
       j["consumer"] = cname;
       j["consumer_seq"] = cseq;
       j["stream_seq"] = sseq;
+      j["ack_time"] = now - acked->second.delivered_ns;
       j["deliveries"] = count;
       if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
-      Advise(absl::StrCat(prefix, ".", stream, ".", cname), j.dump(), out);
-    };
-    std::vector<BusMessage> out;
-    bool settle = false;
-    bool next = false;  // +NXT: the reply subject is a pull request's, not an ack's
-    AckKind kind = AckKind::kAck;
-    if (body.empty() || body == "+ACK" || body == "+OK") {
-      settle = true;
-    } else if (starts("+NXT")) {
-      settle = true;
-      next = true;
-    } else if (body == "+TERM") {
-      settle = true;
-      kind = AckKind::kTerm;
-      advise(advisory::kMsgTerminated, "io.nats.jetstream.advisory.v1.terminated", &out);
-    } else if (body == "+WPI") {
-      auto o = c.outstanding.find(sseq);
-      if (o != c.outstanding.end()) o->second.deadline_ns = now + AckWait(c, o->second.count);
-    } else if (starts("-NAK")) {
-      auto o = c.outstanding.find(sseq);
-      if (o != c.outstanding.end()) {
-        advise(advisory::kMsgNaked, "io.nats.jetstream.advisory.v1.nak", &out);
-        // A delay: {"delay": ns} or a Go duration ("-NAK 5s"); anything
-        // else is a plain NAK, as nats-server.
-        int64_t delay = 0;
-        std::string_view rest = body.substr(4);
-        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-        if (!rest.empty() && rest.front() == '{') {
-          nlohmann::json j = nlohmann::json::parse(rest, nullptr, false);
-          if (j.is_object() && j.contains("delay") && j["delay"].is_number_integer()) {
-            delay = j["delay"].get<int64_t>();
-          }
-        } else if (!rest.empty()) {
-          absl::StatusOr<absl::Duration> d = ParseGoDuration(std::string(rest));
-          if (d.ok()) delay = absl::ToInt64Nanoseconds(*d);
-        }
-        if (delay > 0) {
-          o->second.deadline_ns = now + delay;
-        } else {
-          c.redeliver.insert(sseq);
-        }
-      }
-    } else if (msg.reply.empty()) {
-      return;  // not an ack nats-server knows: ignored (an ack reply still goes)
+      Advise(absl::StrCat(advisory::kConsumerAckMetric, ".", stream, ".", cname), j.dump(), &out);
     }
-    if (settle) {
-      const bool all = c.config.ack_policy == AckPolicy::kAll && kind == AckKind::kAck;
-      auto acked = c.outstanding.find(sseq);
-      bool known = acked != c.outstanding.end();
-      // Ack sampling (sample_freq): nats-server's consumer_ack metric, for
-      // an ack (not a term) of a message awaiting one.
-      if (known && kind == AckKind::kAck && !c.config.sample_freq.empty() &&
-          ShouldSample(c.config.sample_freq)) {
-        nlohmann::ordered_json j = advisory::Event("io.nats.jetstream.metric.v1.consumer_ack", now);
-        j["stream"] = stream;
-        j["consumer"] = cname;
-        j["consumer_seq"] = cseq;
-        j["stream_seq"] = sseq;
-        j["ack_time"] = now - acked->second.delivered_ns;
-        j["deliveries"] = count;
-        if (!hooks_.domain.empty()) j["domain"] = hooks_.domain;
-        Advise(absl::StrCat(advisory::kConsumerAckMetric, ".", stream, ".", cname), j.dump(), &out);
-      }
-      if (all) {
-        known = known || (!c.outstanding.empty() && c.outstanding.begin()->first <= sseq);
-        c.outstanding.erase(c.outstanding.begin(), c.outstanding.upper_bound(sseq));
-      } else {
-        c.outstanding.erase(sseq);
-      }
-      c.redeliver.erase(sseq);
-      if (known) {
-        c.acks_to_propose.push_back(js::Ack{sseq, kind});
-        if (!msg.reply.empty() && !next) c.ack_replies.emplace_back(sseq, msg.reply);
-      } else if (!msg.reply.empty() && !next &&
-                 (sseq < c.next_stream_seq || sseq > sit->second.stream->State().last_seq)) {
-        // Already settled here, or no such message (a bogus sequence, which
-        // nats-server answers too): nothing to replicate, answered at once.
-        BusMessage r;
-        r.subject = msg.reply;
-        out.push_back(std::move(r));
-      }
-      // Else a stored message this leader never delivered: a previous leader's
-      // delivery whose record did not commit before leadership moved. The
-      // ack cannot be recorded against it, so it is not confirmed (an
-      // AckSync times out and the message comes again: at least once),
-      // rather than confirmed and then redelivered.
-    } else if (!msg.reply.empty()) {
+    if (all) {
+      known = known || (!c.outstanding.empty() && c.outstanding.begin()->first <= sseq);
+      c.outstanding.erase(c.outstanding.begin(), c.outstanding.upper_bound(sseq));
+    } else {
+      c.outstanding.erase(sseq);
+    }
+    c.redeliver.erase(sseq);
+    if (known) {
+      c.acks_to_propose.push_back(js::Ack{sseq, kind});
+      if (!msg.reply.empty() && !next) c.ack_replies.emplace_back(sseq, msg.reply);
+    } else if (!msg.reply.empty() && !next &&
+               (sseq < c.next_stream_seq || sseq > sit->second.stream->State().last_seq)) {
+      // Already settled here, or no such message (a bogus sequence, which
+      // nats-server answers too): nothing to replicate, answered at once.
       BusMessage r;
       r.subject = msg.reply;
       out.push_back(std::move(r));
     }
-    if (next && !msg.reply.empty()) {
-      AddPullRequest(stream, sit->second, cname, c, msg.reply, body.substr(4), &out);
-    }
-    if (!out.empty()) hooks_.send(std::move(out));
-    ScheduleFlush(stream, cname, c);
-  });
+    // Else a stored message this leader never delivered: a previous leader's
+    // delivery whose record did not commit before leadership moved. The
+    // ack cannot be recorded against it, so it is not confirmed (an
+    // AckSync times out and the message comes again: at least once),
+    // rather than confirmed and then redelivered.
+  } else if (!msg.reply.empty()) {
+    BusMessage r;
+    r.subject = msg.reply;
+    out.push_back(std::move(r));
+  }
+  if (next && !msg.reply.empty()) {
+    AddPullRequest(stream, sit->second, cname, c, msg.reply, body.substr(4), &out);
+  }
+  if (!out.empty()) hooks_.send(std::move(out));
+  ScheduleFlush(stream, cname, c);
 }
 
 void ConsumerManager::ScheduleFlush(const std::string& name, const std::string& cname, Leader& c) {

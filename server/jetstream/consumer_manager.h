@@ -31,8 +31,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "asio.hpp"
+#include "base/mutex.h"
 #include "server/core/internal_bus.h"
 #include "server/jetstream/consumer_state.h"
 #include "server/jetstream/stream.h"
@@ -220,6 +222,9 @@ class ConsumerManager {
   void OnTick();
   void ScheduleTick();
   void FlushAcks(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c);
+  // Worker: the acks queued by Ack() since the last drain, in arrival order.
+  void DrainAcks();
+  void HandleAck(const BusMessage& msg);
   int64_t AckWait(const Leader& c, uint64_t count) const;
   static BusMessage Status(const std::string& reply, const std::string& status,
                            const std::string& headers = "");
@@ -229,6 +234,11 @@ class ConsumerManager {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   asio::steady_timer tick_;
   std::thread worker_;
+  // Acks waiting for the worker: Ack() queues them and posts one drain for
+  // all that arrive before it runs (a client acks every message of a batch
+  // in one write: one hand-off to the worker instead of one per ack).
+  Mutex ack_mu_;
+  std::vector<BusMessage> ack_queue_ ABSL_GUARDED_BY(ack_mu_);
   // Worker thread only.
   std::map<std::string, StreamEntry> streams_;
   bool stopping_ = false;

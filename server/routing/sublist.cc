@@ -228,6 +228,14 @@ const SublistResultPtr& MatchCache::Match(std::string_view subject) {
     cache_.clear();
     generation_ = gen;
   }
+  if (subject.size() > kAckPrefix.size() && subject.substr(0, kAckPrefix.size()) == kAckPrefix) {
+    // A JetStream ack subject names one delivery (its sequences are in it):
+    // it is matched once, so caching it would only push out subjects that
+    // do repeat, and empty the cache every max_entries acks.
+    ++misses_;
+    uncached_ = sublist_->Match(subject);
+    return uncached_;
+  }
   auto it = cache_.find(absl::string_view(subject.data(), subject.size()));
   if (it != cache_.end()) {
     ++hits_;

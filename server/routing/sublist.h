@@ -92,6 +92,10 @@ class MatchCache {
 
   const SublistResultPtr& Match(std::string_view subject);
 
+  // Subjects under this prefix ($JS.ACK.<stream>.<consumer>.<sequences...>)
+  // are never cached: each is published once.
+  static constexpr std::string_view kAckPrefix = "$JS.ACK.";
+
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }
   size_t size() const { return cache_.size(); }
@@ -101,6 +105,7 @@ class MatchCache {
   size_t max_entries_;
   uint64_t generation_ = 0;
   absl::flat_hash_map<std::string, SublistResultPtr> cache_;
+  SublistResultPtr uncached_;  // the last result of a subject not cached
   int64_t hits_ = 0;
   int64_t misses_ = 0;
 };

@@ -93,6 +93,22 @@ TEST(SublistTest, CacheInvalidatesOnGenerationChange) {
   EXPECT_TRUE(cache.Match("foo")->empty());
 }
 
+TEST(SublistTest, CacheSkipsAckSubjectsButMatchesThem) {
+  Sublist sl;
+  MatchCache cache(&sl);
+  auto acks = MakeSub("$JS.ACK.S.>");
+  ASSERT_TRUE(sl.Insert(acks).ok());
+  ASSERT_TRUE(cache.Match("foo")->empty());
+  for (int i = 0; i < 10; ++i) {
+    const std::string ack = "$JS.ACK.S.C.1." + std::to_string(i) + "." + std::to_string(i) + ".0.0";
+    EXPECT_EQ(cache.Match(ack)->plain.size(), 1u) << ack;
+  }
+  EXPECT_TRUE(cache.Match("$JS.ACK.T.C.1.1.1.0.0")->empty());
+  EXPECT_EQ(cache.size(), 1u);  // only "foo": the ack subjects are not kept
+  EXPECT_TRUE(cache.Match("foo")->empty());
+  EXPECT_EQ(cache.hits(), 1);
+}
+
 // Property test: the trie agrees with brute-force SubjectMatches.
 TEST(SublistTest, AgreesWithBruteForce) {
   std::mt19937 rng(42);

@@ -241,6 +241,20 @@ void NodeHost::Propose(GroupId g, std::string data, ProposeCallback done) {
   done(absl::ResourceExhaustedError("too many proposals waiting"));
 }
 
+void NodeHost::ProposeBuilt(GroupId g, std::function<std::string()> build, ProposeCallback done) {
+  {
+    MutexLock l(&mu_);
+    if (!stop_ && in_props_.size() < options_.max_pending_proposals) {
+      const bool wake = in_props_.empty() && in_msgs_.empty();
+      in_props_.push_back(Proposal{g, std::string(), std::move(done), std::move(build)});
+      inbox_seq_.fetch_add(1, std::memory_order_release);
+      if (wake) cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::ResourceExhaustedError("too many proposals waiting"));
+}
+
 void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
   MutexLock l(&mu_);
   if (stop_ || in_msgs_.size() > kMaxInboxMessages) return;
@@ -810,7 +824,7 @@ void NodeHost::ProposeAll(std::vector<Proposal>& props) {
     }
     Group& g = it->second;
     data.clear();
-    for (Proposal* p : ps) data.push_back(std::move(p->data));
+    for (Proposal* p : ps) data.push_back(p->build ? p->build() : std::move(p->data));
     absl::Status s = g.raw->ProposeBatch(data);
     if (!s.ok()) {
       // One Status per callback, never shared: Debian's Abseil is not built
@@ -853,6 +867,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
       sm->Apply(g.id, e);
     }
     g.applied = e.index;
+    g.applied_bytes_since_snapshot += e.data.size();
     while (!g.pending.empty() && g.pending.begin()->first <= e.index) {
       auto it = g.pending.begin();
       if (it->first == e.index && it->second.term == e.term) {
@@ -881,7 +896,9 @@ void NodeHost::MaybeSnapshot(Group& g, bool force) {
   if (g.snapshot_in_flight) return;
   absl::StatusOr<Snapshot> cur = g.log->GetSnapshot();
   const uint64_t snap_index = cur.ok() ? cur->meta.index : 0;
-  if (!force && g.applied < snap_index + options_.snapshot_every) return;
+  const bool by_bytes = options_.snapshot_every_bytes > 0 &&
+                        g.applied_bytes_since_snapshot >= options_.snapshot_every_bytes;
+  if (!force && !by_bytes && g.applied < snap_index + options_.snapshot_every) return;
   StateMachine* sm = options_.state_machine;
   std::optional<std::string> data = sm->TakeSnapshot(g.id);
   if (!data) return;
@@ -897,7 +914,16 @@ void NodeHost::MaybeSnapshot(Group& g, bool force) {
   snap.data = *std::move(data);
   // Entries the application has not made durable yet stay: they are how it
   // gets back to g.applied after a crash.
-  uint64_t compact_to = g.applied > options_.snapshot_keep ? g.applied - options_.snapshot_keep : 0;
+  uint64_t keep = options_.snapshot_keep;
+  if (options_.snapshot_keep_bytes > 0 && g.applied > snap_index &&
+      g.applied_bytes_since_snapshot > 0) {
+    // Entries of the average size since the last snapshot.
+    const uint64_t avg =
+        std::max<uint64_t>(1, g.applied_bytes_since_snapshot / (g.applied - snap_index));
+    keep = std::min(keep, std::max<uint64_t>(1, options_.snapshot_keep_bytes / avg));
+  }
+  g.applied_bytes_since_snapshot = 0;
+  uint64_t compact_to = g.applied > keep ? g.applied - keep : 0;
   compact_to = std::min(compact_to, sm->DurableApplied(g.id));
   absl::Status s = options_.store->SaveSnapshot(g.id, snap, compact_to);
   if (!s.ok() && !absl::IsFailedPrecondition(s) && !absl::IsOutOfRange(s)) Fatal(s);

@@ -190,6 +190,12 @@ struct NodeHostOptions {
   // (0: never). Keeps `snapshot_keep` entries for slow followers.
   uint64_t snapshot_every = 0;
   uint64_t snapshot_keep = 10000;
+  // Also every this many bytes of applied entry data (0: no byte limit), and
+  // keep at most about snapshot_keep_bytes of entries: entries that carry
+  // many messages each would otherwise make the log far longer than
+  // snapshot_every suggests.
+  uint64_t snapshot_every_bytes = 0;
+  uint64_t snapshot_keep_bytes = 0;
   // Snapshot payloads: bytes per chunk and chunks in flight per follower.
   size_t payload_chunk_bytes = 256 * 1024;
   size_t payload_window = 4;
@@ -259,6 +265,12 @@ class NodeHost {
   void Stop();
 
   void Propose(GroupId g, std::string data, ProposeCallback done);
+  // As Propose, but the entry's data is made by `build`, on the driver
+  // thread, when the proposal reaches its group's core (never if it fails
+  // before: inbox full, unknown group, stopping); `done` as for Propose. The
+  // caller may keep adding to what the entry will hold while the proposal
+  // waits for the driver.
+  void ProposeBuilt(GroupId g, std::function<std::string()> build, ProposeCallback done);
   // Leader only: one membership change. `done` as for Propose, once the change
   // is committed and applied here; kUnavailable if not leader (with a hint)
   // or another change is still in flight, kFailedPrecondition /
@@ -347,6 +359,7 @@ class NodeHost {
     int writes_in_flight = 0;
     bool snapshot_in_flight = false;
     uint64_t applied = 0;
+    uint64_t applied_bytes_since_snapshot = 0;  // entry data applied since the last one
     // The core's snapshot messages of a Ready, sent (through the payload
     // transfer) once the Ready is durable.
     std::vector<Message> snapshot_out;
@@ -374,6 +387,7 @@ class NodeHost {
     GroupId group;
     std::string data;
     ProposeCallback done;
+    std::function<std::string()> build;  // ProposeBuilt: makes `data`
   };
   struct Command {
     GroupId group;

@@ -624,6 +624,47 @@ TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {
             std::string::npos);
 }
 
+TEST_F(NodeHostTest, ProposeBuiltMakesTheEntryOnTheDriverAndNeverForAFailedProposal) {
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id, 1);
+  ASSERT_TRUE(WaitFor([&] { return Leader(1) != kNoNode; }));
+  const NodeId l = Leader(1);
+  // The builder runs once, on the driver, and its string is the entry: what
+  // the caller added after ProposeBuilt returned is in it.
+  auto shared = std::make_shared<std::string>("a");
+  std::atomic<int> builds{0};
+  std::promise<absl::StatusOr<uint64_t>> p;
+  nodes_[l].host->ProposeBuilt(
+      1,
+      [shared, &builds] {
+        builds.fetch_add(1);
+        return *shared;
+      },
+      [&p](absl::StatusOr<uint64_t> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(p.get_future().get().ok());
+  EXPECT_EQ(builds.load(), 1);
+  for (NodeId id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(WaitFor([&] { return nodes_[id].sm->Get(1).size() == 1; })) << id;
+    EXPECT_EQ(nodes_[id].sm->Get(1)[0], "a");
+  }
+  // On a follower the entry is built, then refused (not leader); for an
+  // unknown group the builder never runs. The callback gets the error.
+  const NodeId f = l == 1 ? 2 : 1;
+  ASSERT_TRUE(WaitFor([&] { return nodes_[f].host->Info(1)->lead == l; }));
+  for (GroupId g : {GroupId{1}, GroupId{77}}) {
+    std::promise<absl::StatusOr<uint64_t>> q;
+    nodes_[f].host->ProposeBuilt(
+        g,
+        [&builds] {
+          builds.fetch_add(1);
+          return std::string("never");
+        },
+        [&q](absl::StatusOr<uint64_t> r) { q.set_value(std::move(r)); });
+    absl::StatusOr<uint64_t> r = q.get_future().get();
+    EXPECT_FALSE(r.ok()) << g;
+    EXPECT_EQ(builds.load(), 2) << "after group " << g;
+  }
+}
+
 TEST_F(NodeHostTest, ASlowFsyncDoesNotStallOtherGroups) {
   // The fsync runs on the sync thread: while one group's write hangs on the
   // disk, the driver goes on serving the others (here: linearizable reads

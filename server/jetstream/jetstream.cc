@@ -124,6 +124,8 @@ absl::Status JetStream::Start() {
   ho.seed = self_;
   ho.snapshot_every = options_.snapshot_every;
   ho.snapshot_keep = options_.snapshot_keep;
+  ho.snapshot_every_bytes = options_.snapshot_every_bytes;
+  ho.snapshot_keep_bytes = options_.snapshot_keep_bytes;
   snapshot_dir_ = (std::filesystem::path(options_.store_dir) / "snapshots").string();
   host_ = std::make_unique<raft::NodeHost>(ho);
   ConsumerManager::Hooks ch;
@@ -1154,29 +1156,53 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     return;
   }
   // Stamped from the leadership's clock, not the wall clock (leader_clock.h).
-  std::string entry =
-      EncodeMessageEntry(msg.subject, msg.headers, msg.data,
-                         stream->leader_clock().Stamp(stream->State().last_time_ns));
-  std::string reply = std::move(msg.reply);
-  host_->Propose(group, std::move(entry), [this, stream, reply](absl::StatusOr<uint64_t> index) {
-    if (reply.empty()) return;
-    const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
-    const StreamConfig& cfg = *shared_cfg;
-    if (!index.ok()) {
-      return ReplyPubError(reply, cfg.name, errors::Unavailable());
+  // Publishes that arrive while the stream's last proposal waits for the
+  // driver join it: one entry for all of them (PublishBatcher).
+  std::string body;
+  body.reserve(16 + msg.subject.size() + msg.headers.size() + msg.data.size());
+  AppendMessageBody(&body, msg.subject, msg.headers, msg.data,
+                    stream->leader_clock().Stamp(stream->State().last_time_ns));
+  bool propose = false;
+  std::shared_ptr<PublishBatcher::Batch> batch =
+      stream->publish_batcher().Add(body, std::move(msg.reply), &propose);
+  if (!propose) return;
+  host_->ProposeBuilt(
+      group,
+      [stream, batch] {
+        stream->publish_batcher().Close(batch);
+        return batch->TakeEntry();
+      },
+      [this, stream, batch](absl::StatusOr<uint64_t> index) {
+        stream->publish_batcher().Close(batch);  // if it failed before it was built
+        AnswerPublishes(*stream, batch->replies, index);
+      });
+}
+
+void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::string>& replies,
+                                const absl::StatusOr<uint64_t>& index) {
+  const std::shared_ptr<const StreamConfig> shared_cfg = stream.shared_config();
+  const StreamConfig& cfg = *shared_cfg;
+  // Runs on the driver right after the entry was applied: the stream's
+  // results are this entry's, one per message in order.
+  const bool applied = index.ok() && stream.last_result().index == *index;
+  const std::vector<Stream::MsgResult>& results = stream.msg_results();
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const std::string& reply = replies[i];
+    if (reply.empty()) continue;
+    if (!applied || i >= results.size()) {
+      // Not committed, or committed but not applied here as a stream entry
+      // (the stream was being closed here: its replica moved away). Say so
+      // rather than leave the client to its timeout; a retry with the same
+      // Nats-Msg-Id is deduplicated if it was stored after all.
+      ReplyPubError(reply, cfg.name, errors::Unavailable());
+      continue;
     }
-    const ApplyResult& r = stream->last_result();
-    if (r.index != *index) {
-      // The entry committed but this node did not apply it as a stream
-      // entry (the stream was being closed here: its replica moved away).
-      // Say so rather than leave the client to its timeout; a retry with
-      // the same Nats-Msg-Id is deduplicated if it was stored after all.
-      return ReplyPubError(reply, cfg.name, errors::Unavailable());
-    }
+    const Stream::MsgResult& r = results[i];
     if (!r.error.ok()) {
-      return ReplyPubError(reply, cfg.name, r.error);
+      ReplyPubError(reply, cfg.name, r.error);
+      continue;
     }
-    if (cfg.no_ack) return;
+    if (cfg.no_ack) continue;
     // nats-server's hand-built PubAck, byte for byte (note the spaces).
     std::string ack = "{\"stream\":" + nlohmann::json(cfg.name).dump() + ", ";
     if (!options_.domain.empty())
@@ -1185,7 +1211,7 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     if (r.duplicate) ack += ",\"duplicate\": true";
     ack += "}";
     Send(reply, "", std::move(ack));
-  });
+  }
 }
 
 // ---------------------------------------------------------------- API

@@ -67,6 +67,10 @@ struct JetStreamOptions {
   // keeping this many behind it (docs/storage.md, "Stream snapshots").
   uint64_t snapshot_every = 200000;
   uint64_t snapshot_keep = 20000;
+  // ... and every this many bytes of entries, keeping about this many: an
+  // entry may hold a batch of publishes (docs/storage.md).
+  uint64_t snapshot_every_bytes = uint64_t{64} << 20;
+  uint64_t snapshot_keep_bytes = uint64_t{8} << 20;
 };
 
 // A peer learned from the route mesh.
@@ -231,6 +235,10 @@ class JetStream : public raft::StateMachine {
   // Publishing (leader).
   void ReplyPubError(const std::string& reply, const std::string& stream, const ApiError& err);
   void OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg);
+  // The PubAcks (or errors) of a proposed batch of publishes, from the
+  // stream's results of the entry just applied. Driver thread.
+  void AnswerPublishes(const Stream& stream, const std::vector<std::string>& replies,
+                       const absl::StatusOr<uint64_t>& index);
 
   // Groups.
   void MaybeBootstrapMeta();

@@ -66,18 +66,54 @@ void Check(const absl::Status& st) {
 
 }  // namespace
 
+void AppendMessageBody(std::string* out, std::string_view subject, std::string_view headers,
+                       std::string_view data, int64_t time_ns) {
+  PutU64(out, static_cast<uint64_t>(time_ns));
+  PutU32(out, static_cast<uint32_t>(subject.size()));
+  PutU32(out, static_cast<uint32_t>(headers.size()));
+  out->append(subject);
+  out->append(headers);
+  out->append(data);
+}
+
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns) {
   std::string out;
   out.reserve(17 + subject.size() + headers.size() + data.size());
   out.push_back('M');
-  PutU64(&out, static_cast<uint64_t>(time_ns));
-  PutU32(&out, static_cast<uint32_t>(subject.size()));
-  PutU32(&out, static_cast<uint32_t>(headers.size()));
-  out.append(subject);
-  out.append(headers);
-  out.append(data);
+  AppendMessageBody(&out, subject, headers, data, time_ns);
   return out;
+}
+
+std::string PublishBatcher::Batch::TakeEntry() {
+  if (replies.size() == 1) {
+    // One message: the plain 'M' entry (its body follows the 4-byte length).
+    std::string m = "M";
+    m.append(entry, 5, std::string::npos);
+    return m;
+  }
+  return std::move(entry);
+}
+
+std::shared_ptr<PublishBatcher::Batch> PublishBatcher::Add(std::string_view body, std::string reply,
+                                                           bool* propose) {
+  MutexLock l(&mu_);
+  *propose = false;
+  if (open_ == nullptr || open_->entry.size() >= kMaxBytes ||
+      open_->replies.size() >= kMaxMessages) {
+    // The full one (if any) is still proposed by its own builder.
+    open_ = std::make_shared<Batch>();
+    *propose = true;
+  }
+  PutU32(&open_->entry, static_cast<uint32_t>(body.size()));
+  open_->entry.append(body);
+  open_->replies.push_back(std::move(reply));
+  return open_;
+}
+
+void PublishBatcher::Close(const std::shared_ptr<Batch>& batch) {
+  MutexLock l(&mu_);
+  if (open_ == batch) open_ = nullptr;
 }
 
 std::string EncodeOpEntry(const nlohmann::json& op) { return "J" + op.dump(); }
@@ -483,11 +519,15 @@ void Stream::ExpireMsgIds(int64_t now_ns) {
 void Stream::Apply(const raft::Entry& entry) {
   last_result_ = ApplyResult{};
   last_result_.index = entry.index;
+  msg_results_.clear();
   std::string_view data = entry.data;
   if (!data.empty()) {
     int64_t now = 0;
     if (data[0] == 'M') {
       ApplyMessage(data.substr(1), &now);
+      msg_results_.push_back({last_result_.error, last_result_.seq, last_result_.duplicate});
+    } else if (data[0] == 'B') {
+      ApplyMessageBatch(data.substr(1), entry.index, &now);
     } else if (data[0] == 'J') {
       ApplyOp(data.substr(1));
     } else if (data[0] == 'D' || data[0] == 'A') {
@@ -526,6 +566,23 @@ void Stream::WriteStaged(uint64_t applied) {
     std::abort();  // durability unknown: recover from the Raft log
   }
   staged_index_ = 0;
+}
+
+void Stream::ApplyMessageBatch(std::string_view body, uint64_t index, int64_t* now_ns) {
+  // Each message as its own 'M' entry; a damaged length ends the batch (the
+  // messages after it get no result, and their publishers an error).
+  while (body.size() >= 4) {
+    const uint32_t len = GetU32(body.data());
+    if (body.size() - 4 < len) break;
+    last_result_ = ApplyResult{};
+    last_result_.index = index;
+    ApplyMessage(body.substr(4, len), now_ns);
+    msg_results_.push_back({last_result_.error, last_result_.seq, last_result_.duplicate});
+    body.remove_prefix(4 + len);
+  }
+  if (!body.empty()) {
+    spdlog::error("stream group {}: damaged message batch at index {}", group_, index);
+  }
 }
 
 void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {

@@ -63,6 +63,42 @@ namespace herald::js {
 //     makes the restore fail rather than interleave.
 std::string EncodeMessageEntry(std::string_view subject, std::string_view headers,
                                std::string_view data, int64_t time_ns);
+// 'B' batch of messages: for each, a u32 LE length, then the body of an 'M'
+// entry (without its kind byte). Each message is applied as an 'M' entry
+// would be, in order, with a result of its own (Stream::msg_results()).
+// The stream leader proposes the publishes that arrive while its previous
+// proposal waits for the Raft driver as one of these (PublishBatcher): one
+// log entry, one log record, one replication slot for many publishes.
+
+// PublishBatcher: gathers a stream leader's publishes into batches. Add()
+// from any thread; a batch is closed (no more additions) by Close(), which
+// the proposal's builder calls on the Raft driver right before the entry is
+// appended, or its callback when the proposal failed first.
+class PublishBatcher {
+ public:
+  // A batch stops taking messages at this size (one larger message still
+  // makes a batch of its own) or count.
+  static constexpr size_t kMaxBytes = 256 * 1024;
+  static constexpr size_t kMaxMessages = 1024;
+  struct Batch {
+    std::string entry = "B";           // the 'B' entry being built
+    std::vector<std::string> replies;  // per message, in order ("" : none)
+    // The entry to propose: an 'M' entry when it holds one message.
+    std::string TakeEntry();
+  };
+  // Adds a message ('M' body, without the kind byte, as
+  // AppendMessageBody writes it) and returns its batch; `*propose` is set
+  // when the batch is new: the caller proposes it (ProposeBuilt).
+  std::shared_ptr<Batch> Add(std::string_view body, std::string reply, bool* propose);
+  void Close(const std::shared_ptr<Batch>& batch);
+
+ private:
+  Mutex mu_;
+  std::shared_ptr<Batch> open_ ABSL_GUARDED_BY(mu_);
+};
+// The body of an 'M' entry (after the kind byte), appended to `out`.
+void AppendMessageBody(std::string* out, std::string_view subject, std::string_view headers,
+                       std::string_view data, int64_t time_ns);
 std::string EncodeOpEntry(const nlohmann::json& op);
 // Consumer entries (binary: the most frequent entries after messages):
 // deliveries made by the consumer's leader, and acknowledgements.
@@ -179,6 +215,16 @@ class Stream {
   // outlive both (a subscription handler still holding it).
   void DropSnapshotView();
   const ApplyResult& last_result() const { return last_result_; }
+  // The messages of the last applied entry ('M': one, 'B': one per message
+  // of the batch; else none), in order. Driver thread.
+  struct MsgResult {
+    ApiError error;
+    uint64_t seq = 0;
+    bool duplicate = false;
+  };
+  const std::vector<MsgResult>& msg_results() const { return msg_results_; }
+  // The leader's batcher of publishes (any thread).
+  PublishBatcher& publish_batcher() const { return publish_batcher_; }
   // Any thread: the clock this node stamps the stream's messages with while
   // it leads the stream (leader_clock.h; started at each election).
   LeaderClock& leader_clock() const { return leader_clock_; }
@@ -215,6 +261,7 @@ class Stream {
 
  private:
   void ApplyMessage(std::string_view body, int64_t* now_ns);
+  void ApplyMessageBatch(std::string_view body, uint64_t index, int64_t* now_ns);
   void ApplyOp(std::string_view body);
   void ApplyConsumerOp(const std::string& kind, const nlohmann::json& op);
   // 'D' / 'A' entries (EncodeDeliveredEntry / EncodeAckEntry).
@@ -257,8 +304,11 @@ class Stream {
   Mutex pin_mu_;
   std::shared_ptr<storage::StreamSnapshotView> pinned_ ABSL_GUARDED_BY(pin_mu_);
 
+  mutable PublishBatcher publish_batcher_;
+
   // Driver thread only.
   ApplyResult last_result_;
+  std::vector<MsgResult> msg_results_;
   uint64_t staged_index_ = 0;  // last entry applied but not committed (0: none)
   struct MsgIdEntry {
     uint64_t seq;

@@ -94,6 +94,92 @@ TEST_F(StreamTest, SequencesAndAppliedIndex) {
   EXPECT_EQ(stream_->State().msgs, 2u);
 }
 
+TEST_F(StreamTest, BatchEntryAppliesEachMessageWithItsOwnResult) {
+  EXPECT_EQ(Pub("s.a").seq, 1u);
+  PublishBatcher batcher;
+  const std::string id = Hdr({{"Nats-Msg-Id", "one"}});
+  const std::string expect_wrong = Hdr({{"Nats-Expected-Last-Sequence", "99"}});
+  struct In {
+    std::string subject, headers, data, reply;
+  };
+  const std::vector<In> in = {{"s.b", id, "1", "r1"},
+                              {"s.c", "", "2", ""},              // no reply: still stored
+                              {"s.b", id, "3", "r3"},            // duplicate of the first
+                              {"s.d", expect_wrong, "4", "r4"},  // refused
+                              {"s.e", "", "5", "r5"}};
+  std::shared_ptr<PublishBatcher::Batch> first;
+  for (size_t i = 0; i < in.size(); ++i) {
+    std::string body;
+    AppendMessageBody(&body, in[i].subject, in[i].headers, in[i].data, now_ + 1000 * (i + 1));
+    bool propose = false;
+    std::shared_ptr<PublishBatcher::Batch> b = batcher.Add(body, in[i].reply, &propose);
+    EXPECT_EQ(propose, i == 0);  // one proposal for the whole batch
+    if (i == 0) first = b;
+    EXPECT_EQ(b, first);
+  }
+  batcher.Close(first);
+  bool propose = false;
+  std::string later;
+  AppendMessageBody(&later, "s.f", "", "6", now_ + 10000);
+  EXPECT_NE(batcher.Add(later, "r6", &propose), first);  // closed: a new batch
+  EXPECT_TRUE(propose);
+  EXPECT_EQ(first->replies, (std::vector<std::string>{"r1", "", "r3", "r4", "r5"}));
+
+  raft::Entry e;
+  e.index = ++index_;
+  e.data = first->TakeEntry();
+  ASSERT_EQ(e.data[0], 'B');
+  stream_->Apply(e);
+  stream_->CommitApplied(0);
+  const std::vector<Stream::MsgResult>& r = stream_->msg_results();
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].seq, 2u);
+  EXPECT_EQ(r[1].seq, 3u);
+  EXPECT_TRUE(r[2].duplicate);
+  EXPECT_EQ(r[2].seq, 2u);
+  EXPECT_FALSE(r[3].error.ok());
+  EXPECT_EQ(r[3].error.err_code, 10071);
+  EXPECT_EQ(r[4].seq, 4u);
+  EXPECT_EQ(stream_->State().msgs, 4u);
+  EXPECT_EQ(stream_->applied(), index_);
+  absl::StatusOr<storage::StoredMessage> m = stream_->store().Load(4);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->subject, "s.e");
+  EXPECT_EQ(m->data, "5");
+
+  // A batch of one is a plain 'M' entry.
+  PublishBatcher single;
+  std::string body;
+  AppendMessageBody(&body, "s.g", "", "7", now_ + 20000);
+  std::shared_ptr<PublishBatcher::Batch> one = single.Add(body, "r7", &propose);
+  single.Close(one);
+  e.index = ++index_;
+  e.data = one->TakeEntry();
+  EXPECT_EQ(e.data, EncodeMessageEntry("s.g", "", "7", now_ + 20000));
+  stream_->Apply(e);
+  stream_->CommitApplied(0);
+  ASSERT_EQ(stream_->msg_results().size(), 1u);
+  EXPECT_EQ(stream_->msg_results()[0].seq, 5u);
+
+  // A damaged batch: the messages before the damage are applied, the rest
+  // get no result (their publishers are told the publish failed).
+  std::string damaged = "B";
+  std::string m1;
+  AppendMessageBody(&m1, "s.h", "", "8", now_ + 30000);
+  const uint32_t m1_len = static_cast<uint32_t>(m1.size());  // little-endian, as on x86-64
+  damaged.append(reinterpret_cast<const char*>(&m1_len), 4);
+  damaged += m1;
+  const uint32_t too_long = 1000;
+  damaged.append(reinterpret_cast<const char*>(&too_long), 4);
+  damaged += "xyz";
+  e.index = ++index_;
+  e.data = damaged;
+  stream_->Apply(e);
+  stream_->CommitApplied(0);
+  ASSERT_EQ(stream_->msg_results().size(), 1u);
+  EXPECT_EQ(stream_->msg_results()[0].seq, 6u);
+}
+
 TEST_F(StreamTest, MsgIdDeduplicatesWithinTheWindowAndAcrossReopen) {
   const std::string h = Hdr({{"Nats-Msg-Id", "abc"}});
   EXPECT_EQ(Pub("s.a", h).seq, 1u);

@@ -21,6 +21,9 @@ constexpr size_t kMaxInboxMessages = 1 << 20;
 // the most entries the writes in flight may hold for it to do so.
 constexpr std::chrono::microseconds kIdleSpin{300};
 constexpr size_t kIdleSpinMaxEntries = 4;
+// ... and bytes: an entry may carry a batch of many messages (a stream
+// leader's publishes), and a single such entry in flight is heavy load.
+constexpr size_t kIdleSpinMaxBytes = 4096;
 
 [[noreturn]] void Fatal(const absl::Status& s) {
   // Durability is unknown after a failed write or fsync: stop here and let
@@ -204,6 +207,8 @@ void NodeHost::Stop() {
     sync_queue_.clear();
   }
   in_flight_.clear();
+  in_flight_entries_ = 0;
+  in_flight_bytes_ = 0;
   // The driver is gone: finish every outstanding proposal here.
   std::vector<Proposal> props;
   std::vector<Command> cmds;
@@ -437,7 +442,8 @@ void NodeHost::Run() {
     // under load) the threads that feed the driver need the core more than
     // the driver needs a fast wake-up; polling cost a quarter of R1 async
     // throughput on a 2-core VM, and saved ~60 us of sync p50.
-    if (dirty_.empty() && !in_flight_.empty() && in_flight_entries_ <= kIdleSpinMaxEntries) {
+    if (dirty_.empty() && !in_flight_.empty() && in_flight_entries_ <= kIdleSpinMaxEntries &&
+        in_flight_bytes_ <= kIdleSpinMaxBytes) {
       const uint64_t seen = inbox_seq_.load(std::memory_order_acquire);
       const Clock::time_point spin_until = Clock::now() + kIdleSpin;
       while (inbox_seq_.load(std::memory_order_acquire) == seen && Clock::now() < spin_until) {
@@ -639,8 +645,12 @@ void NodeHost::Cycle(std::vector<GroupMessage>& msgs, std::vector<Proposal>& pro
       sync_queue_.push_back(std::move(req));
     }
     sync_cv_.notify_one();
-    for (auto& [g, rd] : job.readies) job.entries += rd.entries.size();
+    for (auto& [g, rd] : job.readies) {
+      job.entries += rd.entries.size();
+      for (const Entry& e : rd.entries) job.bytes += e.data.size();
+    }
     in_flight_entries_ += job.entries;
+    in_flight_bytes_ += job.bytes;
     in_flight_.push_back(std::move(job));
   }
   // Committed entries are already durable here (the core hands out only
@@ -687,6 +697,7 @@ void NodeHost::CompleteSyncJobs(size_t n) {
     SyncJob job = std::move(in_flight_.front());
     in_flight_.pop_front();
     in_flight_entries_ -= job.entries;
+    in_flight_bytes_ -= job.bytes;
     options_.store->PublishPending(*job.write);
     FinishReadies(job.readies, /*synced=*/true);
   }

@@ -382,6 +382,7 @@ class NodeHost {
     std::unique_ptr<storage::RaftLogStore::PendingWrite> write;
     std::vector<std::pair<Group*, Ready>> readies;
     size_t entries = 0;  // log entries the write holds
+    size_t bytes = 0;    // and their data
   };
   struct Proposal {
     GroupId group;
@@ -506,6 +507,7 @@ class NodeHost {
   // Driver: jobs submitted, oldest first (written in that order).
   std::deque<SyncJob> in_flight_;
   size_t in_flight_entries_ = 0;  // SyncJob::entries summed over in_flight_
+  size_t in_flight_bytes_ = 0;    // SyncJob::bytes summed over in_flight_
 
   // The sync thread's queue.
   Mutex sync_mu_;

@@ -4,12 +4,14 @@
 #include <climits>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/go_strconv.h"
 #include "server/jetstream/go_json.h"
+#include "server/jetstream/go_json_error.h"
 #include "server/protocol/subject.h"
 
 namespace herald::js {
@@ -572,8 +574,9 @@ ApiError CheckConsumerUpdate(const ConsumerConfig& old, const ConsumerConfig& ne
   return {};
 }
 
-bool ParsePullRequest(const std::string& body, PullRequestBody* out) {
+bool ParsePullRequest(const std::string& body, PullRequestBody* out, std::string* error) {
   *out = PullRequestBody{};
+  if (error != nullptr) error->clear();
   std::string_view b = body;
   auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
   while (!b.empty() && space(b.front())) b.remove_prefix(1);
@@ -585,11 +588,38 @@ bool ParsePullRequest(const std::string& body, PullRequestBody* out) {
     if (!absl::SimpleAtoi(std::string(b), &out->batch) || out->batch <= 0) out->batch = 1;
     return true;
   }
-  nlohmann::json j = nlohmann::json::parse(b, nullptr, false);
-  if (!j.is_object()) return false;
-  if (!Get(j, "batch", &out->batch) || !Get(j, "expires", &out->expires_ns) ||
-      !Get(j, "max_bytes", &out->max_bytes) || !Get(j, "idle_heartbeat", &out->heartbeat_ns) ||
-      !Get(j, "no_wait", &out->no_wait)) {
+  // json.Unmarshal into nats-server's JSApiConsumerGetNextRequest: Go's
+  // syntax check first, then each member into its field (a key matches its
+  // field ignoring ASCII case); the first error is the answer's text.
+  if (std::optional<std::string> syntax = gojson::SyntaxError(b); syntax.has_value()) {
+    if (error != nullptr) *error = *syntax;
+    return false;
+  }
+  struct Field {
+    const char* name;
+    gojson::GoType type;
+    int64_t* int_out;
+    bool* bool_out;
+  };
+  const Field fields[] = {
+      {"expires", gojson::GoType::kDuration, &out->expires_ns, nullptr},
+      {"batch", gojson::GoType::kInt, &out->batch, nullptr},
+      {"max_bytes", gojson::GoType::kInt, &out->max_bytes, nullptr},
+      {"no_wait", gojson::GoType::kBool, nullptr, &out->no_wait},
+      {"idle_heartbeat", gojson::GoType::kDuration, &out->heartbeat_ns, nullptr},
+  };
+  std::optional<std::string> first_error;
+  for (const auto& [key, value] : gojson::ObjectMembers(b)) {
+    for (const Field& f : fields) {
+      if (!gojson::EqualFoldAscii(key, f.name)) continue;
+      std::optional<std::string> e = gojson::DecodeField(value, "JSApiConsumerGetNextRequest",
+                                                         f.name, f.type, f.int_out, f.bool_out);
+      if (e.has_value() && !first_error.has_value()) first_error = std::move(e);
+      break;
+    }
+  }
+  if (first_error.has_value()) {
+    if (error != nullptr) *error = *first_error;
     return false;
   }
   if (out->batch <= 0) out->batch = 1;

@@ -212,7 +212,9 @@ struct PullRequestBody {
   int64_t max_bytes = 0;
   int64_t heartbeat_ns = 0;
 };
-bool ParsePullRequest(const std::string& body, PullRequestBody* out);
+// `error` (optional) gets Go's json.Unmarshal error text for a body that does
+// not decode, as nats-server appends it ("400 Bad Request - <error>").
+bool ParsePullRequest(const std::string& body, PullRequestBody* out, std::string* error = nullptr);
 
 }  // namespace herald::js
 

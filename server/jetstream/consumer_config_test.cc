@@ -662,6 +662,81 @@ TEST(ConsumerConfigTest, PullRequestBodies) {
   }
 }
 
+// nats-server 2.9.10 appends json.Unmarshal's error to "400 Bad Request - ";
+// these are its texts, observed on loopback for each body.
+TEST(ConsumerConfigTest, PullRequestErrorsAreGoTexts) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"{bad", "invalid character 'b' looking for beginning of object key string"},
+      {R"({"batch":"x"})",
+       "json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.batch of "
+       "type int"},
+      {R"({"batch":1.5})",
+       "json: cannot unmarshal number 1.5 into Go struct field JSApiConsumerGetNextRequest.batch "
+       "of type int"},
+      {R"({"batch":1,})", "invalid character '}' looking for beginning of object key string"},
+      {R"({"expires":"1s"})",
+       "json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.expires of "
+       "type time.Duration"},
+      {R"({"no_wait":1})",
+       "json: cannot unmarshal number into Go struct field JSApiConsumerGetNextRequest.no_wait of "
+       "type bool"},
+      {R"({"batch":1)", "unexpected end of JSON input"},
+      {R"({"batch":1} x)", "invalid character 'x' after top-level value"},
+      {R"({"max_bytes":"a"})",
+       "json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.max_bytes "
+       "of type int"},
+      {R"({"idle_heartbeat":true})",
+       "json: cannot unmarshal bool into Go struct field "
+       "JSApiConsumerGetNextRequest.idle_heartbeat of type time.Duration"},
+      {R"({"batch":99999999999999999999})",
+       "json: cannot unmarshal number 99999999999999999999 into Go struct field "
+       "JSApiConsumerGetNextRequest.batch of type int"},
+      {R"({"a" 1})", "invalid character '1' after object key"},
+      {R"({"a":1 "b"})", R"(invalid character '"' after object key:value pair)"},
+      {R"({"a":[1 2]})", "invalid character '2' after array element"},
+      {"{\"a\":\"\x01\"}", R"(invalid character '\x01' in string literal)"},
+      {R"({"batch":1e3})",
+       "json: cannot unmarshal number 1e3 into Go struct field JSApiConsumerGetNextRequest.batch "
+       "of type int"},
+      {R"({"batch":true})",
+       "json: cannot unmarshal bool into Go struct field JSApiConsumerGetNextRequest.batch of "
+       "type int"},
+      // More of Go's scanner, and the first type error in document order
+      // (keys match ignoring case).
+      {R"({"a":tru})", "invalid character '}' in literal true (expecting 'e')"},
+      {R"({"a":-})", "invalid character '}' in numeric literal"},
+      {R"({"a":1.})", "invalid character '}' after decimal point in numeric literal"},
+      {R"({"a":1e})", "invalid character '}' in exponent of numeric literal"},
+      {R"({"a":"\q"})", "invalid character 'q' in string escape code"},
+      {R"({"a":"\u12g4"})", R"(invalid character 'g' in \u hexadecimal character escape)"},
+      {R"({"a":'x'})", R"(invalid character '\'' looking for beginning of value)"},
+      {R"({"a":01})", "invalid character '1' after object key:value pair"},
+      {R"({"NO_WAIT":"y","Batch":[1]})",
+       "json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.no_wait of "
+       "type bool"},
+      {R"({"x":{"batch":"nested is not the field"},"batch":{}})",
+       "json: cannot unmarshal object into Go struct field JSApiConsumerGetNextRequest.batch of "
+       "type int"},
+  };
+  for (const auto& [body, want] : cases) {
+    PullRequestBody b;
+    std::string why;
+    EXPECT_FALSE(ParsePullRequest(body, &b, &why)) << body;
+    EXPECT_EQ(why, want) << body;
+  }
+  // Valid bodies: no error text; null leaves a field as it was; keys match
+  // ignoring case; unknown members (of any shape) are ignored.
+  PullRequestBody b;
+  std::string why = "x";
+  ASSERT_TRUE(ParsePullRequest(
+      R"({"BATCH":3,"expires":null,"junk":{"a":[1,{"b":"}"}]},"No_Wait":true,"s":"a\"b"})", &b,
+      &why));
+  EXPECT_EQ(why, "");
+  EXPECT_EQ(b.batch, 3);
+  EXPECT_EQ(b.expires_ns, 0);
+  EXPECT_TRUE(b.no_wait);
+}
+
 // Create requests and nats-server 2.9.10's answers (the "config" echoed or the
 // "error"), in the order they were sent.
 std::vector<Observed> Creates() {

@@ -302,8 +302,9 @@ void ConsumerManager::AddPullRequest(const std::string& name, StreamEntry& se,
   r.interest_checked_ns = now;
   PullRequestBody body;
   while (!body_text.empty() && body_text.front() == ' ') body_text.remove_prefix(1);
-  if (!ParsePullRequest(std::string(body_text), &body)) {
-    out->push_back(Status(reply, "400 Bad Request"));
+  std::string why;
+  if (!ParsePullRequest(std::string(body_text), &body, &why)) {
+    out->push_back(Status(reply, why.empty() ? "400 Bad Request" : "400 Bad Request - " + why));
     return;
   }
   r.batch = body.batch;

@@ -1,6 +1,7 @@
 #include "server/jetstream/consumer_state.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -154,7 +155,9 @@ std::optional<ConsumerState> DecodeV1(const std::string& name, const std::string
       return std::nullopt;
     }
     seq += dseq;
-    time += UnZigZag(dtime);
+    // Wrapping, as the encoder's deltas do: a damaged record must not overflow.
+    time =
+        static_cast<int64_t>(static_cast<uint64_t>(time) + static_cast<uint64_t>(UnZigZag(dtime)));
     st.pending[seq] = PendingDelivery{cseq, time};
   }
   if (!is.ReadVarint64(&count) || count > record.size()) return std::nullopt;
@@ -173,6 +176,27 @@ std::optional<ConsumerState> DecodeV1(const std::string& name, const std::string
 
 }  // namespace
 
+namespace {
+
+// Integer members of the JSON form: a number of another kind (a float, a
+// negative where an unsigned one belongs) is a damaged record, not a value
+// to convert (converting an out-of-range double is undefined).
+struct NotAnInteger {};
+uint64_t U64(const nlohmann::json& v) {
+  if (!v.is_number_unsigned()) throw NotAnInteger{};
+  return v.get<uint64_t>();
+}
+int64_t I64(const nlohmann::json& v) {
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() &&
+       v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+    throw NotAnInteger{};
+  }
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
 std::optional<ConsumerState> ConsumerState::Decode(const std::string& name,
                                                    const std::string& record) {
   if (!record.empty() && record[0] != '{') return DecodeV1(name, record);
@@ -185,24 +209,23 @@ std::optional<ConsumerState> ConsumerState::Decode(const std::string& name,
     std::optional<ConsumerConfig> cfg = ParseConsumerConfig(j.at("config"), &err);
     if (!cfg.has_value()) return std::nullopt;
     st.config = *std::move(cfg);
-    st.created_ns = j.at("created").get<int64_t>();
-    st.delivered = {j.at("delivered").at(0).get<uint64_t>(),
-                    j.at("delivered").at(1).get<uint64_t>()};
-    st.ack_floor = {j.at("ack_floor").at(0).get<uint64_t>(),
-                    j.at("ack_floor").at(1).get<uint64_t>()};
+    st.created_ns = I64(j.at("created"));
+    st.delivered = {U64(j.at("delivered").at(0)), U64(j.at("delivered").at(1))};
+    st.ack_floor = {U64(j.at("ack_floor").at(0)), U64(j.at("ack_floor").at(1))};
     if (j.contains("active")) {
-      st.delivered_active_ns = j["active"].at(0).get<int64_t>();
-      st.ack_active_ns = j["active"].at(1).get<int64_t>();
+      st.delivered_active_ns = I64(j["active"].at(0));
+      st.ack_active_ns = I64(j["active"].at(1));
     }
-    st.lps_until = j.value("lps", uint64_t{0});
+    st.lps_until = j.contains("lps") ? U64(j["lps"]) : 0;
     for (const auto& p : j.at("pending")) {
-      st.pending[p.at(0).get<uint64_t>()] =
-          PendingDelivery{p.at(1).get<uint64_t>(), p.at(2).get<int64_t>()};
+      st.pending[U64(p.at(0))] = PendingDelivery{U64(p.at(1)), I64(p.at(2))};
     }
     for (const auto& r : j.at("redelivered")) {
-      st.redelivered[r.at(0).get<uint64_t>()] = r.at(1).get<uint64_t>();
+      st.redelivered[U64(r.at(0))] = U64(r.at(1));
     }
     return st;
+  } catch (const NotAnInteger&) {
+    return std::nullopt;
   } catch (const nlohmann::json::exception&) {
     // A record this version cannot read: the caller treats it as damaged.
     return std::nullopt;

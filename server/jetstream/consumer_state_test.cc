@@ -131,6 +131,21 @@ TEST(ConsumerStateTest, EarlierJsonRecordsStillDecode) {
   EXPECT_EQ(d->delivered, (SequencePair{2, 8}));
   EXPECT_EQ(d->pending.at(8).consumer_seq, 2u);
   EXPECT_EQ(d->redelivered.at(8), 2u);
+  // A number of the wrong kind is a damaged record (found by the fuzz
+  // target: a float too large for its integer was converted).
+  const std::string head =
+      R"({"config":{"durable_name":"c","deliver_policy":"all","ack_policy":"explicit",)"
+      R"("ack_wait":30000000000,"max_deliver":-1,"replay_policy":"instant"},)";
+  const std::string tail = R"("pending":[],"redelivered":[]})";
+  ASSERT_TRUE(ConsumerState::Decode(
+                  "c", head + R"("created":5,"delivered":[2,8],"ack_floor":[1,7],)" + tail)
+                  .has_value());
+  for (const char* bad : {R"("created":5,"delivered":[2,8],"ack_floor":[1,777777777777777777771],)",
+                          R"("created":5,"delivered":[2,8],"ack_floor":[1,7.5],)",
+                          R"("created":5,"delivered":[-2,8],"ack_floor":[1,7],)",
+                          R"("created":1e30,"delivered":[2,8],"ack_floor":[1,7],)"}) {
+    EXPECT_FALSE(ConsumerState::Decode("c", head + bad + tail).has_value()) << bad;
+  }
 }
 
 }  // namespace

@@ -179,7 +179,7 @@ bool DecodeDeliveredEntry(std::string_view body, std::string* consumer, std::vec
     }
     sseq += static_cast<uint64_t>(UnZigZag(a));
     cseq += static_cast<uint64_t>(UnZigZag(b));
-    t += UnZigZag(c);
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(UnZigZag(c)));
     ds->push_back(Delivery{sseq, cseq, count, t});
   }
   return is.CurrentPosition() == static_cast<int>(body.size());

@@ -738,13 +738,14 @@ func TestClientBadInput(t *testing.T) {
 	// nats-server 2.9.10: a body that does not start with '{' is read as a
 	// batch number (unparsable: 1); a batch <= 0 is 1; an unknown consumer's
 	// pull request is dropped by the API handler (no reply, no 503).
-	// Herald answers the same status without Go's JSON error text after it
-	// (docs/jetstream.md, "Not there yet").
-	badBody := `data "" status 400 "Bad Request - invalid character 'b' looking for beginning of object key string"`
-	if serverKind() == "herald" {
-		badBody = `data "" status 400 "Bad Request"`
-	}
-	check("malformed pull body", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", "{bad"), badBody)
+	// A body that does not decode gets Go's json.Unmarshal error text after
+	// "Bad Request - ", from both servers.
+	check("malformed pull body", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", "{bad"),
+		`data "" status 400 "Bad Request - invalid character 'b' looking for beginning of object key string"`)
+	check("pull body of the wrong type", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", `{"batch":"2"}`),
+		`data "" status 400 "Bad Request - json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.batch of type int"`)
+	check("pull body cut short", req("$JS.API.CONSUMER.MSG.NEXT.S.C2", `{"batch":2`),
+		`data "" status 400 "Bad Request - unexpected end of JSON input"`)
 	check("pull body not json", req("$JS.API.CONSUMER.MSG.NEXT.S.C3", "xyz"), `data "s-1"`)
 	check("pull negative batch", req("$JS.API.CONSUMER.MSG.NEXT.S.C4", `{"batch":-1}`), `data "s-1"`)
 	check("pull on unknown consumer", req("$JS.API.CONSUMER.MSG.NEXT.S.NOPE", "1"), "timeout")

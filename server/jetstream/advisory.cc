@@ -53,4 +53,17 @@ std::string StreamLeaderElected(const std::string& stream, const std::string& le
   return j.dump();
 }
 
+std::string ConsumerLeaderElected(const std::string& stream, const std::string& consumer,
+                                  const std::string& leader, const nlohmann::ordered_json& replicas,
+                                  const std::string& domain, int64_t now_unix_ns) {
+  nlohmann::ordered_json j =
+      Event("io.nats.jetstream.advisory.v1.consumer_leader_elected", now_unix_ns);
+  j["stream"] = stream;
+  j["consumer"] = consumer;
+  j["leader"] = leader;
+  j["replicas"] = replicas.is_array() ? replicas : nlohmann::ordered_json::array();
+  if (!domain.empty()) j["domain"] = domain;
+  return j.dump();
+}
+
 }  // namespace herald::js::advisory

@@ -24,6 +24,7 @@ inline constexpr char kStreamCreated[] = "$JS.EVENT.ADVISORY.STREAM.CREATED";
 inline constexpr char kStreamDeleted[] = "$JS.EVENT.ADVISORY.STREAM.DELETED";
 inline constexpr char kStreamUpdated[] = "$JS.EVENT.ADVISORY.STREAM.UPDATED";
 inline constexpr char kStreamLeaderElected[] = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED";
+inline constexpr char kConsumerLeaderElected[] = "$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED";
 // Ack sampling (a consumer's sample_freq): io.nats.jetstream.metric.v1.consumer_ack.
 inline constexpr char kConsumerAckMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK";
 
@@ -47,6 +48,12 @@ std::string StreamAction(const std::string& stream, std::string_view action,
 std::string StreamLeaderElected(const std::string& stream, const std::string& leader,
                                 const nlohmann::ordered_json& replicas, const std::string& domain,
                                 int64_t now_unix_ns);
+
+// io.nats.jetstream.advisory.v1.consumer_leader_elected: as the stream's,
+// with the consumer's name after the stream's (nats-server's field order).
+std::string ConsumerLeaderElected(const std::string& stream, const std::string& consumer,
+                                  const std::string& leader, const nlohmann::ordered_json& replicas,
+                                  const std::string& domain, int64_t now_unix_ns);
 
 }  // namespace herald::js::advisory
 

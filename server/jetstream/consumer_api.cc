@@ -232,6 +232,9 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
                    std::optional<ConsumerState> c = s->Consumer(name);
                    if (!c.has_value()) return ReplyError(reply, type, errors::Unavailable());
                    if (is_new) {
+                     // Its first leader (this node, the stream's), then the
+                     // creation, in nats-server's order.
+                     ConsumerLeaderAdvisory(view.assignment.config.name, name);
                      const std::string subject = absl::StrCat(
                          advisory::kConsumerCreated, ".", view.assignment.config.name, ".", name);
                      if (bus_->HasInterest(subject)) {

@@ -900,6 +900,10 @@ void JetStream::LeadConsumersAfterBarrier(const std::string& name,
         }
         spdlog::debug("stream {}: leading its consumers (barrier at index {})", name, *index);
         consumers_->SetStreamLeader(name, lead_stream, lead_group);
+        // A consumer's leader is its stream's: each has a new one now.
+        for (const ConsumerState& c : lead_stream->Consumers()) {
+          ConsumerLeaderAdvisory(name, c.name);
+        }
       });
 }
 
@@ -985,19 +989,9 @@ void JetStream::UpdateLeadership(const std::string& name) {
     // As nats-server, in a cluster only.
     const std::string subject = absl::StrCat(advisory::kStreamLeaderElected, ".", name);
     if (bus_->HasInterest(subject)) {
-      // nats-server lists every peer here, the leader too.
-      const nlohmann::ordered_json cluster = ClusterJson(*elected, elected->group);
-      nlohmann::ordered_json replicas =
-          cluster.contains("replicas") ? cluster["replicas"] : nlohmann::ordered_json::array();
-      nlohmann::ordered_json me;
-      me["name"] = options_.server_name;
-      me["current"] = true;
-      me["active"] = 0;
-      me["peer"] = NodeHex(self_).substr(0, 8);
-      replicas.push_back(me);
       Send(subject, "",
-           advisory::StreamLeaderElected(name, options_.server_name, replicas, options_.domain,
-                                         NowUnixNanos()));
+           advisory::StreamLeaderElected(name, options_.server_name, ElectedReplicas(*elected),
+                                         options_.domain, NowUnixNanos()));
     }
   }
   if (lost_consumers) {
@@ -1227,6 +1221,32 @@ void JetStream::ReplyError(const std::string& reply, const std::string& type, co
   j["type"] = ResponseType(type);
   j["error"] = err.ToJson();
   Reply(reply, j);
+}
+
+nlohmann::ordered_json JetStream::ElectedReplicas(const StreamAssignment& a) const {
+  // nats-server lists every peer here, the leader (this node) too.
+  const nlohmann::ordered_json cluster = ClusterJson(a, a.group);
+  nlohmann::ordered_json replicas =
+      cluster.contains("replicas") ? cluster["replicas"] : nlohmann::ordered_json::array();
+  nlohmann::ordered_json me;
+  me["name"] = options_.server_name;
+  me["current"] = true;
+  me["active"] = 0;
+  me["peer"] = NodeHex(self_).substr(0, 8);
+  replicas.push_back(me);
+  return replicas;
+}
+
+void JetStream::ConsumerLeaderAdvisory(const std::string& stream, const std::string& consumer) {
+  if (!clustered_) return;  // as nats-server: in a cluster only
+  const std::string subject =
+      absl::StrCat(advisory::kConsumerLeaderElected, ".", stream, ".", consumer);
+  if (!bus_->HasInterest(subject)) return;
+  std::optional<StreamAssignment> a = meta_->Find(stream);
+  if (!a.has_value()) return;
+  Send(subject, "",
+       advisory::ConsumerLeaderElected(stream, consumer, options_.server_name, ElectedReplicas(*a),
+                                       options_.domain, NowUnixNanos()));
 }
 
 bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,

@@ -226,6 +226,12 @@ class JetStream : public raft::StateMachine {
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
                                         bool deleted_details = false);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
+  // The replicas a LEADER_ELECTED advisory lists: every peer, this node (the
+  // new leader) last.
+  nlohmann::ordered_json ElectedReplicas(const StreamAssignment& a) const;
+  // $JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer> (in a
+  // cluster, when someone listens): this node leads the consumer now.
+  void ConsumerLeaderAdvisory(const std::string& stream, const std::string& consumer);
 
   // Whether a majority of the stream's replicas (this node included) are
   // connected over routes now; a leader without one cannot commit.

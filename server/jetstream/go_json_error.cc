@@ -287,6 +287,17 @@ class Scanner {
                         QuoteChar(static_cast<unsigned char>(literal_[literal_at_])), ")");
   }
 
+  // The '}' or ']' that ends the innermost object or array: a value ends.
+  bool CloseContainer() {
+    stack_.pop_back();
+    state_ = State::kEndValue;
+    if (stack_.empty()) {
+      end_top_ = true;
+      state_ = State::kEndTop;
+    }
+    return true;
+  }
+
   // stateEndValue: after a complete value (its byte `ch` is the next one).
   bool EndValue(unsigned char ch) {
     const char c = static_cast<char>(ch);
@@ -314,13 +325,7 @@ class Scanner {
           return true;
         }
         if (c == '}') {
-          stack_.pop_back();
-          state_ = State::kEndValue;
-          if (stack_.empty()) {
-            end_top_ = true;
-            state_ = State::kEndTop;
-          }
-          return true;
+          return CloseContainer();
         }
         return Fail(ch, "after object key:value pair");
       case Parse::kArrayValue:
@@ -329,13 +334,7 @@ class Scanner {
           return true;
         }
         if (c == ']') {
-          stack_.pop_back();
-          state_ = State::kEndValue;
-          if (stack_.empty()) {
-            end_top_ = true;
-            state_ = State::kEndTop;
-          }
-          return true;
+          return CloseContainer();
         }
         return Fail(ch, "after array element");
     }

@@ -4,6 +4,7 @@
 // (Stream::ApplyConsumerOp); pull requests go to the ConsumerManager.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -144,10 +145,11 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
   if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
-  if (auto it = body.find("stream_name"); it != body.end() && !it->is_null() && !it->is_string()) {
+  std::string stream_name;  // null or absent: "" (Go's zero value), a mismatch
+  if (!JsonMemberString(body, "stream_name", &stream_name)) {
     return ReplyError(msg.reply, type, errors::InvalidJson());
   }
-  if (body.value("stream_name", std::string()) != stream) {
+  if (stream_name != stream) {
     return ReplyError(msg.reply, type, errors::NameMismatch());
   }
   auto cj = body.find("config");
@@ -255,11 +257,12 @@ void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, 
   const std::string type = list ? "consumer_list" : "consumer_names";
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
-  size_t offset = 0;
-  if (auto it = body.find("offset"); it != body.end() && it->is_number_unsigned()) {
-    offset = it->get<size_t>();
+  int64_t signed_offset = 0;
+  if (!ok || !body.is_object() || !JsonMemberI64(body, "offset", &signed_offset)) {
+    return ReplyPagedError(msg.reply, type, errors::InvalidJson(), "consumers",
+                           nlohmann::ordered_json::array());
   }
+  const size_t offset = static_cast<size_t>(std::max<int64_t>(0, signed_offset));
   const size_t limit = list ? 256 : 1024;
   std::vector<ConsumerState> all = ls.stream->Consumers();
   nlohmann::ordered_json out;

@@ -444,8 +444,9 @@ void JetStream::OnMetaProbeAnswer(const BusMessage& msg) {
   if (meta_started_) return;
   // Join through whoever answered; the join request goes to the leader it
   // names, or through that node (which forwards it) when it knows none.
-  const std::string leader = j.value("leader", "");
-  meta_join_leader_ = leader.empty() ? NodeHex(NodeIdFor(j.value("node", ""))) : leader;
+  std::string leader, node;
+  if (!JsonMemberString(j, "leader", &leader) || !JsonMemberString(j, "node", &node)) return;
+  meta_join_leader_ = leader.empty() ? NodeHex(NodeIdFor(node)) : leader;
 }
 
 // A joining node: asks the metadata leader to add it until it is a member.
@@ -1223,6 +1224,22 @@ void JetStream::ReplyError(const std::string& reply, const std::string& type, co
   Reply(reply, j);
 }
 
+void JetStream::ReplyPagedError(const std::string& reply, const std::string& type,
+                                const ApiError& err, const char* list_key,
+                                nlohmann::ordered_json list) {
+  api_errors_.fetch_add(1, std::memory_order_relaxed);
+  // nats-server's paged responses carry their paging members (zero) and the
+  // list (null or empty) even with an error.
+  nlohmann::ordered_json j;
+  j["type"] = ResponseType(type);
+  j["error"] = err.ToJson();
+  j["total"] = 0;
+  j["offset"] = 0;
+  j["limit"] = 0;
+  if (list_key != nullptr) j[list_key] = std::move(list);
+  Reply(reply, j);
+}
+
 nlohmann::ordered_json JetStream::ElectedReplicas(const StreamAssignment& a) const {
   // nats-server lists every peer here, the leader (this node) too.
   const nlohmann::ordered_json cluster = ClusterJson(a, a.group);
@@ -1282,6 +1299,24 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
 
 void JetStream::DispatchApi(const BusMessage& msg, int hops, const std::string& rest,
                             bool may_park) {
+  // Every handler decodes its body with checked accessors; this is the last
+  // line of defence: a request must never take the server down (nlohmann
+  // throws on a type mismatch, std:: on a bad conversion).
+  try {
+    DispatchApiUnguarded(msg, hops, rest, may_park);
+  } catch (const std::exception& e) {
+    spdlog::warn("JetStream API {}: request refused: {}", rest, e.what());
+    if (rest.rfind("DIRECT.", 0) == 0) {
+      std::string hdr = "NATS/1.0 408 Malformed Request\r\n\r\n";
+      Send(msg.reply, std::move(hdr), "");
+      return;
+    }
+    ReplyError(msg.reply, "api", errors::InvalidJson());
+  }
+}
+
+void JetStream::DispatchApiUnguarded(const BusMessage& msg, int hops, const std::string& rest,
+                                     bool may_park) {
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
   if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
@@ -1605,7 +1640,9 @@ void JetStream::HandlePeerRemove(const BusMessage& msg, const std::string& name,
     }
   }
   // Herald's extension: "to" names the replacement (the admin API's move).
-  if (const std::string to = body.value("to", ""); !to.empty()) {
+  std::string to;
+  if (!JsonMemberString(body, "to", &to)) return ReplyError(msg.reply, type, errors::InvalidJson());
+  if (!to.empty()) {
     const raft::NodeId want = NodeIdFor(to);
     if (std::find(candidates.begin(), candidates.end(), want) == candidates.end()) {
       return ReplyError(msg.reply, type,
@@ -1645,15 +1682,15 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
   const std::string type = list ? "stream_list" : "stream_names";
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
-  size_t offset = 0;
-  if (auto it = body.find("offset"); it != body.end() && it->is_number_integer()) {
-    offset = static_cast<size_t>(std::max<int64_t>(0, it->get<int64_t>()));
-  }
+  int64_t signed_offset = 0;
   std::string filter;
-  if (auto it = body.find("subject"); it != body.end() && it->is_string()) {
-    filter = it->get<std::string>();
+  if (!ok || !body.is_object() || !JsonMemberI64(body, "offset", &signed_offset) ||
+      !JsonMemberString(body, "subject", &filter)) {
+    return ReplyPagedError(msg.reply, type, errors::InvalidJson(), "streams",
+                           list ? nlohmann::ordered_json::array() : nlohmann::ordered_json());
   }
+  // (nats-server 2.9.10 panics on a negative offset; it counts from 0 here.)
+  const size_t offset = static_cast<size_t>(std::max<int64_t>(0, signed_offset));
   std::vector<StreamAssignment> matched;
   for (const auto& [name, a] : meta_->Streams()) {
     if (!filter.empty()) {
@@ -1874,17 +1911,16 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
 void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return ReplyError(msg.reply, "stream_info", errors::InvalidJson());
   std::string filter;
-  if (auto it = body.find("subjects_filter"); it != body.end() && it->is_string()) {
-    filter = it->get<std::string>();
+  bool deleted_details = false;
+  int64_t offset = 0;  // accepted (nats-server pages the subjects from it), not used
+  if (!ok || !body.is_object() || !JsonMemberString(body, "subjects_filter", &filter) ||
+      !JsonMemberBool(body, "deleted_details", &deleted_details) ||
+      !JsonMemberI64(body, "offset", &offset)) {
+    return ReplyPagedError(msg.reply, "stream_info", errors::InvalidJson(), nullptr, {});
   }
   nlohmann::ordered_json out;
   out["type"] = ResponseType("stream_info");
-  bool deleted_details = false;
-  if (auto it = body.find("deleted_details"); it != body.end() && it->is_boolean()) {
-    deleted_details = it->get<bool>();
-  }
   nlohmann::ordered_json info = StreamInfoJson(ls, filter, deleted_details);
   if (!filter.empty()) {
     const size_t n = info["state"].contains("subjects") ? info["state"]["subjects"].size() : 0;
@@ -1910,7 +1946,13 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   };
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return purge_error(msg.reply, type, errors::InvalidJson());
+  std::string purge_filter;
+  uint64_t purge_seq = 0, purge_keep = 0;
+  if (!ok || !body.is_object() || !JsonMemberString(body, "filter", &purge_filter) ||
+      !JsonMemberU64(body, "seq", &purge_seq) || !JsonMemberU64(body, "keep", &purge_keep)) {
+    // A filter of the wrong type must not become "purge everything".
+    return purge_error(msg.reply, type, errors::InvalidJson());
+  }
   const StreamConfig cfg = ls.stream->config();
   if (cfg.sealed) return purge_error(msg.reply, type, errors::Sealed());
   if (cfg.deny_purge) {
@@ -1919,13 +1961,13 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   nlohmann::json op;
   op["op"] = "purge";
   if (auto it = body.find("filter"); it != body.end() && it->is_string()) {
-    if (!IsValidSubject(it->get<std::string>())) {
+    if (!IsValidSubject(purge_filter)) {
       return purge_error(msg.reply, type, {500, 10110, "invalid subject"});
     }
-    op["filter"] = *it;
+    op["filter"] = purge_filter;
   }
-  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned()) op["seq"] = *it;
-  if (auto it = body.find("keep"); it != body.end() && it->is_number_unsigned()) op["keep"] = *it;
+  if (auto it = body.find("seq"); it != body.end() && !it->is_null()) op["seq"] = purge_seq;
+  if (auto it = body.find("keep"); it != body.end() && !it->is_null()) op["keep"] = purge_keep;
   if (op.contains("seq") && op.contains("keep")) {
     return purge_error(msg.reply, type, errors::BadRequest());
   }
@@ -1966,9 +2008,13 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
       if (direct) return direct_status("408 Empty Request");
       return ReplyError(msg.reply, type, errors::BadRequest());
     }
-    const uint64_t seq = body.value("seq", uint64_t{0});
-    const std::string last_by = body.value("last_by_subj", "");
-    const std::string next_by = body.value("next_by_subj", "");
+    uint64_t seq = 0;
+    std::string last_by, next_by;
+    if (!JsonMemberU64(body, "seq", &seq) || !JsonMemberString(body, "last_by_subj", &last_by) ||
+        !JsonMemberString(body, "next_by_subj", &next_by)) {
+      if (direct) return direct_status("408 Malformed Request");
+      return ReplyError(msg.reply, type, errors::InvalidJson());
+    }
     if (!last_by.empty() && (seq > 0 || !next_by.empty())) {
       if (direct) return direct_status("408 Bad Request");
       return ReplyError(msg.reply, type, errors::BadRequest());
@@ -2027,13 +2073,17 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
     return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
   }
   uint64_t seq = 0;
-  if (auto it = body.find("seq"); it != body.end() && it->is_number_unsigned())
-    seq = it->get<uint64_t>();
-  if (seq == 0) return ReplyError(msg.reply, type, errors::BadRequest());
+  bool no_erase = false;
+  if (!JsonMemberU64(body, "seq", &seq) || !JsonMemberBool(body, "no_erase", &no_erase)) {
+    return ReplyError(msg.reply, type, errors::InvalidJson());
+  }
+  if (body.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
+  // nats-server: a request with members but no sequence removes message 0.
+  if (seq == 0) return ReplyError(msg.reply, type, {500, 10057, "no message found"});
   nlohmann::json op;
   op["op"] = "delete";
   op["seq"] = seq;
-  op["no_erase"] = body.value("no_erase", false);
+  op["no_erase"] = no_erase;
   std::shared_ptr<Stream> stream = ls.stream;
   const std::string reply = msg.reply;
   host_->Propose(ls.assignment.group, EncodeOpEntry(op),
@@ -2274,7 +2324,11 @@ void JetStream::HandleServerMembership(const BusMessage& msg, int hops, const st
   nlohmann::json op;
   op["op"] = "cordon";
   op["node"] = node;
-  op["on"] = remove || body.value("cordon", true);
+  bool cordon = true;
+  if (!JsonMemberBool(body, "cordon", &cordon)) {
+    return ReplyError(reply, type, errors::InvalidJson());
+  }
+  op["on"] = remove || cordon;
   if (!remove) {
     host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
       if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());

@@ -166,6 +166,8 @@ class JetStream : public raft::StateMachine {
   // may_park: a request for a stream whose replica here knows no leader yet
   // is held (parked_) rather than answered "offline" at once.
   void DispatchApi(const BusMessage& msg, int hops, const std::string& rest, bool may_park = true);
+  void DispatchApiUnguarded(const BusMessage& msg, int hops, const std::string& rest,
+                            bool may_park);
   void HandleAccountInfo(const BusMessage& msg);
   void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
   void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
@@ -223,6 +225,10 @@ class JetStream : public raft::StateMachine {
   // others in one hand-off to an I/O thread.
   void Send(std::string subject, std::string headers, std::string data);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
+  // An error of a paged API (names, lists, stream info): with nats-server's
+  // zero paging members and `list_key` (if any) set to `list`.
+  void ReplyPagedError(const std::string& reply, const std::string& type, const ApiError& err,
+                       const char* list_key, nlohmann::ordered_json list);
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
                                         bool deleted_details = false);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;

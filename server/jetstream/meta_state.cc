@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "rocksdb/write_batch.h"
+#include "server/jetstream/api_json.h"
 
 namespace herald::js {
 namespace {
@@ -34,7 +35,7 @@ std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json&
   auto cfg = ParseStreamConfig(j.value("config", nlohmann::json::object()), &err);
   if (!cfg.has_value()) return std::nullopt;
   a.config = *cfg;
-  a.group = j.value("group", uint64_t{0});
+  if (!JsonMemberU64(j, "group", &a.group)) return std::nullopt;
   if (auto it = j.find("peers"); it != j.end() && it->is_array()) {
     for (const auto& p : *it) {
       if (p.is_number_unsigned()) a.peers.push_back(p.get<raft::NodeId>());
@@ -47,10 +48,12 @@ std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json&
   } else {
     a.initial_peers = a.peers;
   }
-  a.created_ns = j.value("created", int64_t{0});
-  a.create_reply = j.value("create_reply", "");
-  a.update_reply = j.value("update_reply", "");
-  a.update_index = j.value("update_index", uint64_t{0});
+  if (!JsonMemberI64(j, "created", &a.created_ns) ||
+      !JsonMemberString(j, "create_reply", &a.create_reply) ||
+      !JsonMemberString(j, "update_reply", &a.update_reply) ||
+      !JsonMemberU64(j, "update_index", &a.update_index)) {
+    return std::nullopt;
+  }
   return a;
 }
 
@@ -62,8 +65,9 @@ absl::Status MetaState::LoadFromDisk() {
   nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
   if (!j.is_object()) return absl::DataLossError("meta state record is not valid JSON");
   MutexLock l(&mu_);
-  applied_ = j.value("applied", uint64_t{0});
-  next_group_ = j.value("next_group", kFirstStreamGroup);
+  if (!JsonMemberU64(j, "applied", &applied_) || !JsonMemberU64(j, "next_group", &next_group_)) {
+    return absl::DataLossError("meta state record has members of the wrong type");
+  }
   if (auto it = j.find("cordoned"); it != j.end() && it->is_array()) {
     for (const auto& n : *it) {
       if (n.is_number_unsigned()) cordoned_.insert(n.get<raft::NodeId>());
@@ -112,7 +116,10 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
     }
     return change;
   }
-  const std::string kind = op.value("op", "");
+  // Entries are written by the metadata leader with the right member types;
+  // a damaged one is ignored alike on every node (never a throw).
+  std::string kind;
+  (void)JsonMemberString(op, "op", &kind);
   auto a = StreamAssignment::FromJson(op.value("stream", nlohmann::json::object()));
   if (kind == "create" && a.has_value()) {
     const std::string& name = a->config.name;
@@ -154,23 +161,26 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       change.stream = it->second;
     }
   } else if (kind == "cordon") {
-    const raft::NodeId node = op.value("node", raft::NodeId{0});
-    if (node != 0) {
-      if (op.value("on", true)) {
+    raft::NodeId node = 0;
+    bool on = true;
+    if (JsonMemberU64(op, "node", &node) && JsonMemberBool(op, "on", &on) && node != 0) {
+      if (on) {
         cordoned_.insert(node);
       } else {
         cordoned_.erase(node);
       }
     }
   } else if (kind == "delete") {
-    auto it = streams_.find(op.value("name", ""));
+    std::string name;
+    (void)JsonMemberString(op, "name", &name);
+    auto it = streams_.find(name);
     if (it == streams_.end()) {
       change.kind = MetaChange::Kind::kRejected;
       change.err_code = 10059;
     } else {
       change.kind = MetaChange::Kind::kDeleted;
       change.stream = it->second;
-      change.delete_reply = op.value("reply", "");
+      (void)JsonMemberString(op, "reply", &change.delete_reply);
       streams_.erase(it);
     }
   }

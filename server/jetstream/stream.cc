@@ -529,7 +529,16 @@ void Stream::Apply(const raft::Entry& entry) {
     } else if (data[0] == 'B') {
       ApplyMessageBatch(data.substr(1), entry.index, &now);
     } else if (data[0] == 'J') {
-      ApplyOp(data.substr(1));
+      // Leaders write these with the right member types; one that is damaged
+      // (a member of another type makes nlohmann throw) is refused the same
+      // way on every replica instead of ending the process.
+      try {
+        ApplyOp(data.substr(1));
+      } catch (const std::exception& e) {
+        spdlog::error("stream group {}: bad operation entry at index {}: {}", group_, entry.index,
+                      e.what());
+        last_result_.error = errors::BadRequest();
+      }
     } else if (data[0] == 'D' || data[0] == 'A') {
       ApplyConsumerEntry(data[0], data.substr(1));
     } else if (data[0] == 'R') {

@@ -44,19 +44,21 @@ while read -r name rest; do
   srcs=()
   seeds=()
   extra=()
+  defines=()
   dict=()
   for tok in $rest; do
     case "$tok" in
       seed=*) [ -d "${tok#seed=}" ] && seeds+=("$ROOT/${tok#seed=}") ;;
       dict=*) dict=(-dict="$ROOT/${tok#dict=}") ;;
       -l*) extra+=("$tok") ;;
+      -D*) defines+=("$tok") ;;
       *) srcs+=("$tok") ;;
     esac
   done
 
   bin="$OUT/$name"
   log="$OUT/$name.log"
-  if ! "$CXX" "${FLAGS[@]}" "${srcs[@]}" -o "$bin" "${extra[@]}" "${LIBS[@]}" >"$OUT/$name.build.log" 2>&1; then
+  if ! "$CXX" "${FLAGS[@]}" "${defines[@]}" "${srcs[@]}" -o "$bin" "${extra[@]}" "${LIBS[@]}" >"$OUT/$name.build.log" 2>&1; then
     echo "fuzz $name: FAIL (build, see .fuzz/$name.build.log)"
     tail -n 20 "$OUT/$name.build.log" >&2
     failed=1

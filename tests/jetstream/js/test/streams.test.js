@@ -374,3 +374,59 @@ t('account info and unknown API subjects', async () => {
   // an unknown API subject: no reply (timeout) from 2.9.10; no-responders also acceptable
   await assert.rejects(L.api(nc, '$JS.API.STREAM.FOO.A', null, 1000), (e) => e.code === 'TIMEOUT' || e.code === '503');
 });
+
+t('members of the wrong type in API request bodies: invalid JSON as nats-server says, never acted on, server stays up', async () => {
+  const ok = await L.api(nc, '$JS.API.STREAM.CREATE.TY', { name: 'TY', subjects: ['ty.>'], allow_direct: true });
+  assert.ok(!ok.error, JSON.stringify(ok.error));
+  const js = nc.jetstream();
+  for (let i = 0; i < 3; i++) await js.publish(`ty.${i}`, L.sc.encode('v'));
+  const invalid = { code: 400, err_code: 10025, description: 'invalid JSON' };
+  // The paged APIs keep their paging members (zero) with the error.
+  const cases = [
+    ['STREAM.NAMES', '{"offset":"x"}', { total: 0, offset: 0, limit: 0, streams: null }],
+    ['STREAM.NAMES', '{"offset":1.5}', { total: 0, offset: 0, limit: 0, streams: null }],
+    ['STREAM.NAMES', '{"subject":5}', { total: 0, offset: 0, limit: 0, streams: null }],
+    ['STREAM.NAMES', '{bad', { total: 0, offset: 0, limit: 0, streams: null }],
+    ['STREAM.LIST', '{"subject":true}', { total: 0, offset: 0, limit: 0, streams: [] }],
+    ['STREAM.INFO.TY', '{"subjects_filter":5}', { total: 0, offset: 0, limit: 0 }],
+    ['STREAM.INFO.TY', '{"deleted_details":"x"}', { total: 0, offset: 0, limit: 0 }],
+    ['STREAM.INFO.TY', '{"offset":"x"}', { total: 0, offset: 0, limit: 0 }],
+    ['STREAM.PURGE.TY', '{"filter":5}', { purged: 0 }],
+    ['STREAM.PURGE.TY', '{"seq":"x"}', { purged: 0 }],
+    ['STREAM.PURGE.TY', '{"keep":-1}', { purged: 0 }],
+    ['STREAM.PURGE.TY', '{"seq":1.5}', { purged: 0 }],
+    ['STREAM.MSG.DELETE.TY', '{"seq":"x"}', {}],
+    ['STREAM.MSG.DELETE.TY', '{"seq":1,"no_erase":"x"}', {}],
+    ['STREAM.MSG.DELETE.TY', '{"seq":-1}', {}],
+    ['STREAM.MSG.GET.TY', '{"seq":"x"}', {}],
+    ['STREAM.MSG.GET.TY', '{"seq":-1}', {}],
+    ['STREAM.MSG.GET.TY', '{"seq":1e2}', {}],
+    ['STREAM.MSG.GET.TY', '{"last_by_subj":5}', {}],
+    ['STREAM.MSG.GET.TY', '{"next_by_subj":[1]}', {}],
+    ['CONSUMER.CREATE.TY', '{"stream_name":5,"config":{"ack_policy":"explicit"}}', {}],
+    ['CONSUMER.NAMES.TY', '{"offset":"x"}', { total: 0, offset: 0, limit: 0, consumers: [] }],
+    ['CONSUMER.LIST.TY', '{"offset":true}', { total: 0, offset: 0, limit: 0, consumers: [] }],
+  ];
+  for (const [api, body, extra] of cases) {
+    const r = await L.api(nc, `$JS.API.${api}`, body);
+    assert.deepEqual(r.error, invalid, `${api} ${body}: ${JSON.stringify(r)}`);
+    for (const [k, v] of Object.entries(extra)) assert.deepEqual(r[k], v, `${api} ${body}: ${k} in ${JSON.stringify(r)}`);
+  }
+  // Direct gets answer with a status, as nats-server does.
+  for (const body of ['{"seq":"x"}', '{"next_by_subj":{}}', '{"seq":-1}']) {
+    const m = await nc.request('$JS.API.DIRECT.GET.TY', L.sc.encode(body), { timeout: 5000 });
+    assert.equal(m.headers && `${m.headers.code} ${m.headers.description}`, '408 Malformed Request', body);
+  }
+  // null members are Go's zero values: a sequence of 0 deletes nothing.
+  L.assertApiError(await L.api(nc, '$JS.API.STREAM.MSG.DELETE.TY', '{"seq":null}'), 500, 10057, 'no message found');
+  L.assertApiError(await L.api(nc, '$JS.API.STREAM.MSG.DELETE.TY', '{"seq":0}'), 500, 10057, 'no message found');
+  const last = await L.api(nc, '$JS.API.STREAM.MSG.GET.TY', '{"seq":null,"last_by_subj":"ty.2"}');
+  assert.equal(last.message.seq, 3);
+  L.assertApiError(await L.api(nc, '$JS.API.CONSUMER.CREATE.TY', '{"stream_name":null,"config":{"ack_policy":"explicit"}}'),
+    400, 10056, 'stream name in subject does not match request');
+  // Nothing was purged or deleted, and the server still answers.
+  const info = await jsm.streams.info('TY');
+  assert.equal(info.state.messages, 3);
+  assert.equal(info.state.first_seq, 1);
+  await jsm.streams.delete('TY');
+});

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "rocksdb/db.h"
+#include "server/jetstream/meta_state.h"
 
 namespace herald::js {
 namespace {
@@ -686,6 +687,45 @@ TEST_F(StreamTest, RestoreEntryDecodingRules) {
   empty_subject.Add(1, 0, "", "", "d");
   e = empty_subject.Finish();
   EXPECT_FALSE(DecodeRestoreEntry(std::string_view(e).substr(1), &v));
+}
+
+// A damaged operation entry (a member of the wrong type makes nlohmann throw)
+// is refused on every replica alike; the stream goes on.
+TEST_F(StreamTest, OperationWithWrongMemberTypesIsRefusedNotThrown) {
+  ASSERT_EQ(Pub("s.a").seq, 1u);
+  for (const char* op :
+       {R"({"op":5})", R"({"op":"purge","filter":7})", R"({"op":"delete","seq":"x"})",
+        R"({"op":"expire","cutoff":"x"})", R"({"op":"consumer_create","name":3})"}) {
+    raft::Entry e;
+    e.index = ++index_;
+    e.data = std::string("J") + op;
+    stream_->Apply(e);
+    stream_->CommitApplied(0);
+    EXPECT_EQ(stream_->last_result().error.err_code, 10003) << op;
+  }
+  EXPECT_EQ(stream_->State().msgs, 1u);
+  EXPECT_EQ(Pub("s.b").seq, 2u);
+  EXPECT_EQ(stream_->applied(), index_);
+}
+
+// Same for the metadata group's entries (MetaState shares the node's RocksDB).
+TEST_F(StreamTest, MetadataEntryWithWrongMemberTypesIsIgnored) {
+  MetaState meta(db_.get());
+  ASSERT_TRUE(meta.LoadFromDisk().ok());
+  uint64_t index = 0;
+  for (const char* op :
+       {R"({"op":5})", R"({"op":"delete","name":7})", R"({"op":"cordon","node":"x","on":1})",
+        R"({"op":"create","stream":{"config":{"name":"A"},"group":"x"}})",
+        R"({"op":"create","stream":{"config":{"name":"A"},"created":"x"}})"}) {
+    MetaChange c = meta.Apply(++index, op);
+    EXPECT_TRUE(c.kind == MetaChange::Kind::kNone || c.kind == MetaChange::Kind::kRejected) << op;
+  }
+  EXPECT_EQ(meta.applied(), index);
+  EXPECT_TRUE(meta.Streams().empty());
+  EXPECT_TRUE(meta.Cordoned().empty());
+  MetaState again(db_.get());  // the persisted record reads back
+  EXPECT_TRUE(again.LoadFromDisk().ok());
+  EXPECT_EQ(again.applied(), index);
 }
 
 }  // namespace

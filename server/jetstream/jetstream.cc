@@ -611,7 +611,18 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
   }
   applying_stream_ = stream;
   if (entry.index <= stream->applied()) return;  // replay of what the store already holds
+  // Republishing is the leader's (as nats-server's isLeader at apply): the
+  // replica that leads as it applies the entry.
+  const bool republishes = stream->shared_config()->republish.has_value() && !entry.data.empty() &&
+                           (entry.data[0] == 'M' || entry.data[0] == 'B');
+  if (republishes) {
+    absl::StatusOr<raft::GroupInfo> info = host_->Info(group);
+    stream->set_republishing(info.ok() && info->lead == self_);
+  }
   stream->Apply(entry);
+  if (republishes) {
+    for (const Stream::Republished& m : stream->republished()) Send(m.subject, m.headers, m.data);
+  }
   if (!stream->last_result().consumer.empty()) consumers_touched_ = true;
   if (stream->last_result().config_changed) {
     std::string name = stream->config().name;

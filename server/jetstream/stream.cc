@@ -334,6 +334,7 @@ Stream::Stream(StreamConfig config, uint64_t group, std::unique_ptr<storage::Str
     : group_(group),
       store_(std::move(store)),
       config_(std::make_shared<const StreamConfig>(std::move(config))) {
+  SetRepublishTransform(*config_);
   last_time_ns_ = store_->State().last_time_ns;
   // What a store holds when opened was read back from disk: the stream's
   // records skip RocksDB's WAL, so only flushed writes survive a restart.
@@ -454,6 +455,21 @@ void Stream::UpdateConfig(const StreamConfig& config) {
     MutexLock l(&mu_);
     config_ = std::make_shared<const StreamConfig>(config);
   }
+  SetRepublishTransform(config);
+}
+
+void Stream::SetRepublishTransform(const StreamConfig& cfg) {
+  republish_.reset();
+  if (!cfg.republish.has_value()) return;
+  absl::StatusOr<SubjectTransform> t = SubjectTransform::Create(
+      cfg.republish->src.empty() ? ">" : cfg.republish->src, cfg.republish->dest);
+  // The API refused invalid ones; a config that still has one republishes nothing.
+  if (!t.ok()) {
+    spdlog::warn("stream {}: republish {} -> {}: {}", cfg.name, cfg.republish->src,
+                 cfg.republish->dest, t.status().ToString());
+    return;
+  }
+  republish_ = std::make_shared<const SubjectTransform>(*std::move(t));
 }
 
 void Stream::RebuildDedupe() {
@@ -520,6 +536,7 @@ void Stream::Apply(const raft::Entry& entry) {
   last_result_ = ApplyResult{};
   last_result_.index = entry.index;
   msg_results_.clear();
+  republished_.clear();
   std::string_view data = entry.data;
   if (!data.empty()) {
     int64_t now = 0;
@@ -705,6 +722,17 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
       return;
     }
   }
+  // Republished by the leader: the destination, and the subject's last
+  // sequence before this message (lightweight clients detect gaps with it).
+  std::optional<std::string> republish_subject;
+  uint64_t subject_last_seq = 0;
+  if (republishing_ && republish_ != nullptr) {
+    republish_subject = republish_->Match(subject);
+    if (republish_subject.has_value()) {
+      absl::StatusOr<uint64_t> last = store_->LastSeqOfSubject(subject);
+      subject_last_seq = last.ok() ? *last : 0;
+    }
+  }
   const uint64_t seq = store_->Append(subject, headers, payload, time_ns);
   r.seq = seq;
   last_time_ns_ = time_ns;
@@ -728,6 +756,10 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
       Check(store_->Purge([s](std::string_view x) { return x == s; }, seq, 0).status());
     }
   }
+  if (republish_subject.has_value()) {
+    AddRepublished(*std::move(republish_subject), cfg.name, subject, seq, subject_last_seq, headers,
+                   payload, cfg.republish.has_value() && cfg.republish->headers_only);
+  }
   // Nats-Expected-Last-Msg-Id compares with the newest message's own id
   // (empty when it had none), as nats-server does.
   last_msg_id_.clear();
@@ -736,6 +768,32 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
     last_msg_id_ = std::string(*msg_id);
   }
   EnforceLimits(subject);
+}
+
+void Stream::AddRepublished(std::string to, std::string_view stream, std::string_view subject,
+                            uint64_t seq, uint64_t subject_last_seq, std::string_view headers,
+                            std::string_view payload, bool headers_only) {
+  // nats-server 2.9's headers, in its order: the message's own headers
+  // first (their closing blank line moved to the end), then Nats-Stream,
+  // Nats-Subject, Nats-Sequence, Nats-Last-Sequence and, without the
+  // payload, Nats-Msg-Size.
+  Republished m;
+  m.subject = std::move(to);
+  if (headers.size() > 2) {
+    m.headers.assign(headers.substr(0, headers.size() - 2));
+  } else {
+    m.headers = "NATS/1.0\r\n";
+  }
+  absl::StrAppend(&m.headers, "Nats-Stream: ", absl::string_view(stream.data(), stream.size()),
+                  "\r\nNats-Subject: ", absl::string_view(subject.data(), subject.size()),
+                  "\r\nNats-Sequence: ", seq, "\r\nNats-Last-Sequence: ", subject_last_seq, "\r\n");
+  if (headers_only) {
+    absl::StrAppend(&m.headers, "Nats-Msg-Size: ", payload.size(), "\r\n");
+  } else {
+    m.data.assign(payload);
+  }
+  m.headers += "\r\n";
+  republished_.push_back(std::move(m));
 }
 
 void Stream::ApplyRestore(std::string_view body, int64_t* now_ns) {

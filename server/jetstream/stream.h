@@ -32,6 +32,7 @@
 #include "server/jetstream/consumer_state.h"
 #include "server/jetstream/leader_clock.h"
 #include "server/jetstream/stream_config.h"
+#include "server/protocol/subject_transform.h"
 #include "storage/stream_snapshot.h"
 #include "storage/stream_store.h"
 
@@ -223,6 +224,15 @@ class Stream {
     bool duplicate = false;
   };
   const std::vector<MsgResult>& msg_results() const { return msg_results_; }
+  // Republish (StreamConfig::republish). Driver thread: whether this replica
+  // leads the stream as it applies the next entries (only the leader
+  // republishes, as in nats-server), and the messages the last applied entry
+  // republishes, in order, for the caller to publish.
+  void set_republishing(bool leader) { republishing_ = leader; }
+  struct Republished {
+    std::string subject, headers, data;
+  };
+  const std::vector<Republished>& republished() const { return republished_; }
   // The leader's batcher of publishes (any thread).
   PublishBatcher& publish_batcher() const { return publish_batcher_; }
   // Any thread: the clock this node stamps the stream's messages with while
@@ -261,6 +271,10 @@ class Stream {
 
  private:
   void ApplyMessage(std::string_view body, int64_t* now_ns);
+  void SetRepublishTransform(const StreamConfig& cfg);
+  void AddRepublished(std::string to, std::string_view stream, std::string_view subject,
+                      uint64_t seq, uint64_t subject_last_seq, std::string_view headers,
+                      std::string_view payload, bool headers_only);
   void ApplyMessageBatch(std::string_view body, uint64_t index, int64_t* now_ns);
   void ApplyOp(std::string_view body);
   void ApplyConsumerOp(const std::string& kind, const nlohmann::json& op);
@@ -309,6 +323,9 @@ class Stream {
   // Driver thread only.
   ApplyResult last_result_;
   std::vector<MsgResult> msg_results_;
+  bool republishing_ = false;
+  std::shared_ptr<const SubjectTransform> republish_;  // from the config; null: none
+  std::vector<Republished> republished_;
   uint64_t staged_index_ = 0;  // last entry applied but not committed (0: none)
   struct MsgIdEntry {
     uint64_t seq;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "server/jetstream/go_json.h"
 #include "server/protocol/subject.h"
+#include "server/protocol/subject_transform.h"
 
 namespace herald::js {
 namespace {
@@ -43,7 +44,14 @@ nlohmann::ordered_json StreamConfig::ToJson() const {
   if (no_ack) j["no_ack"] = true;
   j["duplicate_window"] = duplicate_window_ns;
   if (!placement.is_null()) j["placement"] = placement;
-  if (!republish.is_null()) j["republish"] = republish;
+  if (republish.has_value()) {
+    // Go's field order and omitempty: src and headers_only only when set.
+    nlohmann::ordered_json r;
+    if (!republish->src.empty()) r["src"] = republish->src;
+    r["dest"] = republish->dest;
+    if (republish->headers_only) r["headers_only"] = true;
+    j["republish"] = std::move(r);
+  }
   j["allow_direct"] = allow_direct;
   j["mirror_direct"] = mirror_direct;
   j["sealed"] = sealed;
@@ -109,9 +117,14 @@ std::optional<StreamConfig> ParseStreamConfig(const nlohmann::json& j, ApiError*
     if (!it->is_object()) return std::nullopt;
     c.placement = *it;
   }
-  if (auto it = j.find("republish"); it != j.end() && !it->is_null()) {
+  if (const nlohmann::json* it = gojson::Find(j, "republish"); it != nullptr && !it->is_null()) {
     if (!it->is_object()) return std::nullopt;
-    c.republish = *it;
+    RePublish r;
+    if (!Get(*it, "src", &r.src) || !Get(*it, "dest", &r.dest) ||
+        !Get(*it, "headers_only", &r.headers_only)) {
+      return std::nullopt;
+    }
+    c.republish = std::move(r);
   }
   for (const char* k : {"mirror", "sources"}) {
     auto it = j.find(k);
@@ -213,6 +226,25 @@ ApiError NormalizeStreamConfig(StreamConfig* cfg) {
       if (a != b && SubjectsCollide(a, b)) {
         return errors::InvalidConfig("subject \"" + a + "\" overlaps with \"" + b + "\"");
       }
+    }
+  }
+  if (c.republish.has_value()) {
+    RePublish& r = *c.republish;
+    if (r.src.empty()) r.src = ">";
+    bool src_valid = false, forms_cycle = false;
+    for (const std::string& s : c.subjects) {
+      src_valid = src_valid || SubjectsCollide(r.src, s);
+      forms_cycle = forms_cycle || SubjectsCollide(r.dest, s);
+    }
+    if (!src_valid) {
+      return errors::InvalidConfig(
+          "stream configuration for republish source is not valid subset of subjects");
+    }
+    if (forms_cycle) {
+      return errors::InvalidConfig("stream configuration for republish destination forms a cycle");
+    }
+    if (!SubjectTransform::Create(r.src, r.dest).ok()) {
+      return errors::InvalidConfig("stream configuration for republish not valid");
     }
   }
   return {};

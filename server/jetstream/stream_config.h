@@ -26,6 +26,20 @@ constexpr size_t kMaxDescriptionLen = 4 * 1024;
 constexpr int kMaxReplicas = 5;
 constexpr int64_t kDefaultDuplicateWindowNs = 120'000'000'000;  // 2 min
 
+// Republish (nats-server 2.9's RePublish): each message the stream stores
+// whose subject `src` matches is published again, by the stream's leader,
+// on `dest` (a SubjectTransform), with Nats-Stream, Nats-Subject,
+// Nats-Sequence and Nats-Last-Sequence headers; without the payload, and
+// with Nats-Msg-Size, when headers_only.
+struct RePublish {
+  std::string src;  // normalized: empty becomes ">"
+  std::string dest;
+  bool headers_only = false;
+  bool operator==(const RePublish& o) const {
+    return src == o.src && dest == o.dest && headers_only == o.headers_only;
+  }
+};
+
 struct StreamConfig {
   std::string name;
   std::string description;
@@ -49,9 +63,9 @@ struct StreamConfig {
   bool deny_delete = false;
   bool deny_purge = false;
   bool allow_rollup_hdrs = false;
-  // Kept verbatim so they are echoed back; not acted on yet.
+  // Kept verbatim so it is echoed back; not acted on yet.
   nlohmann::json placement;
-  nlohmann::json republish;
+  std::optional<RePublish> republish;
   bool has_mirror_or_sources = false;
 
   // The JSON nats-server 2.9 echoes (field order as nats-server's).

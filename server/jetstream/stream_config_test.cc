@@ -78,6 +78,59 @@ TEST(StreamConfigTest, InvalidConfigs) {
         "discard new per subject requires discard new policy to be set");
 }
 
+TEST(StreamConfigTest, RepublishAsNatsServerChecksIt) {
+  ApiError err;
+  StreamConfig c = Parse(R"({"name":"a","subjects":["in.>"],"republish":{"dest":"out.>"}})", &err);
+  ASSERT_TRUE(err.ok());
+  ASSERT_TRUE(NormalizeStreamConfig(&c).ok());
+  ASSERT_TRUE(c.republish.has_value());
+  EXPECT_EQ(c.republish->src, ">");  // nats-server fills it in, and echoes it
+  EXPECT_EQ(c.ToJson()["republish"].dump(), R"({"src":">","dest":"out.>"})");
+  c = Parse(R"({"name":"a","subjects":["in.*"],
+                "republish":{"src":"in.*","dest":"o.$1","headers_only":true}})",
+            &err);
+  ASSERT_TRUE(NormalizeStreamConfig(&c).ok());
+  EXPECT_EQ(c.ToJson()["republish"].dump(), R"({"src":"in.*","dest":"o.$1","headers_only":true})");
+  // Each of nats-server's refusals.
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"dest":"in.x"})", "stream configuration for republish destination forms a cycle"},
+      {R"({"src":"x.>","dest":"o.>"})",
+       "stream configuration for republish source is not valid subset of subjects"},
+      {R"({"src":"in.*","dest":"o.>"})", "stream configuration for republish not valid"},
+      {R"({"src":"in.>"})", "stream configuration for republish not valid"},
+  };
+  for (const auto& [rp, why] : bad) {
+    const std::string json =
+        std::string(R"({"name":"a","subjects":["in.>"],"republish":)") + rp + "}";
+    StreamConfig b = Parse(json, &err);
+    ASSERT_TRUE(err.ok()) << json;
+    ApiError e = NormalizeStreamConfig(&b);
+    EXPECT_EQ(e.err_code, 10052) << json;
+    EXPECT_EQ(e.description, why) << json;
+  }
+  for (const char* rp : {R"("x")", R"({"dest":5})", R"({"dest":"o","headers_only":"yes"})"}) {
+    const std::string json = std::string(R"({"name":"a","republish":)") + rp + "}";
+    EXPECT_FALSE(ParseStreamConfig(nlohmann::json::parse(json), &err).has_value()) << json;
+    EXPECT_EQ(err.err_code, 10025) << json;
+  }
+  // Updates may not change it (the same one, src filled in or not, is no change).
+  StreamConfig old =
+      Parse(R"({"name":"a","subjects":["in.>"],"republish":{"dest":"out.>"}})", &err);
+  ASSERT_TRUE(NormalizeStreamConfig(&old).ok());
+  for (const char* next : {R"({"name":"a","subjects":["in.>"],"republish":{"dest":"out2.>"}})",
+                           R"({"name":"a","subjects":["in.>"]})"}) {
+    StreamConfig n = Parse(next, &err);
+    ASSERT_TRUE(NormalizeStreamConfig(&n).ok());
+    EXPECT_EQ(CheckStreamUpdate(old, &n).description,
+              "stream configuration update can not change RePublish")
+        << next;
+  }
+  StreamConfig same =
+      Parse(R"({"name":"a","subjects":["in.>"],"republish":{"dest":"out.>"}})", &err);
+  ASSERT_TRUE(NormalizeStreamConfig(&same).ok());
+  EXPECT_TRUE(CheckStreamUpdate(old, &same).ok());
+}
+
 TEST(StreamConfigTest, UpdateRules) {
   ApiError err;
   StreamConfig old = Parse(R"({"name":"a","subjects":["a.>"]})", &err);

@@ -95,6 +95,62 @@ TEST_F(StreamTest, SequencesAndAppliedIndex) {
   EXPECT_EQ(stream_->State().msgs, 2u);
 }
 
+TEST_F(StreamTest, RepublishOnlyWhileLeadingAndOnlyStoredMessages) {
+  StreamConfig c = cfg_;
+  c.republish = RePublish{"s.*", "out.$1", false};
+  c.max_msgs_per_subject = 1;
+  c.discard = Discard::kNew;
+  c.discard_new_per_subject = true;
+  ASSERT_TRUE(NormalizeStreamConfig(&c).ok());
+  SetConfig(c);
+  // A follower stores, never republishes.
+  EXPECT_EQ(Pub("s.a", "", "1").seq, 1u);
+  EXPECT_TRUE(stream_->republished().empty());
+  stream_->set_republishing(true);
+  EXPECT_EQ(Pub("s.b", Hdr({{"Foo", "bar"}}), "2").seq, 2u);
+  ASSERT_EQ(stream_->republished().size(), 1u);
+  const Stream::Republished& m = stream_->republished()[0];
+  EXPECT_EQ(m.subject, "out.b");
+  EXPECT_EQ(m.headers,
+            "NATS/1.0\r\nFoo: bar\r\nNats-Stream: S\r\nNats-Subject: s.b\r\nNats-Sequence: "
+            "2\r\nNats-Last-Sequence: 0\r\n\r\n");
+  EXPECT_EQ(m.data, "2");
+  // Refused (per-subject limit): nothing. Not matched by the source: nothing.
+  EXPECT_FALSE(Pub("s.b", "", "3").error.ok());
+  EXPECT_TRUE(stream_->republished().empty());
+  EXPECT_EQ(Pub("s.x.y", "", "4").seq, 3u);
+  EXPECT_TRUE(stream_->republished().empty());
+  // The subject's previous sequence, also within one batch entry.
+  c.max_msgs_per_subject = -1;
+  c.discard_new_per_subject = false;
+  ASSERT_TRUE(NormalizeStreamConfig(&c).ok());
+  SetConfig(c);
+  PublishBatcher batcher;
+  std::shared_ptr<PublishBatcher::Batch> batch;
+  for (int i = 0; i < 3; ++i) {
+    std::string body;
+    AppendMessageBody(&body, "s.a", "", std::to_string(i), now_ + 1000 * (i + 1));
+    bool propose = false;
+    batch = batcher.Add(body, "", &propose);
+  }
+  batcher.Close(batch);
+  raft::Entry e;
+  e.index = ++index_;
+  e.data = batch->TakeEntry();
+  stream_->Apply(e);
+  stream_->CommitApplied(0);
+  ASSERT_EQ(stream_->republished().size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::string& h = stream_->republished()[i].headers;
+    EXPECT_EQ(h, "NATS/1.0\r\nNats-Stream: S\r\nNats-Subject: s.a\r\nNats-Sequence: " +
+                     std::to_string(4 + i) +
+                     "\r\nNats-Last-Sequence: " + std::to_string(i == 0 ? 1 : 3 + i) + "\r\n\r\n");
+  }
+  stream_->set_republishing(false);
+  EXPECT_EQ(Pub("s.a", "", "5").seq, 7u);
+  EXPECT_TRUE(stream_->republished().empty());
+}
+
 TEST_F(StreamTest, BatchEntryAppliesEachMessageWithItsOwnResult) {
   EXPECT_EQ(Pub("s.a").seq, 1u);
   PublishBatcher batcher;

@@ -268,6 +268,50 @@ t('stream leader stepdown: leader moves, data and publishing continue', async ()
   await jsms[0].streams.delete('SD');
 });
 
+t('R3 republish: one copy of each message, from the leader, before and after a stepdown', async () => {
+  await jsms[0].streams.add({ name: 'RPR3', subjects: ['rpr3.in.*'], num_replicas: 3, republish: { src: 'rpr3.in.*', dest: 'rpr3.out.$1' } });
+  // A subscriber on every node: wherever the leader is, each copy reaches each of them once.
+  const got = [[], [], []];
+  const subs = ncs.map((nc, i) => {
+    const sub = nc.subscribe('rpr3.out.*');
+    (async () => { for await (const m of sub) got[i].push(m); })();
+    return sub;
+  });
+  await Promise.all(ncs.map((nc) => nc.flush()));
+  // Interest crosses the routes before the first publish.
+  await L.sleep(300);
+  const publishRound = async (from, n) => {
+    for (let i = 0; i < n; i++) {
+      const nc = ncs[(from + i) % 3];
+      await L.retry(() => nc.jetstream().publish(`rpr3.in.k${i % 4}`, enc(`m${from + i}`), { msgID: `rpr3-${from + i}`, timeout: 2000 }), 15000, 'a publish');
+    }
+  };
+  await publishRound(0, 20);
+  const prev = (await infoWithLeader(jsms[0], 'RPR3')).cluster.leader;
+  const r = await L.api(ncs[1], '$JS.API.STREAM.LEADER.STEPDOWN.RPR3', null);
+  assert.equal(r.success, true, JSON.stringify(r));
+  await L.retry(async () => {
+    const si = await jsms[2].streams.info('RPR3');
+    if (!si.cluster.leader || si.cluster.leader === prev) throw new Error(`leader still ${si.cluster.leader}`);
+  }, 15000, 'a new leader');
+  await publishRound(20, 20);
+  await L.waitFor(() => got.every((g) => g.length >= 40), 10000, '40 republished messages on every node');
+  await L.sleep(300);  // a second copy would arrive right behind the first
+  subs.forEach((s) => s.unsubscribe());
+  for (const g of got) {
+    const seqs = g.map((m) => Number(m.headers.get('Nats-Sequence')));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), `sequences ${seqs}`);
+    for (const m of g) {
+      const seq = Number(m.headers.get('Nats-Sequence'));
+      assert.equal(L.sc.decode(m.data), `m${seq - 1}`);
+      assert.equal(m.subject, `rpr3.out.k${(seq - 1) % 4}`);
+      assert.equal(m.headers.get('Nats-Subject'), `rpr3.in.k${(seq - 1) % 4}`);
+      assert.equal(m.headers.get('Nats-Last-Sequence'), String(seq > 4 ? seq - 4 : 0));
+    }
+  }
+  await jsms[0].streams.delete('RPR3');
+});
+
 t('consumer leader stepdown: the consumer gets a new leader and keeps its place', async () => {
   await jsms[0].streams.add({ name: 'CSD', subjects: ['csd'], num_replicas: 3 });
   const js = ncs[0].jetstream();

@@ -508,6 +508,7 @@ class NodeHost {
   std::deque<SyncJob> in_flight_;
   size_t in_flight_entries_ = 0;  // SyncJob::entries summed over in_flight_
   size_t in_flight_bytes_ = 0;    // SyncJob::bytes summed over in_flight_
+  std::chrono::steady_clock::time_point heavy_write_at_{};  // the last write past the spin limits
 
   // The sync thread's queue.
   Mutex sync_mu_;

@@ -1192,6 +1192,12 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
   // results are this entry's, one per message in order.
   const bool applied = index.ok() && stream.last_result().index == *index;
   const std::vector<Stream::MsgResult>& results = stream.msg_results();
+  // nats-server's hand-built PubAck, byte for byte (note the spaces): the
+  // part before the sequence is the same for the whole batch.
+  std::string ack_prefix = "{\"stream\":" + nlohmann::json(cfg.name).dump() + ", ";
+  if (!options_.domain.empty())
+    ack_prefix += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
+  ack_prefix += "\"seq\":";
   for (size_t i = 0; i < replies.size(); ++i) {
     const std::string& reply = replies[i];
     if (reply.empty()) continue;
@@ -1209,13 +1215,12 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
       continue;
     }
     if (cfg.no_ack) continue;
-    // nats-server's hand-built PubAck, byte for byte (note the spaces).
-    std::string ack = "{\"stream\":" + nlohmann::json(cfg.name).dump() + ", ";
-    if (!options_.domain.empty())
-      ack += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
-    ack += "\"seq\":" + std::to_string(r.seq);
+    std::string ack;
+    ack.reserve(ack_prefix.size() + 40);
+    ack += ack_prefix;
+    ack += std::to_string(r.seq);
     if (r.duplicate) ack += ",\"duplicate\": true";
-    ack += "}";
+    ack += '}';
     Send(reply, "", std::move(ack));
   }
 }

@@ -728,6 +728,11 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   uint64_t subject_last_seq = 0;
   if (republishing_ && republish_ != nullptr) {
     republish_subject = republish_->Match(subject);
+    // A mapping function can make an invalid subject (an empty token from a
+    // split): never put one on the wire.
+    if (republish_subject.has_value() && !IsValidLiteralSubject(*republish_subject)) {
+      republish_subject.reset();
+    }
     if (republish_subject.has_value()) {
       absl::StatusOr<uint64_t> last = store_->LastSeqOfSubject(subject);
       subject_last_seq = last.ok() ? *last : 0;

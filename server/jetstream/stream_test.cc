@@ -149,6 +149,16 @@ TEST_F(StreamTest, RepublishOnlyWhileLeadingAndOnlyStoredMessages) {
   stream_->set_republishing(false);
   EXPECT_EQ(Pub("s.a", "", "5").seq, 7u);
   EXPECT_TRUE(stream_->republished().empty());
+  // A mapping that makes an invalid subject ("o." from splitting "-") is not sent.
+  c.republish = RePublish{"s.*", "o.{{split(1,-)}}", false};
+  ASSERT_TRUE(NormalizeStreamConfig(&c).ok());
+  SetConfig(c);
+  stream_->set_republishing(true);
+  EXPECT_EQ(Pub("s.-", "", "6").seq, 8u);
+  EXPECT_TRUE(stream_->republished().empty());
+  EXPECT_EQ(Pub("s.x-y", "", "7").seq, 9u);
+  ASSERT_EQ(stream_->republished().size(), 1u);
+  EXPECT_EQ(stream_->republished()[0].subject, "o.x.y");
 }
 
 TEST_F(StreamTest, BatchEntryAppliesEachMessageWithItsOwnResult) {

@@ -23,7 +23,10 @@ void ConsumerState::ApplyDelivered(const std::vector<Delivery>& ds) {
     if (acks_off) continue;
     pending[d.stream_seq] = PendingDelivery{d.consumer_seq, d.time_ns};
   }
-  AdvanceFloor();
+  // As nats-server: without acks everything delivered is the floor; with
+  // them the floor moves only when something is acknowledged (a delivery
+  // after a gap of the filter, or after a give-up, leaves it where it is).
+  if (acks_off) AdvanceFloor();
 }
 
 std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns) {
@@ -37,11 +40,23 @@ std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, in
         Settle(pending.begin()->first);
       }
     } else if (pending.count(a.stream_seq)) {
-      if (a.kind != AckKind::kGiveUp) settled.push_back(a.stream_seq);
+      if (a.kind == AckKind::kGiveUp) {
+        // nats-server 2.9: the message leaves the pending set but keeps its
+        // redelivery count (num_redelivered counts it), and the ack floor
+        // moves past it only at the next acknowledgement.
+        pending.erase(a.stream_seq);
+        continue;
+      }
+      settled.push_back(a.stream_seq);
       Settle(a.stream_seq);
+    } else if (a.kind != AckKind::kGiveUp) {
+      // Acknowledged after it was given up: nats-server forgets its count.
+      redelivered.erase(a.stream_seq);
     }
   }
-  AdvanceFloor();
+  const bool only_give_ups = std::all_of(acks.begin(), acks.end(),
+                                         [](const Ack& a) { return a.kind == AckKind::kGiveUp; });
+  if (!only_give_ups) AdvanceFloor();
   return settled;
 }
 

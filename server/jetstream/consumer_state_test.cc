@@ -47,6 +47,23 @@ TEST(ConsumerStateTest, RedeliveriesCountAndUnknownAcksAreIgnored) {
   EXPECT_TRUE(c.redelivered.empty());
 }
 
+TEST(ConsumerStateTest, GiveUpLeavesTheFloorAndTheRedeliveryCountAsNatsServer) {
+  ConsumerState c = Explicit();
+  c.ApplyDelivered({{1, 1, 1, 10}});
+  c.ApplyDelivered({{1, 2, 2, 20}});  // redelivered once, then given up
+  c.ApplyAcked({{1, AckKind::kGiveUp}}, 30);
+  EXPECT_TRUE(c.pending.empty());
+  EXPECT_EQ(c.redelivered.at(1), 2u);            // num_redelivered 1
+  EXPECT_EQ(c.ack_floor, (SequencePair{0, 0}));  // moves at the next ack
+  c.ApplyDelivered({{4, 3, 1, 40}});             // a delivery does not move it
+  EXPECT_EQ(c.ack_floor, (SequencePair{0, 0}));
+  c.ApplyAcked({{4, AckKind::kAck}}, 50);
+  EXPECT_EQ(c.ack_floor, (SequencePair{3, 4}));  // nothing pending: everything delivered
+  EXPECT_EQ(c.redelivered.size(), 1u);
+  c.ApplyAcked({{1, AckKind::kAck}}, 60);  // the given-up message acked late
+  EXPECT_TRUE(c.redelivered.empty());
+}
+
 TEST(ConsumerStateTest, AckAllCoversEverythingBefore) {
   ConsumerState c = Explicit();
   c.config.ack_policy = AckPolicy::kAll;

@@ -519,7 +519,9 @@ class NodeHost {
   struct SyncRequest {
     storage::RaftLogStore::PendingWrite* write;
     std::vector<GroupMessage> messages;
+    bool light = false;  // within the idle spin's limits (node_host.cc)
   };
+  std::atomic<uint64_t> sync_pushed_{0};  // requests ever queued (polled by the sync thread)
   std::vector<SyncRequest> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/hash/hash.h"
+
 namespace herald {
 
 struct Sublist::Node {
@@ -236,12 +238,23 @@ const SublistResultPtr& MatchCache::Match(std::string_view subject) {
     uncached_ = sublist_->Match(subject);
     return uncached_;
   }
-  auto it = cache_.find(absl::string_view(subject.data(), subject.size()));
+  const absl::string_view key(subject.data(), subject.size());
+  auto it = cache_.find(key);
   if (it != cache_.end()) {
     ++hits_;
     return it->second;
   }
   ++misses_;
+  // Admitted on its second match only (a collision admits early: harmless).
+  // The table's zero value is no hash's sentinel: 0 is a hash like another.
+  const size_t hash = absl::HashOf(key);
+  size_t& slot = seen_once_[hash & (kSeenOnceSlots - 1)];
+  if (slot != hash) {
+    slot = hash;
+    uncached_ = sublist_->Match(subject);
+    return uncached_;
+  }
+  slot = hash + 1;  // gone from the table: the next unrelated subject here is new
   if (cache_.size() >= max_entries_) cache_.clear();
   auto [ins, _] = cache_.emplace(std::string(subject), sublist_->Match(subject));
   return ins->second;

@@ -85,10 +85,16 @@ class Sublist {
 // MatchCache: a small per-thread cache of Sublist results. Not thread-safe:
 // each I/O thread owns one. Entries are dropped whenever the sublist's
 // generation moves, so a cached result is never stale.
+//
+// A subject is cached only when it is matched a second time while its hash is
+// still in a small table of subjects seen once (a doorkeeper): the reply
+// subjects of requests and JetStream publishes (`_INBOX.<id>.<n>`) are each
+// matched once, and caching them cost an allocation per message and emptied
+// the cache of the subjects that do repeat every max_entries messages.
 class MatchCache {
  public:
   explicit MatchCache(Sublist* sublist, size_t max_entries = 4096)
-      : sublist_(sublist), max_entries_(max_entries) {}
+      : sublist_(sublist), max_entries_(max_entries), seen_once_(kSeenOnceSlots, 0) {}
 
   const SublistResultPtr& Match(std::string_view subject);
 
@@ -104,7 +110,10 @@ class MatchCache {
   Sublist* sublist_;
   size_t max_entries_;
   uint64_t generation_ = 0;
+  static constexpr size_t kSeenOnceSlots = 4096;  // a power of two
   absl::flat_hash_map<std::string, SublistResultPtr> cache_;
+  // Hashes of subjects matched once and not cached, by hash modulo the size.
+  std::vector<size_t> seen_once_;
   SublistResultPtr uncached_;  // the last result of a subject not cached
   int64_t hits_ = 0;
   int64_t misses_ = 0;

@@ -84,6 +84,9 @@ TEST(SublistTest, CacheInvalidatesOnGenerationChange) {
   Sublist sl;
   MatchCache cache(&sl);
   EXPECT_TRUE(cache.Match("foo")->empty());
+  EXPECT_EQ(cache.size(), 0u);  // seen once: not cached yet
+  EXPECT_TRUE(cache.Match("foo")->empty());
+  EXPECT_EQ(cache.size(), 1u);  // seen twice: cached
   EXPECT_TRUE(cache.Match("foo")->empty());
   EXPECT_EQ(cache.hits(), 1);
   auto s = MakeSub("foo");
@@ -99,6 +102,7 @@ TEST(SublistTest, CacheSkipsAckSubjectsButMatchesThem) {
   auto acks = MakeSub("$JS.ACK.S.>");
   ASSERT_TRUE(sl.Insert(acks).ok());
   ASSERT_TRUE(cache.Match("foo")->empty());
+  ASSERT_TRUE(cache.Match("foo")->empty());
   for (int i = 0; i < 10; ++i) {
     const std::string ack = "$JS.ACK.S.C.1." + std::to_string(i) + "." + std::to_string(i) + ".0.0";
     EXPECT_EQ(cache.Match(ack)->plain.size(), 1u) << ack;
@@ -107,6 +111,32 @@ TEST(SublistTest, CacheSkipsAckSubjectsButMatchesThem) {
   EXPECT_EQ(cache.size(), 1u);  // only "foo": the ack subjects are not kept
   EXPECT_TRUE(cache.Match("foo")->empty());
   EXPECT_EQ(cache.hits(), 1);
+}
+
+// Reply subjects (one per request) are matched right but never cached, and
+// do not push out the subjects that repeat.
+TEST(SublistTest, CacheKeepsRepeatedSubjectsAmongOneOffReplies) {
+  Sublist sl;
+  MatchCache cache(&sl, /*max_entries=*/64);
+  auto inbox = MakeSub("_INBOX.abc.*");
+  auto orders = MakeSub("orders.>");
+  ASSERT_TRUE(sl.Insert(inbox).ok());
+  ASSERT_TRUE(sl.Insert(orders).ok());
+  const int64_t kRounds = 20000;
+  for (int64_t i = 0; i < kRounds; ++i) {
+    const std::string reply = "_INBOX.abc." + std::to_string(i);
+    ASSERT_EQ(cache.Match(reply)->plain.size(), 1u) << reply;
+    ASSERT_EQ(cache.Match("orders.new")->plain.size(), 1u);
+    ASSERT_TRUE(cache.Match("other")->empty());
+  }
+  // Only the two repeating subjects are kept, whatever the hash collisions
+  // among 20,000 one-off subjects admitted (a few at most).
+  EXPECT_LE(cache.size(), 2u + 64u);
+  EXPECT_GE(cache.hits(), 2 * (kRounds - 2));
+  // A change to the sublist still reaches every subject, cached or not.
+  sl.Remove(inbox);
+  EXPECT_TRUE(cache.Match("_INBOX.abc.1")->empty());
+  EXPECT_EQ(cache.Match("orders.new")->plain.size(), 1u);
 }
 
 // Property test: the trie agrees with brute-force SubjectMatches.

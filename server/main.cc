@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "base/process_setup.h"
 #include "server/config/flags.h"
 #include "server/core/server.h"
 #include "server/core/startup_check.h"
@@ -34,6 +35,7 @@ void SetUpLogging(const herald::ServerOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  herald::SetUpProcess();
   // A peer that disappears mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 

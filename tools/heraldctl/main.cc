@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/process_setup.h"
 #include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
@@ -56,6 +57,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const Glob
 }  // namespace
 
 int main(int argc, char** argv) {
+  herald::SetUpProcess();
   std::vector<std::string> args(argv + 1, argv + argc);
   auto env = [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -354,7 +354,8 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
     }
   }
   SendOk();
-  const SublistResultPtr& result = thread_->match_cache().Match(subject);
+  // A copy: the result must outlive any other lookup made while delivering.
+  const SublistResultPtr result = thread_->match_cache().Match(subject);
   const bool delivered = DeliverToMatches(thread_, *result, subject, reply, message, header_len,
                                           echo_ ? nullptr : this, route_targets_);
   if (!delivered && no_responders_ && !reply.empty()) SendNoResponders(reply);

@@ -96,6 +96,8 @@ class MatchCache {
   explicit MatchCache(Sublist* sublist, size_t max_entries = 4096)
       : sublist_(sublist), max_entries_(max_entries), seen_once_(kSeenOnceSlots, 0) {}
 
+  // The subscriptions matching `subject`. The reference is valid until the
+  // next Match on this cache (copy it to keep the result longer).
   const SublistResultPtr& Match(std::string_view subject);
 
   // Subjects under this prefix ($JS.ACK.<stream>.<consumer>.<sequences...>)

@@ -343,8 +343,10 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
     subject = deliver_as;
   }
   // One hop: deliver to local subscribers only, never to another route.
-  // A copy: the result must outlive any other lookup made while delivering.
-  const SublistResultPtr result = thread_->match_cache().Match(routed_subject);
+  // A reference, not a copy (a copy's reference count costs ~10 % of a
+  // core publish): nothing matches again on this thread while delivering
+  // (in-process receivers publish through the bus, which posts).
+  const SublistResultPtr& result = thread_->match_cache().Match(routed_subject);
   for (const SubscriptionPtr& sub : result->plain) {
     if (sub->remote) continue;
     sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);

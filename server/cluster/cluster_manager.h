@@ -44,6 +44,11 @@ class ClusterManager {
   absl::Status Start(const ServerOptions& options, std::vector<std::string> own_client_urls);
   // Control thread: stop listening and dialling; close every route.
   void Stop();
+  // After Stop, once the I/O threads are stopped and joined, and before they
+  // are destroyed: releases the routes still registered (a route's close
+  // posted by Stop may never have run on its stopped thread), so that no
+  // route socket outlives its thread's io_context. Control thread.
+  void ReleaseRoutes();
 
   bool enabled() const { return enabled_; }
   // Before Start(): the port of this node's Raft transport, announced to

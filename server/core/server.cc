@@ -160,6 +160,10 @@ Server::~Server() {
     MutexLock lock(&mu_);
     clients_.clear();
   }
+  // A route whose close was still queued when its thread stopped is still
+  // in the cluster manager, which outlives the threads: its socket must go
+  // before its thread's io_context does (a SIGSEGV at exit otherwise).
+  cluster_->ReleaseRoutes();
   // Handlers still queued on the I/O threads' contexts are destroyed with
   // them and may hold the last reference to a connection (a route's, a
   // client's) whose destructor reaches the cluster manager, the bus or the

@@ -2,16 +2,34 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <optional>
+
 #include "rocksdb/write_batch.h"
 #include "server/jetstream/api_json.h"
 
 namespace herald::js {
 namespace {
 
-const std::string& MetaKey() {
+// Key layout (docs/storage.md, "JetStream metadata"): one record per stream,
+// so that applying an entry writes what it changed, not every stream.
+// `03 · 01`: the whole state in one record, as builds before per-stream
+// records wrote it; read once and converted (LoadFromDisk).
+const std::string& LegacyKey() {
   static const std::string k("\x03\x01", 2);
   return k;
 }
+// `03 · 02`: applied index, next group id, cordoned nodes.
+const std::string& HeaderKey() {
+  static const std::string k("\x03\x02", 2);
+  return k;
+}
+// `03 · 03 · name`: one stream's assignment.
+const std::string& StreamPrefix() {
+  static const std::string k("\x03\x03", 2);
+  return k;
+}
+std::string StreamKey(const std::string& name) { return StreamPrefix() + name; }
 
 }  // namespace
 
@@ -59,12 +77,30 @@ std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json&
 
 absl::Status MetaState::LoadFromDisk() {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(), &value);
-  if (s.IsNotFound()) return absl::OkStatus();
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), HeaderKey(), &value);
+  if (s.IsNotFound()) return LoadLegacy();
   if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
+  MutexLock l(&mu_);
+  absl::Status st = DecodeHeader(value);
+  if (!st.ok()) return st;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(StreamPrefix()); it->Valid() && it->key().starts_with(StreamPrefix());
+       it->Next()) {
+    auto a = StreamAssignment::FromJson(
+        nlohmann::json::parse(it->value().ToStringView(), nullptr, false));
+    if (!a.has_value() ||
+        a->config.name != it->key().ToStringView().substr(StreamPrefix().size())) {
+      return absl::DataLossError("meta state: bad stream record");
+    }
+    streams_[a->config.name] = *std::move(a);
+  }
+  if (!it->status().ok()) return absl::InternalError("meta state: " + it->status().ToString());
+  return absl::OkStatus();
+}
+
+absl::Status MetaState::DecodeHeader(std::string_view value) {
   nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
   if (!j.is_object()) return absl::DataLossError("meta state record is not valid JSON");
-  MutexLock l(&mu_);
   if (!JsonMemberU64(j, "applied", &applied_) || !JsonMemberU64(j, "next_group", &next_group_)) {
     return absl::DataLossError("meta state record has members of the wrong type");
   }
@@ -73,6 +109,26 @@ absl::Status MetaState::LoadFromDisk() {
       if (n.is_number_unsigned()) cordoned_.insert(n.get<raft::NodeId>());
     }
   }
+  return absl::OkStatus();
+}
+
+std::string MetaState::EncodeHeader() const {
+  nlohmann::json j;
+  j["applied"] = applied_;
+  j["next_group"] = next_group_;
+  j["cordoned"] = cordoned_;
+  return j.dump();
+}
+
+absl::Status MetaState::LoadLegacy() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), LegacyKey(), &value);
+  if (s.IsNotFound()) return absl::OkStatus();
+  if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
+  MutexLock l(&mu_);
+  absl::Status st = DecodeHeader(value);
+  if (!st.ok()) return st;
+  nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
   if (auto it = j.find("streams"); it != j.end() && it->is_array()) {
     for (const auto& sj : *it) {
       auto a = StreamAssignment::FromJson(sj);
@@ -80,19 +136,35 @@ absl::Status MetaState::LoadFromDisk() {
       streams_[a->config.name] = *a;
     }
   }
+  // Rewritten in the per-stream layout in one batch: a crash leaves either
+  // the old record or the new ones.
+  rocksdb::WriteBatch batch;
+  for (const auto& [name, a] : streams_) batch.Put(StreamKey(name), a.ToJson().dump());
+  batch.Put(HeaderKey(), EncodeHeader());
+  batch.Delete(LegacyKey());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->Write(wo, &batch);
+  if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
+  spdlog::info("JetStream: metadata record converted to per-stream records ({} streams)",
+               streams_.size());
   return absl::OkStatus();
 }
 
-absl::Status MetaState::Persist() {
-  nlohmann::json j;
-  j["applied"] = applied_;
-  j["next_group"] = next_group_;
-  j["cordoned"] = cordoned_;
-  j["streams"] = nlohmann::json::array();
-  for (const auto& [name, a] : streams_) j["streams"].push_back(a.ToJson());
+absl::Status MetaState::Persist(const std::string* changed) {
+  rocksdb::WriteBatch batch;
+  if (changed != nullptr) {
+    auto it = streams_.find(*changed);
+    if (it == streams_.end()) {
+      batch.Delete(StreamKey(*changed));
+    } else {
+      batch.Put(StreamKey(*changed), it->second.ToJson().dump());
+    }
+  }
+  batch.Put(HeaderKey(), EncodeHeader());
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the Raft log is the durable record
-  rocksdb::Status s = db_->Put(wo, MetaKey(), j.dump());
+  rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
   return absl::OkStatus();
 }
@@ -109,7 +181,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
   applied_ = index;
   nlohmann::json op = nlohmann::json::parse(data, nullptr, false);
   if (data.empty() || !op.is_object()) {
-    absl::Status st = Persist();
+    absl::Status st = Persist(nullptr);
     if (!st.ok()) {
       spdlog::critical("{}", st.ToString());
       std::abort();
@@ -120,6 +192,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
   // a damaged one is ignored alike on every node (never a throw).
   std::string kind;
   (void)JsonMemberString(op, "op", &kind);
+  std::optional<std::string> changed;  // the stream whose record changes
   auto a = StreamAssignment::FromJson(op.value("stream", nlohmann::json::object()));
   if (kind == "create" && a.has_value()) {
     const std::string& name = a->config.name;
@@ -143,6 +216,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       a->initial_peers = a->peers;
       a->update_reply.clear();
       streams_[name] = *a;
+      changed = name;
       change.kind = MetaChange::Kind::kCreated;
       change.stream = *a;
     }
@@ -157,6 +231,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       it->second.update_reply = a->update_reply;
       it->second.update_index = index;
       it->second.create_reply.clear();
+      changed = it->first;
       change.kind = MetaChange::Kind::kUpdated;
       change.stream = it->second;
     }
@@ -181,10 +256,11 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
       change.kind = MetaChange::Kind::kDeleted;
       change.stream = it->second;
       (void)JsonMemberString(op, "reply", &change.delete_reply);
+      changed = it->first;
       streams_.erase(it);
     }
   }
-  absl::Status st = Persist();
+  absl::Status st = Persist(changed.has_value() ? &*changed : nullptr);
   if (!st.ok()) {
     spdlog::critical("{}", st.ToString());
     std::abort();

@@ -164,6 +164,8 @@ absl::Status JetStream::Start() {
     OpenLocalStream(a, /*at_start=*/true);
     if (!clustered_) campaign.push_back(a.group);
   }
+  if (meta_restored_at_start_) DropGroupsNotPlacedHere();
+  streams_opened_ = true;  // before the driver starts: it reads it
   host_ptr_.store(host_.get(), std::memory_order_release);
   host_->Start();
   for (raft::GroupId g : campaign) host_->Campaign(g);
@@ -703,8 +705,7 @@ void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
   // group is added (outside an apply batch, possibly on the owner thread),
   // where no ApplyBatchEnd would ever flush one.
   if (group == kMetaGroup) {
-    if (!snapshot.data.empty())
-      spdlog::error("JetStream: metadata snapshots are not supported yet");
+    if (!snapshot.data.empty()) RestoreMeta(snapshot);
     return;
   }
   std::shared_ptr<Stream> stream = StreamOfGroup(group);
@@ -724,6 +725,76 @@ void JetStream::Restore(raft::GroupId group, const raft::Snapshot& snapshot) {
                snapshot.meta.index, stream->State().msgs);
 }
 
+void JetStream::RestoreMeta(const raft::Snapshot& snapshot) {
+  if (meta_->applied() >= snapshot.meta.index) return;
+  if (absl::Status st = meta_->RestoreSnapshot(snapshot.meta.index, snapshot.data); !st.ok()) {
+    // The log before the snapshot is gone: without its state this node
+    // cannot take part (as for a stream's snapshot).
+    spdlog::critical("JetStream: installing metadata snapshot {}: {}", snapshot.meta.index,
+                     st.ToString());
+    std::abort();
+  }
+  const std::map<std::string, StreamAssignment> streams = meta_->Streams();
+  spdlog::info("JetStream: installed metadata snapshot at index {} ({} streams)",
+               snapshot.meta.index, streams.size());
+  if (!streams_opened_) {
+    // At start (a snapshot received before a restart and not yet applied):
+    // Start() opens the streams placed here from the new state next, and
+    // drops the groups of streams that are gone.
+    meta_restored_at_start_ = true;
+    return;
+  }
+  // The entries the snapshot replaces would have created, updated or deleted
+  // streams here: do what they would have done.
+  auto placed_here = [this](const StreamAssignment& a) {
+    return std::find(a.peers.begin(), a.peers.end(), self_) != a.peers.end();
+  };
+  std::vector<std::string> gone;
+  std::vector<std::string> propose_config;
+  {
+    MutexLock l(&mu_);
+    for (auto& [name, ls] : local_) {
+      auto it = streams.find(name);
+      if (it == streams.end() || it->second.group != ls.assignment.group ||
+          !placed_here(it->second)) {
+        gone.push_back(name);
+        continue;
+      }
+      const bool config_changed = it->second.config.ToJson() != ls.assignment.config.ToJson();
+      ls.assignment = it->second;
+      if (config_changed && ls.leader) propose_config.push_back(name);
+    }
+  }
+  for (const std::string& name : gone) {
+    spdlog::info("stream {}: not placed here by the metadata snapshot: deleting this replica",
+                 name);
+    CloseLocalStream(name, /*delete_data=*/true);
+  }
+  for (const std::string& name : propose_config) ProposeStreamConfig(name, "");
+  for (const auto& [name, a] : streams) {
+    if (!placed_here(a) || FindLocal(name).has_value()) continue;
+    StreamAssignment fresh = a;
+    fresh.create_reply.clear();  // answered long ago (or never will be)
+    OpenLocalStream(fresh, /*at_start=*/false);
+  }
+}
+
+void JetStream::DropGroupsNotPlacedHere() {
+  std::set<raft::GroupId> placed;
+  {
+    MutexLock l(&mu_);
+    for (const auto& [name, ls] : local_) placed.insert(ls.assignment.group);
+  }
+  for (raft::GroupId g : store_->Groups()) {
+    if (g == kMetaGroup || placed.count(g) > 0) continue;
+    spdlog::info("JetStream: group {} belongs to no stream placed here: deleting it", g);
+    absl::Status st = store_->DeleteGroup(g);
+    if (st.ok()) st = storage::StreamStore::DeleteAll(store_->db(), g);
+    storage::RemoveStreamSnapshots(snapshot_dir_, g);
+    if (!st.ok()) spdlog::error("JetStream: deleting group {}: {}", g, st.ToString());
+  }
+}
+
 std::shared_ptr<Stream> JetStream::StreamOfGroup(raft::GroupId group) const {
   MutexLock l(&mu_);
   auto g = group_names_.find(group);
@@ -735,7 +806,10 @@ std::shared_ptr<Stream> JetStream::StreamOfGroup(raft::GroupId group) const {
 // ---------------------------------------------------------------- snapshots
 
 std::optional<std::string> JetStream::TakeSnapshot(raft::GroupId group) {
-  if (group == kMetaGroup) return std::nullopt;  // the metadata log stays whole (small)
+  // The metadata state is small (a record per stream) and carried whole in
+  // the snapshot record; its records go through the WAL, which the synced
+  // snapshot record makes durable with them (so DurableApplied is all).
+  if (group == kMetaGroup) return meta_->EncodeSnapshot();
   std::shared_ptr<Stream> stream = StreamOfGroup(group);
   if (!stream) return std::nullopt;
   std::string data = stream->TakeSnapshot();
@@ -748,7 +822,7 @@ std::optional<std::string> JetStream::TakeSnapshot(raft::GroupId group) {
 }
 
 uint64_t JetStream::DurableApplied(raft::GroupId group) {
-  if (group == kMetaGroup) return UINT64_MAX;  // never snapshotted
+  if (group == kMetaGroup) return UINT64_MAX;  // its records go through the WAL
   std::shared_ptr<Stream> stream = StreamOfGroup(group);
   return stream ? stream->durable_applied() : 0;
 }

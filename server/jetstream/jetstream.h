@@ -260,6 +260,11 @@ class JetStream : public raft::StateMachine {
   void PromoteMetaLearners();
   void OpenLocalStream(const StreamAssignment& a, bool at_start);
   void CloseLocalStream(const std::string& name, bool delete_data);
+  // Driver thread: a metadata snapshot replaces the state; the streams placed
+  // here are opened, closed or updated to match it.
+  void RestoreMeta(const raft::Snapshot& snapshot);
+  // Start: deletes the groups (and stream data) of streams not placed here.
+  void DropGroupsNotPlacedHere();
   void UpdateLeadership(const std::string& name);
   void LeadConsumersAfterBarrier(const std::string& name, std::shared_ptr<Stream> lead_stream,
                                  uint64_t lead_group, int attempt);
@@ -369,6 +374,13 @@ class JetStream : public raft::StateMachine {
   bool stopping_ ABSL_GUARDED_BY(hk_mu_) = false;
   bool retry_parked_ ABSL_GUARDED_BY(hk_mu_) = false;  // a stream learned its leader
   bool started_ = false;
+  // A metadata snapshot was installed while starting (before the streams
+  // were opened): groups of streams it no longer places here are dropped.
+  bool meta_restored_at_start_ = false;
+  // Set by Start once the streams placed here are open, before the NodeHost
+  // driver starts; a metadata snapshot installed before that only replaces
+  // the state (Start opens what it places here).
+  bool streams_opened_ = false;
 };
 
 }  // namespace herald::js

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "rocksdb/write_batch.h"
 #include "server/jetstream/api_json.h"
 
@@ -126,8 +127,19 @@ absl::Status MetaState::LoadLegacy() {
   if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
   MutexLock l(&mu_);
-  absl::Status st = DecodeHeader(value);
-  if (!st.ok()) return st;
+  if (absl::Status st = DecodeWhole(value); !st.ok()) return st;
+  // Rewritten in the per-stream layout in one batch (which also deletes the
+  // old record): a crash leaves either the old record or the new ones.
+  if (absl::Status st = PersistWhole(/*sync=*/true); !st.ok()) return st;
+  spdlog::info("JetStream: metadata record converted to per-stream records ({} streams)",
+               streams_.size());
+  return absl::OkStatus();
+}
+
+absl::Status MetaState::DecodeWhole(std::string_view value) {
+  streams_.clear();
+  cordoned_.clear();
+  if (absl::Status st = DecodeHeader(value); !st.ok()) return st;
   nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
   if (auto it = j.find("streams"); it != j.end() && it->is_array()) {
     for (const auto& sj : *it) {
@@ -136,19 +148,40 @@ absl::Status MetaState::LoadLegacy() {
       streams_[a->config.name] = *a;
     }
   }
-  // Rewritten in the per-stream layout in one batch: a crash leaves either
-  // the old record or the new ones.
+  return absl::OkStatus();
+}
+
+absl::Status MetaState::PersistWhole(bool sync) {
   rocksdb::WriteBatch batch;
+  std::string end = StreamPrefix();
+  end.back() = static_cast<char>(end.back() + 1);
+  batch.DeleteRange(StreamPrefix(), end);
   for (const auto& [name, a] : streams_) batch.Put(StreamKey(name), a.ToJson().dump());
   batch.Put(HeaderKey(), EncodeHeader());
   batch.Delete(LegacyKey());
   rocksdb::WriteOptions wo;
-  wo.sync = true;
-  s = db_->Write(wo, &batch);
+  wo.sync = sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return absl::InternalError("meta state: " + s.ToString());
-  spdlog::info("JetStream: metadata record converted to per-stream records ({} streams)",
-               streams_.size());
   return absl::OkStatus();
+}
+
+std::string MetaState::EncodeSnapshot() const {
+  MutexLock l(&mu_);
+  nlohmann::json j = nlohmann::json::parse(EncodeHeader());
+  j["streams"] = nlohmann::json::array();
+  for (const auto& [name, a] : streams_) j["streams"].push_back(a.ToJson());
+  return j.dump();
+}
+
+absl::Status MetaState::RestoreSnapshot(uint64_t index, std::string_view data) {
+  MutexLock l(&mu_);
+  if (absl::Status st = DecodeWhole(data); !st.ok()) return st;
+  if (applied_ != index) {
+    return absl::DataLossError(absl::StrCat("meta snapshot at index ", index, " holds applied ",
+                                            applied_));
+  }
+  return PersistWhole(/*sync=*/false);
 }
 
 absl::Status MetaState::Persist(const std::string* changed) {

@@ -74,6 +74,13 @@ class MetaState {
   MetaChange Apply(uint64_t index, std::string_view data);
   uint64_t applied() const;
 
+  // Metadata snapshots (log compaction; a replica too far behind gets one).
+  // Driver thread, between apply batches: the whole state, as of applied().
+  std::string EncodeSnapshot() const;
+  // Driver thread: replaces the whole state with a snapshot's, taken at
+  // `index`, and persists it (without fsync: the snapshot record is synced).
+  absl::Status RestoreSnapshot(uint64_t index, std::string_view data);
+
   // Any thread.
   std::map<std::string, StreamAssignment> Streams() const;
   std::optional<StreamAssignment> Find(const std::string& name) const;
@@ -94,6 +101,11 @@ class MetaState {
   std::string EncodeHeader() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the single whole-state record of earlier builds and converts it.
   absl::Status LoadLegacy();
+  // The whole state from one JSON document (the record of earlier builds, a
+  // snapshot): header members and "streams".
+  absl::Status DecodeWhole(std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the header and every stream record, dropping any other.
+  absl::Status PersistWhole(bool sync) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   rocksdb::DB* const db_;
   mutable Mutex mu_;

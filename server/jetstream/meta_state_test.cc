@@ -138,5 +138,46 @@ TEST_F(MetaStateTest, ADamagedStreamRecordIsDataLoss) {
   EXPECT_EQ(again.LoadFromDisk().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST_F(MetaStateTest, ASnapshotReplacesTheWholeState) {
+  MetaState leader(db_.get());
+  ASSERT_TRUE(leader.LoadFromDisk().ok());
+  leader.Apply(1, Create("A", "a"));
+  leader.Apply(2, Create("B", "b"));
+  leader.Apply(3, R"({"op":"cordon","node":4,"on":true})");
+  const std::string snap = leader.EncodeSnapshot();
+
+  // Another node's state, in another database: streams the snapshot does
+  // not have (C), and not those it has (B).
+  const std::string other_dir = dir_ + "_other";
+  std::filesystem::remove_all(other_dir);
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(o, other_dir, &raw).ok());
+  std::unique_ptr<rocksdb::DB> other(raw);
+  {
+    MetaState follower(other.get());
+    ASSERT_TRUE(follower.LoadFromDisk().ok());
+    follower.Apply(1, Create("A", "a"));
+    follower.Apply(2, Create("C", "c"));
+    ASSERT_TRUE(follower.RestoreSnapshot(3, snap).ok());
+    EXPECT_EQ(follower.applied(), 3u);
+    EXPECT_EQ(follower.Cordoned(), std::set<raft::NodeId>{4});
+    EXPECT_TRUE(follower.Find("B").has_value());
+    EXPECT_FALSE(follower.Find("C").has_value());
+    // A snapshot that says it was taken at another index is refused.
+    EXPECT_EQ(follower.RestoreSnapshot(5, snap).code(), absl::StatusCode::kDataLoss);
+  }
+  MetaState reopened(other.get());
+  ASSERT_TRUE(reopened.LoadFromDisk().ok());
+  EXPECT_EQ(reopened.applied(), 3u);
+  std::map<std::string, StreamAssignment> streams = reopened.Streams();
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams.at("B").group, kFirstStreamGroup + 1);
+  EXPECT_EQ(reopened.Apply(4, Create("D", "d")).stream.group, kFirstStreamGroup + 2);
+  other.reset();
+  std::filesystem::remove_all(other_dir);
+}
+
 }  // namespace
 }  // namespace herald::js

@@ -752,7 +752,8 @@ uint64_t StreamStore::SubjectCount(std::string_view subject) const {
   return n;
 }
 
-absl::StatusOr<uint64_t> StreamStore::FirstSeqOfSubject(std::string_view subject) const {
+absl::StatusOr<uint64_t> StreamStore::FirstSeqOfSubject(std::string_view subject,
+                                                         uint64_t* size) const {
   if (work_.first_seq < pending_base_) {
     const std::string prefix = IndexPrefix(id_, subject);
     const std::string hi = IndexKey(id_, subject, pending_base_);
@@ -762,12 +763,20 @@ absl::StatusOr<uint64_t> StreamStore::FirstSeqOfSubject(std::string_view subject
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     for (it->Seek(IndexKey(id_, subject, work_.first_seq)); it->Valid(); it->Next()) {
       const uint64_t seq = GetBE64(it->key().data() + prefix.size());
-      if (IsLiveCommitted(seq)) return seq;
+      if (!IsLiveCommitted(seq)) continue;
+      if (size != nullptr) {
+        if (it->value().size() != 8) return Damaged(id_, seq);
+        *size = GetLE(it->value().data(), 8);
+      }
+      return seq;
     }
     if (!it->status().ok()) return ReadError("scan index", it->status());
   }
   for (size_t i = 0; i < pending_.size(); ++i) {
-    if (pending_[i].live && pending_[i].subject == subject) return pending_base_ + i;
+    if (pending_[i].live && pending_[i].subject == subject) {
+      if (size != nullptr) *size = pending_[i].size;
+      return pending_base_ + i;
+    }
   }
   return absl::NotFoundError("no message on subject");
 }

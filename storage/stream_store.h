@@ -147,7 +147,9 @@ class StreamStore {
   // messages it has, and its first / last seq (via the subject index; kNotFound
   // if it has none).
   uint64_t SubjectCount(std::string_view subject) const;
-  absl::StatusOr<uint64_t> FirstSeqOfSubject(std::string_view subject) const;
+  // FirstSeqOfSubject also gives that message's stored size, if asked.
+  absl::StatusOr<uint64_t> FirstSeqOfSubject(std::string_view subject,
+                                             uint64_t* size = nullptr) const;
   absl::StatusOr<uint64_t> LastSeqOfSubject(std::string_view subject) const;
   // Consumer records: each consumer's replicated state, opaque here (the
   // JetStream layer encodes it), kept in the stream's key range so that it

@@ -15,14 +15,25 @@ inline std::string ResponseType(const std::string& suffix) {
   return "io.nats.jetstream.api.v1." + suffix + "_response";
 }
 
-// A request's JSON body; an empty body is an empty object. *ok is false when
-// the body is not JSON.
+// A request's JSON body, as Go's json.Unmarshal fills nats-server's request
+// struct from it: an empty body and `null` are an empty object (the struct's
+// zero value; async-nats sends `null` for STREAM.INFO). *ok is false when the
+// body is not JSON.
 inline nlohmann::json ParseRequestBody(const std::string& data, bool* ok) {
   *ok = true;
   if (data.empty()) return nlohmann::json::object();
   nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
   if (j.is_discarded()) *ok = false;
+  if (j.is_null()) return nlohmann::json::object();
   return j;
+}
+
+// nats-server's isEmptyRequest: no body, or a JSON object without members
+// (`{}`, `{ }`). `null`, `[]` and anything else are not empty.
+inline bool IsEmptyRequest(const std::string& data) {
+  if (data.empty() || data == "{}") return true;
+  nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
+  return j.is_object() && j.empty();
 }
 
 // Typed members of a request body, decoded as Go's encoding/json decodes them

@@ -128,11 +128,7 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     if (!ls.stream->HasConsumer(t[4])) {
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
-    bool ok = false;
-    nlohmann::json body = ParseRequestBody(msg.data, &ok);
-    if (!ok || !(body.is_object() && body.empty())) {
-      return ReplyError(msg.reply, type, errors::BadRequest());
-    }
+    if (!IsEmptyRequest(msg.data)) return ReplyError(msg.reply, type, errors::BadRequest());
     return HandleStepdown(msg, ls.assignment.group, type);
   }
   // Unknown forms: no answer, as nats-server.
@@ -262,9 +258,10 @@ void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, 
     return ReplyPagedError(msg.reply, type, errors::InvalidJson(), "consumers",
                            nlohmann::ordered_json::array());
   }
-  const size_t offset = static_cast<size_t>(std::max<int64_t>(0, signed_offset));
   const size_t limit = list ? 256 : 1024;
   std::vector<ConsumerState> all = ls.stream->Consumers();
+  // Echoed clamped to the total, as nats-server.
+  const size_t offset = std::min(static_cast<size_t>(std::max<int64_t>(0, signed_offset)), all.size());
   nlohmann::ordered_json out;
   out["type"] = ResponseType(type);
   out["total"] = all.size();

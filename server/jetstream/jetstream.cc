@@ -14,6 +14,7 @@
 #include "openssl/sha.h"
 #include "server/jetstream/advisory.h"
 #include "server/jetstream/api_json.h"
+#include "server/jetstream/go_json.h"
 #include "server/jetstream/time_format.h"
 #include "server/protocol/subject.h"
 
@@ -648,13 +649,24 @@ void JetStream::ProposeStreamConfig(const std::string& name, const std::string& 
                    if (reply.empty()) return;
                    const std::string type = "stream_update";
                    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
-                   std::optional<LocalView> now = FindLocal(name);
-                   if (!now.has_value()) return ReplyError(reply, type, errors::StreamNotFound());
-                   nlohmann::ordered_json out;
-                   out["type"] = ResponseType(type);
-                   MergeInto(&out, StreamInfoJson(*now, ""));
-                   StreamAdvisory(advisory::kStreamUpdated, name, "modify");
-                   Reply(reply, out);
+                   auto answer = [this, name, reply, type] {
+                     std::optional<LocalView> now = FindLocal(name);
+                     if (!now.has_value()) {
+                       return ReplyError(reply, type, errors::StreamNotFound());
+                     }
+                     nlohmann::ordered_json out;
+                     out["type"] = ResponseType(type);
+                     MergeInto(&out, StreamInfoJson(*now, ""));
+                     StreamAdvisory(advisory::kStreamUpdated, name, "modify");
+                     Reply(reply, out);
+                   };
+                   // Applied, not yet committed: answer with the state the
+                   // new limits leave, once the batch is committed.
+                   if (t_apply_outbox != nullptr) {
+                     after_commit_.push_back(std::move(answer));
+                   } else {
+                     answer();
+                   }
                  });
 }
 
@@ -683,6 +695,8 @@ void JetStream::ApplyBatchEnd(raft::GroupId group, uint64_t applied) {
     std::shared_ptr<Stream> stream = StreamOfGroup(group);
     if (stream) stream->CommitApplied(applied);
   }
+  for (auto& fn : after_commit_) fn();
+  after_commit_.clear();
   applying_stream_.reset();
   t_apply_outbox = nullptr;
   if (!apply_outbox_.empty()) {
@@ -1215,14 +1229,17 @@ void JetStream::ReplyPubError(const std::string& reply, const std::string& strea
 }
 
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
+  const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
+  const StreamConfig& cfg = *shared_cfg;
+  // A no_ack stream answers nothing, errors included (nats-server's
+  // canRespond).
+  if (cfg.no_ack) msg.reply.clear();
   if (msg.subject.size() > storage::StreamStore::kMaxSubjectLength) {
-    ReplyPubError(msg.reply, stream->config().name, errors::BadRequest());
+    ReplyPubError(msg.reply, cfg.name, errors::BadRequest());
     return;
   }
   // The jetstream block's limits are this server's (nats-server's
   // js.limitsExceeded): past them, publishes are refused before proposing.
-  const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
-  const StreamConfig& cfg = *shared_cfg;
   const int64_t limit =
       cfg.storage == StorageType::kMemory ? options_.max_memory : options_.max_file;
   if (limit >= 0 && static_cast<int64_t>(LocalUsage(cfg.storage)) >= limit) {
@@ -1303,6 +1320,10 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
 
 void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& body) {
   if (reply.empty()) return;
+  // nats-server counts an API request when it answers it (trackAPI): not
+  // the account info request being answered, not direct gets, not requests
+  // it ignores.
+  api_total_.fetch_add(1, std::memory_order_relaxed);
   Send(reply, "", body.dump());
 }
 
@@ -1367,7 +1388,6 @@ bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,
 void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
   spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
-  if (hops == 0) api_total_.fetch_add(1, std::memory_order_relaxed);
   if (clustered_ && rest.rfind("DIRECT.", 0) != 0 && rest.rfind("CONSUMER.MSG.NEXT.", 0) != 0) {
     // Read-your-writes across nodes: answer only once this node has applied
     // every metadata change committed before the request arrived (a stream
@@ -1503,6 +1523,13 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   ApiError err;
   std::optional<StreamConfig> cfg = ParseStreamConfig(body, &err);
   if (!cfg.has_value()) return ReplyError(msg.reply, type, err);
+  // nats-server 2.9.10 checks an update's configuration (checkStreamCfg)
+  // before comparing its name with the subject's; a create's after.
+  if (update) {
+    StreamConfig checked = *cfg;
+    err = NormalizeStreamConfig(&checked);
+    if (!err.ok()) return ReplyError(msg.reply, type, err);
+  }
   if (cfg->name != name) return ReplyError(msg.reply, type, errors::NameMismatch());
   if (name.find_first_of("\\/") != std::string::npos) {
     return ReplyError(msg.reply, type, {400, 10128, "Stream name can not contain path separators"});
@@ -1510,6 +1537,14 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   if (!update && cfg->sealed) {
     return ReplyError(msg.reply, type,
                       errors::InvalidConfig("stream configuration for create can not be sealed"));
+  }
+  if (!update && cfg->mirror_direct) {
+    const nlohmann::json* mirror = gojson::Find(body, "mirror");
+    if (mirror == nullptr || mirror->is_null()) {
+      return ReplyError(
+          msg.reply, type,
+          errors::InvalidConfig("stream has no mirror but does have mirror direct"));
+    }
   }
   err = NormalizeStreamConfig(&*cfg);
   if (!err.ok()) return ReplyError(msg.reply, type, err);
@@ -1639,7 +1674,7 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
     }
     return;
   }
-  if (!msg.data.empty())
+  if (!IsEmptyRequest(msg.data))
     return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
   if (!meta_->Find(name).has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
   nlohmann::json op;
@@ -1780,7 +1815,7 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
                            list ? nlohmann::ordered_json::array() : nlohmann::ordered_json());
   }
   // (nats-server 2.9.10 panics on a negative offset; it counts from 0 here.)
-  const size_t offset = static_cast<size_t>(std::max<int64_t>(0, signed_offset));
+  size_t offset = static_cast<size_t>(std::max<int64_t>(0, signed_offset));
   std::vector<StreamAssignment> matched;
   for (const auto& [name, a] : meta_->Streams()) {
     if (!filter.empty()) {
@@ -1791,6 +1826,7 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
     matched.push_back(a);
   }
   const size_t limit = list ? kListPageLimit : kNamesPageLimit;
+  offset = std::min(offset, matched.size());  // echoed clamped, as nats-server
   nlohmann::ordered_json j;
   j["type"] = ResponseType(type);
   j["total"] = matched.size();
@@ -1899,11 +1935,13 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
 
 nlohmann::ordered_json JetStream::StreamInfoJson(const LocalView& ls,
                                                  const std::string& subjects_filter,
-                                                 bool deleted_details) {
+                                                 bool deleted_details, size_t* subjects_offset,
+                                                 size_t* subjects_total) {
   nlohmann::ordered_json j;
   j["config"] = ls.stream->config().ToJson();
   j["created"] = FormatApiTime(ls.assignment.created_ns);
-  j["state"] = ls.stream->StateJson(subjects_filter, ls.stream->ConsumerCount(), deleted_details);
+  j["state"] = ls.stream->StateJson(subjects_filter, ls.stream->ConsumerCount(), deleted_details,
+                                    subjects_offset, subjects_total);
   if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
   if (!options_.domain.empty()) j["domain"] = options_.domain;
   return j;
@@ -1928,10 +1966,18 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
   if (!a.has_value()) {
     if (op == "DIRECT") return;  // nats-server: no reply
     if (pull) return;            // no such stream: dropped, as nats-server
-    if (MetaLeader() == raft::kNoNode && clustered_) {
-      return ReplyError(msg.reply, type, errors::Unavailable());
+    const ApiError err = MetaLeader() == raft::kNoNode && clustered_ ? errors::Unavailable()
+                                                                      : errors::StreamNotFound();
+    if (op == "PURGE") {
+      // nats-server's purge response always carries "purged".
+      api_errors_.fetch_add(1, std::memory_order_relaxed);
+      nlohmann::ordered_json j;
+      j["type"] = ResponseType(type);
+      j["error"] = err.ToJson();
+      j["purged"] = 0;
+      return Reply(msg.reply, j);
     }
-    return ReplyError(msg.reply, type, errors::StreamNotFound());
+    return ReplyError(msg.reply, type, err);
   }
   if (op == "STEPDOWN" && !clustered_) {
     return ReplyError(msg.reply, type, errors::ClusteringRequired());
@@ -2003,7 +2049,7 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
   std::string filter;
   bool deleted_details = false;
-  int64_t offset = 0;  // accepted (nats-server pages the subjects from it), not used
+  int64_t offset = 0;  // of the subjects_filter page
   if (!ok || !body.is_object() || !JsonMemberString(body, "subjects_filter", &filter) ||
       !JsonMemberBool(body, "deleted_details", &deleted_details) ||
       !JsonMemberI64(body, "offset", &offset)) {
@@ -2011,13 +2057,16 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   }
   nlohmann::ordered_json out;
   out["type"] = ResponseType("stream_info");
-  nlohmann::ordered_json info = StreamInfoJson(ls, filter, deleted_details);
-  if (!filter.empty()) {
-    const size_t n = info["state"].contains("subjects") ? info["state"]["subjects"].size() : 0;
-    out["total"] = n;
-    out["offset"] = 0;
-    out["limit"] = 100000;
-  }
+  // nats-server's reply always has the paging members; they are set when the
+  // filter matched subjects (a page of them from `offset`, clamped).
+  size_t page_offset = static_cast<size_t>(std::max<int64_t>(0, offset));
+  size_t total = 0;
+  nlohmann::ordered_json info =
+      StreamInfoJson(ls, filter, deleted_details, &page_offset, &total);
+  const bool paged = !filter.empty() && total > 0;
+  out["total"] = total;
+  out["offset"] = paged ? page_offset : 0;
+  out["limit"] = paged ? Stream::kMaxSubjectDetails : 0;
   MergeInto(&out, info);
   Reply(msg.reply, out);
 }
@@ -2050,9 +2099,14 @@ void JetStream::HandleStreamPurge(const BusMessage& msg, const LocalView& ls) {
   }
   nlohmann::json op;
   op["op"] = "purge";
-  if (auto it = body.find("filter"); it != body.end() && it->is_string()) {
+  if (!purge_filter.empty()) {
+    // nats-server purges by an invalid subject as by one nothing matches.
     if (!IsValidSubject(purge_filter)) {
-      return purge_error(msg.reply, type, {500, 10110, "invalid subject"});
+      nlohmann::ordered_json out;
+      out["type"] = ResponseType(type);
+      out["success"] = true;
+      out["purged"] = 0;
+      return Reply(msg.reply, out);
     }
     op["filter"] = purge_filter;
   }
@@ -2085,45 +2139,49 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
   };
   absl::StatusOr<storage::StoredMessage> found = absl::NotFoundError("");
   const storage::StreamStore& store = ls.stream->store();
-  if (direct && !direct_subject.empty()) {
-    found = store.LoadLastOfSubject(direct_subject);
-  } else {
-    bool ok = false;
-    nlohmann::json body = ParseRequestBody(msg.data, &ok);
-    if (!ok || !body.is_object()) {
-      if (direct) return direct_status("408 Malformed Request");
-      return ReplyError(msg.reply, type, errors::InvalidJson());
+  // The last message on `filter`, which may hold wildcards.
+  auto load_last = [&store](const std::string& filter) {
+    if (SubjectHasWildcard(filter)) {
+      return store.LoadLast([filter](std::string_view s) { return SubjectMatches(filter, s); });
     }
-    if (body.empty()) {
-      if (direct) return direct_status("408 Empty Request");
+    return store.LoadLastOfSubject(filter);
+  };
+  if (direct && !direct_subject.empty()) {
+    // `$JS.API.DIRECT.GET.<stream>.<subject>` takes no body (nats-server 2.9.10).
+    if (!msg.data.empty()) return direct_status("408 Bad Request");
+    found = load_last(direct_subject);
+  } else {
+    // The checks and their order are nats-server 2.9.10's (jsMsgGetRequest,
+    // processDirectGetRequest).
+    if (direct && msg.data.empty()) return direct_status("408 Empty Request");
+    if (!direct && IsEmptyRequest(msg.data)) {
       return ReplyError(msg.reply, type, errors::BadRequest());
     }
+    bool ok = false;
+    nlohmann::json body = ParseRequestBody(msg.data, &ok);
     uint64_t seq = 0;
     std::string last_by, next_by;
-    if (!JsonMemberU64(body, "seq", &seq) || !JsonMemberString(body, "last_by_subj", &last_by) ||
+    if (!ok || !body.is_object() || !JsonMemberU64(body, "seq", &seq) ||
+        !JsonMemberString(body, "last_by_subj", &last_by) ||
         !JsonMemberString(body, "next_by_subj", &next_by)) {
       if (direct) return direct_status("408 Malformed Request");
       return ReplyError(msg.reply, type, errors::InvalidJson());
     }
-    if (!last_by.empty() && (seq > 0 || !next_by.empty())) {
+    if (seq == 0 && last_by.empty() && next_by.empty()) {
+      if (direct) return direct_status("408 Empty Request");
+      return ReplyError(msg.reply, type, errors::BadRequest());
+    }
+    if ((seq > 0 && !last_by.empty()) || (!last_by.empty() && !next_by.empty())) {
       if (direct) return direct_status("408 Bad Request");
       return ReplyError(msg.reply, type, errors::BadRequest());
     }
-    if (!last_by.empty()) {
-      if (SubjectHasWildcard(last_by)) {
-        found =
-            store.LoadLast([last_by](std::string_view s) { return SubjectMatches(last_by, s); });
-      } else {
-        found = store.LoadLastOfSubject(last_by);
-      }
-    } else if (!next_by.empty()) {
+    if (!next_by.empty()) {
       found = store.LoadNext(std::max<uint64_t>(seq, 1),
                              [next_by](std::string_view s) { return SubjectMatches(next_by, s); });
     } else if (seq > 0) {
       found = store.Load(seq);
     } else {
-      if (direct) return direct_status("408 Bad Request");
-      return ReplyError(msg.reply, type, errors::BadRequest());
+      found = load_last(last_by);
     }
   }
   if (!found.ok()) {
@@ -2154,20 +2212,22 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
 
 void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
   const std::string type = "stream_msg_delete";
+  // nats-server 2.9.10's order: an empty request, then the JSON, then the
+  // stream's own refusals.
+  if (IsEmptyRequest(msg.data)) return ReplyError(msg.reply, type, errors::BadRequest());
   bool ok = false;
   nlohmann::json body = ParseRequestBody(msg.data, &ok);
-  if (!ok || !body.is_object()) return ReplyError(msg.reply, type, errors::InvalidJson());
+  uint64_t seq = 0;
+  bool no_erase = false;
+  if (!ok || !body.is_object() || !JsonMemberU64(body, "seq", &seq) ||
+      !JsonMemberBool(body, "no_erase", &no_erase)) {
+    return ReplyError(msg.reply, type, errors::InvalidJson());
+  }
   const StreamConfig cfg = ls.stream->config();
   if (cfg.sealed) return ReplyError(msg.reply, type, errors::Sealed());
   if (cfg.deny_delete) {
     return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
   }
-  uint64_t seq = 0;
-  bool no_erase = false;
-  if (!JsonMemberU64(body, "seq", &seq) || !JsonMemberBool(body, "no_erase", &no_erase)) {
-    return ReplyError(msg.reply, type, errors::InvalidJson());
-  }
-  if (body.empty()) return ReplyError(msg.reply, type, errors::BadRequest());
   // nats-server: a request with members but no sequence removes message 0.
   if (seq == 0) return ReplyError(msg.reply, type, {500, 10057, "no message found"});
   nlohmann::json op;

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -230,7 +231,9 @@ class JetStream : public raft::StateMachine {
   void ReplyPagedError(const std::string& reply, const std::string& type, const ApiError& err,
                        const char* list_key, nlohmann::ordered_json list);
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
-                                        bool deleted_details = false);
+                                        bool deleted_details = false,
+                                        size_t* subjects_offset = nullptr,
+                                        size_t* subjects_total = nullptr);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
   // The replicas a LEADER_ELECTED advisory lists: every peer, this node (the
   // new leader) last.
@@ -296,6 +299,10 @@ class JetStream : public raft::StateMachine {
   // meanwhile (Send).
   std::shared_ptr<Stream> applying_stream_;
   std::vector<BusMessage> apply_outbox_;
+  // Driver thread: replies that must show the state as committed by the
+  // apply batch under way (a stream update's reply shows the trimmed state);
+  // run by ApplyBatchEnd after the commit.
+  std::vector<std::function<void()>> after_commit_;
   const raft::NodeId self_;
   const bool clustered_;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -656,6 +657,14 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
   std::optional<std::string_view> msg_id;
   std::optional<std::string_view> rollup;
   if (!headers.empty()) {
+    // nats-server 2.9.10's order: the expected stream, the dedupe window,
+    // then the other expectations. An empty expectation is none (its
+    // getExpected* return "not set" for an empty value).
+    if (auto v = FindHeader(headers, kExpectedStreamHeader);
+        v.has_value() && !v->empty() && *v != cfg.name) {
+      r.error = errors::ExpectedStreamMismatch();
+      return;
+    }
     msg_id = FindHeader(headers, kMsgIdHeader);
     if (msg_id.has_value() && !msg_id->empty()) {
       auto it = msg_ids_.find(std::string(*msg_id));
@@ -665,12 +674,8 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
         return;
       }
     }
-    if (auto v = FindHeader(headers, kExpectedStreamHeader); v.has_value() && *v != cfg.name) {
-      r.error = errors::ExpectedStreamMismatch();
-      return;
-    }
     const storage::StreamStoreState st = store_->WorkingState();
-    if (auto v = FindHeader(headers, kExpectedLastSeqHeader); v.has_value()) {
+    if (auto v = FindHeader(headers, kExpectedLastSeqHeader); v.has_value() && !v->empty()) {
       uint64_t want = 0;
       if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &want) ||
           want != st.last_seq) {
@@ -678,7 +683,7 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
         return;
       }
     }
-    if (auto v = FindHeader(headers, kExpectedLastSubjSeqHeader); v.has_value()) {
+    if (auto v = FindHeader(headers, kExpectedLastSubjSeqHeader); v.has_value() && !v->empty()) {
       uint64_t want = 0;
       absl::StatusOr<uint64_t> last = store_->LastSeqOfSubject(subject);
       const uint64_t have = last.ok() ? *last : 0;
@@ -688,38 +693,61 @@ void Stream::ApplyMessage(std::string_view body, int64_t* now_ns) {
       }
     }
     if (auto v = FindHeader(headers, kExpectedLastMsgIdHeader);
-        v.has_value() && *v != last_msg_id_) {
+        v.has_value() && !v->empty() && *v != last_msg_id_) {
       r.error = errors::WrongLastMsgId(last_msg_id_);
       return;
     }
-    rollup = FindHeader(headers, kRollupHeader);
-    if (rollup.has_value()) {
+    // nats-server lowercases the value; an empty one is no rollup.
+    if (std::optional<std::string_view> v = FindHeader(headers, kRollupHeader);
+        v.has_value() && !v->empty()) {
       if (!cfg.allow_rollup_hdrs) {
         r.error = errors::RollupNotPermitted();
         return;
       }
-      if (*rollup != "sub" && *rollup != "all") {
-        r.error = errors::RollupInvalid(std::string(*rollup));
+      if (absl::EqualsIgnoreCase(absl::string_view(v->data(), v->size()), "sub")) {
+        rollup = "sub";
+      } else if (absl::EqualsIgnoreCase(absl::string_view(v->data(), v->size()), "all")) {
+        rollup = "all";
+      } else {
+        r.error = errors::RollupInvalid(std::string(*v));
         return;
       }
     }
   }
   if (cfg.discard == Discard::kNew) {
+    // nats-server 2.9.10's checks (fileStore.storeRawMsg, memStore's alike):
+    // a message that replaces its subject's oldest (at max_msgs_per_subject)
+    // passes max_msgs, and passes max_bytes when the one it replaces is
+    // larger; max_bytes compares the stored bytes plus the new message's
+    // headers and payload, reached or exceeded. What is over a limit after
+    // the append is then removed from the head, as with discard old.
     const storage::StreamStoreState st = store_->WorkingState();
-    if (cfg.max_msgs > 0 && static_cast<int64_t>(st.msgs) >= cfg.max_msgs) {
+    bool replaces_oldest = false;
+    if (cfg.max_msgs_per_subject > 0 &&
+        static_cast<int64_t>(store_->SubjectCount(subject)) >= cfg.max_msgs_per_subject) {
+      if (cfg.discard_new_per_subject) {
+        r.error = errors::StreamLimits("maximum messages per subject exceeded");
+        return;
+      }
+      replaces_oldest = true;
+    }
+    if (cfg.max_msgs > 0 && static_cast<int64_t>(st.msgs) >= cfg.max_msgs && !replaces_oldest) {
       r.error = errors::StreamLimits("maximum messages exceeded");
       return;
     }
-    if (cfg.max_bytes > 0 && static_cast<int64_t>(st.bytes + storage::StoredMessageSize(
-                                                                 subject.size(), headers.size(),
-                                                                 payload.size())) > cfg.max_bytes) {
-      r.error = errors::StreamLimits("maximum bytes exceeded");
-      return;
-    }
-    if (cfg.discard_new_per_subject && cfg.max_msgs_per_subject > 0 &&
-        static_cast<int64_t>(store_->SubjectCount(subject)) >= cfg.max_msgs_per_subject) {
-      r.error = errors::StreamLimits("maximum messages per subject exceeded");
-      return;
+    const uint64_t raw = headers.size() + payload.size();
+    if (cfg.max_bytes > 0 && st.bytes + raw >= static_cast<uint64_t>(cfg.max_bytes)) {
+      bool room = false;
+      if (replaces_oldest) {
+        uint64_t oldest_size = 0;
+        absl::StatusOr<uint64_t> oldest = store_->FirstSeqOfSubject(subject, &oldest_size);
+        if (!oldest.ok() && !absl::IsNotFound(oldest.status())) Check(oldest.status());
+        room = oldest.ok() && oldest_size > raw;
+      }
+      if (!room) {
+        r.error = errors::StreamLimits("maximum bytes exceeded");
+        return;
+      }
     }
   }
   // Republished by the leader: the destination, and the subject's last
@@ -933,6 +961,10 @@ void Stream::ApplyOp(std::string_view body) {
       r.error = errors::MsgDeleteFailed("message delete not permitted");
     } else if (seq == 0 || seq > store_->WorkingState().last_seq) {
       r.error = errors::MsgDeleteFailed("stream store EOF");
+    } else if (seq < store_->WorkingState().first_seq) {
+      // nats-server: below the first message is "not found" in the store
+      // (500), a gap inside the stream "sequence not found" (400).
+      r.error = errors::MsgDeleteFailed("no message found");
     } else {
       absl::StatusOr<bool> removed = store_->Remove(seq);
       Check(removed.status());
@@ -1266,7 +1298,8 @@ absl::Status Stream::Restore(const raft::Snapshot& snapshot, const std::string& 
 }
 
 nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter, size_t consumer_count,
-                                         bool deleted_details) const {
+                                         bool deleted_details, size_t* subjects_offset,
+                                         size_t* subjects_total) const {
   const storage::StreamStoreState st = store_->State();
   nlohmann::ordered_json j;
   j["messages"] = st.msgs;
@@ -1292,10 +1325,18 @@ nlohmann::ordered_json Stream::StateJson(const std::string& subjects_filter, siz
     j["deleted"] = deleted;
   }
   if (!subjects_filter.empty()) {
-    auto counts = store_->SubjectCounts(FilterFor(subjects_filter), 100000);
-    if (!counts.empty()) {
+    const std::map<std::string, uint64_t> counts =
+        store_->SubjectCounts(FilterFor(subjects_filter), SIZE_MAX);
+    size_t offset = subjects_offset != nullptr ? *subjects_offset : 0;
+    offset = std::min(offset, counts.size());
+    if (subjects_offset != nullptr) *subjects_offset = offset;
+    if (subjects_total != nullptr) *subjects_total = counts.size();
+    if (offset < counts.size()) {
       nlohmann::ordered_json subs = nlohmann::ordered_json::object();
-      for (auto& [s, n] : counts) subs[s] = n;
+      auto it = std::next(counts.begin(), static_cast<ptrdiff_t>(offset));
+      for (size_t n = 0; it != counts.end() && n < kMaxSubjectDetails; ++it, ++n) {
+        subs[it->first] = it->second;
+      }
       j["subjects"] = subs;
     }
   }

@@ -264,10 +264,14 @@ class Stream {
   // Any thread.
   storage::StreamStoreState State() const { return store_->State(); }
   const storage::StreamStore& store() const { return *store_; }
-  // nats-server's "state" object (subjects_filter: per-subject counts).
+  // nats-server's "state" object (subjects_filter: per-subject counts, a
+  // page of at most kMaxSubjectDetails subjects in byte order from
+  // `subjects_offset`, clamped to the total, which goes to *subjects_total).
   // deleted_details: also list the interior deleted sequences.
+  static constexpr size_t kMaxSubjectDetails = 100000;  // nats-server's JSMaxSubjectDetails
   nlohmann::ordered_json StateJson(const std::string& subjects_filter, size_t consumer_count,
-                                   bool deleted_details = false) const;
+                                   bool deleted_details = false, size_t* subjects_offset = nullptr,
+                                   size_t* subjects_total = nullptr) const;
 
  private:
   void ApplyMessage(std::string_view body, int64_t* now_ns);

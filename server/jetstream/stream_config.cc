@@ -1,5 +1,6 @@
 #include "server/jetstream/stream_config.h"
 
+#include <cstdint>
 #include <set>
 
 #include "absl/strings/str_split.h"
@@ -80,6 +81,14 @@ std::optional<StreamConfig> ParseStreamConfig(const nlohmann::json& j, ApiError*
       !Get(j, "sealed", &c.sealed) || !Get(j, "deny_delete", &c.deny_delete) ||
       !Get(j, "deny_purge", &c.deny_purge) || !Get(j, "allow_rollup_hdrs", &c.allow_rollup_hdrs)) {
     return std::nullopt;
+  }
+  // Go's types: max_msg_size is an int32; retention, discard and storage
+  // have their own UnmarshalJSON, which refuses null (10025 either way).
+  if (c.max_msg_size > INT32_MAX || c.max_msg_size < INT32_MIN) return std::nullopt;
+  for (const char* k : {"retention", "discard", "storage"}) {
+    if (const nlohmann::json* it = gojson::Find(j, k); it != nullptr && it->is_null()) {
+      return std::nullopt;
+    }
   }
   if (replicas > 1000 || replicas < -1000) return std::nullopt;
   c.num_replicas = static_cast<int>(replicas);

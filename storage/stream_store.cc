@@ -262,6 +262,12 @@ absl::Status StreamStore::Reload() {
   removed_.clear();
   subject_delta_.clear();
   subjects_cleared_ = false;
+  staged_removals_ = Removals{};
+  {
+    MutexLock l(&mu_);
+    removals_.removed.clear();
+    removals_.overflow = true;  // a different store: the consumers recount
+  }
   return Load();
 }
 
@@ -501,6 +507,15 @@ void StreamStore::RemoveKnown(const MessageMeta& m) {
   }
   --work_.msgs;
   work_.bytes -= m.size;
+  if (!staged_removals_.overflow) {
+    if (removal_log_full_.load(std::memory_order_relaxed) ||
+        staged_removals_.removed.size() >= kMaxRemovalLog) {
+      staged_removals_.overflow = true;
+      staged_removals_.removed.clear();
+    } else {
+      staged_removals_.removed.emplace_back(m.seq, std::string(m.subject));
+    }
+  }
   auto d = subject_delta_.find(m.subject);
   if (d == subject_delta_.end()) d = subject_delta_.emplace(std::string(m.subject), 0).first;
   --d->second;
@@ -590,6 +605,8 @@ void StreamStore::PurgeAll() {
   removed_.clear();
   subject_delta_.clear();
   subjects_cleared_ = true;
+  staged_removals_.overflow = true;  // every message: the consumers recount
+  staged_removals_.removed.clear();
   work_.msgs = 0;
   work_.bytes = 0;
   work_.first_seq = work_.last_seq + 1;
@@ -855,7 +872,16 @@ absl::Status StreamStore::Commit(uint64_t applied) {
       it->second += static_cast<uint64_t>(d);
       if (it->second == 0) subjects_.erase(it);
     }
+    if (staged_removals_.overflow ||
+        removals_.removed.size() + staged_removals_.removed.size() > kMaxRemovalLog) {
+      removals_.overflow = true;
+      removals_.removed.clear();
+    } else if (!removals_.overflow) {
+      for (auto& r : staged_removals_.removed) removals_.removed.push_back(std::move(r));
+    }
+    removal_log_full_.store(removals_.overflow, std::memory_order_relaxed);
   }
+  staged_removals_ = Removals{};
   batch_.Clear();
   index_batch_.Clear();
   staged_ = false;
@@ -868,6 +894,14 @@ absl::Status StreamStore::Commit(uint64_t applied) {
 }
 
 // ---------------------------------------------------------------- reads
+
+StreamStore::Removals StreamStore::TakeRemovals() const {
+  MutexLock l(&mu_);
+  Removals out;
+  std::swap(out, removals_);
+  removal_log_full_.store(false, std::memory_order_relaxed);
+  return out;
+}
 
 StreamStoreView::StreamStoreView(rocksdb::DB* db, StreamId id)
     : db_(db), id_(id), snapshot_(db->GetSnapshot()) {}

@@ -27,6 +27,7 @@
 #ifndef HERALD_STORAGE_STREAM_STORE_H_
 #define HERALD_STORAGE_STREAM_STORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -211,6 +212,17 @@ class StreamStore {
   // Message counts of the subjects matching `filter`, at most `limit` of them
   // (the first in byte order).
   std::map<std::string, uint64_t> SubjectCounts(const SubjectPredicate& filter, size_t limit) const;
+  // Messages removed by the commits since the last call (sequence and
+  // subject, oldest first), for the consumers' pending counts (as
+  // nats-server's decStreamPending follows removals). At most
+  // kMaxRemovalLog of them are kept; past that, or after a whole purge or a
+  // reload, `overflow` says the list is incomplete. Any thread.
+  struct Removals {
+    std::vector<std::pair<uint64_t, std::string>> removed;
+    bool overflow = false;
+  };
+  static constexpr size_t kMaxRemovalLog = 65536;
+  Removals TakeRemovals() const;
   // Every committed consumer record, by name. kDataLoss if one fails its CRC.
   absl::StatusOr<std::map<std::string, std::string>> LoadConsumers() const;
   // A fixed view of the committed state and messages as of now (a pinned
@@ -276,11 +288,18 @@ class StreamStore {
   // the published counts if subjects_cleared_ (a full purge).
   std::map<std::string, int64_t, std::less<>> subject_delta_;
   bool subjects_cleared_ = false;
+  // Removals staged since the last Commit (TakeRemovals).
+  Removals staged_removals_;
 
   // Published by Commit() for readers.
   mutable Mutex mu_;
   StreamStoreState state_ ABSL_GUARDED_BY(mu_);
   SubjectMap subjects_ ABSL_GUARDED_BY(mu_);
+  mutable Removals removals_ ABSL_GUARDED_BY(mu_);
+  // removals_.overflow as of the last Commit or TakeRemovals: while set,
+  // removals are not staged one by one (nobody will read them), the batch
+  // just says it overflowed.
+  mutable std::atomic<bool> removal_log_full_{false};
 };
 
 // What StreamStore::PinView returns: the stream's committed state record

@@ -349,7 +349,8 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
   const SublistResultPtr& result = thread_->match_cache().Match(routed_subject);
   for (const SubscriptionPtr& sub : result->plain) {
     if (sub->remote) continue;
-    sub->conn->Deliver(thread_, *sub, subject, reply, message, header_len);
+    sub->conn->Deliver(thread_, *sub, sub->internal ? routed_subject : subject, reply, message,
+                       header_len);
   }
   for (std::string_view q : queues) {
     for (const QueueGroupMatch& group : result->queues) {
@@ -359,7 +360,10 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
       for (size_t i = 0; i < n; ++i) {
         Subscription& sub = *group.members[(start + i) % n];
         if (sub.remote) continue;
-        if (sub.conn->Deliver(thread_, sub, subject, reply, message, header_len)) break;
+        if (sub.conn->Deliver(thread_, sub, sub.internal ? routed_subject : subject, reply,
+                              message, header_len)) {
+          break;
+        }
       }
       break;
     }

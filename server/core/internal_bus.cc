@@ -47,6 +47,7 @@ absl::StatusOr<SubscriptionPtr> InternalBus::Subscribe(const std::string& subjec
   sub->subject = subject;
   sub->queue = queue;
   sub->sid = "internal";
+  sub->internal = true;
   absl::Status st = sublist_->Insert(sub);
   if (!st.ok()) return st;
   if (cluster_ != nullptr) cluster_->OnLocalSubscription(*sub, /*added=*/true);

@@ -164,14 +164,16 @@ void ConsumerManager::SetStreamLeader(const std::string& name, std::shared_ptr<S
   });
 }
 
-void ConsumerManager::DropStreamLeader(const std::string& name) {
-  Post([this, name] {
+void ConsumerManager::DropStreamLeader(const std::string& name, bool deleted) {
+  Post([this, name, deleted] {
     auto it = streams_.find(name);
     if (it == streams_.end()) return;
     std::vector<BusMessage> out;
+    // Clients retry after a leadership change and stop on a deletion
+    // (nats.go's ErrConsumerDeleted), as nats-server tells them.
+    const char* status = deleted ? "409 Consumer Deleted" : "409 Leadership Change";
     for (auto& [cname, c] : it->second.consumers) {
-      for (const PullRequest& r : c.waiting)
-        out.push_back(Status(r.reply, "409 Leadership Change"));
+      for (const PullRequest& r : c.waiting) out.push_back(Status(r.reply, status));
     }
     streams_.erase(it);
     if (!out.empty()) hooks_.send(std::move(out));
@@ -246,13 +248,18 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
            advisory::ConsumerAction(name, it->first, false, hooks_.domain, now), &out);
     it = se.consumers.erase(it);
   }
+  // Removals first (taken before the state is read, so none is missed: a
+  // later one is in the next call's list), then new messages.
+  const storage::StreamStore::Removals removals = se.stream->TakeRemovals();
   const storage::StreamStoreState sst = se.stream->State();
   const uint64_t last = sst.last_seq;
-  const bool removed = sst.first_seq != se.seen_first_seq || sst.num_deleted != se.seen_num_deleted;
+  const bool removed = sst.first_seq != se.seen_first_seq || sst.num_deleted != se.seen_num_deleted ||
+                       removals.overflow || !removals.removed.empty();
   se.seen_first_seq = sst.first_seq;
   se.seen_num_deleted = sst.num_deleted;
   for (auto& [cname, c] : se.consumers) {
     if (removed) c.ahead.clear();
+    if (removals.overflow || !removals.removed.empty()) FollowRemovals(name, se, cname, c, removals);
     if (last > c.counted_to) {
       // New messages: count the ones the consumer will deliver.
       c.num_pending +=
@@ -262,6 +269,64 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
     if (!c.waiting.empty() || c.config.is_push()) Deliver(name, se, cname, c, &out);
   }
   if (!out.empty()) hooks_.send(std::move(out));
+}
+
+void ConsumerManager::FollowRemovals(const std::string& name, StreamEntry& se,
+                                     const std::string& cname, Leader& c,
+                                     const storage::StreamStore::Removals& removals) {
+  // As nats-server's decStreamPending: a removed message that was waiting
+  // for its ack counts as acknowledged (a purge does not leave the consumer
+  // blocked on max_ack_pending until ack_wait), one not delivered yet leaves
+  // num_pending (else a client that waits for pending 0, nats.js's
+  // kv.keys(), waits for ever).
+  bool acked = false;
+  auto ack_gone = [&](uint64_t sseq) {
+    c.outstanding.erase(sseq);
+    c.redeliver.erase(sseq);
+    c.acks_to_propose.push_back(js::Ack{sseq, AckKind::kAck});
+    acked = true;
+  };
+  if (removals.overflow) {
+    // The list is incomplete (a whole purge, many removals): recount.
+    const storage::StreamStoreState st = se.stream->State();
+    std::vector<uint64_t> gone;
+    for (const auto& [sseq, o] : c.outstanding) {
+      if (sseq < st.first_seq || !se.stream->store().Load(sseq).ok()) gone.push_back(sseq);
+    }
+    for (uint64_t sseq : gone) ack_gone(sseq);
+    std::deque<uint64_t> lps;
+    for (uint64_t sseq : c.last_per_subject) {
+      if (sseq >= st.first_seq && se.stream->store().Load(sseq).ok()) lps.push_back(sseq);
+    }
+    c.last_per_subject = std::move(lps);
+    c.next_stream_seq = std::max(c.next_stream_seq, st.first_seq);
+    const uint64_t from = c.last_per_subject.empty() && c.lps_until == 0
+                              ? c.next_stream_seq
+                              : std::max(c.next_stream_seq, c.lps_until + 1);
+    c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
+    c.counted_to = st.last_seq;
+  } else {
+    for (const auto& [sseq, subject] : removals.removed) {
+      if (c.outstanding.count(sseq) != 0) {
+        ack_gone(sseq);
+        continue;
+      }
+      if (sseq > c.counted_to) continue;  // never counted
+      if (!c.last_per_subject.empty() && sseq <= c.lps_until) {
+        // last_per_subject's first deliveries are ascending.
+        auto it = std::lower_bound(c.last_per_subject.begin(), c.last_per_subject.end(), sseq);
+        if (it != c.last_per_subject.end() && *it == sseq) {
+          c.last_per_subject.erase(it);
+          if (c.num_pending > 0) --c.num_pending;
+        }
+        continue;
+      }
+      if (sseq < c.next_stream_seq || (c.lps_until != 0 && sseq <= c.lps_until)) continue;
+      if (!Stream::ConsumerWants(c.config, subject)) continue;
+      if (c.num_pending > 0) --c.num_pending;
+    }
+  }
+  if (acked) ScheduleFlush(name, cname, c);
 }
 
 void ConsumerManager::Pull(const std::string& stream, const std::string& consumer,
@@ -403,6 +468,7 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
     bool* fresh, std::vector<BusMessage>* out) {
   *count = 1;
   *fresh = false;
+  c.took_from_lps = false;
   // Redeliveries first, oldest first; then the next new message.
   while (!c.redeliver.empty()) {
     const uint64_t sseq = *c.redeliver.begin();
@@ -432,6 +498,7 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
     }
     if (!m.ok()) continue;  // removed meanwhile
     *fresh = true;
+    c.took_from_lps = true;
     return m;
   }
   if (c.lps_until != 0) c.next_stream_seq = std::max(c.next_stream_seq, c.lps_until + 1);
@@ -460,6 +527,13 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
   return m;
 }
 
+std::string ConsumerManager::AckReply(const std::string& name, const std::string& cname,
+                                      uint64_t count, uint64_t sseq, uint64_t cseq,
+                                      int64_t time_ns, uint64_t pending) {
+  return absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", sseq, ".", cseq, ".", time_ns,
+                      ".", pending);
+}
+
 BusMessage ConsumerManager::MakeDelivery(const std::string& name, const std::string& cname,
                                          Leader& c, storage::StoredMessage& m, uint64_t count,
                                          const std::string& to) {
@@ -468,8 +542,7 @@ BusMessage ConsumerManager::MakeDelivery(const std::string& name, const std::str
   BusMessage msg;
   msg.subject = to;
   msg.deliver_as = m.subject;
-  msg.reply = absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", m.seq, ".", cseq, ".",
-                           m.time_ns, ".", c.num_pending);
+  msg.reply = AckReply(name, cname, count, m.seq, cseq, m.time_ns, c.num_pending);
   if (c.config.headers_only) {
     std::string h = m.headers.empty() ? std::string("NATS/1.0\r\n\r\n") : m.headers;
     h.insert(h.size() - 2, absl::StrCat("Nats-Msg-Size: ", m.data.size(), "\r\n"));
@@ -503,11 +576,23 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     bool fresh = false;
     absl::StatusOr<storage::StoredMessage> m = NextMessage(name, se, cname, c, &count, &fresh, out);
     if (!m.ok()) break;
-    const int64_t size =
-        static_cast<int64_t>(m->subject.size() + m->headers.size() + m->data.size());
+    // nats-server counts the subject, the ack reply, the headers and the
+    // payload against max_bytes.
+    const uint64_t pending_after = fresh && c.num_pending > 0 ? c.num_pending - 1 : c.num_pending;
+    const int64_t size = static_cast<int64_t>(
+        m->subject.size() +
+        AckReply(name, cname, count, m->seq, c.last_consumer_seq + 1, m->time_ns, pending_after)
+            .size() +
+        m->headers.size() + m->data.size());
     if (r.max_bytes > 0 && size > r.max_bytes) {
-      // It stays next.
-      if (!fresh) c.redeliver.insert(m->seq);
+      // It stays next: back where it was taken from.
+      if (!fresh) {
+        c.redeliver.insert(m->seq);
+      } else if (c.took_from_lps) {
+        c.last_per_subject.push_front(m->seq);
+      } else {
+        c.ahead.push_front(*std::move(m));
+      }
       out->push_back(Status(
           r.reply, "", PendingHeaders("409 Message Size Exceeds MaxBytes", r.batch, r.max_bytes)));
       c.waiting.pop_front();
@@ -524,7 +609,11 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     deliveries.push_back(Delivery{sseq, c.last_consumer_seq, count, now});
     ++r.delivered;
     --r.batch;
-    if (r.max_bytes > 0) r.max_bytes -= size;
+    if (r.max_bytes > 0) {
+      r.max_bytes -= size;
+      // Exactly used up: this was the request's last message (nats-server).
+      if (r.max_bytes == 0) r.batch = 0;
+    }
     if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
     if (r.batch <= 0) c.waiting.pop_front();
   }

@@ -91,7 +91,7 @@ class ConsumerManager {
 
   // This node became (stream != null) or stopped being the stream's leader.
   void SetStreamLeader(const std::string& name, std::shared_ptr<Stream> stream, uint64_t group);
-  void DropStreamLeader(const std::string& name);
+  void DropStreamLeader(const std::string& name, bool deleted = false);
   // An apply batch of the stream ended on its leader: new messages, new or
   // deleted consumers, changed configurations.
   void OnStreamApplied(const std::string& name);
@@ -136,6 +136,7 @@ class ConsumerManager {
     std::map<uint64_t, Outstanding> outstanding;  // by stream seq
     std::set<uint64_t> redeliver;                 // due now, by stream seq
     std::deque<uint64_t> last_per_subject;        // last_per_subject's first deliveries
+    bool took_from_lps = false;                   // NextMessage's last came from it
     // Read ahead: the next new messages (from next_stream_seq on), read with
     // one store iterator rather than one seek each.
     std::deque<storage::StoredMessage> ahead;
@@ -218,6 +219,12 @@ class ConsumerManager {
   bool RateAllows(Leader& c, StreamEntry& se, int64_t now);
   BusMessage MakeDelivery(const std::string& name, const std::string& cname, Leader& c,
                           storage::StoredMessage& m, uint64_t count, const std::string& to);
+  // `$JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>`.
+  static std::string AckReply(const std::string& name, const std::string& cname, uint64_t count,
+                              uint64_t sseq, uint64_t cseq, int64_t time_ns, uint64_t pending);
+  // Follows the messages the stream removed (pending counts, acks).
+  void FollowRemovals(const std::string& name, StreamEntry& se, const std::string& cname,
+                      Leader& c, const storage::StreamStore::Removals& removals);
   void FinishNoWait(Leader& c, std::vector<BusMessage>* out);
   void OnTick();
   void ScheduleTick();

@@ -196,6 +196,8 @@ absl::Status JetStream::StartApi() {
   api_sub_ = *api;
   const std::string fwd_prefix = "$HERALD.JS." + NodeHex(self_) + ".";
   auto fwd = bus_->Subscribe(fwd_prefix + ">", "", [this, fwd_prefix](BusMessage m) {
+    // A guard: in-process receivers see the routed subject (subscription.h).
+    if (m.subject.rfind(fwd_prefix, 0) != 0) return;
     std::string_view rest = std::string_view(m.subject).substr(fwd_prefix.size());
     const size_t dot = rest.find('.');
     int hops = 0;
@@ -226,6 +228,7 @@ absl::Status JetStream::StartApi() {
 
 absl::StatusOr<SubscriptionPtr> JetStream::SubscribeApi() {
   return bus_->Subscribe(std::string(kApiPrefix) + ">", kApiQueue, [this](BusMessage m) {
+    if (m.subject.rfind(kApiPrefix, 0) != 0) return;  // a guard (as above)
     std::string rest = m.subject.substr(sizeof(kApiPrefix) - 1);
     OnApiRequest(std::move(m), 0, std::move(rest));
   });
@@ -583,7 +586,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
             leader_known =
                 it != local_.end() && (it->second.leader || it->second.leader_id != raft::kNoNode);
           }
-          CloseLocalStream(c.stream.config.name, /*delete_data=*/true);
+          CloseLocalStream(c.stream.config.name, /*delete_data=*/true, /*stream_deleted=*/true);
         }
         deleted_leader_here_ = was_leader;
         deleted_leader_known_ = leader_known;
@@ -763,7 +766,7 @@ void JetStream::RestoreMeta(const raft::Snapshot& snapshot) {
   auto placed_here = [this](const StreamAssignment& a) {
     return std::find(a.peers.begin(), a.peers.end(), self_) != a.peers.end();
   };
-  std::vector<std::string> gone;
+  std::vector<std::pair<std::string, bool>> gone;  // name, deleted (not just moved)
   std::vector<std::string> propose_config;
   {
     MutexLock l(&mu_);
@@ -771,7 +774,7 @@ void JetStream::RestoreMeta(const raft::Snapshot& snapshot) {
       auto it = streams.find(name);
       if (it == streams.end() || it->second.group != ls.assignment.group ||
           !placed_here(it->second)) {
-        gone.push_back(name);
+        gone.emplace_back(name, it == streams.end() || it->second.group != ls.assignment.group);
         continue;
       }
       const bool config_changed = it->second.config.ToJson() != ls.assignment.config.ToJson();
@@ -779,10 +782,10 @@ void JetStream::RestoreMeta(const raft::Snapshot& snapshot) {
       if (config_changed && ls.leader) propose_config.push_back(name);
     }
   }
-  for (const std::string& name : gone) {
+  for (const auto& [name, deleted] : gone) {
     spdlog::info("stream {}: not placed here by the metadata snapshot: deleting this replica",
                  name);
-    CloseLocalStream(name, /*delete_data=*/true);
+    CloseLocalStream(name, /*delete_data=*/true, deleted);
   }
   for (const std::string& name : propose_config) ProposeStreamConfig(name, "");
   for (const auto& [name, a] : streams) {
@@ -1162,7 +1165,7 @@ void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
       });
 }
 
-void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
+void JetStream::CloseLocalStream(const std::string& name, bool delete_data, bool stream_deleted) {
   std::vector<SubscriptionPtr> drop;
   uint64_t group = 0;
   {
@@ -1178,7 +1181,7 @@ void JetStream::CloseLocalStream(const std::string& name, bool delete_data) {
     local_.erase(it);
   }
   for (auto& s : drop) bus_->Unsubscribe(s);
-  if (consumers_ != nullptr) consumers_->DropStreamLeader(name);
+  if (consumers_ != nullptr) consumers_->DropStreamLeader(name, stream_deleted);
   rocksdb::DB* db = store_->db();
   host_->RemoveGroup(group,
                      [db, group, delete_data, name, snapshot_dir = snapshot_dir_](absl::Status st) {

@@ -262,7 +262,9 @@ class JetStream : public raft::StateMachine {
   void MaybeRequestMetaJoin();
   void PromoteMetaLearners();
   void OpenLocalStream(const StreamAssignment& a, bool at_start);
-  void CloseLocalStream(const std::string& name, bool delete_data);
+  // stream_deleted: the stream itself is gone (its waiting pull requests
+  // hear "409 Consumer Deleted"; else a leadership change).
+  void CloseLocalStream(const std::string& name, bool delete_data, bool stream_deleted = false);
   // Driver thread: a metadata snapshot replaces the state; the streams placed
   // here are opened, closed or updated to match it.
   void RestoreMeta(const raft::Snapshot& snapshot);

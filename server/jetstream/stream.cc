@@ -439,6 +439,11 @@ uint64_t Stream::CountFrom(const ConsumerConfig& cfg, uint64_t from_seq) const {
   return n;
 }
 
+bool Stream::ConsumerWants(const ConsumerConfig& cfg, std::string_view subject) {
+  const storage::SubjectPredicate filter = ConsumerFilter(cfg);
+  return filter == nullptr || filter(subject);
+}
+
 uint64_t Stream::applied() const { return store_->State().applied; }
 
 StreamConfig Stream::config() const {
@@ -1086,7 +1091,8 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
         start = st.last_seq + 1;
         break;
       case DeliverPolicy::kByStartSequence:
-        start = std::max<uint64_t>(cfg->opt_start_seq, 1);
+        // Past the end: from the next message (nats-server clamps it).
+        start = std::min<uint64_t>(std::max<uint64_t>(cfg->opt_start_seq, 1), st.last_seq + 1);
         break;
       case DeliverPolicy::kByStartTime: {
         start = st.last_seq + 1;
@@ -1164,10 +1170,17 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
 void Stream::ApplyDeliveriesLocked(ConsumerState& c, const std::vector<Delivery>& ds) {
   c.ApplyDelivered(ds);
   dirty_consumers_.insert(c.name);
+  // Without acks a delivery settles the message (nats-server: an AckNone
+  // consumer's delivered messages count as acknowledged for interest
+  // retention).
+  if (c.config.ack_policy == AckPolicy::kNone && config_->retention == Retention::kInterest) {
+    std::vector<uint64_t> settled;
+    for (const Delivery& d : ds) settled.push_back(d.stream_seq);
+    RemoveSettledLocked(settled);
+  }
 }
 
 void Stream::ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns) {
-  const Retention retention = config_->retention;
   for (const Ack& a : acks) {
     if (a.stream_seq > c.delivered.stream_seq && c.pending.count(a.stream_seq) == 0) {
       last_result_.acks_unrecorded.push_back(a.stream_seq);
@@ -1175,6 +1188,11 @@ void Stream::ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int
   }
   std::vector<uint64_t> settled = c.ApplyAcked(acks, time_ns);
   dirty_consumers_.insert(c.name);
+  RemoveSettledLocked(settled);
+}
+
+void Stream::RemoveSettledLocked(const std::vector<uint64_t>& settled) {
+  const Retention retention = config_->retention;
   if (retention == Retention::kLimits || settled.empty()) return;
   // Work queue: a message goes once acknowledged. Interest: once every
   // consumer that wants it is done with it. Decided from the consumers'

@@ -260,6 +260,11 @@ class Stream {
   // The consumer's num_pending as nats-server reports it (from its replicated
   // position).
   uint64_t PendingFor(const ConsumerState& c) const;
+  // Whether a message on `subject` is one the consumer takes (its filter).
+  static bool ConsumerWants(const ConsumerConfig& cfg, std::string_view subject);
+  // The messages removed since the last call (storage::StreamStore::
+  // TakeRemovals): the consumers' leader follows them.
+  storage::StreamStore::Removals TakeRemovals() { return store_->TakeRemovals(); }
 
   // Any thread.
   storage::StreamStoreState State() const { return store_->State(); }
@@ -290,6 +295,9 @@ class Stream {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyAcksLocked(ConsumerState& c, const std::vector<Ack>& acks, int64_t time_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Interest and work-queue retention: removes the settled messages no
+  // consumer still wants.
+  void RemoveSettledLocked(const std::vector<uint64_t>& settled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes what is staged (consumer records too) with `applied`.
   void WriteStaged(uint64_t applied);
   void LoadConsumers();

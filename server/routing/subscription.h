@@ -45,6 +45,12 @@ struct Subscription {
   // True for interest learned from a route (conn is a RouteConnection): the
   // message is forwarded to that server once, not delivered per subscription.
   bool remote = false;
+  // True for an in-process receiver (InternalBus): it sees the subject a
+  // message is routed by, never a JetStream delivery's shown subject
+  // (delivery.h), so a handler that parses its own subjects (the API's
+  // `$JS.API.>`) cannot be handed a stored message's subject by a client that
+  // names it as a deliver or reply subject.
+  bool internal = false;
 
   // Deliveries so far and the UNSUB max (0 = unlimited). Updated by any
   // publishing thread with fetch_add, so exactly `max` messages get through.

@@ -1614,34 +1614,65 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   } else {
     if (existing.has_value()) {
       if (existing->config == *cfg) {
-        // Idempotent create: answer with the current info (2.9 says did_create again).
+        // Idempotent create: answer with the current info. A single
+        // nats-server 2.9 says did_create again; a cluster answers it as a
+        // stream info request (its paging members, no did_create).
         std::string reply = msg.reply;
         std::optional<LocalView> lv = FindLocal(name);
         nlohmann::ordered_json out;
         out["type"] = ResponseType(type);
+        if (clustered_) {
+          out["total"] = 0;
+          out["offset"] = 0;
+          out["limit"] = 0;
+        }
         if (lv.has_value()) {
           MergeInto(&out, StreamInfoJson(*lv, ""));
         } else {
           out["config"] = existing->config.ToJson();
           out["created"] = FormatApiTime(existing->created_ns);
         }
-        out["did_create"] = true;
+        if (!clustered_) out["did_create"] = true;
         Reply(reply, out);
         return;
       }
       return ReplyError(msg.reply, type, errors::NameInUse());
     }
-    // Placement: the R least-loaded nodes connected now, spread by stream count.
+    // Placement: the R least-loaded nodes connected now, spread by stream
+    // count. With fewer connected than R (a node down, a rolling restart),
+    // members of the cluster that are down now fill the rest, as long as the
+    // connected ones are a majority of R: the stream works at once and the
+    // others catch up when they return (nats-server places on a down node
+    // too).
     std::vector<raft::NodeId> nodes = PlacementNodes();
+    std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
+    const uint64_t salt = std::hash<std::string>()(name);
+    auto by_load = [&](raft::NodeId x, raft::NodeId y) {
+      if (load[x] != load[y]) return load[x] < load[y];
+      return (x ^ salt) < (y ^ salt);
+    };
+    std::sort(nodes.begin(), nodes.end(), by_load);
+    if (static_cast<int>(nodes.size()) < cfg->num_replicas &&
+        static_cast<int>(nodes.size()) >= cfg->num_replicas / 2 + 1) {
+      std::vector<raft::NodeId> down;
+      absl::StatusOr<raft::GroupInfo> mg = host_->Info(kMetaGroup);
+      const std::set<raft::NodeId> cordoned = meta_->Cordoned();
+      if (mg.ok()) {
+        for (raft::NodeId v : mg->conf.voters) {
+          if (std::find(nodes.begin(), nodes.end(), v) == nodes.end() && cordoned.count(v) == 0) {
+            down.push_back(v);
+          }
+        }
+      }
+      std::sort(down.begin(), down.end(), by_load);
+      for (raft::NodeId v : down) {
+        if (static_cast<int>(nodes.size()) >= cfg->num_replicas) break;
+        nodes.push_back(v);
+      }
+    }
     if (static_cast<int>(nodes.size()) < cfg->num_replicas) {
       return ReplyError(msg.reply, type, errors::NoSuitablePeers());
     }
-    std::map<raft::NodeId, int> load = meta_->StreamsPerNode();
-    const uint64_t salt = std::hash<std::string>()(name);
-    std::sort(nodes.begin(), nodes.end(), [&](raft::NodeId x, raft::NodeId y) {
-      if (load[x] != load[y]) return load[x] < load[y];
-      return (x ^ salt) < (y ^ salt);
-    });
     nodes.resize(cfg->num_replicas);
     a.config = *cfg;
     a.peers = nodes;
@@ -2308,6 +2339,14 @@ void JetStream::HandleStepdown(const BusMessage& msg, raft::GroupId group,
     target = want;
   } else if (gi.ok()) {
     target = MostCaughtUpVoter(*gi);
+  }
+  if (target == raft::kNoNode && gi.ok() && gi->conf.voters.size() <= 1 && preferred.empty()) {
+    // A group of one (an R1 stream, its consumers): nothing to hand over;
+    // nats-server answers success.
+    nlohmann::ordered_json out;
+    out["type"] = ResponseType(type);
+    out["success"] = true;
+    return Reply(msg.reply, out);
   }
   if (target == raft::kNoNode) {
     return ReplyError(msg.reply, type, errors::InvalidConfig("no replicas to step down to"));

@@ -513,7 +513,7 @@ void StreamStore::RemoveKnown(const MessageMeta& m) {
       staged_removals_.overflow = true;
       staged_removals_.removed.clear();
     } else {
-      staged_removals_.removed.emplace_back(m.seq, std::string(m.subject));
+      staged_removals_.removed.push_back(Removed{m.seq, std::string(m.subject), 0});
     }
   }
   auto d = subject_delta_.find(m.subject);
@@ -877,7 +877,10 @@ absl::Status StreamStore::Commit(uint64_t applied) {
       removals_.overflow = true;
       removals_.removed.clear();
     } else if (!removals_.overflow) {
-      for (auto& r : staged_removals_.removed) removals_.removed.push_back(std::move(r));
+      for (auto& r : staged_removals_.removed) {
+        r.applied = applied;
+        removals_.removed.push_back(std::move(r));
+      }
     }
     removal_log_full_.store(removals_.overflow, std::memory_order_relaxed);
   }

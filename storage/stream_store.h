@@ -217,8 +217,13 @@ class StreamStore {
   // nats-server's decStreamPending follows removals). At most
   // kMaxRemovalLog of them are kept; past that, or after a whole purge or a
   // reload, `overflow` says the list is incomplete. Any thread.
+  struct Removed {
+    uint64_t seq = 0;
+    std::string subject;
+    uint64_t applied = 0;  // of the commit that removed it
+  };
   struct Removals {
-    std::vector<std::pair<uint64_t, std::string>> removed;
+    std::vector<Removed> removed;
     bool overflow = false;
   };
   static constexpr size_t kMaxRemovalLog = 65536;

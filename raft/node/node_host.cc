@@ -394,6 +394,11 @@ void NodeHost::FinishReads(Group& g, bool expire) {
   if (g.reads.empty()) reading_.erase(g.id);
 }
 
+std::map<NodeId, uint64_t> NodeHost::PeerSilenceTicks() const {
+  MutexLock l(&mu_);
+  return peer_silence_;
+}
+
 absl::StatusOr<GroupInfo> NodeHost::Info(GroupId g) const {
   MutexLock l(&mu_);
   auto it = info_.find(g);
@@ -810,10 +815,16 @@ void NodeHost::TickAll() {
   // Failure detection for quiesced groups: a peer process that has sent
   // nothing (not even a liveness heartbeat) for an election timeout is taken
   // for dead, once, and the groups it led are woken to elect a new leader.
+  std::map<NodeId, uint64_t> silence;
   for (auto& [peer, p] : peers_heard_) {
     const bool silent = ticks_ - p.last_heard >= static_cast<uint64_t>(options_.election_tick);
     if (silent && !p.silent) WakeGroupsLedBy(peer);
     p.silent = silent;
+    silence[peer] = ticks_ - p.last_heard;
+  }
+  {
+    MutexLock l(&mu_);
+    peer_silence_.swap(silence);
   }
   if (!options_.quiesce || ticks_ % static_cast<uint64_t>(options_.heartbeat_tick) != 0) return;
   if (peers_dirty_) RecomputePeers();

@@ -299,6 +299,10 @@ class NodeHost {
   void PeerGone(NodeId peer);
   // As of the end of the last driver cycle that touched the group.
   absl::StatusOr<GroupInfo> Info(GroupId g) const;
+  // How long each peer that ever sent this node anything has been silent
+  // (anything: entries, heartbeats, the per-process liveness heartbeat), in
+  // ticks, as of the last tick. Any thread.
+  std::map<NodeId, uint64_t> PeerSilenceTicks() const;
 
   // Manual mode only, owner thread only, after Start() and before Stop().
   // One iteration of the driver loop: completes the sync jobs the sync work
@@ -498,6 +502,7 @@ class NodeHost {
   std::vector<Proposal> in_props_ ABSL_GUARDED_BY(mu_);
   std::vector<Command> in_cmds_ ABSL_GUARDED_BY(mu_);
   std::map<GroupId, GroupInfo> info_ ABSL_GUARDED_BY(mu_);
+  std::map<NodeId, uint64_t> peer_silence_ ABSL_GUARDED_BY(mu_);  // TickAll publishes
 
   // Sync jobs written by the sync thread, not yet completed by the driver.
   size_t synced_jobs_ ABSL_GUARDED_BY(mu_) = 0;

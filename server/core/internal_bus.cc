@@ -64,6 +64,15 @@ bool InternalBus::HasInterest(const std::string& subject) const {
   return !sublist_->Match(subject)->empty();
 }
 
+bool InternalBus::HasInterestOf(const std::string& subject, const std::string& queue) const {
+  SublistResultPtr r = sublist_->Match(subject);
+  if (queue.empty()) return !r->plain.empty();
+  for (const QueueGroupMatch& g : r->queues) {
+    if (g.name == queue) return true;
+  }
+  return false;
+}
+
 void InternalBus::Publish(std::string subject, std::string reply, std::string headers,
                           std::string data) {
   if (threads_.empty()) return;

@@ -64,6 +64,11 @@ class InternalBus {
   // Whether anything (a client, a route's interest, an in-process receiver)
   // is subscribed to `subject` now.
   bool HasInterest(const std::string& subject) const;
+  // Interest by a plain subscription (queue == ""), or by members of queue
+  // group `queue`: where a push consumer delivers (nats-server's rule: one
+  // with a deliver group is active only with that group's members, one
+  // without only with plain subscribers).
+  bool HasInterestOf(const std::string& subject, const std::string& queue) const;
   // Publishes `msgs` in order with one hand-off to an I/O thread (the one
   // Publish from this thread uses, so order with Publish is kept too).
   void PublishBatch(std::vector<BusMessage> msgs);

@@ -56,7 +56,9 @@ nlohmann::ordered_json JetStream::ConsumerInfoJson(const LocalView& ls, const Co
   j["num_waiting"] = num_waiting;
   j["num_pending"] = num_pending;
   if (clustered_) j["cluster"] = ClusterJson(ls.assignment, ls.assignment.group);
-  if (c.config.is_push() && bus_->HasInterest(c.config.deliver_subject)) j["push_bound"] = true;
+  if (c.config.is_push() && bus_->HasInterestOf(c.config.deliver_subject, c.config.deliver_group)) {
+    j["push_bound"] = true;
+  }
   return j;
 }
 

@@ -219,17 +219,26 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
         const uint64_t count = rd == st.redelivered.end() ? 1 : rd->second;
         c.outstanding[sseq] = Outstanding{p.consumer_seq, count, now + AckWait(c, count), now};
       }
-      c.num_pending = se.stream->PendingFor(st);
-      c.counted_to = se.stream->State().last_seq;
-      if (st.config.replay_policy == ReplayPolicy::kOriginal) c.replay_until = c.counted_to;
-      if (st.config.deliver_policy == DeliverPolicy::kLastPerSubject &&
-          st.delivered.stream_seq < st.lps_until) {
-        for (uint64_t s : se.stream->LastPerSubjectSeqs(st, st.delivered.stream_seq)) {
-          c.last_per_subject.push_back(s);
+      // Counted against one committed state (no commit in between), whose
+      // applied index tells which removals the count already reflects.
+      for (int attempt = 0; attempt < 8; ++attempt) {
+        const uint64_t before = se.stream->State().applied;
+        c.num_pending = se.stream->PendingFor(st);
+        c.last_per_subject.clear();
+        c.lps_until = 0;
+        if (st.config.deliver_policy == DeliverPolicy::kLastPerSubject &&
+            st.delivered.stream_seq < st.lps_until) {
+          for (uint64_t s : se.stream->LastPerSubjectSeqs(st, st.delivered.stream_seq)) {
+            c.last_per_subject.push_back(s);
+          }
+          c.lps_until = st.lps_until;
         }
-        c.lps_until = st.lps_until;
-        c.counted_to = std::max(c.counted_to, st.lps_until);
+        const storage::StreamStoreState after = se.stream->State();
+        c.counted_to = std::max(after.last_seq, c.lps_until);
+        c.counted_applied = after.applied;
+        if (after.applied == before) break;
       }
+      if (st.config.replay_policy == ReplayPolicy::kOriginal) c.replay_until = c.counted_to;
       it = se.consumers.emplace(st.name, std::move(c)).first;
     } else {
       it->second.config = st.config;
@@ -305,8 +314,13 @@ void ConsumerManager::FollowRemovals(const std::string& name, StreamEntry& se,
                               : std::max(c.next_stream_seq, c.lps_until + 1);
     c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
     c.counted_to = st.last_seq;
+    c.counted_applied = st.applied;
   } else {
-    for (const auto& [sseq, subject] : removals.removed) {
+    for (const storage::StreamStore::Removed& rm : removals.removed) {
+      // Already out of the count this leader started from.
+      if (rm.applied <= c.counted_applied) continue;
+      const uint64_t sseq = rm.seq;
+      const std::string& subject = rm.subject;
       if (c.outstanding.count(sseq) != 0) {
         ack_gone(sseq);
         continue;
@@ -527,6 +541,13 @@ absl::StatusOr<storage::StoredMessage> ConsumerManager::NextMessage(
   return m;
 }
 
+bool ConsumerManager::PushInterest(const Leader& c) const {
+  if (hooks_.has_push_interest) {
+    return hooks_.has_push_interest(c.config.deliver_subject, c.config.deliver_group);
+  }
+  return !hooks_.has_interest || hooks_.has_interest(c.config.deliver_subject);
+}
+
 std::string ConsumerManager::AckReply(const std::string& name, const std::string& cname,
                                       uint64_t count, uint64_t sseq, uint64_t cseq,
                                       int64_t time_ns, uint64_t pending) {
@@ -634,7 +655,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
   const int64_t now = hooks_.now_ns();
   const bool acks = c.config.ack_policy != AckPolicy::kNone;
   if (c.config.flow_control && c.fc_window > 0 && c.fc_pending > c.fc_window) return;
-  if (hooks_.has_interest && !hooks_.has_interest(c.config.deliver_subject)) return;
+  if (!PushInterest(c)) return;
   c.last_active_ns = hooks_.steady_ns();
   std::vector<Delivery> deliveries;
   for (int guard = 0; guard < 10000; ++guard) {
@@ -990,7 +1011,7 @@ void ConsumerManager::OnTick() {
         // Interest may have come, redeliveries may be due.
         DeliverPush(name, se, cname, c, &out);
         if (c.config.idle_heartbeat > 0 && now - c.last_sent_ns >= c.config.idle_heartbeat &&
-            (!hooks_.has_interest || hooks_.has_interest(c.config.deliver_subject))) {
+            PushInterest(c)) {
           std::string h = absl::StrCat(
               "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: ", c.last_consumer_seq,
               "\r\nNats-Last-Stream: ", c.last_stream_seq, "\r\n");
@@ -1003,14 +1024,14 @@ void ConsumerManager::OnTick() {
       } else if (!c.waiting.empty() && (!c.redeliver.empty() || c.replay_until != 0)) {
         Deliver(name, se, cname, c, &out);
       }
-      // Ephemeral consumers go after inactive_threshold without requests
-      // (pull) or without interest in their deliver subject (push).
-      const bool inactive = c.config.is_push() ? (!hooks_.has_interest ||
-                                                  !hooks_.has_interest(c.config.deliver_subject))
-                                               : c.waiting.empty();
+      // A consumer with an inactive_threshold (every ephemeral one; a durable
+      // one that sets it, as nats-server 2.9.10) goes after that long
+      // without requests (pull) or without interest in its deliver subject
+      // (push).
+      const bool inactive = c.config.is_push() ? !PushInterest(c) : c.waiting.empty();
       const int64_t steady = hooks_.steady_ns();
       if (!inactive) c.last_active_ns = steady;
-      if (c.config.durable_name.empty() && inactive && c.config.inactive_threshold > 0 &&
+      if (inactive && c.config.inactive_threshold > 0 &&
           steady - c.last_active_ns > c.config.inactive_threshold) {
         idle.push_back(cname);
         c.last_active_ns = steady;  // proposed once per threshold

@@ -58,6 +58,9 @@ class ConsumerManager {
     // Whether a subject has interest now (a push consumer's deliver subject,
     // a pull request's reply subject, an advisory's subject).
     std::function<bool(const std::string& subject)> has_interest;
+    // A push consumer's deliver subject: interest by plain subscribers (group
+    // "") or by members of its deliver group. Unset: has_interest.
+    std::function<bool(const std::string& subject, const std::string& group)> has_push_interest;
     // The JetStream domain advisories carry ("" none).
     std::string domain;
     // After the worker was stalled (the process stopped, or starved of CPU)
@@ -133,6 +136,7 @@ class ConsumerManager {
     uint64_t last_stream_seq = 0;                 // of the last delivery (heartbeats)
     uint64_t num_pending = 0;                     // matching messages at or after next_stream_seq
     uint64_t counted_to = 0;                      // stream last_seq num_pending accounts for
+    uint64_t counted_applied = 0;                 // removals up to this applied index, too
     std::map<uint64_t, Outstanding> outstanding;  // by stream seq
     std::set<uint64_t> redeliver;                 // due now, by stream seq
     std::deque<uint64_t> last_per_subject;        // last_per_subject's first deliveries
@@ -217,6 +221,8 @@ class ConsumerManager {
   void Advise(std::string subject, std::string json, std::vector<BusMessage>* out);
   // rate_limit_bps: false while the bucket is empty.
   bool RateAllows(Leader& c, StreamEntry& se, int64_t now);
+  // Whether a push consumer has someone to deliver to (Hooks::has_push_interest).
+  bool PushInterest(const Leader& c) const;
   BusMessage MakeDelivery(const std::string& name, const std::string& cname, Leader& c,
                           storage::StoredMessage& m, uint64_t count, const std::string& to);
   // `$JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>`.

@@ -135,6 +135,9 @@ absl::Status JetStream::Start() {
   };
   ch.send = [this](std::vector<BusMessage> msgs) { bus_->PublishBatch(std::move(msgs)); };
   ch.has_interest = [this](const std::string& subject) { return bus_->HasInterest(subject); };
+  ch.has_push_interest = [this](const std::string& subject, const std::string& group) {
+    return bus_->HasInterestOf(subject, group);
+  };
   ch.domain = options_.domain;
   ch.confirm_leader = [this](const std::string& name) { ConfirmConsumerLeader(name); };
   consumers_ = std::make_unique<ConsumerManager>(std::move(ch));
@@ -1933,6 +1936,25 @@ void JetStream::HandleStreamNames(const BusMessage& msg, bool list) {
       });
 }
 
+JetStream::PeerSeen JetStream::SeenOf(raft::NodeId p,
+                                      const std::map<raft::NodeId, uint64_t>& silence) const {
+  PeerSeen s;
+  if (p == self_) return s;
+  {
+    MutexLock l(&mu_);
+    s.offline = online_.count(p) == 0;
+  }
+  auto it = silence.find(p);
+  const raft::NodeHostOptions defaults;  // JetStream runs NodeHost with its default ticks
+  if (it != silence.end()) {
+    s.active_ns = static_cast<int64_t>(it->second) *
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(defaults.tick_interval).count();
+  }
+  const bool heard = it != silence.end() && it->second < static_cast<uint64_t>(defaults.election_tick);
+  s.alive = !s.offline && heard;
+  return s;
+}
+
 nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
                                               raft::GroupId group) const {
   nlohmann::ordered_json c;
@@ -1942,10 +1964,12 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
   raft::NodeId leader = gi.ok() ? gi->lead : raft::kNoNode;
   if (leader != raft::kNoNode) c["leader"] = NodeName(leader);
   nlohmann::ordered_json reps = nlohmann::ordered_json::array();
+  const std::map<raft::NodeId, uint64_t> silence = host_->PeerSilenceTicks();
   for (raft::NodeId p : a.peers) {
     if (p == leader) continue;
     nlohmann::ordered_json r;
     r["name"] = NodeName(p);
+    const PeerSeen seen = SeenOf(p, silence);
     bool current = false;
     uint64_t lag = 0;
     if (gi.ok() && gi->lead == self_) {
@@ -1957,8 +1981,12 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
     } else if (gi.ok()) {
       current = true;  // only the leader knows; replicas report themselves current
     }
-    r["current"] = current;
-    r["active"] = 0;
+    // A replica on a node that is gone (disconnected, or silent for an
+    // election timeout: an idle group's leader sends it nothing to fail on)
+    // is not current, as nats-server reports it.
+    r["current"] = current && seen.alive;
+    if (seen.offline) r["offline"] = true;
+    r["active"] = seen.active_ns;
     if (lag > 0) r["lag"] = lag;
     r["peer"] = NodeHex(p).substr(0, 8);
     reps.push_back(r);
@@ -2726,12 +2754,15 @@ nlohmann::ordered_json JetStream::Jsz(bool streams, bool config) const {
     nlohmann::ordered_json reps = nlohmann::ordered_json::array();
     absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
     if (gi.ok()) {
+      const std::map<raft::NodeId, uint64_t> silence = host_->PeerSilenceTicks();
       for (raft::NodeId v : gi->conf.voters) {
         if (v == ml) continue;
         nlohmann::ordered_json r;
         r["name"] = NodeName(v);
-        r["current"] = true;
-        r["active"] = 0;
+        const PeerSeen seen = v == self_ ? PeerSeen{0, false, true} : SeenOf(v, silence);
+        r["current"] = seen.alive;
+        if (seen.offline) r["offline"] = true;
+        r["active"] = seen.active_ns;
         r["peer"] = NodeHex(v).substr(0, 8);
         reps.push_back(r);
       }

@@ -235,6 +235,15 @@ class JetStream : public raft::StateMachine {
                                         size_t* subjects_offset = nullptr,
                                         size_t* subjects_total = nullptr);
   nlohmann::ordered_json ClusterJson(const StreamAssignment& a, raft::GroupId group) const;
+  // A peer as the replica lists report it (nats-server's PeerInfo): active =
+  // how long since anything arrived from it; offline = not connected (route
+  // mesh); alive = connected and heard within an election timeout.
+  struct PeerSeen {
+    int64_t active_ns = 0;
+    bool offline = false;
+    bool alive = true;
+  };
+  PeerSeen SeenOf(raft::NodeId p, const std::map<raft::NodeId, uint64_t>& silence) const;
   // The replicas a LEADER_ELECTED advisory lists: every peer, this node (the
   // new leader) last.
   nlohmann::ordered_json ElectedReplicas(const StreamAssignment& a) const;

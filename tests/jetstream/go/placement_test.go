@@ -88,3 +88,61 @@ func TestClusterAnswersAsNatsServer(t *testing.T) {
 		t.Fatalf("re-create reply: %s", m.Data)
 	}
 }
+
+// TestDeadReplicaIsNotCurrent: a replica whose node was killed is reported
+// not current, also on an idle stream whose leader sends it nothing, and its
+// `active` (time since it was last heard from) grows, as nats-server reports
+// it; once the node is back the replica is current again.
+func TestDeadReplicaIsNotCurrent(t *testing.T) {
+	c := StartCluster3(t)
+	c.WaitReady(30 * time.Second)
+	nc, js := connect(t, c.URLs(), "dead")
+	defer nc.Close()
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "IDLE", Subjects: []string{"idle"}, Replicas: 3}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if _, err := js.Publish("idle", []byte("x")); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	WaitStreamHealthy(t, js, "IDLE", 3, 1, 20*time.Second)
+	leader := leaderOf(t, js, "IDLE", 10*time.Second)
+	var down *Node
+	for _, n := range c.Nodes {
+		if n.Name != leader {
+			down = n
+			break
+		}
+	}
+	down.Kill()
+	var firstActive time.Duration
+	waitFor(t, 30*time.Second, down.Name+" reported not current", func() error {
+		si, err := js.StreamInfo("IDLE", nats.MaxWait(2*time.Second))
+		if err != nil {
+			return err
+		}
+		for _, r := range si.Cluster.Replicas {
+			if r.Name == down.Name {
+				if r.Current {
+					return fmt.Errorf("%s still current (active %v)", r.Name, r.Active)
+				}
+				firstActive = r.Active
+				return nil
+			}
+		}
+		return fmt.Errorf("no replica %s in %+v", down.Name, si.Cluster.Replicas)
+	})
+	waitFor(t, 10*time.Second, "active to grow", func() error {
+		si, err := js.StreamInfo("IDLE", nats.MaxWait(2*time.Second))
+		if err != nil {
+			return err
+		}
+		for _, r := range si.Cluster.Replicas {
+			if r.Name == down.Name && r.Active > firstActive {
+				return nil
+			}
+		}
+		return fmt.Errorf("active not above %v", firstActive)
+	})
+	down.Start()
+	WaitStreamHealthy(t, js, "IDLE", 3, 1, 60*time.Second)
+}

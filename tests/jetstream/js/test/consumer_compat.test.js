@@ -161,3 +161,39 @@ t('by_start_sequence past the end starts at the next message', async () => {
   const got = await pull('SS', 'c', { batch: 1, expires: 1000000000 });
   assert.equal(seqOf(got[0]), 4);
 });
+
+t('a push consumer with a deliver group delivers only to that group; without one, not to queue members', async () => {
+  await fill('DG', 3);
+  await jsm.consumers.add('DG', { durable_name: 'g', deliver_subject: 'out.dg', deliver_group: 'Q', ack_policy: AckPolicy.None });
+  const plain = nc.subscribe('out.dg');
+  const other = nc.subscribe('out.dg', { queue: 'OTHER' });
+  await nc.flush();
+  await L.sleep(500);
+  assert.equal(plain.getReceived() + other.getReceived(), 0, 'no member of Q yet: nothing delivered');
+  const q = nc.subscribe('out.dg', { queue: 'Q' });
+  await L.waitFor(() => q.getReceived() === 3, 5000, 'Q to get the three messages');
+  plain.unsubscribe();
+  other.unsubscribe();
+  q.unsubscribe();
+
+  await fill('NG', 2);
+  await jsm.consumers.add('NG', { durable_name: 'n', deliver_subject: 'out.ng', ack_policy: AckPolicy.None });
+  const qm = nc.subscribe('out.ng', { queue: 'Q' });
+  await nc.flush();
+  await L.sleep(500);
+  assert.equal(qm.getReceived(), 0, 'no plain subscriber: nothing delivered');
+  const p = nc.subscribe('out.ng');
+  await L.waitFor(() => p.getReceived() === 2, 5000, 'the plain subscriber to get both');
+  qm.unsubscribe();
+  p.unsubscribe();
+});
+
+t('a durable consumer with inactive_threshold is removed when idle', async () => {
+  await fill('IT', 1);
+  await jsm.consumers.add('IT', { durable_name: 'idle', ack_policy: AckPolicy.Explicit, inactive_threshold: 1000000000 });
+  await L.retry(async () => {
+    const names = [];
+    for await (const n of jsm.consumers.list('IT')) names.push(n.name);
+    assert.deepEqual(names, []);
+  }, 10000, 'the idle durable to be removed');
+});

@@ -208,6 +208,45 @@ TEST_F(StreamStoreTest, RemoveInteriorAndHead) {
   EXPECT_EQ(store_->SubjectCount("a"), 2u);
 }
 
+// The removal log the consumers follow: every removed message with its
+// subject and the applied index of the commit that removed it, taken once;
+// a whole purge says the list is incomplete instead.
+TEST_F(StreamStoreTest, RemovalsAreLoggedPerCommitAndTakenOnce) {
+  Add("a", 3);
+  Add("b", 1);
+  Commit();
+  EXPECT_TRUE(store_->TakeRemovals().removed.empty());
+  ASSERT_TRUE(store_->Remove(2).ok());
+  Commit();
+  const uint64_t first = applied_;
+  ASSERT_TRUE(store_->Remove(1).ok());  // the head
+  Purge([](std::string_view s) { return s == "b"; }, 0, 0);
+  // Only the committed removal is there; the staged ones come with their commit.
+  StreamStore::Removals staged = store_->TakeRemovals();
+  ASSERT_EQ(staged.removed.size(), 1u);
+  EXPECT_EQ(staged.removed[0].seq, 2u);
+  EXPECT_EQ(staged.removed[0].applied, first);
+  Commit();
+  StreamStore::Removals r = store_->TakeRemovals();
+  EXPECT_FALSE(r.overflow);
+  ASSERT_EQ(r.removed.size(), 2u);
+  EXPECT_EQ(r.removed[0].seq, 1u);
+  EXPECT_EQ(r.removed[0].subject, "a");
+  EXPECT_EQ(r.removed[0].applied, applied_);
+  EXPECT_EQ(r.removed[1].seq, 4u);
+  EXPECT_EQ(r.removed[1].subject, "b");
+  EXPECT_GT(applied_, first);
+  EXPECT_TRUE(store_->TakeRemovals().removed.empty());
+  Add("c", 2);
+  Commit();
+  Purge(nullptr, 0, 0);
+  Commit();
+  r = store_->TakeRemovals();
+  EXPECT_TRUE(r.overflow);
+  EXPECT_TRUE(r.removed.empty());
+  EXPECT_FALSE(store_->TakeRemovals().overflow);
+}
+
 TEST_F(StreamStoreTest, AppendThenRemoveInOneBatch) {
   Add("a", 2);
   Commit();

@@ -226,7 +226,10 @@ class StreamStore {
     std::vector<Removed> removed;
     bool overflow = false;
   };
-  static constexpr size_t kMaxRemovalLog = 65536;
+  // Small: a follower (or a stream without consumers) never takes its log,
+  // which then holds this many entries until it overflows; an overflow only
+  // costs the consumers' leader a recount.
+  static constexpr size_t kMaxRemovalLog = 4096;
   Removals TakeRemovals() const;
   // Every committed consumer record, by name. kDataLoss if one fails its CRC.
   absl::StatusOr<std::map<std::string, std::string>> LoadConsumers() const;

@@ -770,7 +770,7 @@ uint64_t StreamStore::SubjectCount(std::string_view subject) const {
 }
 
 absl::StatusOr<uint64_t> StreamStore::FirstSeqOfSubject(std::string_view subject,
-                                                         uint64_t* size) const {
+                                                        uint64_t* size) const {
   if (work_.first_seq < pending_base_) {
     const std::string prefix = IndexPrefix(id_, subject);
     const std::string hi = IndexKey(id_, subject, pending_base_);

@@ -360,8 +360,8 @@ bool RouteConnection::OnRouteMsg(std::string_view account, std::string_view subj
       for (size_t i = 0; i < n; ++i) {
         Subscription& sub = *group.members[(start + i) % n];
         if (sub.remote) continue;
-        if (sub.conn->Deliver(thread_, sub, sub.internal ? routed_subject : subject, reply,
-                              message, header_len)) {
+        if (sub.conn->Deliver(thread_, sub, sub.internal ? routed_subject : subject, reply, message,
+                              header_len)) {
           break;
         }
       }

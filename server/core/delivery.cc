@@ -25,8 +25,8 @@ bool DeliverToMatches(IoThread* thread, const SublistResult& result, std::string
       continue;
     }
     if (sub->conn.get() == skip) continue;
-    delivered |=
-        sub->conn->Deliver(thread, *sub, sub->internal ? subject : shown, reply, message, header_len);
+    delivered |= sub->conn->Deliver(thread, *sub, sub->internal ? subject : shown, reply, message,
+                                    header_len);
   }
   for (const QueueGroupMatch& group : result.queues) {
     const size_t n = group.members.size();

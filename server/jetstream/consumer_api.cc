@@ -263,7 +263,8 @@ void JetStream::HandleConsumerNames(const BusMessage& msg, const LocalView& ls, 
   const size_t limit = list ? 256 : 1024;
   std::vector<ConsumerState> all = ls.stream->Consumers();
   // Echoed clamped to the total, as nats-server.
-  const size_t offset = std::min(static_cast<size_t>(std::max<int64_t>(0, signed_offset)), all.size());
+  const size_t offset =
+      std::min(static_cast<size_t>(std::max<int64_t>(0, signed_offset)), all.size());
   nlohmann::ordered_json out;
   out["type"] = ResponseType(type);
   out["total"] = all.size();

@@ -262,13 +262,15 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
   const storage::StreamStore::Removals removals = se.stream->TakeRemovals();
   const storage::StreamStoreState sst = se.stream->State();
   const uint64_t last = sst.last_seq;
-  const bool removed = sst.first_seq != se.seen_first_seq || sst.num_deleted != se.seen_num_deleted ||
-                       removals.overflow || !removals.removed.empty();
+  const bool removed = sst.first_seq != se.seen_first_seq ||
+                       sst.num_deleted != se.seen_num_deleted || removals.overflow ||
+                       !removals.removed.empty();
   se.seen_first_seq = sst.first_seq;
   se.seen_num_deleted = sst.num_deleted;
   for (auto& [cname, c] : se.consumers) {
     if (removed) c.ahead.clear();
-    if (removals.overflow || !removals.removed.empty()) FollowRemovals(name, se, cname, c, removals);
+    if (removals.overflow || !removals.removed.empty())
+      FollowRemovals(name, se, cname, c, removals);
     if (last > c.counted_to) {
       // New messages: count the ones the consumer will deliver.
       c.num_pending +=
@@ -549,8 +551,8 @@ bool ConsumerManager::PushInterest(const Leader& c) const {
 }
 
 std::string ConsumerManager::AckReply(const std::string& name, const std::string& cname,
-                                      uint64_t count, uint64_t sseq, uint64_t cseq,
-                                      int64_t time_ns, uint64_t pending) {
+                                      uint64_t count, uint64_t sseq, uint64_t cseq, int64_t time_ns,
+                                      uint64_t pending) {
   return absl::StrCat("$JS.ACK.", name, ".", cname, ".", count, ".", sseq, ".", cseq, ".", time_ns,
                       ".", pending);
 }
@@ -598,13 +600,16 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
     absl::StatusOr<storage::StoredMessage> m = NextMessage(name, se, cname, c, &count, &fresh, out);
     if (!m.ok()) break;
     // nats-server counts the subject, the ack reply, the headers and the
-    // payload against max_bytes.
-    const uint64_t pending_after = fresh && c.num_pending > 0 ? c.num_pending - 1 : c.num_pending;
-    const int64_t size = static_cast<int64_t>(
-        m->subject.size() +
-        AckReply(name, cname, count, m->seq, c.last_consumer_seq + 1, m->time_ns, pending_after)
-            .size() +
-        m->headers.size() + m->data.size());
+    // payload against max_bytes (sized only when the request has a limit).
+    int64_t size = 0;
+    if (r.max_bytes > 0) {
+      const uint64_t pending_after = fresh && c.num_pending > 0 ? c.num_pending - 1 : c.num_pending;
+      size = static_cast<int64_t>(
+          m->subject.size() +
+          AckReply(name, cname, count, m->seq, c.last_consumer_seq + 1, m->time_ns, pending_after)
+              .size() +
+          m->headers.size() + m->data.size());
+    }
     if (r.max_bytes > 0 && size > r.max_bytes) {
       // It stays next: back where it was taken from.
       if (!fresh) {

@@ -229,8 +229,8 @@ class ConsumerManager {
   static std::string AckReply(const std::string& name, const std::string& cname, uint64_t count,
                               uint64_t sseq, uint64_t cseq, int64_t time_ns, uint64_t pending);
   // Follows the messages the stream removed (pending counts, acks).
-  void FollowRemovals(const std::string& name, StreamEntry& se, const std::string& cname,
-                      Leader& c, const storage::StreamStore::Removals& removals);
+  void FollowRemovals(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
+                      const storage::StreamStore::Removals& removals);
   void FinishNoWait(Leader& c, std::vector<BusMessage>* out);
   void OnTick();
   void ScheduleTick();

@@ -128,6 +128,8 @@ absl::Status JetStream::Start() {
   ho.snapshot_every_bytes = options_.snapshot_every_bytes;
   ho.snapshot_keep_bytes = options_.snapshot_keep_bytes;
   snapshot_dir_ = (std::filesystem::path(options_.store_dir) / "snapshots").string();
+  tick_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(ho.tick_interval).count();
+  election_tick_ = static_cast<uint64_t>(ho.election_tick);
   host_ = std::make_unique<raft::NodeHost>(ho);
   ConsumerManager::Hooks ch;
   ch.propose = [this](uint64_t group, std::string entry, ConsumerManager::ProposeDone done) {
@@ -1547,9 +1549,8 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   if (!update && cfg->mirror_direct) {
     const nlohmann::json* mirror = gojson::Find(body, "mirror");
     if (mirror == nullptr || mirror->is_null()) {
-      return ReplyError(
-          msg.reply, type,
-          errors::InvalidConfig("stream has no mirror but does have mirror direct"));
+      return ReplyError(msg.reply, type,
+                        errors::InvalidConfig("stream has no mirror but does have mirror direct"));
     }
   }
   err = NormalizeStreamConfig(&*cfg);
@@ -1945,12 +1946,8 @@ JetStream::PeerSeen JetStream::SeenOf(raft::NodeId p,
     s.offline = online_.count(p) == 0;
   }
   auto it = silence.find(p);
-  const raft::NodeHostOptions defaults;  // JetStream runs NodeHost with its default ticks
-  if (it != silence.end()) {
-    s.active_ns = static_cast<int64_t>(it->second) *
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(defaults.tick_interval).count();
-  }
-  const bool heard = it != silence.end() && it->second < static_cast<uint64_t>(defaults.election_tick);
+  if (it != silence.end()) s.active_ns = static_cast<int64_t>(it->second) * tick_ns_;
+  const bool heard = it != silence.end() && it->second < election_tick_;
   s.alive = !s.offline && heard;
   return s;
 }
@@ -2029,7 +2026,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     if (op == "DIRECT") return;  // nats-server: no reply
     if (pull) return;            // no such stream: dropped, as nats-server
     const ApiError err = MetaLeader() == raft::kNoNode && clustered_ ? errors::Unavailable()
-                                                                      : errors::StreamNotFound();
+                                                                     : errors::StreamNotFound();
     if (op == "PURGE") {
       // nats-server's purge response always carries "purged".
       api_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -2123,8 +2120,7 @@ void JetStream::HandleStreamInfo(const BusMessage& msg, const LocalView& ls) {
   // filter matched subjects (a page of them from `offset`, clamped).
   size_t page_offset = static_cast<size_t>(std::max<int64_t>(0, offset));
   size_t total = 0;
-  nlohmann::ordered_json info =
-      StreamInfoJson(ls, filter, deleted_details, &page_offset, &total);
+  nlohmann::ordered_json info = StreamInfoJson(ls, filter, deleted_details, &page_offset, &total);
   const bool paged = !filter.empty() && total > 0;
   out["total"] = total;
   out["offset"] = paged ? page_offset : 0;

@@ -399,6 +399,9 @@ class JetStream : public raft::StateMachine {
   // driver starts; a metadata snapshot installed before that only replaces
   // the state (Start opens what it places here).
   bool streams_opened_ = false;
+  // The NodeHost's tick and election timeout (SeenOf), set by Start.
+  int64_t tick_ns_ = 0;
+  uint64_t election_tick_ = 0;
 };
 
 }  // namespace herald::js

@@ -85,8 +85,7 @@ absl::Status MetaState::LoadFromDisk() {
   absl::Status st = DecodeHeader(value);
   if (!st.ok()) return st;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(StreamPrefix()); it->Valid() && it->key().starts_with(StreamPrefix());
-       it->Next()) {
+  for (it->Seek(StreamPrefix()); it->Valid() && it->key().starts_with(StreamPrefix()); it->Next()) {
     auto a = StreamAssignment::FromJson(
         nlohmann::json::parse(it->value().ToStringView(), nullptr, false));
     if (!a.has_value() ||
@@ -178,8 +177,8 @@ absl::Status MetaState::RestoreSnapshot(uint64_t index, std::string_view data) {
   MutexLock l(&mu_);
   if (absl::Status st = DecodeWhole(data); !st.ok()) return st;
   if (applied_ != index) {
-    return absl::DataLossError(absl::StrCat("meta snapshot at index ", index, " holds applied ",
-                                            applied_));
+    return absl::DataLossError(
+        absl::StrCat("meta snapshot at index ", index, " holds applied ", applied_));
   }
   return PersistWhole(/*sync=*/false);
 }

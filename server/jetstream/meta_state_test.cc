@@ -70,8 +70,7 @@ TEST_F(MetaStateTest, EachStreamHasItsOwnRecordAndTheStateReadsBack) {
   nlohmann::json upd = nlohmann::json::parse(Create("C", "c2.>"));
   upd["op"] = "update";
   EXPECT_EQ(meta.Apply(7, upd.dump()).kind, MetaChange::Kind::kUpdated);
-  EXPECT_EQ(meta.Apply(8, R"({"op":"cordon","node":9,"on":true})").kind,
-            MetaChange::Kind::kNone);
+  EXPECT_EQ(meta.Apply(8, R"({"op":"cordon","node":9,"on":true})").kind, MetaChange::Kind::kNone);
 
   // Header (02) and one record per live stream (03); B's record is gone.
   EXPECT_EQ(MetaKeys(), (std::vector<std::string>{"2:", "3:A", "3:C"}));
@@ -127,7 +126,8 @@ TEST_F(MetaStateTest, ADamagedStreamRecordIsDataLoss) {
     ASSERT_TRUE(meta.LoadFromDisk().ok());
     meta.Apply(1, Create("A", "a"));
   }
-  ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), std::string("\x03\x03", 2) + "A", "{not json").ok());
+  ASSERT_TRUE(
+      db_->Put(rocksdb::WriteOptions(), std::string("\x03\x03", 2) + "A", "{not json").ok());
   MetaState meta(db_.get());
   EXPECT_EQ(meta.LoadFromDisk().code(), absl::StatusCode::kDataLoss);
   // A record filed under another stream's name is damage too.

@@ -167,6 +167,18 @@ func (c *Cluster) URLs() string {
 	return strings.Join(u, ",")
 }
 
+// NotNamed returns the first node whose name is not `name` (a follower of
+// the node named).
+func (c *Cluster) NotNamed(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name != name {
+			return n
+		}
+	}
+	c.t.Fatalf("every node is named %s", name)
+	return nil
+}
+
 func (c *Cluster) ByName(name string) *Node {
 	for _, n := range c.Nodes {
 		if n.Name == name {

@@ -106,13 +106,7 @@ func TestDeadReplicaIsNotCurrent(t *testing.T) {
 	}
 	WaitStreamHealthy(t, js, "IDLE", 3, 1, 20*time.Second)
 	leader := leaderOf(t, js, "IDLE", 10*time.Second)
-	var down *Node
-	for _, n := range c.Nodes {
-		if n.Name != leader {
-			down = n
-			break
-		}
-	}
+	down := c.NotNamed(leader)
 	down.Kill()
 	var firstActive time.Duration
 	waitFor(t, 30*time.Second, down.Name+" reported not current", func() error {

@@ -32,13 +32,7 @@ func TestSnapshotCatchUp(t *testing.T) {
 	}
 	WaitStreamHealthy(t, js, stream, 3, 50, 20*time.Second)
 	leader := leaderOf(t, js, stream, 20*time.Second)
-	var down *Node
-	for _, n := range c.Nodes {
-		if n.Name != leader {
-			down = n
-			break
-		}
-	}
+	down := c.NotNamed(leader)
 	down.Kill()
 	const total = 1500
 	for i := 51; i <= total; i++ {

@@ -314,9 +314,16 @@ void ConsumerManager::FollowRemovals(const std::string& name, StreamEntry& se,
     const uint64_t from = c.last_per_subject.empty() && c.lps_until == 0
                               ? c.next_stream_seq
                               : std::max(c.next_stream_seq, c.lps_until + 1);
-    c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
-    c.counted_to = st.last_seq;
-    c.counted_applied = st.applied;
+    // Against one committed state, as a new leader's first count: a message
+    // committed during the count must not be counted again as new.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const uint64_t before = se.stream->State().applied;
+      c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
+      const storage::StreamStoreState after = se.stream->State();
+      c.counted_to = std::max(after.last_seq, c.lps_until);
+      c.counted_applied = after.applied;
+      if (after.applied == before) break;
+    }
   } else {
     for (const storage::StreamStore::Removed& rm : removals.removed) {
       // Already out of the count this leader started from.

@@ -40,6 +40,8 @@ constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(250);
 // How long STREAM.LIST waits for the state of streams held elsewhere (as
 // nats-server's meta leader, 4 s; the clients' request timeout is 5 s).
 constexpr absl::Duration kStreamListGatherTimeout = absl::Seconds(4);
+// Account info waits this long for the other nodes' usage (HandleAccountInfo).
+constexpr absl::Duration kUsageGatherTimeout = absl::Seconds(2);
 // How long a node without the metadata group asks its peers whether one
 // exists before it forms one with them (MaybeBootstrapMeta).
 constexpr absl::Duration kMetaProbeWindow = absl::Milliseconds(1500);
@@ -1437,6 +1439,12 @@ void JetStream::DispatchApiUnguarded(const BusMessage& msg, int hops, const std:
                                      bool may_park) {
   std::vector<std::string> t = absl::StrSplit(rest, '.');
   if (rest == "INFO") return HandleAccountInfo(msg);
+  if (rest == "HERALD.USAGE") {
+    // Another node's account info asking for this node's share: not an API
+    // request of a client, so not counted (Send, not Reply).
+    if (hops > 0) Send(msg.reply, "", LocalUsage().Encode());
+    return;
+  }
   if (rest == "META.LEADER.STEPDOWN") return HandleMetaStepdown(msg, hops);
   if (rest == "SERVER.REMOVE" || rest == "SERVER.CORDON" || rest == "SERVER.JOIN") {
     return HandleServerMembership(msg, hops, rest);
@@ -1477,39 +1485,146 @@ void JetStream::DispatchApiUnguarded(const BusMessage& msg, int hops, const std:
   // Unknown API subjects get no reply, as on nats-server.
 }
 
-void JetStream::HandleAccountInfo(const BusMessage& msg) {
-  uint64_t memory = 0, storage = 0;
-  size_t streams = 0, consumers = 0;
-  for (const auto& [name, a] : meta_->Streams()) {
-    ++streams;
-    std::optional<LocalView> lv = FindLocal(name);
-    if (!lv.has_value()) continue;
-    consumers += lv->stream->ConsumerCount();
-    const uint64_t bytes = lv->stream->State().bytes;
-    (a.config.storage == StorageType::kMemory ? memory : storage) += bytes;
+JetStream::Usage JetStream::LocalUsage() const {
+  struct Held {
+    std::string name;
+    std::shared_ptr<Stream> stream;
+    bool memory;
+    bool leader;
+  };
+  std::vector<Held> held;
+  {
+    MutexLock l(&mu_);
+    held.reserve(local_.size());
+    for (const auto& [name, ls] : local_) {
+      held.push_back({name, ls.stream, ls.assignment.config.storage == StorageType::kMemory,
+                      ls.leader || !clustered_});
+    }
   }
-  nlohmann::ordered_json j;
-  j["type"] = ResponseType("account_info");
+  Usage u;
+  for (const Held& h : held) {
+    (h.memory ? u.memory : u.storage) += h.stream->State().bytes;
+    u.consumers[h.name] = {h.stream->ConsumerCount(), h.leader};
+  }
+  u.api_total = api_total_.load(std::memory_order_relaxed);
+  u.api_errors = api_errors_.load(std::memory_order_relaxed);
+  return u;
+}
+
+std::string JetStream::Usage::Encode() const {
+  nlohmann::json j;
   j["memory"] = memory;
   j["storage"] = storage;
-  j["streams"] = streams;
-  j["consumers"] = consumers;
-  nlohmann::ordered_json limits;
-  limits["max_memory"] = options_.max_memory;
-  limits["max_storage"] = options_.max_file;
-  limits["max_streams"] = -1;
-  limits["max_consumers"] = -1;
-  limits["max_ack_pending"] = -1;
-  limits["memory_max_stream_bytes"] = -1;
-  limits["storage_max_stream_bytes"] = -1;
-  limits["max_bytes_required"] = false;
-  j["limits"] = limits;
-  if (!options_.domain.empty()) j["domain"] = options_.domain;
-  nlohmann::ordered_json api;
-  api["total"] = api_total_.load();
-  api["errors"] = api_errors_.load();
-  j["api"] = api;
-  Reply(msg.reply, j);
+  j["api_total"] = api_total;
+  j["api_errors"] = api_errors;
+  nlohmann::json c = nlohmann::json::object();
+  for (const auto& [name, v] : consumers) c[name] = {v.first, v.second ? 1 : 0};
+  j["consumers"] = std::move(c);
+  return j.dump();
+}
+
+std::optional<JetStream::Usage> JetStream::Usage::Decode(std::string_view raw) {
+  nlohmann::json j = nlohmann::json::parse(raw, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  Usage u;
+  auto num = [&](const char* key, uint64_t* out) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_unsigned()) return false;
+    *out = it->get<uint64_t>();
+    return true;
+  };
+  if (!num("memory", &u.memory) || !num("storage", &u.storage) ||
+      !num("api_total", &u.api_total) || !num("api_errors", &u.api_errors)) {
+    return std::nullopt;
+  }
+  auto c = j.find("consumers");
+  if (c == j.end() || !c->is_object()) return std::nullopt;
+  for (const auto& [name, v] : c->items()) {
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number_unsigned() ||
+        !v[1].is_number_unsigned()) {
+      return std::nullopt;
+    }
+    u.consumers[name] = {v[0].get<size_t>(), v[1].get<uint64_t>() != 0};
+  }
+  return u;
+}
+
+// nats-server 2.9.10 answers account info with every server's usage summed
+// (each server publishes its own; an R3 stream's bytes count three times),
+// the API counters likewise, and the stream and consumer counts from the
+// cluster's assignments. Herald asks the other online members of the
+// metadata group for their share when the request comes (HERALD.USAGE, over
+// BusGather) instead of keeping a running copy, so a node that does not answer
+// within kUsageGatherTimeout is left out of the sums. Consumers are counted
+// once per stream, from the stream's leader where one answered.
+void JetStream::HandleAccountInfo(const BusMessage& msg) {
+  Usage local = LocalUsage();
+  std::vector<BusGather::Question> questions;
+  if (clustered_ && gather_ != nullptr) {
+    absl::StatusOr<raft::GroupInfo> gi = host_->Info(kMetaGroup);
+    if (gi.ok()) {
+      std::vector<raft::NodeId> members = gi->conf.voters;
+      members.insert(members.end(), gi->conf.learners.begin(), gi->conf.learners.end());
+      MutexLock l(&mu_);
+      for (raft::NodeId m : members) {
+        if (m == self_ || online_.count(m) == 0) continue;
+        questions.push_back({"$HERALD.JS." + NodeHex(m) + ".1.HERALD.USAGE", ""});
+      }
+    }
+  }
+  const std::string reply = msg.reply;
+  auto answer = [this, reply, local](std::vector<std::optional<std::string>> answers) {
+    std::vector<Usage> all{local};
+    for (const auto& a : answers) {
+      if (!a.has_value()) continue;
+      std::optional<Usage> u = Usage::Decode(*a);
+      if (u.has_value()) all.push_back(std::move(*u));
+    }
+    uint64_t memory = 0, storage = 0, api_total = 0, api_errors = 0;
+    // Per stream: the leader's count if a leader answered, else the largest.
+    std::map<std::string, std::pair<size_t, bool>> consumers;
+    for (const Usage& u : all) {
+      memory += u.memory;
+      storage += u.storage;
+      api_total += u.api_total;
+      api_errors += u.api_errors;
+      for (const auto& [name, v] : u.consumers) {
+        auto [it, inserted] = consumers.emplace(name, v);
+        if (inserted || it->second.second) continue;
+        if (v.second || v.first > it->second.first) it->second = v;
+      }
+    }
+    size_t streams = 0, consumer_count = 0;
+    for (const auto& [name, a] : meta_->Streams()) {
+      ++streams;
+      auto it = consumers.find(name);
+      if (it != consumers.end()) consumer_count += it->second.first;
+    }
+    nlohmann::ordered_json j;
+    j["type"] = ResponseType("account_info");
+    j["memory"] = memory;
+    j["storage"] = storage;
+    j["streams"] = streams;
+    j["consumers"] = consumer_count;
+    nlohmann::ordered_json limits;
+    limits["max_memory"] = options_.max_memory;
+    limits["max_storage"] = options_.max_file;
+    limits["max_streams"] = -1;
+    limits["max_consumers"] = -1;
+    limits["max_ack_pending"] = -1;
+    limits["memory_max_stream_bytes"] = -1;
+    limits["storage_max_stream_bytes"] = -1;
+    limits["max_bytes_required"] = false;
+    j["limits"] = limits;
+    if (!options_.domain.empty()) j["domain"] = options_.domain;
+    nlohmann::ordered_json api;
+    api["total"] = api_total;
+    api["errors"] = api_errors;
+    j["api"] = api;
+    Reply(reply, j);
+  };
+  if (questions.empty()) return answer({});
+  gather_->Gather(std::move(questions), absl::Now() + kUsageGatherTimeout, std::move(answer));
 }
 
 void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update,

@@ -31,9 +31,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -170,6 +173,19 @@ class JetStream : public raft::StateMachine {
   void DispatchApiUnguarded(const BusMessage& msg, int hops, const std::string& rest,
                             bool may_park);
   void HandleAccountInfo(const BusMessage& msg);
+  // This node's share of account info: the bytes of the replicas held here,
+  // the API requests answered here, and each held stream's consumer count
+  // (with whether this node leads the stream).
+  struct Usage {
+    uint64_t memory = 0;
+    uint64_t storage = 0;
+    uint64_t api_total = 0;
+    uint64_t api_errors = 0;
+    std::map<std::string, std::pair<size_t, bool>> consumers;
+    std::string Encode() const;
+    static std::optional<Usage> Decode(std::string_view raw);
+  };
+  Usage LocalUsage() const;
   void HandleStreamCreate(const BusMessage& msg, const std::string& name, bool update, int hops);
   void HandleStreamDelete(const BusMessage& msg, const std::string& name, int hops);
   void HandlePeerRemove(const BusMessage& msg, const std::string& name, int hops);

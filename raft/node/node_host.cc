@@ -470,7 +470,7 @@ void NodeHost::Run() {
                  synced_jobs_ > 0;
         });
       }
-      if (stop_) return;
+      if (stop_) break;
     }
     const Clock::time_point now = Clock::now();
     const bool tick = now >= next_tick;
@@ -482,6 +482,13 @@ void NodeHost::Run() {
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - now).count();
     if (us > max_cycle_micros_.load(std::memory_order_relaxed)) max_cycle_micros_.store(us);
   }
+  // A graceful stop: what was proposed before it (a consumer's deliveries,
+  // say, proposed without waiting) is written in one last cycle, and Stop
+  // has the sync thread make that write durable before it ends; the entries
+  // are applied when the node starts again. Without it they were dropped
+  // ("node stopping") although the state they record had been sent. New
+  // proposals are refused from the moment stop_ is set.
+  DriverCycle(/*tick=*/false);
 }
 
 void NodeHost::DriverCycle(bool tick) {

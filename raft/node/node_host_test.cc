@@ -374,6 +374,27 @@ TEST_F(NodeHostTest, ReplicatesAndSurvivesRestart) {
   }
 }
 
+// A graceful stop writes what was proposed before it: a proposal the host
+// accepted is in the log after a restart, even if it was still queued for
+// the driver when Stop came (JetStream proposes a consumer's deliveries
+// without waiting for them, then the server may be stopped at once).
+TEST_F(NodeHostTest, StopWritesWhatWasProposedBeforeIt) {
+  StartNode(1, 1, 0, {1});
+  ASSERT_TRUE(WaitFor([&] { return Leader(1) == 1; }));
+  ProposeCommitted(1, "first");
+  constexpr int kQueued = 300;
+  for (int i = 0; i < kQueued; ++i) {
+    nodes_[1].host->Propose(1, "q" + std::to_string(i), [](absl::StatusOr<uint64_t>) {});
+  }
+  StopNode(1);
+  StartNode(1, 1, 0, {1});
+  std::vector<std::string> want{"first"};
+  for (int i = 0; i < kQueued; ++i) want.push_back("q" + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return nodes_[1].sm->Get(1).size() >= want.size(); }))
+      << nodes_[1].sm->Get(1).size();
+  EXPECT_EQ(nodes_[1].sm->Get(1), want);
+}
+
 TEST_F(NodeHostTest, ManyGroupsShareFsyncs) {
   constexpr GroupId kGroups = 200;
   for (NodeId id = 1; id <= 3; ++id) StartNode(id, kGroups);

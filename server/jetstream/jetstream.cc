@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -1257,9 +1258,11 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     return;
   }
   // Without a majority of the replicas reachable nothing can commit: say so
-  // at once instead of letting the client wait out its timeout.
+  // at once instead of letting the client wait out its timeout, as the
+  // no-responders status nats-server's clients see while a stream has no
+  // leader (they retry it: nothing was stored).
   if (!QuorumReachable(group)) {
-    ReplyPubError(msg.reply, cfg.name, errors::Unavailable());
+    SendNoResponders(msg.reply);
     return;
   }
   // Stamped from the leadership's clock, not the wall clock (leader_clock.h).
@@ -1299,9 +1302,22 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
   if (!options_.domain.empty())
     ack_prefix += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
   ack_prefix += "\"seq\":";
+  // Refused by a node that was no longer the leader, or replaced in the log
+  // by another leader's entry: certainly not stored. Answered with the
+  // no-responders status, which nats.go's and nats.js's publish retry (what
+  // nats-server's clients see while the stream's leadership moves), not an
+  // error they would hand to the application.
+  const bool not_stored =
+      !index.ok() && (absl::IsAborted(index.status()) ||
+                      (absl::IsUnavailable(index.status()) &&
+                       absl::StartsWith(index.status().message(), "not leader")));
   for (size_t i = 0; i < replies.size(); ++i) {
     const std::string& reply = replies[i];
     if (reply.empty()) continue;
+    if (not_stored) {
+      SendNoResponders(reply);
+      continue;
+    }
     if (!applied || i >= results.size()) {
       // Not committed, or committed but not applied here as a stream entry
       // (the stream was being closed here: its replica moved away). Say so
@@ -1324,6 +1340,11 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
     ack += '}';
     Send(reply, "", std::move(ack));
   }
+}
+
+void JetStream::SendNoResponders(const std::string& reply) {
+  if (reply.empty()) return;
+  Send(reply, "NATS/1.0 503\r\n\r\n", "");
 }
 
 // ---------------------------------------------------------------- API

@@ -445,3 +445,45 @@ t('STREAM.PEER.REMOVE: an R2 replica moves to the third node, messages kept; err
   }
   await jsms[0].streams.delete('PR');
 });
+
+// While a stream's leadership moves, a publish the old leader could not take
+// gets the no-responders status (as on nats-server 2.9.10, where nobody
+// listens on the stream's subjects for a moment), which nats.js's publish
+// retries; never a JetStream error the application would have to handle.
+t('publishes across leader step-downs: retried by the client, none refused, none stored twice', async () => {
+  await jsms[0].streams.add({ name: 'SDR', subjects: ['sdr.>'], num_replicas: 3 });
+  await infoWithLeader(jsms[0], 'SDR');
+  const js = ncs[0].jetstream({ timeout: 5000 });
+  const acked = new Set();
+  const refused = {};
+  let stepdowns = 0;
+  const t0 = Date.now();
+  let lastStepdown = 0;
+  for (let i = 0; Date.now() - t0 < 6000 && i < 100000; i++) {
+    if (Date.now() - lastStepdown > 1000) {
+      lastStepdown = Date.now();
+      L.api(ncs[1], '$JS.API.STREAM.LEADER.STEPDOWN.SDR', null, 5000).then((r) => { if (!r.error) stepdowns++; }, () => {});
+    }
+    try {
+      const pa = await js.publish(`sdr.${i % 10}`, enc(`m${i}`), { msgID: `id-${i}`, retries: 10, retry_delay: 100 });
+      acked.add(pa.seq);
+    } catch (e) {
+      const k = e.api_error ? `api ${e.api_error.err_code}` : e.code;
+      refused[k] = (refused[k] || 0) + 1;
+    }
+  }
+  assert.ok(stepdowns >= 3, `only ${stepdowns} step-downs`);
+  // A publish may still time out (its entry's fate unknown to the client),
+  // as on nats-server; none may be refused with an error.
+  const errors = Object.entries(refused).filter(([k]) => k !== 'TIMEOUT');
+  assert.deepEqual(errors, [], JSON.stringify(refused));
+  assert.ok(acked.size > 100, `${acked.size} acked`);
+  // Every id once: the stream holds at most one message per publish.
+  const si = await infoWithLeader(jsms[1], 'SDR');
+  assert.ok(si.state.messages >= acked.size, `${si.state.messages} stored, ${acked.size} acked`);
+  for (const seq of [...acked].slice(0, 50)) {
+    const m = await jsms[2].streams.getMessage('SDR', { seq });
+    assert.ok(m.header.get('Nats-Msg-Id').startsWith('id-'));
+  }
+  await jsms[0].streams.delete('SDR');
+});

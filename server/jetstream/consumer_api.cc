@@ -88,7 +88,12 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     LocalView view = ls;
     consumers_->Info(
         stream, t[3],
-        [this, reply, view, c = *std::move(c)](std::optional<ConsumerManager::LeaderView> lv) {
+        [this, reply, view, name = t[3], before = *std::move(c)](
+            std::optional<ConsumerManager::LeaderView> lv) {
+          // Read again: on the leader this runs once its deliveries and
+          // acks made before the request are applied.
+          std::optional<ConsumerState> now = view.stream->Consumer(name);
+          const ConsumerState& c = now.has_value() ? *now : before;
           const uint64_t pending = lv.has_value() ? lv->num_pending : view.stream->PendingFor(c);
           nlohmann::ordered_json out;
           out["type"] = ResponseType("consumer_info");
@@ -168,6 +173,10 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
           {400, 10016, "consumer expected to be durable but no durable name set in subject"});
     }
     name = t[4];
+    if (name.find_first_of("\\/") != std::string::npos) {
+      return ReplyError(msg.reply, type,
+                        {400, 10127, "Consumer name can not contain path separators"});
+    }
     if (cfg->durable_name.empty()) {
       return ReplyError(
           msg.reply, type,
@@ -215,7 +224,17 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   if (!IsValidConsumerName(name)) {
     return ReplyError(msg.reply, type, {400, 10103, "durable name can not contain '.', '*', '>'"});
   }
-  const bool is_new = !ls.stream->HasConsumer(name);
+  std::optional<ConsumerState> existing = ls.stream->Consumer(name);
+  const bool is_new = !existing.has_value();
+  // nats-server's updateConfig: a push consumer's deliver subject may move
+  // only while no one listens on it (a running subscriber would silently
+  // stop getting messages).
+  if (existing.has_value() && !existing->config.deliver_subject.empty() &&
+      !cfg->deliver_subject.empty() &&
+      existing->config.deliver_subject != cfg->deliver_subject &&
+      bus_->HasInterest(existing->config.deliver_subject)) {
+    return ReplyError(msg.reply, type, {400, 10013, "consumer name already in use"});
+  }
   nlohmann::json op;
   op["op"] = "consumer_create";
   op["name"] = name;

@@ -29,6 +29,8 @@ bool ShouldSample(const std::string& sample_freq) {
 }
 
 constexpr std::chrono::milliseconds kTick{20};
+// How long a consumer info waits for this leader's entries to apply.
+constexpr int64_t kInfoWaitNs = 1'000'000'000;
 // Push flow control, as nats-server: a window of bytes sent and not yet
 // confirmed, starting at 1/16 of the limit and doubling with each answered
 // request up to it. A request goes out once half the window is in flight;
@@ -175,6 +177,7 @@ void ConsumerManager::DropStreamLeader(const std::string& name, bool deleted) {
     for (auto& [cname, c] : it->second.consumers) {
       for (const PullRequest& r : c.waiting) out.push_back(Status(r.reply, status));
     }
+    RunWaiters(it->second, /*all=*/true);  // answered from what is applied
     streams_.erase(it);
     if (!out.empty()) hooks_.send(std::move(out));
   });
@@ -241,7 +244,19 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
       if (st.config.replay_policy == ReplayPolicy::kOriginal) c.replay_until = c.counted_to;
       it = se.consumers.emplace(st.name, std::move(c)).first;
     } else {
-      it->second.config = st.config;
+      Leader& c = it->second;
+      // As nats-server (a pending message is due at its last delivery or
+      // progress + the ack wait in force): a changed ack_wait or backoff
+      // moves the deadlines of messages already out, both ways.
+      const bool timing =
+          c.config.ack_wait != st.config.ack_wait || c.config.backoff != st.config.backoff;
+      if (timing) {
+        for (auto& [sseq, o] : c.outstanding) o.deadline_ns -= AckWait(c, o.count);
+      }
+      c.config = st.config;
+      if (timing) {
+        for (auto& [sseq, o] : c.outstanding) o.deadline_ns += AckWait(c, o.count);
+      }
     }
   }
   for (auto it = se.consumers.begin(); it != se.consumers.end();) {
@@ -653,8 +668,7 @@ void ConsumerManager::Deliver(const std::string& name, StreamEntry& se, const st
   FinishNoWait(c, out);
   if (!deliveries.empty()) {
     c.last_active_ns = hooks_.steady_ns();
-    hooks_.propose(se.group, EncodeDeliveredEntry(cname, deliveries),
-                   [](absl::StatusOr<uint64_t>) {});
+    Propose(se, EncodeDeliveredEntry(cname, deliveries), nullptr);
   }
 }
 
@@ -712,8 +726,7 @@ void ConsumerManager::DeliverPush(const std::string& name, StreamEntry& se,
     }
   }
   if (!deliveries.empty()) {
-    hooks_.propose(se.group, EncodeDeliveredEntry(cname, deliveries),
-                   [](absl::StatusOr<uint64_t>) {});
+    Propose(se, EncodeDeliveredEntry(cname, deliveries), nullptr);
   }
 }
 
@@ -938,8 +951,8 @@ void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const 
   std::vector<std::pair<uint64_t, std::string>> replies;
   replies.swap(c.ack_replies);
   auto send = hooks_.send;
-  hooks_.propose(
-      se.group, std::move(entry),
+  Propose(
+      se, std::move(entry),
       [send, stream = se.stream, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
         if (!index.ok() || replies.empty()) return;
         // AckSync: the ack is replicated now (the callback runs on the
@@ -963,17 +976,65 @@ void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const 
       });
 }
 
+void ConsumerManager::Propose(StreamEntry& se, std::string entry, ProposeDone done) {
+  ++se.proposed;
+  hooks_.propose(se.group, std::move(entry),
+                 [this, settled = se.settled, waiting = waiting_infos_,
+                  done = std::move(done)](absl::StatusOr<uint64_t> index) {
+                   if (done) done(index);
+                   settled->fetch_add(1, std::memory_order_release);
+                   // Only while an info waits: deliveries are the hot path.
+                   if (waiting->load(std::memory_order_acquire) > 0) {
+                     Post([this] {
+                       for (auto& [name, se] : streams_) RunWaiters(se, false);
+                     });
+                   }
+                 });
+}
+
+void ConsumerManager::RunWaiters(StreamEntry& se, bool all) {
+  if (se.waiters.empty()) return;
+  const uint64_t settled = se.settled->load(std::memory_order_acquire);
+  const int64_t now = hooks_.steady_ns();
+  std::vector<StreamEntry::Waiter> due;
+  for (auto it = se.waiters.begin(); it != se.waiters.end();) {
+    if (all || settled >= it->target || now >= it->deadline_ns) {
+      due.push_back(std::move(*it));
+      it = se.waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  waiting_infos_->fetch_sub(static_cast<int>(due.size()), std::memory_order_release);
+  for (StreamEntry::Waiter& w : due) w.run();
+}
+
 void ConsumerManager::Info(const std::string& stream, const std::string& consumer,
                            std::function<void(std::optional<LeaderView>)> done) {
-  Post([this, stream, consumer, done = std::move(done)] {
+  Post([this, stream, consumer, done = std::move(done)]() mutable {
     auto sit = streams_.find(stream);
     if (sit == streams_.end()) return done(std::nullopt);
-    auto cit = sit->second.consumers.find(consumer);
-    if (cit == sit->second.consumers.end()) return done(std::nullopt);
-    LeaderView v;
-    v.num_waiting = cit->second.waiting.size();
-    v.num_pending = cit->second.num_pending;
-    done(v);
+    StreamEntry& se = sit->second;
+    auto cit = se.consumers.find(consumer);
+    if (cit == se.consumers.end()) return done(std::nullopt);
+    // Acks that arrived before the request and wait for their flush.
+    FlushAcks(stream, se, consumer, cit->second);
+    auto run = [this, stream, consumer, done = std::move(done)] {
+      auto s = streams_.find(stream);
+      if (s == streams_.end()) return done(std::nullopt);
+      auto c = s->second.consumers.find(consumer);
+      if (c == s->second.consumers.end()) return done(std::nullopt);
+      LeaderView v;
+      v.num_waiting = c->second.waiting.size();
+      v.num_pending = c->second.num_pending;
+      done(v);
+    };
+    if (se.settled->load(std::memory_order_acquire) >= se.proposed) return run();
+    waiting_infos_->fetch_add(1, std::memory_order_release);
+    se.waiters.push_back(
+        StreamEntry::Waiter{se.proposed, hooks_.steady_ns() + kInfoWaitNs, std::move(run)});
+    // Settled meanwhile (its callback may have looked before the count rose).
+    RunWaiters(se, false);
   });
 }
 
@@ -981,6 +1042,7 @@ void ConsumerManager::OnTick() {
   const int64_t now = hooks_.now_ns();
   std::vector<BusMessage> out;
   for (auto& [name, se] : streams_) {
+    RunWaiters(se, false);
     std::vector<std::string> idle;
     for (auto& [cname, c] : se.consumers) {
       // Expired requests and heartbeats.

@@ -19,6 +19,7 @@
 #ifndef HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
 #define HERALD_SERVER_JETSTREAM_CONSUMER_MANAGER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -106,7 +107,11 @@ class ConsumerManager {
   // consumer's client answered a flow-control request.
   void FlowControlReply(BusMessage msg);
   // Runs `done` on the worker with the consumer's leader view (nullopt when
-  // this node does not lead it).
+  // this node does not lead it), once every entry this leader proposed for
+  // the stream before (deliveries, acks: acks still queued are proposed
+  // first) is applied, so the replicated state `done` reads includes them,
+  // as nats-server's info includes its leader's latest deliveries and acks;
+  // after kInfoWait at most (an entry that cannot commit).
   void Info(const std::string& stream, const std::string& consumer,
             std::function<void(std::optional<LeaderView>)> done);
 
@@ -182,7 +187,23 @@ class ConsumerManager {
     std::map<std::string, Leader> consumers;
     // No deliveries until confirmed (Hooks::confirm_leader).
     bool suspended = false;
+    // Entries proposed by this leader (Propose) and how many of them are
+    // settled (applied or failed; counted on the driver): what Info waits for.
+    uint64_t proposed = 0;
+    std::shared_ptr<std::atomic<uint64_t>> settled = std::make_shared<std::atomic<uint64_t>>(0);
+    struct Waiter {
+      uint64_t target = 0;
+      int64_t deadline_ns = 0;  // steady clock
+      std::function<void()> run;
+    };
+    std::vector<Waiter> waiters;
   };
+  // Proposes an entry of the stream's group and counts it (StreamEntry).
+  void Propose(StreamEntry& se, std::string entry, ProposeDone done);
+  // Runs the Info waiters that are due: their entries settled, or too late
+  // (or all of them: the stream's leadership ends here).
+  void RunWaiters(StreamEntry& se, bool all);
+  std::shared_ptr<std::atomic<int>> waiting_infos_ = std::make_shared<std::atomic<int>>(0);
 
   void Post(std::function<void()> fn);
   // Worker: first thing in every task and tick. After a stall, suspends the

@@ -330,6 +330,7 @@ absl::Status StreamStore::Load() {
     MutexLock l(&store->mu_);
     store->state_ = st;
     store->subjects_ = std::move(subjects);
+    store->working_num_subjects_ = store->subjects_.size();
   }
   return absl::OkStatus();
 }
@@ -472,10 +473,24 @@ uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
   work_.last_time_ns = time_ns;
   ++work_.msgs;
   work_.bytes += size;
+  StageSubjectDelta(subject, 1);
+  return seq;
+}
+
+void StreamStore::StageSubjectDelta(std::string_view subject, int64_t by) {
   auto d = subject_delta_.find(subject);
   if (d == subject_delta_.end()) d = subject_delta_.emplace(std::string(subject), 0).first;
-  ++d->second;
-  return seq;
+  uint64_t committed = 0;
+  if (!subjects_cleared_) {
+    MutexLock l(&mu_);
+    auto it = subjects_.find(subject);
+    if (it != subjects_.end()) committed = it->second;
+  }
+  const uint64_t before = committed + static_cast<uint64_t>(d->second);  // modular
+  d->second += by;
+  const uint64_t after = committed + static_cast<uint64_t>(d->second);
+  if (before == 0 && after != 0) ++working_num_subjects_;
+  if (before != 0 && after == 0) --working_num_subjects_;
 }
 
 void StreamStore::SkipTo(uint64_t next_seq) {
@@ -516,9 +531,7 @@ void StreamStore::RemoveKnown(const MessageMeta& m) {
       staged_removals_.removed.push_back(Removed{m.seq, std::string(m.subject), 0});
     }
   }
-  auto d = subject_delta_.find(m.subject);
-  if (d == subject_delta_.end()) d = subject_delta_.emplace(std::string(m.subject), 0).first;
-  --d->second;
+  StageSubjectDelta(m.subject, -1);
 }
 
 absl::Status StreamStore::WalkLive(uint64_t from,
@@ -605,6 +618,7 @@ void StreamStore::PurgeAll() {
   removed_.clear();
   subject_delta_.clear();
   subjects_cleared_ = true;
+  working_num_subjects_ = 0;
   staged_removals_.overflow = true;  // every message: the consumers recount
   staged_removals_.removed.clear();
   work_.msgs = 0;
@@ -819,21 +833,7 @@ absl::StatusOr<uint64_t> StreamStore::LastSeqOfSubject(std::string_view subject)
 }
 
 StreamStoreState StreamStore::WorkingState() const {
-  uint64_t num_subjects = 0;
-  if (subjects_cleared_) {
-    for (const auto& [subject, d] : subject_delta_) num_subjects += d > 0 ? 1 : 0;
-  } else {
-    MutexLock l(&mu_);
-    num_subjects = subjects_.size();
-    for (const auto& [subject, d] : subject_delta_) {
-      auto it = subjects_.find(subject);
-      const uint64_t before = it == subjects_.end() ? 0 : it->second;
-      const uint64_t after = before + static_cast<uint64_t>(d);
-      if (before == 0 && after > 0) ++num_subjects;
-      if (before > 0 && after == 0) --num_subjects;
-    }
-  }
-  return Finish(work_, num_subjects);
+  return Finish(work_, working_num_subjects_);
 }
 
 absl::Status StreamStore::Commit(uint64_t applied) {
@@ -872,6 +872,7 @@ absl::Status StreamStore::Commit(uint64_t applied) {
       it->second += static_cast<uint64_t>(d);
       if (it->second == 0) subjects_.erase(it);
     }
+    working_num_subjects_ = subjects_.size();
     if (staged_removals_.overflow ||
         removals_.removed.size() + staged_removals_.removed.size() > kMaxRemovalLog) {
       removals_.overflow = true;

@@ -296,6 +296,13 @@ class StreamStore {
   // the published counts if subjects_cleared_ (a full purge).
   std::map<std::string, int64_t, std::less<>> subject_delta_;
   bool subjects_cleared_ = false;
+  // The number of subjects with messages, staged changes included (kept as
+  // they are staged: WorkingState is asked several times per message, and
+  // recounting subject_delta_ each time made a batch of B distinct subjects
+  // cost B^2, which stalled the driver every stream shares).
+  uint64_t working_num_subjects_ = 0;
+  // Adds `by` to the staged count of `subject`, keeping working_num_subjects_.
+  void StageSubjectDelta(std::string_view subject, int64_t by);
   // Removals staged since the last Commit (TakeRemovals).
   Removals staged_removals_;
 

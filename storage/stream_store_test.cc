@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -288,6 +289,50 @@ TEST_F(StreamStoreTest, PurgeAll) {
   EXPECT_EQ(st.first_seq, 6u);
   EXPECT_EQ(st.msgs, 1u);
   EXPECT_EQ(store_->SubjectCounts(nullptr, 10), (std::map<std::string, uint64_t>{{"c", 1}}));
+}
+
+// The staged subject count (kept as changes are staged, not recounted per
+// call) against a model, through appends, removals, a purge and commits.
+TEST_F(StreamStoreTest, WorkingSubjectCountFollowsEveryStagedChange) {
+  std::map<std::string, int> model;
+  auto check = [&](const char* when) {
+    size_t want = 0;
+    for (const auto& [subject, n] : model) want += n > 0 ? 1 : 0;
+    EXPECT_EQ(store_->WorkingState().num_subjects, want) << when;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    const std::string subject = "s." + std::to_string(i % 1000);
+    store_->Append(subject, "", "x", 1000 + i);
+    ++model[subject];
+  }
+  check("3000 appends over 1000 subjects, staged");
+  ASSERT_TRUE(store_->Commit(1).ok());
+  check("committed");
+  EXPECT_EQ(store_->State().num_subjects, 1000u);
+  // Remove every message of the first 10 subjects (3 each), one at a time.
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 1000 >= 10) continue;
+    ASSERT_TRUE(store_->Remove(static_cast<uint64_t>(i + 1)).value());
+    --model["s." + std::to_string(i % 1000)];
+  }
+  check("30 removals staged");
+  store_->Append("s.5", "", "back", 9000);
+  ++model["s.5"];
+  check("a removed subject back");
+  ASSERT_TRUE(store_->Commit(2).ok());
+  check("committed again");
+  EXPECT_EQ(store_->State().num_subjects, 991u);
+  ASSERT_EQ(store_->Purge(nullptr, 0, 0).value(), 2971u);
+  model.clear();
+  check("purged");
+  store_->Append("after", "", "x", 9001);
+  store_->Append("after", "", "y", 9002);
+  model["after"] = 2;
+  check("appended after the purge");
+  ASSERT_TRUE(store_->Commit(3).ok());
+  EXPECT_EQ(store_->State().num_subjects, 1u);
+  Reopen();
+  EXPECT_EQ(store_->WorkingState().num_subjects, 1u);
 }
 
 TEST_F(StreamStoreTest, PurgeAllThenAppendInOneBatch) {

@@ -1336,7 +1336,9 @@ class AdminServer::Impl final : public pb::Admin::Service {
   template <typename Pull, typename FileError, typename OnProgress>
   Status RestoreMessages(const std::string& target, const BackupInfo& info, Pull& pull,
                          FileError& file_error, OnProgress on_progress) {
-    const std::string subject = absl::StrCat("$JS.API.HERALD.STREAM.RESTORE.", target);
+    // Through this node's server-side subject: clients cannot reach it.
+    const std::string subject =
+        host_->jetstream()->LocalApiSubject(absl::StrCat("HERALD.STREAM.RESTORE.", target));
     uint64_t last = 0;      // the stream's last sequence, as confirmed
     uint64_t restored = 0;  // messages confirmed
     std::optional<js::RestoreEntryBuilder> batch;

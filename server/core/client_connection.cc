@@ -354,6 +354,13 @@ void ClientConnection::Publish(std::string_view subject, std::string_view reply,
     }
   }
   SendOk();
+  if (IsHeraldInternalSubject(subject)) {
+    // Server-to-server traffic (the JetStream API forwarded between nodes,
+    // the admin bus): never a client's, whatever its permissions allow.
+    // Dropped as if no one listened.
+    if (no_responders_ && !reply.empty()) SendNoResponders(reply);
+    return;
+  }
   // A reference, not a copy (a copy's reference count costs ~10 % of a
   // core publish): nothing matches again on this thread while delivering
   // (in-process receivers publish through the bus, which posts).
@@ -384,6 +391,9 @@ bool ClientConnection::Deliver(IoThread* from, Subscription& sub, std::string_vi
                                std::string_view reply, std::string_view message,
                                size_t header_len) {
   if (closed() || sub.closed.load(std::memory_order_relaxed)) return false;
+  // Server-to-server traffic is not shown to clients (a `>` subscriber
+  // would see other clients' forwarded API requests).
+  if (IsHeraldInternalSubject(subject)) return false;
   // No escape through wildcards or queue groups: a message on a subject this
   // client may not subscribe to is never delivered to it.
   if (sub.filtered.load(std::memory_order_relaxed) &&
@@ -447,6 +457,16 @@ bool ClientConnection::OnSub(std::string_view subject, std::string_view queue,
   if (!CheckAuthorized()) return false;
   if (!IsValidSubject(subject) || (!queue.empty() && !IsValidQueueName(queue))) {
     EnqueueRaw("-ERR 'Invalid Subject'\r\n");
+    thread_->MarkForFlush(this);
+    return true;
+  }
+  if (queue.substr(0, 8) == "_herald_") {
+    // The server's own queue groups (the JetStream API's members on every
+    // node): a client joining one would take requests meant for the server.
+    server_->CountPermissionViolation();
+    std::string err = "-ERR 'Permissions Violation for Subscription to \"";
+    err.append(subject).append("\" using queue \"").append(queue).append("\"'\r\n");
+    EnqueueRaw(err);
     thread_->MarkForFlush(this);
     return true;
   }

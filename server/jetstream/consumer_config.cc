@@ -426,6 +426,11 @@ ApiError NormalizeConsumerConfig(ConsumerConfig* c, const StreamConfig& stream) 
   if (!c->deliver_subject.empty()) {
     if (SubjectHasWildcard(c->deliver_subject)) return errors::ConsumerDeliverToWildcards();
     if (!IsValidSubject(c->deliver_subject)) return errors::ConsumerInvalidDeliverSubject();
+    // Deliveries on Herald's own subjects would run its forwarded API
+    // requests or admin questions (server/protocol/subject.h).
+    if (IsHeraldInternalSubject(c->deliver_subject)) {
+      return errors::ConsumerInvalidDeliverSubject();
+    }
     for (const std::string& s : stream.subjects) {  // deliveryFormsCycle
       if (IsSubsetMatch(c->deliver_subject, s)) return errors::ConsumerDeliverCycle();
     }

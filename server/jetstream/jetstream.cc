@@ -1240,6 +1240,9 @@ void JetStream::ReplyPubError(const std::string& reply, const std::string& strea
 }
 
 void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, BusMessage msg) {
+  // A stream on `>` (or `*.>`...) also matches the server's own traffic
+  // between nodes: never stored, never answered.
+  if (IsHeraldInternalSubject(msg.subject)) return;
   const std::shared_ptr<const StreamConfig> shared_cfg = stream->shared_config();
   const StreamConfig& cfg = *shared_cfg;
   // A no_ack stream answers nothing, errors included (nats-server's
@@ -1408,6 +1411,10 @@ void JetStream::ConsumerLeaderAdvisory(const std::string& stream, const std::str
                                        options_.domain, NowUnixNanos()));
 }
 
+std::string JetStream::LocalApiSubject(const std::string& rest) const {
+  return "$HERALD.JS." + NodeHex(self_) + ".1." + rest;
+}
+
 bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,
                         const std::string& rest) {
   if (node == raft::kNoNode || node == self_ || hops >= kMaxHops) return false;
@@ -1418,6 +1425,13 @@ bool JetStream::Forward(raft::NodeId node, const BusMessage& msg, int hops,
 
 void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   if (msg.reply.empty()) return;  // nats-server ignores requests without a reply
+  // A push consumer delivering into the API (its deliveries' reply is an ack
+  // subject): nats-server ignores them too (they carry no client info).
+  // Without this, a consumer could purge or delete what its creator may not.
+  if (msg.reply.rfind("$JS.ACK.", 0) == 0) return;
+  // The admin API's restore is a server's request only: it comes through the
+  // node-to-node subject ($HERALD.JS, which clients cannot publish on).
+  if (hops == 0 && rest.rfind("HERALD.", 0) == 0) return;
   spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
   if (clustered_ && rest.rfind("DIRECT.", 0) != 0 && rest.rfind("CONSUMER.MSG.NEXT.", 0) != 0) {
     // Read-your-writes across nodes: answer only once this node has applied

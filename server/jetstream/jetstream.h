@@ -143,6 +143,11 @@ class JetStream : public raft::StateMachine {
   void OnLeaderChange(raft::GroupId group, raft::NodeId leader, uint64_t term) override;
 
   static raft::NodeId NodeIdFor(const std::string& server_name);
+  // The subject this node's server-side requests to its own JetStream API
+  // go to (`$HERALD.JS.<node>.1.<rest>`; clients cannot publish there): the
+  // admin API's restore (`HERALD.STREAM.RESTORE.<stream>`), which the
+  // client-facing `$JS.API.` subjects do not take.
+  std::string LocalApiSubject(const std::string& rest) const;
 
  private:
   struct LocalStream {

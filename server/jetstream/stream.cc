@@ -299,6 +299,12 @@ std::string RestoreEntryBuilder::Finish(uint64_t final_last_seq) const {
   return out;
 }
 
+namespace {
+// Restored sequences stay below this (2^63 - 1): a stream's sequence is
+// never near wrapping around.
+constexpr uint64_t kMaxRestoreSeq = static_cast<uint64_t>(INT64_MAX);
+}  // namespace
+
 bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out) {
   size_t pos = 0;
   out->messages.clear();
@@ -321,13 +327,25 @@ bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out) {
     t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(UnZigZag(dt)));
     m.seq = seq;
     m.time_ns = t;
+    // What a publish could have stored: a literal subject (no whitespace or
+    // control bytes: it is written into other clients' MSG lines), a header
+    // block in NATS/1.0 form, and sequences far from wrapping around.
     if (m.subject.empty() || m.subject.size() > storage::StreamStore::kMaxSubjectLength ||
-        m.headers.size() > 0xFFFFFFFFu || gaps > kMaxRestoreEntryGaps) {
+        !IsValidLiteralSubject(m.subject) || IsHeraldInternalSubject(m.subject) ||
+        std::any_of(m.subject.begin(), m.subject.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }) ||
+        m.headers.size() > 0xFFFFFFFFu || gaps > kMaxRestoreEntryGaps ||
+        seq > kMaxRestoreSeq) {
+      return false;
+    }
+    if (!m.headers.empty() &&
+        (!m.headers.starts_with("NATS/1.0") || !m.headers.ends_with("\r\n\r\n"))) {
       return false;
     }
     out->messages.push_back(m);
   }
   if (!out->messages.empty() && out->final_last_seq != 0) return false;
+  if (out->final_last_seq > kMaxRestoreSeq || out->expected_last_seq > kMaxRestoreSeq) return false;
   return true;
 }
 

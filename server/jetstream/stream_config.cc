@@ -227,6 +227,9 @@ ApiError NormalizeStreamConfig(StreamConfig* cfg) {
       if (s.rfind("$JS.API.", 0) == 0) {
         return errors::InvalidConfig("subjects overlap with jetstream api");
       }
+      if (IsHeraldInternalSubject(s)) {
+        return errors::InvalidConfig("subjects overlap with the server's internal subjects");
+      }
       if (!IsValidSubject(s)) return errors::InvalidConfig("invalid subject");
     }
   }
@@ -252,7 +255,7 @@ ApiError NormalizeStreamConfig(StreamConfig* cfg) {
     if (forms_cycle) {
       return errors::InvalidConfig("stream configuration for republish destination forms a cycle");
     }
-    if (!SubjectTransform::Create(r.src, r.dest).ok()) {
+    if (!SubjectTransform::Create(r.src, r.dest).ok() || IsHeraldInternalSubject(r.dest)) {
       return errors::InvalidConfig("stream configuration for republish not valid");
     }
   }

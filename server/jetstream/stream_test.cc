@@ -732,15 +732,16 @@ TEST_F(StreamTest, RestoreEntriesKeepSequencesAndTimes) {
 
 TEST_F(StreamTest, RestoreEntryDecodingRules) {
   RestoreBatchView v;
+  const std::string hdr = "NATS/1.0\r\nA: b\r\n\r\n";
   RestoreEntryBuilder ok(3);
-  ok.Add(4, -5, "s.x", "h", "d");
+  ok.Add(4, -5, "s.x", hdr, "d");
   std::string e = ok.Finish();
   ASSERT_TRUE(DecodeRestoreEntry(std::string_view(e).substr(1), &v));
   ASSERT_EQ(v.messages.size(), 1u);
   EXPECT_EQ(v.expected_last_seq, 3u);
   EXPECT_EQ(v.messages[0].seq, 4u);
   EXPECT_EQ(v.messages[0].time_ns, -5);
-  EXPECT_EQ(v.messages[0].headers, "h");
+  EXPECT_EQ(v.messages[0].headers, hdr);
   // Every truncation of a valid entry either fails or decodes fewer messages.
   for (size_t cut = 1; cut < e.size(); ++cut) {
     RestoreBatchView t;
@@ -748,11 +749,31 @@ TEST_F(StreamTest, RestoreEntryDecodingRules) {
       EXPECT_TRUE(t.messages.empty()) << cut;
     }
   }
-  // An empty subject is refused.
-  RestoreEntryBuilder empty_subject(0);
-  empty_subject.Add(1, 0, "", "", "d");
-  e = empty_subject.Finish();
-  EXPECT_FALSE(DecodeRestoreEntry(std::string_view(e).substr(1), &v));
+  // What no publish could have stored is refused: subjects that are empty,
+  // hold whitespace or control bytes (they would be written into other
+  // clients' MSG lines), wildcards or the server's own subjects; header
+  // blocks not in NATS/1.0 form; sequences near wrapping around.
+  auto refused = [&](uint64_t expected, uint64_t seq, const std::string& subject,
+                     const std::string& headers) {
+    RestoreEntryBuilder b(expected);
+    b.Add(seq, 0, subject, headers, "d");
+    const std::string entry = b.Finish();
+    RestoreBatchView out;
+    return !DecodeRestoreEntry(std::string_view(entry).substr(1), &out);
+  };
+  EXPECT_FALSE(refused(0, 1, "s.ok", ""));
+  EXPECT_TRUE(refused(0, 1, "", ""));
+  EXPECT_TRUE(refused(0, 1, "s.a\r\nMSG _INBOX.x 1 5", ""));
+  EXPECT_TRUE(refused(0, 1, "s.a b", ""));
+  EXPECT_TRUE(refused(0, 1, std::string("s.\0", 3), ""));
+  EXPECT_TRUE(refused(0, 1, "s.\x01", ""));
+  EXPECT_TRUE(refused(0, 1, "s.*", ""));
+  EXPECT_TRUE(refused(0, 1, "$HERALD.JS.1.1.STREAM.DELETE.S", ""));
+  EXPECT_TRUE(refused(0, 1, "s.a", "garbage"));
+  EXPECT_TRUE(refused(0, 1, "s.a", "NATS/1.0\r\nA: b\r\n"));
+  EXPECT_TRUE(refused(0, uint64_t{1} << 63, "s.a", ""));
+  EXPECT_TRUE(refused(UINT64_MAX - 2, UINT64_MAX - 1, "s.a", ""));
+  EXPECT_FALSE(refused(0, (uint64_t{1} << 63) - 1, "s.a", ""));
 }
 
 // A damaged operation entry (a member of the wrong type makes nlohmann throw)

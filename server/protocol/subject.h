@@ -27,6 +27,16 @@ bool SubjectMatches(std::string_view pattern, std::string_view subject);
 // Queue group names follow the token rule: non-empty, no whitespace.
 bool IsValidQueueName(std::string_view queue);
 
+// Herald's own subjects: `$HERALD.>` (JetStream requests forwarded between
+// nodes, the admin bus) and `_HERALD_*` (their answers). Only the server
+// publishes and receives them: a client's publish on one is dropped and no
+// client is delivered one (docs/security.md), so they cannot carry a
+// request past the client's permissions.
+inline bool IsHeraldInternalSubject(std::string_view subject) {
+  if (subject.empty() || (subject[0] != '$' && subject[0] != '_')) return false;
+  return subject.substr(0, 8) == "$HERALD." || subject.substr(0, 8) == "_HERALD_";
+}
+
 // A JetStream delivery routed across a route carries the subject its
 // receivers see at the end of its reply, `$JS.ACK.<8 tokens>@<subject>`
 // (nats-server's encoding): splits such a reply into the ack reply and that

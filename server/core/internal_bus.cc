@@ -1,5 +1,7 @@
 #include "server/core/internal_bus.h"
 
+#include <algorithm>
+
 #include <asio.hpp>
 #include <functional>
 #include <thread>
@@ -65,10 +67,15 @@ bool InternalBus::HasInterest(const std::string& subject) const {
 }
 
 bool InternalBus::HasInterestOf(const std::string& subject, const std::string& queue) const {
+  // Only receivers outside the server count: a stream capturing a push
+  // consumer's deliver subject is not a subscriber (nats-server delivers
+  // nothing until a client subscribes; two streams delivering into each
+  // other looped forever with no client at all).
+  auto outside = [](const SubscriptionPtr& s) { return !s->internal; };
   SublistResultPtr r = sublist_->Match(subject);
-  if (queue.empty()) return !r->plain.empty();
+  if (queue.empty()) return std::any_of(r->plain.begin(), r->plain.end(), outside);
   for (const QueueGroupMatch& g : r->queues) {
-    if (g.name == queue) return true;
+    if (g.name == queue && std::any_of(g.members.begin(), g.members.end(), outside)) return true;
   }
   return false;
 }

@@ -67,7 +67,8 @@ class InternalBus {
   // Interest by a plain subscription (queue == ""), or by members of queue
   // group `queue`: where a push consumer delivers (nats-server's rule: one
   // with a deliver group is active only with that group's members, one
-  // without only with plain subscribers).
+  // without only with plain subscribers). In-process receivers (a stream
+  // capturing the subject) do not count; a route's interest does.
   bool HasInterestOf(const std::string& subject, const std::string& queue) const;
   // Publishes `msgs` in order with one hand-off to an I/O thread (the one
   // Publish from this thread uses, so order with Publish is kept too).

@@ -119,6 +119,37 @@ t('a push consumer delivering into the API runs nothing', async () => {
   }
 });
 
+t('a stream capturing a push consumer\'s deliver subject is not a subscriber', { skip: L.IS_NATS }, async () => {
+  await L.api(admin, '$JS.API.STREAM.CREATE.PA', { name: 'PA', subjects: ['pa.in'] });
+  await L.api(admin, '$JS.API.STREAM.CREATE.PB', { name: 'PB', subjects: ['pb.in'] });
+  await L.rawPub(admin, 'pa.in', 'seed');
+  // Each stream's push consumer delivers into the other stream: without a
+  // client on either subject nothing is delivered (no loop, nothing stored).
+  // (nats-server 2.9.10 counts the capturing stream as interest and loops
+  // with ack_policy none: Herald only, below.)
+  for (const [s, d] of [['PA', 'pb.in'], ['PB', 'pa.in']]) {
+    const r = await L.api(admin, `$JS.API.CONSUMER.DURABLE.CREATE.${s}.X`,
+      { stream_name: s, config: { durable_name: 'X', deliver_subject: d, ack_policy: 'none' } });
+    assert.ok(!r.error, JSON.stringify(r));
+  }
+  const until = Date.now() + 1500;
+  for (let i = 0; Date.now() < until && i < 100; i++) {
+    const a = await L.api(admin, '$JS.API.STREAM.INFO.PA', null);
+    const b = await L.api(admin, '$JS.API.STREAM.INFO.PB', null);
+    assert.equal(a.state.messages, 1);
+    assert.equal(b.state.messages, 0);
+    await L.sleep(100);
+  }
+  // A client on PA's deliver subject: PA delivers its message to it.
+  let got = 0;
+  const sub = admin.subscribe('pb.in', { callback: () => { got++; } });
+  await admin.flush();
+  await L.retry(async () => { if (got < 1) throw new Error('nothing yet'); }, 10000, 'the delivery once a client subscribed');
+  sub.unsubscribe();
+  await L.api(admin, '$JS.API.STREAM.DELETE.PA', null);
+  await L.api(admin, '$JS.API.STREAM.DELETE.PB', null);
+});
+
 t('Herald only: its own names are refused to clients and configs', { skip: L.IS_NATS }, async () => {
   // The API's queue group.
   const errs = [];

@@ -81,6 +81,11 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     return HandleConsumerNames(msg, ls, t[1] == "LIST");
   }
   if (t.size() == 4 && t[1] == "INFO") {
+    // nats-server 2.9.10 wants no body (10038) before it looks the consumer up.
+    if (!IsEmptyRequest(msg.data)) {
+      return ReplyError(msg.reply, "consumer_info",
+                        {400, 10038, "expected an empty request payload"});
+    }
     std::optional<ConsumerState> c = ls.stream->Consumer(t[3]);
     if (!c.has_value())
       return ReplyError(msg.reply, "consumer_info", {404, 10014, "consumer not found"});
@@ -106,6 +111,9 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
   }
   if (t.size() == 4 && t[1] == "DELETE") {
     const std::string type = "consumer_delete";
+    if (!IsEmptyRequest(msg.data)) {
+      return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
+    }
     if (!ls.stream->HasConsumer(t[3])) {
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
@@ -135,7 +143,9 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
     if (!ls.stream->HasConsumer(t[4])) {
       return ReplyError(msg.reply, type, {404, 10014, "consumer not found"});
     }
-    if (!IsEmptyRequest(msg.data)) return ReplyError(msg.reply, type, errors::BadRequest());
+    if (!IsEmptyRequest(msg.data)) {
+      return ReplyError(msg.reply, type, {400, 10038, "expected an empty request payload"});
+    }
     return HandleStepdown(msg, ls.assignment.group, type);
   }
   // Unknown forms: no answer, as nats-server.

@@ -1252,6 +1252,10 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     ReplyPubError(msg.reply, cfg.name, errors::BadRequest());
     return;
   }
+  if (msg.headers.size() > 65535) {  // nats-server: len(hdr) > math.MaxUint16
+    ReplyPubError(msg.reply, cfg.name, {400, 10097, "header size exceeds maximum allowed of 64k"});
+    return;
+  }
   // The jetstream block's limits are this server's (nats-server's
   // js.limitsExceeded): past them, publishes are refused before proposing.
   const int64_t limit =

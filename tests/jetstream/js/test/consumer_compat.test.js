@@ -197,3 +197,23 @@ t('a durable consumer with inactive_threshold is removed when idle', async () =>
     assert.deepEqual(names, []);
   }, 10000, 'the idle durable to be removed');
 });
+
+t('CONSUMER.INFO and CONSUMER.DELETE with a body: 10038, the consumer stays; headers over 64 KiB: 10097', async () => {
+  await jsm.streams.add({ name: 'EB', subjects: ['eb.>'] });
+  await jsm.consumers.add('EB', { durable_name: 'C', ack_policy: AckPolicy.Explicit });
+  for (const body of ['{"x":1}', '[1]', '"str"']) {
+    L.assertApiError(await L.api(nc, '$JS.API.CONSUMER.INFO.EB.C', body), 400, 10038, 'expected an empty request payload');
+    L.assertApiError(await L.api(nc, '$JS.API.CONSUMER.DELETE.EB.C', body), 400, 10038, 'expected an empty request payload');
+  }
+  assert.equal((await L.api(nc, '$JS.API.CONSUMER.INFO.EB.C', '{}')).name, 'C');
+  assert.equal((await L.api(nc, '$JS.API.CONSUMER.INFO.EB.C', null)).name, 'C');
+  // A header block over 65,535 bytes is refused; one just under it is stored.
+  const big = L.hdrs({ 'X-Big': 'v'.repeat(70000) });
+  const refused = JSON.parse(L.sc.decode((await nc.request('eb.h', enc('x'), { headers: big, timeout: 5000 })).data));
+  L.assertApiError(refused, 400, 10097, 'header size exceeds maximum allowed of 64k');
+  const ok = L.hdrs({ 'X-Big': 'v'.repeat(60000) });
+  const pa = JSON.parse(L.sc.decode((await nc.request('eb.h', enc('x'), { headers: ok, timeout: 5000 })).data));
+  assert.equal(pa.seq, 1, JSON.stringify(pa));
+  assert.equal((await L.api(nc, '$JS.API.CONSUMER.DELETE.EB.C', '{}')).success, true);
+  await jsm.streams.delete('EB');
+});

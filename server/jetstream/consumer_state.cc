@@ -21,7 +21,11 @@ void ConsumerState::ApplyDelivered(const std::vector<Delivery>& ds) {
       redelivered[d.stream_seq] = d.count;
     }
     if (acks_off) continue;
-    pending[d.stream_seq] = PendingDelivery{d.consumer_seq, d.time_ns};
+    // A redelivery keeps the first delivery's consumer sequence (nats-server's
+    // trackPending): the ack floor is computed from it.
+    auto [it, inserted] =
+        pending.try_emplace(d.stream_seq, PendingDelivery{d.consumer_seq, d.time_ns});
+    if (!inserted) it->second.time_ns = d.time_ns;
   }
   // As nats-server: without acks everything delivered is the floor; with
   // them the floor moves only when something is acknowledged (a delivery
@@ -39,16 +43,18 @@ std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, in
         settled.push_back(pending.begin()->first);
         Settle(pending.begin()->first);
       }
-    } else if (pending.count(a.stream_seq)) {
+    } else if (auto it = pending.find(a.stream_seq); it != pending.end()) {
       if (a.kind == AckKind::kGiveUp) {
         // nats-server 2.9: the message leaves the pending set but keeps its
         // redelivery count (num_redelivered counts it), and the ack floor
         // moves past it only at the next acknowledgement.
-        pending.erase(a.stream_seq);
+        pending.erase(it);
         continue;
       }
+      const uint64_t dseq = it->second.consumer_seq;
       settled.push_back(a.stream_seq);
       Settle(a.stream_seq);
+      if (config.ack_policy == AckPolicy::kExplicit) MoveFloorAfterAck(dseq, a.stream_seq);
     } else if (a.kind != AckKind::kGiveUp) {
       // Acknowledged after it was given up: nats-server forgets its count.
       redelivered.erase(a.stream_seq);
@@ -56,8 +62,27 @@ std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, in
   }
   const bool only_give_ups = std::all_of(acks.begin(), acks.end(),
                                          [](const Ack& a) { return a.kind == AckKind::kGiveUp; });
-  if (!only_give_ups) AdvanceFloor();
+  if (!only_give_ups && config.ack_policy != AckPolicy::kExplicit) AdvanceFloor();
   return settled;
+}
+
+// nats-server 2.9's processAckMsg, for explicit acks: the floor moves only
+// when the delivery just past it is acknowledged (then to the one before the
+// oldest message still pending, with that delivery's consumer sequence), or
+// to the last delivery when nothing is pending. So it can stay behind
+// messages acknowledged out of order, and its consumer sequence is that of
+// the delivery it was computed from, not of a later redelivery.
+void ConsumerState::MoveFloorAfterAck(uint64_t dseq, uint64_t sseq) {
+  if (pending.empty()) {
+    ack_floor = delivered;
+    return;
+  }
+  if (dseq != ack_floor.consumer_seq + 1) return;
+  ack_floor = {dseq, sseq};
+  auto next = pending.upper_bound(sseq);
+  if (next != pending.end() && next->second.consumer_seq > 0) {
+    ack_floor = {next->second.consumer_seq - 1, next->first - 1};
+  }
 }
 
 void ConsumerState::Settle(uint64_t stream_seq) {

@@ -41,7 +41,7 @@ struct SequencePair {
 };
 
 struct PendingDelivery {
-  uint64_t consumer_seq = 0;  // of the latest delivery
+  uint64_t consumer_seq = 0;  // of its first delivery (kept on redelivery)
   int64_t time_ns = 0;        // when it was delivered (the leader's clock)
 };
 
@@ -97,6 +97,7 @@ struct ConsumerState {
  private:
   void Settle(uint64_t stream_seq);
   void AdvanceFloor();
+  void MoveFloorAfterAck(uint64_t dseq, uint64_t sseq);
 };
 
 }  // namespace herald::js

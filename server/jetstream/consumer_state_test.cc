@@ -35,7 +35,10 @@ TEST(ConsumerStateTest, RedeliveriesCountAndUnknownAcksAreIgnored) {
   c.ApplyDelivered({{5, 1, 1, 10}});
   c.ApplyDelivered({{5, 2, 2, 20}});
   EXPECT_EQ(c.redelivered.at(5), 2u);
-  EXPECT_EQ(c.pending.at(5).consumer_seq, 2u);
+  // The first delivery's consumer sequence stays (nats-server's pending
+  // record): the ack floor is computed from it.
+  EXPECT_EQ(c.pending.at(5).consumer_seq, 1u);
+  EXPECT_EQ(c.pending.at(5).time_ns, 20);
   EXPECT_EQ(c.delivered, (SequencePair{2, 5}));
   c.ApplyAcked({{99, AckKind::kAck}}, 30);  // never delivered
   EXPECT_EQ(c.pending.size(), 1u);
@@ -94,7 +97,7 @@ TEST(ConsumerStateTest, RecordRoundTrip) {
   EXPECT_EQ(d->delivered, c.delivered);
   EXPECT_EQ(d->ack_floor, c.ack_floor);
   EXPECT_EQ(d->pending.size(), 1u);
-  EXPECT_EQ(d->pending.at(7).consumer_seq, 3u);
+  EXPECT_EQ(d->pending.at(7).consumer_seq, 1u);
   EXPECT_EQ(d->redelivered.at(7), 2u);
   EXPECT_EQ(d->ack_active_ns, 13);
   EXPECT_FALSE(ConsumerState::Decode("c", "{").has_value());

@@ -205,3 +205,68 @@ func TestPushDeliverSubjectUpdateWhileBound(t *testing.T) {
 		t.Fatalf("nothing on the new deliver subject: %v", err)
 	}
 }
+
+// The ack floor moves as nats-server's does (processAckMsg): only when the
+// delivery just past it is acknowledged, with the consumer sequence of the
+// delivery it was computed from (not of a later redelivery).
+func TestAckFloorMovesAsNatsServer(t *testing.T) {
+	n := StartSingle(t)
+	nc, js := connect(t, n.URL(), "floor")
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "AF", Subjects: []string{"af.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, js, 6, "af", func(k int) string { return "af.x" })
+	sub, err := js.PullSubscribe("af.x", "c", nats.AckWait(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := sub.Fetch(4, nats.MaxWait(5*time.Second))
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("fetch: %d %v", len(ms), err)
+	}
+	floor := func(want nats.SequenceInfo, when string) {
+		t.Helper()
+		waitFor(t, 5*time.Second, "ack floor "+when, func() error {
+			ci, err := sub.ConsumerInfo()
+			if err != nil {
+				return err
+			}
+			if ci.AckFloor.Consumer != want.Consumer || ci.AckFloor.Stream != want.Stream {
+				return fmt.Errorf("%s: ack floor %d/%d, want %d/%d", when, ci.AckFloor.Consumer, ci.AckFloor.Stream, want.Consumer, want.Stream)
+			}
+			return nil
+		})
+	}
+	if err := ms[0].AckSync(); err != nil {
+		t.Fatal(err)
+	}
+	floor(nats.SequenceInfo{Consumer: 1, Stream: 1}, "after acking the first")
+	// A nak asking for a reply: answered once the server took it, so the
+	// next fetch gets the redelivery.
+	if _, err := nc.Request(ms[1].Reply, []byte("-NAK"), 5*time.Second); err != nil {
+		t.Fatalf("nak: %v", err)
+	}
+	re, err := sub.Fetch(1, nats.MaxWait(5*time.Second))
+	if err != nil || len(re) != 1 {
+		t.Fatalf("redelivery: %d %v", len(re), err)
+	}
+	if md, _ := re[0].Metadata(); md.Sequence.Stream != 2 || md.Sequence.Consumer != 5 {
+		t.Fatalf("redelivery %+v", md.Sequence)
+	}
+	if err := ms[3].AckSync(); err != nil {
+		t.Fatal(err)
+	}
+	// 2 (redelivered as 5) and 3 are pending: the floor stays at 1/1.
+	floor(nats.SequenceInfo{Consumer: 1, Stream: 1}, "after acking out of order")
+	if err := re[0].AckSync(); err != nil {
+		t.Fatal(err)
+	}
+	// Message 2, first delivered as 2 (redelivered as 5), is the one past
+	// the floor: the floor moves to it, and stops before 3, still pending.
+	floor(nats.SequenceInfo{Consumer: 2, Stream: 2}, "after acking the redelivery")
+	if err := ms[2].AckSync(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing pending: the floor is the last delivery.
+	floor(nats.SequenceInfo{Consumer: 5, Stream: 4}, "with nothing pending")
+}

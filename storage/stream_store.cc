@@ -832,9 +832,7 @@ absl::StatusOr<uint64_t> StreamStore::LastSeqOfSubject(std::string_view subject)
   return absl::NotFoundError("no message on subject");
 }
 
-StreamStoreState StreamStore::WorkingState() const {
-  return Finish(work_, working_num_subjects_);
-}
+StreamStoreState StreamStore::WorkingState() const { return Finish(work_, working_num_subjects_); }
 
 absl::Status StreamStore::Commit(uint64_t applied) {
   work_.applied = applied;

@@ -1,7 +1,6 @@
 #include "server/core/internal_bus.h"
 
 #include <algorithm>
-
 #include <asio.hpp>
 #include <functional>
 #include <thread>

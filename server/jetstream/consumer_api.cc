@@ -91,22 +91,23 @@ void JetStream::HandleConsumer(const BusMessage& msg, const std::vector<std::str
       return ReplyError(msg.reply, "consumer_info", {404, 10014, "consumer not found"});
     const std::string reply = msg.reply;
     LocalView view = ls;
-    consumers_->Info(
-        stream, t[3],
-        [this, reply, view, name = t[3], before = *std::move(c)](
-            std::optional<ConsumerManager::LeaderView> lv) {
-          // Read again: on the leader this runs once its deliveries and
-          // acks made before the request are applied.
-          std::optional<ConsumerState> now = view.stream->Consumer(name);
-          const ConsumerState& c = now.has_value() ? *now : before;
-          const uint64_t pending = lv.has_value() ? lv->num_pending : view.stream->PendingFor(c);
-          nlohmann::ordered_json out;
-          out["type"] = ResponseType("consumer_info");
-          nlohmann::ordered_json info =
-              ConsumerInfoJson(view, c, pending, lv.has_value() ? lv->num_waiting : 0);
-          for (auto it = info.begin(); it != info.end(); ++it) out[it.key()] = it.value();
-          Reply(reply, out);
-        });
+    consumers_->Info(stream, t[3],
+                     [this, reply, view, name = t[3],
+                      before = *std::move(c)](std::optional<ConsumerManager::LeaderView> lv) {
+                       // Read again: on the leader this runs once its deliveries and
+                       // acks made before the request are applied.
+                       std::optional<ConsumerState> now = view.stream->Consumer(name);
+                       const ConsumerState& c = now.has_value() ? *now : before;
+                       const uint64_t pending =
+                           lv.has_value() ? lv->num_pending : view.stream->PendingFor(c);
+                       nlohmann::ordered_json out;
+                       out["type"] = ResponseType("consumer_info");
+                       nlohmann::ordered_json info =
+                           ConsumerInfoJson(view, c, pending, lv.has_value() ? lv->num_waiting : 0);
+                       for (auto it = info.begin(); it != info.end(); ++it)
+                         out[it.key()] = it.value();
+                       Reply(reply, out);
+                     });
     return;
   }
   if (t.size() == 4 && t[1] == "DELETE") {
@@ -240,8 +241,7 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
   // only while no one listens on it (a running subscriber would silently
   // stop getting messages).
   if (existing.has_value() && !existing->config.deliver_subject.empty() &&
-      !cfg->deliver_subject.empty() &&
-      existing->config.deliver_subject != cfg->deliver_subject &&
+      !cfg->deliver_subject.empty() && existing->config.deliver_subject != cfg->deliver_subject &&
       bus_->HasInterest(existing->config.deliver_subject)) {
     return ReplyError(msg.reply, type, {400, 10013, "consumer name already in use"});
   }

@@ -951,29 +951,28 @@ void ConsumerManager::FlushAcks(const std::string& name, StreamEntry& se, const 
   std::vector<std::pair<uint64_t, std::string>> replies;
   replies.swap(c.ack_replies);
   auto send = hooks_.send;
-  Propose(
-      se, std::move(entry),
-      [send, stream = se.stream, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
-        if (!index.ok() || replies.empty()) return;
-        // AckSync: the ack is replicated now (the callback runs on the
-        // driver right after the entry was applied, so last_result() is
-        // this entry's). An ack the replicated state could not record (its
-        // delivery's record never committed) is not confirmed: the message
-        // may come again, which a confirmed ack would forbid.
-        const ApplyResult& r = stream->last_result();
-        if (r.index != *index) return;
-        std::vector<BusMessage> out;
-        for (const auto& [seq, reply] : replies) {
-          if (std::find(r.acks_unrecorded.begin(), r.acks_unrecorded.end(), seq) !=
-              r.acks_unrecorded.end()) {
-            continue;
-          }
-          BusMessage m;
-          m.subject = reply;
-          out.push_back(std::move(m));
-        }
-        if (!out.empty()) send(std::move(out));
-      });
+  Propose(se, std::move(entry),
+          [send, stream = se.stream, replies = std::move(replies)](absl::StatusOr<uint64_t> index) {
+            if (!index.ok() || replies.empty()) return;
+            // AckSync: the ack is replicated now (the callback runs on the
+            // driver right after the entry was applied, so last_result() is
+            // this entry's). An ack the replicated state could not record (its
+            // delivery's record never committed) is not confirmed: the message
+            // may come again, which a confirmed ack would forbid.
+            const ApplyResult& r = stream->last_result();
+            if (r.index != *index) return;
+            std::vector<BusMessage> out;
+            for (const auto& [seq, reply] : replies) {
+              if (std::find(r.acks_unrecorded.begin(), r.acks_unrecorded.end(), seq) !=
+                  r.acks_unrecorded.end()) {
+                continue;
+              }
+              BusMessage m;
+              m.subject = reply;
+              out.push_back(std::move(m));
+            }
+            if (!out.empty()) send(std::move(out));
+          });
 }
 
 void ConsumerManager::Propose(StreamEntry& se, std::string entry, ProposeDone done) {

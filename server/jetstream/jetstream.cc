@@ -7,8 +7,8 @@
 #include <random>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -1572,8 +1572,8 @@ std::optional<JetStream::Usage> JetStream::Usage::Decode(std::string_view raw) {
     *out = it->get<uint64_t>();
     return true;
   };
-  if (!num("memory", &u.memory) || !num("storage", &u.storage) ||
-      !num("api_total", &u.api_total) || !num("api_errors", &u.api_errors)) {
+  if (!num("memory", &u.memory) || !num("storage", &u.storage) || !num("api_total", &u.api_total) ||
+      !num("api_errors", &u.api_errors)) {
     return std::nullopt;
   }
   auto c = j.find("consumers");

@@ -334,8 +334,7 @@ bool DecodeRestoreEntry(std::string_view body, RestoreBatchView* out) {
         !IsValidLiteralSubject(m.subject) || IsHeraldInternalSubject(m.subject) ||
         std::any_of(m.subject.begin(), m.subject.end(),
                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }) ||
-        m.headers.size() > 0xFFFFFFFFu || gaps > kMaxRestoreEntryGaps ||
-        seq > kMaxRestoreSeq) {
+        m.headers.size() > 0xFFFFFFFFu || gaps > kMaxRestoreEntryGaps || seq > kMaxRestoreSeq) {
       return false;
     }
     if (!m.headers.empty() &&

@@ -170,6 +170,18 @@ class Nats:
             pass
 
 
+def pub_ack(r):
+    """A publish request's answer as a PubAck dict: the no-responders status
+    (503, no body: the stream's leadership is moving, as nats-server answers
+    then; clients retry it) as an error; None for no answer."""
+    if r is None:
+        return None
+    headers, data = r
+    if headers.startswith(b"NATS/1.0 503"):
+        return {"error": {"code": 503, "description": "no responders"}}
+    return json.loads(data)
+
+
 class Publisher(threading.Thread):
     """Publishes to some streams, round-robin, each message with a
     Nats-Msg-Id, retrying a message (same id) whose PubAck did not come;
@@ -225,7 +237,7 @@ class Publisher(threading.Thread):
                     if r is None:
                         self.errors.append((time.monotonic(), msg_id, "timeout"))
                         continue
-                    ack = json.loads(r[1])
+                    ack = pub_ack(r)
                     if "error" in ack or "seq" not in ack:
                         self.errors.append((time.monotonic(), msg_id, ack))
                         time.sleep(0.1)
@@ -846,7 +858,7 @@ class DrainTest(MembershipCase):
             for s in streams + ["DNEW0"]:
                 def acked():
                     r = c.request("%s.x" % s.lower(), "after", timeout=3)
-                    return r and "seq" in json.loads(r[1])
+                    return r and "seq" in pub_ack(r)
                 self.assertTrue(wait_for(acked, 20, 0.2), s)
         finally:
             c.close()

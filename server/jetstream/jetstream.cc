@@ -1265,11 +1265,13 @@ void JetStream::OnStreamPublish(std::shared_ptr<Stream> stream, uint64_t group, 
     return;
   }
   // Without a majority of the replicas reachable nothing can commit: say so
-  // at once instead of letting the client wait out its timeout, as the
-  // no-responders status nats-server's clients see while a stream has no
-  // leader (they retry it: nothing was stored).
+  // at once instead of letting the client wait out its timeout.
+  // (Not with the no-responders status, which clients retry by themselves:
+  // while a partition heals another leader may have taken the same message,
+  // and an automatic retry stores it twice or fails its expected-sequence
+  // check after all; 10008 leaves the outcome to the application.)
   if (!QuorumReachable(group)) {
-    SendNoResponders(msg.reply);
+    ReplyPubError(msg.reply, cfg.name, errors::Unavailable());
     return;
   }
   // Stamped from the leadership's clock, not the wall clock (leader_clock.h).
@@ -1309,22 +1311,9 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
   if (!options_.domain.empty())
     ack_prefix += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
   ack_prefix += "\"seq\":";
-  // Refused by a node that was no longer the leader, or replaced in the log
-  // by another leader's entry: certainly not stored. Answered with the
-  // no-responders status, which nats.go's and nats.js's publish retry (what
-  // nats-server's clients see while the stream's leadership moves), not an
-  // error they would hand to the application.
-  const bool not_stored =
-      !index.ok() && (absl::IsAborted(index.status()) ||
-                      (absl::IsUnavailable(index.status()) &&
-                       absl::StartsWith(index.status().message(), "not leader")));
   for (size_t i = 0; i < replies.size(); ++i) {
     const std::string& reply = replies[i];
     if (reply.empty()) continue;
-    if (not_stored) {
-      SendNoResponders(reply);
-      continue;
-    }
     if (!applied || i >= results.size()) {
       // Not committed, or committed but not applied here as a stream entry
       // (the stream was being closed here: its replica moved away). Say so
@@ -1347,11 +1336,6 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
     ack += '}';
     Send(reply, "", std::move(ack));
   }
-}
-
-void JetStream::SendNoResponders(const std::string& reply) {
-  if (reply.empty()) return;
-  Send(reply, "NATS/1.0 503\r\n\r\n", "");
 }
 
 // ---------------------------------------------------------------- API

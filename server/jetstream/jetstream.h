@@ -246,8 +246,6 @@ class JetStream : public raft::StateMachine {
   // can read what it acknowledges) and then published with the batch's
   // others in one hand-off to an I/O thread.
   void Send(std::string subject, std::string headers, std::string data);
-  // The status a request with no responders gets (503, no body).
-  void SendNoResponders(const std::string& reply);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
   // An error of a paged API (names, lists, stream info): with nats-server's
   // zero paging members and `list_key` (if any) set to `list`.

@@ -2,8 +2,9 @@
 // Herald's own subjects ($HERALD.>: JetStream requests forwarded between
 // nodes and the admin bus; _HERALD_*: their answers) are the server's only.
 // A client must not reach the JetStream API through them past its
-// permissions, see other clients' requests on them, take the API's queue
-// group, or make a push consumer run API requests with its deliveries.
+// permissions, take the API's queue group, or make a push consumer run
+// API requests with its deliveries. (That no client is delivered them
+// matters in a cluster only, where nodes forward requests; not tested here.)
 // Each check holds on nats-server 2.9.10 too (where these subjects mean
 // nothing), except the ones about Herald's own names, run on Herald only.
 const { test, before, after } = require('node:test');
@@ -64,19 +65,6 @@ t('a client denied $JS.API cannot reach the API through the forwarding subjects'
   }
   assert.equal(await unanswered(admin, `$HERALD.JS.${SELF}.1.STREAM.DELETE.P1`), 'none');
   assert.ok(await streamExists('P1'), 'P1 was deleted through $HERALD.JS');
-});
-
-t('server-to-server traffic is never delivered to a client', async () => {
-  const seen = [];
-  const spy = admin.subscribe('>', { callback: (_e, m) => { if (/^(\$HERALD\.|_HERALD_)/.test(m.subject)) seen.push(m.subject); } });
-  await admin.flush();
-  for (let i = 0; i < 5; i++) {
-    await L.api(admin, '$JS.API.STREAM.INFO.P1', null);
-    await L.api(admin, '$JS.API.INFO', null);
-  }
-  await admin.flush();
-  spy.unsubscribe();
-  assert.deepEqual(seen, []);
 });
 
 t('the admin restore entry is not taken from a client', async () => {

@@ -7,10 +7,26 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace herald::raft {
+
+namespace {
+// The payload that marks a proposal error as "never committed"
+// (ProposalNeverCommitted). A payload, not a message to parse.
+constexpr char kNeverCommittedPayload[] = "herald.raft/proposal-never-committed";
+
+absl::Status NeverCommitted(absl::Status s) {
+  s.SetPayload(kNeverCommittedPayload, absl::Cord("1"));
+  return s;
+}
+}  // namespace
+
+bool ProposalNeverCommitted(const absl::Status& s) {
+  return !s.ok() && s.GetPayload(kNeverCommittedPayload).has_value();
+}
 namespace {
 
 // Messages waiting for the driver beyond this are dropped: Raft re-sends what
@@ -249,7 +265,7 @@ void NodeHost::Propose(GroupId g, std::string data, ProposeCallback done) {
       return;
     }
   }
-  done(absl::ResourceExhaustedError("too many proposals waiting"));
+  done(NeverCommitted(absl::ResourceExhaustedError("too many proposals waiting")));
 }
 
 void NodeHost::ProposeBuilt(GroupId g, std::function<std::string()> build, ProposeCallback done) {
@@ -263,7 +279,7 @@ void NodeHost::ProposeBuilt(GroupId g, std::function<std::string()> build, Propo
       return;
     }
   }
-  done(absl::ResourceExhaustedError("too many proposals waiting"));
+  done(NeverCommitted(absl::ResourceExhaustedError("too many proposals waiting")));
 }
 
 void NodeHost::Deliver(std::vector<GroupMessage> msgs) {
@@ -880,7 +896,8 @@ void NodeHost::ProposeAll(std::vector<Proposal>& props) {
   for (auto& [gid, ps] : by_group) {
     auto it = groups_.find(gid);
     if (it == groups_.end()) {
-      for (Proposal* p : ps) p->done(absl::NotFoundError(absl::StrCat("group ", gid)));
+      for (Proposal* p : ps)
+        p->done(NeverCommitted(absl::NotFoundError(absl::StrCat("group ", gid))));
       continue;
     }
     Group& g = it->second;
@@ -892,12 +909,12 @@ void NodeHost::ProposeAll(std::vector<Proposal>& props) {
       // for TSan, so a shared refcount would look like a race.
       if (absl::IsResourceExhausted(s)) {
         const std::string why = absl::StrCat(s.message(), " in group ", gid);
-        for (Proposal* p : ps) p->done(absl::ResourceExhaustedError(why));
+        for (Proposal* p : ps) p->done(NeverCommitted(absl::ResourceExhaustedError(why)));
         continue;
       }
       const std::string why =
           absl::StrCat("not leader: ", s.message(), "; leader ", g.raw->raft().lead());
-      for (Proposal* p : ps) p->done(absl::UnavailableError(why));
+      for (Proposal* p : ps) p->done(NeverCommitted(absl::UnavailableError(why)));
       continue;
     }
     const uint64_t last = g.raw->raft().log().LastIndex();
@@ -935,7 +952,7 @@ void NodeHost::ApplyReady(Group& g, Ready& rd) {
         // Same index and term: by log matching, this is our entry.
         it->second.done(e.index);
       } else {
-        it->second.done(absl::AbortedError("entry replaced by another leader's"));
+        it->second.done(NeverCommitted(absl::AbortedError("entry replaced by another leader's")));
       }
       g.pending.erase(it);
     }

@@ -42,6 +42,9 @@
 // (outcome unknown), kAborted if another leader's entry replaced it (not
 // committed), kResourceExhausted if the inbox is full (then the callback runs
 // on the caller's thread, inside Propose). Callers retry idempotently.
+// ProposalNeverCommitted() tells the errors after which the entry is certain
+// never to commit (it was never appended, or it was replaced) from those that
+// leave the outcome unknown.
 //
 // Storage errors are fatal: a failed fsync leaves durability unknown, so the
 // process aborts and recovers from disk (docs/reliability.md, rule 9).
@@ -228,6 +231,15 @@ struct GroupInfo {
   // Leader only: each replica's match index (lag = last_index - match).
   std::map<NodeId, uint64_t> match;
 };
+
+// True for a Propose/ProposeBuilt callback's error that says the entry will
+// never be committed anywhere: refused before this node appended it (not the
+// leader, a leadership transfer under way, the inbox full, the group
+// unknown) or replaced in the log by another leader's entry (log matching:
+// the committed entry at its index has another term). False for every other
+// error (node stopping, superseded by a snapshot, group removed): there the
+// entry may still commit through another leader.
+bool ProposalNeverCommitted(const absl::Status& s);
 
 class NodeHost {
  public:

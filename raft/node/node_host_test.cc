@@ -643,6 +643,10 @@ TEST_F(NodeHostTest, NotLeaderIsRefusedWithHint) {
   ASSERT_TRUE(absl::IsUnavailable(r.status()));
   EXPECT_NE(std::string(r.status().message()).find("leader " + std::to_string(l)),
             std::string::npos);
+  // Refused before it was appended: certain never to commit.
+  EXPECT_TRUE(ProposalNeverCommitted(r.status()));
+  EXPECT_FALSE(ProposalNeverCommitted(absl::UnavailableError("node stopping")));
+  EXPECT_FALSE(ProposalNeverCommitted(absl::OkStatus()));
 }
 
 TEST_F(NodeHostTest, ProposeBuiltMakesTheEntryOnTheDriverAndNeverForAFailedProposal) {
@@ -682,6 +686,7 @@ TEST_F(NodeHostTest, ProposeBuiltMakesTheEntryOnTheDriverAndNeverForAFailedPropo
         [&q](absl::StatusOr<uint64_t> r) { q.set_value(std::move(r)); });
     absl::StatusOr<uint64_t> r = q.get_future().get();
     EXPECT_FALSE(r.ok()) << g;
+    EXPECT_TRUE(ProposalNeverCommitted(r.status())) << g;
     EXPECT_EQ(builds.load(), 2) << "after group " << g;
   }
 }

@@ -259,6 +259,11 @@ class Simulation {
     auto it = committed_.find(e.index);
     if (it == committed_.end()) {
       committed_[e.index] = Applied{e.term, e.data, kv.hash()};
+      if (!e.data.empty()) committed_data_.emplace(e.data, e.index);
+      if (never_committed_.count(e.data) != 0) {
+        Fail(absl::StrCat("node ", id, " applied '", e.data, "' at ", e.index,
+                          " although its proposal was refused as never to commit"));
+      }
       return;
     }
     if (it->second.term != e.term || it->second.data != e.data) {
@@ -665,7 +670,22 @@ class Simulation {
     const std::string data = c.Encode();
     const NodeId id = n->id;
     n->host->Propose(kGroup, data, [this, data, id](absl::StatusOr<uint64_t> index) {
-      if (!index.ok()) return;  // not leader, replaced, or outcome unknown
+      if (!index.ok()) {
+        // Not leader, replaced, or outcome unknown. An error that says the
+        // entry will never commit (ProposalNeverCommitted) is what lets a
+        // broker answer "not stored, retry": it must hold for ever.
+        if (ProposalNeverCommitted(index.status())) {
+          ++stats_.never_committed;
+          auto c = committed_data_.find(data);
+          if (c != committed_data_.end()) {
+            Fail(absl::StrCat("node ", id, " said '", data, "' would never commit (",
+                              index.status().ToString(), ") but it was applied at ", c->second));
+            return;
+          }
+          never_committed_.insert(data);
+        }
+        return;
+      }
       ++stats_.acked;
       auto it = committed_.find(*index);
       if (it == committed_.end() || it->second.data != data) {
@@ -776,6 +796,8 @@ class Simulation {
   std::set<std::pair<NodeId, NodeId>> cut_;                  // (from, to) links down
   std::map<std::pair<NodeId, NodeId>, uint64_t> link_last_;  // FIFO per link
   std::map<uint64_t, Applied> committed_;                    // by index
+  std::map<std::string, uint64_t> committed_data_;           // entry data -> index
+  std::set<std::string> never_committed_;                    // proposals refused as never to commit
   std::map<uint64_t, NodeId> leaders_;                       // by term
   std::set<NodeId> damaged_;  // damaged and not yet repaired: at most one
   uint64_t requests_ = 0;
@@ -803,13 +825,13 @@ HostSimResult RunHostSimulation(const HostSimOptions& options) {
 }
 
 std::string FormatHostStats(const HostSimStats& s) {
-  return absl::StrCat("steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders,
-                      " proposals=", s.proposals, " acked=", s.acked, " reads=", s.reads_served,
-                      " crashes=", s.crashes, " files_cut=", s.files_cut, " damaged=", s.damaged,
-                      " repairs=", s.repairs, " flushes=", s.flushes,
-                      " compactions=", s.compactions, " restores=", s.restores,
-                      " cycles=", s.cycles, " syncs=", s.syncs, " messages=", s.messages,
-                      " dropped=", s.dropped, " transfers=", s.transfers);
+  return absl::StrCat(
+      "steps=", s.steps, " time=", s.sim_time, " leaders=", s.leaders, " proposals=", s.proposals,
+      " acked=", s.acked, " never_committed=", s.never_committed, " reads=", s.reads_served,
+      " crashes=", s.crashes, " files_cut=", s.files_cut, " damaged=", s.damaged,
+      " repairs=", s.repairs, " flushes=", s.flushes, " compactions=", s.compactions,
+      " restores=", s.restores, " cycles=", s.cycles, " syncs=", s.syncs, " messages=", s.messages,
+      " dropped=", s.dropped, " transfers=", s.transfers);
 }
 
 }  // namespace herald::raft::sim

@@ -62,6 +62,7 @@ struct HostSimStats {
   uint64_t leaders = 0;
   uint64_t proposals = 0;
   uint64_t acked = 0;
+  uint64_t never_committed = 0;  // proposals refused as certain never to commit
   uint64_t reads_served = 0;
   uint64_t crashes = 0;
   uint64_t files_cut = 0;    // files a power loss cut, removed or tore

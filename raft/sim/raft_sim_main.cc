@@ -42,6 +42,7 @@ int RunHost(uint64_t first, uint64_t count) {
     total.leaders += r.stats.leaders;
     total.proposals += r.stats.proposals;
     total.acked += r.stats.acked;
+    total.never_committed += r.stats.never_committed;
     total.reads_served += r.stats.reads_served;
     total.crashes += r.stats.crashes;
     total.files_cut += r.stats.files_cut;

@@ -28,6 +28,13 @@ thread_local std::vector<BusMessage>* t_apply_outbox = nullptr;
 
 constexpr char kApiPrefix[] = "$JS.API.";
 constexpr char kApiQueue[] = "_herald_js_api";
+// A stream leader takes its subjects as the only member of this queue group
+// (plus the stream's name), so that each publish reaches exactly one node
+// even while leadership moves and the old and the new leader are both
+// subscribed for a moment: a publish one of them could not take was then
+// certainly not stored by the other, and can be answered with the status
+// clients retry (AnswerPublishes). Clients cannot join `_herald_*` queues.
+constexpr char kStreamQueuePrefix[] = "_herald_stream_";
 constexpr int kMaxHops = 3;
 // How long a request waits for a stream replica here to learn its leader
 // (elections take 150-300 ms of election timeout, more under load), and how
@@ -1085,8 +1092,9 @@ void JetStream::UpdateLeadership(const std::string& name) {
       // A new leader whose stream has not applied the newest config (the
       // previous leader died before proposing it) proposes it now.
       config_behind = !(stream->config() == ls->assignment.config);
+      const std::string queue = kStreamQueuePrefix + name;
       for (const std::string& subject : stream->config().subjects) {
-        auto sub = bus_->Subscribe(subject, "", [this, stream, group](BusMessage m) {
+        auto sub = bus_->Subscribe(subject, queue, [this, stream, group](BusMessage m) {
           OnStreamPublish(stream, group, std::move(m));
         });
         if (sub.ok()) ls->publish_subs.push_back(*sub);
@@ -1311,9 +1319,23 @@ void JetStream::AnswerPublishes(const Stream& stream, const std::vector<std::str
   if (!options_.domain.empty())
     ack_prefix += "\"domain\":" + nlohmann::json(options_.domain).dump() + ", ";
   ack_prefix += "\"seq\":";
+  // Refused before it was appended (this node no longer led: a step-down,
+  // a leader change) or replaced in the log by another leader's entry: the
+  // batch is certainly not stored, and no other node got these messages
+  // (the stream's subjects are a one-member queue group, kStreamQueuePrefix).
+  // Answered with the no-responders status nats-server's clients get while
+  // a stream's leadership moves, which their publish retries (nats.go by
+  // default, nats.js with `retries`), instead of an error for the
+  // application. A full inbox is not retried that way (10008 below).
+  const bool never_stored = !index.ok() && raft::ProposalNeverCommitted(index.status()) &&
+                            !absl::IsResourceExhausted(index.status());
   for (size_t i = 0; i < replies.size(); ++i) {
     const std::string& reply = replies[i];
     if (reply.empty()) continue;
+    if (never_stored) {
+      Send(reply, "NATS/1.0 503\r\n\r\n", "");
+      continue;
+    }
     if (!applied || i >= results.size()) {
       // Not committed, or committed but not applied here as a stream entry
       // (the stream was being closed here: its replica moved away). Say so
@@ -2108,10 +2130,14 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
     bool current = false;
     uint64_t lag = 0;
     if (gi.ok() && gi->lead == self_) {
+      // As nats-server's raft Peers(): the lag is counted against the
+      // commit index and a replica is current once it holds everything the
+      // leader has applied. (Against the last index, entries still in
+      // flight under a steady load kept replicas "not current" for ever.)
       auto m = gi->match.find(p);
       if (m != gi->match.end()) {
-        lag = gi->last_index > m->second ? gi->last_index - m->second : 0;
-        current = lag == 0 || gi->quiesced;
+        lag = gi->commit > m->second ? gi->commit - m->second : 0;
+        current = m->second >= gi->applied || gi->quiesced;
       }
     } else if (gi.ok()) {
       current = true;  // only the leader knows; replicas report themselves current

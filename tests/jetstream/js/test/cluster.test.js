@@ -445,3 +445,90 @@ t('STREAM.PEER.REMOVE: an R2 replica moves to the third node, messages kept; err
   }
   await jsms[0].streams.delete('PR');
 });
+
+// While a stream's leadership moves, a publish the old leader could not take
+// gets the no-responders status (as on nats-server 2.9.10, where nobody
+// listens on the stream's subjects for a moment), which nats.js's publish
+// retries; never a JetStream error the application would have to handle.
+t('publishes across leader step-downs: retried by the client, none refused, none stored twice', async () => {
+  await jsms[0].streams.add({ name: 'SDR', subjects: ['sdr.>'], num_replicas: 3 });
+  await infoWithLeader(jsms[0], 'SDR');
+  const js = ncs[0].jetstream({ timeout: 5000 });
+  const acked = new Set();
+  const refused = {};
+  let stepdowns = 0;
+  const t0 = Date.now();
+  let lastStepdown = 0;
+  // nats-server refuses a step-down while the new leader settles: run until
+  // three were done (6 s at least, 15 s at most).
+  const running = () => Date.now() - t0 < 6000 || (stepdowns < 3 && Date.now() - t0 < 15000);
+  for (let i = 0; running() && i < 100000; i++) {
+    if (Date.now() - lastStepdown > 1000) {
+      lastStepdown = Date.now();
+      L.api(ncs[1], '$JS.API.STREAM.LEADER.STEPDOWN.SDR', null, 5000).then((r) => { if (!r.error) stepdowns++; }, () => {});
+    }
+    try {
+      const pa = await js.publish(`sdr.${i % 10}`, enc(`m${i}`), { msgID: `id-${i}`, retries: 10, retry_delay: 100 });
+      acked.add(pa.seq);
+    } catch (e) {
+      const k = e.api_error ? `api ${e.api_error.err_code}` : e.code;
+      refused[k] = (refused[k] || 0) + 1;
+    }
+  }
+  assert.ok(stepdowns >= 2, `only ${stepdowns} step-downs`);
+  // A publish may still time out (its entry's fate unknown to the client),
+  // as on nats-server; none may be refused with an error.
+  const errors = Object.entries(refused).filter(([k]) => k !== 'TIMEOUT');
+  assert.deepEqual(errors, [], JSON.stringify(refused));
+  assert.ok(acked.size > 100, `${acked.size} acked`);
+  // Every id once: the stream holds at most one message per publish.
+  const si = await infoWithLeader(jsms[1], 'SDR');
+  assert.ok(si.state.messages >= acked.size, `${si.state.messages} stored, ${acked.size} acked`);
+  for (const seq of [...acked].slice(0, 50)) {
+    const m = await jsms[2].streams.getMessage('SDR', { seq });
+    assert.ok(m.header.get('Nats-Msg-Id').startsWith('id-'));
+  }
+  await jsms[0].streams.delete('SDR');
+});
+
+// STREAM.INFO's replica `current` and `lag` as nats-server's raft Peers():
+// a replica is current once it holds everything the leader has applied, and
+// its lag is counted against the commit index. Under a steady load entries
+// are always in flight; counted against the leader's last index, replicas
+// looked "not current" in nearly every sample, and tools that wait for a
+// healthy stream (all replicas current) waited for ever.
+t('replicas are current under a steady publish load', async () => {
+  await jsms[0].streams.add({ name: 'CUR', subjects: ['cur.>'], num_replicas: 3 });
+  await infoWithLeader(jsms[0], 'CUR');
+  const js = ncs[0].jetstream({ timeout: 5000 });
+  let stop = false;
+  let published = 0;
+  const publishers = [0, 1, 2, 3].map(async (p) => {
+    while (!stop && published < 200000) {
+      await js.publish(`cur.${p}`, enc('x'));
+      published++;
+    }
+  });
+  await L.waitFor(() => published > 200, 10000, 'the load to start');
+  let samples = 0;
+  let allCurrent = 0;
+  const seen = [];
+  for (let i = 0; i < 40; i++) {
+    const si = await jsms[1].streams.info('CUR');
+    const reps = (si.cluster && si.cluster.replicas) || [];
+    if (reps.length !== 2) continue;
+    samples++;
+    if (reps.every((r) => r.current)) allCurrent++;
+    else seen.push(reps.map((r) => `${r.name}:${r.current}/${r.lag || 0}`).join(' '));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const before = published;
+  await new Promise((r) => setTimeout(r, 200));
+  const moving = published > before;
+  stop = true;
+  await Promise.all(publishers);
+  assert.ok(moving, 'the load kept going while sampling');
+  assert.ok(samples >= 30, `${samples} samples with both replicas listed`);
+  assert.ok(allCurrent * 2 >= samples, `all replicas current in ${allCurrent} of ${samples} samples: ${seen.slice(0, 5).join(', ')}`);
+  await jsms[0].streams.delete('CUR');
+});

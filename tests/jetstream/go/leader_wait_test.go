@@ -89,3 +89,86 @@ func TestStreamInfoDuringStepdownOnEveryNode(t *testing.T) {
 		WaitStreamHealthy(t, admin, name, 3, 0, 20*time.Second)
 	}
 }
+
+// nats.go's publish retries the no-responders status (twice, 250 ms apart,
+// by default): what nats-server's clients get while a stream's leadership
+// moves. Herald answers a publish that its node could no longer take with
+// that status, and only when it certainly was not stored (the stream's
+// subjects are a one-member queue group, so no other node got it): an
+// application with the default client sees no error across step-downs, and
+// nothing is stored twice.
+func TestPublishAcrossStepdownsWithTheDefaultClient(t *testing.T) {
+	c := StartCluster3(t)
+	c.WaitReady(30 * time.Second)
+	nc, admin := connect(t, c.Nodes[0].URL(), "admin")
+	const name = "STEPPUB"
+	if _, err := admin.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{"steppub.>"}, Replicas: 3}); err != nil {
+		t.Fatalf("add stream: %v", err)
+	}
+	WaitStreamHealthy(t, admin, name, 3, 0, 20*time.Second)
+	// The publisher on another node than the one asking for step-downs.
+	pnc, err := nats.Connect(c.Nodes[1].URL(), nats.Name("publisher"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pnc.Close()
+	js, err := pnc.JetStream(nats.MaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var stepdowns int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if stepDown(nc, name) == nil {
+					stepdowns++
+				}
+			}
+		}
+	}()
+	acked := map[uint64]bool{}
+	errs := map[string]int{}
+	timeouts := 0
+	start := time.Now()
+	for i := 0; i < 100000 && time.Since(start) < 7*time.Second; i++ {
+		pa, err := js.Publish(fmt.Sprintf("steppub.%d", i%10), []byte("x"), nats.MsgId(fmt.Sprintf("id-%d", i)))
+		switch {
+		case err == nil:
+			if acked[pa.Sequence] {
+				t.Fatalf("sequence %d acknowledged twice", pa.Sequence)
+			}
+			acked[pa.Sequence] = true
+		case err == nats.ErrTimeout:
+			timeouts++ // fate unknown to the client, as on nats-server
+		default:
+			errs[err.Error()]++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if stepdowns < 3 {
+		t.Fatalf("only %d step-downs", stepdowns)
+	}
+	if len(errs) > 0 {
+		t.Fatalf("publishes refused across %d step-downs (%d acked): %v", stepdowns, len(acked), errs)
+	}
+	if len(acked) < 100 {
+		t.Fatalf("only %d acked", len(acked))
+	}
+	// Every acknowledged sequence holds one of this run's messages, and the
+	// stream holds no more than the publishes whose fate is known or unknown.
+	si := WaitStreamHealthy(t, admin, name, 3, uint64(len(acked)), 20*time.Second)
+	if si.State.Msgs > uint64(len(acked)+timeouts) {
+		t.Fatalf("%d stored, %d acked, %d timed out: stored twice", si.State.Msgs, len(acked), timeouts)
+	}
+	t.Logf("%d step-downs, %d acked, %d timeouts, %d stored", stepdowns, len(acked), timeouts, si.State.Msgs)
+}

@@ -447,6 +447,7 @@ void NodeHost::PublishInfo(Group& g) {
   info.conf = g.raw->raft().conf_state();
   info.first_index = g.log->FirstIndex();
   info.match = st.match;
+  info.applied_before = g.applied_mark_prev;
   {
     MutexLock l(&mu_);
     info_[g.id] = info;
@@ -832,6 +833,10 @@ void NodeHost::TickAll() {
       continue;
     }
     g->raw->Tick();
+    if (ticks_ % static_cast<uint64_t>(std::max(1, options_.heartbeat_tick)) == 0) {
+      g->applied_mark_prev = g->applied_mark;
+      g->applied_mark = g->applied;
+    }
     Touch(*g);
     ++i;
   }

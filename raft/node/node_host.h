@@ -230,6 +230,10 @@ struct GroupInfo {
   ConfState conf;  // newest configuration in the log (in effect)
   // Leader only: each replica's match index (lag = last_index - match).
   std::map<NodeId, uint64_t> match;
+  // What this node had applied one to two heartbeat intervals ago (while
+  // the group ticks). A replica whose match reaches it keeps up with the
+  // leader: what it lacks is still in flight (monitoring's "current").
+  uint64_t applied_before = 0;
 };
 
 // True for a Propose/ProposeBuilt callback's error that says the entry will
@@ -375,6 +379,10 @@ class NodeHost {
     int writes_in_flight = 0;
     bool snapshot_in_flight = false;
     uint64_t applied = 0;
+    // `applied` sampled every heartbeat_tick ticks while the group ticks:
+    // the newest sample and the one before (GroupInfo::applied_before).
+    uint64_t applied_mark = 0;
+    uint64_t applied_mark_prev = 0;
     uint64_t applied_bytes_since_snapshot = 0;  // entry data applied since the last one
     // The core's snapshot messages of a Ready, sent (through the payload
     // transfer) once the Ready is durable.

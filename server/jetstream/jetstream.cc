@@ -2130,14 +2130,18 @@ nlohmann::ordered_json JetStream::ClusterJson(const StreamAssignment& a,
     bool current = false;
     uint64_t lag = 0;
     if (gi.ok() && gi->lead == self_) {
-      // As nats-server's raft Peers(): the lag is counted against the
-      // commit index and a replica is current once it holds everything the
-      // leader has applied. (Against the last index, entries still in
-      // flight under a steady load kept replicas "not current" for ever.)
+      // The lag is counted against the commit index, as nats-server's raft
+      // Peers(). A replica is current once it holds everything the leader
+      // had applied a heartbeat ago: under a steady load entries are always
+      // in flight, and a replica that acknowledges after its own fsync is
+      // often one entry behind the other (nats-server's followers answer
+      // before any fsync, and its test, the leader's applied index, lags its
+      // commits). Against the last index or the newest applied one, replicas
+      // that keep up looked "not current" in most replies.
       auto m = gi->match.find(p);
       if (m != gi->match.end()) {
         lag = gi->commit > m->second ? gi->commit - m->second : 0;
-        current = m->second >= gi->applied || gi->quiesced;
+        current = m->second >= gi->applied_before || gi->quiesced;
       }
     } else if (gi.ok()) {
       current = true;  // only the leader knows; replicas report themselves current

@@ -94,8 +94,8 @@ class Server {
     });
     let dead = false;
     this.exited.then(() => { dead = true; liveServers.delete(this); });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
       if (dead) throw new Error(`server exited during startup\n${this.log()}`);
       if (await canConnect(this.port)) return this;
       await sleep(50);
@@ -180,10 +180,11 @@ async function stopAndCheck(srv) {
   }
 }
 
-// Bounded wait on a condition.
+// Bounded wait on a condition (on the monotonic clock: a step of the wall
+// clock must not end or stretch a wait).
 async function waitFor(cond, timeoutMs = 5000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (await cond()) return;
     await sleep(20);
   }

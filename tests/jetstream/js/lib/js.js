@@ -26,9 +26,9 @@ async function freePorts(n) {
 
 // Bounded retry of an async function until it resolves; returns its value.
 async function retry(fn, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let last;
-  for (let i = 0; Date.now() < deadline && i < 10000; i++) {
+  for (let i = 0; performance.now() < deadline && i < 10000; i++) {
     try { return await fn(); } catch (e) { last = e; }
     await sleep(100);
   }

@@ -144,6 +144,13 @@ TEST(PowerLossTest, SyncedBatchesSurviveUnsyncedAreCut) {
 // Repeated power cuts, each after a fresh start on the cut files: the store
 // opens every time, keeps every synced batch and continues.
 TEST(PowerLossTest, RepeatedPowerCutsKeepEverySyncedBatch) {
+#if defined(__SANITIZE_THREAD__)
+  // By now this process runs RocksDB's background threads (the first test
+  // opened a store here), and TSan cannot run a forked child of a
+  // multi-threaded process that starts threads of its own (it aborts the
+  // child: "dup thread with used id"). Covered by the other builds.
+  GTEST_SKIP() << "fork after threads: not supported under ThreadSanitizer";
+#endif
   const std::string dir = TempDir("powerloss_repeat");
   const std::string journal = dir + ".journal";
   uint64_t synced = 0;

@@ -21,6 +21,11 @@ inline constexpr std::string_view kExpectedLastSubjSeqHeader =
     "Nats-Expected-Last-Subject-Sequence";
 inline constexpr std::string_view kExpectedLastMsgIdHeader = "Nats-Expected-Last-Msg-Id";
 inline constexpr std::string_view kRollupHeader = "Nats-Rollup";
+// Herald's own: a direct get carrying `Herald-Direct: local` is answered by
+// the replica of the node that receives it, from its own copy (which may be
+// behind the leader), instead of by the stream's leader; a replica checker
+// reads each replica this way. nats-server ignores the header.
+inline constexpr std::string_view kDirectHeader = "Herald-Direct";
 
 }  // namespace herald::js
 

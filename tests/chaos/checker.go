@@ -46,6 +46,18 @@ func readReplica(name, url string, first, last, extra uint64, budget time.Durati
 	return readStreamReplica(streamName, name, url, first, last, extra, budget)
 }
 
+// localDirectGet: a direct get of seq that the receiving node's replica
+// answers from its own copy: Herald's followers hand plain direct gets to the
+// stream's leader (read-your-writes), `Herald-Direct: local` opts out of
+// that; nats-server ignores the header.
+func localDirectGet(api, reply string, seq uint64) *nats.Msg {
+	m := nats.NewMsg(api)
+	m.Reply = reply
+	m.Header.Set("Herald-Direct", "local")
+	m.Data = []byte(fmt.Sprintf(`{"seq":%d}`, seq))
+	return m
+}
+
 // readStreamReplica: readReplica for any stream with allow_direct.
 func readStreamReplica(stream, name, url string, first, last, extra uint64, budget time.Duration) *replicaRead {
 	rr := &replicaRead{Node: name, Msgs: map[uint64]stored{}, NotFound: map[uint64]bool{}}
@@ -62,7 +74,7 @@ func readStreamReplica(stream, name, url string, first, last, extra uint64, budg
 	// wait until this replica has applied up to last (bounded)
 	if last > 0 {
 		rr.CaughtUp = retry(30*time.Second, func() error {
-			m, err := nc.Request(api, []byte(fmt.Sprintf(`{"seq":%d}`, last)), 2*time.Second)
+			m, err := nc.RequestMsg(localDirectGet(api, "", last), 2*time.Second)
 			if err != nil {
 				return err
 			}
@@ -125,7 +137,7 @@ func readStreamReplica(stream, name, url string, first, last, extra uint64, budg
 			}
 			win := pending[i:j]
 			for _, s := range win {
-				nc.PublishRequest(api, inbox+"."+strconv.FormatUint(s, 10), []byte(fmt.Sprintf(`{"seq":%d}`, s)))
+				nc.PublishMsg(localDirectGet(api, inbox+"."+strconv.FormatUint(s, 10), s))
 			}
 			nc.Flush()
 			wdl := time.Now().Add(3 * time.Second)
@@ -443,7 +455,7 @@ func verifyLocalDirect(c *Cluster, replicas []string, seq uint64) map[string]str
 			continue
 		}
 		// warm: one answered request first
-		if _, err := nc.Request(api, []byte(fmt.Sprintf(`{"seq":%d}`, seq)), 2*time.Second); err != nil {
+		if _, err := nc.RequestMsg(localDirectGet(api, "", seq), 2*time.Second); err != nil {
 			out[name] = "no answer even with all nodes running: " + err.Error()
 			nc.Close()
 			continue
@@ -458,7 +470,7 @@ func verifyLocalDirect(c *Cluster, replicas []string, seq uint64) map[string]str
 			n.Pause()
 		}
 		start := time.Now()
-		m, err := nc.Request(api, []byte(fmt.Sprintf(`{"seq":%d}`, seq)), 800*time.Millisecond)
+		m, err := nc.RequestMsg(localDirectGet(api, "", seq), 800*time.Millisecond)
 		took := time.Since(start)
 		for _, n := range others {
 			n.Resume()

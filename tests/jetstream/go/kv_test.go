@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -363,5 +364,107 @@ func TestKeyValueR3(t *testing.T) {
 	keys, err := kv.Keys()
 	if err != nil || len(keys) != 5 {
 		t.Fatalf("keys after step-down: %v %v", keys, err)
+	}
+}
+
+// A KV get (a direct get) through any node sees every put acknowledged
+// before it was sent: the client's own puts, and another client's through
+// another node. Herald's followers hand direct gets to the stream's leader;
+// nats-server 2.9.10 answers from whichever replica receives them, and there
+// a get right after a put reads the older value in 1-4 % of tries, so this
+// runs on Herald only (the Herald build before: 63-139 of 500 through a
+// follower).
+func TestKeyValueGetSeesAcknowledgedPutsThroughEveryNode(t *testing.T) {
+	if serverKind() != "herald" {
+		t.Skip("nats-server 2.9.10 serves direct gets from followers as they are")
+	}
+	c := StartCluster3(t)
+	c.WaitReady(30 * time.Second)
+	_, js := connect(t, c.URLs(), "kv-ryw")
+	if _, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: "RYW", History: 1, Replicas: 3}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	leader := leaderOf(t, js, "KV_RYW", 10*time.Second)
+	for _, n := range c.Nodes {
+		_, jsn := connect(t, n.URL(), "kv-ryw-"+n.Name)
+		kv, err := jsn.KeyValue("RYW")
+		if err != nil {
+			t.Fatalf("bind through %s: %v", n.Name, err)
+		}
+		var stale []string
+		for i := 0; i < 150; i++ {
+			rev, err := kv.PutString("own", fmt.Sprintf("%s.%d", n.Name, i))
+			if err != nil {
+				t.Fatalf("put through %s: %v", n.Name, err)
+			}
+			e, err := kv.Get("own")
+			if err != nil {
+				t.Fatalf("get through %s: %v", n.Name, err)
+			}
+			if e.Revision() != rev {
+				stale = append(stale, fmt.Sprintf("%d:%d", rev, e.Revision()))
+			}
+		}
+		if len(stale) > 0 {
+			t.Errorf("through %s (leader %s), put revision:get revision: %v", n.Name, leader, stale)
+		}
+	}
+
+	// A writer through one node, readers through the two others: each get
+	// returns at least the revision acknowledged to the writer before it.
+	_, jsw := connect(t, c.Nodes[0].URL(), "kv-ryw-writer")
+	writer, err := jsw.KeyValue("RYW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			rev, err := writer.PutString("shared", fmt.Sprint(i))
+			if err != nil {
+				done <- err
+				return
+			}
+			acked.Store(rev)
+		}
+	}()
+	for _, n := range c.Nodes[1:] {
+		_, jsr := connect(t, n.URL(), "kv-ryw-reader-"+n.Name)
+		reader, err := jsr.KeyValue("RYW")
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind := 0
+		for i := 0; i < 200; i++ {
+			floor := acked.Load()
+			e, err := reader.Get("shared")
+			if err == nats.ErrKeyNotFound && floor == 0 {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("get through %s: %v", n.Name, err)
+			}
+			if e.Revision() < floor {
+				behind++
+			}
+		}
+		if behind > 0 {
+			t.Errorf("through %s: %d of 200 gets older than a put already acknowledged to the writer", n.Name, behind)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	if acked.Load() == 0 {
+		t.Fatal("the writer never got a put acknowledged")
 	}
 }

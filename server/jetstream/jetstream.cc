@@ -141,6 +141,7 @@ absl::Status JetStream::Start() {
   snapshot_dir_ = (std::filesystem::path(options_.store_dir) / "snapshots").string();
   tick_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(ho.tick_interval).count();
   election_tick_ = static_cast<uint64_t>(ho.election_tick);
+  heartbeat_tick_ = static_cast<uint64_t>(ho.heartbeat_tick);
   host_ = std::make_unique<raft::NodeHost>(ho);
   ConsumerManager::Hooks ch;
   ch.propose = [this](uint64_t group, std::string entry, ConsumerManager::ProposeDone done) {
@@ -2264,14 +2265,21 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     // the PubAck was already back; nats-server 2.9.10: 1-4 %). Asking the
     // leader for a Raft read index instead kept reads on the followers but
     // took 1.6-2.5 ms a get against 0.4-0.6 ms for this hop. A leader that
-    // is not connected now (gone, partitioned), or a request asking for this
-    // replica's copy (`Herald-Direct: local`, headers.h): served here.
-    bool leader_online = false;
+    // is not connected now (gone, partitioned) or has sent this node nothing
+    // for three heartbeat intervals (paused, overloaded; an election is
+    // coming), or a request asking for this replica's copy
+    // (`Herald-Direct: local`, headers.h): served here, possibly behind.
+    bool leader_reachable = false;
     {
       MutexLock l(&mu_);
-      leader_online = online_.count(leader) != 0;
+      leader_reachable = online_.count(leader) != 0;
     }
-    if (leader_online && Forward(leader, msg, hops, rest)) return;
+    if (leader_reachable) {
+      const std::map<raft::NodeId, uint64_t> silence = host_->PeerSilenceTicks();
+      auto it = silence.find(leader);
+      leader_reachable = it != silence.end() && it->second <= 3 * heartbeat_tick_;
+    }
+    if (leader_reachable && Forward(leader, msg, hops, rest)) return;
   }
   std::optional<LocalView> lv = FindLocal(name);
   if (!lv.has_value()) return;

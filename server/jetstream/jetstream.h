@@ -423,6 +423,7 @@ class JetStream : public raft::StateMachine {
   // The NodeHost's tick and election timeout (SeenOf), set by Start.
   int64_t tick_ns_ = 0;
   uint64_t election_tick_ = 0;
+  uint64_t heartbeat_tick_ = 0;
 };
 
 }  // namespace herald::js

@@ -14,6 +14,7 @@
 namespace herald::raft {
 
 namespace {
+
 // The payload that marks a proposal error as "never committed"
 // (ProposalNeverCommitted). A payload, not a message to parse.
 constexpr char kNeverCommittedPayload[] = "herald.raft/proposal-never-committed";
@@ -22,12 +23,6 @@ absl::Status NeverCommitted(absl::Status s) {
   s.SetPayload(kNeverCommittedPayload, absl::Cord("1"));
   return s;
 }
-}  // namespace
-
-bool ProposalNeverCommitted(const absl::Status& s) {
-  return !s.ok() && s.GetPayload(kNeverCommittedPayload).has_value();
-}
-namespace {
 
 // Messages waiting for the driver beyond this are dropped: Raft re-sends what
 // matters, and an unbounded inbox would turn a slow driver into an OOM.
@@ -55,6 +50,10 @@ constexpr std::chrono::microseconds kIdleSpinAfterHeavy{2000};
 }
 
 }  // namespace
+
+bool ProposalNeverCommitted(const absl::Status& s) {
+  return !s.ok() && s.GetPayload(kNeverCommittedPayload).has_value();
+}
 
 NodeHost::NodeHost(const NodeHostOptions& options) : options_(options) {
   next_read_ctx_ = options.read_ctx_base;

@@ -2109,7 +2109,10 @@ JetStream::PeerSeen JetStream::SeenOf(raft::NodeId p,
     s.offline = online_.count(p) == 0;
   }
   auto it = silence.find(p);
-  if (it != silence.end()) s.active_ns = static_cast<int64_t>(it->second) * tick_ns_;
+  if (it != silence.end()) {
+    s.silent_ticks = it->second;
+    s.active_ns = static_cast<int64_t>(it->second) * tick_ns_;
+  }
   const bool heard = it != silence.end() && it->second < election_tick_;
   s.alive = !s.offline && heard;
   return s;
@@ -2269,16 +2272,8 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     // for three heartbeat intervals (paused, overloaded; an election is
     // coming), or a request asking for this replica's copy
     // (`Herald-Direct: local`, headers.h): served here, possibly behind.
-    bool leader_reachable = false;
-    {
-      MutexLock l(&mu_);
-      leader_reachable = online_.count(leader) != 0;
-    }
-    if (leader_reachable) {
-      const std::map<raft::NodeId, uint64_t> silence = host_->PeerSilenceTicks();
-      auto it = silence.find(leader);
-      leader_reachable = it != silence.end() && it->second <= 3 * heartbeat_tick_;
-    }
+    const PeerSeen seen = SeenOf(leader, host_->PeerSilenceTicks());
+    const bool leader_reachable = !seen.offline && seen.silent_ticks <= 3 * heartbeat_tick_;
     if (leader_reachable && Forward(leader, msg, hops, rest)) return;
   }
   std::optional<LocalView> lv = FindLocal(name);

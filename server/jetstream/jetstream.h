@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -263,6 +264,7 @@ class JetStream : public raft::StateMachine {
     int64_t active_ns = 0;
     bool offline = false;
     bool alive = true;
+    uint64_t silent_ticks = UINT64_MAX;  // never heard from: UINT64_MAX
   };
   PeerSeen SeenOf(raft::NodeId p, const std::map<raft::NodeId, uint64_t>& silence) const;
   // The replicas a LEADER_ELECTED advisory lists: every peer, this node (the

@@ -17,7 +17,9 @@ import (
 // and the consumer run: every published message is delivered at least once
 // (no gaps), what was acknowledged synchronously before the kill is not
 // delivered again, and in the end nothing is pending. Duplicates (at-least-
-// once redeliveries) are counted and reported.
+// once redeliveries) are counted and reported. The consumer keeps fetching
+// after it has seen every message until nothing is pending: a message whose
+// AckSync failed comes again, as it would to any consumer.
 func TestConsumerAcrossLeaderKill(t *testing.T) {
 	c := StartCluster3(t)
 	c.WaitReady(30 * time.Second)
@@ -63,12 +65,13 @@ func TestConsumerAcrossLeaderKill(t *testing.T) {
 	// The consumer: fetch, record, ack synchronously (an acknowledged ack is
 	// replicated: it must never come back).
 	var (
-		mu       sync.Mutex
-		seen     = map[uint64]int{}
-		ackedOK  = map[uint64]bool{}
-		redeliv  []string
-		killed   atomic.Bool
-		consumed atomic.Int64
+		mu        sync.Mutex
+		seen      = map[uint64]int{}
+		ackedOK   = map[uint64]bool{}
+		redeliv   []string
+		killed    atomic.Bool
+		consumed  atomic.Int64
+		ackFailed atomic.Int64
 	)
 	consDone := make(chan error, 1)
 	go func() {
@@ -88,7 +91,13 @@ func TestConsumerAcrossLeaderKill(t *testing.T) {
 				}
 				sub = s
 			}
-			msgs, err := sub.Fetch(50, nats.MaxWait(2*time.Second))
+			wait := 2 * time.Second
+			mu.Lock()
+			if len(seen) == total {
+				wait = 500 * time.Millisecond // draining redeliveries
+			}
+			mu.Unlock()
+			msgs, err := sub.Fetch(50, nats.MaxWait(wait))
 			if err != nil && err != nats.ErrTimeout {
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -109,13 +118,23 @@ func TestConsumerAcrossLeaderKill(t *testing.T) {
 					mu.Lock()
 					ackedOK[seq] = true
 					mu.Unlock()
+				} else {
+					ackFailed.Add(1)
 				}
 				consumed.Add(1)
 			}
 			mu.Lock()
 			n := len(seen)
 			mu.Unlock()
-			if n == total {
+			if n < total || len(msgs) > 0 {
+				continue
+			}
+			// Every message was seen. One whose AckSync failed (its ack
+			// went to the killed leader, or timed out) is still pending and
+			// comes again after ack_wait: keep fetching, as any consumer
+			// would, until the consumer reports nothing pending.
+			ci, err := cjs.ConsumerInfo(stream, durable, nats.MaxWait(2*time.Second))
+			if err == nil && ci.NumAckPending == 0 && ci.NumPending == 0 {
 				consDone <- nil
 				return
 			}
@@ -157,7 +176,7 @@ func TestConsumerAcrossLeaderKill(t *testing.T) {
 	bad := append([]string(nil), redeliv...)
 	mu.Unlock()
 	sort.Strings(bad)
-	t.Logf("every one of %d messages delivered; %d duplicate deliveries", total, dups)
+	t.Logf("every one of %d messages delivered; %d duplicate deliveries, %d AckSyncs failed", total, dups, ackFailed.Load())
 	if len(bad) > 0 {
 		t.Fatalf("%d messages delivered again after their ack was confirmed: %s", len(bad), strings.Join(bad, ", "))
 	}
@@ -167,7 +186,14 @@ func TestConsumerAcrossLeaderKill(t *testing.T) {
 			return err
 		}
 		if ci.NumAckPending != 0 || ci.AckFloor.Stream != total || ci.NumPending != 0 {
-			return fmt.Errorf("ack pending %d, ack floor %d, pending %d", ci.NumAckPending, ci.AckFloor.Stream, ci.NumPending)
+			si, serr := js.StreamInfo(stream, nats.MaxWait(2*time.Second))
+			state := fmt.Sprint(serr)
+			if serr == nil {
+				state = fmt.Sprintf("%d messages, seq %d..%d", si.State.Msgs, si.State.FirstSeq, si.State.LastSeq)
+			}
+			return fmt.Errorf("ack pending %d, ack floor %d/%d, pending %d, delivered %d/%d; stream: %s",
+				ci.NumAckPending, ci.AckFloor.Consumer, ci.AckFloor.Stream, ci.NumPending,
+				ci.Delivered.Consumer, ci.Delivered.Stream, state)
 		}
 		return nil
 	})

@@ -193,6 +193,15 @@ uint64_t StoredMessageSize(size_t subject_len, size_t headers_len, size_t data_l
   return n;
 }
 
+uint64_t MemoryMessageSize(size_t subject_len, size_t headers_len, size_t data_len) {
+  return subject_len + headers_len + data_len + 16;
+}
+
+uint64_t MessageSize(SizeFormula formula, size_t subject_len, size_t headers_len, size_t data_len) {
+  return formula == SizeFormula::kMemory ? MemoryMessageSize(subject_len, headers_len, data_len)
+                                         : StoredMessageSize(subject_len, headers_len, data_len);
+}
+
 namespace stream_keys {
 std::string StreamBegin(StreamId id) { return Prefix(id); }
 std::string StreamEnd(StreamId id) {
@@ -245,10 +254,12 @@ using stream_keys::MessageKey;
 
 // ---------------------------------------------------------------- open
 
-StreamStore::StreamStore(rocksdb::DB* db, StreamId id) : db_(db), id_(id) {}
+StreamStore::StreamStore(rocksdb::DB* db, StreamId id, SizeFormula sizes)
+    : db_(db), id_(id), sizes_(sizes) {}
 
-absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, StreamId id) {
-  std::unique_ptr<StreamStore> store(new StreamStore(db, id));
+absl::StatusOr<std::unique_ptr<StreamStore>> StreamStore::Open(rocksdb::DB* db, StreamId id,
+                                                               SizeFormula sizes) {
+  std::unique_ptr<StreamStore> store(new StreamStore(db, id, sizes));
   absl::Status s = store->Load();
   if (!s.ok()) return s;
   return store;
@@ -457,7 +468,7 @@ uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
     std::abort();
   }
   const uint64_t seq = work_.last_seq + 1;
-  const uint64_t size = StoredMessageSize(subject.size(), headers.size(), data.size());
+  const uint64_t size = MessageSize(sizes_, subject.size(), headers.size(), data.size());
   batch_.Put(MessageKey(id_, seq), EncodeMessage(seq, subject, headers, data, time_ns));
   std::string index_value;
   PutLE(&index_value, size, 8);
@@ -548,7 +559,8 @@ absl::Status StreamStore::WalkLive(uint64_t from,
       if (removed_.count(seq) != 0) continue;
       std::optional<MessageView> m = DecodeMessage(seq, View(it->value()));
       if (!m) return Damaged(id_, seq);
-      const uint64_t size = StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size());
+      const uint64_t size =
+          MessageSize(sizes_, m->subject.size(), m->headers.size(), m->data.size());
       if (!fn(MessageMeta{seq, m->time_ns, m->subject, size})) return absl::OkStatus();
     }
     if (!it->status().ok()) return ReadError("scan messages", it->status());
@@ -597,7 +609,7 @@ absl::StatusOr<bool> StreamStore::Remove(uint64_t seq) {
     if (!m) return Damaged(id_, seq);
     RemoveKnown(
         MessageMeta{seq, m->time_ns, m->subject,
-                    StoredMessageSize(m->subject.size(), m->headers.size(), m->data.size())});
+                    MessageSize(sizes_, m->subject.size(), m->headers.size(), m->data.size())});
   }
   if (seq == work_.first_seq) {
     absl::Status s = AdvanceFirst();

@@ -61,7 +61,7 @@ struct StoredMessage {
 // A stream's counters, as nats-server's StreamState reports them.
 struct StreamStoreState {
   uint64_t msgs = 0;
-  uint64_t bytes = 0;         // sum of StoredMessageSize() of the messages held
+  uint64_t bytes = 0;         // sum of MessageSize() of the messages held
   uint64_t first_seq = 1;     // last_seq + 1 when the stream is empty
   uint64_t last_seq = 0;      // last sequence ever assigned (survives purges)
   int64_t first_time_ns = 0;  // 0 when empty
@@ -74,10 +74,21 @@ struct StreamStoreState {
 // Selects subjects; a null predicate selects all.
 using SubjectPredicate = std::function<bool(std::string_view subject)>;
 
+// How a stream's `bytes` counts one message: as nats-server's file store or
+// as its memory store does, so that stream info and max_bytes match
+// nats-server for either storage type. Fixed for a stream's lifetime (every
+// replica must count alike: it is chosen when the stream is created and
+// recorded in its assignment).
+enum class SizeFormula : uint8_t { kFile = 0, kMemory = 1 };
+
 // nats-server's accounting of one stored message (filestore.go,
 // fileStoreMsgSize): 22 + subject + data + 8, plus 4 + headers when there are
 // headers. `bytes` sums this, so stream info reports what nats-server would.
 uint64_t StoredMessageSize(size_t subject_len, size_t headers_len, size_t data_len);
+// nats-server's memory store (memstore.go, memStoreMsgSize): subject +
+// headers + data + 16.
+uint64_t MemoryMessageSize(size_t subject_len, size_t headers_len, size_t data_len);
+uint64_t MessageSize(SizeFormula formula, size_t subject_len, size_t headers_len, size_t data_len);
 
 class StreamStoreView;
 
@@ -89,7 +100,9 @@ class StreamStore {
   // Loads the stream's state record (none: an empty stream, applied 0) and
   // rebuilds the per-subject counts by scanning the subject index. kDataLoss
   // if the state record fails its CRC, or the index disagrees with it.
-  static absl::StatusOr<std::unique_ptr<StreamStore>> Open(rocksdb::DB* db, StreamId id);
+  // `sizes`: how `bytes` counts a message (the stream's, fixed at creation).
+  static absl::StatusOr<std::unique_ptr<StreamStore>> Open(rocksdb::DB* db, StreamId id,
+                                                           SizeFormula sizes = SizeFormula::kFile);
   // Deletes every key of the stream with one range tombstone, not synced (the
   // Raft entry that deleted the stream is replayed if this is lost). No
   // StreamStore of the stream may be open.
@@ -256,7 +269,7 @@ class StreamStore {
   };
   using SubjectMap = std::map<std::string, uint64_t, std::less<>>;
 
-  StreamStore(rocksdb::DB* db, StreamId id);
+  StreamStore(rocksdb::DB* db, StreamId id, SizeFormula sizes);
   absl::Status Load();
   // Visits the live messages of the working view with seq >= from, in seq
   // order, until fn returns false.
@@ -278,6 +291,7 @@ class StreamStore {
   // Constant after construction.
   rocksdb::DB* const db_;
   const StreamId id_;
+  const SizeFormula sizes_;
 
   // Mutating thread only: the working view and what is staged.
   rocksdb::WriteBatch batch_;

@@ -152,6 +152,36 @@ TEST_F(StreamStoreTest, AppendLoadRoundTrip) {
   EXPECT_EQ(StoredMessageSize(3, 10, 5), 22u + 3 + 4 + 10 + 5 + 8);
 }
 
+// A memory stream counts its bytes as nats-server's memory store
+// (memStoreMsgSize: subject + headers + data + 16), for its whole life:
+// appends, removals and the sizes read back at open agree.
+TEST_F(StreamStoreTest, MemorySizesAreCountedAsNatsServersMemoryStore) {
+  EXPECT_EQ(MemoryMessageSize(5, 0, 10), 31u);
+  EXPECT_EQ(MemoryMessageSize(6, 18, 100), 140u);
+  store_.reset();
+  auto s = StreamStore::Open(db_.get(), kStream, SizeFormula::kMemory);
+  ASSERT_TRUE(s.ok()) << s.status();
+  store_ = *std::move(s);
+  store_->Append("mem.a", "", std::string(10, 'x'), 1);
+  store_->Append("mem.bb", "NATS/1.0\r\nX: y\r\n\r\n", std::string(100, 'x'), 2);
+  store_->Append("mem.c", "", "", 3);
+  Commit();
+  EXPECT_EQ(store_->State().bytes, 31u + 140u + 21u);
+  ASSERT_TRUE(store_->Remove(2).ok());
+  Commit();
+  EXPECT_EQ(store_->State().bytes, 31u + 21u);
+  // Reopened with the same formula, the index's sizes agree with the state.
+  store_.reset();
+  s = StreamStore::Open(db_.get(), kStream, SizeFormula::kMemory);
+  ASSERT_TRUE(s.ok()) << s.status();
+  store_ = *std::move(s);
+  EXPECT_EQ(store_->State().bytes, 52u);
+  ASSERT_TRUE(store_->Remove(1).ok());
+  Commit();
+  EXPECT_EQ(store_->State().bytes, 21u);
+  EXPECT_EQ(store_->State().msgs, 1u);
+}
+
 TEST_F(StreamStoreTest, EmptyStream) {
   StreamStoreState st = store_->State();
   EXPECT_EQ(st.msgs, 0u);

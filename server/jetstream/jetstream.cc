@@ -1141,7 +1141,9 @@ void JetStream::StreamAdvisory(const char* prefix, const std::string& stream,
 }
 
 void JetStream::OpenLocalStream(const StreamAssignment& a, bool at_start) {
-  auto store = storage::StreamStore::Open(store_->db(), a.group);
+  auto store = storage::StreamStore::Open(
+      store_->db(), a.group,
+      a.memory_sizes ? storage::SizeFormula::kMemory : storage::SizeFormula::kFile);
   if (!store.ok()) {
     spdlog::error("stream {}: cannot open its store: {}", a.config.name, store.status().ToString());
     return;
@@ -1845,6 +1847,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     a.peers = nodes;
     a.created_ns = NowUnixNanos();
     a.create_reply = msg.reply;
+    a.memory_sizes = cfg->storage == StorageType::kMemory;
   }
   nlohmann::json op;
   op["op"] = update ? "update" : "create";

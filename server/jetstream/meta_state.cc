@@ -44,6 +44,7 @@ nlohmann::json StreamAssignment::ToJson() const {
   if (!create_reply.empty()) j["create_reply"] = create_reply;
   if (!update_reply.empty()) j["update_reply"] = update_reply;
   if (update_index != 0) j["update_index"] = update_index;
+  if (memory_sizes) j["sizes"] = "memory";
   return j;
 }
 
@@ -73,6 +74,9 @@ std::optional<StreamAssignment> StreamAssignment::FromJson(const nlohmann::json&
       !JsonMemberU64(j, "update_index", &a.update_index)) {
     return std::nullopt;
   }
+  std::string sizes;
+  if (!JsonMemberString(j, "sizes", &sizes)) return std::nullopt;
+  a.memory_sizes = sizes == "memory";
   return a;
 }
 

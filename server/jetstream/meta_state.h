@@ -50,6 +50,12 @@ struct StreamAssignment {
   std::string create_reply;
   std::string update_reply;  // same for the latest update
   uint64_t update_index = 0;
+  // The stream counts its bytes as nats-server's memory store does
+  // (storage::SizeFormula::kMemory). Set in the create entry of a memory
+  // stream and never changed: every replica must count alike, so it is not
+  // derived from the configuration when applied (memory streams created by
+  // earlier builds, whose entries lack it, keep the file store's count).
+  bool memory_sizes = false;
 
   nlohmann::json ToJson() const;
   static std::optional<StreamAssignment> FromJson(const nlohmann::json& j);

@@ -91,6 +91,39 @@ TEST_F(MetaStateTest, EachStreamHasItsOwnRecordAndTheStateReadsBack) {
   EXPECT_EQ(again.Apply(9, Create("F", "f")).kind, MetaChange::Kind::kNone);
 }
 
+// Whether a stream counts bytes as a memory store comes from its create
+// entry, never from its configuration: an entry of an earlier build (no
+// "sizes") keeps the file store's count even for a memory stream, and an
+// update keeps what the create chose.
+TEST_F(MetaStateTest, TheSizeFormulaComesFromTheCreateEntryAndSurvivesUpdates) {
+  MetaState meta(db_.get());
+  ASSERT_TRUE(meta.LoadFromDisk().ok());
+  nlohmann::json old_build = nlohmann::json::parse(Create("OLD", "old"));
+  old_build["stream"]["config"]["storage"] = "memory";
+  nlohmann::json mem = nlohmann::json::parse(Create("MEM", "mem"));
+  mem["stream"]["config"]["storage"] = "memory";
+  mem["stream"]["sizes"] = "memory";
+  EXPECT_EQ(meta.Apply(1, old_build.dump()).kind, MetaChange::Kind::kCreated);
+  MetaChange created = meta.Apply(2, mem.dump());
+  ASSERT_EQ(created.kind, MetaChange::Kind::kCreated);
+  EXPECT_TRUE(created.stream.memory_sizes);
+  nlohmann::json upd = mem;
+  upd["op"] = "update";
+  upd["stream"].erase("sizes");
+  upd["stream"]["config"]["subjects"] = {"mem2"};
+  EXPECT_EQ(meta.Apply(3, upd.dump()).kind, MetaChange::Kind::kUpdated);
+
+  MetaState again(db_.get());
+  ASSERT_TRUE(again.LoadFromDisk().ok());
+  std::map<std::string, StreamAssignment> streams = again.Streams();
+  EXPECT_FALSE(streams.at("OLD").memory_sizes);
+  EXPECT_TRUE(streams.at("MEM").memory_sizes);
+  EXPECT_EQ(streams.at("MEM").config.subjects, std::vector<std::string>{"mem2"});
+  nlohmann::json bad = nlohmann::json::parse(Create("BAD", "bad"));
+  bad["stream"]["sizes"] = 5;
+  EXPECT_FALSE(StreamAssignment::FromJson(bad["stream"]).has_value());
+}
+
 TEST_F(MetaStateTest, TheSingleRecordOfEarlierBuildsIsConverted) {
   // The layout before per-stream records: everything under 03 01.
   nlohmann::json legacy;

@@ -268,6 +268,28 @@ t('stream leader stepdown: leader moves, data and publishing continue', async ()
   await jsms[0].streams.delete('SD');
 });
 
+t('R3 memory stream: every leader counts bytes as the memory store and applies max_bytes alike', async () => {
+  // subject 2 + headers 31 (Nats-Msg-Id) + data 10 + 16 = 59 bytes a message
+  // (memStoreMsgSize): two fit in 120 (a file stream's count, 77, fits one).
+  await jsms[0].streams.add({ name: 'CM', subjects: ['cm'], num_replicas: 3, storage: 'memory', max_bytes: 120 });
+  const js = ncs[0].jetstream();
+  for (let i = 1; i <= 3; i++) await js.publish('cm', enc('y'.repeat(10)), { msgID: `cm-${i}` });
+  let st = (await infoWithLeader(jsms[1], 'CM')).state;
+  assert.deepEqual([st.messages, st.bytes, st.first_seq], [2, 118, 2]);
+  const prev = (await infoWithLeader(jsms[1], 'CM')).cluster.leader;
+  const r = await L.api(ncs[2], '$JS.API.STREAM.LEADER.STEPDOWN.CM', null);
+  assert.equal(r.success, true, JSON.stringify(r));
+  await L.retry(async () => {
+    const si = await jsms[1].streams.info('CM');
+    if (!si.cluster.leader || si.cluster.leader === prev) throw new Error(`leader still ${si.cluster.leader}`);
+  }, 15000, `a new leader after ${prev} stepped down`);
+  const a = await L.retry(() => js.publish('cm', enc('y'.repeat(10)), { msgID: 'cm-4', timeout: 2000 }), 15000, 'a publish after stepdown');
+  assert.equal(a.seq, 4);
+  st = (await jsms[2].streams.info('CM')).state;
+  assert.deepEqual([st.messages, st.bytes, st.first_seq], [2, 118, 3]);
+  await jsms[0].streams.delete('CM');
+});
+
 t('R3 republish: one copy of each message, from the leader, before and after a stepdown', async () => {
   await jsms[0].streams.add({ name: 'RPR3', subjects: ['rpr3.in.*'], num_replicas: 3, republish: { src: 'rpr3.in.*', dest: 'rpr3.out.$1' } });
   // A subscriber on every node: wherever the leader is, each copy reaches each of them once.

@@ -125,6 +125,38 @@ t('discard new: a message replacing its subject oldest passes max_msgs and max_b
   assert.ok(!(await L.rawPub(nc, 'kvf.new', 'v')).error);
 });
 
+t('memory streams count bytes as the memory store: subject + headers + data + 16', async () => {
+  // nats-server: memStoreMsgSize for memory streams, fileStoreMsgSize
+  // (22 + subject + data + 8, + 4 + headers) for file streams.
+  for (const [name, storage, want] of [['SZM', 'memory', [31, 171]], ['SZF', 'file', [45, 203]]]) {
+    await add({ name, subjects: [`${name.toLowerCase()}.>`], storage });
+    const p = name.toLowerCase();
+    assert.ok(!(await L.rawPub(nc, `${p}.a`, 'x'.repeat(10))).error);
+    assert.equal((await jsm.streams.info(name)).state.bytes, want[0], `${name} after one`);
+    assert.ok(!(await L.rawPub(nc, `${p}.bb`, 'x'.repeat(100), { X: 'y' })).error);
+    const st = (await jsm.streams.info(name)).state;
+    assert.deepEqual([st.messages, st.bytes], [2, want[1]], name);
+    await jsm.streams.deleteMessage(name, 1);
+    assert.equal((await jsm.streams.info(name)).state.bytes, want[1] - want[0], `${name} after a delete`);
+    await jsm.streams.delete(name);
+  }
+  // max_bytes bites where the memory store's count says: 59 bytes a message
+  // here, so two fit in 120 (a file stream holds one: 73 each).
+  await add({ name: 'SZL', subjects: ['szl'], storage: 'memory', max_bytes: 120 });
+  for (let i = 0; i < 3; i++) assert.ok(!(await L.rawPub(nc, 'szl', 'y'.repeat(40))).error);
+  const st = (await jsm.streams.info('SZL')).state;
+  assert.deepEqual([st.messages, st.bytes, st.first_seq], [2, 118, 2]);
+  await add({ name: 'SZN', subjects: ['szn'], storage: 'memory', max_bytes: 120, discard: 'new' });
+  const got = [];
+  for (let i = 0; i < 3; i++) {
+    const a = await L.rawPub(nc, 'szn', 'y'.repeat(40));
+    got.push(a.error ? a.error.err_code : a.seq);
+  }
+  assert.deepEqual(got, [1, 2, 10077]);
+  await jsm.streams.delete('SZL');
+  await jsm.streams.delete('SZN');
+});
+
 t('STREAM.INFO pages subjects_filter from offset, clamped', async () => {
   await add({ name: 'PG', subjects: ['pg.>'] });
   for (const s of ['c', 'a', 'b', 'a']) await L.rawPub(nc, `pg.${s}`, 'x');

@@ -1383,6 +1383,25 @@ void JetStream::ReplyError(const std::string& reply, const std::string& type, co
   Reply(reply, j);
 }
 
+void JetStream::ReplyScopedError(const std::string& reply, const std::string& type,
+                                 const ApiError& err) {
+  // The members nats-server's response types always carry, errors or not:
+  // stream info and the consumer lists are paged, a purge says what it purged.
+  if (type == "stream_info") return ReplyPagedError(reply, type, err, nullptr, {});
+  if (type == "consumer_names" || type == "consumer_list") {
+    return ReplyPagedError(reply, type, err, "consumers", nlohmann::ordered_json::array());
+  }
+  if (type == "stream_purge") {
+    api_errors_.fetch_add(1, std::memory_order_relaxed);
+    nlohmann::ordered_json j;
+    j["type"] = ResponseType(type);
+    j["error"] = err.ToJson();
+    j["purged"] = 0;
+    return Reply(reply, j);
+  }
+  ReplyError(reply, type, err);
+}
+
 void JetStream::ReplyPagedError(const std::string& reply, const std::string& type,
                                 const ApiError& err, const char* list_key,
                                 nlohmann::ordered_json list) {
@@ -2204,16 +2223,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     if (pull) return;            // no such stream: dropped, as nats-server
     const ApiError err = MetaLeader() == raft::kNoNode && clustered_ ? errors::Unavailable()
                                                                      : errors::StreamNotFound();
-    if (op == "PURGE") {
-      // nats-server's purge response always carries "purged".
-      api_errors_.fetch_add(1, std::memory_order_relaxed);
-      nlohmann::ordered_json j;
-      j["type"] = ResponseType(type);
-      j["error"] = err.ToJson();
-      j["purged"] = 0;
-      return Reply(msg.reply, j);
-    }
-    return ReplyError(msg.reply, type, err);
+    return ReplyScopedError(msg.reply, type, err);
   }
   if (op == "STEPDOWN" && !clustered_) {
     return ReplyError(msg.reply, type, errors::ClusteringRequired());
@@ -2257,7 +2267,7 @@ void JetStream::HandleStreamScoped(const BusMessage& msg, const std::string& op,
     }
     if (!Forward(target, msg, hops, rest)) {
       if (pull) return Send(msg.reply, "NATS/1.0 503\r\n\r\n", "");
-      if (op != "DIRECT") ReplyError(msg.reply, type, {500, 10118, "stream is offline"});
+      if (op != "DIRECT") ReplyScopedError(msg.reply, type, {500, 10118, "stream is offline"});
     }
     return;
   }

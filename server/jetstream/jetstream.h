@@ -252,6 +252,10 @@ class JetStream : public raft::StateMachine {
   // zero paging members and `list_key` (if any) set to `list`.
   void ReplyPagedError(const std::string& reply, const std::string& type, const ApiError& err,
                        const char* list_key, nlohmann::ordered_json list);
+  // An error of a request scoped to a stream (STREAM.INFO/PURGE/MSG.*,
+  // CONSUMER.*) in the form of its response type: paged for stream info and
+  // the consumer names/list, with "purged" for a purge.
+  void ReplyScopedError(const std::string& reply, const std::string& type, const ApiError& err);
   nlohmann::ordered_json StreamInfoJson(const LocalView& ls, const std::string& subjects_filter,
                                         bool deleted_details = false,
                                         size_t* subjects_offset = nullptr,

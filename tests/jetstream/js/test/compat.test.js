@@ -157,6 +157,22 @@ t('memory streams count bytes as the memory store: subject + headers + data + 16
   await jsm.streams.delete('SZN');
 });
 
+t('a missing stream: stream info and consumer names/list errors keep their paging members', async () => {
+  const err = { code: 404, err_code: 10059, description: 'stream not found' };
+  const info = await L.api(nc, '$JS.API.STREAM.INFO.NOPE', null);
+  assert.deepEqual(Object.keys(info), ['type', 'error', 'total', 'offset', 'limit']);
+  assert.deepEqual([info.error, info.total, info.offset, info.limit], [err, 0, 0, 0]);
+  for (const [op, type] of [['NAMES', 'consumer_names'], ['LIST', 'consumer_list']]) {
+    const r = await L.api(nc, `$JS.API.CONSUMER.${op}.NOPE`, null);
+    assert.deepEqual(r, { type: `io.nats.jetstream.api.v1.${type}_response`, error: err, total: 0, offset: 0, limit: 0, consumers: [] });
+    assert.deepEqual(Object.keys(r), ['type', 'error', 'total', 'offset', 'limit', 'consumers']);
+  }
+  const purge = await L.api(nc, '$JS.API.STREAM.PURGE.NOPE', null);
+  assert.deepEqual(purge, { type: 'io.nats.jetstream.api.v1.stream_purge_response', error: err, purged: 0 });
+  const ci = await L.api(nc, '$JS.API.CONSUMER.INFO.NOPE.C', null);
+  assert.deepEqual(ci, { type: 'io.nats.jetstream.api.v1.consumer_info_response', error: err });
+});
+
 t('STREAM.INFO pages subjects_filter from offset, clamped', async () => {
   await add({ name: 'PG', subjects: ['pg.>'] });
   for (const s of ['c', 'a', 'b', 'a']) await L.rawPub(nc, `pg.${s}`, 'x');

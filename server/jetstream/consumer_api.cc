@@ -50,7 +50,13 @@ nlohmann::ordered_json JetStream::ConsumerInfoJson(const LocalView& ls, const Co
   j["created"] = FormatApiTime(c.created_ns);
   j["config"] = c.config.ToJson();
   j["delivered"] = SeqPair(c.delivered, c.delivered_active_ns);
-  j["ack_floor"] = SeqPair(c.ack_floor, c.ack_active_ns);
+  // nats-server 2.9.10 reports an ack floor of 0/0 until the first
+  // acknowledgement, whatever the deliver policy; the replicated floor of a
+  // consumer that starts later (by_start_sequence, last, new) is the
+  // sequence before its start, which is what delivery works from.
+  SequencePair floor = c.ack_floor;
+  if (floor.consumer_seq == 0) floor.stream_seq = 0;
+  j["ack_floor"] = SeqPair(floor, c.ack_active_ns);
   j["num_ack_pending"] = c.pending.size();
   j["num_redelivered"] = c.redelivered.size();
   j["num_waiting"] = num_waiting;

@@ -162,6 +162,25 @@ t('by_start_sequence past the end starts at the next message', async () => {
   assert.equal(seqOf(got[0]), 4);
 });
 
+t('the ack floor reads 0/0 until the first ack, whatever the deliver policy', async () => {
+  await fill('AF', 5);
+  const policies = [['all', {}], ['last', {}], ['new', {}], ['by_start_sequence', { opt_start_seq: 3 }]];
+  for (const [policy, extra] of policies) {
+    const ci = await jsm.consumers.add('AF', { durable_name: `c_${policy}`, ack_policy: AckPolicy.Explicit, deliver_policy: policy, ...extra });
+    assert.deepEqual(ci.ack_floor, { consumer_seq: 0, stream_seq: 0 }, policy);
+  }
+  await L.rawPub(nc, 'af.s6', 'x');
+  const got = await pull('AF', 'c_by_start_sequence', { batch: 1, expires: 1000000000 });
+  assert.equal(seqOf(got[0]), 3);
+  let ci = await jsm.consumers.info('AF', 'c_by_start_sequence');
+  assert.deepEqual([ci.delivered.consumer_seq, ci.delivered.stream_seq], [1, 3]);
+  assert.deepEqual(ci.ack_floor, { consumer_seq: 0, stream_seq: 0 }, 'delivered, not acked');
+  const r = await nc.request(got[0].reply, enc('+ACK'), { timeout: 2000 });
+  assert.equal(L.sc.decode(r.data), '');
+  ci = await jsm.consumers.info('AF', 'c_by_start_sequence');
+  assert.deepEqual([ci.ack_floor.consumer_seq, ci.ack_floor.stream_seq], [1, 3]);
+});
+
 t('a push consumer with a deliver group delivers only to that group; without one, not to queue members', async () => {
   await fill('DG', 3);
   await jsm.consumers.add('DG', { durable_name: 'g', deliver_subject: 'out.dg', deliver_group: 'Q', ack_policy: AckPolicy.None });

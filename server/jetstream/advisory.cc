@@ -41,6 +41,24 @@ std::string StreamAction(const std::string& stream, std::string_view action,
   return j.dump();
 }
 
+std::string ApiAudit(const std::string& server, const std::string& subject,
+                     const std::string& request, const std::string& response,
+                     const std::string& domain, int64_t now_unix_ns) {
+  nlohmann::ordered_json j = Event("io.nats.jetstream.advisory.v1.api_audit", now_unix_ns);
+  j["server"] = server;
+  nlohmann::ordered_json client;
+  client["acc"] = "$G";
+  client["server"] = server;
+  j["client"] = std::move(client);
+  j["subject"] = subject;
+  if (!request.empty()) j["request"] = request;
+  j["response"] = response;
+  if (!domain.empty()) j["domain"] = domain;
+  // A request body is whatever the client sent: invalid UTF-8 becomes U+FFFD
+  // (as Go's encoder does) instead of an exception.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 std::string StreamLeaderElected(const std::string& stream, const std::string& leader,
                                 const nlohmann::ordered_json& replicas, const std::string& domain,
                                 int64_t now_unix_ns) {

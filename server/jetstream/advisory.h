@@ -27,6 +27,8 @@ inline constexpr char kStreamLeaderElected[] = "$JS.EVENT.ADVISORY.STREAM.LEADER
 inline constexpr char kConsumerLeaderElected[] = "$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED";
 // Ack sampling (a consumer's sample_freq): io.nats.jetstream.metric.v1.consumer_ack.
 inline constexpr char kConsumerAckMetric[] = "$JS.EVENT.METRIC.CONSUMER.ACK";
+// Every answered API request: io.nats.jetstream.advisory.v1.api_audit.
+inline constexpr char kApiAudit[] = "$JS.EVENT.ADVISORY.API";
 
 // A nats "nuid"-like event id: 22 random base-62 characters.
 std::string NewEventId();
@@ -54,6 +56,14 @@ std::string StreamLeaderElected(const std::string& stream, const std::string& le
 std::string ConsumerLeaderElected(const std::string& stream, const std::string& consumer,
                                   const std::string& leader, const nlohmann::ordered_json& replicas,
                                   const std::string& domain, int64_t now_unix_ns);
+
+// io.nats.jetstream.advisory.v1.api_audit: `server` the answering server's
+// name (its id when it has none, as INFO's server_name), the request's subject and body (left out
+// when empty) and the response's JSON, as nats-server 2.9.10 sends it (the client is only described
+// by its account: Herald has one).
+std::string ApiAudit(const std::string& server, const std::string& subject,
+                     const std::string& request, const std::string& response,
+                     const std::string& domain, int64_t now_unix_ns);
 
 }  // namespace herald::js::advisory
 

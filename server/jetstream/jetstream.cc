@@ -1372,7 +1372,44 @@ void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& bo
   // the account info request being answered, not direct gets, not requests
   // it ignores.
   api_total_.fetch_add(1, std::memory_order_relaxed);
-  Send(reply, "", body.dump());
+  std::string response = body.dump();
+  if (auditing_.load(std::memory_order_acquire)) SendApiAudit(reply, response);
+  Send(reply, "", std::move(response));
+}
+
+void JetStream::NoteAuditedRequest(const BusMessage& msg, const std::string& rest) {
+  // Direct gets and pulls are not API calls nats-server audits (their
+  // answers are messages, not API responses).
+  if (rest.rfind("DIRECT.", 0) == 0 || rest.rfind("CONSUMER.MSG.NEXT.", 0) == 0) return;
+  if (!bus_->HasInterest(advisory::kApiAudit)) return;
+  constexpr size_t kMaxAudited = 4096;
+  constexpr absl::Duration kAuditFor = absl::Seconds(30);
+  const absl::Time now = absl::Now();
+  MutexLock l(&audit_mu_);
+  if (audited_.size() >= kMaxAudited) {
+    // Unanswered requests (ignored here, or answered by the node they were
+    // forwarded to) age out; if all are recent, this one goes unaudited.
+    std::erase_if(audited_, [&](const auto& e) { return now - e.second.at > kAuditFor; });
+    if (audited_.size() >= kMaxAudited) return;
+  }
+  audited_[msg.reply] = {absl::StrCat(kApiPrefix, rest), msg.data, now};
+  auditing_.store(true, std::memory_order_release);
+}
+
+void JetStream::SendApiAudit(const std::string& reply, const std::string& response) {
+  AuditedRequest req;
+  {
+    MutexLock l(&audit_mu_);
+    auto it = audited_.find(reply);
+    if (it == audited_.end()) return;
+    req = std::move(it->second);
+    audited_.erase(it);
+    if (audited_.empty()) auditing_.store(false, std::memory_order_release);
+  }
+  if (!bus_->HasInterest(advisory::kApiAudit)) return;
+  Send(advisory::kApiAudit, "",
+       advisory::ApiAudit(options_.server_name, req.subject, req.request, response, options_.domain,
+                          NowUnixNanos()));
 }
 
 void JetStream::ReplyError(const std::string& reply, const std::string& type, const ApiError& err) {
@@ -1466,6 +1503,7 @@ void JetStream::OnApiRequest(BusMessage msg, int hops, std::string rest) {
   // node-to-node subject ($HERALD.JS, which clients cannot publish on).
   if (hops == 0 && rest.rfind("HERALD.", 0) == 0) return;
   spdlog::debug("JetStream API {} (hops {}) reply {}", rest, hops, msg.reply);
+  if (rest.rfind("HERALD.", 0) != 0) NoteAuditedRequest(msg, rest);
   if (clustered_ && rest.rfind("DIRECT.", 0) != 0 && rest.rfind("CONSUMER.MSG.NEXT.", 0) != 0) {
     // Read-your-writes across nodes: answer only once this node has applied
     // every metadata change committed before the request arrived (a stream

@@ -395,6 +395,21 @@ class JetStream : public raft::StateMachine {
   std::atomic<uint64_t> api_total_{0};
   std::atomic<uint64_t> api_errors_{0};
 
+  // API audit advisories ($JS.EVENT.ADVISORY.API): while someone listens,
+  // the requests being answered here, by reply subject, so that the reply
+  // (Reply, from whichever thread answers) can be paired with its request.
+  // Requests never answered (ignored, or answered by another node) age out.
+  struct AuditedRequest {
+    std::string subject;
+    std::string request;
+    absl::Time at;
+  };
+  void NoteAuditedRequest(const BusMessage& msg, const std::string& rest);
+  void SendApiAudit(const std::string& reply, const std::string& response);
+  Mutex audit_mu_;
+  std::map<std::string, AuditedRequest> audited_ ABSL_GUARDED_BY(audit_mu_);
+  std::atomic<bool> auditing_{false};  // audited_ may be non-empty
+
   // Driver thread: snapshot payloads being received, by group.
   struct Receiving {
     uint64_t index = 0;

@@ -173,6 +173,37 @@ t('a missing stream: stream info and consumer names/list errors keep their pagin
   assert.deepEqual(ci, { type: 'io.nats.jetstream.api.v1.consumer_info_response', error: err });
 });
 
+t('API audit advisories: one per answered API request, with its request and response', async () => {
+  const sub = nc.subscribe('$JS.EVENT.ADVISORY.API');
+  const audits = [];
+  const done = (async () => { for await (const m of sub) audits.push(JSON.parse(L.sc.decode(m.data))); })();
+  await nc.flush();
+  const body = { name: 'AUD', subjects: ['aud'], allow_direct: true };
+  const created = await nc.request('$JS.API.STREAM.CREATE.AUD', enc(JSON.stringify(body)), { timeout: 5000 });
+  const missing = await nc.request('$JS.API.STREAM.INFO.NOPE', enc(''), { timeout: 5000 });
+  await L.rawPub(nc, 'aud', 'x');
+  await nc.request('$JS.API.DIRECT.GET.AUD', enc('{"seq":1}'), { timeout: 5000 });  // not audited
+  const names = await nc.request('$JS.API.STREAM.NAMES', enc(''), { timeout: 5000 });
+  await L.waitFor(async () => audits.length >= 3, 5000, 'three audit advisories');
+  await nc.flush();
+  sub.unsubscribe();
+  await done;
+  assert.deepEqual(audits.map((a) => a.subject), ['$JS.API.STREAM.CREATE.AUD', '$JS.API.STREAM.INFO.NOPE', '$JS.API.STREAM.NAMES']);
+  for (const a of audits) {
+    assert.equal(a.type, 'io.nats.jetstream.advisory.v1.api_audit');
+    assert.deepEqual(Object.keys(a).slice(0, 6), ['type', 'id', 'timestamp', 'server', 'client', 'subject']);
+    assert.equal(a.server, nc.info.server_name);
+    assert.equal(a.client.acc, '$G');
+    assert.equal(a.client.server, nc.info.server_name);
+  }
+  assert.equal(audits[0].request, JSON.stringify(body));
+  assert.equal(audits[0].response, L.sc.decode(created.data));
+  assert.equal('request' in audits[1], false, 'an empty request is left out');
+  assert.equal(audits[1].response, L.sc.decode(missing.data));
+  assert.equal(audits[2].response, L.sc.decode(names.data));
+  await jsm.streams.delete('AUD');
+});
+
 t('STREAM.INFO pages subjects_filter from offset, clamped', async () => {
   await add({ name: 'PG', subjects: ['pg.>'] });
   for (const s of ['c', 'a', 'b', 'a']) await L.rawPub(nc, `pg.${s}`, 'x');

@@ -268,6 +268,38 @@ t('stream leader stepdown: leader moves, data and publishing continue', async ()
   await jsms[0].streams.delete('SD');
 });
 
+t('API audit: one advisory per request, from the node that answers it, through any node', async () => {
+  await jsms[0].streams.add({ name: 'AUD3', subjects: ['aud3'], num_replicas: 1 });
+  await infoWithLeader(jsms[0], 'AUD3');
+  const sub = ncs[2].subscribe('$JS.EVENT.ADVISORY.API');
+  const audits = [];
+  const done = (async () => { for await (const m of sub) audits.push(JSON.parse(L.sc.decode(m.data))); })();
+  await ncs[2].flush();
+  // Until the subscription's interest has reached the answering node.
+  await L.waitFor(async () => {
+    await ncs[0].request('$JS.API.STREAM.NAMES', enc(''), { timeout: 5000 });
+    await ncs[2].flush();
+    return audits.length > 0;
+  }, 10000, 'a first audit');
+  await L.waitFor(async () => audits.filter((a) => a.subject === '$JS.API.STREAM.NAMES').length > 0, 5000, 'audits of the warm-up');
+  audits.length = 0;
+  const names = nodes.map((n) => n.name);
+  for (let i = 0; i < 3; i++) {
+    const r = await ncs[i].request('$JS.API.STREAM.INFO.AUD3', enc(''), { timeout: 5000 });
+    assert.ok(!JSON.parse(L.sc.decode(r.data)).error);
+  }
+  await L.waitFor(async () => audits.filter((a) => a.subject === '$JS.API.STREAM.INFO.AUD3').length >= 3, 5000, 'three audits');
+  await L.sleep(500);  // nothing more comes
+  sub.unsubscribe();
+  await done;
+  const info = audits.filter((a) => a.subject === '$JS.API.STREAM.INFO.AUD3');
+  assert.equal(info.length, 3, JSON.stringify(info.map((a) => a.server)));
+  const leader = (await infoWithLeader(jsms[0], 'AUD3')).cluster.leader;
+  for (const a of info) assert.equal(a.server, leader, 'the stream leader answers stream info');
+  assert.ok(names.includes(leader));
+  await jsms[0].streams.delete('AUD3');
+});
+
 t('R3 memory stream: every leader counts bytes as the memory store and applies max_bytes alike', async () => {
   // subject 2 + headers 31 (Nats-Msg-Id) + data 10 + 16 = 59 bytes a message
   // (memStoreMsgSize): two fit in 120 (a file stream's count, 77, fits one).

@@ -568,7 +568,10 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
     }
     switch (c.kind) {
       case MetaChange::Kind::kCreated:
-        if (here) OpenLocalStream(c.stream, /*at_start=*/false);
+        if (here) {
+          NoteAuditedMetaRequest(c, "STREAM.CREATE.", c.stream.create_reply);
+          OpenLocalStream(c.stream, /*at_start=*/false);
+        }
         break;
       case MetaChange::Kind::kUpdated: {
         // The new config reaches the replicas through the stream's own log
@@ -586,6 +589,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
         // Scaled up onto this node: join the group (the leader adds us as a
         // learner, then a voter: ReconcileMembership).
         if (here && !local) OpenLocalStream(c.stream, /*at_start=*/false);
+        if (here) NoteAuditedMetaRequest(c, "STREAM.UPDATE.", c.stream.update_reply);
         if (leader) ProposeStreamConfig(c.stream.config.name, c.stream.update_reply);
         break;
       }
@@ -608,6 +612,7 @@ void JetStream::Apply(raft::GroupId group, const raft::Entry& entry) {
         deleted_leader_here_ = was_leader;
         deleted_leader_known_ = leader_known;
         if (was_leader && !c.delete_reply.empty()) {
+          NoteAuditedMetaRequest(c, "STREAM.DELETE.", c.delete_reply);
           nlohmann::ordered_json out;
           out["type"] = ResponseType("stream_delete");
           out["success"] = true;
@@ -1396,6 +1401,30 @@ void JetStream::NoteAuditedRequest(const BusMessage& msg, const std::string& res
   auditing_.store(true, std::memory_order_release);
 }
 
+void JetStream::AddAuditRequest(nlohmann::json* op) {
+  if (bus_->HasInterest(advisory::kApiAudit)) (*op)["audit"] = true;
+}
+
+void JetStream::NoteAuditedMetaRequest(const MetaChange& c, const char* api,
+                                       const std::string& reply) {
+  if (!c.audited || reply.empty()) return;
+  if (!bus_->HasInterest(advisory::kApiAudit)) return;
+  MutexLock l(&audit_mu_);
+  if (audited_.size() >= 4096) return;
+  AuditedRequest req{absl::StrCat(kApiPrefix, api, c.stream.config.name), "", absl::Now()};
+  if (clustered_) {
+    // Every replica notes it (any may become the leader that answers; the
+    // others' notes age out). Without the request, as nats-server's
+    // metadata leader sends these audits in a cluster.
+    audited_[reply] = std::move(req);
+  } else {
+    // A single node took the request itself and noted it with its body, as
+    // nats-server's audit of a single server has it.
+    audited_.try_emplace(reply, std::move(req));
+  }
+  auditing_.store(true, std::memory_order_release);
+}
+
 void JetStream::SendApiAudit(const std::string& reply, const std::string& response) {
   AuditedRequest req;
   {
@@ -1909,6 +1938,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
   nlohmann::json op;
   op["op"] = update ? "update" : "create";
   op["stream"] = a.ToJson();
+  AddAuditRequest(&op);
   const std::string reply = msg.reply;
   host_->Propose(kMetaGroup, op.dump(),
                  [this, reply, type, update, name](absl::StatusOr<uint64_t> index) {
@@ -1942,6 +1972,7 @@ void JetStream::HandleStreamDelete(const BusMessage& msg, const std::string& nam
   op["op"] = "delete";
   op["name"] = name;
   op["reply"] = msg.reply;
+  AddAuditRequest(&op);
   const std::string reply = msg.reply;
   host_->Propose(kMetaGroup, op.dump(), [this, reply, type](absl::StatusOr<uint64_t> index) {
     if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());

@@ -405,6 +405,12 @@ class JetStream : public raft::StateMachine {
     absl::Time at;
   };
   void NoteAuditedRequest(const BusMessage& msg, const std::string& rest);
+  // Stream create/update/delete are answered by the stream's leader, which
+  // may not be the node that took the request: the metadata entry is marked
+  // (`"audit":true`) while someone listens, and the replicas note the
+  // request under the entry's reply subject.
+  void AddAuditRequest(nlohmann::json* op);
+  void NoteAuditedMetaRequest(const MetaChange& c, const char* api, const std::string& reply);
   void SendApiAudit(const std::string& reply, const std::string& response);
   Mutex audit_mu_;
   std::map<std::string, AuditedRequest> audited_ ABSL_GUARDED_BY(audit_mu_);

@@ -229,6 +229,7 @@ MetaChange MetaState::Apply(uint64_t index, std::string_view data) {
   std::string kind;
   (void)JsonMemberString(op, "op", &kind);
   std::optional<std::string> changed;  // the stream whose record changes
+  (void)JsonMemberBool(op, "audit", &change.audited);
   auto a = StreamAssignment::FromJson(op.value("stream", nlohmann::json::object()));
   if (kind == "create" && a.has_value()) {
     const std::string& name = a->config.name;

@@ -68,6 +68,9 @@ struct MetaChange {
   std::string error;         // rejected: why (the entry raced with another)
   std::string delete_reply;  // deleted: the request's reply subject
   int err_code = 0;
+  // Its proposer had a listener for API audit advisories
+  // (JetStream::AddAuditRequest); nothing else depends on it.
+  bool audited = false;
 };
 
 class MetaState {

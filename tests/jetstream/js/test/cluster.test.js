@@ -289,9 +289,32 @@ t('API audit: one advisory per request, from the node that answers it, through a
     assert.ok(!JSON.parse(L.sc.decode(r.data)).error);
   }
   await L.waitFor(async () => audits.filter((a) => a.subject === '$JS.API.STREAM.INFO.AUD3').length >= 3, 5000, 'three audits');
+  // Creates, updates and deletes, which the stream's leader answers once the
+  // metadata change applied, whichever node took the request.
+  const expected = [];
+  for (let i = 0; i < 3; i++) {
+    for (const r of [1, 3]) {
+      const name = `AUDC${i}R${r}`;
+      const cfg = { name, subjects: [name.toLowerCase()], num_replicas: r };
+      for (const [op, body] of [['CREATE', cfg], ['UPDATE', { ...cfg, max_msgs: 10 }], ['DELETE', null]]) {
+        const subject = `$JS.API.STREAM.${op}.${name}`;
+        const reply = await ncs[i].request(subject, enc(body ? JSON.stringify(body) : ''), { timeout: 5000 });
+        assert.ok(!JSON.parse(L.sc.decode(reply.data)).error, `${subject}: ${L.sc.decode(reply.data)}`);
+        expected.push([subject, L.sc.decode(reply.data)]);
+      }
+    }
+  }
+  await L.waitFor(async () => expected.every(([s]) => audits.some((a) => a.subject === s)), 10000, 'audits of every create, update and delete');
   await L.sleep(500);  // nothing more comes
   sub.unsubscribe();
   await done;
+  for (const [subject, response] of expected) {
+    const got = audits.filter((a) => a.subject === subject);
+    assert.equal(got.length, 1, `${subject}: ${got.length} audits`);
+    // In a cluster nats-server's metadata leader sends these without the request.
+    assert.equal(got[0].request, undefined, subject);
+    assert.equal(got[0].response, response, subject);
+  }
   const info = audits.filter((a) => a.subject === '$JS.API.STREAM.INFO.AUD3');
   assert.equal(info.length, 3, JSON.stringify(info.map((a) => a.server)));
   const leader = (await infoWithLeader(jsms[0], 'AUD3')).cluster.leader;

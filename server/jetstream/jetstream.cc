@@ -1387,18 +1387,8 @@ void JetStream::NoteAuditedRequest(const BusMessage& msg, const std::string& res
   // answers are messages, not API responses).
   if (rest.rfind("DIRECT.", 0) == 0 || rest.rfind("CONSUMER.MSG.NEXT.", 0) == 0) return;
   if (!bus_->HasInterest(advisory::kApiAudit)) return;
-  constexpr size_t kMaxAudited = 4096;
-  constexpr absl::Duration kAuditFor = absl::Seconds(30);
-  const absl::Time now = absl::Now();
-  MutexLock l(&audit_mu_);
-  if (audited_.size() >= kMaxAudited) {
-    // Unanswered requests (ignored here, or answered by the node they were
-    // forwarded to) age out; if all are recent, this one goes unaudited.
-    std::erase_if(audited_, [&](const auto& e) { return now - e.second.at > kAuditFor; });
-    if (audited_.size() >= kMaxAudited) return;
-  }
-  audited_[msg.reply] = {absl::StrCat(kApiPrefix, rest), msg.data, now};
-  auditing_.store(true, std::memory_order_release);
+  NoteAudit(msg.reply, {absl::StrCat(kApiPrefix, rest), msg.data, absl::Now()},
+            /*replace=*/true);
 }
 
 void JetStream::AddAuditRequest(nlohmann::json* op) {
@@ -1409,17 +1399,29 @@ void JetStream::NoteAuditedMetaRequest(const MetaChange& c, const char* api,
                                        const std::string& reply) {
   if (!c.audited || reply.empty()) return;
   if (!bus_->HasInterest(advisory::kApiAudit)) return;
+  // In a cluster every replica notes it (any may become the leader that
+  // answers; the others' notes age out), without the request, as
+  // nats-server's metadata leader sends these audits in a cluster. A single
+  // node took the request itself and noted it with its body, as nats-server's
+  // audit of a single server has it: that note stays.
+  NoteAudit(reply, {absl::StrCat(kApiPrefix, api, c.stream.config.name), "", absl::Now()},
+            /*replace=*/clustered_);
+}
+
+void JetStream::NoteAudit(const std::string& reply, AuditedRequest req, bool replace) {
+  constexpr size_t kMaxAudited = 4096;
+  constexpr absl::Duration kAuditFor = absl::Seconds(30);
   MutexLock l(&audit_mu_);
-  if (audited_.size() >= 4096) return;
-  AuditedRequest req{absl::StrCat(kApiPrefix, api, c.stream.config.name), "", absl::Now()};
-  if (clustered_) {
-    // Every replica notes it (any may become the leader that answers; the
-    // others' notes age out). Without the request, as nats-server's
-    // metadata leader sends these audits in a cluster.
+  if (audited_.size() >= kMaxAudited) {
+    // Unanswered requests (ignored here, answered by the node they were
+    // forwarded to, or by another replica) age out; if all are recent, this
+    // one goes unaudited.
+    std::erase_if(audited_, [&](const auto& e) { return req.at - e.second.at > kAuditFor; });
+    if (audited_.size() >= kMaxAudited) return;
+  }
+  if (replace) {
     audited_[reply] = std::move(req);
   } else {
-    // A single node took the request itself and noted it with its body, as
-    // nats-server's audit of a single server has it.
     audited_.try_emplace(reply, std::move(req));
   }
   auditing_.store(true, std::memory_order_release);
@@ -1431,8 +1433,7 @@ void JetStream::SendApiAudit(const std::string& reply, const std::string& respon
     MutexLock l(&audit_mu_);
     auto it = audited_.find(reply);
     if (it == audited_.end()) return;
-    req = std::move(it->second);
-    audited_.erase(it);
+    req = std::move(audited_.extract(it).mapped());
     if (audited_.empty()) auditing_.store(false, std::memory_order_release);
   }
   if (!bus_->HasInterest(advisory::kApiAudit)) return;

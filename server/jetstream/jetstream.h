@@ -411,6 +411,9 @@ class JetStream : public raft::StateMachine {
   // request under the entry's reply subject.
   void AddAuditRequest(nlohmann::json* op);
   void NoteAuditedMetaRequest(const MetaChange& c, const char* api, const std::string& reply);
+  // Notes `req` under `reply` (replacing a note already there if `replace`),
+  // bounded: at most 4096 notes, unanswered ones aging out after 30 s.
+  void NoteAudit(const std::string& reply, AuditedRequest req, bool replace);
   void SendApiAudit(const std::string& reply, const std::string& response);
   Mutex audit_mu_;
   std::map<std::string, AuditedRequest> audited_ ABSL_GUARDED_BY(audit_mu_);

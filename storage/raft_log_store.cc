@@ -13,6 +13,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
+#include "storage/skiplist_memtable.h"
 
 namespace herald::storage {
 namespace {
@@ -361,6 +362,8 @@ absl::StatusOr<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(
   // Room for a flush to lag behind a burst without stalling writers (a
   // stalled Sync stalls every group of the process).
   o.max_write_buffer_number = 4;
+  // A memtable built for this build of RocksDB (storage/skiplist_memtable.h).
+  UseSkipListMemTable(&o);
   if (options.env_for_testing != nullptr) {
     o.env = options.env_for_testing;
   } else if (EnvProviderForTesting provider = env_provider_for_testing.load()) {

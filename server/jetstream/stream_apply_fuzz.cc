@@ -21,6 +21,7 @@
 #include "rocksdb/db.h"
 #include "server/jetstream/stream.h"
 #include "server/jetstream/stream_config.h"
+#include "storage/skiplist_memtable.h"
 #include "storage/stream_store.h"
 
 namespace {
@@ -33,7 +34,8 @@ rocksdb::DB* OpenDb() {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.compression = rocksdb::kNoCompression;
-  o.write_buffer_size = 4 << 20;  // bounded memory over millions of inputs
+  o.write_buffer_size = 4 << 20;             // bounded memory over millions of inputs
+  herald::storage::UseSkipListMemTable(&o);  // as the server's database
   rocksdb::DB* db = nullptr;
   if (!rocksdb::DB::Open(o, dir, &db).ok()) std::abort();
   return db;

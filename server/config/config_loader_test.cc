@@ -142,7 +142,7 @@ TEST(ConfigLoader, HttpForms) {
   EXPECT_EQ(l.opts.http_port, 8222);
   l = Load("http: 8333");
   ASSERT_TRUE(l.status.ok());
-  EXPECT_EQ(l.opts.http_host, "0.0.0.0");
+  EXPECT_EQ(l.opts.http_host, "");  // the client host, filled in by ResolveOptions
   EXPECT_EQ(l.opts.http_port, 8333);
 }
 

@@ -354,6 +354,9 @@ absl::StatusOr<ServerOptions> ResolveOptions(const CommandLine& cl,
     warnings->insert(warnings->end(), cl.warnings.begin(), cl.warnings.end());
   }
   ApplyFlags(cl, &opts);
+  // nats-server's setBaselineOptions: monitoring listens where clients do
+  // unless told otherwise (`-a 127.0.0.1 -m 8222` stays on loopback).
+  if (opts.http_host.empty()) opts.http_host = opts.host;
   opts.config_file = cl.config_path;
   absl::Status s = ValidateOptions(opts);
   if (s.ok()) s = ValidateJetStreamOptions(opts);

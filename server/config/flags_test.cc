@@ -266,6 +266,40 @@ TEST(ResolveOptions, FlagsOverrideConfigFile) {
   EXPECT_THAT(warnings, IsEmpty());
 }
 
+// Monitoring listens where clients do unless it is given its own host, as
+// nats-server 2.9.10 (`-a 127.0.0.1 -m 8222` must not listen on every
+// interface).
+TEST(ResolveOptions, MonitoringListensOnTheClientHostByDefault) {
+  {
+    auto cl = Parse({"-a", "127.0.0.1", "-m", "8222"});
+    ASSERT_TRUE(cl.ok()) << cl.status();
+    auto o = ResolveOptions(*cl, nullptr);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->http_host, "127.0.0.1");
+    EXPECT_EQ(o->http_port, 8222);
+  }
+  {
+    auto cl = Parse({});
+    auto o = ResolveOptions(*cl, nullptr);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->http_host, "0.0.0.0");
+  }
+  {
+    TempConfig conf("host: 127.0.0.2\nhttp: 8333\n");
+    auto cl = Parse({"-c", conf.path()});
+    auto o = ResolveOptions(*cl, nullptr);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->http_host, "127.0.0.2");
+  }
+  {
+    TempConfig conf("http: 127.0.0.3:8333\n");
+    auto cl = Parse({"-c", conf.path(), "-a", "127.0.0.1"});
+    auto o = ResolveOptions(*cl, nullptr);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->http_host, "127.0.0.3");  // its own host wins
+  }
+}
+
 // The JetStream flags as nats-server spells them, and the cluster rules
 // that need the file and the flags together (validateJetStreamOptions).
 TEST(ResolveOptions, JetStreamFlags) {

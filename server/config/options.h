@@ -82,13 +82,13 @@ struct AdminOptions {
 
 struct ServerOptions {
   // Identity and listeners.
-  std::string server_name;            // -n/--name, server_name (default: server id)
-  std::string host = "0.0.0.0";       // -a/--addr, host, listen
-  int port = 4222;                    // -p/--port, port, listen
-  std::string http_host = "0.0.0.0";  // http: "host:port" sets this too
-  int http_port = 0;                  // -m/--http_port, http_port, http (0 = off)
-  int https_port = 0;                 // https_port, https: monitoring over TLS (uses `tls`)
-  TlsOptions tls;                     // tls { ... } on the client port
+  std::string server_name;       // -n/--name, server_name (default: server id)
+  std::string host = "0.0.0.0";  // -a/--addr, host, listen
+  int port = 4222;               // -p/--port, port, listen
+  std::string http_host;         // http: "host:port"; empty: `host` (nats-server's default)
+  int http_port = 0;             // -m/--http_port, http_port, http (0 = off)
+  int https_port = 0;            // https_port, https: monitoring over TLS (uses `tls`)
+  TlsOptions tls;                // tls { ... } on the client port
 
   // Limits (names and defaults as nats-server 2.9).
   int64_t max_payload = 1024 * 1024;                          // max_payload (bytes)

@@ -33,6 +33,12 @@ constexpr auto kShutdownDrainPoll = std::chrono::milliseconds(50);
 // nats-server keeps 10,000 closed connections; a smaller ring is plenty here.
 constexpr size_t kMaxClosedConnections = 1000;
 
+// Where monitoring listens: its own host if one was given, else the clients'
+// (ResolveOptions fills it in; options built in code may leave it empty).
+const std::string& MonitorHost(const ServerOptions& o) {
+  return o.http_host.empty() ? o.host : o.http_host;
+}
+
 int64_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
   int64_t size = 0, resident = 0;
@@ -327,16 +333,16 @@ absl::Status Server::Start() {
   }
 
   if (opts->https_port != 0) {  // PrepareStartup checked the tls block
-    monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->https_port,
+    monitor_ = std::make_unique<HttpMonitor>(this, MonitorHost(*opts), opts->https_port,
                                              opts->tls.cert_file, opts->tls.key_file);
     absl::Status st = monitor_->Start();
     if (!st.ok()) return st;
-    spdlog::info("Starting https monitor on {}:{}", opts->http_host, monitor_->bound_port());
+    spdlog::info("Starting https monitor on {}:{}", MonitorHost(*opts), monitor_->bound_port());
   } else if (opts->http_port != 0) {
-    monitor_ = std::make_unique<HttpMonitor>(this, opts->http_host, opts->http_port);
+    monitor_ = std::make_unique<HttpMonitor>(this, MonitorHost(*opts), opts->http_port);
     absl::Status st = monitor_->Start();
     if (!st.ok()) return st;
-    spdlog::info("Starting http monitor on {}:{}", opts->http_host, monitor_->bound_port());
+    spdlog::info("Starting http monitor on {}:{}", MonitorHost(*opts), monitor_->bound_port());
   }
   if (opts->admin.enabled()) {
     admin_host_ = std::make_unique<ServerAdminHost>(this);
@@ -823,7 +829,7 @@ VarzSnapshot Server::Varz() const {
   v.mem_bytes = ResidentBytes();
   v.cores = static_cast<int>(std::thread::hardware_concurrency());
   v.config_file = opts->config_file;
-  v.http_host = opts->http_host;
+  v.http_host = MonitorHost(*opts);
   v.auth_timeout = opts->auth.timeout;
   v.tls_timeout = absl::Seconds(2);
   {

@@ -234,6 +234,11 @@ void JetStream::HandleConsumerCreate(const BusMessage& msg, const std::vector<st
       }
     }
   }
+  // nats-server 2.9.10 refuses replicas on a single server before it looks
+  // at the stream (which would refuse more replicas than its own: 10126).
+  if (!clustered_ && cfg->num_replicas > 1) {
+    return ReplyError(msg.reply, type, errors::ReplicasNotSupported());
+  }
   if (name.empty()) name = cfg->durable_name;
   if (name.empty()) name = NewEphemeralName();
   ApiError norm = NormalizeConsumerConfig(&*cfg, ls.stream->config());

@@ -1382,6 +1382,18 @@ void JetStream::Reply(const std::string& reply, const nlohmann::ordered_json& bo
   Send(reply, "", std::move(response));
 }
 
+void JetStream::ReplyOutsideApi(const std::string& reply, const nlohmann::ordered_json& body) {
+  if (reply.empty()) return;
+  if (auditing_.load(std::memory_order_acquire)) {
+    MutexLock l(&audit_mu_);
+    if (auto it = audited_.find(reply); it != audited_.end()) {
+      audited_.erase(it);
+      if (audited_.empty()) auditing_.store(false, std::memory_order_release);
+    }
+  }
+  Send(reply, "", body.dump());
+}
+
 void JetStream::NoteAuditedRequest(const BusMessage& msg, const std::string& rest) {
   // Direct gets and pulls are not API calls nats-server audits (their
   // answers are messages, not API responses).
@@ -1868,6 +1880,11 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       a.peers = peers;
     }
   } else {
+    // nats-server's addStream: a stream may name only a template that owns
+    // it, and there are no templates here.
+    if (!cfg->template_owner.empty()) {
+      return ReplyError(msg.reply, type, {500, 10049, "stream not owned by template"});
+    }
     if (existing.has_value()) {
       if (existing->config == *cfg) {
         // Idempotent create: answer with the current info. A single
@@ -2540,7 +2557,7 @@ void JetStream::HandleMsgGet(const BusMessage& msg, const LocalView& ls, bool di
   nlohmann::ordered_json out;
   out["type"] = ResponseType(type);
   out["message"] = m;
-  Reply(msg.reply, out);
+  ReplyOutsideApi(msg.reply, out);
 }
 
 void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {

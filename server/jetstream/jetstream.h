@@ -414,6 +414,10 @@ class JetStream : public raft::StateMachine {
   // Notes `req` under `reply` (replacing a note already there if `replace`),
   // bounded: at most 4096 notes, unanswered ones aging out after 30 s.
   void NoteAudit(const std::string& reply, AuditedRequest req, bool replace);
+  // Answers as Reply() does, but neither counts the request in the API
+  // totals nor audits it: nats-server 2.9.10 sends a found message's
+  // STREAM.MSG.GET answer outside its API layer (its errors go through it).
+  void ReplyOutsideApi(const std::string& reply, const nlohmann::ordered_json& body);
   void SendApiAudit(const std::string& reply, const std::string& response);
   Mutex audit_mu_;
   std::map<std::string, AuditedRequest> audited_ ABSL_GUARDED_BY(audit_mu_);

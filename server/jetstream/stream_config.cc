@@ -79,7 +79,8 @@ std::optional<StreamConfig> ParseStreamConfig(const nlohmann::json& j, ApiError*
       !Get(j, "no_ack", &c.no_ack) || !Get(j, "duplicate_window", &c.duplicate_window_ns) ||
       !Get(j, "allow_direct", &c.allow_direct) || !Get(j, "mirror_direct", &c.mirror_direct) ||
       !Get(j, "sealed", &c.sealed) || !Get(j, "deny_delete", &c.deny_delete) ||
-      !Get(j, "deny_purge", &c.deny_purge) || !Get(j, "allow_rollup_hdrs", &c.allow_rollup_hdrs)) {
+      !Get(j, "deny_purge", &c.deny_purge) || !Get(j, "allow_rollup_hdrs", &c.allow_rollup_hdrs) ||
+      !Get(j, "template_owner", &c.template_owner)) {
     return std::nullopt;
   }
   // Go's types: max_msg_size is an int32; retention, discard and storage
@@ -274,6 +275,9 @@ ApiError CheckStreamUpdate(const StreamConfig& old, StreamConfig* next) {
   }
   if (c.retention != old.retention) {
     return errors::InvalidConfig("stream configuration update can not change retention policy");
+  }
+  if (!c.template_owner.empty()) {
+    return errors::InvalidConfig("stream configuration update can not be owned by a template");
   }
   if (!c.sealed && old.sealed) {
     return errors::InvalidConfig("stream configuration update can not unseal a sealed stream");

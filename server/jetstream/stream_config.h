@@ -67,6 +67,10 @@ struct StreamConfig {
   nlohmann::json placement;
   std::optional<RePublish> republish;
   bool has_mirror_or_sources = false;
+  // A stream template's name (templates are deprecated and not supported:
+  // a create naming one is refused, as nats-server refuses one it does not
+  // know; an update naming one as nats-server refuses any). Never echoed.
+  std::string template_owner;
 
   // The JSON nats-server 2.9 echoes (field order as nats-server's).
   nlohmann::ordered_json ToJson() const;

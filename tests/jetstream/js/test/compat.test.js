@@ -204,6 +204,60 @@ t('API audit advisories: one per answered API request, with its request and resp
   await jsm.streams.delete('AUD');
 });
 
+t('a found STREAM.MSG.GET is answered outside the API layer: not counted, not audited; its errors are', async () => {
+  await add({ name: 'MG', subjects: ['mg.>'] });
+  await L.rawPub(nc, 'mg.a', 'x');
+  const sub = nc.subscribe('$JS.EVENT.ADVISORY.API');
+  const audits = [];
+  const done = (async () => { for await (const m of sub) audits.push(JSON.parse(L.sc.decode(m.data))); })();
+  await nc.flush();
+  // Each account info counts itself only after answering: read the totals
+  // twice around the gets and take the INFO requests out.
+  const before = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  const found = await L.api(nc, '$JS.API.STREAM.MSG.GET.MG', { seq: 1 });
+  assert.equal(found.message.seq, 1);
+  const byLast = await L.api(nc, '$JS.API.STREAM.MSG.GET.MG', { last_by_subj: 'mg.a' });
+  assert.equal(byLast.message.seq, 1);
+  const missing = await L.api(nc, '$JS.API.STREAM.MSG.GET.MG', { seq: 9 });
+  assert.equal(missing.error.err_code, 10037);
+  const after = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  assert.equal(after.total - before.total, 2, 'the first INFO and the failed get');
+  assert.equal(after.errors - before.errors, 1);
+  await L.waitFor(async () => audits.some((a) => a.subject === '$JS.API.STREAM.MSG.GET.MG'), 5000, 'the failed get audited');
+  await nc.flush();
+  sub.unsubscribe();
+  await done;
+  const gets = audits.filter((a) => a.subject === '$JS.API.STREAM.MSG.GET.MG');
+  assert.equal(gets.length, 1, 'only the failed get is audited');
+  assert.equal(JSON.parse(gets[0].response).error.err_code, 10037);
+  await jsm.streams.delete('MG');
+});
+
+t('template owners are refused: a create names no template here, an update never may', async () => {
+  let r = await L.api(nc, '$JS.API.STREAM.CREATE.TO', { name: 'TO', subjects: ['to.>'], template_owner: 't' });
+  assert.deepEqual(r.error, { code: 500, err_code: 10049, description: 'stream not owned by template' });
+  await add({ name: 'TO', subjects: ['to.>'] });
+  r = await L.api(nc, '$JS.API.STREAM.UPDATE.TO', { name: 'TO', subjects: ['to.>'], template_owner: 't' });
+  assert.deepEqual(r.error, { code: 500, err_code: 10052, description: 'stream configuration update can not be owned by a template' });
+  r = await L.api(nc, '$JS.API.STREAM.INFO.TO', undefined);
+  assert.equal(r.config.template_owner, undefined);
+  await jsm.streams.delete('TO');
+});
+
+t('a single server refuses consumer replicas (10074), not as more than the stream has (10126)', async () => {
+  await add({ name: 'CR', subjects: ['cr'] });
+  for (const [subject, config] of [
+    ['$JS.API.CONSUMER.DURABLE.CREATE.CR.d3', { durable_name: 'd3', ack_policy: 'explicit', num_replicas: 3 }],
+    ['$JS.API.CONSUMER.CREATE.CR', { ack_policy: 'explicit', num_replicas: 5 }],
+  ]) {
+    const r = await L.api(nc, subject, { stream_name: 'CR', config });
+    assert.deepEqual(r.error, { code: 500, err_code: 10074, description: 'replicas > 1 not supported in non-clustered mode' }, subject);
+  }
+  const ok = await L.api(nc, '$JS.API.CONSUMER.DURABLE.CREATE.CR.d1', { stream_name: 'CR', config: { durable_name: 'd1', ack_policy: 'explicit', num_replicas: 1 } });
+  assert.equal(ok.name, 'd1');
+  await jsm.streams.delete('CR');
+});
+
 t('STREAM.INFO pages subjects_filter from offset, clamped', async () => {
   await add({ name: 'PG', subjects: ['pg.>'] });
   for (const s of ['c', 'a', 'b', 'a']) await L.rawPub(nc, `pg.${s}`, 'x');

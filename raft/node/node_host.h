@@ -99,8 +99,8 @@
 
 namespace herald::raft {
 
-// Reserved group id of the per-node-pair liveness heartbeats; AddGroup refuses it.
-constexpr GroupId kLivenessGroup = 0;
+// kLivenessGroup (raft/transport/transport.h): the reserved group id of the
+// per-node-pair liveness heartbeats; AddGroup refuses it.
 
 // Reads the payload of one snapshot (StateMachine::OpenSnapshotPayload) in
 // chunks, from a view of the state fixed when the snapshot was taken. Used on

@@ -49,8 +49,12 @@ bool IsResponse(MessageType t) {
 // from its leader recently drops them unanswered, as it does messages of a
 // stale term), read-index requests (dropped by a node that is not the
 // leader), a quiesce heartbeat (a follower that holds the whole log goes
-// quiet without answering) or a leadership transfer's TimeoutNow.
-bool ExpectsResponse(const Message& m) {
+// quiet without answering), a leadership transfer's TimeoutNow, or NodeHost's
+// liveness heartbeats (group 0, one-way: in an idle cluster they were all
+// that flowed, and the watchdog replaced every connection every 5 s).
+bool ExpectsResponse(const GroupMessage& gm) {
+  if (gm.group == kLivenessGroup) return false;  // one-way (transport.h)
+  const Message& m = gm.msg;
   switch (m.type) {
     case MessageType::kAppend:
     case MessageType::kSnapshot:
@@ -252,6 +256,9 @@ struct GrpcTransport::Peer {
   // Steady ns: when the oldest request still without any response since was
   // queued (0: none), and when the watchdog last reset the stream.
   std::atomic<int64_t> waiting_since{0};
+  // What that request was (for the watchdog's log line): message type and group.
+  std::atomic<int> waiting_type{0};
+  std::atomic<uint64_t> waiting_group{0};
   int64_t last_reset = 0;  // watchdog thread only
   // A reset was logged and no response came since: later ones (a peer down
   // for long) are logged at debug level only.
@@ -397,7 +404,9 @@ void GrpcTransport::Send(std::vector<GroupMessage> msgs) {
           ++dropped;
           continue;
         }
-        if (ExpectsResponse(m->msg) && p->waiting_since.load(std::memory_order_relaxed) == 0) {
+        if (ExpectsResponse(*m) && p->waiting_since.load(std::memory_order_relaxed) == 0) {
+          p->waiting_type.store(static_cast<int>(m->msg.type), std::memory_order_relaxed);
+          p->waiting_group.store(m->group, std::memory_order_relaxed);
           p->waiting_since.store(SteadyNs(), std::memory_order_relaxed);
         }
         p->queue_bytes += bytes;
@@ -533,8 +542,11 @@ void GrpcTransport::WatchdogLoop() {
       watchdog_resets_.fetch_add(1, std::memory_order_relaxed);
       const spdlog::level::level_enum level =
           p->reset_logged.exchange(true) ? spdlog::level::debug : spdlog::level::warn;
-      spdlog::log(level, "raft transport: no response from node {} at {} for {} ms; new connection",
-                  id, p->address, (now - since) / 1'000'000);
+      spdlog::log(level,
+                  "raft transport: no response from node {} at {} for {} ms (to message type {} "
+                  "of group {}); new connection",
+                  id, p->address, (now - since) / 1'000'000, p->waiting_type.load(),
+                  p->waiting_group.load());
     }
   }
 }

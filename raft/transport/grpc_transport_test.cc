@@ -407,6 +407,37 @@ TEST(GrpcTransportTest, WatchdogRenewsAStreamWhoseRequestsGoUnanswered) {
   b.reset();
 }
 
+// NodeHost's liveness heartbeats (group 0) are one-way: a peer that gets
+// nothing else from us (an idle cluster, every group quiesced) and answers
+// none of them keeps its stream. Before, the watchdog replaced it every
+// timeout and logged a warning each time.
+TEST(GrpcTransportTest, WatchdogDoesNotWaitForAnswersToLivenessBeats) {
+  Inbox in_b, in_a;
+  auto b = Make("c1", 2, {{1, "127.0.0.1:1"}}, &in_b);
+  const std::string addr = "127.0.0.1:" + std::to_string(b->port());
+  auto a = Make("c1", 1, {{2, addr}}, &in_a, "127.0.0.1:0", 64 << 20, 100ms);
+  auto beat = [] {
+    GroupMessage gm;
+    gm.group = kLivenessGroup;
+    gm.msg.type = MessageType::kHeartbeat;
+    gm.msg.from = 1;
+    gm.msg.to = 2;
+    return gm;
+  };
+  // Beats for 8 timeouts, each delivered, none answered.
+  const auto end = std::chrono::steady_clock::now() + 800ms;
+  while (std::chrono::steady_clock::now() < end) {
+    const size_t have = in_b.Size();
+    a->Send({beat()});
+    ASSERT_TRUE(WaitFor([&] { return in_b.Size() > have; }, 5s));
+    std::this_thread::sleep_for(20ms);  // beats come once per heartbeat tick
+  }
+  EXPECT_EQ(a->stats().watchdog_resets, 0u);
+  EXPECT_EQ(a->stats().reconnects, 0u);
+  a.reset();
+  b.reset();
+}
+
 TEST(GrpcTransportTest, WatchdogLeavesAnAnsweringPeerAlone) {
   Inbox in_a;
   Mutex mu;

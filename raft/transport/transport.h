@@ -18,6 +18,11 @@ namespace herald::raft {
 
 using GroupId = uint64_t;
 
+// Group 0 carries no Raft group's messages: NodeHost's per-node-pair
+// liveness heartbeats travel on it, one-way (nobody answers them, so a
+// transport waiting for answers must not wait for theirs). AddGroup refuses it.
+constexpr GroupId kLivenessGroup = 0;
+
 struct GroupMessage {
   GroupId group = 0;
   Message msg;

@@ -1024,7 +1024,14 @@ void ConsumerManager::Info(const std::string& stream, const std::string& consume
       auto c = s->second.consumers.find(consumer);
       if (c == s->second.consumers.end()) return done(std::nullopt);
       LeaderView v;
-      v.num_waiting = c->second.waiting.size();
+      // A request past its deadline is not waiting any more, though its 408
+      // goes out at the next tick (up to kTick later): nats-server expires
+      // requests on time, and nats.go asks for MaxWait - 10 ms, so a client
+      // that asks for info right after its fetch timed out sees none.
+      const int64_t now = hooks_.now_ns();
+      for (const auto& w : c->second.waiting) {
+        if (w.deadline_ns == 0 || now < w.deadline_ns) ++v.num_waiting;
+      }
       v.num_pending = c->second.num_pending;
       done(v);
     };

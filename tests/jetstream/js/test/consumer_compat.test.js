@@ -54,6 +54,26 @@ async function fill(name, n, cfg = {}) {
   for (let i = 1; i <= n; i++) await L.rawPub(nc, `${name.toLowerCase()}.s${i}`, 'x'.repeat(100));
 }
 
+t('a pull request past its expiry no longer counts as waiting, even before its 408 goes out', async () => {
+  await jsm.streams.add({ name: 'EXW', subjects: ['exw'] });
+  await jsm.consumers.add('EXW', { durable_name: 'd', ack_policy: AckPolicy.Explicit });
+  // As nats.go's Fetch(1, MaxWait(...)) then ConsumerInfo: the info comes a
+  // little after the request's expiry (nats.go asks for MaxWait - 10 ms).
+  for (let i = 0; i < 8; i++) {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox);
+    nc.publish('$JS.API.CONSUMER.MSG.NEXT.EXW.d', enc(JSON.stringify({ batch: 1, expires: 200e6 })), { reply: inbox });
+    const sent = Date.now();
+    const during = await L.api(nc, '$JS.API.CONSUMER.INFO.EXW.d', undefined);
+    assert.equal(during.num_waiting, 1, 'waiting while it lives');
+    await L.sleep(Math.max(0, sent + 215 - Date.now()));
+    const info = await L.api(nc, '$JS.API.CONSUMER.INFO.EXW.d', undefined);
+    assert.equal(info.num_waiting, 0, `try ${i}: expired 15 ms ago`);
+    sub.unsubscribe();
+  }
+  await jsm.streams.delete('EXW');
+});
+
 t('a delivery to a reply subject under $JS.API does not take the server down', async () => {
   await fill('JA', 2);
   await jsm.consumers.add('JA', { durable_name: 'p', ack_policy: AckPolicy.Explicit });

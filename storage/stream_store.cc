@@ -651,26 +651,7 @@ absl::StatusOr<uint64_t> StreamStore::Compact(uint64_t up_to_seq) {
     }
     return n;
   }
-  uint64_t n = 0;
-  std::optional<std::pair<uint64_t, int64_t>> next;
-  absl::Status s = WalkLive(work_.first_seq, [&](const MessageMeta& m) {
-    if (m.seq >= up_to_seq) {
-      next.emplace(m.seq, m.time_ns);
-      return false;
-    }
-    RemoveKnown(m);
-    ++n;
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (next) {
-    work_.first_seq = next->first;
-    work_.first_time_ns = next->second;
-  } else {
-    work_.first_seq = work_.last_seq + 1;
-    work_.first_time_ns = 0;
-  }
-  return n;
+  return RemoveHeadWhile([&](const MessageMeta& m) { return m.seq < up_to_seq; });
 }
 
 StreamStore::SubjectMap StreamStore::WorkingSubjects(const SubjectPredicate& filter) const {
@@ -760,10 +741,15 @@ absl::StatusOr<uint64_t> StreamStore::Purge(const SubjectPredicate& filter, uint
 }
 
 absl::StatusOr<uint64_t> StreamStore::RemoveOlderThan(int64_t cutoff_ns) {
+  return RemoveHeadWhile([&](const MessageMeta& m) { return m.time_ns < cutoff_ns; });
+}
+
+absl::StatusOr<uint64_t> StreamStore::RemoveHeadWhile(
+    const std::function<bool(const MessageMeta&)>& remove) {
   uint64_t n = 0;
   std::optional<std::pair<uint64_t, int64_t>> next;
   absl::Status s = WalkLive(work_.first_seq, [&](const MessageMeta& m) {
-    if (m.time_ns >= cutoff_ns) {
+    if (!remove(m)) {
       next.emplace(m.seq, m.time_ns);
       return false;
     }
@@ -772,7 +758,6 @@ absl::StatusOr<uint64_t> StreamStore::RemoveOlderThan(int64_t cutoff_ns) {
     return true;
   });
   if (!s.ok()) return s;
-  if (n == 0) return 0;
   if (next) {
     work_.first_seq = next->first;
     work_.first_time_ns = next->second;

@@ -280,6 +280,9 @@ class StreamStore {
   void RemoveKnown(const MessageMeta& m);
   void PurgeAll();
   absl::StatusOr<uint64_t> Compact(uint64_t up_to_seq);
+  // Removes live messages from the head while `remove` says so; moves
+  // first_seq to the first one kept (past last_seq if none). Returns how many.
+  absl::StatusOr<uint64_t> RemoveHeadWhile(const std::function<bool(const MessageMeta&)>& remove);
   absl::StatusOr<uint64_t> PurgeFiltered(const SubjectPredicate& filter, uint64_t up_to_seq,
                                          uint64_t keep);
   // Sets first_seq / first_time_ns to the first live message at or after the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -38,8 +39,16 @@ constexpr size_t kStateSize = 1 + 7 * 8 + 4;      // version, 7 fields, CRC
 constexpr size_t kPrefixSize = 1 + 8;
 constexpr size_t kMessageKeySize = kPrefixSize + 1 + 8;
 
+void EncodeBE64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<char>(v & 0xFF);
+}
+void EncodeLE(char* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i, v >>= 8) p[i] = static_cast<char>(v & 0xFF);
+}
 void PutBE64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  char b[8];
+  EncodeBE64(b, v);
+  out->append(b, 8);
 }
 uint64_t GetBE64(const char* p) {
   uint64_t v = 0;
@@ -47,7 +56,9 @@ uint64_t GetBE64(const char* p) {
   return v;
 }
 void PutLE(std::string* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  char b[8];
+  EncodeLE(b, v, bytes);
+  out->append(b, static_cast<size_t>(bytes));
 }
 uint64_t GetLE(const char* p, int bytes) {
   uint64_t v = 0;
@@ -60,7 +71,7 @@ uint64_t GetLE(const char* p, int bytes) {
 // under the wrong key fail its check.
 uint32_t SaltedCrc(uint64_t salt, std::string_view bytes) {
   char s[8];
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((salt >> (8 * i)) & 0xFF);
+  EncodeLE(s, salt, 8);
   return raft::Crc32cExtend(raft::Crc32cExtend(0, s, 8), bytes.data(), bytes.size());
 }
 void Seal(std::string* v, uint64_t salt) { PutLE(v, SaltedCrc(salt, *v), 4); }
@@ -87,21 +98,6 @@ std::string IndexPrefix(StreamId id, std::string_view subject) {
   k.push_back(static_cast<char>(subject.size() & 0xFF));
   k.append(subject);
   return k;
-}
-
-std::string EncodeMessage(uint64_t seq, std::string_view subject, std::string_view headers,
-                          std::string_view data, int64_t time_ns) {
-  std::string v;
-  v.reserve(kMessageHeader + subject.size() + headers.size() + data.size() + 4);
-  v.push_back(kMessageVersion);
-  PutLE(&v, static_cast<uint64_t>(time_ns), 8);
-  PutLE(&v, subject.size(), 2);
-  PutLE(&v, headers.size(), 4);
-  v.append(subject);
-  v.append(headers);
-  v.append(data);
-  Seal(&v, seq);
-  return v;
 }
 
 // The parts of a message record, pointing into the value.
@@ -469,10 +465,50 @@ uint64_t StreamStore::Append(std::string_view subject, std::string_view headers,
   }
   const uint64_t seq = work_.last_seq + 1;
   const uint64_t size = MessageSize(sizes_, subject.size(), headers.size(), data.size());
-  batch_.Put(MessageKey(id_, seq), EncodeMessage(seq, subject, headers, data, time_ns));
-  std::string index_value;
-  PutLE(&index_value, size, 8);
-  index_batch_.Put(IndexKey(id_, subject, seq), index_value);
+  // The hot path of every publish: the records are put from their parts,
+  // without building them in strings first. Message record: version, time_ns,
+  // subject length, headers length, subject, headers, data, CRC-32C salted with
+  // the seq (docs/storage.md); the keys are MessageKey's and IndexKey's.
+  char key[kMessageKeySize];
+  key[0] = kPrefix;
+  EncodeBE64(key + 1, id_);
+  key[kPrefixSize] = kKindMessage;
+  EncodeBE64(key + kPrefixSize + 1, seq);
+  char header[kMessageHeader];
+  header[0] = kMessageVersion;
+  EncodeLE(header + 1, static_cast<uint64_t>(time_ns), 8);
+  EncodeLE(header + 9, subject.size(), 2);
+  EncodeLE(header + 11, headers.size(), 4);
+  char salt[8];
+  EncodeLE(salt, seq, 8);
+  uint32_t crc = raft::Crc32cExtend(0, salt, 8);
+  crc = raft::Crc32cExtend(crc, header, kMessageHeader);
+  crc = raft::Crc32cExtend(crc, subject.data(), subject.size());
+  crc = raft::Crc32cExtend(crc, headers.data(), headers.size());
+  crc = raft::Crc32cExtend(crc, data.data(), data.size());
+  char trailer[4];
+  EncodeLE(trailer, crc, 4);
+  const rocksdb::Slice value_parts[] = {
+      rocksdb::Slice(header, kMessageHeader), rocksdb::Slice(subject.data(), subject.size()),
+      rocksdb::Slice(headers.data(), headers.size()), rocksdb::Slice(data.data(), data.size()),
+      rocksdb::Slice(trailer, 4)};
+  const rocksdb::Slice key_part(key, kMessageKeySize);
+  batch_.Put(rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 5));
+  char index_tail[8];
+  EncodeBE64(index_tail, seq);
+  char index_head[kPrefixSize + 3];
+  std::memcpy(index_head, key, kPrefixSize);
+  index_head[kPrefixSize] = kKindIndex;
+  index_head[kPrefixSize + 1] = static_cast<char>((subject.size() >> 8) & 0xFF);
+  index_head[kPrefixSize + 2] = static_cast<char>(subject.size() & 0xFF);
+  const rocksdb::Slice index_key_parts[] = {rocksdb::Slice(index_head, sizeof(index_head)),
+                                            rocksdb::Slice(subject.data(), subject.size()),
+                                            rocksdb::Slice(index_tail, 8)};
+  char index_value[8];
+  EncodeLE(index_value, size, 8);
+  const rocksdb::Slice index_value_part(index_value, 8);
+  index_batch_.Put(rocksdb::SliceParts(index_key_parts, 3),
+                   rocksdb::SliceParts(&index_value_part, 1));
   staged_ = true;
 
   pending_.push_back(PendingMessage{std::string(subject), time_ns, size, true});

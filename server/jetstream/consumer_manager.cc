@@ -253,9 +253,17 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
       if (timing) {
         for (auto& [sseq, o] : c.outstanding) o.deadline_ns -= AckWait(c, o.count);
       }
+      const bool refiltered = c.config.filter_subject != st.config.filter_subject;
       c.config = st.config;
       if (timing) {
         for (auto& [sseq, o] : c.outstanding) o.deadline_ns += AckWait(c, o.count);
+      }
+      if (refiltered) {
+        // A new filter_subject (nats-server 2.9 allows the change): deliveries
+        // go on from where they are, and what is pending is counted again
+        // with the new filter; messages read ahead were chosen by the old one.
+        c.ahead.clear();
+        Recount(se, c);
       }
     }
   }
@@ -297,6 +305,22 @@ void ConsumerManager::Reconcile(const std::string& name, StreamEntry& se) {
   if (!out.empty()) hooks_.send(std::move(out));
 }
 
+void ConsumerManager::Recount(StreamEntry& se, Leader& c) {
+  const uint64_t from = c.last_per_subject.empty() && c.lps_until == 0
+                            ? c.next_stream_seq
+                            : std::max(c.next_stream_seq, c.lps_until + 1);
+  // Against one committed state, as a new leader's first count: a message
+  // committed during the count must not be counted again as new.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const uint64_t before = se.stream->State().applied;
+    c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
+    const storage::StreamStoreState after = se.stream->State();
+    c.counted_to = std::max(after.last_seq, c.lps_until);
+    c.counted_applied = after.applied;
+    if (after.applied == before) break;
+  }
+}
+
 void ConsumerManager::FollowRemovals(const std::string& name, StreamEntry& se,
                                      const std::string& cname, Leader& c,
                                      const storage::StreamStore::Removals& removals) {
@@ -326,19 +350,7 @@ void ConsumerManager::FollowRemovals(const std::string& name, StreamEntry& se,
     }
     c.last_per_subject = std::move(lps);
     c.next_stream_seq = std::max(c.next_stream_seq, st.first_seq);
-    const uint64_t from = c.last_per_subject.empty() && c.lps_until == 0
-                              ? c.next_stream_seq
-                              : std::max(c.next_stream_seq, c.lps_until + 1);
-    // Against one committed state, as a new leader's first count: a message
-    // committed during the count must not be counted again as new.
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      const uint64_t before = se.stream->State().applied;
-      c.num_pending = c.last_per_subject.size() + se.stream->CountFrom(c.config, from);
-      const storage::StreamStoreState after = se.stream->State();
-      c.counted_to = std::max(after.last_seq, c.lps_until);
-      c.counted_applied = after.applied;
-      if (after.applied == before) break;
-    }
+    Recount(se, c);
   } else {
     for (const storage::StreamStore::Removed& rm : removals.removed) {
       // Already out of the count this leader started from.

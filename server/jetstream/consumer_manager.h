@@ -249,6 +249,9 @@ class ConsumerManager {
   // `$JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>`.
   static std::string AckReply(const std::string& name, const std::string& cname, uint64_t count,
                               uint64_t sseq, uint64_t cseq, int64_t time_ns, uint64_t pending);
+  // Counts num_pending again from the consumer's position with its config
+  // (what is left of last_per_subject's list, then new messages).
+  void Recount(StreamEntry& se, Leader& c);
   // Follows the messages the stream removed (pending counts, acks).
   void FollowRemovals(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
                       const storage::StreamStore::Removals& removals);

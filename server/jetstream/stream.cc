@@ -1097,8 +1097,19 @@ void Stream::ApplyConsumerOp(const std::string& kind, const nlohmann::json& op) 
     uint64_t start = st.msgs == 0 ? st.last_seq + 1 : st.first_seq;  // all
     switch (cfg->deliver_policy) {
       case DeliverPolicy::kAll:
-      case DeliverPolicy::kLastPerSubject:
         break;
+      case DeliverPolicy::kLastPerSubject: {
+        // As nats-server 2.9's selectStartingSeqNo: from the earliest of the
+        // subjects' last messages (so delivered.stream_seq reads the one
+        // before it), or the stream's last message when no subject matches.
+        uint64_t earliest = 0;
+        for (const auto& [subject, n] : store_->SubjectCounts(ConsumerFilter(*cfg), SIZE_MAX)) {
+          absl::StatusOr<storage::StoredMessage> m = store_->LoadLastOfSubject(subject);
+          if (m.ok() && (earliest == 0 || m->seq < earliest)) earliest = m->seq;
+        }
+        if (st.msgs > 0) start = std::max(earliest != 0 ? earliest : st.last_seq, st.first_seq);
+        break;
+      }
       case DeliverPolicy::kLast: {
         absl::StatusOr<storage::StoredMessage> m = store_->LoadLast(ConsumerFilter(*cfg));
         start = m.ok() ? m->seq : st.last_seq + 1;

@@ -152,6 +152,28 @@ t('a last_per_subject consumer reaches pending 0 while keys are overwritten (nat
   assert.equal(pendingOf(got[got.length - 1]), 0, 'the last delivery says nothing is pending');
 });
 
+t('a last_per_subject consumer starts at the earliest last message: delivered.stream_seq is the one before', async () => {
+  // lp.a: 1 4 7 10, lp.b: 2 5 8 11, lp.c: 3 6 9: the last messages are 10,
+  // 11 and 9; with no subject matching, the stream's last (11).
+  await jsm.streams.add({ name: 'LP', subjects: ['lp.>'] });
+  for (let i = 1; i <= 10; i++) await L.rawPub(nc, `lp.${'abc'[(i - 1) % 3]}`, `m${i}`);
+  await L.rawPub(nc, 'lp.b', 'm11');  // 11: lp.b's last now
+  const cases = [['lp.a', 10], ['lp.c', 9], ['lp.b', 11], ['lp.>', 9], ['lp.none', 11]];
+  for (const [filter, earliest] of cases) {
+    const name = filter === 'lp.>' ? 'lp_all' : filter.replace('.', '_');
+    const cfg = { durable_name: name, deliver_policy: DeliverPolicy.LastPerSubject, ack_policy: AckPolicy.Explicit,
+      filter_subject: filter };
+    const ci = await jsm.consumers.add('LP', cfg);
+    assert.equal(ci.delivered.stream_seq, earliest - 1, `${filter}: created`);
+    assert.equal((await jsm.consumers.info('LP', name)).delivered.stream_seq, earliest - 1, `${filter}: info`);
+  }
+  const got = await pull('LP', 'lp_all', { batch: 3 }, { n: 3 });
+  assert.deepEqual(got.map(seqOf), [9, 10, 11]);
+  const ci = await jsm.consumers.info('LP', 'lp_all');
+  assert.deepEqual([ci.delivered.stream_seq, ci.num_pending, ci.num_ack_pending], [11, 0, 3]);
+  await jsm.streams.delete('LP');
+});
+
 t('interest retention: an ack-none consumer settles what it is delivered', async () => {
   await jsm.streams.add({ name: 'IN', subjects: ['in.>'], retention: 'interest' });
   await jsm.consumers.add('IN', { durable_name: 'n', ack_policy: AckPolicy.None });
@@ -255,4 +277,35 @@ t('CONSUMER.INFO and CONSUMER.DELETE with a body: 10038, the consumer stays; hea
   assert.equal(pa.seq, 1, JSON.stringify(pa));
   assert.equal((await L.api(nc, '$JS.API.CONSUMER.DELETE.EB.C', '{}')).success, true);
   await jsm.streams.delete('EB');
+});
+
+t('a new filter_subject: num_pending is counted with it, and deliveries follow it', async () => {
+  // fu.1: seqs 1 4 7 10, fu.2: 2 5 8, fu.0: 3 6 9 (as nats.js users change a
+  // consumer's filter with jsm.consumers.update).
+  await jsm.streams.add({ name: 'FU', subjects: ['fu.>'] });
+  for (let i = 1; i <= 10; i++) await L.rawPub(nc, `fu.${i % 3}`, `m${i}`);
+  const cases = [['fu.1', 'fu.2', 3], ['fu.9', 'fu.2', 3], ['fu.2', 'fu.9', 0], ['fu.1', 'fu.0', 3],
+    ['fu.0', 'fu.1', 4], ['', 'fu.0', 3]];
+  for (const [i, [from, to, want]] of cases.entries()) {
+    const cfg = { durable_name: `u${i}`, ack_policy: AckPolicy.Explicit };
+    if (from) cfg.filter_subject = from;
+    await jsm.consumers.add('FU', cfg);
+    const u = await jsm.consumers.update('FU', `u${i}`, { filter_subject: to });
+    assert.equal(u.num_pending, want, `${from}->${to}: the update's answer`);
+    assert.equal((await jsm.consumers.info('FU', `u${i}`)).num_pending, want, `${from}->${to}: info`);
+  }
+  // A consumer that already delivered (and read ahead) with its old filter:
+  // it goes on from its position with the new one.
+  await jsm.consumers.add('FU', { durable_name: 'mid', ack_policy: AckPolicy.Explicit, filter_subject: 'fu.1' });
+  const [first] = await pull('FU', 'mid', { batch: 1 });
+  assert.equal(seqOf(first), 1);
+  assert.equal(pendingOf(first), 3);
+  await jsm.consumers.update('FU', 'mid', { filter_subject: 'fu.2' });
+  assert.equal((await jsm.consumers.info('FU', 'mid')).num_pending, 3);
+  const got = await pull('FU', 'mid', { batch: 3 }, { n: 3 });
+  assert.deepEqual(got.map(seqOf), [2, 5, 8]);
+  assert.deepEqual(got.map((m) => m.subject), ['fu.2', 'fu.2', 'fu.2']);
+  assert.deepEqual(got.map(pendingOf), [2, 1, 0]);
+  assert.equal((await jsm.consumers.info('FU', 'mid')).num_pending, 0);
+  await jsm.streams.delete('FU');
 });

@@ -1456,6 +1456,11 @@ void JetStream::SendApiAudit(const std::string& reply, const std::string& respon
 
 void JetStream::ReplyError(const std::string& reply, const std::string& type, const ApiError& err) {
   api_errors_.fetch_add(1, std::memory_order_relaxed);
+  ReplyUncountedError(reply, type, err);
+}
+
+void JetStream::ReplyUncountedError(const std::string& reply, const std::string& type,
+                                    const ApiError& err) {
   nlohmann::ordered_json j;
   j["type"] = ResponseType(type);
   j["error"] = err.ToJson();
@@ -2579,7 +2584,9 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
     return ReplyError(msg.reply, type, errors::MsgDeleteFailed("message delete not permitted"));
   }
   // nats-server: a request with members but no sequence removes message 0.
-  if (seq == 0) return ReplyError(msg.reply, type, {500, 10057, "no message found"});
+  // It answers what the removal found as a plain response (sendAPIResponse),
+  // not counted in api.errors, here and below.
+  if (seq == 0) return ReplyUncountedError(msg.reply, type, {500, 10057, "no message found"});
   nlohmann::json op;
   op["op"] = "delete";
   op["seq"] = seq;
@@ -2590,7 +2597,7 @@ void JetStream::HandleMsgDelete(const BusMessage& msg, const LocalView& ls) {
                  [this, stream, reply, type](absl::StatusOr<uint64_t> index) {
                    if (!index.ok()) return ReplyError(reply, type, errors::Unavailable());
                    const ApplyResult& r = stream->last_result();
-                   if (!r.error.ok()) return ReplyError(reply, type, r.error);
+                   if (!r.error.ok()) return ReplyUncountedError(reply, type, r.error);
                    nlohmann::ordered_json out;
                    out["type"] = ResponseType(type);
                    out["success"] = true;

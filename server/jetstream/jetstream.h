@@ -248,6 +248,9 @@ class JetStream : public raft::StateMachine {
   // others in one hand-off to an I/O thread.
   void Send(std::string subject, std::string headers, std::string data);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
+  // An error nats-server sends as an ordinary response (sendAPIResponse, not
+  // sendAPIErrResponse): counted in api.total, not in api.errors.
+  void ReplyUncountedError(const std::string& reply, const std::string& type, const ApiError& err);
   // An error of a paged API (names, lists, stream info): with nats-server's
   // zero paging members and `list_key` (if any) set to `list`.
   void ReplyPagedError(const std::string& reply, const std::string& type, const ApiError& err,

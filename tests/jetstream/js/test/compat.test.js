@@ -233,6 +233,31 @@ t('a found STREAM.MSG.GET is answered outside the API layer: not counted, not au
   await jsm.streams.delete('MG');
 });
 
+t('MSG.DELETE of a missing message answers its error as a plain response: counted, not as an error', async () => {
+  await add({ name: 'MD', subjects: ['md.>'] });
+  await L.rawPub(nc, 'md.a', 'x');
+  await L.rawPub(nc, 'md.a', 'y');
+  const before = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  assert.equal((await L.api(nc, '$JS.API.STREAM.MSG.DELETE.MD', { seq: 1 })).success, true);
+  const again = await L.api(nc, '$JS.API.STREAM.MSG.DELETE.MD', { seq: 1 });
+  assert.equal(again.error.err_code, 10057, JSON.stringify(again));
+  const past = await L.api(nc, '$JS.API.STREAM.MSG.DELETE.MD', { seq: 50, no_erase: true });
+  assert.equal(past.error.err_code, 10057, JSON.stringify(past));
+  const after = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  assert.equal(after.total - before.total, 4, 'the first INFO and the three deletes');
+  assert.equal(after.errors - before.errors, 0);
+  // A refused request still counts as an error (deny_delete).
+  await add({ name: 'MDD', subjects: ['mdd.>'], deny_delete: true });
+  await L.rawPub(nc, 'mdd.a', 'x');
+  const b2 = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  const denied = await L.api(nc, '$JS.API.STREAM.MSG.DELETE.MDD', { seq: 1 });
+  assert.deepEqual([denied.error.err_code, denied.error.description], [10057, 'message delete not permitted']);
+  const a2 = (await L.api(nc, '$JS.API.INFO', undefined)).api;
+  assert.equal(a2.errors - b2.errors, 1);
+  await jsm.streams.delete('MD');
+  await jsm.streams.delete('MDD');
+});
+
 t('template owners are refused: a create names no template here, an update never may', async () => {
   let r = await L.api(nc, '$JS.API.STREAM.CREATE.TO', { name: 'TO', subjects: ['to.>'], template_owner: 't' });
   assert.deepEqual(r.error, { code: 500, err_code: 10049, description: 'stream not owned by template' });

@@ -69,7 +69,7 @@ std::string PendingHeaders(const std::string& status, int64_t msgs, int64_t byte
 
 }  // namespace
 
-ConsumerManager::ConsumerManager(Hooks hooks) : hooks_(std::move(hooks)), tick_(io_) {
+ConsumerManager::ConsumerManager(Hooks hooks) : hooks_(std::move(hooks)), tick_(io_), expiry_(io_) {
   if (!hooks_.now_ns) hooks_.now_ns = SteadyUnixNs;
   if (!hooks_.steady_ns) {
     hooks_.steady_ns = [] {
@@ -95,6 +95,7 @@ void ConsumerManager::Stop() {
     // keeps it from arming the timer again (the worker would never end).
     stopping_ = true;
     tick_.cancel();
+    expiry_.cancel();
     streams_.clear();
     work_.reset();
     // What other threads post from now on is dropped unrun.
@@ -458,10 +459,72 @@ void ConsumerManager::AddPullRequest(const std::string& name, StreamEntry& se,
     out->push_back(Status(reply, "409 Exceeded MaxWaiting"));
     return;
   }
-  if (expires > 0) r.deadline_ns = now + expires;
+  if (expires > 0) {
+    r.deadline_ns = now + expires;
+    // One entry per consumer in deadlines_, for its earliest deadline.
+    if (c.expiry_at_ns == 0 || r.deadline_ns < c.expiry_at_ns) {
+      c.expiry_at_ns = r.deadline_ns;
+      deadlines_.emplace(r.deadline_ns, std::make_pair(name, cname));
+      ArmExpiry(r.deadline_ns);
+    }
+  }
   if (r.heartbeat_ns > 0) r.next_heartbeat_ns = now + r.heartbeat_ns;
   c.waiting.push_back(std::move(r));
   Deliver(name, se, cname, c, out);
+}
+
+void ConsumerManager::ArmExpiry(int64_t deadline_ns) {
+  if (stopping_ || (expiry_armed_ns_ != 0 && expiry_armed_ns_ <= deadline_ns)) return;
+  expiry_armed_ns_ = deadline_ns;
+  const int64_t wait = std::max<int64_t>(0, deadline_ns - hooks_.now_ns());
+  // Re-arming cancels the earlier wait (its handler sees operation_aborted).
+  expiry_.expires_after(std::chrono::nanoseconds(wait));
+  expiry_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopping_) return;
+    expiry_armed_ns_ = 0;
+    CheckStall();
+    ExpireRequests();
+  });
+}
+
+void ConsumerManager::ExpireRequests() {
+  const int64_t now = hooks_.now_ns();
+  std::vector<BusMessage> out;
+  std::vector<std::pair<int64_t, std::pair<std::string, std::string>>> next;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const int64_t at = deadlines_.begin()->first;
+    std::pair<std::string, std::string> key = std::move(deadlines_.begin()->second);
+    deadlines_.erase(deadlines_.begin());
+    auto sit = streams_.find(key.first);
+    if (sit == streams_.end()) continue;
+    auto cit = sit->second.consumers.find(key.second);
+    if (cit == sit->second.consumers.end()) continue;
+    Leader& c = cit->second;
+    if (c.expiry_at_ns != at) continue;  // superseded by an earlier one
+    ExpireWaiting(c, now, &out);
+    c.expiry_at_ns = 0;
+    for (const PullRequest& r : c.waiting) {
+      if (r.deadline_ns > 0 && (c.expiry_at_ns == 0 || r.deadline_ns < c.expiry_at_ns)) {
+        c.expiry_at_ns = r.deadline_ns;
+      }
+    }
+    if (c.expiry_at_ns != 0) next.emplace_back(c.expiry_at_ns, std::move(key));
+  }
+  for (auto& [at, key] : next) deadlines_.emplace(at, std::move(key));
+  if (!deadlines_.empty()) ArmExpiry(deadlines_.begin()->first);
+  if (!out.empty()) hooks_.send(std::move(out));
+}
+
+void ConsumerManager::ExpireWaiting(Leader& c, int64_t now, std::vector<BusMessage>* out) {
+  for (auto it = c.waiting.begin(); it != c.waiting.end();) {
+    if (it->deadline_ns > 0 && now >= it->deadline_ns) {
+      out->push_back(
+          Status(it->reply, "", PendingHeaders("408 Request Timeout", it->batch, it->max_bytes)));
+      it = c.waiting.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool ConsumerManager::StillWanted(PullRequest& r, int64_t now) {
@@ -764,10 +827,12 @@ void ConsumerManager::FlowControlReply(BusMessage msg) {
 }
 
 // A no_wait request ends once nothing more can be delivered now: 404 if it
-// got nothing, else 408 with what is left (nats-server 2.9).
+// got nothing, else 408 with what is left (nats-server 2.9). One with
+// `expires` that got nothing waits, as nats-server's "one-shot" request:
+// it ends after its first delivery (408) or at its deadline (408).
 void ConsumerManager::FinishNoWait(Leader& c, std::vector<BusMessage>* out) {
   for (auto it = c.waiting.begin(); it != c.waiting.end();) {
-    if (!it->no_wait) {
+    if (!it->no_wait || (it->delivered == 0 && it->deadline_ns > 0)) {
       ++it;
       continue;
     }

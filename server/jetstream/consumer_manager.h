@@ -149,6 +149,8 @@ class ConsumerManager {
     // Read ahead: the next new messages (from next_stream_seq on), read with
     // one store iterator rather than one seek each.
     std::deque<storage::StoredMessage> ahead;
+    // The deadline this consumer's entry in deadlines_ is for (0: none).
+    int64_t expiry_at_ns = 0;
     uint64_t lps_until = 0;
     std::deque<PullRequest> waiting;
     int64_t last_active_ns = 0;  // Hooks::steady_ns
@@ -256,6 +258,14 @@ class ConsumerManager {
   void FollowRemovals(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c,
                       const storage::StreamStore::Removals& removals);
   void FinishNoWait(Leader& c, std::vector<BusMessage>* out);
+  // Pull requests end at their deadline, not at the next tick (nats-server
+  // expires them on time; clients such as nats.c and nats.go ask for their
+  // own wait minus 10 ms and count on the 408 first). deadlines_ holds each
+  // request's deadline with its consumer; the timer is armed for the
+  // earliest one.
+  void ArmExpiry(int64_t deadline_ns);
+  void ExpireRequests();
+  void ExpireWaiting(Leader& c, int64_t now, std::vector<BusMessage>* out);
   void OnTick();
   void ScheduleTick();
   void FlushAcks(const std::string& name, StreamEntry& se, const std::string& cname, Leader& c);
@@ -270,6 +280,11 @@ class ConsumerManager {
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   asio::steady_timer tick_;
+  asio::steady_timer expiry_;
+  int64_t expiry_armed_ns_ = 0;  // the deadline expiry_ waits for; 0: none
+  // Deadline -> (stream, consumer); an entry whose consumer's expiry_at_ns
+  // differs is stale and skipped.
+  std::multimap<int64_t, std::pair<std::string, std::string>> deadlines_;
   std::thread worker_;
   // Acks waiting for the worker: Ack() queues them and posts one drain for
   // all that arrive before it runs (a client acks every message of a batch

@@ -309,3 +309,49 @@ t('a new filter_subject: num_pending is counted with it, and deliveries follow i
   assert.equal((await jsm.consumers.info('FU', 'mid')).num_pending, 0);
   await jsm.streams.delete('FU');
 });
+
+t('no_wait with expires waits for messages (nats.go Fetch sends both); without expires it answers 404 at once', async () => {
+  await jsm.streams.add({ name: 'NWE', subjects: ['nwe'] });
+  await jsm.consumers.add('NWE', { durable_name: 'd', ack_policy: AckPolicy.Explicit });
+  // Nothing stored: no_wait alone is answered at once.
+  let got = await pull('NWE', 'd', { batch: 1, no_wait: true }, { ms: 2000 });
+  assert.deepEqual(got.map((m) => [m.code, m.description]), [[404, 'No Messages']]);
+  // With expires: it waits; a message stored meanwhile is delivered, then
+  // the request ends (408, what was left of it).
+  const waiting = pull('NWE', 'd', { batch: 5, no_wait: true, expires: 3000000000 }, { n: 2, ms: 5000 });
+  await L.sleep(300);
+  await L.rawPub(nc, 'nwe', 'late');
+  got = await waiting;
+  assert.equal(got.length, 2, JSON.stringify(got.map((m) => [m.code, m.data])));
+  assert.deepEqual([got[0].code, got[0].data], [0, 'late']);
+  assert.equal(got[1].code, 408);
+  // Nothing comes: 408 at its expiry, not 404.
+  const ack = await nc.request(got[0].reply, enc('+ACK'), { timeout: 2000 });
+  assert.equal(L.sc.decode(ack.data), '');
+  got = await pull('NWE', 'd', { batch: 1, no_wait: true, expires: 300000000 }, { ms: 3000 });
+  assert.deepEqual(got.map((m) => m.code), [408]);
+  await jsm.streams.delete('NWE');
+});
+
+t("a pull request's 408 comes at its expiry, before a client that waits expires + 10 ms gives up", async () => {
+  await jsm.streams.add({ name: 'EXP', subjects: ['exp'] });
+  await jsm.consumers.add('EXP', { durable_name: 'd', ack_policy: AckPolicy.Explicit });
+  // nats.go and nats.c ask for their own wait minus 10 ms and count on the
+  // 408 coming first. Ten tries; a tick-driven expiry (every 20 ms) would be
+  // in time about half of the time.
+  let inTime = 0;
+  const late = [];
+  for (let i = 0; i < 10; i++) {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox, { max: 1 });
+    const sent = Date.now();
+    nc.publish('$JS.API.CONSUMER.MSG.NEXT.EXP.d', enc(JSON.stringify({ batch: 1, expires: 100000000 })), { reply: inbox });
+    const got = await Promise.race([(async () => { for await (const m of sub) return m; })(), L.sleep(2000)]);
+    const after = Date.now() - sent;
+    assert.ok(got && got.headers && got.headers.code === 408, `try ${i}: a 408`);
+    late.push(after - 100);
+    if (after < 110) inTime++;
+  }
+  assert.ok(inTime >= 9, `408s after the expiry, ms: ${late.join(' ')}`);
+  await jsm.streams.delete('EXP');
+});

@@ -1246,6 +1246,27 @@ uint64_t JetStream::LocalUsage(StorageType type) const {
 }
 
 // A refused publish, as nats-server answers it: the error, the stream, seq 0.
+std::optional<ApiError> JetStream::PlacementError(const StreamConfig& cfg) const {
+  // nats-server 2.9.10's selectPeerGroup, clustered only (a single server
+  // ignores placement): `cluster` names the one cluster to place in (this
+  // one is the only one here), and every server must carry all of `tags`
+  // (Herald's servers carry none: server_tags is not supported). Its error
+  // lists, as here, the first tag each server lacked.
+  if (!clustered_ || !cfg.placement.is_object()) return std::nullopt;
+  if (auto c = cfg.placement.find("cluster"); c != cfg.placement.end() && c->is_string() &&
+                                              !c->get<std::string>().empty() &&
+                                              c->get<std::string>() != options_.cluster_name) {
+    return errors::NoSuitablePeers();
+  }
+  if (auto t = cfg.placement.find("tags");
+      t != cfg.placement.end() && t->is_array() && !t->empty() && (*t)[0].is_string()) {
+    ApiError e = errors::NoSuitablePeers();
+    absl::StrAppend(&e.description, ", tags not matched ['", (*t)[0].get<std::string>(), "']");
+    return e;
+  }
+  return std::nullopt;
+}
+
 void JetStream::ReplyPubError(const std::string& reply, const std::string& stream,
                               const ApiError& err) {
   if (reply.empty()) return;
@@ -1852,6 +1873,11 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
     if (!existing.has_value()) return ReplyError(msg.reply, type, errors::StreamNotFound());
     err = CheckStreamUpdate(existing->config, &*cfg);
     if (!err.ok()) return ReplyError(msg.reply, type, err);
+    if (cfg->placement != existing->config.placement) {
+      if (std::optional<ApiError> pe = PlacementError(*cfg)) {
+        return ReplyError(msg.reply, type, *pe);
+      }
+    }
     a = *existing;
     a.config = *cfg;
     a.update_reply = msg.reply;
@@ -1916,6 +1942,7 @@ void JetStream::HandleStreamCreate(const BusMessage& msg, const std::string& nam
       }
       return ReplyError(msg.reply, type, errors::NameInUse());
     }
+    if (std::optional<ApiError> pe = PlacementError(*cfg)) return ReplyError(msg.reply, type, *pe);
     // Placement: the R least-loaded nodes connected now, spread by stream
     // count. With fewer connected than R (a node down, a rolling restart),
     // members of the cluster that are down now fill the rest, as long as the

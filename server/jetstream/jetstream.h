@@ -248,6 +248,8 @@ class JetStream : public raft::StateMachine {
   // others in one hand-off to an I/O thread.
   void Send(std::string subject, std::string headers, std::string data);
   void ReplyError(const std::string& reply, const std::string& type, const ApiError& err);
+  // Why `cfg.placement` cannot be met here (10005), if it cannot.
+  std::optional<ApiError> PlacementError(const StreamConfig& cfg) const;
   // An error nats-server sends as an ordinary response (sendAPIResponse, not
   // sendAPIErrResponse): counted in api.total, not in api.errors.
   void ReplyUncountedError(const std::string& reply, const std::string& type, const ApiError& err);

@@ -182,6 +182,19 @@ t('replica placement: R4/R5 on 3 nodes 10005, R6 10052, negative 10133; update R
   await jsms[0].streams.delete('SC');
 });
 
+t('placement: another cluster or server tags find no peers (10005); this cluster places', async () => {
+  L.assertApiError(await L.api(ncs[0], '$JS.API.STREAM.CREATE.PL', { name: 'PL', subjects: ['pl'], placement: { cluster: 'nowhere' } }),
+    400, 10005, 'no suitable peers for placement');
+  // No server here carries tags: each lacks the first one asked for.
+  L.assertApiError(await L.api(ncs[1], '$JS.API.STREAM.CREATE.PL', { name: 'PL', subjects: ['pl'], num_replicas: 3, placement: { tags: ['ssd', 'eu'] } }),
+    400, 10005, "no suitable peers for placement, tags not matched ['ssd']");
+  assert.equal((await L.api(ncs[0], '$JS.API.STREAM.NAMES', {})).total, 0);
+  const ok = await L.api(ncs[2], '$JS.API.STREAM.CREATE.PL', { name: 'PL', subjects: ['pl'], num_replicas: 3, placement: { cluster: 'JSC' } });
+  assert.ok(!ok.error, JSON.stringify(ok));
+  assert.deepEqual(ok.config.placement, { cluster: 'JSC' });
+  await jsms[0].streams.delete('PL');
+});
+
 t('R3: publish through every node, dedupe, expected headers, limits, get/delete/purge from every node', async () => {
   await jsms[0].streams.add({ name: 'RP', subjects: ['rp.>'], num_replicas: 3, allow_direct: true, max_msgs_per_subject: 100 });
   let seq = 0;

@@ -34,7 +34,11 @@ void ConsumerState::ApplyDelivered(const std::vector<Delivery>& ds) {
 }
 
 std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, int64_t time_ns) {
-  ack_active_ns = std::max(ack_active_ns, time_ns);
+  const bool only_give_ups = std::all_of(acks.begin(), acks.end(),
+                                         [](const Ack& a) { return a.kind == AckKind::kGiveUp; });
+  // The ack floor's time is the last acknowledgement's (nats-server's
+  // updateAcks); giving up after max_deliver is not one.
+  if (!only_give_ups) ack_active_ns = std::max(ack_active_ns, time_ns);
   std::vector<uint64_t> settled;
   for (const Ack& a : acks) {
     if (config.ack_policy == AckPolicy::kAll && a.kind == AckKind::kAck) {
@@ -60,8 +64,6 @@ std::vector<uint64_t> ConsumerState::ApplyAcked(const std::vector<Ack>& acks, in
       redelivered.erase(a.stream_seq);
     }
   }
-  const bool only_give_ups = std::all_of(acks.begin(), acks.end(),
-                                         [](const Ack& a) { return a.kind == AckKind::kGiveUp; });
   if (!only_give_ups && config.ack_policy != AckPolicy::kExplicit) AdvanceFloor();
   return settled;
 }

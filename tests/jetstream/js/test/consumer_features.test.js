@@ -151,6 +151,8 @@ t('max_deliver: a message never acknowledged goes max_deliver times, then the MA
   assert.equal(dataMsgs(c.msgs()).length, 2);
   const ci = await jsm.consumers.info('MD', 'c');
   assert.equal(ci.num_ack_pending, 0);
+  // Giving up is not an acknowledgement: the ack floor has no time yet.
+  assert.deepEqual(ci.ack_floor, { consumer_seq: 0, stream_seq: 0 });
   c.stop();
   adv.stop();
 });

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,6 +39,34 @@ constexpr size_t kMaxClosedConnections = 1000;
 const std::string& MonitorHost(const ServerOptions& o) {
   return o.http_host.empty() ? o.host : o.http_host;
 }
+
+// Holds a TCP port bound (not listening) until destroyed, so that the
+// kernel cannot hand it to a bind to port 0 meanwhile. A port that cannot be
+// bound is not held: its real listener reports why later.
+class PortHold {
+ public:
+  PortHold(const std::string& host, int port) {
+    if (port <= 0) return;
+    asio::error_code ec;
+    const asio::ip::address addr =
+        asio::ip::make_address(host.empty() ? std::string("0.0.0.0") : host, ec);
+    if (ec) return;
+    const asio::ip::tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+    fd_ = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ >= 0 && ::bind(fd_, ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~PortHold() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  PortHold(const PortHold&) = delete;
+  PortHold& operator=(const PortHold&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 int64_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
@@ -319,6 +348,20 @@ absl::Status Server::Start() {
     bus_ = std::make_unique<InternalBus>(&sublist_, cluster_.get(), std::move(bus_threads));
   }
   if (opts->jetstream) {
+    // Without raft_listen the Raft transport listens on a port the kernel
+    // picks, before the route, monitoring and admin listeners are bound: it
+    // could pick one of their ports (seen in CI with a route port taken from
+    // the ephemeral range, whose listener then failed). Hold them meanwhile.
+    std::vector<std::unique_ptr<PortHold>> held;
+    if (opts->cluster.port > 0 && opts->cluster.raft_listen.empty()) {
+      held.push_back(std::make_unique<PortHold>(
+          opts->cluster.host.empty() ? opts->host : opts->cluster.host, opts->cluster.port));
+      held.push_back(std::make_unique<PortHold>(MonitorHost(*opts), opts->http_port));
+      held.push_back(std::make_unique<PortHold>(MonitorHost(*opts), opts->https_port));
+      if (opts->admin.enabled()) {
+        held.push_back(std::make_unique<PortHold>(opts->admin.host, opts->admin.port));
+      }
+    }
     if (absl::Status st = StartJetStream(*opts); !st.ok()) return st;
   }
 
